@@ -1,0 +1,199 @@
+"""The connector interface.
+
+A connector turns a provider's raw events into :class:`InboundMessage` records (pure parsing,
+no I/O), optionally polls the provider for new events, and sends one outbound message. The desk
+does everything else: it stores raw events idempotently, threads messages into conversations,
+runs the code-of-conduct check and tracks delivery. Connectors never touch the database.
+
+See docs/connectors.md for how to write one; ``connectors/_template`` is a folder to copy.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, ClassVar, Protocol, runtime_checkable
+
+JSON = dict[str, Any]
+
+
+class ChannelKind(enum.StrEnum):
+    WEB = "web"
+    X = "x"
+    MASTODON = "mastodon"
+    BLUESKY = "bluesky"
+    FACEBOOK = "facebook"
+    EMAIL = "email"
+
+
+class LengthCounting(enum.StrEnum):
+    """How a network measures the length of a post."""
+
+    CHARACTERS = "characters"  # Unicode code points
+    GRAPHEMES = "graphemes"  # user-perceived characters (Bluesky)
+    X_WEIGHTED = "x_weighted"  # X's weighted length: URLs 23, CJK and emoji 2
+    MASTODON = "mastodon"  # code points, URLs 23, remote mentions count only the username
+    NONE = "none"  # no limit worth counting (email)
+
+
+class Visibility(enum.StrEnum):
+    PUBLIC = "public"
+    DIRECT = "direct"  # private or direct message
+    NOTE = "note"  # internal note: never sent anywhere
+
+
+@dataclass(frozen=True, slots=True)
+class Capabilities:
+    """What a channel can do; the desk adapts its UI and checks to this."""
+
+    max_length: int | None
+    length_counting: LengthCounting
+    threading: bool = True
+    direct_messages: bool = False
+    public_replies: bool = True
+    edits: bool = False
+    deletes: bool = False
+    # Sends allowed per window, used to pace delivery (None: no known limit).
+    rate_limit: int | None = None
+    rate_window_seconds: int = 900
+    # The provider accepts a client key that makes a retried send a no-op.
+    idempotent_sends: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    """Who wrote something, as the channel knows them."""
+
+    native_id: str
+    handle: str | None = None
+    display_name: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RawEvent:
+    """One event as the provider delivered it, before parsing."""
+
+    native_id: str  # provider's id for the event; the idempotency key with the brand account
+    kind: str  # the connector's name for the event type, one of its declared events
+    payload: JSON
+    received_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class InboundMessage:
+    """A message normalised from a raw event."""
+
+    native_id: str
+    author: Identity
+    text: str
+    created_at: datetime
+    visibility: Visibility = Visibility.PUBLIC
+    reply_to_native_id: str | None = None
+    # Groups messages that belong together without reply ids (a DM channel, an email thread,
+    # a web chat session). None for public posts, which thread by reply ids alone.
+    thread_key: str | None = None
+    # True when the brand account itself wrote it (seen in a timeline or an import).
+    from_brand: bool = False
+    subject: str | None = None
+    raw: JSON = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class AccountContext:
+    """What a connector may know about the brand account it acts for. Credentials are decrypted
+    only for the duration of one call and never logged."""
+
+    brand_account_id: int
+    handle: str
+    settings: Mapping[str, Any]
+    credentials: Mapping[str, str]
+
+    def __repr__(self) -> str:  # credentials must never reach logs or tracebacks
+        return f"AccountContext(brand_account_id={self.brand_account_id}, handle={self.handle!r})"
+
+
+@dataclass(frozen=True, slots=True)
+class OutboundRequest:
+    """One message to deliver."""
+
+    idempotency_key: str  # stable per outbound message: a retry sends the same key
+    text: str
+    visibility: Visibility
+    recipient: Identity | None  # the contact's identity on this channel
+    reply_to_native_id: str | None = None
+    thread_key: str | None = None
+    subject: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SendResult:
+    native_id: str
+    sent_at: datetime
+    raw: JSON = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class PollResult:
+    events: list[RawEvent]
+    # Saved by the desk only after every event above is stored, so a crash loses nothing.
+    cursor: str | None
+
+
+class ConnectorError(Exception):
+    """Base of connector failures. ``reason`` is shown to people; keep it specific."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class SendError(ConnectorError):
+    """A send failed. ``retryable`` says whether trying again later can succeed."""
+
+    def __init__(self, reason: str, *, retryable: bool, retry_after_seconds: float | None = None) -> None:
+        super().__init__(reason)
+        self.retryable = retryable
+        self.retry_after_seconds = retry_after_seconds
+
+
+class AuthError(ConnectorError):
+    """Credentials are missing, expired or revoked: the brand account becomes unhealthy."""
+
+
+class UnsupportedEvent(ConnectorError):
+    """An event type the connector did not declare. Recorded and ignored, never a crash."""
+
+
+@runtime_checkable
+class Connector(Protocol):
+    """Every connector provides parse and send, and declares what it understands."""
+
+    kind: ClassVar[ChannelKind]
+    capabilities: ClassVar[Capabilities]
+    # Event kinds parse() turns into messages, and kinds it knowingly ignores (returns []).
+    supported_events: ClassVar[frozenset[str]]
+    ignored_events: ClassVar[frozenset[str]]
+
+    def parse(self, event: RawEvent) -> list[InboundMessage]:
+        """Normalise one raw event. Raises :class:`UnsupportedEvent` for undeclared kinds."""
+        ...
+
+    def send(self, account: AccountContext, request: OutboundRequest) -> SendResult:
+        """Deliver one message. Raises :class:`SendError` or :class:`AuthError`."""
+        ...
+
+
+@runtime_checkable
+class Poller(Protocol):
+    """Optional: connectors whose provider is polled rather than pushing webhooks."""
+
+    def poll(self, account: AccountContext, cursor: str | None) -> PollResult: ...
+
+
+@runtime_checkable
+class WebhookVerifier(Protocol):
+    """Optional: connectors that receive signed webhooks."""
+
+    def verify_signature(self, *, headers: Mapping[str, str], body: bytes, secret: str) -> bool: ...
