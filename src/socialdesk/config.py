@@ -22,7 +22,9 @@ class Settings(BaseSettings):
     env: Literal["dev", "test", "production"] = Field(
         default="dev", description="dev and test allow generated secrets; production refuses them."
     )
-    var_dir: Path = Field(default=Path("var"), description="Where the embedded database and job queue live.")
+    var_dir: Path = Field(
+        default=Path("var"), description="Where the embedded database and job queue live."
+    )
     database_url: str = Field(
         default="", description="SQLAlchemy URL. Empty: SQLite at VAR_DIR/socialdesk.db."
     )
@@ -36,11 +38,16 @@ class Settings(BaseSettings):
             "Empty in dev: a key is generated once under VAR_DIR."
         ),
     )
-    base_url: str = Field(default="http://127.0.0.1:8000", description="Public address of the desk.")
-    jobs_backend: Literal["sqlite", "redis", "memory"] = Field(
-        default="sqlite", description="sqlite needs no server; redis serves several workers and hosts."
+    base_url: str = Field(
+        default="http://127.0.0.1:8000", description="Public address of the desk."
     )
-    redis_url: str = Field(default="redis://127.0.0.1:6379/0", description="Used when jobs_backend=redis.")
+    jobs_backend: Literal["sqlite", "redis", "memory"] = Field(
+        default="sqlite",
+        description="sqlite needs no server; redis serves several workers and hosts.",
+    )
+    redis_url: str = Field(
+        default="redis://127.0.0.1:6379/0", description="Used when jobs_backend=redis."
+    )
     realtime_poll_seconds: float = Field(
         default=0.5, description="How often each process reads new events for live updates."
     )
@@ -52,15 +59,20 @@ class Settings(BaseSettings):
         ),
     )
     session_days: int = Field(default=14, description="How long a login lasts.")
-    delivery_max_attempts: int = Field(default=5, description="Send attempts before a reply is failed.")
-    secure_cookies: bool = Field(default=False, description="Mark cookies Secure (set behind HTTPS).")
+    delivery_max_attempts: int = Field(
+        default=5, description="Send attempts before a reply is failed."
+    )
+    secure_cookies: bool = Field(
+        default=False, description="Mark cookies Secure (set behind HTTPS)."
+    )
 
     @model_validator(mode="after")
     def _refuse_dev_secrets_in_production(self) -> Settings:
         if self.env == "production":
             if self.secret_key == DEV_SECRET or len(self.secret_key) < 32:
                 raise ValueError(
-                    "SOCIALDESK_SECRET_KEY must be set to at least 32 random characters in production"
+                    "SOCIALDESK_SECRET_KEY must be set to at least 32 random characters "
+                    "in production"
                 )
             if not self.encryption_keys:
                 raise ValueError(

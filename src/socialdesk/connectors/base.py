@@ -152,7 +152,9 @@ class ConnectorError(Exception):
 class SendError(ConnectorError):
     """A send failed. ``retryable`` says whether trying again later can succeed."""
 
-    def __init__(self, reason: str, *, retryable: bool, retry_after_seconds: float | None = None) -> None:
+    def __init__(
+        self, reason: str, *, retryable: bool, retry_after_seconds: float | None = None
+    ) -> None:
         super().__init__(reason)
         self.retryable = retryable
         self.retry_after_seconds = retry_after_seconds

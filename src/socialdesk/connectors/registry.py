@@ -35,7 +35,9 @@ def get(kind: ChannelKind | str) -> Connector:
     key = str(kind)
     connector = _extra.get(key) or _discovered().get(key)
     if connector is None:
-        raise NotFound(f"no connector is installed for channel {key!r}; installed: {sorted(kinds())}")
+        raise NotFound(
+            f"no connector is installed for channel {key!r}; installed: {sorted(kinds())}"
+        )
     return connector
 
 

@@ -1,0 +1,98 @@
+"""Organizations, the people on their team, teams, logins and API tokens."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Boolean, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from socialdesk.db.base import Base, BigId, IdMixin
+from socialdesk.db.types import UTCDateTime
+
+
+class Role(enum.StrEnum):
+    OWNER = "owner"
+    ADMIN = "admin"
+    APPROVER = "approver"
+    AGENT = "agent"
+    VIEWER = "viewer"
+
+
+class Organization(IdMixin, Base):
+    __tablename__ = "organizations"
+
+    name: Mapped[str] = mapped_column(String(200))
+    slug: Mapped[str] = mapped_column(String(80), unique=True)
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    settings: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class Member(IdMixin, Base):
+    """A person on an organization's team. Never deleted: deactivated, so history stays theirs."""
+
+    __tablename__ = "members"
+    __table_args__ = (UniqueConstraint("email"),)
+
+    organization_id: Mapped[int] = mapped_column(BigId, ForeignKey("organizations.id"), index=True)
+    email: Mapped[str] = mapped_column(String(320))
+    name: Mapped[str] = mapped_column(String(200))
+    initials: Mapped[str] = mapped_column(String(8), default="")
+    role: Mapped[str] = mapped_column(String(20), default=Role.AGENT.value)
+    password_hash: Mapped[str | None] = mapped_column(String(200), default=None)
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    deactivated_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+
+
+class Team(IdMixin, Base):
+    """A department: support, billing, field service, communications..."""
+
+    __tablename__ = "teams"
+    __table_args__ = (UniqueConstraint("organization_id", "name"),)
+
+    organization_id: Mapped[int] = mapped_column(BigId, ForeignKey("organizations.id"), index=True)
+    name: Mapped[str] = mapped_column(String(120))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class TeamMembership(Base):
+    __tablename__ = "team_memberships"
+
+    team_id: Mapped[int] = mapped_column(BigId, ForeignKey("teams.id"), primary_key=True)
+    member_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("members.id"), primary_key=True, index=True
+    )
+
+
+class AuthSession(Base):
+    """A server-side login session. The cookie holds a random token; only its hash is stored."""
+
+    __tablename__ = "auth_sessions"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    member_id: Mapped[int] = mapped_column(BigId, ForeignKey("members.id"), index=True)
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    source_address: Mapped[str | None] = mapped_column(String(64), default=None)
+
+
+class ApiToken(IdMixin, Base):
+    """A member's API token: shown once, stored hashed, revocable."""
+
+    __tablename__ = "api_tokens"
+    __table_args__ = (Index("ix_api_tokens_token_hash", "token_hash", unique=True),)
+
+    organization_id: Mapped[int] = mapped_column(BigId, ForeignKey("organizations.id"))
+    member_id: Mapped[int] = mapped_column(BigId, ForeignKey("members.id"), index=True)
+    name: Mapped[str] = mapped_column(String(120))
+    prefix: Mapped[str] = mapped_column(String(16))
+    token_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)

@@ -1,0 +1,124 @@
+"""Brand accounts: create, look up within an organization, and hand connectors their context."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from socialdesk.channels.models import BrandAccount, Health
+from socialdesk.common import clock
+from socialdesk.common.crypto import decrypt_json, encrypt_json, new_token
+from socialdesk.common.errors import Conflict, NotFound, ValidationFailed
+from socialdesk.connectors import registry
+from socialdesk.connectors.base import AccountContext, ChannelKind, Connector
+
+
+def create(
+    session: Session,
+    *,
+    organization_id: int,
+    kind: ChannelKind | str,
+    handle: str,
+    display_name: str | None = None,
+    settings: Mapping[str, Any] | None = None,
+    credentials: Mapping[str, str] | None = None,
+) -> BrandAccount:
+    try:
+        kind = ChannelKind(kind)
+    except ValueError:
+        raise ValidationFailed(
+            f"unknown channel {kind!r}; one of {', '.join(k.value for k in ChannelKind)}",
+            field="kind",
+        ) from None
+    handle = handle.strip()
+    if not handle:
+        raise ValidationFailed("handle must not be empty", field="handle")
+    exists = session.scalar(
+        select(BrandAccount.id).where(
+            BrandAccount.organization_id == organization_id,
+            BrandAccount.kind == kind.value,
+            BrandAccount.handle == handle,
+        )
+    )
+    if exists is not None:
+        raise Conflict(f"a {kind.value} account {handle!r} already exists", field="handle")
+    account = BrandAccount(
+        organization_id=organization_id,
+        kind=kind.value,
+        handle=handle,
+        display_name=(display_name or handle).strip(),
+        settings=dict(settings or {}),
+        credentials_encrypted=encrypt_json(credentials) if credentials else None,
+        public_key=new_token(18),
+        health=Health.OK.value if kind is ChannelKind.WEB else Health.UNKNOWN.value,
+        created_at=clock.now(),
+    )
+    session.add(account)
+    session.flush()
+    return account
+
+
+def get_or_raise(session: Session, *, organization_id: int, brand_account_id: int) -> BrandAccount:
+    account = session.get(BrandAccount, brand_account_id)
+    if account is None or account.organization_id != organization_id:
+        raise NotFound(f"brand account {brand_account_id} does not exist")
+    return account
+
+
+def get_by_public_key(session: Session, *, public_key: str) -> BrandAccount:
+    account = session.scalar(select(BrandAccount).where(BrandAccount.public_key == public_key))
+    if account is None:
+        raise NotFound("no such chat")
+    return account
+
+
+def find_by_handle(
+    session: Session, *, organization_id: int, kind: str, handle: str
+) -> BrandAccount | None:
+    return session.scalar(
+        select(BrandAccount).where(
+            BrandAccount.organization_id == organization_id,
+            BrandAccount.kind == kind,
+            BrandAccount.handle == handle,
+        )
+    )
+
+
+def list_for_org(session: Session, *, organization_id: int) -> list[BrandAccount]:
+    return list(
+        session.scalars(
+            select(BrandAccount)
+            .where(BrandAccount.organization_id == organization_id)
+            .order_by(BrandAccount.kind, BrandAccount.handle)
+        )
+    )
+
+
+def set_credentials(account: BrandAccount, credentials: Mapping[str, str]) -> None:
+    account.credentials_encrypted = encrypt_json(credentials) if credentials else None
+
+
+def context_for(account: BrandAccount) -> AccountContext:
+    """What a connector gets: settings and the credentials, decrypted for this call only."""
+    credentials = (
+        decrypt_json(account.credentials_encrypted) if account.credentials_encrypted else {}
+    )
+    return AccountContext(
+        brand_account_id=account.id,
+        handle=account.handle,
+        settings=dict(account.settings),
+        credentials=credentials,
+    )
+
+
+def mark_health(account: BrandAccount, *, healthy: bool, reason: str | None = None) -> None:
+    account.health = Health.OK.value if healthy else Health.UNHEALTHY.value
+    account.health_reason = None if healthy else reason
+    account.health_checked_at = clock.now()
+
+
+def connector_for(account: BrandAccount) -> Connector:
+    return registry.get(account.kind)

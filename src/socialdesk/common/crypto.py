@@ -1,0 +1,62 @@
+"""Secrets at rest (Fernet, with key rotation) and token hashing."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import secrets
+from collections.abc import Mapping
+
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+
+from socialdesk.config import get_settings
+
+
+def _fernet() -> MultiFernet:
+    return MultiFernet([Fernet(k) for k in get_settings().fernet_keys()])
+
+
+def encrypt_json(value: Mapping[str, str]) -> bytes:
+    return _fernet().encrypt(json.dumps(dict(value), sort_keys=True).encode())
+
+
+def decrypt_json(token: bytes) -> dict[str, str]:
+    try:
+        data = json.loads(_fernet().decrypt(token))
+    except InvalidToken:
+        raise ValueError(
+            "stored credentials cannot be decrypted with the configured keys "
+            "(SOCIALDESK_ENCRYPTION_KEYS): was a key removed before `socialdesk keys rotate`?"
+        ) from None
+    if not isinstance(data, dict):
+        raise ValueError("stored credentials are not a JSON object")
+    return {str(k): str(v) for k, v in data.items()}
+
+
+def rotate(token: bytes) -> bytes:
+    """Re-encrypt under the first (newest) key."""
+    return _fernet().rotate(token)
+
+
+def new_token(nbytes: int = 32) -> str:
+    return secrets.token_urlsafe(nbytes)
+
+
+def hash_token(token: str) -> str:
+    """Tokens are random and long, so a keyed fast hash is right (no need for a slow KDF)."""
+    key = get_settings().secret_key.encode()
+    return hmac.new(key, token.encode(), hashlib.sha256).hexdigest()
+
+
+def sign(value: str) -> str:
+    key = get_settings().secret_key.encode()
+    mac = hmac.new(key, value.encode(), hashlib.sha256).hexdigest()[:32]
+    return f"{value}.{mac}"
+
+
+def unsign(signed: str) -> str | None:
+    value, _, _mac = signed.rpartition(".")
+    if not value or not hmac.compare_digest(sign(value), signed):
+        return None
+    return value

@@ -1,0 +1,45 @@
+"""Contacts: customers, and their identities on each channel."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Boolean, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from socialdesk.db.base import Base, BigId, IdMixin
+from socialdesk.db.types import UTCDateTime
+
+
+class Contact(IdMixin, Base):
+    """One person, whatever channel they write on. Merged contacts point at the survivor."""
+
+    __tablename__ = "contacts"
+
+    organization_id: Mapped[int] = mapped_column(BigId, ForeignKey("organizations.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    is_vip: Mapped[bool] = mapped_column(Boolean, default=False)
+    attributes: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    merged_into_id: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("contacts.id"), default=None
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class ContactIdentity(IdMixin, Base):
+    """A contact's account on one channel (an X user id, a Mastodon acct, an email address...)."""
+
+    __tablename__ = "contact_identities"
+    __table_args__ = (
+        UniqueConstraint("organization_id", "channel", "native_id"),
+        Index("ix_contact_identities_contact", "contact_id"),
+    )
+
+    organization_id: Mapped[int] = mapped_column(BigId, ForeignKey("organizations.id"))
+    contact_id: Mapped[int] = mapped_column(BigId, ForeignKey("contacts.id"))
+    channel: Mapped[str] = mapped_column(String(20))
+    native_id: Mapped[str] = mapped_column(String(320))
+    handle: Mapped[str | None] = mapped_column(String(320), default=None)
+    display_name: Mapped[str | None] = mapped_column(String(200), default=None)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())

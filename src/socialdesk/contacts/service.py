@@ -1,0 +1,148 @@
+"""Contacts and their identities: found by identity, joined across channels, merged."""
+
+from __future__ import annotations
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session
+
+from socialdesk.common import clock
+from socialdesk.common.errors import NotFound, ValidationFailed
+from socialdesk.connectors.base import Identity
+from socialdesk.contacts.models import Contact, ContactIdentity
+
+
+def find_or_create(
+    session: Session, *, organization_id: int, channel: str, identity: Identity
+) -> tuple[Contact, ContactIdentity]:
+    """The contact behind an identity on a channel, created on first sight. A known identity
+    whose handle or name changed is updated; a merged contact resolves to its survivor."""
+    found = session.scalar(
+        select(ContactIdentity).where(
+            ContactIdentity.organization_id == organization_id,
+            ContactIdentity.channel == channel,
+            ContactIdentity.native_id == identity.native_id,
+        )
+    )
+    if found is not None:
+        if identity.handle and found.handle != identity.handle:
+            found.handle = identity.handle
+        if identity.display_name and found.display_name != identity.display_name:
+            found.display_name = identity.display_name
+        contact = session.get(Contact, found.contact_id)
+        assert contact is not None  # foreign key
+        return resolve_merged(session, contact), found
+    now = clock.now()
+    contact = Contact(
+        organization_id=organization_id,
+        name=identity.display_name or identity.handle or identity.native_id,
+        attributes={},
+        created_at=now,
+    )
+    session.add(contact)
+    session.flush()
+    found = ContactIdentity(
+        organization_id=organization_id,
+        contact_id=contact.id,
+        channel=channel,
+        native_id=identity.native_id,
+        handle=identity.handle,
+        display_name=identity.display_name,
+        created_at=now,
+    )
+    session.add(found)
+    session.flush()
+    return contact, found
+
+
+def resolve_merged(session: Session, contact: Contact) -> Contact:
+    seen = {contact.id}
+    while contact.merged_into_id is not None:
+        survivor = session.get(Contact, contact.merged_into_id)
+        if survivor is None or survivor.id in seen:
+            break
+        seen.add(survivor.id)
+        contact = survivor
+    return contact
+
+
+def get_or_raise(session: Session, *, organization_id: int, contact_id: int) -> Contact:
+    contact = session.get(Contact, contact_id)
+    if contact is None or contact.organization_id != organization_id:
+        raise NotFound(f"contact {contact_id} does not exist")
+    return contact
+
+
+def identities(session: Session, *, contact_id: int) -> list[ContactIdentity]:
+    return list(
+        session.scalars(
+            select(ContactIdentity)
+            .where(ContactIdentity.contact_id == contact_id)
+            .order_by(ContactIdentity.channel, ContactIdentity.id)
+        )
+    )
+
+
+def identity_on(session: Session, *, contact_id: int, channel: str) -> ContactIdentity | None:
+    return session.scalar(
+        select(ContactIdentity)
+        .where(ContactIdentity.contact_id == contact_id, ContactIdentity.channel == channel)
+        .order_by(ContactIdentity.id)
+        .limit(1)
+    )
+
+
+def merge(session: Session, *, organization_id: int, source_id: int, target_id: int) -> Contact:
+    """Join two contacts that are the same person. The source's identities, conversations and
+    messages move to the target; the source stays as a pointer so old links still resolve."""
+    from socialdesk.conversations.models import Conversation, Message
+
+    if source_id == target_id:
+        raise ValidationFailed("cannot merge a contact into itself", field="target_id")
+    source = get_or_raise(session, organization_id=organization_id, contact_id=source_id)
+    target = resolve_merged(
+        session, get_or_raise(session, organization_id=organization_id, contact_id=target_id)
+    )
+    if target.id == source.id:
+        raise ValidationFailed("these contacts are already merged", field="target_id")
+    session.execute(
+        update(ContactIdentity)
+        .where(ContactIdentity.contact_id == source.id)
+        .values(contact_id=target.id)
+    )
+    session.execute(
+        update(Conversation)
+        .where(Conversation.contact_id == source.id)
+        .values(contact_id=target.id)
+    )
+    session.execute(
+        update(Message)
+        .where(Message.author_contact_id == source.id)
+        .values(author_contact_id=target.id)
+    )
+    # Contacts merged into the source earlier now point straight at the target.
+    session.execute(
+        update(Contact).where(Contact.merged_into_id == source.id).values(merged_into_id=target.id)
+    )
+    source.merged_into_id = target.id
+    target.is_vip = target.is_vip or source.is_vip
+    target.attributes = {**source.attributes, **target.attributes}
+    return target
+
+
+def search(session: Session, *, organization_id: int, query: str, limit: int = 20) -> list[Contact]:
+    like = f"%{query.strip()}%"
+    ids = select(ContactIdentity.contact_id).where(
+        ContactIdentity.organization_id == organization_id,
+        or_(ContactIdentity.handle.ilike(like), ContactIdentity.display_name.ilike(like)),
+    )
+    return list(
+        session.scalars(
+            select(Contact)
+            .where(
+                Contact.organization_id == organization_id,
+                Contact.merged_into_id.is_(None),
+                or_(Contact.name.ilike(like), Contact.id.in_(ids)),
+            )
+            .limit(limit)
+        )
+    )

@@ -1,0 +1,142 @@
+"""Conversations, their messages and notes, tags and the activity trail."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from socialdesk.db.base import Base, BigId, IdMixin
+from socialdesk.db.types import UTCDateTime
+
+
+class Status(enum.StrEnum):
+    OPEN = "open"
+    PENDING = "pending"  # waiting on the customer
+    SNOOZED = "snoozed"  # hidden until snoozed_until
+    RESOLVED = "resolved"
+
+
+class Priority(enum.IntEnum):
+    LOW = 0
+    NORMAL = 1
+    HIGH = 2
+    URGENT = 3
+
+
+class Direction(enum.StrEnum):
+    INBOUND = "inbound"
+    OUTBOUND = "outbound"
+
+
+class DeliveryState(enum.StrEnum):
+    QUEUED = "queued"
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed"
+
+
+class Conversation(IdMixin, Base):
+    __tablename__ = "conversations"
+    __table_args__ = (
+        Index("ix_conversations_inbox", "organization_id", "status", "last_activity_at"),
+        Index("ix_conversations_org_activity", "organization_id", "last_activity_at"),
+        Index("ix_conversations_assignee", "organization_id", "assignee_id", "last_activity_at"),
+        Index("ix_conversations_brand", "organization_id", "brand_account_id", "last_activity_at"),
+        Index("ix_conversations_team", "organization_id", "team_id", "last_activity_at"),
+        Index("ix_conversations_contact", "contact_id"),
+        Index("ix_conversations_thread_key", "brand_account_id", "thread_key"),
+        Index("ix_conversations_snoozed", "status", "snoozed_until"),
+    )
+
+    organization_id: Mapped[int] = mapped_column(BigId, ForeignKey("organizations.id"))
+    brand_account_id: Mapped[int] = mapped_column(BigId, ForeignKey("brand_accounts.id"))
+    # None only while a brand-started thread has no known customer yet.
+    contact_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("contacts.id"), default=None)
+    status: Mapped[str] = mapped_column(String(20), default=Status.OPEN.value)
+    snoozed_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    assignee_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("members.id"), default=None)
+    team_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("teams.id"), default=None)
+    priority: Mapped[int] = mapped_column(Integer, default=Priority.NORMAL.value)
+    subject: Mapped[str] = mapped_column(String(300), default="")
+    thread_key: Mapped[str | None] = mapped_column(String(500), default=None)
+    message_count: Mapped[int] = mapped_column(Integer, default=0)
+    # The timestamps later metrics (SLA, reports) are computed from.
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    first_inbound_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    first_response_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    last_customer_message_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    last_activity_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    last_preview: Mapped[str] = mapped_column(String(200), default="")
+
+
+class ConversationTag(Base):
+    __tablename__ = "conversation_tags"
+    __table_args__ = (Index("ix_conversation_tags_org_name", "organization_id", "name"),)
+
+    conversation_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("conversations.id", ondelete="CASCADE"), primary_key=True
+    )
+    name: Mapped[str] = mapped_column(String(60), primary_key=True)
+    organization_id: Mapped[int] = mapped_column(BigId, ForeignKey("organizations.id"))
+
+
+class Message(IdMixin, Base):
+    """One message in a conversation: inbound from a contact, outbound from the brand, or an
+    internal note (visibility ``note``) that is never sent anywhere."""
+
+    __tablename__ = "messages"
+    __table_args__ = (
+        # The idempotency key of ingest: a replayed event never duplicates a message.
+        UniqueConstraint("brand_account_id", "native_id"),
+        Index("ix_messages_conversation", "conversation_id", "id"),
+        Index("ix_messages_reply_to", "brand_account_id", "native_reply_to_id"),
+        Index("ix_messages_delivery", "delivery_state", "next_attempt_at"),
+        Index("ix_messages_author_contact", "author_contact_id"),
+    )
+
+    organization_id: Mapped[int] = mapped_column(BigId, ForeignKey("organizations.id"))
+    conversation_id: Mapped[int] = mapped_column(BigId, ForeignKey("conversations.id"))
+    brand_account_id: Mapped[int] = mapped_column(BigId, ForeignKey("brand_accounts.id"))
+    direction: Mapped[str] = mapped_column(String(10))
+    visibility: Mapped[str] = mapped_column(String(10))
+    author_contact_id: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("contacts.id"), default=None
+    )
+    author_member_id: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("members.id"), default=None
+    )
+    text: Mapped[str] = mapped_column(Text)
+    native_id: Mapped[str | None] = mapped_column(String(500), default=None)
+    native_reply_to_id: Mapped[str | None] = mapped_column(String(500), default=None)
+    thread_key: Mapped[str | None] = mapped_column(String(500), default=None)
+    raw: Mapped[dict[str, Any] | None] = mapped_column(default=None)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    received_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    # Outbound delivery; all None for inbound messages and notes.
+    delivery_state: Mapped[str | None] = mapped_column(String(10), default=None)
+    delivery_error: Mapped[str | None] = mapped_column(String(1000), default=None)
+    delivery_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    signature: Mapped[str | None] = mapped_column(String(40), default=None)
+
+
+class Activity(IdMixin, Base):
+    """Append-only trail of what happened to a conversation and who did it."""
+
+    __tablename__ = "activities"
+    __table_args__ = (Index("ix_activities_conversation", "conversation_id", "id"),)
+
+    organization_id: Mapped[int] = mapped_column(BigId, ForeignKey("organizations.id"))
+    conversation_id: Mapped[int] = mapped_column(BigId, ForeignKey("conversations.id"))
+    actor_member_id: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("members.id"), default=None
+    )
+    kind: Mapped[str] = mapped_column(String(40))
+    data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -1,0 +1,592 @@
+"""The desk's work on conversations: inbox queries, assignment, status, tags, notes, the trail.
+
+Plain functions, keyword-only, that never commit: the request or job that calls them does.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select, and_, delete, func, or_, select, update
+from sqlalchemy.orm import Session
+
+from socialdesk.accounts.models import Member, Team
+from socialdesk.channels.models import BrandAccount
+from socialdesk.common import clock
+from socialdesk.common.errors import NotFound, ValidationFailed
+from socialdesk.common.pagination import Page, clamp_limit, decode_cursor, encode_cursor
+from socialdesk.connectors.base import Visibility
+from socialdesk.conversations import search as search_index
+from socialdesk.conversations.models import (
+    Activity,
+    Conversation,
+    ConversationTag,
+    Direction,
+    Message,
+    Priority,
+    Status,
+)
+from socialdesk.events import bus
+from socialdesk.events.types import ConversationChanged, MessageCreated
+
+
+def get_or_raise(session: Session, *, organization_id: int, conversation_id: int) -> Conversation:
+    conversation = session.get(Conversation, conversation_id)
+    if conversation is None or conversation.organization_id != organization_id:
+        raise NotFound(f"conversation {conversation_id} does not exist")
+    return conversation
+
+
+def record(
+    session: Session,
+    *,
+    conversation: Conversation,
+    kind: str,
+    actor: Member | None,
+    data: dict[str, Any] | None = None,
+) -> Activity:
+    activity = Activity(
+        organization_id=conversation.organization_id,
+        conversation_id=conversation.id,
+        actor_member_id=actor.id if actor else None,
+        kind=kind,
+        data=data or {},
+        created_at=clock.now(),
+    )
+    session.add(activity)
+    return activity
+
+
+def _changed(
+    session: Session, conversation: Conversation, fields: tuple[str, ...], actor: Member | None
+) -> None:
+    conversation.last_activity_at = max(conversation.last_activity_at, clock.now())
+    bus.emit(
+        session,
+        ConversationChanged(
+            organization_id=conversation.organization_id,
+            conversation_id=conversation.id,
+            fields=fields,
+            actor_member_id=actor.id if actor else None,
+        ),
+    )
+
+
+# -- assignment ---------------------------------------------------------------------------
+
+
+def assign(
+    session: Session, *, conversation: Conversation, assignee_id: int | None, actor: Member | None
+) -> None:
+    """Give the conversation an owner (or none). The assignee must be an active member of the
+    same organization."""
+    if assignee_id is not None:
+        assignee = session.get(Member, assignee_id)
+        if assignee is None or assignee.organization_id != conversation.organization_id:
+            raise NotFound(f"member {assignee_id} does not exist", field="assignee_id")
+        if not assignee.is_active:
+            raise ValidationFailed(
+                f"{assignee.name} is deactivated and cannot be assigned", field="assignee_id"
+            )
+    if conversation.assignee_id == assignee_id:
+        return
+    previous = conversation.assignee_id
+    conversation.assignee_id = assignee_id
+    record(
+        session,
+        conversation=conversation,
+        kind="assigned",
+        actor=actor,
+        data={"from": previous, "to": assignee_id},
+    )
+    _changed(session, conversation, ("assignee",), actor)
+
+
+def set_team(
+    session: Session, *, conversation: Conversation, team_id: int | None, actor: Member | None
+) -> None:
+    if team_id is not None:
+        team = session.get(Team, team_id)
+        if team is None or team.organization_id != conversation.organization_id:
+            raise NotFound(f"team {team_id} does not exist", field="team_id")
+    if conversation.team_id == team_id:
+        return
+    previous = conversation.team_id
+    conversation.team_id = team_id
+    record(
+        session,
+        conversation=conversation,
+        kind="team_changed",
+        actor=actor,
+        data={"from": previous, "to": team_id},
+    )
+    _changed(session, conversation, ("team",), actor)
+
+
+def set_priority(
+    session: Session, *, conversation: Conversation, priority: Priority, actor: Member | None
+) -> None:
+    if conversation.priority == priority.value:
+        return
+    previous = conversation.priority
+    conversation.priority = priority.value
+    record(
+        session,
+        conversation=conversation,
+        kind="priority_changed",
+        actor=actor,
+        data={"from": Priority(previous).name.lower(), "to": priority.name.lower()},
+    )
+    _changed(session, conversation, ("priority",), actor)
+
+
+# -- status -------------------------------------------------------------------------------
+
+
+def set_status(
+    session: Session,
+    *,
+    conversation: Conversation,
+    status: Status,
+    actor: Member | None,
+    snoozed_until: datetime | None = None,
+) -> None:
+    now = clock.now()
+    if status is Status.SNOOZED:
+        if snoozed_until is None:
+            raise ValidationFailed("snoozing needs a time to wake up", field="snoozed_until")
+        clock.require_aware(snoozed_until, "snoozed_until")
+        if snoozed_until <= now:
+            raise ValidationFailed("snooze until a time in the future", field="snoozed_until")
+    elif snoozed_until is not None:
+        raise ValidationFailed("snoozed_until goes only with status snoozed", field="snoozed_until")
+    previous = conversation.status
+    if previous == status.value and conversation.snoozed_until == snoozed_until:
+        return
+    conversation.status = status.value
+    conversation.snoozed_until = snoozed_until
+    if status is Status.RESOLVED:
+        conversation.resolved_at = now
+    elif previous == Status.RESOLVED.value:
+        conversation.resolved_at = None
+    data: dict[str, Any] = {"from": previous, "to": status.value}
+    if snoozed_until is not None:
+        data["until"] = snoozed_until.isoformat()
+    record(session, conversation=conversation, kind="status_changed", actor=actor, data=data)
+    _changed(session, conversation, ("status",), actor)
+
+
+def wake_snoozed(session: Session, *, now: datetime | None = None) -> int:
+    """Reopen every snoozed conversation whose time has come. Returns how many woke."""
+    now = now or clock.now()
+    due = list(
+        session.scalars(
+            select(Conversation).where(
+                Conversation.status == Status.SNOOZED.value, Conversation.snoozed_until <= now
+            )
+        )
+    )
+    for conversation in due:
+        set_status(session, conversation=conversation, status=Status.OPEN, actor=None)
+    return len(due)
+
+
+# -- tags ---------------------------------------------------------------------------------
+
+_TAG = re.compile(r"^[\w][\w\- ]{0,59}$", re.UNICODE)
+
+
+def normalise_tag(name: str) -> str:
+    tag = name.strip().lstrip("#").strip().lower()
+    if not _TAG.match(tag):
+        raise ValidationFailed(
+            f"tag {name!r} must be 1-60 letters, digits, spaces, - or _", field="tag"
+        )
+    return tag
+
+
+def tags_of(session: Session, *, conversation_id: int) -> list[str]:
+    return list(
+        session.scalars(
+            select(ConversationTag.name)
+            .where(ConversationTag.conversation_id == conversation_id)
+            .order_by(ConversationTag.name)
+        )
+    )
+
+
+def add_tag(
+    session: Session, *, conversation: Conversation, name: str, actor: Member | None
+) -> str:
+    tag = normalise_tag(name)
+    if session.get(ConversationTag, (conversation.id, tag)) is None:
+        session.add(
+            ConversationTag(
+                conversation_id=conversation.id,
+                name=tag,
+                organization_id=conversation.organization_id,
+            )
+        )
+        record(session, conversation=conversation, kind="tagged", actor=actor, data={"tag": tag})
+        _changed(session, conversation, ("tags",), actor)
+    return tag
+
+
+def remove_tag(
+    session: Session, *, conversation: Conversation, name: str, actor: Member | None
+) -> None:
+    tag = normalise_tag(name)
+    existing = session.get(ConversationTag, (conversation.id, tag))
+    if existing is not None:
+        session.delete(existing)
+        record(session, conversation=conversation, kind="untagged", actor=actor, data={"tag": tag})
+        _changed(session, conversation, ("tags",), actor)
+
+
+# -- notes --------------------------------------------------------------------------------
+
+
+def add_note(session: Session, *, conversation: Conversation, author: Member, text: str) -> Message:
+    """An internal note: visible to the team, never sent to any channel."""
+    body = text.strip()
+    if not body:
+        raise ValidationFailed("a note must not be empty", field="text")
+    now = clock.now()
+    note = Message(
+        organization_id=conversation.organization_id,
+        conversation_id=conversation.id,
+        brand_account_id=conversation.brand_account_id,
+        direction=Direction.OUTBOUND.value,
+        visibility=Visibility.NOTE.value,
+        author_member_id=author.id,
+        text=body,
+        created_at=now,
+    )
+    session.add(note)
+    session.flush()
+    conversation.last_activity_at = max(conversation.last_activity_at, now)
+    record(
+        session,
+        conversation=conversation,
+        kind="note_added",
+        actor=author,
+        data={"message_id": note.id},
+    )
+    bus.emit(
+        session,
+        MessageCreated(
+            organization_id=conversation.organization_id,
+            conversation_id=conversation.id,
+            message_id=note.id,
+            direction=note.direction,
+            visibility=note.visibility,
+        ),
+    )
+    return note
+
+
+# -- reading ------------------------------------------------------------------------------
+
+
+def thread(session: Session, *, conversation: Conversation) -> list[Message]:
+    return list(
+        session.scalars(
+            select(Message)
+            .where(Message.conversation_id == conversation.id)
+            .order_by(Message.created_at, Message.id)
+        )
+    )
+
+
+def activities(session: Session, *, conversation: Conversation) -> list[Activity]:
+    return list(
+        session.scalars(
+            select(Activity)
+            .where(Activity.conversation_id == conversation.id)
+            .order_by(Activity.id)
+        )
+    )
+
+
+def other_conversations_of_contact(
+    session: Session, *, conversation: Conversation, limit: int = 20
+) -> list[Conversation]:
+    """The same person's other conversations, on every channel."""
+    if conversation.contact_id is None:
+        return []
+    return list(
+        session.scalars(
+            select(Conversation)
+            .where(
+                Conversation.organization_id == conversation.organization_id,
+                Conversation.contact_id == conversation.contact_id,
+                Conversation.id != conversation.id,
+            )
+            .order_by(Conversation.last_activity_at.desc())
+            .limit(limit)
+        )
+    )
+
+
+class AssigneeFilter(enum.StrEnum):
+    ANYONE = "anyone"
+    ME = "me"
+    UNASSIGNED = "unassigned"
+
+
+STATUS_ALL = "all"
+
+
+@dataclass(frozen=True)
+class InboxFilter:
+    status: str = Status.OPEN.value  # a Status value or "all"
+    brand_account_id: int | None = None
+    channel: str | None = None
+    assignee: AssigneeFilter | int = AssigneeFilter.ANYONE
+    team_id: int | None = None
+    tag: str | None = None
+    query: str | None = None
+    min_priority: int | None = None
+
+    def validated(self) -> InboxFilter:
+        if self.status != STATUS_ALL:
+            try:
+                Status(self.status)
+            except ValueError:
+                raise ValidationFailed(
+                    f"status must be one of {', '.join([*(s.value for s in Status), STATUS_ALL])}",
+                    field="status",
+                ) from None
+        return self
+
+
+def _filtered(
+    session: Session,
+    *,
+    organization_id: int,
+    me_id: int | None,
+    flt: InboxFilter,
+    skip: frozenset[str] = frozenset(),
+) -> Select[Any]:
+    stmt = select(Conversation).where(Conversation.organization_id == organization_id)
+    if "status" not in skip and flt.status != STATUS_ALL:
+        stmt = stmt.where(Conversation.status == flt.status)
+    if flt.brand_account_id is not None:
+        stmt = stmt.where(Conversation.brand_account_id == flt.brand_account_id)
+    if flt.channel:
+        accounts = select(BrandAccount.id).where(
+            BrandAccount.organization_id == organization_id, BrandAccount.kind == flt.channel
+        )
+        stmt = stmt.where(Conversation.brand_account_id.in_(accounts))
+    if "assignee" not in skip:
+        if flt.assignee == AssigneeFilter.ME:
+            stmt = stmt.where(Conversation.assignee_id == me_id)
+        elif flt.assignee == AssigneeFilter.UNASSIGNED:
+            stmt = stmt.where(Conversation.assignee_id.is_(None))
+        elif isinstance(flt.assignee, int) and not isinstance(flt.assignee, AssigneeFilter):
+            stmt = stmt.where(Conversation.assignee_id == flt.assignee)
+    if flt.team_id is not None:
+        stmt = stmt.where(Conversation.team_id == flt.team_id)
+    if flt.tag:
+        tagged = select(ConversationTag.conversation_id).where(
+            ConversationTag.organization_id == organization_id,
+            ConversationTag.name == normalise_tag(flt.tag),
+        )
+        stmt = stmt.where(Conversation.id.in_(tagged))
+    if flt.min_priority is not None:
+        stmt = stmt.where(Conversation.priority >= flt.min_priority)
+    if flt.query and flt.query.strip():
+        stmt = stmt.where(
+            Conversation.id.in_(
+                search_index.matching_conversation_ids(
+                    session, organization_id=organization_id, query=flt.query
+                )
+            )
+        )
+    return stmt
+
+
+def list_inbox(
+    session: Session,
+    *,
+    organization_id: int,
+    me_id: int | None,
+    flt: InboxFilter,
+    cursor: str | None = None,
+    limit: int = 50,
+) -> Page[Conversation]:
+    """Conversations, most recent activity first, one page at a time."""
+    flt = flt.validated()
+    limit = clamp_limit(limit)
+    stmt = _filtered(session, organization_id=organization_id, me_id=me_id, flt=flt)
+    if cursor:
+        when, last_id = decode_cursor(cursor)
+        stmt = stmt.where(
+            or_(
+                Conversation.last_activity_at < when,
+                and_(Conversation.last_activity_at == when, Conversation.id < last_id),
+            )
+        )
+    stmt = stmt.order_by(Conversation.last_activity_at.desc(), Conversation.id.desc()).limit(
+        limit + 1
+    )
+    rows = list(session.scalars(stmt))
+    next_cursor = None
+    if len(rows) > limit:
+        rows = rows[:limit]
+        next_cursor = encode_cursor(rows[-1].last_activity_at, rows[-1].id)
+    return Page(items=rows, next_cursor=next_cursor)
+
+
+def counts(
+    session: Session, *, organization_id: int, me_id: int | None, flt: InboxFilter
+) -> dict[str, int]:
+    """How many conversations each status and each assignee view would show, with the other
+    filters applied: the numbers beside the inbox's filters."""
+    flt = flt.validated()
+    by_status = _filtered(
+        session, organization_id=organization_id, me_id=me_id, flt=flt, skip=frozenset({"status"})
+    )
+    sub = by_status.with_only_columns(Conversation.status, Conversation.assignee_id).subquery()
+    result: dict[str, int] = {s.value: 0 for s in Status}
+    for status, n in session.execute(select(sub.c.status, func.count()).group_by(sub.c.status)):
+        result[status] = n
+    result[STATUS_ALL] = sum(result[s.value] for s in Status)
+    by_assignee = (
+        _filtered(
+            session,
+            organization_id=organization_id,
+            me_id=me_id,
+            flt=flt,
+            skip=frozenset({"assignee"}),
+        )
+        .with_only_columns(Conversation.assignee_id)
+        .subquery()
+    )
+    result["mine"] = (
+        session.scalar(
+            select(func.count()).select_from(by_assignee).where(by_assignee.c.assignee_id == me_id)
+        )
+        or 0
+    )
+    result["unassigned"] = (
+        session.scalar(
+            select(func.count()).select_from(by_assignee).where(by_assignee.c.assignee_id.is_(None))
+        )
+        or 0
+    )
+    return result
+
+
+def tags_for(session: Session, *, conversation_ids: list[int]) -> dict[int, list[str]]:
+    out: dict[int, list[str]] = {cid: [] for cid in conversation_ids}
+    if not conversation_ids:
+        return out
+    for cid, name in session.execute(
+        select(ConversationTag.conversation_id, ConversationTag.name)
+        .where(ConversationTag.conversation_id.in_(conversation_ids))
+        .order_by(ConversationTag.name)
+    ):
+        out[cid].append(name)
+    return out
+
+
+def merge(
+    session: Session, *, keep: Conversation, others: list[Conversation], actor: Member | None = None
+) -> None:
+    """Fold ``others`` into ``keep``: messages, notes, trail and tags move; the others go."""
+    ids = [c.id for c in others if c.id != keep.id]
+    if not ids:
+        return
+    session.execute(
+        update(Message).where(Message.conversation_id.in_(ids)).values(conversation_id=keep.id)
+    )
+    session.execute(
+        update(Activity).where(Activity.conversation_id.in_(ids)).values(conversation_id=keep.id)
+    )
+    existing = set(tags_of(session, conversation_id=keep.id))
+    for tag in session.scalars(
+        select(ConversationTag).where(ConversationTag.conversation_id.in_(ids))
+    ):
+        if tag.name not in existing:
+            session.add(
+                ConversationTag(
+                    conversation_id=keep.id, name=tag.name, organization_id=keep.organization_id
+                )
+            )
+            existing.add(tag.name)
+    session.execute(delete(ConversationTag).where(ConversationTag.conversation_id.in_(ids)))
+    for other in others:
+        if other.id == keep.id:
+            continue
+        keep.assignee_id = keep.assignee_id or other.assignee_id
+        keep.team_id = keep.team_id or other.team_id
+        keep.contact_id = keep.contact_id or other.contact_id
+        keep.priority = max(keep.priority, other.priority)
+        keep.thread_key = keep.thread_key or other.thread_key
+        if other.status == Status.OPEN.value:
+            keep.status = Status.OPEN.value
+            keep.resolved_at = None
+    session.flush()
+    for other in others:
+        if other.id != keep.id:
+            session.delete(other)
+    record(session, conversation=keep, kind="merged", actor=actor, data={"merged": ids})
+    refresh_aggregates(session, conversation=keep)
+
+
+def refresh_aggregates(session: Session, *, conversation: Conversation) -> None:
+    """Recompute the counters and timestamps derived from the conversation's messages, so they
+    are right whatever order the messages arrived in."""
+    session.flush()
+    sent = Message.visibility != Visibility.NOTE.value
+    row = session.execute(
+        select(
+            func.count(Message.id).filter(sent),
+            func.min(Message.created_at).filter(Message.direction == Direction.INBOUND.value),
+            func.max(Message.created_at).filter(Message.direction == Direction.INBOUND.value),
+            func.max(Message.created_at),
+        ).where(Message.conversation_id == conversation.id)
+    ).one()
+    count, first_in, last_in, last_any = row
+    conversation.message_count = int(count or 0)
+    conversation.first_inbound_at = _aware(first_in)
+    conversation.last_customer_message_at = _aware(last_in)
+    if first_in is not None:
+        first_reply = session.scalar(
+            select(func.min(Message.created_at)).where(
+                Message.conversation_id == conversation.id,
+                Message.direction == Direction.OUTBOUND.value,
+                Message.visibility != Visibility.NOTE.value,
+                Message.created_at >= first_in,
+            )
+        )
+        conversation.first_response_at = _aware(first_reply)
+    if last_any is not None:
+        conversation.last_activity_at = max(conversation.last_activity_at, _aware_req(last_any))
+    latest = session.scalar(
+        select(Message.text)
+        .where(Message.conversation_id == conversation.id, sent)
+        .order_by(Message.created_at.desc(), Message.id.desc())
+        .limit(1)
+    )
+    conversation.last_preview = (latest or "")[:200]
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    # Aggregates bypass the column type on SQLite; re-attach UTC.
+    if value is None:
+        return None
+    return _aware_req(value)
+
+
+def _aware_req(value: datetime | str) -> datetime:
+    from datetime import UTC
+
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)

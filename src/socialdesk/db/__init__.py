@@ -1,0 +1,1 @@
+"""Database: engine, declarative base, sessions and the UTC datetime type."""

@@ -1,0 +1,17 @@
+"""Imports every domain's models so that Base.metadata knows all tables (Alembic, tests)."""
+
+from socialdesk.accounts import models as accounts_models
+from socialdesk.channels import models as channels_models
+from socialdesk.contacts import models as contacts_models
+from socialdesk.conversations import models as conversations_models
+from socialdesk.db.base import Base
+from socialdesk.events import models as events_models
+
+__all__ = [
+    "Base",
+    "accounts_models",
+    "channels_models",
+    "contacts_models",
+    "conversations_models",
+    "events_models",
+]

@@ -1,0 +1,71 @@
+"""Typed domain events. A write that others react to emits one; listeners run after commit."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+
+@dataclass(frozen=True, kw_only=True)
+class DomainEvent:
+    kind: ClassVar[str] = "event"
+    organization_id: int
+
+    def payload(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        data.pop("organization_id")
+        return data
+
+
+@dataclass(frozen=True, kw_only=True)
+class ConversationCreated(DomainEvent):
+    kind: ClassVar[str] = "conversation.created"
+    conversation_id: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class ConversationChanged(DomainEvent):
+    """Status, assignee, team, tags, priority or snooze changed."""
+
+    kind: ClassVar[str] = "conversation.changed"
+    conversation_id: int
+    fields: tuple[str, ...]
+    actor_member_id: int | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ConversationsMerged(DomainEvent):
+    kind: ClassVar[str] = "conversation.merged"
+    conversation_id: int
+    merged_ids: tuple[int, ...]
+
+
+@dataclass(frozen=True, kw_only=True)
+class MessageCreated(DomainEvent):
+    kind: ClassVar[str] = "message.created"
+    conversation_id: int
+    message_id: int
+    direction: str
+    visibility: str
+    # First inbound message of a new conversation, first reply: what SLA and triage react to.
+    first_of_conversation: bool = False
+    first_reply: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class MessageDeliveryChanged(DomainEvent):
+    kind: ClassVar[str] = "message.delivery_changed"
+    conversation_id: int
+    message_id: int
+    state: str
+    error: str | None = None
+
+
+ALL_EVENTS: tuple[type[DomainEvent], ...] = (
+    ConversationCreated,
+    ConversationChanged,
+    ConversationsMerged,
+    MessageCreated,
+    MessageDeliveryChanged,
+)

@@ -1,0 +1,9 @@
+"""Every module that registers jobs or listeners, imported by the worker and the app at start.
+
+A new domain with jobs adds one import here.
+"""
+
+from socialdesk.conversations import jobs as conversations_jobs
+from socialdesk.outbound import service as outbound_service
+
+__all__ = ["conversations_jobs", "outbound_service"]

@@ -1,0 +1,118 @@
+"""The durable job queue. huey transports (name, payload, attempt) triples; the embedded
+default stores them in SQLite under VAR_DIR (no server), ``redis`` serves many workers on many
+machines. Jobs survive restarts because they live in that storage, not in process memory."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime, timedelta
+from functools import lru_cache
+from typing import Any
+
+from huey import MemoryHuey, RedisHuey, SqliteHuey, crontab
+from sqlalchemy.orm import Session
+
+from socialdesk.config import Settings, get_settings
+from socialdesk.db.hooks import on_commit
+from socialdesk.jobs import registry
+from socialdesk.jobs.registry import Payload, Retry
+
+log = logging.getLogger(__name__)
+
+
+class JobQueue:
+    def __init__(self, huey: Any) -> None:
+        self.huey = huey
+        self._task = huey.task(name="socialdesk.run")(self._run)
+        for spec in registry.all_periodic():
+            self._add_periodic(spec)
+
+    def _add_periodic(self, spec: registry.PeriodicSpec) -> None:
+        minute = "*" if spec.every_minutes == 1 else f"*/{spec.every_minutes}"
+        self.huey.periodic_task(crontab(minute=minute), name=f"periodic.{spec.name}")(spec.handler)
+
+    def enqueue(
+        self, name: str, payload: Payload, *, eta: datetime | None = None, attempt: int = 1
+    ) -> None:
+        registry.get(name)  # fail at enqueue time, not in a worker, on a misspelt name
+        if eta is None:
+            self._task(name, payload, attempt)
+        else:
+            self._task.schedule(args=(name, payload, attempt), eta=eta.astimezone(UTC))
+
+    def _run(self, name: str, payload: Payload, attempt: int) -> None:
+        execute(name, payload, attempt, queue=self)
+
+    def run_pending(self, *, include_scheduled: bool = False) -> int:
+        """Run everything queued in this process (tests, the demo). Returns how many ran."""
+        ran = 0
+        while True:
+            if include_scheduled:
+                for task in self.huey.read_schedule(_far_future()):
+                    self.huey.enqueue(task)
+            task = self.huey.dequeue()
+            if task is None:
+                return ran
+            self.huey.execute(task, timestamp=_far_future() if include_scheduled else None)
+            ran += 1
+
+    def pending_count(self) -> int:
+        return int(self.huey.pending_count()) + int(self.huey.scheduled_count())
+
+    def flush(self) -> None:
+        self.huey.flush()
+
+
+def _far_future() -> datetime:
+    # huey compares naive UTC timestamps.
+    return datetime.now(UTC).replace(tzinfo=None) + timedelta(days=3650)
+
+
+def execute(name: str, payload: Payload, attempt: int, *, queue: JobQueue | None = None) -> None:
+    spec = registry.get(name)
+    try:
+        spec.handler(payload)
+    except Retry as retry:
+        if attempt >= spec.max_attempts:
+            log.warning("job %s gave up after %d attempts: %s", name, attempt, retry.reason)
+            if spec.on_give_up is not None:
+                spec.on_give_up(payload, retry.reason)
+            return
+        delay = registry.backoff_delay(spec, attempt, retry.after_seconds)
+        log.info("job %s attempt %d: %s; retrying in %.0fs", name, attempt, retry.reason, delay)
+        (queue or get_queue()).enqueue(
+            name, payload, eta=datetime.now(UTC) + timedelta(seconds=delay), attempt=attempt + 1
+        )
+
+
+def build_queue(settings: Settings) -> JobQueue:
+    if settings.jobs_backend == "redis":
+        huey: Any = RedisHuey("socialdesk", url=settings.redis_url, utc=True)
+    elif settings.jobs_backend == "memory":
+        huey = MemoryHuey("socialdesk", utc=True)
+    else:
+        settings.var_dir.mkdir(parents=True, exist_ok=True)
+        huey = SqliteHuey(
+            "socialdesk", filename=str((settings.var_dir / "jobs.db").resolve()), utc=True
+        )
+    # Results are not needed: job effects live in the database.
+    huey.results = False
+    return JobQueue(huey)
+
+
+@lru_cache(maxsize=1)
+def get_queue() -> JobQueue:
+    _load_job_modules()
+    return build_queue(get_settings())
+
+
+def _load_job_modules() -> None:
+    """Import the modules whose import registers jobs, so a bare worker knows them all."""
+    from socialdesk.jobs import catalog  # noqa: F401 - imported for its registrations
+
+
+def enqueue(session: Session, name: str, payload: Payload, *, eta: datetime | None = None) -> None:
+    """Enqueue after the session commits, so the job sees the data that caused it; nothing is
+    enqueued if the transaction rolls back."""
+    registry.get(name)
+    on_commit(session, lambda: get_queue().enqueue(name, payload, eta=eta))

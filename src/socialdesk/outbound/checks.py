@@ -1,0 +1,100 @@
+"""Checks every outgoing message passes, at queue time and again right before delivery.
+
+The code-of-conduct checker registers here; the channel length check is built in. A check
+returns a decision and the reasons, each naming the clause that applies.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from socialdesk.connectors.base import Capabilities, LengthCounting, Visibility
+
+
+class Decision(enum.IntEnum):
+    # Ordered by strictness: the strictest outcome of all checks wins.
+    ALLOW = 0
+    WARN = 1
+    APPROVE = 2
+    BLOCK = 3
+
+
+@dataclass(frozen=True)
+class Reason:
+    rule: str
+    explain: str
+    decision: Decision
+    start: int | None = None
+    end: int | None = None
+
+
+@dataclass(frozen=True)
+class Draft:
+    organization_id: int
+    brand_account_id: int
+    channel: str
+    capabilities: Capabilities
+    text: str  # exactly what will be sent, signature included
+    visibility: Visibility
+
+
+@dataclass(frozen=True)
+class Outcome:
+    decision: Decision
+    reasons: list[Reason] = field(default_factory=list)
+    length: int | None = None
+    limit: int | None = None
+
+
+Check = Callable[[Draft], Outcome]
+
+_checks: list[Check] = []
+_length_counter: Callable[[str, LengthCounting], int] | None = None
+
+
+def register(check: Check) -> Check:
+    if check not in _checks:
+        _checks.append(check)
+    return check
+
+
+def set_length_counter(counter: Callable[[str, LengthCounting], int]) -> None:
+    """The network-exact counter (X weighted length, graphemes...) replaces the default."""
+    global _length_counter  # noqa: PLW0603 - one process-wide counter, set once at start
+    _length_counter = counter
+
+
+def count_length(text: str, counting: LengthCounting) -> int:
+    if _length_counter is not None:
+        return _length_counter(text, counting)
+    return len(text)
+
+
+def length_check(draft: Draft) -> Outcome:
+    caps = draft.capabilities
+    length = count_length(draft.text, caps.length_counting)
+    if caps.max_length is not None and length > caps.max_length:
+        return Outcome(
+            Decision.BLOCK,
+            [
+                Reason(
+                    rule="channel-length",
+                    explain=(
+                        f"{draft.channel} allows {caps.max_length} characters; this is {length}"
+                    ),
+                    decision=Decision.BLOCK,
+                )
+            ],
+            length=length,
+            limit=caps.max_length,
+        )
+    return Outcome(Decision.ALLOW, length=length, limit=caps.max_length)
+
+
+def run_all(draft: Draft) -> Outcome:
+    outcomes = [length_check(draft), *(check(draft) for check in _checks)]
+    reasons = [r for o in outcomes for r in o.reasons]
+    decision = max((o.decision for o in outcomes), default=Decision.ALLOW)
+    return Outcome(decision, reasons, length=outcomes[0].length, limit=outcomes[0].limit)

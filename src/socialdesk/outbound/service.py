@@ -1,0 +1,346 @@
+"""The one send gateway. Every outgoing message (replies, API sends, later follow-ups and
+scheduled posts) is queued here and delivered by a job that calls the brand account's
+connector. Guards: notes are never sent; the checks run when queued and again right before
+delivery; the provider's id is stored, and a send that may have happened is never repeated
+blindly, so a retry never double-posts.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from socialdesk.accounts.models import Member
+from socialdesk.channels import service as channels_service
+from socialdesk.channels.models import BrandAccount
+from socialdesk.common import clock
+from socialdesk.common.errors import Conflict, ValidationFailed
+from socialdesk.connectors import registry as connectors
+from socialdesk.connectors.base import (
+    AccountContext,
+    AuthError,
+    Connector,
+    Identity,
+    OutboundRequest,
+    SendError,
+    Visibility,
+)
+from socialdesk.contacts import service as contacts_service
+from socialdesk.conversations import service as conversations_service
+from socialdesk.conversations.models import Conversation, DeliveryState, Direction, Message
+from socialdesk.db.session import session_scope
+from socialdesk.events import bus
+from socialdesk.events.types import MessageCreated, MessageDeliveryChanged
+from socialdesk.jobs import queue as jobs
+from socialdesk.jobs.registry import Payload, Retry, job, periodic
+from socialdesk.outbound import checks
+from socialdesk.outbound.checks import Decision, Outcome
+
+log = logging.getLogger(__name__)
+
+DELIVER_JOB = "outbound.deliver"
+# A send still "sending" after this long was interrupted (a crash mid-send).
+STALE_SENDING = timedelta(minutes=10)
+
+
+class Blocked(ValidationFailed):
+    """The checks refused the message. ``outcome`` carries the reasons, each with its clause."""
+
+    def __init__(self, outcome: Outcome) -> None:
+        reasons = "; ".join(r.explain for r in outcome.reasons) or "refused by a check"
+        super().__init__(f"not sent: {reasons}", field="text")
+        self.outcome = outcome
+
+
+class NeedsConfirmation(ValidationFailed):
+    status_code = 409
+    code = "confirm"
+
+    def __init__(self, outcome: Outcome) -> None:
+        reasons = "; ".join(r.explain for r in outcome.reasons)
+        super().__init__(f"please confirm: {reasons}", field="text")
+        self.outcome = outcome
+
+
+def compose(text: str, signature: str | None) -> str:
+    """The text as the network will show it: the agent's signature appended, if any."""
+    return f"{text} {signature}" if signature else text
+
+
+def draft_for(account: BrandAccount, text: str, visibility: Visibility) -> checks.Draft:
+    connector = connectors.get(account.kind)
+    return checks.Draft(
+        organization_id=account.organization_id,
+        brand_account_id=account.id,
+        channel=account.kind,
+        capabilities=connector.capabilities,
+        text=text,
+        visibility=visibility,
+    )
+
+
+def check(account: BrandAccount, text: str, visibility: Visibility) -> Outcome:
+    return checks.run_all(draft_for(account, text, visibility))
+
+
+def signature_for(account: BrandAccount, author: Member) -> str | None:
+    """Care teams sign replies from a shared account so the person stays visible (``^JD``)."""
+    if account.settings.get("sign_replies") and author.initials:
+        return f"^{author.initials}"
+    return None
+
+
+def queue_reply(
+    session: Session,
+    *,
+    conversation: Conversation,
+    author: Member,
+    text: str,
+    visibility: Visibility | None = None,
+    confirmed: bool = False,
+) -> Message:
+    """Queue a reply for delivery. Raises Blocked, or NeedsConfirmation for warnings that the
+    author has not confirmed yet."""
+    body = text.strip()
+    if not body:
+        raise ValidationFailed("a reply must not be empty", field="text")
+    if visibility is Visibility.NOTE:
+        raise ValidationFailed("notes are not sent: add a note instead", field="visibility")
+    account = session.get(BrandAccount, conversation.brand_account_id)
+    assert account is not None
+    last_inbound = session.scalar(
+        select(Message)
+        .where(
+            Message.conversation_id == conversation.id, Message.direction == Direction.INBOUND.value
+        )
+        .order_by(Message.created_at.desc(), Message.id.desc())
+        .limit(1)
+    )
+    if visibility is None:
+        # Answer in kind: a direct message gets a direct answer.
+        visibility = Visibility(last_inbound.visibility) if last_inbound else Visibility.PUBLIC
+    signature = signature_for(account, author)
+    outcome = check(account, compose(body, signature), visibility)
+    if outcome.decision is Decision.BLOCK:
+        raise Blocked(outcome)
+    if outcome.decision is Decision.WARN and not confirmed:
+        raise NeedsConfirmation(outcome)
+    if outcome.decision is Decision.APPROVE:
+        raise Blocked(outcome)  # approvals arrive with the code-of-conduct queue
+    now = clock.now()
+    first_reply = (
+        conversation.first_response_at is None and conversation.first_inbound_at is not None
+    )
+    message = Message(
+        organization_id=conversation.organization_id,
+        conversation_id=conversation.id,
+        brand_account_id=account.id,
+        direction=Direction.OUTBOUND.value,
+        visibility=visibility.value,
+        author_member_id=author.id,
+        text=body,
+        signature=signature,
+        native_reply_to_id=last_inbound.native_id if last_inbound else None,
+        thread_key=conversation.thread_key,
+        created_at=now,
+        delivery_state=DeliveryState.QUEUED.value,
+    )
+    session.add(message)
+    session.flush()
+    conversations_service.refresh_aggregates(session, conversation=conversation)
+    bus.emit(
+        session,
+        MessageCreated(
+            organization_id=conversation.organization_id,
+            conversation_id=conversation.id,
+            message_id=message.id,
+            direction=message.direction,
+            visibility=message.visibility,
+            first_reply=first_reply,
+        ),
+    )
+    jobs.enqueue(session, DELIVER_JOB, {"message_id": message.id})
+    return message
+
+
+def retry(session: Session, *, message: Message, actor: Member) -> None:
+    """Send a failed message again (a person decided to)."""
+    if message.organization_id != actor.organization_id:
+        raise ValidationFailed("no such message")
+    if message.delivery_state != DeliveryState.FAILED.value:
+        raise Conflict(f"only failed messages can be retried; this one is {message.delivery_state}")
+    message.delivery_state = DeliveryState.QUEUED.value
+    message.delivery_error = None
+    _emit_state(session, message)
+    jobs.enqueue(session, DELIVER_JOB, {"message_id": message.id})
+
+
+def _emit_state(session: Session, message: Message) -> None:
+    bus.emit(
+        session,
+        MessageDeliveryChanged(
+            organization_id=message.organization_id,
+            conversation_id=message.conversation_id,
+            message_id=message.id,
+            state=message.delivery_state or "",
+            error=message.delivery_error,
+        ),
+    )
+
+
+def _fail(session: Session, message: Message, reason: str) -> None:
+    message.delivery_state = DeliveryState.FAILED.value
+    message.delivery_error = reason[:1000]
+    message.next_attempt_at = None
+    _emit_state(session, message)
+
+
+def _give_up(payload: Payload, reason: str) -> None:
+    with session_scope() as session:
+        message = session.get(Message, int(payload["message_id"]))
+        if message is not None and message.delivery_state != DeliveryState.SENT.value:
+            _fail(session, message, f"gave up after repeated failures: {reason}")
+
+
+@dataclass(frozen=True)
+class _Claimed:
+    """What a send needs, read in the claiming transaction."""
+
+    message_id: int
+    context: AccountContext
+    connector: Connector
+    request: OutboundRequest
+
+
+@job(DELIVER_JOB, max_attempts=5, backoff_seconds=15, on_give_up=_give_up)
+def deliver(payload: Payload) -> None:
+    """Hand one queued message to its connector, in three short transactions: claim, send
+    (no database lock held during network I/O), record the outcome."""
+    with session_scope() as session:
+        claimed = _claim(session, int(payload["message_id"]))
+    if claimed is None:
+        return
+    try:
+        result = claimed.connector.send(claimed.context, claimed.request)
+    except AuthError as exc:
+        with session_scope() as session:
+            account = session.get(BrandAccount, claimed.context.brand_account_id)
+            assert account is not None
+            channels_service.mark_health(account, healthy=False, reason=exc.reason)
+            reason = f"the {account.kind} account needs attention: {exc.reason}"
+            _fail(session, _message(session, claimed.message_id), reason)
+        return
+    except SendError as exc:
+        with session_scope() as session:
+            message = _message(session, claimed.message_id)
+            if not exc.retryable:
+                _fail(session, message, exc.reason)
+                return
+            message.delivery_state = DeliveryState.QUEUED.value
+            message.delivery_error = exc.reason[:1000]
+            _emit_state(session, message)
+        raise Retry(exc.reason, after_seconds=exc.retry_after_seconds) from exc
+    with session_scope() as session:
+        message = _message(session, claimed.message_id)
+        message.delivery_state = DeliveryState.SENT.value
+        message.delivery_error = None
+        message.native_id = result.native_id
+        message.sent_at = result.sent_at
+        if result.raw:
+            message.raw = result.raw
+        _emit_state(session, message)
+
+
+def _message(session: Session, message_id: int) -> Message:
+    message = session.get(Message, message_id)
+    assert message is not None  # messages are never deleted while queued
+    return message
+
+
+def _claim(session: Session, message_id: int) -> _Claimed | None:
+    """Move a queued message to "sending" (exactly one worker wins) and prepare its request.
+    Returns None when there is nothing to send, or the last check refused it."""
+    claimed = session.execute(
+        update(Message)
+        .where(Message.id == message_id, Message.delivery_state == DeliveryState.QUEUED.value)
+        .values(
+            delivery_state=DeliveryState.SENDING.value,
+            delivery_attempts=Message.delivery_attempts + 1,
+        )
+    )
+    if claimed.rowcount != 1:  # type: ignore[attr-defined]  # UPDATE results carry rowcount
+        return None  # already sent, failed, or being sent by another worker
+    message = _message(session, message_id)
+    account = session.get(BrandAccount, message.brand_account_id)
+    conversation = session.get(Conversation, message.conversation_id)
+    assert account is not None
+    assert conversation is not None
+    visibility = Visibility(message.visibility)
+    full_text = compose(message.text, message.signature)
+    outcome = check(account, full_text, visibility)
+    if outcome.decision in (Decision.BLOCK, Decision.APPROVE):
+        reasons = "; ".join(r.explain for r in outcome.reasons)
+        _fail(session, message, f"refused right before delivery: {reasons}")
+        return None
+    recipient = None
+    if conversation.contact_id is not None:
+        identity = contacts_service.identity_on(
+            session, contact_id=conversation.contact_id, channel=account.kind
+        )
+        if identity is not None:
+            recipient = Identity(identity.native_id, identity.handle, identity.display_name)
+    _emit_state(session, message)
+    return _Claimed(
+        message_id=message.id,
+        context=channels_service.context_for(account),
+        connector=connectors.get(account.kind),
+        request=OutboundRequest(
+            idempotency_key=f"socialdesk-{message.id}",
+            text=full_text,
+            visibility=visibility,
+            recipient=recipient,
+            reply_to_native_id=message.native_reply_to_id,
+            thread_key=message.thread_key,
+            subject=conversation.subject or None,
+        ),
+    )
+
+
+@periodic("outbound.recover_interrupted", every_minutes=5)
+def recover_interrupted() -> None:
+    with session_scope() as session:
+        recover_stale_sends(session)
+
+
+def recover_stale_sends(session: Session) -> int:
+    """Messages stuck in "sending" were interrupted mid-send. Where the provider honours the
+    idempotency key, sending again is safe; elsewhere the send may have happened, so a person
+    must look before retrying (never a blind double post)."""
+    cutoff = clock.now() - STALE_SENDING
+    stuck = list(
+        session.scalars(
+            select(Message).where(
+                Message.delivery_state == DeliveryState.SENDING.value,
+                Message.created_at < cutoff,
+            )
+        )
+    )
+    for message in stuck:
+        account = session.get(BrandAccount, message.brand_account_id)
+        assert account is not None
+        if connectors.get(account.kind).capabilities.idempotent_sends:
+            message.delivery_state = DeliveryState.QUEUED.value
+            _emit_state(session, message)
+            jobs.enqueue(session, DELIVER_JOB, {"message_id": message.id})
+        else:
+            _fail(
+                session,
+                message,
+                "interrupted while sending: it may or may not have been posted; "
+                "check the channel, then retry if it is missing",
+            )
+    return len(stuck)

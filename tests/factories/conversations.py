@@ -1,0 +1,41 @@
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from itertools import count
+
+from sqlalchemy.orm import Session
+
+from socialdesk.channels.models import BrandAccount
+from socialdesk.common import clock
+from socialdesk.connectors.base import Identity, InboundMessage, Visibility
+from socialdesk.conversations import flows
+
+_n = count(1)
+
+
+def inbound(
+    *,
+    native_id: str | None = None,
+    reply_to: str | None = None,
+    author: str = "cust-1",
+    text: str = "Hello, my order has not arrived",
+    at: datetime | None = None,
+    thread_key: str | None = None,
+    from_brand: bool = False,
+    visibility: Visibility = Visibility.PUBLIC,
+) -> InboundMessage:
+    n = next(_n)
+    return InboundMessage(
+        native_id=native_id or f"m{n}",
+        author=Identity(native_id=author, handle=f"@{author}", display_name=author.title()),
+        text=text,
+        created_at=at or clock.now() - timedelta(minutes=5),
+        reply_to_native_id=reply_to,
+        thread_key=thread_key,
+        from_brand=from_brand,
+        visibility=visibility,
+    )
+
+
+def ingest(session: Session, account: BrandAccount, message: InboundMessage) -> flows.IngestResult:
+    return flows.ingest_message(session, account=account, message=message)
