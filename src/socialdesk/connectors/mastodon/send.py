@@ -1,0 +1,214 @@
+"""Posting a reply on Mastodon: ``POST /api/v1/statuses``.
+
+https://docs.joinmastodon.org/methods/statuses/#create
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import httpx
+
+from socialdesk.connectors.base import (
+    JSON,
+    AuthError,
+    ConnectorError,
+    OutboundRequest,
+    SendError,
+    SendResult,
+    Visibility,
+)
+from socialdesk.connectors.http import HttpClient, error_detail, read_rate_limit
+from socialdesk.connectors.mastodon.config import MastodonAccount
+from socialdesk.connectors.mastodon.parse import parse_time
+from socialdesk.connectors.mastodon.text import count_length
+
+DEFAULT_MAX_CHARACTERS = 500
+DEFAULT_CHARACTERS_PER_URL = 23
+
+
+@dataclass(frozen=True, slots=True)
+class InstanceLimits:
+    """The instance's own post limits (``configuration.statuses`` of ``/api/v2/instance``)."""
+
+    max_characters: int = DEFAULT_MAX_CHARACTERS
+    characters_per_url: int = DEFAULT_CHARACTERS_PER_URL
+
+
+def limits_from_instance(document: Any) -> InstanceLimits:
+    """Read the limits from an instance document (v2, v1, or the ``max_toot_chars`` that some
+    forks such as Pleroma and glitch-soc publish). Anything missing keeps Mastodon's default."""
+    if not isinstance(document, dict):
+        return InstanceLimits()
+    statuses = (document.get("configuration") or {}).get("statuses") or {}
+    max_chars = statuses.get("max_characters") or document.get("max_toot_chars")
+    per_url = statuses.get("characters_reserved_per_url")
+    return InstanceLimits(
+        max_characters=_positive(max_chars, DEFAULT_MAX_CHARACTERS),
+        characters_per_url=_positive(per_url, DEFAULT_CHARACTERS_PER_URL),
+    )
+
+
+def fetch_instance_limits(client: HttpClient, account: MastodonAccount) -> InstanceLimits:
+    """Ask the instance for its limits: ``/api/v2/instance`` (Mastodon 4.0+), else
+    ``/api/v1/instance``; the default when neither answers usefully."""
+    for path in ("/api/v2/instance", "/api/v1/instance"):
+        try:
+            response = client.request(
+                "GET",
+                account.instance_url + path,
+                idempotent=True,
+                headers=account.headers(),
+            )
+        except AuthError:
+            raise
+        except ConnectorError:
+            continue
+        try:
+            return limits_from_instance(response.json())
+        except ValueError:
+            continue
+    return InstanceLimits()
+
+
+_MENTION_START = re.compile(r"^\s*(@[\w.-]+(?:@[\w.-]+)?\s+)*", re.UNICODE)
+
+
+def with_mention(text: str, acct: str) -> str:
+    """The text with a leading ``@acct`` unless it already mentions the recipient up front.
+
+    On Mastodon a direct message reaches exactly the accounts it mentions, and a public reply
+    notifies only them, so the recipient's mention is what delivers the reply.
+    """
+    acct = acct.lstrip("@")
+    leading = _MENTION_START.match(text)
+    mentioned = leading.group(0).split() if leading else []
+    if any(m.lstrip("@").lower() == acct.lower() for m in mentioned):
+        return text
+    return f"@{acct} {text.lstrip()}"
+
+
+def status_body(request: OutboundRequest, account: MastodonAccount) -> JSON:
+    """The JSON body for ``POST /api/v1/statuses``."""
+    if request.visibility is Visibility.NOTE:
+        raise SendError("internal notes are never sent to Mastodon", retryable=False)
+    direct = request.visibility is Visibility.DIRECT
+    handle = request.recipient.handle if request.recipient is not None else None
+    if direct and not handle:
+        raise SendError(
+            "a Mastodon direct message reaches only the accounts it mentions, and the "
+            "recipient's handle is unknown",
+            retryable=False,
+        )
+    text = with_mention(request.text, handle) if handle else request.text
+    body: JSON = {
+        "status": text,
+        "visibility": "direct" if direct else account.reply_visibility,
+    }
+    if request.reply_to_native_id:
+        body["in_reply_to_id"] = request.reply_to_native_id
+    return body
+
+
+def check_length(text: str, limits: InstanceLimits, account: MastodonAccount) -> None:
+    length = count_length(text, characters_per_url=limits.characters_per_url)
+    if length > limits.max_characters:
+        raise SendError(
+            f"the reply is {length} characters as Mastodon counts them; {account.host} allows "
+            f"{limits.max_characters}: shorten it",
+            retryable=False,
+        )
+
+
+def error_mapper(account: MastodonAccount) -> Callable[[httpx.Response], ConnectorError | None]:
+    """What Mastodon's error statuses mean for a reply (the body is ``{"error": "..."}``)."""
+
+    def mapped(response: httpx.Response) -> ConnectorError | None:
+        detail = error_detail(response)
+        status = response.status_code
+        if status == 401:
+            return AuthError(
+                f"{account.provider} rejected the access token ({detail or 'unauthorized'}): "
+                "it was revoked or the app was removed; connect the account again"
+            )
+        if status == 403:
+            return SendError(
+                f"{account.provider} refused the request ({detail or 'forbidden'}): the account "
+                "may be suspended or limited, or the token lacks the write:statuses scope",
+                retryable=False,
+            )
+        if status == 404:
+            return SendError(
+                f"{account.provider}: the post being answered no longer exists or is not visible "
+                f"to the brand account ({detail or 'not found'})",
+                retryable=False,
+            )
+        if status == 422:
+            return SendError(
+                f"{account.provider} rejected the reply: {detail or 'validation failed'}",
+                retryable=False,
+            )
+        return None
+
+    return mapped
+
+
+def send_status(
+    client: HttpClient,
+    *,
+    account: MastodonAccount,
+    request: OutboundRequest,
+    limits: InstanceLimits,
+    bucket: str,
+    now: Callable[[], datetime],
+) -> SendResult:
+    """Post the reply. The Idempotency-Key makes a retried request return the status the first
+    attempt created (Mastodon keeps keys for an hour), so the retry is safe."""
+    body = status_body(request, account)
+    check_length(body["status"], limits, account)
+    response = client.request(
+        "POST",
+        account.instance_url + "/api/v1/statuses",
+        idempotent=True,
+        bucket=bucket,
+        headers={**account.headers(), "Idempotency-Key": request.idempotency_key},
+        json=body,
+        error_mapper=error_mapper(account),
+    )
+    try:
+        created = response.json()
+        native_id = str(created["id"])
+    except (ValueError, KeyError, TypeError) as exc:
+        raise SendError(
+            f"{account.provider} accepted the post but its answer has no status id; check the "
+            "thread before sending again",
+            retryable=False,
+        ) from exc
+    try:
+        sent_at = parse_time(created.get("created_at"))
+    except ValueError:
+        sent_at = now()
+    limit = read_rate_limit(response.headers)
+    return SendResult(
+        native_id=native_id,
+        sent_at=sent_at,
+        raw={
+            "url": created.get("url"),
+            "uri": created.get("uri"),
+            "visibility": created.get("visibility"),
+            "rate_limit_remaining": limit.remaining,
+            "rate_limit_reset": limit.reset_at.isoformat() if limit.reset_at else None,
+        },
+    )
+
+
+def _positive(value: object, default: int) -> int:
+    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+        return value
+    if isinstance(value, str) and value.isdigit() and int(value) > 0:
+        return int(value)
+    return default

