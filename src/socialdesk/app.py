@@ -1,0 +1,99 @@
+"""create_app(): the ASGI application, mounting each domain's API and the web UI."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from socialdesk import __version__
+from socialdesk.accounts import api as accounts_api
+from socialdesk.channels import api as channels_api
+from socialdesk.common.errors import DomainError, NotAuthenticated, NotFound
+from socialdesk.config import get_settings
+from socialdesk.contacts import api as contacts_api
+from socialdesk.conversations import api as conversations_api
+from socialdesk.db.session import get_sessionmaker
+from socialdesk.events import api as events_api
+from socialdesk.events.realtime import Hub
+from socialdesk.jobs import catalog  # noqa: F401 - registers jobs and listeners
+from socialdesk.web import chat as web_chat
+from socialdesk.web import views as web_views
+
+log = logging.getLogger(__name__)
+
+STATIC_DIR = Path(__file__).parent / "web" / "static"
+
+
+def _wants_json(request: Request) -> bool:
+    return request.url.path.startswith("/api/") or "application/json" in request.headers.get(
+        "accept", ""
+    )
+
+
+def error_body(code: str, message: str, field: str | None = None) -> dict[str, object]:
+    return {"error": {"code": code, "message": message, "field": field}}
+
+
+async def _domain_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, DomainError)
+    if isinstance(exc, NotAuthenticated) and not _wants_json(request):
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        return RedirectResponse(f"/login?next={target}", status_code=303)
+    if _wants_json(request) or request.headers.get("hx-request"):
+        return JSONResponse(error_body(exc.code, exc.message, exc.field), status_code=exc.status_code)
+    return web_views.error_page(request, exc)
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)
+    message = str(exc.detail)
+    if exc.status_code == 404 and not _wants_json(request):
+        return web_views.error_page(request, NotFound("this page does not exist"))
+    code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+    return JSONResponse(error_body(code, message), status_code=exc.status_code, headers=exc.headers)
+
+
+async def _validation_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    first = exc.errors()[0] if exc.errors() else {}
+    where = ".".join(str(p) for p in first.get("loc", ()) if p not in ("body", "query", "path"))
+    message = f"{where}: {first.get('msg', 'invalid')}" if where else str(first.get("msg", "invalid"))
+    return JSONResponse(
+        {**error_body("invalid", message, where or None), "details": exc.errors()},
+        status_code=422,
+    )
+
+
+def create_app() -> FastAPI:
+    settings = get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.hub = Hub(get_sessionmaker(write=False), poll_seconds=settings.realtime_poll_seconds)
+        yield
+        await app.state.hub.close()
+
+    app = FastAPI(
+        title="socialdesk",
+        version=__version__,
+        description="One shared desk for customer care on social media, email and the web.",
+        lifespan=lifespan,
+    )
+    app.add_exception_handler(DomainError, _domain_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    for module in (accounts_api, conversations_api, contacts_api, channels_api):
+        app.include_router(module.router, prefix="/api")
+    app.include_router(events_api.router)
+    app.include_router(web_chat.router)
+    app.include_router(web_views.router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    return app

@@ -1,0 +1,221 @@
+"""The command line, grouped by noun: serve, worker, db, users, keys, import, demo..."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+from typing import Any
+
+import click
+
+from socialdesk.config import get_settings
+
+
+def _setup_logging(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    logging.getLogger("alembic").setLevel(logging.DEBUG if verbose else logging.WARNING)
+
+
+@click.group()
+@click.option("-v", "--verbose", is_flag=True, help="Log debug detail.")
+def main(verbose: bool) -> None:
+    """socialdesk: one shared desk for customer care on social media, email and the web."""
+    _setup_logging(verbose)
+
+
+# -- db -----------------------------------------------------------------------------------
+
+
+@main.group()
+def db() -> None:
+    """The database schema."""
+
+
+@db.command("upgrade")
+@click.argument("revision", default="head")
+def db_upgrade(revision: str) -> None:
+    """Create or migrate the database to REVISION (default: the newest)."""
+    from socialdesk.db.migrate import upgrade
+    from socialdesk.db.session import get_engine
+
+    upgrade(get_engine(), revision)
+    click.echo(f"database at {revision}: {_safe_url()}")
+
+
+@db.command("downgrade")
+@click.argument("revision")
+def db_downgrade(revision: str) -> None:
+    """Migrate the database down to REVISION ("base" removes everything)."""
+    from socialdesk.db.migrate import downgrade
+    from socialdesk.db.session import get_engine
+
+    downgrade(get_engine(), revision)
+    click.echo(f"database at {revision}")
+
+
+@db.command("current")
+def db_current() -> None:
+    """Print the database's schema revision."""
+    from socialdesk.db.migrate import current
+    from socialdesk.db.session import get_engine
+
+    click.echo(current(get_engine()) or "empty")
+
+
+def _safe_url() -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(get_settings().effective_database_url).render_as_string(hide_password=True)
+
+
+def _migrate_and_bootstrap(login_url: str) -> None:
+    from socialdesk.accounts import service as accounts_service
+    from socialdesk.db.migrate import upgrade
+    from socialdesk.db.session import get_engine, session_scope
+
+    upgrade(get_engine())
+    with session_scope() as session:
+        created = accounts_service.bootstrap_if_empty(session)
+        if created is not None:
+            from socialdesk.channels import service as channels_service
+
+            channels_service.create(
+                session,
+                organization_id=created.organization.id,
+                kind="web",
+                handle="website",
+                display_name="Website chat",
+            )
+    if created is not None:
+        click.echo(
+            "\n  First start: created the organization and its owner.\n"
+            f"  Log in at {login_url}\n"
+            f"    email:    {created.owner.email}\n"
+            f"    password: {created.password}\n"
+            "  (shown once; change it after logging in)\n"
+        )
+
+
+# -- serve & worker -----------------------------------------------------------------------
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--worker/--no-worker", default=True, show_default=True, help="Also run a job worker.")
+def serve(host: str, port: int, worker: bool) -> None:
+    """Migrate, create the first owner on an empty database, and serve the desk."""
+    import uvicorn
+
+    _migrate_and_bootstrap(f"http://{host}:{port}/login")
+    child: subprocess.Popen[bytes] | None = None
+    if worker:
+        child = subprocess.Popen([sys.executable, "-m", "socialdesk", "worker"])  # noqa: S603 - our own module
+    try:
+        uvicorn.run("socialdesk.app:create_app", factory=True, host=host, port=port, log_level="info")
+    finally:
+        if child is not None:
+            child.send_signal(signal.SIGTERM)
+            try:
+                child.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                child.kill()
+
+
+@main.command()
+@click.option("--workers", default=2, show_default=True, type=int, help="Worker threads.")
+def worker(workers: int) -> None:
+    """Run background jobs: ingest, delivery, timers. Run several for more throughput; with
+    SOCIALDESK_JOBS_BACKEND=redis they may run on several machines."""
+    from socialdesk.jobs.queue import get_queue
+
+    queue = get_queue()
+    settings = get_settings()
+    click.echo(f"worker: {workers} threads on the {settings.jobs_backend} queue")
+    consumer: Any = queue.huey.create_consumer(workers=workers, worker_type="thread", periodic=True)
+    consumer.run()
+
+
+# -- users & keys -------------------------------------------------------------------------
+
+
+@main.group()
+def users() -> None:
+    """Members of an organization."""
+
+
+@users.command("create")
+@click.option("--org", "org_slug", required=True, help="The organization's slug.")
+@click.option("--email", required=True)
+@click.option("--name", required=True)
+@click.option(
+    "--role",
+    type=click.Choice(["owner", "admin", "approver", "agent", "viewer"]),
+    default="agent",
+    show_default=True,
+)
+@click.password_option()
+def users_create(org_slug: str, email: str, name: str, role: str, password: str) -> None:
+    """Add a member who can log in with a password."""
+    from sqlalchemy import select
+
+    from socialdesk.accounts import service as accounts_service
+    from socialdesk.accounts.models import Organization, Role
+    from socialdesk.common.errors import DomainError
+    from socialdesk.db.session import session_scope
+
+    try:
+        with session_scope() as session:
+            org = session.scalar(select(Organization).where(Organization.slug == org_slug))
+            if org is None:
+                raise click.ClickException(f"no organization with slug {org_slug!r}")
+            member = accounts_service.create_member(
+                session, organization_id=org.id, email=email, name=name, role=Role(role), password=password
+            )
+            click.echo(f"created {member.email} ({member.role}) in {org.name}")
+    except DomainError as exc:
+        raise click.ClickException(exc.message) from exc
+
+
+@main.group()
+def keys() -> None:
+    """Encryption keys for credentials at rest."""
+
+
+@keys.command("generate")
+def keys_generate() -> None:
+    """Print a new key for SOCIALDESK_ENCRYPTION_KEYS."""
+    from cryptography.fernet import Fernet
+
+    click.echo(Fernet.generate_key().decode())
+
+
+@keys.command("rotate")
+def keys_rotate() -> None:
+    """Re-encrypt every stored credential under the first key of SOCIALDESK_ENCRYPTION_KEYS.
+    Put the new key first, keep the old one after it, rotate, then remove the old key."""
+    from sqlalchemy import select
+
+    from socialdesk.channels.models import BrandAccount
+    from socialdesk.common.crypto import rotate
+    from socialdesk.db.session import session_scope
+
+    with session_scope() as session:
+        accounts = session.scalars(select(BrandAccount).where(BrandAccount.credentials_encrypted.is_not(None)))
+        n = 0
+        for account in accounts:
+            assert account.credentials_encrypted is not None
+            account.credentials_encrypted = rotate(account.credentials_encrypted)
+            n += 1
+    click.echo(f"re-encrypted the credentials of {n} brand accounts")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    main()

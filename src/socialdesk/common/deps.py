@@ -1,0 +1,122 @@
+"""Typed FastAPI dependencies shared by the API and the web UI: the unit of work, who is
+asking (session cookie or API token), permission checks and CSRF."""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Annotated, Literal
+
+from fastapi import Depends, Request
+from sqlalchemy.orm import Session
+
+from socialdesk.accounts import permissions
+from socialdesk.accounts import service as accounts_service
+from socialdesk.accounts.models import AuthSession, Member
+from socialdesk.accounts.permissions import Permission
+from socialdesk.common.errors import NotAuthenticated, PermissionDenied
+from socialdesk.db.session import get_sessionmaker
+
+SESSION_COOKIE = "sd_session"
+CSRF_HEADER = "x-csrf-token"
+CSRF_FIELD = "csrf_token"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def _unit_of_work(request: Request) -> Iterator[Session]:
+    """One transaction per request: committed when the endpoint returns, rolled back if it
+    raised. Writes take the database's write lock up front; reads never do."""
+    write = request.method not in SAFE_METHODS
+    session = get_sessionmaker(write=write)()
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+# scope="function": commit before the response is built, so a failed commit is an error
+# response and a client never sees "ok" for something that was not stored.
+DB = Annotated[Session, Depends(_unit_of_work, scope="function")]
+
+
+@dataclass(frozen=True)
+class Actor:
+    """The member making this request, and how they proved it."""
+
+    member: Member
+    via: Literal["session", "token"]
+    auth_session: AuthSession | None = None
+
+    @property
+    def organization_id(self) -> int:
+        return self.member.organization_id
+
+    @property
+    def csrf_token(self) -> str | None:
+        return self.auth_session.csrf_token if self.auth_session else None
+
+
+def _bearer(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() == "bearer" and token.strip():
+        return token.strip()
+    return None
+
+
+async def _check_csrf(request: Request, expected: str) -> None:
+    sent = request.headers.get(CSRF_HEADER)
+    if sent is None and request.headers.get("content-type", "").startswith(
+        ("application/x-www-form-urlencoded", "multipart/form-data")
+    ):
+        form = await request.form()  # Starlette caches it; the endpoint can read it again
+        value = form.get(CSRF_FIELD)
+        sent = value if isinstance(value, str) else None
+    if not sent or not hmac.compare_digest(sent, expected):
+        raise PermissionDenied("the form's security token is missing or stale: reload the page")
+
+
+async def current_actor(request: Request, db: DB) -> Actor:
+    """Authenticate by API token (Authorization: Bearer) or login cookie. Cookie-authenticated
+    requests that change something must carry the session's CSRF token."""
+    token = _bearer(request)
+    if token is not None:
+        member = accounts_service.resolve_api_token(db, token=token)
+        if member is None:
+            raise NotAuthenticated("the API token is unknown or revoked")
+        return Actor(member=member, via="token")
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if cookie:
+        found = accounts_service.resolve_session(db, token=cookie)
+        if found is not None:
+            auth, member = found
+            if request.method not in SAFE_METHODS:
+                await _check_csrf(request, auth.csrf_token)
+            return Actor(member=member, via="session", auth_session=auth)
+    raise NotAuthenticated("log in first")
+
+
+CurrentActor = Annotated[Actor, Depends(current_actor)]
+
+
+def require(permission: Permission) -> Callable[[Actor], Actor]:
+    """A dependency that lets the request through only with ``permission``."""
+
+    def check(actor: CurrentActor) -> Actor:
+        permissions.require(actor.member, permission)
+        return actor
+
+    return check
+
+
+Reader = Annotated[Actor, Depends(require(Permission.READ))]
+Replier = Annotated[Actor, Depends(require(Permission.REPLY))]
+Manager = Annotated[Actor, Depends(require(Permission.MANAGE))]
+NoteTaker = Annotated[Actor, Depends(require(Permission.NOTE))]
+ChannelAdmin = Annotated[Actor, Depends(require(Permission.CHANNELS_MANAGE))]
+MemberAdmin = Annotated[Actor, Depends(require(Permission.MEMBERS_MANAGE))]
