@@ -232,7 +232,7 @@ def main() -> None:
     args = parser.parse_args()
     for build in (mastodon,):
         done = build(args.shared)
-        print(f"{build.__name__}: {len(done)} files")  # noqa: T201 - a command-line tool
+        print(f"{build.__name__}: {len(done)} files")
 
 
 if __name__ == "__main__":

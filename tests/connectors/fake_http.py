@@ -23,7 +23,9 @@ def recorded(path: Path) -> httpx.Response:
     return response(doc["status"], doc["body"], headers=doc["headers"])
 
 
-def response(status: int, body: Any = None, *, headers: dict[str, str] | None = None) -> httpx.Response:
+def response(
+    status: int, body: Any = None, *, headers: dict[str, str] | None = None
+) -> httpx.Response:
     if body is None:
         return httpx.Response(status, headers=headers)
     return httpx.Response(status, json=body, headers=headers)

@@ -18,8 +18,7 @@ from socialdesk.connectors.mastodon.parse import (
     event_kind,
     event_native_id,
 )
-
-from ..contract import RECEIVED_AT, ConnectorContract, fixture_paths
+from tests.connectors.contract import RECEIVED_AT, ConnectorContract, fixture_paths
 
 FIXTURES = Path(mastodon_pkg.__file__).parent / "fixtures"
 
@@ -142,7 +141,5 @@ class TestMastodonParse(ConnectorContract):
         assert event_kind("notification", notification) == "notification.mention"
         assert event_native_id("notification.mention", notification) == "notification:20"
         conversation = load("conversation__direct.json")
-        assert (
-            event_native_id("conversation", conversation) == "conversation:15:117020593780198542"
-        )
+        assert event_native_id("conversation", conversation) == "conversation:15:117020593780198542"
         assert event_native_id("status", load("status__public.json")) == "status:117020583245459824"

@@ -90,7 +90,6 @@ class MastodonConnector:
             self._client,
             account=config,
             request=request,
-            limits=self.instance_limits(account),
             bucket=f"{account.brand_account_id}:POST /api/v1/statuses",
             now=self._now,
         )

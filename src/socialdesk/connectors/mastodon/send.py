@@ -25,7 +25,6 @@ from socialdesk.connectors.base import (
 from socialdesk.connectors.http import HttpClient, error_detail, read_rate_limit
 from socialdesk.connectors.mastodon.config import MastodonAccount
 from socialdesk.connectors.mastodon.parse import parse_time
-from socialdesk.connectors.mastodon.text import count_length
 
 DEFAULT_MAX_CHARACTERS = 500
 DEFAULT_CHARACTERS_PER_URL = 23
@@ -114,16 +113,6 @@ def status_body(request: OutboundRequest, account: MastodonAccount) -> JSON:
     return body
 
 
-def check_length(text: str, limits: InstanceLimits, account: MastodonAccount) -> None:
-    length = count_length(text, characters_per_url=limits.characters_per_url)
-    if length > limits.max_characters:
-        raise SendError(
-            f"the reply is {length} characters as Mastodon counts them; {account.host} allows "
-            f"{limits.max_characters}: shorten it",
-            retryable=False,
-        )
-
-
 def error_mapper(account: MastodonAccount) -> Callable[[httpx.Response], ConnectorError | None]:
     """What Mastodon's error statuses mean for a reply (the body is ``{"error": "..."}``)."""
 
@@ -162,14 +151,12 @@ def send_status(
     *,
     account: MastodonAccount,
     request: OutboundRequest,
-    limits: InstanceLimits,
     bucket: str,
     now: Callable[[], datetime],
 ) -> SendResult:
     """Post the reply. The Idempotency-Key makes a retried request return the status the first
     attempt created (Mastodon keeps keys for an hour), so the retry is safe."""
     body = status_body(request, account)
-    check_length(body["status"], limits, account)
     response = client.request(
         "POST",
         account.instance_url + "/api/v1/statuses",

@@ -1,4 +1,4 @@
-"""Mastodon's post HTML to plain text, and post length as Mastodon counts it.
+"""Mastodon's post HTML to plain text.
 
 Mastodon delivers ``content`` as sanitised HTML: paragraphs (``<p>``), line breaks (``<br>``),
 links whose visible text is split into spans (``<span class="invisible">https://</span>...``),
@@ -125,19 +125,3 @@ def _tidy(text: str) -> str:
     # Spaces next to a line break are layout, not content; more than one blank line is too.
     text = "\n".join(line.strip(" ") for line in text.split("\n"))
     return re.sub(r"\n{3,}", "\n\n", text)
-
-
-# Mastodon replaces every URL with a fixed weight and counts a remote mention (@user@domain)
-# as just @user: app/validators/status_length_validator.rb in mastodon/mastodon.
-_URL = re.compile(r"https?://[^\s<>\"]+", re.IGNORECASE)
-_REMOTE_MENTION = re.compile(r"(?<![\w/])(@[A-Za-z0-9_]+(?:[.-][A-Za-z0-9_]+)*)@[\w.-]+\w")
-
-
-def count_length(text: str, *, characters_per_url: int = 23) -> int:
-    """Post length as Mastodon counts it.
-
-    Mastodon counts grapheme clusters; this counts code points, which is never fewer, so a reply
-    accepted here is never refused by the instance for its length.
-    """
-    without_urls = _URL.sub("x" * characters_per_url, text)
-    return len(_REMOTE_MENTION.sub(r"\1", without_urls))
