@@ -210,6 +210,88 @@ def mastodon(shared: Path) -> list[tuple[str, str]]:
     return sources
 
 
+def x(shared: Path) -> list[tuple[str, str]]:
+    from socialdesk.connectors.x.parse import split_page
+
+    src = shared / "x"
+    dest = CONNECTORS / "x" / "fixtures"
+    sources: list[tuple[str, str]] = []
+
+    def put(name: str, data: Any, origin: str) -> None:
+        write(dest / name, data)
+        sources.append((name, origin))
+
+    mentions = find(load(src / "test_client_get_users_mentions.yaml"), "GET", "/mentions")
+    by_id = {p["data"]["id"]: p for _, p in split_page(mentions.body, kind="mention")}
+    origin = "test_client_get_users_mentions.yaml: GET /2/users/783214/mentions, post {}"
+    for variant, tweet_id in (
+        ("complaint_with_link", "1578516295611748353"),
+        ("feature_request_emoji", "1578516220231397376"),
+        ("mention_at_the_end", "1578516149339574274"),
+    ):
+        put(f"mention__{variant}.json", by_id[tweet_id], origin.format(tweet_id))
+    lookup = find(load(src / "test_client_get_tweet.yaml"), "GET", "/2/tweets/1293593516040269825")
+    [(_, tweet)] = split_page(lookup.body, kind="tweet")
+    put("tweet__lookup.json", tweet, "test_client_get_tweet.yaml: GET /2/tweets/:id")
+    dms = load(src / "test_manage_and_lookup_direct_messages.yaml")
+    conversation = find(dms, "GET", "750362064426721281-1072250532645998596/dm_events")
+    events = split_page(conversation.body, kind="dm")
+    kind, first = events[-1]  # newest first: the last is "Testing 1"
+    put(
+        f"{kind}__conversation_lookup.json",
+        first,
+        "test_manage_and_lookup_direct_messages.yaml: GET /2/dm_conversations/:id/dm_events",
+    )
+
+    put(
+        "responses/tweet_created.json",
+        response_doc(
+            find(load(src / "test_client_create_and_delete_tweet.yaml"), "POST", "/2/tweets")
+        ),
+        "test_client_create_and_delete_tweet.yaml: POST /2/tweets",
+    )
+    put(
+        "responses/dm_sent_with_participant.json",
+        response_doc(find(dms, "POST", "/dm_conversations/with/750362064426721281/messages")),
+        "test_manage_and_lookup_direct_messages.yaml: POST /2/dm_conversations/with/:id/messages",
+    )
+    put(
+        "responses/dm_sent_to_conversation.json",
+        response_doc(
+            find(dms, "POST", "/dm_conversations/750362064426721281-1072250532645998596/messages")
+        ),
+        "test_manage_and_lookup_direct_messages.yaml: POST /2/dm_conversations/:id/messages",
+    )
+    put(
+        "responses/dm_events_empty.json",
+        response_doc(find(dms, "GET", "/2/dm_events")),
+        "test_manage_and_lookup_direct_messages.yaml: GET /2/dm_events",
+    )
+    put(
+        "responses/dm_conversation_events.json",
+        response_doc(conversation),
+        "test_manage_and_lookup_direct_messages.yaml: GET /2/dm_conversations/:id/dm_events",
+    )
+    put(
+        "responses/mentions_page.json",
+        response_doc(mentions),
+        "test_client_get_users_mentions.yaml: GET /2/users/783214/mentions",
+    )
+    put(
+        "responses/users_me.json",
+        response_doc(find(load(src / "test_client_get_me.yaml"), "GET", "/2/users/me")),
+        "test_client_get_me.yaml: GET /2/users/me",
+    )
+    write_sources(
+        dest,
+        "X",
+        "github tweepy/tweepy `cassettes/` (MIT), recorded against the real X API v2 "
+        "(gzip bodies decoded)",
+        sources,
+    )
+    return sources
+
+
 def write_sources(dest: Path, title: str, origin: str, sources: list[tuple[str, str]]) -> None:
     lines = [
         f"# Where the {title} fixtures come from",
@@ -230,7 +312,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--shared", type=Path, default=ROOT.parent / "shared" / "fixtures")
     args = parser.parse_args()
-    for build in (mastodon,):
+    for build in (mastodon, x):
         done = build(args.shared)
         print(f"{build.__name__}: {len(done)} files")
 

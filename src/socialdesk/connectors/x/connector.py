@@ -1,0 +1,119 @@
+"""The X connector (API v2): mentions and direct messages in, replies out."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from datetime import datetime
+from typing import ClassVar
+
+import httpx
+
+from socialdesk.common import clock
+from socialdesk.connectors.base import (
+    AccountContext,
+    Capabilities,
+    ChannelKind,
+    Identity,
+    InboundMessage,
+    LengthCounting,
+    OutboundRequest,
+    PollResult,
+    RawEvent,
+    SendResult,
+)
+from socialdesk.connectors.http import HttpClient, RetryPolicy
+from socialdesk.connectors.x import poll as x_poll
+from socialdesk.connectors.x import send as x_send
+from socialdesk.connectors.x.config import XAccount
+from socialdesk.connectors.x.parse import (
+    IGNORED_EVENTS,
+    SUPPORTED_EVENTS,
+    USER_FIELDS,
+    parse_event,
+    user_identity,
+)
+
+
+class XConnector:
+    kind: ClassVar[ChannelKind] = ChannelKind.X
+    capabilities: ClassVar[Capabilities] = Capabilities(
+        max_length=280,
+        length_counting=LengthCounting.X_WEIGHTED,
+        threading=True,
+        direct_messages=True,
+        public_replies=True,
+        # POST /2/tweets allows 200 requests per 15 minutes per user (the recorded
+        # x-rate-limit-limit); lower tiers also cap posts per 24 hours, which the
+        # x-user-limit-24hour-* headers enforce at send time.
+        rate_limit=200,
+        rate_window_seconds=900,
+        idempotent_sends=False,
+    )
+    supported_events: ClassVar[frozenset[str]] = SUPPORTED_EVENTS
+    ignored_events: ClassVar[frozenset[str]] = IGNORED_EVENTS
+
+    def __init__(
+        self,
+        *,
+        transport: httpx.BaseTransport | None = None,
+        policy: RetryPolicy | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        now: Callable[[], datetime] | None = None,
+    ) -> None:
+        self._now = now or clock.now
+        self._client = HttpClient(
+            provider="X", transport=transport, policy=policy, sleep=sleep, now=self._now
+        )
+        self._user_ids: dict[int, str] = {}
+        self._lock = threading.Lock()
+
+    def parse(self, event: RawEvent) -> list[InboundMessage]:
+        return parse_event(event)
+
+    def send(self, account: AccountContext, request: OutboundRequest) -> SendResult:
+        return x_send.send(
+            self._client,
+            account=XAccount.from_context(account),
+            request=request,
+            brand_account_id=account.brand_account_id,
+            now=self._now,
+        )
+
+    def poll(self, account: AccountContext, cursor: str | None) -> PollResult:
+        config = XAccount.from_context(account)
+        user_id = config.user_id or self._user_id(account, config)
+        return x_poll.poll(
+            self._client,
+            account=config,
+            user_id=user_id,
+            cursor=cursor,
+            brand_account_id=account.brand_account_id,
+            now=self._now,
+        )
+
+    def verify_credentials(self, account: AccountContext) -> Identity:
+        """The brand account as X knows it (``GET /2/users/me``); raises AuthError when the
+        token is refused. Suited to a health check."""
+        config = XAccount.from_context(account)
+        response = self._client.request(
+            "GET",
+            config.api_base + "/2/users/me",
+            idempotent=True,
+            bucket=f"{account.brand_account_id}:GET /2/users/me",
+            headers=config.headers(),
+            params={"user.fields": USER_FIELDS},
+            error_mapper=x_send.classify_error,
+        )
+        return user_identity(response.json()["data"])
+
+    def _user_id(self, account: AccountContext, config: XAccount) -> str:
+        with self._lock:
+            known = self._user_ids.get(account.brand_account_id)
+        if known is not None:
+            return known
+        found = self.verify_credentials(account).native_id
+        with self._lock:
+            self._user_ids[account.brand_account_id] = found
+        return found
