@@ -14,6 +14,7 @@ import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -143,14 +144,31 @@ def session(database_url: str, clock: FrozenClock) -> Iterator[Session]:
         s.close()
 
 
+class JobRunner:
+    """The in-memory job queue of a test. ``run_pending`` first commits the test's session,
+    as the request that enqueued the jobs would have: a job runs in its own transaction and
+    must not wait for the test's (SQLite has one writer at a time)."""
+
+    def __init__(self, queue: Any, session: Session) -> None:
+        self.queue = queue
+        self.huey = queue.huey
+        self._session = session
+
+    def run_pending(self, *, include_scheduled: bool = False) -> int:
+        self._session.commit()
+        return int(self.queue.run_pending(include_scheduled=include_scheduled))
+
+    def flush(self) -> None:
+        self.queue.flush()
+
+
 @pytest.fixture
-def jobs(database_url: str):  # type: ignore[no-untyped-def]
-    """The in-memory job queue of this test; ``jobs.run_pending()`` runs what was enqueued."""
+def jobs(session: Session) -> JobRunner:
     from socialdesk.jobs.queue import get_queue
 
     queue = get_queue()
     queue.flush()
-    return queue
+    return JobRunner(queue, session)
 
 
 @pytest.fixture

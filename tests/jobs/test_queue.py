@@ -1,0 +1,86 @@
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+import pytest
+
+from socialdesk.config import Settings
+from socialdesk.jobs import registry
+from socialdesk.jobs.queue import build_queue, execute
+from socialdesk.jobs.registry import Retry
+
+CALLS: list[dict[str, object]] = []
+
+
+@registry.job("tests.record", max_attempts=3, backoff_seconds=1)
+def _record(payload: registry.Payload) -> None:
+    CALLS.append(payload)
+
+
+GAVE_UP: list[str] = []
+
+
+@registry.job(
+    "tests.flaky", max_attempts=2, backoff_seconds=1, on_give_up=lambda p, r: GAVE_UP.append(r)
+)
+def _flaky(payload: registry.Payload) -> None:
+    raise Retry("provider said 503")
+
+
+def test_sqlite_jobs_survive_a_restart(tmp_path: Path) -> None:
+    CALLS.clear()
+    settings = Settings(var_dir=tmp_path, jobs_backend="sqlite")
+    first = build_queue(settings)
+    first.enqueue("tests.record", {"n": 1})
+    del first  # the process that enqueued is gone
+    second = build_queue(settings)
+    assert second.pending_count() == 1
+    assert second.run_pending() == 1
+    assert CALLS == [{"n": 1}]
+
+
+def test_unknown_job_fails_at_enqueue(tmp_path: Path) -> None:
+    queue = build_queue(Settings(var_dir=tmp_path, jobs_backend="memory"))
+    with pytest.raises(KeyError, match=r"no job named 'tests\.nope'"):
+        queue.enqueue("tests.nope", {})
+
+
+def test_retry_backs_off_then_gives_up_with_reason(tmp_path: Path) -> None:
+    GAVE_UP.clear()
+    queue = build_queue(Settings(var_dir=tmp_path, jobs_backend="memory"))
+    execute("tests.flaky", {}, 1, queue=queue)
+    queue.run_pending()
+    assert GAVE_UP == []  # attempt 2 waits for its backoff
+    assert queue.huey.scheduled_count() == 1
+    queue.run_pending(include_scheduled=True)
+    assert GAVE_UP == ["provider said 503"]
+    assert queue.pending_count() == 0
+
+
+def test_backoff_grows_and_honours_hints() -> None:
+    spec = registry.get("tests.record")
+    assert [registry.backoff_delay(spec, n, None) for n in (1, 2, 3)] == [1.0, 2.0, 4.0]
+    assert registry.backoff_delay(spec, 1, 30) == 30
+
+
+def _redis_up() -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", 6379), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+@pytest.mark.redis
+@pytest.mark.skipif(not _redis_up(), reason="Redis is not running at 127.0.0.1:6379")
+def test_redis_backend_shares_jobs_between_processes() -> None:
+    CALLS.clear()
+    settings = Settings(jobs_backend="redis", redis_url="redis://127.0.0.1:6379/15")
+    producer = build_queue(settings)
+    producer.flush()
+    producer.enqueue("tests.record", {"n": 7})
+    consumer = build_queue(settings)  # another process or machine, same Redis
+    assert consumer.run_pending() == 1
+    assert CALLS == [{"n": 7}]
+    consumer.flush()

@@ -1,0 +1,225 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from tests.conftest import JobRunner
+from tests.factories import accounts, channels
+from tests.factories.connectors import RecordingConnector, permanent, revoked, transient
+from tests.factories.conversations import inbound, ingest
+
+from socialdesk.accounts.models import Organization
+from socialdesk.channels.models import BrandAccount, Health
+from socialdesk.common.clock import FrozenClock
+from socialdesk.connectors import registry
+from socialdesk.connectors.base import Visibility
+from socialdesk.conversations.models import Conversation, DeliveryState, Message
+from socialdesk.outbound import service as outbound
+
+
+@pytest.fixture
+def fake_x() -> Iterator[RecordingConnector]:
+    connector = RecordingConnector()
+    previous = registry._extra.get("x")
+    registry.register(connector)
+    yield connector
+    if previous is None:
+        registry._extra.pop("x", None)
+    else:
+        registry.register(previous)
+
+
+def _conversation(session: Session, *, sign: bool = False) -> tuple[Conversation, BrandAccount]:
+    org = accounts.organization(session)
+    account = channels.brand_account(session, org, kind="x", sign_replies=sign)
+    result = ingest(
+        session, account, inbound(native_id="t1", author="cust", text="My router is down")
+    )
+    session.commit()
+    return result.conversation, account
+
+
+def _reload(session: Session, message_id: int) -> Message:
+    session.expire_all()
+    message = session.get(Message, message_id)
+    assert message is not None
+    return message
+
+
+def test_reply_is_queued_then_delivered_in_thread(
+    session: Session, jobs: JobRunner, fake_x: RecordingConnector
+) -> None:
+    conversation, account = _conversation(session)
+    agent = accounts.member(session, session.get_one(Organization, account.organization_id))
+    reply = outbound.queue_reply(
+        session, conversation=conversation, author=agent, text="Sorry! We are on it."
+    )
+    session.commit()
+    assert reply.delivery_state == DeliveryState.QUEUED.value
+    assert fake_x.sent == []  # nothing leaves before the transaction commits and the job runs
+    jobs.run_pending()
+    sent = _reload(session, reply.id)
+    assert sent.delivery_state == DeliveryState.SENT.value
+    assert sent.native_id == "1000"
+    assert len(fake_x.sent) == 1
+    request = fake_x.sent[0]
+    assert request.reply_to_native_id == "t1"
+    assert request.recipient is not None
+    assert request.recipient.native_id == "cust"
+    assert request.idempotency_key == f"socialdesk-{reply.id}"
+    session.expire_all()
+    assert session.get_one(Conversation, conversation.id).first_response_at is not None
+
+
+def test_signature_is_appended_and_counted(
+    session: Session, jobs: JobRunner, fake_x: RecordingConnector
+) -> None:
+    conversation, account = _conversation(session, sign=True)
+    org = session.get_one(Organization, account.organization_id)
+    agent = accounts.member(session, org, name="Jane Doe")
+    outbound.queue_reply(session, conversation=conversation, author=agent, text="On it")
+    session.commit()
+    jobs.run_pending()
+    assert fake_x.sent[0].text == "On it ^JD"
+    too_long = "x" * 278  # 278 + " ^JD" = 282 > 280
+    with pytest.raises(outbound.Blocked) as blocked:
+        outbound.queue_reply(session, conversation=conversation, author=agent, text=too_long)
+    assert "280" in blocked.value.message
+
+
+def test_transient_failure_retries_with_backoff_and_sends_once(
+    session: Session, jobs: JobRunner, fake_x: RecordingConnector
+) -> None:
+    conversation, account = _conversation(session)
+    org = session.get_one(Organization, account.organization_id)
+    agent = accounts.member(session, org)
+    fake_x.failures = [transient(), transient()]
+    reply = outbound.queue_reply(session, conversation=conversation, author=agent, text="Hello")
+    session.commit()
+    jobs.run_pending()
+    waiting = _reload(session, reply.id)
+    assert waiting.delivery_state == DeliveryState.QUEUED.value
+    assert waiting.delivery_error == "503 from the provider"
+    assert jobs.huey.scheduled_count() == 1  # the retry waits for its backoff
+    jobs.run_pending(include_scheduled=True)
+    sent = _reload(session, reply.id)
+    assert sent.delivery_state == DeliveryState.SENT.value
+    assert sent.delivery_attempts == 3
+    assert len(fake_x.sent) == 1
+
+
+def test_permanent_failure_keeps_reason_and_retry_sends(
+    session: Session, jobs: JobRunner, fake_x: RecordingConnector
+) -> None:
+    conversation, account = _conversation(session)
+    org = session.get_one(Organization, account.organization_id)
+    agent = accounts.member(session, org)
+    fake_x.failures = [permanent()]
+    reply = outbound.queue_reply(session, conversation=conversation, author=agent, text="Hello")
+    session.commit()
+    jobs.run_pending()
+    failed = _reload(session, reply.id)
+    assert failed.delivery_state == DeliveryState.FAILED.value
+    assert "access tier" in (failed.delivery_error or "")
+    outbound.retry(session, message=failed, actor=agent)
+    session.commit()
+    jobs.run_pending()
+    assert _reload(session, reply.id).delivery_state == DeliveryState.SENT.value
+    assert len(fake_x.sent) == 1
+
+
+def test_revoked_credentials_mark_account_unhealthy(
+    session: Session, jobs: JobRunner, fake_x: RecordingConnector
+) -> None:
+    conversation, account = _conversation(session)
+    org = session.get_one(Organization, account.organization_id)
+    agent = accounts.member(session, org)
+    fake_x.failures = [revoked()]
+    reply = outbound.queue_reply(session, conversation=conversation, author=agent, text="Hello")
+    session.commit()
+    jobs.run_pending()
+    failed = _reload(session, reply.id)
+    assert failed.delivery_state == DeliveryState.FAILED.value
+    assert "token revoked" in (failed.delivery_error or "")
+    assert session.get_one(BrandAccount, account.id).health == Health.UNHEALTHY.value
+
+
+def test_a_delivery_job_run_twice_sends_once(
+    session: Session, jobs: JobRunner, fake_x: RecordingConnector
+) -> None:
+    conversation, account = _conversation(session)
+    org = session.get_one(Organization, account.organization_id)
+    agent = accounts.member(session, org)
+    reply = outbound.queue_reply(session, conversation=conversation, author=agent, text="Hello")
+    session.commit()
+    outbound.deliver({"message_id": reply.id})
+    outbound.deliver({"message_id": reply.id})  # a duplicate job, e.g. after a worker restart
+    jobs.run_pending()
+    assert len(fake_x.sent) == 1
+
+
+def test_interrupted_send_is_never_blindly_repeated(
+    session: Session, clock: FrozenClock, jobs: JobRunner, fake_x: RecordingConnector
+) -> None:
+    conversation, account = _conversation(session)
+    org = session.get_one(Organization, account.organization_id)
+    agent = accounts.member(session, org)
+    reply = outbound.queue_reply(session, conversation=conversation, author=agent, text="Hello")
+    session.commit()
+    jobs.flush()  # the worker died: the job is gone and the message is stuck mid-send
+    stuck = _reload(session, reply.id)
+    stuck.delivery_state = DeliveryState.SENDING.value
+    session.commit()
+    clock.advance(timedelta(minutes=30))
+    assert outbound.recover_stale_sends(session) == 1
+    session.commit()
+    jobs.run_pending()
+    failed = _reload(session, reply.id)
+    assert failed.delivery_state == DeliveryState.FAILED.value
+    assert "may or may not have been posted" in (failed.delivery_error or "")
+    assert fake_x.sent == []
+
+
+def test_notes_are_never_sent(
+    session: Session, jobs: JobRunner, fake_x: RecordingConnector
+) -> None:
+    conversation, account = _conversation(session)
+    org = session.get_one(Organization, account.organization_id)
+    agent = accounts.member(session, org)
+    with pytest.raises(outbound.ValidationFailed):
+        outbound.queue_reply(
+            session, conversation=conversation, author=agent, text="x", visibility=Visibility.NOTE
+        )
+    from socialdesk.conversations import service as conversations_service
+
+    conversations_service.add_note(
+        session, conversation=conversation, author=agent, text="internal only"
+    )
+    session.commit()
+    jobs.run_pending()
+    assert fake_x.sent == []
+    notes = session.scalars(select(Message).where(Message.visibility == "note")).all()
+    assert [n.delivery_state for n in notes] == [None]
+
+
+def test_reply_to_a_direct_message_stays_direct(
+    session: Session, jobs: JobRunner, fake_x: RecordingConnector
+) -> None:
+    org = accounts.organization(session)
+    account = channels.brand_account(session, org, kind="x")
+    agent = accounts.member(session, org)
+    result = ingest(
+        session, account, inbound(native_id="dm1", thread_key="dm:1", visibility=Visibility.DIRECT)
+    )
+    session.commit()
+    reply = outbound.queue_reply(
+        session, conversation=result.conversation, author=agent, text="Let's sort this out here"
+    )
+    session.commit()
+    assert reply.visibility == Visibility.DIRECT.value
+    jobs.run_pending()
+    assert fake_x.sent[0].visibility is Visibility.DIRECT
+    assert fake_x.sent[0].thread_key == "dm:1"
