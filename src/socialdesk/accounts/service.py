@@ -24,6 +24,7 @@ from socialdesk.accounts.models import (
 from socialdesk.common import clock
 from socialdesk.common.crypto import hash_token, new_token
 from socialdesk.common.errors import Conflict, NotAuthenticated, NotFound, ValidationFailed
+from socialdesk.common.pagination import Page, keyset_page
 from socialdesk.config import get_settings
 
 _hasher = PasswordHasher()  # argon2id with the library's current recommended parameters
@@ -203,6 +204,61 @@ def revoke_api_token(session: Session, *, member: Member, token_id: int) -> None
     if record is None or record.organization_id != member.organization_id:
         raise NotFound(f"API token {token_id} does not exist")
     record.revoked_at = record.revoked_at or clock.now()
+
+
+def get_own_api_token(session: Session, *, member: Member, token_id: int) -> ApiToken:
+    """One of ``member``'s own tokens; anyone else's is reported as missing."""
+    record = session.get(ApiToken, token_id)
+    if record is None or record.member_id != member.id:
+        raise NotFound(f"API token {token_id} does not exist")
+    return record
+
+
+def api_tokens_page(
+    session: Session, *, member: Member, cursor: str | None = None, limit: int = 50
+) -> Page[ApiToken]:
+    """``member``'s tokens, revoked ones included (with when), newest first."""
+    return keyset_page(
+        session,
+        select(ApiToken).where(ApiToken.member_id == member.id),
+        when=ApiToken.created_at,
+        row_id=ApiToken.id,
+        key=lambda t: (t.created_at, t.id),
+        cursor=cursor,
+        limit=limit,
+        newest_first=True,
+    )
+
+
+def members_page(
+    session: Session, *, organization_id: int, cursor: str | None = None, limit: int = 50
+) -> Page[Member]:
+    """The organization's members (deactivated ones too), in the order they joined."""
+    return keyset_page(
+        session,
+        select(Member).where(Member.organization_id == organization_id),
+        when=Member.created_at,
+        row_id=Member.id,
+        key=lambda m: (m.created_at, m.id),
+        cursor=cursor,
+        limit=limit,
+        newest_first=False,
+    )
+
+
+def teams_page(
+    session: Session, *, organization_id: int, cursor: str | None = None, limit: int = 50
+) -> Page[Team]:
+    return keyset_page(
+        session,
+        select(Team).where(Team.organization_id == organization_id),
+        when=Team.created_at,
+        row_id=Team.id,
+        key=lambda t: (t.created_at, t.id),
+        cursor=cursor,
+        limit=limit,
+        newest_first=False,
+    )
 
 
 def create_team(session: Session, *, organization_id: int, name: str) -> Team:

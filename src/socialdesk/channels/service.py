@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -12,6 +13,7 @@ from socialdesk.channels.models import BrandAccount, Health
 from socialdesk.common import clock
 from socialdesk.common.crypto import decrypt_json, encrypt_json, new_token
 from socialdesk.common.errors import Conflict, NotFound, ValidationFailed
+from socialdesk.common.pagination import Page, keyset_page
 from socialdesk.connectors import registry
 from socialdesk.connectors.base import AccountContext, ChannelKind, Connector
 
@@ -95,6 +97,51 @@ def list_for_org(session: Session, *, organization_id: int) -> list[BrandAccount
             .order_by(BrandAccount.kind, BrandAccount.handle)
         )
     )
+
+
+def page_for_org(
+    session: Session, *, organization_id: int, cursor: str | None = None, limit: int = 50
+) -> Page[BrandAccount]:
+    """The organization's brand accounts in the order they were added."""
+    return keyset_page(
+        session,
+        select(BrandAccount).where(BrandAccount.organization_id == organization_id),
+        when=BrandAccount.created_at,
+        row_id=BrandAccount.id,
+        key=lambda a: (a.created_at, a.id),
+        cursor=cursor,
+        limit=limit,
+        newest_first=False,
+    )
+
+
+class Keep(enum.Enum):
+    """Marks an argument left out of an update, as distinct from ``None`` (clear it)."""
+
+    KEEP = "keep"
+
+
+def update(
+    session: Session,
+    *,
+    account: BrandAccount,
+    display_name: str | None = None,
+    settings: Mapping[str, Any] | None = None,
+    credentials: Mapping[str, str] | Literal[Keep.KEEP] | None = Keep.KEEP,
+) -> BrandAccount:
+    """Change what may change about an account. Kind and handle stay: threads and contacts
+    hang on them. ``credentials`` replaces the stored ones; ``None`` or ``{}`` removes them,
+    leaving it out keeps them."""
+    if display_name is not None:
+        if not display_name.strip():
+            raise ValidationFailed("display name must not be empty", field="display_name")
+        account.display_name = display_name.strip()
+    if settings is not None:
+        account.settings = dict(settings)
+    if credentials is not Keep.KEEP:
+        set_credentials(account, credentials or {})
+    session.flush()
+    return account
 
 
 def set_credentials(account: BrandAccount, credentials: Mapping[str, str]) -> None:

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Generic, TypeVar
+
+from sqlalchemy import Select, and_, or_
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from socialdesk.common.errors import ValidationFailed
 
@@ -42,3 +46,33 @@ def clamp_limit(limit: int) -> int:
     if limit < 1:
         raise ValidationFailed("limit must be at least 1", field="limit")
     return min(limit, MAX_LIMIT)
+
+
+def keyset_page(
+    session: Session,
+    stmt: Select[T],
+    *,
+    when: InstrumentedAttribute[datetime],
+    row_id: InstrumentedAttribute[int],
+    key: Callable[[T], tuple[datetime, int]],
+    cursor: str | None,
+    limit: int,
+    newest_first: bool,
+) -> Page[T]:
+    """One page of ``stmt`` ordered by (``when``, ``row_id``), after ``cursor``. ``key`` reads
+    the same two values from a row, to build the next cursor. Fetches one row more than asked
+    to know whether another page exists."""
+    limit = clamp_limit(limit)
+    if cursor:
+        at, last_id = decode_cursor(cursor)
+        if newest_first:
+            after = or_(when < at, and_(when == at, row_id < last_id))
+        else:
+            after = or_(when > at, and_(when == at, row_id > last_id))
+        stmt = stmt.where(after)
+    order = (when.desc(), row_id.desc()) if newest_first else (when.asc(), row_id.asc())
+    rows = list(session.scalars(stmt.order_by(*order).limit(limit + 1)))
+    if len(rows) <= limit:
+        return Page(items=rows, next_cursor=None)
+    rows = rows[:limit]
+    return Page(items=rows, next_cursor=encode_cursor(*key(rows[-1])))

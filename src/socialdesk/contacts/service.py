@@ -7,6 +7,7 @@ from sqlalchemy.orm import Session
 
 from socialdesk.common import clock
 from socialdesk.common.errors import NotFound, ValidationFailed
+from socialdesk.common.pagination import Page, keyset_page
 from socialdesk.connectors.base import Identity
 from socialdesk.contacts.models import Contact, ContactIdentity
 
@@ -146,3 +147,49 @@ def search(session: Session, *, organization_id: int, query: str, limit: int = 2
             .limit(limit)
         )
     )
+
+
+def list_page(
+    session: Session,
+    *,
+    organization_id: int,
+    query: str | None = None,
+    cursor: str | None = None,
+    limit: int = 50,
+) -> Page[Contact]:
+    """Contacts newest first, one page at a time; with ``query``, those whose name or an
+    identity's handle or display name contains it. Merged-away contacts are left out."""
+    stmt = select(Contact).where(
+        Contact.organization_id == organization_id, Contact.merged_into_id.is_(None)
+    )
+    if query and query.strip():
+        like = f"%{query.strip()}%"
+        ids = select(ContactIdentity.contact_id).where(
+            ContactIdentity.organization_id == organization_id,
+            or_(ContactIdentity.handle.ilike(like), ContactIdentity.display_name.ilike(like)),
+        )
+        stmt = stmt.where(or_(Contact.name.ilike(like), Contact.id.in_(ids)))
+    return keyset_page(
+        session,
+        stmt,
+        when=Contact.created_at,
+        row_id=Contact.id,
+        key=lambda c: (c.created_at, c.id),
+        cursor=cursor,
+        limit=limit,
+        newest_first=True,
+    )
+
+
+def identities_for(session: Session, *, contact_ids: list[int]) -> dict[int, list[ContactIdentity]]:
+    """The identities of several contacts in one query (for lists)."""
+    out: dict[int, list[ContactIdentity]] = {cid: [] for cid in contact_ids}
+    if not contact_ids:
+        return out
+    for identity in session.scalars(
+        select(ContactIdentity)
+        .where(ContactIdentity.contact_id.in_(contact_ids))
+        .order_by(ContactIdentity.channel, ContactIdentity.id)
+    ):
+        out[identity.contact_id].append(identity)
+    return out

@@ -18,7 +18,13 @@ from socialdesk.accounts.models import Member, Team
 from socialdesk.channels.models import BrandAccount
 from socialdesk.common import clock
 from socialdesk.common.errors import NotFound, ValidationFailed
-from socialdesk.common.pagination import Page, clamp_limit, decode_cursor, encode_cursor
+from socialdesk.common.pagination import (
+    Page,
+    clamp_limit,
+    decode_cursor,
+    encode_cursor,
+    keyset_page,
+)
 from socialdesk.connectors.base import Visibility
 from socialdesk.conversations import search as search_index
 from socialdesk.conversations.models import (
@@ -330,6 +336,66 @@ def other_conversations_of_contact(
             .limit(limit)
         )
     )
+
+
+def thread_page(
+    session: Session, *, conversation: Conversation, cursor: str | None = None, limit: int = 50
+) -> Page[Message]:
+    """The thread one page at a time, oldest first (the order people read it in)."""
+    return keyset_page(
+        session,
+        select(Message).where(Message.conversation_id == conversation.id),
+        when=Message.created_at,
+        row_id=Message.id,
+        key=lambda m: (m.created_at, m.id),
+        cursor=cursor,
+        limit=limit,
+        newest_first=False,
+    )
+
+
+def activities_page(
+    session: Session, *, conversation: Conversation, cursor: str | None = None, limit: int = 50
+) -> Page[Activity]:
+    return keyset_page(
+        session,
+        select(Activity).where(Activity.conversation_id == conversation.id),
+        when=Activity.created_at,
+        row_id=Activity.id,
+        key=lambda a: (a.created_at, a.id),
+        cursor=cursor,
+        limit=limit,
+        newest_first=False,
+    )
+
+
+def related_page(
+    session: Session, *, conversation: Conversation, cursor: str | None = None, limit: int = 20
+) -> Page[Conversation]:
+    """The same person's other conversations on every channel, most recent activity first."""
+    if conversation.contact_id is None:
+        return Page(items=[], next_cursor=None)
+    return keyset_page(
+        session,
+        select(Conversation).where(
+            Conversation.organization_id == conversation.organization_id,
+            Conversation.contact_id == conversation.contact_id,
+            Conversation.id != conversation.id,
+        ),
+        when=Conversation.last_activity_at,
+        row_id=Conversation.id,
+        key=lambda c: (c.last_activity_at, c.id),
+        cursor=cursor,
+        limit=limit,
+        newest_first=True,
+    )
+
+
+def get_message_or_raise(session: Session, *, organization_id: int, message_id: int) -> Message:
+    message = session.get(Message, message_id)
+    if message is None or message.organization_id != organization_id:
+        raise NotFound(f"message {message_id} does not exist")
+    return message
 
 
 class AssigneeFilter(enum.StrEnum):
