@@ -38,8 +38,10 @@ def _wants_json(request: Request) -> bool:
     )
 
 
-def error_body(code: str, message: str, field: str | None = None) -> dict[str, object]:
-    return {"error": {"code": code, "message": message, "field": field}}
+def error_body(
+    code: str, message: str, field: str | None = None, **details: object
+) -> dict[str, object]:
+    return {"error": {"code": code, "message": message, "field": field, **details}}
 
 
 async def _domain_error(request: Request, exc: Exception) -> Response:
@@ -48,7 +50,10 @@ async def _domain_error(request: Request, exc: Exception) -> Response:
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         return RedirectResponse(f"/login?next={target}", status_code=303)
     if _wants_json(request) or request.headers.get("hx-request"):
-        return JSONResponse(error_body(exc.code, exc.message, exc.field), status_code=exc.status_code)
+        return JSONResponse(
+            error_body(exc.code, exc.message, exc.field, **exc.details()),
+            status_code=exc.status_code,
+        )
     return web_views.error_page(request, exc)
 
 
@@ -65,9 +70,17 @@ async def _validation_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
     first = exc.errors()[0] if exc.errors() else {}
     where = ".".join(str(p) for p in first.get("loc", ()) if p not in ("body", "query", "path"))
-    message = f"{where}: {first.get('msg', 'invalid')}" if where else str(first.get("msg", "invalid"))
+    message = (
+        f"{where}: {first.get('msg', 'invalid')}" if where else str(first.get("msg", "invalid"))
+    )
+    # Only where and what: pydantic's "input" would echo what was sent (a password, a
+    # credential) and its "ctx" may hold exception objects that are not JSON.
+    details = [
+        {"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
+        for e in exc.errors()
+    ]
     return JSONResponse(
-        {**error_body("invalid", message, where or None), "details": exc.errors()},
+        {**error_body("invalid", message, where or None), "details": details},
         status_code=422,
     )
 
@@ -77,7 +90,9 @@ def create_app() -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.hub = Hub(get_sessionmaker(write=False), poll_seconds=settings.realtime_poll_seconds)
+        app.state.hub = Hub(
+            get_sessionmaker(write=False), poll_seconds=settings.realtime_poll_seconds
+        )
         yield
         await app.state.hub.close()
 

@@ -14,6 +14,11 @@ class DomainError(Exception):
         self.message = message
         self.field = field
 
+    def details(self) -> dict[str, object]:
+        """Further JSON fields for the error body, beside code, message and field (for example
+        the reasons a check refused a reply). Values must be JSON-serialisable."""
+        return {}
+
 
 class NotFound(DomainError):
     status_code = 404

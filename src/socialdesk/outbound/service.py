@@ -47,6 +47,20 @@ DELIVER_JOB = "outbound.deliver"
 STALE_SENDING = timedelta(minutes=10)
 
 
+def reasons_json(outcome: Outcome) -> list[dict[str, object]]:
+    """The reasons of a check's outcome as plain data, for API error bodies."""
+    return [
+        {
+            "rule": r.rule,
+            "explain": r.explain,
+            "decision": r.decision.name.lower(),
+            "start": r.start,
+            "end": r.end,
+        }
+        for r in outcome.reasons
+    ]
+
+
 class Blocked(ValidationFailed):
     """The checks refused the message. ``outcome`` carries the reasons, each with its clause."""
 
@@ -54,6 +68,9 @@ class Blocked(ValidationFailed):
         reasons = "; ".join(r.explain for r in outcome.reasons) or "refused by a check"
         super().__init__(f"not sent: {reasons}", field="text")
         self.outcome = outcome
+
+    def details(self) -> dict[str, object]:
+        return {"reasons": reasons_json(self.outcome)}
 
 
 class NeedsConfirmation(ValidationFailed):
@@ -64,6 +81,9 @@ class NeedsConfirmation(ValidationFailed):
         reasons = "; ".join(r.explain for r in outcome.reasons)
         super().__init__(f"please confirm: {reasons}", field="text")
         self.outcome = outcome
+
+    def details(self) -> dict[str, object]:
+        return {"reasons": reasons_json(self.outcome)}
 
 
 def compose(text: str, signature: str | None) -> str:
