@@ -103,6 +103,12 @@ _PROGRESSIVE = re.compile(
     r"processing|reaching\s+out|getting\s+back|following\s+up)\b))",
     re.IGNORECASE,
 )
+# "Expect a call from our team within 24 hours": an imperative that promises.
+_EXPECT = re.compile(
+    r"(?P<aux>\bexpect)\s+(?=(?:an?|the|your|our|to\s+(?:hear|receive|get|see))\b)",
+    re.IGNORECASE,
+)
+_EXPECT_SUBJECT = re.compile(r"^(?:please|you\s+(?:can|may|should|will)|)$", re.IGNORECASE)
 _PROGRESSIVE_AUX = re.compile(r"(?:is|are|am|'m|'re)\s+", re.IGNORECASE)
 _FUTURE_TIME_WORDS = re.compile(
     r"\b(?:today|tonight|tomorrow|tmrw|in\s+the\s+morning|this\s+(?:afternoon|evening)|"
@@ -296,7 +302,10 @@ _CONTINUE = re.compile(
 _CLAUSE_END = re.compile(
     r"[.!?;](?=\s|$)|\n|:\s|\s\(|\s[-\u2013]\s|,\s*(?:but|so|and\s+(?:we|i|you|they|our|the|a|it)\b|"
     r"thanks|thank|please|pls|appreciate|have\s+a|enjoy|take\s+care)|\s(?:but|although|though|"
-    r"however)\s|\s(?:and|&amp;|&)\s+(?:we|i|they|you|our|the\s+\w+\s+will|please)\b",
+    r"however)\s|\s(?:and|&amp;|&)\s+(?:we|i|they|you|our|the\s+\w+\s+will|please|hopefully)\b|"
+    # "We'll check out that area together, DM me so we can get started": a request follows.
+    r",\s*(?:please\s+|pls\s+|kindly\s+|just\s+)?(?:dm|send|share|provide|reach|contact|call|give|"
+    r"reply|let\s+(?:us|me)\s+know|drop|shoot|fire|message|email|follow|click|visit)\b",
     re.IGNORECASE,
 )
 
@@ -376,6 +385,10 @@ def _clause_bounds(
             end = found.start()
     while end > aux_end and text[end - 1] in " \t,.!?;:-\u2013)(\"'*~^":
         end -= 1
+        # A dangling "&amp;" or "and" left where the clause was cut.
+        dangling = re.search(r"\s(?:&amp;?|&|and)$", text[aux_end:end])
+        if dangling:
+            end = aux_end + dangling.start()
     return clause_start, end
 
 
@@ -386,6 +399,7 @@ def _candidates(text: str, sentence: tuple[int, int]) -> list[_Candidate]:
     sentence_text = text[s_start:s_end]
     if _FUTURE_TIME_WORDS.search(sentence_text):
         matches += list(_PROGRESSIVE.finditer(text, s_start, s_end))
+    matches += list(_EXPECT.finditer(text, s_start, s_end))
     for match in sorted(matches, key=lambda m: m.start()):
         aux_start, aux_end = match.start("aux"), match.end("aux")
         clause_start, end = _clause_bounds(text, sentence, aux_start, aux_end)
@@ -417,6 +431,8 @@ def _candidates(text: str, sentence: tuple[int, int]) -> list[_Candidate]:
                 start += 1
         if end <= aux_end:
             continue
+        if match.re is _EXPECT:
+            kind = "elided"  # the customer is told what to expect; the brand does the acting
         verb_phrase = text[aux_end:end].strip()
         found.append(
             _Candidate(
@@ -438,6 +454,8 @@ def _is_commitment(candidate: _Candidate, aux: str) -> bool:
     subject = _LEADING_FILLER.sub("", candidate.subject).strip(" ,!")
     if _NOT_A_COMMITMENT.match(verb) or (subject and _NON_SUBJECT.match(subject)):
         return False
+    if aux.lower() == "expect":
+        return bool(_EXPECT_SUBJECT.match(subject))
     if candidate.subject_kind == "customer":
         outcome: re.Pattern[str] = _CUSTOMER_OUTCOME
     elif candidate.subject_kind == "thing":
