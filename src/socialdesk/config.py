@@ -59,6 +59,16 @@ class Settings(BaseSettings):
         ),
     )
     session_days: int = Field(default=14, description="How long a login lasts.")
+    login_max_failures: int = Field(
+        default=5, description="Consecutive failed logins that lock a member's account."
+    )
+    login_lockout_minutes: int = Field(
+        default=15, description="How long a locked account stays locked."
+    )
+    invitation_days: int = Field(default=7, description="How long an invitation link is valid.")
+    password_reset_minutes: int = Field(
+        default=60, description="How long a password reset link is valid."
+    )
     delivery_max_attempts: int = Field(
         default=5, description="Send attempts before a reply is failed."
     )

@@ -6,7 +6,16 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from socialdesk.db.base import Base, BigId, IdMixin
@@ -46,6 +55,15 @@ class Member(IdMixin, Base):
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     deactivated_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    # Login protection: consecutive failures lock the account for a while.
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    # Optional TOTP second factor; the secret is encrypted at rest like channel credentials.
+    totp_secret_encrypted: Mapped[bytes | None] = mapped_column(LargeBinary, default=None)
+    totp_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The personal profile, separate from every brand account.
+    avatar_url: Mapped[str | None] = mapped_column(String(500), default=None)
 
 
 class Team(IdMixin, Base):
@@ -93,6 +111,58 @@ class ApiToken(IdMixin, Base):
     name: Mapped[str] = mapped_column(String(120))
     prefix: Mapped[str] = mapped_column(String(16))
     token_hash: Mapped[str] = mapped_column(String(64))
+    # Scopes narrow what the token may do below the member's role (see permissions.py).
+    scopes: Mapped[list[str]] = mapped_column(JSON, default=list)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+
+
+class Invitation(IdMixin, Base):
+    """A one-time link that lets a person join the organization with a given role."""
+
+    __tablename__ = "invitations"
+    __table_args__ = (Index("ix_invitations_token_hash", "token_hash", unique=True),)
+
+    organization_id: Mapped[int] = mapped_column(BigId, ForeignKey("organizations.id"), index=True)
+    email: Mapped[str] = mapped_column(String(320))
+    role: Mapped[str] = mapped_column(String(20))
+    team_ids: Mapped[list[int]] = mapped_column(JSON, default=list)
+    token_hash: Mapped[str] = mapped_column(String(64))
+    invited_by_id: Mapped[int] = mapped_column(BigId, ForeignKey("members.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    member_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("members.id"), default=None)
+
+
+class PasswordReset(IdMixin, Base):
+    __tablename__ = "password_resets"
+    __table_args__ = (Index("ix_password_resets_token_hash", "token_hash", unique=True),)
+
+    member_id: Mapped[int] = mapped_column(BigId, ForeignKey("members.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+
+
+class AuditEvent(IdMixin, Base):
+    """Append-only record of security and account events. The database refuses updates and
+    deletes of these rows (triggers in the migration)."""
+
+    __tablename__ = "audit_events"
+    __table_args__ = (Index("ix_audit_events_org_time", "organization_id", "created_at"),)
+
+    organization_id: Mapped[int] = mapped_column(BigId, ForeignKey("organizations.id"))
+    actor_member_id: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("members.id"), default=None
+    )
+    action: Mapped[str] = mapped_column(String(60))
+    target_type: Mapped[str | None] = mapped_column(String(40), default=None)
+    target_id: Mapped[str | None] = mapped_column(String(80), default=None)
+    source_address: Mapped[str | None] = mapped_column(String(64), default=None)
+    before: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    after: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -29,12 +29,35 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
 }
 
 
-def has(member: Member, permission: Permission) -> bool:
-    return permission in ROLE_PERMISSIONS[Role(member.role)]
+# API token scopes: a token carries the member's permissions intersected with its scopes.
+TOKEN_SCOPES: dict[str, frozenset[Permission]] = {
+    "read": frozenset({Permission.READ}),
+    "reply": frozenset({Permission.READ, Permission.REPLY, Permission.NOTE}),
+    "manage": frozenset({Permission.READ, Permission.MANAGE, Permission.NOTE}),
+    "approve": frozenset({Permission.READ, Permission.APPROVE}),
+    "admin": frozenset(set(Permission)),
+}
 
 
-def require(member: Member, permission: Permission) -> None:
-    if not has(member, permission):
+def granted(member: Member, scopes: list[str] | None = None) -> frozenset[Permission]:
+    """What a member may do; with token scopes, only what the scopes also allow."""
+    allowed = ROLE_PERMISSIONS[Role(member.role)]
+    if scopes:
+        scoped: set[Permission] = set()
+        for scope in scopes:
+            scoped |= TOKEN_SCOPES.get(scope, frozenset())
+        allowed = allowed & frozenset(scoped)
+    return allowed
+
+
+def has(member: Member, permission: Permission, scopes: list[str] | None = None) -> bool:
+    return permission in granted(member, scopes)
+
+
+def require(member: Member, permission: Permission, scopes: list[str] | None = None) -> None:
+    if permission in ROLE_PERMISSIONS[Role(member.role)] and not has(member, permission, scopes):
+        raise PermissionDenied(f"this API token's scopes do not allow {permission.value}")
+    if not has(member, permission, scopes):
         raise PermissionDenied(
             f"your role ({member.role}) does not allow {permission.value}; ask an admin"
         )

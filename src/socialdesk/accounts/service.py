@@ -6,10 +6,12 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import lru_cache
 
+import pyotp
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from socialdesk.accounts.models import (
@@ -22,12 +24,27 @@ from socialdesk.accounts.models import (
     TeamMembership,
 )
 from socialdesk.common import clock
-from socialdesk.common.crypto import hash_token, new_token
-from socialdesk.common.errors import Conflict, NotAuthenticated, NotFound, ValidationFailed
+from socialdesk.common.crypto import decrypt_json, encrypt_json, hash_token, new_token
+from socialdesk.common.errors import (
+    Conflict,
+    NotAuthenticated,
+    NotFound,
+    PermissionDenied,
+    ValidationFailed,
+)
 from socialdesk.common.pagination import Page, keyset_page
 from socialdesk.config import get_settings
 
-_hasher = PasswordHasher()  # argon2id with the library's current recommended parameters
+
+@lru_cache(maxsize=1)
+def _argon2() -> PasswordHasher:
+    """argon2id with the library's recommended parameters; cheap ones in the test
+    environment only, so the suite does not spend minutes hashing."""
+    if get_settings().env == "test":
+        return PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    return PasswordHasher()
+
+
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 MIN_PASSWORD_LENGTH = 10
 
@@ -93,7 +110,7 @@ def hash_password(password: str) -> str:
         raise ValidationFailed(
             f"password must have at least {MIN_PASSWORD_LENGTH} characters", field="password"
         )
-    return str(_hasher.hash(password))
+    return str(_argon2().hash(password))
 
 
 def get_member(session: Session, *, organization_id: int, member_id: int) -> Member:
@@ -111,20 +128,140 @@ def list_members(session: Session, *, organization_id: int) -> list[Member]:
     )
 
 
-def authenticate(session: Session, *, email: str, password: str) -> Member:
-    """Check a password. The same error whatever was wrong, so emails cannot be probed."""
+class LoginFailed(NotAuthenticated):
+    code = "login_failed"
+
+
+class TotpRequired(NotAuthenticated):
+    """Password was right; the second factor is needed to finish logging in."""
+
+    code = "totp_required"
+
+
+def authenticate(
+    session: Session,
+    *,
+    email: str,
+    password: str,
+    totp_code: str | None = None,
+    source_address: str | None = None,
+) -> Member:
+    """Check a login. Wrong passwords count towards a temporary lockout and are audited, so
+    the caller must commit even when this raises LoginFailed (the web layer does). The error
+    is the same whatever was wrong, so emails cannot be probed."""
+    from socialdesk.accounts import audit
+
+    settings = get_settings()
+    now = clock.now()
     member = session.scalar(select(Member).where(Member.email == email.strip().lower()))
-    wrong = NotAuthenticated("wrong email or password")
     if member is None or not member.is_active or member.password_hash is None:
-        _hasher.hash("timing-equaliser")  # spend the same time as a real check
-        raise wrong
+        _argon2().hash("timing-equaliser")  # spend the same time as a real check
+        raise LoginFailed("wrong email or password")
+    if member.locked_until is not None and member.locked_until > now:
+        raise LoginFailed(
+            "too many failed logins: this account is locked for a while; try again later "
+            "or ask an admin to reset your password"
+        )
     try:
-        _hasher.verify(member.password_hash, password)
+        _argon2().verify(member.password_hash, password)
     except (VerificationError, InvalidHashError):
-        raise wrong from None
-    if _hasher.check_needs_rehash(member.password_hash):
-        member.password_hash = _hasher.hash(password)
+        member.failed_logins += 1
+        audit.record(
+            session,
+            organization_id=member.organization_id,
+            action="login_failed",
+            actor=None,
+            target=("member", member.id),
+            source_address=source_address,
+            after={"failed_logins": member.failed_logins},
+        )
+        if member.failed_logins >= settings.login_max_failures:
+            member.locked_until = now + timedelta(minutes=settings.login_lockout_minutes)
+            member.failed_logins = 0
+            audit.record(
+                session,
+                organization_id=member.organization_id,
+                action="lockout",
+                actor=None,
+                target=("member", member.id),
+                source_address=source_address,
+                after={"locked_until": member.locked_until.isoformat()},
+            )
+        raise LoginFailed("wrong email or password") from None
+    if member.totp_enabled:
+        if not totp_code:
+            raise TotpRequired("enter the 6-digit code from your authenticator app")
+        if not verify_totp(member, totp_code):
+            member.failed_logins += 1
+            raise LoginFailed("the authenticator code is wrong or expired")
+    if _argon2().check_needs_rehash(member.password_hash):
+        member.password_hash = _argon2().hash(password)
+    member.failed_logins = 0
+    member.locked_until = None
+    member.last_login_at = now
+    audit.record(
+        session,
+        organization_id=member.organization_id,
+        action="login",
+        actor=member,
+        target=("member", member.id),
+        source_address=source_address,
+    )
     return member
+
+
+# -- two-factor (TOTP, RFC 6238) -----------------------------------------------------------
+
+
+def begin_totp(member: Member) -> str:
+    """Create a new secret (not yet active) and return the otpauth:// URI for the QR code."""
+    secret = pyotp.random_base32()
+    member.totp_secret_encrypted = encrypt_json({"secret": secret})
+    member.totp_enabled = False
+    return str(pyotp.TOTP(secret).provisioning_uri(name=member.email, issuer_name="socialdesk"))
+
+
+def verify_totp(member: Member, code: str) -> bool:
+    if member.totp_secret_encrypted is None:
+        return False
+    secret = decrypt_json(member.totp_secret_encrypted)["secret"]
+    # One step of drift either way: phones' clocks are rarely exact.
+    return bool(
+        pyotp.TOTP(secret).verify(
+            code.strip().replace(" ", ""), for_time=clock.now(), valid_window=1
+        )
+    )
+
+
+def enable_totp(session: Session, *, member: Member, code: str) -> None:
+    from socialdesk.accounts import audit
+
+    if not verify_totp(member, code):
+        raise ValidationFailed(
+            "that code does not match: check the time on your phone", field="code"
+        )
+    member.totp_enabled = True
+    audit.record(
+        session,
+        organization_id=member.organization_id,
+        action="totp_enabled",
+        actor=member,
+        target=("member", member.id),
+    )
+
+
+def disable_totp(session: Session, *, member: Member, actor: Member) -> None:
+    from socialdesk.accounts import audit
+
+    member.totp_enabled = False
+    member.totp_secret_encrypted = None
+    audit.record(
+        session,
+        organization_id=member.organization_id,
+        action="totp_disabled",
+        actor=actor,
+        target=("member", member.id),
+    )
 
 
 @dataclass(frozen=True)
@@ -165,6 +302,68 @@ def end_session(session: Session, *, token: str) -> None:
         auth.revoked_at = clock.now()
 
 
+def end_all_sessions(session: Session, *, member: Member) -> int:
+    """Log the member out everywhere, at once."""
+    now = clock.now()
+    result = session.execute(
+        update(AuthSession)
+        .where(AuthSession.member_id == member.id, AuthSession.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]  # UPDATE results carry rowcount
+
+
+def revoke_all_api_tokens(session: Session, *, member: Member) -> int:
+    now = clock.now()
+    result = session.execute(
+        update(ApiToken)
+        .where(ApiToken.member_id == member.id, ApiToken.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]  # UPDATE results carry rowcount
+
+
+def change_role(
+    session: Session,
+    *,
+    member: Member,
+    role: Role,
+    actor: Member,
+    source_address: str | None = None,
+) -> None:
+    """Owners may grant or take ownership; the last owner cannot be demoted."""
+    from socialdesk.accounts import audit
+
+    if member.organization_id != actor.organization_id:
+        raise NotFound(f"member {member.id} does not exist")
+    if Role.OWNER.value in (role.value, member.role) and actor.role != Role.OWNER.value:
+        raise PermissionDenied("only an owner can grant or remove the owner role")
+    if member.role == Role.OWNER.value and role is not Role.OWNER:
+        owners = session.scalar(
+            select(func.count(Member.id)).where(
+                Member.organization_id == member.organization_id,
+                Member.role == Role.OWNER.value,
+                Member.is_active.is_(True),
+            )
+        )
+        if (owners or 0) <= 1:
+            raise Conflict("this is the last owner: make someone else owner first", field="role")
+    if member.role == role.value:
+        return
+    before = member.role
+    member.role = role.value
+    audit.record(
+        session,
+        organization_id=member.organization_id,
+        action="role_changed",
+        actor=actor,
+        target=("member", member.id),
+        source_address=source_address,
+        before={"role": before},
+        after={"role": role.value},
+    )
+
+
 @dataclass(frozen=True)
 class NewApiToken:
     token: str  # shown once
@@ -174,7 +373,20 @@ class NewApiToken:
 API_TOKEN_PREFIX = "sdk_"  # noqa: S105 - a public prefix that makes leaked tokens greppable
 
 
-def create_api_token(session: Session, *, member: Member, name: str) -> NewApiToken:
+def create_api_token(
+    session: Session, *, member: Member, name: str, scopes: list[str] | None = None
+) -> NewApiToken:
+    """A token for scripts and integrations. ``scopes`` narrow it below the member's role
+    (see permissions.TOKEN_SCOPES); none means everything the role allows."""
+    from socialdesk.accounts import audit
+    from socialdesk.accounts.permissions import TOKEN_SCOPES
+
+    unknown = sorted(set(scopes or []) - set(TOKEN_SCOPES))
+    if unknown:
+        raise ValidationFailed(
+            f"unknown scope(s) {', '.join(unknown)}; known: {', '.join(TOKEN_SCOPES)}",
+            field="scopes",
+        )
     token = API_TOKEN_PREFIX + new_token()
     record = ApiToken(
         organization_id=member.organization_id,
@@ -182,28 +394,51 @@ def create_api_token(session: Session, *, member: Member, name: str) -> NewApiTo
         name=name.strip() or "token",
         prefix=token[:10],
         token_hash=hash_token(token),
+        scopes=sorted(set(scopes or [])),
         created_at=clock.now(),
     )
     session.add(record)
     session.flush()
+    audit.record(
+        session,
+        organization_id=member.organization_id,
+        action="api_token_created",
+        actor=member,
+        target=("api_token", record.id),
+        after={"name": record.name, "scopes": record.scopes},
+    )
     return NewApiToken(token=token, record=record)
 
 
-def resolve_api_token(session: Session, *, token: str) -> Member | None:
+def resolve_api_token(session: Session, *, token: str) -> tuple[ApiToken, Member] | None:
     record = session.scalar(select(ApiToken).where(ApiToken.token_hash == hash_token(token)))
     if record is None or record.revoked_at is not None:
         return None
     member = session.get(Member, record.member_id)
     if member is None or not member.is_active:
         return None
-    return member
+    now = clock.now()
+    # Touch at most once a minute: a busy integration should not write on every call.
+    if record.last_used_at is None or now - record.last_used_at > timedelta(minutes=1):
+        record.last_used_at = now
+    return record, member
 
 
 def revoke_api_token(session: Session, *, member: Member, token_id: int) -> None:
     record = session.get(ApiToken, token_id)
     if record is None or record.organization_id != member.organization_id:
         raise NotFound(f"API token {token_id} does not exist")
-    record.revoked_at = record.revoked_at or clock.now()
+    if record.revoked_at is None:
+        from socialdesk.accounts import audit
+
+        record.revoked_at = clock.now()
+        audit.record(
+            session,
+            organization_id=record.organization_id,
+            action="api_token_revoked",
+            actor=member,
+            target=("api_token", record.id),
+        )
 
 
 def get_own_api_token(session: Session, *, member: Member, token_id: int) -> ApiToken:

@@ -44,6 +44,22 @@ class BrandAccount(IdMixin, Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
+class BrandAccountAccess(IdMixin, Base):
+    """Who may act for a brand account: a member or a whole team. An account with no rows is
+    open to every agent of the organization."""
+
+    __tablename__ = "brand_account_access"
+    __table_args__ = (
+        UniqueConstraint("brand_account_id", "member_id", "team_id"),
+        Index("ix_brand_account_access_account", "brand_account_id"),
+    )
+
+    organization_id: Mapped[int] = mapped_column(BigId, ForeignKey("organizations.id"))
+    brand_account_id: Mapped[int] = mapped_column(BigId, ForeignKey("brand_accounts.id"))
+    member_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("members.id"), default=None)
+    team_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("teams.id"), default=None)
+
+
 class EventStatus(enum.StrEnum):
     PENDING = "pending"
     PROCESSED = "processed"

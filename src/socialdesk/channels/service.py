@@ -6,10 +6,10 @@ import enum
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from socialdesk.channels.models import BrandAccount, Health
+from socialdesk.channels.models import BrandAccount, BrandAccountAccess, Health
 from socialdesk.common import clock
 from socialdesk.common.crypto import decrypt_json, encrypt_json, new_token
 from socialdesk.common.errors import Conflict, NotFound, ValidationFailed
@@ -169,3 +169,68 @@ def mark_health(account: BrandAccount, *, healthy: bool, reason: str | None = No
 
 def connector_for(account: BrandAccount) -> Connector:
     return registry.get(account.kind)
+
+
+def set_access(
+    session: Session,
+    *,
+    account: BrandAccount,
+    member_ids: list[int],
+    team_ids: list[int],
+    actor_id: int | None = None,
+) -> None:
+    """Who may act for this account. Empty lists open it to every agent again."""
+    from socialdesk.accounts.models import Member, Team
+
+    for member_id in member_ids:
+        found = session.get(Member, member_id)
+        if found is None or found.organization_id != account.organization_id:
+            raise NotFound(f"member {member_id} does not exist", field="member_ids")
+    for team_id in team_ids:
+        team = session.get(Team, team_id)
+        if team is None or team.organization_id != account.organization_id:
+            raise NotFound(f"team {team_id} does not exist", field="team_ids")
+    session.execute(
+        delete(BrandAccountAccess).where(BrandAccountAccess.brand_account_id == account.id)
+    )
+    for member_id in sorted(set(member_ids)):
+        session.add(
+            BrandAccountAccess(
+                organization_id=account.organization_id,
+                brand_account_id=account.id,
+                member_id=member_id,
+            )
+        )
+    for team_id in sorted(set(team_ids)):
+        session.add(
+            BrandAccountAccess(
+                organization_id=account.organization_id,
+                brand_account_id=account.id,
+                team_id=team_id,
+            )
+        )
+
+
+def may_act_for(session: Session, *, account: BrandAccount, member_id: int) -> bool:
+    """True when the member may reply as this account: no restriction set, or the member is
+    listed, or one of their teams is."""
+    from socialdesk.accounts.models import TeamMembership
+
+    rows = session.execute(
+        select(BrandAccountAccess.member_id, BrandAccountAccess.team_id).where(
+            BrandAccountAccess.brand_account_id == account.id
+        )
+    ).all()
+    if not rows:
+        return True
+    if any(m == member_id for m, _ in rows):
+        return True
+    team_ids = {t for _, t in rows if t is not None}
+    if not team_ids:
+        return False
+    mine = session.scalar(
+        select(TeamMembership.team_id)
+        .where(TeamMembership.member_id == member_id, TeamMembership.team_id.in_(team_ids))
+        .limit(1)
+    )
+    return mine is not None

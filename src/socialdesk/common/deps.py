@@ -51,6 +51,7 @@ class Actor:
     member: Member
     via: Literal["session", "token"]
     auth_session: AuthSession | None = None
+    scopes: tuple[str, ...] = ()
 
     @property
     def organization_id(self) -> int:
@@ -86,10 +87,11 @@ async def current_actor(request: Request, db: DB) -> Actor:
     requests that change something must carry the session's CSRF token."""
     token = _bearer(request)
     if token is not None:
-        member = accounts_service.resolve_api_token(db, token=token)
-        if member is None:
+        found_token = accounts_service.resolve_api_token(db, token=token)
+        if found_token is None:
             raise NotAuthenticated("the API token is unknown or revoked")
-        return Actor(member=member, via="token")
+        record, member = found_token
+        return Actor(member=member, via="token", scopes=tuple(record.scopes))
     cookie = request.cookies.get(SESSION_COOKIE)
     if cookie:
         found = accounts_service.resolve_session(db, token=cookie)
@@ -108,7 +110,7 @@ def require(permission: Permission) -> Callable[[Actor], Actor]:
     """A dependency that lets the request through only with ``permission``."""
 
     def check(actor: CurrentActor) -> Actor:
-        permissions.require(actor.member, permission)
+        permissions.require(actor.member, permission, list(actor.scopes) or None)
         return actor
 
     return check

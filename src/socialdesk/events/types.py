@@ -62,10 +62,20 @@ class MessageDeliveryChanged(DomainEvent):
     error: str | None = None
 
 
+@dataclass(frozen=True, kw_only=True)
+class MemberDeactivated(DomainEvent):
+    """Listeners holding work for the member (commitments, escalations) hand it over."""
+
+    kind: ClassVar[str] = "member.deactivated"
+    member_id: int
+    hand_to_member_id: int | None = None
+
+
 ALL_EVENTS: tuple[type[DomainEvent], ...] = (
     ConversationCreated,
     ConversationChanged,
     ConversationsMerged,
     MessageCreated,
     MessageDeliveryChanged,
+    MemberDeactivated,
 )

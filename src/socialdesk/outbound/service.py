@@ -18,7 +18,7 @@ from socialdesk.accounts.models import Member
 from socialdesk.channels import service as channels_service
 from socialdesk.channels.models import BrandAccount
 from socialdesk.common import clock
-from socialdesk.common.errors import Conflict, ValidationFailed
+from socialdesk.common.errors import Conflict, PermissionDenied, ValidationFailed
 from socialdesk.connectors import registry as connectors
 from socialdesk.connectors.base import (
     AccountContext,
@@ -132,6 +132,10 @@ def queue_reply(
         raise ValidationFailed("notes are not sent: add a note instead", field="visibility")
     account = session.get(BrandAccount, conversation.brand_account_id)
     assert account is not None
+    if not channels_service.may_act_for(session, account=account, member_id=author.id):
+        raise PermissionDenied(
+            f"you may not reply as {account.display_name}: ask an admin for access to this account"
+        )
     last_inbound = session.scalar(
         select(Message)
         .where(
