@@ -1,10 +1,12 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 
 from sqlalchemy.orm import Session
 from tests.factories import accounts
 
+from socialdesk.common.clock import FrozenClock
 from socialdesk.db.session import get_sessionmaker
 from socialdesk.events import bus
 from socialdesk.events.realtime import Hub, sse_format
@@ -59,3 +61,15 @@ def test_rolled_back_events_are_never_published(session: Session) -> None:
     bus.emit(session, ConversationChanged(organization_id=org.id, conversation_id=1, fields=("y",)))
     session.commit()
     assert len(seen) == 1
+
+
+def test_old_live_events_are_pruned(session: Session, clock: FrozenClock) -> None:
+    from socialdesk.events.realtime import prune
+
+    org = accounts.organization(session)
+    bus.emit(session, ConversationChanged(organization_id=org.id, conversation_id=1, fields=("x",)))
+    session.commit()
+    clock.advance(timedelta(days=3))
+    bus.emit(session, ConversationChanged(organization_id=org.id, conversation_id=1, fields=("y",)))
+    session.commit()
+    assert prune(session) == 1

@@ -37,7 +37,9 @@ class LiveEvent:
 
 
 class Hub:
-    def __init__(self, session_factory: Callable[[], Session], *, poll_seconds: float = 0.5) -> None:
+    def __init__(
+        self, session_factory: Callable[[], Session], *, poll_seconds: float = 0.5
+    ) -> None:
         self._session_factory = session_factory
         self._poll_seconds = poll_seconds
         self._subscribers: set[tuple[int, asyncio.Queue[LiveEvent]]] = set()
@@ -49,7 +51,10 @@ class Hub:
             if last_id is None:
                 return int(session.scalar(select(func.max(EventRecord.id))) or 0), []
             rows = session.scalars(
-                select(EventRecord).where(EventRecord.id > last_id).order_by(EventRecord.id).limit(1000)
+                select(EventRecord)
+                .where(EventRecord.id > last_id)
+                .order_by(EventRecord.id)
+                .limit(1000)
             ).all()
             events = [LiveEvent(r.id, r.organization_id, r.kind, dict(r.payload)) for r in rows]
             return (events[-1].id if events else last_id), events
@@ -92,7 +97,9 @@ class Hub:
 
 def prune(session: Session) -> int:
     """Live events are for live views; keep two days for reconnecting clients and debugging."""
-    result = session.execute(delete(EventRecord).where(EventRecord.created_at < clock.now() - RETENTION))
+    result = session.execute(
+        delete(EventRecord).where(EventRecord.created_at < clock.now() - RETENTION)
+    )
     return int(result.rowcount)  # type: ignore[attr-defined]  # DELETE results carry rowcount
 
 

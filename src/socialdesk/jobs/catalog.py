@@ -4,6 +4,7 @@ A new domain with jobs adds one import here.
 """
 
 from socialdesk.conversations import jobs as conversations_jobs
+from socialdesk.events import jobs as events_jobs
 from socialdesk.outbound import service as outbound_service
 
-__all__ = ["conversations_jobs", "outbound_service"]
+__all__ = ["conversations_jobs", "events_jobs", "outbound_service"]
