@@ -10,6 +10,7 @@ import pytest
 from socialdesk.commitments.calendar import (
     DEFAULT_CALENDAR,
     BusinessCalendar,
+    add_months,
     end_of_day,
     end_of_month,
     end_of_week,
@@ -90,3 +91,10 @@ def test_end_of_day_week_and_month() -> None:
         "2024-02-29T23:59:59-05:00"
     )
     assert end_of_month(date(2024, 12, 5), NEW_YORK).isoformat() == "2024-12-31T23:59:59-05:00"
+
+
+def test_add_months_clamps_to_shorter_months() -> None:
+    assert add_months(date(2024, 1, 31), 1) == date(2024, 2, 29)
+    assert add_months(date(2023, 1, 31), 1) == date(2023, 2, 28)
+    assert add_months(date(2024, 11, 30), 3) == date(2025, 2, 28)
+    assert add_months(date(2024, 3, 14), 0) == date(2024, 3, 14)

@@ -7,6 +7,7 @@ change, so day arithmetic happens on local dates and is only then attached to th
 
 from __future__ import annotations
 
+from calendar import monthrange
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
@@ -89,9 +90,13 @@ def end_of_week(day: date, tz: tzinfo, *, weeks_ahead: int = 0) -> datetime:
     return end_of_day(sunday, tz)
 
 
+def add_months(day: date, months: int) -> date:
+    """The same day ``months`` later, clamped in a shorter month (31 Jan 2024 + 1: 29 Feb)."""
+    index = day.month - 1 + months
+    year, month = day.year + index // 12, index % 12 + 1
+    return date(year, month, min(day.day, monthrange(year, month)[1]))
+
+
 def end_of_month(day: date, tz: tzinfo, *, months_ahead: int = 0) -> datetime:
-    month_index = day.month - 1 + months_ahead
-    year = day.year + month_index // 12
-    month = month_index % 12 + 1
-    first_of_next = date(year + (month == 12), month % 12 + 1, 1)
-    return end_of_day(first_of_next - timedelta(days=1), tz)
+    target = add_months(day.replace(day=1), months_ahead)
+    return end_of_day(target.replace(day=monthrange(target.year, target.month)[1]), tz)

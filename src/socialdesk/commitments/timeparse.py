@@ -23,6 +23,7 @@ from typing import Literal
 from socialdesk.commitments.calendar import (
     DEFAULT_CALENDAR,
     BusinessCalendar,
+    add_months,
     end_of_day,
     end_of_month,
     end_of_week,
@@ -233,18 +234,6 @@ def _number(word: str) -> float | None:
         return None
 
 
-def _add_months(day: date, months: int) -> date:
-    index = day.month - 1 + months
-    year = day.year + index // 12
-    month = index % 12 + 1
-    for candidate in (day.day, 30, 29, 28):
-        try:
-            return date(year, month, min(day.day, candidate))
-        except ValueError:
-            continue
-    return date(year, month, 28)
-
-
 def _elapsed(ctx: _Context, delta: timedelta) -> datetime:
     """``now`` plus elapsed time. Python adds to an aware datetime on its wall clock, so the sum
     is taken in UTC: 24 hours across a fall-back night end at 11:00, not 12:00."""
@@ -273,7 +262,7 @@ def _duration(match: re.Match[str]) -> _Mention | None:
             return _elapsed(ctx, timedelta(minutes=minutes))
         whole = int(-(-amount // 1))  # a part-day still ends at the end of that day
         if unit.startswith("m"):
-            last_day = _add_months(ctx.today, whole)
+            last_day = add_months(ctx.today, whole)
         elif business:
             per_unit = 5 if unit.startswith("w") else 1
             last_day = ctx.calendar.add_business_days(ctx.today, whole * per_unit)
@@ -439,7 +428,7 @@ def _ordinal_day(match: re.Match[str]) -> _Mention:
     def resolve(ctx: _Context) -> tuple[date, time | None]:
         month_start = ctx.today.replace(day=1)
         for months in range(13):
-            first = _add_months(month_start, months)
+            first = add_months(month_start, months)
             try:
                 candidate = first.replace(day=wanted)
             except ValueError:
