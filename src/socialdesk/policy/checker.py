@@ -436,11 +436,9 @@ _JUDGES: dict[type, Callable[[Any, _RuleExtras, _Draft], list[Violation]]] = {
 # ------------------------------------------------------------------------------------------
 # Personal data
 
-_EMAIL = re.compile(
-    r"(?<![\w.+\-@])[\w.+\-]++@[A-Za-z0-9](?:[A-Za-z0-9-]*+[A-Za-z0-9])?"
-    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*+[A-Za-z0-9])?)*+\.[A-Za-z]{2,63}(?![\w-])"
-)
-_CARD = re.compile(r"(?<![\d\w])(?:\d[ -]?){12,18}\d(?![\d\w])")
+_DOMAIN_LABEL = r"[A-Za-z0-9]++(?:-++[A-Za-z0-9]++)*+"
+_EMAIL = re.compile(rf"(?<![\w.+\-@])[\w.+\-]++@{_DOMAIN_LABEL}(?:\.{_DOMAIN_LABEL})+(?![\w-])")
+_CARD = re.compile(r"(?<![\w+])(?:\d[ -]?){12,18}\d(?!\w)")
 _PHONE = re.compile(
     r"(?<![\w+])(?:"
     # Written with separators: +44 20 7946 0958, (555) 123-4567, 020-7946-0958
@@ -474,9 +472,10 @@ def find_personal_data(text: str) -> list[tuple[PersonalData, int, int, str]]:
     is not a date."""
     found: list[tuple[PersonalData, int, int, str]] = []
     if "@" in text:
-        found.extend(
-            (PersonalData.EMAIL, m.start(), m.end(), m.group()) for m in _EMAIL.finditer(text)
-        )
+        for m in _EMAIL.finditer(text):
+            top = m.group().rsplit(".", 1)[-1]
+            if len(top) >= 2 and top.isalpha():  # a real address ends in a named domain
+                found.append((PersonalData.EMAIL, m.start(), m.end(), m.group()))
     if not any(ch.isdigit() for ch in text):
         return found
     cards: list[tuple[int, int]] = []

@@ -33,7 +33,7 @@ _PATH_CHARS = r"[\w\-!*';:=+,.$/%#\[\]~|&@\u2013]"
 _QUERY_CHARS = r"[\w!?*'();:&=+$/%#\[\]\-.,~|@]"
 _URL = re.compile(
     rf"""
-    (?<![^\W_])
+    (?<![A-Za-z0-9])
     (?P<proto>https?://)?
     (?P<host>(?:{_LABEL}\.)+(?P<tld>{_LABEL}))
     (?![\w@+\-])

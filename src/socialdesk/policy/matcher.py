@@ -38,7 +38,7 @@ from functools import lru_cache
 import regex
 
 from socialdesk.policy.entities import MENTION
-from socialdesk.policy.topics import INNOCENT
+from socialdesk.policy.topics import EMOJI_FOR, INNOCENT
 
 # Look-alike letters from other scripts that are used to dodge filters ("вeer").
 _CONFUSABLES = {
@@ -49,12 +49,12 @@ _CONFUSABLES = {
 }  # fmt: skip
 # Leetspeak readings. "1" and "|" are read both as i and as l.
 _LEET_I = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "8": "b",
-                         "9": "g", "@": "a", "$": "s", "!": "i", "|": "i", "+": "t"})  # fmt: skip
+                         "9": "g", "@": "a", "$": "s", "!": "i", "|": "i"})  # fmt: skip
 _LEET_L = str.maketrans({"0": "o", "1": "l", "3": "e", "4": "a", "5": "s", "7": "t", "8": "b",
-                         "9": "g", "@": "a", "$": "s", "!": "i", "|": "l", "+": "t"})  # fmt: skip
+                         "9": "g", "@": "a", "$": "s", "!": "i", "|": "l"})  # fmt: skip
 
 # A word token in folded text: letters and digits, with leetspeak symbols allowed between them.
-_TOKEN = re.compile(r"[^\W_]+(?:[@$!|+]+[^\W_]+)*")
+_TOKEN = re.compile(r"[^\W_]+(?:[@$!|]+[^\W_]+)*")
 _LETTERS = re.compile(r"[^\W\d_]+")
 _HAS_LETTER = re.compile(r"[^\W\d_]")
 _TRIPLE = re.compile(r"(.)\1\1")
@@ -169,16 +169,31 @@ _SUFFIXES = ("ed", "ing", "er", "ers", "est", "y", "en", "enness", "ard", "ards"
 
 
 def _unelongate(word: str) -> set[str]:
-    """Readings of a word with letters held ("beeeer"): every run of three or more of the
-    same letter read as one or as two."""
-    if not _TRIPLE.search(word):
+    """Readings of a word with letters held: every run of three or more of the same letter is
+    read as one or as two ("beeeer"), and a doubled first or last letter as one ("bbeer",
+    "drunkk"). A doubled letter inside a word is left alone: "alle" is not "ale" held."""
+    if not _TRIPLE.search(word) and not (
+        len(word) > 2 and (word[0] == word[1] or word[-1] == word[-2])
+    ):
         return {word}
     runs = [(ch, len(list(group))) for ch, group in itertools.groupby(word)]
-    long_runs = [i for i, (_, n) in enumerate(runs) if n >= 3][:_MAX_FORMS_RUNS]
+    last = len(runs) - 1
+    choices: list[tuple[int, ...]] = []
+    for i, (_, n) in enumerate(runs):
+        if n >= 3 or (n == 2 and i in (0, last) and last > 0):
+            choices.append((1, 2))
+        else:
+            choices.append((n,))
+    varying = [i for i, c in enumerate(choices) if len(c) > 1][:_MAX_FORMS_RUNS]
     readings: set[str] = set()
-    for choice in itertools.product((1, 2), repeat=len(long_runs)):
-        counts = dict(zip(long_runs, choice, strict=True))
-        readings.add("".join(ch * counts.get(i, min(n, 2)) for i, (ch, n) in enumerate(runs)))
+    for picked in itertools.product(*(choices[i] for i in varying)):
+        counts = dict(zip(varying, picked, strict=True))
+        readings.add(
+            "".join(
+                ch * counts.get(i, choices[i][-1] if len(choices[i]) == 1 else 2)
+                for i, (ch, _) in enumerate(runs)
+            )
+        )
     return readings
 
 
@@ -213,16 +228,20 @@ class TermMatcher:
         for group in groups:
             for term in group.terms:
                 self._add(group.owner, term, allow=False)
-                for innocent in INNOCENT.get(fold_term(term.strip()), ()):
+                folded = fold_term(term.strip())
+                for innocent in INNOCENT.get(folded, ()):
                     self._add(group.owner, innocent, allow=True)
+                for emoji in EMOJI_FOR.get(folded, ()):
+                    self._add(group.owner, emoji, allow=False, reported_as=term)
             for phrase in group.allow:
                 self._add(group.owner, phrase, allow=True)
         self._literal_re = self._compile_literals()
 
     # -- building -------------------------------------------------------------------------
 
-    def _add(self, owner: int, term: str, *, allow: bool) -> None:
+    def _add(self, owner: int, term: str, *, allow: bool, reported_as: str | None = None) -> None:
         raw = unicodedata.normalize("NFC", term.strip()).replace("\ufe0f", "")
+        term = reported_as or term
         if not raw:
             return
         folded = fold_term(raw)
@@ -252,6 +271,9 @@ class TermMatcher:
         alternatives = []
         for literal in sorted(self._literals, key=len, reverse=True):
             piece = re.escape(literal)
+            if _UNSPACED.search(literal):
+                alternatives.append(piece)  # no word edges in these scripts
+                continue
             # "#ad" must not be satisfied by "#adventure": guard word edges.
             if _HAS_LETTER.match(literal[0]) or literal[0].isdigit():
                 piece = r"(?<![^\W_])" + piece
