@@ -216,6 +216,16 @@ def keys_rotate() -> None:
     click.echo(f"re-encrypted the credentials of {n} brand accounts")
 
 
+def _mount_domain_commands() -> None:
+    """Each domain keeps its own commands beside its code; the CLI gathers them here."""
+    from socialdesk.commitments.cli import commitments
+
+    main.add_command(commitments)
+
+
+_mount_domain_commands()
+
+
 if __name__ == "__main__":  # pragma: no cover
     os.environ.setdefault("PYTHONUNBUFFERED", "1")
     main()
