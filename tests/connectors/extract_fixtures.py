@@ -1,6 +1,9 @@
 """Rebuild the connectors' fixtures from the recorded traffic in ../shared/fixtures.
 
-    .venv/bin/python tests/connectors/extract_fixtures.py [--shared PATH]
+    .venv/bin/python -m tests.connectors.extract_fixtures [--shared PATH]
+
+(run as a module from the repository root: run as a script, its folder would shadow the
+standard library's ``email`` package with ``tests/connectors/email``).
 
 The fixtures are copies of real recordings, not hand-written payloads:
 
@@ -292,6 +295,53 @@ def x(shared: Path) -> list[tuple[str, str]]:
     return sources
 
 
+EMAIL_NAMES = {
+    "mail_malformed_1.eml": "message__nested_multipart_reusing_its_boundary.eml",
+    "mail_malformed_2.eml": "bounce__delivery_status_report.eml",
+    "mail_malformed_3.eml": "message__boundary_not_the_declared_one.eml",
+    "mail_outlook_1.eml": "message__outlook_msg_not_rfc822.eml",
+    "mail_test_1.eml": "message__cyrillic_html_zip_without_message_id.eml",
+    "mail_test_2.eml": "message__pdf_and_related_images.eml",
+    "mail_test_3.eml": "message__text_file_attached.eml",
+    "mail_test_4.eml": "message__html_only_with_zip.eml",
+    "mail_test_5.eml": "bulk__newsletter_precedence_bulk.eml",
+    "mail_test_6.eml": "message__cyrillic_with_broken_utf8.eml",
+    "mail_test_7.eml": "message__forward_with_in_reply_to.eml",
+    "mail_test_8.eml": "message__alternative_plain_and_html.eml",
+    "mail_test_9.eml": "message__gb2312_label_on_gbk_text.eml",
+    "mail_test_10.eml": "message__italian_with_inline_images.eml",
+    "mail_test_11.eml": "message__long_polish_attachment_name.eml",
+    "mail_test_12.eml": "message__chinese_plain_text.eml",
+    "mail_test_13.eml": "message__newsletter_without_precedence.eml",
+    "mail_test_14.eml": "message__html_image_and_plain.eml",
+    "mail_test_15.eml": "message__zip_attachment.eml",
+    "mail_test_16.eml": "bulk__gtube_precedence_junk.eml",
+    "mail_test_17.eml": "message__empty_plain_part_beside_html.eml",
+    "mail_test_18.eml": "message__encoded_display_names.eml",
+    "mail_test_19.eml": "message__address_as_display_name.eml",
+}
+
+
+def email(shared: Path) -> list[tuple[str, str]]:
+    src = shared / "email"
+    dest = CONNECTORS / "email" / "fixtures"
+    dest.mkdir(parents=True, exist_ok=True)
+    sources = []
+    for original, name in sorted(EMAIL_NAMES.items()):
+        shutil.copyfile(src / original, dest / name)
+        sources.append((name, original))
+    unnamed = sorted(p.name for p in src.glob("*.eml") if p.name not in EMAIL_NAMES)
+    if unnamed:
+        raise SystemExit(f"name these new recordings in EMAIL_NAMES: {unnamed}")
+    write_sources(
+        dest,
+        "email",
+        "github SpamScope/mail-parser `tests/mails/` (Apache-2.0), byte for byte",
+        sources,
+    )
+    return sources
+
+
 def write_sources(dest: Path, title: str, origin: str, sources: list[tuple[str, str]]) -> None:
     lines = [
         f"# Where the {title} fixtures come from",
@@ -312,12 +362,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--shared", type=Path, default=ROOT.parent / "shared" / "fixtures")
     args = parser.parse_args()
-    for build in (mastodon, x):
+    for build in (mastodon, x, email):
         done = build(args.shared)
         print(f"{build.__name__}: {len(done)} files")
 
 
 if __name__ == "__main__":
     main()
-
-_ = shutil

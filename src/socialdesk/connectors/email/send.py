@@ -1,0 +1,175 @@
+"""Replies by SMTP, threaded with In-Reply-To and References.
+
+The Message-ID of a reply is derived from the outbound message's idempotency key, so a retried
+send carries the same id: the customer's mail client shows one message, and a copy found later
+in a Sent folder can be matched to the desk's message.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import hashlib
+import smtplib
+import ssl
+from collections.abc import Callable
+from datetime import datetime
+from email.message import EmailMessage
+from typing import Protocol
+
+from socialdesk.connectors.base import (
+    AuthError,
+    OutboundRequest,
+    SendError,
+    SendResult,
+    Visibility,
+)
+from socialdesk.connectors.email.config import EmailAccount, ServerConfig
+
+
+class SmtpTransport(Protocol):
+    """Hands one message to a mail server. Raises the ``smtplib`` or socket error it met."""
+
+    def send(self, message: EmailMessage) -> None: ...
+
+
+class SmtplibTransport:
+    """SMTP with ``smtplib``: implicit TLS (``ssl``), ``starttls``, or plain (``none``, for a
+    server on loopback), with a timeout on every socket operation."""
+
+    def __init__(self, server: ServerConfig, *, timeout: float) -> None:
+        self.server = server
+        self.timeout = timeout
+
+    def send(self, message: EmailMessage) -> None:
+        context = ssl.create_default_context()
+        client: smtplib.SMTP
+        if self.server.security == "ssl":
+            client = smtplib.SMTP_SSL(
+                self.server.host, self.server.port, timeout=self.timeout, context=context
+            )
+        else:
+            client = smtplib.SMTP(self.server.host, self.server.port, timeout=self.timeout)
+        try:
+            client.ehlo()
+            if self.server.security == "starttls":
+                client.starttls(context=context)
+                client.ehlo()
+            if self.server.username:
+                client.login(self.server.username, self.server.password)
+            client.send_message(message)
+        finally:
+            try:
+                client.quit()
+            except (smtplib.SMTPException, OSError):
+                client.close()
+
+
+def message_id_for(key: str, *, address: str, domain: str) -> str:
+    """A Message-ID (without brackets) that is the same for every attempt of one send."""
+    digest = hashlib.sha256(f"{address.lower()}\0{key}".encode()).hexdigest()[:32]
+    return f"{digest}@{domain}"
+
+
+def reply_subject(subject: str | None, *, replying: bool) -> str:
+    subject = (subject or "").strip()
+    if not subject:
+        return "Re: your message" if replying else "A message from us"
+    if replying and not subject.lower().startswith(("re:", "re :", "aw:", "sv:")):
+        return f"Re: {subject}"
+    return subject
+
+
+def build_message(
+    account: EmailAccount, request: OutboundRequest, *, now: datetime
+) -> EmailMessage:
+    """The reply as a MIME message, ready for SMTP."""
+    if request.visibility is Visibility.NOTE:
+        raise SendError("internal notes are never sent by email", retryable=False)
+    recipient = request.recipient
+    address = (recipient.handle or recipient.native_id) if recipient is not None else ""
+    if "@" not in (address or ""):
+        raise SendError(f"no email address to send to (recipient {address!r})", retryable=False)
+    message = EmailMessage()
+    message["From"] = email.utils.formataddr((account.display_name or "", account.address))
+    display = recipient.display_name if recipient is not None else None
+    message["To"] = email.utils.formataddr((display or "", address))
+    replying = request.reply_to_native_id is not None
+    message["Subject"] = reply_subject(request.subject, replying=replying)
+    message["Date"] = email.utils.format_datetime(now)
+    message_id = message_id_for(
+        request.idempotency_key, address=account.address, domain=account.message_id_domain
+    )
+    message["Message-ID"] = f"<{message_id}>"
+    if request.reply_to_native_id:
+        message["In-Reply-To"] = f"<{request.reply_to_native_id}>"
+    # The thread's root and the answered message: enough for every client to thread the reply
+    # (RFC 5322 allows trimming References as long as the first and last ids stay).
+    references = [i for i in (request.thread_key, request.reply_to_native_id) if i]
+    if references:
+        message["References"] = " ".join(f"<{i}>" for i in dict.fromkeys(references))
+    message.set_content(request.text)
+    return message
+
+
+def send_message(
+    transport: SmtpTransport,
+    *,
+    account: EmailAccount,
+    request: OutboundRequest,
+    now: Callable[[], datetime],
+) -> SendResult:
+    sent_at = now()
+    message = build_message(account, request, now=sent_at)
+    server = account.smtp
+    where = f"{server.host}:{server.port}" if server is not None else "the SMTP server"
+    try:
+        transport.send(message)
+    except smtplib.SMTPAuthenticationError as exc:
+        raise AuthError(
+            f"{where} refused the login ({exc.smtp_code} {_text(exc.smtp_error)}); check the "
+            "username and password (or app password)"
+        ) from exc
+    except smtplib.SMTPNotSupportedError as exc:
+        raise AuthError(
+            f"{where} does not support what the settings ask for ({exc}); check smtp_security "
+            "and smtp_port (465 is ssl, 587 is starttls)"
+        ) from exc
+    except smtplib.SMTPRecipientsRefused as exc:
+        refusals = "; ".join(
+            f"{rcpt}: {code} {_text(text)}" for rcpt, (code, text) in exc.recipients.items()
+        )
+        temporary = all(400 <= code < 500 for code, _ in exc.recipients.values())
+        raise SendError(f"{where} refused the recipient ({refusals})", retryable=temporary) from exc
+    except smtplib.SMTPResponseException as exc:
+        # Sender refused, data refused, or another coded answer: 4xx is temporary, 5xx final.
+        temporary = 400 <= exc.smtp_code < 500
+        raise SendError(
+            f"{where} answered {exc.smtp_code} {_text(exc.smtp_error)}", retryable=temporary
+        ) from exc
+    except ssl.SSLError as exc:
+        raise AuthError(
+            f"TLS with {where} failed ({exc}); check smtp_security and the server's certificate"
+        ) from exc
+    except (smtplib.SMTPException, OSError) as exc:
+        # Refused connection, timeout, dropped line. A retry reuses the Message-ID, so a copy
+        # that did get through is recognised as the same message by the recipient's client.
+        raise SendError(
+            f"could not hand the mail to {where} ({type(exc).__name__}: {exc}); will try again",
+            retryable=True,
+        ) from exc
+    message_id = str(message["Message-ID"]).strip("<>")
+    return SendResult(
+        native_id=message_id,
+        sent_at=sent_at,
+        raw={
+            "message_id": message_id,
+            "to": str(message["To"]),
+            "subject": str(message["Subject"]),
+            "in_reply_to": request.reply_to_native_id,
+            "references": str(message["References"] or "") or None,
+        },
+    )
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
