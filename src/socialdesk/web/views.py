@@ -1,17 +1,535 @@
-"""The desk's server-rendered pages."""
+"""The desk's server-rendered pages: login, the inbox, one conversation and its actions.
+
+Handlers stay thin: read the form, call a service, render. Every form works without
+JavaScript (a plain POST answered by a redirect); with HTMX the same routes answer with the
+fragment to swap. A service's refusal (Blocked, NeedsConfirmation, ValidationFailed...) is shown
+beside the form it came from, with status 422.
+"""
 
 from __future__ import annotations
 
-from html import escape
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import RedirectResponse, Response
+from sqlalchemy.orm import Session
 
-from socialdesk.common.errors import DomainError
+from socialdesk.accounts import service as accounts_service
+from socialdesk.common.crypto import new_token, sign, unsign
+from socialdesk.common.deps import (
+    DB,
+    SESSION_COOKIE,
+    Actor,
+    CurrentActor,
+    Manager,
+    NoteTaker,
+    Reader,
+    Replier,
+)
+from socialdesk.common.errors import DomainError, NotAuthenticated, NotFound, PermissionDenied
+from socialdesk.config import get_settings
+from socialdesk.conversations import service as conversations_service
+from socialdesk.conversations.models import Conversation, Message, Priority, Status
+from socialdesk.conversations.service import AssigneeFilter
+from socialdesk.outbound import service as outbound_service
+from socialdesk.web import forms
+from socialdesk.web import viewmodels as vm
+from socialdesk.web.render import is_htmx, render, zone
 
-router = APIRouter()
+router = APIRouter(include_in_schema=False)
+
+LOGIN_CSRF_COOKIE = "sd_login"
+PAGE_SIZE = 50
+UNPROCESSABLE = 422
+
+STATUS_LABELS = {
+    Status.OPEN.value: "Open",
+    Status.PENDING.value: "Pending",
+    Status.SNOOZED.value: "Snoozed",
+    Status.RESOLVED.value: "Resolved",
+    conversations_service.STATUS_ALL: "All",
+}
+ASSIGNEE_LABELS = {
+    AssigneeFilter.ANYONE.value: "Anyone",
+    AssigneeFilter.ME.value: "Mine",
+    AssigneeFilter.UNASSIGNED.value: "Unassigned",
+}
 
 
 def error_page(request: Request, exc: DomainError) -> Response:
-    body = f"<!doctype html><title>{exc.status_code}</title><h1>{escape(exc.message)}</h1>"
-    return HTMLResponse(body, status_code=exc.status_code)
+    """The page for an error outside any form (unknown conversation, missing permission)."""
+    return render(
+        request,
+        "error.html",
+        {"status": exc.status_code, "message": exc.message},
+        status_code=exc.status_code,
+    )
+
+
+@dataclass(frozen=True)
+class FormError:
+    """A service's refusal, shown beside the form named ``form``."""
+
+    form: str
+    message: str
+    field: str | None = None
+    confirm: bool = False  # the author may send anyway (a warning, not a block)
+
+
+def _base_context(db: Session, actor: Actor) -> dict[str, Any]:
+    org = vm.organization(db, actor.organization_id)
+    return {
+        "me": actor.member,
+        "org": org,
+        "tz": zone(org.timezone),
+        "csrf_token": actor.csrf_token or "",
+        "can": vm.Permissions.of(actor.member),
+    }
+
+
+# -- login --------------------------------------------------------------------------------
+
+
+def _cookie_secure() -> bool:
+    return get_settings().secure_cookies
+
+
+def _login_page(
+    request: Request,
+    *,
+    next_path: str,
+    error: str | None = None,
+    email: str = "",
+    status: int = 200,
+) -> Response:
+    # Before login there is no session to hold a CSRF token: the form carries a random nonce
+    # and a signed cookie carries the same nonce (double submit), so another site cannot post
+    # a login form into the desk.
+    nonce = new_token(16)
+    response = render(
+        request,
+        "login.html",
+        {"csrf_token": nonce, "next": next_path, "error": error, "email": email},
+        status_code=status,
+    )
+    response.set_cookie(
+        LOGIN_CSRF_COOKIE,
+        sign(nonce),
+        max_age=3600,
+        path="/login",
+        httponly=True,
+        samesite="lax",
+        secure=_cookie_secure(),
+    )
+    return response
+
+
+@router.get("/login")
+def login_form(request: Request, db: DB, next: str = "/") -> Response:
+    target = forms.safe_next(next)
+    token = request.cookies.get(SESSION_COOKIE)
+    if token and accounts_service.resolve_session(db, token=token) is not None:
+        return RedirectResponse(target, status_code=303)
+    return _login_page(request, next_path=target)
+
+
+@router.post("/login")
+async def login(request: Request, db: DB) -> Response:
+    form = await request.form()
+    target = forms.safe_next(forms.text(form, "next"))
+    email = forms.text(form, "email")
+    expected = unsign(request.cookies.get(LOGIN_CSRF_COOKIE, ""))
+    sent = forms.text(form, "csrf_token")
+    if not expected or not sent or sent != expected:
+        return _login_page(
+            request,
+            next_path=target,
+            email=email,
+            error="The login form expired or came from elsewhere: please try again.",
+            status=403,
+        )
+    try:
+        member = accounts_service.authenticate(
+            db, email=email, password=str(form.get("password") or "")
+        )
+    except NotAuthenticated as exc:
+        return _login_page(request, next_path=target, email=email, error=exc.message, status=401)
+    new = accounts_service.start_session(
+        db, member=member, source_address=request.client.host if request.client else None
+    )
+    response = RedirectResponse(target, status_code=303)
+    response.set_cookie(
+        SESSION_COOKIE,
+        new.token,
+        max_age=get_settings().session_days * 86400,
+        path="/",
+        httponly=True,
+        samesite="lax",
+        secure=_cookie_secure(),
+    )
+    response.delete_cookie(LOGIN_CSRF_COOKIE, path="/login")
+    return response
+
+
+@router.post("/logout")
+def logout(request: Request, actor: CurrentActor, db: DB) -> Response:
+    token = request.cookies.get(SESSION_COOKIE)
+    if token:
+        accounts_service.end_session(db, token=token)
+    response = RedirectResponse("/login", status_code=303)
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+# -- inbox --------------------------------------------------------------------------------
+
+
+def _inbox_context(
+    db: Session, actor: Actor, query: forms.InboxQuery, cursor: str | None = None
+) -> dict[str, Any]:
+    flt = query.to_filter()
+    page = conversations_service.list_inbox(
+        db,
+        organization_id=actor.organization_id,
+        me_id=actor.member.id,
+        flt=flt,
+        cursor=cursor,
+        limit=PAGE_SIZE,
+    )
+    directory = vm.Directory.load(db, organization_id=actor.organization_id)
+    return {
+        **_base_context(db, actor),
+        "query": query,
+        "rows": vm.inbox_rows(db, directory=directory, conversations=page.items),
+        "next_cursor": page.next_cursor,
+        "cursor": cursor,
+        "counts": conversations_service.counts(
+            db, organization_id=actor.organization_id, me_id=actor.member.id, flt=flt
+        ),
+        "directory": directory,
+        "status_labels": STATUS_LABELS,
+        "assignee_labels": ASSIGNEE_LABELS,
+        "channel_label": vm.channel_label,
+    }
+
+
+@router.get("/")
+def inbox(request: Request, actor: Reader, db: DB) -> Response:
+    query = forms.inbox_query(request.query_params)
+    cursor = request.query_params.get("cursor") or None
+    return render(request, "inbox.html", _inbox_context(db, actor, query, cursor))
+
+
+@router.get("/inbox/list")
+def inbox_list(request: Request, actor: Reader, db: DB) -> Response:
+    """The list and the counts beside the filters (swapped out of band), for a filter change
+    or a live refresh."""
+    query = forms.inbox_query(request.query_params)
+    headers = {"Vary": "HX-Request"}
+    if request.headers.get("hx-trigger") == "filters":
+        # The address bar follows the filters, so a reload or a shared link shows the same view.
+        qs = query.query_string()
+        headers["HX-Push-Url"] = f"/?{qs}" if qs else "/"
+    return render(request, "_inbox_list.html", _inbox_context(db, actor, query), headers=headers)
+
+
+@router.get("/inbox/more")
+def inbox_more(request: Request, actor: Reader, db: DB, cursor: str) -> Response:
+    query = forms.inbox_query(request.query_params)
+    return render(request, "_inbox_rows.html", _inbox_context(db, actor, query, cursor))
+
+
+# -- one conversation ---------------------------------------------------------------------
+
+
+def _conversation(db: Session, actor: Actor, conversation_id: int) -> Conversation:
+    return conversations_service.get_or_raise(
+        db, organization_id=actor.organization_id, conversation_id=conversation_id
+    )
+
+
+def _conversation_context(
+    db: Session,
+    actor: Actor,
+    conversation: Conversation,
+    *,
+    error: FormError | None = None,
+    draft: str = "",
+    note_draft: str = "",
+    fragment: bool = False,
+) -> dict[str, Any]:
+    base = _base_context(db, actor)
+    directory = vm.Directory.load(db, organization_id=actor.organization_id)
+    view = vm.conversation_view(db, conversation=conversation, directory=directory, me=actor.member)
+    return {
+        **base,
+        "view": view,
+        "c": conversation,
+        "directory": directory,
+        "messages": vm.thread_views(db, conversation=conversation, directory=directory),
+        "trail": vm.trail(db, conversation=conversation, directory=directory),
+        "error": error,
+        "fragment": fragment,
+        "draft": draft,
+        "note_draft": note_draft,
+        "snooze_presets": forms.SNOOZE_PRESETS,
+        "snooze_default": forms.local_input_value(
+            conversation.snoozed_until or _tomorrow_morning(base), base["tz"]
+        ),
+        "priorities": [(p.value, p.name.lower()) for p in Priority],
+        "status_labels": STATUS_LABELS,
+        "channel_label": vm.channel_label,
+        "priority_label": vm.priority_label,
+    }
+
+
+def _tomorrow_morning(base: Mapping[str, Any]) -> Any:
+    return forms.snooze_until({"preset": "tomorrow"}, tz=base["tz"])
+
+
+@router.get("/conversations/{conversation_id}")
+def conversation_page(request: Request, conversation_id: int, actor: Reader, db: DB) -> Response:
+    conversation = _conversation(db, actor, conversation_id)
+    return render(request, "conversation.html", _conversation_context(db, actor, conversation))
+
+
+@router.get("/conversations/{conversation_id}/thread")
+def conversation_thread(request: Request, conversation_id: int, actor: Reader, db: DB) -> Response:
+    conversation = _conversation(db, actor, conversation_id)
+    return render(
+        request, "_thread.html", _conversation_context(db, actor, conversation, fragment=True)
+    )
+
+
+@router.get("/conversations/{conversation_id}/side")
+def conversation_side(request: Request, conversation_id: int, actor: Reader, db: DB) -> Response:
+    conversation = _conversation(db, actor, conversation_id)
+    return render(
+        request,
+        "_side_response.html",
+        _conversation_context(db, actor, conversation, fragment=True),
+    )
+
+
+Action = Callable[[Conversation], None]
+
+
+def _respond(
+    request: Request,
+    db: Session,
+    actor: Actor,
+    conversation: Conversation,
+    *,
+    fragment: str,
+    error: FormError | None,
+    draft: str = "",
+    note_draft: str = "",
+) -> Response:
+    if not is_htmx(request):
+        if error is None:
+            return RedirectResponse(f"/conversations/{conversation.id}", status_code=303)
+        fragment = "conversation.html"
+    context = _conversation_context(
+        db,
+        actor,
+        conversation,
+        error=error,
+        draft=draft,
+        note_draft=note_draft,
+        fragment=fragment != "conversation.html",
+    )
+    return render(request, fragment, context, status_code=UNPROCESSABLE if error else 200)
+
+
+def _attempt(db: Session, form_name: str, action: Callable[[], object]) -> FormError | None:
+    """Run one service call; a refusal is rolled back and returned for the form to show."""
+    try:
+        action()
+    except (NotAuthenticated, PermissionDenied):
+        raise
+    except DomainError as exc:
+        db.rollback()
+        confirm = isinstance(exc, outbound_service.NeedsConfirmation)
+        return FormError(form=form_name, message=exc.message, field=exc.field, confirm=confirm)
+    db.flush()
+    return None
+
+
+async def _side_action(
+    request: Request,
+    *,
+    db: Session,
+    actor: Actor,
+    conversation_id: int,
+    form_name: str,
+    action: Callable[[Mapping[str, Any], Conversation], object],
+) -> Response:
+    conversation = _conversation(db, actor, conversation_id)
+    form = await request.form()
+    error = _attempt(db, form_name, lambda: action(form, conversation))
+    return _respond(request, db, actor, conversation, fragment="_side_response.html", error=error)
+
+
+@router.post("/conversations/{conversation_id}/assign")
+async def assign(request: Request, conversation_id: int, actor: Manager, db: DB) -> Response:
+    def act(form: Mapping[str, Any], conversation: Conversation) -> None:
+        raw = forms.text(form, "assignee")
+        assignee_id = actor.member.id if raw == "me" else forms.optional_id(form, "assignee")
+        conversations_service.assign(
+            db, conversation=conversation, assignee_id=assignee_id, actor=actor.member
+        )
+
+    return await _side_action(
+        request, db=db, actor=actor, conversation_id=conversation_id, form_name="assign", action=act
+    )
+
+
+@router.post("/conversations/{conversation_id}/team")
+async def set_team(request: Request, conversation_id: int, actor: Manager, db: DB) -> Response:
+    def act(form: Mapping[str, Any], conversation: Conversation) -> None:
+        conversations_service.set_team(
+            db,
+            conversation=conversation,
+            team_id=forms.optional_id(form, "team"),
+            actor=actor.member,
+        )
+
+    return await _side_action(
+        request, db=db, actor=actor, conversation_id=conversation_id, form_name="team", action=act
+    )
+
+
+@router.post("/conversations/{conversation_id}/priority")
+async def set_priority(request: Request, conversation_id: int, actor: Manager, db: DB) -> Response:
+    def act(form: Mapping[str, Any], conversation: Conversation) -> None:
+        conversations_service.set_priority(
+            db, conversation=conversation, priority=forms.priority(form), actor=actor.member
+        )
+
+    return await _side_action(
+        request,
+        db=db,
+        actor=actor,
+        conversation_id=conversation_id,
+        form_name="priority",
+        action=act,
+    )
+
+
+@router.post("/conversations/{conversation_id}/status")
+async def set_status(request: Request, conversation_id: int, actor: Manager, db: DB) -> Response:
+    def act(form: Mapping[str, Any], conversation: Conversation) -> None:
+        conversations_service.set_status(
+            db, conversation=conversation, status=forms.manual_status(form), actor=actor.member
+        )
+
+    return await _side_action(
+        request, db=db, actor=actor, conversation_id=conversation_id, form_name="status", action=act
+    )
+
+
+@router.post("/conversations/{conversation_id}/snooze")
+async def snooze(request: Request, conversation_id: int, actor: Manager, db: DB) -> Response:
+    tz = zone(vm.organization(db, actor.organization_id).timezone)
+
+    def act(form: Mapping[str, Any], conversation: Conversation) -> None:
+        conversations_service.set_status(
+            db,
+            conversation=conversation,
+            status=Status.SNOOZED,
+            snoozed_until=forms.snooze_until(form, tz=tz),
+            actor=actor.member,
+        )
+
+    return await _side_action(
+        request, db=db, actor=actor, conversation_id=conversation_id, form_name="snooze", action=act
+    )
+
+
+@router.post("/conversations/{conversation_id}/tags")
+async def add_tag(request: Request, conversation_id: int, actor: Manager, db: DB) -> Response:
+    def act(form: Mapping[str, Any], conversation: Conversation) -> None:
+        conversations_service.add_tag(
+            db, conversation=conversation, name=forms.text(form, "tag"), actor=actor.member
+        )
+
+    return await _side_action(
+        request, db=db, actor=actor, conversation_id=conversation_id, form_name="tags", action=act
+    )
+
+
+@router.post("/conversations/{conversation_id}/tags/remove")
+async def remove_tag(request: Request, conversation_id: int, actor: Manager, db: DB) -> Response:
+    def act(form: Mapping[str, Any], conversation: Conversation) -> None:
+        conversations_service.remove_tag(
+            db, conversation=conversation, name=forms.text(form, "tag"), actor=actor.member
+        )
+
+    return await _side_action(
+        request, db=db, actor=actor, conversation_id=conversation_id, form_name="tags", action=act
+    )
+
+
+@router.post("/conversations/{conversation_id}/reply")
+async def reply(request: Request, conversation_id: int, actor: Replier, db: DB) -> Response:
+    conversation = _conversation(db, actor, conversation_id)
+    form = await request.form()
+    text = str(form.get("text") or "")
+    confirmed = forms.text(form, "confirmed") == "1"
+    error = _attempt(
+        db,
+        "reply",
+        lambda: outbound_service.queue_reply(
+            db, conversation=conversation, author=actor.member, text=text, confirmed=confirmed
+        ),
+    )
+    return _respond(
+        request,
+        db,
+        actor,
+        conversation,
+        fragment="_composer_response.html",
+        error=error,
+        draft=text if error else "",
+    )
+
+
+@router.post("/conversations/{conversation_id}/notes")
+async def add_note(request: Request, conversation_id: int, actor: NoteTaker, db: DB) -> Response:
+    conversation = _conversation(db, actor, conversation_id)
+    form = await request.form()
+    text = str(form.get("text") or "")
+    error = _attempt(
+        db,
+        "note",
+        lambda: conversations_service.add_note(
+            db, conversation=conversation, author=actor.member, text=text
+        ),
+    )
+    return _respond(
+        request,
+        db,
+        actor,
+        conversation,
+        fragment="_composer_response.html",
+        error=error,
+        note_draft=text if error else "",
+    )
+
+
+@router.post("/conversations/{conversation_id}/messages/{message_id}/retry")
+def retry(
+    request: Request, conversation_id: int, message_id: int, actor: Replier, db: DB
+) -> Response:
+    conversation = _conversation(db, actor, conversation_id)
+    message = db.get(Message, message_id)
+    if message is None or message.conversation_id != conversation.id:
+        raise NotFound(f"message {message_id} is not in conversation {conversation_id}")
+    error = _attempt(
+        db,
+        f"retry-{message_id}",
+        lambda: outbound_service.retry(db, message=message, actor=actor.member),
+    )
+    return _respond(request, db, actor, conversation, fragment="_thread.html", error=error)

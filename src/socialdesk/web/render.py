@@ -1,0 +1,139 @@
+"""Shared rendering for the desk and the visitor chat: one Jinja environment, filters that show
+times in the organization's time zone, and the response helpers every page uses."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import UTC, datetime, tzinfo
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+from jinja2 import Environment, FileSystemLoader, pass_context, select_autoescape
+from jinja2.runtime import Context
+from markupsafe import Markup
+
+from socialdesk import __version__
+from socialdesk.common import clock
+
+TEMPLATES_DIR = Path(__file__).parent / "templates"
+
+# The desk must never be framed by another site (clickjacking); the visitor chat page must be,
+# because the widget shows it in an iframe on the brand's own website.
+DESK_HEADERS = {
+    "X-Frame-Options": "DENY",
+    "Content-Security-Policy": "frame-ancestors 'none'",
+    "Referrer-Policy": "same-origin",
+    "X-Content-Type-Options": "nosniff",
+}
+CHAT_HEADERS = {
+    "Content-Security-Policy": "frame-ancestors *",
+    "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+}
+
+
+def zone(name: str | None) -> tzinfo:
+    """The organization's zone; an unknown name (a typo in settings) falls back to UTC rather
+    than breaking every page."""
+    if not name:
+        return UTC
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return UTC
+
+
+def _tz(context: Context) -> tzinfo:
+    value = context.get("tz")
+    return value if isinstance(value, tzinfo) else UTC
+
+
+@pass_context
+def local(context: Context, value: datetime | None, fmt: str = "%a %d %b %Y, %H:%M") -> str:
+    """A full local time, for titles and the trail."""
+    if value is None:
+        return ""
+    return value.astimezone(_tz(context)).strftime(fmt)
+
+
+@pass_context
+def short_time(context: Context, value: datetime | None) -> str:
+    """Compact time for lists: the hour today, the weekday this week, the date before that."""
+    if value is None:
+        return ""
+    tz = _tz(context)
+    here = value.astimezone(tz)
+    today = clock.now().astimezone(tz).date()
+    age_days = (today - here.date()).days
+    if age_days == 0:
+        return here.strftime("%H:%M")
+    if 0 < age_days < 7:
+        return here.strftime("%a %H:%M")
+    if here.year == today.year:
+        return here.strftime("%d %b")
+    return here.strftime("%d %b %Y")
+
+
+@pass_context
+def time_tag(context: Context, value: datetime | None) -> Markup:
+    """A <time> element: short text, full local time on hover, ISO for machines."""
+    if value is None:
+        return Markup("")
+    return Markup('<time datetime="{iso}" title="{full}">{short}</time>').format(
+        iso=value.astimezone(UTC).isoformat(),
+        full=local(context, value),
+        short=short_time(context, value),
+    )
+
+
+def to_json(value: Any) -> Markup:
+    """JSON safe to put inside an HTML attribute value (autoescaping escapes the quotes)."""
+    return Markup.escape(json.dumps(value, separators=(",", ":")))
+
+
+@lru_cache(maxsize=1)
+def environment() -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(TEMPLATES_DIR),
+        autoescape=select_autoescape(["html"]),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["local"] = local
+    env.filters["short_time"] = short_time
+    env.filters["time_tag"] = time_tag
+    env.filters["tojson_attr"] = to_json
+    env.globals["version"] = __version__
+    return env
+
+
+def render_text(template: str, context: Mapping[str, Any]) -> str:
+    return environment().get_template(template).render(**context)
+
+
+def render(
+    request: Request,
+    template: str,
+    context: Mapping[str, Any],
+    *,
+    status_code: int = 200,
+    headers: Mapping[str, str] | None = None,
+    framable: bool = False,
+) -> HTMLResponse:
+    body = render_text(template, {"request": request, **context})
+    merged = dict(CHAT_HEADERS if framable else DESK_HEADERS)
+    merged.update(headers or {})
+    return HTMLResponse(body, status_code=status_code, headers=merged)
+
+
+def is_htmx(request: Request) -> bool:
+    """An HTMX request that wants a fragment (a history restore wants the whole page)."""
+    return (
+        request.headers.get("hx-request") == "true"
+        and request.headers.get("hx-history-restore-request") != "true"
+    )

@@ -1,0 +1,217 @@
+/* socialdesk desk: the few things HTMX does not do. Keyboard shortcuts, the live indicator,
+   the reply length counter, and which live events concern the open conversation. */
+(function () {
+  "use strict";
+
+  function conversationId() {
+    var el = document.querySelector("[data-conversation-id].conversation");
+    return el ? Number(el.getAttribute("data-conversation-id")) : null;
+  }
+
+  // Used in hx-trigger filters: does this server-sent event concern the open conversation?
+  window.sdMine = function (event) {
+    try {
+      var data = JSON.parse(event.detail.data);
+      var mine = conversationId();
+      if (mine === null) return false;
+      if (data.conversation_id === mine) return true;
+      return Array.isArray(data.merged_ids) && data.merged_ids.indexOf(mine) !== -1;
+    } catch (e) {
+      return false;
+    }
+  };
+
+  // Used in hx-trigger filters: refresh a panel only while nobody is editing a field in it,
+  // so a colleague's change never wipes what you are typing. Skipped refreshes run when
+  // focus leaves the panel.
+  window.sdIdle = function (elt) {
+    var active = document.activeElement;
+    var editing = active && elt.contains(active) && /^(INPUT|SELECT|TEXTAREA)$/.test(active.tagName);
+    if (editing) elt.setAttribute("data-stale", "1");
+    return !editing;
+  };
+
+  document.addEventListener("focusout", function (e) {
+    var panel = e.target.closest && e.target.closest("[data-stale]");
+    if (!panel || (e.relatedTarget && panel.contains(e.relatedTarget))) return;
+    panel.removeAttribute("data-stale");
+    if (window.htmx && panel.getAttribute("hx-get")) {
+      htmx.ajax("GET", panel.getAttribute("hx-get"), { target: panel, swap: "innerHTML" });
+    }
+  });
+
+  // -- live indicator and errors -------------------------------------------------------
+  function setLive(state) {
+    var live = document.getElementById("live");
+    if (live) {
+      live.setAttribute("data-state", state);
+      live.title = state === "on" ? "Live updates are on" : "Live updates are reconnecting";
+    }
+  }
+  document.addEventListener("htmx:sseOpen", function () { setLive("on"); });
+  document.addEventListener("htmx:sseError", function () { setLive("off"); });
+
+  function flash(message) {
+    var box = document.getElementById("flash");
+    if (!box) return;
+    box.textContent = message;
+    box.hidden = false;
+    clearTimeout(flash.timer);
+    flash.timer = setTimeout(function () { box.hidden = true; }, 8000);
+  }
+
+  document.addEventListener("htmx:responseError", function (e) {
+    var xhr = e.detail.xhr;
+    if (xhr.status === 401) {
+      window.location.href = "/login?next=" + encodeURIComponent(location.pathname + location.search);
+      return;
+    }
+    var message = "The desk answered " + xhr.status + ".";
+    try {
+      var body = JSON.parse(xhr.responseText);
+      if (body && body.error && body.error.message) message = body.error.message;
+    } catch (err) { /* not JSON: keep the status line */ }
+    flash(message);
+  });
+  document.addEventListener("htmx:sendError", function () {
+    flash("The desk cannot be reached right now. Check your connection; nothing was changed.");
+  });
+
+  // -- reply length ----------------------------------------------------------------------
+  function updateRemaining(area) {
+    var max = parseInt(area.getAttribute("data-max-length"), 10);
+    var out = document.getElementById("reply-remaining");
+    if (!out || isNaN(max)) return;
+    var reserved = parseInt(area.getAttribute("data-reserved") || "0", 10);
+    // Code points, as the server counts by default; networks with their own rules (X's
+    // weighted length) are counted exactly on the server when the reply is checked.
+    var left = max - reserved - Array.from(area.value).length;
+    out.textContent = left >= 0 ? left + " characters left" : -left + " characters over the limit";
+    out.classList.toggle("over", left < 0);
+  }
+  document.addEventListener("input", function (e) {
+    if (e.target.matches && e.target.matches("textarea[data-max-length]")) updateRemaining(e.target);
+  });
+
+  // Ctrl/Cmd + Enter sends the form being written.
+  document.addEventListener("keydown", function (e) {
+    if (e.key === "Enter" && (e.ctrlKey || e.metaKey) && e.target.tagName === "TEXTAREA" && e.target.form) {
+      e.preventDefault();
+      e.target.form.requestSubmit();
+    }
+  });
+
+  // -- inbox: keyboard selection ---------------------------------------------------------
+  var selectedId = null;
+
+  function rows() { return Array.prototype.slice.call(document.querySelectorAll(".conv-row")); }
+
+  function select(row, focus) {
+    rows().forEach(function (r) { r.classList.remove("is-selected"); });
+    if (!row) return;
+    row.classList.add("is-selected");
+    selectedId = row.getAttribute("data-conversation-id");
+    var link = row.querySelector(".conv-link");
+    if (focus && link) {
+      link.focus();
+      row.scrollIntoView({ block: "nearest" });
+    }
+  }
+
+  function move(step) {
+    var all = rows();
+    if (!all.length) return;
+    var current = all.findIndex(function (r) {
+      return r.classList.contains("is-selected") || r.contains(document.activeElement);
+    });
+    var next = current === -1 ? 0 : Math.min(all.length - 1, Math.max(0, current + step));
+    select(all[next], true);
+  }
+
+  document.addEventListener("htmx:afterSwap", function (e) {
+    if (!selectedId || !e.detail.target || e.detail.target.id !== "inbox-list") return;
+    var row = document.querySelector('.conv-row[data-conversation-id="' + selectedId + '"]');
+    // Keep the selection through a live refresh; take focus back only if the refresh took it.
+    select(row, document.activeElement === document.body);
+  });
+
+  // -- shortcuts ----------------------------------------------------------------------------
+  function typing(target) {
+    return target.isContentEditable || /^(INPUT|SELECT|TEXTAREA)$/.test(target.tagName);
+  }
+
+  function openHelp() {
+    var dialog = document.getElementById("help");
+    if (dialog && !dialog.open) dialog.showModal();
+  }
+
+  document.addEventListener("click", function (e) {
+    if (e.target.closest && e.target.closest("[data-help-open]")) openHelp();
+  });
+
+  function focusComposer(id) {
+    var area = document.getElementById(id);
+    if (!area) return;
+    var details = area.closest("details");
+    if (details) details.open = true;
+    area.focus();
+  }
+
+  document.addEventListener("keydown", function (e) {
+    if (e.key === "Escape" && typing(e.target)) { e.target.blur(); return; }
+    if (e.ctrlKey || e.metaKey || e.altKey || typing(e.target)) return;
+    var dialog = document.getElementById("help");
+    if (dialog && dialog.open) return;
+    switch (e.key) {
+      case "j": move(1); break;
+      case "k": move(-1); break;
+      case "/": {
+        var q = document.getElementById("q");
+        if (!q) return;
+        q.focus(); q.select();
+        break;
+      }
+      case "r": focusComposer("reply-text"); break;
+      case "n": focusComposer("note-text"); break;
+      case "u": {
+        var back = document.querySelector("[data-back]");
+        if (!back) return;
+        window.location.href = back.href;
+        break;
+      }
+      case "?": openHelp(); break;
+      case "Enter": {
+        var selected = document.querySelector(".conv-row.is-selected .conv-link");
+        var active = document.activeElement;
+        // Only when the list has the keyboard (or nothing does): Enter elsewhere keeps its
+        // usual meaning, and on the focused row the link opens by itself.
+        if (!selected || active === selected) return;
+        if (active && active !== document.body && !active.closest(".conv-list")) return;
+        window.location.href = selected.href;
+        break;
+      }
+      default: return;
+    }
+    e.preventDefault();
+  });
+
+  // -- small page set-up ----------------------------------------------------------------
+  function remember() {
+    if (document.body.classList.contains("page-inbox")) {
+      try { sessionStorage.setItem("sd-inbox", location.pathname + location.search); } catch (e) { /* private mode */ }
+    }
+  }
+  document.addEventListener("htmx:pushedIntoHistory", remember);
+
+  document.addEventListener("DOMContentLoaded", function () {
+    remember();
+    var back = document.querySelector("[data-back]");
+    if (back) {
+      try { var last = sessionStorage.getItem("sd-inbox"); if (last) back.href = last; } catch (e) { /* ignore */ }
+    }
+    if (window.matchMedia("(min-width: 900px)").matches) {
+      document.querySelectorAll("details[data-open-wide]").forEach(function (d) { d.open = true; });
+    }
+    document.querySelectorAll("textarea[data-max-length]").forEach(updateRemaining);
+  });
+})();

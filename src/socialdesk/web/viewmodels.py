@@ -1,0 +1,371 @@
+"""What the desk's pages show, gathered in a few batched reads so a list of fifty rows costs a
+handful of queries, not fifty. Pure reads: nothing here writes."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from socialdesk.accounts import permissions
+from socialdesk.accounts import service as accounts_service
+from socialdesk.accounts.models import Member, Organization, Team
+from socialdesk.accounts.permissions import Permission
+from socialdesk.channels.models import BrandAccount
+from socialdesk.common.errors import NotFound
+from socialdesk.connectors import registry as connectors
+from socialdesk.connectors.base import Capabilities, ChannelKind
+from socialdesk.contacts import service as contacts_service
+from socialdesk.contacts.models import Contact, ContactIdentity
+from socialdesk.conversations import service as conversations_service
+from socialdesk.conversations.models import (
+    Activity,
+    Conversation,
+    DeliveryState,
+    Direction,
+    Message,
+    Priority,
+    Status,
+)
+from socialdesk.outbound import service as outbound_service
+
+CHANNEL_LABELS: dict[str, str] = {
+    ChannelKind.WEB.value: "Website",
+    ChannelKind.X.value: "X",
+    ChannelKind.MASTODON.value: "Mastodon",
+    ChannelKind.BLUESKY.value: "Bluesky",
+    ChannelKind.FACEBOOK.value: "Facebook",
+    ChannelKind.EMAIL.value: "Email",
+}
+
+
+def channel_label(kind: str) -> str:
+    return CHANNEL_LABELS.get(kind, kind.title())
+
+
+def priority_label(value: int) -> str:
+    try:
+        return Priority(value).name.lower()
+    except ValueError:
+        return str(value)
+
+
+def _by_id(session: Session, model: Any, ids: Iterable[int | None]) -> dict[int, Any]:
+    wanted = sorted({i for i in ids if i is not None})
+    if not wanted:
+        return {}
+    return {row.id: row for row in session.scalars(select(model).where(model.id.in_(wanted)))}
+
+
+@dataclass(frozen=True)
+class Permissions:
+    read: bool
+    reply: bool
+    note: bool
+    manage: bool
+
+    @classmethod
+    def of(cls, member: Member) -> Permissions:
+        return cls(
+            read=permissions.has(member, Permission.READ),
+            reply=permissions.has(member, Permission.REPLY),
+            note=permissions.has(member, Permission.NOTE),
+            manage=permissions.has(member, Permission.MANAGE),
+        )
+
+
+@dataclass(frozen=True)
+class Directory:
+    """The organization's people, teams and accounts, for names and the forms' choices."""
+
+    members: dict[int, Member]
+    teams: dict[int, Team]
+    accounts: dict[int, BrandAccount]
+
+    @classmethod
+    def load(cls, session: Session, *, organization_id: int) -> Directory:
+        from socialdesk.channels import service as channels_service
+
+        return cls(
+            members={
+                m.id: m
+                for m in accounts_service.list_members(session, organization_id=organization_id)
+            },
+            teams={
+                t.id: t
+                for t in accounts_service.list_teams(session, organization_id=organization_id)
+            },
+            accounts={
+                a.id: a
+                for a in channels_service.list_for_org(session, organization_id=organization_id)
+            },
+        )
+
+    def member_name(self, member_id: int | None) -> str:
+        if member_id is None:
+            return "nobody"
+        member = self.members.get(member_id)
+        return member.name if member else f"member {member_id}"
+
+    def team_name(self, team_id: int | None) -> str:
+        if team_id is None:
+            return "no team"
+        team = self.teams.get(team_id)
+        return team.name if team else f"team {team_id}"
+
+    @property
+    def active_members(self) -> list[Member]:
+        return sorted((m for m in self.members.values() if m.is_active), key=lambda m: m.name)
+
+    @property
+    def assignable_members(self) -> list[Member]:
+        """Who can own a conversation: active members allowed to answer it."""
+        return [m for m in self.active_members if permissions.has(m, Permission.REPLY)]
+
+    @property
+    def channel_kinds(self) -> list[str]:
+        return sorted({a.kind for a in self.accounts.values()})
+
+
+# -- inbox --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class InboxRow:
+    conversation: Conversation
+    contact_name: str
+    channel: str
+    account_name: str
+    assignee_name: str | None
+    tags: list[str]
+
+    @property
+    def priority_label(self) -> str:
+        return priority_label(self.conversation.priority)
+
+
+def inbox_rows(
+    session: Session, *, directory: Directory, conversations: Sequence[Conversation]
+) -> list[InboxRow]:
+    contacts = _by_id(session, Contact, (c.contact_id for c in conversations))
+    tags = conversations_service.tags_for(session, conversation_ids=[c.id for c in conversations])
+    rows = []
+    for c in conversations:
+        account = directory.accounts.get(c.brand_account_id)
+        contact = contacts.get(c.contact_id) if c.contact_id is not None else None
+        rows.append(
+            InboxRow(
+                conversation=c,
+                contact_name=(contact.name if contact else "") or "Unknown contact",
+                channel=account.kind if account else "",
+                account_name=(account.display_name or account.handle) if account else "",
+                assignee_name=(
+                    directory.member_name(c.assignee_id) if c.assignee_id is not None else None
+                ),
+                tags=tags.get(c.id, []),
+            )
+        )
+    return rows
+
+
+# -- one conversation ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MessageView:
+    message: Message
+    author: str
+    kind: str  # "inbound", "outbound" or "note": how the thread shows it
+
+    @property
+    def failed(self) -> bool:
+        return self.message.delivery_state == DeliveryState.FAILED.value
+
+    @property
+    def time(self) -> datetime:
+        return self.message.sent_at or self.message.created_at
+
+
+@dataclass(frozen=True)
+class TrailEntry:
+    activity: Activity
+    actor: str
+    text: str
+
+
+@dataclass(frozen=True)
+class OtherConversation:
+    conversation: Conversation
+    channel: str
+
+
+@dataclass(frozen=True)
+class ConversationView:
+    conversation: Conversation
+    account: BrandAccount
+    contact: Contact | None
+    identities: list[ContactIdentity]
+    others: list[OtherConversation]
+    tags: list[str]
+    max_length: int | None
+    reserved_length: int  # the signature appended to each reply
+    length_counting: str
+    can_send: bool  # a connector for this channel is installed
+
+    @property
+    def channel(self) -> str:
+        return self.account.kind
+
+    @property
+    def contact_name(self) -> str:
+        return (self.contact.name if self.contact else "") or "Unknown contact"
+
+    @property
+    def title(self) -> str:
+        return self.conversation.subject or self.conversation.last_preview or "Conversation"
+
+    @property
+    def is_resolved(self) -> bool:
+        return self.conversation.status == Status.RESOLVED.value
+
+
+def conversation_view(
+    session: Session, *, conversation: Conversation, directory: Directory, me: Member
+) -> ConversationView:
+    account = directory.accounts.get(conversation.brand_account_id) or session.get(
+        BrandAccount, conversation.brand_account_id
+    )
+    assert account is not None  # foreign key
+    contact = session.get(Contact, conversation.contact_id) if conversation.contact_id else None
+    identities = contacts_service.identities(session, contact_id=contact.id) if contact else []
+    others = [
+        OtherConversation(
+            conversation=o,
+            channel=(directory.accounts[o.brand_account_id].kind)
+            if o.brand_account_id in directory.accounts
+            else "",
+        )
+        for o in conversations_service.other_conversations_of_contact(
+            session, conversation=conversation
+        )
+    ]
+    try:
+        capabilities: Capabilities | None = connectors.get(account.kind).capabilities
+    except NotFound:
+        # History imported for a channel whose connector is not installed here: readable,
+        # but nothing can be sent through it.
+        capabilities = None
+    signature = outbound_service.signature_for(account, me)
+    return ConversationView(
+        conversation=conversation,
+        account=account,
+        contact=contact,
+        identities=identities,
+        others=others,
+        tags=conversations_service.tags_of(session, conversation_id=conversation.id),
+        max_length=capabilities.max_length if capabilities else None,
+        reserved_length=len(outbound_service.compose("", signature)) if signature else 0,
+        length_counting=capabilities.length_counting.value if capabilities else "",
+        can_send=capabilities is not None,
+    )
+
+
+def thread_views(
+    session: Session, *, conversation: Conversation, directory: Directory
+) -> list[MessageView]:
+    messages = conversations_service.thread(session, conversation=conversation)
+    contacts = _by_id(session, Contact, (m.author_contact_id for m in messages))
+    account = directory.accounts.get(conversation.brand_account_id)
+    brand = (account.display_name or account.handle) if account else "Brand"
+    views = []
+    for m in messages:
+        if m.visibility == "note":
+            kind = "note"
+        elif m.direction == Direction.INBOUND.value:
+            kind = "inbound"
+        else:
+            kind = "outbound"
+        if m.author_member_id is not None:
+            author = directory.member_name(m.author_member_id)
+        elif m.author_contact_id is not None and m.author_contact_id in contacts:
+            author = contacts[m.author_contact_id].name or "Customer"
+        elif kind == "outbound":
+            author = brand
+        else:
+            author = "Customer"
+        views.append(MessageView(message=m, author=author, kind=kind))
+    return views
+
+
+def _status_text(data: dict[str, Any]) -> str:
+    to = str(data.get("to", ""))
+    if to == Status.RESOLVED.value:
+        return "resolved the conversation"
+    if to == Status.SNOOZED.value:
+        return "snoozed it"
+    if to == Status.PENDING.value:
+        return "marked it pending (waiting on the customer)"
+    if to == Status.OPEN.value and data.get("from") in (Status.RESOLVED.value, None):
+        return "reopened the conversation"
+    if to == Status.OPEN.value and data.get("from") == Status.SNOOZED.value:
+        return "woke it up"
+    return f"changed the status from {data.get('from')} to {to}"
+
+
+def _assigned(data: dict[str, Any], directory: Directory) -> str:
+    if data.get("to") is None:
+        return f"unassigned it (was {directory.member_name(data.get('from'))})"
+    return f"assigned it to {directory.member_name(data.get('to'))}"
+
+
+def _merged(data: dict[str, Any], _directory: Directory) -> str:
+    merged = ", ".join(f"#{i}" for i in data.get("merged", []))
+    return f"merged {merged} into this conversation"
+
+
+# One line of the trail per activity kind; kinds added later fall back to a generic line.
+_DESCRIBE: dict[str, Callable[[dict[str, Any], Directory], str]] = {
+    "assigned": _assigned,
+    "team_changed": lambda d, directory: f"moved it to {directory.team_name(d.get('to'))}",
+    "priority_changed": lambda d, _: f"set priority to {d.get('to')}",
+    "status_changed": lambda d, _: _status_text(d),
+    "tagged": lambda d, _: f"tagged it #{d.get('tag')}",
+    "untagged": lambda d, _: f"removed tag #{d.get('tag')}",
+    "note_added": lambda _d, _: "added an internal note",
+    "merged": _merged,
+    "reopened_by_customer": lambda _d, _: "reopened: the customer wrote again",
+    "follows": lambda d, _: f"follows conversation #{d.get('previous')}",
+}
+
+
+def describe(activity: Activity, directory: Directory) -> str:
+    """One line of the trail, in words."""
+    data = activity.data or {}
+    handler = _DESCRIBE.get(activity.kind)
+    if handler is not None:
+        return handler(data, directory)
+    details = ", ".join(f"{k}: {v}" for k, v in sorted(data.items()))
+    return activity.kind.replace("_", " ") + (f" ({details})" if details else "")
+
+
+def trail(
+    session: Session, *, conversation: Conversation, directory: Directory
+) -> list[TrailEntry]:
+    return [
+        TrailEntry(
+            activity=a,
+            actor=directory.member_name(a.actor_member_id)
+            if a.actor_member_id is not None
+            else "socialdesk",
+            text=describe(a, directory),
+        )
+        for a in conversations_service.activities(session, conversation=conversation)
+    ]
+
+
+def organization(session: Session, organization_id: int) -> Organization:
+    return accounts_service.get_organization(session, organization_id)
