@@ -1,0 +1,1 @@
+"""The demo organization: a living desk for newcomers, loaded with ``socialdesk demo``."""

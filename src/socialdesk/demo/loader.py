@@ -1,0 +1,704 @@
+"""Load the demo organization through the desk's own services and flows.
+
+Nothing is written behind the desk's back: members, teams and brand accounts come from the
+accounts and channels services; every customer message goes through the ingest flow (website
+chat messages as raw events, exactly as the chat page stores them); notes, tags, assignment,
+priorities and statuses through the conversations service; replies on the website chat through
+the send gateway, delivered by the delivery job. Each step runs with the clock set to the moment
+it happened, so timestamps, the activity trail and the metrics' timestamps read like a real week.
+
+The network accounts (X, Mastodon, Bluesky, email) are not connected in the demo, so their
+replies are ingested as the account's own history (``from_brand``). The one reply that the
+network refused goes through the send gateway and the delivery job; while the demo loads, a
+stand-in for that network gives the refusal written in the scene (see :class:`_ScriptedNetwork`).
+
+Loading is idempotent: when the demo organization exists, :func:`load` changes nothing, unless
+asked to reset it, which removes the demo organization and everything in it first.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import ClassVar
+
+from sqlalchemy import ColumnElement, delete, func, inspect, or_, select
+from sqlalchemy.orm import Session
+from sqlalchemy.sql.expression import column, table
+
+from socialdesk.accounts import service as accounts_service
+from socialdesk.accounts.models import AuditEvent, Member, Organization, Team
+from socialdesk.channels import service as channels_service
+from socialdesk.channels.models import BrandAccount
+from socialdesk.common import clock
+from socialdesk.common.clock import FrozenClock, use_clock
+from socialdesk.common.errors import Conflict, NotFound
+from socialdesk.connectors import registry
+from socialdesk.connectors.base import (
+    AccountContext,
+    Capabilities,
+    ChannelKind,
+    Connector,
+    Identity,
+    InboundMessage,
+    LengthCounting,
+    OutboundRequest,
+    RawEvent,
+    SendError,
+    SendResult,
+    UnsupportedEvent,
+    Visibility,
+)
+from socialdesk.connectors.web.connector import MESSAGE_EVENT
+from socialdesk.contacts import service as contacts_service
+from socialdesk.contacts.models import ContactIdentity
+from socialdesk.conversations import flows
+from socialdesk.conversations import service as conversations_service
+from socialdesk.conversations.models import Conversation, Message, Status
+from socialdesk.db.session import session_scope
+from socialdesk.demo import data
+from socialdesk.demo.data import (
+    AnswerFails,
+    Answers,
+    Assigns,
+    AwaitsCustomer,
+    Notes,
+    Prioritises,
+    RecognisesCustomer,
+    Resolves,
+    Routes,
+    Says,
+    Scene,
+    Snoozes,
+    Step,
+    Tags,
+)
+from socialdesk.jobs import queue as jobs_queue
+from socialdesk.outbound import service as outbound_service
+
+# Kept in the organization's settings: marks the organization as the demo, so that --reset
+# never removes an organization that merely happens to use the same slug.
+DEMO_SETTING = "demo"
+DEMO_VERSION = 1
+# How long after a reply on the website chat the delivery job ran.
+DELIVERY_DELAY = timedelta(seconds=4)
+
+
+class DemoError(Exception):
+    """The demo cannot be loaded; the message says why and what to do."""
+
+
+@dataclass(frozen=True)
+class Login:
+    name: str
+    email: str
+    role: str
+    team: str | None
+    password: str
+
+
+@dataclass(frozen=True)
+class Loaded:
+    created: bool  # False: the demo was already there and nothing changed
+    organization_id: int
+    organization_name: str
+    logins: tuple[Login, ...] = ()
+    conversations: int = 0
+    channels: tuple[str, ...] = ()
+
+
+def find(session: Session) -> Organization | None:
+    return session.scalar(select(Organization).where(Organization.slug == data.ORGANIZATION_SLUG))
+
+
+def is_demo(organization: Organization) -> bool:
+    return DEMO_SETTING in (organization.settings or {})
+
+
+def load(*, now: datetime | None = None, reset: bool = False) -> Loaded:
+    """Load the demo organization into the configured database (already migrated).
+
+    Returns what was loaded, with each member's generated password (they are stored hashed
+    and cannot be shown again). When the demo is already loaded, nothing changes unless
+    ``reset`` is true: then its content is cleared (see :func:`clear`) and loaded afresh, and
+    its members get new passwords.
+    """
+    base = clock.require_aware(now or clock.now(), "now")
+    with _scripted_networks() as networks, session_scope() as session:
+        organization = find(session)
+        if organization is not None:
+            if not is_demo(organization):
+                raise DemoError(
+                    f"an organization with the slug {data.ORGANIZATION_SLUG!r} exists and is not "
+                    "the demo; the demo leaves it alone (use another database for the demo)"
+                )
+            if not reset:
+                return Loaded(
+                    created=False,
+                    organization_id=organization.id,
+                    organization_name=organization.name,
+                    conversations=_count_conversations(session, organization.id),
+                )
+            clear(session, organization_id=organization.id)
+        taken = _taken_emails(session, organization)
+        if taken:
+            raise DemoError(
+                f"the demo's member emails are already in use ({', '.join(taken)}); "
+                "use another database for the demo"
+            )
+        builder = _Builder(session, base=base, networks=networks, organization=organization)
+        builder.build()
+    # The deliveries run as the delivery job does: after the commit, each in its own
+    # transactions, at the moment the scene says.
+    with _scripted_networks() as networks:
+        for delivery in sorted(builder.deliveries, key=lambda d: d.at):
+            with use_clock(FrozenClock(delivery.at)):
+                networks.refuse_next(delivery.refusal)
+                jobs_queue.execute(outbound_service.DELIVER_JOB, {"message_id": delivery.id}, 1)
+    with session_scope(write=False) as session:
+        count = _count_conversations(session, builder.organization_id)
+    return Loaded(
+        created=True,
+        organization_id=builder.organization_id,
+        organization_name=data.ORGANIZATION_NAME,
+        logins=tuple(builder.logins),
+        conversations=count,
+        channels=tuple(str(a.kind) for a in data.ACCOUNTS),
+    )
+
+
+def _count_conversations(session: Session, organization_id: int) -> int:
+    return int(
+        session.scalar(
+            select(func.count(Conversation.id)).where(
+                Conversation.organization_id == organization_id
+            )
+        )
+        or 0
+    )
+
+
+def _taken_emails(session: Session, demo: Organization | None) -> list[str]:
+    """Member emails are unique across organizations: the demo's must be free elsewhere."""
+    emails = [m.email for m in data.MEMBERS]
+    query = select(Member.email).where(Member.email.in_(emails))
+    if demo is not None:
+        query = query.where(Member.organization_id != demo.id)
+    return sorted(session.scalars(query))
+
+
+# -- building -----------------------------------------------------------------------------
+
+
+@dataclass
+class _Delivery:
+    id: int
+    at: datetime
+    refusal: str | None
+
+
+@dataclass
+class _SceneState:
+    conversation: Conversation | None = None
+    last_native_id: str | None = None
+    root_native_id: str | None = None
+    messages: int = 0
+
+
+@dataclass
+class _Builder:
+    session: Session
+    base: datetime
+    networks: _ScriptedNetworks
+    organization: Organization | None = None  # the demo's, kept by a reset
+    organization_id: int = 0
+    logins: list[Login] = field(default_factory=list)
+    deliveries: list[_Delivery] = field(default_factory=list)
+    members: dict[str, Member] = field(default_factory=dict)
+    teams: dict[str, Team] = field(default_factory=dict)
+    accounts: dict[ChannelKind, BrandAccount] = field(default_factory=dict)
+
+    def build(self) -> None:
+        with use_clock(FrozenClock(self.base - data.SET_UP_AGO)):
+            self._set_up()
+        customers = {c.key: c for c in data.CUSTOMERS}
+        states = [_SceneState() for _ in data.SCENES]
+        timeline = sorted(
+            (
+                (self.base - step.ago, i, j)
+                for i, scene in enumerate(data.SCENES)
+                for j, step in enumerate(scene.steps)
+            ),
+        )
+        for at, i, j in timeline:
+            scene = data.SCENES[i]
+            turn = _Turn(scene, i, states[i], customers[scene.customer], at)
+            with use_clock(FrozenClock(at)):
+                self._step(turn, scene.steps[j])
+
+    def _set_up(self) -> None:
+        session = self.session
+        org = self.organization
+        if org is None:
+            try:
+                org = accounts_service.create_organization(
+                    session,
+                    name=data.ORGANIZATION_NAME,
+                    slug=data.ORGANIZATION_SLUG,
+                    timezone=data.ORGANIZATION_TIMEZONE,
+                )
+            except Conflict as exc:  # another process loaded it a moment ago
+                raise DemoError(f"{exc.message}: the demo is being loaded elsewhere") from exc
+        org.settings = {**org.settings, DEMO_SETTING: {"version": DEMO_VERSION}}
+        self.organization_id = org.id
+        for name in data.TEAMS:
+            self.teams[name] = accounts_service.create_team(
+                session, organization_id=org.id, name=name
+            )
+        kept = {
+            m.email: m
+            for m in session.scalars(select(Member).where(Member.organization_id == org.id))
+        }
+        for spec in data.MEMBERS:
+            # Generated, never fixed: the demo may be reachable by others on the network.
+            password = secrets.token_urlsafe(12)
+            member = kept.get(spec.email)
+            if member is None:
+                member = accounts_service.create_member(
+                    session,
+                    organization_id=org.id,
+                    email=spec.email,
+                    name=spec.name,
+                    role=spec.role,
+                    password=password,
+                )
+            else:
+                _restore(member, spec, password)
+            if spec.team is not None:
+                accounts_service.add_to_team(session, team=self.teams[spec.team], member=member)
+            self.members[spec.key] = member
+            self.logins.append(Login(spec.name, spec.email, spec.role.value, spec.team, password))
+        for account in data.ACCOUNTS:
+            self.accounts[account.kind] = channels_service.create(
+                session,
+                organization_id=org.id,
+                kind=account.kind,
+                handle=account.handle,
+                display_name=account.display_name,
+                settings=dict(account.settings),
+            )
+
+    # -- one step ---------------------------------------------------------------------------
+
+    def _step(self, turn: _Turn, step: Step) -> None:
+        if isinstance(step, Says):
+            self._customer_says(turn, step)
+            return
+        conversation = turn.state.conversation
+        if conversation is None:
+            raise DemoError(f"scene {turn.scene.key!r}: the customer must write first")
+        actor = self.members[step.by]
+        if isinstance(step, Answers):
+            self._brand_answers(turn, conversation, actor, step)
+        elif isinstance(step, AnswerFails):
+            message = outbound_service.queue_reply(
+                self.session, conversation=conversation, author=actor, text=step.text
+            )
+            self.deliveries.append(_Delivery(message.id, turn.at + DELIVERY_DELAY, step.reason))
+        elif isinstance(step, Notes):
+            conversations_service.add_note(
+                self.session, conversation=conversation, author=actor, text=step.text
+            )
+        elif isinstance(step, RecognisesCustomer):
+            self._join_contacts(turn.customer)
+        else:
+            self._desk_action(conversation, actor, step)
+
+    def _desk_action(
+        self,
+        conversation: Conversation,
+        actor: Member,
+        step: Assigns | Routes | Tags | Prioritises | Resolves | AwaitsCustomer | Snoozes,
+    ) -> None:
+        session = self.session
+        if isinstance(step, Assigns):
+            conversations_service.assign(
+                session,
+                conversation=conversation,
+                assignee_id=self.members[step.to].id,
+                actor=actor,
+            )
+        elif isinstance(step, Routes):
+            conversations_service.set_team(
+                session, conversation=conversation, team_id=self.teams[step.team].id, actor=actor
+            )
+        elif isinstance(step, Tags):
+            for tag in step.tags:
+                conversations_service.add_tag(
+                    session, conversation=conversation, name=tag, actor=actor
+                )
+        elif isinstance(step, Prioritises):
+            conversations_service.set_priority(
+                session, conversation=conversation, priority=step.priority, actor=actor
+            )
+        elif isinstance(step, Snoozes):
+            conversations_service.set_status(
+                session,
+                conversation=conversation,
+                status=Status.SNOOZED,
+                snoozed_until=self.base + step.until,
+                actor=actor,
+            )
+        else:
+            status = Status.RESOLVED if isinstance(step, Resolves) else Status.PENDING
+            conversations_service.set_status(
+                session, conversation=conversation, status=status, actor=actor
+            )
+
+    def _customer_says(self, turn: _Turn, step: Says) -> None:
+        scene, state = turn.scene, turn.state
+        account = self.accounts[scene.channel]
+        identity = turn.customer.identities[scene.channel]
+        native_id = _native_id(turn, identity.native_id)
+        if scene.channel is ChannelKind.WEB:
+            # The website chat's own path: the raw event is stored, then parsed and ingested.
+            payload = {
+                "visitor_id": identity.native_id,
+                "message_id": native_id,
+                "text": step.text,
+                "name": turn.customer.name,
+                "email": identity.handle or "",
+                "sent_at": turn.at.isoformat(),
+            }
+            flows.store_event(
+                self.session,
+                account=account,
+                event=RawEvent(
+                    native_id=native_id, kind=MESSAGE_EVENT, payload=payload, received_at=turn.at
+                ),
+                process_now=True,
+            )
+            message = self.session.scalar(
+                select(Message).where(
+                    Message.brand_account_id == account.id, Message.native_id == native_id
+                )
+            )
+            if message is None:
+                raise DemoError(f"scene {scene.key!r}: the chat message was not ingested")
+            conversation = self.session.get(Conversation, message.conversation_id)
+        else:
+            result = flows.ingest_message(
+                self.session,
+                account=account,
+                message=InboundMessage(
+                    native_id=native_id,
+                    author=Identity(
+                        identity.native_id, identity.handle, turn.customer.name or None
+                    ),
+                    text=step.text,
+                    created_at=turn.at,
+                    visibility=_visibility(scene),
+                    reply_to_native_id=state.last_native_id,
+                    thread_key=_thread_key(turn, identity.native_id, native_id),
+                    subject=_subject(turn),
+                    raw={"demo": scene.key},
+                ),
+            )
+            conversation = result.conversation
+        state.conversation = conversation
+        state.last_native_id = native_id
+        state.root_native_id = state.root_native_id or native_id
+        state.messages += 1
+
+    def _brand_answers(
+        self, turn: _Turn, conversation: Conversation, actor: Member, step: Answers
+    ) -> None:
+        scene, state = turn.scene, turn.state
+        account = self.accounts[scene.channel]
+        if scene.channel is ChannelKind.WEB:
+            # The website chat needs no network: the reply goes through the send gateway and
+            # the delivery job makes it visible to the visitor.
+            message = outbound_service.queue_reply(
+                self.session, conversation=conversation, author=actor, text=step.text
+            )
+            self.deliveries.append(_Delivery(message.id, turn.at + DELIVERY_DELAY, None))
+            return
+        brand = Identity(f"brand:{account.handle}", account.handle, account.display_name)
+        native_id = _native_id(turn, brand.native_id)
+        flows.ingest_message(
+            self.session,
+            account=account,
+            message=InboundMessage(
+                native_id=native_id,
+                author=brand,
+                text=step.text,
+                created_at=turn.at,
+                visibility=_visibility(scene),
+                reply_to_native_id=state.last_native_id,
+                thread_key=_thread_key(
+                    turn, turn.customer.identities[scene.channel].native_id, native_id
+                ),
+                from_brand=True,
+                subject=_subject(turn),
+                raw={"demo": scene.key},
+            ),
+        )
+        state.last_native_id = native_id
+        state.messages += 1
+
+    def _join_contacts(self, customer: data.CustomerSpec) -> None:
+        """Join every contact behind the customer's identities into the first one seen."""
+        wanted = {(str(kind), i.native_id) for kind, i in customer.identities.items()}
+        found = [
+            identity
+            for identity in self.session.scalars(
+                select(ContactIdentity)
+                .where(
+                    ContactIdentity.organization_id == self.organization_id,
+                    ContactIdentity.native_id.in_([native for _, native in wanted]),
+                )
+                .order_by(ContactIdentity.id)
+            )
+            if (identity.channel, identity.native_id) in wanted
+        ]
+        if len(found) < 2:
+            raise DemoError(
+                f"customer {customer.key!r} is recognised before writing on two channels"
+            )
+        target_id = found[0].contact_id
+        for identity in found[1:]:
+            if identity.contact_id != target_id:
+                contacts_service.merge(
+                    self.session,
+                    organization_id=self.organization_id,
+                    source_id=identity.contact_id,
+                    target_id=target_id,
+                )
+
+
+def _restore(member: Member, spec: data.MemberSpec, password: str) -> None:
+    """A member kept by a reset (the audit trail refers to them) starts over as written."""
+    member.name = spec.name
+    member.initials = accounts_service.initials_of(spec.name)
+    member.role = spec.role.value
+    member.password_hash = accounts_service.hash_password(password)
+    member.is_active, member.deactivated_at = True, None
+    member.failed_logins, member.locked_until = 0, None
+    member.totp_enabled, member.totp_secret_encrypted = False, None
+
+
+@dataclass(frozen=True)
+class _Turn:
+    """Where a step happens: its scene, that scene's progress, the customer and the time."""
+
+    scene: Scene
+    index: int
+    state: _SceneState
+    customer: data.CustomerSpec
+    at: datetime
+
+
+# -- ids and threads, as each network shapes them ---------------------------------------------
+
+
+def _native_id(turn: _Turn, author: str) -> str:
+    scene = turn.scene
+    n = turn.index * 100 + turn.state.messages
+    if scene.channel is ChannelKind.X:
+        return str(1_877_000_000_000_000_000 + n * 7919)  # snowflake-sized
+    if scene.channel is ChannelKind.MASTODON:
+        return str(113_900_000_000_000_000 + n * 7919)
+    if scene.channel is ChannelKind.BLUESKY:
+        who = author if author.startswith("did:") else "did:plc:kestreltransitdemo00000"
+        return f"at://{who}/app.bsky.feed.post/3kv{n:07d}"
+    if scene.channel is ChannelKind.EMAIL:
+        domain = author.rpartition("@")[2] or "kestrelvalley.example"
+        return f"<{scene.key}.{turn.state.messages}@{domain}>"
+    return f"{scene.key}-{turn.state.messages}"
+
+
+def _thread_key(turn: _Turn, customer_native_id: str, native_id: str) -> str | None:
+    if turn.scene.channel is ChannelKind.EMAIL:
+        return turn.state.root_native_id or native_id  # an email thread: its first message
+    if turn.scene.direct:
+        return f"dm:{customer_native_id}"  # one direct-message channel per customer
+    return None  # public posts thread by reply ids alone
+
+
+def _visibility(scene: Scene) -> Visibility:
+    direct = scene.direct or scene.channel in (ChannelKind.EMAIL, ChannelKind.WEB)
+    return Visibility.DIRECT if direct else Visibility.PUBLIC
+
+
+def _subject(turn: _Turn) -> str | None:
+    if turn.scene.subject is None:
+        return None
+    return turn.scene.subject if turn.state.messages == 0 else f"Re: {turn.scene.subject}"
+
+
+# -- the network that refused a reply -------------------------------------------------------
+
+# Used when no connector for the channel is installed; an installed one lends its own.
+_FALLBACK_CAPABILITIES: dict[ChannelKind, Capabilities] = {
+    ChannelKind.X: Capabilities(max_length=280, length_counting=LengthCounting.X_WEIGHTED),
+    ChannelKind.MASTODON: Capabilities(max_length=500, length_counting=LengthCounting.MASTODON),
+    ChannelKind.BLUESKY: Capabilities(max_length=300, length_counting=LengthCounting.GRAPHEMES),
+    ChannelKind.EMAIL: Capabilities(max_length=None, length_counting=LengthCounting.NONE),
+}
+
+
+class _ScriptedNetwork:
+    """Stands in for a network while the demo loads. The demo's network accounts are not
+    connected, so nothing may reach a real provider; a reply that a scene says was refused
+    is answered with that scene's refusal, so the real send gateway and delivery job record
+    it as a failed delivery with its reason."""
+
+    kind: ClassVar[ChannelKind]
+    capabilities: ClassVar[Capabilities]
+    supported_events: ClassVar[frozenset[str]] = frozenset()
+    ignored_events: ClassVar[frozenset[str]] = frozenset()
+
+    def __init__(self) -> None:
+        self.refusal: str | None = None
+
+    def parse(self, event: RawEvent) -> list[InboundMessage]:
+        raise UnsupportedEvent(f"the demo does not receive {self.kind} events")
+
+    def send(self, account: AccountContext, request: OutboundRequest) -> SendResult:
+        reason, self.refusal = self.refusal, None
+        raise SendError(
+            reason or f"the demo's {self.kind} account is not connected; nothing was sent",
+            retryable=False,
+        )
+
+
+@dataclass
+class _ScriptedNetworks:
+    stand_ins: dict[ChannelKind, _ScriptedNetwork]
+
+    def refuse_next(self, reason: str | None) -> None:
+        for stand_in in self.stand_ins.values():
+            stand_in.refusal = reason
+
+
+@contextmanager
+def _scripted_networks() -> Iterator[_ScriptedNetworks]:
+    """Stand-ins for the channels where a scene's reply is refused, registered for the time of
+    the load only, then the registry is as it was."""
+    kinds = sorted(
+        {
+            scene.channel
+            for scene in data.SCENES
+            if any(isinstance(s, AnswerFails) for s in scene.steps)
+        }
+    )
+    stand_ins: dict[ChannelKind, _ScriptedNetwork] = {}
+    previous: dict[str, Connector | None] = {}
+    for kind in kinds:
+        try:
+            capabilities = registry.get(kind).capabilities
+        except NotFound:
+            capabilities = _FALLBACK_CAPABILITIES[kind]
+        cls: type[_ScriptedNetwork] = type(
+            f"_Scripted{kind.value.title()}",
+            (_ScriptedNetwork,),
+            {"kind": kind, "capabilities": capabilities},
+        )
+        stand_ins[kind] = cls()
+        # The registry has no unregister; restore its run-time table exactly afterwards.
+        previous[str(kind)] = registry._extra.get(str(kind))
+        registry.register(stand_ins[kind])
+    try:
+        yield _ScriptedNetworks(stand_ins)
+    finally:
+        for key, connector in previous.items():
+            if connector is None:
+                registry._extra.pop(key, None)
+            else:
+                registry._extra[key] = connector
+
+
+# -- removal --------------------------------------------------------------------------------
+
+
+def clear(session: Session, *, organization_id: int) -> None:
+    """Delete everything an organization owns except the organization, its members and its
+    audit trail, which the database keeps forever (it refuses to delete it, and it refers to
+    the members). Every table of the live schema is covered, so tables that later migrations
+    add are too: a table's rows belong to the organization through an ``organization_id``
+    column or a foreign key to rows that do. Children go before their parents."""
+    keep = {Organization.__tablename__, Member.__tablename__, AuditEvent.__tablename__}
+    connection = session.connection()
+    inspector = inspect(connection)
+    names = [n for n in inspector.get_table_names() if n != "alembic_version"]
+    columns = {n: [c["name"] for c in inspector.get_columns(n)] for n in names}
+    foreign_keys = {
+        n: [
+            (fk["constrained_columns"][0], fk["referred_table"], fk["referred_columns"][0])
+            for fk in inspector.get_foreign_keys(n)
+            if len(fk["constrained_columns"]) == 1 and fk["referred_table"] in columns
+        ]
+        for n in names
+    }
+    tables = {n: table(n, *(column(c) for c in columns[n])) for n in names}
+    scopes: dict[str, ColumnElement[bool] | None] = {}
+
+    def scope(name: str, seen: frozenset[str] = frozenset()) -> ColumnElement[bool] | None:
+        if name in scopes:
+            return scopes[name]
+        t = tables[name]
+        clause: ColumnElement[bool] | None = None
+        if name == Organization.__tablename__:
+            clause = t.c.id == organization_id
+        elif "organization_id" in t.c:
+            clause = t.c.organization_id == organization_id
+        else:
+            parts: list[ColumnElement[bool]] = []
+            for local, parent, remote in foreign_keys[name]:
+                if parent == name or parent in seen:
+                    continue
+                parent_scope = scope(parent, seen | {name})
+                if parent_scope is not None:
+                    parts.append(
+                        t.c[local].in_(select(tables[parent].c[remote]).where(parent_scope))
+                    )
+            if parts:
+                clause = or_(*parts)
+        scopes[name] = clause
+        return clause
+
+    owned = [n for n in names if n not in keep and scope(n) is not None]
+    for name in _children_first(owned, foreign_keys):
+        clause = scopes[name]
+        assert clause is not None
+        session.execute(delete(tables[name]).where(clause))
+    session.expire_all()
+
+
+def _children_first(
+    names: list[str], foreign_keys: dict[str, list[tuple[str, str, str]]]
+) -> list[str]:
+    remaining = set(names)
+    order: list[str] = []
+    while remaining:
+        # A table can go when no other remaining table points at it.
+        ready = sorted(
+            n
+            for n in remaining
+            if not any(
+                parent == n and child != n
+                for child in remaining
+                for _local, parent, _remote in foreign_keys[child]
+            )
+        )
+        if not ready:
+            raise DemoError(
+                "cannot clear the demo: foreign keys form a cycle between "
+                + ", ".join(sorted(remaining))
+            )
+        order.extend(ready)
+        remaining.difference_update(ready)
+    return order
