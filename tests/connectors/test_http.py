@@ -1,0 +1,200 @@
+"""The shared HTTP client: backoff, rate-limit headers, and error mapping."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import pytest
+
+from socialdesk.connectors.base import AuthError, SendError
+from socialdesk.connectors.http import (
+    HttpClient,
+    RetryPolicy,
+    default_error,
+    error_detail,
+    parse_reset,
+    parse_retry_after,
+    read_rate_limit,
+)
+from tests.connectors.fake_http import FakeProvider, response
+
+NOW = datetime(2026, 8, 1, 13, 0, tzinfo=UTC)
+
+
+class Sleeps(list[float]):
+    def __call__(self, seconds: float) -> None:
+        self.append(seconds)
+
+
+def client(
+    provider: FakeProvider, sleeps: Sleeps, *, rng: float = 1.0, attempts: int = 4
+) -> HttpClient:
+    return HttpClient(
+        provider="Example",
+        transport=provider.transport,
+        policy=RetryPolicy(max_attempts=attempts, base_delay=0.5, max_delay=3.0, max_wait=30.0),
+        sleep=sleeps,
+        rng=lambda: rng,
+        now=lambda: NOW,
+    )
+
+
+def test_backoff_doubles_up_to_the_ceiling_with_full_jitter() -> None:
+    provider = FakeProvider().on("GET", "/x", response(503, {"error": "busy"}))
+    sleeps = Sleeps()
+    with pytest.raises(SendError) as caught:
+        client(provider, sleeps, attempts=5).request("GET", "https://p.example/x", idempotent=True)
+    # rng() == 1.0 gives the top of each jitter window: 0.5, 1, 2, then capped at 3.
+    assert sleeps == [0.5, 1.0, 2.0, 3.0]
+    assert caught.value.retryable is True
+    assert caught.value.retry_after_seconds == 3.0
+    assert "Example answered 503" in caught.value.reason
+    assert len(provider.requests) == 5
+
+
+def test_jitter_scales_the_wait() -> None:
+    provider = FakeProvider().on("GET", "/x", response(502), response(200, {}))
+    sleeps = Sleeps()
+    client(provider, sleeps, rng=0.25).request("GET", "https://p.example/x", idempotent=True)
+    assert sleeps == [0.125]
+
+
+def test_retry_after_seconds_wins_over_a_shorter_backoff() -> None:
+    provider = FakeProvider().on(
+        "GET", "/x", response(503, headers={"Retry-After": "7"}), response(200, {})
+    )
+    sleeps = Sleeps()
+    client(provider, sleeps).request("GET", "https://p.example/x", idempotent=True)
+    assert sleeps == [7.0]
+
+
+def test_exhausted_bucket_is_not_hit_before_its_reset() -> None:
+    reset = int((NOW + timedelta(seconds=10)).timestamp())
+    spent = response(
+        200, {}, headers={"x-rate-limit-remaining": "0", "x-rate-limit-reset": str(reset)}
+    )
+    provider = FakeProvider().on("GET", "/x", spent, response(200, {}))
+    sleeps = Sleeps()
+    http = client(provider, sleeps)
+    http.request("GET", "https://p.example/x", idempotent=True, bucket="a")
+    http.request("GET", "https://p.example/x", idempotent=True, bucket="a")
+    assert sleeps == [10.0], "waited for the reset before the second request"
+    http.request("GET", "https://p.example/x", idempotent=True, bucket="b")
+    assert sleeps == [10.0], "another bucket is not held up"
+
+
+def test_client_errors_are_not_retried() -> None:
+    provider = FakeProvider().on("POST", "/x", response(400, {"error": "bad field"}))
+    with pytest.raises(SendError, match="bad field") as caught:
+        client(provider, Sleeps()).request("POST", "https://p.example/x", idempotent=True)
+    assert caught.value.retryable is False
+    assert len(provider.requests) == 1
+
+
+def test_unauthorized_is_an_auth_error_by_default() -> None:
+    provider = FakeProvider().on("GET", "/x", response(401, {"error": "invalid token"}))
+    with pytest.raises(AuthError, match="invalid token"):
+        client(provider, Sleeps()).request("GET", "https://p.example/x", idempotent=True)
+
+
+def test_read_timeout_after_sending_is_not_repeated_without_idempotency() -> None:
+    provider = FakeProvider().on("POST", "/x", httpx.ReadTimeout("slow"))
+    with pytest.raises(SendError, match="may or may not have been published") as caught:
+        client(provider, Sleeps()).request("POST", "https://p.example/x", idempotent=False)
+    assert caught.value.retryable is False
+    assert len(provider.requests) == 1
+
+
+def test_unreachable_provider_is_retryable_in_the_end() -> None:
+    provider = FakeProvider().on("GET", "/x", httpx.ConnectError("refused"))
+    with pytest.raises(SendError, match="could not be reached") as caught:
+        client(provider, Sleeps(), attempts=2).request(
+            "GET", "https://p.example/x", idempotent=True
+        )
+    assert caught.value.retryable is True
+    assert len(provider.requests) == 2
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("1635976418", datetime(2021, 11, 3, 21, 53, 38, tzinfo=UTC)),
+        ("2026-08-01T15:00:00.175404Z", datetime(2026, 8, 1, 15, 0, 0, 175404, tzinfo=UTC)),
+        ("2026-08-01T15:00:00", datetime(2026, 8, 1, 15, 0, tzinfo=UTC)),
+        ("soon", None),
+        ("", None),
+        (None, None),
+    ],
+)
+def test_parse_reset(value: str | None, expected: datetime | None) -> None:
+    assert parse_reset(value) == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("120", 120.0),
+        ("-5", 0.0),
+        ("Sat, 01 Aug 2026 13:01:30 GMT", 90.0),
+        ("Sat, 01 Aug 2026 12:00:00 GMT", 0.0),
+        ("later", None),
+        (None, None),
+    ],
+)
+def test_parse_retry_after(value: str | None, expected: float | None) -> None:
+    assert parse_retry_after(value, now=NOW) == expected
+
+
+def test_recorded_mastodon_and_x_headers_are_read() -> None:
+    mastodon = read_rate_limit(
+        httpx.Headers(
+            {
+                "x-ratelimit-limit": "300",
+                "x-ratelimit-remaining": "297",
+                "x-ratelimit-reset": "2026-08-01T15:00:00.175404Z",
+            }
+        )
+    )
+    assert (mastodon.limit, mastodon.remaining) == (300, 297)
+    assert mastodon.reset_at == datetime(2026, 8, 1, 15, 0, 0, 175404, tzinfo=UTC)
+    x = read_rate_limit(
+        httpx.Headers(
+            {
+                "x-rate-limit-limit": "200",
+                "x-rate-limit-remaining": "199",
+                "x-rate-limit-reset": "1635976418",
+            }
+        )
+    )
+    assert (x.limit, x.remaining) == (200, 199)
+
+
+@pytest.mark.parametrize(
+    ("body", "detail"),
+    [
+        ({"error": "Record not found"}, "Record not found"),
+        ({"title": "Forbidden", "detail": "Not permitted"}, "Not permitted"),
+        ({"errors": [{"message": "Rate limit exceeded"}]}, "Rate limit exceeded"),
+        ({"unexpected": 1}, ""),
+    ],
+)
+def test_error_detail(body: dict[str, object], detail: str) -> None:
+    assert error_detail(httpx.Response(400, json=body)) == detail
+
+
+def test_error_detail_of_a_non_json_body() -> None:
+    assert error_detail(httpx.Response(502, text="<html>Bad gateway</html>")) == (
+        "<html>Bad gateway</html>"
+    )
+
+
+def test_default_error_statuses() -> None:
+    request = httpx.Request("GET", "https://p.example/x")
+    assert isinstance(default_error("P", httpx.Response(401, request=request)), AuthError)
+    forbidden = default_error("P", httpx.Response(403, request=request))
+    assert isinstance(forbidden, SendError)
+    assert forbidden.retryable is False
+    busy = default_error("P", httpx.Response(503, request=request))
+    assert isinstance(busy, SendError)
+    assert busy.retryable is True
