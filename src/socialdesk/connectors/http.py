@@ -121,6 +121,7 @@ class HttpClient:
         headers: Mapping[str, str] | None = None,
         params: Mapping[str, Any] | list[tuple[str, Any]] | None = None,
         json: Any = None,
+        data: Mapping[str, str] | None = None,
         error_mapper: ErrorMapper | None = None,
     ) -> httpx.Response:
         """Send one request and return a 2xx response, or raise a :class:`ConnectorError`.
@@ -129,7 +130,8 @@ class HttpClient:
         (GETs, and POSTs the provider deduplicates with an idempotency key). ``bucket`` names the
         provider's rate-limit bucket (for example ``"42:POST /2/tweets"``); an exhausted bucket
         is not hit again before it resets. ``error_mapper`` turns provider-specific error bodies
-        into errors; it returns None to fall back to the generic mapping.
+        into errors; it returns None to fall back to the generic mapping. ``data`` sends a
+        form body (OAuth token endpoints), ``json`` a JSON one.
         """
         attempt = 0
         while True:
@@ -138,7 +140,12 @@ class HttpClient:
                 self._wait_for_bucket(bucket)
             try:
                 response = self._client.request(
-                    method, url, headers=dict(headers or {}), params=params, json=json
+                    method,
+                    url,
+                    headers=dict(headers or {}),
+                    params=params,
+                    json=json,
+                    data=dict(data) if data is not None else None,
                 )
             except httpx.TransportError as exc:
                 delay = self._transport_failure(exc, attempt=attempt, idempotent=idempotent)
