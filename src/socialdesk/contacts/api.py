@@ -1,7 +1,93 @@
-"""REST API routes of this domain (mounted under /api)."""
+"""REST API of the contacts domain (mounted under /api): find, read and merge customers."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
 
-router = APIRouter()
+from fastapi import APIRouter, Depends, Query
+from sqlalchemy.orm import Session
+
+from socialdesk.common.deps import DB, Manager, Reader
+from socialdesk.common.errors import NotFound, ValidationFailed
+from socialdesk.common.schemas import Cursor, Limit, api_token_scheme, error_responses
+from socialdesk.contacts import service as contacts_service
+from socialdesk.contacts.models import Contact, ContactIdentity
+from socialdesk.contacts.schemas import ContactMerge, ContactPage, ContactRead, IdentityRead
+
+router = APIRouter(
+    prefix="/contacts",
+    tags=["contacts"],
+    dependencies=[Depends(api_token_scheme)],
+    responses=error_responses(401, 422),
+)
+
+
+def _contact(contact_id: int, db: DB, actor: Reader) -> Contact:
+    # A dependency, so an id from another organization is a 404 before anything else is read.
+    return contacts_service.get_or_raise(
+        db, organization_id=actor.organization_id, contact_id=contact_id
+    )
+
+
+ContactDep = Annotated[Contact, Depends(_contact)]
+
+
+def _read(contact: Contact, identities: list[ContactIdentity]) -> ContactRead:
+    return ContactRead(
+        id=contact.id,
+        name=contact.name,
+        is_vip=contact.is_vip,
+        attributes=dict(contact.attributes),
+        merged_into_id=contact.merged_into_id,
+        created_at=contact.created_at,
+        identities=[IdentityRead.model_validate(i) for i in identities],
+    )
+
+
+def _read_one(db: Session, contact: Contact) -> ContactRead:
+    return _read(contact, contacts_service.identities(db, contact_id=contact.id))
+
+
+@router.get("", summary="Contacts, newest first; q searches names, handles and display names")
+def list_contacts(
+    db: DB,
+    actor: Reader,
+    q: Annotated[str | None, Query(max_length=200)] = None,
+    cursor: Cursor = None,
+    limit: Limit = 50,
+) -> ContactPage:
+    page = contacts_service.list_page(
+        db, organization_id=actor.organization_id, query=q, cursor=cursor, limit=limit
+    )
+    identities = contacts_service.identities_for(db, contact_ids=[c.id for c in page.items])
+    return ContactPage(
+        items=[_read(c, identities[c.id]) for c in page.items], next_cursor=page.next_cursor
+    )
+
+
+@router.get(
+    "/{contact_id}", summary="One contact with their identities", responses=error_responses(404)
+)
+def get_contact(contact: ContactDep, db: DB) -> ContactRead:
+    return _read_one(db, contact)
+
+
+@router.post(
+    "/{contact_id}/merge",
+    summary="Merge this contact into another (the same person); returns the survivor",
+    responses=error_responses(403, 404),
+)
+def merge_contact(body: ContactMerge, contact: ContactDep, db: DB, actor: Manager) -> ContactRead:
+    try:
+        survivor = contacts_service.merge(
+            db, organization_id=actor.organization_id, source_id=contact.id, target_id=body.into_id
+        )
+    except NotFound as exc:
+        # This contact was found already, so what is missing is the one to merge into.
+        raise NotFound(exc.message, field="into_id") from None
+    except ValidationFailed as exc:
+        # The service names its own parameter; the API's field is into_id.
+        if exc.field == "target_id":
+            raise ValidationFailed(exc.message, field="into_id") from None
+        raise
+    return _read_one(db, survivor)

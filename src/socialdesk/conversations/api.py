@@ -1,7 +1,459 @@
-"""REST API routes of this domain (mounted under /api)."""
+"""REST API of the conversations domain (mounted under /api): the inbox, a conversation's
+thread and trail, and everything people do to conversations (reply, note, assign, snooze...).
+
+Routes are thin: a path id is loaded by a dependency scoped to the caller's organization (so
+another organization's id is a 404 before the body is even read), the body is validated by its
+schema, a service does the work, and the result is returned as a schema.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from collections.abc import Iterable
+from http import HTTPStatus
+from typing import Annotated, Literal, TypeVar
 
-router = APIRouter()
+from fastapi import APIRouter, Depends, Query
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from socialdesk.accounts.models import Member, Team
+from socialdesk.accounts.schemas import MemberSummary, TeamSummary
+from socialdesk.channels.models import BrandAccount
+from socialdesk.channels.schemas import BrandAccountSummary
+from socialdesk.common.deps import DB, Manager, NoteTaker, Reader, Replier
+from socialdesk.common.errors import ValidationFailed
+from socialdesk.common.schemas import Cursor, Limit, api_token_scheme, error_responses
+from socialdesk.connectors.base import ChannelKind, Visibility
+from socialdesk.contacts import service as contacts_service
+from socialdesk.contacts.models import Contact
+from socialdesk.contacts.schemas import ContactSummary
+from socialdesk.conversations import service as conversations_service
+from socialdesk.conversations.models import Conversation, Message
+from socialdesk.conversations.schemas import (
+    ActivityPage,
+    ActivityRead,
+    AssignBody,
+    ConversationPage,
+    ConversationRead,
+    InboxCounts,
+    MessageAuthor,
+    MessagePage,
+    MessageRead,
+    NoteCreate,
+    PriorityBody,
+    ReplyCreate,
+    StatusBody,
+    TagCreate,
+    TeamBody,
+)
+from socialdesk.conversations.service import AssigneeFilter, InboxFilter
+from socialdesk.db.base import IdMixin
+from socialdesk.outbound import service as outbound_service
+
+router = APIRouter(
+    tags=["conversations"],
+    dependencies=[Depends(api_token_scheme)],
+    responses=error_responses(401, 422),
+)
+
+M = TypeVar("M", bound=IdMixin)
+
+
+# -- lookups, scoped to the caller's organization ------------------------------------------
+
+
+def _conversation(conversation_id: int, db: DB, actor: Reader) -> Conversation:
+    return conversations_service.get_or_raise(
+        db, organization_id=actor.organization_id, conversation_id=conversation_id
+    )
+
+
+def _message(message_id: int, db: DB, actor: Reader) -> Message:
+    return conversations_service.get_message_or_raise(
+        db, organization_id=actor.organization_id, message_id=message_id
+    )
+
+
+ConversationDep = Annotated[Conversation, Depends(_conversation)]
+MessageDep = Annotated[Message, Depends(_message)]
+
+
+def _assignee(value: str) -> AssigneeFilter | int:
+    word = value.strip().lower()
+    if word in {a.value for a in AssigneeFilter}:
+        return AssigneeFilter(word)
+    if word.isdigit():
+        return int(word)
+    raise ValidationFailed(
+        f"assignee must be me, unassigned, anyone or a member id; not {value!r}", field="assignee"
+    )
+
+
+def _filters(
+    *,
+    status: Literal["open", "pending", "snoozed", "resolved", "all"] = "open",
+    channel: ChannelKind | None = None,
+    brand_account_id: int | None = None,
+    assignee: Annotated[
+        str, Query(max_length=20, description="me, unassigned, anyone, or a member id")
+    ] = "anyone",
+    team_id: int | None = None,
+    tag: Annotated[str | None, Query(max_length=61)] = None,
+    q: Annotated[
+        str | None, Query(max_length=200, description="Full-text search over message text")
+    ] = None,
+    min_priority: Annotated[int | None, Query(ge=0, le=3)] = None,
+) -> InboxFilter:
+    return InboxFilter(
+        status=status,
+        channel=channel.value if channel else None,
+        brand_account_id=brand_account_id,
+        assignee=_assignee(assignee),
+        team_id=team_id,
+        tag=tag or None,
+        query=q or None,
+        min_priority=min_priority,
+    )
+
+
+Filters = Annotated[InboxFilter, Depends(_filters)]
+
+
+# -- presentation ---------------------------------------------------------------------------
+
+
+def _by_id(db: Session, model: type[M], ids: Iterable[int | None]) -> dict[int, M]:
+    """Rows of ``model`` for a page in one query, instead of one query per row."""
+    wanted = {i for i in ids if i is not None}
+    if not wanted:
+        return {}
+    return {row.id: row for row in db.scalars(select(model).where(model.id.in_(wanted)))}
+
+
+def _conversations(db: Session, rows: list[Conversation]) -> list[ConversationRead]:
+    accounts = _by_id(db, BrandAccount, (c.brand_account_id for c in rows))
+    contacts = _by_id(db, Contact, (c.contact_id for c in rows))
+    members = _by_id(db, Member, (c.assignee_id for c in rows))
+    teams = _by_id(db, Team, (c.team_id for c in rows))
+    tags = conversations_service.tags_for(db, conversation_ids=[c.id for c in rows])
+    identities = contacts_service.identities_for(db, contact_ids=list(contacts))
+    out = []
+    for c in rows:
+        account = accounts[c.brand_account_id]
+        contact = contacts.get(c.contact_id) if c.contact_id is not None else None
+        summary = None
+        if contact is not None:
+            here = [i for i in identities[contact.id] if i.channel == account.kind]
+            summary = ContactSummary(
+                id=contact.id,
+                name=contact.name,
+                is_vip=contact.is_vip,
+                handle=(here[0].handle or here[0].display_name) if here else None,
+            )
+        assignee = members.get(c.assignee_id) if c.assignee_id is not None else None
+        team = teams.get(c.team_id) if c.team_id is not None else None
+        out.append(
+            ConversationRead(
+                id=c.id,
+                status=c.status,
+                snoozed_until=c.snoozed_until,
+                priority=c.priority,
+                subject=c.subject,
+                channel=account.kind,
+                brand_account=BrandAccountSummary.model_validate(account),
+                contact=summary,
+                assignee=MemberSummary.model_validate(assignee) if assignee else None,
+                team=TeamSummary.model_validate(team) if team else None,
+                tags=tags[c.id],
+                message_count=c.message_count,
+                last_preview=c.last_preview,
+                created_at=c.created_at,
+                first_inbound_at=c.first_inbound_at,
+                first_response_at=c.first_response_at,
+                last_customer_message_at=c.last_customer_message_at,
+                last_activity_at=c.last_activity_at,
+                resolved_at=c.resolved_at,
+            )
+        )
+    return out
+
+
+def _conversation_read(db: Session, conversation: Conversation) -> ConversationRead:
+    return _conversations(db, [conversation])[0]
+
+
+def _messages(db: Session, rows: list[Message]) -> list[MessageRead]:
+    members = _by_id(db, Member, (m.author_member_id for m in rows))
+    contacts = _by_id(db, Contact, (m.author_contact_id for m in rows))
+    accounts = _by_id(db, BrandAccount, (m.brand_account_id for m in rows))
+    out = []
+    for m in rows:
+        if m.author_member_id is not None and m.author_member_id in members:
+            member = members[m.author_member_id]
+            author = MessageAuthor(type="member", id=member.id, name=member.name)
+        elif m.author_contact_id is not None and m.author_contact_id in contacts:
+            contact = contacts[m.author_contact_id]
+            author = MessageAuthor(type="contact", id=contact.id, name=contact.name)
+        else:
+            account = accounts[m.brand_account_id]
+            author = MessageAuthor(type="brand", id=None, name=account.display_name)
+        out.append(
+            MessageRead(
+                id=m.id,
+                conversation_id=m.conversation_id,
+                direction=m.direction,
+                visibility=m.visibility,
+                author=author,
+                text=m.text,
+                signature=m.signature,
+                native_id=m.native_id,
+                native_reply_to_id=m.native_reply_to_id,
+                created_at=m.created_at,
+                sent_at=m.sent_at,
+                delivery_state=m.delivery_state,
+                delivery_error=m.delivery_error,
+                delivery_attempts=m.delivery_attempts,
+            )
+        )
+    return out
+
+
+def _message_read(db: Session, message: Message) -> MessageRead:
+    return _messages(db, [message])[0]
+
+
+# -- the inbox ------------------------------------------------------------------------------
+
+
+@router.get(
+    "/conversations", summary="The inbox: conversations, most recent activity first, filtered"
+)
+def list_conversations(
+    db: DB, actor: Reader, flt: Filters, cursor: Cursor = None, limit: Limit = 50
+) -> ConversationPage:
+    page = conversations_service.list_inbox(
+        db,
+        organization_id=actor.organization_id,
+        me_id=actor.member.id,
+        flt=flt,
+        cursor=cursor,
+        limit=limit,
+    )
+    return ConversationPage(items=_conversations(db, page.items), next_cursor=page.next_cursor)
+
+
+@router.get(
+    "/conversations/counts",
+    summary="How many conversations each status and assignee view shows, under the same filters",
+)
+def conversation_counts(db: DB, actor: Reader, flt: Filters) -> InboxCounts:
+    counts = conversations_service.counts(
+        db, organization_id=actor.organization_id, me_id=actor.member.id, flt=flt
+    )
+    return InboxCounts.model_validate(counts)
+
+
+@router.get(
+    "/conversations/{conversation_id}",
+    summary="One conversation with its contact, tags, assignee and team",
+    responses=error_responses(404),
+)
+def get_conversation(conversation: ConversationDep, db: DB) -> ConversationRead:
+    return _conversation_read(db, conversation)
+
+
+@router.get(
+    "/conversations/{conversation_id}/messages",
+    summary="The thread, oldest first, notes included",
+    responses=error_responses(404),
+)
+def list_messages(
+    conversation: ConversationDep, db: DB, cursor: Cursor = None, limit: Limit = 50
+) -> MessagePage:
+    page = conversations_service.thread_page(
+        db, conversation=conversation, cursor=cursor, limit=limit
+    )
+    return MessagePage(items=_messages(db, page.items), next_cursor=page.next_cursor)
+
+
+@router.get(
+    "/conversations/{conversation_id}/activities",
+    summary="The trail: who did what to this conversation, oldest first",
+    responses=error_responses(404),
+)
+def list_activities(
+    conversation: ConversationDep, db: DB, cursor: Cursor = None, limit: Limit = 50
+) -> ActivityPage:
+    page = conversations_service.activities_page(
+        db, conversation=conversation, cursor=cursor, limit=limit
+    )
+    return ActivityPage(
+        items=[ActivityRead.model_validate(a) for a in page.items], next_cursor=page.next_cursor
+    )
+
+
+@router.get(
+    "/conversations/{conversation_id}/related",
+    summary="The contact's other conversations on every channel, most recent first",
+    responses=error_responses(404),
+)
+def list_related(
+    conversation: ConversationDep, db: DB, cursor: Cursor = None, limit: Limit = 20
+) -> ConversationPage:
+    page = conversations_service.related_page(
+        db, conversation=conversation, cursor=cursor, limit=limit
+    )
+    return ConversationPage(items=_conversations(db, page.items), next_cursor=page.next_cursor)
+
+
+# -- replies and notes ----------------------------------------------------------------------
+
+
+@router.post(
+    "/conversations/{conversation_id}/replies",
+    status_code=HTTPStatus.ACCEPTED,
+    summary="Reply to the customer: queued for delivery through the account's channel",
+    responses=error_responses(403, 404, 409),
+)
+def create_reply(
+    body: ReplyCreate, conversation: ConversationDep, db: DB, actor: Replier
+) -> MessageRead:
+    """A 422 with ``reasons`` means a check refused the text; a 409 with code ``confirm`` and
+    ``reasons`` means it has warnings: send again with ``confirm: true`` to go ahead."""
+    message = outbound_service.queue_reply(
+        db,
+        conversation=conversation,
+        author=actor.member,
+        text=body.text,
+        visibility=Visibility(body.visibility) if body.visibility else None,
+        confirmed=body.confirm,
+    )
+    return _message_read(db, message)
+
+
+@router.post(
+    "/conversations/{conversation_id}/notes",
+    status_code=HTTPStatus.CREATED,
+    summary="Add an internal note (seen by the team, never sent)",
+    responses=error_responses(403, 404),
+)
+def create_note(
+    body: NoteCreate, conversation: ConversationDep, db: DB, actor: NoteTaker
+) -> MessageRead:
+    note = conversations_service.add_note(
+        db, conversation=conversation, author=actor.member, text=body.text
+    )
+    return _message_read(db, note)
+
+
+@router.get(
+    "/messages/{message_id}",
+    summary="One message, e.g. to follow a reply's delivery",
+    responses=error_responses(404),
+)
+def get_message(message: MessageDep, db: DB) -> MessageRead:
+    return _message_read(db, message)
+
+
+@router.post(
+    "/messages/{message_id}/retry",
+    status_code=HTTPStatus.ACCEPTED,
+    summary="Send a failed message again",
+    responses=error_responses(403, 404, 409),
+)
+def retry_message(message: MessageDep, db: DB, actor: Replier) -> MessageRead:
+    outbound_service.retry(db, message=message, actor=actor.member)
+    return _message_read(db, message)
+
+
+# -- managing a conversation ----------------------------------------------------------------
+
+_MANAGE = error_responses(403, 404)
+
+
+@router.post(
+    "/conversations/{conversation_id}/assign",
+    summary="Assign to a member, or unassign with null",
+    responses=_MANAGE,
+)
+def assign(
+    body: AssignBody, conversation: ConversationDep, db: DB, actor: Manager
+) -> ConversationRead:
+    conversations_service.assign(
+        db, conversation=conversation, assignee_id=body.assignee_id, actor=actor.member
+    )
+    return _conversation_read(db, conversation)
+
+
+@router.post(
+    "/conversations/{conversation_id}/claim", summary="Assign to yourself", responses=_MANAGE
+)
+def claim(conversation: ConversationDep, db: DB, actor: Manager) -> ConversationRead:
+    conversations_service.assign(
+        db, conversation=conversation, assignee_id=actor.member.id, actor=actor.member
+    )
+    return _conversation_read(db, conversation)
+
+
+@router.post(
+    "/conversations/{conversation_id}/team",
+    summary="Hand to a team, or null for none",
+    responses=_MANAGE,
+)
+def set_team(
+    body: TeamBody, conversation: ConversationDep, db: DB, actor: Manager
+) -> ConversationRead:
+    conversations_service.set_team(
+        db, conversation=conversation, team_id=body.team_id, actor=actor.member
+    )
+    return _conversation_read(db, conversation)
+
+
+@router.post(
+    "/conversations/{conversation_id}/status",
+    summary="Open, set pending, snooze until a time, or resolve",
+    responses=_MANAGE,
+)
+def set_status(
+    body: StatusBody, conversation: ConversationDep, db: DB, actor: Manager
+) -> ConversationRead:
+    conversations_service.set_status(
+        db,
+        conversation=conversation,
+        status=body.status,
+        actor=actor.member,
+        snoozed_until=body.snoozed_until,
+    )
+    return _conversation_read(db, conversation)
+
+
+@router.post(
+    "/conversations/{conversation_id}/priority", summary="Set the priority", responses=_MANAGE
+)
+def set_priority(
+    body: PriorityBody, conversation: ConversationDep, db: DB, actor: Manager
+) -> ConversationRead:
+    conversations_service.set_priority(
+        db, conversation=conversation, priority=body.priority, actor=actor.member
+    )
+    return _conversation_read(db, conversation)
+
+
+@router.post("/conversations/{conversation_id}/tags", summary="Add a tag", responses=_MANAGE)
+def add_tag(
+    body: TagCreate, conversation: ConversationDep, db: DB, actor: Manager
+) -> ConversationRead:
+    conversations_service.add_tag(db, conversation=conversation, name=body.name, actor=actor.member)
+    return _conversation_read(db, conversation)
+
+
+@router.delete(
+    "/conversations/{conversation_id}/tags/{name}",
+    summary="Remove a tag (removing one that is not there changes nothing)",
+    responses=_MANAGE,
+)
+def remove_tag(
+    name: str, conversation: ConversationDep, db: DB, actor: Manager
+) -> ConversationRead:
+    conversations_service.remove_tag(db, conversation=conversation, name=name, actor=actor.member)
+    return _conversation_read(db, conversation)

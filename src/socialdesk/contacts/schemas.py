@@ -1,0 +1,50 @@
+"""API schemas of the contacts domain: customers and their identities on each channel."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from socialdesk.common.schemas import PageOut, ReadModel, UTCTimestamp
+
+
+class IdentityRead(ReadModel):
+    id: int
+    channel: str
+    native_id: str = Field(description="The person's id on that channel")
+    handle: str | None
+    display_name: str | None
+    created_at: UTCTimestamp
+
+
+class ContactSummary(BaseModel):
+    """The customer as a conversation shows them; ``handle`` is their identity on the
+    conversation's channel."""
+
+    id: int
+    name: str
+    is_vip: bool
+    handle: str | None
+
+
+class ContactRead(ReadModel):
+    id: int
+    name: str
+    is_vip: bool
+    attributes: dict[str, Any]
+    merged_into_id: int | None = Field(
+        description="Set when this contact was merged into another: follow it to the survivor"
+    )
+    created_at: UTCTimestamp
+    identities: list[IdentityRead]
+
+
+class ContactPage(PageOut[ContactRead]):
+    pass
+
+
+class ContactMerge(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    into_id: int = Field(description="The contact that stays; this one is folded into it")

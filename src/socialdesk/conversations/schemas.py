@@ -1,0 +1,139 @@
+"""API schemas of the conversations domain: conversations, their messages and trail, and the
+actions people take on them."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from socialdesk.accounts.schemas import MemberSummary, TeamSummary
+from socialdesk.channels.schemas import BrandAccountSummary
+from socialdesk.common.schemas import PageOut, ReadModel, UTCTimestamp
+from socialdesk.contacts.schemas import ContactSummary
+from socialdesk.conversations.models import Priority, Status
+
+MAX_TEXT = 20_000
+
+
+class ConversationRead(BaseModel):
+    id: int
+    status: str = Field(description="open, pending, snoozed or resolved")
+    snoozed_until: UTCTimestamp | None
+    priority: int = Field(description="0 low, 1 normal, 2 high, 3 urgent")
+    subject: str
+    channel: str = Field(description="The brand account's kind: web, x, mastodon...")
+    brand_account: BrandAccountSummary
+    contact: ContactSummary | None
+    assignee: MemberSummary | None
+    team: TeamSummary | None
+    tags: list[str]
+    message_count: int = Field(description="Messages to and from the customer (notes not counted)")
+    last_preview: str
+    created_at: UTCTimestamp
+    first_inbound_at: UTCTimestamp | None
+    first_response_at: UTCTimestamp | None
+    last_customer_message_at: UTCTimestamp | None
+    last_activity_at: UTCTimestamp
+    resolved_at: UTCTimestamp | None
+
+
+class ConversationPage(PageOut[ConversationRead]):
+    pass
+
+
+class InboxCounts(BaseModel):
+    """How many conversations each status and assignee view shows, with the other filters
+    applied (the numbers beside the inbox's filters)."""
+
+    open: int
+    pending: int
+    snoozed: int
+    resolved: int
+    all: int
+    mine: int
+    unassigned: int
+
+
+class MessageAuthor(BaseModel):
+    type: Literal["contact", "member", "brand"] = Field(
+        description="brand: written by the brand account outside the desk (another tool, history)"
+    )
+    id: int | None
+    name: str
+
+
+class MessageRead(BaseModel):
+    id: int
+    conversation_id: int
+    direction: str = Field(description="inbound or outbound")
+    visibility: str = Field(description="public, direct, or note (internal, never sent)")
+    author: MessageAuthor
+    text: str
+    signature: str | None = Field(description="Appended to the text when it is sent")
+    native_id: str | None = Field(description="The channel's id, once delivered or received")
+    native_reply_to_id: str | None
+    created_at: UTCTimestamp
+    sent_at: UTCTimestamp | None
+    delivery_state: str | None = Field(
+        description="queued, sending, sent or failed (outbound only; null for inbound and notes)"
+    )
+    delivery_error: str | None = Field(description="Why delivery failed, when it did")
+    delivery_attempts: int
+
+
+class MessagePage(PageOut[MessageRead]):
+    pass
+
+
+class ActivityRead(ReadModel):
+    id: int
+    kind: str = Field(description="assigned, status_changed, tagged, note_added, merged...")
+    actor_member_id: int | None = Field(description="Null when the desk itself did it")
+    data: dict[str, Any]
+    created_at: UTCTimestamp
+
+
+class ActivityPage(PageOut[ActivityRead]):
+    pass
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ReplyCreate(_Body):
+    text: str = Field(min_length=1, max_length=MAX_TEXT)
+    visibility: Literal["public", "direct"] | None = Field(
+        default=None, description="Leave out to answer in kind (a direct message gets a direct one)"
+    )
+    confirm: bool = Field(
+        default=False, description="Send despite warnings (after a 409 with code confirm)"
+    )
+
+
+class NoteCreate(_Body):
+    text: str = Field(min_length=1, max_length=MAX_TEXT)
+
+
+class AssignBody(_Body):
+    assignee_id: int | None = Field(description="A member's id, or null to unassign")
+
+
+class TeamBody(_Body):
+    team_id: int | None = Field(description="A team's id, or null for no team")
+
+
+class StatusBody(_Body):
+    status: Status
+    snoozed_until: AwareDatetime | None = Field(
+        default=None, description="Required with status snoozed, with a UTC offset"
+    )
+
+
+class PriorityBody(_Body):
+    priority: Priority = Field(description="0 low, 1 normal, 2 high, 3 urgent")
+
+
+class TagCreate(_Body):
+    name: str = Field(min_length=1, max_length=61, description="Letters, digits, spaces, - or _")

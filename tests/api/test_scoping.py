@@ -1,0 +1,165 @@
+"""Organizations are sealed: every route that takes an id answers 404 for another
+organization's id, the same answer as for an id that does not exist.
+
+The routes are read from the app's own OpenAPI document, so a new route with an id is checked
+without anyone remembering to add it here.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from tests.api.conftest import Desk, Org, bearer
+
+from socialdesk.app import create_app
+
+PARAM = re.compile(r"{(\w+)}")
+MISSING_ID = 987_654
+
+# Bodies that would be valid for the owner of the object, so only the scoping can refuse them.
+BODIES: dict[str, dict[str, Any]] = {
+    "replies": {"text": "We are on it"},
+    "notes": {"text": "Checked the courier"},
+    "assign": {"assignee_id": None},
+    "team": {"team_id": None},
+    "status": {"status": "resolved"},
+    "priority": {"priority": 2},
+    "tags": {"name": "urgent"},
+    "merge": {"into_id": 1},
+    "events": {"native_id": "e-1", "kind": "visitor.message", "payload": {}},
+    "{brand_account_id}": {"display_name": "Renamed"},
+}
+
+
+HTTP_METHODS = {"get", "post", "put", "patch", "delete"}
+
+
+def _id_routes() -> list[tuple[str, str]]:
+    paths: dict[str, dict[str, Any]] = create_app().openapi()["paths"]
+    return [
+        (method.upper(), path)
+        for path, operations in sorted(paths.items())
+        if path.startswith("/api/") and "{" in path
+        for method in sorted(operations)
+        if method in HTTP_METHODS
+    ]
+
+
+def _values(org: Org) -> dict[str, object]:
+    return {
+        "conversation_id": org.conversation_id,
+        "message_id": org.message_id,
+        "contact_id": org.contact_id,
+        "brand_account_id": org.brand_account_id,
+        "token_id": org.token_id,
+        "name": "delivery",  # a tag the conversation has
+    }
+
+
+def _fill(path: str, values: dict[str, object]) -> str:
+    def sub(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name not in values:
+            pytest.fail(f"{path}: no sample value for {{{name}}}; add one to _values()")
+        return str(values[name])
+
+    return PARAM.sub(sub, path)
+
+
+def test_the_app_has_id_routes_to_check() -> None:
+    paths = {path for _method, path in _id_routes()}
+    assert "/api/conversations/{conversation_id}" in paths
+    assert len(paths) >= 15
+
+
+def test_every_id_route_is_404_for_another_organization(client: TestClient, desk: Desk) -> None:
+    intruder = bearer(desk.b.owner_token)  # an owner: no role could be the reason for a refusal
+    checked = []
+    for method, template in _id_routes():
+        foreign = _fill(template, _values(desk.a))
+        body = BODIES.get(template.rstrip("/").rsplit("/", 1)[-1]) if method != "GET" else None
+        response = client.request(method, foreign, json=body, headers=intruder)
+        assert response.status_code == 404, (method, foreign, response.text)
+        error = response.json()["error"]
+        assert error["code"] == "not_found"
+
+        # Indistinguishable from an id that does not exist anywhere.
+        values = _values(desk.a)
+        first_param = PARAM.search(template)
+        assert first_param is not None
+        real = str(values[first_param.group(1)])
+        values[first_param.group(1)] = MISSING_ID
+        missing = client.request(method, _fill(template, values), json=body, headers=intruder)
+        assert missing.status_code == 404
+        assert missing.json()["error"]["message"] == error["message"].replace(real, str(MISSING_ID))
+        checked.append((method, template))
+    assert len(checked) == len(_id_routes())
+
+    # Nothing in organization A was touched by all that.
+    owner_a = bearer(desk.a.owner_token)
+    assert client.get("/api/me", headers=owner_a).status_code == 200  # token not revoked
+    conversation = client.get(f"/api/conversations/{desk.a.conversation_id}", headers=owner_a)
+    assert conversation.json()["status"] == "open"
+    assert conversation.json()["tags"] == ["delivery"]
+    activities = client.get(
+        f"/api/conversations/{desk.a.conversation_id}/activities", headers=owner_a
+    ).json()["items"]
+    assert [a["kind"] for a in activities] == ["tagged"]
+
+
+def test_the_same_routes_work_for_the_owning_organization(client: TestClient, desk: Desk) -> None:
+    """The ids used above are real: their own organization reads them fine."""
+    owner = bearer(desk.a.owner_token)
+    for method, template in _id_routes():
+        if method == "GET":
+            path = _fill(template, _values(desk.a))
+            assert client.get(path, headers=owner).status_code == 200, path
+
+
+@pytest.mark.parametrize(
+    ("suffix", "body", "field"),
+    [
+        ("assign", "assignee_id", "assignee_id"),
+        ("team", "team_id", "team_id"),
+    ],
+)
+def test_ids_in_bodies_are_scoped_too(
+    client: TestClient, desk: Desk, suffix: str, body: str, field: str
+) -> None:
+    foreign = {"assignee_id": desk.b.agent.id, "team_id": desk.b.team_id}[body]
+    response = client.post(
+        f"/api/conversations/{desk.a.conversation_id}/{suffix}",
+        json={body: foreign},
+        headers=bearer(desk.a.owner_token),
+    )
+    assert response.status_code == 404
+    assert response.json()["error"]["field"] == field
+
+
+def test_merge_into_another_organizations_contact_is_404(client: TestClient, desk: Desk) -> None:
+    response = client.post(
+        f"/api/contacts/{desk.a.contact_id}/merge",
+        json={"into_id": desk.b.contact_id},
+        headers=bearer(desk.a.owner_token),
+    )
+    assert response.status_code == 404
+    assert response.json()["error"]["field"] == "into_id"
+
+
+def test_filters_never_reach_across(client: TestClient, desk: Desk) -> None:
+    response = client.get(
+        "/api/conversations",
+        params={"brand_account_id": desk.b.brand_account_id, "status": "all"},
+        headers=bearer(desk.a.owner_token),
+    )
+    assert response.status_code == 200
+    assert response.json()["items"] == []
+    everything = client.get(
+        "/api/conversations", params={"status": "all"}, headers=bearer(desk.a.owner_token)
+    ).json()["items"]
+    assert {c["brand_account"]["id"] for c in everything} == {desk.a.brand_account_id}
+    contacts = client.get("/api/contacts", headers=bearer(desk.a.owner_token)).json()["items"]
+    assert {c["id"] for c in contacts} == {desk.a.contact_id, desk.a.other_contact_id}
