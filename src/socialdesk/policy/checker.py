@@ -20,7 +20,7 @@ import logging
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import regex
 
@@ -68,9 +68,10 @@ _OUTCOME_OF = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class Violation:
-    """One rule broken by ``text[start:end]`` of the draft."""
+class Violation(NamedTuple):
+    """One rule broken by ``text[start:end]`` of the draft. (A named tuple: a large policy can
+    produce hundreds per draft, and tuples are several times cheaper to build than frozen
+    dataclasses.)"""
 
     rule: str
     explain: str
@@ -130,6 +131,15 @@ class _RuleExtras:
     required: re.Pattern[str] | None = None
     patterns: tuple[tuple[str, regex.Pattern[str]], ...] = ()
     allow_values: frozenset[str] = frozenset()
+    allowed_domains: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """Which rules apply to one channel and visibility."""
+
+    term_owners: frozenset[int]  # matcher owners of applicable term rules
+    others: tuple[int, ...]  # indices of applicable rules of the other kinds
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,6 +152,29 @@ class CompiledPolicy:
     matcher: TermMatcher
     extras: tuple[_RuleExtras, ...]
     owners: tuple[_Owner, ...]
+    _plans: dict[tuple[ChannelKind, Visibility], _Plan] = field(
+        default_factory=dict, compare=False, repr=False
+    )
+
+    def plan(self, channel: ChannelKind, visibility: Visibility) -> _Plan:
+        # Term rules are most of a large policy; they cost nothing unless the matcher found
+        # one of their terms, so only the other kinds are visited one by one.
+        key = (channel, visibility)
+        plan = self._plans.get(key)
+        if plan is None:
+            applicable = [
+                i for i, rule in enumerate(self.rules) if rule.applies_to(channel, visibility)
+            ]
+            plan = _Plan(
+                term_owners=frozenset(
+                    self.extras[i].owners["terms"]
+                    for i in applicable
+                    if isinstance(self.rules[i], TermsRule)
+                ),
+                others=tuple(i for i in applicable if not isinstance(self.rules[i], TermsRule)),
+            )
+            self._plans[key] = plan
+        return plan
 
 
 def _literal_pattern(texts: Iterable[str]) -> re.Pattern[str]:
@@ -196,6 +229,8 @@ def compile_policy(policy: Policy) -> CompiledPolicy:
                 (p.name, regex.compile(p.pattern, regex.IGNORECASE)) for p in rule.patterns
             )
             extra.allow_values = frozenset(_normalise_value(v) for v in rule.allow)
+        elif isinstance(rule, LinksRule):
+            extra.allowed_domains = rule.allowed_domains + tuple(a.lower() for a in rule.allow)
         extras.append(extra)
 
     fingerprint = hashlib.sha256(dump_policy(policy).encode("utf-8")).hexdigest()
@@ -258,14 +293,32 @@ class _Draft:
         self._hits: dict[int, list[TermHit]] | None = None
         self._links: list[Link] | None = None
         self._personal: list[tuple[PersonalData, int, int, str]] | None = None
+        self._shouting: dict[int, list[tuple[int, int]]] = {}
+        self._entities: dict[str, list[tuple[int, int]]] = {}
 
-    def hits(self, owner: int) -> list[TermHit]:
+    def _grouped_hits(self) -> dict[int, list[TermHit]]:
         if self._hits is None:
             grouped: dict[int, list[TermHit]] = {}
             for hit in self._compiled.matcher.find(self.text):
                 grouped.setdefault(hit.owner, []).append(hit)
             self._hits = grouped
-        return self._hits.get(owner, [])
+        return self._hits
+
+    def owners_hit(self) -> set[int]:
+        return set(self._grouped_hits())
+
+    def hits(self, owner: int) -> list[TermHit]:
+        return self._grouped_hits().get(owner, [])
+
+    def shouting(self, min_letters: int) -> list[tuple[int, int]]:
+        if min_letters not in self._shouting:
+            self._shouting[min_letters] = find_shouting(self.text, min_letters)
+        return self._shouting[min_letters]
+
+    def spans(self, name: str, pattern: re.Pattern[str]) -> list[tuple[int, int]]:
+        if name not in self._entities:
+            self._entities[name] = [(m.start(), m.end()) for m in pattern.finditer(self.text)]
+        return self._entities[name]
 
     def links(self) -> list[Link]:
         if self._links is None:
@@ -287,12 +340,14 @@ def _check(
     signature: str | None,
 ) -> Decision:
     draft = _Draft(text, compiled)
+    plan = compiled.plan(channel, visibility)
     violations: list[Violation] = []
-    for index, rule in enumerate(compiled.rules):
-        if not rule.applies_to(channel, visibility):
-            continue
-        extra = compiled.extras[index]
-        violations.extend(_judge(rule, extra, draft))
+    if plan.term_owners:
+        for owner_id in sorted(plan.term_owners & draft.owners_hit()):
+            rule = compiled.rules[compiled.owners[owner_id].rule_index]
+            violations.extend(_violation(rule, h.start, h.end) for h in draft.hits(owner_id))
+    for index in plan.others:
+        violations.extend(_judge(compiled.rules[index], compiled.extras[index], draft))
 
     counting_limit = channel_length(channel, visibility)
     limit = counting_limit.limit
@@ -357,11 +412,10 @@ def _judge_terms(rule: TermsRule, extra: _RuleExtras, draft: _Draft) -> list[Vio
 
 
 def _judge_links(rule: LinksRule, extra: _RuleExtras, draft: _Draft) -> list[Violation]:
-    allowed = rule.allowed_domains + tuple(a.lower() for a in rule.allow)
     return [
         _violation(rule, link.start, link.end)
         for link in draft.links()
-        if not host_allowed(link.host, allowed)
+        if not host_allowed(link.host, extra.allowed_domains)
     ]
 
 
@@ -374,7 +428,7 @@ def _judge_tone(rule: ToneRule, extra: _RuleExtras, draft: _Draft) -> list[Viola
             )
     if Tone.SHOUTING in rule.tone:
         found.extend(
-            _violation(rule, s, e) for s, e in find_shouting(draft.text, rule.shouting_min_letters)
+            _violation(rule, s, e) for s, e in draft.shouting(rule.shouting_min_letters)
         )
     return found
 
@@ -394,12 +448,14 @@ def _judge_required(rule: RequiredTextRule, extra: _RuleExtras, draft: _Draft) -
 
 
 def _judge_limits(rule: LimitsRule, extra: _RuleExtras, draft: _Draft) -> list[Violation]:
-    text = draft.text
     found: list[Violation] = []
-    for limit, pattern in ((rule.max_mentions, MENTION), (rule.max_hashtags, HASHTAG)):
+    for name, limit, pattern in (
+        ("mentions", rule.max_mentions, MENTION),
+        ("hashtags", rule.max_hashtags, HASHTAG),
+    ):
         if limit is None:
             continue
-        spans = [(m.start(), m.end()) for m in pattern.finditer(text)]
+        spans = draft.spans(name, pattern)
         if len(spans) > limit:
             found.append(_violation(rule, spans[limit][0], spans[-1][1]))
     return found

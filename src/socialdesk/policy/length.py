@@ -40,8 +40,13 @@ _GRAPHEME = regex.compile(r"\X")
 # A grapheme cluster that is an emoji: it holds a pictograph, a flag letter or a keycap mark.
 _EMOJI_PART = regex.compile(r"[\p{Extended_Pictographic}\p{Regional_Indicator}\u20e3]")
 # Code points X weighs 1 (twitter-text v3 configuration); everything else weighs 2.
-_X_LIGHT_RANGES = ((0x0000, 0x10FF), (0x2000, 0x200D), (0x2010, 0x201F), (0x2032, 0x2037))
 _X_HEAVY_CHAR = re.compile(r"[^\u0000-\u10ff\u2000-\u200d\u2010-\u201f\u2032-\u2037]")
+# A grapheme cluster that ends in a pictograph, flag letter or keycap mark, possibly followed by
+# modifiers, variation selectors, joiners or tags: an emoji. Matching them in the regex engine
+# keeps the common case (no emoji) free of a Python loop over every character.
+_EMOJI_CLUSTER = regex.compile(
+    r"\X(?<=[\p{Extended_Pictographic}\p{Regional_Indicator}\u20e3][\p{M}\p{Cf}\p{Sk}]*)"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,27 +116,41 @@ def _graphemes(text: str) -> int:
     return sum(1 for _ in _GRAPHEME.finditer(text))
 
 
-def _x_char_weight(ch: str) -> int:
-    cp = ord(ch)
-    for low, high in _X_LIGHT_RANGES:
-        if low <= cp <= high:
-            return 1
-    return 2
-
-
 def _x_segment(segment: str) -> int:
     if segment.isascii():
         return len(segment)
-    if not _EMOJI_PART.search(segment):
-        return len(segment) + len(_X_HEAVY_CHAR.findall(segment))
-    total = 0
-    for m in _GRAPHEME.finditer(segment):
-        cluster = m.group()
-        if _EMOJI_PART.search(cluster):
-            total += 2
-        else:
-            total += sum(_x_char_weight(ch) for ch in cluster)
+    total = len(segment) + len(_X_HEAVY_CHAR.findall(segment))
+    if _EMOJI_PART.search(segment):
+        # Every code point was weighed on its own above; a whole emoji weighs 2.
+        for m in _EMOJI_CLUSTER.finditer(segment):
+            cluster = m.group()
+            total += 2 - len(cluster) - len(_X_HEAVY_CHAR.findall(cluster))
     return total
+
+
+def _x_overflow(text: str, budget: int) -> int:
+    """The offset of the first character of ``text`` past an X weight of ``budget``."""
+    pos = 0
+    total = 0
+    for link in [*find_urls(text), None]:
+        segment = text[pos : link.start if link is not None else len(text)]
+        weight = _x_segment(segment)
+        if total + weight > budget:
+            if segment.isascii():
+                return pos + max(0, budget - total)
+            for m in _GRAPHEME.finditer(segment):
+                total += _x_segment(m.group())
+                if total > budget:
+                    return pos + m.start()
+            return pos + len(segment)
+        total += weight
+        if link is None:
+            break
+        if total + X_URL_WEIGHT > budget:
+            return link.start
+        total += X_URL_WEIGHT
+        pos = link.end
+    return len(text)
 
 
 def _x_weighted(text: str) -> int:
@@ -168,10 +187,12 @@ def _drop_mention_domains(segment: str) -> str:
 def overflow_start(text: str, counting: LengthCounting, limit: int, *, suffix: str = "") -> int:
     """The first offset in ``text`` from which ``text + suffix`` is over ``limit``.
 
-    Used to highlight what does not fit. Binary search on prefixes: counts are not strictly
-    monotonic around links (a half-typed link may count less than the whole one), so the answer
-    is the smallest prefix found to overflow, which is always within ``0..len(text)``.
+    Used to highlight what does not fit. X's weights are walked once; other countings use a
+    binary search on prefixes (counts are not strictly monotonic around links, so the answer is
+    the smallest prefix found to overflow). Always within ``0..len(text)``.
     """
+    if counting is LengthCounting.X_WEIGHTED:
+        return min(len(text), _x_overflow(text, limit - count(suffix, counting)))
     low, high = 0, len(text)
     while low < high:
         mid = (low + high) // 2

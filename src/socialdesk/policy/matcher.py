@@ -34,6 +34,7 @@ import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import NamedTuple
 
 import regex
 
@@ -72,8 +73,7 @@ _MAX_JOIN_TOKENS = 40
 _MAX_HASHTAG = 64
 
 
-@dataclass(frozen=True, slots=True)
-class TermHit:
+class TermHit(NamedTuple):
     """``term`` of the list ``owner`` found at ``text[start:end]``."""
 
     owner: int
@@ -100,8 +100,7 @@ class _Entry:
     allow: bool
 
 
-@dataclass(frozen=True, slots=True)
-class _Token:
+class _Token(NamedTuple):  # a tuple: built for every word of every draft, so it must be cheap
     text: str  # folded
     start: int  # offsets in the folded text
     end: int
@@ -462,19 +461,23 @@ class TermMatcher:
                 continue
             seen.add(key)
             found.append(TermHit(entry.owner, entry.term, o_start, o_end))
-        result = [
-            hit
-            for hit in found
-            if not any(a < hit.end and hit.start < b for a, b in allowed.get(hit.owner, ()))
-            # "beer" inside "beer's", "d r u n k" inside "d r u n k e n": report the longer.
-            and not any(
-                other is not hit
-                and other.owner == hit.owner
-                and other.start <= hit.start
-                and hit.end <= other.end
-                and (other.end - other.start) > (hit.end - hit.start)
-                for other in found
-            )
-        ]
+        by_owner: dict[int, list[TermHit]] = {}
+        for hit in found:
+            by_owner.setdefault(hit.owner, []).append(hit)
+        result: list[TermHit] = []
+        for owner, owned in by_owner.items():
+            excused = allowed.get(owner, ())
+            for hit in owned:
+                if any(a < hit.end and hit.start < b for a, b in excused):
+                    continue
+                # "beer" inside "beer's", "d r u n k" inside "d r u n k e n": keep the longer.
+                if len(owned) > 1 and any(
+                    other.start <= hit.start
+                    and hit.end <= other.end
+                    and (other.end - other.start) > (hit.end - hit.start)
+                    for other in owned
+                ):
+                    continue
+                result.append(hit)
         result.sort(key=lambda h: (h.start, h.end, h.owner, h.term))
         return result
