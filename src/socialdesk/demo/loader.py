@@ -517,7 +517,8 @@ def _native_id(turn: _Turn, author: str) -> str:
     if scene.channel is ChannelKind.EMAIL:
         domain = author.rpartition("@")[2] or "kestrelvalley.example"
         return f"<{scene.key}.{turn.state.messages}@{domain}>"
-    return f"{scene.key}-{turn.state.messages}"
+    # The chat page's own shape: the visitor, then the id of the form that sent it.
+    return f"{author}:demo-{turn.index:02d}-{turn.state.messages}"
 
 
 def _thread_key(turn: _Turn, customer_native_id: str, native_id: str) -> str | None:
