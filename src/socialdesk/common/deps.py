@@ -100,7 +100,7 @@ async def current_actor(request: Request, db: DB) -> Actor:
             if request.method not in SAFE_METHODS:
                 await _check_csrf(request, auth.csrf_token)
             return Actor(member=member, via="session", auth_session=auth)
-    raise NotAuthenticated("log in first")
+    raise NotAuthenticated("log in first, or send an API token as 'Authorization: Bearer <token>'")
 
 
 CurrentActor = Annotated[Actor, Depends(current_actor)]
