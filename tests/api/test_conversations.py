@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
@@ -175,7 +175,8 @@ def test_managing_a_conversation(client: TestClient, desk: Desk, clock: FrozenCl
     team = client.post(f"{base}/team", json={"team_id": desk.a.team_id}, headers=owner)
     assert team.json()["team"] == {"id": desk.a.team_id, "name": "Care A"}
 
-    wake = (clock.now() + timedelta(days=1)).isoformat()
+    paris = timezone(timedelta(hours=1))
+    wake = (clock.now() + timedelta(days=1)).astimezone(paris).isoformat()
     snoozed = client.post(
         f"{base}/status", json={"status": "snoozed", "snoozed_until": wake}, headers=owner
     )
@@ -200,7 +201,13 @@ def test_managing_a_conversation(client: TestClient, desk: Desk, clock: FrozenCl
     assert note.json()["delivery_state"] is None
     assert note.json()["author"]["type"] == "member"
 
-    kinds = [a["kind"] for a in client.get(f"{base}/activities", headers=owner).json()["items"]]
+    trail = client.get(f"{base}/activities", headers=owner).json()["items"]
+    kinds = [a["kind"] for a in trail]
+    assert trail[3]["data"] == {
+        "from": "open",
+        "to": "snoozed",
+        "until": "2026-01-06T09:00:00+00:00",
+    }
     assert kinds == [
         "tagged",
         "assigned",

@@ -9,6 +9,7 @@ schema, a service does the work, and the result is returned as a schema.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import UTC
 from http import HTTPStatus
 from typing import Annotated, Literal, TypeVar
 
@@ -422,7 +423,8 @@ def set_status(
         conversation=conversation,
         status=body.status,
         actor=actor.member,
-        snoozed_until=body.snoozed_until,
+        # Stored and echoed in the trail as UTC, whatever offset the caller wrote.
+        snoozed_until=body.snoozed_until.astimezone(UTC) if body.snoozed_until else None,
     )
     return _conversation_read(db, conversation)
 
