@@ -3,6 +3,8 @@ must register the way a plugin would."""
 
 from __future__ import annotations
 
+import re
+from importlib.metadata import EntryPoint
 from pathlib import Path
 from typing import ClassVar
 
@@ -62,3 +64,34 @@ def test_connectors_register_like_plugins(
     registry.register(connector)
     assert registry.get(connector.kind) is connector
     assert str(connector.kind) in registry.kinds()
+
+
+# The lines proposed for pyproject's [project.entry-points."socialdesk.connectors"].
+ENTRY_POINTS = {
+    "mastodon": "socialdesk.connectors.mastodon.connector:MastodonConnector",
+    "x": "socialdesk.connectors.x.connector:XConnector",
+    "email": "socialdesk.connectors.email.connector:EmailConnector",
+}
+
+
+@pytest.mark.parametrize(("name", "value"), sorted(ENTRY_POINTS.items()))
+def test_entry_points_load_a_connector_of_their_name(name: str, value: str) -> None:
+    entry = EntryPoint(name=name, value=value, group=registry.ENTRY_POINT_GROUP)
+    connector = entry.load()()  # the registry instantiates without arguments
+    assert isinstance(connector, Connector)
+    assert str(connector.kind) == name
+
+
+SETTING_READ = re.compile(r"""(?:settings|credentials)\.get\(\s*(?:f?)["']([a-z_{}]+)["']""")
+
+
+@pytest.mark.parametrize("network", ["mastodon", "x", "email"])
+def test_every_setting_and_credential_a_connector_reads_is_documented(network: str) -> None:
+    folder = Path(registry.__file__).parent / network
+    code = "\n".join(p.read_text(encoding="utf-8") for p in folder.glob("*.py"))
+    readme = (folder / "README.md").read_text(encoding="utf-8")
+    keys = set(SETTING_READ.findall(code))
+    keys = {k.replace("{prefix}", p) for k in keys for p in ("imap", "smtp")}
+    assert keys, f"no settings found in {folder}"
+    missing = sorted(k for k in keys if f"`{k}`" not in readme)
+    assert not missing, f"{network}/README.md does not document settings {missing}"
