@@ -103,6 +103,7 @@ def test_first_poll_reads_recent_mail_and_files_each_by_kind() -> None:
     assert first.payload["uid"] == uids[0]
     assert first.payload["uidvalidity"] == 1700
     assert first.payload["mailbox"] == "INBOX"
+    assert first.payload["_socialdesk"] == {"brand_address": "help@shop.example"}
     assert raw_bytes(first.payload) == (FIXTURES / MAILS[0]).read_bytes()
     assert first.received_at == NOW
     assert old not in [e.payload["uid"] for e in result.events]
@@ -118,6 +119,17 @@ def test_polled_mail_parses() -> None:
     [message] = conn.parse(event)
     assert message.raw["uid"] == 1
     assert message.author.handle == "alice@example.com"
+
+
+def test_mail_from_the_brand_address_is_marked() -> None:
+    box = MemoryMailbox()
+    box.add("message__address_as_display_name.eml")  # From: alice@example.com
+    conn = connector(box)
+    [event] = conn.poll(account(address="Alice@Example.com"), None).events
+    [message] = conn.parse(event)
+    assert message.from_brand is True
+    [event] = conn.poll(account(), None).events
+    assert conn.parse(event)[0].from_brand is False
 
 
 def test_next_poll_reads_after_the_cursor() -> None:

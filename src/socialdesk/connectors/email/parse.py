@@ -3,7 +3,11 @@
 Payload of an email event (what the poller stores, what :func:`event_payload` builds)::
 
     {"raw_base64": "<the message bytes, base64>",      # or "raw": "<the message as text>"
-     "uid": 42, "uidvalidity": 1700000000, "mailbox": "INBOX"}   # where IMAP had it (optional)
+     "uid": 42, "uidvalidity": 1700000000, "mailbox": "INBOX",   # where IMAP had it (optional)
+     "_socialdesk": {"brand_address": "help@shop.example"}}      # added by the poller (optional)
+
+Mail whose sender is the brand address (a copy of the brand's own reply, an agent writing from
+their mail client with the brand address) is marked ``from_brand``.
 
 Event kinds: ``message`` (mail from a person: becomes a message), and ``auto_reply``, ``bounce``
 and ``bulk`` (machine-sent mail: recorded, never shown as something to answer). The poller files
@@ -46,6 +50,7 @@ from socialdesk.connectors.email.text import html_to_text, strip_quotes
 
 log = logging.getLogger(__name__)
 
+ANNOTATION = "_socialdesk"
 MESSAGE = "message"
 AUTO_REPLY = "auto_reply"
 BOUNCE = "bounce"
@@ -318,9 +323,13 @@ def to_inbound(
     for key in ("uid", "uidvalidity", "mailbox"):
         if where is not None and key in where:
             raw_record[key] = where[key]
+    author = sender_identity(message)
+    annotation = (where or {}).get(ANNOTATION)
+    brand = annotation.get("brand_address") if isinstance(annotation, dict) else None
     return InboundMessage(
         native_id=native_id,
-        author=sender_identity(message),
+        author=author,
+        from_brand=isinstance(brand, str) and brand.lower() == author.native_id,
         text=strip_quotes(full_text),
         created_at=sent_at(message) or received_at,
         visibility=Visibility.DIRECT,

@@ -104,7 +104,13 @@ def poll_mailbox(
             RawEvent(
                 native_id=event_native_id(raw),
                 kind=event_kind(raw),
-                payload=event_payload(raw, uid=uid, uidvalidity=validity, mailbox=account.mailbox),
+                payload=event_payload(
+                    raw,
+                    uid=uid,
+                    uidvalidity=validity,
+                    mailbox=account.mailbox,
+                    _socialdesk={"brand_address": account.address},
+                ),
                 received_at=received_at,
             )
         )

@@ -126,7 +126,9 @@ class MastodonConnector:
     def verify_credentials(self, account: AccountContext) -> Identity:
         """The brand account as the instance knows it; raises AuthError when the token is
         refused. Suited to a health check."""
-        config = MastodonAccount.from_context(account)
+        return account_identity(self._me(account, MastodonAccount.from_context(account)))
+
+    def _me(self, account: AccountContext, config: MastodonAccount) -> dict[str, object]:
         response = self._client.request(
             "GET",
             config.instance_url + "/api/v1/accounts/verify_credentials",
@@ -135,7 +137,8 @@ class MastodonConnector:
             headers=config.headers(),
             error_mapper=error_mapper(config),
         )
-        return account_identity(response.json())
+        found = response.json()
+        return found if isinstance(found, dict) else {}
 
     def _brand_native_id(self, account: AccountContext, config: MastodonAccount) -> str | None:
         # The numeric id of the brand account on its instance, to recognise its own posts.
@@ -144,15 +147,7 @@ class MastodonConnector:
             known = self._brand_ids.get(key)
         if known is not None:
             return known
-        response = self._client.request(
-            "GET",
-            config.instance_url + "/api/v1/accounts/verify_credentials",
-            idempotent=True,
-            bucket=f"{account.brand_account_id}:api",
-            headers=config.headers(),
-            error_mapper=error_mapper(config),
-        )
-        found = response.json().get("id")
+        found = self._me(account, config).get("id")
         if found is None:
             return None
         with self._lock:
