@@ -35,6 +35,7 @@ from socialdesk.demo import data, loader
 from socialdesk.demo.cli import demo
 from socialdesk.demo.data import AnswerFails, RecognisesCustomer, Says, Snoozes
 from tests.conftest import reset_caches
+from tests.factories.connectors import RecordingConnector
 
 
 @pytest.fixture
@@ -254,7 +255,7 @@ def test_demo_loads_with_every_feature_and_only_once(db: Session, clock: FrozenC
     # Loading again changes nothing, and the delivery jobs the load enqueued (already run in
     # the load) find nothing left to do.
     counts = _row_counts(db)
-    states = dict(db.execute(select(Message.id, Message.delivery_state)))
+    states = dict(db.execute(select(Message.id, Message.delivery_state)).all())
     db.rollback()
     again = loader.load()
     assert not again.created
@@ -265,11 +266,30 @@ def test_demo_loads_with_every_feature_and_only_once(db: Session, clock: FrozenC
 
     assert get_queue().run_pending() >= len(web_replies)
     assert _row_counts(db) == counts
-    assert dict(db.execute(select(Message.id, Message.delivery_state))) == states
+    assert dict(db.execute(select(Message.id, Message.delivery_state)).all()) == states
 
 
-def test_reset_loads_again_and_keeps_members_and_their_audit_trail(db: Session) -> None:
+@pytest.fixture
+def installed_x() -> Iterator[RecordingConnector]:
+    """An X connector installed in the registry, as a real one would be."""
+    connector = RecordingConnector()
+    previous = registry._extra.get("x")
+    registry.register(connector)
+    yield connector
+    if previous is None:
+        registry._extra.pop("x", None)
+    else:
+        registry.register(previous)
+
+
+def test_reset_loads_again_and_keeps_members_and_their_audit_trail(
+    db: Session, installed_x: RecordingConnector
+) -> None:
     first = loader.load()
+    # With the X connector installed, the demo still sends nothing to the network, and the
+    # registry is handed back as it was.
+    assert installed_x.sent == []
+    assert registry.get("x") is installed_x
     content = {
         k: v for k, v in _row_counts(db).items() if k not in {"audit_events", "event_records"}
     }
@@ -288,6 +308,8 @@ def test_reset_loads_again_and_keeps_members_and_their_audit_trail(db: Session) 
     assert again.created
     assert again.organization_id == first.organization_id
     assert again.conversations == first.conversations
+    assert installed_x.sent == []
+    assert registry.get("x") is installed_x
     after = {k: v for k, v in _row_counts(db).items() if k not in {"audit_events", "event_records"}}
     assert after == content
     assert db.scalar(select(func.count(AuditEvent.id))) >= audited
