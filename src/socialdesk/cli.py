@@ -108,7 +108,9 @@ def _migrate_and_bootstrap(login_url: str) -> None:
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
-@click.option("--worker/--no-worker", default=True, show_default=True, help="Also run a job worker.")
+@click.option(
+    "--worker/--no-worker", default=True, show_default=True, help="Also run a job worker."
+)
 def serve(host: str, port: int, worker: bool) -> None:
     """Migrate, create the first owner on an empty database, and serve the desk."""
     import uvicorn
@@ -116,9 +118,11 @@ def serve(host: str, port: int, worker: bool) -> None:
     _migrate_and_bootstrap(f"http://{host}:{port}/login")
     child: subprocess.Popen[bytes] | None = None
     if worker:
-        child = subprocess.Popen([sys.executable, "-m", "socialdesk", "worker"])  # noqa: S603 - our own module
+        child = subprocess.Popen([sys.executable, "-m", "socialdesk", "worker"])
     try:
-        uvicorn.run("socialdesk.app:create_app", factory=True, host=host, port=port, log_level="info")
+        uvicorn.run(
+            "socialdesk.app:create_app", factory=True, host=host, port=port, log_level="info"
+        )
     finally:
         if child is not None:
             child.send_signal(signal.SIGTERM)
@@ -176,7 +180,12 @@ def users_create(org_slug: str, email: str, name: str, role: str, password: str)
             if org is None:
                 raise click.ClickException(f"no organization with slug {org_slug!r}")
             member = accounts_service.create_member(
-                session, organization_id=org.id, email=email, name=name, role=Role(role), password=password
+                session,
+                organization_id=org.id,
+                email=email,
+                name=name,
+                role=Role(role),
+                password=password,
             )
             click.echo(f"created {member.email} ({member.role}) in {org.name}")
     except DomainError as exc:
@@ -207,7 +216,9 @@ def keys_rotate() -> None:
     from socialdesk.db.session import session_scope
 
     with session_scope() as session:
-        accounts = session.scalars(select(BrandAccount).where(BrandAccount.credentials_encrypted.is_not(None)))
+        accounts = session.scalars(
+            select(BrandAccount).where(BrandAccount.credentials_encrypted.is_not(None))
+        )
         n = 0
         for account in accounts:
             assert account.credentials_encrypted is not None
