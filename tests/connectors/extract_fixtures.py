@@ -362,6 +362,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--shared", type=Path, default=ROOT.parent / "shared" / "fixtures")
     args = parser.parse_args()
+    if not args.shared.is_dir():
+        raise SystemExit(f"no recorded traffic at {args.shared}: pass --shared PATH")
     for build in (mastodon, x, email):
         done = build(args.shared)
         print(f"{build.__name__}: {len(done)} files")
