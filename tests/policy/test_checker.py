@@ -16,7 +16,13 @@ from socialdesk.policy import (
     load_policy,
     load_starter,
 )
-from socialdesk.policy.checker import ERROR_RULE, find_personal_data, find_shouting, luhn_valid
+from socialdesk.policy.checker import (
+    ERROR_RULE,
+    find_personal_data,
+    find_shouting,
+    luhn_valid,
+    pattern_is_simple,
+)
 from socialdesk.policy.rules import PersonalData
 
 POLICY_YAML = """\
@@ -347,3 +353,18 @@ def test_check_never_raises_and_is_deterministic(
         default=0,
     )
     assert ["allow", "warn", "approve", "block"].index(str(decision.outcome)) == strictest
+
+
+@pytest.mark.parametrize(
+    ("pattern", "simple"),
+    [
+        (r"\bORD-\d{6}\b", True),
+        (r"\bCASE-\d{6,10}\b", True),
+        (r"(a|aa)+$", False),  # a quantified group can backtrack exponentially
+        (r"(a+)+b", False),
+        (r"(\w+)\1", False),  # back-references too
+        (r"\d+\d+\d+", False),  # three unbounded quantifiers: cubic
+    ],
+)
+def test_only_simple_patterns_run_without_a_timeout(pattern: str, simple: bool) -> None:
+    assert pattern_is_simple(pattern) is simple

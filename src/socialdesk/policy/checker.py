@@ -51,6 +51,22 @@ PRIVATE_SUGGESTION = "Move this conversation to a private message before sharing
 # A pattern written by a policy author gets this long per draft; a pattern that takes longer
 # (catastrophic backtracking) counts as a match, so the draft is held back rather than sent.
 PATTERN_TIMEOUT_SECONDS = 0.05
+# The timeout costs about 5 us per call, a lot when a policy has many patterns. A pattern that
+# cannot backtrack catastrophically (no quantified group, no back-reference, at most two
+# unbounded quantifiers: at worst quadratic) runs without it on drafts up to this length.
+SAFE_PATTERN_MAX_TEXT = 2000
+_QUANTIFIED_GROUP = re.compile(r"\)[*+?{]")
+_BACKREFERENCE = re.compile(r"\\[1-9]|\(\?P=|\\g<")
+_UNBOUNDED = re.compile(r"(?<!\\)(?:[*+]|\{\d*,\})")
+
+
+def pattern_is_simple(pattern: str) -> bool:
+    """A conservative test that a regular expression cannot backtrack catastrophically."""
+    return (
+        not _QUANTIFIED_GROUP.search(pattern)
+        and not _BACKREFERENCE.search(pattern)
+        and len(_UNBOUNDED.findall(pattern)) <= 2
+    )
 
 
 class Outcome(enum.StrEnum):
@@ -129,7 +145,7 @@ class _Owner:
 class _RuleExtras:
     owners: dict[str, int] = field(default_factory=dict)  # purpose -> matcher owner id
     required: re.Pattern[str] | None = None
-    patterns: tuple[tuple[str, regex.Pattern[str]], ...] = ()
+    patterns: tuple[tuple[regex.Pattern[str], bool], ...] = ()  # (pattern, simple)
     allow_values: frozenset[str] = frozenset()
     allowed_domains: tuple[str, ...] = ()
 
@@ -226,7 +242,8 @@ def compile_policy(policy: Policy) -> CompiledPolicy:
             extra.required = _literal_pattern(rule.required_text)
         elif isinstance(rule, PersonalDataRule):
             extra.patterns = tuple(
-                (p.name, regex.compile(p.pattern, regex.IGNORECASE)) for p in rule.patterns
+                (regex.compile(p.pattern, regex.IGNORECASE), pattern_is_simple(p.pattern))
+                for p in rule.patterns
             )
             extra.allow_values = frozenset(_normalise_value(v) for v in rule.allow)
         elif isinstance(rule, LinksRule):
@@ -427,9 +444,7 @@ def _judge_tone(rule: ToneRule, extra: _RuleExtras, draft: _Draft) -> list[Viola
                 _violation(rule, h.start, h.end) for h in draft.hits(extra.owners[purpose])
             )
     if Tone.SHOUTING in rule.tone:
-        found.extend(
-            _violation(rule, s, e) for s, e in draft.shouting(rule.shouting_min_letters)
-        )
+        found.extend(_violation(rule, s, e) for s, e in draft.shouting(rule.shouting_min_letters))
     return found
 
 
@@ -468,9 +483,11 @@ def _judge_personal(rule: PersonalDataRule, extra: _RuleExtras, draft: _Draft) -
         for kind, start, end, value in draft.personal():
             if kind in kinds and not _value_allowed(kind, value, extra.allow_values):
                 found.append(_violation(rule, start, end, PRIVATE_SUGGESTION))
-    for _name, pattern in extra.patterns:
+    short = len(draft.text) <= SAFE_PATTERN_MAX_TEXT
+    for pattern, simple in extra.patterns:
         try:
-            for m in pattern.finditer(draft.text, timeout=PATTERN_TIMEOUT_SECONDS):
+            timeout = None if simple and short else PATTERN_TIMEOUT_SECONDS
+            for m in pattern.finditer(draft.text, timeout=timeout):
                 if m.end() > m.start() and _normalise_value(m.group()) not in extra.allow_values:
                     found.append(_violation(rule, m.start(), m.end(), PRIVATE_SUGGESTION))
         except TimeoutError:
@@ -579,12 +596,15 @@ def _value_allowed(kind: PersonalData, value: str, allowed: frozenset[str]) -> b
 # Shouting
 
 _WORD = re.compile(r"[^\W\d_]+")
+_TWO_CAPITALS = regex.compile(r"\p{Lu}\p{Lu}")
 
 
 def find_shouting(text: str, min_letters: int = 12) -> list[tuple[int, int]]:
     """Runs of two or more words in capitals with at least ``min_letters`` letters between
     them. Acronyms on their own (FAQ, USA, ASAP) are not shouting."""
     spans: list[tuple[int, int]] = []
+    if not _TWO_CAPITALS.search(text):
+        return spans
     run_start = run_end = -1
     letters = words = 0
 

@@ -91,13 +91,18 @@ class TermGroup:
     allow: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
 class _Entry:
-    owner: int
-    term: str
-    # Acceptable forms of the following words of a phrase (empty for one word).
-    rest: tuple[frozenset[str], ...]
-    allow: bool
+    """One term (or allowed phrase) under one key, shared by every list that has it: a topic
+    used by twenty rules is looked up once, not twenty times."""
+
+    __slots__ = ("allow", "owners", "rest", "term")
+
+    def __init__(self, term: str, rest: tuple[frozenset[str], ...], allow: bool) -> None:
+        self.owners: list[int] = []
+        self.term = term
+        # Acceptable forms of the following words of a phrase (empty for one word).
+        self.rest = rest
+        self.allow = allow
 
 
 class _Token(NamedTuple):  # a tuple: built for every word of every draft, so it must be cheap
@@ -238,6 +243,27 @@ class TermMatcher:
 
     # -- building -------------------------------------------------------------------------
 
+    def _entry(
+        self,
+        bucket: dict[str, list[_Entry]],
+        key: str,
+        owner: int,
+        *,
+        term: str,
+        rest: tuple[frozenset[str], ...],
+        allow: bool,
+    ) -> _Entry:
+        entries = bucket.setdefault(key, [])
+        entry = next(
+            (e for e in entries if e.term == term and e.rest == rest and e.allow == allow), None
+        )
+        if entry is None:
+            entry = _Entry(term, rest, allow)
+            entries.append(entry)
+        if owner not in entry.owners:
+            entry.owners.append(owner)
+        return entry
+
     def _add(self, owner: int, term: str, *, allow: bool, reported_as: str | None = None) -> None:
         raw = unicodedata.normalize("NFC", term.strip()).replace("\ufe0f", "")
         term = reported_as or term
@@ -245,24 +271,23 @@ class TermMatcher:
             return
         folded = fold_term(raw)
         if not _WORDY.fullmatch(folded) or _UNSPACED.search(folded):
-            self._literals.setdefault(folded, []).append(_Entry(owner, term, (), allow))
+            self._entry(self._literals, folded, owner, term=term, rest=(), allow=allow)
             return
         words = _TOKEN.findall(folded)
         if not words:
             return
         if len(words) == 1:
             for form in inflections(words[0]):
-                entry = _Entry(owner, term, (), allow)
-                self._words.setdefault(form, []).append(entry)
+                self._entry(self._words, form, owner, term=term, rest=(), allow=allow)
                 self._max_word = max(self._max_word, len(form))
                 if len(form) >= COMPOUND_MIN:
-                    self._compounds.setdefault(form, []).append(entry)
+                    self._entry(self._compounds, form, owner, term=term, rest=(), allow=allow)
                     self._compound_prefixes.update(form[:k] for k in range(1, len(form)))
                     self._max_compound = max(self._max_compound, len(form))
             return
         # A phrase: earlier words exactly, the last one inflected ("happy hours").
         rest = (*(frozenset({w}) for w in words[1:-1]), inflections(words[-1]))
-        self._words.setdefault(words[0], []).append(_Entry(owner, term, rest, allow))
+        self._entry(self._words, words[0], owner, term=term, rest=rest, allow=allow)
 
     def _compile_literals(self) -> re.Pattern[str] | None:
         if not self._literals:
@@ -421,7 +446,8 @@ class TermMatcher:
                     continue
                 for entry in entries:
                     if entry.allow:
-                        excused.setdefault(entry.owner, []).append((i, j))
+                        for owner in entry.owners:
+                            excused.setdefault(owner, []).append((i, j))
                     elif (
                         (i == 0 and size - j >= 2)
                         or (j == size and i >= 2)
@@ -429,8 +455,15 @@ class TermMatcher:
                     ):
                         found.append((entry, i, j))
         for entry, i, j in found:
-            if not any(a <= i and j <= b for a, b in excused.get(entry.owner, ())):
+            owners = [
+                o for o in entry.owners if not any(a <= i and j <= b for a, b in excused.get(o, ()))
+            ]
+            if len(owners) == len(entry.owners):
                 hits.append((entry, start, end))
+            elif owners:
+                partial = _Entry(entry.term, entry.rest, entry.allow)
+                partial.owners = owners
+                hits.append((partial, start, end))
 
     def _match_literals(self, folded: str, hits: list[tuple[_Entry, int, int]]) -> None:
         assert self._literal_re is not None
@@ -449,18 +482,21 @@ class TermMatcher:
 
         allowed: dict[int, list[tuple[int, int]]] = {}
         found: list[TermHit] = []
-        seen: set[tuple[int, str, int, int]] = set()
+        seen: set[tuple[int, int, int]] = set()
         for entry, s, e in hits:
             o_start, o_end = to_original(s, e)
             o_end = min(o_end, length)
             if entry.allow:
-                allowed.setdefault(entry.owner, []).append((o_start, o_end))
+                for owner in entry.owners:
+                    allowed.setdefault(owner, []).append((o_start, o_end))
                 continue
-            key = (entry.owner, entry.term, o_start, o_end)
-            if key in seen:
-                continue
-            seen.add(key)
-            found.append(TermHit(entry.owner, entry.term, o_start, o_end))
+            # One hit per list and span: 🍺 stands for beer, booze and drunk alike.
+            for owner in entry.owners:
+                key = (owner, o_start, o_end)
+                if key in seen:
+                    continue
+                seen.add(key)
+                found.append(TermHit(owner, entry.term, o_start, o_end))
         by_owner: dict[int, list[TermHit]] = {}
         for hit in found:
             by_owner.setdefault(hit.owner, []).append(hit)
