@@ -148,6 +148,12 @@ def set_credentials(account: BrandAccount, credentials: Mapping[str, str]) -> No
     account.credentials_encrypted = encrypt_json(credentials) if credentials else None
 
 
+def update_credentials(account: BrandAccount, changes: Mapping[str, str]) -> None:
+    """Merge refreshed values (a new OAuth token pair) into the stored credentials."""
+    current = decrypt_json(account.credentials_encrypted) if account.credentials_encrypted else {}
+    set_credentials(account, {**current, **changes})
+
+
 def context_for(account: BrandAccount) -> AccountContext:
     """What a connector gets: settings and the credentials, decrypted for this call only."""
     credentials = (

@@ -132,6 +132,9 @@ class SendResult:
     native_id: str
     sent_at: datetime
     raw: JSON = field(default_factory=dict)
+    # New credentials to store (a refreshed OAuth token or session): the desk merges them into
+    # the account's encrypted credentials in the same transaction that records the send.
+    credentials_update: Mapping[str, str] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,6 +142,10 @@ class PollResult:
     events: list[RawEvent]
     # Saved by the desk only after every event above is stored, so a crash loses nothing.
     cursor: str | None
+    credentials_update: Mapping[str, str] | None = None
+    # Problems worth showing on the account's health view that did not stop the poll
+    # (e.g. "your access tier does not include direct messages").
+    warnings: list[str] = field(default_factory=list)
 
 
 class ConnectorError(Exception):
@@ -168,6 +175,11 @@ class UnsupportedEvent(ConnectorError):
     """An event type the connector did not declare. Recorded and ignored, never a crash."""
 
 
+class MalformedEvent(ConnectorError):
+    """A declared event type whose payload lacks what parsing needs. Recorded as failed with
+    this reason; the raw event stays stored for a later fix and replay."""
+
+
 @runtime_checkable
 class Connector(Protocol):
     """Every connector provides parse and send, and declares what it understands."""
@@ -192,6 +204,14 @@ class Poller(Protocol):
     """Optional: connectors whose provider is polled rather than pushing webhooks."""
 
     def poll(self, account: AccountContext, cursor: str | None) -> PollResult: ...
+
+
+@runtime_checkable
+class AccountCapabilities(Protocol):
+    """Optional: connectors whose limits differ per account (a Mastodon instance's own
+    character limit). The desk asks this before checking a draft."""
+
+    def capabilities_for(self, account: AccountContext) -> Capabilities: ...
 
 
 @runtime_checkable

@@ -324,3 +324,53 @@ def is_visible_to_customer(message: Message) -> bool:
         message.direction == Direction.INBOUND.value
         or message.delivery_state == DeliveryState.SENT.value
     )
+
+
+POLL_ACCOUNT_JOB = "ingest.poll_account"
+
+
+@dataclass(frozen=True)
+class PollOutcome:
+    stored: int  # new events stored (replays are not counted)
+    cursor: str | None
+
+
+def pollable_account_ids(session: Session) -> list[int]:
+    """Brand accounts whose connector polls and that are not switched off."""
+    from socialdesk.connectors.base import Poller
+
+    ids = []
+    for account in session.scalars(select(BrandAccount).order_by(BrandAccount.id)):
+        if account.settings.get("polling_enabled", True) is False:
+            continue
+        if account.kind in registry.kinds() and isinstance(registry.get(account.kind), Poller):
+            ids.append(account.id)
+    return ids
+
+
+def record_poll(
+    session: Session,
+    *,
+    account: BrandAccount,
+    events: list[RawEvent],
+    cursor: str | None,
+    credentials_update: dict[str, str] | None = None,
+    warnings: list[str] | None = None,
+) -> PollOutcome:
+    """Store what a poll returned and only then move the cursor, in one transaction: if the
+    process dies before commit, the next poll fetches the same events again (and replays are
+    idempotent), so nothing is lost and nothing is doubled."""
+    from socialdesk.channels import service as channels_service
+
+    stored = 0
+    for event in events:
+        _, new = store_event(session, account=account, event=event)
+        stored += int(new)
+    if cursor is not None:
+        account.poll_cursor = cursor
+    if credentials_update:
+        channels_service.update_credentials(account, credentials_update)
+    reason = "; ".join(warnings) if warnings else None
+    channels_service.mark_health(account, healthy=True)
+    account.health_reason = reason
+    return PollOutcome(stored=stored, cursor=account.poll_cursor)

@@ -21,8 +21,10 @@ from socialdesk.common import clock
 from socialdesk.common.errors import Conflict, PermissionDenied, ValidationFailed
 from socialdesk.connectors import registry as connectors
 from socialdesk.connectors.base import (
+    AccountCapabilities,
     AccountContext,
     AuthError,
+    Capabilities,
     Connector,
     Identity,
     OutboundRequest,
@@ -91,13 +93,21 @@ def compose(text: str, signature: str | None) -> str:
     return f"{text} {signature}" if signature else text
 
 
-def draft_for(account: BrandAccount, text: str, visibility: Visibility) -> checks.Draft:
+def capabilities_of(account: BrandAccount) -> Capabilities:
+    """The account's own limits where the connector knows them (a Mastodon instance's
+    character limit), else the channel's."""
     connector = connectors.get(account.kind)
+    if isinstance(connector, AccountCapabilities):
+        return connector.capabilities_for(channels_service.context_for(account))
+    return connector.capabilities
+
+
+def draft_for(account: BrandAccount, text: str, visibility: Visibility) -> checks.Draft:
     return checks.Draft(
         organization_id=account.organization_id,
         brand_account_id=account.id,
         channel=account.kind,
-        capabilities=connector.capabilities,
+        capabilities=capabilities_of(account),
         text=text,
         visibility=visibility,
     )
@@ -276,6 +286,10 @@ def deliver(payload: Payload) -> None:
         message.sent_at = result.sent_at
         if result.raw:
             message.raw = result.raw
+        if result.credentials_update:
+            account = session.get(BrandAccount, claimed.context.brand_account_id)
+            assert account is not None
+            channels_service.update_credentials(account, result.credentials_update)
         _emit_state(session, message)
 
 
