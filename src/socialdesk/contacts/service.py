@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
@@ -193,3 +195,40 @@ def identities_for(session: Session, *, contact_ids: list[int]) -> dict[int, lis
     ):
         out[identity.contact_id].append(identity)
     return out
+
+
+@dataclass(frozen=True)
+class ContactBrief:
+    """What a list row shows of a contact: the name, and a handle on each channel."""
+
+    id: int
+    name: str
+    is_vip: bool
+    handles: dict[str, str]  # channel -> the first identity's handle (or display name)
+
+
+def briefs(session: Session, *, contact_ids: list[int]) -> dict[int, ContactBrief]:
+    """Briefs of several contacts in two column-only queries: a page of the inbox shows up to
+    200 contacts, and loading full rows and identities for each costs more than the page."""
+    if not contact_ids:
+        return {}
+    handles: dict[int, dict[str, str]] = {cid: {} for cid in contact_ids}
+    for contact_id, channel, handle, display_name in session.execute(
+        select(
+            ContactIdentity.contact_id,
+            ContactIdentity.channel,
+            ContactIdentity.handle,
+            ContactIdentity.display_name,
+        )
+        .where(ContactIdentity.contact_id.in_(contact_ids))
+        .order_by(ContactIdentity.id)
+    ):
+        shown = handle or display_name
+        if shown:
+            handles[contact_id].setdefault(channel, shown)
+    return {
+        cid: ContactBrief(id=cid, name=name, is_vip=is_vip, handles=handles[cid])
+        for cid, name, is_vip in session.execute(
+            select(Contact.id, Contact.name, Contact.is_vip).where(Contact.id.in_(contact_ids))
+        )
+    }
