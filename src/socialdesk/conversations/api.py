@@ -133,23 +133,23 @@ def _by_id(db: Session, model: type[M], ids: Iterable[int | None]) -> dict[int, 
 
 def _conversations(db: Session, rows: list[Conversation]) -> list[ConversationRead]:
     accounts = _by_id(db, BrandAccount, (c.brand_account_id for c in rows))
-    contacts = _by_id(db, Contact, (c.contact_id for c in rows))
     members = _by_id(db, Member, (c.assignee_id for c in rows))
     teams = _by_id(db, Team, (c.team_id for c in rows))
     tags = conversations_service.tags_for(db, conversation_ids=[c.id for c in rows])
-    identities = contacts_service.identities_for(db, contact_ids=list(contacts))
+    contacts = contacts_service.briefs(
+        db, contact_ids=list({c.contact_id for c in rows if c.contact_id is not None})
+    )
     out = []
     for c in rows:
         account = accounts[c.brand_account_id]
-        contact = contacts.get(c.contact_id) if c.contact_id is not None else None
+        brief = contacts.get(c.contact_id) if c.contact_id is not None else None
         summary = None
-        if contact is not None:
-            here = [i for i in identities[contact.id] if i.channel == account.kind]
+        if brief is not None:
             summary = ContactSummary(
-                id=contact.id,
-                name=contact.name,
-                is_vip=contact.is_vip,
-                handle=(here[0].handle or here[0].display_name) if here else None,
+                id=brief.id,
+                name=brief.name,
+                is_vip=brief.is_vip,
+                handle=brief.handles.get(account.kind),
             )
         assignee = members.get(c.assignee_id) if c.assignee_id is not None else None
         team = teams.get(c.team_id) if c.team_id is not None else None
