@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from fastapi.testclient import TestClient
@@ -50,3 +51,21 @@ def test_interactive_docs_are_served(client: TestClient) -> None:
     response = client.get("/docs")
     assert response.status_code == 200
     assert "openapi.json" in response.text
+
+
+def test_docs_describe_every_api_route(client: TestClient) -> None:
+    """docs/api.md lists every route the app serves under /api, with its method."""
+    from pathlib import Path
+
+    docs = Path(__file__).resolve().parents[2] / "docs" / "api.md"
+    ids = re.compile(r"{\w+}")
+    text = ids.sub("{}", docs.read_text(encoding="utf-8"))
+    paths: dict[str, dict[str, Any]] = client.get("/openapi.json").json()["paths"]
+    missing = [
+        f"{method.upper()} {path}"
+        for path, operations in paths.items()
+        if path.startswith("/api/")
+        for method in operations
+        if f"{method.upper()} {ids.sub('{}', path.removeprefix('/api'))}" not in text
+    ]
+    assert missing == [], f"add these routes to docs/api.md: {missing}"
