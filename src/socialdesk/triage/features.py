@@ -11,8 +11,9 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 
 import numpy as np
 import numpy.typing as npt
@@ -20,7 +21,7 @@ import numpy.typing as npt
 FloatArray = npt.NDArray[np.float32]
 IntArray = npt.NDArray[np.int64]
 
-_WORD = re.compile(r"[#@]?\w+(?:['’]\w+)*|[!?]+|[^\w\s]", re.UNICODE)
+_WORD = re.compile(r"[#@]?\w+(?:['\u2019]\w+)*|[!?]+|[^\w\s]", re.UNICODE)
 WORD_NGRAMS = (1, 2)
 CHAR_NGRAMS = (2, 5)
 
@@ -32,7 +33,7 @@ def word_tokens(text: str) -> list[str]:
 
 def _word_grams(tokens: Sequence[str]) -> list[str]:
     grams = list(tokens)
-    grams.extend(f"{a} {b}" for a, b in zip(tokens, tokens[1:], strict=False))
+    grams.extend(f"{a} {b}" for a, b in pairwise(tokens))
     return grams
 
 

@@ -19,8 +19,42 @@ UNDETERMINED = "und"
 # Function words that are frequent in English and rare as words of other Latin-script languages
 # ("a", "no", "me", "come" are left out on purpose).
 _ENGLISH = frozenset(
-    "the and you your is are was were have has had not this that with for from what why how "
-    "when where can't don't i'm it's my it of to be been will would could should just they".split()
+    (
+        "the",
+        "and",
+        "you",
+        "your",
+        "is",
+        "are",
+        "was",
+        "were",
+        "have",
+        "has",
+        "had",
+        "not",
+        "this",
+        "that",
+        "with",
+        "for",
+        "from",
+        "what",
+        "why",
+        "how",
+        "when",
+        "where",
+        "my",
+        "it",
+        "of",
+        "to",
+        "be",
+        "been",
+        "will",
+        "would",
+        "could",
+        "should",
+        "just",
+        "they",
+    )
 )
 _LETTERS = re.compile(r"[^\W\d_]+", re.UNICODE)
 _NOISE = re.compile(r"@user|\bhttp\b|#\w+")
@@ -41,7 +75,7 @@ def _langid() -> Any:
     global _identifier  # noqa: PLW0603 - the model is loaded once per process, on first use
     with _lock:
         if _identifier is None:
-            from py3langid.langid import MODEL_FILE, LanguageIdentifier
+            from py3langid.langid import MODEL_FILE, LanguageIdentifier  # type: ignore[import-untyped]  # ships no type information
 
             _identifier = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
         return _identifier

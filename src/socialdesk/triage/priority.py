@@ -67,8 +67,9 @@ HUGE_AUDIENCE = 100_000
 # Each group: a name for the reason, the points, and word patterns. Safety outranks everything:
 # a single hit makes the message urgent.
 _SAFETY = re.compile(
-    r"\b(food poisoning|poison\w*|injur\w*|hurt|bleed\w*|hospital|ambulance|fire|smoke|burn(?:ed|t|ing)?|"
-    r"explod\w*|unsafe|danger\w*|allergic|assault\w*|harass\w*|threaten\w*|police|scared|"
+    r"\b(food poisoning|poison\w*|injur\w*|hurt|bleed\w*|hospital|ambulance|fire|smoke|"
+    r"burn(?:ed|t|ing)?|explod\w*|unsafe|danger\w*|allergic|assault\w*|harass\w*|threaten\w*|"
+    r"police|scared|"
     r"screw in|glass in|mould|mold)\b",
     re.IGNORECASE,
 )
@@ -95,9 +96,57 @@ _CHURN = re.compile(
 )
 
 
-def _hit(pattern: re.Pattern[str], text: str) -> str | None:
-    found = pattern.search(text)
-    return found.group(0).lower() if found else None
+# (pattern, points, reason prefix, forces urgent)
+_TEXT_RULES: tuple[tuple[re.Pattern[str], int, str, bool], ...] = (
+    (_SAFETY, 4, "safety words", True),
+    (_SECURITY, 3, "security or fraud words", False),
+    (_OUTAGE, 1, "something is not working", False),
+    (_TIME, 1, "time pressure", False),
+    (_CHURN, 1, "may leave", False),
+)
+
+
+def _signal_points(signals: Signals) -> list[tuple[int, str]]:
+    found: list[tuple[int, str]] = []
+    if signals.complaint >= 0.5:
+        found.append((2, f"complaint (score {signals.complaint:.2f})"))
+    if signals.negative >= 0.6:
+        found.append((1, f"negative tone (score {signals.negative:.2f})"))
+    return found
+
+
+def _text_points(text: str) -> tuple[list[tuple[int, str]], bool]:
+    found: list[tuple[int, str]] = []
+    forced = False
+    for pattern, points, reason, urgent in _TEXT_RULES:
+        hit = pattern.search(text)
+        if hit is not None:
+            found.append((points, f"{reason}: '{hit.group(0).lower()}'"))
+            forced = forced or urgent
+    return found, forced
+
+
+def _context_points(context: TriageContext, moment: datetime) -> list[tuple[int, str]]:
+    found: list[tuple[int, str]] = []
+    if context.vip:
+        found.append((2, "VIP contact"))
+    recent = [t for t in context.previous_contacts if timedelta(0) <= moment - t <= REPEAT_WINDOW]
+    if recent:
+        hours = int(REPEAT_WINDOW.total_seconds() // 3600)
+        found.append(
+            (
+                2 if len(recent) >= 2 else 1,
+                f"contacted {len(recent)} time(s) before in the last {hours} hours",
+            )
+        )
+    if context.audience is not None and context.audience >= LARGE_AUDIENCE:
+        found.append(
+            (
+                2 if context.audience >= HUGE_AUDIENCE else 1,
+                f"large audience ({context.audience:,} followers)",
+            )
+        )
+    return found
 
 
 def decide(
@@ -109,50 +158,17 @@ def decide(
 ) -> PriorityDecision:
     """Score the signals of one message and name every one that counted."""
     context = context or TriageContext()
-    points = 0
-    reasons: list[str] = []
-    forced_urgent = False
-
-    if signals.complaint >= 0.5:
-        points += 2
-        reasons.append(f"complaint (score {signals.complaint:.2f})")
-    if signals.negative >= 0.6:
-        points += 1
-        reasons.append(f"negative tone (score {signals.negative:.2f})")
-    if (word := _hit(_SAFETY, text)) is not None:
-        forced_urgent = True
-        points += 4
-        reasons.append(f"safety words: '{word}'")
-    if (word := _hit(_SECURITY, text)) is not None:
-        points += 3
-        reasons.append(f"security or fraud words: '{word}'")
-    if (word := _hit(_OUTAGE, text)) is not None:
-        points += 1
-        reasons.append(f"something is not working: '{word}'")
-    if (word := _hit(_TIME, text)) is not None:
-        points += 1
-        reasons.append(f"time pressure: '{word}'")
-    if (word := _hit(_CHURN, text)) is not None:
-        points += 1
-        reasons.append(f"may leave: '{word}'")
-    if context.vip:
-        points += 2
-        reasons.append("VIP contact")
-    moment = context.received_at or now or clock.now()
-    recent = [t for t in context.previous_contacts if timedelta(0) <= moment - t <= REPEAT_WINDOW]
-    if recent:
-        extra = 2 if len(recent) >= 2 else 1
-        points += extra
-        hours = int(REPEAT_WINDOW.total_seconds() // 3600)
-        reasons.append(f"contacted {len(recent)} time(s) before in the last {hours} hours")
-    if context.audience is not None and context.audience >= LARGE_AUDIENCE:
-        extra = 2 if context.audience >= HUGE_AUDIENCE else 1
-        points += extra
-        reasons.append(f"large audience ({context.audience:,} followers)")
+    text_found, forced_urgent = _text_points(text)
+    found = [
+        *_signal_points(signals),
+        *text_found,
+        *_context_points(context, context.received_at or now or clock.now()),
+    ]
+    points = sum(p for p, _ in found)
+    reasons = [reason for _, reason in found]
     if points == 0 and (signals.intent in {"praise", "other"} or signals.positive >= 0.6):
         reasons.append(f"nothing to act on urgently ({signals.intent})")
         return PriorityDecision(Priority.LOW, points, tuple(reasons))
-
     if forced_urgent or points >= 6:
         level = Priority.URGENT
     elif points >= 4:

@@ -111,7 +111,7 @@ def drop_near_duplicates(train: Sequence[str], reference: Sequence[str]) -> list
     inflate the validation figure. Character 3-4 gram TF-IDF cosine >= 0.6 catches copies with
     a different link, a truncation or a prefix.
     """
-    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.feature_extraction.text import TfidfVectorizer  # type: ignore[import-untyped]  # ships no type information
 
     vectorizer = TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 4))
     train_matrix = vectorizer.fit_transform(train)
@@ -195,7 +195,9 @@ def _check_correction(text: str, field_name: str, label: object, where: str) -> 
         elif label in (False, "false", "not", 0, "0"):
             value = "not"
         else:
-            raise TrainingDataError(f"{where}: complaint label must be true or false, got {label!r}")
+            raise TrainingDataError(
+                f"{where}: complaint label must be true or false, got {label!r}"
+            )
     else:
         value = str(label)
         allowed = SENTIMENTS if field_name == "sentiment" else INTENTS
@@ -217,7 +219,7 @@ def apply_corrections(data: Datasets, corrections: Sequence[Correction]) -> None
 
 
 def _csr(batch: SparseBatch) -> Any:
-    from scipy.sparse import csr_matrix
+    from scipy.sparse import csr_matrix  # type: ignore[import-untyped]  # ships no type information
 
     return csr_matrix((batch.values, batch.indices, batch.indptr), shape=(batch.rows, batch.width))
 
@@ -239,7 +241,7 @@ def _fit_head(
     width: int,
 ) -> LinearHead:
     from scipy.sparse import csr_matrix, hstack
-    from sklearn.linear_model import LogisticRegression
+    from sklearn.linear_model import LogisticRegression  # type: ignore[import-untyped]  # ships no type information
 
     present = sorted(set(data.labels))
     if len(present) < 2:
@@ -360,7 +362,7 @@ class CachedEncoder:
 
 def evaluate(triager: Triager, data: Datasets) -> dict[str, float]:
     """The figures the benchmark reports, computed on the held-out parts."""
-    from sklearn.metrics import f1_score, recall_score
+    from sklearn.metrics import f1_score, recall_score  # type: ignore[import-untyped]  # ships no type information
 
     sentiment = triager.classify_batch(data.sentiment_eval.texts, explain=False)
     complaint = triager.classify_batch(data.complaint_eval.texts, explain=False)
@@ -445,7 +447,9 @@ def train(
         manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
     manifest.setdefault("tiers", {}).update(figures)
     manifest["corrections"] = len(applied)
-    manifest_path.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    manifest_path.write_text(
+        json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8"
+    )
     return figures
 
 
@@ -459,3 +463,34 @@ class _FunctionEncoder:
 
     def encode(self, texts: Sequence[str]) -> FloatArray:
         return self._encode(texts)
+
+
+@dataclass(frozen=True)
+class EvaluationSets:
+    sentiment: LabelledSet
+    complaint: LabelledSet
+    intent: LabelledSet
+    urgency: LabelledSet
+
+
+def load_evaluation(data_dir: Path, annotations: Path) -> EvaluationSets:
+    """Only the held-out parts (what the benchmark scores), without reading the training files."""
+    eval_rows = _read(data_dir / "sentiment" / "tweeteval_val.tsv", delimiter="\t")
+    sentiment = LabelledSet(
+        [normalize(r["text"]) for r in eval_rows], [r["label"] for r in eval_rows]
+    )
+    complaint_rows = _read(data_dir / "complaints" / "complaints_train.csv")
+    labels = ["complaint" if r["is_complaint"] == "1" else "not" for r in complaint_rows]
+    held = stratified_holdout(labels, fraction=COMPLAINT_HOLDOUT, seed=COMPLAINT_SEED)
+    complaint = LabelledSet(
+        [normalize(r["text"]) for r, h in zip(complaint_rows, held, strict=True) if h],
+        [label for label, h in zip(labels, held, strict=True) if h],
+    )
+    tweets = {r["tweet_id"]: r["text"] for r in _read(data_dir / "twcs" / "twcs_5000.csv")}
+    intent, urgency = LabelledSet([], []), LabelledSet([], [])
+    for row in _read(annotations):
+        if row["split"] == "heldout":
+            text = normalize(tweets[row["tweet_id"]])
+            intent.add(text, row["intent"], 1.0)
+            urgency.add(text, row["urgency"], 1.0)
+    return EvaluationSets(sentiment, complaint, intent, urgency)
