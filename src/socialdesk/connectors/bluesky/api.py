@@ -1,0 +1,140 @@
+"""Authenticated XRPC calls on behalf of one brand account.
+
+Every call carries the account's current access token; when the server refuses it (expired,
+revoked), the session is renewed once and the call repeated. That repeat is safe even for a
+write: a refused token is checked before the server does anything with the request.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+import httpx
+
+from socialdesk.connectors.base import AuthError, ConnectorError
+from socialdesk.connectors.bluesky.config import BlueskyAccount
+from socialdesk.connectors.bluesky.session import Session, Sessions
+from socialdesk.connectors.bluesky.xrpc import SessionRejected, error_mapper
+from socialdesk.connectors.http import ErrorMapper, HttpClient
+
+HANDLE_TTL = timedelta(hours=1)
+
+
+class Xrpc:
+    def __init__(self, client: HttpClient, sessions: Sessions, *, now: Callable[[], datetime]):
+        self.client = client
+        self.sessions = sessions
+        self._now = now
+        self._handles: dict[tuple[str, str], tuple[float, str | None]] = {}
+        self._handles_lock = threading.Lock()
+
+    def call(
+        self,
+        account: BlueskyAccount,
+        method: str,
+        nsid: str,
+        *,
+        idempotent: bool,
+        params: Mapping[str, Any] | list[tuple[str, Any]] | None = None,
+        json: Any = None,
+        mapper: ErrorMapper | None = None,
+    ) -> tuple[httpx.Response, Session]:
+        """One call with the account's session; returns the response and the session used."""
+        session = self.sessions.current(account)
+        try:
+            return self._send(
+                account=account,
+                session=session,
+                method=method,
+                nsid=nsid,
+                idempotent=idempotent,
+                params=params,
+                json=json,
+                mapper=mapper,
+            )
+        except SessionRejected:
+            session = self.sessions.renew_after_rejection(account, session)
+        try:
+            return self._send(
+                account=account,
+                session=session,
+                method=method,
+                nsid=nsid,
+                idempotent=idempotent,
+                params=params,
+                json=json,
+                mapper=mapper,
+            )
+        except SessionRejected as exc:
+            raise AuthError(
+                f"{exc.reason}: a brand-new session was refused too; the account may be "
+                "suspended or its app password revoked"
+            ) from exc
+
+    def _send(
+        self,
+        *,
+        account: BlueskyAccount,
+        session: Session,
+        method: str,
+        nsid: str,
+        idempotent: bool,
+        params: Mapping[str, Any] | list[tuple[str, Any]] | None,
+        json: Any,
+        mapper: ErrorMapper | None,
+    ) -> tuple[httpx.Response, Session]:
+        general = error_mapper(account.provider, now=self._now)
+
+        def combined(response: httpx.Response) -> ConnectorError | None:
+            specific = mapper(response) if mapper is not None else None
+            return specific if specific is not None else general(response)
+
+        response = self.client.request(
+            method,
+            account.xrpc(nsid),
+            idempotent=idempotent,
+            headers=session.headers(),
+            params=params,
+            json=json,
+            error_mapper=combined,
+        )
+        return response, session
+
+    def resolve_handle(self, account: BlueskyAccount, handle: str) -> str | None:
+        """The DID of ``handle``, or None when no account has it. Cached for a while."""
+        key = (account.service_url, handle.lower())
+        with self._handles_lock:
+            hit = self._handles.get(key)
+        if hit is not None and time.monotonic() - hit[0] < HANDLE_TTL.total_seconds():
+            return hit[1]
+
+        def not_found(response: httpx.Response) -> ConnectorError | None:
+            # An unknown handle is an answer ("no such account"), not a failure.
+            if response.status_code == 400:
+                return _Unresolved("unresolved")
+            return None
+
+        try:
+            response = self.client.request(
+                "GET",
+                account.xrpc("com.atproto.identity.resolveHandle"),
+                idempotent=True,
+                params={"handle": handle},
+                error_mapper=not_found,
+            )
+        except _Unresolved:
+            did = None
+        else:
+            found = response.json().get("did")
+            did = str(found) if isinstance(found, str) and found.startswith("did:") else None
+        with self._handles_lock:
+            self._handles[key] = (time.monotonic(), did)
+        return did
+
+
+class _Unresolved(ConnectorError):
+    """Internal: a handle nobody has (never leaves this module)."""
