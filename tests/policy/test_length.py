@@ -207,3 +207,23 @@ def test_x_length_agrees_with_the_twitter_text_port(parts: list[str]) -> None:
         pytest.skip("twitter-text-parser (test oracle) is not installed, or lacks pkg_resources")
     text = " ".join(parts)
     assert count(text, X) == twitter_text.parse_tweet(text).weightedLength
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from(["a", "é", "e\u0301", "日", "😷", "👨‍👩‍👧‍👦", " ", "🇫🇷", "\n"]), max_size=80
+    ),
+    st.integers(0, 120),
+    st.sampled_from(["", " ^JD"]),
+)
+def test_x_overflow_marks_the_first_character_that_does_not_fit(
+    parts: list[str], limit: int, suffix: str
+) -> None:
+    text = "".join(parts)
+    first_over = next(
+        (k for k in range(len(text) + 1) if count(text[:k] + suffix, X) > limit), None
+    )
+    if first_over is None:
+        return  # it fits
+    assert overflow_start(text, X, limit, suffix=suffix) == max(0, first_over - 1)

@@ -596,38 +596,19 @@ def _value_allowed(kind: PersonalData, value: str, allowed: frozenset[str]) -> b
 # Shouting
 
 _WORD = re.compile(r"[^\W\d_]+")
-_TWO_CAPITALS = regex.compile(r"\p{Lu}\p{Lu}")
+
+
+_CAPITALS_RUN = regex.compile(r"(?<!\p{L})\p{Lu}{2,}(?:[^\p{L}\n]+\p{Lu}+)*(?!\p{L})")
 
 
 def find_shouting(text: str, min_letters: int = 12) -> list[tuple[int, int]]:
     """Runs of two or more words in capitals with at least ``min_letters`` letters between
     them. Acronyms on their own (FAQ, USA, ASAP) are not shouting."""
     spans: list[tuple[int, int]] = []
-    if not _TWO_CAPITALS.search(text):
-        return spans
-    run_start = run_end = -1
-    letters = words = 0
-
-    def close() -> None:
-        if words >= 2 and letters >= min_letters:
-            spans.append((run_start, run_end))
-
-    for m in _WORD.finditer(text):
-        word = m.group()
-        if word.isupper() and len(word) >= 2:
-            if run_start < 0:
-                run_start = m.start()
-                letters = words = 0
-            run_end = m.end()
-            letters += len(word)
-            words += 1
-        elif word.lower() != word.upper() and word != word.upper():
-            # A word with lower-case letters ends the run; words without case (CJK) do not.
-            if run_start >= 0:
-                close()
-            run_start = -1
-    if run_start >= 0:
-        close()
+    for m in _CAPITALS_RUN.finditer(text):
+        words = _WORD.findall(m.group())
+        if len(words) >= 2 and sum(len(w) for w in words) >= min_letters:
+            spans.append((m.start(), m.end()))
     return spans
 
 

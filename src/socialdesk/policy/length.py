@@ -128,6 +128,29 @@ def _x_segment(segment: str) -> int:
     return total
 
 
+def _x_crossing(segment: str, budget: int) -> int:
+    """The offset in ``segment`` (no links) of the first character past ``budget``. One pass
+    with the weights found by the regex engine; an emoji is never cut in two."""
+    heavy = {m.start() for m in _X_HEAVY_CHAR.finditer(segment)}
+    emoji: dict[int, int] = {}
+    if _EMOJI_PART.search(segment):
+        emoji = {m.start(): m.end() for m in _EMOJI_CLUSTER.finditer(segment)}
+    total = 0
+    index = 0
+    size = len(segment)
+    while index < size:
+        end = emoji.get(index)
+        if end is not None:
+            weight, following = 2, end
+        else:
+            weight, following = (2 if index in heavy else 1), index + 1
+        if total + weight > budget:
+            return index
+        total += weight
+        index = following
+    return size
+
+
 def _x_overflow(text: str, budget: int) -> int:
     """The offset of the first character of ``text`` past an X weight of ``budget``."""
     pos = 0
@@ -138,11 +161,7 @@ def _x_overflow(text: str, budget: int) -> int:
         if total + weight > budget:
             if segment.isascii():
                 return pos + max(0, budget - total)
-            for m in _GRAPHEME.finditer(segment):
-                total += _x_segment(m.group())
-                if total > budget:
-                    return pos + m.start()
-            return pos + len(segment)
+            return pos + _x_crossing(segment, budget - total)
         total += weight
         if link is None:
             break
@@ -191,7 +210,9 @@ def overflow_start(text: str, counting: LengthCounting, limit: int, *, suffix: s
     binary search on prefixes (counts are not strictly monotonic around links, so the answer is
     the smallest prefix found to overflow). Always within ``0..len(text)``.
     """
-    if counting is LengthCounting.X_WEIGHTED:
+    # X counts NFC-normalised text; text that normalisation would change (decomposed accents)
+    # takes the slower search below, so offsets stay in the text as written.
+    if counting is LengthCounting.X_WEIGHTED and unicodedata.is_normalized("NFC", text):
         return min(len(text), _x_overflow(text, limit - count(suffix, counting)))
     low, high = 0, len(text)
     while low < high:

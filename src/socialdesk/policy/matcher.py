@@ -217,6 +217,28 @@ def _forms(token: str) -> tuple[str, ...]:
     return tuple(sorted(out))
 
 
+def _join_links(tokens: Sequence[_Token], folded: str) -> list[bool] | None:
+    """For each token, whether it may be read together with the one before it (``None`` when
+    no two may). Punctuation joins (up to three characters, not # or @, which start hashtags
+    and mentions); a space joins only two single letters; a line break never joins."""
+    links = [False] * len(tokens)
+    found = False
+    for j in range(1, len(tokens)):
+        before, after = tokens[j - 1], tokens[j]
+        size = after.start - before.end
+        if size < 1 or size > 3:
+            continue
+        gap = folded[before.end : after.start]
+        if "\n" in gap or "#" in gap or "@" in gap:
+            continue
+        if any(c.isspace() for c in gap):
+            links[j] = len(before.text) == 1 and len(after.text) == 1
+        else:
+            links[j] = True
+        found = found or links[j]
+    return links if found else None
+
+
 class TermMatcher:
     """Many term lists compiled into one structure; see the module documentation."""
 
@@ -313,10 +335,11 @@ class TermMatcher:
         folded, origin = fold(text)
         hits: list[tuple[_Entry, int, int]] = []  # folded offsets
 
-        tokens = [
-            _Token(m.group(), m.start(), m.end(), _forms(m.group()))
-            for m in _TOKEN.finditer(folded)
-        ]
+        tokens: list[_Token] = []
+        for m in _TOKEN.finditer(folded):
+            word = m.group()
+            start, end = m.span()
+            tokens.append(_Token(word, start, end, _forms(word)))
         if "@" in text:
             tokens = self._drop_mentions(tokens, text, origin)
         self._match_sequence(tokens, hits)
@@ -329,14 +352,19 @@ class TermMatcher:
     def _drop_mentions(
         self, tokens: list[_Token], text: str, origin: list[int] | None
     ) -> list[_Token]:
-        spans = [(m.start(), m.end()) for m in MENTION.finditer(text)]
+        spans = [m.span() for m in MENTION.finditer(text)]
         if not spans:
             return tokens
+        # Both lists are in text order: walk them together.
         kept = []
+        index = 0
         for tok in tokens:
             start = origin[tok.start] if origin is not None else tok.start
-            if not any(s <= start < e for s, e in spans):
-                kept.append(tok)
+            while index < len(spans) and spans[index][1] <= start:
+                index += 1
+            if index < len(spans) and spans[index][0] <= start:
+                continue
+            kept.append(tok)
         return kept
 
     def _match_sequence(
@@ -365,27 +393,24 @@ class TermMatcher:
         self, tokens: Sequence[_Token], folded: str, hits: list[tuple[_Entry, int, int]]
     ) -> None:
         """Words broken up by separators: "b.e.e.r", "b e e r", "be-er"."""
+        links = _join_links(tokens, folded)
+        if links is None:
+            return
+        count = len(tokens)
         limit = 2 * self._max_word + 2
-        for i in range(len(tokens) - 1):
+        words = self._words
+        for i in range(count - 1):
+            if not links[i + 1]:
+                continue
             joined = tokens[i].text
-            all_single = len(joined) == 1
-            for j in range(i + 1, min(len(tokens), i + _MAX_JOIN_TOKENS)):
-                gap = folded[tokens[j - 1].end : tokens[j].start]
-                if not 1 <= len(gap) <= 3 or "\n" in gap:
+            for j in range(i + 1, min(count, i + _MAX_JOIN_TOKENS)):
+                if not links[j]:
                     break
-                nxt = tokens[j].text
-                all_single = all_single and len(nxt) == 1
-                # Spaces separate words; they only join when every piece is a single letter.
-                if not gap.strip() or any(c.isspace() for c in gap):
-                    if not all_single:
-                        break
-                elif gap.strip() in ("#", "@"):
-                    break
-                joined += nxt
+                joined += tokens[j].text
                 if len(joined) > limit:
                     break
                 for form in _forms(joined):
-                    for entry in self._words.get(form, ()):
+                    for entry in words.get(form, ()):
                         if not entry.rest:
                             hits.append((entry, tokens[i].start, tokens[j].end))
 
