@@ -62,9 +62,12 @@ class TooManyMessages(DomainError):
 # -- who is the visitor -------------------------------------------------------------------
 
 
+def visitor_from_cookie(value: str) -> str | None:
+    return unsign(value) if value else None
+
+
 def visitor_from(request: Request) -> str | None:
-    raw = request.cookies.get(VISITOR_COOKIE)
-    return unsign(raw) if raw else None
+    return visitor_from_cookie(request.cookies.get(VISITOR_COOKIE, ""))
 
 
 def visitor_csrf(visitor_id: str) -> str:
@@ -121,13 +124,17 @@ def _visitor_conversation_ids(account: BrandAccount, visitor_id: str) -> Select[
 def visitor_messages(session: Session, *, account: BrandAccount, visitor_id: str) -> list[Message]:
     """The visitor's own messages and the desk's delivered replies to them, oldest first.
 
-    The conversations are found by the visitor's thread key or contact, but each message must
-    also carry the visitor's thread key: after a merge a conversation can hold other people's
-    messages, and those must stay invisible here."""
+    Candidates are the messages of the visitor's conversations (by thread key or contact) and
+    the visitor's own messages wherever they are now (a colleague may have merged
+    conversations). Each must also carry the visitor's thread key: a merged conversation can
+    hold other people's messages, and those stay invisible here."""
     stmt = (
         select(Message)
         .where(
-            Message.conversation_id.in_(_visitor_conversation_ids(account, visitor_id)),
+            or_(
+                Message.conversation_id.in_(_visitor_conversation_ids(account, visitor_id)),
+                Message.author_contact_id.in_(_visitor_contact_ids(account, visitor_id)),
+            ),
             Message.brand_account_id == account.id,
             Message.thread_key == thread_key_for(visitor_id),
             Message.visibility != Visibility.NOTE.value,
@@ -145,11 +152,14 @@ def visitor_messages(session: Session, *, account: BrandAccount, visitor_id: str
 
 
 def recent_message_count(session: Session, *, account: BrandAccount, visitor_id: str) -> int:
+    """The visitor's messages in the rate window, counted in the database so the limit holds
+    however many processes serve the chat."""
     since = clock.now() - RATE_WINDOW
     return int(
         session.scalar(
             select(func.count(Message.id)).where(
-                Message.conversation_id.in_(_visitor_conversation_ids(account, visitor_id)),
+                Message.author_contact_id.in_(_visitor_contact_ids(account, visitor_id)),
+                Message.brand_account_id == account.id,
                 Message.thread_key == thread_key_for(visitor_id),
                 Message.direction == Direction.INBOUND.value,
                 Message.created_at >= since,
@@ -340,18 +350,18 @@ class VisitorFilter:
                 conversation = session.get(Conversation, conversation_id)
                 owned = False
                 if conversation is not None and conversation.brand_account_id == self.account_id:
-                    owned = conversation.thread_key == thread_key_for(self.visitor_id)
-                    if not owned and conversation.contact_id is not None:
-                        owned = (
-                            session.scalar(
-                                select(ContactIdentity.id).where(
-                                    ContactIdentity.contact_id == conversation.contact_id,
-                                    ContactIdentity.channel == ChannelKind.WEB.value,
-                                    ContactIdentity.native_id == self.visitor_id,
-                                )
+                    owned = conversation.thread_key == thread_key_for(self.visitor_id) or (
+                        # After a merge: the visitor's messages live on in another thread.
+                        session.scalar(
+                            select(Message.id)
+                            .where(
+                                Message.conversation_id == conversation_id,
+                                Message.thread_key == thread_key_for(self.visitor_id),
                             )
-                            is not None
+                            .limit(1)
                         )
+                        is not None
+                    )
             if len(self._known) > 1000:
                 self._known.clear()
             self._known[conversation_id] = owned

@@ -15,6 +15,7 @@ from socialdesk.accounts import permissions
 from socialdesk.accounts import service as accounts_service
 from socialdesk.accounts.models import Member, Organization, Team
 from socialdesk.accounts.permissions import Permission
+from socialdesk.channels import service as channels_service
 from socialdesk.channels.models import BrandAccount
 from socialdesk.common.errors import NotFound
 from socialdesk.connectors import registry as connectors
@@ -88,8 +89,6 @@ class Directory:
 
     @classmethod
     def load(cls, session: Session, *, organization_id: int) -> Directory:
-        from socialdesk.channels import service as channels_service
-
         return cls(
             members={
                 m.id: m
@@ -215,6 +214,7 @@ class ConversationView:
     reserved_length: int  # the signature appended to each reply
     length_counting: str
     can_send: bool  # a connector for this channel is installed
+    may_act: bool  # this member may answer as the brand account
 
     @property
     def channel(self) -> str:
@@ -271,6 +271,7 @@ def conversation_view(
         reserved_length=len(outbound_service.compose("", signature)) if signature else 0,
         length_counting=capabilities.length_counting.value if capabilities else "",
         can_send=capabilities is not None,
+        may_act=channels_service.may_act_for(session, account=account, member_id=me.id),
     )
 
 

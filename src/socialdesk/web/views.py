@@ -28,7 +28,7 @@ from socialdesk.common.deps import (
     Reader,
     Replier,
 )
-from socialdesk.common.errors import DomainError, NotAuthenticated, NotFound, PermissionDenied
+from socialdesk.common.errors import DomainError, NotAuthenticated, NotFound
 from socialdesk.config import get_settings
 from socialdesk.conversations import service as conversations_service
 from socialdesk.conversations.models import Conversation, Message, Priority, Status
@@ -102,6 +102,7 @@ def _login_page(
     next_path: str,
     error: str | None = None,
     email: str = "",
+    need_code: bool = False,
     status: int = 200,
 ) -> Response:
     # Before login there is no session to hold a CSRF token: the form carries a random nonce
@@ -111,7 +112,13 @@ def _login_page(
     response = render(
         request,
         "login.html",
-        {"csrf_token": nonce, "next": next_path, "error": error, "email": email},
+        {
+            "csrf_token": nonce,
+            "next": next_path,
+            "error": error,
+            "email": email,
+            "need_code": need_code,
+        },
         status_code=status,
     )
     response.set_cookie(
@@ -150,15 +157,36 @@ async def login(request: Request, db: DB) -> Response:
             error="The login form expired or came from elsewhere: please try again.",
             status=403,
         )
+    source = request.client.host if request.client else None
+    # A refused login still returns normally: the failed attempt it recorded (towards the
+    # lockout, and in the audit trail) must be committed.
     try:
         member = accounts_service.authenticate(
-            db, email=email, password=str(form.get("password") or "")
+            db,
+            email=email,
+            password=str(form.get("password") or ""),
+            totp_code=forms.text(form, "totp_code") or None,
+            source_address=source,
+        )
+    except accounts_service.TotpRequired as exc:
+        return _login_page(
+            request,
+            next_path=target,
+            email=email,
+            error=f"{exc.message}, and your password again.",
+            need_code=True,
+            status=401,
         )
     except NotAuthenticated as exc:
-        return _login_page(request, next_path=target, email=email, error=exc.message, status=401)
-    new = accounts_service.start_session(
-        db, member=member, source_address=request.client.host if request.client else None
-    )
+        return _login_page(
+            request,
+            next_path=target,
+            email=email,
+            error=exc.message,
+            need_code=bool(forms.text(form, "totp_code")),
+            status=401,
+        )
+    new = accounts_service.start_session(db, member=member, source_address=source)
     response = RedirectResponse(target, status_code=303)
     response.set_cookie(
         SESSION_COOKIE,
@@ -347,9 +375,11 @@ def _attempt(db: Session, form_name: str, action: Callable[[], object]) -> FormE
     """Run one service call; a refusal is rolled back and returned for the form to show."""
     try:
         action()
-    except (NotAuthenticated, PermissionDenied):
+    except NotAuthenticated:
         raise
     except DomainError as exc:
+        # Role and CSRF checks ran before the handler; a refusal here is about this action
+        # (a brand account you may not answer for, say) and belongs beside the form.
         db.rollback()
         confirm = isinstance(exc, outbound_service.NeedsConfirmation)
         return FormError(form=form_name, message=exc.message, field=exc.field, confirm=confirm)

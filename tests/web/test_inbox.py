@@ -1,0 +1,233 @@
+"""The inbox: filters, the counts beside them, paging and the fragment live updates fetch."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session
+
+from socialdesk.accounts import service as accounts_service
+from socialdesk.conversations import service as conversations_service
+from socialdesk.conversations.models import Status
+from tests.factories import channels
+from tests.factories.conversations import inbound, ingest
+from tests.web.conftest import Desk, login
+
+ROW = re.compile(r'class="conv-row[^"]*" data-conversation-id="(\d+)"')
+
+
+def row_ids(html: str) -> set[int]:
+    return {int(i) for i in ROW.findall(html)}
+
+
+def count(html: str, name: str) -> int:
+    match = re.search(rf'id="count-{name}"[^>]*>(\d+)<', html)
+    assert match, f"no count {name} on the page"
+    return int(match.group(1))
+
+
+@dataclass
+class Inbox:
+    mine_open: int
+    unassigned_open: int
+    other_open_billing: int
+    pending: int
+    resolved_mastodon: int
+    team_open: int
+
+
+@pytest.fixture
+def inbox(desk: Desk, session: Session) -> Inbox:
+    mastodon = channels.brand_account(session, desk.org, kind="mastodon")
+    team = accounts_service.create_team(session, organization_id=desk.org.id, name="Billing")
+
+    def conversation(text: str, author: str, account=desk.web):  # type: ignore[no-untyped-def]
+        return ingest(
+            session, account, inbound(text=text, author=author, thread_key=f"visitor:{author}")
+        ).conversation
+
+    mine_open = conversation("My parcel never arrived", "a")
+    conversations_service.assign(
+        session, conversation=mine_open, assignee_id=desk.owner.id, actor=desk.owner
+    )
+    unassigned_open = conversation("The app crashes on start", "b")
+    other = conversation("I was charged twice for one order", "c")
+    conversations_service.assign(
+        session, conversation=other, assignee_id=desk.agent.id, actor=desk.owner
+    )
+    conversations_service.add_tag(session, conversation=other, name="Billing", actor=desk.owner)
+    pending = conversation("Waiting for my receipt", "d")
+    conversations_service.set_status(
+        session, conversation=pending, status=Status.PENDING, actor=desk.owner
+    )
+    resolved = conversation("Thanks, all sorted", "e", account=mastodon)
+    conversations_service.set_status(
+        session, conversation=resolved, status=Status.RESOLVED, actor=desk.owner
+    )
+    team_open = conversation("Invoice address is wrong", "f")
+    conversations_service.set_team(
+        session, conversation=team_open, team_id=team.id, actor=desk.owner
+    )
+    session.commit()
+    return Inbox(
+        mine_open=mine_open.id,
+        unassigned_open=unassigned_open.id,
+        other_open_billing=other.id,
+        pending=pending.id,
+        resolved_mastodon=resolved.id,
+        team_open=team_open.id,
+    )
+
+
+def test_default_inbox_shows_open_conversations_with_counts(
+    client: TestClient, desk: Desk, inbox: Inbox
+) -> None:
+    login(client, desk.owner)
+    page = client.get("/")
+    assert page.status_code == 200
+    assert row_ids(page.text) == {
+        inbox.mine_open,
+        inbox.unassigned_open,
+        inbox.other_open_billing,
+        inbox.team_open,
+    }
+    assert count(page.text, "status-open") == 4
+    assert count(page.text, "status-pending") == 1
+    assert count(page.text, "status-resolved") == 1
+    assert count(page.text, "status-snoozed") == 0
+    assert count(page.text, "status-all") == 6
+    assert count(page.text, "mine") == 1
+    assert count(page.text, "unassigned") == 2
+    # Each row names the contact, the channel, a preview, the tags and who owns it.
+    assert "I was charged twice for one order" in page.text
+    assert "#billing" in page.text
+    assert desk.agent.name in page.text
+    assert "Website" in page.text
+
+
+FILTER_CASES: list[tuple[dict[str, str], list[str]]] = [
+    ({"status": "pending"}, ["pending"]),
+    ({"status": "resolved"}, ["resolved_mastodon"]),
+    ({"status": "all", "channel": "kind:mastodon"}, ["resolved_mastodon"]),
+    ({"assignee": "me"}, ["mine_open"]),
+    ({"assignee": "unassigned"}, ["unassigned_open", "team_open"]),
+    ({"tag": "#billing"}, ["other_open_billing"]),
+    ({"q": "crashes"}, ["unassigned_open"]),
+    ({"status": "all", "q": "receipt"}, ["pending"]),
+]
+
+
+def test_filters_narrow_the_list(client: TestClient, desk: Desk, inbox: Inbox) -> None:
+    login(client, desk.owner)
+    for params, expected in FILTER_CASES:
+        page = client.get("/", params=params)
+        assert page.status_code == 200, params
+        assert row_ids(page.text) == {getattr(inbox, name) for name in expected}, params
+
+
+def test_account_and_team_filters(
+    client: TestClient, desk: Desk, inbox: Inbox, session: Session
+) -> None:
+    team = accounts_service.list_teams(session, organization_id=desk.org.id)[0]
+    session.commit()  # end the read: the app needs the write lock
+    login(client, desk.owner)
+    by_account = client.get("/", params={"channel": f"account:{desk.web.id}"})
+    assert row_ids(by_account.text) == {
+        inbox.mine_open,
+        inbox.unassigned_open,
+        inbox.other_open_billing,
+        inbox.team_open,
+    }
+    by_team = client.get("/", params={"team": str(team.id)})
+    assert row_ids(by_team.text) == {inbox.team_open}
+    assert "selected>Billing</option>" in by_team.text
+
+
+def test_counts_follow_the_other_filters(client: TestClient, desk: Desk, inbox: Inbox) -> None:
+    login(client, desk.owner)
+    page = client.get("/", params={"assignee": "unassigned", "status": "all"})
+    # Status counts with "unassigned" applied; assignee counts with "all statuses" applied.
+    assert count(page.text, "status-open") == 2
+    assert count(page.text, "status-pending") == 1
+    assert count(page.text, "status-resolved") == 1
+    assert count(page.text, "unassigned") == 4
+    assert count(page.text, "mine") == 1
+
+
+def test_list_fragment_updates_counts_out_of_band_and_the_address(
+    client: TestClient, desk: Desk, inbox: Inbox
+) -> None:
+    login(client, desk.owner)
+    fragment = client.get(
+        "/inbox/list",
+        params={"status": "pending"},
+        headers={"HX-Request": "true", "HX-Trigger": "filters"},
+    )
+    assert fragment.status_code == 200
+    assert "<html" not in fragment.text
+    assert row_ids(fragment.text) == {inbox.pending}
+    assert 'id="count-status-open" hx-swap-oob="true">4<' in fragment.text
+    assert fragment.headers["hx-push-url"] == "/?status=pending"
+    # A live refresh (not the filter form) leaves the address bar alone.
+    live = client.get("/inbox/list", params={"status": "pending"}, headers={"HX-Request": "true"})
+    assert "hx-push-url" not in live.headers
+
+
+def test_bad_filter_values_are_named(client: TestClient, desk: Desk, inbox: Inbox) -> None:
+    login(client, desk.owner)
+    page = client.get("/", params={"status": "closed"})
+    assert page.status_code == 422
+    assert "status must be one of open, pending, snoozed, resolved, all" in page.text
+    page = client.get("/", params={"team": "billing"})
+    assert page.status_code == 422
+    assert "team must be a number" in page.text
+
+
+def test_load_more_pages_through_with_a_cursor(
+    client: TestClient, desk: Desk, session: Session
+) -> None:
+    for n in range(53):
+        ingest(session, desk.web, inbound(author=f"p{n}", thread_key=f"visitor:p{n}"))
+    session.commit()
+    login(client, desk.owner)
+    first = client.get("/")
+    first_ids = row_ids(first.text)
+    assert len(first_ids) == 50
+    cursor = re.search(r'hx-get="/inbox/more\?cursor=([^"&]+)"', first.text)
+    assert cursor, "no load-more button"
+    more = client.get("/inbox/more", params={"cursor": cursor.group(1)})
+    more_ids = row_ids(more.text)
+    assert len(more_ids) == 3
+    assert not first_ids & more_ids
+    assert "Load more" not in more.text
+    # Without JavaScript the button is a link to the next page.
+    plain = client.get("/", params={"cursor": cursor.group(1)})
+    assert row_ids(plain.text) == more_ids
+
+
+def test_viewer_can_read_the_inbox(client: TestClient, desk: Desk, inbox: Inbox) -> None:
+    login(client, desk.viewer)
+    page = client.get("/")
+    assert page.status_code == 200
+    assert len(row_ids(page.text)) == 4
+
+
+def test_other_organizations_conversations_never_show(
+    client: TestClient, desk: Desk, inbox: Inbox, session: Session
+) -> None:
+    from tests.factories import accounts
+
+    other_org = accounts.organization(session)
+    other_account = channels.brand_account(session, other_org)
+    stranger = ingest(
+        session, other_account, inbound(text="secret elsewhere", author="z")
+    ).conversation
+    session.commit()
+    login(client, desk.owner)
+    page = client.get("/", params={"status": "all"})
+    assert stranger.id not in row_ids(page.text)
+    assert "secret elsewhere" not in page.text
+    assert client.get(f"/conversations/{stranger.id}").status_code == 404
