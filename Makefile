@@ -49,6 +49,9 @@ bench: $(VENV)/.dev-installed  ## Full benchmarks (minutes); figures as the last
 bench-smoke: $(VENV)/.dev-installed  ## Short benchmark runs, as CI does
 	for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b --smoke || exit 1; done
 
+docs: $(VENV)/.dev-installed  ## Regenerate the CLI reference from --help
+	$(BIN)/python scripts/gen_cli_docs.py
+
 lock:  ## Re-lock dependencies after editing pyproject.toml
 	$(BIN)/python -m pip install -q uv
 	$(BIN)/uv pip compile pyproject.toml --extra dev -o requirements/dev.lock --python-version 3.11 -q

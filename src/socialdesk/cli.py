@@ -207,31 +207,27 @@ def keys_generate() -> None:
 
 @keys.command("rotate")
 def keys_rotate() -> None:
-    """Re-encrypt every stored credential under the first key of SOCIALDESK_ENCRYPTION_KEYS.
-    Put the new key first, keep the old one after it, rotate, then remove the old key."""
-    from sqlalchemy import select
-
-    from socialdesk.channels.models import BrandAccount
-    from socialdesk.common.crypto import rotate
+    """Re-encrypt every stored secret (channel credentials, two-factor secrets) under the first
+    key of SOCIALDESK_ENCRYPTION_KEYS. Put the new key first, keep the old one after it,
+    rotate, then remove the old key."""
+    from socialdesk.common.crypto import rotate_all
     from socialdesk.db.session import session_scope
 
     with session_scope() as session:
-        accounts = session.scalars(
-            select(BrandAccount).where(BrandAccount.credentials_encrypted.is_not(None))
-        )
-        n = 0
-        for account in accounts:
-            assert account.credentials_encrypted is not None
-            account.credentials_encrypted = rotate(account.credentials_encrypted)
-            n += 1
-    click.echo(f"re-encrypted the credentials of {n} brand accounts")
+        counts = rotate_all(session)
+    click.echo(
+        f"re-encrypted the credentials of {counts['brand_accounts']} brand accounts and the "
+        f"two-factor secrets of {counts['members']} members"
+    )
 
 
 def _mount_domain_commands() -> None:
     """Each domain keeps its own commands beside its code; the CLI gathers them here."""
     from socialdesk.commitments.cli import commitments
+    from socialdesk.demo.cli import demo
 
     main.add_command(commitments)
+    main.add_command(demo)
 
 
 _mount_domain_commands()

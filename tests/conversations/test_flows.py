@@ -230,3 +230,25 @@ def test_new_customer_message_wakes_conversation(
     ingest(session, account, inbound(native_id="b", thread_key="k", at=clock.now()))
     session.commit()
     assert first.conversation.status == Status.OPEN.value
+
+
+def test_brand_history_never_merges_closed_history_with_new_work(
+    session: Session, clock: FrozenClock
+) -> None:
+    org = accounts.organization(session)
+    account = channels.brand_account(session, org)
+    old = ingest(session, account, inbound(native_id="a", at=clock.now()))
+    conversations_service.set_status(
+        session, conversation=old.conversation, status=Status.RESOLVED, actor=None
+    )
+    session.commit()
+    clock.advance(timedelta(days=10))
+    new = ingest(session, account, inbound(native_id="b", reply_to="a", at=clock.now()))
+    # The brand answers the OLD post again (seen in its timeline): it must not join the two.
+    brand = ingest(
+        session, account, inbound(native_id="c", reply_to="a", from_brand=True, at=clock.now())
+    )
+    session.commit()
+    assert new.conversation.id != old.conversation.id
+    assert brand.conversation.id == new.conversation.id
+    assert session.get(Conversation, old.conversation.id) is not None

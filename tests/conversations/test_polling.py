@@ -8,6 +8,8 @@ from typing import ClassVar
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
+from tests.conftest import JobRunner
+from tests.factories import accounts, channels
 
 from socialdesk.channels.models import BrandAccount, Health
 from socialdesk.connectors import registry
@@ -26,8 +28,6 @@ from socialdesk.connectors.base import (
 )
 from socialdesk.conversations import jobs as conversation_jobs
 from socialdesk.conversations.models import Message
-from tests.conftest import JobRunner
-from tests.factories import accounts, channels
 
 T0 = datetime(2026, 1, 5, 8, 0, tzinfo=UTC)
 
@@ -79,13 +79,8 @@ class FakeMastodon:
 @pytest.fixture
 def fake_mastodon() -> Iterator[FakeMastodon]:
     connector = FakeMastodon(posts=["@brand my bus is late", "@brand still waiting"])
-    previous = registry._extra.get("mastodon")
-    registry.register(connector)
-    yield connector
-    if previous is None:
-        registry._extra.pop("mastodon", None)
-    else:
-        registry.register(previous)
+    with registry.override(connector):
+        yield connector
 
 
 def _messages(session: Session) -> int:

@@ -23,13 +23,8 @@ from socialdesk.outbound import service as outbound
 @pytest.fixture
 def fake_x() -> Iterator[RecordingConnector]:
     connector = RecordingConnector()
-    previous = registry._extra.get("x")
-    registry.register(connector)
-    yield connector
-    if previous is None:
-        registry._extra.pop("x", None)
-    else:
-        registry.register(previous)
+    with registry.override(connector):
+        yield connector
 
 
 def _conversation(session: Session, *, sign: bool = False) -> tuple[Conversation, BrandAccount]:
@@ -223,3 +218,19 @@ def test_reply_to_a_direct_message_stays_direct(
     jobs.run_pending()
     assert fake_x.sent[0].visibility is Visibility.DIRECT
     assert fake_x.sent[0].thread_key == "dm:1"
+
+
+def test_reply_for_an_uninstalled_connector_fails_with_reason(
+    session: Session, jobs: JobRunner, fake_x: RecordingConnector, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    conversation, account = _conversation(session)
+    agent = accounts.member(session, session.get_one(Organization, account.organization_id))
+    reply = outbound.queue_reply(session, conversation=conversation, author=agent, text="Hello")
+    session.commit()
+    # The connector was uninstalled while the reply waited in the queue.
+    monkeypatch.setattr(registry, "_extra", {})
+    monkeypatch.setattr(registry, "_discovered", dict)
+    jobs.run_pending()
+    failed = _reload(session, reply.id)
+    assert failed.delivery_state == DeliveryState.FAILED.value
+    assert "no connector is installed for channel 'x'" in (failed.delivery_error or "")

@@ -9,6 +9,7 @@ import secrets
 from collections.abc import Mapping
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from sqlalchemy.orm import Session
 
 from socialdesk.config import get_settings
 
@@ -60,3 +61,29 @@ def unsign(signed: str) -> str | None:
     if not value or not hmac.compare_digest(sign(value), signed):
         return None
     return value
+
+
+def rotate_all(session: Session) -> dict[str, int]:
+    """Re-encrypt every secret stored at rest under the newest key. Audited."""
+    from sqlalchemy import select
+
+    from socialdesk.accounts import audit
+    from socialdesk.accounts.models import Member, Organization
+    from socialdesk.channels.models import BrandAccount
+
+    counts = {"brand_accounts": 0, "members": 0}
+    for account in session.scalars(
+        select(BrandAccount).where(BrandAccount.credentials_encrypted.is_not(None))
+    ):
+        assert account.credentials_encrypted is not None
+        account.credentials_encrypted = rotate(account.credentials_encrypted)
+        counts["brand_accounts"] += 1
+    for member in session.scalars(select(Member).where(Member.totp_secret_encrypted.is_not(None))):
+        assert member.totp_secret_encrypted is not None
+        member.totp_secret_encrypted = rotate(member.totp_secret_encrypted)
+        counts["members"] += 1
+    for org_id in session.scalars(select(Organization.id)):
+        audit.record(
+            session, organization_id=org_id, action="keys_rotated", actor=None, after=counts
+        )
+    return counts

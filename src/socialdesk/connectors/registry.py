@@ -3,6 +3,8 @@ group exactly as a third-party plugin would (see pyproject.toml)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import lru_cache
 from importlib.metadata import entry_points
 
@@ -29,6 +31,23 @@ def _discovered() -> dict[str, Connector]:
 def register(connector: Connector) -> None:
     """Register a connector at run time (tests, or a plugin loaded without entry points)."""
     _extra[str(connector.kind)] = connector
+
+
+@contextmanager
+def override(*connectors: Connector) -> Iterator[None]:
+    """Use these connectors for their channels within the block, then restore exactly what
+    was registered before (tests, and the demo's scripted network)."""
+    previous = {str(c.kind): _extra.get(str(c.kind)) for c in connectors}
+    for connector in connectors:
+        register(connector)
+    try:
+        yield
+    finally:
+        for key, before in previous.items():
+            if before is None:
+                _extra.pop(key, None)
+            else:
+                _extra[key] = before
 
 
 def get(kind: ChannelKind | str) -> Connector:

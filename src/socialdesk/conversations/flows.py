@@ -266,37 +266,40 @@ def _thread(
     ids = _related_conversation_ids(session, account=account, message=message)
     related = [c for c in (session.get(Conversation, i) for i in ids) if c is not None]
     quiet = timedelta(hours=get_settings().reopen_quiet_period_hours)
-    if related and not message.from_brand:
-        # A customer writing long after a conversation was resolved starts a new one (linked in
-        # the trail); within the quiet period it reopens the old one.
-        stale = [
-            c
-            for c in related
-            if c.status == Status.RESOLVED.value
-            and c.resolved_at is not None
-            and message.created_at > c.resolved_at
-            and message.created_at - c.resolved_at > quiet
-        ]
-        if stale and len(stale) == len(related):
-            conversation = _new_conversation(
-                session, account=account, message=message, contact_id=contact_id
-            )
-            conversations_service.record(
-                session,
-                conversation=conversation,
-                kind="follows",
-                actor=None,
-                data={"previous": stale[-1].id},
-            )
-            return conversation, True
-        related = [c for c in related if c not in stale]
-    if not related:
+    # A conversation resolved longer ago than the quiet period before this message is closed
+    # history: it is never merged with newer work. A customer writing into it starts a new
+    # conversation (linked in the trail); within the quiet period it reopens the old one.
+    stale = [
+        c
+        for c in related
+        if c.status == Status.RESOLVED.value
+        and c.resolved_at is not None
+        and message.created_at > c.resolved_at
+        and message.created_at - c.resolved_at > quiet
+    ]
+    current = [c for c in related if c not in stale]
+    if not current and stale:
+        if message.from_brand:
+            # The brand's own post in an old thread (seen in history) stays with that thread.
+            return stale[-1], False
+        conversation = _new_conversation(
+            session, account=account, message=message, contact_id=contact_id
+        )
+        conversations_service.record(
+            session,
+            conversation=conversation,
+            kind="follows",
+            actor=None,
+            data={"previous": stale[-1].id},
+        )
+        return conversation, True
+    if not current:
         return _new_conversation(
             session, account=account, message=message, contact_id=contact_id
         ), True
-    keep = related[0]
-    if len(related) > 1:
-        conversations_service.merge(session, keep=keep, others=related[1:])
+    keep = current[0]
+    if len(current) > 1:
+        conversations_service.merge(session, keep=keep, others=current[1:])
     return keep, False
 
 

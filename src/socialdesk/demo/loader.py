@@ -41,7 +41,6 @@ from socialdesk.connectors.base import (
     AccountContext,
     Capabilities,
     ChannelKind,
-    Connector,
     Identity,
     InboundMessage,
     LengthCounting,
@@ -597,7 +596,6 @@ def _scripted_networks() -> Iterator[_ScriptedNetworks]:
         }
     )
     stand_ins: dict[ChannelKind, _ScriptedNetwork] = {}
-    previous: dict[str, Connector | None] = {}
     for kind in kinds:
         try:
             capabilities = registry.get(kind).capabilities
@@ -609,17 +607,8 @@ def _scripted_networks() -> Iterator[_ScriptedNetworks]:
             {"kind": kind, "capabilities": capabilities},
         )
         stand_ins[kind] = cls()
-        # The registry has no unregister; restore its run-time table exactly afterwards.
-        previous[str(kind)] = registry._extra.get(str(kind))
-        registry.register(stand_ins[kind])
-    try:
+    with registry.override(*stand_ins.values()):
         yield _ScriptedNetworks(stand_ins)
-    finally:
-        for key, connector in previous.items():
-            if connector is None:
-                registry._extra.pop(key, None)
-            else:
-                registry._extra[key] = connector
 
 
 # -- removal --------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ from functools import lru_cache
 from typing import Any
 
 from huey import MemoryHuey, RedisHuey, SqliteHuey, crontab
+from huey.exceptions import TaskLockedException
 from sqlalchemy.orm import Session
 
 from socialdesk.config import Settings, get_settings
@@ -29,7 +30,18 @@ class JobQueue:
 
     def _add_periodic(self, spec: registry.PeriodicSpec) -> None:
         minute = "*" if spec.every_minutes == 1 else f"*/{spec.every_minutes}"
-        self.huey.periodic_task(crontab(minute=minute), name=f"periodic.{spec.name}")(spec.handler)
+        huey = self.huey
+
+        def run_once() -> None:
+            # Every worker process schedules periodic tasks; the lock (kept in the queue's
+            # storage, shared by all workers) lets one run at a time and the others skip.
+            try:
+                with huey.lock_task(f"periodic.{spec.name}"):
+                    spec.handler()
+            except TaskLockedException:
+                log.info("periodic %s is already running elsewhere; skipped", spec.name)
+
+        huey.periodic_task(crontab(minute=minute), name=f"periodic.{spec.name}")(run_once)
 
     def enqueue(
         self, name: str, payload: Payload, *, eta: datetime | None = None, attempt: int = 1

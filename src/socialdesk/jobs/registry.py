@@ -25,9 +25,15 @@ class Retry(Exception):
 class JobSpec:
     name: str
     handler: Handler
-    max_attempts: int
+    # A number, or a function read at run time (a setting).
+    max_attempts_setting: int | Callable[[], int]
     backoff_seconds: float
     on_give_up: GiveUp | None
+
+    @property
+    def max_attempts(self) -> int:
+        value = self.max_attempts_setting
+        return value() if callable(value) else value
 
 
 @dataclass(frozen=True)
@@ -44,7 +50,7 @@ _periodic: dict[str, PeriodicSpec] = {}
 def job(
     name: str,
     *,
-    max_attempts: int = 5,
+    max_attempts: int | Callable[[], int] = 5,
     backoff_seconds: float = 10.0,
     on_give_up: GiveUp | None = None,
 ) -> Callable[[Handler], Handler]:

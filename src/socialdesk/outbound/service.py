@@ -18,7 +18,8 @@ from socialdesk.accounts.models import Member
 from socialdesk.channels import service as channels_service
 from socialdesk.channels.models import BrandAccount
 from socialdesk.common import clock
-from socialdesk.common.errors import Conflict, PermissionDenied, ValidationFailed
+from socialdesk.common.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from socialdesk.config import get_settings
 from socialdesk.connectors import registry as connectors
 from socialdesk.connectors.base import (
     AccountCapabilities,
@@ -250,7 +251,12 @@ class _Claimed:
     request: OutboundRequest
 
 
-@job(DELIVER_JOB, max_attempts=5, backoff_seconds=15, on_give_up=_give_up)
+@job(
+    DELIVER_JOB,
+    max_attempts=lambda: get_settings().delivery_max_attempts,
+    backoff_seconds=15,
+    on_give_up=_give_up,
+)
 def deliver(payload: Payload) -> None:
     """Hand one queued message to its connector, in three short transactions: claim, send
     (no database lock held during network I/O), record the outcome."""
@@ -317,6 +323,11 @@ def _claim(session: Session, message_id: int) -> _Claimed | None:
     conversation = session.get(Conversation, message.conversation_id)
     assert account is not None
     assert conversation is not None
+    try:
+        connector = connectors.get(account.kind)
+    except NotFound as exc:
+        _fail(session, message, exc.message)
+        return None
     visibility = Visibility(message.visibility)
     full_text = compose(message.text, message.signature)
     outcome = check(account, full_text, visibility)
@@ -335,7 +346,7 @@ def _claim(session: Session, message_id: int) -> _Claimed | None:
     return _Claimed(
         message_id=message.id,
         context=channels_service.context_for(account),
-        connector=connectors.get(account.kind),
+        connector=connector,
         request=OutboundRequest(
             idempotency_key=f"socialdesk-{message.id}",
             text=full_text,
