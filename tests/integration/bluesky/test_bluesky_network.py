@@ -101,7 +101,7 @@ class Pds:
         )
 
     def like(self, person: Person, subject: dict[str, str]) -> None:
-        record = {"$type": "app.bsky.feed.like", "subject": subject, "createdAt": iso_now()}
+        record = {"$type": "app.bsky.feed.like", "subject": ref(subject), "createdAt": iso_now()}
         body = {"repo": person.did, "collection": "app.bsky.feed.like", "record": record}
         self._ok(
             self.http.post("com.atproto.repo.createRecord", json=body, headers=self._auth(person))
@@ -128,6 +128,11 @@ class Pds:
             f"{response.request.url}: {response.status_code} {response.text}"
         )
         return response.json() if response.content else None
+
+
+def ref(created: dict[str, str]) -> dict[str, str]:
+    """A strong reference (uri and cid) to a record, from createRecord's answer."""
+    return {"uri": created["uri"], "cid": created["cid"]}
 
 
 def byte_range(text: str, part: str) -> dict[str, int]:
@@ -459,7 +464,7 @@ def test_quotes_are_messages_and_likes_are_not_stored(
         customer,
         {
             "text": "Does the sale include the blue kettle?",
-            "embed": {"$type": "app.bsky.embed.record", "record": announcement},
+            "embed": {"$type": "app.bsky.embed.record", "record": ref(announcement)},
         },
     )
     atproto_network.sync()
