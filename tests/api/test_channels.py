@@ -228,3 +228,23 @@ def test_pushed_events_are_checked_before_they_are_stored(
     assert push("visitor.message", _visitor_message("e-9", "hi")).status_code == 202
     assert jobs.run_pending() == 1
     assert owner  # the owner's token is what pushed
+
+
+def test_pushing_to_an_account_without_an_installed_connector_is_409(
+    client: TestClient, desk: Desk
+) -> None:
+    from socialdesk.connectors import registry
+
+    assert "bluesky" not in registry.kinds()
+    with session_scope() as session:
+        account = channels_service.create(
+            session, organization_id=desk.a.organization_id, kind="bluesky", handle="shop.bsky"
+        )
+        account_id = account.id
+    response = client.post(
+        f"/api/brand-accounts/{account_id}/events",
+        json={"native_id": "at://1", "kind": "post", "payload": {}},
+        headers=bearer(desk.a.owner_token),
+    )
+    assert response.status_code == 409
+    assert "no connector for channel 'bluesky'" in response.json()["error"]["message"]

@@ -20,7 +20,7 @@ from socialdesk.channels.schemas import (
 )
 from socialdesk.common import clock
 from socialdesk.common.deps import DB, ChannelAdmin, Reader
-from socialdesk.common.errors import ValidationFailed
+from socialdesk.common.errors import Conflict, ValidationFailed
 from socialdesk.common.schemas import Cursor, Limit, api_token_scheme, error_responses
 from socialdesk.connectors import registry
 from socialdesk.connectors.base import RawEvent, UnsupportedEvent
@@ -146,6 +146,11 @@ def update_account(
 def _check_parses(account: BrandAccount, event: RawEvent) -> None:
     """Refuse, while the integration is still listening, an event its connector cannot read:
     stored as-is it would only fail later in a job nobody watches. Parsing is pure (no I/O)."""
+    if account.kind not in registry.kinds():
+        raise Conflict(
+            f"no connector for channel {account.kind!r} is installed on this server, so its "
+            "events cannot be read; install it first"
+        )
     connector = registry.get(account.kind)
     declared = connector.supported_events | connector.ignored_events
     if event.kind not in declared:
@@ -183,7 +188,7 @@ def _check_parses(account: BrandAccount, event: RawEvent) -> None:
     summary="Push a raw event for this account (the API channel); idempotent on native_id",
     responses={
         200: {"model": EventAccepted, "description": "A replay: this native_id was stored before"},
-        **error_responses(404),
+        **error_responses(404, 409),
     },
 )
 def push_event(
