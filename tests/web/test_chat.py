@@ -213,7 +213,7 @@ def test_posting_without_a_visitor_cookie_is_refused(client: TestClient, desk: D
         f"/chat/{desk.web.public_key}/messages", data={"text": "hi", "csrf_token": visitor.csrf}
     )
     assert response.status_code == 403
-    assert "expired" in response.text
+    assert "this chat has no session" in response.text
 
 
 def test_a_tampered_visitor_cookie_is_a_new_visitor(client: TestClient, desk: Desk) -> None:

@@ -252,7 +252,11 @@ async def chat_post(request: Request, public_key: str, db: DB) -> Response:
     visitor_id = visitor_from(request)
     form = await request.form()
     if visitor_id is None:
-        raise PermissionDenied("your chat session has expired: reload the page and write again")
+        raise PermissionDenied(
+            "this chat has no session: reload the page and write again (if this chat is "
+            "embedded in another site and the browser blocks its cookie, open it in its own "
+            "window)"
+        )
     _check_visitor_csrf(request, visitor_id, forms.text(form, CSRF_FIELD))
     text = str(form.get("text") or "").strip()
     error: str | None = None

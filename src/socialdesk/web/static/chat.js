@@ -21,6 +21,12 @@
     }
   });
   document.addEventListener("keydown", function (e) {
+    // Inside the widget's panel, Escape asks the host page to close it (the host cannot see
+    // key presses made inside the frame).
+    if (e.key === "Escape" && document.body.classList.contains("embedded") && window.parent !== window) {
+      window.parent.postMessage({ socialdesk: "close" }, "*");
+      return;
+    }
     if (e.key === "Enter" && (e.ctrlKey || e.metaKey) && e.target.id === "chat-text" && e.target.form) {
       e.preventDefault();
       e.target.form.requestSubmit();

@@ -51,6 +51,13 @@
     document.addEventListener("keydown", function (e) {
       if (e.key === "Escape" && !panel.hidden) { toggle(false); button.focus(); }
     });
+    // Escape pressed inside the chat: the frame says so (and only our frame is listened to).
+    window.addEventListener("message", function (e) {
+      if (frame && e.source === frame.contentWindow && e.data && e.data.socialdesk === "close") {
+        toggle(false);
+        button.focus();
+      }
+    });
     document.body.appendChild(panel);
     document.body.appendChild(button);
   }
