@@ -225,9 +225,12 @@ def _mount_domain_commands() -> None:
     """Each domain keeps its own commands beside its code; the CLI gathers them here."""
     from socialdesk.commitments.cli import commitments
     from socialdesk.demo.cli import demo
+    from socialdesk.policy import cli as policy_cli
 
     main.add_command(commitments)
     main.add_command(demo)
+    main.add_command(policy_cli.policy)
+    main.add_command(policy_cli.text_group)
 
 
 _mount_domain_commands()
