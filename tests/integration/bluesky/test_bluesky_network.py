@@ -148,14 +148,12 @@ def pds(atproto_network: Network) -> Iterator[Pds]:
 
 
 @pytest.fixture
-def connector(
-    monkeypatch: pytest.MonkeyPatch,
-) -> Iterator[tuple[BlueskyConnector, RecordingTransport]]:
+def connector() -> Iterator[tuple[BlueskyConnector, RecordingTransport]]:
+    """The connector the desk's jobs use in this test, keeping every exchange."""
     transport = RecordingTransport()
     instance = BlueskyConnector(transport=transport, now=real_now)
-    monkeypatch.setattr(registry, "_extra", dict(registry._extra))
-    registry.register(instance)
-    yield instance, transport
+    with registry.override(instance):
+        yield instance, transport
     transport.close()
 
 
