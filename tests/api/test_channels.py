@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+import pytest
 from fastapi.testclient import TestClient
 from tests.api.conftest import Desk, bearer
 
@@ -231,10 +232,18 @@ def test_pushed_events_are_checked_before_they_are_stored(
 
 
 def test_pushing_to_an_account_without_an_installed_connector_is_409(
-    client: TestClient, desk: Desk
+    client: TestClient, desk: Desk, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from socialdesk.connectors import registry
 
+    # As on a server where the Bluesky connector is not installed.
+    installed = registry._discovered()
+    monkeypatch.setattr(
+        registry, "_discovered", lambda: {k: v for k, v in installed.items() if k != "bluesky"}
+    )
+    monkeypatch.setattr(
+        registry, "_extra", {k: v for k, v in registry._extra.items() if k != "bluesky"}
+    )
     assert "bluesky" not in registry.kinds()
     with session_scope() as session:
         account = channels_service.create(
