@@ -1,0 +1,673 @@
+"""Import the "Customer Support on Twitter" corpus (twcs) CSV format.
+
+Columns: ``tweet_id, author_id, inbound, created_at, text, response_tweet_id,
+in_response_to_tweet_id``. ``inbound`` is False for tweets written by a brand (whose
+``author_id`` is its handle, e.g. ``AppleSupport``) and True for customers (anonymised numeric
+ids). ``created_at`` looks like ``Tue Oct 31 22:10:47 +0000 2017``. ``response_tweet_id`` may
+list several ids separated by commas; ids sometimes carry a ``.0`` (the corpus went through
+pandas).
+
+Every brand becomes a brand account of kind ``x`` (created when missing) and its tweets outbound
+replies (sent); customer tweets become inbound messages from contacts keyed by ``author_id``.
+Threads come from the reply ids through the batch ingest path (conversations/bulk.py), with the
+original timestamps.
+
+A customer tweet belongs to one brand account: the brand that replied in its thread, or else
+the brand its thread @mentions, or else ``--brand``. The file is read as a stream, one batch at
+a time; a customer tweet whose brand cannot be told within its batch is set aside in a
+temporary file and settled after the last batch, when every brand of the file is known and its
+thread can also be looked up among the stored messages of every brand account. What remains
+unattached is reported, like malformed rows, as ``file:line: reason``.
+
+Choosing the brand from the file alone (and never from what an earlier run stored) is what makes
+a re-run attach every tweet to the same account again, so re-running adds nothing.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+import tempfile
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import IO, Any
+
+from sqlalchemy import Executable, literal_column, or_, select, union_all
+from sqlalchemy.orm import Session
+
+from socialdesk.channels import service as channels_service
+from socialdesk.channels.models import BrandAccount
+from socialdesk.connectors.base import ChannelKind, Identity, InboundMessage, Visibility
+from socialdesk.contacts.models import ContactIdentity
+from socialdesk.conversations.bulk import BatchResult, BulkIngest, BulkItem, any_of
+from socialdesk.conversations.models import Message
+
+COLUMNS = (
+    "tweet_id",
+    "author_id",
+    "inbound",
+    "created_at",
+    "text",
+    "response_tweet_id",
+    "in_response_to_tweet_id",
+)
+CHANNEL = ChannelKind.X.value
+DEFAULT_BATCH_SIZE = 5000
+# Rows set aside are settled in chunks this large (one lookup round per chunk).
+SETTLE_CHUNK = 50_000
+# Above this many index probes, _stored_in reads the accounts' messages in one pass instead.
+_PROBE_LIMIT = 400_000
+
+_MONTHS = {
+    name: number
+    for number, name in enumerate(
+        ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"),
+        start=1,
+    )
+}
+_WEEKDAYS = frozenset(("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"))
+_ID = re.compile(r"[0-9]+(?:\.0*)?")
+_MENTION = re.compile(r"(?<![\w@])@(\w{1,15})", re.ASCII)
+_BOOLEANS = {"true": True, "false": False, "1": True, "0": False}
+
+
+class TwcsFormatError(Exception):
+    """The file cannot be read as twcs at all (no header, missing columns)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """A row that was not imported, and why. ``line`` is the physical line the row starts on."""
+
+    line: int
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Tweet:
+    line: int
+    tweet_id: str
+    author_id: str
+    inbound: bool
+    created_at: datetime
+    text: str
+    response_ids: tuple[str, ...]
+    in_response_to: str | None
+
+    def mentions(self) -> list[str]:
+        return _MENTION.findall(self.text)
+
+    def to_json(self) -> str:
+        return json.dumps(
+            [
+                self.line,
+                self.tweet_id,
+                self.author_id,
+                self.inbound,
+                self.created_at.isoformat(),
+                self.text,
+                self.response_ids,
+                self.in_response_to,
+            ],
+            ensure_ascii=False,
+        )
+
+    @classmethod
+    def from_json(cls, data: str) -> Tweet:
+        line, tweet_id, author_id, inbound, created, text, responses, parent = json.loads(data)
+        return cls(
+            line=line,
+            tweet_id=tweet_id,
+            author_id=author_id,
+            inbound=inbound,
+            created_at=datetime.fromisoformat(created),
+            text=text,
+            response_ids=tuple(responses),
+            in_response_to=parent,
+        )
+
+
+# -- reading ------------------------------------------------------------------------------
+
+
+def parse_time(value: str) -> datetime:
+    """``Tue Oct 31 22:10:47 +0000 2017`` (the format of Twitter's v1.1 API) to aware UTC.
+    Hand-written because strptime costs ten times as much and this runs once per row."""
+    parts = value.split()
+    if len(parts) != 6:
+        raise ValueError(f"created_at {value!r} is not like 'Tue Oct 31 22:10:47 +0000 2017'")
+    weekday, month_name, day, clock_time, offset, year = parts
+    month = _MONTHS.get(month_name)
+    hms = clock_time.split(":")
+    if (
+        weekday not in _WEEKDAYS
+        or month is None
+        or len(hms) != 3
+        or len(offset) != 5
+        or offset[0] not in "+-"
+        or not offset[1:].isdigit()
+    ):
+        raise ValueError(f"created_at {value!r} is not like 'Tue Oct 31 22:10:47 +0000 2017'")
+    try:
+        at = datetime(int(year), month, int(day), int(hms[0]), int(hms[1]), int(hms[2]), tzinfo=UTC)
+    except ValueError as exc:
+        raise ValueError(f"created_at {value!r} is not a valid time: {exc}") from None
+    if offset != "+0000":
+        shift = timedelta(hours=int(offset[1:3]), minutes=int(offset[3:5]))
+        at = at - shift if offset[0] == "+" else at + shift
+    return at
+
+
+def format_time(value: datetime) -> str:
+    """The inverse of :func:`parse_time` (UTC)."""
+    return value.astimezone(UTC).strftime("%a %b %d %H:%M:%S +0000 %Y")
+
+
+def _tweet_id(value: str, column: str) -> str:
+    value = value.strip()
+    if not _ID.fullmatch(value):
+        raise ValueError(f"{column} {value!r} is not a tweet id")
+    return value.split(".", 1)[0]
+
+
+def unescape(text: str) -> str:
+    # Twitter's v1.1 API, where the corpus comes from, escapes exactly &, < and > in tweet text.
+    if "&" not in text:
+        return text
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+
+
+class _CountingLines:
+    """The file's lines, counting newlines, so each CSV record knows the physical line it
+    starts on even when quoted fields span several lines."""
+
+    def __init__(self, stream: IO[str]) -> None:
+        self._stream = stream
+        self.newlines = 0
+
+    def __iter__(self) -> Iterator[str]:
+        for line in self._stream:
+            self.newlines += line.count("\n")
+            yield line
+
+
+def read_tweets(stream: IO[str]) -> Iterator[Tweet | Problem]:
+    """Parse a twcs CSV stream row by row: a :class:`Tweet` per good row, a :class:`Problem`
+    per bad one. Raises :class:`TwcsFormatError` when the header is unusable."""
+    lines = _CountingLines(stream)
+    reader = csv.reader(lines)
+    try:
+        header = next(reader)
+    except StopIteration:
+        raise TwcsFormatError("the file is empty; expected a header line") from None
+    except csv.Error as exc:
+        raise TwcsFormatError(f"line 1: {exc}") from None
+    names = [h.strip().lstrip("\ufeff") for h in header]
+    missing = [c for c in COLUMNS if c not in names]
+    if missing:
+        raise TwcsFormatError(
+            f"line 1: the header lacks {', '.join(missing)}; expected {','.join(COLUMNS)}"
+        )
+    width = len(names)
+    columns = _Columns(*(names.index(c) for c in COLUMNS))
+    while True:
+        start = lines.newlines + 1
+        try:
+            record = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            yield Problem(start, f"unreadable CSV: {exc}")
+            continue
+        if not record:
+            continue  # a blank line
+        if len(record) != width:
+            yield Problem(start, f"expected {width} columns, found {len(record)}")
+            continue
+        try:
+            yield _tweet(record, columns, start)
+        except ValueError as exc:
+            yield Problem(start, str(exc))
+
+
+@dataclass(frozen=True, slots=True)
+class _Columns:
+    """Where each column is in the file's rows."""
+
+    tweet_id: int
+    author_id: int
+    inbound: int
+    created_at: int
+    text: int
+    response_tweet_id: int
+    in_response_to_tweet_id: int
+
+
+def _tweet(record: list[str], col: _Columns, line: int) -> Tweet:
+    """One good row, or ValueError saying what is wrong with it."""
+    tweet_id = record[col.tweet_id].strip()
+    if not tweet_id:
+        raise ValueError("tweet_id is empty")
+    tweet_id = _tweet_id(tweet_id, "tweet_id")
+    author = record[col.author_id].strip()
+    if not author:
+        raise ValueError("author_id is empty")
+    inbound = _BOOLEANS.get(record[col.inbound].strip().lower())
+    if inbound is None:
+        raise ValueError(f"inbound must be True or False, not {record[col.inbound]!r}")
+    created_at = parse_time(record[col.created_at])
+    responses = record[col.response_tweet_id]
+    response_ids = (
+        tuple(_tweet_id(r, "response_tweet_id") for r in responses.split(","))
+        if responses.strip()
+        else ()
+    )
+    parent = record[col.in_response_to_tweet_id]
+    in_response_to = _tweet_id(parent, "in_response_to_tweet_id") if parent.strip() else None
+    if in_response_to == tweet_id:
+        raise ValueError(f"tweet {tweet_id} answers itself")
+    return Tweet(
+        line=line,
+        tweet_id=tweet_id,
+        author_id=author,
+        inbound=inbound,
+        created_at=created_at,
+        text=unescape(record[col.text]),
+        response_ids=response_ids,
+        in_response_to=in_response_to,
+    )
+
+
+# -- threads within a batch ---------------------------------------------------------------
+
+
+def _components(tweets: Sequence[Tweet]) -> dict[str, list[Tweet]]:
+    """The batch's tweets grouped by reply links (both columns), keyed by a root id."""
+    parent: dict[str, str] = {}
+
+    def find(key: str) -> str:
+        root = parent.setdefault(key, key)
+        while parent[root] != root:
+            root = parent[root]
+        while key != root:
+            parent[key], key = root, parent[key]
+        return root
+
+    def union(a: str, b: str) -> None:
+        ra, rb = find(a), find(b)
+        if ra != rb:
+            parent[ra] = rb
+
+    for t in tweets:
+        find(t.tweet_id)
+        if t.in_response_to:
+            union(t.tweet_id, t.in_response_to)
+        for r in t.response_ids:
+            union(t.tweet_id, r)
+    groups: dict[str, list[Tweet]] = {}
+    for t in tweets:
+        groups.setdefault(find(t.tweet_id), []).append(t)
+    return groups
+
+
+def _replying_brand(thread: Sequence[Tweet]) -> str | None:
+    """The brand that wrote most in the thread (the first to write, on a tie)."""
+    counts = Counter(t.author_id for t in thread if not t.inbound)
+    if not counts:
+        return None
+    best = max(counts.values())
+    return next(t.author_id for t in thread if not t.inbound and counts[t.author_id] == best)
+
+
+# -- the import ---------------------------------------------------------------------------
+
+
+@dataclass
+class ImportReport:
+    rows: int = 0  # data rows read (good and bad)
+    bad: int = 0  # rows that could not be parsed
+    unattached: int = 0  # good customer rows no brand account could be found for
+    other_brand: int = 0  # good rows left out by --brand
+    accounts_created: list[str] = field(default_factory=list)
+    ingest: BatchResult = field(default_factory=BatchResult)
+
+    @property
+    def failed(self) -> int:
+        return self.bad + self.unattached
+
+
+class TwcsImport:
+    """One import of one file into one organization. See the module docstring."""
+
+    def __init__(
+        self,
+        *,
+        session_factory: Callable[[], Session],
+        organization_id: int,
+        brand: str | None = None,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+        on_problem: Callable[[Problem], None] | None = None,
+        now: Callable[[], datetime] | None = None,
+    ) -> None:
+        if batch_size < 1:
+            raise ValueError("batch_size must be at least 1")
+        self._sessions = session_factory
+        self.organization_id = organization_id
+        self.brand = brand.strip().lstrip("@") if brand else None
+        if self.brand == "":
+            raise ValueError("--brand needs a handle")
+        self.batch_size = batch_size
+        self._on_problem = on_problem or (lambda _problem: None)
+        self._bulk = BulkIngest(organization_id=organization_id, now=now)
+        self.report = ImportReport()
+        # lower-cased handle -> handle as written, for the brands that wrote in this file so far
+        self._file_brands: dict[str, str] = {}
+        if self.brand:
+            self._file_brands[self.brand.lower()] = self.brand
+        # lower-cased handle -> brand account id, for the organization's X accounts, and back
+        self._accounts: dict[str, int] = {}
+        self._handles: dict[int, str] = {}
+
+    def _problem(self, line: int, reason: str) -> None:
+        self._on_problem(Problem(line, reason))
+
+    def run(self, stream: IO[str]) -> ImportReport:
+        with self._sessions() as session:
+            for account_id, handle in session.execute(
+                select(BrandAccount.id, BrandAccount.handle).where(
+                    BrandAccount.organization_id == self.organization_id,
+                    BrandAccount.kind == CHANNEL,
+                )
+            ):
+                self._accounts.setdefault(handle.lower(), account_id)
+                self._handles[account_id] = handle
+        with tempfile.TemporaryFile("w+", encoding="utf-8") as aside:
+            set_aside = 0
+            batch: list[Tweet] = []
+            for row in read_tweets(stream):
+                self.report.rows += 1
+                if isinstance(row, Problem):
+                    self.report.bad += 1
+                    self._on_problem(row)
+                    continue
+                batch.append(row)
+                if len(batch) >= self.batch_size:
+                    set_aside += self._main_batch(batch, aside)
+                    batch = []
+            if batch:
+                set_aside += self._main_batch(batch, aside)
+            if set_aside:
+                aside.seek(0)
+                self._settle(Tweet.from_json(line) for line in aside)
+        return self.report
+
+    # -- choosing brand accounts --------------------------------------------------------
+
+    def _brand_by_mention(self, thread: Sequence[Tweet], known: dict[str, str]) -> str | None:
+        """The first known brand the thread's tweets @mention (``--brand`` first if it is
+        among them)."""
+        first: str | None = None
+        for t in thread:
+            for handle in t.mentions():
+                brand = known.get(handle.lower())
+                if brand is None:
+                    continue
+                if self.brand and brand.lower() == self.brand.lower():
+                    return brand
+                first = first or brand
+        return first
+
+    def _main_batch(self, tweets: list[Tweet], aside: IO[str]) -> int:
+        """Attach what can be attached from the file alone, ingest it, and set the rest aside.
+        Returns how many were set aside."""
+        for t in tweets:
+            if not t.inbound:
+                self._file_brands.setdefault(t.author_id.lower(), t.author_id)
+        chosen: list[tuple[str, Tweet]] = []
+        deferred = 0
+        for thread in _components(tweets).values():
+            brand = _replying_brand(thread) or self._brand_by_mention(thread, self._file_brands)
+            for t in thread:
+                handle = t.author_id if not t.inbound else brand
+                if handle is None:
+                    aside.write(t.to_json() + "\n")
+                    deferred += 1
+                else:
+                    chosen.append((handle, t))
+        self._ingest(chosen)
+        return deferred
+
+    def _settle(self, tweets: Iterable[Tweet]) -> None:
+        """The rows set aside: by now every brand of the file is known and stored. Each goes
+        where its own id is already stored (a re-run), else to the account holding the most of
+        its thread, else to a brand the thread @mentions, else to ``--brand``."""
+        chunk: list[Tweet] = []
+        for t in tweets:
+            chunk.append(t)
+            if len(chunk) >= SETTLE_CHUNK:
+                self._settle_chunk(chunk)
+                chunk = []
+        if chunk:
+            self._settle_chunk(chunk)
+
+    def _settle_chunk(self, tweets: list[Tweet]) -> None:
+        known = dict(self._file_brands)
+        handles_by_id: dict[int, str] = {}
+        with self._sessions() as session:
+            for account_id, account_handle in session.execute(
+                select(BrandAccount.id, BrandAccount.handle).where(
+                    BrandAccount.organization_id == self.organization_id,
+                    BrandAccount.kind == CHANNEL,
+                )
+            ):
+                known.setdefault(account_handle.lower(), account_handle)
+                handles_by_id[account_id] = account_handle
+            refs = set()
+            for t in tweets:
+                refs.add(t.tweet_id)
+                refs.update(t.response_ids)
+                if t.in_response_to:
+                    refs.add(t.in_response_to)
+            stored, replied = _stored_in(session, list(handles_by_id), sorted(refs))
+        chosen: list[tuple[str, Tweet]] = []
+        for thread in _components(tweets).values():
+            votes: Counter[int] = Counter()
+            for t in thread:
+                # Its parent, its replies, and other replies to its parent or to a reply of
+                # its own that is not in the file.
+                for ref in (t.in_response_to, *t.response_ids):
+                    if ref:
+                        votes.update(stored.get(ref, ()))
+                        votes.update(replied.get(ref, ()))
+                votes.update(replied.get(t.tweet_id, ()))
+            thread_brand = (
+                handles_by_id[min(votes, key=lambda a: (-votes[a], a))] if votes else None
+            )
+            brand = (
+                thread_brand
+                or self._brand_by_mention(thread, known)
+                or (known.get(self.brand.lower()) if self.brand else None)
+            )
+            for t in thread:
+                home = stored.get(t.tweet_id)
+                handle: str | None = handles_by_id[min(home)] if home else brand
+                if handle is None:
+                    self.report.unattached += 1
+                    self._problem(
+                        t.line,
+                        f"tweet {t.tweet_id} not imported: no brand replied in its thread and it "
+                        "@mentions no brand of this file (attach such tweets with --brand HANDLE)",
+                    )
+                else:
+                    chosen.append((handle, t))
+        for start in range(0, len(chosen), self.batch_size):
+            self._ingest(chosen[start : start + self.batch_size])
+
+    # -- storing ------------------------------------------------------------------------
+
+    def _account_id(self, session: Session, handle: str) -> int:
+        key = handle.lower()
+        account_id = self._accounts.get(key)
+        if account_id is None:
+            account = channels_service.create(
+                session,
+                organization_id=self.organization_id,
+                kind=CHANNEL,
+                handle=handle,
+                display_name=handle,
+            )
+            account_id = self._accounts[key] = account.id
+            self._handles[account_id] = handle
+            self.report.accounts_created.append(handle)
+        return account_id
+
+    def _ingest(self, chosen: list[tuple[str, Tweet]]) -> None:
+        if not chosen:
+            return
+        with self._sessions() as session:
+            # A customer tweet stored by an earlier run stays where it is, even if this run
+            # would choose differently (other batch boundaries can reveal a thread's brand
+            # sooner or later): so a re-run never stores it twice.
+            homes = _homes(session, self.organization_id, [t for _, t in chosen if t.inbound])
+            items = []
+            for choice, t in chosen:
+                home = homes.get(t.tweet_id)
+                handle = choice if home is None else self._handles[home]
+                if self.brand and handle.lower() != self.brand.lower():
+                    self.report.other_brand += 1
+                    continue
+                account_id = home if home is not None else self._account_id(session, handle)
+                items.append(BulkItem(account_id, to_message(t)))
+            result = self._bulk.ingest(session, items)
+            session.commit()
+        self.report.ingest.add(result)
+
+
+def to_message(tweet: Tweet) -> InboundMessage:
+    author = (
+        Identity(native_id=tweet.author_id)
+        if tweet.inbound
+        else Identity(native_id=tweet.author_id, handle=tweet.author_id)
+    )
+    raw: dict[str, Any] = {"source": "twcs"}
+    if tweet.response_ids:
+        raw["response_tweet_ids"] = list(tweet.response_ids)
+    return InboundMessage(
+        native_id=tweet.tweet_id,
+        author=author,
+        text=tweet.text,
+        created_at=tweet.created_at,
+        visibility=Visibility.PUBLIC,
+        reply_to_native_id=tweet.in_response_to,
+        from_brand=not tweet.inbound,
+        raw=raw,
+    )
+
+
+def _homes(session: Session, organization_id: int, tweets: list[Tweet]) -> dict[str, int]:
+    """tweet id -> the brand account already storing it, for customer tweets. Found through
+    the author's contact (messages are indexed by author), which costs the same whatever the
+    number of brand accounts."""
+    if not tweets:
+        return {}
+    dialect = session.get_bind().dialect.name
+    authors = sorted({t.author_id for t in tweets})
+    contact_ids = list(
+        session.scalars(
+            select(ContactIdentity.contact_id).where(
+                ContactIdentity.organization_id == organization_id,
+                ContactIdentity.channel == CHANNEL,
+                any_of(ContactIdentity.native_id, authors, dialect=dialect),
+            )
+        )
+    )
+    if not contact_ids:
+        return {}
+    wanted = {t.tweet_id for t in tweets}
+    return {
+        native_id: account_id
+        for native_id, account_id in session.execute(
+            select(Message.native_id, Message.brand_account_id).where(
+                any_of(Message.author_contact_id, contact_ids, dialect=dialect)
+            )
+        )
+        if native_id in wanted
+    }
+
+
+def _stored_in(
+    session: Session, account_ids: list[int], native_ids: list[str]
+) -> tuple[dict[str, set[int]], dict[str, set[int]]]:
+    """For the given accounts: native id -> accounts storing a message with that id, and
+    native id -> accounts storing a reply to it.
+
+    Messages are indexed by (account, native id), so asking every account costs one index probe
+    per id per account. With many ids and many accounts one pass over the accounts' messages is
+    cheaper; the choice is made on the numbers."""
+    stored: dict[str, set[int]] = {}
+    replied: dict[str, set[int]] = {}
+    if not account_ids or not native_ids:
+        return stored, replied
+    dialect = session.get_bind().dialect.name
+    columns = (Message.brand_account_id, Message.native_id, Message.native_reply_to_id)
+    probes = 2 * len(native_ids) * len(account_ids)
+    if dialect == "postgresql" or probes <= _PROBE_LIMIT:
+        statements: list[Executable] = [
+            union_all(
+                select(*columns).where(
+                    Message.brand_account_id == account_id,
+                    any_of(Message.native_id, native_ids, dialect=dialect),
+                ),
+                select(*columns).where(
+                    Message.brand_account_id == account_id,
+                    any_of(Message.native_reply_to_id, native_ids, dialect=dialect),
+                ),
+            )
+            for account_id in account_ids
+        ]
+    else:
+        wanted = any_of(Message.native_id, native_ids, dialect=dialect)
+        replying = any_of(Message.native_reply_to_id, native_ids, dialect=dialect)
+        statements = [
+            select(*columns).where(
+                # "+" keeps SQLite from walking an account index row by row: a plain scan of
+                # the table with both lists held in memory is the fast plan here.
+                any_of(literal_column("+messages.brand_account_id"), account_ids, dialect=dialect),
+                or_(wanted, replying),
+            )
+        ]
+    wanted_ids = set(native_ids)
+    for statement in statements:
+        for account_id, native_id, reply_to in session.execute(statement):
+            if native_id in wanted_ids:
+                stored.setdefault(native_id, set()).add(account_id)
+            if reply_to in wanted_ids:
+                replied.setdefault(reply_to, set()).add(account_id)
+    return stored, replied
+
+
+def import_file(
+    path: Path,
+    *,
+    session_factory: Callable[[], Session],
+    organization_id: int,
+    brand: str | None = None,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    on_problem: Callable[[Problem], None] | None = None,
+    now: Callable[[], datetime] | None = None,
+) -> ImportReport:
+    """Import one twcs CSV file (see the module docstring)."""
+    importer = TwcsImport(
+        session_factory=session_factory,
+        organization_id=organization_id,
+        brand=brand,
+        batch_size=batch_size,
+        on_problem=on_problem,
+        now=now,
+    )
+    with path.open(newline="", encoding="utf-8") as stream:
+        return importer.run(stream)
