@@ -16,6 +16,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from socialdesk import __version__
 from socialdesk.accounts import api as accounts_api
 from socialdesk.channels import api as channels_api
+from socialdesk.channels import webhooks as channel_webhooks
 from socialdesk.common.errors import DomainError, NotAuthenticated, NotFound
 from socialdesk.config import get_settings
 from socialdesk.contacts import api as contacts_api
@@ -108,6 +109,7 @@ def create_app() -> FastAPI:
     for module in (accounts_api, conversations_api, contacts_api, channels_api):
         app.include_router(module.router, prefix="/api")
     app.include_router(events_api.router)
+    app.include_router(channel_webhooks.router)
     app.include_router(web_chat.router)
     app.include_router(web_views.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

@@ -64,7 +64,7 @@ def test_reply_is_queued_then_delivered_in_thread(
     assert request.reply_to_native_id == "t1"
     assert request.recipient is not None
     assert request.recipient.native_id == "cust"
-    assert request.idempotency_key == f"socialdesk-{reply.id}"
+    assert request.idempotency_key == f"socialdesk-{outbound.install_tag()}-{reply.id}"
     session.expire_all()
     assert session.get_one(Conversation, conversation.id).first_response_at is not None
 

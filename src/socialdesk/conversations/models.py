@@ -33,10 +33,12 @@ class Direction(enum.StrEnum):
 
 
 class DeliveryState(enum.StrEnum):
+    HELD = "held"  # waiting for an approver (code of conduct)
     QUEUED = "queued"
     SENDING = "sending"
     SENT = "sent"
     FAILED = "failed"
+    REJECTED = "rejected"  # an approver said no; never sent
 
 
 class Conversation(IdMixin, Base):

@@ -16,14 +16,23 @@ from sqlalchemy.orm import Session
 log = logging.getLogger(__name__)
 
 _KEY = "socialdesk_on_commit"
+_ROLLBACK_KEY = "socialdesk_on_rollback"
 
 
 def on_commit(session: Session, callback: Callable[[], None]) -> None:
     session.info.setdefault(_KEY, []).append(callback)
 
 
+def on_rollback(session: Session, callback: Callable[[], None]) -> None:
+    """Run ``callback`` if this transaction rolls back instead of committing: for records that
+    must outlive a refused request (a blocked send is still a decision to keep). It runs after
+    the rollback, so it may open its own transaction."""
+    session.info.setdefault(_ROLLBACK_KEY, []).append(callback)
+
+
 @event.listens_for(Session, "after_commit")
 def _run_callbacks(session: Session) -> None:
+    session.info.pop(_ROLLBACK_KEY, None)
     callbacks: list[Callable[[], None]] = session.info.pop(_KEY, [])
     for callback in callbacks:
         try:
@@ -37,6 +46,11 @@ def _run_callbacks(session: Session) -> None:
 @event.listens_for(Session, "after_rollback")
 def _drop_callbacks(session: Session) -> None:
     session.info.pop(_KEY, None)
+    for callback in session.info.pop(_ROLLBACK_KEY, []):
+        try:
+            callback()
+        except Exception:
+            log.exception("after-rollback callback %r failed", callback)
 
 
 def pending(session: Session) -> list[Any]:

@@ -6,6 +6,7 @@ from socialdesk.contacts import models as contacts_models
 from socialdesk.conversations import models as conversations_models
 from socialdesk.db.base import Base
 from socialdesk.events import models as events_models
+from socialdesk.policy import models as policy_models
 
 __all__ = [
     "Base",
@@ -14,4 +15,5 @@ __all__ = [
     "contacts_models",
     "conversations_models",
     "events_models",
+    "policy_models",
 ]

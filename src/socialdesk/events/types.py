@@ -71,6 +71,23 @@ class MemberDeactivated(DomainEvent):
     hand_to_member_id: int | None = None
 
 
+@dataclass(frozen=True, kw_only=True)
+class ApprovalRequested(DomainEvent):
+    kind: ClassVar[str] = "approval.requested"
+    conversation_id: int
+    message_id: int
+    approval_id: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class ApprovalDecided(DomainEvent):
+    kind: ClassVar[str] = "approval.decided"
+    conversation_id: int
+    message_id: int
+    approval_id: int
+    status: str
+
+
 ALL_EVENTS: tuple[type[DomainEvent], ...] = (
     ConversationCreated,
     ConversationChanged,
@@ -78,4 +95,6 @@ ALL_EVENTS: tuple[type[DomainEvent], ...] = (
     MessageCreated,
     MessageDeliveryChanged,
     MemberDeactivated,
+    ApprovalRequested,
+    ApprovalDecided,
 )

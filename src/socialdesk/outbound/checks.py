@@ -10,7 +10,11 @@ import enum
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from socialdesk.connectors.base import Capabilities, LengthCounting, Visibility
+from socialdesk.connectors.base import Capabilities, ChannelKind, LengthCounting, Visibility
+from socialdesk.policy import CompiledPolicy
+from socialdesk.policy import Outcome as PolicyOutcome
+from socialdesk.policy import check as policy_check
+from socialdesk.policy import count as policy_count
 
 
 class Decision(enum.IntEnum):
@@ -38,6 +42,7 @@ class Draft:
     capabilities: Capabilities
     text: str  # exactly what will be sent, signature included
     visibility: Visibility
+    policy: CompiledPolicy | None = None  # the organization's code of conduct, if any
 
 
 @dataclass(frozen=True)
@@ -67,9 +72,40 @@ def set_length_counter(counter: Callable[[str, LengthCounting], int]) -> None:
 
 
 def count_length(text: str, counting: LengthCounting) -> int:
+    """Length as the network counts it (X weighted, graphemes, Mastodon's URL rule...)."""
     if _length_counter is not None:
         return _length_counter(text, counting)
-    return len(text)
+    return policy_count(text, counting)
+
+
+_DECISION_OF = {
+    PolicyOutcome.ALLOW: Decision.ALLOW,
+    PolicyOutcome.WARN: Decision.WARN,
+    PolicyOutcome.APPROVE: Decision.APPROVE,
+    PolicyOutcome.BLOCK: Decision.BLOCK,
+}
+
+
+def conduct_check(draft: Draft) -> Outcome:
+    """The organization's written code of conduct. Length is left to length_check, which
+    knows the account's own limit (a Mastodon instance may allow more than 500)."""
+    if draft.policy is None:
+        return Outcome(Decision.ALLOW)
+    decision = policy_check(
+        draft.policy, draft.text, channel=ChannelKind(draft.channel), visibility=draft.visibility
+    )
+    reasons = [
+        Reason(
+            rule=v.rule,
+            explain=v.explain,
+            decision=_DECISION_OF[PolicyOutcome(v.action.value)],
+            start=v.start,
+            end=v.end,
+        )
+        for v in decision.violations
+        if v.kind != "length"
+    ]
+    return Outcome(max((r.decision for r in reasons), default=Decision.ALLOW), reasons)
 
 
 def length_check(draft: Draft) -> Outcome:
@@ -94,7 +130,7 @@ def length_check(draft: Draft) -> Outcome:
 
 
 def run_all(draft: Draft) -> Outcome:
-    outcomes = [length_check(draft), *(check(draft) for check in _checks)]
+    outcomes = [length_check(draft), conduct_check(draft), *(check(draft) for check in _checks)]
     reasons = [r for o in outcomes for r in o.reasons]
     decision = max((o.decision for o in outcomes), default=Decision.ALLOW)
     return Outcome(decision, reasons, length=outcomes[0].length, limit=outcomes[0].limit)

@@ -7,6 +7,7 @@ blindly, so a retry never double-posts.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from dataclasses import dataclass
 from datetime import timedelta
@@ -35,13 +36,17 @@ from socialdesk.connectors.base import (
 from socialdesk.contacts import service as contacts_service
 from socialdesk.conversations import service as conversations_service
 from socialdesk.conversations.models import Conversation, DeliveryState, Direction, Message
+from socialdesk.db.hooks import on_rollback
 from socialdesk.db.session import session_scope
 from socialdesk.events import bus
 from socialdesk.events.types import MessageCreated, MessageDeliveryChanged
 from socialdesk.jobs import queue as jobs
 from socialdesk.jobs.registry import Payload, Retry, job, periodic
-from socialdesk.outbound import checks
+from socialdesk.outbound import approvals, checks
 from socialdesk.outbound.checks import Decision, Outcome
+from socialdesk.policy import service as policy_service
+from socialdesk.policy import sign
+from socialdesk.policy.models import DecisionStage
 
 log = logging.getLogger(__name__)
 
@@ -90,8 +95,14 @@ class NeedsConfirmation(ValidationFailed):
 
 
 def compose(text: str, signature: str | None) -> str:
-    """The text as the network will show it: the agent's signature appended, if any."""
-    return f"{text} {signature}" if signature else text
+    """The text as the network will show it: the agent's signature appended (``^JD``)."""
+    return sign(text, signature) if signature else text
+
+
+def install_tag() -> str:
+    """A short tag of this installation, so idempotency keys (and the Message-IDs derived from
+    them) never repeat across a reinstalled database or a staging desk on the same account."""
+    return hashlib.sha256(get_settings().secret_key.encode()).hexdigest()[:10]
 
 
 def capabilities_of(account: BrandAccount) -> Capabilities:
@@ -103,25 +114,103 @@ def capabilities_of(account: BrandAccount) -> Capabilities:
     return connector.capabilities
 
 
-def draft_for(account: BrandAccount, text: str, visibility: Visibility) -> checks.Draft:
-    return checks.Draft(
+@dataclass(frozen=True)
+class Checked:
+    outcome: Outcome
+    active: policy_service.ActivePolicy | None
+
+    @property
+    def reasons_json(self) -> list[dict[str, object]]:
+        return [
+            {
+                "rule": r.rule,
+                "explain": r.explain,
+                "decision": r.decision.name.lower(),
+                "start": r.start,
+                "end": r.end,
+            }
+            for r in self.outcome.reasons
+        ]
+
+
+def check(session: Session, account: BrandAccount, text: str, visibility: Visibility) -> Checked:
+    """Every check an outgoing text must pass, with the organization's current policy."""
+    active = policy_service.active_for(
+        session, organization_id=account.organization_id, brand_account_id=account.id
+    )
+    draft = checks.Draft(
         organization_id=account.organization_id,
         brand_account_id=account.id,
         channel=account.kind,
         capabilities=capabilities_of(account),
         text=text,
         visibility=visibility,
+        policy=active.compiled if active else None,
+    )
+    return Checked(checks.run_all(draft), active)
+
+
+def record_decision_of(
+    session: Session,
+    *,
+    account: BrandAccount,
+    checked: Checked,
+    stage: DecisionStage,
+    member_id: int | None,
+    message_id: int | None,
+) -> None:
+    """Record a decision in the current transaction (it commits with the change it allowed)."""
+    policy_service.record_decision(
+        session,
+        organization_id=account.organization_id,
+        brand_account_id=account.id,
+        stage=stage.value,
+        decision=checked.outcome.decision.name.lower(),
+        reasons=checked.reasons_json,
+        active=checked.active,
+        message_id=message_id,
+        member_id=member_id,
     )
 
 
-def check(account: BrandAccount, text: str, visibility: Visibility) -> Outcome:
-    return checks.run_all(draft_for(account, text, visibility))
+def _keep_decision(
+    session: Session,
+    *,
+    account: BrandAccount,
+    checked: Checked,
+    stage: DecisionStage,
+    member_id: int | None,
+    message_id: int | None,
+) -> None:
+    """Record the decision with the policy versions that made it. A refused send rolls the
+    request back, so its record is written again in a transaction of its own."""
+    record_decision_of(
+        session,
+        account=account,
+        checked=checked,
+        stage=stage,
+        member_id=member_id,
+        message_id=message_id,
+    )
+    account_id = account.id
+
+    def keep_after_rollback() -> None:
+        with session_scope() as own:
+            again = own.get(BrandAccount, account_id)
+            if again is None:  # created in the very transaction that rolled back
+                return
+            author = member_id if member_id and own.get(Member, member_id) else None
+            record_decision_of(
+                own, account=again, checked=checked, stage=stage, member_id=author, message_id=None
+            )
+
+    on_rollback(session, keep_after_rollback)
 
 
 def signature_for(account: BrandAccount, author: Member) -> str | None:
     """Care teams sign replies from a shared account so the person stays visible (``^JD``)."""
     if account.settings.get("sign_replies") and author.initials:
-        return f"^{author.initials}"
+        return author.initials
     return None
 
 
@@ -159,17 +248,27 @@ def queue_reply(
         # Answer in kind: a direct message gets a direct answer.
         visibility = Visibility(last_inbound.visibility) if last_inbound else Visibility.PUBLIC
     signature = signature_for(account, author)
-    outcome = check(account, compose(body, signature), visibility)
-    if outcome.decision is Decision.BLOCK:
-        raise Blocked(outcome)
-    if outcome.decision is Decision.WARN and not confirmed:
-        raise NeedsConfirmation(outcome)
-    if outcome.decision is Decision.APPROVE:
-        raise Blocked(outcome)  # approvals arrive with the code-of-conduct queue
+    checked = check(session, account, compose(body, signature), visibility)
+    decision = checked.outcome.decision
+    if decision is Decision.BLOCK or (decision is Decision.WARN and not confirmed):
+        _keep_decision(
+            session,
+            account=account,
+            checked=checked,
+            stage=DecisionStage.QUEUE,
+            member_id=author.id,
+            message_id=None,
+        )
+        raise (
+            Blocked(checked.outcome)
+            if decision is Decision.BLOCK
+            else NeedsConfirmation(checked.outcome)
+        )
     now = clock.now()
     first_reply = (
         conversation.first_response_at is None and conversation.first_inbound_at is not None
     )
+    held = decision is Decision.APPROVE
     message = Message(
         organization_id=conversation.organization_id,
         conversation_id=conversation.id,
@@ -182,11 +281,22 @@ def queue_reply(
         native_reply_to_id=last_inbound.native_id if last_inbound else None,
         thread_key=conversation.thread_key,
         created_at=now,
-        delivery_state=DeliveryState.QUEUED.value,
+        delivery_state=DeliveryState.HELD.value if held else DeliveryState.QUEUED.value,
     )
     session.add(message)
     session.flush()
-    conversations_service.refresh_aggregates(session, conversation=conversation)
+    _keep_decision(
+        session,
+        account=account,
+        checked=checked,
+        stage=DecisionStage.QUEUE,
+        member_id=author.id,
+        message_id=message.id,
+    )
+    if held:
+        approvals.hold(session, message=message, author=author, reasons=checked.reasons_json)
+    else:
+        conversations_service.refresh_aggregates(session, conversation=conversation)
     bus.emit(
         session,
         MessageCreated(
@@ -195,10 +305,11 @@ def queue_reply(
             message_id=message.id,
             direction=message.direction,
             visibility=message.visibility,
-            first_reply=first_reply,
+            first_reply=first_reply and not held,
         ),
     )
-    jobs.enqueue(session, DELIVER_JOB, {"message_id": message.id})
+    if not held:
+        jobs.enqueue(session, DELIVER_JOB, {"message_id": message.id})
     return message
 
 
@@ -330,9 +441,21 @@ def _claim(session: Session, message_id: int) -> _Claimed | None:
         return None
     visibility = Visibility(message.visibility)
     full_text = compose(message.text, message.signature)
-    outcome = check(account, full_text, visibility)
-    if outcome.decision in (Decision.BLOCK, Decision.APPROVE):
-        reasons = "; ".join(r.explain for r in outcome.reasons)
+    checked = check(session, account, full_text, visibility)
+    _keep_decision(
+        session,
+        account=account,
+        checked=checked,
+        stage=DecisionStage.DELIVER,
+        member_id=None,
+        message_id=message.id,
+    )
+    refused = checked.outcome.decision is Decision.BLOCK or (
+        checked.outcome.decision is Decision.APPROVE
+        and not approvals.is_approved(session, message=message)
+    )
+    if refused:
+        reasons = "; ".join(r.explain for r in checked.outcome.reasons)
         _fail(session, message, f"refused right before delivery: {reasons}")
         return None
     recipient = None
@@ -348,7 +471,7 @@ def _claim(session: Session, message_id: int) -> _Claimed | None:
         context=channels_service.context_for(account),
         connector=connector,
         request=OutboundRequest(
-            idempotency_key=f"socialdesk-{message.id}",
+            idempotency_key=f"socialdesk-{install_tag()}-{message.id}",
             text=full_text,
             visibility=visibility,
             recipient=recipient,

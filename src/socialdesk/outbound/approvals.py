@@ -1,0 +1,230 @@
+"""The approval queue: drafts the code of conduct sends to an approver.
+
+A held draft is a message in state ``held``. An approver approves it (optionally editing the
+text), and it is queued for delivery; or rejects it with a comment, and it is never sent. The
+author sees the outcome in the conversation's trail; the decision is audited.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from socialdesk.accounts import audit
+from socialdesk.accounts.models import Member
+from socialdesk.accounts.permissions import Permission, require
+from socialdesk.common import clock
+from socialdesk.common.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from socialdesk.connectors.base import Visibility
+from socialdesk.conversations import service as conversations_service
+from socialdesk.conversations.models import Conversation, DeliveryState, Message
+from socialdesk.events import bus
+from socialdesk.events.types import ApprovalDecided, ApprovalRequested, MessageDeliveryChanged
+from socialdesk.policy.models import Approval, ApprovalStatus
+
+
+def hold(
+    session: Session, *, message: Message, author: Member, reasons: list[dict[str, Any]]
+) -> Approval:
+    approval = Approval(
+        organization_id=message.organization_id,
+        message_id=message.id,
+        conversation_id=message.conversation_id,
+        requested_by_id=author.id,
+        reasons=reasons,
+        original_text=message.text,
+        status=ApprovalStatus.PENDING.value,
+        created_at=clock.now(),
+    )
+    session.add(approval)
+    session.flush()
+    conversation = session.get_one(Conversation, message.conversation_id)
+    conversations_service.record(
+        session,
+        conversation=conversation,
+        kind="approval_requested",
+        actor=author,
+        data={
+            "message_id": message.id,
+            "approval_id": approval.id,
+            "rules": [r["rule"] for r in reasons],
+        },
+    )
+    bus.emit(
+        session,
+        ApprovalRequested(
+            organization_id=message.organization_id,
+            conversation_id=message.conversation_id,
+            message_id=message.id,
+            approval_id=approval.id,
+        ),
+    )
+    return approval
+
+
+def is_approved(session: Session, *, message: Message) -> bool:
+    """True when an approver let exactly this text out."""
+    approval = session.scalar(select(Approval).where(Approval.message_id == message.id))
+    return (
+        approval is not None
+        and approval.status == ApprovalStatus.APPROVED.value
+        and approval.approved_text == message.text
+    )
+
+
+def get_or_raise(session: Session, *, organization_id: int, approval_id: int) -> Approval:
+    approval = session.get(Approval, approval_id)
+    if approval is None or approval.organization_id != organization_id:
+        raise NotFound(f"approval {approval_id} does not exist")
+    return approval
+
+
+def pending(session: Session, *, organization_id: int, limit: int = 100) -> list[Approval]:
+    return list(
+        session.scalars(
+            select(Approval)
+            .where(
+                Approval.organization_id == organization_id,
+                Approval.status == ApprovalStatus.PENDING.value,
+            )
+            .order_by(Approval.created_at)
+            .limit(limit)
+        )
+    )
+
+
+def _decide(session: Session, *, approval: Approval, approver: Member) -> Message:
+    require(approver, Permission.APPROVE)
+    if approval.organization_id != approver.organization_id:
+        raise NotFound(f"approval {approval.id} does not exist")
+    if approval.status != ApprovalStatus.PENDING.value:
+        raise Conflict(f"this draft was already {approval.status}")
+    if approval.requested_by_id == approver.id:
+        raise PermissionDenied("someone other than the author must approve a held draft")
+    message = session.get_one(Message, approval.message_id)
+    if message.delivery_state != DeliveryState.HELD.value:
+        raise Conflict(f"this draft is no longer held (it is {message.delivery_state})")
+    return message
+
+
+def approve(
+    session: Session,
+    *,
+    approval: Approval,
+    approver: Member,
+    edited_text: str | None = None,
+    comment: str = "",
+) -> Message:
+    """Let the draft out, as written or as the approver edited it. An edit is checked again:
+    the approver's decision covers the clauses that needed approval, never a block."""
+    from socialdesk.channels.models import BrandAccount
+    from socialdesk.jobs import queue as jobs
+    from socialdesk.outbound import service as outbound_service
+    from socialdesk.outbound.checks import Decision
+    from socialdesk.policy.models import DecisionStage
+
+    message = _decide(session, approval=approval, approver=approver)
+    if edited_text is not None:
+        body = edited_text.strip()
+        if not body:
+            raise ValidationFailed("the edited text must not be empty", field="text")
+        message.text = body
+    account = session.get_one(BrandAccount, message.brand_account_id)
+    checked = outbound_service.check(
+        session,
+        account,
+        outbound_service.compose(message.text, message.signature),
+        Visibility(message.visibility),
+    )
+    if checked.outcome.decision is Decision.BLOCK:
+        raise outbound_service.Blocked(checked.outcome)
+    outbound_service.record_decision_of(
+        session,
+        account=account,
+        checked=checked,
+        stage=DecisionStage.APPROVAL,
+        member_id=approver.id,
+        message_id=message.id,
+    )
+    now = clock.now()
+    approval.status = ApprovalStatus.APPROVED.value
+    approval.approved_text = message.text
+    approval.decided_by_id = approver.id
+    approval.decided_at = now
+    approval.comment = comment.strip()[:1000]
+    message.delivery_state = DeliveryState.QUEUED.value
+    _after_decision(
+        session,
+        approval=approval,
+        approver=approver,
+        message=message,
+        edited=edited_text is not None,
+    )
+    jobs.enqueue(session, outbound_service.DELIVER_JOB, {"message_id": message.id})
+    return message
+
+
+def reject(session: Session, *, approval: Approval, approver: Member, comment: str) -> Message:
+    if not comment.strip():
+        raise ValidationFailed("say why, so the author can write it better", field="comment")
+    message = _decide(session, approval=approval, approver=approver)
+    approval.status = ApprovalStatus.REJECTED.value
+    approval.decided_by_id = approver.id
+    approval.decided_at = clock.now()
+    approval.comment = comment.strip()[:1000]
+    message.delivery_state = DeliveryState.REJECTED.value
+    message.delivery_error = f"rejected by {approver.name}: {approval.comment}"[:1000]
+    _after_decision(session, approval=approval, approver=approver, message=message, edited=False)
+    return message
+
+
+def _after_decision(
+    session: Session, *, approval: Approval, approver: Member, message: Message, edited: bool
+) -> None:
+    conversation = session.get_one(Conversation, message.conversation_id)
+    data = {
+        "message_id": message.id,
+        "approval_id": approval.id,
+        "comment": approval.comment,
+        "edited": edited,
+    }
+    conversations_service.record(
+        session,
+        conversation=conversation,
+        kind=f"approval_{approval.status}",
+        actor=approver,
+        data=data,
+    )
+    if approval.status == ApprovalStatus.APPROVED.value:
+        conversations_service.refresh_aggregates(session, conversation=conversation)
+    audit.record(
+        session,
+        organization_id=approval.organization_id,
+        action="approval_decided",
+        actor=approver,
+        target=("approval", approval.id),
+        before={"text": approval.original_text},
+        after={"status": approval.status, "text": message.text, "comment": approval.comment},
+    )
+    bus.emit(
+        session,
+        ApprovalDecided(
+            organization_id=approval.organization_id,
+            conversation_id=message.conversation_id,
+            message_id=message.id,
+            approval_id=approval.id,
+            status=approval.status,
+        ),
+    )
+    bus.emit(
+        session,
+        MessageDeliveryChanged(
+            organization_id=message.organization_id,
+            conversation_id=message.conversation_id,
+            message_id=message.id,
+            state=message.delivery_state or "",
+            error=message.delivery_error,
+        ),
+    )

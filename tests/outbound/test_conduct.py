@@ -1,0 +1,265 @@
+"""The code of conduct on the one send gateway: every outgoing word is checked."""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from tests.conftest import JobRunner
+from tests.factories import accounts, channels
+from tests.factories.connectors import RecordingConnector
+from tests.factories.conversations import inbound, ingest
+
+from socialdesk.accounts.models import AuditEvent, Organization, Role
+from socialdesk.common.errors import PermissionDenied
+from socialdesk.connectors import registry
+from socialdesk.conversations import service as conversations_service
+from socialdesk.conversations.models import Conversation, DeliveryState, Message
+from socialdesk.db.session import get_sessionmaker
+from socialdesk.outbound import approvals
+from socialdesk.outbound import service as outbound
+from socialdesk.policy import service as policy_service
+from socialdesk.policy.models import Approval, PolicyDecision
+
+MINISTRY = """
+rules:
+  - id: no-alcohol
+    explain: "We do not talk about drinking: many in our community abstain."
+    action: block
+    terms: [beer, wine, vodka, booze, drunk, cocktail]
+  - id: refunds-need-approval
+    explain: "Refund promises need a supervisor's approval."
+    action: approve
+    terms: [refund]
+  - id: careful-sorry
+    explain: "Apologies are fine, but do not admit fault in public."
+    action: warn
+    terms: [fault]
+"""
+
+
+@pytest.fixture
+def fake_x() -> Iterator[RecordingConnector]:
+    connector = RecordingConnector()
+    with registry.override(connector):
+        yield connector
+
+
+def _setup(session: Session) -> tuple[Conversation, Organization]:
+    org = accounts.organization(session)
+    account = channels.brand_account(session, org, kind="x")
+    conversation = ingest(
+        session, account, inbound(native_id="t1", text="My order is late")
+    ).conversation
+    admin = accounts.member(session, org, role=Role.ADMIN)
+    policy_service.save(
+        session, organization_id=org.id, yaml_text=MINISTRY, author=admin, comment="v1"
+    )
+    session.commit()
+    return conversation, org
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Beer and burgers on the weekend yum yum",
+        "BEERS and burgers!",
+        "#CraftBeer and burgers on the weekend",
+        "beeeer and burgers",
+        "b33r and burgers",
+        "b.e.e.r and burgers",
+        "🍺 and burgers on the weekend",
+    ],
+)
+def test_the_ministry_never_tweets_about_beer(
+    session: Session, jobs: JobRunner, fake_x: RecordingConnector, text: str
+) -> None:
+    conversation, org = _setup(session)
+    agent = accounts.member(session, org)
+    session.commit()
+    with pytest.raises(outbound.Blocked) as refused:
+        outbound.queue_reply(session, conversation=conversation, author=agent, text=text)
+    assert [r.rule for r in refused.value.outcome.reasons] == ["no-alcohol"]
+    assert "abstain" in refused.value.message
+    session.rollback()  # as the request would
+    jobs.run_pending()
+    assert fake_x.sent == []
+    # The refusal is on record with the policy version that made it, though the request failed.
+    decision = session.scalars(select(PolicyDecision)).one()
+    assert (decision.decision, decision.stage, decision.message_id) == ("block", "queue", None)
+    assert decision.org_version_id is not None
+    assert decision.reasons[0]["rule"] == "no-alcohol"
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["Burgers on the weekend, yum", "Visit Beersheba with us", "Our winery tour of Swine Lake"],
+)
+def test_innocent_look_alikes_pass(
+    session: Session, jobs: JobRunner, fake_x: RecordingConnector, text: str
+) -> None:
+    conversation, org = _setup(session)
+    agent = accounts.member(session, org)
+    outbound.queue_reply(session, conversation=conversation, author=agent, text=text)
+    jobs.run_pending()
+    assert [r.text for r in fake_x.sent] == [text]
+
+
+def test_warning_needs_confirmation(
+    session: Session, jobs: JobRunner, fake_x: RecordingConnector
+) -> None:
+    conversation, org = _setup(session)
+    agent = accounts.member(session, org)
+    session.commit()
+    with pytest.raises(outbound.NeedsConfirmation, match="admit fault"):
+        outbound.queue_reply(
+            session, conversation=conversation, author=agent, text="Sorry, our fault!"
+        )
+    session.rollback()
+    outbound.queue_reply(
+        session, conversation=conversation, author=agent, text="Sorry, our fault!", confirmed=True
+    )
+    jobs.run_pending()
+    assert len(fake_x.sent) == 1
+
+
+def test_approval_edit_and_delivery_all_in_the_trail(
+    session: Session, jobs: JobRunner, fake_x: RecordingConnector
+) -> None:
+    conversation, org = _setup(session)
+    agent = accounts.member(session, org)
+    approver = accounts.member(session, org, role=Role.APPROVER)
+    held = outbound.queue_reply(
+        session, conversation=conversation, author=agent, text="We will refund you today"
+    )
+    jobs.run_pending()
+    assert held.delivery_state == DeliveryState.HELD.value
+    assert fake_x.sent == []
+    approval = approvals.pending(session, organization_id=org.id)[0]
+    assert approval.reasons[0]["rule"] == "refunds-need-approval"
+    with pytest.raises(PermissionDenied, match=r"does not allow outbound\.approve"):
+        approvals.approve(session, approval=approval, approver=agent)
+    with pytest.raises(outbound.Blocked):
+        approvals.approve(
+            session, approval=approval, approver=approver, edited_text="A refund and a free beer"
+        )
+    session.rollback()
+    approval = approvals.pending(session, organization_id=org.id)[0]
+    approvals.approve(
+        session,
+        approval=approval,
+        approver=approver,
+        edited_text="We will refund you by Friday",
+        comment="dated it",
+    )
+    jobs.run_pending()
+    assert [r.text for r in fake_x.sent] == ["We will refund you by Friday"]
+    session.expire_all()
+    assert session.get_one(Message, held.id).delivery_state == DeliveryState.SENT.value
+    trail = [a.kind for a in conversations_service.activities(session, conversation=conversation)]
+    assert trail[-2:] == ["approval_requested", "approval_approved"]
+    audit = session.scalars(select(AuditEvent).where(AuditEvent.action == "approval_decided")).one()
+    assert audit.before == {"text": "We will refund you today"}
+    stages = [d.stage for d in session.scalars(select(PolicyDecision).order_by(PolicyDecision.id))]
+    assert stages[-3:] == ["queue", "approval", "deliver"]
+
+
+def test_approvers_cannot_approve_their_own_drafts(
+    session: Session, jobs: JobRunner, fake_x: RecordingConnector
+) -> None:
+    conversation, org = _setup(session)
+    approver = accounts.member(session, org, role=Role.APPROVER)
+    outbound.queue_reply(
+        session, conversation=conversation, author=approver, text="A refund is on its way"
+    )
+    approval = approvals.pending(session, organization_id=org.id)[0]
+    with pytest.raises(PermissionDenied, match="someone other than the author"):
+        approvals.approve(session, approval=approval, approver=approver)
+
+
+def test_rejected_draft_is_never_sent(
+    session: Session, jobs: JobRunner, fake_x: RecordingConnector
+) -> None:
+    conversation, org = _setup(session)
+    agent = accounts.member(session, org)
+    approver = accounts.member(session, org, role=Role.APPROVER)
+    held = outbound.queue_reply(
+        session, conversation=conversation, author=agent, text="Full refund, no questions"
+    )
+    approval = session.scalars(select(Approval)).one()
+    approvals.reject(
+        session, approval=approval, approver=approver, comment="We cannot promise that"
+    )
+    jobs.run_pending()
+    assert fake_x.sent == []
+    session.expire_all()
+    rejected = session.get_one(Message, held.id)
+    assert rejected.delivery_state == DeliveryState.REJECTED.value
+    assert "We cannot promise that" in (rejected.delivery_error or "")
+
+
+def test_policy_changed_after_queueing_is_applied_right_before_delivery(
+    session: Session, jobs: JobRunner, fake_x: RecordingConnector
+) -> None:
+    conversation, org = _setup(session)
+    agent = accounts.member(session, org)
+    queued = outbound.queue_reply(
+        session, conversation=conversation, author=agent, text="Lemonade for all"
+    )
+    session.commit()
+    stricter = (
+        MINISTRY
+        + "  - id: no-lemonade\n    explain: Sponsor conflict.\n    action: block\n    terms: [lemonade]\n"
+    )
+    policy_service.save(session, organization_id=org.id, yaml_text=stricter, author=agent)
+    jobs.run_pending()
+    assert fake_x.sent == []
+    session.expire_all()
+    assert "Sponsor conflict" in (session.get_one(Message, queued.id).delivery_error or "")
+
+
+def test_bad_policy_is_refused_and_the_active_one_stays(session: Session) -> None:
+    _conversation, org = _setup(session)
+    before = policy_service.latest(session, organization_id=org.id, scope="org")
+    with pytest.raises(Exception, match="action"):
+        policy_service.save(
+            session,
+            organization_id=org.id,
+            yaml_text="rules:\n  - id: x\n    explain: y\n    action: explode\n    terms: [a]\n",
+            author=None,
+        )
+    session.rollback()
+    assert policy_service.latest(session, organization_id=org.id, scope="org") == before
+
+
+SRC = Path(__file__).resolve().parents[2] / "src" / "socialdesk"
+
+
+def test_no_code_path_delivers_without_the_gateway() -> None:
+    """Only the send gateway calls a connector's send(); connectors implement it. Any other
+    call site would be a way out that skips the code of conduct."""
+    offenders = []
+    for path in SRC.rglob("*.py"):
+        relative = path.relative_to(SRC).as_posix()
+        if relative.startswith("connectors/"):
+            continue
+        for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr == "send"
+            ):
+                offenders.append(f"{relative}:{node.lineno}")
+    assert offenders == ["outbound/service.py:" + offenders[0].split(":")[1]], offenders
+    # ...and there, the send happens only after _claim, which runs the checks.
+    source = (SRC / "outbound" / "service.py").read_text()
+    claim = source.index("claimed = _claim(")
+    send = source.index(".send(claimed.context")
+    assert claim < send
+    assert "check(session, account, full_text" in source[source.index("def _claim(") :]
+    sessionmaker = get_sessionmaker  # keep the import honest: the gateway uses the shared session
+    assert sessionmaker is not None
