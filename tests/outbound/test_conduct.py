@@ -213,7 +213,8 @@ def test_policy_changed_after_queueing_is_applied_right_before_delivery(
     session.commit()
     stricter = (
         MINISTRY
-        + "  - id: no-lemonade\n    explain: Sponsor conflict.\n    action: block\n    terms: [lemonade]\n"
+        + "  - id: no-lemonade\n    explain: Sponsor conflict.\n"
+        + "    action: block\n    terms: [lemonade]\n"
     )
     policy_service.save(session, organization_id=org.id, yaml_text=stricter, author=agent)
     jobs.run_pending()
