@@ -192,6 +192,34 @@ def users_create(org_slug: str, email: str, name: str, role: str, password: str)
         raise click.ClickException(exc.message) from exc
 
 
+@users.command("token")
+@click.argument("email")
+@click.option("--name", default="cli", show_default=True, help="What the token is for.")
+@click.option(
+    "--scope",
+    "scopes",
+    multiple=True,
+    type=click.Choice(["read", "reply", "manage", "approve", "admin"]),
+    help="Narrow the token (repeatable); none: everything the member's role allows.",
+)
+def users_token(email: str, name: str, scopes: tuple[str, ...]) -> None:
+    """Create an API token for a member and print it (shown once; only its hash is kept)."""
+    from sqlalchemy import select
+
+    from socialdesk.accounts import service as accounts_service
+    from socialdesk.accounts.models import Member
+    from socialdesk.db.session import session_scope
+
+    with session_scope() as session:
+        member = session.scalar(select(Member).where(Member.email == email.strip().lower()))
+        if member is None or not member.is_active:
+            raise click.ClickException(f"no active member with email {email}")
+        created = accounts_service.create_api_token(
+            session, member=member, name=name, scopes=list(scopes)
+        )
+        click.echo(created.token)
+
+
 @main.group()
 def keys() -> None:
     """Encryption keys for credentials at rest."""

@@ -37,7 +37,9 @@ def me(db: DB, actor: Reader) -> MeRead:
     return MeRead(
         member=MemberRead.model_validate(member),
         organization=OrganizationRead.model_validate(org),
-        permissions=sorted(p.value for p in Permission if permissions.has(member, p)),
+        permissions=sorted(
+            p.value for p in Permission if permissions.has(member, p, list(actor.scopes) or None)
+        ),
         authenticated_via=actor.via,
     )
 
@@ -48,7 +50,9 @@ def me(db: DB, actor: Reader) -> MeRead:
     summary="Create an API token for yourself (the secret is returned once)",
 )
 def create_token(body: ApiTokenCreate, db: DB, actor: Reader) -> ApiTokenCreated:
-    created = accounts_service.create_api_token(db, member=actor.member, name=body.name)
+    created = accounts_service.create_api_token(
+        db, member=actor.member, name=body.name, scopes=body.scopes
+    )
     read = ApiTokenRead.model_validate(created.record)
     return ApiTokenCreated(**read.model_dump(), token=created.token)
 

@@ -60,12 +60,20 @@ class MeRead(BaseModel):
 
 class ApiTokenCreate(BaseModel):
     name: str = Field(min_length=1, max_length=120, description="What the token is for")
+    scopes: list[str] = Field(
+        default_factory=list,
+        description=(
+            "Narrow the token below your role: read, reply, manage, approve, admin. "
+            "Empty: everything your role allows."
+        ),
+    )
 
 
 class ApiTokenRead(ReadModel):
     id: int
     name: str
     prefix: str = Field(description="The token's first characters, to recognise it by")
+    scopes: list[str] = Field(description="Empty: everything the member's role allows")
     created_at: UTCTimestamp
     last_used_at: UTCTimestamp | None
     revoked_at: UTCTimestamp | None
