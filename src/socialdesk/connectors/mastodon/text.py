@@ -85,9 +85,13 @@ class _TextBuilder(HTMLParser):
             self._emit(_HTML_SPACE.sub(" ", data))
 
 
+_TAG_OR_MENTION = re.compile(r"^[@#]\w")
+
+
 def _render_link(href: str, text: str, *, tagged: bool) -> str:
     label = _HTML_SPACE.sub(" ", text).strip()
-    if not href or tagged or label.startswith(("@", "#")):
+    # Mention and hashtag links show their name; a bare "#" or "@" is not one.
+    if not href or tagged or _TAG_OR_MENTION.match(label):
         return text
     if not label:
         return href
