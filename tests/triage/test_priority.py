@@ -40,13 +40,26 @@ def test_old_contacts_do_not_count_as_repeated() -> None:
     assert not any("time(s) before" in reason for reason in decision.reasons)
 
 
-def test_a_plain_complaint_is_normal_and_a_vip_one_is_high() -> None:
-    plain = decide(text="the sandwich was dry", signals=ANGRY, now=NOW)
+def test_a_calm_complaint_is_normal_and_a_vip_one_is_high() -> None:
+    calm = Signals(complaint=0.9, negative=0.3, positive=0.1, intent="complaint")
+    plain = decide(text="the sandwich was dry", signals=calm, now=NOW)
     vip = decide(
-        text="the sandwich was dry", signals=ANGRY, context=TriageContext(vip=True), now=NOW
+        text="the sandwich was dry", signals=calm, context=TriageContext(vip=True), now=NOW
     )
     assert plain.priority is Priority.NORMAL
     assert vip.priority is Priority.HIGH
+
+
+def test_an_angry_complaint_is_high() -> None:
+    decision = decide(text="the sandwich was dry", signals=ANGRY, now=NOW)
+    assert decision.priority is Priority.HIGH
+
+
+def test_a_question_without_signals_is_normal_and_says_so() -> None:
+    question = Signals(complaint=0.1, negative=0.1, positive=0.1, intent="question")
+    decision = decide(text="what time do you open?", signals=question, now=NOW)
+    assert decision.priority is Priority.NORMAL
+    assert decision.reasons == ("question with no urgency signal",)
 
 
 def test_context_refuses_naive_times_and_negative_audience() -> None:

@@ -14,11 +14,12 @@ from pathlib import Path
 from typing import Literal
 
 import numpy as np
+import numpy.typing as npt
 
 from socialdesk.triage import language as language_id
 from socialdesk.triage.embeddings import ARTIFACTS, MiniLMEncoder
 from socialdesk.triage.features import FloatArray, SparseBatch
-from socialdesk.triage.heads import LinearHead, TierModel
+from socialdesk.triage.heads import TierModel
 from socialdesk.triage.priority import Priority, Signals, TriageContext, decide
 from socialdesk.triage.text import normalize
 
@@ -117,17 +118,28 @@ class Triager:
         intent = self.model.intent.probabilities(sparse, stacked)
 
         heads = self.model
+        sentiment_index = sentiment.argmax(axis=1).astype(np.int64)
+        intent_index = intent.argmax(axis=1).astype(np.int64)
+        complaint_index = (complaint >= 0.5).astype(np.int64)
+        evidence_rows = (
+            self._evidence(sparse, sentiment_index, complaint_index, intent_index)
+            if explain
+            else [{} for _ in clean]
+        )
+        languages = language_id.detect_batch(clean)
         results: list[TriageResult] = []
         for row, text in enumerate(clean):
             sentiment_scores = _scores(heads.sentiment.labels, sentiment[row])
             intent_scores = _scores(heads.intent.labels, intent[row])
-            sentiment_label = max(sentiment_scores, key=sentiment_scores.__getitem__)
-            intent_label = max(intent_scores, key=intent_scores.__getitem__)
+            # Labels come from the unrounded scores; the rounded ones are for display.
+            sentiment_label = heads.sentiment.labels[int(sentiment_index[row])]
+            intent_label = heads.intent.labels[int(intent_index[row])]
+            is_complaint = bool(complaint_index[row])
             complaint_score = round(float(complaint[row]), 4)
             decision = decide(
                 text=text,
                 signals=Signals(
-                    complaint=complaint_score,
+                    complaint=float(complaint[row]),
                     negative=sentiment_scores.get("negative", 0.0),
                     positive=sentiment_scores.get("positive", 0.0),
                     intent=intent_label,
@@ -135,25 +147,12 @@ class Triager:
                 context=contexts[row] if contexts is not None else None,
                 now=now,
             )
-            lang = language_id.detect(text)
-            evidence: dict[str, tuple[str, ...]] = {}
-            if explain:
-                evidence = {
-                    "sentiment": self._evidence(
-                        heads.sentiment, sparse, row, heads.sentiment.labels.index(sentiment_label)
-                    ),
-                    "complaint": self._evidence(
-                        heads.complaint, sparse, row, 1 if complaint_score >= 0.5 else 0
-                    ),
-                    "intent": self._evidence(
-                        heads.intent, sparse, row, heads.intent.labels.index(intent_label)
-                    ),
-                }
+            lang = languages[row]
             results.append(
                 TriageResult(
                     sentiment=sentiment_label,
                     sentiment_scores=sentiment_scores,
-                    complaint=complaint_score >= 0.5,
+                    complaint=is_complaint,
                     complaint_score=complaint_score,
                     intent=intent_label,
                     intent_scores=intent_scores,
@@ -162,23 +161,33 @@ class Triager:
                     language=lang.code,
                     language_confidence=lang.confidence,
                     language_method=lang.method,
-                    evidence=evidence,
+                    evidence=evidence_rows[row],
                     tier=self.tier,
                 )
             )
         return results
 
     def _evidence(
-        self, head: LinearHead, sparse: SparseBatch, row: int, label: int
-    ) -> tuple[str, ...]:
+        self,
+        sparse: SparseBatch,
+        sentiment: npt.NDArray[np.int64],
+        complaint: npt.NDArray[np.int64],
+        intent: npt.NDArray[np.int64],
+    ) -> list[dict[str, tuple[str, ...]]]:
         words = self._word_names()
-        pairs = [
-            (words[index], margin)
-            for index, margin in head.contributions(sparse, row, label)
-            if index < len(words) and margin > 0
+        below = len(words)
+        tops = {
+            name: head.top_features(sparse, labels, below=below, count=EVIDENCE_TERMS)
+            for name, head, labels in (
+                ("sentiment", self.model.sentiment, sentiment),
+                ("complaint", self.model.complaint, complaint),
+                ("intent", self.model.intent, intent),
+            )
+        }
+        return [
+            {name: tuple(words[i] for i in top[row]) for name, top in tops.items()}
+            for row in range(sparse.rows)
         ]
-        pairs.sort(key=lambda pair: -pair[1])
-        return tuple(word for word, _ in pairs[:EVIDENCE_TERMS])
 
     def _word_names(self) -> list[str]:
         if self._words_by_index is None:

@@ -39,6 +39,7 @@ def _word_grams(tokens: Sequence[str]) -> list[str]:
 
 _PRIME = np.uint64(1_000_003)
 _MASK32 = np.uint64(0xFFFFFFFF)
+_SLOTS = 1 << 21
 
 
 def char_gram_hashes(texts: Sequence[Sequence[str]]) -> tuple[IntArray, npt.NDArray[np.uint32]]:
@@ -102,6 +103,11 @@ class SparseBatch:
     def rows(self) -> int:
         return len(self.indptr) - 1
 
+    def row_of(self) -> IntArray:
+        """The row number of every stored entry."""
+        row_numbers: IntArray = np.repeat(np.arange(self.rows), np.diff(self.indptr))
+        return row_numbers
+
 
 class NgramVectorizer:
     """Maps texts to L2-normalised sublinear TF-IDF vectors over a fixed vocabulary.
@@ -124,6 +130,7 @@ class NgramVectorizer:
         self.words = words
         self.char_hashes = char_hashes.astype(np.uint32)
         self.idf = idf.astype(np.float32)
+        self._table: IntArray | None = None
 
     @property
     def width(self) -> int:
@@ -182,25 +189,36 @@ class NgramVectorizer:
 
     def transform(self, texts: Sequence[str]) -> SparseBatch:
         vocab = self.words
+        get = vocab.get
         word_rows: list[int] = []
         word_indices: list[int] = []
-        word_counts: list[int] = []
         token_lists: list[list[str]] = []
         for row, text in enumerate(texts):
-            grams, tokens = extract(text)
+            tokens = word_tokens(text)
             token_lists.append(tokens)
-            for gram, count in Counter(grams).items():
-                index = vocab.get(gram)
+            # Repeated grams are appended twice here and counted by the np.unique below.
+            for gram in tokens:
+                index = get(gram)
                 if index is not None:
                     word_rows.append(row)
                     word_indices.append(index)
-                    word_counts.append(count)
-        char_rows, char_indices, char_counts = self._char_features(token_lists)
-        rows = np.concatenate([np.asarray(word_rows, dtype=np.int64), char_rows])
-        indices = np.concatenate([np.asarray(word_indices, dtype=np.int64), char_indices])
-        counts = np.concatenate([np.asarray(word_counts, dtype=np.float32), char_counts])
-        order = np.argsort(rows, kind="stable")
-        rows, indices, counts = rows[order], indices[order], counts[order]
+            for first, second in pairwise(tokens):
+                index = get(f"{first} {second}")
+                if index is not None:
+                    word_rows.append(row)
+                    word_indices.append(index)
+        char_rows, char_indices = self._char_features(token_lists)
+        keys = np.concatenate(
+            [
+                (np.asarray(word_rows, dtype=np.int64) << 32)
+                | np.asarray(word_indices, dtype=np.int64),
+                (char_rows << 32) | char_indices,
+            ]
+        )
+        # Sorted unique (row, feature) keys with their counts: CSR order and term counts at once.
+        keys, counts = np.unique(keys, return_counts=True)
+        rows = keys >> 32
+        indices = keys & 0xFFFFFFFF
         values = ((1.0 + np.log(counts)) * self.idf[indices]).astype(np.float32)
         # Separate L2 norms for the word block and the character block of every row.
         block = rows * 2 + (indices >= self.word_size)
@@ -211,36 +229,44 @@ class NgramVectorizer:
         np.cumsum(np.bincount(rows, minlength=len(texts)), out=indptr[1:])
         return SparseBatch(indptr=indptr, indices=indices, values=values, width=self.width)
 
-    def _char_features(
-        self, token_lists: Sequence[Sequence[str]]
-    ) -> tuple[IntArray, IntArray, FloatArray]:
+    def _slots(self) -> IntArray:
+        # A direct-address table from the low bits of a hash to its feature (or -1): two array
+        # lookups per gram instead of a binary search. Hashes that share low bits keep the
+        # last one; training goes through the same table, so what is learned is what is used.
+        if self._table is None:
+            table = np.full(_SLOTS, -1, dtype=np.int64)
+            table[self.char_hashes.astype(np.int64) & (_SLOTS - 1)] = np.arange(
+                len(self.char_hashes)
+            )
+            self._table = table
+        return self._table
+
+    def _char_features(self, token_lists: Sequence[Sequence[str]]) -> tuple[IntArray, IntArray]:
         empty = np.zeros(0, dtype=np.int64)
         if not len(self.char_hashes) or not token_lists:
-            return empty, empty, np.zeros(0, dtype=np.float32)
+            return empty, empty
         rows, hashes = char_gram_hashes(token_lists)
-        keys, counts = np.unique(
-            (rows.astype(np.uint64) << np.uint64(32)) | hashes, return_counts=True
-        )
-        found = keys & _MASK32
-        position = np.searchsorted(self.char_hashes, found)
-        position[position == len(self.char_hashes)] = 0
-        known = self.char_hashes[position] == found
-        return (
-            (keys[known] >> np.uint64(32)).astype(np.int64),
-            position[known].astype(np.int64) + self.word_size,
-            counts[known].astype(np.float32),
-        )
+        candidates = self._slots()[hashes.astype(np.int64) & (_SLOTS - 1)]
+        known = candidates >= 0
+        rows, hashes, candidates = rows[known], hashes[known], candidates[known]
+        exact = self.char_hashes[candidates] == hashes
+        return rows[exact], candidates[exact] + self.word_size
 
 
 def sparse_dot(batch: SparseBatch, weights: FloatArray) -> FloatArray:
-    """``batch @ weights`` for a (features x outputs) weight matrix, without SciPy."""
+    """``batch @ weights`` for a (features x outputs) weight matrix, without SciPy.
+
+    One gather and one ``bincount`` per output column: both run in C over the flat entries of
+    the whole batch, which is what keeps the default tier fast.
+    """
     outputs = weights.shape[1]
     result = np.zeros((batch.rows, outputs), dtype=np.float32)
     if len(batch.indices) == 0:
         return result
-    contributions = weights[batch.indices].astype(np.float64) * batch.values[:, None]
-    # Row sums as differences of a running sum: one pass, no Python loop over rows.
-    running = np.zeros((len(contributions) + 1, outputs), dtype=np.float64)
-    np.cumsum(contributions, axis=0, out=running[1:])
-    result[:] = running[batch.indptr[1:]] - running[batch.indptr[:-1]]
+    row_of = batch.row_of()
+    columns = np.asarray(weights.T, order="C")
+    for column in range(outputs):
+        result[:, column] = np.bincount(
+            row_of, weights=columns[column][batch.indices] * batch.values, minlength=batch.rows
+        )
     return result

@@ -61,6 +61,9 @@ class PriorityDecision:
 
 
 REPEAT_WINDOW = timedelta(hours=6)
+# Points from which a message is high or urgent (chosen on the training part of the annotations).
+HIGH_POINTS = 3
+URGENT_POINTS = 6
 LARGE_AUDIENCE = 10_000
 HUGE_AUDIENCE = 100_000
 
@@ -115,14 +118,25 @@ def _signal_points(signals: Signals) -> list[tuple[int, str]]:
     return found
 
 
+# All text rules as one alternation with a named group per rule: one scan of the text finds
+# every rule's first hit, five times cheaper than five searches.
+_COMBINED = re.compile(
+    "|".join(f"(?P<rule{i}>{pattern.pattern})" for i, (pattern, *_) in enumerate(_TEXT_RULES))
+)
+
+
 def _text_points(text: str) -> tuple[list[tuple[int, str]], bool]:
+    first: dict[int, str] = {}
+    # Matching lower-cased text without IGNORECASE is markedly faster in Python's engine.
+    for match in _COMBINED.finditer(text.lower()):
+        rule = int(str(match.lastgroup)[4:])
+        first.setdefault(rule, match.group(0))
     found: list[tuple[int, str]] = []
     forced = False
-    for pattern, points, reason, urgent in _TEXT_RULES:
-        hit = pattern.search(text)
-        if hit is not None:
-            found.append((points, f"{reason}: '{hit.group(0).lower()}'"))
-            forced = forced or urgent
+    for rule in sorted(first):
+        _, points, reason, urgent = _TEXT_RULES[rule]
+        found.append((points, f"{reason}: '{first[rule]}'"))
+        forced = forced or urgent
     return found, forced
 
 
@@ -169,9 +183,9 @@ def decide(
     if points == 0 and (signals.intent in {"praise", "other"} or signals.positive >= 0.6):
         reasons.append(f"nothing to act on urgently ({signals.intent})")
         return PriorityDecision(Priority.LOW, points, tuple(reasons))
-    if forced_urgent or points >= 6:
+    if forced_urgent or points >= URGENT_POINTS:
         level = Priority.URGENT
-    elif points >= 4:
+    elif points >= HIGH_POINTS:
         level = Priority.HIGH
     elif points >= 1 or signals.intent in {"question", "complaint"}:
         level = Priority.NORMAL
