@@ -220,7 +220,22 @@ def _flow(browser, live: LiveDesk, base: str, public_key: str) -> None:  # type:
     expect(visitor.locator(".bubble.theirs")).to_have_count(1)
     expect(visitor.locator("body")).not_to_contain_text("Carrier confirmed")
 
-    # -- the inbox reflects it; phone-size screenshots ----------------------------------------
+    # -- the inbox's filters: the list, the counts and the address follow -------------------
+    agent.goto(f"{base}/")
+    expect(agent.locator("#conv-rows-empty")).to_be_visible()
+    expect(agent.locator("#count-status-resolved")).to_have_text("1")
+    agent.locator("label.pill", has_text="Resolved").click()
+    expect(agent).to_have_url(f"{base}/?status=resolved")
+    resolved_row = agent.locator(".conv-row", has_text="Ana Souza")
+    expect(resolved_row).to_contain_text("#shipping")
+    expect(resolved_row).to_contain_text("Olivia Owner")
+    agent.get_by_label("Search messages").fill("nothing like this")
+    expect(agent.locator("#conv-rows-empty")).to_be_visible()
+    agent.get_by_label("Search messages").fill("parcel")
+    expect(resolved_row).to_be_visible()
+    expect(agent).to_have_url(f"{base}/?status=resolved&q=parcel")
+
+    # -- phone-size screenshots ---------------------------------------------------------------
     agent.goto(f"{base}/?status=resolved")
     expect(agent.locator(".conv-row", has_text="Ana Souza")).to_contain_text("#shipping")
     agent.set_viewport_size(PHONE)

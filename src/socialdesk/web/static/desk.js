@@ -24,12 +24,34 @@
   // Used in hx-trigger filters: refresh a panel only while nobody is editing a field in it,
   // so a colleague's change never wipes what you are typing. Skipped refreshes run when
   // focus leaves the panel.
+  function dirty(field) {
+    if (field.type === "hidden" || field.type === "submit") return false;
+    if (field.tagName === "SELECT") {
+      // Without a selected="" option the browser shows the first one.
+      var initial = Array.prototype.findIndex.call(field.options, function (o) { return o.defaultSelected; });
+      return field.selectedIndex !== Math.max(initial, 0);
+    }
+    if (field.type === "datetime-local") return false;  // prefilled with a suggestion
+    return field.value !== field.defaultValue;
+  }
+
   window.sdIdle = function (elt) {
     var active = document.activeElement;
-    var editing = active && elt.contains(active) && /^(INPUT|SELECT|TEXTAREA)$/.test(active.tagName);
+    var editing = (active && elt.contains(active) && /^(INPUT|SELECT|TEXTAREA)$/.test(active.tagName)) ||
+      Array.prototype.some.call(elt.querySelectorAll("input, select, textarea"), dirty);
     if (editing) elt.setAttribute("data-stale", "1");
     return !editing;
   };
+
+  // A refresh already on its way when someone starts typing must not replace their field:
+  // check again at swap time. Answers to the panel's own forms always swap.
+  document.addEventListener("htmx:beforeSwap", function (e) {
+    var target = e.detail.target;
+    var verb = e.detail.requestConfig && e.detail.requestConfig.verb;
+    if (target && target.id === "side" && verb === "get" && !window.sdIdle(target)) {
+      e.detail.shouldSwap = false;
+    }
+  });
 
   document.addEventListener("focusout", function (e) {
     var panel = e.target.closest && e.target.closest("[data-stale]");
