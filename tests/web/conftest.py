@@ -10,12 +10,17 @@ from dataclasses import dataclass
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from httpx import Response
 from sqlalchemy.orm import Session
 
 from socialdesk.accounts.models import Member, Organization, Role
 from socialdesk.channels.models import BrandAccount
 from socialdesk.common.clock import FrozenClock
+from socialdesk.conversations import service as conversations_service
+from socialdesk.conversations.models import Conversation
+from socialdesk.db.session import get_sessionmaker
 from tests.factories import accounts, channels
+from tests.factories.conversations import inbound, ingest
 
 CSRF_INPUT = re.compile(r'name="csrf_token" value="([^"]+)"')
 
@@ -71,3 +76,53 @@ def login(client: TestClient, member: Member, password: str = accounts.PASSWORD)
     inbox = client.get("/")
     assert inbox.status_code == 200, inbox.text
     return csrf_from(inbox.text)
+
+
+HX = {"HX-Request": "true"}
+
+
+class Page:
+    """A logged-in member working on one conversation."""
+
+    def __init__(self, client: TestClient, csrf: str, conversation_id: int) -> None:
+        self.client = client
+        self.csrf = csrf
+        self.id = conversation_id
+
+    def post(self, action: str, htmx: bool = False, **data: str) -> Response:
+        return self.client.post(
+            f"/conversations/{self.id}/{action}",
+            data={**data, "csrf_token": self.csrf},
+            headers=HX if htmx else {},
+        )
+
+    def html(self) -> str:
+        page = self.client.get(f"/conversations/{self.id}")
+        assert page.status_code == 200, page.text
+        return page.text
+
+
+def new_conversation(session: Session, desk: Desk, text: str = "My parcel never arrived") -> int:
+    result = ingest(session, desk.web, inbound(text=text, author="ana", thread_key="visitor:ana"))
+    session.commit()
+    return result.conversation.id
+
+
+@pytest.fixture
+def page(client: TestClient, desk: Desk, session: Session) -> Page:
+    conversation_id = new_conversation(session, desk)
+    return Page(client, login(client, desk.owner), conversation_id)
+
+
+def fresh_conversation(conversation_id: int) -> Conversation:
+    """The conversation as stored now, read in a read-only session: the test's own session
+    takes SQLite's write lock when it starts a transaction, which the app needs."""
+    with get_sessionmaker(write=False)() as reader:
+        conversation = reader.get(Conversation, conversation_id)
+        assert conversation is not None
+        return conversation
+
+
+def tags_of(conversation_id: int) -> list[str]:
+    with get_sessionmaker(write=False)() as reader:
+        return conversations_service.tags_of(reader, conversation_id=conversation_id)

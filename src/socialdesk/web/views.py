@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -313,7 +314,8 @@ def _conversation_context(
     }
 
 
-def _tomorrow_morning(base: Mapping[str, Any]) -> Any:
+def _tomorrow_morning(base: Mapping[str, Any]) -> datetime:
+    """The snooze field's suggestion: the next working morning is the usual choice."""
     return forms.snooze_until({"preset": "tomorrow"}, tz=base["tz"])
 
 
@@ -339,9 +341,6 @@ def conversation_side(request: Request, conversation_id: int, actor: Reader, db:
         "_side_response.html",
         _conversation_context(db, actor, conversation, fragment=True),
     )
-
-
-Action = Callable[[Conversation], None]
 
 
 def _respond(
