@@ -142,7 +142,11 @@ def worker(workers: int) -> None:
     queue = get_queue()
     settings = get_settings()
     click.echo(f"worker: {workers} threads on the {settings.jobs_backend} queue")
-    consumer: Any = queue.huey.create_consumer(workers=workers, worker_type="thread", periodic=True)
+    # max_delay: an idle worker checks for new jobs at least every second, so a reply written
+    # after a quiet spell is not held back by the consumer's polling backoff.
+    consumer: Any = queue.huey.create_consumer(
+        workers=workers, worker_type="thread", periodic=True, max_delay=1.0
+    )
     consumer.run()
 
 

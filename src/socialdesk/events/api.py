@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
@@ -16,25 +17,41 @@ router = APIRouter(tags=["events"])
 HEARTBEAT_SECONDS = 15.0
 
 
-async def stream_events(request: Request, events: AsyncIterator[LiveEvent]) -> AsyncIterator[str]:
-    """Relay events as SSE, with a comment line as heartbeat so proxies keep the stream open."""
-    yield "retry: 2000\n\n"
-    iterator = events.__aiter__()
-    next_event: asyncio.Task[LiveEvent] | None = None
+async def _as_sse(event: LiveEvent) -> str | None:
+    return sse_format(event)
+
+
+async def stream_events(
+    request: Request,
+    events: AsyncIterator[LiveEvent],
+    *,
+    render: Callable[[LiveEvent], Awaitable[str | None]] = _as_sse,
+    retry_ms: int = 2000,
+) -> AsyncIterator[str]:
+    """Relay events as SSE frames (``render`` may drop one by returning None), with a comment
+    line as heartbeat so proxies keep the stream open, until the client goes away."""
+    yield f"retry: {retry_ms}\n\n"
+    pending: asyncio.Task[LiveEvent] | None = None
     try:
         while not await request.is_disconnected():
-            if next_event is None:
-                next_event = asyncio.ensure_future(iterator.__anext__())
-            done, _ = await asyncio.wait({next_event}, timeout=HEARTBEAT_SECONDS)
+            if pending is None:
+                pending = asyncio.ensure_future(events.__anext__())
+            done, _ = await asyncio.wait({pending}, timeout=HEARTBEAT_SECONDS)
             if not done:
                 yield ": keep-alive\n\n"
                 continue
-            event = next_event.result()
-            next_event = None
-            yield sse_format(event)
+            event = pending.result()
+            pending = None
+            frame = await render(event)
+            if frame is not None:
+                yield frame
     finally:
-        if next_event is not None:
-            next_event.cancel()
+        if pending is not None:
+            pending.cancel()
+            # The generator is still running inside the cancelled read: let it unwind before
+            # closing it, or aclose() finds it busy.
+            with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration):
+                await pending
         await events.aclose()  # type: ignore[attr-defined]  # async generators have aclose
 
 

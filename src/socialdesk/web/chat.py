@@ -11,10 +11,9 @@ limit holds across processes and machines without extra state.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hmac
 import uuid
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -38,6 +37,7 @@ from socialdesk.contacts.models import ContactIdentity
 from socialdesk.conversations import flows
 from socialdesk.conversations.models import Conversation, DeliveryState, Direction, Message
 from socialdesk.db.session import get_sessionmaker
+from socialdesk.events.api import stream_events
 from socialdesk.events.realtime import Hub, LiveEvent
 from socialdesk.web import forms
 from socialdesk.web.render import is_htmx, render
@@ -50,7 +50,6 @@ VISITOR_COOKIE_DAYS = 365
 RATE_LIMIT = 10
 RATE_WINDOW = timedelta(minutes=1)
 HISTORY_LIMIT = 200
-HEARTBEAT_SECONDS = 15.0
 WIDGET_JS = Path(__file__).parent / "static" / "widget.js"
 
 
@@ -372,31 +371,15 @@ class VisitorFilter:
         return self._known[conversation_id]
 
 
-async def _visitor_events(
-    request: Request, events: AsyncIterator[LiveEvent], visitor: VisitorFilter
-) -> AsyncIterator[str]:
-    yield "retry: 3000\n\n"
-    pending: asyncio.Task[LiveEvent] | None = None
-    try:
-        while not await request.is_disconnected():
-            if pending is None:
-                pending = asyncio.ensure_future(events.__anext__())
-            done, _ = await asyncio.wait({pending}, timeout=HEARTBEAT_SECONDS)
-            if not done:
-                yield ": keep-alive\n\n"
-                continue
-            event = pending.result()
-            pending = None
-            if await asyncio.to_thread(visitor.relevant, event):
-                yield "event: update\ndata: {}\n\n"
-    finally:
-        if pending is not None:
-            # Let the cancelled read finish first: closing a generator that is still inside a
-            # read raises "aclose(): asynchronous generator is already running".
-            pending.cancel()
-            with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration):
-                await pending
-        await events.aclose()  # type: ignore[attr-defined]  # async generators have aclose
+def _visitor_render(visitor: VisitorFilter) -> Callable[[LiveEvent], Awaitable[str | None]]:
+    """A visitor's stream carries only an empty nudge, and only for their own conversations."""
+
+    async def render(event: LiveEvent) -> str | None:
+        if await asyncio.to_thread(visitor.relevant, event):
+            return "event: update\ndata: {}\n\n"
+        return None
+
+    return render
 
 
 @router.get("/chat/{public_key}/stream")
@@ -410,7 +393,12 @@ def chat_stream(request: Request, public_key: str, db: DB) -> Response:
         account_id=account.id, organization_id=account.organization_id, visitor_id=visitor_id
     )
     return StreamingResponse(
-        _visitor_events(request, hub.subscribe(account.organization_id), visitor),
+        stream_events(
+            request,
+            hub.subscribe(account.organization_id),
+            render=_visitor_render(visitor),
+            retry_ms=3000,
+        ),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
