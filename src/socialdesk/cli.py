@@ -257,10 +257,14 @@ def _mount_domain_commands() -> None:
     """Each domain keeps its own commands beside its code; the CLI gathers them here."""
     from socialdesk.commitments.cli import commitments
     from socialdesk.demo.cli import demo
+    from socialdesk.importers.cli import import_
     from socialdesk.policy import cli as policy_cli
+    from socialdesk.triage.cli import triage
 
     main.add_command(commitments)
     main.add_command(demo)
+    main.add_command(import_)
+    main.add_command(triage)
     main.add_command(policy_cli.policy)
     main.add_command(policy_cli.text_group)
 
