@@ -113,6 +113,9 @@ def require(permission: Permission) -> Callable[[Actor], Actor]:
         permissions.require(actor.member, permission, list(actor.scopes) or None)
         return actor
 
+    # Read by the security tests, which derive each route's required permission from its
+    # dependencies rather than from a hand-kept list.
+    check.permission = permission  # type: ignore[attr-defined]
     return check
 
 
