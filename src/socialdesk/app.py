@@ -25,6 +25,7 @@ from socialdesk.db.session import get_sessionmaker
 from socialdesk.events import api as events_api
 from socialdesk.events.realtime import Hub
 from socialdesk.jobs import catalog  # noqa: F401 - registers jobs and listeners
+from socialdesk.policy import api as policy_api
 from socialdesk.web import chat as web_chat
 from socialdesk.web import views as web_views
 
@@ -106,7 +107,7 @@ def create_app() -> FastAPI:
     app.add_exception_handler(DomainError, _domain_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
-    for module in (accounts_api, conversations_api, contacts_api, channels_api):
+    for module in (accounts_api, conversations_api, contacts_api, channels_api, policy_api):
         app.include_router(module.router, prefix="/api")
     app.include_router(events_api.router)
     app.include_router(channel_webhooks.router)
