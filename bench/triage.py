@@ -43,10 +43,13 @@ def pin_one_core() -> int:
 
 def timed(run: Callable[[Sequence[str]], object], texts: Sequence[str]) -> tuple[float, float]:
     run(texts[:8])  # warm up: lazy loads are not part of the steady rate
-    wall, cpu = time.perf_counter(), time.process_time()
-    run(texts)
-    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-    return round(len(texts) / wall, 1), round(len(texts) / max(cpu, 1e-9), 1)
+    best_wall = best_cpu = float("inf")
+    for _ in range(3):  # best of three: the machine is shared, interference only slows
+        wall, cpu = time.perf_counter(), time.process_time()
+        run(texts)
+        best_wall = min(best_wall, time.perf_counter() - wall)
+        best_cpu = min(best_cpu, time.process_time() - cpu)
+    return round(len(texts) / best_wall, 1), round(len(texts) / max(best_cpu, 1e-9), 1)
 
 
 def vader_figures(sets: object, speed_texts: Sequence[str]) -> dict[str, object]:

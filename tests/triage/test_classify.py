@@ -111,3 +111,19 @@ def test_accurate_tier_runs_offline(no_network: None) -> None:
     assert result.tier == "accurate"
     assert result.sentiment == "negative"
     assert result.complaint
+
+
+def test_every_shipped_artifact_is_package_data() -> None:
+    """A wheel built from pyproject.toml carries every file the models need."""
+    import fnmatch
+    import tomllib
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    patterns = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"][
+        "package-data"
+    ]["socialdesk"]
+    artifacts = artifact_path("default").parent
+    for path in artifacts.iterdir():
+        relative = path.relative_to(root / "src" / "socialdesk").as_posix()
+        assert any(fnmatch.fnmatch(relative, pattern) for pattern in patterns), relative

@@ -67,3 +67,15 @@ def test_context_refuses_naive_times_and_negative_audience() -> None:
         TriageContext(previous_contacts=(datetime(2024, 1, 1),))  # noqa: DTZ001 - the point
     with pytest.raises(ValueError, match="audience"):
         TriageContext(audience=-1)
+
+
+def test_time_words_in_praise_do_not_raise_priority() -> None:
+    decision = decide(text="thanks so much, great crew today", signals=CALM, now=NOW)
+    assert decision.priority is Priority.LOW
+    assert not any("time pressure" in reason for reason in decision.reasons)
+
+
+def test_time_words_count_alongside_a_problem() -> None:
+    decision = decide(text="my flight is today and the app is down", signals=CALM, now=NOW)
+    assert any("time pressure: 'today'" in reason for reason in decision.reasons)
+    assert any("not working: 'down'" in reason for reason in decision.reasons)

@@ -127,15 +127,19 @@ class Triager:
             else [{} for _ in clean]
         )
         languages = language_id.detect_batch(clean)
+        # Rounded once for the whole batch; the labels below use the unrounded scores.
+        sentiment_shown = np.round(sentiment.astype(np.float64), 4).tolist()
+        intent_shown = np.round(intent.astype(np.float64), 4).tolist()
+        complaint_shown = np.round(complaint.astype(np.float64), 4).tolist()
         results: list[TriageResult] = []
         for row, text in enumerate(clean):
-            sentiment_scores = _scores(heads.sentiment.labels, sentiment[row])
-            intent_scores = _scores(heads.intent.labels, intent[row])
+            sentiment_scores = _scores(heads.sentiment.labels, sentiment_shown[row])
+            intent_scores = _scores(heads.intent.labels, intent_shown[row])
             # Labels come from the unrounded scores; the rounded ones are for display.
             sentiment_label = heads.sentiment.labels[int(sentiment_index[row])]
             intent_label = heads.intent.labels[int(intent_index[row])]
             is_complaint = bool(complaint_index[row])
-            complaint_score = round(float(complaint[row]), 4)
+            complaint_score = complaint_shown[row]
             decision = decide(
                 text=text,
                 signals=Signals(
@@ -198,8 +202,8 @@ class Triager:
         return self._words_by_index
 
 
-def _scores(labels: Sequence[str], values: FloatArray) -> dict[str, float]:
-    return {label: round(float(value), 4) for label, value in zip(labels, values, strict=True)}
+def _scores(labels: Sequence[str], values: list[float]) -> dict[str, float]:
+    return dict(zip(labels, values, strict=True))
 
 
 _triagers: dict[str, Triager] = {}

