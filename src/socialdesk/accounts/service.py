@@ -113,6 +113,42 @@ def hash_password(password: str) -> str:
     return str(_argon2().hash(password))
 
 
+def change_password(
+    session: Session,
+    *,
+    member: Member,
+    current_password: str,
+    new_password: str,
+    keep_session: AuthSession | None = None,
+    source_address: str | None = None,
+) -> int:
+    """A member changes their own password, proving they know the current one. Every other
+    login of theirs ends (someone who learnt the old password is out); ``keep_session``, the
+    login making the change, stays. Returns how many logins ended."""
+    from socialdesk.accounts import audit
+
+    try:
+        _argon2().verify(member.password_hash or "", current_password)
+    except (VerificationError, InvalidHashError):
+        raise ValidationFailed("your current password is wrong", field="current_password") from None
+    member.password_hash = hash_password(new_password)
+    stmt = update(AuthSession).where(
+        AuthSession.member_id == member.id, AuthSession.revoked_at.is_(None)
+    )
+    if keep_session is not None:
+        stmt = stmt.where(AuthSession.token_hash != keep_session.token_hash)
+    result = session.execute(stmt.values(revoked_at=clock.now()))
+    audit.record(
+        session,
+        organization_id=member.organization_id,
+        action="password_changed",
+        actor=member,
+        target=("member", member.id),
+        source_address=source_address,
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]  # UPDATE results carry rowcount
+
+
 def get_member(session: Session, *, organization_id: int, member_id: int) -> Member:
     member = session.get(Member, member_id)
     if member is None or member.organization_id != organization_id:
