@@ -1,0 +1,840 @@
+"""The organization's administration pages: members, invitations, teams, brand accounts and
+the audit trail.
+
+Every route is guarded by a role dependency (MemberAdmin for people, ChannelAdmin for brand
+accounts), and every object is looked up inside the caller's organization, so another
+organization's id is "not found". One-time secrets (invitation and reset links) are rendered
+in the answer to the POST that made them and never again. Brand credentials are write-only:
+pages say whether they are set, never what they are.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import RedirectResponse, Response
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from socialdesk.accounts import audit, flows, invitations
+from socialdesk.accounts import service as accounts_service
+from socialdesk.accounts.models import Invitation, Member, Role, Team, TeamMembership
+from socialdesk.accounts.permissions import Permission
+from socialdesk.accounts.permissions import has as has_permission
+from socialdesk.channels import service as channels_service
+from socialdesk.channels.models import BrandAccount, BrandAccountAccess
+from socialdesk.common import clock
+from socialdesk.common.deps import DB, Actor, ChannelAdmin, MemberAdmin
+from socialdesk.common.errors import DomainError, NotAuthenticated, ValidationFailed
+from socialdesk.config import get_settings
+from socialdesk.connectors.base import ChannelKind
+from socialdesk.web import forms
+from socialdesk.web import viewmodels as vm
+from socialdesk.web.render import environment, render, zone
+
+router = APIRouter(include_in_schema=False)
+
+UNPROCESSABLE = 422
+CREDENTIAL_ROWS = 4  # empty key/value rows offered on the forms
+
+
+@dataclass(frozen=True)
+class FormError:
+    """A service's refusal, shown beside the form named ``form``."""
+
+    form: str
+    message: str
+    field: str | None = None
+
+
+def page_context(db: Session, actor: Actor) -> dict[str, Any]:
+    """What every signed-in page needs (the layout's header and the forms' CSRF token)."""
+    org = vm.organization(db, actor.organization_id)
+    return {
+        "me": actor.member,
+        "org": org,
+        "tz": zone(org.timezone),
+        "csrf_token": actor.csrf_token or "",
+        "can": vm.Permissions.of(actor.member),
+        "admin_members": has_permission(actor.member, Permission.MEMBERS_MANAGE),
+        "admin_channels": has_permission(actor.member, Permission.CHANNELS_MANAGE),
+    }
+
+
+def admin_home(member: Member) -> str | None:
+    """Where the header's "Admin" link goes for ``member``; None hides it."""
+    if has_permission(member, Permission.MEMBERS_MANAGE):
+        return "/admin/members"
+    if has_permission(member, Permission.CHANNELS_MANAGE):
+        return "/admin/accounts"
+    return None
+
+
+# The shared layout shows the link on every page, the desk's too.
+environment().globals["admin_home"] = admin_home
+
+
+def source_of(request: Request) -> str | None:
+    return request.client.host if request.client else None
+
+
+def attempt(db: Session, form_name: str, action: Callable[[], object]) -> FormError | None:
+    """Run one service call; a refusal is rolled back and returned for the form to show.
+    Role and CSRF checks ran before the handler, so a refusal here is about this action."""
+    try:
+        action()
+    except NotAuthenticated:
+        raise
+    except DomainError as exc:
+        db.rollback()
+        return FormError(form=form_name, message=exc.message, field=exc.field)
+    db.flush()
+    return None
+
+
+def _role(raw: str) -> Role:
+    try:
+        return Role(raw)
+    except ValueError:
+        raise ValidationFailed(
+            f"role must be one of {', '.join(r.value for r in Role)}, not {raw!r}", field="role"
+        ) from None
+
+
+def _ids(form: Any, name: str) -> list[int]:
+    """Every id a multi-select or group of checkboxes sent."""
+    out: list[int] = []
+    for raw in form.getlist(name):
+        if not isinstance(raw, str) or not raw.strip():
+            continue
+        try:
+            out.append(int(raw))
+        except ValueError:
+            raise ValidationFailed(f"{name} must hold numbers, not {raw!r}", field=name) from None
+    return out
+
+
+# -- members ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MemberRow:
+    member: Member
+    teams: list[str]
+
+
+def _member_rows(db: Session, organization_id: int) -> list[MemberRow]:
+    members = accounts_service.list_members(db, organization_id=organization_id)
+    teams = {t.id: t.name for t in accounts_service.list_teams(db, organization_id=organization_id)}
+    by_member: dict[int, list[str]] = {}
+    if teams:
+        for team_id, member_id in db.execute(
+            select(TeamMembership.team_id, TeamMembership.member_id).where(
+                TeamMembership.team_id.in_(teams)
+            )
+        ):
+            by_member.setdefault(member_id, []).append(teams[team_id])
+    return [MemberRow(member=m, teams=sorted(by_member.get(m.id, []))) for m in members]
+
+
+def _members_context(
+    db: Session,
+    actor: Actor,
+    *,
+    error: FormError | None = None,
+    new_link: str | None = None,
+    values: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    return {
+        **page_context(db, actor),
+        "section": "members",
+        "rows": _member_rows(db, actor.organization_id),
+        "teams": accounts_service.list_teams(db, organization_id=actor.organization_id),
+        "roles": [r.value for r in Role],
+        "error": error,
+        "new_link": new_link,
+        "values": values or {},
+    }
+
+
+def absolute(path: str) -> str:
+    return get_settings().base_url.rstrip("/") + path
+
+
+@router.get("/admin/members")
+def members_page(request: Request, actor: MemberAdmin, db: DB) -> Response:
+    return render(request, "admin/members.html", _members_context(db, actor))
+
+
+@router.post("/admin/invitations")
+async def invite(request: Request, actor: MemberAdmin, db: DB) -> Response:
+    form = await request.form()
+    made: list[invitations.NewInvitation] = []
+    error = attempt(
+        db,
+        "invite",
+        lambda: made.append(
+            invitations.invite(
+                db,
+                inviter=actor.member,
+                email=forms.text(form, "email"),
+                role=_role(forms.text(form, "role")),
+                team_ids=_ids(form, "team_ids"),
+                source_address=source_of(request),
+            )
+        ),
+    )
+    context = _members_context(
+        db,
+        actor,
+        error=error,
+        new_link=absolute(made[0].path) if made else None,
+        values={"email": forms.text(form, "email"), "role": forms.text(form, "role")}
+        if error
+        else {},
+    )
+    # The link is shown in this answer only: it is not stored in clear anywhere.
+    return render(
+        request,
+        "admin/members.html",
+        context,
+        status_code=UNPROCESSABLE if error else 200,
+        headers={"Cache-Control": "no-store"},
+    )
+
+
+def _member(db: Session, actor: Actor, member_id: int) -> Member:
+    return accounts_service.get_member(
+        db, organization_id=actor.organization_id, member_id=member_id
+    )
+
+
+@dataclass(frozen=True)
+class HandoverRow:
+    conversation_id: int
+    subject: str
+    to: str
+
+
+def _member_context(
+    db: Session,
+    actor: Actor,
+    member: Member,
+    *,
+    error: FormError | None = None,
+    reset_link: str | None = None,
+    report: flows.HandoverReport | None = None,
+) -> dict[str, Any]:
+    members = accounts_service.list_members(db, organization_id=actor.organization_id)
+    teams = accounts_service.list_teams(db, organization_id=actor.organization_id)
+    team_names = {t.id: t.name for t in teams}
+    names = {m.id: m.name for m in members}
+    handover: list[HandoverRow] = []
+    for h in report.conversations if report else []:
+        if h.to_member_id is not None:
+            to = names.get(h.to_member_id, f"member {h.to_member_id}")
+        elif h.to_team_id is not None:
+            to = f"the {team_names.get(h.to_team_id, h.to_team_id)} queue"
+        else:
+            to = "the unassigned queue"
+        handover.append(HandoverRow(h.conversation_id, h.subject or "(no subject)", to))
+    mine = set(
+        db.scalars(select(TeamMembership.team_id).where(TeamMembership.member_id == member.id))
+    )
+    return {
+        **page_context(db, actor),
+        "section": "members",
+        "m": member,
+        "member_teams": [t for t in teams if t.id in mine],
+        "colleagues": [c for c in members if c.is_active and c.id != member.id],
+        "roles": [r.value for r in Role],
+        "error": error,
+        "reset_link": reset_link,
+        "report": report,
+        "handover": handover,
+    }
+
+
+@router.get("/admin/members/{member_id}")
+def member_page(request: Request, member_id: int, actor: MemberAdmin, db: DB) -> Response:
+    member = _member(db, actor, member_id)
+    return render(request, "admin/member.html", _member_context(db, actor, member))
+
+
+def _member_answer(
+    request: Request,
+    db: Session,
+    actor: Actor,
+    member: Member,
+    error: FormError | None,
+    **extra: Any,
+) -> Response:
+    if error is None and not extra:
+        return RedirectResponse(f"/admin/members/{member.id}", status_code=303)
+    return render(
+        request,
+        "admin/member.html",
+        _member_context(db, actor, member, error=error, **extra),
+        status_code=UNPROCESSABLE if error else 200,
+        headers={"Cache-Control": "no-store"},
+    )
+
+
+@router.post("/admin/members/{member_id}/role")
+async def change_role(request: Request, member_id: int, actor: MemberAdmin, db: DB) -> Response:
+    member = _member(db, actor, member_id)
+    form = await request.form()
+    error = attempt(
+        db,
+        "role",
+        lambda: accounts_service.change_role(
+            db,
+            member=member,
+            role=_role(forms.text(form, "role")),
+            actor=actor.member,
+            source_address=source_of(request),
+        ),
+    )
+    return _member_answer(request, db, actor, member, error)
+
+
+@router.post("/admin/members/{member_id}/deactivate")
+async def deactivate(request: Request, member_id: int, actor: MemberAdmin, db: DB) -> Response:
+    member = _member(db, actor, member_id)
+    form = await request.form()
+    reports: list[flows.HandoverReport] = []
+
+    def act() -> None:
+        choice = forms.text(form, "hand_to")
+        hand_to = None if choice in ("", "team") else forms.optional_id(form, "hand_to")
+        reports.append(
+            flows.deactivate(
+                db,
+                member=member,
+                actor=actor.member,
+                hand_to_member_id=hand_to,
+                source_address=source_of(request),
+            )
+        )
+
+    error = attempt(db, "deactivate", act)
+    if error:
+        return _member_answer(request, db, actor, member, error)
+    return _member_answer(request, db, actor, member, None, report=reports[0])
+
+
+@router.post("/admin/members/{member_id}/reactivate")
+def reactivate(request: Request, member_id: int, actor: MemberAdmin, db: DB) -> Response:
+    member = _member(db, actor, member_id)
+    error = attempt(
+        db,
+        "reactivate",
+        lambda: flows.reactivate(
+            db, member=member, actor=actor.member, source_address=source_of(request)
+        ),
+    )
+    return _member_answer(request, db, actor, member, error)
+
+
+@router.post("/admin/members/{member_id}/password-reset")
+def password_reset_link(request: Request, member_id: int, actor: MemberAdmin, db: DB) -> Response:
+    member = _member(db, actor, member_id)
+    made: list[invitations.NewReset] = []
+
+    def act() -> None:
+        if not member.is_active:
+            raise ValidationFailed(f"{member.name} is deactivated: reactivate them first")
+        made.append(
+            invitations.request_reset(
+                db, member=member, actor=actor.member, source_address=source_of(request)
+            )
+        )
+
+    error = attempt(db, "reset", act)
+    if error:
+        return _member_answer(request, db, actor, member, error)
+    return _member_answer(request, db, actor, member, None, reset_link=absolute(made[0].path))
+
+
+# -- invitations --------------------------------------------------------------------------
+
+
+def _invitation_state(invitation: Invitation, now: datetime) -> str:
+    if invitation.revoked_at is not None:
+        return "revoked"
+    if invitation.accepted_at is not None:
+        return "accepted"
+    if invitation.expires_at <= now:
+        return "expired"
+    return "pending"
+
+
+@router.get("/admin/invitations")
+def invitations_page(request: Request, actor: MemberAdmin, db: DB) -> Response:
+    now = clock.now()
+    found = invitations.list_invitations(db, organization_id=actor.organization_id)
+    rows = [(i, _invitation_state(i, now)) for i in found]
+    return render(
+        request,
+        "admin/invitations.html",
+        {
+            **page_context(db, actor),
+            "section": "invitations",
+            "pending": [(i, s) for i, s in rows if s == "pending"],
+            "past": [(i, s) for i, s in rows if s != "pending"],
+            "names": {
+                m.id: m.name
+                for m in accounts_service.list_members(db, organization_id=actor.organization_id)
+            },
+        },
+    )
+
+
+@router.post("/admin/invitations/{invitation_id}/revoke")
+def revoke_invitation(request: Request, invitation_id: int, actor: MemberAdmin, db: DB) -> Response:
+    invitations.revoke_invitation(db, actor=actor.member, invitation_id=invitation_id)
+    return RedirectResponse("/admin/invitations", status_code=303)
+
+
+# -- teams --------------------------------------------------------------------------------
+
+
+def _teams_context(db: Session, actor: Actor, error: FormError | None = None) -> dict[str, Any]:
+    teams = accounts_service.list_teams(db, organization_id=actor.organization_id)
+    sizes: dict[int, int] = {t.id: 0 for t in teams}
+    if teams:
+        for (team_id,) in db.execute(
+            select(TeamMembership.team_id).where(TeamMembership.team_id.in_(sizes))
+        ):
+            sizes[team_id] += 1
+    return {
+        **page_context(db, actor),
+        "section": "teams",
+        "teams": teams,
+        "sizes": sizes,
+        "error": error,
+    }
+
+
+@router.get("/admin/teams")
+def teams_page(request: Request, actor: MemberAdmin, db: DB) -> Response:
+    return render(request, "admin/teams.html", _teams_context(db, actor))
+
+
+def _record_team_change(
+    db: Session, request: Request, actor: Actor, team: Team, change: dict[str, Any]
+) -> None:
+    audit.record(
+        db,
+        organization_id=actor.organization_id,
+        action="team_changed",
+        actor=actor.member,
+        target=("team", team.id),
+        source_address=source_of(request),
+        after=change,
+    )
+
+
+@router.post("/admin/teams")
+async def create_team(request: Request, actor: MemberAdmin, db: DB) -> Response:
+    form = await request.form()
+    teams: list[Team] = []
+    error = attempt(
+        db,
+        "team",
+        lambda: teams.append(
+            accounts_service.create_team(
+                db, organization_id=actor.organization_id, name=forms.text(form, "name")
+            )
+        ),
+    )
+    if error:
+        return render(
+            request,
+            "admin/teams.html",
+            _teams_context(db, actor, error),
+            status_code=UNPROCESSABLE,
+        )
+    _record_team_change(db, request, actor, teams[0], {"created": teams[0].name})
+    return RedirectResponse(f"/admin/teams/{teams[0].id}", status_code=303)
+
+
+def _team(db: Session, actor: Actor, team_id: int) -> Team:
+    return accounts_service.get_team(db, organization_id=actor.organization_id, team_id=team_id)
+
+
+def _team_context(
+    db: Session, actor: Actor, team: Team, error: FormError | None = None
+) -> dict[str, Any]:
+    member_ids = set(
+        db.scalars(select(TeamMembership.member_id).where(TeamMembership.team_id == team.id))
+    )
+    members = accounts_service.list_members(db, organization_id=actor.organization_id)
+    return {
+        **page_context(db, actor),
+        "section": "teams",
+        "team": team,
+        "in_team": [m for m in members if m.id in member_ids],
+        "others": [m for m in members if m.id not in member_ids and m.is_active],
+        "error": error,
+    }
+
+
+@router.get("/admin/teams/{team_id}")
+def team_page(request: Request, team_id: int, actor: MemberAdmin, db: DB) -> Response:
+    team = _team(db, actor, team_id)
+    return render(request, "admin/team.html", _team_context(db, actor, team))
+
+
+@router.post("/admin/teams/{team_id}/members")
+async def add_team_member(request: Request, team_id: int, actor: MemberAdmin, db: DB) -> Response:
+    team = _team(db, actor, team_id)
+    form = await request.form()
+
+    def act() -> None:
+        member_id = forms.optional_id(form, "member_id")
+        if member_id is None:
+            raise ValidationFailed("choose a member to add", field="member_id")
+        member = _member(db, actor, member_id)
+        accounts_service.add_to_team(db, team=team, member=member)
+        _record_team_change(db, request, actor, team, {"added_member_id": member.id})
+
+    error = attempt(db, "add", act)
+    if error:
+        return render(
+            request,
+            "admin/team.html",
+            _team_context(db, actor, team, error),
+            status_code=UNPROCESSABLE,
+        )
+    return RedirectResponse(f"/admin/teams/{team.id}", status_code=303)
+
+
+@router.post("/admin/teams/{team_id}/members/{member_id}/remove")
+def remove_team_member(
+    request: Request, team_id: int, member_id: int, actor: MemberAdmin, db: DB
+) -> Response:
+    team = _team(db, actor, team_id)
+    member = _member(db, actor, member_id)
+    # The accounts service has no removal; a membership row is all there is to remove.
+    db.execute(
+        delete(TeamMembership).where(
+            TeamMembership.team_id == team.id, TeamMembership.member_id == member.id
+        )
+    )
+    _record_team_change(db, request, actor, team, {"removed_member_id": member.id})
+    return RedirectResponse(f"/admin/teams/{team.id}", status_code=303)
+
+
+# -- brand accounts -----------------------------------------------------------------------
+
+
+def _credentials_from(form: Any) -> dict[str, str]:
+    """The key/value rows of a credentials form; rows with an empty key are ignored, a key
+    without a value is an error (a silently missing secret would fail much later)."""
+    found: dict[str, str] = {}
+    for i in range(CREDENTIAL_ROWS):
+        key = forms.text(form, f"cred_key_{i}")
+        raw = form.get(f"cred_value_{i}")
+        value = raw.strip() if isinstance(raw, str) else ""
+        if not key:
+            continue
+        if not value:
+            raise ValidationFailed(f"credential {key!r} has no value", field=f"cred_value_{i}")
+        found[key] = value
+    return found
+
+
+def _accounts_context(
+    db: Session,
+    actor: Actor,
+    *,
+    error: FormError | None = None,
+    values: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    return {
+        **page_context(db, actor),
+        "section": "accounts",
+        "accounts": channels_service.list_for_org(db, organization_id=actor.organization_id),
+        "kinds": [k.value for k in ChannelKind],
+        "credential_rows": range(CREDENTIAL_ROWS),
+        "error": error,
+        "values": values or {},
+        "channel_label": vm.channel_label,
+    }
+
+
+@router.get("/admin/accounts")
+def accounts_page(request: Request, actor: ChannelAdmin, db: DB) -> Response:
+    return render(request, "admin/accounts.html", _accounts_context(db, actor))
+
+
+@router.post("/admin/accounts")
+async def create_account(request: Request, actor: ChannelAdmin, db: DB) -> Response:
+    form = await request.form()
+    made: list[BrandAccount] = []
+
+    def act() -> None:
+        credentials = _credentials_from(form)
+        account = channels_service.create(
+            db,
+            organization_id=actor.organization_id,
+            kind=forms.text(form, "kind"),
+            handle=forms.text(form, "handle"),
+            display_name=forms.text(form, "display_name") or None,
+            settings={"sign_replies": forms.text(form, "sign_replies") == "1"},
+            credentials=credentials or None,
+        )
+        db.flush()
+        audit.record(
+            db,
+            organization_id=actor.organization_id,
+            action="brand_account_created",
+            actor=actor.member,
+            target=("brand_account", account.id),
+            source_address=source_of(request),
+            # Which keys were set, never their values.
+            after={
+                "kind": account.kind,
+                "handle": account.handle,
+                "credential_keys": sorted(credentials),
+            },
+        )
+        made.append(account)
+
+    error = attempt(db, "create", act)
+    if error:
+        # Only the non-secret fields come back: credentials are typed again.
+        values = {k: forms.text(form, k) for k in ("kind", "handle", "display_name")}
+        return render(
+            request,
+            "admin/accounts.html",
+            _accounts_context(db, actor, error=error, values=values),
+            status_code=UNPROCESSABLE,
+        )
+    return RedirectResponse(f"/admin/accounts/{made[0].id}", status_code=303)
+
+
+def _account(db: Session, actor: Actor, account_id: int) -> BrandAccount:
+    return channels_service.get_or_raise(
+        db, organization_id=actor.organization_id, brand_account_id=account_id
+    )
+
+
+def _account_context(
+    db: Session, actor: Actor, account: BrandAccount, error: FormError | None = None
+) -> dict[str, Any]:
+    rows = db.execute(
+        select(BrandAccountAccess.member_id, BrandAccountAccess.team_id).where(
+            BrandAccountAccess.brand_account_id == account.id
+        )
+    ).all()
+    chat_link = absolute(f"/chat/{account.public_key}")
+    return {
+        **page_context(db, actor),
+        "section": "accounts",
+        "a": account,
+        "credentials_set": account.credentials_encrypted is not None,
+        "credential_rows": range(CREDENTIAL_ROWS),
+        "members": [
+            m
+            for m in accounts_service.list_members(db, organization_id=actor.organization_id)
+            if m.is_active
+        ],
+        "teams": accounts_service.list_teams(db, organization_id=actor.organization_id),
+        "access_members": {m for m, _ in rows if m is not None},
+        "access_teams": {t for _, t in rows if t is not None},
+        "is_web": account.kind == ChannelKind.WEB.value,
+        "chat_link": chat_link,
+        "widget_snippet": f'<script src="{chat_link}/widget.js" async></script>',
+        "error": error,
+        "channel_label": vm.channel_label,
+    }
+
+
+@router.get("/admin/accounts/{account_id}")
+def account_page(request: Request, account_id: int, actor: ChannelAdmin, db: DB) -> Response:
+    account = _account(db, actor, account_id)
+    return render(request, "admin/account.html", _account_context(db, actor, account))
+
+
+def _account_answer(
+    request: Request, db: Session, actor: Actor, account: BrandAccount, error: FormError | None
+) -> Response:
+    if error is None:
+        return RedirectResponse(f"/admin/accounts/{account.id}", status_code=303)
+    return render(
+        request,
+        "admin/account.html",
+        _account_context(db, actor, account, error),
+        status_code=UNPROCESSABLE,
+    )
+
+
+@router.post("/admin/accounts/{account_id}/settings")
+async def account_settings(
+    request: Request, account_id: int, actor: ChannelAdmin, db: DB
+) -> Response:
+    account = _account(db, actor, account_id)
+    form = await request.form()
+    settings = {**account.settings, "sign_replies": forms.text(form, "sign_replies") == "1"}
+    error = attempt(
+        db,
+        "settings",
+        lambda: channels_service.update(
+            db,
+            account=account,
+            display_name=forms.text(form, "display_name"),
+            settings=settings,
+        ),
+    )
+    return _account_answer(request, db, actor, account, error)
+
+
+@router.post("/admin/accounts/{account_id}/credentials")
+async def account_credentials(
+    request: Request, account_id: int, actor: ChannelAdmin, db: DB
+) -> Response:
+    account = _account(db, actor, account_id)
+    form = await request.form()
+
+    def act() -> None:
+        remove = forms.text(form, "remove_all") == "1"
+        changes = _credentials_from(form)
+        if remove:
+            channels_service.set_credentials(account, {})
+        elif not changes:
+            raise ValidationFailed("enter at least one key and its value", field="cred_key_0")
+        else:
+            channels_service.update_credentials(account, changes)
+        audit.record(
+            db,
+            organization_id=actor.organization_id,
+            action="credentials_changed",
+            actor=actor.member,
+            target=("brand_account", account.id),
+            source_address=source_of(request),
+            after={"removed_all": True} if remove else {"keys_set": sorted(changes)},
+        )
+
+    error = attempt(db, "credentials", act)
+    return _account_answer(request, db, actor, account, error)
+
+
+@router.post("/admin/accounts/{account_id}/access")
+async def account_access(
+    request: Request, account_id: int, actor: ChannelAdmin, db: DB
+) -> Response:
+    account = _account(db, actor, account_id)
+    form = await request.form()
+
+    def act() -> None:
+        member_ids = _ids(form, "member_ids")
+        team_ids = _ids(form, "team_ids")
+        channels_service.set_access(
+            db, account=account, member_ids=member_ids, team_ids=team_ids, actor_id=actor.member.id
+        )
+        audit.record(
+            db,
+            organization_id=actor.organization_id,
+            action="brand_account_access_changed",
+            actor=actor.member,
+            target=("brand_account", account.id),
+            source_address=source_of(request),
+            after={"member_ids": sorted(set(member_ids)), "team_ids": sorted(set(team_ids))},
+        )
+
+    error = attempt(db, "access", act)
+    return _account_answer(request, db, actor, account, error)
+
+
+# -- audit trail --------------------------------------------------------------------------
+
+
+def _date(raw: str, field: str) -> datetime | None:
+    if not raw:
+        return None
+    try:
+        return datetime.fromisoformat(raw)
+    except ValueError:
+        raise ValidationFailed(f"{field} must be a date like 2026-01-31", field=field) from None
+
+
+def _audit_filter(db: Session, actor: Actor, params: Mapping[str, str]) -> audit.AuditFilter:
+    """The filter from the query string; dates are whole days in the organization's zone."""
+    tz = zone(vm.organization(db, actor.organization_id).timezone)
+    action = params.get("action", "").strip()
+    if action and action not in audit.ACTIONS:
+        raise ValidationFailed(f"unknown action {action!r}", field="action")
+    actor_id = forms.optional_id(params, "actor")
+    since = _date(params.get("since", "").strip(), "since")
+    until = _date(params.get("until", "").strip(), "until")
+    return audit.AuditFilter(
+        action=action or None,
+        actor_member_id=actor_id,
+        since=datetime.combine(since.date(), time(0), tz) if since else None,
+        until=datetime.combine(until.date(), time(0), tz) + timedelta(days=1) if until else None,
+    )
+
+
+@router.get("/admin/audit")
+def audit_page(request: Request, actor: MemberAdmin, db: DB) -> Response:
+    params = dict(request.query_params)
+    error: FormError | None = None
+    try:
+        flt = _audit_filter(db, actor, params)
+    except ValidationFailed as exc:
+        error = FormError("filter", exc.message, exc.field)
+        flt = audit.AuditFilter()
+    events = audit.search(db, organization_id=actor.organization_id, flt=flt)
+    members = accounts_service.list_members(db, organization_id=actor.organization_id)
+    return render(
+        request,
+        "admin/audit.html",
+        {
+            **page_context(db, actor),
+            "section": "audit",
+            "events": events,
+            "actions": audit.ACTIONS,
+            "members": members,
+            "names": {m.id: m.name for m in members},
+            "params": params,
+            "error": error,
+        },
+        status_code=UNPROCESSABLE if error else 200,
+    )
+
+
+@router.post("/admin/audit/export")
+async def audit_export(request: Request, actor: MemberAdmin, db: DB) -> Response:
+    """The filtered trail as CSV. A POST: exporting is itself recorded in the trail."""
+    form = await request.form()
+    params = {k: v for k, v in form.items() if isinstance(v, str)}
+    flt = _audit_filter(db, actor, params)
+    events = audit.search(db, organization_id=actor.organization_id, flt=flt, limit=100_000)
+    body = audit.to_csv(events)
+    audit.record(
+        db,
+        organization_id=actor.organization_id,
+        action="export",
+        actor=actor.member,
+        target=("audit_trail", actor.organization_id),
+        source_address=source_of(request),
+        after={
+            "rows": len(events),
+            "filter": {k: params.get(k, "") for k in ("action", "actor", "since", "until")},
+        },
+    )
+    stamp = clock.now().strftime("%Y%m%d-%H%M")
+    return Response(
+        body,
+        media_type="text/csv; charset=utf-8",
+        headers={
+            "Content-Disposition": f'attachment; filename="audit-{stamp}.csv"',
+            "Cache-Control": "no-store",
+        },
+    )

@@ -1,0 +1,383 @@
+"""The administration pages: inviting and joining, roles, password reset links, offboarding with
+its handover report, teams, brand accounts (write-only credentials) and the audit trail."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from typing import TypeVar
+
+import pyotp
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from socialdesk.accounts.models import AuditEvent, Member, Role, Team, TeamMembership
+from socialdesk.channels.models import BrandAccount
+from socialdesk.common.crypto import decrypt_json
+from socialdesk.db.session import get_sessionmaker
+from tests.factories import accounts
+from tests.web.conftest import Desk, csrf_from, login, new_conversation
+
+LINK = re.compile(r'id="invite-link">([^<]+)<')
+RESET = re.compile(r'id="reset-link">([^<]+)<')
+
+
+T = TypeVar("T")
+
+
+def _read(model: type[T], ident: int) -> T:
+    with get_sessionmaker(write=False)() as reader:
+        found = reader.get(model, ident)
+        assert found is not None
+        reader.expunge(found)
+        return found
+
+
+def _audit_actions() -> list[str]:
+    with get_sessionmaker(write=False)() as reader:
+        return list(reader.scalars(select(AuditEvent.action).order_by(AuditEvent.id)))
+
+
+def test_invite_shows_the_link_once_and_the_invitee_joins_logged_in(
+    app: FastAPI, client: TestClient, desk: Desk
+) -> None:
+    csrf = login(client, desk.owner)
+    made = client.post(
+        "/admin/invitations",
+        data={"email": "new.person@example.org", "role": "agent", "csrf_token": csrf},
+    )
+    assert made.status_code == 200, made.text
+    match = LINK.search(made.text)
+    assert match
+    path = "/" + match.group(1).split("/", 3)[3]
+    assert path.startswith("/invitations/")
+    # Not on any later page.
+    assert path not in client.get("/admin/members").text
+    pending = client.get("/admin/invitations").text
+    assert "new.person@example.org" in pending
+    assert path not in pending
+
+    with TestClient(app, follow_redirects=False) as invitee:
+        page = invitee.get(path)
+        assert page.status_code == 200
+        assert "Join Acme Care" in page.text
+        refused = invitee.post(path, data={"name": "New Person", "password": "x" * 12})
+        assert refused.status_code == 403
+        short = invitee.post(
+            path,
+            data={
+                "name": "New Person",
+                "password": "short",
+                "confirm_password": "short",
+                # Each answer sets a fresh form cookie: use the latest page's token.
+                "csrf_token": csrf_from(refused.text),
+            },
+        )
+        assert short.status_code == 422
+        assert "at least 10 characters" in short.text
+        joined = invitee.post(
+            path,
+            data={
+                "name": "New Person",
+                "password": "a long new password",
+                "confirm_password": "a long new password",
+                "csrf_token": csrf_from(short.text),
+            },
+        )
+        assert joined.status_code == 303
+        inbox = invitee.get("/")
+        assert inbox.status_code == 200
+        assert "New Person" in inbox.text
+        again = invitee.get(path)
+        assert again.status_code == 409  # used once
+
+
+def test_revoked_invitation_link_no_longer_opens(
+    client: TestClient, desk: Desk, app: FastAPI
+) -> None:
+    csrf = login(client, desk.owner)
+    made = client.post(
+        "/admin/invitations",
+        data={"email": "gone@example.org", "role": "viewer", "csrf_token": csrf},
+    )
+    match = LINK.search(made.text)
+    assert match
+    path = "/" + match.group(1).split("/", 3)[3]
+    invitation_id = re.search(
+        r"/admin/invitations/(\d+)/revoke", client.get("/admin/invitations").text
+    )
+    assert invitation_id
+    revoked = client.post(
+        f"/admin/invitations/{invitation_id.group(1)}/revoke", data={"csrf_token": csrf}
+    )
+    assert revoked.status_code == 303
+    with TestClient(app, follow_redirects=False) as other:
+        assert other.get(path).status_code == 404
+
+
+def test_only_an_owner_makes_owners_and_the_refusal_shows_by_the_form(
+    client: TestClient, desk: Desk, session: Session
+) -> None:
+    admin = accounts.member(session, desk.org, role=Role.ADMIN, name="Ada Admin")
+    session.commit()
+    csrf = login(client, admin)
+    refused = client.post(
+        f"/admin/members/{desk.agent.id}/role", data={"role": "owner", "csrf_token": csrf}
+    )
+    assert refused.status_code == 422
+    assert "only an owner" in refused.text
+    changed = client.post(
+        f"/admin/members/{desk.agent.id}/role", data={"role": "approver", "csrf_token": csrf}
+    )
+    assert changed.status_code == 303
+    agent = _read(Member, desk.agent.id)
+    assert agent.role == "approver"
+    assert "role_changed" in _audit_actions()
+
+
+def test_reset_link_lets_the_member_set_a_new_password(
+    app: FastAPI, client: TestClient, desk: Desk
+) -> None:
+    csrf = login(client, desk.owner)
+    made = client.post(f"/admin/members/{desk.agent.id}/password-reset", data={"csrf_token": csrf})
+    assert made.status_code == 200
+    match = RESET.search(made.text)
+    assert match
+    path = "/" + match.group(1).split("/", 3)[3]
+    assert path not in client.get(f"/admin/members/{desk.agent.id}").text
+    with TestClient(app, follow_redirects=False) as agent:
+        page = agent.get(path)
+        done = agent.post(
+            path,
+            data={
+                "password": "brand new secret",
+                "confirm_password": "brand new secret",
+                "csrf_token": csrf_from(page.text),
+            },
+        )
+        assert done.status_code == 303
+        login(agent, desk.agent, password="brand new secret")
+        page = agent.get(path)
+        reused = agent.post(
+            path,
+            data={
+                "password": "another secret!",
+                "confirm_password": "another secret!",
+                "csrf_token": csrf_from(page.text),
+            },
+        )
+        assert reused.status_code == 422
+
+
+def test_deactivation_hands_work_to_a_colleague_and_shows_the_report(
+    client: TestClient, desk: Desk, session: Session
+) -> None:
+    from socialdesk.conversations import service as conversations_service
+    from socialdesk.conversations.models import Conversation
+
+    conversation_id = new_conversation(session, desk)
+    conversation = session.get(Conversation, conversation_id)
+    assert conversation is not None
+    conversations_service.assign(
+        session, conversation=conversation, assignee_id=desk.agent.id, actor=desk.owner
+    )
+    colleague = accounts.member(session, desk.org, name="Cora Colleague")
+    session.commit()
+    csrf = login(client, desk.owner)
+    page = client.get(f"/admin/members/{desk.agent.id}")
+    assert "back to the team queue" in page.text
+    assert "Cora Colleague" in page.text
+    done = client.post(
+        f"/admin/members/{desk.agent.id}/deactivate",
+        data={"hand_to": str(colleague.id), "csrf_token": csrf},
+    )
+    assert done.status_code == 200, done.text
+    assert "Handover report" in done.text
+    assert "Cora Colleague" in done.text
+    moved = _read(Conversation, conversation_id)
+    assert moved.assignee_id == colleague.id
+    listing = client.get("/admin/members").text
+    assert "Deactivated" in listing
+    back = client.post(f"/admin/members/{desk.agent.id}/reactivate", data={"csrf_token": csrf})
+    assert back.status_code == 303
+    agent = _read(Member, desk.agent.id)
+    assert agent.is_active
+
+
+def test_teams_are_made_and_filled_and_emptied(client: TestClient, desk: Desk) -> None:
+    csrf = login(client, desk.owner)
+    made = client.post("/admin/teams", data={"name": "Billing", "csrf_token": csrf})
+    assert made.status_code == 303
+    team_path = made.headers["location"]
+    team_id = int(team_path.rsplit("/", 1)[1])
+    dup = client.post("/admin/teams", data={"name": "billing", "csrf_token": csrf})
+    assert dup.status_code == 422
+    added = client.post(
+        f"{team_path}/members", data={"member_id": str(desk.agent.id), "csrf_token": csrf}
+    )
+    assert added.status_code == 303
+    with get_sessionmaker(write=False)() as reader:
+        assert reader.get(TeamMembership, (team_id, desk.agent.id)) is not None
+    assert "Billing" in client.get("/admin/members").text
+    removed = client.post(f"{team_path}/members/{desk.agent.id}/remove", data={"csrf_token": csrf})
+    assert removed.status_code == 303
+    with get_sessionmaker(write=False)() as reader:
+        assert reader.get(TeamMembership, (team_id, desk.agent.id)) is None
+        assert reader.get(Team, team_id) is not None
+
+
+def test_brand_account_credentials_are_write_only(client: TestClient, desk: Desk) -> None:
+    csrf = login(client, desk.owner)
+    secret = "s3cr3t-page-token-value"
+    made = client.post(
+        "/admin/accounts",
+        data={
+            "kind": "mastodon",
+            "handle": "@acme@social.example",
+            "display_name": "Acme on Mastodon",
+            "cred_key_0": "access_token",
+            "cred_value_0": secret,
+            "csrf_token": csrf,
+        },
+    )
+    assert made.status_code == 303, made.text
+    path = made.headers["location"]
+    account_id = int(path.rsplit("/", 1)[1])
+    page = client.get(path)
+    assert "Credentials set" in page.text
+    assert secret not in page.text
+    assert "unknown" in page.text  # health before the first check
+    assert secret not in client.get("/admin/accounts").text
+    stored = _read(BrandAccount, account_id)
+    assert stored.credentials_encrypted
+    assert secret.encode() not in stored.credentials_encrypted
+    changed = client.post(
+        f"{path}/credentials",
+        data={"cred_key_0": "refresh_token", "cred_value_0": "r-123", "csrf_token": csrf},
+    )
+    assert changed.status_code == 303
+    stored = _read(BrandAccount, account_id)
+    assert stored.credentials_encrypted
+    assert decrypt_json(stored.credentials_encrypted) == {
+        "access_token": secret,
+        "refresh_token": "r-123",
+    }
+    signed = client.post(
+        f"{path}/settings",
+        data={"display_name": "Acme", "sign_replies": "1", "csrf_token": csrf},
+    )
+    assert signed.status_code == 303
+    stored = _read(BrandAccount, account_id)
+    assert stored.settings["sign_replies"] is True
+    access = client.post(
+        f"{path}/access", data={"member_ids": [str(desk.agent.id)], "csrf_token": csrf}
+    )
+    assert access.status_code == 303
+    assert "checked> Alex Agent" in client.get(path).text
+    actions = _audit_actions()
+    for action in ("brand_account_created", "credentials_changed", "brand_account_access_changed"):
+        assert action in actions
+
+
+def test_web_account_page_offers_the_chat_link_and_widget(client: TestClient, desk: Desk) -> None:
+    login(client, desk.owner)
+    page = client.get(f"/admin/accounts/{desk.web.id}").text
+    assert f"/chat/{desk.web.public_key}" in page
+    assert f"/chat/{desk.web.public_key}/widget.js" in page
+
+
+def test_audit_trail_filters_and_exports_and_records_the_export(
+    client: TestClient, desk: Desk
+) -> None:
+    csrf = login(client, desk.owner)
+    page = client.get("/admin/audit", params={"action": "login"})
+    assert page.status_code == 200
+    assert page.text.count("<td>login</td>") == 1
+    bad = client.get("/admin/audit", params={"since": "yesterday"})
+    assert bad.status_code == 422
+    exported = client.post("/admin/audit/export", data={"action": "login", "csrf_token": csrf})
+    assert exported.status_code == 200
+    assert exported.headers["content-type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(exported.text)))
+    assert [r["action"] for r in rows] == ["login"]
+    assert _audit_actions()[-1] == "export"
+
+
+def test_profile_password_two_factor_and_tokens(
+    app: FastAPI, client: TestClient, desk: Desk
+) -> None:
+    csrf = login(client, desk.agent)
+    with TestClient(app, follow_redirects=False) as elsewhere:
+        login(elsewhere, desk.agent)
+        wrong = client.post(
+            "/account/password",
+            data={
+                "current_password": "not it at all",
+                "new_password": "a fresh password",
+                "confirm_password": "a fresh password",
+                "csrf_token": csrf,
+            },
+        )
+        assert wrong.status_code == 422
+        assert "current password is wrong" in wrong.text
+        changed = client.post(
+            "/account/password",
+            data={
+                "current_password": accounts.PASSWORD,
+                "new_password": "a fresh password",
+                "confirm_password": "a fresh password",
+                "csrf_token": csrf,
+            },
+        )
+        assert changed.status_code == 200
+        assert client.get("/account").status_code == 200  # this login stays
+        assert elsewhere.get("/").status_code == 303  # the other one ended
+
+    saved = client.post(
+        "/account/profile",
+        data={"name": "Alex Agent", "initials": "ax", "avatar_url": "", "csrf_token": csrf},
+    )
+    assert saved.status_code == 303
+    agent = _read(Member, desk.agent.id)
+    assert agent.initials == "AX"
+
+    begun = client.post("/account/totp/begin", data={"csrf_token": csrf})
+    assert "otpauth://" in begun.text
+    secret_match = re.search(r'id="totp-secret">([A-Z2-7]+)<', begun.text)
+    assert secret_match
+    bad = client.post("/account/totp/enable", data={"code": "000000", "csrf_token": csrf})
+    assert bad.status_code == 422
+    from socialdesk.common import clock
+
+    code = pyotp.TOTP(secret_match.group(1)).at(clock.now())
+    on = client.post("/account/totp/enable", data={"code": code, "csrf_token": csrf})
+    assert on.status_code == 303
+    assert "is <strong>on</strong>" in client.get("/account").text
+    off = client.post("/account/totp/disable", data={"code": code, "csrf_token": csrf})
+    assert off.status_code == 303
+
+    made = client.post(
+        "/account/tokens", data={"name": "CRM", "scopes": ["read"], "csrf_token": csrf}
+    )
+    token = re.search(r'id="new-token">([^<]+)<', made.text)
+    assert token
+    assert token.group(1) not in client.get("/account").text
+    api = client.get("/api/me", headers={"Authorization": f"Bearer {token.group(1)}"})
+    assert api.status_code == 200
+    token_id = re.search(r"/account/tokens/(\d+)/revoke", client.get("/account").text)
+    assert token_id
+    client.post(f"/account/tokens/{token_id.group(1)}/revoke", data={"csrf_token": csrf})
+    api = client.get("/api/me", headers={"Authorization": f"Bearer {token.group(1)}"})
+    assert api.status_code == 401
+
+
+def test_admin_link_shows_for_admins_only(client: TestClient, desk: Desk, app: FastAPI) -> None:
+    login(client, desk.owner)
+    assert 'href="/admin/members"' in client.get("/").text
+    with TestClient(app, follow_redirects=False) as agent:
+        login(agent, desk.agent)
+        assert "/admin/" not in agent.get("/").text
+        assert agent.get("/admin/members").status_code == 403
