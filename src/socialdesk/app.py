@@ -26,7 +26,10 @@ from socialdesk.events import api as events_api
 from socialdesk.events.realtime import Hub
 from socialdesk.jobs import catalog  # noqa: F401 - registers jobs and listeners
 from socialdesk.policy import api as policy_api
+from socialdesk.web import account as web_account
+from socialdesk.web import admin as web_admin
 from socialdesk.web import chat as web_chat
+from socialdesk.web import conduct as web_conduct
 from socialdesk.web import views as web_views
 
 log = logging.getLogger(__name__)
@@ -112,6 +115,9 @@ def create_app() -> FastAPI:
     app.include_router(events_api.router)
     app.include_router(channel_webhooks.router)
     app.include_router(web_chat.router)
+    app.include_router(web_conduct.router)
     app.include_router(web_views.router)
+    app.include_router(web_admin.router)
+    app.include_router(web_account.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app
