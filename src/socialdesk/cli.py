@@ -253,6 +253,30 @@ def keys_rotate() -> None:
     )
 
 
+@click.command("export-corrections")
+@click.argument("file", type=click.Path(dir_okay=False, writable=True))
+@click.option("--org", "org_slug", default=None, help="Only this organization's corrections.")
+def triage_export_corrections(file: str, org_slug: str | None) -> None:
+    """Write agents' label corrections as JSONL for `triage train --with-corrections FILE`."""
+    from pathlib import Path
+
+    from sqlalchemy import select
+
+    from socialdesk.accounts.models import Organization
+    from socialdesk.db.session import session_scope
+    from socialdesk.triage import service as triage_service
+
+    with session_scope(write=False) as session:
+        org_id = None
+        if org_slug is not None:
+            org_id = session.scalar(select(Organization.id).where(Organization.slug == org_slug))
+            if org_id is None:
+                raise click.ClickException(f"no organization with slug {org_slug!r}")
+        lines = list(triage_service.corrections_jsonl(session, organization_id=org_id))
+    Path(file).write_text("".join(f"{line}\n" for line in lines), encoding="utf-8")
+    click.echo(f"wrote {len(lines)} corrections to {file}")
+
+
 def _mount_domain_commands() -> None:
     """Each domain keeps its own commands beside its code; the CLI gathers them here."""
     from socialdesk.commitments.cli import commitments
@@ -265,6 +289,7 @@ def _mount_domain_commands() -> None:
     main.add_command(demo)
     main.add_command(import_)
     main.add_command(triage)
+    triage.add_command(triage_export_corrections)
     main.add_command(policy_cli.policy)
     main.add_command(policy_cli.text_group)
 

@@ -200,6 +200,10 @@ def ingest_message(
         previous_customer_message_at is None or message.created_at >= previous_customer_message_at
     ):
         _wake(session, conversation, message)
+    if not message.from_brand:
+        from socialdesk.triage import service as triage_service
+
+        triage_service.triage_message(session, message=row, conversation=conversation)
     if created:
         bus.emit(
             session,

@@ -6,7 +6,7 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from socialdesk.db.base import Base, BigId, IdMixin
@@ -74,6 +74,11 @@ class Conversation(IdMixin, Base):
     last_activity_at: Mapped[datetime] = mapped_column(UTCDateTime())
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
     last_preview: Mapped[str] = mapped_column(String(200), default="")
+    # Triage rolled up from the customer's latest message (any complaint marks the thread).
+    sentiment: Mapped[str | None] = mapped_column(String(10), default=None)
+    intent: Mapped[str | None] = mapped_column(String(20), default=None)
+    language: Mapped[str | None] = mapped_column(String(12), default=None)
+    is_complaint: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 class ConversationTag(Base):

@@ -7,6 +7,7 @@ from socialdesk.conversations import models as conversations_models
 from socialdesk.db.base import Base
 from socialdesk.events import models as events_models
 from socialdesk.policy import models as policy_models
+from socialdesk.triage import models as triage_models
 
 __all__ = [
     "Base",
@@ -16,4 +17,5 @@ __all__ = [
     "conversations_models",
     "events_models",
     "policy_models",
+    "triage_models",
 ]
