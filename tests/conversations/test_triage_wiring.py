@@ -9,13 +9,13 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from sqlalchemy.orm import Session
+from tests.factories import accounts, channels
+from tests.factories.conversations import inbound, ingest
 
 from socialdesk.cli import main
 from socialdesk.conversations.models import Priority
 from socialdesk.triage import service as triage_service
 from socialdesk.triage.models import MessageTriage
-from tests.factories import accounts, channels
-from tests.factories.conversations import inbound, ingest
 
 
 def test_inbound_messages_are_triaged_and_rolled_up(session: Session) -> None:
