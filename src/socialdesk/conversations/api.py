@@ -46,10 +46,13 @@ from socialdesk.conversations.schemas import (
     StatusBody,
     TagCreate,
     TeamBody,
+    TriageCorrection,
+    TriageRead,
 )
 from socialdesk.conversations.service import AssigneeFilter, InboxFilter
 from socialdesk.db.base import IdMixin
 from socialdesk.outbound import service as outbound_service
+from socialdesk.triage import service as triage_service
 
 router = APIRouter(
     tags=["conversations"],
@@ -104,6 +107,9 @@ def _filters(
         str | None, Query(max_length=200, description="Full-text search over message text")
     ] = None,
     min_priority: Annotated[int | None, Query(ge=0, le=3)] = None,
+    intent: Literal["complaint", "question", "praise", "feedback", "idea", "other"] | None = None,
+    sentiment: Literal["negative", "neutral", "positive"] | None = None,
+    complaint: bool | None = None,
 ) -> InboxFilter:
     return InboxFilter(
         status=status,
@@ -114,6 +120,9 @@ def _filters(
         tag=tag or None,
         query=q or None,
         min_priority=min_priority,
+        intent=intent,
+        sentiment=sentiment,
+        complaint=complaint,
     )
 
 
@@ -174,6 +183,10 @@ def _conversations(db: Session, rows: list[Conversation]) -> list[ConversationRe
                 last_customer_message_at=c.last_customer_message_at,
                 last_activity_at=c.last_activity_at,
                 resolved_at=c.resolved_at,
+                sentiment=c.sentiment,
+                intent=c.intent,
+                language=c.language,
+                is_complaint=c.is_complaint,
             )
         )
     return out
@@ -365,6 +378,35 @@ def get_message(message: MessageDep, db: DB) -> MessageRead:
 def retry_message(message: MessageDep, db: DB, actor: Replier) -> MessageRead:
     outbound_service.retry(db, message=message, actor=actor.member)
     return _message_read(db, message)
+
+
+@router.get(
+    "/messages/{message_id}/triage",
+    summary="What triage said about an inbound message, and why",
+    responses=error_responses(404),
+)
+def get_triage(message: MessageDep, db: DB) -> TriageRead:
+    row = triage_service.get(db, organization_id=message.organization_id, message_id=message.id)
+    return TriageRead.model_validate(row)
+
+
+@router.post(
+    "/messages/{message_id}/triage",
+    summary="Correct a wrong label; the correction is kept for retraining",
+    responses=error_responses(403, 404, 422),
+)
+def correct_triage(
+    message: MessageDep, body: TriageCorrection, db: DB, actor: Manager
+) -> TriageRead:
+    row = triage_service.correct(
+        db,
+        organization_id=actor.organization_id,
+        message_id=message.id,
+        field=body.field,
+        value=body.value,
+        member=actor.member,
+    )
+    return TriageRead.model_validate(row)
 
 
 # -- managing a conversation ----------------------------------------------------------------

@@ -36,6 +36,34 @@ class ConversationRead(BaseModel):
     last_customer_message_at: UTCTimestamp | None
     last_activity_at: UTCTimestamp
     resolved_at: UTCTimestamp | None
+    sentiment: str | None = Field(
+        description="Of the customer's latest message: negative, neutral, positive"
+    )
+    intent: str | None = Field(description="complaint, question, praise, feedback, idea or other")
+    language: str | None = Field(description="ISO 639-1 code of the customer's latest message")
+    is_complaint: bool = Field(description="Any of the customer's messages is a complaint")
+
+
+class TriageRead(BaseModel):
+    """What triage said about one inbound message, and why."""
+
+    message_id: int
+    sentiment: str
+    complaint: bool
+    intent: str
+    priority: str
+    language: str
+    scores: dict[str, Any]
+    reasons: list[str] = Field(description="Why the priority is what it is, in words")
+    tier: str
+    corrected: bool = Field(description="An agent corrected at least one label")
+
+    model_config = ConfigDict(from_attributes=True)
+
+
+class TriageCorrection(BaseModel):
+    field: Literal["sentiment", "complaint", "intent", "priority"]
+    value: str = Field(min_length=1, max_length=20)
 
 
 class ConversationPage(PageOut[ConversationRead]):

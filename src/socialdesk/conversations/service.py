@@ -417,6 +417,9 @@ class InboxFilter:
     tag: str | None = None
     query: str | None = None
     min_priority: int | None = None
+    intent: str | None = None
+    sentiment: str | None = None
+    complaint: bool | None = None
 
     def validated(self) -> InboxFilter:
         if self.status != STATUS_ALL:
@@ -430,6 +433,18 @@ class InboxFilter:
         return self
 
 
+def _assignee_filter(
+    stmt: Select[Any], assignee: AssigneeFilter | int, me_id: int | None
+) -> Select[Any]:
+    if assignee == AssigneeFilter.ME:
+        return stmt.where(Conversation.assignee_id == me_id)
+    if assignee == AssigneeFilter.UNASSIGNED:
+        return stmt.where(Conversation.assignee_id.is_(None))
+    if isinstance(assignee, int) and not isinstance(assignee, AssigneeFilter):
+        return stmt.where(Conversation.assignee_id == assignee)
+    return stmt
+
+
 def _filtered(
     session: Session,
     *,
@@ -441,30 +456,30 @@ def _filtered(
     stmt = select(Conversation).where(Conversation.organization_id == organization_id)
     if "status" not in skip and flt.status != STATUS_ALL:
         stmt = stmt.where(Conversation.status == flt.status)
-    if flt.brand_account_id is not None:
-        stmt = stmt.where(Conversation.brand_account_id == flt.brand_account_id)
+    # Filters that are a plain comparison with one column.
+    equal = {
+        Conversation.brand_account_id: flt.brand_account_id,
+        Conversation.team_id: flt.team_id,
+        Conversation.intent: flt.intent,
+        Conversation.sentiment: flt.sentiment,
+        Conversation.is_complaint: flt.complaint,
+    }
+    stmt = stmt.where(*(column == value for column, value in equal.items() if value is not None))
+    if flt.min_priority is not None:
+        stmt = stmt.where(Conversation.priority >= flt.min_priority)
     if flt.channel:
         accounts = select(BrandAccount.id).where(
             BrandAccount.organization_id == organization_id, BrandAccount.kind == flt.channel
         )
         stmt = stmt.where(Conversation.brand_account_id.in_(accounts))
     if "assignee" not in skip:
-        if flt.assignee == AssigneeFilter.ME:
-            stmt = stmt.where(Conversation.assignee_id == me_id)
-        elif flt.assignee == AssigneeFilter.UNASSIGNED:
-            stmt = stmt.where(Conversation.assignee_id.is_(None))
-        elif isinstance(flt.assignee, int) and not isinstance(flt.assignee, AssigneeFilter):
-            stmt = stmt.where(Conversation.assignee_id == flt.assignee)
-    if flt.team_id is not None:
-        stmt = stmt.where(Conversation.team_id == flt.team_id)
+        stmt = _assignee_filter(stmt, flt.assignee, me_id)
     if flt.tag:
         tagged = select(ConversationTag.conversation_id).where(
             ConversationTag.organization_id == organization_id,
             ConversationTag.name == normalise_tag(flt.tag),
         )
         stmt = stmt.where(Conversation.id.in_(tagged))
-    if flt.min_priority is not None:
-        stmt = stmt.where(Conversation.priority >= flt.min_priority)
     if flt.query and flt.query.strip():
         stmt = stmt.where(
             Conversation.id.in_(
