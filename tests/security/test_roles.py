@@ -1,0 +1,98 @@
+"""Role x route: every route of the app, enumerated from the app itself, called by a member of
+every role; each role gets exactly what ROLE_PERMISSIONS allows it (403 where not allowed,
+anything but 403 where allowed). The permission a route needs is read from its dependencies,
+so a new route is covered the day it is added; a new route without a role check fails here
+until it is listed below as public (with the reason) or as open to any member."""
+
+from __future__ import annotations
+
+from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session
+
+from socialdesk.accounts.models import Role
+from socialdesk.accounts.permissions import ROLE_PERMISSIONS
+from tests.security.routes import RouteInfo
+from tests.security.world import build_world, status_of
+
+# Routes anyone may call without logging in, and why.
+PUBLIC: dict[tuple[str, str], str] = {
+    ("GET", "/login"): "the login form",
+    ("POST", "/login"): "logging in (guarded by its own double-submit token)",
+    ("GET", "/chat/{public_key}"): "the website chat page for visitors",
+    ("GET", "/chat/{public_key}/messages"): "a visitor's own messages (visitor cookie)",
+    ("POST", "/chat/{public_key}/messages"): "a visitor writes (visitor cookie + token)",
+    ("GET", "/chat/{public_key}/stream"): "live replies for a visitor (visitor cookie)",
+    ("GET", "/chat/{public_key}/widget.js"): "the widget script brand websites embed",
+    ("GET", "/webhooks/facebook/{public_key}"): "Facebook's webhook handshake",
+    ("POST", "/webhooks/facebook/{public_key}"): "Facebook's events (signature checked)",
+    ("GET", "/invitations/{token}"): "accepting an invitation: the link is the credential",
+    ("POST", "/invitations/{token}"): "accepting an invitation: the link is the credential",
+    ("GET", "/password-reset/{token}"): "resetting a password: the link is the credential",
+    ("POST", "/password-reset/{token}"): "resetting a password: the link is the credential",
+    ("GET", "/static"): "stylesheets, scripts and images",
+    ("GET", "/openapi.json"): "the API's description (no data)",
+    ("GET", "/docs"): "the API's reference page (no data)",
+    ("GET", "/docs/oauth2-redirect"): "part of the API reference page",
+    ("GET", "/redoc"): "the API's reference page (no data)",
+}
+
+# Routes any logged-in member may call, whatever their role, and why.
+ANY_MEMBER: dict[tuple[str, str], str] = {
+    ("POST", "/logout"): "everyone may end their own login",
+}
+
+
+def _key(route: RouteInfo) -> tuple[str, str]:
+    return (route.method, route.path)
+
+
+def test_every_route_is_guarded_or_listed_as_public(routes: list[RouteInfo]) -> None:
+    assert len(routes) > 50  # the enumeration found the app's routes, not an empty list
+    public = {_key(r) for r in routes if not r.authenticated}
+    assert public == set(PUBLIC), "unlisted public routes, or listed ones that are gone"
+    unchecked = {_key(r) for r in routes if r.authenticated and not r.permissions}
+    assert unchecked == set(ANY_MEMBER), "routes that log in but check no permission"
+
+
+def test_anonymous_callers_are_sent_to_log_in(
+    client: TestClient, session: Session, routes: list[RouteInfo]
+) -> None:
+    world = build_world(session, name="Anon")
+    caller = world.logins[Role.OWNER]
+    for route in routes:
+        if not route.authenticated:
+            continue
+        status = status_of(
+            client, route.method, world.path_for(route.path, caller=caller), login=None
+        )
+        expected = 401 if route.path.startswith("/api/") else 303
+        assert status == expected, f"{route}: {status} without a login"
+
+
+def test_each_role_gets_exactly_what_its_permissions_allow(
+    client: TestClient, session: Session, routes: list[RouteInfo]
+) -> None:
+    world = build_world(session, name="Roles")
+    # Logging out ends the caller's login: call it last.
+    ordered = sorted((r for r in routes if r.authenticated), key=lambda r: _key(r) in ANY_MEMBER)
+    table: dict[tuple[Role, str], int] = {}
+    for role in Role:
+        login = world.logins[role]
+        granted = ROLE_PERMISSIONS[role]
+        for route in ordered:
+            allowed = route.permissions <= granted
+            status = status_of(
+                client, route.method, world.path_for(route.path, caller=login), login=login
+            )
+            table[(role, str(route))] = status
+            if allowed:
+                assert status not in (401, 403), f"{role.value} refused {route}: {status}"
+                assert status != 303 or route.method != "GET", f"{role.value} logged out at {route}"
+                assert status < 500, f"{role.value} broke {route}: {status}"
+            else:
+                assert status == 403, f"{role.value} reached {route}: {status}"
+    # Every role was tried on every guarded route.
+    assert len(table) == len(Role) * len(ordered)
+    # The table is not trivially one-sided: some role is refused and some allowed on admin pages.
+    assert table[(Role.VIEWER, "GET /admin/members")] == 403
+    assert table[(Role.ADMIN, "GET /admin/members")] == 200

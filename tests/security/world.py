@@ -1,0 +1,160 @@
+"""An organization with one of everything the app's routes take an id of, members of every
+role with a login each, and a raw ASGI caller that reads a route's status without waiting for
+the body (live streams never end)."""
+
+from __future__ import annotations
+
+import traceback
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session
+
+from socialdesk.accounts import invitations
+from socialdesk.accounts import service as accounts_service
+from socialdesk.accounts.models import Member, Organization, Role
+from socialdesk.channels.models import BrandAccount
+from socialdesk.outbound import approvals
+from socialdesk.policy import service as policy_service
+from tests.factories import accounts, channels
+from tests.factories.conversations import inbound, ingest
+
+STARTER = "brand-safety"
+TAG = "vip"
+
+
+@dataclass
+class Login:
+    member: Member
+    cookie: str
+    csrf: str
+    token_id: int
+
+
+@dataclass
+class World:
+    org: Organization
+    logins: dict[Role, Login]
+    target: Member  # a member the admin routes act on (never the caller)
+    account: BrandAccount
+    ids: dict[str, int] = field(default_factory=dict)
+
+    def path_for(self, path: str, *, caller: Login, overrides: Mapping[str, int] = {}) -> str:
+        """``path`` with its parameters filled by this world's objects."""
+        values: dict[str, object] = {
+            **self.ids,
+            "token_id": caller.token_id,
+            "name": STARTER if "/starters/" in path else TAG,
+            "public_key": self.account.public_key,
+            "token": "not-a-real-token",
+            **overrides,
+        }
+        return path.format(**values)
+
+
+def build_world(session: Session, *, name: str) -> World:
+    org = accounts.organization(session, name=name)
+    logins: dict[Role, Login] = {}
+    for role in Role:
+        member = accounts.member(session, org, role=role, name=f"{role.value} of {name}")
+        new = accounts_service.start_session(session, member=member, source_address=None)
+        token = accounts_service.create_api_token(session, member=member, name="tests")
+        logins[role] = Login(member, new.token, new.csrf_token, token.record.id)
+    owner = logins[Role.OWNER].member
+    target = accounts.member(session, org, role=Role.AGENT, name=f"target of {name}")
+    team = accounts_service.create_team(session, organization_id=org.id, name=f"team {name}")
+    accounts_service.add_to_team(session, team=team, member=target)
+    account = channels.brand_account(session, org, kind="web")
+    result = ingest(session, account, inbound(thread_key=f"visitor:{name}", author=name))
+    approval = approvals.hold(session, message=result.message, author=target, reasons=[])
+    version = policy_service.adopt_starter(
+        session, organization_id=org.id, name=STARTER, author=owner
+    )
+    invitation = invitations.invite(
+        session, inviter=owner, email=f"invitee@{name.lower()}.example", role=Role.AGENT
+    )
+    session.flush()
+    assert result.conversation.contact_id is not None
+    world = World(org=org, logins=logins, target=target, account=account)
+    world.ids = {
+        "conversation_id": result.conversation.id,
+        "message_id": result.message.id,
+        "contact_id": result.conversation.contact_id,
+        "brand_account_id": account.id,
+        "account_id": account.id,
+        "member_id": target.id,
+        "team_id": team.id,
+        "invitation_id": invitation.invitation.id,
+        "approval_id": approval.id,
+        "version_id": version.id,
+    }
+    session.commit()
+    return world
+
+
+def status_of(
+    client: TestClient,
+    method: str,
+    path: str,
+    *,
+    login: Login | None,
+    with_csrf: bool = True,
+    body: bytes = b"",
+    content_type: str = "application/x-www-form-urlencoded",
+) -> int:
+    """Call the app the way a browser would (cookie, CSRF header) and return the response's
+    status as soon as it starts. Must run inside ``with client``."""
+    target, _, query = path.partition("?")
+    headers: list[tuple[bytes, bytes]] = [
+        (b"host", b"testserver"),
+        (b"accept", b"text/html"),
+        (b"content-type", content_type.encode()),
+        (b"content-length", str(len(body)).encode()),
+    ]
+    if login is not None:
+        headers.append((b"cookie", f"sd_session={login.cookie}".encode()))
+        if with_csrf:
+            headers.append((b"x-csrf-token", login.csrf.encode()))
+    scope: dict[str, Any] = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": method,
+        "scheme": "http",
+        "path": target,
+        "raw_path": target.encode(),
+        "query_string": query.encode(),
+        "root_path": "",
+        "headers": headers,
+        "client": ("127.0.0.1", 50000),
+        "server": ("testserver", 80),
+        "state": {},
+    }
+
+    async def run() -> int:
+        status = 0
+        delivered = False
+
+        async def receive() -> dict[str, Any]:
+            nonlocal delivered
+            if not delivered:
+                delivered = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return {"type": "http.disconnect"}
+
+        async def send(message: Mapping[str, Any]) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+
+        try:
+            await client.app(scope, receive, send)
+        except Exception:  # the 500 was sent before the error was raised again
+            traceback.print_exc()  # pytest shows it beside the failing assertion
+            return status or 500
+        return status
+
+    assert client.portal is not None, "call status_of inside 'with client'"
+    return int(client.portal.call(run))
