@@ -101,11 +101,13 @@ def status_of(
     *,
     login: Login | None,
     with_csrf: bool = True,
+    csrf: str | None = None,
     body: bytes = b"",
     content_type: str = "application/x-www-form-urlencoded",
 ) -> int:
     """Call the app the way a browser would (cookie, CSRF header) and return the response's
-    status as soon as it starts. Must run inside ``with client``."""
+    status as soon as it starts. ``csrf`` replaces the login's own token (a forgery);
+    ``with_csrf=False`` sends none. Must run inside ``with client``."""
     target, _, query = path.partition("?")
     headers: list[tuple[bytes, bytes]] = [
         (b"host", b"testserver"),
@@ -116,7 +118,7 @@ def status_of(
     if login is not None:
         headers.append((b"cookie", f"sd_session={login.cookie}".encode()))
         if with_csrf:
-            headers.append((b"x-csrf-token", login.csrf.encode()))
+            headers.append((b"x-csrf-token", (csrf or login.csrf).encode()))
     scope: dict[str, Any] = {
         "type": "http",
         "asgi": {"version": "3.0"},
