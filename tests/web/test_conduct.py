@@ -308,3 +308,21 @@ def test_approvals_of_another_organization_are_not_found(
         f"/approvals/{approval_id}/approve", data={"text": "", "csrf_token": csrf}
     )
     assert response.status_code == 404
+
+
+def test_an_approver_cannot_decide_their_own_draft(
+    client: TestClient, desk: Desk, session: Session
+) -> None:
+    _save(session, desk)
+    conversation_id = new_conversation(session, desk)
+    owner = Page(client, login(client, desk.owner), conversation_id)
+    owner.post("reply", text="A refund for you")
+    queue = client.get("/approvals").text
+    assert "This is your own draft" in queue
+    assert "Approve and send" not in queue
+    approval_id = int(re.search(r'id="approval-(\d+)"', queue).group(1))  # type: ignore[union-attr]
+    response = client.post(
+        f"/approvals/{approval_id}/approve", data={"text": "", "csrf_token": owner.csrf}
+    )
+    assert response.status_code == 422
+    assert "someone other than the author" in response.text
