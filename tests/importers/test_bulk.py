@@ -236,3 +236,23 @@ def test_one_summary_event_per_batch(session: Session, clock: FrozenClock) -> No
     record = session.scalars(select(EventRecord).where(EventRecord.organization_id == org.id)).one()
     assert record.payload["messages"] == 30
     assert record.payload["conversations_created"] == 30
+
+
+# Hypothesis takes naive bounds; the values get a random fixed offset below.
+@given(
+    when=st.datetimes(min_value=datetime(1971, 1, 2), max_value=datetime(2200, 1, 1)),  # noqa: DTZ001
+    minutes=st.integers(min_value=-14 * 60, max_value=14 * 60),
+)
+def test_fast_sqlite_datetime_matches_the_column_type(when: datetime, minutes: int) -> None:
+    from datetime import timezone
+
+    from sqlalchemy.dialects import sqlite
+
+    from socialdesk.conversations.bulk import sqlite_utc
+    from socialdesk.db.types import UTCDateTime
+
+    dialect = sqlite.dialect()
+    process = UTCDateTime().dialect_impl(dialect).bind_processor(dialect)
+    assert process is not None
+    aware = when.replace(tzinfo=timezone(timedelta(minutes=minutes)))
+    assert sqlite_utc(aware) == process(aware)

@@ -369,3 +369,52 @@ def test_a_file_without_the_twcs_header_is_refused(session: Session, tmp_path: P
     assert result.exit_code == 1
     assert "the header lacks tweet_id" in result.output
     assert _count(session, Message) == 0
+
+
+def test_a_later_file_continues_threads_of_an_earlier_one(session: Session, tmp_path: Path) -> None:
+    org = _org(session)
+    first = tmp_path / "first.csv"
+    first.write_text(
+        HEADER
+        + "1,111,True,Tue Oct 31 22:10:47 +0000 2017,@AcmeHelp my parcel is late,2,\n"
+        + "2,AcmeHelp,False,Tue Oct 31 22:20:00 +0000 2017,@111 Sorry,3,1\n",
+        encoding="utf-8",
+    )
+    second = tmp_path / "second.csv"
+    # No @mention and no brand in this file: the thread stored before tells the brand.
+    second.write_text(
+        HEADER + "3,111,True,Tue Oct 31 22:25:00 +0000 2017,still waiting,,2\n",
+        encoding="utf-8",
+    )
+    _import(first, org)
+    report, problems = _import(second, org)
+    assert problems == []
+    assert report.ingest.created == 1
+    assert report.ingest.conversations_changed == 1
+    conversation = session.scalars(select(Conversation)).one()
+    assert conversation.message_count == 3
+    # History the import extended keeps the status the first import gave it.
+    assert conversation.status == Status.RESOLVED.value
+
+
+def test_brand_option_takes_tweets_no_brand_can_be_found_for(
+    session: Session, tmp_path: Path
+) -> None:
+    org = _org(session)
+    path = tmp_path / "orphans.csv"
+    path.write_text(
+        HEADER
+        + "1,111,True,Tue Oct 31 22:10:47 +0000 2017,my parcel is late,,\n"
+        + "5,112,True,Tue Oct 31 22:10:47 +0000 2017,@OtherBrand hello,,\n"
+        + "6,OtherBrand,False,Tue Oct 31 22:12:47 +0000 2017,@112 hi,,5\n",
+        encoding="utf-8",
+    )
+    report, problems = _import(path, org, brand="AcmeHelp")
+    assert problems == []
+    assert report.other_brand == 2
+    rows = session.execute(
+        select(Message.native_id, BrandAccount.handle).join(
+            BrandAccount, BrandAccount.id == Message.brand_account_id
+        )
+    ).all()
+    assert [tuple(r) for r in rows] == [("1", "AcmeHelp")]

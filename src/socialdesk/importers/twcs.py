@@ -168,6 +168,8 @@ def format_time(value: datetime) -> str:
 
 
 def _tweet_id(value: str, column: str) -> str:
+    if value.isdigit():  # the common case, without a regex
+        return value
     value = value.strip()
     if not _ID.fullmatch(value):
         raise ValueError(f"{column} {value!r} is not a tweet id")
@@ -316,6 +318,8 @@ def _components(tweets: Sequence[Tweet]) -> dict[str, list[Tweet]]:
 
 def _replying_brand(thread: Sequence[Tweet]) -> str | None:
     """The brand that wrote most in the thread (the first to write, on a tie)."""
+    if len(thread) == 1:  # most threads of a random sample: no Counter needed
+        return None if thread[0].inbound else thread[0].author_id
     counts = Counter(t.author_id for t in thread if not t.inbound)
     if not counts:
         return None
@@ -371,6 +375,7 @@ class TwcsImport:
         # lower-cased handle -> brand account id, for the organization's X accounts, and back
         self._accounts: dict[str, int] = {}
         self._handles: dict[int, str] = {}
+        self._by_handle: dict[str, int] = {}  # exact spelling -> id, the fast path
 
     def _problem(self, line: int, reason: str) -> None:
         self._on_problem(Problem(line, reason))
@@ -510,6 +515,9 @@ class TwcsImport:
     # -- storing ------------------------------------------------------------------------
 
     def _account_id(self, session: Session, handle: str) -> int:
+        account_id = self._by_handle.get(handle)
+        if account_id is not None:
+            return account_id
         key = handle.lower()
         account_id = self._accounts.get(key)
         if account_id is None:
@@ -523,6 +531,7 @@ class TwcsImport:
             account_id = self._accounts[key] = account.id
             self._handles[account_id] = handle
             self.report.accounts_created.append(handle)
+        self._by_handle[handle] = account_id
         return account_id
 
     def _ingest(self, chosen: list[tuple[str, Tweet]]) -> None:
@@ -587,15 +596,16 @@ def _homes(session: Session, organization_id: int, tweets: list[Tweet]) -> dict[
     )
     if not contact_ids:
         return {}
-    wanted = {t.tweet_id for t in tweets}
+    wanted = sorted({t.tweet_id for t in tweets})
     return {
         native_id: account_id
         for native_id, account_id in session.execute(
             select(Message.native_id, Message.brand_account_id).where(
-                any_of(Message.author_contact_id, contact_ids, dialect=dialect)
+                any_of(Message.author_contact_id, contact_ids, dialect=dialect),
+                any_of(Message.native_id, wanted, dialect=dialect),
             )
         )
-        if native_id in wanted
+        if native_id is not None
     }
 
 
