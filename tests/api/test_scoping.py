@@ -12,9 +12,17 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 from tests.api.conftest import Desk, Org, bearer
+from tests.factories.conversations import inbound, ingest
 
+from socialdesk.accounts.models import Member
 from socialdesk.app import create_app
+from socialdesk.channels.models import BrandAccount
+from socialdesk.outbound import service as outbound_service
+from socialdesk.policy import service as policy_service
+from socialdesk.policy.models import Approval
 
 PARAM = re.compile(r"{(\w+)}")
 MISSING_ID = 987_654
@@ -31,6 +39,9 @@ BODIES: dict[str, dict[str, Any]] = {
     "merge": {"into_id": 1},
     "events": {"native_id": "e-1", "kind": "visitor.message", "payload": {}},
     "{brand_account_id}": {"display_name": "Renamed"},
+    "policy": {"yaml": "rules: []"},
+    "approve": {},
+    "reject": {"comment": "not like this"},
 }
 
 
@@ -48,8 +59,32 @@ def _id_routes() -> list[tuple[str, str]]:
     ]
 
 
-def _values(org: Org) -> dict[str, object]:
+@pytest.fixture
+def conduct(desk: Desk, session: Session) -> dict[str, object]:
+    """A policy version and a held draft in organization A, for the code-of-conduct routes.
+    The draft is in a conversation of its own, so the first one's trail stays as it was."""
+    policy = (
+        "rules:\n  - id: refunds\n    explain: Refunds need approval.\n"
+        "    action: approve\n    terms: [refund]\n"
+    )
+    owner = session.get_one(Member, desk.a.owner.id)
+    agent = session.get_one(Member, desk.a.agent.id)
+    version = policy_service.save(
+        session, organization_id=desk.a.organization_id, yaml_text=policy, author=owner
+    )
+    account = session.get_one(BrandAccount, desk.a.brand_account_id)
+    held = ingest(session, account, inbound(native_id="A-held", thread_key="visitor:A-held"))
+    message = outbound_service.queue_reply(
+        session, conversation=held.conversation, author=agent, text="A refund for you"
+    )
+    approval = session.scalars(select(Approval).where(Approval.message_id == message.id)).one()
+    session.commit()
+    return {"version_id": version.id, "approval_id": approval.id}
+
+
+def _values(org: Org, extra: dict[str, object] | None = None) -> dict[str, object]:
     return {
+        **(extra or {}),
         "conversation_id": org.conversation_id,
         "message_id": org.message_id,
         "contact_id": org.contact_id,
@@ -75,11 +110,13 @@ def test_the_app_has_id_routes_to_check() -> None:
     assert len(paths) >= 15
 
 
-def test_every_id_route_is_404_for_another_organization(client: TestClient, desk: Desk) -> None:
+def test_every_id_route_is_404_for_another_organization(
+    client: TestClient, desk: Desk, conduct: dict[str, object]
+) -> None:
     intruder = bearer(desk.b.owner_token)  # an owner: no role could be the reason for a refusal
     checked = []
     for method, template in _id_routes():
-        foreign = _fill(template, _values(desk.a))
+        foreign = _fill(template, _values(desk.a, conduct))
         body = BODIES.get(template.rstrip("/").rsplit("/", 1)[-1]) if method != "GET" else None
         response = client.request(method, foreign, json=body, headers=intruder)
         assert response.status_code == 404, (method, foreign, response.text)
@@ -87,7 +124,7 @@ def test_every_id_route_is_404_for_another_organization(client: TestClient, desk
         assert error["code"] == "not_found"
 
         # Indistinguishable from an id that does not exist anywhere.
-        values = _values(desk.a)
+        values = _values(desk.a, conduct)
         first_param = PARAM.search(template)
         assert first_param is not None
         real = str(values[first_param.group(1)])
@@ -110,12 +147,14 @@ def test_every_id_route_is_404_for_another_organization(client: TestClient, desk
     assert [a["kind"] for a in activities] == ["tagged"]
 
 
-def test_the_same_routes_work_for_the_owning_organization(client: TestClient, desk: Desk) -> None:
+def test_the_same_routes_work_for_the_owning_organization(
+    client: TestClient, desk: Desk, conduct: dict[str, object]
+) -> None:
     """The ids used above are real: their own organization reads them fine."""
     owner = bearer(desk.a.owner_token)
     for method, template in _id_routes():
         if method == "GET":
-            path = _fill(template, _values(desk.a))
+            path = _fill(template, _values(desk.a, conduct))
             assert client.get(path, headers=owner).status_code == 200, path
 
 
