@@ -144,7 +144,8 @@ def test_every_id_route_is_404_for_another_organization(
     activities = client.get(
         f"/api/conversations/{desk.a.conversation_id}/activities", headers=owner_a
     ).json()["items"]
-    assert [a["kind"] for a in activities] == ["tagged"]
+    # Only what org A's own people did (triage's entry at ingest is the desk's, not B's).
+    assert [a["kind"] for a in activities if a["actor_member_id"] is not None] == ["tagged"]
 
 
 def test_the_same_routes_work_for_the_owning_organization(
