@@ -75,12 +75,13 @@ def desk(tmp_path: Path) -> Iterator[tuple[LiveDesk, str]]:
 
 def _colleague_sets_priority(live: LiveDesk, conversation_id: int) -> None:
     """A colleague working elsewhere (here: straight through the services) raises the
-    priority; the open page must show it without a reload."""
+    priority to urgent (above anything triage sets for this message); the open page must
+    show it without a reload."""
     with live.sessions() as session:
         conversation = session.get(Conversation, conversation_id)
         assert conversation is not None
         conversations_service.set_priority(
-            session, conversation=conversation, priority=Priority.HIGH, actor=None
+            session, conversation=conversation, priority=Priority.URGENT, actor=None
         )
         session.commit()
 
@@ -176,7 +177,7 @@ def _flow(browser, live: LiveDesk, base: str, public_key: str) -> None:  # type:
 
     # -- a colleague's change shows up live --------------------------------------------------
     _colleague_sets_priority(live, conversation_id)
-    expect(agent.locator("#conv-state")).to_contain_text("high", timeout=LIVE_TIMEOUT_MS)
+    expect(agent.locator("#conv-state")).to_contain_text("urgent", timeout=LIVE_TIMEOUT_MS)
 
     # -- an internal note never reaches the visitor -----------------------------------------
     # After sending, the reply box keeps the focus for a follow-up; Escape leaves it so that
@@ -206,7 +207,7 @@ def _flow(browser, live: LiveDesk, base: str, public_key: str) -> None:  # type:
     trail = agent.locator("#trail")
     for step in (
         "added an internal note",
-        "set priority to high",
+        "set priority to urgent",
         "assigned it to Olivia Owner",
         "tagged it #shipping",
         "snoozed it",

@@ -77,7 +77,7 @@ def classify_command(tier: str) -> None:
     "out_dir",
     type=click.Path(file_okay=False, path_type=Path),
     default=ARTIFACTS,
-    show_default=True,
+    show_default="the artifacts folder inside the installed package",
     help="Where the artifacts are written.",
 )
 @click.option(

@@ -281,7 +281,7 @@ def test_mention_becomes_a_conversation_and_the_reply_lands_in_the_thread(
     again = bluesky.send(
         channels_service.context_for(account),
         OutboundRequest(
-            idempotency_key=f"socialdesk-{sent.id}",
+            idempotency_key=f"socialdesk-{outbound.install_tag()}-{sent.id}",
             text=reply_text,
             visibility=Visibility.PUBLIC,
             recipient=None,
