@@ -399,3 +399,22 @@ def test_admin_link_shows_for_admins_only(client: TestClient, desk: Desk, app: F
         login(agent, desk.agent)
         assert "/admin/" not in agent.get("/").text
         assert agent.get("/admin/members").status_code == 403
+
+
+def test_an_admin_turns_off_a_members_two_factor(
+    client: TestClient, desk: Desk, session: Session
+) -> None:
+    from socialdesk.accounts import service as accounts_service
+
+    agent = session.get_one(Member, desk.agent.id)
+    accounts_service.begin_totp(agent)
+    agent.totp_enabled = True
+    session.commit()
+    csrf = login(client, desk.owner)
+    page = client.get(f"/admin/members/{desk.agent.id}").text
+    assert "Turn off two-factor" in page
+    done = client.post(f"/admin/members/{desk.agent.id}/totp/disable", data={"csrf_token": csrf})
+    assert done.status_code == 303
+    assert not _read(Member, desk.agent.id).totp_enabled
+    assert _audit_actions()[-1] == "totp_disabled"
+    assert "Turn off two-factor" not in client.get(f"/admin/members/{desk.agent.id}").text

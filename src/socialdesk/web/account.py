@@ -314,7 +314,9 @@ async def accept_invitation(request: Request, token: str, db: DB) -> Response:
             path=f"/invitations/{token}",
             status=UNPROCESSABLE,
         )
-    return _log_in(request, db, member)
+    response = _log_in(request, db, member)
+    response.delete_cookie(LINK_CSRF_COOKIE, path=f"/invitations/{token}")
+    return response
 
 
 @router.get("/password-reset/{token}")
@@ -358,4 +360,6 @@ async def reset(request: Request, token: str, db: DB) -> Response:
             status=UNPROCESSABLE,
         )
     # Every login of the member ended with the reset: they log in afresh with the new password.
-    return RedirectResponse("/login?reset=1", status_code=303)
+    response = RedirectResponse("/login", status_code=303)
+    response.delete_cookie(LINK_CSRF_COOKIE, path=path)
+    return response

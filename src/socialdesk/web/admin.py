@@ -62,6 +62,7 @@ def page_context(db: Session, actor: Actor) -> dict[str, Any]:
         "can": vm.Permissions.of(actor.member),
         "admin_members": has_permission(actor.member, Permission.MEMBERS_MANAGE),
         "admin_channels": has_permission(actor.member, Permission.CHANNELS_MANAGE),
+        "now": clock.now(),  # to tell a lockout still running from one that has ended
     }
 
 
@@ -358,6 +359,19 @@ def password_reset_link(request: Request, member_id: int, actor: MemberAdmin, db
     if error:
         return _member_answer(request, db, actor, member, error)
     return _member_answer(request, db, actor, member, None, reset_link=absolute(made[0].path))
+
+
+@router.post("/admin/members/{member_id}/totp/disable")
+def disable_member_totp(request: Request, member_id: int, actor: MemberAdmin, db: DB) -> Response:
+    """For a member who lost their phone: they log in with the password alone and set
+    two-factor up again. Audited with the admin as the actor."""
+    member = _member(db, actor, member_id)
+    error = attempt(
+        db,
+        "totp",
+        lambda: accounts_service.disable_totp(db, member=member, actor=actor.member),
+    )
+    return _member_answer(request, db, actor, member, error)
 
 
 # -- invitations --------------------------------------------------------------------------
