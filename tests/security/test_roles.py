@@ -9,8 +9,9 @@ from __future__ import annotations
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
+from socialdesk.accounts import service as accounts_service
 from socialdesk.accounts.models import Role
-from socialdesk.accounts.permissions import ROLE_PERMISSIONS
+from socialdesk.accounts.permissions import ROLE_PERMISSIONS, TOKEN_SCOPES
 from tests.security.routes import RouteInfo
 from tests.security.world import build_world, status_of
 
@@ -96,3 +97,32 @@ def test_each_role_gets_exactly_what_its_permissions_allow(
     # The table is not trivially one-sided: some role is refused and some allowed on admin pages.
     assert table[(Role.VIEWER, "GET /admin/members")] == 403
     assert table[(Role.ADMIN, "GET /admin/members")] == 200
+
+
+def test_each_api_token_scope_gets_exactly_what_it_allows(
+    client: TestClient, session: Session, routes: list[RouteInfo]
+) -> None:
+    """The same table for API tokens: an owner's token narrowed to one scope reaches exactly
+    the routes whose permissions the scope holds, pages and API alike."""
+    world = build_world(session, name="Scopes")
+    owner = world.logins[Role.OWNER]
+    tokens = {
+        scope: accounts_service.create_api_token(
+            session, member=owner.member, name=scope, scopes=[scope]
+        ).token
+        for scope in TOKEN_SCOPES
+    }
+    session.commit()
+    for scope, token in tokens.items():
+        granted = TOKEN_SCOPES[scope]
+        for route in routes:
+            if not route.authenticated:
+                continue
+            allowed = route.permissions <= granted
+            path = world.path_for(route.path, caller=owner)
+            status = status_of(client, route.method, path, login=None, bearer=token)
+            if allowed:
+                assert status not in (401, 403), f"scope {scope} refused {route}: {status}"
+                assert status < 500, f"scope {scope} broke {route}: {status}"
+            else:
+                assert status == 403, f"scope {scope} reached {route}: {status}"

@@ -102,12 +102,14 @@ def status_of(
     login: Login | None,
     with_csrf: bool = True,
     csrf: str | None = None,
+    bearer: str | None = None,
     body: bytes = b"",
     content_type: str = "application/x-www-form-urlencoded",
 ) -> int:
     """Call the app the way a browser would (cookie, CSRF header) and return the response's
     status as soon as it starts. ``csrf`` replaces the login's own token (a forgery);
-    ``with_csrf=False`` sends none. Must run inside ``with client``."""
+    ``with_csrf=False`` sends none; ``bearer`` sends an API token (pass ``login=None``).
+    Must run inside ``with client``."""
     target, _, query = path.partition("?")
     headers: list[tuple[bytes, bytes]] = [
         (b"host", b"testserver"),
@@ -115,6 +117,8 @@ def status_of(
         (b"content-type", content_type.encode()),
         (b"content-length", str(len(body)).encode()),
     ]
+    if bearer is not None:
+        headers.append((b"authorization", f"Bearer {bearer}".encode()))
     if login is not None:
         headers.append((b"cookie", f"sd_session={login.cookie}".encode()))
         if with_csrf:
