@@ -200,6 +200,7 @@ def _attachable(rows: list[dict[str, str]]) -> set[str]:
     return ok
 
 
+@pytest.mark.slow  # two imports of 5,000 rows: seconds per database, more on a busy machine
 def test_all_valid_rows_of_the_5000_sample_import_and_twice_adds_nothing(
     session: Session, twcs_dir: Path
 ) -> None:

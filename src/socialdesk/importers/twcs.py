@@ -479,6 +479,7 @@ class TwcsImport:
                     refs.add(t.in_response_to)
             stored, replied = _stored_in(session, list(handles_by_id), sorted(refs))
         chosen: list[tuple[str, Tweet]] = []
+        unattached: list[Tweet] = []
         for thread in _components(tweets).values():
             votes: Counter[int] = Counter()
             for t in thread:
@@ -501,14 +502,16 @@ class TwcsImport:
                 home = stored.get(t.tweet_id)
                 handle: str | None = handles_by_id[min(home)] if home else brand
                 if handle is None:
-                    self.report.unattached += 1
-                    self._problem(
-                        t.line,
-                        f"tweet {t.tweet_id} not imported: no brand replied in its thread and it "
-                        "@mentions no brand of this file (attach such tweets with --brand HANDLE)",
-                    )
+                    unattached.append(t)
                 else:
                     chosen.append((handle, t))
+        self.report.unattached += len(unattached)
+        for t in sorted(unattached, key=lambda t: t.line):
+            self._problem(
+                t.line,
+                f"tweet {t.tweet_id} not imported: no brand replied in its thread and it "
+                "@mentions no brand of this file (attach such tweets with --brand HANDLE)",
+            )
         for start in range(0, len(chosen), self.batch_size):
             self._ingest(chosen[start : start + self.batch_size])
 
