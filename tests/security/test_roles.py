@@ -6,12 +6,14 @@ until it is listed below as public (with the reason) or as open to any member.""
 
 from __future__ import annotations
 
+import re
+
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
 from socialdesk.accounts import service as accounts_service
 from socialdesk.accounts.models import Role
-from socialdesk.accounts.permissions import ROLE_PERMISSIONS, TOKEN_SCOPES
+from socialdesk.accounts.permissions import ROLE_PERMISSIONS, TOKEN_SCOPES, Permission
 from tests.security.routes import RouteInfo
 from tests.security.world import build_world, status_of
 
@@ -43,6 +45,24 @@ ANY_MEMBER: dict[tuple[str, str], str] = {
 }
 
 
+# What whole areas of the app must ask for (docs/permissions.md): reading permissions from
+# the routes proves each route behaves as it declares; these rules catch a route that declares
+# too little (an admin page guarded only by "read", say). A route matching a rule must need
+# at least one of the rule's permissions.
+UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
+AREA_RULES: list[tuple[str, re.Pattern[str], frozenset[Permission]]] = [
+    ("*", re.compile(r"^/admin/accounts"), frozenset({Permission.CHANNELS_MANAGE})),
+    ("*", re.compile(r"^/admin/(?!accounts)"), frozenset({Permission.MEMBERS_MANAGE})),
+    ("*", re.compile(r"^(/api)?/approvals"), frozenset({Permission.APPROVE})),
+    (
+        "unsafe",
+        re.compile(r"^(/api)?/conversations/"),
+        frozenset({Permission.REPLY, Permission.MANAGE, Permission.NOTE}),
+    ),
+    ("unsafe", re.compile(r"^/api/brand-accounts"), frozenset({Permission.CHANNELS_MANAGE})),
+]
+
+
 def _key(route: RouteInfo) -> tuple[str, str]:
     return (route.method, route.path)
 
@@ -53,6 +73,18 @@ def test_every_route_is_guarded_or_listed_as_public(routes: list[RouteInfo]) -> 
     assert public == set(PUBLIC), "unlisted public routes, or listed ones that are gone"
     unchecked = {_key(r) for r in routes if r.authenticated and not r.permissions}
     assert unchecked == set(ANY_MEMBER), "routes that log in but check no permission"
+
+
+def test_areas_ask_for_their_documented_permissions(routes: list[RouteInfo]) -> None:
+    matched = 0
+    for route in routes:
+        for methods, pattern, needed in AREA_RULES:
+            if methods == "unsafe" and route.method not in UNSAFE:
+                continue
+            if pattern.search(route.path):
+                matched += 1
+                assert route.permissions & needed, f"{route} needs one of {sorted(needed)}"
+    assert matched > 30
 
 
 def test_anonymous_callers_are_sent_to_log_in(
