@@ -556,6 +556,14 @@ def add_to_team(session: Session, *, team: Team, member: Member) -> None:
         session.add(TeamMembership(team_id=team.id, member_id=member.id))
 
 
+def remove_from_team(session: Session, *, team: Team, member: Member) -> None:
+    if team.organization_id != member.organization_id:
+        raise NotFound(f"team {team.id} does not exist")
+    membership = session.get(TeamMembership, (team.id, member.id))
+    if membership is not None:
+        session.delete(membership)
+
+
 def get_team(session: Session, *, organization_id: int, team_id: int) -> Team:
     team = session.get(Team, team_id)
     if team is None or team.organization_id != organization_id:

@@ -17,7 +17,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
-from sqlalchemy import delete, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from socialdesk.accounts import audit, flows, invitations
@@ -534,12 +534,7 @@ def remove_team_member(
 ) -> Response:
     team = _team(db, actor, team_id)
     member = _member(db, actor, member_id)
-    # The accounts service has no removal; a membership row is all there is to remove.
-    db.execute(
-        delete(TeamMembership).where(
-            TeamMembership.team_id == team.id, TeamMembership.member_id == member.id
-        )
-    )
+    accounts_service.remove_from_team(db, team=team, member=member)
     _record_team_change(db, request, actor, team, {"removed_member_id": member.id})
     return RedirectResponse(f"/admin/teams/{team.id}", status_code=303)
 
