@@ -52,6 +52,8 @@ class Conversation(IdMixin, Base):
         Index("ix_conversations_contact", "contact_id"),
         Index("ix_conversations_thread_key", "brand_account_id", "thread_key"),
         Index("ix_conversations_snoozed", "status", "snoozed_until"),
+        # The inbox's counts per status and assignee read only this index.
+        Index("ix_conversations_counts", "organization_id", "status", "assignee_id"),
     )
 
     organization_id: Mapped[int] = mapped_column(BigId, ForeignKey("organizations.id"))
@@ -102,6 +104,7 @@ class Message(IdMixin, Base):
         UniqueConstraint("brand_account_id", "native_id"),
         Index("ix_messages_conversation", "conversation_id", "id"),
         Index("ix_messages_reply_to", "brand_account_id", "native_reply_to_id"),
+        Index("ix_messages_thread_key", "brand_account_id", "thread_key"),
         Index("ix_messages_delivery", "delivery_state", "next_attempt_at"),
         Index("ix_messages_author_contact", "author_contact_id"),
     )
