@@ -75,6 +75,23 @@ class Settings(BaseSettings):
     secure_cookies: bool = Field(
         default=False, description="Mark cookies Secure (set behind HTTPS)."
     )
+    oidc_issuer: str = Field(
+        default="",
+        description="OpenID Connect provider for single sign-on. Empty: SSO is off.",
+    )
+    oidc_client_id: str = Field(
+        default="", description="The desk's client id at the OpenID Connect provider."
+    )
+    oidc_client_secret: str = Field(
+        default="", description="The desk's client secret there (empty for a public client)."
+    )
+    oidc_provider_name: str = Field(
+        default="", description="The provider's name on the login page's sign-in link."
+    )
+    oidc_allow_signup: bool = Field(
+        default=False,
+        description="Let an unknown but verified email join the only organization as a viewer.",
+    )
 
     @model_validator(mode="after")
     def _refuse_dev_secrets_in_production(self) -> Settings:
