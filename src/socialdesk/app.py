@@ -30,6 +30,7 @@ from socialdesk.web import account as web_account
 from socialdesk.web import admin as web_admin
 from socialdesk.web import chat as web_chat
 from socialdesk.web import conduct as web_conduct
+from socialdesk.web import sso as web_sso
 from socialdesk.web import views as web_views
 
 log = logging.getLogger(__name__)
@@ -117,6 +118,7 @@ def create_app() -> FastAPI:
     app.include_router(web_chat.router)
     app.include_router(web_conduct.router)
     app.include_router(web_views.router)
+    app.include_router(web_sso.router)
     app.include_router(web_admin.router)
     app.include_router(web_account.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

@@ -21,6 +21,8 @@ from tests.security.world import build_world, status_of
 PUBLIC: dict[tuple[str, str], str] = {
     ("GET", "/login"): "the login form",
     ("POST", "/login"): "logging in (guarded by its own double-submit token)",
+    ("GET", "/login/sso"): "single sign-on: leaves for the OpenID Connect provider",
+    ("GET", "/login/sso/callback"): "single sign-on: the provider's answer (state + PKCE)",
     ("GET", "/chat/{public_key}"): "the website chat page for visitors",
     ("GET", "/chat/{public_key}/messages"): "a visitor's own messages (visitor cookie)",
     ("POST", "/chat/{public_key}/messages"): "a visitor writes (visitor cookie + token)",
