@@ -19,10 +19,11 @@ from socialdesk.accounts import service as accounts_service
 from socialdesk.accounts.models import Member
 from socialdesk.accounts.permissions import TOKEN_SCOPES
 from socialdesk.common.crypto import decrypt_json, new_token, sign, unsign
-from socialdesk.common.deps import DB, SESSION_COOKIE, Actor, Reader
+from socialdesk.common.deps import DB, Actor, Reader
 from socialdesk.common.errors import DomainError, NotAuthenticated, ValidationFailed
 from socialdesk.config import get_settings
 from socialdesk.web import forms
+from socialdesk.web import views as web_views
 from socialdesk.web.admin import FormError, attempt, page_context, source_of
 from socialdesk.web.render import render
 
@@ -236,18 +237,7 @@ def _link_csrf_ok(request: Request, form: Any) -> bool:
 
 
 def _log_in(request: Request, db: Session, member: Member) -> Response:
-    new = accounts_service.start_session(db, member=member, source_address=source_of(request))
-    response = RedirectResponse("/", status_code=303)
-    response.set_cookie(
-        SESSION_COOKIE,
-        new.token,
-        max_age=get_settings().session_days * 86400,
-        path="/",
-        httponly=True,
-        samesite="lax",
-        secure=get_settings().secure_cookies,
-    )
-    return response
+    return web_views.logged_in(db, member=member, source_address=source_of(request))
 
 
 def _link_error(request: Request, exc: DomainError) -> Response:

@@ -9,9 +9,8 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
-from socialdesk.accounts import service as accounts_service
 from socialdesk.accounts import sso
-from socialdesk.common.deps import DB, SESSION_COOKIE
+from socialdesk.common.deps import DB
 from socialdesk.common.errors import NotFound
 from socialdesk.config import get_settings
 from socialdesk.web import views as web_views
@@ -90,17 +89,6 @@ def sso_callback(request: Request, db: DB) -> Response:
         )
     except sso.SsoFailed as exc:
         return _refused(request, exc.message)
-    new = accounts_service.start_session(db, member=member, source_address=source)
-    response = RedirectResponse("/", status_code=303)
-    # The same cookie as the password login sets (web/views.py login()).
-    response.set_cookie(
-        SESSION_COOKIE,
-        new.token,
-        max_age=get_settings().session_days * 86400,
-        path="/",
-        httponly=True,
-        samesite="lax",
-        secure=get_settings().secure_cookies,
-    )
+    response = web_views.logged_in(db, member=member, source_address=source)
     response.delete_cookie(FLOW_COOKIE, path=FLOW_PATH)
     return response

@@ -18,6 +18,7 @@ from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session
 
 from socialdesk.accounts import service as accounts_service
+from socialdesk.accounts.models import Member
 from socialdesk.common.crypto import new_token, sign, unsign
 from socialdesk.common.deps import (
     DB,
@@ -187,7 +188,17 @@ async def login(request: Request, db: DB) -> Response:
             need_code=bool(forms.text(form, "totp_code")),
             status=401,
         )
-    new = accounts_service.start_session(db, member=member, source_address=source)
+    response = logged_in(db, member=member, source_address=source, target=target)
+    response.delete_cookie(LOGIN_CSRF_COOKIE, path="/login")
+    return response
+
+
+def logged_in(
+    db: Session, *, member: Member, source_address: str | None, target: str = "/"
+) -> RedirectResponse:
+    """Start a login session and send the member on: the one place the session cookie is set
+    (password login, single sign-on, an accepted invitation)."""
+    new = accounts_service.start_session(db, member=member, source_address=source_address)
     response = RedirectResponse(target, status_code=303)
     response.set_cookie(
         SESSION_COOKIE,
@@ -198,7 +209,6 @@ async def login(request: Request, db: DB) -> Response:
         samesite="lax",
         secure=_cookie_secure(),
     )
-    response.delete_cookie(LOGIN_CSRF_COOKIE, path="/login")
     return response
 
 
