@@ -264,3 +264,21 @@ def test_no_code_path_delivers_without_the_gateway() -> None:
     assert "check(session, account, full_text" in source[source.index("def _claim(") :]
     sessionmaker = get_sessionmaker  # keep the import honest: the gateway uses the shared session
     assert sessionmaker is not None
+
+
+def test_a_policy_is_never_confused_with_another_that_has_the_same_version_id(
+    session: Session, jobs: JobRunner, fake_x: RecordingConnector
+) -> None:
+    """Two organizations' first versions, and a database reset, give versions with equal ids
+    or numbers; the checker must always use the policy's own content."""
+    conversation, org = _setup(session)
+    other = accounts.organization(session)
+    policy_service.save(session, organization_id=other.id, yaml_text="rules: []\n", author=None)
+    agent = accounts.member(session, org)
+    session.commit()
+    for org_id in (other.id, org.id, other.id):
+        policy_service.active_for(
+            session, organization_id=org_id, brand_account_id=conversation.brand_account_id
+        )
+    with pytest.raises(outbound.Blocked):
+        outbound.queue_reply(session, conversation=conversation, author=agent, text="Free beer!")

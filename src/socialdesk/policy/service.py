@@ -39,7 +39,7 @@ class ActivePolicy:
     brand_version_id: int | None
 
 
-_cache: OrderedDict[tuple[int | None, int | None], CompiledPolicy] = OrderedDict()
+_cache: OrderedDict[tuple[str | None, str | None], CompiledPolicy] = OrderedDict()
 _cache_lock = threading.Lock()
 _CACHE_SIZE = 64
 
@@ -61,7 +61,9 @@ def active_for(
     brand = latest(session, organization_id=organization_id, scope=brand_scope(brand_account_id))
     if org is None and brand is None:
         return None
-    key = (org.id if org else None, brand.id if brand else None)
+    # Keyed by content (the versions' fingerprints), not by ids: ids repeat across databases
+    # and after a reset, and a cache keyed by them could serve another policy.
+    key = (org.fingerprint if org else None, brand.fingerprint if brand else None)
     with _cache_lock:
         compiled = _cache.get(key)
         if compiled is not None:
@@ -74,7 +76,7 @@ def active_for(
             _cache[key] = compiled
             while len(_cache) > _CACHE_SIZE:
                 _cache.popitem(last=False)
-    return ActivePolicy(compiled, key[0], key[1])
+    return ActivePolicy(compiled, org.id if org else None, brand.id if brand else None)
 
 
 def save(
