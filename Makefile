@@ -44,10 +44,10 @@ typecheck: $(VENV)/.dev-installed
 check: lint typecheck test
 
 bench: $(VENV)/.dev-installed  ## Full benchmarks (minutes); figures as the last JSON line of each
-	for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+	for b in bench/[!_]*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
 bench-smoke: $(VENV)/.dev-installed  ## Short benchmark runs, as CI does
-	for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b --smoke || exit 1; done
+	for b in bench/[!_]*.py; do echo "== $$b"; $(BIN)/python $$b --smoke || exit 1; done
 
 docs: $(VENV)/.dev-installed  ## Regenerate the CLI reference from --help
 	$(BIN)/python scripts/gen_cli_docs.py
