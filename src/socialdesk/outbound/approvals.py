@@ -21,7 +21,7 @@ from socialdesk.connectors.base import Visibility
 from socialdesk.conversations import service as conversations_service
 from socialdesk.conversations.models import Conversation, DeliveryState, Message
 from socialdesk.events import bus
-from socialdesk.events.types import ApprovalDecided, ApprovalRequested, MessageDeliveryChanged
+from socialdesk.events.types import ApprovalDecided, ApprovalRequested
 from socialdesk.policy.models import Approval, ApprovalStatus
 
 
@@ -183,6 +183,8 @@ def reject(session: Session, *, approval: Approval, approver: Member, comment: s
 def _after_decision(
     session: Session, *, approval: Approval, approver: Member, message: Message, edited: bool
 ) -> None:
+    from socialdesk.outbound import service as outbound_service
+
     conversation = session.get_one(Conversation, message.conversation_id)
     data = {
         "message_id": message.id,
@@ -218,13 +220,4 @@ def _after_decision(
             status=approval.status,
         ),
     )
-    bus.emit(
-        session,
-        MessageDeliveryChanged(
-            organization_id=message.organization_id,
-            conversation_id=message.conversation_id,
-            message_id=message.id,
-            state=message.delivery_state or "",
-            error=message.delivery_error,
-        ),
-    )
+    outbound_service.emit_delivery_state(session, message)

@@ -321,11 +321,11 @@ def retry(session: Session, *, message: Message, actor: Member) -> None:
         raise Conflict(f"only failed messages can be retried; this one is {message.delivery_state}")
     message.delivery_state = DeliveryState.QUEUED.value
     message.delivery_error = None
-    _emit_state(session, message)
+    emit_delivery_state(session, message)
     jobs.enqueue(session, DELIVER_JOB, {"message_id": message.id})
 
 
-def _emit_state(session: Session, message: Message) -> None:
+def emit_delivery_state(session: Session, message: Message) -> None:
     bus.emit(
         session,
         MessageDeliveryChanged(
@@ -342,7 +342,7 @@ def _fail(session: Session, message: Message, reason: str) -> None:
     message.delivery_state = DeliveryState.FAILED.value
     message.delivery_error = reason[:1000]
     message.next_attempt_at = None
-    _emit_state(session, message)
+    emit_delivery_state(session, message)
 
 
 def _give_up(payload: Payload, reason: str) -> None:
@@ -393,7 +393,7 @@ def deliver(payload: Payload) -> None:
                 return
             message.delivery_state = DeliveryState.QUEUED.value
             message.delivery_error = exc.reason[:1000]
-            _emit_state(session, message)
+            emit_delivery_state(session, message)
         raise Retry(exc.reason, after_seconds=exc.retry_after_seconds) from exc
     with session_scope() as session:
         message = _message(session, claimed.message_id)
@@ -407,7 +407,7 @@ def deliver(payload: Payload) -> None:
             account = session.get(BrandAccount, claimed.context.brand_account_id)
             assert account is not None
             channels_service.update_credentials(account, result.credentials_update)
-        _emit_state(session, message)
+        emit_delivery_state(session, message)
 
 
 def _message(session: Session, message_id: int) -> Message:
@@ -465,7 +465,7 @@ def _claim(session: Session, message_id: int) -> _Claimed | None:
         )
         if identity is not None:
             recipient = Identity(identity.native_id, identity.handle, identity.display_name)
-    _emit_state(session, message)
+    emit_delivery_state(session, message)
     return _Claimed(
         message_id=message.id,
         context=channels_service.context_for(account),
@@ -506,7 +506,7 @@ def recover_stale_sends(session: Session) -> int:
         assert account is not None
         if connectors.get(account.kind).capabilities.idempotent_sends:
             message.delivery_state = DeliveryState.QUEUED.value
-            _emit_state(session, message)
+            emit_delivery_state(session, message)
             jobs.enqueue(session, DELIVER_JOB, {"message_id": message.id})
         else:
             _fail(
