@@ -34,7 +34,7 @@ class LengthCounting(enum.StrEnum):
     CHARACTERS = "characters"  # Unicode code points
     GRAPHEMES = "graphemes"  # user-perceived characters (Bluesky)
     X_WEIGHTED = "x_weighted"  # X's weighted length: URLs 23, CJK and emoji 2
-    MASTODON = "mastodon"  # code points, URLs 23, remote mentions count only the username
+    MASTODON = "mastodon"  # graphemes, URLs 23, remote mentions count only the username
     NONE = "none"  # no limit worth counting (email)
 
 
