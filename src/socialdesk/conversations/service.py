@@ -523,6 +523,50 @@ def list_inbox(
     return Page(items=rows, next_cursor=next_cursor)
 
 
+def list_inbox_by_priority(
+    session: Session,
+    *,
+    organization_id: int,
+    me_id: int | None,
+    flt: InboxFilter,
+    cursor: str | None = None,
+    limit: int = 50,
+) -> Page[Conversation]:
+    """Conversations, highest priority first and most recent activity first within a level.
+    The cursor carries the level too ("<priority>.<cursor>"), so paging stays keyset-based."""
+    flt = flt.validated()
+    limit = clamp_limit(limit)
+    stmt = _filtered(session, organization_id=organization_id, me_id=me_id, flt=flt)
+    if cursor:
+        level, _, rest = cursor.partition(".")
+        if not level.isdigit() or not rest:
+            raise ValidationFailed("cursor is not one this server issued", field="cursor")
+        at_level = int(level)
+        when, last_id = decode_cursor(rest)
+        stmt = stmt.where(
+            or_(
+                Conversation.priority < at_level,
+                and_(
+                    Conversation.priority == at_level,
+                    or_(
+                        Conversation.last_activity_at < when,
+                        and_(Conversation.last_activity_at == when, Conversation.id < last_id),
+                    ),
+                ),
+            )
+        )
+    stmt = stmt.order_by(
+        Conversation.priority.desc(), Conversation.last_activity_at.desc(), Conversation.id.desc()
+    ).limit(limit + 1)
+    rows = list(session.scalars(stmt))
+    next_cursor = None
+    if len(rows) > limit:
+        rows = rows[:limit]
+        last = rows[-1]
+        next_cursor = f"{last.priority}.{encode_cursor(last.last_activity_at, last.id)}"
+    return Page(items=rows, next_cursor=next_cursor)
+
+
 def counts(
     session: Session, *, organization_id: int, me_id: int | None, flt: InboxFilter
 ) -> dict[str, int]:
