@@ -17,6 +17,13 @@ from socialdesk.conversations.service import STATUS_ALL, AssigneeFilter, InboxFi
 
 STATUS_CHOICES: tuple[str, ...] = (*(s.value for s in Status), STATUS_ALL)
 ASSIGNEE_CHOICES: tuple[str, ...] = tuple(a.value for a in AssigneeFilter)
+# Triage filters and the inbox's order (the labels triage gives; see triage/service.py LABELS).
+INTENT_CHOICES: tuple[str, ...] = ("complaint", "question", "praise", "feedback", "idea", "other")
+SENTIMENT_CHOICES: tuple[str, ...] = ("negative", "neutral", "positive")
+PRIORITY_CHOICES: tuple[str, ...] = tuple(p.name.lower() for p in Priority)
+SORT_RECENT = "recent"
+SORT_PRIORITY = "priority"
+SORT_CHOICES: tuple[str, ...] = (SORT_RECENT, SORT_PRIORITY)
 
 
 def text(form: Mapping[str, object], name: str, *, default: str = "") -> str:
@@ -49,6 +56,11 @@ class InboxQuery:
     team: str = ""
     tag: str = ""
     q: str = ""
+    intent: str = ""
+    sentiment: str = ""
+    complaint: str = ""  # "" or "1": complaints only
+    min_priority: str = ""  # "" or a priority name
+    sort: str = SORT_RECENT
 
     def to_filter(self) -> InboxFilter:
         channel: str | None = None
@@ -69,6 +81,10 @@ class InboxQuery:
             team_id=_positive(self.team, "team") if self.team else None,
             tag=self.tag or None,
             query=self.q or None,
+            intent=self.intent or None,
+            sentiment=self.sentiment or None,
+            complaint=True if self.complaint else None,
+            min_priority=Priority[self.min_priority.upper()].value if self.min_priority else None,
         )
 
     def params(self, **override: str) -> dict[str, str]:
@@ -80,6 +96,11 @@ class InboxQuery:
             "team": self.team,
             "tag": self.tag,
             "q": self.q,
+            "intent": self.intent,
+            "sentiment": self.sentiment,
+            "complaint": self.complaint,
+            "min_priority": self.min_priority,
+            "sort": self.sort,
             **override,
         }
         defaults = InboxQuery()
@@ -119,6 +140,11 @@ def inbox_query(params: Mapping[str, str]) -> InboxQuery:
         )
     query = InboxQuery(
         status=status,
+        intent=_choice(params, "intent", INTENT_CHOICES),
+        sentiment=_choice(params, "sentiment", SENTIMENT_CHOICES),
+        complaint="1" if (params.get("complaint") or "").strip() in ("1", "true", "on") else "",
+        min_priority=_choice(params, "min_priority", PRIORITY_CHOICES),
+        sort=_choice(params, "sort", SORT_CHOICES) or SORT_RECENT,
         assignee=assignee,
         channel=(params.get("channel") or "").strip(),
         team=(params.get("team") or "").strip(),
@@ -127,6 +153,27 @@ def inbox_query(params: Mapping[str, str]) -> InboxQuery:
     )
     query.to_filter()  # validate the rest now, with field names
     return query
+
+
+def _choice(params: Mapping[str, str], name: str, allowed: tuple[str, ...]) -> str:
+    """One of ``allowed``, or "" when the field is empty."""
+    raw = (params.get(name) or "").strip().lower()
+    if raw and raw not in allowed:
+        raise ValidationFailed(
+            f"{name} must be one of {', '.join(allowed)}, not {raw!r}", field=name
+        )
+    return raw
+
+
+def triage_label(form: Mapping[str, object]) -> tuple[str, str]:
+    """The field and value of a one-click triage correction (the service checks the values)."""
+    field = text(form, "field").lower()
+    value = text(form, "value").lower()
+    if not field:
+        raise ValidationFailed("say which label to correct", field="field")
+    if not value:
+        raise ValidationFailed(f"choose the right {field}", field="value")
+    return field, value
 
 
 def priority(form: Mapping[str, object]) -> Priority:

@@ -33,6 +33,7 @@ from socialdesk.conversations.models import (
     Status,
 )
 from socialdesk.outbound import service as outbound_service
+from socialdesk.triage.models import MessageTriage
 
 CHANNEL_LABELS: dict[str, str] = {
     ChannelKind.WEB.value: "Website",
@@ -366,6 +367,78 @@ def trail(
         )
         for a in conversations_service.activities(session, conversation=conversation)
     ]
+
+
+# -- triage -------------------------------------------------------------------------------
+
+# The values each correctable label may take, in the order the correction menus offer them.
+TRIAGE_CHOICES: dict[str, tuple[str, ...]] = {
+    "intent": ("complaint", "question", "praise", "feedback", "idea", "other"),
+    "sentiment": ("negative", "neutral", "positive"),
+    "complaint": ("true", "false"),
+    "priority": ("low", "normal", "high", "urgent"),
+}
+
+
+@dataclass(frozen=True)
+class Score:
+    label: str
+    value: float
+
+    @property
+    def percent(self) -> str:
+        return f"{self.value * 100:.0f}%"
+
+
+@dataclass(frozen=True)
+class TriageView:
+    """What triage said about one inbound message, and why, as the thread shows it."""
+
+    row: MessageTriage
+    reasons: list[str]
+    scores: list[tuple[str, list[Score]]]  # (label name, its scores, best first)
+
+    def current(self, field: str) -> str:
+        value = getattr(self.row, field)
+        if isinstance(value, bool):
+            return "true" if value else "false"
+        return str(value)
+
+
+def _scores(raw: object, name: str) -> list[Score]:
+    if isinstance(raw, dict):
+        pairs = [(str(k), v) for k, v in raw.items() if isinstance(v, int | float)]
+        return sorted((Score(k, float(v)) for k, v in pairs), key=lambda s: -s.value)
+    if isinstance(raw, int | float):
+        # A single figure (complaint, language) is the confidence in the label shown.
+        return [Score(name, float(raw))]
+    return []
+
+
+def triage_view(row: MessageTriage) -> TriageView:
+    raw = row.scores if isinstance(row.scores, dict) else {}
+    scores = [
+        (name, _scores(raw.get(name), name))
+        for name in ("sentiment", "complaint", "intent", "language")
+    ]
+    return TriageView(
+        row=row,
+        reasons=[str(r) for r in (row.reasons or [])],
+        scores=[(name, found) for name, found in scores if found],
+    )
+
+
+def triage_views(session: Session, *, conversation: Conversation) -> dict[int, TriageView]:
+    """Triage results of the conversation's messages, by message id, in one query."""
+    stmt = (
+        select(MessageTriage)
+        .join(Message, Message.id == MessageTriage.message_id)
+        .where(
+            Message.conversation_id == conversation.id,
+            MessageTriage.organization_id == conversation.organization_id,
+        )
+    )
+    return {row.message_id: triage_view(row) for row in session.scalars(stmt)}
 
 
 def organization(session: Session, organization_id: int) -> Organization:

@@ -36,6 +36,7 @@ from socialdesk.conversations import service as conversations_service
 from socialdesk.conversations.models import Conversation, Message, Priority, Status
 from socialdesk.conversations.service import AssigneeFilter
 from socialdesk.outbound import service as outbound_service
+from socialdesk.triage import service as triage_service
 from socialdesk.web import forms
 from socialdesk.web import viewmodels as vm
 from socialdesk.web.render import is_htmx, render, zone
@@ -229,7 +230,12 @@ def _inbox_context(
     db: Session, actor: Actor, query: forms.InboxQuery, cursor: str | None = None
 ) -> dict[str, Any]:
     flt = query.to_filter()
-    page = conversations_service.list_inbox(
+    listing = (
+        conversations_service.list_inbox_by_priority
+        if query.sort == forms.SORT_PRIORITY
+        else conversations_service.list_inbox
+    )
+    page = listing(
         db,
         organization_id=actor.organization_id,
         me_id=actor.member.id,
@@ -251,6 +257,7 @@ def _inbox_context(
         "status_labels": STATUS_LABELS,
         "assignee_labels": ASSIGNEE_LABELS,
         "channel_label": vm.channel_label,
+        "triage_choices": vm.TRIAGE_CHOICES,
     }
 
 
@@ -308,6 +315,8 @@ def _conversation_context(
         "c": conversation,
         "directory": directory,
         "messages": vm.thread_views(db, conversation=conversation, directory=directory),
+        "triage": vm.triage_views(db, conversation=conversation),
+        "triage_choices": vm.TRIAGE_CHOICES,
         "trail": vm.trail(db, conversation=conversation, directory=directory),
         "error": error,
         "fragment": fragment,
@@ -571,4 +580,34 @@ def retry(
         f"retry-{message_id}",
         lambda: outbound_service.retry(db, message=message, actor=actor.member),
     )
+    return _respond(request, db, actor, conversation, fragment="_thread.html", error=error)
+
+
+@router.post("/conversations/{conversation_id}/messages/{message_id}/triage")
+async def correct_triage(
+    request: Request, conversation_id: int, message_id: int, actor: Manager, db: DB
+) -> Response:
+    """One-click correction of a triage label; kept for retraining, applied at once."""
+    conversation = _conversation(db, actor, conversation_id)
+    message = db.get(Message, message_id)
+    if message is None or message.conversation_id != conversation.id:
+        raise NotFound(f"message {message_id} is not in conversation {conversation_id}")
+    form = await request.form()
+
+    def act() -> None:
+        field, value = forms.triage_label(form)
+        triage_service.correct(
+            db,
+            organization_id=actor.organization_id,
+            message_id=message.id,
+            field=field,
+            value=value,
+            member=actor.member,
+        )
+
+    error = _attempt(db, f"triage-{message_id}", act)
+    if error is None and not is_htmx(request):
+        return RedirectResponse(
+            f"/conversations/{conversation.id}#message-{message_id}", status_code=303
+        )
     return _respond(request, db, actor, conversation, fragment="_thread.html", error=error)
