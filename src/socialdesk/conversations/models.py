@@ -54,6 +54,14 @@ class Conversation(IdMixin, Base):
         Index("ix_conversations_snoozed", "status", "snoozed_until"),
         # The inbox's counts per status and assignee read only this index.
         Index("ix_conversations_counts", "organization_id", "status", "assignee_id"),
+        # The inbox ordered "priority first".
+        Index(
+            "ix_conversations_priority",
+            "organization_id",
+            "status",
+            "priority",
+            "last_activity_at",
+        ),
     )
 
     organization_id: Mapped[int] = mapped_column(BigId, ForeignKey("organizations.id"))
