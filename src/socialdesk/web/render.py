@@ -19,6 +19,7 @@ from markupsafe import Markup
 
 from socialdesk import __version__
 from socialdesk.common import clock
+from socialdesk.conversations.service import count_label
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 
@@ -108,6 +109,7 @@ def environment() -> Environment:
     env.filters["short_time"] = short_time
     env.filters["time_tag"] = time_tag
     env.filters["tojson_attr"] = to_json
+    env.filters["count_label"] = count_label
     env.globals["version"] = __version__
     return env
 
