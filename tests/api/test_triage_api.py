@@ -66,3 +66,40 @@ def test_triage_in_the_api_filters_and_one_click_correction(session: Session) ->
         )
         assert bad.status_code == 422
         assert "intent must be one of" in bad.json()["error"]["message"]
+
+
+def test_the_inbox_sorted_by_priority(session: Session) -> None:
+    from socialdesk.conversations import service as conversations_service
+    from socialdesk.conversations.models import Priority
+
+    org = accounts.organization(session)
+    agent = accounts.member(session, org)
+    account = channels.brand_account(session, org)
+    calm = [
+        ingest(
+            session, account, inbound(native_id=f"n{i}", author=f"p{i}", text="hello")
+        ).conversation
+        for i in range(3)
+    ]
+    conversations_service.set_priority(
+        session, conversation=calm[0], priority=Priority.URGENT, actor=None
+    )
+    token = accounts_service.create_api_token(session, member=agent, name="t").token
+    session.commit()
+    auth = {"Authorization": f"Bearer {token}"}
+    with TestClient(create_app()) as client:
+        first = client.get(
+            "/api/conversations", params={"sort": "priority", "limit": 1}, headers=auth
+        ).json()
+        assert [c["id"] for c in first["items"]] == [calm[0].id]
+        rest = client.get(
+            "/api/conversations",
+            params={"sort": "priority", "cursor": first["next_cursor"]},
+            headers=auth,
+        ).json()
+        assert calm[0].id not in [c["id"] for c in rest["items"]]
+        assert len(rest["items"]) == 2
+        assert (
+            client.get("/api/conversations", params={"sort": "loudest"}, headers=auth).status_code
+            == 422
+        )

@@ -243,9 +243,23 @@ def _message_read(db: Session, message: Message) -> MessageRead:
     "/conversations", summary="The inbox: conversations, most recent activity first, filtered"
 )
 def list_conversations(
-    db: DB, actor: Reader, flt: Filters, cursor: Cursor = None, limit: Limit = 50
+    db: DB,
+    actor: Reader,
+    flt: Filters,
+    *,
+    cursor: Cursor = None,
+    limit: Limit = 50,
+    sort: Annotated[
+        Literal["recent", "priority"],
+        Query(description="recent: latest activity first; priority: highest priority first"),
+    ] = "recent",
 ) -> ConversationPage:
-    page = conversations_service.list_inbox(
+    listing = (
+        conversations_service.list_inbox_by_priority
+        if sort == "priority"
+        else conversations_service.list_inbox
+    )
+    page = listing(
         db,
         organization_id=actor.organization_id,
         me_id=actor.member.id,
