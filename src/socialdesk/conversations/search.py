@@ -6,10 +6,10 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from sqlalchemy import Select, func, literal_column, select, text
+from sqlalchemy import ColumnElement, Select, exists, func, literal_column, select, text
 from sqlalchemy.orm import Session
 
-from socialdesk.conversations.models import Message
+from socialdesk.conversations.models import Conversation, Message
 
 _TOKEN = re.compile(r"\w+", re.UNICODE)
 
@@ -43,4 +43,59 @@ def matching_conversation_ids(session: Session, *, organization_id: int, query: 
     return select(Message.conversation_id).where(
         Message.organization_id == organization_id,
         func.to_tsvector("simple", Message.text).op("@@")(tsquery),
+    )
+
+
+# At or above this many FTS5 matches (over every organization) a listing walks the inbox in its
+# own order and tests each conversation for a match, instead of looking up the conversation of
+# every matching message and sorting them: a common word matches tens of thousands of messages,
+# and the first page is then found after a few hundred cheap index probes. Below it, starting
+# from the matching messages is cheaper. Tests patch it to exercise both plans.
+WALK_THRESHOLD = 5_000
+
+
+def _fts_rowids(fts: str) -> Any:
+    return (
+        text("SELECT rowid FROM messages_fts WHERE messages_fts MATCH :q")
+        .bindparams(q=fts)
+        .columns(literal_column("rowid"))
+    )
+
+
+def _many_matches(session: Session, fts: str) -> bool:
+    """Whether at least WALK_THRESHOLD messages match, reading no more than that many."""
+    found = session.scalar(
+        text(
+            "SELECT count(*) FROM (SELECT rowid FROM messages_fts "
+            "WHERE messages_fts MATCH :q LIMIT :cap)"
+        ).bindparams(q=fts, cap=WALK_THRESHOLD)
+    )
+    return int(found or 0) >= WALK_THRESHOLD
+
+
+def conversation_matches(
+    session: Session, *, organization_id: int, query: str, ordered: bool = False
+) -> ColumnElement[bool]:
+    """A condition on Conversation: one of its messages matches ``query``.
+
+    With ``ordered`` (a listing that reads the inbox in order and stops after a page) and many
+    matching messages on SQLite, the condition is a per-conversation probe of the matching
+    message ids; otherwise it is membership in the conversations of the matching messages.
+    Both select exactly the same conversations."""
+    if ordered and session.get_bind().dialect.name == "sqlite":
+        fts = fts5_query(query)
+        if fts is not None and _many_matches(session, fts):
+            # The matching rowids are gathered once per statement; each conversation the
+            # walk reaches is then tested through ix_messages_conversation (conversation_id, id).
+            return exists(
+                select(literal_column("1")).where(
+                    Message.conversation_id == Conversation.id,
+                    Message.organization_id == organization_id,
+                    # "+ 0": test membership in the gathered ids; a bare ``id IN`` would make
+                    # SQLite seek the index once per matching id for every conversation.
+                    (Message.id + 0).in_(_fts_rowids(fts)),
+                )
+            )
+    return Conversation.id.in_(
+        matching_conversation_ids(session, organization_id=organization_id, query=query)
     )

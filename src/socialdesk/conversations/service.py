@@ -452,7 +452,10 @@ def _filtered(
     me_id: int | None,
     flt: InboxFilter,
     skip: frozenset[str] = frozenset(),
+    ordered: bool = False,
 ) -> Select[Any]:
+    """Conversations ``flt`` selects. ``ordered`` says the caller reads them in the inbox's
+    order and stops after a page, which lets a search pick a plan that walks that order."""
     stmt = select(Conversation).where(Conversation.organization_id == organization_id)
     if "status" not in skip and flt.status != STATUS_ALL:
         stmt = stmt.where(Conversation.status == flt.status)
@@ -482,10 +485,8 @@ def _filtered(
         stmt = stmt.where(Conversation.id.in_(tagged))
     if flt.query and flt.query.strip():
         stmt = stmt.where(
-            Conversation.id.in_(
-                search_index.matching_conversation_ids(
-                    session, organization_id=organization_id, query=flt.query
-                )
+            search_index.conversation_matches(
+                session, organization_id=organization_id, query=flt.query, ordered=ordered
             )
         )
     return stmt
@@ -503,7 +504,7 @@ def list_inbox(
     """Conversations, most recent activity first, one page at a time."""
     flt = flt.validated()
     limit = clamp_limit(limit)
-    stmt = _filtered(session, organization_id=organization_id, me_id=me_id, flt=flt)
+    stmt = _filtered(session, organization_id=organization_id, me_id=me_id, flt=flt, ordered=True)
     if cursor:
         when, last_id = decode_cursor(cursor)
         stmt = stmt.where(
