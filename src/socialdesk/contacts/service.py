@@ -132,25 +132,6 @@ def merge(session: Session, *, organization_id: int, source_id: int, target_id: 
     return target
 
 
-def search(session: Session, *, organization_id: int, query: str, limit: int = 20) -> list[Contact]:
-    like = f"%{query.strip()}%"
-    ids = select(ContactIdentity.contact_id).where(
-        ContactIdentity.organization_id == organization_id,
-        or_(ContactIdentity.handle.ilike(like), ContactIdentity.display_name.ilike(like)),
-    )
-    return list(
-        session.scalars(
-            select(Contact)
-            .where(
-                Contact.organization_id == organization_id,
-                Contact.merged_into_id.is_(None),
-                or_(Contact.name.ilike(like), Contact.id.in_(ids)),
-            )
-            .limit(limit)
-        )
-    )
-
-
 def list_page(
     session: Session,
     *,

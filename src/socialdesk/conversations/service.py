@@ -676,7 +676,8 @@ def merge(
 
 def refresh_aggregates(session: Session, *, conversation: Conversation) -> None:
     """Recompute the counters and timestamps derived from the conversation's messages, so they
-    are right whatever order the messages arrived in."""
+    are right whatever order the messages arrived in. (min and max keep the column's UTC type,
+    so their values come back aware on every database.)"""
     session.flush()
     sent = Message.visibility != Visibility.NOTE.value
     row = session.execute(
@@ -689,8 +690,8 @@ def refresh_aggregates(session: Session, *, conversation: Conversation) -> None:
     ).one()
     count, first_in, last_in, last_any = row
     conversation.message_count = int(count or 0)
-    conversation.first_inbound_at = _aware(first_in)
-    conversation.last_customer_message_at = _aware(last_in)
+    conversation.first_inbound_at = first_in
+    conversation.last_customer_message_at = last_in
     if first_in is not None:
         first_reply = session.scalar(
             select(func.min(Message.created_at)).where(
@@ -700,9 +701,9 @@ def refresh_aggregates(session: Session, *, conversation: Conversation) -> None:
                 Message.created_at >= first_in,
             )
         )
-        conversation.first_response_at = _aware(first_reply)
+        conversation.first_response_at = first_reply
     if last_any is not None:
-        conversation.last_activity_at = max(conversation.last_activity_at, _aware_req(last_any))
+        conversation.last_activity_at = max(conversation.last_activity_at, last_any)
     latest = session.scalar(
         select(Message.text)
         .where(Message.conversation_id == conversation.id, sent)
@@ -710,18 +711,3 @@ def refresh_aggregates(session: Session, *, conversation: Conversation) -> None:
         .limit(1)
     )
     conversation.last_preview = (latest or "")[:200]
-
-
-def _aware(value: datetime | None) -> datetime | None:
-    # Aggregates bypass the column type on SQLite; re-attach UTC.
-    if value is None:
-        return None
-    return _aware_req(value)
-
-
-def _aware_req(value: datetime | str) -> datetime:
-    from datetime import UTC
-
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    return value if value.tzinfo else value.replace(tzinfo=UTC)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.orm import Session
@@ -51,7 +50,3 @@ def _drop_callbacks(session: Session) -> None:
             callback()
         except Exception:
             log.exception("after-rollback callback %r failed", callback)
-
-
-def pending(session: Session) -> list[Any]:
-    return list(session.info.get(_KEY, []))

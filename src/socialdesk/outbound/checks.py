@@ -56,7 +56,6 @@ class Outcome:
 Check = Callable[[Draft], Outcome]
 
 _checks: list[Check] = []
-_length_counter: Callable[[str, LengthCounting], int] | None = None
 
 
 def register(check: Check) -> Check:
@@ -65,16 +64,8 @@ def register(check: Check) -> Check:
     return check
 
 
-def set_length_counter(counter: Callable[[str, LengthCounting], int]) -> None:
-    """The network-exact counter (X weighted length, graphemes...) replaces the default."""
-    global _length_counter  # noqa: PLW0603 - one process-wide counter, set once at start
-    _length_counter = counter
-
-
 def count_length(text: str, counting: LengthCounting) -> int:
     """Length as the network counts it (X weighted, graphemes, Mastodon's URL rule...)."""
-    if _length_counter is not None:
-        return _length_counter(text, counting)
     return policy_count(text, counting)
 
 

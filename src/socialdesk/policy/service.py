@@ -14,7 +14,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from socialdesk.accounts import audit
@@ -246,14 +246,3 @@ def backtest(
                 )
             )
     return len(rows), hits
-
-
-def decisions_count(session: Session, *, organization_id: int) -> int:
-    return int(
-        session.scalar(
-            select(func.count())
-            .select_from(PolicyDecision)
-            .where(PolicyDecision.organization_id == organization_id)
-        )
-        or 0
-    )
