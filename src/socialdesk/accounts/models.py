@@ -64,6 +64,14 @@ class Member(IdMixin, Base):
     totp_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
     # The personal profile, separate from every brand account.
     avatar_url: Mapped[str | None] = mapped_column(String(500), default=None)
+    # Duty and routing: away members get no new work; capacity caps auto-assigned open work.
+    availability: Mapped[str] = mapped_column(String(20), default="available")
+    availability_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    capacity: Mapped[int] = mapped_column(Integer, default=10)
+    # Round robin gives the next conversation to the on-duty member assigned longest ago.
+    last_assigned_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    # Languages the member answers in (ISO 639-1), for routing by the message's language.
+    languages: Mapped[list[str]] = mapped_column(JSON, default=list)
 
 
 class Team(IdMixin, Base):
@@ -75,6 +83,18 @@ class Team(IdMixin, Base):
     organization_id: Mapped[int] = mapped_column(BigId, ForeignKey("organizations.id"), index=True)
     name: Mapped[str] = mapped_column(String(120))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # Who hears about breaches and escalations first.
+    lead_member_id: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("members.id"), default=None
+    )
+    # When the team works; None: around the clock.
+    business_hours_id: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("business_hours.id"), default=None
+    )
+    # Where the department hears about escalation requests besides the desk.
+    notify_email: Mapped[str | None] = mapped_column(String(320), default=None)
+    # A Slack-compatible incoming-webhook URL; it is a secret, so encrypted like credentials.
+    webhook_url_encrypted: Mapped[bytes | None] = mapped_column(LargeBinary, default=None)
 
 
 class TeamMembership(Base):

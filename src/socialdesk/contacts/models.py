@@ -20,6 +20,8 @@ class Contact(IdMixin, Base):
     organization_id: Mapped[int] = mapped_column(BigId, ForeignKey("organizations.id"), index=True)
     name: Mapped[str] = mapped_column(String(200), default="")
     is_vip: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The customer asked not to be contacted unprompted (follow-ups, surveys).
+    opted_out_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
     attributes: Mapped[dict[str, Any]] = mapped_column(default=dict)
     merged_into_id: Mapped[int | None] = mapped_column(
         BigId, ForeignKey("contacts.id"), default=None

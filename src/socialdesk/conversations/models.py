@@ -62,6 +62,8 @@ class Conversation(IdMixin, Base):
             "priority",
             "last_activity_at",
         ),
+        # The inbox ordered by SLA time left.
+        Index("ix_conversations_sla_due", "organization_id", "status", "sla_due_at"),
     )
 
     organization_id: Mapped[int] = mapped_column(BigId, ForeignKey("organizations.id"))
@@ -89,6 +91,15 @@ class Conversation(IdMixin, Base):
     intent: Mapped[str | None] = mapped_column(String(20), default=None)
     language: Mapped[str | None] = mapped_column(String(12), default=None)
     is_complaint: Mapped[bool] = mapped_column(Boolean, default=False)
+    # SLA: the earliest due time of the running clocks (None: none running), for timers and
+    # "time left" ordering; the clocks themselves live in sla_clocks.
+    sla_policy_id: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("sla_policies.id"), default=None
+    )
+    sla_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    sla_breached: Mapped[bool] = mapped_column(Boolean, default=False)
+    # When the current assignee got it (timeout reassignment counts from here).
+    assigned_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
 
 
 class ConversationTag(Base):

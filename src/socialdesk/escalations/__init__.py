@@ -1,0 +1,1 @@
+"""Pulling another department in without losing the conversation's owner."""

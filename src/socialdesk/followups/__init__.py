@@ -1,0 +1,1 @@
+"""Asking the customer, after resolution, whether it was really fixed."""

@@ -1,0 +1,1 @@
+"""Telling people: in the desk, by email and by outgoing webhook."""

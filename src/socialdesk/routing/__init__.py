@@ -1,0 +1,1 @@
+"""Who gets a conversation: duty, routing rules, auto-assignment, reassignment, automation."""

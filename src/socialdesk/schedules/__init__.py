@@ -1,0 +1,1 @@
+"""When teams work: weekly business hours in a time zone, with holidays."""

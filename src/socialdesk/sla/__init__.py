@@ -1,0 +1,1 @@
+"""Service-level targets: policies, clocks per conversation, warnings, breaches, reports."""
