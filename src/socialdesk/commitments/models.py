@@ -42,9 +42,7 @@ class Commitment(IdMixin, Base):
     )
     owner_id: Mapped[int] = mapped_column(BigId, ForeignKey("members.id"))
     team_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("teams.id"), default=None)
-    created_by_id: Mapped[int | None] = mapped_column(
-        BigId, ForeignKey("members.id"), default=None
-    )
+    created_by_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("members.id"), default=None)
     text: Mapped[str] = mapped_column(Text)
     source: Mapped[str] = mapped_column(String(12), default=CommitmentSource.MANUAL.value)
     # True when the text named no time and the organization's default applied.
