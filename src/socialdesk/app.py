@@ -17,19 +17,32 @@ from socialdesk import __version__
 from socialdesk.accounts import api as accounts_api
 from socialdesk.channels import api as channels_api
 from socialdesk.channels import webhooks as channel_webhooks
+from socialdesk.commitments import api as commitments_api
 from socialdesk.common.errors import DomainError, NotAuthenticated, NotFound
 from socialdesk.config import get_settings
 from socialdesk.contacts import api as contacts_api
 from socialdesk.conversations import api as conversations_api
 from socialdesk.db.session import get_sessionmaker
+from socialdesk.escalations import api as escalations_api
 from socialdesk.events import api as events_api
 from socialdesk.events.realtime import Hub
+from socialdesk.followups import api as followups_api
 from socialdesk.jobs import catalog  # noqa: F401 - registers jobs and listeners
+from socialdesk.notifications import api as notifications_api
 from socialdesk.policy import api as policy_api
+from socialdesk.routing import api as routing_api
+from socialdesk.sla import api as sla_api
 from socialdesk.web import account as web_account
 from socialdesk.web import admin as web_admin
 from socialdesk.web import chat as web_chat
+from socialdesk.web import commitments as web_commitments
 from socialdesk.web import conduct as web_conduct
+from socialdesk.web import connect as web_connect
+from socialdesk.web import escalations as web_escalations
+from socialdesk.web import followups as web_followups
+from socialdesk.web import notifications as web_notifications
+from socialdesk.web import routing as web_routing
+from socialdesk.web import sla as web_sla
 from socialdesk.web import sso as web_sso
 from socialdesk.web import views as web_views
 
@@ -111,7 +124,19 @@ def create_app() -> FastAPI:
     app.add_exception_handler(DomainError, _domain_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
-    for module in (accounts_api, conversations_api, contacts_api, channels_api, policy_api):
+    for module in (
+        accounts_api,
+        conversations_api,
+        contacts_api,
+        channels_api,
+        policy_api,
+        routing_api,
+        sla_api,
+        escalations_api,
+        notifications_api,
+        commitments_api,
+        followups_api,
+    ):
         app.include_router(module.router, prefix="/api")
     app.include_router(events_api.router)
     app.include_router(channel_webhooks.router)
@@ -121,5 +146,15 @@ def create_app() -> FastAPI:
     app.include_router(web_sso.router)
     app.include_router(web_admin.router)
     app.include_router(web_account.router)
+    for web_module in (
+        web_routing,
+        web_sla,
+        web_escalations,
+        web_notifications,
+        web_commitments,
+        web_followups,
+        web_connect,
+    ):
+        app.include_router(web_module.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app

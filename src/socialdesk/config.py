@@ -75,6 +75,17 @@ class Settings(BaseSettings):
     secure_cookies: bool = Field(
         default=False, description="Mark cookies Secure (set behind HTTPS)."
     )
+    mail_url: str = Field(
+        default="",
+        description=(
+            "Where the desk sends its own mail (notifications, reminders): "
+            "smtp://user:password@host:port, smtps://... for TLS from the start, "
+            "?starttls=1 to upgrade. Empty: no email, notifications stay in the desk."
+        ),
+    )
+    mail_from: str = Field(
+        default="socialdesk@localhost", description="Sender address of the desk's own mail."
+    )
     oidc_issuer: str = Field(
         default="",
         description="OpenID Connect provider for single sign-on. Empty: SSO is off.",

@@ -54,7 +54,16 @@ ANY_MEMBER: dict[tuple[str, str], str] = {
 UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
 AREA_RULES: list[tuple[str, re.Pattern[str], frozenset[Permission]]] = [
     ("*", re.compile(r"^/admin/accounts"), frozenset({Permission.CHANNELS_MANAGE})),
-    ("*", re.compile(r"^/admin/(?!accounts)"), frozenset({Permission.MEMBERS_MANAGE})),
+    (
+        "*",
+        re.compile(r"^(/api)?/admin/(routing|sla|business-hours|automation|follow-ups)"),
+        frozenset({Permission.ROUTING_MANAGE}),
+    ),
+    (
+        "*",
+        re.compile(r"^/admin/(?!accounts|routing|sla|business-hours|automation|follow-ups)"),
+        frozenset({Permission.MEMBERS_MANAGE}),
+    ),
     ("*", re.compile(r"^(/api)?/approvals"), frozenset({Permission.APPROVE})),
     (
         "unsafe",

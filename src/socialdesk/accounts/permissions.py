@@ -17,6 +17,8 @@ class Permission(enum.StrEnum):
     CHANNELS_MANAGE = "channels.manage"
     MEMBERS_MANAGE = "members.manage"
     IMPORT = "data.import"
+    # Routing rules, SLA policies, business hours, automation and follow-up settings.
+    ROUTING_MANAGE = "routing.manage"
 
 
 _AGENT = {Permission.READ, Permission.REPLY, Permission.MANAGE, Permission.NOTE}

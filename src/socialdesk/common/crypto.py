@@ -68,10 +68,10 @@ def rotate_all(session: Session) -> dict[str, int]:
     from sqlalchemy import select
 
     from socialdesk.accounts import audit
-    from socialdesk.accounts.models import Member, Organization
+    from socialdesk.accounts.models import Member, Organization, Team
     from socialdesk.channels.models import BrandAccount
 
-    counts = {"brand_accounts": 0, "members": 0}
+    counts = {"brand_accounts": 0, "members": 0, "team_webhooks": 0}
     for account in session.scalars(
         select(BrandAccount).where(BrandAccount.credentials_encrypted.is_not(None))
     ):
@@ -82,6 +82,10 @@ def rotate_all(session: Session) -> dict[str, int]:
         assert member.totp_secret_encrypted is not None
         member.totp_secret_encrypted = rotate(member.totp_secret_encrypted)
         counts["members"] += 1
+    for team in session.scalars(select(Team).where(Team.webhook_url_encrypted.is_not(None))):
+        assert team.webhook_url_encrypted is not None
+        team.webhook_url_encrypted = rotate(team.webhook_url_encrypted)
+        counts["team_webhooks"] += 1
     for org_id in session.scalars(select(Organization.id)):
         audit.record(
             session, organization_id=org_id, action="keys_rotated", actor=None, after=counts

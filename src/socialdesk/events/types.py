@@ -88,6 +88,16 @@ class ApprovalDecided(DomainEvent):
     status: str
 
 
+@dataclass(frozen=True, kw_only=True)
+class NotificationCreated(DomainEvent):
+    """A member has something new in their notifications (the desk's bell)."""
+
+    kind: ClassVar[str] = "notification.created"
+    notification_id: int
+    member_id: int
+    notification_kind: str
+
+
 ALL_EVENTS: tuple[type[DomainEvent], ...] = (
     ConversationCreated,
     ConversationChanged,
@@ -97,4 +107,5 @@ ALL_EVENTS: tuple[type[DomainEvent], ...] = (
     MemberDeactivated,
     ApprovalRequested,
     ApprovalDecided,
+    NotificationCreated,
 )

@@ -1,0 +1,288 @@
+"""Telling people about things: a row per person in the desk, an email copy when the desk has
+mail configured, and an outgoing webhook (Slack-compatible) for a team.
+
+Plain keyword-only functions that never commit. Email and webhook deliveries are jobs enqueued
+after the commit, so a rolled-back change notifies nobody.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+from urllib.parse import urlsplit
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from socialdesk.accounts.models import Member, Role, Team, TeamMembership
+from socialdesk.common import clock, crypto
+from socialdesk.common.errors import NotFound, ValidationFailed
+from socialdesk.common.pagination import Page, keyset_page
+from socialdesk.config import get_settings
+from socialdesk.events import bus
+from socialdesk.events.types import NotificationCreated
+from socialdesk.jobs import queue as jobs
+from socialdesk.notifications.models import Notification
+
+EMAIL_JOB = "notifications.email"
+WEBHOOK_JOB = "notifications.webhook"
+
+
+def notify(
+    session: Session,
+    *,
+    organization_id: int,
+    member_ids: Iterable[int],
+    kind: str,
+    title: str,
+    body: str = "",
+    conversation_id: int | None = None,
+    link: str | None = None,
+    data: dict[str, Any] | None = None,
+    email: bool = True,
+) -> list[Notification]:
+    """One notification per distinct active member of the organization among ``member_ids``.
+
+    With ``email`` and the desk's mail configured (``SOCIALDESK_MAIL_URL``), each is also
+    mailed to the member by a job after the commit.
+    """
+    wanted = sorted(set(member_ids))
+    if not wanted:
+        return []
+    members = session.scalars(
+        select(Member).where(
+            Member.id.in_(wanted),
+            Member.organization_id == organization_id,
+            Member.is_active.is_(True),
+        )
+    ).all()
+    now = clock.now()
+    created: list[Notification] = []
+    for member in members:
+        notification = Notification(
+            organization_id=organization_id,
+            member_id=member.id,
+            kind=kind,
+            title=title[:300],
+            body=body,
+            conversation_id=conversation_id,
+            link=link,
+            data=data or {},
+            created_at=now,
+        )
+        session.add(notification)
+        created.append(notification)
+    session.flush()
+    mail = email and bool(get_settings().mail_url)
+    for notification in created:
+        bus.emit(
+            session,
+            NotificationCreated(
+                organization_id=organization_id,
+                notification_id=notification.id,
+                member_id=notification.member_id,
+                notification_kind=kind,
+            ),
+        )
+        if mail:
+            jobs.enqueue(session, EMAIL_JOB, {"notification_id": notification.id})
+    return created
+
+
+def admin_ids(session: Session, *, organization_id: int) -> list[int]:
+    return list(
+        session.scalars(
+            select(Member.id).where(
+                Member.organization_id == organization_id,
+                Member.is_active.is_(True),
+                Member.role.in_([Role.OWNER.value, Role.ADMIN.value]),
+            )
+        )
+    )
+
+
+def team_member_ids(session: Session, *, team_id: int) -> list[int]:
+    return list(
+        session.scalars(
+            select(TeamMembership.member_id)
+            .join(Member, Member.id == TeamMembership.member_id)
+            .where(TeamMembership.team_id == team_id, Member.is_active.is_(True))
+        )
+    )
+
+
+def notify_admins(
+    session: Session,
+    *,
+    organization_id: int,
+    kind: str,
+    title: str,
+    body: str = "",
+    link: str | None = None,
+    data: dict[str, Any] | None = None,
+) -> list[Notification]:
+    """Owners and admins: brand-account health, failing webhooks."""
+    return notify(
+        session,
+        organization_id=organization_id,
+        member_ids=admin_ids(session, organization_id=organization_id),
+        kind=kind,
+        title=title,
+        body=body,
+        link=link,
+        data=data,
+    )
+
+
+# -- team webhooks ------------------------------------------------------------------------
+
+
+def set_team_webhook(team: Team, url: str | None) -> None:
+    """Store (encrypted) or clear a team's outgoing webhook URL. Only https URLs, or http to
+    this machine for local relays, are accepted."""
+    if url is None or not url.strip():
+        team.webhook_url_encrypted = None
+        return
+    url = url.strip()
+    parts = urlsplit(url)
+    local = parts.hostname in {"127.0.0.1", "localhost", "::1"}
+    if parts.scheme != "https" and not (parts.scheme == "http" and local):
+        raise ValidationFailed(
+            "the webhook URL must start with https:// (http:// only to this machine)",
+            field="webhook_url",
+        )
+    if not parts.hostname:
+        raise ValidationFailed("the webhook URL has no host", field="webhook_url")
+    team.webhook_url_encrypted = crypto.encrypt_json({"url": url})
+
+
+def team_webhook_url(team: Team) -> str | None:
+    if team.webhook_url_encrypted is None:
+        return None
+    return crypto.decrypt_json(team.webhook_url_encrypted).get("url")
+
+
+def masked_webhook(team: Team) -> str | None:
+    """What the settings page shows: the host only, never the secret path."""
+    url = team_webhook_url(team)
+    if url is None:
+        return None
+    return f"{urlsplit(url).scheme}://{urlsplit(url).hostname}/…"
+
+
+def slack_payload(
+    *, title: str, body: str = "", link: str | None = None, fields: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """A Slack incoming-webhook message (``text`` plus blocks); Mattermost, Rocket.Chat and
+    Discord's /slack endpoint read the same shape."""
+    url = absolute_link(link)
+    text = f"{title}\n{body}".strip() if body else title
+    if url:
+        text = f"{text}\n<{url}|Open in socialdesk>"
+    blocks: list[dict[str, Any]] = [
+        {"type": "section", "text": {"type": "mrkdwn", "text": f"*{_escape(title)}*"}}
+    ]
+    if body:
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": _escape(body)}})
+    if fields:
+        blocks.append(
+            {
+                "type": "section",
+                "fields": [
+                    {"type": "mrkdwn", "text": f"*{_escape(k)}*\n{_escape(v)}"}
+                    for k, v in fields.items()
+                ],
+            }
+        )
+    if url:
+        blocks.append(
+            {
+                "type": "actions",
+                "elements": [
+                    {"type": "button", "text": {"type": "plain_text", "text": "Open"}, "url": url}
+                ],
+            }
+        )
+    return {"text": text, "blocks": blocks}
+
+
+def _escape(text: str) -> str:
+    # Slack's mrkdwn needs only these three escaped.
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def absolute_link(link: str | None) -> str | None:
+    if not link:
+        return None
+    if link.startswith(("http://", "https://")):
+        return link
+    return get_settings().base_url.rstrip("/") + "/" + link.lstrip("/")
+
+
+def post_to_team_webhook(session: Session, *, team: Team, payload: dict[str, Any]) -> bool:
+    """Enqueue a webhook delivery to the team's URL; False when the team has none. The job
+    reads the URL itself, so the secret never sits in the queue."""
+    if team.webhook_url_encrypted is None:
+        return False
+    jobs.enqueue(session, WEBHOOK_JOB, {"team_id": team.id, "payload": payload})
+    return True
+
+
+# -- reading ------------------------------------------------------------------------------
+
+
+def unread_count(session: Session, *, member: Member) -> int:
+    return int(
+        session.scalar(
+            select(func.count())
+            .select_from(Notification)
+            .where(Notification.member_id == member.id, Notification.read_at.is_(None))
+        )
+        or 0
+    )
+
+
+def page(
+    session: Session,
+    *,
+    member: Member,
+    unread_only: bool = False,
+    limit: int = 50,
+    cursor: str | None = None,
+) -> Page[Notification]:
+    stmt = select(Notification).where(Notification.member_id == member.id)
+    if unread_only:
+        stmt = stmt.where(Notification.read_at.is_(None))
+    return keyset_page(
+        session,
+        stmt,
+        when=Notification.created_at,
+        row_id=Notification.id,
+        key=lambda n: (n.created_at, n.id),
+        cursor=cursor,
+        limit=limit,
+        newest_first=True,
+    )
+
+
+def get_own(session: Session, *, member: Member, notification_id: int) -> Notification:
+    notification = session.get(Notification, notification_id)
+    if notification is None or notification.member_id != member.id:
+        raise NotFound(f"notification {notification_id} does not exist")
+    return notification
+
+
+def mark_read(session: Session, *, member: Member, notification_id: int) -> Notification:
+    notification = get_own(session, member=member, notification_id=notification_id)
+    if notification.read_at is None:
+        notification.read_at = clock.now()
+    return notification
+
+
+def mark_all_read(session: Session, *, member: Member) -> int:
+    result = session.execute(
+        update(Notification)
+        .where(Notification.member_id == member.id, Notification.read_at.is_(None))
+        .values(read_at=clock.now())
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]  # CursorResult at run time

@@ -1,0 +1,7 @@
+"""REST API of the sla domain (thin: validate, call the service, map errors)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter(tags=["sla"])
