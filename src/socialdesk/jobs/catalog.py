@@ -3,9 +3,24 @@
 A new domain with jobs adds one import here.
 """
 
+from socialdesk.commitments import jobs as commitments_jobs
 from socialdesk.conversations import jobs as conversations_jobs
+from socialdesk.escalations import jobs as escalations_jobs
 from socialdesk.events import jobs as events_jobs
+from socialdesk.followups import jobs as followups_jobs
 from socialdesk.notifications import jobs as notifications_jobs
 from socialdesk.outbound import service as outbound_service
+from socialdesk.routing import jobs as routing_jobs
+from socialdesk.sla import jobs as sla_jobs
 
-__all__ = ["conversations_jobs", "events_jobs", "notifications_jobs", "outbound_service"]
+__all__ = [
+    "commitments_jobs",
+    "conversations_jobs",
+    "escalations_jobs",
+    "events_jobs",
+    "followups_jobs",
+    "notifications_jobs",
+    "outbound_service",
+    "routing_jobs",
+    "sla_jobs",
+]

@@ -1,0 +1,3 @@
+"""Jobs, periodic tasks and event listeners of the commitments domain."""
+
+from __future__ import annotations

@@ -1,0 +1,3 @@
+"""Jobs, periodic tasks and event listeners of the sla domain."""
+
+from __future__ import annotations
