@@ -3,6 +3,7 @@
 A new domain with jobs adds one import here.
 """
 
+from socialdesk.channels import jobs as channels_jobs
 from socialdesk.commitments import jobs as commitments_jobs
 from socialdesk.conversations import jobs as conversations_jobs
 from socialdesk.escalations import jobs as escalations_jobs
@@ -14,6 +15,7 @@ from socialdesk.routing import jobs as routing_jobs
 from socialdesk.sla import jobs as sla_jobs
 
 __all__ = [
+    "channels_jobs",
     "commitments_jobs",
     "conversations_jobs",
     "escalations_jobs",
