@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from itertools import pairwise
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -84,7 +85,7 @@ class WeeklyHours:
                     )
                 parsed.append((start, end))
             parsed.sort()
-            for (a_start, a_end), (b_start, b_end) in zip(parsed, parsed[1:], strict=False):
+            for (a_start, a_end), (b_start, b_end) in pairwise(parsed):
                 if b_start < a_end:
                     raise ValidationFailed(
                         f"{day_name}: {_fmt(a_start)}-{_fmt(a_end)} overlaps "
@@ -194,7 +195,7 @@ class WeeklyHours:
 
 ALWAYS = WeeklyHours(
     zone=ZoneInfo("UTC"),
-    periods={d: ((0, MINUTES_PER_DAY),) for d in range(7)},
+    periods=dict.fromkeys(range(7), ((0, MINUTES_PER_DAY),)),
     always=True,
 )
 
