@@ -250,17 +250,18 @@ def list_conversations(
     cursor: Cursor = None,
     limit: Limit = 50,
     sort: Annotated[
-        Literal["recent", "priority"],
-        Query(description="recent: latest activity first; priority: highest priority first"),
-    ] = "recent",
+        conversations_service.Sort,
+        Query(
+            description=(
+                "recent: latest activity first; priority: highest priority first; "
+                "sla: least SLA time left first (overdue on top), then the rest"
+            )
+        ),
+    ] = conversations_service.Sort.RECENT,
 ) -> ConversationPage:
-    listing = (
-        conversations_service.list_inbox_by_priority
-        if sort == "priority"
-        else conversations_service.list_inbox
-    )
-    page = listing(
+    page = conversations_service.list_inbox_sorted(
         db,
+        sort=sort,
         organization_id=actor.organization_id,
         me_id=actor.member.id,
         flt=flt,

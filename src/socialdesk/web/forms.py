@@ -23,7 +23,8 @@ SENTIMENT_CHOICES: tuple[str, ...] = ("negative", "neutral", "positive")
 PRIORITY_CHOICES: tuple[str, ...] = tuple(p.name.lower() for p in Priority)
 SORT_RECENT = "recent"
 SORT_PRIORITY = "priority"
-SORT_CHOICES: tuple[str, ...] = (SORT_RECENT, SORT_PRIORITY)
+SORT_SLA = "sla"
+SORT_CHOICES: tuple[str, ...] = (SORT_RECENT, SORT_PRIORITY, SORT_SLA)
 
 
 def text(form: Mapping[str, object], name: str, *, default: str = "") -> str:

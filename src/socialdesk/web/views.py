@@ -230,13 +230,9 @@ def _inbox_context(
     db: Session, actor: Actor, query: forms.InboxQuery, cursor: str | None = None
 ) -> dict[str, Any]:
     flt = query.to_filter()
-    listing = (
-        conversations_service.list_inbox_by_priority
-        if query.sort == forms.SORT_PRIORITY
-        else conversations_service.list_inbox
-    )
-    page = listing(
+    page = conversations_service.list_inbox_sorted(
         db,
+        sort=conversations_service.Sort(query.sort),
         organization_id=actor.organization_id,
         me_id=actor.member.id,
         flt=flt,
