@@ -92,6 +92,40 @@ def time_tag(context: Context, value: datetime | None) -> Markup:
     )
 
 
+def duration_words(seconds: float) -> str:
+    """A short span for people: "45s", "12m", "3h 05m", "2d 4h"."""
+    seconds = int(abs(seconds))
+    if seconds < 60:
+        return f"{seconds}s"
+    minutes = seconds // 60
+    if minutes < 60:
+        return f"{minutes}m"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 48:
+        return f"{hours}h {minutes:02d}m"
+    days, hours = divmod(hours, 24)
+    return f"{days}d {hours}h"
+
+
+@pass_context
+def sla_chip(context: Context, due: datetime | None, warn_seconds: float = 900) -> Markup:
+    """Time left until the earliest SLA due time, or how long it is overdue. The element
+    carries the due instant, so the page's script keeps it counting without a reload."""
+    if due is None:
+        return Markup("")
+    left = (due - clock.now()).total_seconds()
+    if left < 0:
+        state, text = "overdue", f"overdue {duration_words(left)}"
+    elif left <= warn_seconds:
+        state, text = "soon", f"{duration_words(left)} left"
+    else:
+        state, text = "ok", f"{duration_words(left)} left"
+    return Markup(
+        '<span class="chip chip-sla chip-sla-{state}" data-sla-due="{iso}" title="SLA due {full}">'
+        '<span class="visually-hidden">SLA: </span><span class="sla-left">{text}</span></span>'
+    ).format(state=state, iso=due.astimezone(UTC).isoformat(), full=local(context, due), text=text)
+
+
 def to_json(value: Any) -> Markup:
     """JSON safe to put inside an HTML attribute value (autoescaping escapes the quotes)."""
     return Markup.escape(json.dumps(value, separators=(",", ":")))
@@ -108,6 +142,7 @@ def environment() -> Environment:
     env.filters["local"] = local
     env.filters["short_time"] = short_time
     env.filters["time_tag"] = time_tag
+    env.filters["sla_chip"] = sla_chip
     env.filters["tojson_attr"] = to_json
     env.filters["count_label"] = count_label
     env.globals["version"] = __version__

@@ -217,6 +217,32 @@
     e.preventDefault();
   });
 
+  // -- SLA countdowns: every [data-sla-due] element counts down without a reload -----------
+  function words(seconds) {
+    seconds = Math.floor(Math.abs(seconds));
+    if (seconds < 60) return seconds + "s";
+    var minutes = Math.floor(seconds / 60);
+    if (minutes < 60) return minutes + "m";
+    var hours = Math.floor(minutes / 60); minutes = minutes % 60;
+    if (hours < 48) return hours + "h " + (minutes < 10 ? "0" : "") + minutes + "m";
+    return Math.floor(hours / 24) + "d " + (hours % 24) + "h";
+  }
+  function tickSla() {
+    var now = Date.now();
+    document.querySelectorAll("[data-sla-due]").forEach(function (el) {
+      var left = (Date.parse(el.getAttribute("data-sla-due")) - now) / 1000;
+      var warn = parseFloat(el.getAttribute("data-sla-warn") || "900");
+      var text = left < 0 ? "overdue " + words(left) : words(left) + " left";
+      var target = el.querySelector(".sla-left") || el;
+      if (target.textContent !== text) target.textContent = text;
+      el.classList.toggle("chip-sla-overdue", left < 0);
+      el.classList.toggle("chip-sla-soon", left >= 0 && left <= warn);
+      el.classList.toggle("chip-sla-ok", left > warn);
+    });
+  }
+  setInterval(tickSla, 15000);
+  document.addEventListener("htmx:afterSettle", tickSla);
+
   // -- small page set-up ----------------------------------------------------------------
   function remember() {
     if (document.body.classList.contains("page-inbox")) {
