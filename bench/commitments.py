@@ -12,6 +12,7 @@ held-out part unless told otherwise:
 * due time: of the found gold promises that state a time, the share whose predicted due is the
   same instant as the gold due; and of the found ones that state none, the share given a time
   anyway;
+* the rules' figures for each stratum of the part (random, oversample, time, extra);
 * the same figures for a keyword baseline: every sentence with "will" or "'ll" that is not a
   question is a promise, its due read by the same time parser.
 
@@ -222,6 +223,10 @@ def main() -> None:
         "rules_random_stratum": score(random_part, predicted),
         "baseline_keyword_will": score(replies, baseline),
         "baseline_random_stratum": score(random_part, baseline),
+        "rules_by_stratum": {
+            stratum: score([r for r in replies if r.stratum == stratum], predicted)
+            for stratum in sorted({r.stratum for r in replies})
+        },
         "messages_per_second": round(len(replies) / elapsed, 1) if elapsed else None,
     }
     if args.errors:
@@ -238,6 +243,14 @@ def main() -> None:
             f"{name:26} P={figures['promise_precision']} R={figures['promise_recall']} "
             f"reply P={figures['reply_precision']} R={figures['reply_recall']} "
             f"due exact={figures['due_exact']} (n={figures['due_exact_n']})"
+        )
+    by_stratum = result["rules_by_stratum"]
+    assert isinstance(by_stratum, dict)
+    for stratum, figures in by_stratum.items():
+        print(
+            f"  rules, {stratum:17} P={figures['promise_precision']} "
+            f"R={figures['promise_recall']} due exact={figures['due_exact']} "
+            f"(n={figures['due_exact_n']}) of {figures['gold']} gold, {figures['predicted']} found"
         )
     print(json.dumps(result))
 

@@ -200,10 +200,65 @@ def test_tomorrow_at_9am_on_the_fall_back_night() -> None:
         "We expect a delay today.",
         "",
         "   ",
+        # waits on the customer: "when you ...", and details asked for in the next sentence
+        "When you're ready, we'll walk you through the steps.",
+        "We'll look into this for you. Can you please DM us your booking reference?",
+        "We'll check this for you. Please send us your order number.",
+        "We'll continue helping out from here. Can you DM us the email on the account?",
+        "I'll take a look. Which store was it?",
+        "Thank you so much! I will meet you there, so we can take care of you! https://t.co/x",
+        "Thanks! I'll meet you in DM.",
+        # availability, opening hours and supply are news for everyone
+        "We'll have basic beverages such as water, coffee, and juice on board.",
+        "We will be closed on Monday for the holiday.",
+        "The store will be open until 9pm tonight.",
+        "We're having a few supplier issues at the moment but we'll get them back soon.",
     ],
 )
 def test_not_promises(text: str) -> None:
     assert promises(text) == []
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # an invitation or thanks after the promise does not make it wait on the customer
+        "We'll look into this. Let us know if you need anything else.",
+        "We'll look into this and get back to you. Thanks for your patience.",
+        "We'll review your case. Have a great day!",
+        "We'll look into this. Is there anything else we can help with?",
+        # passing feedback on does not need the answer to a question that follows
+        "We'll pass this on to the team. Which store was it?",
+        # acts, not availability
+        "We'll have someone call you tomorrow.",
+        "We'll have a look and get back to you.",
+        "We'll have this sorted for you by Friday.",
+        # supply mentioned, but the act is for this customer or asks on their behalf
+        "Our supplier is late, but we'll send you a replacement as soon as it arrives.",
+        "I will call our supplier and see if they have any left.",
+        # a meeting with a time is a visit, not an invitation to a DM
+        "The engineer will meet you there at 9am tomorrow.",
+    ],
+)
+def test_promises_kept_next_to_the_new_rules(text: str) -> None:
+    assert promises(text), text
+
+
+def test_an_emoji_ends_a_sentence() -> None:
+    promise = only("That's what we're here for 😊  The team should send you an email shortly ^HP")
+    assert promise.text == "The team should send you an email shortly"
+    assert only("We'll pass it on 👍🏽 Thanks").text == "We'll pass it on"
+    assert only("We'll pass it on ❤️").text == "We'll pass it on"
+
+
+def test_from_morning_is_the_coming_morning() -> None:
+    nairobi = ZoneInfo("Africa/Nairobi")
+    evening = datetime(2017, 10, 27, 20, 9, tzinfo=nairobi)
+    text = "Kindly be patient as this shall be done from morning ^MT"
+    promise = only(text, now=evening, tz=nairobi)
+    assert promise.text == "this shall be done from morning"
+    assert promise.due is not None
+    assert promise.due.isoformat() == "2017-10-28T12:00:00+03:00"
 
 
 def test_naive_now_and_negative_default_are_refused() -> None:

@@ -183,6 +183,8 @@ def test_in_the_morning_said_in_the_small_hours_is_today() -> None:
     small_hours = datetime(2017, 10, 10, 0, 27, tzinfo=NEW_YORK)
     assert due("in the morning", now=small_hours) == "2017-10-10T12:00:00-04:00"
     assert due("in the morning", now=NOW_NY) == "2024-03-15T12:00:00-04:00"
+    assert due("from morning", now=NOW_NY) == "2024-03-15T12:00:00-04:00"
+    assert due("from the morning", now=small_hours) == "2017-10-10T12:00:00-04:00"
 
 
 def test_kind_and_phrase() -> None:

@@ -18,6 +18,7 @@ development part of the annotations and on unlabelled replies, never on the held
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Literal
@@ -64,8 +65,17 @@ _ABBREVIATIONS = frozenset(
 )
 
 
+def _is_emoji(char: str) -> bool:
+    """An emoji or a part of one (variation selector, joiner, skin tone)."""
+    if char in "\ufe0f\u200d":
+        return True
+    return unicodedata.category(char) in ("So", "Sk") and ord(char) >= 0x2600
+
+
 def _sentences(text: str) -> list[tuple[int, int]]:
-    """Split into sentences: after . ! ? followed by space or end, and at line breaks."""
+    """Split into sentences: after . ! ? followed by space or end, at line breaks, and after an
+    emoji followed by space ("That's what we're here for 😊  The team should ...": replies often
+    end a sentence with an emoji instead of a full stop)."""
     spans: list[tuple[int, int]] = []
     start = 0
     length = len(text)
@@ -75,6 +85,12 @@ def _sentences(text: str) -> list[tuple[int, int]]:
         if char == "\n":
             spans.append((start, index))
             start = index + 1
+        elif _is_emoji(char):
+            while index + 1 < length and _is_emoji(text[index + 1]):
+                index += 1
+            if index + 1 < length and text[index + 1] in " \t":
+                spans.append((start, index + 1))
+                start = index + 1
         elif char in ".!?" and (index + 1 == length or text[index + 1] in " \t\n\"')"):
             word = re.search(r"([\w.]+)$", text[start:index])
             token = word.group(1).lower() if word else ""
@@ -172,6 +188,8 @@ _NOT_A_COMMITMENT = re.compile(
     # offers of generic help, and status that is not a promise
     r"(?:help|assist)(?:\s+you)?(?:\s+(?:out|further|more))?\s*(?:$|[.!,]|with\s+that|"
     r"from\s+here)|"
+    # opening hours: "the store will be open until 9pm", "we'll be closed on Monday"
+    r"be\s+(?:open|closed|shut)\b|"
     r"have\s+been\b|be\s+(?:making|running|operating|experiencing|listening|monitoring|"
     r"watching|waiting)\b|hopefully\b|consider\b|see\s+you\b|welcome\s+you\b|"
     r"keep\s+an\s+eye\s+out\b|look\s+forward\b|work\s+(?:for|to|hard|towards|with)\b|"
@@ -233,6 +251,39 @@ _ENGAGEMENT = re.compile(
     re.IGNORECASE,
 )
 
+# Working on the case itself: this needs the customer's details when the next sentence asks for
+# them ("We'll look into this for you. Can you DM us your booking reference?").
+_NEEDS_DETAILS = re.compile(
+    r"^" + _ADVERBS + r"(?:be\s+)?(?:"
+    r"look(?:ing)?\s+into|(?:take|have)\s+a\s+(?:closer\s+|further\s+|quick\s+)?look|"
+    r"check|investigat|continue|carry\s+on|start|get\s+started|proceed|go\s+from|help|assist|"
+    r"dig|search|sort|review|explore|take\s+(?:it|this|things)\s+from|work\s+on|get\s+to\s+the\s+bottom"
+    r")",
+    re.IGNORECASE,
+)
+_ASKS_FOR_DETAILS = re.compile(
+    r"^\W*(?:(?:hi|hey|ok|okay|first|firstly|to\s+start|meanwhile|in\s+the\s+meantime)\b[\s,!]*)?"
+    r"(?:(?:can|could|would|will)\s+(?:you|u)\s+(?:please\s+|kindly\s+|just\s+|quickly\s+)?|"
+    r"please\s+|pls\s+|plz\s+|kindly\s+|just\s+)?"
+    r"(?:dm|d\.m|send|share|provide|tell|confirm|give|let\s+(?:us|me)\s+know|drop|shoot|fire|"
+    r"email|message|fill|submit|click|reach\s+out|get\s+in\s+touch|contact|pop|meet\s+us|"
+    r"follow\s+(?:the|this)\s+link)\b"
+    # or any question ("Which store was it?")
+    r"|\?\W*$",
+    re.IGNORECASE,
+)
+# ... unless the next sentence only invites further contact ("let us know if you need anything").
+_ONLY_INVITES = re.compile(
+    r"\bif\b|\banything\s+else\b|\bany\s+(?:other|more|further)\s+(?:questions?|concerns?|help)\b",
+    re.IGNORECASE,
+)
+# "I'll meet you in DM": the customer has to come there first.
+_MEET_IN_DM = re.compile(
+    r"^" + _ADVERBS + r"(?:be\s+)?meet(?:ing)?\s+(?:you|u)\s+(?:over\s+)?(?:there|in|on|via)\b"
+    r"(?:\s+(?:a\s+|the\s+)?(?:dm|dms|direct\s+message|private|pm|chat))?",
+    re.IGNORECASE,
+)
+
 # --- context that cancels a commitment -----------------------------------------------------------
 
 _REQUEST_VERBS = (
@@ -257,7 +308,9 @@ _REQUEST = re.compile(
 )
 _CONDITION_BEFORE = re.compile(
     r"\b(?:if|once|whenever|as\s+soon\s+as|should\s+you|in\s+case|provided|unless)\b"
-    r"[^.!?]*\b(?:you|your|u)\b",
+    r"[^.!?]*\b(?:you|your|u)\b"
+    # "When you're ready, we'll ...", "when you get a chance, ..."
+    r"|\bwhen\s+(?:you|u)\b",
     re.IGNORECASE,
 )
 _CONDITION_AFTER = re.compile(
@@ -280,6 +333,27 @@ _GENERIC = re.compile(
     r"automatically|eventually|in\s+the\s+future|in\s+the\s+new\s+year|next\s+(?:summer|year|spring|"
     r"autumn|fall|winter)|next\s+time|in\s+(?:january|february|march|april|may|june|july|august|september|"
     r"october|november|december))\b",
+    re.IGNORECASE,
+)
+_SUPPLY = re.compile(r"\bsuppl(?:y|ies|ier|iers)\b", re.IGNORECASE)
+# Asking on the customer's behalf ("I'll call the supplier and see if they have more").
+_ENQUIRES = re.compile(
+    r"^" + _ADVERBS + r"(?:call|ring|contact|check|ask|find\s+out|see\s+if|look|chase|speak|email|"
+    r"get\s+in\s+touch|reach\s+out|let\s+you\s+know|keep\s+you)\b",
+    re.IGNORECASE,
+)
+_ABOUT_CUSTOMER = re.compile(r"\b(?:you|your|u|ur|yours)\b", re.IGNORECASE)
+# "We'll have basic beverages such as water, coffee and juice": what will be available, not an
+# act for this customer. "We'll have someone call you", "we'll have this sorted", "we'll have a
+# look" are acts.
+_AVAILABILITY = re.compile(
+    r"^" + _ADVERBS + r"have\s+"
+    r"(?!(?:an?\s+)?(?:closer\s+|quick\s+|further\s+|proper\s+)?(?:look|word|chat|think|dig|"
+    r"answer|update|reply|response|decision|resolution|fix|solution)s?\b)"
+    r"(?![^.!?]*\b(?:you|your|u|ur|it|this|that|these|those|them|him|her|someone|somebody|"
+    r"something|one\s+of|a\s+member|all\s+of|sent|done|seen|made|paid|put|set|got|gotten|taken|"
+    r"given|out|back|over|up|ready)\b)"
+    r"(?![^.!?]*\b\w+(?<!ne)(?<!fe)(?<!spe)(?<!se)ed\b)",
     re.IGNORECASE,
 )
 _BRAND_HAS_IT = re.compile(
@@ -384,7 +458,9 @@ def _clause_bounds(
         found = pattern.search(text, aux_end, end)
         if found:
             end = found.start()
-    while end > aux_end and text[end - 1] in " \t,.!?;:-\u2013)(\"'*~^":
+    while end > aux_end and (
+        text[end - 1] in " \t,.!?;:-\u2013)(\"'*~^" or _is_emoji(text[end - 1])
+    ):
         end -= 1
         # A dangling "&amp;" or "and" left where the clause was cut.
         dangling = re.search(r"\s(?:&amp;?|&|and)$", text[aux_end:end])
@@ -472,12 +548,31 @@ def _is_commitment(candidate: _Candidate, aux: str) -> bool:
     return bool(outcome.match(verb))
 
 
-def _waits_on_customer(text: str, sentence: tuple[int, int], candidate: _Candidate) -> bool:
+def _customer_goes_first(
+    text: str, candidate: _Candidate, next_sentence: tuple[int, int] | None
+) -> bool:
+    """ "I'll meet you in DM", or "We'll look into this. Can you DM us your booking reference?"."""
+    verb = candidate.verb_phrase
+    if _MEET_IN_DM.match(verb) and not (re.search(r"\d", verb) or _FUTURE_TIME_WORDS.search(verb)):
+        return True
+    if next_sentence is None or not _NEEDS_DETAILS.match(verb):
+        return False
+    following = text[next_sentence[0] : next_sentence[1]]
+    return bool(_ASKS_FOR_DETAILS.search(following)) and not _ONLY_INVITES.search(following)
+
+
+def _waits_on_customer(
+    text: str,
+    sentence: tuple[int, int],
+    candidate: _Candidate,
+    next_sentence: tuple[int, int] | None = None,
+) -> bool:
     """Whether the action depends on the customer doing something first."""
     s_start, s_end = sentence
     before_in_sentence = text[s_start : candidate.aux_start]
     if (
-        _CONDITION_BEFORE.search(before_in_sentence)
+        _customer_goes_first(text, candidate, next_sentence)
+        or _CONDITION_BEFORE.search(before_in_sentence)
         or _CONDITION_AFTER.search(text, candidate.aux_end, candidate.end)
         or _REQUEST.search(before_in_sentence)
     ):
@@ -503,9 +598,19 @@ def _waits_on_customer(text: str, sentence: tuple[int, int], candidate: _Candida
 
 
 def _is_generic(text: str, sentence: tuple[int, int], candidate: _Candidate) -> bool:
-    s_start, _ = sentence
+    s_start, s_end = sentence
     before = text[s_start : candidate.aux_start]
     if _WISH_BEFORE.search(before):
+        return True
+    if _AVAILABILITY.match(candidate.verb_phrase):
+        return True
+    # Supply problems are news for everyone ("we're having supplier issues but we'll get them
+    # back"), unless the clause is about this customer ("we'll send you one when supply returns").
+    if (
+        _SUPPLY.search(text, s_start, s_end)
+        and not _ABOUT_CUSTOMER.search(candidate.verb_phrase)
+        and not _ENQUIRES.match(candidate.verb_phrase)
+    ):
         return True
     return bool(_GENERIC.search(text[s_start : candidate.end]))
 
@@ -577,8 +682,10 @@ def extract(
     normalised = text.translate(_SAME_LENGTH)
     promises: list[Promise] = []
     taken_until = -1
-    for sentence in _sentences(normalised):
+    sentences = _sentences(normalised)
+    for index, sentence in enumerate(sentences):
         s_start, s_end = sentence
+        next_sentence = sentences[index + 1] if index + 1 < len(sentences) else None
         if normalised[s_start:s_end].rstrip().endswith("?"):
             continue  # questions ask; they do not promise
         for candidate in _candidates(normalised, sentence):
@@ -586,7 +693,7 @@ def extract(
             if (
                 candidate.start < taken_until
                 or not _is_commitment(candidate, aux)
-                or _waits_on_customer(normalised, sentence, candidate)
+                or _waits_on_customer(normalised, sentence, candidate, next_sentence)
                 or _is_generic(normalised, sentence, candidate)
             ):
                 continue

@@ -117,7 +117,8 @@ TOMORROW = re.compile(
     r"\b(?:tomorrow|tomorow|tommorow|tommorrow|tmrw|tmr|2moro|2morrow)" + _PART + r"\b",
     re.IGNORECASE,
 )
-IN_THE_MORNING = re.compile(r"\bin\s+the\s+morning\b", re.IGNORECASE)
+# "from morning" (common in East African and South Asian English) means the same.
+IN_THE_MORNING = re.compile(r"\b(?:in\s+the|from(?:\s+the)?)\s+morning\b", re.IGNORECASE)
 WEEKDAY = re.compile(
     r"(?:\b(?P<mod>this\s+coming|this|next|coming|on|by|before|until|till|til)\s+)?"
     r"\b(?P<wd>monday|tuesday|wednesday|thursday|friday|saturday|sunday|"
