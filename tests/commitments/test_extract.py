@@ -238,6 +238,9 @@ def test_not_promises(text: str) -> None:
         "I will call our supplier and see if they have any left.",
         # a meeting with a time is a visit, not an invitation to a DM
         "The engineer will meet you there at 9am tomorrow.",
+        "Our engineer will meet you in the lobby.",
+        # availability needs no participle: "have ... refunded" is an act
+        "We'll have the order refunded.",
     ],
 )
 def test_promises_kept_next_to_the_new_rules(text: str) -> None:

@@ -279,8 +279,8 @@ _ONLY_INVITES = re.compile(
 )
 # "I'll meet you in DM": the customer has to come there first.
 _MEET_IN_DM = re.compile(
-    r"^" + _ADVERBS + r"(?:be\s+)?meet(?:ing)?\s+(?:you|u)\s+(?:over\s+)?(?:there|in|on|via)\b"
-    r"(?:\s+(?:a\s+|the\s+)?(?:dm|dms|direct\s+message|private|pm|chat))?",
+    r"^" + _ADVERBS + r"(?:be\s+)?meet(?:ing)?\s+(?:you|u)\s+(?:over\s+)?(?:there\b|"
+    r"(?:in|on|via)\s+(?:a\s+|the\s+)?(?:dm|dms|direct\s+message|private|pm|chat)\b)",
     re.IGNORECASE,
 )
 
@@ -353,7 +353,8 @@ _AVAILABILITY = re.compile(
     r"(?![^.!?]*\b(?:you|your|u|ur|it|this|that|these|those|them|him|her|someone|somebody|"
     r"something|one\s+of|a\s+member|all\s+of|sent|done|seen|made|paid|put|set|got|gotten|taken|"
     r"given|out|back|over|up|ready)\b)"
-    r"(?![^.!?]*\b\w+(?<!ne)(?<!fe)(?<!spe)(?<!se)ed\b)",
+    # nor a participle ("we'll have your order refunded")
+    r"(?![^.!?]*\b(?!(?:need|feed|speed|seed|bed|red|shed)\b)\w+ed\b)",
     re.IGNORECASE,
 )
 _BRAND_HAS_IT = re.compile(
