@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import enum
+import re
 from collections.abc import Mapping
 from typing import Any, Literal
 
 from sqlalchemy import delete, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from socialdesk.channels.models import BrandAccount, BrandAccountAccess, Health
 from socialdesk.common import clock
@@ -16,6 +17,16 @@ from socialdesk.common.errors import Conflict, NotFound, ValidationFailed
 from socialdesk.common.pagination import Page, keyset_page
 from socialdesk.connectors import registry
 from socialdesk.connectors.base import AccountContext, ChannelKind, Connector
+
+# How notifications and messages name each channel.
+CHANNEL_NAMES: dict[str, str] = {
+    ChannelKind.WEB.value: "Website",
+    ChannelKind.X.value: "X",
+    ChannelKind.MASTODON.value: "Mastodon",
+    ChannelKind.BLUESKY.value: "Bluesky",
+    ChannelKind.FACEBOOK.value: "Facebook",
+    ChannelKind.EMAIL.value: "Email",
+}
 
 
 def create(
@@ -167,10 +178,58 @@ def context_for(account: BrandAccount) -> AccountContext:
     )
 
 
+UNHEALTHY_NOTIFICATION = "account.unhealthy"
+_DIGITS = re.compile(r"\d+")
+
+
 def mark_health(account: BrandAccount, *, healthy: bool, reason: str | None = None) -> None:
+    """Record the outcome of talking to the network for ``account``.
+
+    When the account turns unhealthy (it was healthy or never checked) or stays unhealthy for
+    a new reason, the organization's owners and admins are notified once, in the transaction
+    of the account's session; the same reason on the next failed poll notifies nobody. A
+    reason that differs only in its numbers (a time, a count) is the same reason.
+    """
+    was_unhealthy = account.health == Health.UNHEALTHY.value
+    previous_reason = account.health_reason
     account.health = Health.OK.value if healthy else Health.UNHEALTHY.value
     account.health_reason = None if healthy else reason
     account.health_checked_at = clock.now()
+    if healthy:
+        return
+    if was_unhealthy and _same_reason(previous_reason, reason):
+        return
+    session = object_session(account)
+    if session is None:  # a detached account is not stored either: nothing to tell
+        return
+    _notify_unhealthy(session, account, reason)
+
+
+def _same_reason(before: str | None, after: str | None) -> bool:
+    def key(reason: str | None) -> str:
+        return " ".join(_DIGITS.sub("#", reason or "").split()).casefold()
+
+    return key(before) == key(after)
+
+
+def account_link(account: BrandAccount) -> str:
+    """The account's page in the desk, where an admin reconnects it or fixes its settings."""
+    return f"/admin/accounts/{account.id}"
+
+
+def _notify_unhealthy(session: Session, account: BrandAccount, reason: str | None) -> None:
+    from socialdesk.notifications import service as notifications_service
+
+    label = CHANNEL_NAMES.get(account.kind, account.kind.title())
+    notifications_service.notify_admins(
+        session,
+        organization_id=account.organization_id,
+        kind=UNHEALTHY_NOTIFICATION,
+        title=f"{label} account {account.handle} needs attention",
+        body=reason or "the network refused the account without giving a reason",
+        link=account_link(account),
+        data={"brand_account_id": account.id, "channel": account.kind},
+    )
 
 
 def connector_for(account: BrandAccount) -> Connector:
