@@ -1,7 +1,205 @@
-"""REST API of the commitments domain (thin: validate, call the service, map errors)."""
+"""REST API of the commitments domain (thin: validate, call the service, map errors).
+
+Reading needs ``conversations.read``; adding a promise is like writing a note
+(``conversations.note``); changing or closing one is managing the conversation
+(``conversations.manage``). Every id is looked up in the caller's organization first, so
+another organization's id is a 404.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from datetime import UTC
+from http import HTTPStatus
+from typing import Annotated, Literal
 
-router = APIRouter(tags=["commitments"])
+from fastapi import APIRouter, Depends, Query
+
+from socialdesk.commitments import service
+from socialdesk.commitments.models import Commitment, CommitmentStatus
+from socialdesk.commitments.schemas import (
+    CommitmentClose,
+    CommitmentCreate,
+    CommitmentPage,
+    CommitmentRead,
+    CommitmentUpdate,
+)
+from socialdesk.common import clock
+from socialdesk.common.deps import DB, Manager, NoteTaker, Reader
+from socialdesk.common.errors import ValidationFailed
+from socialdesk.common.schemas import Cursor, Limit, api_token_scheme, error_responses
+from socialdesk.conversations import service as conversations_service
+from socialdesk.conversations.models import Conversation
+
+router = APIRouter(
+    tags=["commitments"],
+    dependencies=[Depends(api_token_scheme)],
+    responses=error_responses(401, 422),
+)
+
+
+def _commitment(commitment_id: int, db: DB, actor: Reader) -> Commitment:
+    return service.get_or_raise(
+        db, organization_id=actor.organization_id, commitment_id=commitment_id
+    )
+
+
+def _conversation(conversation_id: int, db: DB, actor: Reader) -> Conversation:
+    return conversations_service.get_or_raise(
+        db, organization_id=actor.organization_id, conversation_id=conversation_id
+    )
+
+
+CommitmentDep = Annotated[Commitment, Depends(_commitment)]
+ConversationDep = Annotated[Conversation, Depends(_conversation)]
+
+
+def read(commitment: Commitment) -> CommitmentRead:
+    return CommitmentRead(
+        id=commitment.id,
+        conversation_id=commitment.conversation_id,
+        message_id=commitment.message_id,
+        escalation_request_id=commitment.escalation_request_id,
+        owner_id=commitment.owner_id,
+        team_id=commitment.team_id,
+        created_by_id=commitment.created_by_id,
+        text=commitment.text,
+        source=commitment.source,
+        due_at=commitment.due_at,
+        due_is_default=commitment.due_is_default,
+        remind_at=commitment.remind_at,
+        reminded_at=commitment.reminded_at,
+        overdue_notified_at=commitment.overdue_notified_at,
+        status=commitment.status,
+        overdue=service.is_overdue(commitment),
+        evidence=commitment.evidence,
+        created_at=commitment.created_at,
+        closed_at=commitment.closed_at,
+        closed_by_id=commitment.closed_by_id,
+    )
+
+
+StatusFilter = Literal["open", "kept", "broken", "cancelled", "closed", "all"]
+
+
+@router.get(
+    "/commitments",
+    summary="Commitments by due time (overdue first among open ones), filtered",
+)
+def list_commitments(
+    *,
+    db: DB,
+    actor: Reader,
+    owner: Annotated[
+        str | None, Query(description="me, or a member id; leave out for everyone's")
+    ] = None,
+    team_id: int | None = None,
+    status: StatusFilter = "open",
+    overdue: Annotated[
+        bool | None, Query(description="true: only overdue; false: none of them")
+    ] = None,
+    conversation_id: int | None = None,
+    cursor: Cursor = None,
+    limit: Limit = 50,
+) -> CommitmentPage:
+    owner_id: int | None = None
+    if owner is not None:
+        word = owner.strip().lower()
+        if word == "me":
+            owner_id = actor.member.id
+        elif word.isdigit():
+            owner_id = int(word)
+        else:
+            raise ValidationFailed(f"owner must be me or a member id, not {owner!r}", field="owner")
+    result = service.page(
+        db,
+        organization_id=actor.organization_id,
+        flt=service.CommitmentFilter(
+            owner_id=owner_id,
+            team_id=team_id,
+            conversation_id=conversation_id,
+            status=status,
+            overdue=overdue,
+        ),
+        cursor=cursor,
+        limit=limit,
+    )
+    return CommitmentPage(items=[read(c) for c in result.items], next_cursor=result.next_cursor)
+
+
+@router.get(
+    "/conversations/{conversation_id}/commitments",
+    summary="A conversation's commitments: open ones by due time, then closed ones",
+    responses=error_responses(404),
+)
+def conversation_commitments(conversation: ConversationDep, db: DB) -> list[CommitmentRead]:
+    return [read(c) for c in service.for_conversation(db, conversation_id=conversation.id)]
+
+
+@router.post(
+    "/conversations/{conversation_id}/commitments",
+    status_code=HTTPStatus.CREATED,
+    summary="Add a promise by hand",
+    responses=error_responses(403, 404),
+)
+def create_commitment(
+    body: CommitmentCreate, conversation: ConversationDep, db: DB, actor: NoteTaker
+) -> CommitmentRead:
+    commitment = service.create(
+        db,
+        conversation=conversation,
+        actor=actor.member,
+        text=body.text,
+        due_at=body.due_at.astimezone(UTC) if body.due_at else None,
+        due_text=body.due_text,
+        owner_id=body.owner_id,
+        team_id=body.team_id,
+        escalation_request_id=body.escalation_request_id,
+    )
+    return read(commitment)
+
+
+@router.get(
+    "/commitments/{commitment_id}", summary="One commitment", responses=error_responses(404)
+)
+def get_commitment(commitment: CommitmentDep) -> CommitmentRead:
+    return read(commitment)
+
+
+@router.patch(
+    "/commitments/{commitment_id}",
+    summary="Change an open commitment's text, due time, owner or team",
+    responses=error_responses(403, 404, 409),
+)
+def update_commitment(
+    body: CommitmentUpdate, commitment: CommitmentDep, db: DB, actor: Manager
+) -> CommitmentRead:
+    service.update(
+        db,
+        commitment=commitment,
+        actor=actor.member,
+        text=body.text,
+        due_at=body.due_at.astimezone(UTC) if body.due_at else None,
+        due_text=body.due_text,
+        owner_id=body.owner_id,
+        team_id=body.team_id if "team_id" in body.model_fields_set else service.UNSET,
+    )
+    return read(commitment)
+
+
+@router.post(
+    "/commitments/{commitment_id}/close",
+    summary="Close as kept, broken or cancelled, with a note of evidence",
+    responses=error_responses(403, 404, 409),
+)
+def close_commitment(
+    body: CommitmentClose, commitment: CommitmentDep, db: DB, actor: Manager
+) -> CommitmentRead:
+    service.close(
+        db,
+        commitment=commitment,
+        actor=actor.member,
+        status=CommitmentStatus(body.status),
+        evidence=body.evidence,
+        now=clock.now(),
+    )
+    return read(commitment)

@@ -1,0 +1,109 @@
+"""API schemas of the commitments domain."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+
+from socialdesk.common.schemas import PageOut, ReadModel, UTCTimestamp
+from socialdesk.conversations.schemas import StatusBody
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class CommitmentRead(ReadModel):
+    id: int
+    conversation_id: int
+    message_id: int | None = Field(description="The reply or note it was made in; null by hand")
+    escalation_request_id: int | None
+    owner_id: int
+    team_id: int | None
+    created_by_id: int | None
+    text: str
+    source: str = Field(description="detected (kept from a reply or note) or manual")
+    due_at: UTCTimestamp
+    due_is_default: bool = Field(
+        description="The text named no time: the organization's default applied"
+    )
+    remind_at: UTCTimestamp | None
+    reminded_at: UTCTimestamp | None
+    overdue_notified_at: UTCTimestamp | None
+    status: str = Field(description="open, kept, broken or cancelled")
+    overdue: bool = Field(description="Open and past its due time")
+    evidence: str | None
+    created_at: UTCTimestamp
+    closed_at: UTCTimestamp | None
+    closed_by_id: int | None
+
+
+CommitmentPage = PageOut[CommitmentRead]
+
+
+class CommitmentCreate(_Body):
+    """A promise added by hand. Give the due time as ``due_at`` (with a UTC offset) or in
+    words as ``due_text`` ("tomorrow at 9am", "within 2 business days", read in the
+    organization's time zone), or neither for the organization's default."""
+
+    text: str = Field(min_length=1, max_length=1000)
+    due_at: AwareDatetime | None = None
+    due_text: str | None = Field(default=None, max_length=200)
+    owner_id: int | None = Field(
+        default=None, description="Default: the conversation's assignee, else you"
+    )
+    team_id: int | None = Field(default=None, description="Default: the conversation's team")
+    escalation_request_id: int | None = Field(
+        default=None, description="An escalation request of the same conversation it depends on"
+    )
+
+    @model_validator(mode="after")
+    def _one_due(self) -> CommitmentCreate:
+        if self.due_at is not None and self.due_text:
+            raise ValueError("give due_at or due_text, not both")
+        return self
+
+
+class CommitmentUpdate(_Body):
+    """Change an open commitment; leave out what stays. ``team_id: null`` removes the team."""
+
+    text: str | None = Field(default=None, min_length=1, max_length=1000)
+    due_at: AwareDatetime | None = None
+    due_text: str | None = Field(default=None, max_length=200)
+    owner_id: int | None = None
+    team_id: int | None = None
+
+    @model_validator(mode="after")
+    def _one_due(self) -> CommitmentUpdate:
+        if self.due_at is not None and self.due_text:
+            raise ValueError("give due_at or due_text, not both")
+        return self
+
+
+class CommitmentClose(_Body):
+    status: Literal["kept", "broken", "cancelled"]
+    evidence: str = Field(
+        min_length=1,
+        max_length=2000,
+        description="What was done, or why it did not happen",
+    )
+
+
+ResolveChoiceName = Literal["keep_open", "kept", "cancel"]
+
+
+class StatusWithCommitments(StatusBody):
+    """The conversation status change, with what resolving does to open commitments."""
+
+    commitments: ResolveChoiceName | None = Field(
+        default=None,
+        description=(
+            "Resolving a conversation with open commitments needs this: keep_open (the "
+            "promise still stands), kept or cancel. Without it the answer is 409 "
+            "open_commitments with the list."
+        ),
+    )
+    commitments_note: str = Field(
+        default="", max_length=2000, description="Added to the evidence of kept or cancelled ones"
+    )
