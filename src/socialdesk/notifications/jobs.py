@@ -23,9 +23,26 @@ log = logging.getLogger(__name__)
 # Tests replace it with an httpx.MockTransport, or point the team at a local server.
 webhook_transport: httpx.BaseTransport | None = None
 
+WEBHOOK_MAX_ATTEMPTS = 6
+WEBHOOK_BACKOFF_SECONDS = 30.0
+
 
 def _give_up_email(payload: Payload, reason: str) -> None:
+    """The member still has the notification in the desk; the admins are shown, once until
+    they read it, that the desk's mail is not going out."""
     log.warning("notification %s was not emailed: %s", payload.get("notification_id"), reason)
+    with session_scope() as session:
+        notification = session.get(Notification, int(payload["notification_id"]))
+        if notification is None:
+            return
+        notifications_service.notify_admins_unless_unread(
+            session,
+            organization_id=notification.organization_id,
+            kind="mail.failed",
+            title="The desk's email is not going out",
+            body=f"Notifications stay in the desk but are not emailed: {reason}. "
+            "Check SOCIALDESK_MAIL_URL and the mail server.",
+        )
 
 
 @job(notifications_service.EMAIL_JOB, max_attempts=5, backoff_seconds=30, on_give_up=_give_up_email)
@@ -71,15 +88,15 @@ def _give_up_webhook(payload: Payload, reason: str) -> None:
             kind="webhook.failed",
             title=f"{team.name}'s webhook is failing",
             body=f"A message could not be delivered to the team's webhook: {reason}",
-            link="/admin/teams",
+            link=f"/admin/teams/{team.id}",
             email=True,
         )
 
 
 @job(
     notifications_service.WEBHOOK_JOB,
-    max_attempts=6,
-    backoff_seconds=30,
+    max_attempts=WEBHOOK_MAX_ATTEMPTS,
+    backoff_seconds=WEBHOOK_BACKOFF_SECONDS,
     on_give_up=_give_up_webhook,
 )
 def post_webhook(payload: Payload) -> None:
@@ -95,12 +112,25 @@ def post_webhook(payload: Payload) -> None:
         policy=RetryPolicy(max_attempts=1),
     )
     try:
-        client.request("POST", url, idempotent=False, json=payload["payload"])
+        # Idempotent for the client's purposes: a chat message that arrives twice is a
+        # nuisance, a lost escalation is a missed customer. So a 5xx or a timeout is retried.
+        client.request("POST", url, idempotent=True, json=payload["payload"])
     except SendError as exc:
+        reason = _without(exc.reason, url)
         if exc.retryable:
-            raise Retry(exc.reason, after_seconds=exc.retry_after_seconds) from exc
-        _give_up_webhook(payload, exc.reason)
+            # The job's own backoff (30 s, 1 min, 2 min...) unless the server asked for longer
+            # (Retry-After): the client's in-process jitter is far too short for an outage.
+            hint = exc.retry_after_seconds
+            raise Retry(
+                reason, after_seconds=hint if hint and hint > WEBHOOK_BACKOFF_SECONDS else None
+            ) from exc
+        _give_up_webhook(payload, reason)
     except ConnectorError as exc:
-        _give_up_webhook(payload, exc.reason)
+        _give_up_webhook(payload, _without(exc.reason, url))
     finally:
         client.close()
+
+
+def _without(reason: str, url: str) -> str:
+    """The URL is a secret (it is the credential): never in a message people see."""
+    return reason.replace(url, "the webhook URL")

@@ -6,11 +6,13 @@ import email.utils
 from email.message import EmailMessage
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from socialdesk.common import clock
 from socialdesk.config import Settings
 from socialdesk.connectors.email.config import ServerConfig
 from socialdesk.connectors.email.send import SmtplibTransport, SmtpTransport
 
 TIMEOUT_SECONDS = 20.0
+SUBJECT_MAX = 200
 
 
 def server_from_url(url: str) -> ServerConfig:
@@ -45,10 +47,17 @@ def build(*, settings: Settings, to: str, subject: str, body: str) -> EmailMessa
     message = EmailMessage()
     message["From"] = settings.mail_from
     message["To"] = to
-    message["Subject"] = subject
-    message["Date"] = email.utils.formatdate(usegmt=True)
+    # One line: a title with a line break (a request's first line, say) would make the
+    # header invalid and the mail unsendable.
+    message["Subject"] = _one_line(subject, SUBJECT_MAX)
+    message["Date"] = email.utils.format_datetime(clock.now())
     message["Message-ID"] = email.utils.make_msgid(domain=settings.mail_from.rpartition("@")[2])
     # Automatic mail: replies and out-of-office answers should not come back (RFC 3834).
     message["Auto-Submitted"] = "auto-generated"
     message.set_content(body)
     return message
+
+
+def _one_line(text: str, limit: int) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1].rstrip() + "…"

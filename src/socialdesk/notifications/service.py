@@ -27,6 +27,14 @@ from socialdesk.notifications.models import Notification
 EMAIL_JOB = "notifications.email"
 WEBHOOK_JOB = "notifications.webhook"
 
+MAX_WEBHOOK_URL = 2000
+# Slack's limits (https://api.slack.com/reference/block-kit/blocks#section): a section's text
+# at most 3000 characters, a field's 2000, at most 10 fields. A longer one is refused with a
+# 400 ("invalid_blocks"), so the message would never arrive.
+SLACK_SECTION_MAX = 3000
+SLACK_FIELD_MAX = 2000
+SLACK_FIELDS_MAX = 10
+
 
 def notify(
     session: Session,
@@ -134,6 +142,40 @@ def notify_admins(
     )
 
 
+def notify_admins_unless_unread(
+    session: Session,
+    *,
+    organization_id: int,
+    kind: str,
+    title: str,
+    body: str = "",
+    link: str | None = None,
+) -> list[Notification]:
+    """Owners and admins who have no unread notification of ``kind`` yet, in the desk only:
+    for a failure that repeats (the mail server is down), shown once until someone reads it."""
+    already = set(
+        session.scalars(
+            select(Notification.member_id).where(
+                Notification.organization_id == organization_id,
+                Notification.kind == kind,
+                Notification.read_at.is_(None),
+            )
+        )
+    )
+    return notify(
+        session,
+        organization_id=organization_id,
+        member_ids=[
+            m for m in admin_ids(session, organization_id=organization_id) if m not in already
+        ],
+        kind=kind,
+        title=title,
+        body=body,
+        link=link,
+        email=False,
+    )
+
+
 # -- team webhooks ------------------------------------------------------------------------
 
 
@@ -144,14 +186,24 @@ def set_team_webhook(team: Team, url: str | None) -> None:
         team.webhook_url_encrypted = None
         return
     url = url.strip()
-    parts = urlsplit(url)
-    local = parts.hostname in {"127.0.0.1", "localhost", "::1"}
+    if len(url) > MAX_WEBHOOK_URL or any(ch.isspace() or ord(ch) < 32 for ch in url):
+        raise ValidationFailed(
+            "the webhook URL must be one line without spaces, at most "
+            f"{MAX_WEBHOOK_URL} characters",
+            field="webhook_url",
+        )
+    try:
+        parts = urlsplit(url)
+        hostname = parts.hostname
+    except ValueError:  # "https://[not-an-address]/": urlsplit refuses it
+        raise ValidationFailed("the webhook URL is not a valid URL", field="webhook_url") from None
+    local = hostname in {"127.0.0.1", "localhost", "::1"}
     if parts.scheme != "https" and not (parts.scheme == "http" and local):
         raise ValidationFailed(
             "the webhook URL must start with https:// (http:// only to this machine)",
             field="webhook_url",
         )
-    if not parts.hostname:
+    if not hostname:
         raise ValidationFailed("the webhook URL has no host", field="webhook_url")
     team.webhook_url_encrypted = crypto.encrypt_json({"url": url})
 
@@ -174,23 +226,31 @@ def slack_payload(
     *, title: str, body: str = "", link: str | None = None, fields: dict[str, str] | None = None
 ) -> dict[str, Any]:
     """A Slack incoming-webhook message (``text`` plus blocks); Mattermost, Rocket.Chat and
-    Discord's /slack endpoint read the same shape."""
+    Discord's /slack endpoint read the same shape.
+
+    Every piece of text is escaped (a request quoting a customer's ``<!channel>`` must not
+    ping a whole channel) and cut to Slack's limits (a longer block is refused outright)."""
     url = absolute_link(link)
-    text = f"{title}\n{body}".strip() if body else title
+    title_text = _clip(_escape(title), SLACK_SECTION_MAX - 2)
+    body_text = _clip(_escape(body), SLACK_SECTION_MAX)
+    text = f"{title_text}\n{body_text}".strip() if body else title_text
     if url:
         text = f"{text}\n<{url}|Open in socialdesk>"
     blocks: list[dict[str, Any]] = [
-        {"type": "section", "text": {"type": "mrkdwn", "text": f"*{_escape(title)}*"}}
+        {"type": "section", "text": {"type": "mrkdwn", "text": f"*{title_text}*"}}
     ]
     if body:
-        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": _escape(body)}})
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": body_text}})
     if fields:
         blocks.append(
             {
                 "type": "section",
                 "fields": [
-                    {"type": "mrkdwn", "text": f"*{_escape(k)}*\n{_escape(v)}"}
-                    for k, v in fields.items()
+                    {
+                        "type": "mrkdwn",
+                        "text": _clip(f"*{_escape(k)}*\n{_escape(v)}", SLACK_FIELD_MAX),
+                    }
+                    for k, v in list(fields.items())[:SLACK_FIELDS_MAX]
                 ],
             }
         )
@@ -209,6 +269,17 @@ def slack_payload(
 def _escape(text: str) -> str:
     # Slack's mrkdwn needs only these three escaped.
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _clip(text: str, limit: int) -> str:
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    # Never leave half an escape ("&am") at the end.
+    amp = cut.rfind("&")
+    if amp != -1 and ";" not in cut[amp:]:
+        cut = cut[:amp]
+    return cut + "…"
 
 
 def absolute_link(link: str | None) -> str | None:
