@@ -32,6 +32,8 @@ from socialdesk.common.deps import DB, Actor, ChannelAdmin, MemberAdmin
 from socialdesk.common.errors import DomainError, NotAuthenticated, ValidationFailed
 from socialdesk.config import get_settings
 from socialdesk.connectors.base import ChannelKind
+from socialdesk.notifications import service as notifications_service
+from socialdesk.notifications import teams as team_settings
 from socialdesk.web import forms
 from socialdesk.web import viewmodels as vm
 from socialdesk.web.render import environment, render, zone
@@ -482,7 +484,12 @@ def _team(db: Session, actor: Actor, team_id: int) -> Team:
 
 
 def _team_context(
-    db: Session, actor: Actor, team: Team, error: FormError | None = None
+    db: Session,
+    actor: Actor,
+    team: Team,
+    error: FormError | None = None,
+    *,
+    notice: str | None = None,
 ) -> dict[str, Any]:
     member_ids = set(
         db.scalars(select(TeamMembership.member_id).where(TeamMembership.team_id == team.id))
@@ -495,6 +502,12 @@ def _team_context(
         "in_team": [m for m in members if m.id in member_ids],
         "others": [m for m in members if m.id not in member_ids and m.is_active],
         "error": error,
+        "notice": notice,
+        # Notification settings: the URL itself is never sent back to the browser.
+        "lead_choices": team_settings.lead_choices(db, team=team),
+        "hours_choices": team_settings.hours_choices(db, organization_id=actor.organization_id),
+        "webhook_masked": notifications_service.masked_webhook(team),
+        "mail_configured": bool(get_settings().mail_url),
     }
 
 
@@ -537,6 +550,80 @@ def remove_team_member(
     accounts_service.remove_from_team(db, team=team, member=member)
     _record_team_change(db, request, actor, team, {"removed_member_id": member.id})
     return RedirectResponse(f"/admin/teams/{team.id}", status_code=303)
+
+
+def _team_answer(
+    request: Request,
+    db: Session,
+    actor: Actor,
+    team: Team,
+    error: FormError | None,
+    *,
+    notice: str | None = None,
+) -> Response:
+    if error is None and notice is None:
+        return RedirectResponse(f"/admin/teams/{team.id}", status_code=303)
+    return render(
+        request,
+        "admin/team.html",
+        _team_context(db, actor, team, error, notice=notice),
+        status_code=UNPROCESSABLE if error else 200,
+        headers={"Cache-Control": "no-store"},
+    )
+
+
+@router.post("/admin/teams/{team_id}/settings")
+async def team_notification_settings(
+    request: Request, team_id: int, actor: MemberAdmin, db: DB
+) -> Response:
+    """Lead, notification email, webhook (write-only) and business hours of a team."""
+    team = _team(db, actor, team_id)
+    form = await request.form()
+
+    def act() -> None:
+        before = team_settings.snapshot(team)
+        raw_url = form.get("webhook_url")
+        team_settings.update(
+            db,
+            team=team,
+            settings=team_settings.TeamNotificationSettings(
+                lead_member_id=forms.optional_id(form, "lead_member_id"),
+                notify_email=forms.text(form, "notify_email") or None,
+                business_hours_id=forms.optional_id(form, "business_hours_id"),
+                webhook_url=raw_url if isinstance(raw_url, str) else None,
+                remove_webhook=forms.text(form, "remove_webhook") == "1",
+            ),
+        )
+        after = team_settings.snapshot(team)
+        if isinstance(raw_url, str) and raw_url.strip():
+            after["webhook"] = "replaced" if before["webhook"] == "set" else "set"
+        if after != before:
+            audit.record(
+                db,
+                organization_id=actor.organization_id,
+                action="team_changed",
+                actor=actor.member,
+                target=("team", team.id),
+                source_address=source_of(request),
+                before=before,
+                after=after,
+            )
+
+    error = attempt(db, "settings", act)
+    return _team_answer(request, db, actor, team, error)
+
+
+@router.post("/admin/teams/{team_id}/webhook-test")
+def team_webhook_test(request: Request, team_id: int, actor: MemberAdmin, db: DB) -> Response:
+    team = _team(db, actor, team_id)
+    error = attempt(db, "webhook-test", lambda: team_settings.send_test(db, team=team))
+    notice = (
+        None
+        if error
+        else "Test message queued. If the webhook refuses it, you will see it in your "
+        "notifications."
+    )
+    return _team_answer(request, db, actor, team, error, notice=notice)
 
 
 # -- brand accounts -----------------------------------------------------------------------
