@@ -21,6 +21,9 @@ from socialdesk.accounts.models import Member, Team
 from socialdesk.accounts.schemas import MemberSummary, TeamSummary
 from socialdesk.channels.models import BrandAccount
 from socialdesk.channels.schemas import BrandAccountSummary
+from socialdesk.commitments import service as commitments_service
+from socialdesk.commitments.schemas import StatusWithCommitments
+from socialdesk.commitments.service import ResolveChoice
 from socialdesk.common.deps import DB, Manager, NoteTaker, Reader, Replier
 from socialdesk.common.errors import ValidationFailed
 from socialdesk.common.schemas import Cursor, Limit, api_token_scheme, error_responses
@@ -29,7 +32,7 @@ from socialdesk.contacts import service as contacts_service
 from socialdesk.contacts.models import Contact
 from socialdesk.contacts.schemas import ContactSummary
 from socialdesk.conversations import service as conversations_service
-from socialdesk.conversations.models import Conversation, Message
+from socialdesk.conversations.models import Conversation, Message, Status
 from socialdesk.conversations.schemas import (
     ActivityPage,
     ActivityRead,
@@ -43,7 +46,6 @@ from socialdesk.conversations.schemas import (
     NoteCreate,
     PriorityBody,
     ReplyCreate,
-    StatusBody,
     TagCreate,
     TeamBody,
     TriageCorrection,
@@ -470,11 +472,21 @@ def set_team(
 @router.post(
     "/conversations/{conversation_id}/status",
     summary="Open, set pending, snooze until a time, or resolve",
-    responses=_MANAGE,
+    responses=error_responses(403, 404, 409),
 )
 def set_status(
-    body: StatusBody, conversation: ConversationDep, db: DB, actor: Manager
+    body: StatusWithCommitments, conversation: ConversationDep, db: DB, actor: Manager
 ) -> ConversationRead:
+    """Resolving a conversation with open commitments needs ``commitments``: ``keep_open``,
+    ``kept`` or ``cancel``; without it the answer is 409 ``open_commitments`` listing them."""
+    if body.status is Status.RESOLVED and conversation.status != Status.RESOLVED.value:
+        commitments_service.settle_before_resolving(
+            db,
+            conversation=conversation,
+            actor=actor.member,
+            choice=ResolveChoice(body.commitments) if body.commitments else None,
+            note=body.commitments_note,
+        )
     conversations_service.set_status(
         db,
         conversation=conversation,

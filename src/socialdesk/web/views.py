@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from socialdesk.accounts import service as accounts_service
 from socialdesk.accounts.models import Member
+from socialdesk.commitments import service as commitments_service
 from socialdesk.common.crypto import new_token, sign, unsign
 from socialdesk.common.deps import (
     DB,
@@ -37,6 +38,7 @@ from socialdesk.conversations.models import Conversation, Message, Priority, Sta
 from socialdesk.conversations.service import AssigneeFilter
 from socialdesk.outbound import service as outbound_service
 from socialdesk.triage import service as triage_service
+from socialdesk.web import commitments as web_commitments
 from socialdesk.web import forms
 from socialdesk.web import viewmodels as vm
 from socialdesk.web.render import is_htmx, render, zone
@@ -464,13 +466,35 @@ async def set_priority(request: Request, conversation_id: int, actor: Manager, d
 
 @router.post("/conversations/{conversation_id}/status")
 async def set_status(request: Request, conversation_id: int, actor: Manager, db: DB) -> Response:
-    def act(form: Mapping[str, Any], conversation: Conversation) -> None:
+    """Change the status. Resolving a conversation with open promises asks what happens to
+    them first (keep them open, mark them kept, or cancel them): the question comes back in
+    the status panel until the form says."""
+    conversation = _conversation(db, actor, conversation_id)
+    form = await request.form()
+
+    def act() -> None:
+        status = forms.manual_status(form)
+        if status is Status.RESOLVED and conversation.status != Status.RESOLVED.value:
+            commitments_service.settle_before_resolving(
+                db,
+                conversation=conversation,
+                actor=actor.member,
+                choice=web_commitments.resolve_choice(form),
+                note=forms.text(form, "commitments_note"),
+            )
         conversations_service.set_status(
-            db, conversation=conversation, status=forms.manual_status(form), actor=actor.member
+            db, conversation=conversation, status=status, actor=actor.member
         )
 
-    return await _side_action(
-        request, db=db, actor=actor, conversation_id=conversation_id, form_name="status", action=act
+    error = _attempt(db, "status", act)
+    extra: dict[str, Any] = {}
+    if error is not None and error.field == "commitments":
+        tz = zone(vm.organization(db, actor.organization_id).timezone)
+        extra["resolve_question"] = web_commitments.resolve_question(
+            db, conversation=conversation, organization_id=actor.organization_id, tz=tz
+        )
+    return _answer(
+        request, db, actor, conversation, fragment="_side_response.html", error=error, extra=extra
     )
 
 
@@ -516,51 +540,123 @@ async def remove_tag(request: Request, conversation_id: int, actor: Manager, db:
     )
 
 
-@router.post("/conversations/{conversation_id}/reply")
-async def reply(request: Request, conversation_id: int, actor: Replier, db: DB) -> Response:
+def _answer(
+    request: Request,
+    db: Session,
+    actor: Actor,
+    conversation: Conversation,
+    *,
+    fragment: str,
+    error: FormError | None,
+    draft: str = "",
+    note_draft: str = "",
+    extra: Mapping[str, Any] | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> Response:
+    """``_respond`` with more context (the composer's promise preview, the resolve question)
+    and response headers."""
+    if not is_htmx(request):
+        if error is None:
+            return RedirectResponse(f"/conversations/{conversation.id}", status_code=303)
+        fragment = "conversation.html"
+    context = _conversation_context(
+        db,
+        actor,
+        conversation,
+        error=error,
+        draft=draft,
+        note_draft=note_draft,
+        fragment=fragment != "conversation.html",
+    )
+    context.update(extra or {})
+    return render(
+        request,
+        fragment,
+        context,
+        status_code=UNPROCESSABLE if error else 200,
+        headers=headers,
+    )
+
+
+async def _compose(
+    request: Request,
+    db: Session,
+    actor: Actor,
+    conversation_id: int,
+    *,
+    composer: str,
+    send: Callable[[Conversation, str, Mapping[str, Any]], Message],
+) -> Response:
+    """Send a reply or add a note, and in the same transaction keep the promises it makes
+    (as the author chose in the composer's preview: keep, edit or drop each)."""
     conversation = _conversation(db, actor, conversation_id)
     form = await request.form()
     text = str(form.get("text") or "")
-    confirmed = forms.text(form, "confirmed") == "1"
-    error = _attempt(
-        db,
-        "reply",
-        lambda: outbound_service.queue_reply(
-            db, conversation=conversation, author=actor.member, text=text, confirmed=confirmed
-        ),
-    )
-    return _respond(
+    tz = zone(vm.organization(db, actor.organization_id).timezone)
+    kept: list[object] = []
+
+    def act() -> None:
+        decisions = web_commitments.decisions_from_form(form, tz=tz)
+        message = send(conversation, text, form)
+        kept.extend(
+            commitments_service.keep_promises(
+                db,
+                conversation=conversation,
+                message=message,
+                author=actor.member,
+                text=text,
+                decisions=decisions,
+            )
+        )
+
+    error = _attempt(db, composer, act)
+    extra: dict[str, Any] = {}
+    if error is not None:
+        # Keep the author's choices beside the draft they get back (a warning to confirm,
+        # say): sending anyway must not bring back a promise they dropped.
+        extra[f"{composer}_promises"] = web_commitments.preview(
+            db, conversation=conversation, text=text, form=form, tz=tz, composer=composer
+        )
+    return _answer(
         request,
         db,
         actor,
         conversation,
         fragment="_composer_response.html",
         error=error,
-        draft=text if error else "",
+        draft=text if error and composer == "reply" else "",
+        note_draft=text if error and composer == "note" else "",
+        extra=extra,
+        # The side panels (the promises among them) re-read what the send changed.
+        headers={"HX-Trigger": "sd-panels-refresh"} if kept else None,
     )
+
+
+@router.post("/conversations/{conversation_id}/reply")
+async def reply(request: Request, conversation_id: int, actor: Replier, db: DB) -> Response:
+    def send(conversation: Conversation, text: str, form: Mapping[str, Any]) -> Message:
+        return outbound_service.queue_reply(
+            db,
+            conversation=conversation,
+            author=actor.member,
+            text=text,
+            confirmed=forms.text(form, "confirmed") == "1",
+        )
+
+    return await _compose(request, db, actor, conversation_id, composer="reply", send=send)
 
 
 @router.post("/conversations/{conversation_id}/notes")
 async def add_note(request: Request, conversation_id: int, actor: NoteTaker, db: DB) -> Response:
-    conversation = _conversation(db, actor, conversation_id)
-    form = await request.form()
-    text = str(form.get("text") or "")
-    error = _attempt(
-        db,
-        "note",
-        lambda: conversations_service.add_note(
+    """An internal note; promises made to colleagues in it are tracked like promises to a
+    customer."""
+
+    def send(conversation: Conversation, text: str, _form: Mapping[str, Any]) -> Message:
+        return conversations_service.add_note(
             db, conversation=conversation, author=actor.member, text=text
-        ),
-    )
-    return _respond(
-        request,
-        db,
-        actor,
-        conversation,
-        fragment="_composer_response.html",
-        error=error,
-        note_draft=text if error else "",
-    )
+        )
+
+    return await _compose(request, db, actor, conversation_id, composer="note", send=send)
 
 
 @router.post("/conversations/{conversation_id}/messages/{message_id}/retry")
