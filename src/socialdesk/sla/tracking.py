@@ -62,21 +62,22 @@ def target_minutes(policy: SlaPolicy, target: Target | str) -> int | None:
 
 def history(session: Session, *, conversation_id: int, now: datetime) -> list[Happening]:
     """The conversation's messages, answers and status changes, none later than ``now``."""
-    approved = dict(
-        session.execute(
+    approved = {
+        message_id: decided_at
+        for message_id, decided_at in session.execute(
             select(Approval.message_id, Approval.decided_at).where(
                 Approval.conversation_id == conversation_id,
                 Approval.status == ApprovalStatus.APPROVED.value,
             )
-        ).tuples()
-    )
+        )
+    }
     out: list[Happening] = []
     for message_id, direction, created_at, state in session.execute(
         select(Message.id, Message.direction, Message.created_at, Message.delivery_state).where(
             Message.conversation_id == conversation_id,
             Message.visibility != Visibility.NOTE.value,
         )
-    ).tuples():
+    ):
         if direction == Direction.INBOUND.value:
             out.append(Happening(min(created_at, now), Kind.INBOUND))
         elif state in ANSWER_STATES:
@@ -87,7 +88,7 @@ def history(session: Session, *, conversation_id: int, now: datetime) -> list[Ha
         select(Activity.created_at, Activity.data).where(
             Activity.conversation_id == conversation_id, Activity.kind == "status_changed"
         )
-    ).tuples():
+    ):
         to = data.get("to") if isinstance(data, dict) else None
         out.append(Happening(min(created_at, now), Kind.STATUS, status=str(to) if to else None))
     return out

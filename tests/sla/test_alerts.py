@@ -1,0 +1,200 @@
+"""Warnings before a breach and breaches: once and only once per clock, to the owner and the
+team lead, as typed events too."""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from socialdesk.common.clock import FrozenClock
+from socialdesk.conversations import service as conversations_service
+from socialdesk.conversations.models import Conversation, Status
+from socialdesk.db.session import get_sessionmaker, session_scope
+from socialdesk.events.models import EventRecord
+from socialdesk.notifications.models import Notification
+from socialdesk.sla import alerts
+from socialdesk.sla import jobs as sla_jobs
+from socialdesk.sla.models import SlaClock
+from tests.conftest import JobRunner
+from tests.sla.conftest import World, by_target, clocks_of, customer_writes, fresh, policy
+
+
+def owned(session: Session, jobs: JobRunner, world: World) -> Conversation:
+    """A conversation assigned to the agent, in the team whose lead is Lena."""
+    conversation = customer_writes(session, jobs, world)
+    conversations_service.assign(
+        session, conversation=conversation, assignee_id=world.agent.id, actor=world.owner
+    )
+    conversations_service.set_team(
+        session, conversation=conversation, team_id=world.team.id, actor=world.owner
+    )
+    session.commit()
+    jobs.run_pending()
+    return fresh(session, conversation.id)
+
+
+def notifications(session: Session, kind: str) -> list[tuple[int, int | None]]:
+    session.expire_all()
+    return sorted(
+        (n.member_id, n.conversation_id)
+        for n in session.scalars(select(Notification).where(Notification.kind == kind))
+    )
+
+
+def events(session: Session, kind: str) -> int:
+    return int(
+        session.scalar(
+            select(func.count()).select_from(EventRecord).where(EventRecord.kind == kind)
+        )
+        or 0
+    )
+
+
+def check(session: Session) -> alerts.Outcome:
+    session.commit()
+    with session_scope() as worker:
+        return alerts.run(worker)
+
+
+def test_warning_before_the_breach_goes_to_owner_and_lead_once(
+    session: Session, jobs: JobRunner, world: World, clock: FrozenClock
+) -> None:
+    policy(session, world.org, first_response_minutes=60, warn_before_minutes=15)
+    clock.advance(timedelta(minutes=1))
+    conversation = owned(session, jobs, world)
+    clock.advance(timedelta(minutes=44))  # 16 minutes left: too early
+    assert check(session).warned == 0
+    clock.advance(timedelta(minutes=2))  # 14 minutes left
+    assert check(session).warned == 1
+    expected = sorted([(world.agent.id, conversation.id), (world.lead.id, conversation.id)])
+    assert notifications(session, alerts.WARNING_KIND) == expected
+    assert events(session, "sla.warning") == 1
+    clock.advance(timedelta(minutes=1))
+    assert check(session).warned == 0  # once
+    assert notifications(session, alerts.WARNING_KIND) == expected
+    (first,) = by_target(clocks_of(session, conversation.id), "first_response")
+    assert first.warned_at is not None
+    assert first.breached_at is None
+
+
+def test_breach_once_and_only_once(
+    session: Session, jobs: JobRunner, world: World, clock: FrozenClock
+) -> None:
+    policy(session, world.org, first_response_minutes=30, warn_before_minutes=0)
+    clock.advance(timedelta(minutes=1))
+    start = clock.now()
+    conversation = owned(session, jobs, world)
+    clock.advance(timedelta(minutes=29))
+    assert check(session).breached == 0
+    clock.advance(timedelta(minutes=2))
+    outcome = check(session)
+    assert (outcome.breached, outcome.warned) == (1, 0)
+    expected = sorted([(world.agent.id, conversation.id), (world.lead.id, conversation.id)])
+    assert notifications(session, alerts.BREACH_KIND) == expected
+    for _ in range(3):
+        clock.advance(timedelta(minutes=1))
+        assert check(session).breached == 0
+    assert notifications(session, alerts.BREACH_KIND) == expected
+    assert events(session, "sla.breached") == 1
+    (first,) = by_target(clocks_of(session, conversation.id), "first_response")
+    assert first.breached_at == start + timedelta(minutes=30)  # when it breached
+    assert (first.assignee_id, first.team_id) == (world.agent.id, world.team.id)
+    conversation = fresh(session, conversation.id)
+    assert conversation.sla_breached is True
+    # The overdue clock still counts down (overdue first in the inbox) until answered.
+    assert conversation.sla_due_at == first.due_at
+
+
+def test_workers_racing_for_the_same_clocks_notify_once(
+    session: Session, jobs: JobRunner, world: World, clock: FrozenClock
+) -> None:
+    policy(session, world.org, first_response_minutes=10, resolution_minutes=10)
+    clock.advance(timedelta(minutes=1))
+    owned(session, jobs, world)
+    clock.advance(timedelta(minutes=20))
+    session.commit()
+    barrier = threading.Barrier(4)
+    results: list[int] = []
+    errors: list[BaseException] = []
+
+    def worker() -> None:
+        try:
+            barrier.wait()
+            with session_scope() as s:
+                results.append(alerts.run(s).breached)
+        except BaseException as exc:  # surfaced below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert errors == []
+    assert sorted(results) == [0, 0, 0, 2]  # two clocks, each claimed by exactly one worker
+    assert len(notifications(session, alerts.BREACH_KIND)) == 4  # 2 clocks x (owner, lead)
+
+
+def test_a_stale_worker_claims_nothing(
+    session: Session, jobs: JobRunner, world: World, clock: FrozenClock
+) -> None:
+    """A worker that read the overdue clocks before another claimed them updates no row."""
+    policy(session, world.org, first_response_minutes=10)
+    clock.advance(timedelta(minutes=1))
+    owned(session, jobs, world)
+    clock.advance(timedelta(minutes=11))
+    session.commit()
+    with get_sessionmaker(write=False)() as reader:
+        stale = alerts.due_for_breach(reader, now=clock.now())
+    assert [c.target for c in stale] == ["first_response"]
+    assert check(session).breached == 1
+    with session_scope() as late:
+        row = late.get_one(SlaClock, stale[0].id)
+        assert alerts._claim(late, row, "breached_at", row.due_at) is False
+
+
+def test_paused_clocks_neither_warn_nor_breach(
+    session: Session, jobs: JobRunner, world: World, clock: FrozenClock
+) -> None:
+    policy(session, world.org, first_response_minutes=10, resolution_minutes=20)
+    clock.advance(timedelta(minutes=1))
+    conversation = owned(session, jobs, world)
+    conversations_service.set_status(
+        session, conversation=conversation, status=Status.PENDING, actor=world.agent
+    )
+    session.commit()
+    jobs.run_pending()
+    clock.advance(timedelta(hours=5))
+    assert check(session) == alerts.Outcome(warned=0, breached=0)
+
+
+def test_a_breach_nobody_holds_goes_to_the_admins(
+    session: Session, jobs: JobRunner, world: World, clock: FrozenClock
+) -> None:
+    policy(session, world.org, first_response_minutes=10, resolution_minutes=None)
+    clock.advance(timedelta(minutes=1))
+    conversation = customer_writes(session, jobs, world)  # no assignee, no team
+    clock.advance(timedelta(minutes=5))
+    assert check(session).warned == 1
+    assert notifications(session, alerts.WARNING_KIND) == []  # nobody to warn
+    clock.advance(timedelta(minutes=6))
+    assert check(session).breached == 1
+    assert notifications(session, alerts.BREACH_KIND) == [(world.owner.id, conversation.id)]
+
+
+def test_the_periodic_task_is_registered_and_runs(
+    session: Session, jobs: JobRunner, world: World, clock: FrozenClock
+) -> None:
+    from socialdesk.jobs import registry
+
+    assert "sla.alerts" in {p.name for p in registry.all_periodic()}
+    policy(session, world.org, first_response_minutes=10)
+    clock.advance(timedelta(minutes=1))
+    owned(session, jobs, world)
+    clock.advance(timedelta(minutes=11))
+    session.commit()
+    sla_jobs.check_clocks()
+    assert len(notifications(session, alerts.BREACH_KIND)) == 2
