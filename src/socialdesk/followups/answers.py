@@ -90,7 +90,8 @@ _NEGATIVE = [
         re.compile(
             r"\b(?:is|it[']?s|its|are|keeps?|went|goes|again)\s+(?:\w+\s+)?"
             r"(?:broken|down|failing|crashing|offline|dropping)\b|"
-            r"\b(?:broken|down|failing|crashing|offline)\s+again\b|\bworse\b",
+            r"\b(?:broken|down|failing|crashing|offline)\s+again\b|\bworse\b|"
+            r"\bstopped\s+(?:working|again)\b",
             _I,
         ),
     ),
