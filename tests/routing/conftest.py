@@ -105,6 +105,17 @@ class Desk:
             stmt = stmt.where(Activity.kind == kind)
         return list(self.session.scalars(stmt.order_by(Activity.id)))
 
+    def tick(self) -> None:
+        """Run routing's periodic tasks as the worker would each minute (after committing the
+        test's session, which would otherwise hold SQLite's write lock)."""
+        from socialdesk.routing import jobs as routing_jobs
+
+        self.session.commit()
+        routing_jobs.reassign()
+        routing_jobs.fire_due_automation()
+        self.jobs.run_pending()
+        self.session.expire_all()
+
     def advance(self, **delta: float) -> None:
         self.clock.advance(timedelta(**delta))
 
