@@ -694,22 +694,20 @@ class OpenCommitments(Conflict):
             "happens to them with commitments = keep_open, kept or cancel",
             field="commitments",
         )
-        self.commitments = list(commitments)
+        # A snapshot: the error body is written after the request's session is gone.
+        self.commitments: list[dict[str, object]] = [
+            {
+                "id": c.id,
+                "text": c.text,
+                "due_at": c.due_at.isoformat(),
+                "owner_id": c.owner_id,
+                "team_id": c.team_id,
+            }
+            for c in commitments
+        ]
 
     def details(self) -> dict[str, object]:
-        return {
-            "choices": [c.value for c in ResolveChoice],
-            "commitments": [
-                {
-                    "id": c.id,
-                    "text": c.text,
-                    "due_at": c.due_at.isoformat(),
-                    "owner_id": c.owner_id,
-                    "team_id": c.team_id,
-                }
-                for c in self.commitments
-            ],
-        }
+        return {"choices": [c.value for c in ResolveChoice], "commitments": self.commitments}
 
 
 def open_for_conversation(session: Session, *, conversation_id: int) -> list[Commitment]:
