@@ -3,11 +3,14 @@ lead, a website channel, and helpers to make policies and let the clocks' jobs r
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -15,6 +18,7 @@ from socialdesk.accounts import service as accounts_service
 from socialdesk.accounts.models import Member, Organization, Role, Team
 from socialdesk.channels.models import BrandAccount
 from socialdesk.common import clock
+from socialdesk.common.clock import FrozenClock
 from socialdesk.conversations.models import Conversation
 from socialdesk.schedules import service as schedules_service
 from socialdesk.schedules.models import BusinessHours
@@ -100,19 +104,42 @@ def customer_writes(
 
 def fresh(session: Session, conversation_id: int) -> Conversation:
     session.expire_all()
-    return session.get_one(Conversation, conversation_id)
+    found = session.get_one(Conversation, conversation_id)
+    session.commit()  # end the read: the app's requests need SQLite's write lock
+    return found
 
 
 def clocks_of(session: Session, conversation_id: int) -> list[SlaClock]:
     session.expire_all()
-    return list(
+    found = list(
         session.scalars(
             select(SlaClock)
             .where(SlaClock.conversation_id == conversation_id)
             .order_by(SlaClock.started_at, SlaClock.id)
         )
     )
+    session.commit()
+    return found
 
 
 def by_target(rows: list[SlaClock], target: str) -> list[SlaClock]:
     return [r for r in rows if r.target == target]
+
+
+@pytest.fixture
+def app(database_url: str, clock: FrozenClock) -> FastAPI:
+    from socialdesk.app import create_app
+
+    return create_app()
+
+
+@pytest.fixture
+def client(app: FastAPI) -> Iterator[TestClient]:
+    with TestClient(app, follow_redirects=False) as c:
+        yield c
+
+
+def token(session: Session, member: Member, scopes: list[str] | None = None) -> dict[str, str]:
+    made = accounts_service.create_api_token(session, member=member, name="tests", scopes=scopes)
+    session.commit()
+    return {"Authorization": f"Bearer {made.token}"}

@@ -100,11 +100,20 @@ def figures(values: Sequence[float]) -> Figures:
     return Figures(len(values), percentile(values, 0.5), percentile(values, 0.9))
 
 
-def default_range(session: Session, *, organization_id: int) -> tuple[date, date]:
-    """The last 30 days, today included, in the organization's time zone."""
+DEFAULT_DAYS = 30
+
+
+def resolve_range(
+    session: Session, *, organization_id: int, start: date | None, end: date | None
+) -> tuple[date, date]:
+    """The days a report covers: both given as they are; the end alone, the 30 days up to
+    it; the start alone, up to today; neither, the last 30 days (today included), in the
+    organization's time zone."""
     org = session.get_one(Organization, organization_id)
     today = clock.now().astimezone(org_zone(org.timezone)).date()
-    return today - timedelta(days=29), today
+    last = end or (today if start is None or start <= today else start)
+    first = start or last - timedelta(days=DEFAULT_DAYS - 1)
+    return first, last
 
 
 def _bounds(org: Organization, start: date, end: date) -> tuple[datetime, datetime]:

@@ -116,3 +116,12 @@ class SlaReportOut(BaseModel):
     member: list[SlaReportRowOut]
     channel: list[SlaReportRowOut]
     priority: list[SlaReportRowOut]
+
+
+class ConversationSlaRead(BaseModel):
+    policy_id: int | None = Field(description="The policy that applies now; null: none")
+    due_at: UTCTimestamp | None = Field(
+        description="Earliest due time of the running, unpaused clocks; null: none running"
+    )
+    breached: bool = Field(description="Whether any of its clocks ever breached")
+    clocks: list[SlaClockRead]
