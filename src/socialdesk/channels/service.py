@@ -299,3 +299,123 @@ def may_act_for(session: Session, *, account: BrandAccount, member_id: int) -> b
         .limit(1)
     )
     return mine is not None
+
+
+# -- connecting accounts ------------------------------------------------------------------
+
+# Settings the desk keeps for its own upkeep of an account's tokens; a new connection clears
+# them (a refused refresh token is replaced by the new one).
+REFRESH_REFUSED_SETTING = "token_refresh_refused"
+REFRESH_CLAIM_SETTING = "token_refresh_claimed_until"
+_UPKEEP_SETTINGS = (REFRESH_REFUSED_SETTING, REFRESH_CLAIM_SETTING)
+
+
+def find_by_setting(
+    session: Session, *, organization_id: int, kind: str, key: str, value: str
+) -> BrandAccount | None:
+    """The organization's account of ``kind`` whose setting ``key`` is ``value`` (a Page id, an
+    X user id: what stays when a handle changes)."""
+    for account in session.scalars(
+        select(BrandAccount)
+        .where(BrandAccount.organization_id == organization_id, BrandAccount.kind == kind)
+        .order_by(BrandAccount.id)
+    ):
+        if str(account.settings.get(key) or "") == value:
+            return account
+    return None
+
+
+def connect(
+    session: Session,
+    *,
+    organization_id: int,
+    kind: ChannelKind | str,
+    handle: str,
+    display_name: str | None,
+    settings: Mapping[str, Any],
+    credentials: Mapping[str, str],
+    existing: BrandAccount | None = None,
+) -> tuple[BrandAccount, bool]:
+    """Save an account whose credentials were just verified with its network: a new one, or
+    ``existing`` (default: the organization's account of that kind and handle) reconnected.
+    A reconnected account keeps its handle, history and other settings; its credentials are
+    replaced. Either way it is healthy now. Returns the account and whether it is new."""
+    kind = ChannelKind(kind)
+    if existing is None:
+        existing = find_by_handle(
+            session, organization_id=organization_id, kind=kind.value, handle=handle.strip()
+        )
+    if existing is None:
+        account = create(
+            session,
+            organization_id=organization_id,
+            kind=kind,
+            handle=handle,
+            display_name=display_name,
+            settings=settings,
+            credentials=credentials,
+        )
+        mark_health(account, healthy=True)
+        return account, True
+    if existing.organization_id != organization_id or existing.kind != kind.value:
+        raise ValidationFailed(f"{existing.handle!r} is not a {kind.value} account of yours")
+    merged = {k: v for k, v in existing.settings.items() if k not in _UPKEEP_SETTINGS}
+    existing.settings = {**merged, **settings}
+    if display_name and display_name.strip():
+        existing.display_name = display_name.strip()
+    set_credentials(existing, credentials)
+    mark_health(existing, healthy=True)
+    session.flush()
+    return existing, False
+
+
+def stored_mastodon_app(
+    session: Session, *, instance_url: str, redirect_uri: str
+) -> dict[str, str] | None:
+    """The desk's app on a Mastodon instance (client id and secret), registered when the first
+    account there was connected and kept, encrypted, with that account's credentials. Apps are
+    the desk's, not an organization's, so any organization's account on the instance will do;
+    only an app registered for the same callback address is valid."""
+    for account in session.scalars(
+        select(BrandAccount)
+        .where(
+            BrandAccount.kind == ChannelKind.MASTODON.value,
+            BrandAccount.credentials_encrypted.is_not(None),
+        )
+        .order_by(BrandAccount.id.desc())
+    ):
+        settings = account.settings
+        if settings.get("instance_url") != instance_url:
+            continue
+        if settings.get("oauth_redirect_uri") != redirect_uri:
+            continue
+        assert account.credentials_encrypted is not None
+        credentials = decrypt_json(account.credentials_encrypted)
+        if credentials.get("client_id") and credentials.get("client_secret"):
+            return {
+                "client_id": credentials["client_id"],
+                "client_secret": credentials["client_secret"],
+            }
+    return None
+
+
+def stored_x_app(session: Session, *, organization_id: int) -> dict[str, str] | None:
+    """The X app (client id, and secret for a confidential client) the organization connected
+    its latest X account with, to connect the next one without typing them again."""
+    for account in session.scalars(
+        select(BrandAccount)
+        .where(
+            BrandAccount.organization_id == organization_id,
+            BrandAccount.kind == ChannelKind.X.value,
+            BrandAccount.credentials_encrypted.is_not(None),
+        )
+        .order_by(BrandAccount.id.desc())
+    ):
+        assert account.credentials_encrypted is not None
+        credentials = decrypt_json(account.credentials_encrypted)
+        if credentials.get("client_id"):
+            found = {"client_id": credentials["client_id"], "handle": account.handle}
+            if credentials.get("client_secret"):
+                found["client_secret"] = credentials["client_secret"]
+            return found
+    return None

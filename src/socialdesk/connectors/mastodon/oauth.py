@@ -5,19 +5,28 @@
 2. :func:`authorization_url`: send the admin to their instance to approve the desk.
 3. :func:`exchange_code`: ``POST /oauth/token`` gives an access token. Mastodon tokens do not
    expire; they end when the user revokes the app (a 401 then marks the account unhealthy).
+4. :func:`fetch_instance`: the instance's own domain (the one in ``@user@domain``) and post
+   limit, read before saving the account.
+
+:func:`instance_url_from` turns what a person typed ("social.example", a URL, a handle) into
+the instance's base URL.
 
 https://docs.joinmastodon.org/client/token/ and https://docs.joinmastodon.org/methods/apps/
 """
 
 from __future__ import annotations
 
+import ipaddress
+import re
 from dataclasses import dataclass
-from urllib.parse import urlencode
+from typing import Any
+from urllib.parse import urlencode, urlsplit
 
 import httpx
 
 from socialdesk.connectors.base import AuthError, ConnectorError
 from socialdesk.connectors.http import ErrorMapper, HttpClient, error_detail
+from socialdesk.connectors.mastodon.send import DEFAULT_MAX_CHARACTERS, limits_from_instance
 
 # Granular scopes (Mastodon 3.1+): mentions, thread context, the brand's own profile, replies.
 SCOPES = ("read:notifications", "read:statuses", "read:accounts", "write:statuses")
@@ -100,6 +109,108 @@ def exchange_code(
     if not isinstance(token, str) or not token:
         raise AuthError(f"{app.instance_url} answered the token request without a token")
     return token
+
+
+_LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
+_HOST = re.compile(rf"^(?=.{{1,253}}$){_LABEL}(\.{_LABEL})*$")
+_LOOPBACK = frozenset({"localhost"})
+_HANDLE = re.compile(r"^@?[^@/\s:]+@([^@/\s]+)$")
+
+
+def instance_url_from(raw: str) -> str:
+    """The base URL of the instance a person named: ``social.example``,
+    ``https://social.example/``, ``@brand@social.example`` or ``brand@social.example`` all give
+    ``https://social.example``. Plain ``http`` is accepted only for this machine (a test
+    instance); anything else raises ValueError saying what was expected."""
+    text = raw.strip()
+    if not text:
+        raise ValueError("enter the instance's domain, for example mastodon.social")
+    handle = _HANDLE.match(text)
+    if handle:
+        text = handle.group(1)  # a handle: the instance is after the last @
+    parts = urlsplit(text if "://" in text else f"https://{text}")
+    host = (parts.hostname or "").lower().rstrip(".")
+    scheme = parts.scheme.lower()
+    if scheme not in {"https", "http"} or not host or parts.username or parts.password:
+        raise ValueError(f"{raw.strip()!r} is not an instance's domain, e.g. mastodon.social")
+    if parts.path.strip("/") or parts.query or parts.fragment:
+        raise ValueError(
+            f"{raw.strip()!r} has a path; enter only the instance's domain, e.g. mastodon.social"
+        )
+    local = host in _LOOPBACK or _is_loopback_ip(host)
+    if not local and ("." not in host or not _HOST.match(host)):
+        raise ValueError(f"{host!r} is not a domain name, e.g. mastodon.social")
+    if scheme == "http" and not local:
+        raise ValueError(f"use https for {host}: tokens must not travel in clear")
+    port = f":{parts.port}" if parts.port else ""
+    return f"{scheme}://{host}{port}"
+
+
+def _is_loopback_ip(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+@dataclass(frozen=True, slots=True)
+class Instance:
+    """What the desk keeps about an instance when connecting an account on it."""
+
+    url: str
+    domain: str  # the domain of its handles (may differ from the URL's host)
+    max_characters: int
+
+
+def fetch_instance(client: HttpClient, *, instance_url: str) -> Instance:
+    """Ask the instance who it is: ``/api/v2/instance`` (Mastodon 4.0+), else
+    ``/api/v1/instance``. Raises the client's error when the instance cannot be reached or
+    answers neither (not a Mastodon-compatible server)."""
+    instance_url = instance_url.rstrip("/")
+    host = urlsplit(instance_url).netloc
+    failure: ConnectorError | None = None
+    for path in ("/api/v2/instance", "/api/v1/instance"):
+        try:
+            response = client.request("GET", instance_url + path, idempotent=True)
+            document: Any = response.json()
+        except ConnectorError as exc:
+            failure = failure or exc
+            continue
+        except ValueError:
+            continue
+        if not isinstance(document, dict):
+            continue
+        # v2 names the handles' domain "domain"; v1 calls it "uri" (a bare domain there).
+        domain = str(document.get("domain") or document.get("uri") or host)
+        domain = urlsplit(domain).netloc if "://" in domain else domain
+        limits = limits_from_instance(document)
+        return Instance(instance_url, domain or host, limits.max_characters)
+    if failure is not None:
+        raise failure
+    raise AuthError(f"{host} answered, but not as a Mastodon instance (no instance document)")
+
+
+def handle_for(account: dict[str, Any], *, domain: str) -> str:
+    """``@user@domain`` for the account ``verify_credentials`` returned (its ``acct`` is the
+    bare username on its own instance)."""
+    user = str(account.get("acct") or account.get("username") or "").split("@", 1)[0]
+    if not user:
+        raise AuthError(f"{domain} did not say which account approved the desk")
+    return f"@{user}@{domain}"
+
+
+__all__ = [
+    "DEFAULT_MAX_CHARACTERS",
+    "SCOPES",
+    "App",
+    "Instance",
+    "authorization_url",
+    "exchange_code",
+    "fetch_instance",
+    "handle_for",
+    "instance_url_from",
+    "register_app",
+]
 
 
 def _oauth_error(instance_url: str) -> ErrorMapper:

@@ -55,10 +55,24 @@ class TokenSet:
 
 def new_pkce() -> Pkce:
     """A fresh verifier (RFC 7636: 43-128 characters) and its S256 challenge."""
-    verifier = secrets.token_urlsafe(64)[:96]
+    return pkce_from_verifier(secrets.token_urlsafe(64)[:96])
+
+
+def pkce_from_verifier(verifier: str) -> Pkce:
+    """The pair for a verifier kept since the flow started (the callback only has that)."""
+    if not 43 <= len(verifier) <= 128:  # RFC 7636's bounds
+        raise ValueError("a PKCE verifier has 43 to 128 characters (RFC 7636)")
     digest = hashlib.sha256(verifier.encode("ascii")).digest()
     challenge = base64.urlsafe_b64encode(digest).decode("ascii").rstrip("=")
     return Pkce(verifier=verifier, challenge=challenge)
+
+
+def missing_scopes(granted: tuple[str, ...], wanted: tuple[str, ...] = SCOPES) -> list[str]:
+    """The scopes asked for that X did not grant (an app without DM permission drops the
+    ``dm.*`` ones). An empty answer from X names nothing, so nothing is reported missing."""
+    if not granted:
+        return []
+    return [scope for scope in wanted if scope not in granted]
 
 
 def authorization_url(
@@ -92,6 +106,7 @@ def exchange_code(
     redirect_uri: str,
     client_secret: str | None = None,
     now: Callable[[], datetime],
+    token_url: str = TOKEN_URL,
 ) -> TokenSet:
     form = {
         "grant_type": "authorization_code",
@@ -100,7 +115,9 @@ def exchange_code(
         "code_verifier": pkce.verifier,
         "client_id": client_id,
     }
-    return _token_request(client, form, client_id, client_secret, now)
+    return _token_request(
+        client, form, client_id=client_id, client_secret=client_secret, now=now, token_url=token_url
+    )
 
 
 def refresh(
@@ -110,17 +127,22 @@ def refresh(
     client_id: str,
     client_secret: str | None = None,
     now: Callable[[], datetime],
+    token_url: str = TOKEN_URL,
 ) -> TokenSet:
     form = {"grant_type": "refresh_token", "refresh_token": refresh_token, "client_id": client_id}
-    return _token_request(client, form, client_id, client_secret, now)
+    return _token_request(
+        client, form, client_id=client_id, client_secret=client_secret, now=now, token_url=token_url
+    )
 
 
 def _token_request(
     client: HttpClient,
     form: dict[str, str],
+    *,
     client_id: str,
     client_secret: str | None,
     now: Callable[[], datetime],
+    token_url: str,
 ) -> TokenSet:
     headers = {}
     if client_secret:
@@ -130,7 +152,7 @@ def _token_request(
         headers["Authorization"] = "Basic " + base64.b64encode(pair).decode("ascii")
     response = client.request(
         "POST",
-        TOKEN_URL,
+        token_url,
         idempotent=False,
         headers=headers,
         data=form,
