@@ -283,7 +283,7 @@ def test_an_empty_organization_has_no_rates(session: Session, clock: FrozenClock
     assert report.teams == report.members == []
     assert report.total.followup_rate is None
     assert report.total.average_satisfaction is None
-    assert metrics.default_range(session, organization_id=org.id) == (
+    assert metrics.resolve_range(session, organization_id=org.id, start=None, end=None) == (
         date(2025, 12, 7),
         date(2026, 1, 5),
     )

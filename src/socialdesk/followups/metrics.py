@@ -142,11 +142,15 @@ def bounds(start: date, end: date, zone: ZoneInfo) -> tuple[datetime, datetime]:
     return since, until
 
 
-def default_range(session: Session, *, organization_id: int) -> tuple[date, date]:
-    """The last 30 days, today included, in the organization's time zone."""
-    org = session.get_one(Organization, organization_id)
-    today = clock.now().astimezone(_zone(org.timezone)).date()
-    return today - timedelta(days=29), today
+def resolve_range(
+    session: Session, *, organization_id: int, start: date | None, end: date | None
+) -> tuple[date, date]:
+    """The range a report covers: ``end`` defaults to today (in the organization's time
+    zone), ``start`` to 29 days before ``end`` (30 days in all)."""
+    if end is None:
+        org = session.get_one(Organization, organization_id)
+        end = clock.now().astimezone(_zone(org.timezone)).date()
+    return (start if start is not None else end - timedelta(days=29)), end
 
 
 class _Tally:
