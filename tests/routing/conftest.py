@@ -73,7 +73,10 @@ class Desk:
             self.jobs.run_pending()
         self.session.expire_all()
         self.conversations.append(result.conversation.id)
-        return self.session.get_one(Conversation, result.conversation.id)
+        conversation = self.session.get_one(Conversation, result.conversation.id)
+        # Loaded; end the read so the test holds no lock the app or a job needs.
+        self.session.commit()
+        return conversation
 
     def settings(
         self,

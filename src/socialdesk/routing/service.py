@@ -743,10 +743,8 @@ def duty_board(session: Session, *, organization_id: int) -> list[DutyRow]:
         session, organization_id=organization_id, member_ids=(m.id for m in members)
     )
     team_names = {
-        team_id: name
-        for team_id, name in session.execute(
-            select(Team.id, Team.name).where(Team.organization_id == organization_id)
-        )
+        team.id: team.name
+        for team in session.scalars(select(Team).where(Team.organization_id == organization_id))
     }
     memberships = duty.teams_of(session, (m.id for m in members))
     rows = []
