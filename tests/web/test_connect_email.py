@@ -1,0 +1,130 @@
+"""Connecting a mailbox through the admin page against real servers on this machine: Dovecot
+for IMAP and an SMTP server with AUTH (tests/integration/email/servers.py). Both logins are
+really made before anything is saved."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from socialdesk.channels.models import BrandAccount, Health
+from socialdesk.common.crypto import decrypt_json
+from socialdesk.connectors.base import AuthError
+from socialdesk.connectors.email.config import ServerConfig
+from socialdesk.db.session import get_sessionmaker
+from socialdesk.web import connect as web_connect
+from tests.integration.email.servers import MailServers, Unavailable, running_mail_servers
+from tests.web.conftest import Desk, login
+
+pytestmark = pytest.mark.integration
+
+PREFIX = "/admin/accounts/connect"
+
+
+@pytest.fixture(scope="module")
+def mail_servers() -> Iterator[MailServers]:
+    stack = contextlib.ExitStack()
+    try:
+        servers = stack.enter_context(running_mail_servers())
+    except Unavailable as exc:
+        pytest.skip(str(exc))
+    with stack:
+        yield servers
+
+
+def _form(servers: MailServers, address: str, password: str, **extra: str) -> dict[str, str]:
+    return {
+        "address": address,
+        "display_name": "Kestrel Support",
+        "imap_host": servers.host,
+        "imap_port": str(servers.imap_port),
+        "imap_security": "none",
+        "imap_mailbox": "INBOX",
+        "smtp_host": servers.host,
+        "smtp_port": str(servers.smtp_port),
+        "smtp_security": "none",
+        "password": password,
+        **extra,
+    }
+
+
+def _mail_accounts() -> list[BrandAccount]:
+    with get_sessionmaker(write=False)() as reader:
+        found = list(reader.scalars(select(BrandAccount).where(BrandAccount.kind == "email")))
+        for account in found:
+            reader.expunge(account)
+        return found
+
+
+def test_a_real_mailbox_is_tested_and_saved(
+    client: TestClient, desk: Desk, mail_servers: MailServers
+) -> None:
+    box = mail_servers.mailbox("support", "desk.test")
+    csrf = login(client, desk.owner)
+    done = client.post(
+        f"{PREFIX}/email",
+        data={**_form(mail_servers, box.address, box.password), "csrf_token": csrf},
+    )
+    assert done.status_code == 303, done.text
+    [account] = _mail_accounts()
+    assert account.handle == box.address
+    assert account.health == Health.OK.value
+    assert account.credentials_encrypted is not None
+    assert decrypt_json(account.credentials_encrypted) == {
+        "username": box.address,
+        "password": box.password,
+    }
+    assert mail_servers.deliveries == []  # testing SMTP sends nothing
+
+
+def test_a_wrong_imap_password_is_named(
+    client: TestClient, desk: Desk, mail_servers: MailServers
+) -> None:
+    box = mail_servers.mailbox("support", "desk.test")
+    csrf = login(client, desk.owner)
+    refused = client.post(
+        f"{PREFIX}/email", data={**_form(mail_servers, box.address, "wrong"), "csrf_token": csrf}
+    )
+    assert refused.status_code == 422
+    assert f"the IMAP server {mail_servers.host}:{mail_servers.imap_port} refused the login" in (
+        refused.text
+    )
+    assert _mail_accounts() == []
+
+
+def test_a_wrong_smtp_password_is_named(
+    client: TestClient, desk: Desk, mail_servers: MailServers
+) -> None:
+    box = mail_servers.mailbox("support", "desk.test")
+    csrf = login(client, desk.owner)
+    form = _form(
+        mail_servers,
+        box.address,
+        box.password,
+        smtp_username=box.address,
+        smtp_password="not-the-password",
+    )
+    refused = client.post(f"{PREFIX}/email", data={**form, "csrf_token": csrf})
+    assert refused.status_code == 422
+    assert f"the SMTP server {mail_servers.host}:{mail_servers.smtp_port} refused" in refused.text
+    assert "535" in refused.text
+    assert _mail_accounts() == []
+
+
+def test_check_smtp_against_the_real_server(mail_servers: MailServers) -> None:
+    box = mail_servers.mailbox("relay", "desk.test")
+    good = ServerConfig(
+        mail_servers.host, mail_servers.smtp_port, "none", box.address, box.password
+    )
+    web_connect.check_smtp(good, 5.0)
+    bad = ServerConfig(mail_servers.host, mail_servers.smtp_port, "none", box.address, "nope")
+    with pytest.raises(AuthError, match="refused the login: 535"):
+        web_connect.check_smtp(bad, 5.0)
+    # The server offers no STARTTLS on loopback: asking for it is refused, not ignored.
+    starttls = ServerConfig(mail_servers.host, mail_servers.smtp_port, "starttls", "", "")
+    with pytest.raises(AuthError, match="STARTTLS"):
+        web_connect.check_smtp(starttls, 5.0)
