@@ -5,14 +5,16 @@ from __future__ import annotations
 import enum
 import re
 from collections.abc import Mapping
-from typing import Any, Literal
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Literal, Protocol, runtime_checkable
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, object_session
 
 from socialdesk.channels.models import BrandAccount, BrandAccountAccess, Health
 from socialdesk.common import clock
-from socialdesk.common.crypto import decrypt_json, encrypt_json, new_token
+from socialdesk.common.crypto import decrypt_json, encrypt_json, hash_token, new_token
 from socialdesk.common.errors import Conflict, NotFound, ValidationFailed
 from socialdesk.common.pagination import Page, keyset_page
 from socialdesk.connectors import registry
@@ -419,3 +421,210 @@ def stored_x_app(session: Session, *, organization_id: int) -> dict[str, str] | 
                 found["client_secret"] = credentials["client_secret"]
             return found
     return None
+
+
+# -- X token upkeep -------------------------------------------------------------------------
+
+# X access tokens live two hours; they are renewed this long before they expire.
+X_REFRESH_AHEAD = timedelta(minutes=10)
+# How long one worker holds an account's renewal before another may try (a worker that died
+# mid-renewal must not block it for good).
+X_REFRESH_CLAIM = timedelta(minutes=2)
+X_TOKEN_PATH = "/2/oauth2/token"  # noqa: S105 - an endpoint, not a secret
+
+
+@dataclass(frozen=True)
+class XRefresh:
+    """What one renewal needs, read (and claimed) in a transaction before calling X."""
+
+    brand_account_id: int
+    refresh_token: str
+    client_id: str
+    client_secret: str | None
+    token_url: str
+
+    def __repr__(self) -> str:  # tokens must never reach logs or tracebacks
+        return f"XRefresh(brand_account_id={self.brand_account_id})"
+
+
+def _fingerprint(token: str) -> str:
+    return hash_token(f"x-refresh:{token}")[:24]
+
+
+def _expires_at(credentials: Mapping[str, str]) -> datetime | None:
+    raw = credentials.get("expires_at")
+    if not raw:
+        return None
+    try:
+        found = datetime.fromisoformat(raw)
+    except ValueError:
+        return None
+    return found if found.tzinfo is not None else None
+
+
+def _claimed(account: BrandAccount, now: datetime) -> bool:
+    raw = account.settings.get(REFRESH_CLAIM_SETTING)
+    try:
+        until = datetime.fromisoformat(str(raw)) if raw else None
+    except ValueError:
+        return False
+    return until is not None and until.tzinfo is not None and until > now
+
+
+def _refusal_reason(account: BrandAccount, credentials: Mapping[str, str]) -> str | None:
+    """Why this account's token cannot be renewed, or None when it can."""
+    if not credentials.get("refresh_token"):
+        return (
+            "the X access token expired and there is no refresh token to renew it "
+            "(offline.access was not granted): connect the account again"
+        )
+    if not credentials.get("client_id"):
+        return (
+            "the X access token expired and the desk does not know the app's client id to "
+            "renew it: connect the account again from the account set-up page"
+        )
+    refused = account.settings.get(REFRESH_REFUSED_SETTING)
+    if refused and refused == _fingerprint(credentials["refresh_token"]):
+        return "X refused this refresh token before: connect the account again"
+    return None
+
+
+def x_refresh_due(session: Session, *, now: datetime) -> list[int]:
+    """X accounts whose access token expires within :data:`X_REFRESH_AHEAD` and that can be
+    renewed (not claimed by a running renewal), plus expired ones that cannot be renewed and
+    are not yet marked unhealthy."""
+    due = []
+    for account in session.scalars(
+        select(BrandAccount)
+        .where(
+            BrandAccount.kind == ChannelKind.X.value,
+            BrandAccount.credentials_encrypted.is_not(None),
+        )
+        .order_by(BrandAccount.id)
+    ):
+        assert account.credentials_encrypted is not None
+        credentials = decrypt_json(account.credentials_encrypted)
+        expires = _expires_at(credentials)
+        if expires is None or expires - now > X_REFRESH_AHEAD or _claimed(account, now):
+            continue
+        if _refusal_reason(account, credentials) is None or (
+            expires <= now and account.health != Health.UNHEALTHY.value
+        ):
+            due.append(account.id)
+    return due
+
+
+def claim_x_refresh(session: Session, *, brand_account_id: int, now: datetime) -> XRefresh | None:
+    """Claim the renewal of one account's X token (exactly one worker wins: the row is locked
+    on PostgreSQL, and SQLite has one writer at a time). None when there is nothing to do: the
+    token is not due (renewed meanwhile), another worker holds the claim, or it cannot be
+    renewed, in which case an expired token marks the account unhealthy."""
+    account = session.scalar(
+        select(BrandAccount).where(BrandAccount.id == brand_account_id).with_for_update()
+    )
+    if account is None or account.kind != ChannelKind.X.value or not account.credentials_encrypted:
+        return None
+    credentials = decrypt_json(account.credentials_encrypted)
+    expires = _expires_at(credentials)
+    if expires is None or expires - now > X_REFRESH_AHEAD or _claimed(account, now):
+        return None
+    cannot = _refusal_reason(account, credentials)
+    if cannot is not None:
+        if expires <= now:
+            mark_health(account, healthy=False, reason=cannot)
+        return None
+    account.settings = {
+        **account.settings,
+        REFRESH_CLAIM_SETTING: (now + X_REFRESH_CLAIM).isoformat(),
+    }
+    session.flush()
+    base = str(account.settings.get("api_base") or "https://api.x.com").rstrip("/")
+    return XRefresh(
+        brand_account_id=account.id,
+        refresh_token=credentials["refresh_token"],
+        client_id=credentials["client_id"],
+        client_secret=credentials.get("client_secret") or None,
+        token_url=base + X_TOKEN_PATH,
+    )
+
+
+def _locked_account(session: Session, brand_account_id: int) -> BrandAccount | None:
+    return session.scalar(
+        select(BrandAccount).where(BrandAccount.id == brand_account_id).with_for_update()
+    )
+
+
+def _release(account: BrandAccount, **changes: Any) -> None:
+    settings = {k: v for k, v in account.settings.items() if k != REFRESH_CLAIM_SETTING}
+    account.settings = {**settings, **changes}
+
+
+def store_x_tokens(session: Session, *, claim: XRefresh, credentials: Mapping[str, str]) -> bool:
+    """Keep renewed tokens (access and refresh token and expiry together, encrypted) and end
+    the claim. When the account was connected again while X was being asked, the newer
+    connection's tokens stay. Returns whether the renewed tokens were stored."""
+    account = _locked_account(session, claim.brand_account_id)
+    if account is None:
+        return False
+    current = decrypt_json(account.credentials_encrypted) if account.credentials_encrypted else {}
+    _release(account)
+    if current.get("refresh_token") != claim.refresh_token:
+        return False
+    update_credentials(account, credentials)
+    session.flush()
+    return True
+
+
+def x_refresh_refused(session: Session, *, claim: XRefresh, reason: str) -> None:
+    """X refused the refresh token (used, revoked, or the app's credentials changed): the
+    account is unhealthy with the reason (its admins are told) and the token is not tried
+    again; connecting the account again replaces it."""
+    account = _locked_account(session, claim.brand_account_id)
+    if account is None:
+        return
+    current = decrypt_json(account.credentials_encrypted) if account.credentials_encrypted else {}
+    if current.get("refresh_token") != claim.refresh_token:
+        _release(account)  # reconnected meanwhile: the refusal is about a token now gone
+        return
+    _release(account, **{REFRESH_REFUSED_SETTING: _fingerprint(claim.refresh_token)})
+    mark_health(
+        account,
+        healthy=False,
+        reason=(
+            f"X refused to renew the access token "
+            f"({reason.removesuffix('; connect the account again')}); connect the account again"
+        ),
+    )
+    session.flush()
+
+
+def release_x_refresh(session: Session, *, claim: XRefresh) -> None:
+    """End a claim without a result (X could not be reached): the next run tries again."""
+    account = _locked_account(session, claim.brand_account_id)
+    if account is not None:
+        _release(account)
+
+
+# -- credentials a failed call obtained ----------------------------------------------------
+
+
+@runtime_checkable
+class HandsBackCredentials(Protocol):
+    """A connector that may renew an account's session during a call that then fails (the
+    Bluesky connector), and hands the new session over when asked."""
+
+    def take_credentials_update(self, brand_account_id: int) -> dict[str, str] | None: ...
+
+
+def store_pending_credentials(account: BrandAccount, connector: object) -> bool:
+    """Merge credentials the connector obtained for ``account`` during a call that failed
+    afterwards (a renewed session); a successful call hands them back in its result instead.
+    Without this, a spent refresh token would stay stored while the new one lives only in the
+    memory of the process that renewed it. Returns whether anything was stored."""
+    if not isinstance(connector, HandsBackCredentials):
+        return False
+    update = connector.take_credentials_update(account.id)
+    if not update:
+        return False
+    update_credentials(account, update)
+    return True
