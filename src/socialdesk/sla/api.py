@@ -17,6 +17,7 @@ from socialdesk.common.deps import DB, Reader, RoutingAdmin
 from socialdesk.common.schemas import api_token_scheme, error_responses
 from socialdesk.conversations import service as conversations_service
 from socialdesk.schedules import service as schedules_service
+from socialdesk.schedules.models import BusinessHours
 from socialdesk.schedules.schemas import (
     BusinessHoursCreate,
     BusinessHoursList,
@@ -26,6 +27,7 @@ from socialdesk.schedules.schemas import (
 from socialdesk.sla import jobs as sla_jobs
 from socialdesk.sla import reports, tracking
 from socialdesk.sla import service as sla_service
+from socialdesk.sla.models import SlaPolicy
 from socialdesk.sla.schemas import (
     ConversationSlaRead,
     SlaClockRead,
@@ -43,6 +45,25 @@ router = APIRouter(
     dependencies=[Depends(api_token_scheme)],
     responses=error_responses(401, 403, 422),
 )
+
+
+# -- lookups, inside the caller's organization (a foreign id is a 404 before the body is read)
+
+
+def _business_hours(business_hours_id: int, db: DB, actor: RoutingAdmin) -> BusinessHours:
+    return schedules_service.get_or_raise(
+        db, organization_id=actor.organization_id, business_hours_id=business_hours_id
+    )
+
+
+def _policy(sla_policy_id: int, db: DB, actor: RoutingAdmin) -> SlaPolicy:
+    return sla_service.get_or_raise(
+        db, organization_id=actor.organization_id, policy_id=sla_policy_id
+    )
+
+
+HoursInPath = Annotated[BusinessHours, Depends(_business_hours)]
+PolicyInPath = Annotated[SlaPolicy, Depends(_policy)]
 
 
 # -- business hours -------------------------------------------------------------------------
@@ -79,10 +100,7 @@ def create_business_hours(
     summary="One schedule of business hours",
     responses=error_responses(404),
 )
-def get_business_hours(business_hours_id: int, db: DB, actor: RoutingAdmin) -> BusinessHoursRead:
-    row = schedules_service.get_or_raise(
-        db, organization_id=actor.organization_id, business_hours_id=business_hours_id
-    )
+def get_business_hours(row: HoursInPath, actor: RoutingAdmin) -> BusinessHoursRead:
     return BusinessHoursRead.model_validate(row)
 
 
@@ -92,11 +110,8 @@ def get_business_hours(business_hours_id: int, db: DB, actor: RoutingAdmin) -> B
     responses=error_responses(404, 409),
 )
 def update_business_hours(
-    business_hours_id: int, body: BusinessHoursUpdate, db: DB, actor: RoutingAdmin
+    row: HoursInPath, body: BusinessHoursUpdate, db: DB, actor: RoutingAdmin
 ) -> BusinessHoursRead:
-    row = schedules_service.get_or_raise(
-        db, organization_id=actor.organization_id, business_hours_id=business_hours_id
-    )
     schedules_service.update(
         db,
         hours=row,
@@ -115,10 +130,7 @@ def update_business_hours(
     summary="Delete business hours that no team or policy uses",
     responses=error_responses(404, 409),
 )
-def delete_business_hours(business_hours_id: int, db: DB, actor: RoutingAdmin) -> Response:
-    row = schedules_service.get_or_raise(
-        db, organization_id=actor.organization_id, business_hours_id=business_hours_id
-    )
+def delete_business_hours(row: HoursInPath, db: DB, actor: RoutingAdmin) -> Response:
     schedules_service.delete(db, hours=row)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
@@ -163,10 +175,7 @@ def order_policies(body: SlaPolicyOrder, db: DB, actor: RoutingAdmin) -> SlaPoli
     summary="One SLA policy",
     responses=error_responses(404),
 )
-def get_policy(sla_policy_id: int, db: DB, actor: RoutingAdmin) -> SlaPolicyRead:
-    found = sla_service.get_or_raise(
-        db, organization_id=actor.organization_id, policy_id=sla_policy_id
-    )
+def get_policy(found: PolicyInPath, actor: RoutingAdmin) -> SlaPolicyRead:
     return SlaPolicyRead.model_validate(found)
 
 
@@ -176,11 +185,8 @@ def get_policy(sla_policy_id: int, db: DB, actor: RoutingAdmin) -> SlaPolicyRead
     responses=error_responses(404, 409),
 )
 def update_policy(
-    sla_policy_id: int, body: SlaPolicyUpdate, db: DB, actor: RoutingAdmin
+    found: PolicyInPath, body: SlaPolicyUpdate, db: DB, actor: RoutingAdmin
 ) -> SlaPolicyRead:
-    found = sla_service.get_or_raise(
-        db, organization_id=actor.organization_id, policy_id=sla_policy_id
-    )
     sla_service.update_policy(db, policy=found, data=body)
     sla_jobs.enqueue_resync(db, organization_id=actor.organization_id)
     return SlaPolicyRead.model_validate(found)
@@ -192,10 +198,7 @@ def update_policy(
     summary="Delete an SLA policy that never measured a clock (disable it otherwise)",
     responses=error_responses(404, 409),
 )
-def delete_policy(sla_policy_id: int, db: DB, actor: RoutingAdmin) -> Response:
-    found = sla_service.get_or_raise(
-        db, organization_id=actor.organization_id, policy_id=sla_policy_id
-    )
+def delete_policy(found: PolicyInPath, db: DB, actor: RoutingAdmin) -> Response:
     sla_service.delete(db, policy=found)
     sla_jobs.enqueue_resync(db, organization_id=actor.organization_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
