@@ -10,10 +10,13 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from socialdesk.common.clock import FrozenClock
+from socialdesk.connectors.base import Visibility
 from socialdesk.conversations import service as conversations_service
-from socialdesk.conversations.models import Priority, Status
+from socialdesk.conversations.models import DeliveryState, Direction, Message, Priority, Status
 from socialdesk.events.models import EventRecord
+from socialdesk.outbound import approvals
 from socialdesk.outbound import service as outbound
+from socialdesk.policy.models import Approval
 from socialdesk.sla import service as sla_service
 from socialdesk.sla import tracking
 from socialdesk.sla.models import SlaClock
@@ -324,3 +327,40 @@ def test_a_late_reply_is_a_breach_even_before_the_periodic_check(
     assert first.breached_at == start + timedelta(minutes=10)
     assert fresh(session, conversation.id).sla_breached is True
     assert session.scalar(select(func.count()).select_from(SlaClock)) == 2
+
+
+def test_a_held_draft_answers_when_it_is_approved(
+    session: Session, jobs: JobRunner, world: World, clock: FrozenClock
+) -> None:
+    policy(session, world.org, first_response_minutes=60)
+    clock.advance(timedelta(minutes=1))
+    start = clock.now()
+    conversation = customer_writes(session, jobs, world)
+    clock.advance(timedelta(minutes=10))
+    draft = Message(
+        organization_id=world.org.id,
+        conversation_id=conversation.id,
+        brand_account_id=world.web.id,
+        direction=Direction.OUTBOUND.value,
+        visibility=Visibility.PUBLIC.value,
+        author_member_id=world.agent.id,
+        text="We will refund you.",
+        created_at=clock.now(),
+        delivery_state=DeliveryState.HELD.value,
+    )
+    session.add(draft)
+    session.flush()
+    held = approvals.hold(session, message=draft, author=world.agent, reasons=[])
+    session.commit()
+    tracking.reconcile(session, conversation_id=conversation.id)
+    session.commit()
+    (first,) = by_target(clocks_of(session, conversation.id), "first_response")
+    assert first.stopped_at is None  # a held draft has not answered anyone
+
+    clock.advance(timedelta(minutes=20))
+    approvals.approve(session, approval=session.get_one(Approval, held.id), approver=world.owner)
+    session.commit()
+    jobs.run_pending()
+    (first,) = by_target(clocks_of(session, conversation.id), "first_response")
+    assert first.stopped_at == start + timedelta(minutes=30)
+    assert first.elapsed_seconds == 30 * 60
