@@ -71,12 +71,18 @@ class Desk:
         self.session.commit()
         if route:
             self.jobs.run_pending()
-        self.session.expire_all()
         self.conversations.append(result.conversation.id)
-        conversation = self.session.get_one(Conversation, result.conversation.id)
-        # Loaded; end the read so the test holds no lock the app or a job needs.
+        return self.get(result.conversation.id)
+
+    def fresh(self, *more: object) -> None:
+        """Read everything again as stored, then end the read: the test must hold no lock
+        the app or a job needs (SQLite has one writer; this session writes)."""
         self.session.commit()
-        return conversation
+        self.session.expire_all()
+        fixtures = (self.org, self.owner, self.ana, self.ben, self.cy, self.care, self.billing)
+        for row in (*fixtures, self.web, self.x, *more):
+            self.session.refresh(row)
+        self.session.commit()
 
     def settings(
         self,
@@ -95,11 +101,13 @@ class Desk:
         self.session.commit()
 
     def get(self, conversation_id: int) -> Conversation:
-        self.session.expire_all()
-        return self.session.get_one(Conversation, conversation_id)
+        self.session.commit()
+        conversation = self.session.get_one(Conversation, conversation_id)
+        self.fresh(conversation)
+        return conversation
 
     def member(self, member_id: int) -> Member:
-        self.session.expire_all()
+        self.fresh()
         return self.session.get_one(Member, member_id)
 
     def trail(self, conversation_id: int, kind: str | None = None) -> list[Activity]:
@@ -117,7 +125,7 @@ class Desk:
         routing_jobs.reassign()
         routing_jobs.fire_due_automation()
         self.jobs.run_pending()
-        self.session.expire_all()
+        self.fresh()
 
     def advance(self, **delta: float) -> None:
         self.clock.advance(timedelta(**delta))
