@@ -628,3 +628,81 @@ def store_pending_credentials(account: BrandAccount, connector: object) -> bool:
         return False
     update_credentials(account, update)
     return True
+
+
+# -- IMAP IDLE watchers --------------------------------------------------------------------
+
+# Which process keeps an email account's IDLE connection, and until when (renewed every
+# minute by that process; another one takes over when it lapses).
+IDLE_LEASE_SETTING = "imap_idle_lease"
+IDLE_LEASE = timedelta(minutes=3)
+
+
+@dataclass(frozen=True)
+class IdleTarget:
+    """An email account this process should keep in IMAP IDLE."""
+
+    brand_account_id: int
+    context: AccountContext
+    # Changes when the account's settings or credentials change (the watcher restarts).
+    fingerprint: str
+
+
+def claim_idle_leases(session: Session, *, owner: str, now: datetime) -> list[IdleTarget]:
+    """Take or renew the IDLE lease of every email account with an IMAP server whose setting
+    ``imap_idle`` is not false (and polling not switched off), unless another process holds
+    it; a lease of an account no longer wanted is released."""
+    targets = []
+    for account in session.scalars(
+        select(BrandAccount)
+        .where(BrandAccount.kind == ChannelKind.EMAIL.value)
+        .order_by(BrandAccount.id)
+        .with_for_update()
+    ):
+        settings = account.settings
+        lease = settings.get(IDLE_LEASE_SETTING)
+        mine = isinstance(lease, dict) and lease.get("owner") == owner
+        wanted = (
+            bool(settings.get("imap_host"))
+            and settings.get("imap_idle", True) is not False
+            and settings.get("polling_enabled", True) is not False
+        )
+        if not wanted:
+            if mine:
+                account.settings = {k: v for k, v in settings.items() if k != IDLE_LEASE_SETTING}
+            continue
+        if isinstance(lease, dict) and not mine and _lease_running(lease, now):
+            continue
+        account.settings = {
+            **settings,
+            IDLE_LEASE_SETTING: {"owner": owner, "until": (now + IDLE_LEASE).isoformat()},
+        }
+        context = context_for(account)
+        basis = {k: v for k, v in context.settings.items() if k != IDLE_LEASE_SETTING}
+        fingerprint = hash_token(
+            repr((sorted(basis.items(), key=str), sorted(context.credentials.items())))
+        )[:32]
+        targets.append(IdleTarget(account.id, context, fingerprint))
+    session.flush()
+    return targets
+
+
+def _lease_running(lease: Mapping[str, Any], now: datetime) -> bool:
+    try:
+        until = datetime.fromisoformat(str(lease.get("until")))
+    except ValueError:
+        return False
+    return until.tzinfo is not None and until > now
+
+
+def release_idle_leases(session: Session, *, owner: str) -> None:
+    """Give up this process's leases (it is stopping): another process may take them at once."""
+    for account in session.scalars(
+        select(BrandAccount).where(BrandAccount.kind == ChannelKind.EMAIL.value).with_for_update()
+    ):
+        lease = account.settings.get(IDLE_LEASE_SETTING)
+        if isinstance(lease, dict) and lease.get("owner") == owner:
+            account.settings = {
+                k: v for k, v in account.settings.items() if k != IDLE_LEASE_SETTING
+            }
+    session.flush()
