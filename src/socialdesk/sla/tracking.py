@@ -62,15 +62,14 @@ def target_minutes(policy: SlaPolicy, target: Target | str) -> int | None:
 
 def history(session: Session, *, conversation_id: int, now: datetime) -> list[Happening]:
     """The conversation's messages, answers and status changes, none later than ``now``."""
-    approved = {
-        message_id: decided_at
-        for message_id, decided_at in session.execute(
+    approved = dict(
+        session.execute(
             select(Approval.message_id, Approval.decided_at).where(
                 Approval.conversation_id == conversation_id,
                 Approval.status == ApprovalStatus.APPROVED.value,
             )
-        )
-    }
+        ).all()
+    )
     out: list[Happening] = []
     for message_id, direction, created_at, state in session.execute(
         select(Message.id, Message.direction, Message.created_at, Message.delivery_state).where(
