@@ -8,10 +8,13 @@ from sqlalchemy.orm import Session
 
 from socialdesk.conversations import service as conversations_service
 from socialdesk.conversations.models import Conversation, Status
+from tests.api import conftest as api_fixtures
 from tests.api.conftest import Desk, bearer
 from tests.conftest import JobRunner
 
-pytest_plugins = ["tests.api.conftest"]
+# The API's fixtures (two organizations with tokens, a client on the app), as in tests/api.
+client = api_fixtures.client
+desk = api_fixtures.desk
 
 POLICY = {"channel": "web", "delay_minutes": 90, "template": "Hi {name}!", "survey": "scale"}
 

@@ -17,9 +17,14 @@ from socialdesk.db.session import get_sessionmaker
 from socialdesk.followups import service
 from socialdesk.followups.models import FollowUp, FollowUpPolicy
 from tests.conftest import JobRunner
+from tests.web import conftest as web_fixtures
 from tests.web.conftest import HX, Desk, login, new_conversation
 
-pytest_plugins = ["tests.web.conftest"]
+# The desk's page fixtures (an app on the test database, a logged-out client, an organization
+# with an owner, an agent and a viewer), used here as in tests/web.
+app = web_fixtures.app
+client = web_fixtures.client
+desk = web_fixtures.desk
 
 
 def _resolve(session: Session, jobs: JobRunner, desk: Desk, conversation_id: int) -> None:
