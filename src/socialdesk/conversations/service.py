@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, delete, func, or_, select, update
+from sqlalchemy import Column, Select, and_, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from socialdesk.accounts.models import Member, Team
@@ -738,12 +738,13 @@ def merge(
     ids = [c.id for c in others if c.id != keep.id]
     if not ids:
         return
-    session.execute(
-        update(Message).where(Message.conversation_id.in_(ids)).values(conversation_id=keep.id)
-    )
-    session.execute(
-        update(Activity).where(Activity.conversation_id.in_(ids)).values(conversation_id=keep.id)
-    )
+    # Everything that points at a conversation (messages, the trail, SLA clocks, promises,
+    # escalation requests, follow-ups, notifications...) moves, found from the schema so that
+    # a new domain's table cannot be forgotten here.
+    for column in _references_to_conversations():
+        session.execute(
+            update(column.table).where(column.in_(ids)).values({column.name: keep.id})
+        )
     existing = set(tags_of(session, conversation_id=keep.id))
     for tag in session.scalars(
         select(ConversationTag).where(ConversationTag.conversation_id.in_(ids))
@@ -773,6 +774,21 @@ def merge(
             session.delete(other)
     record(session, conversation=keep, kind="merged", actor=actor, data={"merged": ids})
     refresh_aggregates(session, conversation=keep)
+
+
+def _references_to_conversations() -> list[Column[Any]]:
+    """Every column of another table that references conversations.id (tags aside: they
+    are merged by name)."""
+    from socialdesk.db.models import Base  # every domain's tables, imported on first use
+
+    columns: list[Column[Any]] = []
+    for table in Base.metadata.sorted_tables:
+        if table.name in {Conversation.__tablename__, ConversationTag.__tablename__}:
+            continue
+        for fk in table.foreign_keys:
+            if fk.column.table.name == Conversation.__tablename__:
+                columns.append(fk.parent)
+    return columns
 
 
 def refresh_aggregates(session: Session, *, conversation: Conversation) -> None:
