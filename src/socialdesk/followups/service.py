@@ -557,13 +557,6 @@ def for_conversation(session: Session, *, conversation_id: int, limit: int = 20)
     )
 
 
-def get_or_raise(session: Session, *, organization_id: int, follow_up_id: int) -> FollowUp:
-    follow_up = session.get(FollowUp, follow_up_id)
-    if follow_up is None or follow_up.organization_id != organization_id:
-        raise NotFound(f"follow-up {follow_up_id} does not exist")
-    return follow_up
-
-
 def _skip(
     session: Session,
     conversation: Conversation | None,
