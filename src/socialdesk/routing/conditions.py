@@ -602,7 +602,10 @@ def holds(condition: Condition, facts: Facts) -> bool:  # noqa: PLR0911
 
 
 def matches(conditions: Sequence[Condition], facts: Facts) -> bool:
-    return all(holds(c, facts) for c in conditions)
+    # What conditions read (the account, the contact, messages, commitments) does not depend
+    # on changes pending in this transaction, so flushing them first would only cost time.
+    with facts.session.no_autoflush:
+        return all(holds(c, facts) for c in conditions)
 
 
 def describe_condition(condition: Condition) -> str:
