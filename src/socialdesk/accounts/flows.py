@@ -3,7 +3,8 @@
 Deactivating a member (never deleting) at once ends their logins and API tokens, hands their
 open conversations to a named colleague or back to their team's queue, and keeps everything
 they wrote attributed to them. The handover report says what moved where. Other domains that
-hold work for a member (commitments, escalations) hand it over on the MemberDeactivated event.
+hold work for a member (escalation requests) hand it over on the MemberDeactivated event;
+open promises move here, so the report lists them.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from sqlalchemy.orm import Session
 from socialdesk.accounts import audit
 from socialdesk.accounts import service as accounts_service
 from socialdesk.accounts.models import Member, Role, TeamMembership
+from socialdesk.commitments import service as commitments_service
 from socialdesk.common import clock
 from socialdesk.common.errors import Conflict, NotFound, ValidationFailed
 from socialdesk.conversations import service as conversations_service
@@ -38,6 +40,7 @@ class HandoverReport:
     sessions_ended: int = 0
     tokens_revoked: int = 0
     conversations: list[Handover] = field(default_factory=list)
+    commitments: list[commitments_service.CommitmentHandover] = field(default_factory=list)
 
 
 def deactivate(
@@ -108,6 +111,10 @@ def deactivate(
                 to_team_id=conversation.team_id,
             )
         )
+    # Promises move in the same transaction, so the report can say where each one went.
+    report.commitments = commitments_service.hand_over(
+        session, member=member, to_member_id=successor.id if successor else None, actor=actor
+    )
     audit.record(
         session,
         organization_id=member.organization_id,
@@ -125,6 +132,14 @@ def deactivate(
                     "to_team_id": h.to_team_id,
                 }
                 for h in report.conversations
+            ],
+            "commitments_handed_over": [
+                {
+                    "commitment_id": h.commitment_id,
+                    "to_member_id": h.to_member_id,
+                    "reason": h.reason,
+                }
+                for h in report.commitments
             ],
         },
     )

@@ -259,6 +259,10 @@ def _member_context(
         "reset_link": reset_link,
         "report": report,
         "handover": handover,
+        "promise_handover": [
+            (h, names.get(h.to_member_id, f"member {h.to_member_id}"))
+            for h in (report.commitments if report else [])
+        ],
     }
 
 
