@@ -142,6 +142,9 @@ def worker(workers: int) -> None:
     queue = get_queue()
     settings = get_settings()
     click.echo(f"worker: {workers} threads on the {settings.jobs_backend} queue")
+    stale = queue.clear_periodic_locks()
+    if stale:
+        click.echo(f"worker: cleared locks left by a stopped worker: {', '.join(stale)}")
     # max_delay: an idle worker checks for new jobs at least every second, so a reply written
     # after a quiet spell is not held back by the consumer's polling backoff.
     consumer: Any = queue.huey.create_consumer(

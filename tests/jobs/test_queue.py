@@ -84,3 +84,20 @@ def test_redis_backend_shares_jobs_between_processes() -> None:
     assert consumer.run_pending() == 1
     assert CALLS == [{"n": 7}]
     consumer.flush()
+
+
+@registry.periodic("tests.periodic_lock", every_minutes=1)
+def _periodic() -> None:
+    pass
+
+
+def test_a_starting_worker_clears_locks_a_killed_worker_left(tmp_path: Path) -> None:
+    settings = Settings(var_dir=tmp_path, jobs_backend="sqlite")
+    killed = build_queue(settings)
+    lock = killed.huey.lock_task("periodic.tests.periodic_lock")
+    lock.__enter__()  # the worker died inside the task: the lock is never released
+    del killed
+    restarted = build_queue(settings)
+    assert restarted.huey.is_locked("periodic.tests.periodic_lock")
+    assert "periodic.tests.periodic_lock" in restarted.clear_periodic_locks()
+    assert not restarted.huey.is_locked("periodic.tests.periodic_lock")

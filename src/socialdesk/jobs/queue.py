@@ -43,6 +43,14 @@ class JobQueue:
 
         huey.periodic_task(crontab(minute=minute), name=f"periodic.{spec.name}")(run_once)
 
+    def clear_periodic_locks(self) -> list[str]:
+        """Drop the run-once locks of periodic tasks. A worker killed mid-task leaves its lock
+        behind and the queue's storage never expires it, so the task would be skipped for
+        ever; a starting worker clears them. Periodic handlers claim their rows one by one,
+        so a rare overlap with a task still running elsewhere does no harm."""
+        names = [f"periodic.{spec.name}" for spec in registry.all_periodic()]
+        return sorted(self.huey.flush_locks(*names))
+
     def enqueue(
         self, name: str, payload: Payload, *, eta: datetime | None = None, attempt: int = 1
     ) -> None:
