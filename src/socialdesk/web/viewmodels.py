@@ -341,6 +341,51 @@ _DESCRIBE: dict[str, Callable[[dict[str, Any], Directory], str]] = {
     "merged": _merged,
     "reopened_by_customer": lambda _d, _: "reopened: the customer wrote again",
     "follows": lambda d, _: f"follows conversation #{d.get('previous')}",
+    # Routing and automation
+    "routed": lambda d, _: f"routed by the rules ({d.get('rules')})",
+    "reassigned": lambda d, _: f"reassigned: {d.get('reason')}",
+    "claimed": lambda _d, _: "claimed it",
+    "automation": lambda d, _: f"automation “{d.get('rule')}”: {d.get('did')}",
+    # Escalation requests
+    "escalation_requested": lambda d, directory: (
+        "asked "
+        + (
+            directory.member_name(d["member_id"])
+            if d.get("member_id")
+            else directory.team_name(d.get("team_id"))
+        )
+        + f": {d.get('text')}"
+    ),
+    "escalation_done": lambda d, _: (
+        f"marked request #{d.get('request_id')} done"
+        + (f": {d['resolution']}" if d.get("resolution") else "")
+    ),
+    "escalation_cancelled": lambda d, _: f"cancelled request #{d.get('request_id')}",
+    "escalation_overdue": lambda d, _: f"request #{d.get('request_id')} is overdue",
+    "escalation_handed_over": lambda d, directory: (
+        f"request #{d.get('request_id')} went to "
+        + (directory.member_name(d["to"]) if d.get("to") else directory.team_name(d.get("team_id")))
+    ),
+    # Promises
+    "commitment_added": lambda d, _: f"made a promise: {d.get('text')}",
+    "commitment_changed": lambda d, _: f"changed promise #{d.get('commitment_id')}",
+    "commitment_closed": lambda d, _: f"closed a promise as {d.get('status')}: {d.get('evidence')}",
+    "commitment_handed_over": lambda d, directory: (
+        f"handed a promise of {directory.member_name(d.get('from'))} to "
+        f"{directory.member_name(d.get('to'))} ({d.get('reason')})"
+    ),
+    "commitments_kept_open": lambda d, _: (
+        f"resolved with {len(d.get('commitment_ids', []))} promise(s) still open"
+    ),
+    # Follow-ups
+    "followup_sent": lambda _d, _: "sent the follow-up",
+    "followup_skipped": lambda d, _: f"follow-up skipped: {d.get('reason')}",
+    "followup_task": lambda d, _: f"follow-up left to a person: {d.get('reason')}",
+    "followup_cancelled": lambda _d, _: "cancelled the follow-up",
+    "followup_answered": lambda d, _: f"follow-up answered: {d.get('result')}",
+    "followup_opt_out": lambda d, _: (
+        "opted out of follow-ups" if d.get("opted_out") else "allowed follow-ups again"
+    ),
 }
 
 
