@@ -145,6 +145,12 @@ def worker(workers: int) -> None:
     stale = queue.clear_periodic_locks()
     if stale:
         click.echo(f"worker: cleared locks left by a stopped worker: {', '.join(stale)}")
+    from socialdesk.channels import jobs as channels_jobs
+
+    # Mailboxes whose server offers IMAP IDLE are watched at once, not after the first minute.
+    watching = channels_jobs.ensure_idle_watchers()
+    if watching:
+        click.echo(f"worker: watching {len(watching)} mailbox(es) with IMAP IDLE")
     # max_delay: an idle worker checks for new jobs at least every second, so a reply written
     # after a quiet spell is not held back by the consumer's polling backoff.
     consumer: Any = queue.huey.create_consumer(

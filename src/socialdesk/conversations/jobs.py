@@ -42,21 +42,26 @@ def poll_account(payload: Payload) -> None:
     except AuthError as exc:
         with session_scope() as session:
             account = session.get_one(BrandAccount, account_id)
+            channels_service.store_pending_credentials(account, connector)
             channels_service.mark_health(account, healthy=False, reason=exc.reason)
         log.warning(
             "polling %s account %s: credentials refused: %s", account.kind, account_id, exc.reason
         )
         return
     except SendError as exc:
-        if exc.retryable:
-            raise Retry(exc.reason, after_seconds=exc.retry_after_seconds) from exc
         with session_scope() as session:
             account = session.get_one(BrandAccount, account_id)
-            channels_service.mark_health(account, healthy=False, reason=exc.reason)
+            # A session renewed before the failure must outlive this process.
+            channels_service.store_pending_credentials(account, connector)
+            if not exc.retryable:
+                channels_service.mark_health(account, healthy=False, reason=exc.reason)
+        if exc.retryable:
+            raise Retry(exc.reason, after_seconds=exc.retry_after_seconds) from exc
         return
     except ConnectorError as exc:
         with session_scope() as session:
             account = session.get_one(BrandAccount, account_id)
+            channels_service.store_pending_credentials(account, connector)
             channels_service.mark_health(account, healthy=False, reason=exc.reason)
         return
     with session_scope() as session:

@@ -64,6 +64,7 @@ def page_context(db: Session, actor: Actor) -> dict[str, Any]:
         "can": vm.Permissions.of(actor.member),
         "admin_members": has_permission(actor.member, Permission.MEMBERS_MANAGE),
         "admin_channels": has_permission(actor.member, Permission.CHANNELS_MANAGE),
+        "admin_routing": has_permission(actor.member, Permission.ROUTING_MANAGE),
         "now": clock.now(),  # to tell a lockout still running from one that has ended
     }
 
@@ -74,6 +75,8 @@ def admin_home(member: Member) -> str | None:
         return "/admin/members"
     if has_permission(member, Permission.CHANNELS_MANAGE):
         return "/admin/accounts"
+    if has_permission(member, Permission.ROUTING_MANAGE):
+        return "/admin/routing"
     return None
 
 

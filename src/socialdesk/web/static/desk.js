@@ -217,6 +217,19 @@
     e.preventDefault();
   });
 
+  // -- notifications: the header's badge refreshes when one arrives for this member ---------
+  document.addEventListener("htmx:sseMessage", function (event) {
+    var detail = event.detail || {};
+    if (detail.type !== "notification.created") return;
+    var badge = document.getElementById("notif-badge");
+    if (!badge) return;
+    try {
+      var data = JSON.parse(detail.data);
+      if (String(data.member_id) !== badge.getAttribute("data-member-id")) return;
+    } catch (e) { return; }
+    htmx.trigger(document.body, "sd-notifications-changed");
+  });
+
   // -- SLA countdowns: every [data-sla-due] element counts down without a reload -----------
   function words(seconds) {
     seconds = Math.floor(Math.abs(seconds));
