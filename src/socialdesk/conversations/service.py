@@ -631,9 +631,7 @@ def list_inbox_by_sla(
     if len(more) > wanted:
         more = more[:wanted]
         # With the page filled exactly by timed rows, the next page starts the second section.
-        next_cursor = (
-            f"n.{encode_cursor(more[-1].last_activity_at, more[-1].id)}" if more else "n."
-        )
+        next_cursor = f"n.{encode_cursor(more[-1].last_activity_at, more[-1].id)}" if more else "n."
     return Page(items=rows + more, next_cursor=next_cursor)
 
 
@@ -742,9 +740,7 @@ def merge(
     # escalation requests, follow-ups, notifications...) moves, found from the schema so that
     # a new domain's table cannot be forgotten here.
     for column in _references_to_conversations():
-        session.execute(
-            update(column.table).where(column.in_(ids)).values({column.name: keep.id})
-        )
+        session.execute(update(column.table).where(column.in_(ids)).values({column.name: keep.id}))
     existing = set(tags_of(session, conversation_id=keep.id))
     for tag in session.scalars(
         select(ConversationTag).where(ConversationTag.conversation_id.in_(ids))
