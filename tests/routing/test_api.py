@@ -203,6 +203,19 @@ def test_members_set_their_own_availability(client: TestClient, desk: Desk) -> N
     assert row["why_not"] == "Ana went away"
     bad = client.put("/api/members/me/availability", headers=ana, json={"availability": "gone"})
     assert bad.status_code == 422
+    billing = client.get(f"/api/members/on-duty?team_id={desk.billing.id}", headers=ana)
+    assert billing.json() == []  # nobody in billing
+    care = client.get(f"/api/members/on-duty?team_id={desk.care.id}", headers=ana).json()
+    assert [(r["name"], r["on_duty"]) for r in care] == [
+        ("Ana", False),
+        ("Ben", True),
+        ("Cy", True),
+    ]
+    other = accounts.organization(desk.session)
+    their_team = accounts_service.create_team(desk.session, organization_id=other.id, name="X")
+    desk.session.commit()
+    hidden = client.get(f"/api/members/on-duty?team_id={their_team.id}", headers=ana)
+    assert hidden.status_code == 404
 
 
 def test_admins_set_capacity_and_languages(client: TestClient, desk: Desk) -> None:

@@ -191,10 +191,12 @@ def _duty_read(row: routing_service.DutyRow) -> MemberDutyRead:
 
 @router.get(
     "/members/on-duty",
-    summary="Every active member: on duty now or why not, their load and capacity",
+    summary="Every active member (of a team, with team_id): on duty now or why not, their "
+    "load and capacity",
+    responses=error_responses(404),
 )
-def duty_board(db: DB, actor: Reader) -> list[MemberDutyRead]:
-    rows = routing_service.duty_board(db, organization_id=actor.organization_id)
+def duty_board(db: DB, actor: Reader, team_id: int | None = None) -> list[MemberDutyRead]:
+    rows = routing_service.duty_board(db, organization_id=actor.organization_id, team_id=team_id)
     return [_duty_read(r) for r in rows]
 
 

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import and_, exists, func, or_, select
 from sqlalchemy.orm import Session
 
-from socialdesk.accounts.models import Member, Organization, Team
+from socialdesk.accounts.models import Member, Organization, Team, TeamMembership
 from socialdesk.channels.models import BrandAccount
 from socialdesk.common import clock
 from socialdesk.common.errors import NotFound, ValidationFailed
@@ -728,28 +728,39 @@ class DutyRow:
     teams: list[str]
 
 
-def duty_board(session: Session, *, organization_id: int) -> list[DutyRow]:
-    """Every active member with whether they are on duty now, why not, and their load."""
-    members = list(
-        session.scalars(
-            select(Member)
-            .where(Member.organization_id == organization_id, Member.is_active.is_(True))
-            .order_by(Member.name, Member.id)
-        )
+def duty_board(
+    session: Session, *, organization_id: int, team_id: int | None = None
+) -> list[DutyRow]:
+    """Every active member (of ``team_id``, if given) with whether they are on duty now, why
+    not, and their load. Asked about a team, a member whose other team is working is still
+    off duty for this one while it is closed."""
+    stmt = select(Member).where(
+        Member.organization_id == organization_id, Member.is_active.is_(True)
     )
+    team: Team | None = None
+    if team_id is not None:
+        team = session.get(Team, team_id)
+        if team is None or team.organization_id != organization_id:
+            raise NotFound(f"team {team_id} does not exist", field="team_id")
+        stmt = stmt.where(
+            Member.id.in_(select(TeamMembership.member_id).where(TeamMembership.team_id == team_id))
+        )
+    members = list(session.scalars(stmt.order_by(Member.name, Member.id)))
     now = clock.now()
     open_ids = duty.open_team_ids(session, organization_id=organization_id, at=now)
     load = assignment.loads(
         session, organization_id=organization_id, member_ids=(m.id for m in members)
     )
     team_names = {
-        team.id: team.name
-        for team in session.scalars(select(Team).where(Team.organization_id == organization_id))
+        t.id: t.name
+        for t in session.scalars(select(Team).where(Team.organization_id == organization_id))
     }
     memberships = duty.teams_of(session, (m.id for m in members))
     rows = []
     for member in members:
         reason = duty.off_duty_reason(session, member=member, at=now, open_ids=open_ids)
+        if reason is None and team is not None and team.id not in open_ids:
+            reason = f"{team.name} is outside its working hours"
         rows.append(
             DutyRow(
                 member=member,
