@@ -13,9 +13,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from itertools import pairwise
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from socialdesk.channels.models import BrandAccount
@@ -23,7 +25,13 @@ from socialdesk.common.clock import FrozenClock
 from socialdesk.connectors.base import InboundMessage
 from socialdesk.contacts.models import ContactIdentity
 from socialdesk.conversations import flows
-from socialdesk.conversations.bulk import BulkIngest, BulkItem, MessagesImported
+from socialdesk.conversations.bulk import (
+    BulkIngest,
+    BulkItem,
+    MessagesImported,
+    _Writer,
+    sqlite_utc,
+)
 from socialdesk.conversations.models import Conversation, DeliveryState, Message, Status
 from socialdesk.events.models import EventRecord
 from tests.factories import accounts, channels
@@ -256,3 +264,105 @@ def test_fast_sqlite_datetime_matches_the_column_type(when: datetime, minutes: i
     assert process is not None
     aware = when.replace(tzinfo=timezone(timedelta(minutes=minutes)))
     assert sqlite_utc(aware) == process(aware)
+
+
+def _matching_message_ids(session: Session, word: str) -> set[int]:
+    """Message ids the database's own full-text index finds for ``word``."""
+    if session.get_bind().dialect.name == "sqlite":
+        found = session.execute(
+            text("SELECT rowid FROM messages_fts WHERE messages_fts MATCH :q"), {"q": f'"{word}"'}
+        )
+    else:
+        found = session.execute(
+            text(
+                "SELECT id FROM messages WHERE to_tsvector('simple', text) "
+                "@@ plainto_tsquery('simple', :q)"
+            ),
+            {"q": word},
+        )
+    return {row[0] for row in found}
+
+
+def test_imported_messages_are_indexed_for_search_like_live_ones(
+    session: Session, clock: FrozenClock
+) -> None:
+    """A batch indexes its messages in one statement while the row-by-row trigger is paused in
+    its own transaction; live messages before, after and in the same transaction are indexed
+    by the trigger. The index ends up exactly as if every message had gone through it."""
+    org = accounts.organization(session)
+    account = channels.brand_account(session, org)
+    t0 = clock.now() - timedelta(days=2)
+    words = ("parcel", "refund", "battery")
+    flows.ingest_message(
+        session, account=account, message=inbound(native_id="live-0", text="parcel late", at=t0)
+    )
+    session.commit()
+    run = BulkIngest(organization_id=org.id)
+    for start in (0, 40):
+        items = [
+            BulkItem(
+                account.id,
+                inbound(
+                    native_id=f"b{i}",
+                    author=f"c{i % 7}",
+                    text=f"{words[i % 3]} number {i}",
+                    reply_to=f"b{i - 1}" if i % 4 else None,
+                    at=t0 + timedelta(minutes=i),
+                ),
+            )
+            for i in range(start, start + 40)
+        ]
+        run.ingest(session, items)
+        # Same transaction, after the batch: the trigger is live again.
+        flows.ingest_message(
+            session,
+            account=account,
+            message=inbound(native_id=f"live-{start + 1}", text="battery and refund", at=t0),
+        )
+        session.commit()
+
+    stored = {m.id: m.text for m in session.scalars(select(Message))}
+    assert len(stored) == 83
+    for word in (*words, "number", "and"):
+        assert _matching_message_ids(session, word) == {
+            i for i, body in stored.items() if word in body.split()
+        }, word
+    if session.get_bind().dialect.name == "sqlite":
+        assert session.scalar(text("SELECT count(*) FROM messages_fts_paused")) == 0
+        # FTS5's own check that the index agrees with its content table.
+        session.execute(text("INSERT INTO messages_fts(messages_fts) VALUES ('integrity-check')"))
+
+
+def test_a_failed_insert_lifts_the_pause_at_once(session: Session, clock: FrozenClock) -> None:
+    """The pause never outlives the batch's insert, even when the insert fails."""
+    if session.get_bind().dialect.name != "sqlite":
+        pytest.skip("PostgreSQL's text index needs no pause")
+    org = accounts.organization(session)
+    account = channels.brand_account(session, org)
+    live = flows.ingest_message(session, account=account, message=inbound(native_id="x"))
+    session.commit()
+    now = sqlite_utc(clock.now())
+    clash = (
+        live.message.id,  # an id that is taken
+        live.conversation.id,
+        account.id,
+        "inbound",
+        "public",
+        None,
+        "parcel",
+        "y",
+        None,
+        None,
+        "null",
+        now,
+        None,
+        None,
+        org.id,
+        now,
+        None,
+        0,
+    )
+    with pytest.raises(IntegrityError):
+        _Writer(session).insert_messages([clash])
+    assert session.scalar(text("SELECT count(*) FROM messages_fts_paused")) == 0
+    session.rollback()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import html
+import json
 import re
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,9 +29,11 @@ from socialdesk.importers.cli import import_
 from socialdesk.importers.twcs import (
     ImportReport,
     Problem,
+    Tweet,
     format_time,
     import_file,
     parse_time,
+    raw_payload,
 )
 from tests.factories import accounts
 
@@ -115,6 +118,16 @@ def test_parse_time_reads_the_corpus_format() -> None:
     ):
         with pytest.raises(ValueError, match="created_at"):
             parse_time(bad)
+
+
+def test_raw_payload_is_what_json_dumps_writes() -> None:
+    when = datetime(2017, 10, 31, tzinfo=UTC)
+    for responses in ((), ("12",), ("12", "345", "6789"), ("\u0661\u0662",)):
+        tweet = Tweet(1, "1", "a", True, when, "t", responses, None)
+        expected: dict[str, object] = {"source": "twcs"}
+        if responses:
+            expected["response_tweet_ids"] = list(responses)
+        assert raw_payload(tweet) == json.dumps(expected)
 
 
 # Hypothesis takes naive bounds; the values are made aware below.
