@@ -348,3 +348,9 @@ def test_rules_are_stored_normalised_and_reordered(desk: Desk) -> None:
     routing_service.delete_rule(desk.session, rule=second)
     listed = routing_service.list_rules(desk.session, organization_id=desk.org.id)
     assert [(r.name, r.position) for r in listed] == [("C", 0), ("Spaces inside", 1)]
+
+
+def test_a_desk_that_does_not_route_gets_no_routing_trail(desk: Desk) -> None:
+    conversation = desk.write()
+    assert conversation.assignee_id is None
+    assert desk.trail(conversation.id, "routed") == []

@@ -478,10 +478,15 @@ def route(session: Session, *, conversation: Conversation) -> RouteResult:
         result.assignee_id = conversation.assignee_id
         return result
     settings = get_settings(session, organization_id=conversation.organization_id)
+    rules = [
+        r for r in list_rules(session, organization_id=conversation.organization_id) if r.enabled
+    ]
+    if not rules and Strategy(settings.strategy) is Strategy.MANUAL:
+        # Routing is not in use: nothing to do, and nothing for the trail to say.
+        result.assignee_id = conversation.assignee_id
+        return result
     facts = Facts(session, conversation)
-    for rule in list_rules(session, organization_id=conversation.organization_id):
-        if not rule.enabled:
-            continue
+    for rule in rules:
         try:
             conditions = parse_conditions(rule.conditions)
             actions = parse_actions(rule.actions, allowed=ROUTING_ACTIONS)
