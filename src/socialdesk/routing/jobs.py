@@ -62,8 +62,10 @@ def _on_conversation_changed(event: ConversationChanged) -> None:
             "occurrence": f"changed:{uuid.uuid4().hex}",
         },
     )
-    if "status" in event.fields or "assignee" in event.fields:
-        # A resolved, snoozed or handed-over conversation may have freed someone's place.
+    if "status" in event.fields:
+        # A resolved or snoozed conversation may have freed someone's place. (Hand-overs are
+        # left to the minute's pass: every assignment changes the assignee, and a pass per
+        # assignment would mostly find nothing to do.)
         queue.enqueue(PICK_UP_JOB, {"organization_id": event.organization_id})
 
 
