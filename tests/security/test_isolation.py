@@ -86,13 +86,22 @@ def test_the_same_calls_with_the_callers_own_ids_are_not_404(
     b = build_world(session, name="Gamma")
     caller = b.logins[Role.OWNER]
     found: list[str] = []
-    for route in routes:
+    deleted: set[str] = set()
+
+    def deletes(route: RouteInfo) -> bool:
+        return route.method == "DELETE" or route.path.endswith("/delete")
+
+    # Deletions last: an object deleted early would make the later calls on it 404. Once one
+    # route deleted an object, the page's and the API's other delete of it may 404.
+    for route in sorted(routes, key=deletes):
         ids = [p for p in route.id_params if p not in NOT_IDS]
         if not route.authenticated or not ids:
             continue
         status = _call(client, route, b.path_for(route.path, caller=caller), caller)
         if route.method == "GET":
             assert status == 200, f"{route}: {status} for the caller's own objects"
-        if status == 404:
+        if deletes(route) and status < 400:
+            deleted.update(ids)
+        elif status == 404 and not (deletes(route) and set(ids) <= deleted):
             found.append(f"{route}: 404")
     assert not found, "\n".join(found)

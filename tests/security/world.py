@@ -16,8 +16,17 @@ from socialdesk.accounts import invitations
 from socialdesk.accounts import service as accounts_service
 from socialdesk.accounts.models import Member, Organization, Role
 from socialdesk.channels.models import BrandAccount
+from socialdesk.commitments import service as commitments_service
+from socialdesk.escalations import service as escalations_service
+from socialdesk.notifications import service as notifications_service
 from socialdesk.outbound import approvals
 from socialdesk.policy import service as policy_service
+from socialdesk.routing import automation as automation_service
+from socialdesk.routing import service as routing_service
+from socialdesk.schedules import service as schedules_service
+from socialdesk.sla import service as sla_service
+from socialdesk.sla import tracking
+from socialdesk.sla.schemas import SlaPolicyCreate
 from tests.factories import accounts, channels
 from tests.factories.conversations import inbound, ingest
 
@@ -75,6 +84,50 @@ def build_world(session: Session, *, name: str) -> World:
     invitation = invitations.invite(
         session, inviter=owner, email=f"invitee@{name.lower()}.example", role=Role.AGENT
     )
+    escalation = escalations_service.create(
+        session,
+        conversation=result.conversation,
+        requested_by=owner,
+        text="Please refund",
+        team_id=team.id,
+    )
+    (notification,) = notifications_service.notify(
+        session, organization_id=org.id, member_ids=[owner.id], kind="test", title="For the owner"
+    )
+    commitment = commitments_service.create(
+        session, conversation=result.conversation, actor=target, text="Call back"
+    )
+    hours = schedules_service.create(
+        session,
+        organization_id=org.id,
+        name=f"hours {name}",
+        timezone="UTC",
+        intervals={"0": [["09:00", "17:00"]]},
+    )
+    sla_policy = sla_service.create(
+        session,
+        organization_id=org.id,
+        data=SlaPolicyCreate(name=f"policy {name}", first_response_minutes=60),
+    )
+    # In use, as in a real desk: deleting them is refused (409), so later calls still find them.
+    team.business_hours_id = hours.id
+    routing_rule = routing_service.create_rule(
+        session,
+        organization_id=org.id,
+        name=f"rule {name}",
+        conditions=[],
+        actions=[{"type": "add_tag", "tag": "routed"}],
+    )
+    automation_rule = automation_service.create_rule(
+        session,
+        organization_id=org.id,
+        name=f"automation {name}",
+        trigger="conversation.created",
+        conditions=[],
+        actions=[{"type": "add_tag", "tag": "automated"}],
+    )
+    session.flush()
+    tracking.reconcile(session, conversation_id=result.conversation.id)
     session.flush()
     assert result.conversation.contact_id is not None
     world = World(org=org, logins=logins, target=target, account=account)
@@ -89,6 +142,13 @@ def build_world(session: Session, *, name: str) -> World:
         "invitation_id": invitation.invitation.id,
         "approval_id": approval.id,
         "version_id": version.id,
+        "escalation_id": escalation.id,
+        "notification_id": notification.id,
+        "commitment_id": commitment.id,
+        "business_hours_id": hours.id,
+        "sla_policy_id": sla_policy.id,
+        "routing_rule_id": routing_rule.id,
+        "automation_rule_id": automation_rule.id,
     }
     session.commit()
     return world
