@@ -8,7 +8,7 @@ import random
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 from tests.factories import accounts, channels
 from tests.factories.conversations import inbound, ingest
@@ -133,11 +133,44 @@ def test_the_walk_plan_is_chosen_only_for_many_matches(
         condition = search_index.conversation_matches(
             session, organization_id=organization_id, query="parcel", ordered=ordered
         )
-        return str(condition.compile()).lstrip().split(" ", 1)[0].upper()
+        compiled = " ".join(str(condition.compile()).split())
+        if compiled.startswith("EXISTS"):
+            return "walk"
+        if compiled.startswith("conversations.id = anon"):
+            return "join"
+        assert compiled.startswith("conversations.id IN"), compiled
+        return "membership"
 
-    assert plan(1, ordered=True) == "EXISTS"
-    assert plan(10_000_000, ordered=True) != "EXISTS"
-    assert plan(1, ordered=False) != "EXISTS"
+    assert plan(1, ordered=True) == "walk"
+    assert plan(10_000_000, ordered=True) == "join"
+    assert plan(1, ordered=False) == "membership"
+    assert plan(10_000_000, ordered=False) == "membership"
+
+
+def test_few_matches_drive_the_listing_from_the_matches(
+    session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With few matches SQLite must start from them, not walk the inbox index testing each
+    conversation: the plan of the listing's statement says which."""
+    organization_id, me_id = _desk(session, 5)
+    if session.get_bind().dialect.name != "sqlite":
+        pytest.skip("the plans are SQLite's (PostgreSQL keeps one plan)")
+    monkeypatch.setattr(search_index, "WALK_THRESHOLD", 10_000_000)
+    stmt = (
+        conversations_service._filtered(  # the listing's own statement
+            session,
+            organization_id=organization_id,
+            me_id=me_id,
+            flt=InboxFilter(query="parcel"),
+            ordered=True,
+        )
+        .order_by(Conversation.last_activity_at.desc(), Conversation.id.desc())
+        .limit(51)
+    )
+    compiled = stmt.compile(session.get_bind(), compile_kwargs={"literal_binds": True})
+    plan = " / ".join(row[-1] for row in session.execute(text(f"EXPLAIN QUERY PLAN {compiled}")))
+    assert "SEARCH conversations USING INTEGER PRIMARY KEY" in plan, plan
+    assert "ix_conversations_inbox" not in plan, plan
 
 
 def test_counts_with_a_query_match_the_listing(
