@@ -242,11 +242,12 @@ SRC = Path(__file__).resolve().parents[2] / "src" / "socialdesk"
 
 def test_no_code_path_delivers_without_the_gateway() -> None:
     """Only the send gateway calls a connector's send(); connectors implement it. Any other
-    call site would be a way out that skips the code of conduct."""
+    call site would be a way out that skips the code of conduct. The one exception is the
+    desk's own mail to its members (notifications/mail.py), which never reaches a customer."""
     offenders = []
     for path in SRC.rglob("*.py"):
         relative = path.relative_to(SRC).as_posix()
-        if relative.startswith("connectors/"):
+        if relative.startswith("connectors/") or relative == "notifications/mail.py":
             continue
         for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
             if (

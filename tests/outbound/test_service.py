@@ -178,6 +178,46 @@ def test_interrupted_send_is_never_blindly_repeated(
     assert fake_x.sent == []
 
 
+def test_a_queued_message_whose_job_was_lost_is_sent_once_later(
+    session: Session, clock: FrozenClock, jobs: JobRunner, fake_x: RecordingConnector
+) -> None:
+    conversation, account = _conversation(session)
+    org = session.get_one(Organization, account.organization_id)
+    agent = accounts.member(session, org)
+    reply = outbound.queue_reply(session, conversation=conversation, author=agent, text="Hello")
+    session.commit()
+    jobs.flush()  # the queue lost the delivery job
+    clock.advance(timedelta(minutes=5))
+    assert outbound.recover_stale_sends(session) == 0  # still within any retry's wait
+    clock.advance(timedelta(minutes=30))
+    assert outbound.recover_stale_sends(session) == 1
+    session.commit()
+    assert outbound.recover_stale_sends(session) == 0  # the timer restarted
+    session.commit()
+    jobs.run_pending()
+    assert _reload(session, reply.id).delivery_state == DeliveryState.SENT.value
+    assert len(fake_x.sent) == 1
+
+
+def test_a_send_that_just_started_is_not_stale_however_old_the_message(
+    session: Session, clock: FrozenClock, jobs: JobRunner, fake_x: RecordingConnector
+) -> None:
+    conversation, account = _conversation(session)
+    org = session.get_one(Organization, account.organization_id)
+    agent = accounts.member(session, org)
+    reply = outbound.queue_reply(session, conversation=conversation, author=agent, text="Hello")
+    session.commit()
+    jobs.flush()
+    clock.advance(timedelta(hours=2))  # e.g. held for approval for two hours
+    sending = _reload(session, reply.id)
+    sending.delivery_state = DeliveryState.SENDING.value
+    outbound.emit_delivery_state(session, sending)  # a worker claims it now
+    session.commit()
+    clock.advance(timedelta(minutes=1))
+    assert outbound.recover_stale_sends(session) == 0
+    assert _reload(session, reply.id).delivery_state == DeliveryState.SENDING.value
+
+
 def test_notes_are_never_sent(
     session: Session, jobs: JobRunner, fake_x: RecordingConnector
 ) -> None:
@@ -234,3 +274,39 @@ def test_reply_for_an_uninstalled_connector_fails_with_reason(
     failed = _reload(session, reply.id)
     assert failed.delivery_state == DeliveryState.FAILED.value
     assert "no connector is installed for channel 'x'" in (failed.delivery_error or "")
+
+
+class RenewingConnector(RecordingConnector):
+    """Renews the account's session during a send, then fails (as Bluesky can)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.renewed: dict[int, dict[str, str]] = {}
+
+    def send(self, account, request):  # type: ignore[no-untyped-def]  # the parent's signature
+        self.renewed[account.brand_account_id] = {"refresh_token": "new-refresh"}
+        return super().send(account, request)
+
+    def take_credentials_update(self, brand_account_id: int) -> dict[str, str] | None:
+        return self.renewed.pop(brand_account_id, None)
+
+
+@pytest.mark.parametrize("failure", [transient, permanent, revoked])
+def test_a_session_renewed_before_a_failed_send_is_stored(
+    session: Session, jobs: JobRunner, failure: object
+) -> None:
+    from socialdesk.common.crypto import decrypt_json
+
+    connector = RenewingConnector()
+    connector.failures.append(failure())  # type: ignore[operator]  # a factory of errors
+    with registry.override(connector):
+        conversation, account = _conversation(session)
+        org = session.get_one(Organization, account.organization_id)
+        agent = accounts.member(session, org)
+        outbound.queue_reply(session, conversation=conversation, author=agent, text="Hello")
+        session.commit()
+        jobs.run_pending(include_scheduled=False)
+    session.expire_all()
+    encrypted = session.get_one(BrandAccount, account.id).credentials_encrypted
+    assert encrypted is not None
+    assert decrypt_json(encrypted).get("refresh_token") == "new-refresh"

@@ -151,6 +151,9 @@ class Message(IdMixin, Base):
     delivery_error: Mapped[str | None] = mapped_column(String(1000), default=None)
     delivery_attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    # When delivery_state last changed: how long a message has been queued or sending, so
+    # recovery can tell a lost job or an interrupted send from one still in progress.
+    delivery_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
     signature: Mapped[str | None] = mapped_column(String(40), default=None)
 

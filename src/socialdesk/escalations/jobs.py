@@ -75,7 +75,7 @@ def send_team_email(payload: Payload) -> None:
             return
     message = mail.build(settings=settings, to=to, subject=subject, body=body)
     try:
-        mail.transport_for(settings).send(message)
+        mail.send_to_staff(settings, message)
     except (smtplib.SMTPException, OSError) as exc:
         raise Retry(f"mail server refused or unreachable: {exc}") from exc
 

@@ -24,6 +24,7 @@ class EscalationRequest(IdMixin, Base):
         Index("ix_escalation_requests_conversation", "conversation_id", "id"),
         Index("ix_escalation_requests_team_status", "organization_id", "team_id", "status"),
         Index("ix_escalation_requests_member_status", "organization_id", "member_id", "status"),
+        Index("ix_escalation_requests_due", "status", "due_at"),
     )
 
     organization_id: Mapped[int] = mapped_column(BigId, ForeignKey("organizations.id"))
@@ -39,3 +40,5 @@ class EscalationRequest(IdMixin, Base):
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
     closed_by_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("members.id"), default=None)
     resolution: Mapped[str | None] = mapped_column(Text, default=None)
+    # Set once when the overdue notice went out: the claim that keeps it from going twice.
+    overdue_notified_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)

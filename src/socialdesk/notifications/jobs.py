@@ -61,7 +61,7 @@ def send_email(payload: Payload) -> None:
             settings=settings, to=member.email, subject=notification.title, body=body
         )
     try:
-        mail.transport_for(settings).send(message)
+        mail.send_to_staff(settings, message)
     except (smtplib.SMTPException, OSError) as exc:
         raise Retry(f"mail server refused or unreachable: {exc}") from exc
     with session_scope() as session:

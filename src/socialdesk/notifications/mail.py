@@ -61,3 +61,10 @@ def build(*, settings: Settings, to: str, subject: str, body: str) -> EmailMessa
 def _one_line(text: str, limit: int) -> str:
     flat = " ".join(text.split())
     return flat if len(flat) <= limit else flat[: limit - 1].rstrip() + "…"
+
+
+def send_to_staff(settings: Settings, message: EmailMessage) -> None:
+    """Hand the desk's own mail (to members and team addresses, never to customers: those
+    go through the send gateway) to the configured server. Raises the smtplib or socket
+    error it met."""
+    transport_for(settings).send(message)

@@ -12,7 +12,7 @@ import logging
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from socialdesk.accounts.models import Member
@@ -53,6 +53,10 @@ log = logging.getLogger(__name__)
 DELIVER_JOB = "outbound.deliver"
 # A send still "sending" after this long was interrupted (a crash mid-send).
 STALE_SENDING = timedelta(minutes=10)
+# A queued message whose delivery job was lost (the queue's storage was wiped, or the process
+# died between the commit and handing the job over) is queued again after this long. Longer
+# than any backoff between attempts; a duplicate job is harmless, the claim sends once.
+STALE_QUEUED = timedelta(minutes=30)
 
 
 def reasons_json(outcome: Outcome) -> list[dict[str, object]]:
@@ -282,6 +286,7 @@ def queue_reply(
         thread_key=conversation.thread_key,
         created_at=now,
         delivery_state=DeliveryState.HELD.value if held else DeliveryState.QUEUED.value,
+        delivery_changed_at=now,
     )
     session.add(message)
     session.flush()
@@ -326,6 +331,8 @@ def retry(session: Session, *, message: Message, actor: Member) -> None:
 
 
 def emit_delivery_state(session: Session, message: Message) -> None:
+    """Record that the message's delivery state changed now, and tell the desk."""
+    message.delivery_changed_at = clock.now()
     bus.emit(
         session,
         MessageDeliveryChanged(
@@ -381,12 +388,19 @@ def deliver(payload: Payload) -> None:
         with session_scope() as session:
             account = session.get(BrandAccount, claimed.context.brand_account_id)
             assert account is not None
+            # A session renewed before the refusal is still the newest one: keep it.
+            channels_service.store_pending_credentials(account, claimed.connector)
             channels_service.mark_health(account, healthy=False, reason=exc.reason)
             reason = f"the {account.kind} account needs attention: {exc.reason}"
             _fail(session, _message(session, claimed.message_id), reason)
         return
     except SendError as exc:
         with session_scope() as session:
+            account = session.get(BrandAccount, claimed.context.brand_account_id)
+            assert account is not None
+            # The send failed after the connector renewed the account's session (the old
+            # refresh token is spent): store the new one now, not only on success.
+            channels_service.store_pending_credentials(account, claimed.connector)
             message = _message(session, claimed.message_id)
             if not exc.retryable:
                 _fail(session, message, exc.reason)
@@ -491,13 +505,15 @@ def recover_interrupted() -> None:
 def recover_stale_sends(session: Session) -> int:
     """Messages stuck in "sending" were interrupted mid-send. Where the provider honours the
     idempotency key, sending again is safe; elsewhere the send may have happened, so a person
-    must look before retrying (never a blind double post)."""
-    cutoff = clock.now() - STALE_SENDING
+    must look before retrying (never a blind double post). Messages queued for long with no
+    delivery under way lost their job: it is enqueued again. Returns how many were stuck."""
+    now = clock.now()
+    since = func.coalesce(Message.delivery_changed_at, Message.created_at)
     stuck = list(
         session.scalars(
             select(Message).where(
                 Message.delivery_state == DeliveryState.SENDING.value,
-                Message.created_at < cutoff,
+                since < now - STALE_SENDING,
             )
         )
     )
@@ -515,4 +531,16 @@ def recover_stale_sends(session: Session) -> int:
                 "interrupted while sending: it may or may not have been posted; "
                 "check the channel, then retry if it is missing",
             )
-    return len(stuck)
+    lost = list(
+        session.scalars(
+            select(Message).where(
+                Message.delivery_state == DeliveryState.QUEUED.value,
+                since < now - STALE_QUEUED,
+            )
+        )
+    )
+    for message in lost:
+        # Not a state change: only the timer restarts, so the next sweep waits again.
+        message.delivery_changed_at = now
+        jobs.enqueue(session, DELIVER_JOB, {"message_id": message.id})
+    return len(stuck) + len(lost)
