@@ -19,7 +19,7 @@ from datetime import UTC, datetime, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from socialdesk.accounts.models import Member, Organization, Team, TeamMembership
@@ -29,7 +29,7 @@ from socialdesk.common.pagination import Page, keyset_page
 from socialdesk.config import get_settings
 from socialdesk.contacts.models import Contact
 from socialdesk.conversations import service as conversations_service
-from socialdesk.conversations.models import Activity, Conversation
+from socialdesk.conversations.models import Conversation
 from socialdesk.escalations.events import EscalationClosed, EscalationCreated, EscalationOverdue
 from socialdesk.escalations.models import EscalationRequest, RequestStatus
 from socialdesk.events import bus
@@ -595,53 +595,46 @@ def cancel(
 # -- overdue ------------------------------------------------------------------------------
 
 
-def _overdue_recorded(session: Session, conversation_ids: Iterable[int]) -> set[int]:
-    """Ids of the requests whose overdue notice is in their conversation's trail."""
-    ids = list(set(conversation_ids))
-    if not ids:
-        return set()
-    found: set[int] = set()
-    for data in session.scalars(
-        select(Activity.data).where(
-            Activity.conversation_id.in_(ids), Activity.kind == ACTIVITY_OVERDUE
-        )
-    ):
-        raw = (data or {}).get("request_id")
-        if isinstance(raw, int):
-            found.add(raw)
-    return found
-
-
 def overdue_candidates(session: Session, *, now: datetime, limit: int = 500) -> list[int]:
     """Open requests past their due time whose overdue notice has not gone out yet."""
-    rows = session.execute(
-        select(EscalationRequest.id, EscalationRequest.conversation_id)
-        .where(
-            EscalationRequest.status == RequestStatus.OPEN.value,
-            EscalationRequest.due_at.is_not(None),
-            EscalationRequest.due_at <= now,
+    return list(
+        session.scalars(
+            select(EscalationRequest.id)
+            .where(
+                EscalationRequest.status == RequestStatus.OPEN.value,
+                EscalationRequest.due_at.is_not(None),
+                EscalationRequest.due_at <= now,
+                EscalationRequest.overdue_notified_at.is_(None),
+            )
+            .order_by(EscalationRequest.due_at, EscalationRequest.id)
+            .limit(limit)
         )
-        .order_by(EscalationRequest.due_at, EscalationRequest.id)
-    ).all()
-    done = _overdue_recorded(session, (c for _, c in rows))
-    return [request_id for request_id, _ in rows if request_id not in done][:limit]
+    )
 
 
 def notify_overdue(session: Session, *, request_id: int, now: datetime) -> bool:
     """Tell the owner and whoever was asked that the request is overdue, exactly once.
 
-    The request's row is locked first (``FOR UPDATE`` on PostgreSQL; SQLite's write
-    transaction is exclusive), then the trail is checked for an earlier notice and the
-    notice is written in the same transaction: two workers running this at once serialise on
-    the row and the second finds the first one's notice. False when there was nothing to do.
+    The notice is claimed with a conditional UPDATE (only while ``overdue_notified_at`` is
+    unset) in the same transaction as the notifications: of two workers running this at
+    once, one claims and the other finds nothing. False when there was nothing to do.
     """
-    request = session.scalars(
-        select(EscalationRequest).where(EscalationRequest.id == request_id).with_for_update()
-    ).first()
-    if request is None or not is_overdue(request, now=now):
+    claimed = session.execute(
+        update(EscalationRequest)
+        .where(
+            EscalationRequest.id == request_id,
+            EscalationRequest.status == RequestStatus.OPEN.value,
+            EscalationRequest.due_at.is_not(None),
+            EscalationRequest.due_at <= now,
+            EscalationRequest.overdue_notified_at.is_(None),
+        )
+        .values(overdue_notified_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if claimed.rowcount != 1:  # type: ignore[attr-defined]  # UPDATE results carry rowcount
         return False
-    if request.id in _overdue_recorded(session, [request.conversation_id]):
-        return False
+    request = session.get_one(EscalationRequest, request_id)
+    session.refresh(request)
     conversation = session.get_one(Conversation, request.conversation_id)
     conversations_service.record(
         session,
