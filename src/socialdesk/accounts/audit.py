@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import LargeBinary, event, inspect, select
+from sqlalchemy.orm import Session, UOWTransaction
 
 from socialdesk.accounts.models import AuditEvent, Member
 from socialdesk.common import clock
@@ -47,6 +47,7 @@ ACTIONS = (
     "export",
     "policy_changed",
     "approval_decided",
+    "settings_changed",
 )
 
 
@@ -133,3 +134,83 @@ def to_csv(events: Iterable[AuditEvent]) -> str:
             ]
         )
     return out.getvalue()
+
+
+# -- settings changes, recorded wherever they are made ---------------------------------------
+
+# Configuration tables whose every change is audited (business hours, SLA policies, routing
+# and automation rules...), by model, with the target type the trail shows. Domains register
+# their tables with track_settings(); the listener below records each insert, update and
+# delete in the same flush, with the member the request authenticated (see common.deps).
+_TRACKED: dict[type[Any], str] = {}
+ACTOR_KEY = "audit_actor"
+
+
+def track_settings(model: type[Any], target_type: str) -> None:
+    _TRACKED[model] = target_type
+
+
+def act_as(session: Session, *, member_id: int, source_address: str | None) -> None:
+    """Attribute the settings changes this session flushes to ``member_id``."""
+    session.info[ACTOR_KEY] = (member_id, source_address)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return value
+
+
+def _snapshot(obj: Any, names: Iterable[str]) -> dict[str, Any]:
+    return {name: _plain(getattr(obj, name)) for name in names}
+
+
+def _columns(obj: Any) -> list[str]:
+    # Secrets (encrypted columns) never enter the trail.
+    return [
+        c.key
+        for c in inspect(type(obj)).column_attrs
+        if not any(isinstance(col.type, LargeBinary) for col in c.columns)
+    ]
+
+
+@event.listens_for(Session, "before_flush")
+def _audit_tracked_settings(session: Session, _context: UOWTransaction, _instances: Any) -> None:
+    if not _TRACKED:
+        return
+    actor_id, source = session.info.get(ACTOR_KEY, (None, None))
+    now = clock.now()
+    changes: list[tuple[Any, str, dict[str, Any] | None, dict[str, Any] | None]] = []
+    for obj in session.new:
+        if type(obj) in _TRACKED:
+            changes.append((obj, "created", None, _snapshot(obj, _columns(obj))))
+    for obj in session.dirty:
+        if type(obj) not in _TRACKED or not session.is_modified(obj):
+            continue
+        state = inspect(obj)
+        before: dict[str, Any] = {}
+        after: dict[str, Any] = {}
+        for name in _columns(obj):
+            history = state.attrs[name].history
+            if history.has_changes():
+                before[name] = _plain(history.deleted[0]) if history.deleted else None
+                after[name] = _plain(history.added[0]) if history.added else None
+        if after:
+            changes.append((obj, "changed", before, after))
+    for obj in session.deleted:
+        if type(obj) in _TRACKED:
+            changes.append((obj, "deleted", _snapshot(obj, _columns(obj)), None))
+    for obj, verb, old, new in changes:
+        session.add(
+            AuditEvent(
+                organization_id=obj.organization_id,
+                actor_member_id=actor_id,
+                action="settings_changed",
+                target_type=_TRACKED[type(obj)],
+                target_id=str(getattr(obj, "id", None) or obj.organization_id),
+                source_address=source,
+                before=old,
+                after={**(new or {}), "change": verb},
+                created_at=now,
+            )
+        )

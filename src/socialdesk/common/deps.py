@@ -11,7 +11,7 @@ from typing import Annotated, Literal
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
-from socialdesk.accounts import permissions
+from socialdesk.accounts import audit, permissions
 from socialdesk.accounts import service as accounts_service
 from socialdesk.accounts.models import AuthSession, Member
 from socialdesk.accounts.permissions import Permission
@@ -62,6 +62,10 @@ class Actor:
         return self.auth_session.csrf_token if self.auth_session else None
 
 
+def _client(request: Request) -> str | None:
+    return request.client.host if request.client else None
+
+
 def _bearer(request: Request) -> str | None:
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
@@ -91,6 +95,7 @@ async def current_actor(request: Request, db: DB) -> Actor:
         if found_token is None:
             raise NotAuthenticated("the API token is unknown or revoked")
         record, member = found_token
+        audit.act_as(db, member_id=member.id, source_address=_client(request))
         return Actor(member=member, via="token", scopes=tuple(record.scopes))
     cookie = request.cookies.get(SESSION_COOKIE)
     if cookie:
@@ -99,6 +104,7 @@ async def current_actor(request: Request, db: DB) -> Actor:
             auth, member = found
             if request.method not in SAFE_METHODS:
                 await _check_csrf(request, auth.csrf_token)
+            audit.act_as(db, member_id=member.id, source_address=_client(request))
             return Actor(member=member, via="session", auth_session=auth)
     raise NotAuthenticated("log in first, or send an API token as 'Authorization: Bearer <token>'")
 

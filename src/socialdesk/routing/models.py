@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
+from socialdesk.accounts import audit
 from socialdesk.db.base import Base, BigId, IdMixin
 from socialdesk.db.types import UTCDateTime
 
@@ -87,3 +88,10 @@ class AutomationRun(IdMixin, Base):
     ran_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
     outcome: Mapped[str | None] = mapped_column(String(200), default=None)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+audit.track_settings(RoutingSettings, "routing_settings")
+
+audit.track_settings(RoutingRule, "routing_rule")
+
+audit.track_settings(AutomationRule, "automation_rule")

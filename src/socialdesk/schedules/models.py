@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import JSON, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
+from socialdesk.accounts import audit
 from socialdesk.db.base import Base, BigId, IdMixin
 from socialdesk.db.types import UTCDateTime
 
@@ -26,3 +27,6 @@ class BusinessHours(IdMixin, Base):
     holidays: Mapped[list[str]] = mapped_column(JSON, default=list)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+audit.track_settings(BusinessHours, "business_hours")

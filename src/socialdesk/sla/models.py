@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlalchemy import Boolean, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
+from socialdesk.accounts import audit
 from socialdesk.db.base import Base, BigId, IdMixin
 from socialdesk.db.types import UTCDateTime
 
@@ -73,3 +74,6 @@ class SlaClock(IdMixin, Base):
     assignee_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("members.id"), default=None)
     channel: Mapped[str] = mapped_column(String(20))
     priority: Mapped[int] = mapped_column(Integer)
+
+
+audit.track_settings(SlaPolicy, "sla_policy")
