@@ -106,3 +106,30 @@ def test_resolved_conversations_show_no_countdown(
     login(client, desk.agent)
     page = client.get("/", params={"sort": "sla", "status": "all"})
     assert "overdue 20m" not in page.text
+
+
+def test_rows_show_open_and_overdue_promises(
+    client: TestClient, session: Session, desk: Desk, clock: FrozenClock
+) -> None:
+    from socialdesk.commitments import service as commitments_service
+
+    conversation = ingest(session, desk.web, inbound(author="ana")).conversation
+    commitments_service.create(
+        session,
+        conversation=conversation,
+        actor=desk.agent,
+        text="We will call you",
+        due_at=clock.now() + timedelta(hours=1),
+    )
+    commitments_service.create(
+        session,
+        conversation=conversation,
+        actor=desk.agent,
+        text="We will refund you",
+        due_at=clock.now() + timedelta(minutes=10),
+    )
+    session.commit()
+    login(client, desk.agent)
+    assert "2 promises</span>" in client.get("/").text
+    clock.advance(timedelta(minutes=30))
+    assert "2 promises, 1 overdue" in client.get("/").text

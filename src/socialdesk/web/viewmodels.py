@@ -17,6 +17,7 @@ from socialdesk.accounts.models import Member, Organization, Team
 from socialdesk.accounts.permissions import Permission
 from socialdesk.channels import service as channels_service
 from socialdesk.channels.models import BrandAccount
+from socialdesk.commitments import service as commitments_service
 from socialdesk.common.errors import NotFound
 from socialdesk.connectors import registry as connectors
 from socialdesk.connectors.base import Capabilities, ChannelKind
@@ -142,6 +143,7 @@ class InboxRow:
     account_name: str
     assignee_name: str | None
     tags: list[str]
+    promises: commitments_service.OpenCount | None = None
 
     @property
     def priority_label(self) -> str:
@@ -152,7 +154,9 @@ def inbox_rows(
     session: Session, *, directory: Directory, conversations: Sequence[Conversation]
 ) -> list[InboxRow]:
     contacts = _by_id(session, Contact, (c.contact_id for c in conversations))
-    tags = conversations_service.tags_for(session, conversation_ids=[c.id for c in conversations])
+    ids = [c.id for c in conversations]
+    tags = conversations_service.tags_for(session, conversation_ids=ids)
+    promises = commitments_service.open_counts(session, conversation_ids=ids)
     rows = []
     for c in conversations:
         account = directory.accounts.get(c.brand_account_id)
@@ -167,6 +171,7 @@ def inbox_rows(
                     directory.member_name(c.assignee_id) if c.assignee_id is not None else None
                 ),
                 tags=tags.get(c.id, []),
+                promises=promises.get(c.id),
             )
         )
     return rows
