@@ -25,6 +25,7 @@ from socialdesk.channels.models import BrandAccount
 from socialdesk.contacts.models import Contact, ContactIdentity
 from socialdesk.conversations.models import Conversation, Message, Status
 from socialdesk.db.session import get_sessionmaker
+from socialdesk.importers import twcs
 from socialdesk.importers.cli import import_
 from socialdesk.importers.twcs import (
     ImportReport,
@@ -409,6 +410,49 @@ def test_a_later_file_continues_threads_of_an_earlier_one(session: Session, tmp_
     assert conversation.message_count == 3
     # History the import extended keeps the status the first import gave it.
     assert conversation.status == Status.RESOLVED.value
+
+
+@pytest.mark.parametrize("probe_limit", [0, 10**9])
+def test_settling_reads_stored_threads_of_this_organization_only(
+    session: Session, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, probe_limit: int
+) -> None:
+    """Rows set aside are placed by the threads already stored, read either by index probes per
+    account or (many ids, many accounts) by one scan of each index: both see only the
+    organization's own accounts, though another organization stores the same tweet ids."""
+    monkeypatch.setattr(twcs, "_PROBE_LIMIT", probe_limit)
+    first = tmp_path / "first.csv"
+    first.write_text(
+        HEADER
+        + "1,111,True,Tue Oct 31 22:10:47 +0000 2017,@AcmeHelp my parcel is late,2,\n"
+        + "2,AcmeHelp,False,Tue Oct 31 22:20:00 +0000 2017,@111 Sorry,3,1\n",
+        encoding="utf-8",
+    )
+    elsewhere = tmp_path / "elsewhere.csv"
+    elsewhere.write_text(
+        HEADER
+        + "1,111,True,Tue Oct 31 22:10:47 +0000 2017,@OtherCo hello,2,\n"
+        + "2,OtherCo,False,Tue Oct 31 22:20:00 +0000 2017,@111 Hi,3,1\n"
+        + "4,OtherCo,False,Tue Oct 31 22:21:00 +0000 2017,@111 And,,2\n",
+        encoding="utf-8",
+    )
+    second = tmp_path / "second.csv"
+    second.write_text(
+        HEADER + "3,111,True,Tue Oct 31 22:25:00 +0000 2017,still waiting,,2\n",
+        encoding="utf-8",
+    )
+    other = _org(session)
+    _import(elsewhere, other)
+    org = _org(session)
+    _import(first, org)
+    report, problems = _import(second, org)
+    assert problems == []
+    assert report.ingest.created == 1
+    placed = session.execute(
+        select(BrandAccount.handle, BrandAccount.organization_id)
+        .join(Message, Message.brand_account_id == BrandAccount.id)
+        .where(Message.native_id == "3")
+    ).all()
+    assert placed == [("AcmeHelp", org.id)]
 
 
 def test_brand_option_takes_tweets_no_brand_can_be_found_for(

@@ -36,7 +36,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import IO
 
-from sqlalchemy import Executable, literal_column, or_, select, union_all
+from sqlalchemy import Executable, select
 from sqlalchemy.orm import Session
 
 from socialdesk.channels import service as channels_service
@@ -670,47 +670,49 @@ def _stored_in(
     native id -> accounts storing a reply to it.
 
     Messages are indexed by (account, native id), so asking every account costs one index probe
-    per id per account. With many ids and many accounts one pass over the accounts' messages is
-    cheaper; the choice is made on the numbers."""
+    per id per account. With many ids and many accounts one pass over each of the two indexes
+    that hold the ids (the unique (account, native id) and (account, reply-to id)) is cheaper;
+    the choice is made on the numbers."""
     stored: dict[str, set[int]] = {}
     replied: dict[str, set[int]] = {}
     if not account_ids or not native_ids:
         return stored, replied
     dialect = session.get_bind().dialect.name
-    columns = (Message.brand_account_id, Message.native_id, Message.native_reply_to_id)
     probes = 2 * len(native_ids) * len(account_ids)
     if dialect == "postgresql" or probes <= _PROBE_LIMIT:
-        statements: list[Executable] = [
-            union_all(
-                select(*columns).where(
-                    Message.brand_account_id == account_id,
-                    any_of(Message.native_id, native_ids, dialect=dialect),
-                ),
-                select(*columns).where(
-                    Message.brand_account_id == account_id,
-                    any_of(Message.native_reply_to_id, native_ids, dialect=dialect),
-                ),
+        by_id: list[Executable] = [
+            select(Message.brand_account_id, Message.native_id).where(
+                Message.brand_account_id == account_id,
+                any_of(Message.native_id, native_ids, dialect=dialect),
+            )
+            for account_id in account_ids
+        ]
+        by_reply: list[Executable] = [
+            select(Message.brand_account_id, Message.native_reply_to_id).where(
+                Message.brand_account_id == account_id,
+                any_of(Message.native_reply_to_id, native_ids, dialect=dialect),
             )
             for account_id in account_ids
         ]
     else:
-        wanted = any_of(Message.native_id, native_ids, dialect=dialect)
-        replying = any_of(Message.native_reply_to_id, native_ids, dialect=dialect)
-        statements = [
-            select(*columns).where(
-                # "+" keeps SQLite from walking an account index row by row: a plain scan of
-                # the table with both lists held in memory is the fast plan here.
-                any_of(literal_column("+messages.brand_account_id"), account_ids, dialect=dialect),
-                or_(wanted, replying),
+        # Each statement reads only columns of one index, so SQLite scans that index (narrow)
+        # rather than the table; the account is checked here.
+        by_id = [
+            select(Message.brand_account_id, Message.native_id).where(
+                any_of(Message.native_id, native_ids, dialect=dialect)
             )
         ]
-    wanted_ids = set(native_ids)
-    for statement in statements:
-        for account_id, native_id, reply_to in session.execute(statement):
-            if native_id in wanted_ids:
-                stored.setdefault(native_id, set()).add(account_id)
-            if reply_to in wanted_ids:
-                replied.setdefault(reply_to, set()).add(account_id)
+        by_reply = [
+            select(Message.brand_account_id, Message.native_reply_to_id).where(
+                any_of(Message.native_reply_to_id, native_ids, dialect=dialect)
+            )
+        ]
+    accounts = set(account_ids)
+    for found, statements in ((stored, by_id), (replied, by_reply)):
+        for statement in statements:
+            for account_id, native_id in session.execute(statement):
+                if account_id in accounts and native_id is not None:
+                    found.setdefault(native_id, set()).add(account_id)
     return stored, replied
 
 
