@@ -449,9 +449,10 @@ def assign(
     "/conversations/{conversation_id}/claim", summary="Assign to yourself", responses=_MANAGE
 )
 def claim(conversation: ConversationDep, db: DB, actor: Manager) -> ConversationRead:
-    conversations_service.assign(
-        db, conversation=conversation, assignee_id=actor.member.id, actor=actor.member
-    )
+    # Routing's claim: whatever the team, recorded as a claim, and the claimer is available.
+    from socialdesk.routing import service as routing_service
+
+    routing_service.claim(db, conversation=conversation, member=actor.member)
     return _conversation_read(db, conversation)
 
 

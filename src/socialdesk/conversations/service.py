@@ -102,6 +102,8 @@ def assign(
         return
     previous = conversation.assignee_id
     conversation.assignee_id = assignee_id
+    # When the current assignee got it: routing's "no answer within N minutes" counts from here.
+    conversation.assigned_at = clock.now() if assignee_id is not None else None
     record(
         session,
         conversation=conversation,

@@ -37,6 +37,7 @@ from socialdesk.conversations import service as conversations_service
 from socialdesk.conversations.models import Conversation, Message, Priority, Status
 from socialdesk.conversations.service import AssigneeFilter
 from socialdesk.outbound import service as outbound_service
+from socialdesk.routing import service as routing_service
 from socialdesk.triage import service as triage_service
 from socialdesk.web import commitments as web_commitments
 from socialdesk.web import forms
@@ -421,10 +422,14 @@ async def _side_action(
 @router.post("/conversations/{conversation_id}/assign")
 async def assign(request: Request, conversation_id: int, actor: Manager, db: DB) -> Response:
     def act(form: Mapping[str, Any], conversation: Conversation) -> None:
-        raw = forms.text(form, "assignee")
-        assignee_id = actor.member.id if raw == "me" else forms.optional_id(form, "assignee")
+        if forms.text(form, "assignee") == "me":
+            routing_service.claim(db, conversation=conversation, member=actor.member)
+            return
         conversations_service.assign(
-            db, conversation=conversation, assignee_id=assignee_id, actor=actor.member
+            db,
+            conversation=conversation,
+            assignee_id=forms.optional_id(form, "assignee"),
+            actor=actor.member,
         )
 
     return await _side_action(
