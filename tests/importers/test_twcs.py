@@ -7,6 +7,7 @@ importer's own reader. Every test runs on SQLite and on PostgreSQL.
 from __future__ import annotations
 
 import csv
+import gc
 import html
 import json
 import re
@@ -350,6 +351,7 @@ def test_customer_tweet_settled_after_the_last_batch(session: Session, tmp_path:
         encoding="utf-8",
     )
     report, problems = _import(path, org, batch_size=1)
+    assert gc.isenabled()  # paused for the import only
     assert [(p.line, "not imported" in p.reason) for p in problems] == [(3, True)]
     assert report.unattached == 1
     assert set(session.scalars(select(Message.native_id))) == {"1", "2", "3"}

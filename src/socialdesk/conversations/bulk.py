@@ -56,7 +56,7 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, ClassVar, cast
 
@@ -432,14 +432,18 @@ class _UnionFind:
             self.parent[ra] = rb
 
 
-@dataclass(slots=True)
 class _Thread:
-    """The new messages of one component, and the stored conversations it touches."""
+    """The new messages of one component, and the stored conversations it touches. (A plain
+    class: an import makes one per message or so, and a dataclass with default factories
+    costs twice as much to make.)"""
 
-    account: _Account
-    messages: list[BulkMessage] = field(default_factory=list)
-    conversation_ids: set[int] = field(default_factory=set)
-    conversation_id: int = 0
+    __slots__ = ("account", "conversation_id", "conversation_ids", "messages")
+
+    def __init__(self, account: _Account) -> None:
+        self.account = account
+        self.messages: list[BulkMessage] = []
+        self.conversation_ids: set[int] = set()
+        self.conversation_id = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -894,7 +898,11 @@ class BulkIngest:
         # conversations: half the cost of inserting them).
         new_threads = sorted(
             (t for t in threads if not t.conversation_ids),
-            key=lambda t: max(m.created_at for m in t.messages),
+            key=lambda t: (
+                t.messages[0].created_at
+                if len(t.messages) == 1
+                else max(m.created_at for m in t.messages)
+            ),
         )
         ids = writer.reserve_ids(_conversations, len(new_threads))
         at = writer.time

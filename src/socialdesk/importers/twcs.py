@@ -26,11 +26,13 @@ a re-run attach every tweet to the same account again, so re-running adds nothin
 from __future__ import annotations
 
 import csv
+import gc
 import json
 import re
 import tempfile
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -427,7 +429,7 @@ class TwcsImport:
             ):
                 self._accounts.setdefault(handle.lower(), account_id)
                 self._handles[account_id] = handle
-        with tempfile.TemporaryFile("w+", encoding="utf-8") as aside:
+        with tempfile.TemporaryFile("w+", encoding="utf-8") as aside, _batch_collections():
             set_aside = 0
             batch: list[Tweet] = []
             for row in read_tweets(stream):
@@ -594,6 +596,7 @@ class TwcsImport:
             result = self._bulk.ingest_messages(session, messages)
             session.commit()
         self.report.ingest.add(result)
+        gc.collect(1)  # what the batch left in cycles (see _batch_collections)
 
 
 _RAW_ALONE = json.dumps({"source": "twcs"})
@@ -609,6 +612,21 @@ def raw_payload(tweet: Tweet) -> str:
     if listed.isascii():
         return f'{{"source": "twcs", "response_tweet_ids": ["{listed}"]}}'
     return json.dumps({"source": "twcs", "response_tweet_ids": list(tweet.response_ids)})
+
+
+@contextmanager
+def _batch_collections() -> Iterator[None]:
+    """A batch keeps tens of thousands of small objects alive (rows, messages, threads) while
+    it makes more, and Python's cyclic collector passes over the survivors again and again as
+    they grow (measured: about a tenth of the import's CPU time at 60,000 rows). So it is
+    paused for the import, and each batch collects what it left, once, when it is done."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def to_message(tweet: Tweet, brand_account_id: int) -> BulkMessage:
