@@ -24,6 +24,17 @@ seconds instead of at the next minute's poll, with the same cursor rules. Pollin
 every minute regardless: IDLE only wakes it early, and a server without IDLE is simply
 polled. A process that stops releases its leases; one that dies loses them after
 ``IDLE_LEASE``.
+
+Mastodon accounts are followed the same way over the instance's streaming API
+(``connectors/mastodon/stream.py``): one server-sent events connection per account, leased to
+one worker process, and each mention notification enqueues the account's ordinary poll job,
+so a mention reaches the desk in seconds and is stored by the poller with its cursor rules.
+Those leases are renewed by a thread of each worker process (:meth:`StreamWatchers.start`),
+not by a periodic task of the queue: periodic tasks run in one process at a time, and a
+process that missed its turn would lose its leases to another while still watching. An
+instance without streaming, or one that refuses the token (which marks the account
+unhealthy), is left to polling until the account's settings or credentials change; the
+setting ``streaming: false`` turns streaming off for an account.
 """
 
 from __future__ import annotations
@@ -44,6 +55,8 @@ from socialdesk.connectors.base import AuthError, ConnectorError, SendError
 from socialdesk.connectors.email import idle as email_idle
 from socialdesk.connectors.email.config import EmailAccount
 from socialdesk.connectors.http import HttpClient, RetryPolicy
+from socialdesk.connectors.mastodon import stream as mastodon_stream
+from socialdesk.connectors.mastodon.config import MastodonAccount
 from socialdesk.connectors.x import oauth as x_oauth
 from socialdesk.conversations.flows import POLL_ACCOUNT_JOB
 from socialdesk.db.session import session_scope
@@ -209,11 +222,214 @@ def stop_idle_watchers(*, wait_seconds: float = 5.0) -> None:
             channels_service.release_idle_leases(session, owner=PROCESS_TOKEN)
 
 
+# -- Mastodon streaming ---------------------------------------------------------------------
+
+# The least time between two polls a stream asks for: a burst of mentions costs two polls.
+STREAM_WAKE_INTERVAL = 2.0
+# How often a worker process renews its streaming leases (well inside WATCH_LEASE).
+STREAM_LEASE_RENEWAL_SECONDS = 60.0
+
+
+@dataclass
+class _StreamWatcher:
+    thread: threading.Thread
+    stop: mastodon_stream.StopSignal
+    fingerprint: str
+    state: mastodon_stream.StreamState
+    waker: mastodon_stream.WakeThrottle
+
+    def halt(self) -> None:
+        self.stop.set()
+        self.waker.close()
+
+    @property
+    def finished(self) -> bool:
+        """Ended for good with this configuration: no streaming there, or the token refused."""
+        return self.state.supported is False or self.state.refused is not None
+
+
+class StreamWatchers:
+    """The Mastodon streaming watchers of one worker process, whose leases it holds as
+    ``owner``. ``wake(brand_account_id)`` is called when an account should be polled now."""
+
+    def __init__(
+        self,
+        owner: str,
+        *,
+        options: mastodon_stream.StreamOptions | None = None,
+        wake: Callable[[int], None] | None = None,
+        wake_interval: float = STREAM_WAKE_INTERVAL,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self.owner = owner
+        self._options = options or mastodon_stream.StreamOptions()
+        self._wake = wake or _poll_now
+        self._wake_interval = wake_interval
+        self._transport = transport
+        self._watchers: dict[int, _StreamWatcher] = {}
+        self._lock = threading.Lock()
+        self._claimed = False
+        self._keeper: threading.Thread | None = None
+        self._keeper_stop = threading.Event()
+
+    def ensure(self) -> dict[int, mastodon_stream.StreamState]:
+        """Start, keep or stop watchers to match the accounts this process holds a lease on;
+        returns the state of each watcher by account id. A watcher that ended for good (no
+        streaming, token refused) is not started again while the account stays as it was."""
+        self._claimed = True
+        with session_scope() as session:
+            targets = channels_service.claim_stream_leases(
+                session, owner=self.owner, now=clock.now()
+            )
+        wanted = {t.brand_account_id: t for t in targets}
+        with self._lock:
+            for account_id, watcher in list(self._watchers.items()):
+                target = wanted.get(account_id)
+                same = target is not None and target.fingerprint == watcher.fingerprint
+                if same and (watcher.thread.is_alive() or watcher.finished):
+                    continue
+                watcher.halt()  # gone, changed, or died: (re)started below if still wanted
+                del self._watchers[account_id]
+            for account_id, target in wanted.items():
+                if account_id in self._watchers:
+                    continue
+                try:
+                    config = MastodonAccount.from_context(target.context)
+                except ConnectorError as exc:
+                    log.info("Mastodon account %s is not streamed: %s", account_id, exc.reason)
+                    continue
+                self._watchers[account_id] = self._start(target, config)
+            return {account_id: w.state for account_id, w in self._watchers.items()}
+
+    def _start(
+        self, target: channels_service.WatchTarget, config: MastodonAccount
+    ) -> _StreamWatcher:
+        stop = mastodon_stream.StopSignal()
+        state = mastodon_stream.StreamState()
+        account_id = target.brand_account_id
+        waker = mastodon_stream.WakeThrottle(
+            lambda: self._wake(account_id), min_interval=self._wake_interval
+        )
+
+        def run() -> None:
+            try:
+                mastodon_stream.watch(
+                    config,
+                    on_wake=waker,
+                    stop=stop,
+                    state=state,
+                    options=self._options,
+                    transport=self._transport,
+                )
+                if state.refused is not None or state.supported is False:
+                    _streaming_ended(target, state)
+            except Exception:  # a bug must not pass unseen, nor kill the worker
+                log.exception("streaming watcher of Mastodon account %s stopped", account_id)
+                raise
+
+        thread = threading.Thread(target=run, name=f"mastodon-stream-{account_id}", daemon=True)
+        thread.start()
+        return _StreamWatcher(
+            thread=thread, stop=stop, fingerprint=target.fingerprint, state=state, waker=waker
+        )
+
+    def start(
+        self, *, every_seconds: float = STREAM_LEASE_RENEWAL_SECONDS
+    ) -> dict[int, mastodon_stream.StreamState]:
+        """Watch now, then renew the leases and follow account changes every
+        ``every_seconds`` in a thread of this process until :meth:`stop`."""
+        try:
+            states = self.ensure()
+        except Exception:  # the database may be starting too: the renewal thread retries
+            log.exception("could not start Mastodon streaming; retrying in %.0fs", every_seconds)
+            states = {}
+        with self._lock:
+            if self._keeper is None or not self._keeper.is_alive():
+                self._keeper_stop = threading.Event()
+                self._keeper = threading.Thread(
+                    target=self._keep,
+                    args=(self._keeper_stop, every_seconds),
+                    name="mastodon-stream-leases",
+                    daemon=True,
+                )
+                self._keeper.start()
+        return states
+
+    def _keep(self, stop: threading.Event, every_seconds: float) -> None:
+        while not stop.wait(every_seconds):
+            try:
+                self.ensure()
+            except Exception:  # logged and tried again; the leases outlive one missed renewal
+                log.exception("renewing Mastodon streaming leases failed")
+
+    def stop(self, *, wait_seconds: float = 5.0) -> None:
+        """Stop every watcher (and the renewal thread) and release this process's leases."""
+        self._keeper_stop.set()
+        with self._lock:
+            keeper, self._keeper = self._keeper, None
+            stopping = list(self._watchers.values())
+            self._watchers.clear()
+        for watcher in stopping:
+            watcher.halt()
+        deadline = time.monotonic() + wait_seconds
+        if keeper is not None:
+            keeper.join(max(0.0, deadline - time.monotonic()))
+        for watcher in stopping:
+            watcher.thread.join(max(0.0, deadline - time.monotonic()))
+        if stopping or self._claimed:
+            with session_scope() as session:
+                channels_service.release_stream_leases(session, owner=self.owner)
+            self._claimed = False
+
+
+def _streaming_ended(
+    target: channels_service.WatchTarget, state: mastodon_stream.StreamState
+) -> None:
+    """Keep the outcome of a watcher that ended for good, so no process retries it until the
+    account changes; a refused token also marks the account unhealthy."""
+    reason = state.refused or state.last_error or "the instance offers no streaming"
+    try:
+        with session_scope() as session:
+            channels_service.streaming_unavailable(
+                session,
+                brand_account_id=target.brand_account_id,
+                fingerprint=target.fingerprint,
+                reason=reason,
+                refused=state.refused is not None,
+                now=clock.now(),
+            )
+    except Exception:  # this process still will not retry it; another may, once
+        log.exception(
+            "could not record why Mastodon account %s is not streamed", target.brand_account_id
+        )
+
+
+_streams = StreamWatchers(PROCESS_TOKEN)
+
+
+def start_stream_watchers() -> dict[int, mastodon_stream.StreamState]:
+    """Follow this process's Mastodon accounts now and keep following them (the worker's
+    start-up hook)."""
+    return _streams.start()
+
+
+def ensure_stream_watchers() -> dict[int, mastodon_stream.StreamState]:
+    return _streams.ensure()
+
+
+def stop_stream_watchers(*, wait_seconds: float = 5.0) -> None:
+    _streams.stop(wait_seconds=wait_seconds)
+
+
 def _stop_at_exit() -> None:
     try:
         stop_idle_watchers(wait_seconds=2.0)
     except Exception:  # the database may already be gone at exit; leases then lapse
         log.warning("could not release IMAP IDLE leases at exit", exc_info=True)
+    try:
+        stop_stream_watchers(wait_seconds=2.0)
+    except Exception:  # as above
+        log.warning("could not release Mastodon streaming leases at exit", exc_info=True)
 
 
 atexit.register(_stop_at_exit)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal, Protocol, runtime_checkable
@@ -309,7 +309,9 @@ def may_act_for(session: Session, *, account: BrandAccount, member_id: int) -> b
 # them (a refused refresh token is replaced by the new one).
 REFRESH_REFUSED_SETTING = "token_refresh_refused"
 REFRESH_CLAIM_SETTING = "token_refresh_claimed_until"
-_UPKEEP_SETTINGS = (REFRESH_REFUSED_SETTING, REFRESH_CLAIM_SETTING)
+# Why Mastodon streaming is off for an account (see claim_stream_leases).
+STREAM_OFF_SETTING = "streaming_unavailable"
+_UPKEEP_SETTINGS = (REFRESH_REFUSED_SETTING, REFRESH_CLAIM_SETTING, STREAM_OFF_SETTING)
 
 
 def find_by_setting(
@@ -630,59 +632,82 @@ def store_pending_credentials(account: BrandAccount, connector: object) -> bool:
     return True
 
 
-# -- IMAP IDLE watchers --------------------------------------------------------------------
+# -- watchers: IMAP IDLE and Mastodon streaming -------------------------------------------
 
-# Which process keeps an email account's IDLE connection, and until when (renewed every
-# minute by that process; another one takes over when it lapses).
+# A watcher keeps a connection open to an account's server (an IMAP mailbox in IDLE, a
+# Mastodon notification stream) and wakes the account's poll job when something arrives. Each
+# account is watched by one worker process at a time: the process holds a lease on it, kept in
+# the account's settings and renewed every minute by that process; another one takes over when
+# it lapses.
 IDLE_LEASE_SETTING = "imap_idle_lease"
+STREAM_LEASE_SETTING = "streaming_lease"
 IDLE_LEASE = timedelta(minutes=3)
+WATCH_LEASE = IDLE_LEASE
+# What the desk itself writes into settings for watchers; none of it restarts a watcher.
+_WATCH_BOOKKEEPING = frozenset(
+    {IDLE_LEASE_SETTING, STREAM_LEASE_SETTING, STREAM_OFF_SETTING, *_UPKEEP_SETTINGS}
+)
 
 
 @dataclass(frozen=True)
-class IdleTarget:
-    """An email account this process should keep in IMAP IDLE."""
+class WatchTarget:
+    """An account this process should watch."""
 
     brand_account_id: int
     context: AccountContext
     # Changes when the account's settings or credentials change (the watcher restarts).
     fingerprint: str
 
+    def __repr__(self) -> str:  # the context holds credentials: keep them out of logs
+        return f"WatchTarget(brand_account_id={self.brand_account_id})"
 
-def claim_idle_leases(session: Session, *, owner: str, now: datetime) -> list[IdleTarget]:
-    """Take or renew the IDLE lease of every email account with an IMAP server whose setting
-    ``imap_idle`` is not false (and polling not switched off), unless another process holds
-    it; a lease of an account no longer wanted is released."""
+
+IdleTarget = WatchTarget
+
+
+def watch_fingerprint(context: AccountContext) -> str:
+    """A digest of what a watcher was started with: the account's settings (less the desk's
+    own bookkeeping) and credentials."""
+    basis = {k: v for k, v in context.settings.items() if k not in _WATCH_BOOKKEEPING}
+    return hash_token(repr((sorted(basis.items(), key=str), sorted(context.credentials.items()))))[
+        :32
+    ]
+
+
+def _claim_leases(
+    session: Session,
+    *,
+    kind: ChannelKind,
+    setting: str,
+    owner: str,
+    now: datetime,
+    wanted: Callable[[BrandAccount, str], bool],
+) -> list[WatchTarget]:
+    """Take or renew the lease (under ``setting``) of every account of ``kind`` that
+    ``wanted(account, fingerprint)`` and no other process holds; give back this process's
+    leases of accounts no longer wanted."""
     targets = []
     for account in session.scalars(
         select(BrandAccount)
-        .where(BrandAccount.kind == ChannelKind.EMAIL.value)
+        .where(BrandAccount.kind == kind.value)
         .order_by(BrandAccount.id)
         .with_for_update()
     ):
-        settings = account.settings
-        lease = settings.get(IDLE_LEASE_SETTING)
+        lease = account.settings.get(setting)
         mine = isinstance(lease, dict) and lease.get("owner") == owner
-        wanted = (
-            bool(settings.get("imap_host"))
-            and settings.get("imap_idle", True) is not False
-            and settings.get("polling_enabled", True) is not False
-        )
-        if not wanted:
+        context = context_for(account)
+        fingerprint = watch_fingerprint(context)
+        if not wanted(account, fingerprint):  # (it may tidy the account's settings)
             if mine:
-                account.settings = {k: v for k, v in settings.items() if k != IDLE_LEASE_SETTING}
+                account.settings = {k: v for k, v in account.settings.items() if k != setting}
             continue
         if isinstance(lease, dict) and not mine and _lease_running(lease, now):
             continue
         account.settings = {
-            **settings,
-            IDLE_LEASE_SETTING: {"owner": owner, "until": (now + IDLE_LEASE).isoformat()},
+            **account.settings,
+            setting: {"owner": owner, "until": (now + WATCH_LEASE).isoformat()},
         }
-        context = context_for(account)
-        basis = {k: v for k, v in context.settings.items() if k != IDLE_LEASE_SETTING}
-        fingerprint = hash_token(
-            repr((sorted(basis.items(), key=str), sorted(context.credentials.items())))
-        )[:32]
-        targets.append(IdleTarget(account.id, context, fingerprint))
+        targets.append(WatchTarget(account.id, context, fingerprint))
     session.flush()
     return targets
 
@@ -695,14 +720,109 @@ def _lease_running(lease: Mapping[str, Any], now: datetime) -> bool:
     return until.tzinfo is not None and until > now
 
 
+def _release_leases(session: Session, *, kind: ChannelKind, setting: str, owner: str) -> None:
+    for account in session.scalars(
+        select(BrandAccount).where(BrandAccount.kind == kind.value).with_for_update()
+    ):
+        lease = account.settings.get(setting)
+        if isinstance(lease, dict) and lease.get("owner") == owner:
+            account.settings = {k: v for k, v in account.settings.items() if k != setting}
+    session.flush()
+
+
+def claim_idle_leases(session: Session, *, owner: str, now: datetime) -> list[WatchTarget]:
+    """Take or renew the IDLE lease of every email account with an IMAP server whose setting
+    ``imap_idle`` is not false (and polling not switched off), unless another process holds
+    it; a lease of an account no longer wanted is released."""
+
+    def wanted(account: BrandAccount, _fingerprint: str) -> bool:
+        settings = account.settings
+        return (
+            bool(settings.get("imap_host"))
+            and settings.get("imap_idle", True) is not False
+            and settings.get("polling_enabled", True) is not False
+        )
+
+    return _claim_leases(
+        session,
+        kind=ChannelKind.EMAIL,
+        setting=IDLE_LEASE_SETTING,
+        owner=owner,
+        now=now,
+        wanted=wanted,
+    )
+
+
 def release_idle_leases(session: Session, *, owner: str) -> None:
     """Give up this process's leases (it is stopping): another process may take them at once."""
-    for account in session.scalars(
-        select(BrandAccount).where(BrandAccount.kind == ChannelKind.EMAIL.value).with_for_update()
-    ):
-        lease = account.settings.get(IDLE_LEASE_SETTING)
-        if isinstance(lease, dict) and lease.get("owner") == owner:
-            account.settings = {
-                k: v for k, v in account.settings.items() if k != IDLE_LEASE_SETTING
-            }
+    _release_leases(session, kind=ChannelKind.EMAIL, setting=IDLE_LEASE_SETTING, owner=owner)
+
+
+def claim_stream_leases(session: Session, *, owner: str, now: datetime) -> list[WatchTarget]:
+    """Take or renew the streaming lease of every Mastodon account with an instance and a
+    token whose setting ``streaming`` is not false (and polling not switched off), unless
+    another process holds it. An account on which streaming was found not to work (no
+    streaming on the instance, or the token refused) is left out until its settings or
+    credentials change; a note about an older configuration is dropped."""
+
+    def wanted(account: BrandAccount, fingerprint: str) -> bool:
+        settings = account.settings
+        if not (
+            settings.get("instance_url")
+            and account.credentials_encrypted
+            and settings.get("streaming", True) is not False
+            and settings.get("polling_enabled", True) is not False
+        ):
+            return False
+        off = settings.get(STREAM_OFF_SETTING)
+        if isinstance(off, dict) and off.get("fingerprint") == fingerprint:
+            return False
+        if off is not None:  # written for settings or credentials since changed
+            account.settings = {k: v for k, v in settings.items() if k != STREAM_OFF_SETTING}
+        return True
+
+    return _claim_leases(
+        session,
+        kind=ChannelKind.MASTODON,
+        setting=STREAM_LEASE_SETTING,
+        owner=owner,
+        now=now,
+        wanted=wanted,
+    )
+
+
+def release_stream_leases(session: Session, *, owner: str) -> None:
+    """Give up this process's streaming leases (it is stopping)."""
+    _release_leases(session, kind=ChannelKind.MASTODON, setting=STREAM_LEASE_SETTING, owner=owner)
+
+
+def streaming_unavailable(
+    session: Session,
+    *,
+    brand_account_id: int,
+    fingerprint: str,
+    reason: str,
+    refused: bool,
+    now: datetime,
+) -> bool:
+    """Note that streaming does not work for the account as it is configured now, so no
+    process tries again until its settings or credentials change (connecting it again
+    clears the note). ``refused``: the instance refused the token, which also marks the
+    account unhealthy (telling its admins) unless it already is. Returns False, and notes
+    nothing, when the account changed since the watcher started: the next claim retries."""
+    account = _locked_account(session, brand_account_id)
+    if account is None or watch_fingerprint(context_for(account)) != fingerprint:
+        return False
+    account.settings = {
+        **account.settings,
+        STREAM_OFF_SETTING: {
+            "fingerprint": fingerprint,
+            "reason": reason,
+            "refused": refused,
+            "since": now.isoformat(),
+        },
+    }
+    if refused and account.health != Health.UNHEALTHY.value:
+        mark_health(account, healthy=False, reason=reason)
     session.flush()
+    return True
