@@ -407,10 +407,12 @@ def _streaming_ended(
 _streams = StreamWatchers(PROCESS_TOKEN)
 
 
-def start_stream_watchers() -> dict[int, mastodon_stream.StreamState]:
-    """Follow this process's Mastodon accounts now and keep following them (the worker's
-    start-up hook)."""
-    return _streams.start()
+def start_stream_watchers(
+    *, every_seconds: float = STREAM_LEASE_RENEWAL_SECONDS
+) -> dict[int, mastodon_stream.StreamState]:
+    """Follow this process's Mastodon accounts now and keep following them, renewing the
+    leases every ``every_seconds`` (the worker's start-up hook)."""
+    return _streams.start(every_seconds=every_seconds)
 
 
 def ensure_stream_watchers() -> dict[int, mastodon_stream.StreamState]:
