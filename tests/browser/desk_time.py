@@ -1,0 +1,66 @@
+"""Moving time for a live desk (tests/browser/server.py) and what its browser tests share.
+
+The desk's server and worker run in their own processes on the wall clock, as `socialdesk
+serve` runs them. What depends on time passing (a promise's reminder, a follow-up a day after
+the resolution) is the work of periodic tasks; a test runs the real registered task in this
+process, against the live desk's database and job queue, under a FrozenClock set to the moment
+it wants. The jobs that task enqueues (a delivery, say) go to the live desk's queue, where its
+worker runs them; the events it emits are recorded in the database, so open desks hear them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from socialdesk.common.clock import FrozenClock, use_clock
+from socialdesk.jobs import registry
+from tests.browser.server import LiveDesk
+from tests.conftest import reset_caches
+
+PASSWORD = "correct horse battery staple"
+
+
+@contextmanager
+def in_desk_process(live: LiveDesk, tmp: Path) -> Iterator[None]:
+    """Point this process's settings at the live desk started by ``live_desk(tmp)``: its
+    database and its durable job queue (``tmp / "var"``, as server.py sets it)."""
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("SOCIALDESK_DATABASE_URL", live.database_url)
+        env.setenv("SOCIALDESK_VAR_DIR", str(tmp / "var"))
+        env.setenv("SOCIALDESK_JOBS_BACKEND", "sqlite")
+        reset_caches()
+        # The listeners and jobs the worker knows, so what the task emits and enqueues is
+        # handled as it would be in the worker.
+        from socialdesk.jobs import catalog  # noqa: F401 - imported for its registrations
+
+        try:
+            yield
+        finally:
+            reset_caches()
+
+
+def run_periodic(name: str, *, at: datetime) -> None:
+    """Run the registered periodic task ``name`` once, as the worker's minute would, with
+    the clock at ``at``. Call inside :func:`in_desk_process`."""
+    specs = {spec.name: spec for spec in registry.all_periodic()}
+    if name not in specs:
+        raise AssertionError(f"no periodic task named {name!r}; known: {sorted(specs)}")
+    with use_clock(FrozenClock(at)):
+        specs[name].handler()
+
+
+def log_in(page, base: str, email: str) -> None:  # type: ignore[no-untyped-def]  # Playwright's Page
+    from tests.browser.test_desk_flow import LIVE_TIMEOUT_MS, expect
+
+    page.goto(f"{base}/login")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    expect(page).to_have_url(f"{base}/")
+    # Live updates reach only a page whose event stream is open.
+    expect(page.locator("#live")).to_have_attribute("data-state", "on", timeout=LIVE_TIMEOUT_MS)
