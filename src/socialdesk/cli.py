@@ -151,6 +151,11 @@ def worker(workers: int) -> None:
     watching = channels_jobs.ensure_idle_watchers()
     if watching:
         click.echo(f"worker: watching {len(watching)} mailbox(es) with IMAP IDLE")
+    # Mastodon accounts are followed over the streaming API at once; a thread of this process
+    # renews their leases every minute (not a periodic task: those run in one process at a time).
+    streaming = channels_jobs.start_stream_watchers()
+    if streaming:
+        click.echo(f"worker: following {len(streaming)} Mastodon account(s) by streaming")
     # max_delay: an idle worker checks for new jobs at least every second, so a reply written
     # after a quiet spell is not held back by the consumer's polling backoff.
     consumer: Any = queue.huey.create_consumer(
