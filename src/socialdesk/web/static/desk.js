@@ -218,16 +218,23 @@
   });
 
   // -- notifications: the header's badge refreshes when one arrives for this member ---------
-  document.addEventListener("htmx:sseMessage", function (event) {
-    var detail = event.detail || {};
-    if (detail.type !== "notification.created") return;
+  // The SSE extension passes on only the events an element of the page subscribes to
+  // (sse-swap, hx-trigger="sse:..."), and none subscribes to notification.created: listen on
+  // the stream itself, once per EventSource (after an error the extension opens a new one).
+  function onNotification(message) {
     var badge = document.getElementById("notif-badge");
     if (!badge) return;
     try {
-      var data = JSON.parse(detail.data);
+      var data = JSON.parse(message.data);
       if (String(data.member_id) !== badge.getAttribute("data-member-id")) return;
     } catch (e) { return; }
     htmx.trigger(document.body, "sd-notifications-changed");
+  }
+  document.addEventListener("htmx:sseOpen", function (event) {
+    var source = event.detail && event.detail.source;
+    if (!source || source.sdNotifications) return;
+    source.sdNotifications = true;
+    source.addEventListener("notification.created", onNotification);
   });
 
   // -- SLA countdowns: every [data-sla-due] element counts down without a reload -----------
