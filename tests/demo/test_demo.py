@@ -1,22 +1,28 @@
 """The demo organization: it loads through the desk's own flows on SQLite and PostgreSQL, shows
-every feature a newcomer should see, and loading it again changes nothing."""
+every feature a newcomer should see (routing, SLA clocks, requests to other teams, promises,
+follow-ups and the reports among them), leaves the worker nothing to do, and loading it again
+changes nothing."""
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from click.testing import CliRunner
+from fastapi.testclient import TestClient
 from sqlalchemy import func, inspect, select, text
 from sqlalchemy.orm import Session
 
 from socialdesk.accounts import service as accounts_service
-from socialdesk.accounts.models import AuditEvent, Member, Organization
+from socialdesk.accounts.models import AuditEvent, Member, Organization, Team
 from socialdesk.channels.models import BrandAccount, EventStatus, InboundEvent
-from socialdesk.common.clock import FrozenClock
+from socialdesk.commitments.models import Commitment, CommitmentStatus
+from socialdesk.common.clock import FrozenClock, use_clock
 from socialdesk.connectors import registry
 from socialdesk.connectors.base import ChannelKind
 from socialdesk.contacts.models import ContactIdentity
@@ -33,9 +39,44 @@ from socialdesk.conversations.models import (
 )
 from socialdesk.demo import data, loader
 from socialdesk.demo.cli import demo
-from socialdesk.demo.data import AnswerFails, RecognisesCustomer, Says, Snoozes
+from socialdesk.demo.data import (
+    AnswerFails,
+    Asks,
+    CancelsFollowUp,
+    ComesBack,
+    Done,
+    GoesAway,
+    RecognisesCustomer,
+    Resolves,
+    Says,
+    Snoozes,
+)
+from socialdesk.escalations.models import EscalationRequest, RequestStatus
+from socialdesk.followups import metrics as care_metrics
+from socialdesk.followups.models import FollowUp, FollowUpPolicy, FollowUpStatus, Survey
+from socialdesk.jobs import registry as jobs_registry
+from socialdesk.notifications.models import Notification
+from socialdesk.routing import service as routing_service
+from socialdesk.routing.models import AutomationRule, AutomationRun, RoutingRule, Strategy
+from socialdesk.schedules.models import BusinessHours
+from socialdesk.sla import reports as sla_reports
+from socialdesk.sla.models import SlaClock, SlaPolicy
 from tests.conftest import reset_caches
 from tests.factories.connectors import RecordingConnector
+
+# The worker's minute: the periodic tasks the demo's week is made of.
+WORKER_MINUTE = (
+    "conversations.wake_snoozed",
+    "routing.reassign",
+    "routing.automation_due",
+    "sla.alerts",
+    "followups.tick",
+    "followups.sweep",
+    "commitments.remind",
+    "escalations.overdue",
+)
+# Sunday 27 December 2026, 02:30 in Amsterdam: night, weekend and a holiday week.
+HOLIDAY_NIGHT = datetime(2026, 12, 27, 1, 30, tzinfo=UTC)
 
 
 @pytest.fixture
@@ -65,6 +106,218 @@ def _demo_org(session: Session) -> Organization:
     return org
 
 
+def _leaves_the_worker_nothing_to_do(db: Session) -> None:
+    """The jobs the load's commit enqueued, then a worker's first minute: nothing changes."""
+    from socialdesk.jobs import catalog  # noqa: F401 - registers the periodic tasks
+    from socialdesk.jobs.queue import get_queue
+
+    counts = _row_counts(db)
+    db.rollback()
+    get_queue().run_pending()
+    tasks = {spec.name: spec for spec in jobs_registry.all_periodic()}
+    for name in WORKER_MINUTE:
+        tasks[name].handler()
+    get_queue().run_pending()
+    after = _row_counts(db)
+    db.rollback()
+    assert {k: v for k, v in after.items() if counts[k] != v} == {}
+
+
+def _shows_the_desk_at_work(db: Session, org: Organization, now: datetime) -> None:
+    """Teams' hours and leads, duty, routing, automation, SLA clocks and the report, requests
+    to other teams, promises, follow-ups and the care report, as a newcomer should see them.
+    Everything asserted here holds whatever the time of day the demo is loaded at."""
+    conversations = {
+        c.id: c
+        for c in db.scalars(select(Conversation).where(Conversation.organization_id == org.id))
+    }
+    members = {m.id: m for m in db.scalars(select(Member).where(Member.organization_id == org.id))}
+
+    # Teams with leads and working hours; Billing closes on holidays.
+    teams = {t.name: t for t in db.scalars(select(Team).where(Team.organization_id == org.id))}
+    assert all(t.lead_member_id is not None for t in teams.values())
+    hours = {
+        h.id: h
+        for h in db.scalars(select(BusinessHours).where(BusinessHours.organization_id == org.id))
+    }
+    worked = {
+        t.name: hours[t.business_hours_id].name for t in teams.values() if t.business_hours_id
+    }
+    assert worked == {"Customer support": "Customer care", "Tickets & billing": "Billing office"}
+    billing = next(h for h in hours.values() if h.name == "Billing office")
+    assert f"{now.year}-12-25" in billing.holidays
+    assert billing.intervals["0"] == [["09:00", "17:00"]]
+    assert "5" not in billing.intervals
+
+    # Duty: capacities and languages set, some members away, someone on duty.
+    assert {m.capacity for m in members.values()} > {0}
+    board = routing_service.duty_board(db, organization_id=org.id)
+    assert any(r.why_not and r.why_not.endswith("went away") for r in board)
+    assert any(r.on_duty for r in board)
+
+    # Routing: least loaded, the rules in order, every conversation routed, every rule used.
+    assert routing_service.get_settings(db, organization_id=org.id).strategy == "least_loaded"
+    rules = db.scalars(
+        select(RoutingRule)
+        .where(RoutingRule.organization_id == org.id)
+        .order_by(RoutingRule.position)
+    ).all()
+    assert [r.name for r in rules] == [r.name for r in data.ROUTING_RULES]
+    routed = db.scalars(
+        select(Activity).where(Activity.organization_id == org.id, Activity.kind == "routed")
+    ).all()
+    assert {a.conversation_id for a in routed} == set(conversations)
+    matched = {name for a in routed for name in str(a.data["rules"]).split(", ")}
+    assert {r.name for r in rules} <= matched
+    spanish = [c for c in conversations.values() if c.language == "es"]
+    assert spanish
+    assert all(c.assignee_id and "es" in members[c.assignee_id].languages for c in spanish)
+
+    # Automation: "angry on X, no reply in 15 minutes" told the lead.
+    automation_rules = db.scalars(
+        select(AutomationRule).where(AutomationRule.organization_id == org.id)
+    ).all()
+    assert [r.trigger for r in automation_rules] == ["no_reply"]
+    outcomes = db.scalars(
+        select(AutomationRun.outcome).where(AutomationRun.organization_id == org.id)
+    ).all()
+    assert any((o or "").startswith("fired: notified 1 person") for o in outcomes)
+    notified = db.scalars(select(Notification).where(Notification.organization_id == org.id)).all()
+    assert {
+        "automation",
+        "sla.warning",
+        "sla.breach",
+        "escalation.requested",
+        "escalation.done",
+        "escalation.overdue",
+        "commitment.reminder",
+        "commitment.overdue",
+        "followup.negative",
+    } <= {n.kind for n in notified}
+    # Members read what arrived before they last worked; the rest waits for them.
+    assert any(n.read_at is None for n in notified)
+    assert any(n.read_at is not None and n.read_at <= now for n in notified)
+
+    # SLA: the policies in order; clocks met, missed, running overdue and about to be due.
+    policies = db.scalars(
+        select(SlaPolicy).where(SlaPolicy.organization_id == org.id).order_by(SlaPolicy.position)
+    ).all()
+    assert [p.name for p in policies] == [p.name for p in data.SLA_POLICIES]
+    clocks = db.scalars(select(SlaClock).where(SlaClock.organization_id == org.id)).all()
+    running = [k for k in clocks if k.stopped_at is None and k.paused_at is None]
+    assert any(k.due_at < now and k.breached_at == k.due_at for k in running), "one overdue"
+    assert any(now < k.due_at <= now + timedelta(minutes=30) for k in running), "one soon"
+    assert any(k.warned_at is not None for k in running if k.due_at > now)
+    stopped = [k for k in clocks if k.stopped_at is not None]
+    assert any(k.breached_at is None and k.elapsed_seconds is not None for k in stopped)
+    assert any(k.breached_at is not None for k in stopped)
+    for conversation in conversations.values():
+        mine = [k for k in clocks if k.conversation_id == conversation.id]
+        due = [k.due_at for k in mine if k.stopped_at is None and k.paused_at is None]
+        assert conversation.sla_due_at == (min(due) if due else None), conversation.id
+        assert conversation.sla_breached == any(k.breached_at for k in mine), conversation.id
+    today = now.astimezone(ZoneInfo(data.ORGANIZATION_TIMEZONE)).date()
+    month = (today - timedelta(days=29), today)
+    report = sla_reports.sla_report(
+        db, organization_id=org.id, start=month[0], end=month[1], now=now
+    )
+    assert report.total.conversations >= 30
+    assert report.total.within > 0
+    assert report.total.breached > 0
+    assert report.total.first_response.count > 0
+    assert report.total.resolution.count > 0
+
+    # Requests to other teams: one done, one open and overdue (announced), one open and due.
+    requests = db.scalars(
+        select(EscalationRequest).where(EscalationRequest.organization_id == org.id)
+    ).all()
+    open_ = [r for r in requests if r.status == RequestStatus.OPEN.value]
+    assert any(r.status == RequestStatus.DONE.value and r.resolution for r in requests)
+    assert any(r.due_at and r.due_at <= now and r.overdue_notified_at for r in open_)
+    assert any(r.due_at and r.due_at > now and r.overdue_notified_at is None for r in open_)
+
+    # Promises kept from replies and notes: kept, overdue (announced), due soon.
+    promises = db.scalars(select(Commitment).where(Commitment.organization_id == org.id)).all()
+    pending = [c for c in promises if c.status == CommitmentStatus.OPEN.value]
+    assert any(c.status == CommitmentStatus.KEPT.value and c.evidence for c in promises)
+    assert any(c.due_at < now and c.overdue_notified_at is not None for c in pending)
+    assert any(now < c.due_at <= now + timedelta(days=3) for c in pending)
+    assert all(c.source == "detected" and c.message_id for c in promises)
+
+    # Follow-ups: the organization's default and the website's survey; sent, answered with a
+    # score, answered "not fixed", cancelled by a person, and one still to go out.
+    follow_up_policies = db.scalars(
+        select(FollowUpPolicy).where(FollowUpPolicy.organization_id == org.id)
+    ).all()
+    assert {(p.channel, p.delay_minutes, p.survey) for p in follow_up_policies} == {
+        (None, 24 * 60, "none"),
+        ("web", 60, "scale"),
+    }
+    follow_ups = db.scalars(select(FollowUp).where(FollowUp.organization_id == org.id)).all()
+    answered = [f for f in follow_ups if f.status == FollowUpStatus.ANSWERED.value]
+    assert len([f for f in answered if f.satisfaction is not None]) >= 2
+    assert {f.answer for f in answered} >= {"positive", "negative"}
+    assert all(f.sent_at and f.answered_at and f.sent_at <= f.answered_at for f in answered)
+    assert any(f.status == FollowUpStatus.CANCELLED.value for f in follow_ups)
+    assert any(f.status == FollowUpStatus.SCHEDULED.value and f.due_at > now for f in follow_ups)
+    for follow_up in follow_ups:
+        if follow_up.message_id is not None:
+            message = db.get_one(Message, follow_up.message_id)
+            assert message.delivery_state == DeliveryState.SENT.value, follow_up.id
+            assert message.sent_at is not None
+            assert message.sent_at <= now
+    care = care_metrics.care_report(
+        db, organization_id=org.id, start=month[0], end=month[1], now=now
+    ).total
+    assert care.followup_rate
+    assert care.answer_rate
+    assert care.average_satisfaction
+    assert care.promise_kept_rate
+    assert care.commitments_overdue >= 1
+
+
+@pytest.fixture
+def desk_client(database_url: str) -> Iterator[TestClient]:
+    from socialdesk.app import create_app
+
+    with TestClient(create_app(), follow_redirects=False) as client:
+        yield client
+
+
+def _pages_show_it(
+    client: TestClient, login: loader.Login, *, spanish_id: int, asked_id: int
+) -> None:
+    """The pages a newcomer opens, as the owner: nothing empty, nothing broken."""
+    page = client.get("/login")
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+    assert token
+    signed_in = client.post(
+        "/login",
+        data={"email": login.email, "password": login.password, "csrf_token": token.group(1)},
+    )
+    assert signed_in.status_code == 303, signed_in.text
+    expected = {
+        "/reports": ["Customer support"],
+        "/reports/care": ["Tickets &amp; billing"],
+        "/admin/routing": [r.name for r in data.ROUTING_RULES] + ["went away"],
+        "/admin/automation": ["Angry on X, no reply in 15 minutes"],
+        "/admin/sla": [p.name for p in data.SLA_POLICIES],
+        "/admin/business-hours": [h.name for h in data.BUSINESS_HOURS],
+        "/admin/follow-ups": ["checking in"],
+        f"/conversations/{asked_id}/panels/escalations": ["When will line 4 run again?"],
+        f"/conversations/{asked_id}/panels/commitments": ["as soon as line 4 is back"],
+        "/notifications": ["SLA"],
+        f"/conversations/{spanish_id}/panels/sla": ["Urgent: answer within 30 minutes"],
+    }
+    for path, texts in expected.items():
+        response = client.get(path)
+        assert response.status_code == 200, (path, response.status_code)
+        for wanted in texts:
+            assert wanted in response.text, (path, wanted)
+    assert "Nothing measured in this range." not in client.get("/reports").text
+    assert "Nothing in this range." not in client.get("/reports/care").text
+
+
 # -- the script itself --------------------------------------------------------------------
 
 
@@ -79,7 +332,8 @@ def test_every_scene_is_coherent() -> None:
         ChannelKind.BLUESKY,
         ChannelKind.EMAIL,
     }
-    assert {m.team for m in data.MEMBERS if m.team} <= set(data.TEAMS)
+    teams = {t.name for t in data.TEAMS}
+    assert {m.team for m in data.MEMBERS if m.team} <= teams
     assert len({m.email for m in data.MEMBERS}) == len(data.MEMBERS)
     for scene in data.SCENES:
         where = f"scene {scene.key}"
@@ -94,21 +348,78 @@ def test_every_scene_is_coherent() -> None:
             by = getattr(step, "by", None)
             assert by is None or by in members, f"{where}: unknown member {by}"
             assert getattr(step, "to", None) in (None, *members), where
-            assert getattr(step, "team", None) in (None, *data.TEAMS), where
+            assert getattr(step, "team", None) in (None, *teams), where
+            assert getattr(step, "member", None) in (None, *members), where
             for tag in getattr(step, "tags", ()):
                 assert conversations_service.normalise_tag(tag) == tag, f"{where}: tag {tag}"
             if isinstance(step, Snoozes):
                 assert step.until > timedelta(0), f"{where}: snoozes into the past"
             if isinstance(step, RecognisesCustomer):
                 assert len(customers[scene.customer].identities) >= 2, where
+            if isinstance(step, Asks):
+                assert (step.team, step.member) != (None, None), f"{where}: asks nobody"
+                assert step.member != step.by, f"{where}: asks themselves"
+                assert step.due_in is None or step.due_in > timedelta(0), where
+        kinds = [type(step) for step in scene.steps]
+        # A request is done after it was asked; a follow-up is cancelled after a resolution.
+        for later, earlier in ((Done, Asks), (CancelsFollowUp, Resolves)):
+            for index, kind in enumerate(kinds):
+                if kind is later:
+                    assert earlier in kinds[:index], f"{where}: {later.__name__} first"
     assert len({s.key for s in data.SCENES}) == len(data.SCENES)
     assert len(data.SCENES) >= 30
+
+
+def test_the_desk_is_set_up_coherently() -> None:
+    """Teams, hours, rules, SLA and follow-up policies name only what the demo has."""
+    members = {m.key: m for m in data.MEMBERS}
+    teams = {t.name for t in data.TEAMS}
+    hours = {h.name for h in data.BUSINESS_HOURS}
+    for team in data.TEAMS:
+        assert team.hours in (None, *hours), team
+        if team.lead is not None:  # a lead is a member of the team
+            assert members[team.lead].team == team.name, team
+    for spec in data.BUSINESS_HOURS:
+        assert set(spec.intervals) <= {str(d) for d in range(7)}, spec.name
+        assert all(1 <= month <= 12 and 1 <= day <= 31 for month, day in spec.holidays)
+    named = [(r.name, r.actions) for r in data.ROUTING_RULES] + [
+        (r.name, r.actions) for r in data.AUTOMATION_RULES
+    ]
+    for name, actions in named:
+        for action in actions:
+            assert action.get("team") in (None, *teams), name
+            assert action.get("member") in (None, *members), name
+    assert [a.trigger for a in data.AUTOMATION_RULES] == ["no_reply"]
+    assert data.ROUTING.strategy is Strategy.LEAST_LOADED
+    # The demo's worker times what the demo uses; reassigning after N minutes is not timed.
+    assert data.ROUTING.reassign_after_minutes is None
+    for sla in data.SLA_POLICIES:
+        assert sla.hours in (None, *hours), sla.name
+    priorities = [sla.priority for sla in data.SLA_POLICIES]
+    assert priorities[-1] is None, "the last policy catches every conversation"
+    assert [p.channel for p in data.FOLLOW_UP_POLICIES].count(None) == 1
+    surveys = {p.channel: p.survey for p in data.FOLLOW_UP_POLICIES}
+    assert surveys[ChannelKind.WEB] is Survey.SCALE
+    agos = [change.ago for change in data.AVAILABILITY]
+    assert agos == sorted(agos, reverse=True)
+    away: set[str] = set()
+    for change in data.AVAILABILITY:
+        assert change.who in members
+        if isinstance(change, GoesAway):
+            away.add(change.who)
+        else:
+            assert isinstance(change, ComesBack)
+            away.discard(change.who)
+    assert away, "the duty board shows someone away"
+    assert set(members) - away, "and someone on duty"
 
 
 # -- loading ------------------------------------------------------------------------------
 
 
-def test_demo_loads_with_every_feature_and_only_once(db: Session, clock: FrozenClock) -> None:
+def test_demo_loads_with_every_feature_and_only_once(
+    db: Session, clock: FrozenClock, desk_client: TestClient
+) -> None:
     before = dict(registry._extra)
     loaded = loader.load()
     assert registry._extra == before, "the scripted network must not outlive the load"
@@ -252,6 +563,17 @@ def test_demo_loads_with_every_feature_and_only_once(db: Session, clock: FrozenC
     assert all(c.first_inbound_at is not None for c in conversations)
     assert all(m.conversation_id in {c.id for c in conversations} for m in by_id.values())
 
+    _shows_the_desk_at_work(db, org, now)
+    db.rollback()
+    spanish = next(c.id for c in conversations if c.language == "es")
+    asked = db.scalars(
+        select(EscalationRequest.conversation_id).where(
+            EscalationRequest.status == RequestStatus.DONE.value
+        )
+    ).one()
+    db.rollback()
+    _pages_show_it(desk_client, loaded.logins[0], spanish_id=spanish, asked_id=asked)
+
     # Loading again changes nothing, and the delivery jobs the load enqueued (already run in
     # the load) find nothing left to do.
     counts = _row_counts(db)
@@ -267,6 +589,44 @@ def test_demo_loads_with_every_feature_and_only_once(db: Session, clock: FrozenC
     assert get_queue().run_pending() >= len(web_replies)
     assert _row_counts(db) == counts
     assert dict(db.execute(select(Message.id, Message.delivery_state)).all()) == states
+    # Nor does a worker's first minute: the load did what it would have done.
+    _leaves_the_worker_nothing_to_do(db)
+
+
+def test_demo_holds_together_on_a_holiday_night(db: Session) -> None:
+    """Loaded at night, on a weekend in the week of Christmas: the clocks, promises, requests
+    and follow-ups tell the same story, and only the teams that work at night are on duty."""
+    with use_clock(FrozenClock(HOLIDAY_NIGHT)):
+        loaded = loader.load()
+        org = _demo_org(db)
+        _shows_the_desk_at_work(db, org, HOLIDAY_NIGHT)
+        board = {r.member.name: r for r in routing_service.duty_board(db, organization_id=org.id)}
+        assert board["Aisha Okafor"].why_not == "Aisha Okafor's working hours ended"
+        assert board["Priya Shah"].why_not == "Priya Shah's working hours ended"
+        assert board["Hannah Lee"].on_duty
+        db.rollback()
+        _leaves_the_worker_nothing_to_do(db)
+    assert loaded.conversations >= 30
+
+
+def test_a_demo_loaded_by_an_earlier_version_is_left_alone_and_the_cli_says_so(
+    db: Session, tmp_path: Path
+) -> None:
+    from socialdesk.db.session import session_scope
+
+    with session_scope() as session:
+        org = accounts_service.create_organization(
+            session, name=data.ORGANIZATION_NAME, slug=data.ORGANIZATION_SLUG
+        )
+        org.settings = {loader.DEMO_SETTING: {"version": 1}}
+    loaded = loader.load()
+    assert not loaded.created
+    assert loaded.outdated
+    result = CliRunner().invoke(demo, [])
+    assert result.exit_code == 0, result.output
+    assert "nothing changed" in result.output
+    assert "earlier version of the demo" in result.output
+    assert db.scalar(select(func.count(Conversation.id))) == 0
 
 
 @pytest.fixture
@@ -356,6 +716,7 @@ def test_cli_migrates_a_fresh_database_loads_once_and_prints_logins(
         assert again.exit_code == 0, again.output
         assert "already loaded" in again.output
         assert "nothing changed" in again.output
+        assert "earlier version" not in again.output
         for member in data.MEMBERS:
             assert member.email not in again.output
     finally:

@@ -35,6 +35,12 @@ def demo(reset: bool) -> None:
             "Its passwords were shown when it was loaded; `socialdesk demo --reset` loads it "
             "again with new ones."
         )
+        if loaded.outdated:
+            click.echo(
+                "It was loaded by an earlier version of the demo, without teams' hours, "
+                "routing, SLAs, requests, promises and follow-ups: `socialdesk demo --reset` "
+                "loads the current one."
+            )
         return
     click.echo(
         f"\n  Loaded the demo organization {loaded.organization_name!r}: "

@@ -1,16 +1,22 @@
 """Load the demo organization through the desk's own services and flows.
 
-Nothing is written behind the desk's back: members, teams and brand accounts come from the
-accounts and channels services; every customer message goes through the ingest flow (website
+Nothing is written behind the desk's back: members, teams, business hours and brand accounts
+come from the accounts, schedules and channels services; routing, automation, SLA and
+follow-up settings from theirs; every customer message goes through the ingest flow (website
 chat messages as raw events, exactly as the chat page stores them); notes, tags, assignment,
-priorities and statuses through the conversations service; replies on the website chat through
-the send gateway, delivered by the delivery job. Each step runs with the clock set to the moment
-it happened, so timestamps, the activity trail and the metrics' timestamps read like a real week.
+priorities and statuses through the conversations service; requests to other teams through
+the escalations service; replies on the website chat through the send gateway, delivered by
+the delivery job; and promises are kept from replies and notes as the composer keeps them.
+Each step runs with the clock set to the moment it happened, so timestamps, the activity trail
+and the metrics' timestamps read like a real week. What the worker does meanwhile (routing new
+conversations, SLA clocks, follow-ups, reminders, overdue notices...) is done at the moment it
+would be, by :mod:`socialdesk.demo.worker`.
 
 The network accounts (X, Mastodon, Bluesky, email) are not connected in the demo, so their
-replies are ingested as the account's own history (``from_brand``). The one reply that the
-network refused goes through the send gateway and the delivery job; while the demo loads, a
-stand-in for that network gives the refusal written in the scene (see :class:`_ScriptedNetwork`).
+replies are ingested as the account's own history (``from_brand``). What the desk sends on
+them through the send gateway while the demo loads goes to a stand-in for that network (see
+:class:`_ScriptedNetwork`): the one reply a scene says was refused gets that refusal, and
+follow-ups are accepted, so the delivery job records them as sent.
 
 Loading is idempotent: when the demo organization exists, :func:`load` changes nothing, unless
 asked to reset it, which removes the demo organization and everything in it first.
@@ -23,7 +29,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from sqlalchemy import ColumnElement, delete, func, inspect, or_, select
 from sqlalchemy.orm import Session
@@ -33,6 +39,7 @@ from socialdesk.accounts import service as accounts_service
 from socialdesk.accounts.models import AuditEvent, Member, Organization, Team
 from socialdesk.channels import service as channels_service
 from socialdesk.channels.models import BrandAccount
+from socialdesk.commitments import service as commitments_service
 from socialdesk.common import clock
 from socialdesk.common.clock import FrozenClock, use_clock
 from socialdesk.common.errors import Conflict, NotFound
@@ -62,8 +69,13 @@ from socialdesk.demo import data
 from socialdesk.demo.data import (
     AnswerFails,
     Answers,
+    Asks,
     Assigns,
     AwaitsCustomer,
+    CancelsFollowUp,
+    ComesBack,
+    Done,
+    GoesAway,
     Notes,
     Prioritises,
     RecognisesCustomer,
@@ -75,14 +87,28 @@ from socialdesk.demo.data import (
     Step,
     Tags,
 )
+from socialdesk.demo.worker import Worker, changed_fields, hours_changes, snapshot
+from socialdesk.escalations import service as escalations_service
+from socialdesk.escalations.models import EscalationRequest
+from socialdesk.followups import service as followups_service
 from socialdesk.jobs import queue as jobs_queue
+from socialdesk.notifications import service as notifications_service
+from socialdesk.notifications import teams as team_settings
 from socialdesk.outbound import service as outbound_service
+from socialdesk.routing import automation
+from socialdesk.routing import service as routing_service
+from socialdesk.routing.duty import Availability
+from socialdesk.schedules import service as schedules_service
+from socialdesk.schedules.hours import WeeklyHours
+from socialdesk.sla import service as sla_service
+from socialdesk.sla.schemas import SlaPolicyCreate
 
 # Kept in the organization's settings: marks the organization as the demo, so that --reset
-# never removes an organization that merely happens to use the same slug.
+# never removes an organization that merely happens to use the same slug. The version says
+# which demo it is: an older one is left alone too (``--reset`` loads the current one).
 DEMO_SETTING = "demo"
-DEMO_VERSION = 1
-# How long after a reply on the website chat the delivery job ran.
+DEMO_VERSION = 2
+# How long after a message was queued the delivery job ran.
 DELIVERY_DELAY = timedelta(seconds=4)
 
 
@@ -107,6 +133,7 @@ class Loaded:
     logins: tuple[Login, ...] = ()
     conversations: int = 0
     channels: tuple[str, ...] = ()
+    outdated: bool = False  # already there, loaded by an earlier version of the demo
 
 
 def find(session: Session) -> Organization | None:
@@ -115,6 +142,12 @@ def find(session: Session) -> Organization | None:
 
 def is_demo(organization: Organization) -> bool:
     return DEMO_SETTING in (organization.settings or {})
+
+
+def version_of(organization: Organization) -> int:
+    marker = (organization.settings or {}).get(DEMO_SETTING)
+    version = marker.get("version") if isinstance(marker, dict) else None
+    return version if isinstance(version, int) else 1
 
 
 def load(*, now: datetime | None = None, reset: bool = False) -> Loaded:
@@ -140,6 +173,7 @@ def load(*, now: datetime | None = None, reset: bool = False) -> Loaded:
                     organization_id=organization.id,
                     organization_name=organization.name,
                     conversations=_count_conversations(session, organization.id),
+                    outdated=version_of(organization) < DEMO_VERSION,
                 )
             clear(session, organization_id=organization.id)
         taken = _taken_emails(session, organization)
@@ -148,14 +182,14 @@ def load(*, now: datetime | None = None, reset: bool = False) -> Loaded:
                 f"the demo's member emails are already in use ({', '.join(taken)}); "
                 "use another database for the demo"
             )
-        builder = _Builder(session, base=base, networks=networks, organization=organization)
+        builder = _Builder(session, base=base, organization=organization)
         builder.build()
     # The deliveries run as the delivery job does: after the commit, each in its own
-    # transactions, at the moment the scene says.
+    # transactions, at the moment the scene says (never after "now").
     with _scripted_networks() as networks:
-        for delivery in sorted(builder.deliveries, key=lambda d: d.at):
-            with use_clock(FrozenClock(delivery.at)):
-                networks.refuse_next(delivery.refusal)
+        for delivery in sorted(builder.deliveries, key=lambda d: (d.at, d.id)):
+            with use_clock(FrozenClock(min(delivery.at, base))):
+                networks.script_next(delivery.refusal)
                 jobs_queue.execute(outbound_service.DELIVER_JOB, {"message_id": delivery.id}, 1)
     with session_scope(write=False) as session:
         count = _count_conversations(session, builder.organization_id)
@@ -196,7 +230,7 @@ def _taken_emails(session: Session, demo: Organization | None) -> list[str]:
 class _Delivery:
     id: int
     at: datetime
-    refusal: str | None
+    refusal: str | None  # what the stand-in network answers; None: it accepts
 
 
 @dataclass
@@ -205,13 +239,13 @@ class _SceneState:
     last_native_id: str | None = None
     root_native_id: str | None = None
     messages: int = 0
+    requests: list[EscalationRequest] = field(default_factory=list)
 
 
 @dataclass
 class _Builder:
     session: Session
     base: datetime
-    networks: _ScriptedNetworks
     organization: Organization | None = None  # the demo's, kept by a reset
     organization_id: int = 0
     logins: list[Login] = field(default_factory=list)
@@ -219,26 +253,63 @@ class _Builder:
     members: dict[str, Member] = field(default_factory=dict)
     teams: dict[str, Team] = field(default_factory=dict)
     accounts: dict[ChannelKind, BrandAccount] = field(default_factory=dict)
+    known: set[int] = field(default_factory=set)  # conversations already created
+    worker: Worker | None = None
 
     def build(self) -> None:
-        with use_clock(FrozenClock(self.base - data.SET_UP_AGO)):
-            self._set_up()
+        start = self.base - data.SET_UP_AGO
+        with use_clock(FrozenClock(start)):
+            schedules = self._set_up()
+        worker = self.worker = Worker(
+            self.session,
+            self.organization_id,
+            hours_changes=hours_changes(schedules, start=start, end=self.base),
+        )
         customers = {c.key: c for c in data.CUSTOMERS}
         states = [_SceneState() for _ in data.SCENES]
-        timeline = sorted(
-            (
+        # Scene steps, and members switching their availability, in time order.
+        timeline: list[tuple[datetime, int, int]] = sorted(
+            [
                 (self.base - step.ago, i, j)
                 for i, scene in enumerate(data.SCENES)
                 for j, step in enumerate(scene.steps)
-            ),
+            ]
+            + [(self.base - change.ago, -1, k) for k, change in enumerate(data.AVAILABILITY)]
         )
+        reached = start
+        new_work = True
         for at, i, j in timeline:
-            scene = data.SCENES[i]
-            turn = _Turn(scene, i, states[i], customers[scene.customer], at)
+            worker.catch_up(at, since=reached, new_work=new_work)
+            reached = at
+            # Only these make work fall due later (clocks, rules, follow-ups, promises,
+            # requests); assigning, routing, tagging and the like do not.
+            step = data.SCENES[i].steps[j] if i >= 0 else None
+            new_work = (
+                not isinstance(
+                    step, Assigns | Routes | Tags | Done | RecognisesCustomer | CancelsFollowUp
+                )
+                and step is not None
+            )
             with use_clock(FrozenClock(at)):
+                if i < 0:
+                    self._availability(data.AVAILABILITY[j])
+                    continue
+                scene = data.SCENES[i]
+                turn = _Turn(scene, i, states[i], customers[scene.customer], at)
                 self._step(turn, scene.steps[j])
+        # The worker's minute right at "now": what is due is done, and the queue handed out.
+        worker.catch_up(self.base, since=reached)
+        worker.run(self.base)
+        worker.settle(self.base)
+        self.deliveries += [
+            _Delivery(f.message_id, f.at + DELIVERY_DELAY, None) for f in worker.follow_ups
+        ]
 
-    def _set_up(self) -> None:
+    # -- the desk as an admin sets it up ------------------------------------------------------
+
+    def _set_up(self) -> list[WeeklyHours]:
+        """The organization, its people, accounts and settings. Returns the teams' business
+        hours (the moments they open and close are when the worker hands work out and back)."""
         session = self.session
         org = self.organization
         if org is None:
@@ -253,10 +324,76 @@ class _Builder:
                 raise DemoError(f"{exc.message}: the demo is being loaded elsewhere") from exc
         org.settings = {**org.settings, DEMO_SETTING: {"version": DEMO_VERSION}}
         self.organization_id = org.id
-        for name in data.TEAMS:
-            self.teams[name] = accounts_service.create_team(
-                session, organization_id=org.id, name=name
+        hours = {
+            spec.name: schedules_service.create(
+                session,
+                organization_id=org.id,
+                name=spec.name,
+                timezone=data.ORGANIZATION_TIMEZONE,
+                intervals={day: [list(i) for i in spans] for day, spans in spec.intervals.items()},
+                holidays=[
+                    f"{year:04d}-{month:02d}-{day:02d}"
+                    for year in (self.base.year, self.base.year + 1)
+                    for month, day in spec.holidays
+                ],
             )
+            for spec in data.BUSINESS_HOURS
+        }
+        for team_spec in data.TEAMS:
+            self.teams[team_spec.name] = accounts_service.create_team(
+                session, organization_id=org.id, name=team_spec.name
+            )
+        self._members(org)
+        for team_spec in data.TEAMS:
+            team_settings.update(
+                session,
+                team=self.teams[team_spec.name],
+                settings=team_settings.TeamNotificationSettings(
+                    lead_member_id=self.members[team_spec.lead].id if team_spec.lead else None,
+                    notify_email=None,
+                    business_hours_id=hours[team_spec.hours].id if team_spec.hours else None,
+                ),
+            )
+        for account in data.ACCOUNTS:
+            self.accounts[account.kind] = channels_service.create(
+                session,
+                organization_id=org.id,
+                kind=account.kind,
+                handle=account.handle,
+                display_name=account.display_name,
+                settings=dict(account.settings),
+            )
+        self._routing(org.id)
+        for position, sla in enumerate(data.SLA_POLICIES):
+            sla_service.create(
+                session,
+                organization_id=org.id,
+                data=SlaPolicyCreate(
+                    name=sla.name,
+                    position=position,
+                    priority=sla.priority.value if sla.priority is not None else None,
+                    first_response_minutes=sla.first_response,
+                    next_response_minutes=sla.next_response,
+                    resolution_minutes=sla.resolution,
+                    business_hours_id=hours[sla.hours].id if sla.hours else None,
+                    warn_before_minutes=sla.warn_before,
+                ),
+            )
+        for follow_up in data.FOLLOW_UP_POLICIES:
+            followups_service.save_policy(
+                session,
+                organization_id=org.id,
+                actor=self.members["maren"],
+                template=follow_up.template,
+                channel=follow_up.channel.value if follow_up.channel else None,
+                enabled=follow_up.enabled,
+                delay_minutes=follow_up.delay_minutes,
+                survey=follow_up.survey,
+            )
+        return [WeeklyHours.from_row(row) for row in hours.values()]
+
+    def _members(self, org: Organization) -> None:
+        session = self.session
         kept = {
             m.email: m
             for m in session.scalars(select(Member).where(Member.organization_id == org.id))
@@ -278,19 +415,60 @@ class _Builder:
                 _restore(member, spec, password)
             if spec.team is not None:
                 accounts_service.add_to_team(session, team=self.teams[spec.team], member=member)
+            routing_service.set_member_duty(
+                session, member=member, capacity=spec.capacity, languages=spec.languages
+            )
             self.members[spec.key] = member
             self.logins.append(Login(spec.name, spec.email, spec.role.value, spec.team, password))
-        for account in data.ACCOUNTS:
-            self.accounts[account.kind] = channels_service.create(
+
+    def _routing(self, organization_id: int) -> None:
+        session = self.session
+        routing = data.ROUTING
+        routing_service.update_settings(
+            session,
+            organization_id=organization_id,
+            strategy=routing.strategy.value,
+            reassign_when_away=routing.reassign_when_away,
+            reassign_after_minutes=routing.reassign_after_minutes,
+        )
+        for rule in data.ROUTING_RULES:
+            routing_service.create_rule(
                 session,
-                organization_id=org.id,
-                kind=account.kind,
-                handle=account.handle,
-                display_name=account.display_name,
-                settings=dict(account.settings),
+                organization_id=organization_id,
+                name=rule.name,
+                conditions=[dict(c) for c in rule.conditions],
+                actions=[self._with_ids(a) for a in rule.actions],
+                stop=rule.stop,
+            )
+        for spec in data.AUTOMATION_RULES:
+            automation.create_rule(
+                session,
+                organization_id=organization_id,
+                name=spec.name,
+                trigger=spec.trigger,
+                delay_minutes=spec.delay_minutes,
+                conditions=[dict(c) for c in spec.conditions],
+                actions=[self._with_ids(a) for a in spec.actions],
             )
 
-    # -- one step ---------------------------------------------------------------------------
+    def _with_ids(self, action: Any) -> dict[str, Any]:
+        """A rule's action as the API takes it: named teams and members become their ids."""
+        out = dict(action)
+        if "team" in out:
+            out["team_id"] = self.teams[out.pop("team")].id
+        if "member" in out:
+            out["member_id"] = self.members[out.pop("member")].id
+        return out
+
+    # -- the week -----------------------------------------------------------------------------
+
+    def _availability(self, change: GoesAway | ComesBack) -> None:
+        member = self.members[change.who]
+        notifications_service.mark_all_read(self.session, member=member)
+        wanted = Availability.AWAY if isinstance(change, GoesAway) else Availability.AVAILABLE
+        routing_service.set_availability(
+            self.session, member=member, availability=wanted.value, actor=member
+        )
 
     def _step(self, turn: _Turn, step: Step) -> None:
         if isinstance(step, Says):
@@ -300,36 +478,95 @@ class _Builder:
         if conversation is None:
             raise DemoError(f"scene {turn.scene.key!r}: the customer must write first")
         actor = self.members[step.by]
+        # At the desk, they have read what the desk told them so far.
+        notifications_service.mark_all_read(self.session, member=actor)
+        before = snapshot(conversation)
+        message = False
+        extra: tuple[str, ...] = ()
         if isinstance(step, Answers):
             self._brand_answers(turn, conversation, actor, step)
+            message = True
         elif isinstance(step, AnswerFails):
-            message = outbound_service.queue_reply(
+            reply = outbound_service.queue_reply(
                 self.session, conversation=conversation, author=actor, text=step.text
             )
-            self.deliveries.append(_Delivery(message.id, turn.at + DELIVERY_DELAY, step.reason))
+            self._keep_promises(conversation, reply, actor, step.text)
+            self.deliveries.append(_Delivery(reply.id, turn.at + DELIVERY_DELAY, step.reason))
+            message = True
         elif isinstance(step, Notes):
-            conversations_service.add_note(
+            note = conversations_service.add_note(
                 self.session, conversation=conversation, author=actor, text=step.text
             )
+            self._keep_promises(conversation, note, actor, step.text)
         elif isinstance(step, RecognisesCustomer):
             self._join_contacts(turn.customer)
+        elif isinstance(step, Asks):
+            self._asks(turn, conversation, actor, step)
+        elif isinstance(step, Done):
+            self._done(turn, actor, step)
+        elif isinstance(step, CancelsFollowUp):
+            follow_up = followups_service.waiting_for(self.session, conversation=conversation)
+            followups_service.cancel(self.session, follow_up=follow_up, actor=actor)
+            extra = ("followup",)
         else:
-            self._desk_action(conversation, actor, step)
+            self._desk_action(turn, conversation, actor, step)
+            if isinstance(step, Tags):
+                extra = ("tags",)
+        fields = changed_fields(before, snapshot(conversation)) | set(extra)
+        self._worker.changed(conversation, fields=fields, message=message)
+
+    @property
+    def _worker(self) -> Worker:
+        assert self.worker is not None
+        return self.worker
+
+    def _keep_promises(
+        self, conversation: Conversation, message: Message, author: Member, text: str
+    ) -> None:
+        """What the composer does when a reply or note is sent: its promises are kept."""
+        commitments_service.keep_promises(
+            self.session, conversation=conversation, message=message, author=author, text=text
+        )
+
+    def _asks(self, turn: _Turn, conversation: Conversation, actor: Member, step: Asks) -> None:
+        request = escalations_service.create(
+            self.session,
+            conversation=conversation,
+            requested_by=actor,
+            text=step.text,
+            team_id=self.teams[step.team].id if step.team else None,
+            member_id=self.members[step.member].id if step.member else None,
+            due_at=turn.at + step.due_in if step.due_in is not None else None,
+        )
+        turn.state.requests.append(request)
+
+    def _done(self, turn: _Turn, actor: Member, step: Done) -> None:
+        open_ = [r for r in turn.state.requests if r.closed_at is None]
+        if not open_:
+            raise DemoError(f"scene {turn.scene.key!r}: Done needs an open request (Asks)")
+        escalations_service.mark_done(
+            self.session, request=open_[-1], actor=actor, resolution=step.resolution
+        )
 
     def _desk_action(
         self,
+        turn: _Turn,
         conversation: Conversation,
         actor: Member,
         step: Assigns | Routes | Tags | Prioritises | Resolves | AwaitsCustomer | Snoozes,
     ) -> None:
         session = self.session
         if isinstance(step, Assigns):
-            conversations_service.assign(
-                session,
-                conversation=conversation,
-                assignee_id=self.members[step.to].id,
-                actor=actor,
-            )
+            if step.to == step.by:
+                # "Assign to me": anyone on duty may take any conversation.
+                routing_service.claim(session, conversation=conversation, member=actor)
+            else:
+                conversations_service.assign(
+                    session,
+                    conversation=conversation,
+                    assignee_id=self.members[step.to].id,
+                    actor=actor,
+                )
         elif isinstance(step, Routes):
             conversations_service.set_team(
                 session, conversation=conversation, team_id=self.teams[step.team].id, actor=actor
@@ -351,14 +588,33 @@ class _Builder:
                 snoozed_until=self.base + step.until,
                 actor=actor,
             )
-        else:
-            status = Status.RESOLVED if isinstance(step, Resolves) else Status.PENDING
+        elif isinstance(step, Resolves):
+            # The desk asks what happens to open promises before it resolves.
+            try:
+                commitments_service.settle_before_resolving(
+                    session,
+                    conversation=conversation,
+                    actor=actor,
+                    choice=step.promises,
+                    note=step.note,
+                )
+            except commitments_service.OpenCommitments as exc:
+                raise DemoError(
+                    f"scene {turn.scene.key!r}: resolving needs promises= for its open "
+                    f"promises ({exc.message})"
+                ) from exc
             conversations_service.set_status(
-                session, conversation=conversation, status=status, actor=actor
+                session, conversation=conversation, status=Status.RESOLVED, actor=actor
+            )
+        else:
+            conversations_service.set_status(
+                session, conversation=conversation, status=Status.PENDING, actor=actor
             )
 
     def _customer_says(self, turn: _Turn, step: Says) -> None:
         scene, state = turn.scene, turn.state
+        previous = state.conversation
+        before = snapshot(previous) if previous is not None else None
         account = self.accounts[scene.channel]
         identity = turn.customer.identities[scene.channel]
         native_id = _native_id(turn, identity.native_id)
@@ -387,7 +643,7 @@ class _Builder:
             )
             if message is None:
                 raise DemoError(f"scene {scene.key!r}: the chat message was not ingested")
-            conversation = self.session.get(Conversation, message.conversation_id)
+            conversation = self.session.get_one(Conversation, message.conversation_id)
         else:
             result = flows.ingest_message(
                 self.session,
@@ -406,11 +662,25 @@ class _Builder:
                     raw={"demo": scene.key},
                 ),
             )
-            conversation = result.conversation
+            conversation, message = result.conversation, result.message
         state.conversation = conversation
         state.last_native_id = native_id
         state.root_native_id = state.root_native_id or native_id
         state.messages += 1
+        # What the jobs this message enqueues do: route a new conversation, keep the clocks
+        # in step (and the follow-up, when it reopened), run automation, read the message as
+        # the answer to a follow-up (which may resolve it again).
+        worker = self._worker
+        if conversation.id not in self.known:
+            self.known.add(conversation.id)
+            before = snapshot(conversation)
+            worker.conversation_created(conversation)
+        elif before is None or previous is not conversation:
+            before = snapshot(conversation)
+        worker.changed(
+            conversation, fields=changed_fields(before, snapshot(conversation)), message=True
+        )
+        worker.customer_wrote(conversation, message.id)
 
     def _brand_answers(
         self, turn: _Turn, conversation: Conversation, actor: Member, step: Answers
@@ -423,11 +693,14 @@ class _Builder:
             message = outbound_service.queue_reply(
                 self.session, conversation=conversation, author=actor, text=step.text
             )
+            self._keep_promises(conversation, message, actor, step.text)
             self.deliveries.append(_Delivery(message.id, turn.at + DELIVERY_DELAY, None))
             return
         brand = Identity(f"brand:{account.handle}", account.handle, account.display_name)
         native_id = _native_id(turn, brand.native_id)
-        flows.ingest_message(
+        # Written in the desk and sent from the network's own app: the composer kept its
+        # promises all the same.
+        result = flows.ingest_message(
             self.session,
             account=account,
             message=InboundMessage(
@@ -445,6 +718,7 @@ class _Builder:
                 raw={"demo": scene.key},
             ),
         )
+        self._keep_promises(conversation, result.message, actor, step.text)
         state.last_native_id = native_id
         state.messages += 1
 
@@ -487,6 +761,9 @@ def _restore(member: Member, spec: data.MemberSpec, password: str) -> None:
     member.is_active, member.deactivated_at = True, None
     member.failed_logins, member.locked_until = 0, None
     member.totp_enabled, member.totp_secret_encrypted = False, None
+    # Duty as a new member has it; the set-up gives them the demo's.
+    member.availability, member.availability_changed_at = Availability.AVAILABLE.value, None
+    member.last_assigned_at = None
 
 
 @dataclass(frozen=True)
@@ -539,7 +816,7 @@ def _subject(turn: _Turn) -> str | None:
     return turn.scene.subject if turn.state.messages == 0 else f"Re: {turn.scene.subject}"
 
 
-# -- the network that refused a reply -------------------------------------------------------
+# -- the networks, while the demo loads ------------------------------------------------------
 
 # Used when no connector for the channel is installed; an installed one lends its own.
 _FALLBACK_CAPABILITIES: dict[ChannelKind, Capabilities] = {
@@ -552,9 +829,10 @@ _FALLBACK_CAPABILITIES: dict[ChannelKind, Capabilities] = {
 
 class _ScriptedNetwork:
     """Stands in for a network while the demo loads. The demo's network accounts are not
-    connected, so nothing may reach a real provider; a reply that a scene says was refused
-    is answered with that scene's refusal, so the real send gateway and delivery job record
-    it as a failed delivery with its reason."""
+    connected, so nothing may reach a real provider. A reply that a scene says was refused is
+    answered with that scene's refusal, so the real send gateway and delivery job record it as
+    a failed delivery with its reason; anything else the desk sends (the follow-ups) is
+    accepted with an id shaped like the network's, as if the account were connected."""
 
     kind: ClassVar[ChannelKind]
     capabilities: ClassVar[Capabilities]
@@ -569,34 +847,39 @@ class _ScriptedNetwork:
 
     def send(self, account: AccountContext, request: OutboundRequest) -> SendResult:
         reason, self.refusal = self.refusal, None
-        raise SendError(
-            reason or f"the demo's {self.kind} account is not connected; nothing was sent",
-            retryable=False,
-        )
+        if reason is not None:
+            raise SendError(reason, retryable=False)
+        # The key ends with the message's id: "socialdesk-<install tag>-<id>".
+        number = int(request.idempotency_key.rpartition("-")[2])
+        return SendResult(native_id=_sent_id(self.kind, number), sent_at=clock.now())
+
+
+def _sent_id(kind: ChannelKind, number: int) -> str:
+    if kind is ChannelKind.X:
+        return str(1_877_500_000_000_000_000 + number * 7919)
+    if kind is ChannelKind.MASTODON:
+        return str(113_950_000_000_000_000 + number * 7919)
+    if kind is ChannelKind.BLUESKY:
+        return f"at://did:plc:kestreltransitdemo00000/app.bsky.feed.post/3kw{number:07d}"
+    return f"<sent.{number}@kestrelvalley.example>"
 
 
 @dataclass
 class _ScriptedNetworks:
     stand_ins: dict[ChannelKind, _ScriptedNetwork]
 
-    def refuse_next(self, reason: str | None) -> None:
+    def script_next(self, refusal: str | None) -> None:
+        """The next send is refused for ``refusal``; None: it is accepted."""
         for stand_in in self.stand_ins.values():
-            stand_in.refusal = reason
+            stand_in.refusal = refusal
 
 
 @contextmanager
 def _scripted_networks() -> Iterator[_ScriptedNetworks]:
-    """Stand-ins for the channels where a scene's reply is refused, registered for the time of
-    the load only, then the registry is as it was."""
-    kinds = sorted(
-        {
-            scene.channel
-            for scene in data.SCENES
-            if any(isinstance(s, AnswerFails) for s in scene.steps)
-        }
-    )
+    """Stand-ins for the demo's network channels, registered for the time of the load only,
+    then the registry is as it was."""
     stand_ins: dict[ChannelKind, _ScriptedNetwork] = {}
-    for kind in kinds:
+    for kind in sorted({a.kind for a in data.ACCOUNTS if a.kind is not ChannelKind.WEB}):
         try:
             capabilities = registry.get(kind).capabilities
         except NotFound:
