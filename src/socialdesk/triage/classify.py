@@ -110,12 +110,8 @@ class Triager:
         if self.model.uses_embeddings:
             assert self.encoder is not None  # set in __init__ whenever embeddings are used
             embedding = self.encoder.encode(clean)
-        sentiment = self.model.sentiment.probabilities(sparse, embedding)
-        complaint = self.model.complaint.probabilities(sparse, embedding)[:, 1]
-        stacked = np.hstack([sentiment, complaint[:, None]]).astype(np.float32)
-        if embedding is not None:
-            stacked = np.hstack([embedding, stacked]).astype(np.float32)
-        intent = self.model.intent.probabilities(sparse, stacked)
+        scores = self.model.scores(sparse, embedding)
+        sentiment, complaint, intent = scores.sentiment, scores.complaint, scores.intent
 
         heads = self.model
         sentiment_index = sentiment.argmax(axis=1).astype(np.int64)

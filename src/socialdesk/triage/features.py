@@ -270,3 +270,49 @@ def sparse_dot(batch: SparseBatch, weights: FloatArray) -> FloatArray:
             row_of, weights=columns[column][batch.indices] * batch.values, minlength=batch.rows
         )
     return result
+
+
+class WordVectors:
+    """Static word vectors: a message's vector is the TF-IDF-weighted sum of its words' vectors.
+
+    The vectors are all-MiniLM-L6-v2's embedding of each vocabulary word on its own, reduced to a
+    few principal components at training time. They give the default tier some of the sentence
+    model's knowledge of word meaning (a word seen rarely in training still lands near its
+    synonyms) for the cost of one gather per word, with no model to run.
+    """
+
+    def __init__(self, *, features: IntArray, table: FloatArray, word_size: int) -> None:
+        if len(features) != len(table):
+            raise ValueError(
+                f"{len(features)} word features need as many vectors, got {len(table)}"
+            )
+        if len(features) and (int(features.min()) < 0 or int(features.max()) >= word_size):
+            raise ValueError(f"word vector features must index the {word_size} word features")
+        self.features = features.astype(np.int64)
+        self.table = table.astype(np.float32)
+        # Feature index -> row of ``table`` (or -1): one array lookup per word of a batch.
+        self._slot = np.full(word_size, -1, dtype=np.int64)
+        self._slot[self.features] = np.arange(len(self.features))
+
+    @property
+    def dimension(self) -> int:
+        return int(self.table.shape[1])
+
+    def embed(self, batch: SparseBatch) -> FloatArray:
+        """One L2-normalised vector per row; rows with no known word are zero."""
+        result = np.zeros((batch.rows, self.dimension), dtype=np.float32)
+        words = batch.indices < len(self._slot)
+        slots = np.full(len(batch.indices), -1, dtype=np.int64)
+        slots[words] = self._slot[batch.indices[words]]
+        known = np.nonzero(slots >= 0)[0]
+        if not len(known):
+            return result
+        contributions = self.table[slots[known]] * batch.values[known, None]
+        # Entries are in row order (CSR), so each row's words form one contiguous run.
+        rows = batch.row_of()[known]
+        starts = np.concatenate([[0], np.nonzero(np.diff(rows))[0] + 1])
+        result[rows[starts]] = np.add.reduceat(contributions, starts, axis=0)
+        norms = np.linalg.norm(result, axis=1, keepdims=True)
+        norms[norms == 0] = 1.0
+        normalised: FloatArray = (result / norms).astype(np.float32)
+        return normalised

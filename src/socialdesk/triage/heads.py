@@ -1,8 +1,12 @@
 """Linear classification heads and the artifact files that hold them.
 
 A head is a weight matrix over the sparse n-gram features, optionally followed by weights over
-dense extra features (sentence embeddings, other heads' scores). Weights are stored as float16
+dense extra features (a message vector, other heads' scores). Weights are stored as float16
 in compressed ``.npz`` files: the accuracy cost is nil at this scale and the package stays small.
+
+Every head sees the tier's message vector (the MiniLM sentence embedding on the accurate tier,
+the static word vectors on the default tier); on the default tier the complaint head also sees
+the sentiment scores, and the intent head always sees both the sentiment and complaint scores.
 """
 
 from __future__ import annotations
@@ -13,7 +17,13 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from socialdesk.triage.features import FloatArray, NgramVectorizer, SparseBatch, sparse_dot
+from socialdesk.triage.features import (
+    FloatArray,
+    NgramVectorizer,
+    SparseBatch,
+    WordVectors,
+    sparse_dot,
+)
 
 
 def softmax(scores: FloatArray) -> FloatArray:
@@ -94,6 +104,24 @@ def _unpack_head(prefix: str, data: dict[str, npt.NDArray[np.generic]]) -> Linea
     )
 
 
+def join(*blocks: FloatArray | None) -> FloatArray | None:
+    """Dense blocks side by side (None when there are none)."""
+    present = [block for block in blocks if block is not None]
+    if not present:
+        return None
+    joined: FloatArray = np.hstack(present).astype(np.float32)
+    return joined
+
+
+@dataclass(frozen=True)
+class Scores:
+    """The three heads' probabilities for a batch (complaint: the probability of a complaint)."""
+
+    sentiment: FloatArray
+    complaint: FloatArray
+    intent: FloatArray
+
+
 @dataclass(frozen=True)
 class TierModel:
     """Everything one tier needs besides the optional sentence encoder."""
@@ -103,6 +131,27 @@ class TierModel:
     complaint: LinearHead
     intent: LinearHead
     uses_embeddings: bool
+    word_vectors: WordVectors | None = None
+    complaint_reads_sentiment: bool = False
+
+    def message_vectors(
+        self, sparse: SparseBatch, embedding: FloatArray | None
+    ) -> FloatArray | None:
+        """The dense vector every head sees: the sentence embedding, else the word vectors."""
+        if self.uses_embeddings:
+            if embedding is None:
+                raise ValueError("this tier needs the sentence embedding of every message")
+            return embedding
+        return None if self.word_vectors is None else self.word_vectors.embed(sparse)
+
+    def scores(self, sparse: SparseBatch, embedding: FloatArray | None = None) -> Scores:
+        vectors = self.message_vectors(sparse, embedding)
+        sentiment = self.sentiment.probabilities(sparse, vectors)
+        complaint = self.complaint.probabilities(
+            sparse, join(vectors, sentiment if self.complaint_reads_sentiment else None)
+        )[:, 1]
+        intent = self.intent.probabilities(sparse, join(vectors, sentiment, complaint[:, None]))
+        return Scores(sentiment=sentiment, complaint=complaint, intent=intent)
 
     def save(self, path: Path) -> None:
         words = sorted(self.vectorizer.words.items(), key=lambda item: item[1])
@@ -112,7 +161,11 @@ class TierModel:
             "vocab.chars": self.vectorizer.char_hashes,
             "vocab.idf": self.vectorizer.idf.astype(np.float16),
             "uses_embeddings": np.asarray(self.uses_embeddings),
+            "complaint_reads_sentiment": np.asarray(self.complaint_reads_sentiment),
         }
+        if self.word_vectors is not None:
+            arrays["vectors.features"] = self.word_vectors.features.astype(np.int32)
+            arrays["vectors.table"] = self.word_vectors.table.astype(np.float16)
         for name in ("sentiment", "complaint", "intent"):
             arrays.update(_pack_head(name, getattr(self, name)))
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -133,10 +186,19 @@ class TierModel:
             char_hashes=data["vocab.chars"].astype(np.uint32),
             idf=data["vocab.idf"].astype(np.float32),
         )
+        word_vectors = None
+        if "vectors.table" in data:
+            word_vectors = WordVectors(
+                features=data["vectors.features"].astype(np.int64),
+                table=data["vectors.table"].astype(np.float32),
+                word_size=vectorizer.word_size,
+            )
         return cls(
             vectorizer=vectorizer,
             sentiment=_unpack_head("sentiment", data),
             complaint=_unpack_head("complaint", data),
             intent=_unpack_head("intent", data),
             uses_embeddings=bool(data["uses_embeddings"]),
+            word_vectors=word_vectors,
+            complaint_reads_sentiment=bool(data.get("complaint_reads_sentiment", False)),
         )

@@ -7,7 +7,10 @@ regression (L-BFGS) is deterministic, so the same data gives the same artifacts.
 Data (``--data``, the shared folder's ``data/``):
 - sentiment: ``sentiment/semeval_2013_2016_train.tsv``; ``sentiment/tweeteval_val.tsv`` is only
   evaluated on, and training tweets that near-duplicate one of its tweets are dropped first;
-- complaint: ``complaints/complaints_train.csv``, 20 % held out (stratified, seed 13);
+- complaint: ``complaints/complaints_train.csv``, 20 % held out (stratified, seed 13), plus the
+  annotated training tweets (intent ``complaint`` or not); the default tier also learns from
+  unlabelled customer tweets (``twcs/twcs_5000.csv``, ``twcs/customer_tweets_6000.csv``) scored
+  by a MiniLM complaint model (distillation);
 - intent: the annotation file (tweet ids and labels) joined with ``twcs/twcs_5000.csv``; rows
   marked ``heldout`` are only evaluated on;
 - corrections: JSONL lines ``{"text", "field", "label"}`` added to the matching training set
@@ -28,8 +31,8 @@ import numpy as np
 
 from socialdesk.triage.classify import INTENTS, SENTIMENTS, Triager
 from socialdesk.triage.embeddings import ARTIFACTS, MiniLMEncoder
-from socialdesk.triage.features import FloatArray, NgramVectorizer, SparseBatch
-from socialdesk.triage.heads import LinearHead, TierModel
+from socialdesk.triage.features import FloatArray, NgramVectorizer, SparseBatch, WordVectors
+from socialdesk.triage.heads import LinearHead, TierModel, join
 from socialdesk.triage.text import normalize
 
 COMPLAINT_SEED = 13
@@ -37,10 +40,18 @@ COMPLAINT_HOLDOUT = 0.2
 DUPLICATE_SIMILARITY = 0.6
 CORRECTION_WEIGHT = 5.0
 CORRECTION_FIELDS = ("sentiment", "complaint", "intent")
+COMPLAINT_LABELS = ("not", "complaint")
 # Chosen by comparing a handful of values (see docs/triage.md); larger C = weaker regularisation.
 C_SENTIMENT = 0.5
-C_COMPLAINT = {"default": 4.0, "accurate": 1.0}
+C_COMPLAINT = 4.0
 C_INTENT = 1.0
+# Principal components of the MiniLM word vectors the default tier keeps.
+WORD_VECTOR_DIMENSION = 64
+# Weight of each unlabelled tweet (split between its two labels by the teacher's probability).
+POOL_WEIGHT = 0.3
+# Folds for the complaint scores the intent head trains on (see train_tier).
+STACK_FOLDS = 5
+STACK_SEED = 17
 
 Encode = Callable[[Sequence[str]], FloatArray]
 
@@ -78,6 +89,10 @@ class Datasets:
     sentiment_eval: LabelledSet
     complaint_train: LabelledSet
     complaint_eval: LabelledSet
+    # The annotated training tweets as complaint / not: same task, the desk's own traffic.
+    complaint_extra: LabelledSet
+    # Unlabelled customer tweets (none of them near an evaluation text) for distillation.
+    complaint_pool: list[str]
     intent_train: LabelledSet
     intent_eval: LabelledSet
     urgency_eval: LabelledSet
@@ -141,30 +156,67 @@ def load_datasets(data_dir: Path, annotations: Path) -> Datasets:
     for row, label, is_held in zip(complaint_rows, complaint_labels, held, strict=True):
         (complaint_eval if is_held else complaint_train).add(normalize(row["text"]), label, 1.0)
 
-    tweets = {r["tweet_id"]: r["text"] for r in _read(data_dir / "twcs" / "twcs_5000.csv")}
+    twcs_rows = _read(data_dir / "twcs" / "twcs_5000.csv")
+    tweets = {r["tweet_id"]: r["text"] for r in twcs_rows}
     intent_train, intent_eval = LabelledSet([], []), LabelledSet([], [])
     urgency_eval = LabelledSet([], [])
+    complaint_extra = LabelledSet([], [])
+    annotated: set[str] = set()
     for row in _read(annotations):
         if row["tweet_id"] not in tweets:
             raise TrainingDataError(f"annotated tweet {row['tweet_id']} is not in twcs_5000.csv")
         if row["intent"] not in INTENTS:
             raise TrainingDataError(f"unknown intent {row['intent']!r} in {annotations}")
+        annotated.add(row["tweet_id"])
         text = normalize(tweets[row["tweet_id"]])
         if row["split"] == "heldout":
             intent_eval.add(text, row["intent"], 1.0)
             urgency_eval.add(text, row["urgency"], 1.0)
         else:
             intent_train.add(text, row["intent"], 1.0)
+            label = "complaint" if row["intent"] == "complaint" else "not"
+            complaint_extra.add(text, label, 1.0)
+    unlabelled = [
+        r["text"] for r in twcs_rows if r["inbound"] == "True" and r["tweet_id"] not in annotated
+    ]
+    unlabelled += [r["text"] for r in _read(data_dir / "twcs" / "customer_tweets_6000.csv")]
+    evaluation = sentiment_eval.texts + complaint_eval.texts + intent_eval.texts
     return Datasets(
         sentiment_train=sentiment_train,
         sentiment_eval=sentiment_eval,
         complaint_train=complaint_train,
         complaint_eval=complaint_eval,
+        complaint_extra=complaint_extra,
+        complaint_pool=unlabelled_pool(
+            unlabelled,
+            known=complaint_train.texts + intent_train.texts,
+            evaluation=evaluation,
+        ),
         intent_train=intent_train,
         intent_eval=intent_eval,
         urgency_eval=urgency_eval,
         dropped_duplicates=sum(duplicate),
     )
+
+
+def unlabelled_pool(
+    texts: Sequence[str], *, known: Sequence[str], evaluation: Sequence[str]
+) -> list[str]:
+    """Distinct normalised texts that are neither labelled already nor near an evaluation text.
+
+    Nothing the benchmark scores may reach training, not even without its label.
+    """
+    seen = set(known) | set(evaluation)
+    pool: list[str] = []
+    for raw in texts:
+        text = normalize(raw)
+        if len(text) >= 3 and text not in seen:
+            seen.add(text)
+            pool.append(text)
+    if not pool or not evaluation:
+        return pool
+    near = drop_near_duplicates(pool, evaluation)
+    return [text for text, is_near in zip(pool, near, strict=True) if not is_near]
 
 
 def read_corrections(path: Path) -> list[Correction]:
@@ -269,48 +321,159 @@ def _fit_head(
     )
 
 
+def build_word_vectors(
+    vectorizer: NgramVectorizer, encode: Encode, *, dimension: int = WORD_VECTOR_DIMENSION
+) -> WordVectors:
+    """MiniLM's vector of every single vocabulary word, reduced to its top principal components.
+
+    The components' signs are fixed (largest entry positive), so the same words give the same
+    table on any machine.
+    """
+    words = sorted((index, word) for word, index in vectorizer.words.items() if " " not in word)
+    if not words:
+        raise TrainingDataError("the vocabulary has no single words to give vectors to")
+    raw = encode([word for _, word in words]).astype(np.float64)
+    _, _, components = np.linalg.svd(raw - raw.mean(axis=0), full_matrices=False)
+    components = components[: min(dimension, len(components))]
+    largest = np.abs(components).argmax(axis=1)
+    components *= np.sign(components[np.arange(len(components)), largest])[:, None]
+    return WordVectors(
+        features=np.asarray([index for index, _ in words], dtype=np.int64),
+        table=(raw @ components.T).astype(np.float32),
+        word_size=vectorizer.word_size,
+    )
+
+
+def _subset(data: LabelledSet, keep: Any) -> LabelledSet:
+    chosen = np.nonzero(keep)[0].tolist()
+    return LabelledSet(
+        [data.texts[i] for i in chosen],
+        [data.labels[i] for i in chosen],
+        [data.weights[i] for i in chosen],
+    )
+
+
+def _joined(*sets: LabelledSet) -> LabelledSet:
+    joined = LabelledSet([], [])
+    for part in sets:
+        for text, label, weight in zip(part.texts, part.labels, part.weights, strict=True):
+            joined.add(text, label, weight)
+    return joined
+
+
+def distillation_set(
+    data: Datasets, vectorizer: NgramVectorizer, gold: LabelledSet, encode: Encode
+) -> LabelledSet:
+    """The unlabelled tweets, each twice (complaint and not), weighted by a teacher's belief.
+
+    The teacher is the n-gram + MiniLM complaint model trained on the same labelled data; the
+    default tier cannot run MiniLM, but it can learn what MiniLM's model says about thousands
+    of real customer tweets.
+    """
+    pool = data.complaint_pool
+    if not pool:
+        return LabelledSet([], [])
+    teacher = _fit_head(
+        _transform(vectorizer, gold.texts),
+        encode(gold.texts),
+        gold,
+        labels=COMPLAINT_LABELS,
+        c=C_COMPLAINT,
+        width=vectorizer.width,
+    )
+    belief = teacher.probabilities(vectorizer.transform(pool), encode(pool))[:, 1]
+    soft = LabelledSet([], [])
+    for text, probability in zip(pool, belief.tolist(), strict=True):
+        soft.add(text, "complaint", POOL_WEIGHT * probability)
+        soft.add(text, "not", POOL_WEIGHT * (1.0 - probability))
+    return soft
+
+
 def train_tier(data: Datasets, *, tier: str, encode: Encode | None = None) -> TierModel:
+    if encode is None:
+        raise TrainingDataError("training needs the MiniLM sentence encoder")
     uses_embeddings = tier == "accurate"
-    if uses_embeddings and encode is None:
-        raise TrainingDataError("the accurate tier needs a sentence encoder")
     vectorizer = NgramVectorizer.fit(
         data.sentiment_train.texts + data.complaint_train.texts + data.intent_train.texts
     )
     width = vectorizer.width
+    word_vectors = None if uses_embeddings else build_word_vectors(vectorizer, encode)
 
-    def dense(texts: Sequence[str]) -> FloatArray | None:
-        return encode(texts) if uses_embeddings and encode is not None else None
+    def vectors(texts: Sequence[str]) -> FloatArray:
+        """What ``TierModel.message_vectors`` gives for these texts."""
+        if word_vectors is None:
+            return encode(texts)
+        chunks = [
+            word_vectors.embed(vectorizer.transform(texts[i : i + 4096]))
+            for i in range(0, len(texts), 4096)
+        ]
+        return np.vstack(chunks).astype(np.float32)
 
+    # The default tier's sentiment head stays on n-grams alone: with the word vectors it scored
+    # higher on a SemEval development split but lower on TweetEval validation (docs/triage.md).
     sentiment = _fit_head(
         _transform(vectorizer, data.sentiment_train.texts),
-        dense(data.sentiment_train.texts),
+        vectors(data.sentiment_train.texts) if uses_embeddings else None,
         data.sentiment_train,
         labels=SENTIMENTS,
         c=C_SENTIMENT,
         width=width,
     )
+    labelled = _joined(data.complaint_train, data.complaint_extra)
+    complaint_set = labelled
+    if not uses_embeddings:
+        distilled = distillation_set(data, vectorizer, labelled, encode)
+        complaint_set = _joined(labelled, distilled)
+    # The sentiment scores (a model of 47,000 tweets) help the n-gram tier's complaint head in
+    # cross-validation on the training part; next to the MiniLM embedding they do not.
+    reads_sentiment = not uses_embeddings
+
+    def complaint_inputs(batch: SparseBatch, dense: FloatArray) -> FloatArray | None:
+        return join(dense, sentiment.probabilities(batch, dense) if reads_sentiment else None)
+
+    complaint_batch = vectorizer.transform(complaint_set.texts)
+    complaint_sparse = _csr(complaint_batch)
+    complaint_dense = complaint_inputs(complaint_batch, vectors(complaint_set.texts))
     complaint = _fit_head(
-        _transform(vectorizer, data.complaint_train.texts),
-        dense(data.complaint_train.texts),
-        data.complaint_train,
-        labels=("not", "complaint"),
-        c=C_COMPLAINT[tier],
+        complaint_sparse,
+        complaint_dense,
+        complaint_set,
+        labels=COMPLAINT_LABELS,
+        c=C_COMPLAINT,
         width=width,
     )
-    # The intent head also sees the two heads' scores for its texts (they never trained on them).
-    intent_texts = data.intent_train.texts
-    batch = vectorizer.transform(intent_texts)
-    embedding = dense(intent_texts)
-    stacked = np.hstack(
-        [
-            sentiment.probabilities(batch, embedding),
-            complaint.probabilities(batch, embedding)[:, 1:],
-        ]
-    ).astype(np.float32)
-    if embedding is not None:
-        stacked = np.hstack([embedding, stacked]).astype(np.float32)
+    # The intent head also sees the two heads' scores for its texts. The complaint head trained
+    # on those texts (as complaint / not), so their complaint scores come from heads fitted
+    # without them (cross-fitting): in-sample scores would look more certain than any new
+    # message's and the intent head would lean on them too much.
+    batch = vectorizer.transform(data.intent_train.texts)
+    dense = vectors(data.intent_train.texts)
+    sentiment_scores = sentiment.probabilities(batch, dense)
+    inputs = complaint_inputs(batch, dense)
+    complaint_scores = np.zeros((batch.rows, 1), dtype=np.float32)
+    first_extra = len(data.complaint_train.texts)
+    extra = len(data.complaint_extra.texts)
+    fold_of = np.random.RandomState(STACK_SEED).permutation(batch.rows) % STACK_FOLDS
+    for fold in range(STACK_FOLDS):
+        held = np.nonzero(fold_of == fold)[0]
+        keep = np.ones(len(complaint_set.texts), dtype=bool)
+        keep[first_extra + held[held < extra]] = False
+        head = _fit_head(
+            complaint_sparse[keep],
+            None if complaint_dense is None else complaint_dense[keep],
+            _subset(complaint_set, keep),
+            labels=COMPLAINT_LABELS,
+            c=C_COMPLAINT,
+            width=width,
+        )
+        complaint_scores[held] = head.probabilities(batch, inputs)[held, 1:]
     intent = _fit_head(
-        _csr(batch), stacked, data.intent_train, labels=INTENTS, c=C_INTENT, width=width
+        _csr(batch),
+        join(dense, sentiment_scores, complaint_scores),
+        data.intent_train,
+        labels=INTENTS,
+        c=C_INTENT,
+        width=width,
     )
     return TierModel(
         vectorizer=vectorizer,
@@ -318,6 +481,8 @@ def train_tier(data: Datasets, *, tier: str, encode: Encode | None = None) -> Ti
         complaint=complaint,
         intent=intent,
         uses_embeddings=uses_embeddings,
+        word_vectors=word_vectors,
+        complaint_reads_sentiment=reads_sentiment,
     )
 
 
@@ -423,22 +588,20 @@ def train(
         applied = read_corrections(corrections)
         apply_corrections(data, applied)
         log(f"corrections: {len(applied)} added with weight {CORRECTION_WEIGHT}")
+    log(f"complaint: {len(data.complaint_pool)} unlabelled customer tweets for distillation")
+    # Both tiers need MiniLM to train: the accurate tier runs it, the default tier learns its
+    # word vectors and its complaint teacher from it.
+    encode = encoder or CachedEncoder(MiniLMEncoder(), embedding_cache)
     figures: dict[str, dict[str, float]] = {}
     for tier in tiers:
-        encode: Encode | None = None
-        real_encoder: MiniLMEncoder | None = None
-        if tier == "accurate":
-            if encoder is None:
-                real_encoder = MiniLMEncoder()
-                encode = CachedEncoder(real_encoder, embedding_cache)
-            else:
-                encode = encoder
         log(f"training the {tier} tier")
         model = train_tier(data, tier=tier, encode=encode)
         model.save(out_dir / f"{tier}.npz")
-        triager = Triager(model, tier=tier, encoder=real_encoder if tier == "accurate" else None)
-        if tier == "accurate" and real_encoder is None:
-            triager.encoder = _FunctionEncoder(encode)  # type: ignore[assignment]  # duck-typed
+        triager = Triager(
+            model,
+            tier=tier,
+            encoder=_FunctionEncoder(encode) if model.uses_embeddings else None,  # type: ignore[arg-type]  # duck-typed
+        )
         figures[tier] = evaluate(triager, data)
         log(f"{tier}: {figures[tier]}")
     manifest_path = out_dir / "manifest.json"
@@ -456,9 +619,7 @@ def train(
 class _FunctionEncoder:
     """Adapts a plain encode function to the encoder interface the triager calls."""
 
-    def __init__(self, encode: Encode | None) -> None:
-        if encode is None:
-            raise TrainingDataError("no encoder given")
+    def __init__(self, encode: Encode) -> None:
         self._encode = encode
 
     def encode(self, texts: Sequence[str]) -> FloatArray:
