@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from socialdesk.accounts.models import Organization
+from socialdesk.importers.twcs import DEFAULT_BATCH_SIZE
 
 
 def resolve_organization(session: Session, slug: str | None) -> Organization:
@@ -56,7 +57,7 @@ def import_() -> None:
 @click.option(
     "--batch-size",
     type=click.IntRange(min=1),
-    default=5000,
+    default=DEFAULT_BATCH_SIZE,
     show_default=True,
     help="Rows per transaction.",
 )
