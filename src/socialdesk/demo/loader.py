@@ -110,6 +110,11 @@ DEMO_SETTING = "demo"
 DEMO_VERSION = 2
 # How long after a message was queued the delivery job ran.
 DELIVERY_DELAY = timedelta(seconds=4)
+# How often a member at work reads their notifications.
+READ_EVERY = timedelta(minutes=30)
+# Steps that make nothing fall due later for the worker (no clock, rule, follow-up, promise
+# or request is timed from them).
+_UNTIMED = (Assigns, Routes, Tags, Done, RecognisesCustomer, CancelsFollowUp)
 
 
 class DemoError(Exception):
@@ -159,7 +164,7 @@ def load(*, now: datetime | None = None, reset: bool = False) -> Loaded:
     its members get new passwords.
     """
     base = clock.require_aware(now or clock.now(), "now")
-    with _scripted_networks() as networks, session_scope() as session:
+    with _scripted_networks(), session_scope() as session:
         organization = find(session)
         if organization is not None:
             if not is_demo(organization):
@@ -255,6 +260,10 @@ class _Builder:
     accounts: dict[ChannelKind, BrandAccount] = field(default_factory=dict)
     known: set[int] = field(default_factory=set)  # conversations already created
     worker: Worker | None = None
+    # The settings rows, held for the whole load: the session's identity map keeps an object
+    # only while something refers to it, and every step reads them again.
+    settings_rows: list[object] = field(default_factory=list)
+    last_read: dict[int, datetime] = field(default_factory=dict)  # member id -> notifications
 
     def build(self) -> None:
         start = self.base - data.SET_UP_AGO
@@ -276,27 +285,20 @@ class _Builder:
             ]
             + [(self.base - change.ago, -1, k) for k, change in enumerate(data.AVAILABILITY)]
         )
-        reached = start
-        new_work = True
+        reached, new_work = start, True
         for at, i, j in timeline:
+            # The worker's minutes up to this moment, then what happened at it.
             worker.catch_up(at, since=reached, new_work=new_work)
             reached = at
-            # Only these make work fall due later (clocks, rules, follow-ups, promises,
-            # requests); assigning, routing, tagging and the like do not.
-            step = data.SCENES[i].steps[j] if i >= 0 else None
-            new_work = (
-                not isinstance(
-                    step, Assigns | Routes | Tags | Done | RecognisesCustomer | CancelsFollowUp
-                )
-                and step is not None
-            )
             with use_clock(FrozenClock(at)):
                 if i < 0:
                     self._availability(data.AVAILABILITY[j])
+                    new_work = False
                     continue
                 scene = data.SCENES[i]
                 turn = _Turn(scene, i, states[i], customers[scene.customer], at)
                 self._step(turn, scene.steps[j])
+                new_work = not isinstance(scene.steps[j], _UNTIMED)
         # The worker's minute right at "now": what is due is done, and the queue handed out.
         worker.catch_up(self.base, since=reached)
         worker.run(self.base)
@@ -324,6 +326,7 @@ class _Builder:
                 raise DemoError(f"{exc.message}: the demo is being loaded elsewhere") from exc
         org.settings = {**org.settings, DEMO_SETTING: {"version": DEMO_VERSION}}
         self.organization_id = org.id
+        self.settings_rows.append(org)
         hours = {
             spec.name: schedules_service.create(
                 session,
@@ -390,6 +393,7 @@ class _Builder:
                 delay_minutes=follow_up.delay_minutes,
                 survey=follow_up.survey,
             )
+        self.settings_rows += hours.values()
         return [WeeklyHours.from_row(row) for row in hours.values()]
 
     def _members(self, org: Organization) -> None:
@@ -424,13 +428,14 @@ class _Builder:
     def _routing(self, organization_id: int) -> None:
         session = self.session
         routing = data.ROUTING
-        routing_service.update_settings(
+        settings = routing_service.update_settings(
             session,
             organization_id=organization_id,
             strategy=routing.strategy.value,
             reassign_when_away=routing.reassign_when_away,
             reassign_after_minutes=routing.reassign_after_minutes,
         )
+        self.settings_rows.append(settings)
         for rule in data.ROUTING_RULES:
             routing_service.create_rule(
                 session,
@@ -464,7 +469,7 @@ class _Builder:
 
     def _availability(self, change: GoesAway | ComesBack) -> None:
         member = self.members[change.who]
-        notifications_service.mark_all_read(self.session, member=member)
+        self._reads_notifications(member)
         wanted = Availability.AWAY if isinstance(change, GoesAway) else Availability.AVAILABLE
         routing_service.set_availability(
             self.session, member=member, availability=wanted.value, actor=member
@@ -478,8 +483,7 @@ class _Builder:
         if conversation is None:
             raise DemoError(f"scene {turn.scene.key!r}: the customer must write first")
         actor = self.members[step.by]
-        # At the desk, they have read what the desk told them so far.
-        notifications_service.mark_all_read(self.session, member=actor)
+        self._reads_notifications(actor)
         before = snapshot(conversation)
         message = False
         extra: tuple[str, ...] = ()
@@ -514,6 +518,15 @@ class _Builder:
                 extra = ("tags",)
         fields = changed_fields(before, snapshot(conversation)) | set(extra)
         self._worker.changed(conversation, fields=fields, message=message)
+
+    def _reads_notifications(self, member: Member) -> None:
+        """Someone at work in the desk has read what it told them (their badge shows what came
+        since). Read now and then, as people do, not before every click."""
+        now = clock.now()
+        last = self.last_read.get(member.id)
+        if last is None or now - last >= READ_EVERY:
+            notifications_service.mark_all_read(self.session, member=member)
+            self.last_read[member.id] = now
 
     @property
     def _worker(self) -> Worker:
@@ -698,8 +711,8 @@ class _Builder:
             return
         brand = Identity(f"brand:{account.handle}", account.handle, account.display_name)
         native_id = _native_id(turn, brand.native_id)
-        # Written in the desk and sent from the network's own app: the composer kept its
-        # promises all the same.
+        # The reply is part of the account's history; it was written in the desk all the
+        # same, so the promises it makes are kept as the composer keeps them.
         result = flows.ingest_message(
             self.session,
             account=account,

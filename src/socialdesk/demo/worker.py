@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, literal, select, union_all
+from sqlalchemy import Select, case, literal, select, union_all
 from sqlalchemy.orm import Session
 
 from socialdesk.commitments import service as commitments_service
@@ -183,20 +183,34 @@ class Worker:
             since = at
 
     def run(self, at: datetime, tasks: Iterable[Task] = tuple(Task)) -> bool:
-        """Run ``tasks`` as the worker's minute at ``at`` does. True when an automation rule
-        changed a conversation (which may have made more work)."""
+        """Run ``tasks`` as the worker's minute at ``at`` does, and what the changes they make
+        set off. True when a conversation's status or priority changed (its clocks may have
+        new due times)."""
         session, org = self.session, self.organization_id
         wanted = set(tasks)
-        fired = False
+        more = False
         with use_clock(FrozenClock(at)):
-            if Task.SNOOZES in wanted:
-                conversations_service.wake_snoozed(session, now=at)
-            if Task.ROUTING in wanted:
-                routing_service.reassign_off_duty(session, organization_id=org, at=at)
-                routing_service.reassign_unanswered(session, organization_id=org, at=at)
-                routing_service.pick_up_waiting(session, organization_id=org)
+            if wanted & {Task.SNOOZES, Task.ROUTING}:
+                # Waking a conversation and handing it over are changes the listeners see.
+                watched = [
+                    (c, snapshot(c))
+                    for c in session.scalars(
+                        select(Conversation).where(
+                            Conversation.organization_id == org,
+                            Conversation.status.in_((Status.OPEN.value, Status.SNOOZED.value)),
+                        )
+                    )
+                ]
+                if Task.SNOOZES in wanted:
+                    conversations_service.wake_snoozed(session, now=at)
+                if Task.ROUTING in wanted:
+                    routing_service.reassign_off_duty(session, organization_id=org, at=at)
+                    routing_service.reassign_unanswered(session, organization_id=org, at=at)
+                    routing_service.pick_up_waiting(session, organization_id=org)
+                for conversation, before in watched:
+                    more = self._changed_by_task(conversation, before) or more
             if Task.AUTOMATION in wanted:
-                fired = self._fire_automation(at)
+                more = self._fire_automation(at) or more
             if Task.SLA in wanted:
                 alerts.run(session, now=at)
             if Task.FOLLOW_UPS in wanted:
@@ -211,7 +225,12 @@ class Worker:
                         escalations_service.notify_overdue(session, request_id=request_id, now=at)
         for task in wanted:
             self.last_run[task] = at
-        return fired
+        return more
+
+    def _changed_by_task(self, conversation: Conversation, before: Snapshot) -> bool:
+        fields = changed_fields(before, snapshot(conversation))
+        self.changed(conversation, fields=fields)
+        return bool(fields & CLOCK_FIELDS)
 
     def settle(self, at: datetime) -> None:
         """What the jobs the load's commit enqueues find to do when they run right after it:
@@ -240,16 +259,14 @@ class Worker:
             )
             .order_by(AutomationRun.due_at, AutomationRun.id)
         ).all()
-        changed = False
+        more = False
         for run_id in run_ids:
             run = session.get_one(AutomationRun, run_id)
             conversation = session.get_one(Conversation, run.conversation_id)
             before = snapshot(conversation)
             automation.fire_due_run(session, run_id=run_id)
-            fields = changed_fields(before, snapshot(conversation))
-            self.changed(conversation, fields=fields)
-            changed = changed or bool(fields)
-        return changed
+            more = self._changed_by_task(conversation, before) or more
+        return more
 
     def _send_follow_ups(self, at: datetime) -> None:
         session = self.session
@@ -288,15 +305,14 @@ class Worker:
         for change in self.hours_changes:
             yield change, Task.ROUTING
 
-        def moments(when: Any, task: Task, *where: Any) -> Select[Any]:
-            return select(when.label("at"), literal(task.name).label("task")).where(*where)
+        def moments(when: Any, task: Task, *where: Any, warn: Any = None) -> Select[Any]:
+            # ``warn``: minutes before ``when`` at which there is work too (an SLA warning).
+            return select(
+                when.label("at"),
+                literal(task.name).label("task"),
+                (warn if warn is not None else literal(0)).label("warn"),
+            ).where(*where)
 
-        running = (
-            SlaClock.organization_id == org,
-            SlaClock.stopped_at.is_(None),
-            SlaClock.paused_at.is_(None),
-            SlaClock.breached_at.is_(None),
-        )
         open_promise = (
             Commitment.organization_id == org,
             Commitment.status == CommitmentStatus.OPEN.value,
@@ -339,18 +355,22 @@ class Worker:
                 *open_promise,
                 Commitment.overdue_notified_at.is_(None),
             ),
-            moments(SlaClock.due_at, Task.SLA, *running),
+            moments(
+                SlaClock.due_at,
+                Task.SLA,
+                SlaClock.organization_id == org,
+                SlaClock.stopped_at.is_(None),
+                SlaClock.paused_at.is_(None),
+                SlaClock.breached_at.is_(None),
+                warn=case((SlaClock.warned_at.is_(None), SlaPolicy.warn_before_minutes), else_=0),
+            ).join(SlaPolicy, SlaPolicy.id == SlaClock.policy_id),
         )
-        for at, task in self.session.execute(statement):
-            if at is not None:
-                yield _aware(at), Task[task]
-        # A warning comes its policy's warning time before the due time.
-        for due_at, warn_before in self.session.execute(
-            select(SlaClock.due_at, SlaPolicy.warn_before_minutes)
-            .join(SlaPolicy, SlaPolicy.id == SlaClock.policy_id)
-            .where(*running, SlaClock.warned_at.is_(None), SlaPolicy.warn_before_minutes > 0)
-        ):
-            yield due_at - timedelta(minutes=warn_before), Task.SLA
+        for at, task, warn in self.session.execute(statement):
+            if at is None:
+                continue
+            yield _aware(at), Task[task]
+            if warn:
+                yield _aware(at) - timedelta(minutes=warn), Task[task]
 
 
 def _aware(value: datetime) -> datetime:
