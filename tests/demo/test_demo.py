@@ -64,8 +64,11 @@ from socialdesk.sla.models import SlaClock, SlaPolicy
 from tests.conftest import reset_caches
 from tests.factories.connectors import RecordingConnector
 
-# The worker's minute: the periodic tasks the demo's week is made of.
+# A worker's minute: the periodic tasks the demo's week is made of, polling (switched off for
+# the demo's accounts, which are not connected) and the recovery of interrupted sends.
 WORKER_MINUTE = (
+    "ingest.poll_all",
+    "outbound.recover_interrupted",
     "conversations.wake_snoozed",
     "routing.reassign",
     "routing.automation_due",

@@ -14,8 +14,10 @@ them at work: conversations routed by rules, SLA clocks met, running and missed,
 other teams, promises kept and overdue, follow-ups answered with a satisfaction score, and
 members who went away.
 
-Times are offsets before the moment the demo is loaded (``Snoozes.until`` and the due times of
-requests are after the moment they were set), so the desk always looks lived-in "today".
+Times are offsets before the moment the demo is loaded (``Snoozes.until`` is after it, and a
+request's ``due_in`` counts from when it is asked), so the desk always looks lived-in "today"
+and its SLA clocks, promises and requests are due, or overdue, relative to the moment it is
+loaded.
 """
 
 from __future__ import annotations
@@ -207,8 +209,11 @@ class AccountSpec:
 
 
 # One brand account per channel, keyed by its kind in the scenes below. None of the network
-# accounts is connected (no credentials): the demo shows their history, and what the desk
-# sends there itself while the demo loads (follow-ups) is taken by a stand-in for the network.
+# accounts is connected (no credentials), so polling them is switched off: the demo shows
+# their history, and what the desk sends there itself while the demo loads (follow-ups) is
+# taken by a stand-in for the network.
+_NOT_CONNECTED: Mapping[str, Any] = MappingProxyType({"polling_enabled": False})
+
 ACCOUNTS: tuple[AccountSpec, ...] = (
     AccountSpec(ChannelKind.WEB, "website", "Website chat"),
     AccountSpec(
@@ -216,16 +221,23 @@ ACCOUNTS: tuple[AccountSpec, ...] = (
         "@KestrelTransit",
         "Kestrel Valley Transit",
         # Replies from the shared account carry the agent's initials (^PS).
-        MappingProxyType({"sign_replies": True}),
+        MappingProxyType({**_NOT_CONNECTED, "sign_replies": True}),
     ),
     AccountSpec(
         ChannelKind.MASTODON,
         "transit@social.kestrelvalley.example",
         "Kestrel Valley Transit",
-        MappingProxyType({"instance_url": "https://social.kestrelvalley.example"}),
+        MappingProxyType(
+            {**_NOT_CONNECTED, "instance_url": "https://social.kestrelvalley.example"}
+        ),
     ),
-    AccountSpec(ChannelKind.BLUESKY, "transit.kestrelvalley.example", "Kestrel Valley Transit"),
-    AccountSpec(ChannelKind.EMAIL, "care@kestrelvalley.example", "Customer care"),
+    AccountSpec(
+        ChannelKind.BLUESKY,
+        "transit.kestrelvalley.example",
+        "Kestrel Valley Transit",
+        _NOT_CONNECTED,
+    ),
+    AccountSpec(ChannelKind.EMAIL, "care@kestrelvalley.example", "Customer care", _NOT_CONNECTED),
 )
 
 
@@ -755,7 +767,7 @@ SCENES: tuple[Scene, ...] = (
                 "@KestrelTransit you are useless",
             ),
             # The rules route it to Communications and raise it to high; nobody has answered,
-            # so "Angry on X, no reply in 15 minutes" tells the team's lead.
+            # so "Angry on X, no reply in 15 minutes" tells the lead of Customer support.
             Tags(ago(hours=2, minutes=50), "hannah", ("tram-4", "complaint")),
         ),
     ),
