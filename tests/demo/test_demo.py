@@ -300,6 +300,8 @@ def _pages_show_it(
     )
     assert signed_in.status_code == 303, signed_in.text
     expected = {
+        # The inbox by time left: live SLA chips, overdue and about to be due.
+        "/?sort=sla": ["chip-sla-overdue", "chip-sla-soon", "data-sla-due"],
         "/reports": ["Customer support"],
         "/reports/care": ["Tickets &amp; billing"],
         "/admin/routing": [r.name for r in data.ROUTING_RULES] + ["went away"],
