@@ -1089,6 +1089,8 @@ SCENES: tuple[Scene, ...] = (
                 "@KestrelTransit Hola, ¿funciona hoy el tranvía 4? Tengo cita en el hospital de "
                 "Riverside dentro de una hora y no sé cómo llegar.",
             ),
+            # A hospital appointment within the hour: urgent, whatever triage made of it.
+            Prioritises(ago(minutes=19), "hannah", URGENT),
         ),
     ),
     # ---- one customer, two channels ----------------------------------------------------------
