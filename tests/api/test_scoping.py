@@ -79,7 +79,78 @@ def conduct(desk: Desk, session: Session) -> dict[str, object]:
     )
     approval = session.scalars(select(Approval).where(Approval.message_id == message.id)).one()
     session.commit()
-    return {"version_id": version.id, "approval_id": approval.id}
+    return {
+        "version_id": version.id,
+        "approval_id": approval.id,
+        "member_id": agent.id,
+        **_desk_objects(
+            session, desk.a, owner=owner, agent=agent, conversation_id=held.conversation.id
+        ),
+    }
+
+
+def _desk_objects(
+    session: Session, org: Org, *, owner: Member, agent: Member, conversation_id: int
+) -> dict[str, int]:
+    """One of each object the routing, SLA, escalation, notification and promise routes take
+    an id of, in organization ``org`` (on a conversation other than the checked one)."""
+    from socialdesk.commitments import service as commitments_service
+    from socialdesk.conversations.models import Conversation
+    from socialdesk.escalations import service as escalations_service
+    from socialdesk.notifications import service as notifications_service
+    from socialdesk.routing import automation
+    from socialdesk.routing import service as routing_service
+    from socialdesk.schedules import service as schedules_service
+    from socialdesk.sla import service as sla_service
+    from socialdesk.sla.schemas import SlaPolicyCreate
+
+    conversation = session.get_one(Conversation, conversation_id)
+    escalation = escalations_service.create(
+        session, conversation=conversation, requested_by=owner, text="Refund", member_id=agent.id
+    )
+    (notification,) = notifications_service.notify(
+        session, organization_id=org.organization_id, member_ids=[owner.id], kind="t", title="t"
+    )
+    commitment = commitments_service.create(
+        session, conversation=conversation, actor=agent, text="Call back"
+    )
+    hours = schedules_service.create(
+        session,
+        organization_id=org.organization_id,
+        name="Office",
+        timezone="UTC",
+        intervals={"0": [["09:00", "17:00"]]},
+    )
+    policy = sla_service.create(
+        session,
+        organization_id=org.organization_id,
+        data=SlaPolicyCreate(name="Default", first_response_minutes=60),
+    )
+    rule = routing_service.create_rule(
+        session,
+        organization_id=org.organization_id,
+        name="Tag",
+        conditions=[],
+        actions=[{"type": "add_tag", "tag": "routed"}],
+    )
+    automation_rule = automation.create_rule(
+        session,
+        organization_id=org.organization_id,
+        name="Tag later",
+        trigger="conversation.created",
+        conditions=[],
+        actions=[{"type": "add_tag", "tag": "automated"}],
+    )
+    session.commit()
+    return {
+        "escalation_id": escalation.id,
+        "notification_id": notification.id,
+        "commitment_id": commitment.id,
+        "business_hours_id": hours.id,
+        "sla_policy_id": policy.id,
+        "routing_rule_id": rule.id,
+        "automation_rule_id": automation_rule.id,
+    }
 
 
 def _values(org: Org, extra: dict[str, object] | None = None) -> dict[str, object]:

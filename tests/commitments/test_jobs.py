@@ -306,15 +306,20 @@ def test_offboarding_hands_open_commitments_over_through_the_event(
     assert left == 0
 
 
-def test_a_reactivated_member_keeps_their_promises(
+def test_promises_move_when_a_member_is_deactivated_and_stay_moved(
     session: Session, w: World, clock: FrozenClock, jobs: JobRunner
 ) -> None:
+    """The handover happens in the deactivating transaction (its report lists them), so
+    reactivating the member later does not take the promises back from their new owner."""
     commitment = _promise(session, w, clock)
-    account_flows.deactivate(session, member=w.agent, actor=w.owner)
+    report = account_flows.deactivate(session, member=w.agent, actor=w.owner)
+    session.commit()
+    assert [h.commitment_id for h in report.commitments] == [commitment.id]
     account_flows.reactivate(session, member=w.agent, actor=w.owner)
     jobs.run_pending()
     session.refresh(commitment)
-    assert commitment.owner_id == w.agent.id
+    assert commitment.owner_id != w.agent.id
+    assert commitment.status == "open"
 
 
 def test_a_rejected_reply_cancels_its_promises(session: Session, w: World, jobs: JobRunner) -> None:
