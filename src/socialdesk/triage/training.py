@@ -399,21 +399,15 @@ def train_tier(data: Datasets, *, tier: str, encode: Encode | None = None) -> Ti
     width = vectorizer.width
     word_vectors = None if uses_embeddings else build_word_vectors(vectorizer, encode)
 
-    def vectors(texts: Sequence[str]) -> FloatArray:
+    def vectors(batch: SparseBatch, texts: Sequence[str]) -> FloatArray:
         """What ``TierModel.message_vectors`` gives for these texts."""
-        if word_vectors is None:
-            return encode(texts)
-        chunks = [
-            word_vectors.embed(vectorizer.transform(texts[i : i + 4096]))
-            for i in range(0, len(texts), 4096)
-        ]
-        return np.vstack(chunks).astype(np.float32)
+        return encode(texts) if word_vectors is None else word_vectors.embed(batch)
 
     # The default tier's sentiment head stays on n-grams alone: with the word vectors it scored
     # higher on a SemEval development split but lower on TweetEval validation (docs/triage.md).
     sentiment = _fit_head(
         _transform(vectorizer, data.sentiment_train.texts),
-        vectors(data.sentiment_train.texts) if uses_embeddings else None,
+        encode(data.sentiment_train.texts) if uses_embeddings else None,
         data.sentiment_train,
         labels=SENTIMENTS,
         c=C_SENTIMENT,
@@ -433,7 +427,9 @@ def train_tier(data: Datasets, *, tier: str, encode: Encode | None = None) -> Ti
 
     complaint_batch = vectorizer.transform(complaint_set.texts)
     complaint_sparse = _csr(complaint_batch)
-    complaint_dense = complaint_inputs(complaint_batch, vectors(complaint_set.texts))
+    complaint_dense = complaint_inputs(
+        complaint_batch, vectors(complaint_batch, complaint_set.texts)
+    )
     complaint = _fit_head(
         complaint_sparse,
         complaint_dense,
@@ -447,7 +443,7 @@ def train_tier(data: Datasets, *, tier: str, encode: Encode | None = None) -> Ti
     # without them (cross-fitting): in-sample scores would look more certain than any new
     # message's and the intent head would lean on them too much.
     batch = vectorizer.transform(data.intent_train.texts)
-    dense = vectors(data.intent_train.texts)
+    dense = vectors(batch, data.intent_train.texts)
     sentiment_scores = sentiment.probabilities(batch, dense)
     inputs = complaint_inputs(batch, dense)
     complaint_scores = np.zeros((batch.rows, 1), dtype=np.float32)
