@@ -297,7 +297,9 @@ def test_widget_opens_the_chat_on_another_site(desk: tuple[LiveDesk, str]) -> No
             expect(frame.locator("h1")).to_have_text("Acme website")
             expect(frame.get_by_label("Your message")).to_be_visible()
             page.screenshot(path=str(SCREENSHOTS / "socialdesk-widget-laptop.png"))
-            # Escape inside the chat closes the panel and gives the focus back to the button.
+            # Escape inside the chat closes the panel and gives the focus back to the button
+            # (once the chat page's script listens for keys).
+            expect(frame.locator("html[data-sd-ready]")).to_have_count(1)
             frame.get_by_label("Your message").press("Escape")
             expect(page.locator("#socialdesk-chat-panel")).to_be_hidden()
             expect(button).to_be_focused()

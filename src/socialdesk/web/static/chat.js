@@ -20,6 +20,8 @@
       if (area) area.focus();
     }
   });
+  // Key handling below is live from here on (tests wait for it before pressing keys).
+  document.documentElement.setAttribute("data-sd-ready", "1");
   document.addEventListener("keydown", function (e) {
     // Inside the widget's panel, Escape asks the host page to close it (the host cannot see
     // key presses made inside the frame).

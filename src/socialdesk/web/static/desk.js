@@ -36,6 +36,10 @@
   }
 
   window.sdIdle = function (elt) {
+    // A form of the panel is being posted: its answer re-renders the panel, and a refresh now
+    // would race it (with hx-sync "replace" it would even abort the post). The panel's own
+    // refresh in flight does not count: a newer one replaces it, so the latest state wins.
+    if (elt.querySelector(".htmx-request")) return false;
     var active = document.activeElement;
     var editing = (active && elt.contains(active) && /^(INPUT|SELECT|TEXTAREA)$/.test(active.tagName)) ||
       Array.prototype.some.call(elt.querySelectorAll("input, select, textarea"), dirty);
