@@ -11,7 +11,7 @@ redirect); the availability switch also answers HTMX with its own fragment.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -455,13 +455,37 @@ def new_routing_rule(request: Request, actor: RoutingAdmin, db: DB) -> Response:
     return _rule_page(request, db, actor, kind="routing", rule_form=RuleForm(), rule_id=None)
 
 
+def _saved_or_form(
+    request: Request,
+    db: Session,
+    actor: Actor,
+    *,
+    kind: str,
+    rule_form: RuleForm,
+    rule_id: int | None,
+    save: Callable[[], object],
+) -> Response:
+    """Save a routing or automation rule from its form: back to the list when it worked,
+    else the form again with what was wrong."""
+    error = attempt(db, "rule", save)
+    if error is None:
+        return RedirectResponse(f"/admin/{kind}", status_code=303)
+    return _rule_page(
+        request, db, actor, kind=kind, rule_form=rule_form, rule_id=rule_id, error=error
+    )
+
+
 @router.post("/admin/routing/rules")
 async def create_routing_rule(request: Request, actor: RoutingAdmin, db: DB) -> Response:
     rule_form = read_form(await request.form())
-    error = attempt(
+    return _saved_or_form(
+        request,
         db,
-        "rule",
-        lambda: routing_service.create_rule(
+        actor,
+        kind="routing",
+        rule_form=rule_form,
+        rule_id=None,
+        save=lambda: routing_service.create_rule(
             db,
             organization_id=actor.organization_id,
             name=rule_form.name,
@@ -470,11 +494,6 @@ async def create_routing_rule(request: Request, actor: RoutingAdmin, db: DB) -> 
             enabled=rule_form.enabled,
             stop=rule_form.stop,
         ),
-    )
-    if error is None:
-        return RedirectResponse("/admin/routing", status_code=303)
-    return _rule_page(
-        request, db, actor, kind="routing", rule_form=rule_form, rule_id=None, error=error
     )
 
 
@@ -499,10 +518,14 @@ async def save_routing_rule(
 ) -> Response:
     rule = _routing_rule(db, actor, routing_rule_id)
     rule_form = read_form(await request.form())
-    error = attempt(
+    return _saved_or_form(
+        request,
         db,
-        "rule",
-        lambda: routing_service.update_rule(
+        actor,
+        kind="routing",
+        rule_form=rule_form,
+        rule_id=rule.id,
+        save=lambda: routing_service.update_rule(
             db,
             rule=rule,
             name=rule_form.name,
@@ -511,11 +534,6 @@ async def save_routing_rule(
             enabled=rule_form.enabled,
             stop=rule_form.stop,
         ),
-    )
-    if error is None:
-        return RedirectResponse("/admin/routing", status_code=303)
-    return _rule_page(
-        request, db, actor, kind="routing", rule_form=rule_form, rule_id=rule.id, error=error
     )
 
 
@@ -574,10 +592,14 @@ def new_automation_rule(request: Request, actor: RoutingAdmin, db: DB) -> Respon
 @router.post("/admin/automation")
 async def create_automation_rule(request: Request, actor: RoutingAdmin, db: DB) -> Response:
     rule_form = read_form(await request.form())
-    error = attempt(
+    return _saved_or_form(
+        request,
         db,
-        "rule",
-        lambda: automation.create_rule(
+        actor,
+        kind="automation",
+        rule_form=rule_form,
+        rule_id=None,
+        save=lambda: automation.create_rule(
             db,
             organization_id=actor.organization_id,
             name=rule_form.name,
@@ -587,11 +609,6 @@ async def create_automation_rule(request: Request, actor: RoutingAdmin, db: DB) 
             actions=rule_form.action_json(),
             enabled=rule_form.enabled,
         ),
-    )
-    if error is None:
-        return RedirectResponse("/admin/automation", status_code=303)
-    return _rule_page(
-        request, db, actor, kind="automation", rule_form=rule_form, rule_id=None, error=error
     )
 
 
@@ -617,10 +634,14 @@ async def save_automation_rule(
 ) -> Response:
     rule = _automation_rule(db, actor, automation_rule_id)
     rule_form = read_form(await request.form())
-    error = attempt(
+    return _saved_or_form(
+        request,
         db,
-        "rule",
-        lambda: automation.update_rule(
+        actor,
+        kind="automation",
+        rule_form=rule_form,
+        rule_id=rule.id,
+        save=lambda: automation.update_rule(
             db,
             rule=rule,
             name=rule_form.name,
@@ -630,11 +651,6 @@ async def save_automation_rule(
             actions=rule_form.action_json(),
             enabled=rule_form.enabled,
         ),
-    )
-    if error is None:
-        return RedirectResponse("/admin/automation", status_code=303)
-    return _rule_page(
-        request, db, actor, kind="automation", rule_form=rule_form, rule_id=rule.id, error=error
     )
 
 
