@@ -633,8 +633,8 @@ def notify_overdue(session: Session, *, request_id: int, now: datetime) -> bool:
     )
     if claimed.rowcount != 1:  # type: ignore[attr-defined]  # UPDATE results carry rowcount
         return False
-    request = session.get_one(EscalationRequest, request_id)
-    session.refresh(request)
+    # One read that also refreshes a copy already in the session (the UPDATE bypassed it).
+    request = session.get_one(EscalationRequest, request_id, populate_existing=True)
     conversation = session.get_one(Conversation, request.conversation_id)
     conversations_service.record(
         session,
