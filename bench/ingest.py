@@ -14,8 +14,17 @@ Then, in the same run and from the same CSV file:
 * raw: ``csv.reader`` straight into ``executemany`` on a bare 7-column table (no index, no
   trigger) in another fresh SQLite file with the same journal settings.
 
+* floor: the rows the flow stored (contacts, identities, conversations, messages), read back
+  and inserted again into another fresh, migrated database of the same schema, table by table,
+  in the flow's id order, with ``executemany`` and the FTS5 index filled by one statement, as
+  the flow fills it. Only the inserts are timed (the rows are read back beforehand, in chunks).
+  This is what storing those rows costs in this schema with no import logic at all: a ceiling
+  that no import flow into this schema can pass.
+
 ``ratio`` is flow messages/s over raw rows/s (wall clock); ``ratio_cpu`` the same on the
-process's CPU time, which a busy shared machine disturbs less. The flow's figure counts stored
+process's CPU time, which a busy shared machine disturbs less. ``floor_ratio`` is the floor's
+messages/s over raw rows/s, the most ``ratio`` could be in this schema, and ``flow_vs_floor``
+the flow's messages/s over the floor's. The flow's figure counts stored
 messages only (rows the import cannot attach to a brand are read and reported but not stored,
 so they do not count). --db keeps the flow's database at PATH (bench/inbox.py --db can reuse
 it). --profile prints the flow's cProfile top functions (by cumulative and by own time) to
@@ -121,6 +130,70 @@ def run_raw(corpus: Path, db: Path) -> dict[str, float | int]:
     }
 
 
+FLOOR_TABLES = ("organizations", "brand_accounts", "contacts", "contact_identities")
+FLOOR_CHUNK = 50_000
+
+
+def run_floor(flow_db: Path, db: Path) -> dict[str, float | int]:
+    """Insert the flow's stored rows again into a fresh database of the same schema."""
+    from sqlalchemy import create_engine
+
+    from socialdesk.db.migrate import upgrade
+
+    engine = create_engine(f"sqlite:///{db}")  # not the app's engine: that one is the flow's
+    upgrade(engine)
+    engine.dispose()
+    source = sqlite3.connect(flow_db)
+    target = sqlite3.connect(db, isolation_level=None)
+    for pragma in (
+        "journal_mode=WAL",
+        "synchronous=NORMAL",
+        "foreign_keys=ON",
+        "cache_size=-65536",
+        "temp_store=MEMORY",
+    ):  # as the app's connections (db/session.py)
+        target.execute(f"PRAGMA {pragma}")
+    elapsed = cpu = 0.0
+    per_table: dict[str, float] = {}
+    for table in (*FLOOR_TABLES, "conversations", "messages"):
+        columns = [row[1] for row in source.execute(f"PRAGMA table_info({table})")]
+        statement = (
+            f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
+        )
+        rows = source.execute(f"SELECT {', '.join(columns)} FROM {table} ORDER BY id")
+        table_cpu = 0.0
+        while chunk := rows.fetchmany(FLOOR_CHUNK):
+            started, cpu_started = time.perf_counter(), time.process_time()
+            target.execute("BEGIN")
+            if table == "messages":  # the FTS5 trigger is paused as the flow pauses it
+                target.execute("INSERT INTO messages_fts_paused (id) VALUES (1)")
+            target.executemany(statement, chunk)
+            if table == "messages":
+                target.execute("DELETE FROM messages_fts_paused")
+            target.execute("COMMIT")
+            elapsed += time.perf_counter() - started
+            table_cpu += time.process_time() - cpu_started
+        per_table[table] = table_cpu
+        cpu += table_cpu
+    started, cpu_started = time.perf_counter(), time.process_time()
+    target.execute("INSERT INTO messages_fts (rowid, text) SELECT id, text FROM messages")
+    elapsed += time.perf_counter() - started
+    fts_cpu = time.process_time() - cpu_started
+    cpu += fts_cpu
+    messages = target.execute("SELECT count(*) FROM messages").fetchone()[0]
+    source.close()
+    target.close()
+    return {
+        "floor_seconds": round(elapsed, 3),
+        "floor_cpu_seconds": round(cpu, 3),
+        "floor_messages": messages,
+        "floor_msgs_per_s": round(messages / elapsed) if elapsed else 0,
+        "floor_cpu_us_conversations": round(per_table["conversations"] / max(messages, 1) * 1e6, 1),
+        "floor_cpu_us_messages": round(per_table["messages"] / max(messages, 1) * 1e6, 1),
+        "floor_cpu_us_fts": round(fts_cpu / max(messages, 1) * 1e6, 1),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--smoke", action="store_true", help="20,000 messages")
@@ -146,12 +219,17 @@ def main() -> None:
         print(f"flow: {flow}")
         raw = run_raw(corpus, work / "raw.db")
         print(f"raw: {raw}")
+        floor = run_floor(db, work / "floor.db")
+        print(f"floor: {floor}")
 
     figures = {
         "corpus_rows": rows,
         **flow,
         **raw,
+        **floor,
         "ratio": round(flow["flow_msgs_per_s"] / raw["raw_rows_per_s"], 4),
+        "floor_ratio": round(floor["floor_msgs_per_s"] / raw["raw_rows_per_s"], 4),
+        "flow_vs_floor": round(flow["flow_msgs_per_s"] / max(floor["floor_msgs_per_s"], 1), 4),
         # The same ratio on CPU time: the machine may be shared, and wall time then shows
         # more of the neighbours than of this code.
         "ratio_cpu": round(
