@@ -68,7 +68,8 @@ def twcs(file: Path, brand: str | None, org_slug: str | None, batch_size: int) -
     Brands become X brand accounts and their tweets sent replies; customers become contacts;
     threads follow the reply ids and keep their original times. Rows that cannot be imported
     are reported as FILE:LINE: REASON on stderr; the exit status is 1 when there were any.
-    Running the same import again adds nothing."""
+    Running the same import again adds nothing. When messages were added, their triage is
+    queued for the worker (the triage.backfill job)."""
     from socialdesk.common.errors import DomainError
     from socialdesk.db.session import get_sessionmaker
     from socialdesk.importers.twcs import Problem, TwcsFormatError, import_file
@@ -76,7 +77,7 @@ def twcs(file: Path, brand: str | None, org_slug: str | None, batch_size: int) -
     sessions = get_sessionmaker(write=True)
     with sessions() as session:
         org = resolve_organization(session, org_slug)
-        organization_id, org_name = org.id, org.name
+        organization_id, org_name, slug = org.id, org.name, org.slug
 
     def show(problem: Problem) -> None:
         click.echo(f"{file}:{problem.line}: {problem.reason}", err=True)
@@ -106,5 +107,16 @@ def twcs(file: Path, brand: str | None, org_slug: str | None, batch_size: int) -
         + (f", {report.other_brand} of other brands left out" if brand else "")
         + f" ({elapsed:.1f} s)"
     )
+    if result.created:
+        # Imported history is stored without triage (no per-message reactions); the worker
+        # triages it afterwards, batch by batch.
+        from socialdesk.triage.jobs import BACKFILL_JOB, enqueue_backfill
+
+        enqueue_backfill(organization_id=organization_id)
+        click.echo(
+            f"queued {BACKFILL_JOB} to triage the imported messages: a running worker "
+            f"(socialdesk worker) does it in the background; or run it here with "
+            f"socialdesk triage backfill --organization {slug}"
+        )
     if report.failed:
         sys.exit(1)

@@ -13,6 +13,7 @@ from socialdesk.notifications import jobs as notifications_jobs
 from socialdesk.outbound import service as outbound_service
 from socialdesk.routing import jobs as routing_jobs
 from socialdesk.sla import jobs as sla_jobs
+from socialdesk.triage import jobs as triage_jobs
 
 __all__ = [
     "channels_jobs",
@@ -25,4 +26,5 @@ __all__ = [
     "outbound_service",
     "routing_jobs",
     "sla_jobs",
+    "triage_jobs",
 ]

@@ -1,17 +1,24 @@
-"""``socialdesk triage``: classify messages from stdin, retrain the models."""
+"""``socialdesk triage``: classify messages from stdin, triage stored history, retrain the
+models."""
 
 from __future__ import annotations
 
 import json
 import sys
+import time
 from pathlib import Path
 
 import click
+from sqlalchemy import select
 
+from socialdesk.accounts.models import Organization
+from socialdesk.triage.backfill import DEFAULT_BATCH_SIZE, MAX_BATCH_SIZE
 from socialdesk.triage.classify import TIERS, get_triager
 from socialdesk.triage.embeddings import ARTIFACTS
 
 BATCH = 256
+# The inline backfill reports its progress at most this often.
+PROGRESS_SECONDS = 2.0
 
 
 @click.group("triage")
@@ -40,6 +47,61 @@ def classify_command(tier: str) -> None:
             flush()
     if pending:
         flush()
+
+
+@triage.command("backfill")
+@click.option(
+    "--organization",
+    "org_slug",
+    metavar="SLUG",
+    default=None,
+    help="Only this organization's messages (default: every organization).",
+)
+@click.option(
+    "--batch-size",
+    type=click.IntRange(min=1, max=MAX_BATCH_SIZE),
+    default=DEFAULT_BATCH_SIZE,
+    show_default=True,
+    help="Messages per transaction.",
+)
+def backfill_command(org_slug: str | None, batch_size: int) -> None:
+    """Triage the stored inbound messages that have no triage yet (imported history), here and
+    now, one committed batch at a time. Safe to run again, or beside the worker: what is
+    triaged already is left alone. The import command queues the same work as the
+    triage.backfill job."""
+    from socialdesk.db.session import session_scope
+    from socialdesk.triage import backfill
+
+    organization_id: int | None = None
+    with session_scope(write=False) as session:
+        if org_slug is not None:
+            organization_id = session.scalar(
+                select(Organization.id).where(Organization.slug == org_slug)
+            )
+            if organization_id is None:
+                raise click.ClickException(f"no organization with slug {org_slug!r}")
+        todo = backfill.count_untriaged(session, organization_id=organization_id)
+    where = f"organization {org_slug}" if org_slug else "every organization"
+    click.echo(f"{todo} inbound messages without triage in {where}", err=True)
+    shown = time.perf_counter()
+
+    def progress(totals: backfill.BackfillTotals) -> None:
+        nonlocal shown
+        if time.perf_counter() - shown >= PROGRESS_SECONDS:
+            shown = time.perf_counter()
+            click.echo(
+                f"  {totals.scanned}/{todo} read, {totals.triaged} triaged "
+                f"({totals.per_second:.0f} messages/s)",
+                err=True,
+            )
+
+    totals = backfill.run(organization_id=organization_id, batch_size=batch_size, on_batch=progress)
+    click.echo(
+        f"triaged {totals.triaged} messages in {totals.batches} batches "
+        f"({totals.already} triaged meanwhile, {totals.skipped} skipped); "
+        f"{totals.conversations} conversation updates, {totals.raised} raised in priority "
+        f"({totals.seconds:.1f} s, {totals.per_second:.0f} messages/s)"
+    )
 
 
 @triage.command("train")

@@ -1,0 +1,511 @@
+"""Backfill: triage the inbound messages that were stored without it, such as imported history.
+
+Live messages are triaged as they are ingested (``flows.ingest_message`` calls
+``service.triage_message``). The batch import path stores history without per-message reactions,
+so an imported history has no sentiment, complaint or priority until this runs. It walks the
+untriaged inbound messages in id order, one batch at a time, and leaves the messages and their
+conversations as live triage would have: one ``MessageTriage`` row per message, computed with the
+same context (VIP, earlier contacts, audience, the message's own time), and conversations rolled
+up to the labels of their latest triaged customer message, complaint if any message is one, and
+the highest priority (raised, never lowered).
+
+A batch runs in three steps, and why:
+
+1. read (a read-only transaction): the next messages after the cursor, by id (keyset: every batch
+   costs the same, where OFFSET would read again what is done), with what the priority rules
+   need;
+2. classify, outside any transaction: on SQLite a writer holds the one write lock, and live
+   ingest must not wait for the models;
+3. write, one transaction, committed: the batch's conversations are locked (PostgreSQL: ``FOR
+   UPDATE`` in id order; live ingest updates the conversation in the transaction that triages
+   its message, so one waits for the other), the rows go in with ``ON CONFLICT DO NOTHING`` (a
+   message triaged meanwhile keeps its row and is counted as ``already``), and each conversation
+   is rolled up once from the rows that went in. A crash loses at most the batch in flight, and a
+   re-run finds only what is still untriaged.
+
+History is not live work, so a backfill never looks like fresh activity: ``last_activity_at`` and
+the status stay as they are, and no ``conversation.changed`` event is emitted (routing
+automations, SLA clocks and follow-ups would each queue a job per conversation). Each committed
+batch emits one ``triage.backfilled`` event per organization it touched, with counts, for open
+desks that want to refresh their lists. A conversation whose priority is raised gets the same
+``triaged`` trail entry as live triage, marked ``backfill``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from bisect import bisect_left, bisect_right
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, ClassVar
+
+from sqlalchemy import Select, func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from socialdesk.common import clock
+from socialdesk.contacts.models import Contact
+from socialdesk.conversations.models import (
+    Activity,
+    Conversation,
+    Direction,
+    Message,
+    Priority,
+)
+
+# Every table known to the ORM: a flush sorts tables by their foreign keys, and a bare command
+# process (``socialdesk triage backfill``) has not imported every domain's models.
+from socialdesk.db import models as _all_models  # noqa: F401
+from socialdesk.db.session import session_scope
+from socialdesk.events import bus
+from socialdesk.events.types import DomainEvent
+from socialdesk.triage.classify import TriageResult, classify_batch
+from socialdesk.triage.models import MessageTriage
+from socialdesk.triage.priority import TriageContext
+from socialdesk.triage.service import PRIORITY_LEVEL, REPEAT_WINDOW
+
+log = logging.getLogger(__name__)
+
+DEFAULT_BATCH_SIZE = 500
+# Bound parameters per batch stay well under SQLite's limit (32,766) and the classifier's memory
+# small; a larger batch is no faster (classification peaks around 500 messages).
+MAX_BATCH_SIZE = 5000
+_INBOUND = Direction.INBOUND.value
+# Above every message id (a 64-bit key), to bisect by time alone.
+_LAST_ID = 2**63
+# What live triage counts as no text (it strips); both databases trim these characters.
+_BLANK = " \t\r\n"
+
+
+@dataclass(frozen=True, kw_only=True)
+class TriageBackfilled(DomainEvent):
+    """One batch of stored messages was triaged after the fact. Live desks may refresh their
+    lists; nothing reacts per conversation (history is not live work)."""
+
+    kind: ClassVar[str] = "triage.backfilled"
+    messages: int
+    conversations: int
+
+
+@dataclass(frozen=True)
+class Pending:
+    """An untriaged inbound message, with the context the priority rules read."""
+
+    id: int
+    organization_id: int
+    conversation_id: int
+    text: str
+    created_at: datetime
+    context: TriageContext
+
+
+@dataclass
+class BatchCounts:
+    scanned: int = 0  # untriaged messages read
+    triaged: int = 0  # rows stored
+    already: int = 0  # triaged by someone else between the read and the write
+    skipped: int = 0  # blank text, a classifier failure, or the message is gone
+    conversations: int = 0  # conversations rolled up
+    raised: int = 0  # of which the priority was raised
+
+    def add(self, other: BatchCounts) -> None:
+        self.scanned += other.scanned
+        self.triaged += other.triaged
+        self.already += other.already
+        self.skipped += other.skipped
+        self.conversations += other.conversations
+        self.raised += other.raised
+
+
+@dataclass(frozen=True)
+class BatchOutcome:
+    counts: BatchCounts
+    cursor: int  # the last message id read: the next batch starts after it
+    done: bool  # nothing is left after the cursor
+
+
+@dataclass
+class BackfillTotals(BatchCounts):
+    batches: int = 0
+    seconds: float = 0.0
+    cursor: int = 0
+
+    @property
+    def per_second(self) -> float:
+        return self.triaged / self.seconds if self.seconds > 0 else 0.0
+
+
+# -- read ---------------------------------------------------------------------------------
+
+
+def _untriaged(organization_id: int | None) -> Select[Any]:
+    stmt = (
+        select(
+            Message.id,
+            Message.organization_id,
+            Message.conversation_id,
+            Message.author_contact_id,
+            Message.text,
+            Message.created_at,
+            Message.raw,
+        )
+        .outerjoin(MessageTriage, MessageTriage.message_id == Message.id)
+        .where(
+            Message.direction == _INBOUND,
+            func.trim(Message.text, _BLANK) != "",
+            MessageTriage.message_id.is_(None),
+        )
+    )
+    if organization_id is not None:
+        stmt = stmt.where(Message.organization_id == organization_id)
+    return stmt
+
+
+def count_untriaged(session: Session, *, organization_id: int | None = None) -> int:
+    """How many inbound messages with text have no triage yet."""
+    inner = _untriaged(organization_id).with_only_columns(Message.id).subquery()
+    return int(session.scalar(select(func.count()).select_from(inner)) or 0)
+
+
+def _audience(raw: object) -> int | None:
+    # Where the channel's payload carries it (Mastodon's account, X's author), as live triage
+    # reads it.
+    payload: dict[str, Any] = raw if isinstance(raw, dict) else {}
+    account = payload.get("account")
+    author: dict[str, Any] = account if isinstance(account, dict) else {}
+    followers = payload.get("followers_count", author.get("followers_count"))
+    return followers if isinstance(followers, int) else None
+
+
+def find_untriaged(
+    session: Session, *, organization_id: int | None, after_id: int, limit: int
+) -> list[Pending]:
+    """The next ``limit`` untriaged inbound messages with an id above ``after_id``, each with
+    its triage context, in three queries whatever the batch size."""
+    rows = session.execute(
+        _untriaged(organization_id).where(Message.id > after_id).order_by(Message.id).limit(limit)
+    ).all()
+    if not rows:
+        return []
+    contact_ids = sorted({r.author_contact_id for r in rows if r.author_contact_id is not None})
+    vip: set[int] = set()
+    earlier: dict[int, list[tuple[datetime, int]]] = defaultdict(list)
+    if contact_ids:
+        vip = set(
+            session.scalars(select(Contact.id).where(Contact.id.in_(contact_ids), Contact.is_vip))
+        )
+        # The same window live triage reads (REPEAT_WINDOW before each message), for the whole
+        # batch at once; each message then takes its own slice.
+        since = min(r.created_at for r in rows) - REPEAT_WINDOW
+        until = max(r.created_at for r in rows)
+        for contact_id, message_id, created_at in session.execute(
+            select(Message.author_contact_id, Message.id, Message.created_at).where(
+                Message.author_contact_id.in_(contact_ids),
+                Message.direction == _INBOUND,
+                Message.created_at >= since,
+                Message.created_at <= until,
+            )
+        ):
+            if contact_id is not None:
+                earlier[contact_id].append((created_at, message_id))
+        for times in earlier.values():
+            times.sort()
+    pending = []
+    for r in rows:
+        previous: tuple[datetime, ...] = ()
+        if r.author_contact_id is not None:
+            # A contact who wrote thousands of times must not cost a pass over all of them per
+            # message: the window is found by bisection in the sorted times.
+            times = earlier[r.author_contact_id]
+            start = bisect_left(times, (r.created_at - REPEAT_WINDOW, -1))
+            end = bisect_right(times, (r.created_at, _LAST_ID))
+            previous = tuple(at for at, message_id in times[start:end] if message_id != r.id)
+        context = TriageContext(
+            vip=r.author_contact_id in vip,
+            previous_contacts=previous,
+            audience=_audience(r.raw),
+            received_at=r.created_at,
+        )
+        pending.append(
+            Pending(r.id, r.organization_id, r.conversation_id, r.text, r.created_at, context)
+        )
+    return pending
+
+
+# -- classify -----------------------------------------------------------------------------
+
+
+def classify_pending(pending: Sequence[Pending]) -> list[TriageResult | None]:
+    """The default tier's results (live ingest's tier), ``None`` where a message cannot be
+    classified. One failure does not cost the batch: it is classified one by one instead."""
+    texts = [p.text for p in pending]
+    contexts = [p.context for p in pending]
+    try:
+        return list(classify_batch(texts, contexts=contexts, explain=False))
+    except Exception:
+        log.exception("triage backfill: a batch failed to classify; trying one by one")
+    results: list[TriageResult | None] = []
+    for p in pending:
+        try:
+            results.append(classify_batch([p.text], contexts=[p.context], explain=False)[0])
+        except Exception:
+            log.exception("triage failed for message %s; left untriaged", p.id)
+            results.append(None)
+    return results
+
+
+# -- write --------------------------------------------------------------------------------
+
+
+def _row(message_id: int, organization_id: int, result: TriageResult) -> dict[str, Any]:
+    """The stored row, as ``service.triage_message`` stores it."""
+    return {
+        "message_id": message_id,
+        "organization_id": organization_id,
+        "sentiment": result.sentiment,
+        "complaint": result.complaint,
+        "intent": result.intent,
+        "priority": result.priority.value,
+        "language": result.language,
+        "scores": {
+            "sentiment": dict(result.sentiment_scores),
+            "complaint": result.complaint_score,
+            "intent": dict(result.intent_scores),
+            "language": result.language_confidence,
+        },
+        "reasons": list(result.priority_reasons),
+        "tier": result.tier,
+        "corrected": False,
+        "created_at": clock.now(),
+    }
+
+
+def _insert_new(session: Session, rows: list[dict[str, Any]]) -> set[int]:
+    """Insert the rows, leaving alone any message that has a row by now; the ids that went in."""
+    if not rows:
+        return set()
+    dialect = session.get_bind().dialect.name
+    upsert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    stmt = (
+        upsert(MessageTriage)
+        .on_conflict_do_nothing(index_elements=[MessageTriage.message_id])
+        .returning(MessageTriage.message_id)
+    )
+    return set(session.scalars(stmt, rows))
+
+
+@dataclass
+class _Rollup:
+    """The conversation columns a roll-up reads and writes, without loading the whole row."""
+
+    id: int
+    organization_id: int
+    priority: int
+    is_complaint: bool
+    sentiment: str | None
+    intent: str | None
+    language: str | None
+
+
+def store(
+    session: Session, *, pending: Sequence[Pending], results: Sequence[TriageResult | None]
+) -> BatchCounts:
+    """Store the results of one batch and roll up its conversations, once each. Never
+    commits."""
+    counts = BatchCounts(scanned=len(pending))
+    classified = [
+        (p, r) for p, r in zip(pending, results, strict=True) if r is not None and p.text.strip()
+    ]
+    counts.skipped = len(pending) - len(classified)
+    if not classified:
+        return counts
+    # Where each message is now: a conversation merged since the read has moved it, and a
+    # deleted message is left out.
+    ids = [p.id for p, _ in classified]
+    home = dict(
+        session.execute(
+            select(Message.id, Message.conversation_id).where(Message.id.in_(ids))
+        ).all()
+    )
+    counts.skipped += len(ids) - len(home)
+    classified = [(p, r) for p, r in classified if p.id in home]
+    conversation_ids = sorted(set(home.values()))
+    conversations = {
+        row.id: _Rollup(*row)
+        for row in session.execute(
+            select(
+                Conversation.id,
+                Conversation.organization_id,
+                Conversation.priority,
+                Conversation.is_complaint,
+                Conversation.sentiment,
+                Conversation.intent,
+                Conversation.language,
+            )
+            .where(Conversation.id.in_(conversation_ids))
+            .order_by(Conversation.id)
+            .with_for_update()
+        )
+    }
+    # The latest message of each conversation that has a triage row already (live, or an
+    # earlier batch): its labels stand unless this batch has a later one.
+    triaged_until: dict[int, datetime] = dict(
+        session.execute(
+            select(Message.conversation_id, func.max(Message.created_at))
+            .join(MessageTriage, MessageTriage.message_id == Message.id)
+            .where(Message.conversation_id.in_(conversation_ids))
+            .group_by(Message.conversation_id)
+        ).all()
+    )
+    inserted = _insert_new(session, [_row(p.id, p.organization_id, r) for p, r in classified])
+    counts.already = len(classified) - len(inserted)
+    counts.triaged = len(inserted)
+
+    by_conversation: dict[int, list[tuple[Pending, TriageResult]]] = defaultdict(list)
+    for p, r in classified:
+        if p.id in inserted:
+            by_conversation[home[p.id]].append((p, r))
+    activities: list[dict[str, Any]] = []
+    for conversation_id, items in by_conversation.items():
+        activity = _roll_up(
+            conversations[conversation_id],
+            items=items,
+            triaged_until=triaged_until.get(conversation_id),
+        )
+        if activity is not None:
+            activities.append(activity)
+    rolled = [conversations[i] for i in sorted(by_conversation)]
+    if rolled:
+        # One executemany by primary key; last_activity_at is not among the columns.
+        session.execute(
+            update(Conversation),
+            [
+                {
+                    "id": c.id,
+                    "priority": c.priority,
+                    "is_complaint": c.is_complaint,
+                    "sentiment": c.sentiment,
+                    "intent": c.intent,
+                    "language": c.language,
+                }
+                for c in rolled
+            ],
+        )
+    if activities:
+        session.execute(insert(Activity), activities)
+    counts.conversations = len(rolled)
+    counts.raised = len(activities)
+    messages_by_org: dict[int, int] = defaultdict(int)
+    conversations_by_org: dict[int, int] = defaultdict(int)
+    for conversation_id, items in by_conversation.items():
+        organization_id = conversations[conversation_id].organization_id
+        messages_by_org[organization_id] += len(items)
+        conversations_by_org[organization_id] += 1
+    for organization_id, messages in sorted(messages_by_org.items()):
+        bus.emit(
+            session,
+            TriageBackfilled(
+                organization_id=organization_id,
+                messages=messages,
+                conversations=conversations_by_org[organization_id],
+            ),
+        )
+    return counts
+
+
+def _roll_up(
+    conversation: _Rollup,
+    *,
+    items: list[tuple[Pending, TriageResult]],
+    triaged_until: datetime | None,
+) -> dict[str, Any] | None:
+    """What ``service.triage_message`` does to the conversation per message, once for the
+    batch's messages of one conversation. Returns the trail entry (an ``activities`` row) when
+    the priority was raised."""
+    latest, latest_result = max(items, key=lambda item: (item[0].created_at, item[0].id))
+    # On a tie in time the batch's message wins, as a later live message does.
+    if triaged_until is None or latest.created_at >= triaged_until:
+        conversation.sentiment = latest_result.sentiment
+        conversation.intent = latest_result.intent
+        conversation.language = latest_result.language
+    if any(r.complaint for _, r in items):
+        conversation.is_complaint = True
+    top, top_result = max(
+        items, key=lambda item: (PRIORITY_LEVEL[item[1].priority.value], item[0].created_at)
+    )
+    level = PRIORITY_LEVEL[top_result.priority.value]
+    if level <= conversation.priority:
+        return None
+    previous = Priority(conversation.priority).name.lower()
+    conversation.priority = level.value
+    # The trail entry live triage writes (conversations.service.record), marked as a backfill;
+    # no conversation.changed event and the activity time stays (see the module docstring).
+    return {
+        "organization_id": conversation.organization_id,
+        "conversation_id": conversation.id,
+        "actor_member_id": None,
+        "kind": "triaged",
+        "data": {
+            "message_id": top.id,
+            "priority_from": previous,
+            "priority": top_result.priority.value,
+            "reasons": list(top_result.priority_reasons),
+            "backfill": True,
+        },
+        "created_at": clock.now(),
+    }
+
+
+# -- run ----------------------------------------------------------------------------------
+
+
+def _check_batch_size(batch_size: int) -> None:
+    if not 1 <= batch_size <= MAX_BATCH_SIZE:
+        raise ValueError(f"batch size must be between 1 and {MAX_BATCH_SIZE}, got {batch_size}")
+
+
+def run_batch(
+    *, organization_id: int | None, after_id: int = 0, batch_size: int = DEFAULT_BATCH_SIZE
+) -> BatchOutcome:
+    """Read, classify and store one batch, and commit it."""
+    _check_batch_size(batch_size)
+    with session_scope(write=False) as session:
+        pending = find_untriaged(
+            session, organization_id=organization_id, after_id=after_id, limit=batch_size
+        )
+    if not pending:
+        return BatchOutcome(BatchCounts(), cursor=after_id, done=True)
+    results = classify_pending(pending)
+    with session_scope() as session:
+        counts = store(session, pending=pending, results=results)
+    return BatchOutcome(counts, cursor=pending[-1].id, done=len(pending) < batch_size)
+
+
+def run(
+    *,
+    organization_id: int | None,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    after_id: int = 0,
+    on_batch: Callable[[BackfillTotals], None] | None = None,
+) -> BackfillTotals:
+    """Every batch until nothing is left, each committed on its own; ``on_batch`` sees the
+    running totals after each."""
+    _check_batch_size(batch_size)
+    totals = BackfillTotals(cursor=after_id)
+    started = time.perf_counter()
+    while True:
+        outcome = run_batch(
+            organization_id=organization_id, after_id=totals.cursor, batch_size=batch_size
+        )
+        totals.seconds = time.perf_counter() - started
+        totals.cursor = outcome.cursor
+        if outcome.counts.scanned:
+            totals.add(outcome.counts)
+            totals.batches += 1
+            if on_batch is not None:
+                on_batch(totals)
+        if outcome.done:
+            return totals
