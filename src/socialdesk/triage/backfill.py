@@ -65,7 +65,7 @@ from socialdesk.events.types import DomainEvent
 from socialdesk.triage.classify import TriageResult, classify_batch
 from socialdesk.triage.models import MessageTriage
 from socialdesk.triage.priority import TriageContext
-from socialdesk.triage.service import PRIORITY_LEVEL, REPEAT_WINDOW
+from socialdesk.triage.service import PRIORITY_LEVEL, REPEAT_WINDOW, audience_of, triage_fields
 
 log = logging.getLogger(__name__)
 
@@ -170,16 +170,6 @@ def count_untriaged(session: Session, *, organization_id: int | None = None) -> 
     return int(session.scalar(select(func.count()).select_from(inner)) or 0)
 
 
-def _audience(raw: object) -> int | None:
-    # Where the channel's payload carries it (Mastodon's account, X's author), as live triage
-    # reads it.
-    payload: dict[str, Any] = raw if isinstance(raw, dict) else {}
-    account = payload.get("account")
-    author: dict[str, Any] = account if isinstance(account, dict) else {}
-    followers = payload.get("followers_count", author.get("followers_count"))
-    return followers if isinstance(followers, int) else None
-
-
 def find_untriaged(
     session: Session, *, organization_id: int | None, after_id: int, limit: int
 ) -> list[Pending]:
@@ -226,7 +216,7 @@ def find_untriaged(
         context = TriageContext(
             vip=r.author_contact_id in vip,
             previous_contacts=previous,
-            audience=_audience(r.raw),
+            audience=audience_of(r.raw),
             received_at=r.created_at,
         )
         pending.append(
@@ -258,29 +248,6 @@ def classify_pending(pending: Sequence[Pending]) -> list[TriageResult | None]:
 
 
 # -- write --------------------------------------------------------------------------------
-
-
-def _row(message_id: int, organization_id: int, result: TriageResult) -> dict[str, Any]:
-    """The stored row, as ``service.triage_message`` stores it."""
-    return {
-        "message_id": message_id,
-        "organization_id": organization_id,
-        "sentiment": result.sentiment,
-        "complaint": result.complaint,
-        "intent": result.intent,
-        "priority": result.priority.value,
-        "language": result.language,
-        "scores": {
-            "sentiment": dict(result.sentiment_scores),
-            "complaint": result.complaint_score,
-            "intent": dict(result.intent_scores),
-            "language": result.language_confidence,
-        },
-        "reasons": list(result.priority_reasons),
-        "tier": result.tier,
-        "corrected": False,
-        "created_at": clock.now(),
-    }
 
 
 def _insert_new(session: Session, rows: list[dict[str, Any]]) -> set[int]:
@@ -360,7 +327,9 @@ def store(
             .group_by(Message.conversation_id)
         ).all()
     )
-    inserted = _insert_new(session, [_row(p.id, p.organization_id, r) for p, r in classified])
+    inserted = _insert_new(
+        session, [triage_fields(p.id, p.organization_id, r) for p, r in classified]
+    )
     counts.already = len(classified) - len(inserted)
     counts.triaged = len(inserted)
 

@@ -64,15 +64,22 @@ def _context(session: Session, *, message: Message) -> TriageContext:
                 )
             )
         )
-    # Audience size where the channel's payload carries it (Mastodon's account, X's author).
-    raw: dict[str, Any] = message.raw if isinstance(message.raw, dict) else {}
-    account = raw.get("account")
-    author: dict[str, Any] = account if isinstance(account, dict) else {}
-    followers = raw.get("followers_count", author.get("followers_count"))
-    audience = followers if isinstance(followers, int) else None
     return TriageContext(
-        vip=vip, previous_contacts=previous, audience=audience, received_at=message.created_at
+        vip=vip,
+        previous_contacts=previous,
+        audience=audience_of(message.raw),
+        received_at=message.created_at,
     )
+
+
+def audience_of(raw: object) -> int | None:
+    """The author's audience size where the channel's payload carries it (Mastodon's
+    ``account``, X's author), else None."""
+    payload: dict[str, Any] = raw if isinstance(raw, dict) else {}
+    account = payload.get("account")
+    author: dict[str, Any] = account if isinstance(account, dict) else {}
+    followers = payload.get("followers_count", author.get("followers_count"))
+    return followers if isinstance(followers, int) else None
 
 
 def triage_message(
@@ -95,27 +102,33 @@ def triage_message(
 
 
 def _store(session: Session, *, message: Message, result: TriageResult) -> MessageTriage:
-    row = MessageTriage(
-        message_id=message.id,
-        organization_id=message.organization_id,
-        sentiment=result.sentiment,
-        complaint=result.complaint,
-        intent=result.intent,
-        priority=result.priority.value,
-        language=result.language,
-        scores={
+    row = MessageTriage(**triage_fields(message.id, message.organization_id, result))
+    session.merge(row)
+    return row
+
+
+def triage_fields(message_id: int, organization_id: int, result: TriageResult) -> dict[str, Any]:
+    """The columns of a message's stored triage row (live ingest and the backfill store the
+    same)."""
+    return {
+        "message_id": message_id,
+        "organization_id": organization_id,
+        "sentiment": result.sentiment,
+        "complaint": result.complaint,
+        "intent": result.intent,
+        "priority": result.priority.value,
+        "language": result.language,
+        "scores": {
             "sentiment": dict(result.sentiment_scores),
             "complaint": result.complaint_score,
             "intent": dict(result.intent_scores),
             "language": result.language_confidence,
         },
-        reasons=list(result.priority_reasons),
-        tier=result.tier,
-        corrected=False,
-        created_at=clock.now(),
-    )
-    session.merge(row)
-    return row
+        "reasons": list(result.priority_reasons),
+        "tier": result.tier,
+        "corrected": False,
+        "created_at": clock.now(),
+    }
 
 
 def _roll_up(
