@@ -12,9 +12,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from socialdesk.accounts import flows
+from socialdesk.accounts.models import Member, Role
 from socialdesk.common import clock
 from socialdesk.common.clock import FrozenClock
-from socialdesk.common.errors import Conflict, NotFound, ValidationFailed
+from socialdesk.common.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from socialdesk.conversations.models import Activity, Conversation
 from socialdesk.db.session import session_scope
 from socialdesk.escalations import service
@@ -25,6 +26,7 @@ from socialdesk.notifications import service as notifications_service
 from socialdesk.notifications.models import Notification
 from tests.conftest import JobRunner
 from tests.escalations.conftest import Desk
+from tests.factories import accounts
 
 
 def _notes(session: Session, kind: str | None = None) -> list[Notification]:
@@ -265,6 +267,42 @@ def test_cancelling_tells_whoever_was_asked(session: Session, desk: Desk) -> Non
     assert cancelled[0].body.startswith("Why: Customer withdrew")
     with pytest.raises(Conflict):
         service.mark_done(session, request=request, actor=desk.bo, resolution="done anyway")
+
+
+def test_only_those_asked_the_asker_the_owner_and_admins_may_close_a_request(
+    session: Session, desk: Desk
+) -> None:
+    pat = accounts.member(session, desk.org, role=Role.AGENT, name="Pat Bystander")
+    session.commit()
+    request = _ask_billing(session, desk)  # Alex asks Billing (Lena leads, Bo is a member)
+    conversation = desk.conversation
+
+    def rights(member: Member) -> tuple[bool, bool]:
+        found = service.close_rights(
+            session,
+            request=request,
+            actor=member,
+            conversation=conversation,
+        )
+        return found.done, found.cancel
+
+    assert rights(pat) == (False, False)  # neither asked, nor asking, nor owning
+    assert rights(desk.bo) == (True, False)  # asked: may do it, not drop it
+    assert rights(desk.lena) == (True, False)  # the asked team's lead
+    assert rights(desk.alex) == (True, True)  # asked, and owns the conversation
+    assert rights(desk.owner) == (True, True)  # an admin
+    assert rights(desk.stranger) == (False, False)
+
+    with pytest.raises(PermissionDenied, match="marked done by whoever was asked"):
+        service.mark_done(session, request=request, actor=pat, resolution="Refunded")
+    with pytest.raises(PermissionDenied, match="cancelled by whoever asked"):
+        service.cancel(session, request=request, actor=desk.bo)
+    session.rollback()
+    assert session.get_one(EscalationRequest, request.id).status == "open"
+    assert _trail(session, desk)[-1].kind == "escalation_requested"  # nothing half-written
+    service.mark_done(session, request=request, actor=desk.lena, resolution="Refunded 42.00")
+    session.commit()
+    assert request.closed_by_id == desk.lena.id
 
 
 # -- overdue ------------------------------------------------------------------------------

@@ -6,10 +6,12 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from socialdesk.accounts.models import Role
 from socialdesk.conversations.models import Conversation
 from socialdesk.db.session import get_sessionmaker
 from socialdesk.escalations.models import EscalationRequest
 from tests.escalations.conftest import Desk
+from tests.factories import accounts
 from tests.web.conftest import login
 
 HX = {"HX-Request": "true"}
@@ -121,6 +123,42 @@ def test_without_javascript_forms_redirect_or_show_the_panel_alone(
     assert again.status_code == 422
     assert "already cancelled" in again.text
     assert "Back to the conversation" in again.text
+
+
+def test_the_panel_offers_only_what_the_member_may_do(
+    client: TestClient, desk: Desk, session: Session
+) -> None:
+    pat = accounts.member(session, desk.org, role=Role.AGENT, name="Pat Bystander")
+    session.commit()
+    cid = desk.conversation.id
+    csrf = login(client, desk.alex)
+    client.post(
+        f"/conversations/{cid}/escalations",
+        data={"csrf_token": csrf, "team_id": str(desk.billing.id), "text": "Refund order 123"},
+        headers=HX,
+    )
+    (request,) = _requests()
+    done_form = f"/conversations/{cid}/escalations/{request.id}/done"
+    cancel_form = f"/conversations/{cid}/escalations/{request.id}/cancel"
+    panel = client.get(f"/conversations/{cid}/panels/escalations", headers=HX).text
+    assert done_form in panel
+    assert cancel_form in panel
+
+    client.cookies.clear()
+    csrf = login(client, desk.bo)
+    panel = client.get(f"/conversations/{cid}/panels/escalations", headers=HX).text
+    assert done_form in panel
+    assert cancel_form not in panel
+
+    client.cookies.clear()
+    csrf = login(client, pat)
+    panel = client.get(f"/conversations/{cid}/panels/escalations", headers=HX).text
+    assert "Refund order 123" in panel  # everyone sees it
+    assert done_form not in panel
+    assert cancel_form not in panel
+    refused = client.post(done_form, data={"csrf_token": csrf, "resolution": "x"}, headers=HX)
+    assert "can be marked done by whoever was asked" in refused.text
+    assert _requests()[0].status == "open"
 
 
 def test_viewers_see_the_panel_without_forms_and_cannot_post(

@@ -22,9 +22,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from socialdesk.accounts.models import Member, Organization, Team, TeamMembership
+from socialdesk.accounts.models import Member, Organization, Role, Team, TeamMembership
 from socialdesk.common import clock
-from socialdesk.common.errors import Conflict, NotFound, ValidationFailed
+from socialdesk.common.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from socialdesk.common.pagination import Page, keyset_page
 from socialdesk.config import get_settings
 from socialdesk.contacts.models import Contact
@@ -483,6 +483,37 @@ def _require_open(request: EscalationRequest) -> None:
         raise Conflict(f"request #{request.id} is already {request.status}")
 
 
+@dataclass(frozen=True)
+class CloseRights:
+    """What a member may do with an open request."""
+
+    done: bool
+    cancel: bool
+
+
+_ADMIN_ROLES = frozenset({Role.ADMIN.value, Role.OWNER.value})
+
+
+def close_rights(
+    session: Session, *, request: EscalationRequest, actor: Member, conversation: Conversation
+) -> CloseRights:
+    """Who may close a request. Mark done: whoever was asked (the person, or the asked team's
+    members and lead), whoever asked, the conversation's owner, and admins. Cancel: whoever
+    asked, the conversation's owner, and admins; the people asked cannot drop the work."""
+    if actor.organization_id != request.organization_id:
+        return CloseRights(done=False, cancel=False)
+    owner = actor.id in (request.requested_by_id, conversation.assignee_id)
+    if owner or actor.role in _ADMIN_ROLES:
+        return CloseRights(done=True, cancel=True)
+    asked = actor.id == request.member_id
+    if not asked and request.team_id is not None:
+        team = session.get(Team, request.team_id)
+        asked = (team is not None and team.lead_member_id == actor.id) or actor.id in (
+            notifications_service.team_member_ids(session, team_id=request.team_id)
+        )
+    return CloseRights(done=asked, cancel=False)
+
+
 def _close(
     session: Session,
     *,
@@ -494,11 +525,22 @@ def _close(
     if actor.organization_id != request.organization_id:
         raise NotFound(f"escalation request {request.id} does not exist")
     _require_open(request)
+    conversation = session.get_one(Conversation, request.conversation_id)
+    rights = close_rights(session, request=request, actor=actor, conversation=conversation)
+    if status is RequestStatus.DONE and not rights.done:
+        raise PermissionDenied(
+            f"request #{request.id} can be marked done by whoever was asked, whoever asked, "
+            "the conversation's owner or an admin"
+        )
+    if status is RequestStatus.CANCELLED and not rights.cancel:
+        raise PermissionDenied(
+            f"request #{request.id} can be cancelled by whoever asked, the conversation's "
+            "owner or an admin"
+        )
     request.status = status.value
     request.closed_at = clock.now()
     request.closed_by_id = actor.id
     request.resolution = note
-    conversation = session.get_one(Conversation, request.conversation_id)
     conversations_service.record(
         session,
         conversation=conversation,

@@ -63,10 +63,15 @@ class RequestView:
     requested_by: str
     closed_by: str | None
     overdue: bool
+    # What the viewing member may do with it (on the conversation's panel; None on lists).
+    rights: escalations_service.CloseRights | None = None
 
 
 def _views(
-    requests: list[EscalationRequest], directory: vm.Directory, now: datetime
+    requests: list[EscalationRequest],
+    directory: vm.Directory,
+    now: datetime,
+    rights: Callable[[EscalationRequest], escalations_service.CloseRights] | None = None,
 ) -> list[RequestView]:
     out = []
     for r in requests:
@@ -83,6 +88,7 @@ def _views(
                 requested_by=directory.member_name(r.requested_by_id),
                 closed_by=directory.member_name(r.closed_by_id) if r.closed_by_id else None,
                 overdue=escalations_service.is_overdue(r, now=now),
+                rights=rights(r) if rights is not None else None,
             )
         )
     return out
@@ -124,7 +130,12 @@ def _panel_context(
     directory = vm.Directory.load(db, organization_id=actor.organization_id)
     now = clock.now()
     views = _views(
-        escalations_service.for_conversation(db, conversation=conversation), directory, now
+        escalations_service.for_conversation(db, conversation=conversation),
+        directory,
+        now,
+        rights=lambda r: escalations_service.close_rights(
+            db, request=r, actor=actor.member, conversation=conversation
+        ),
     )
     return {
         **base,
