@@ -270,3 +270,26 @@ def test_another_organization_gets_404_and_sees_nothing(client: TestClient, desk
         {"text": "x", "team_id": desk.a.team.id},
     )
     assert other.status_code == 404
+
+
+def test_promise_settings_are_for_admins_of_the_organization(
+    client: TestClient, desk: Desk
+) -> None:
+    owner = api(client, desk, "owner")
+    assert owner.get("/admin/promises").json() == {"default_hours": None, "reminder_minutes": 120}
+    saved = owner.client.put(
+        "/api/admin/promises",
+        json={"default_hours": 8, "reminder_minutes": 45},
+        headers=owner.headers,
+    )
+    assert saved.status_code == 200, saved.text
+    assert saved.json() == {"default_hours": 8, "reminder_minutes": 45}
+    refused = owner.client.put(
+        "/api/admin/promises", json={"reminder_minutes": -5}, headers=owner.headers
+    )
+    assert refused.status_code == 422
+    assert "reminder" in refused.text
+    assert owner.get("/admin/promises").json()["reminder_minutes"] == 45  # unchanged
+    assert api(client, desk, "agent").get("/admin/promises").status_code == 403
+    other = api(client, desk, "b_owner").get("/admin/promises").json()
+    assert other == {"default_hours": None, "reminder_minutes": 120}  # Beta's own

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from socialdesk.accounts import service as accounts_service
-from socialdesk.accounts.models import Member, Organization, Role, Team
+from socialdesk.accounts.models import AuditEvent, Member, Organization, Role, Team
 from socialdesk.channels.models import BrandAccount
 from socialdesk.commitments import service
 from socialdesk.commitments.models import Commitment, CommitmentStatus
@@ -658,3 +658,63 @@ def test_unknown_zone_falls_back_to_utc(session: Session, w: World) -> None:
     w.org.timezone = "Mars/Olympus"
     [promise] = service.detect(session, conversation=w.conversation, text=PROMISE)
     assert promise.due_at == datetime(2026, 1, 6, 11, 0, tzinfo=UTC)
+
+
+# -- the organization's settings ----------------------------------------------------------
+
+
+def test_promise_settings_are_checked_audited_and_used_for_new_promises(
+    session: Session, w: World
+) -> None:
+    assert service.promise_settings(session, organization_id=w.org.id) == service.PromiseSettings(
+        default_hours=None, reminder_minutes=service.DEFAULT_REMINDER_MINUTES
+    )
+    for hours, minutes, field in (
+        (0.0, 60, "default_hours"),
+        (721.0, 60, "default_hours"),
+        (None, -1, "reminder_minutes"),
+        (None, 10081, "reminder_minutes"),
+    ):
+        with pytest.raises(ValidationFailed) as refused:
+            service.save_promise_settings(
+                session,
+                organization_id=w.org.id,
+                actor=w.owner,
+                default_hours=hours,
+                reminder_minutes=minutes,
+            )
+        assert refused.value.field == field
+    assert (
+        session.get_one(Organization, w.org.id).settings.get(service.SETTING_DEFAULT_HOURS) is None
+    )
+
+    service.save_promise_settings(
+        session, organization_id=w.org.id, actor=w.owner, default_hours=24, reminder_minutes=30
+    )
+    session.commit()
+    [promise] = service.detect(session, conversation=w.conversation, text="We'll get back to you.")
+    assert promise.due_at == datetime(2026, 1, 6, 9, 0, tzinfo=UTC)  # 24 plain hours later
+    message = reply(session, w, "We'll get back to you.")
+    [commitment] = service.keep_promises(
+        session,
+        conversation=w.conversation,
+        message=message,
+        author=w.agent,
+        text="We'll get back to you.",
+    )
+    assert commitment.remind_at == commitment.due_at - timedelta(minutes=30)
+    (event,) = session.scalars(
+        select(AuditEvent).where(AuditEvent.target_type == "promise_settings")
+    ).all()
+    assert event.actor_member_id == w.owner.id
+    assert event.before == {"default_hours": None, "reminder_minutes": 120}
+    assert event.after == {"default_hours": 24, "reminder_minutes": 30}
+
+    # Back to the end of the next business day: the setting is removed, not set to zero.
+    service.save_promise_settings(
+        session, organization_id=w.org.id, actor=w.owner, default_hours=None, reminder_minutes=30
+    )
+    assert service.SETTING_DEFAULT_HOURS not in session.get_one(Organization, w.org.id).settings
+    [promise] = service.detect(session, conversation=w.conversation, text="We'll get back to you.")
+    assert promise.due_is_default
+    assert promise.due_at != datetime(2026, 1, 6, 9, 0, tzinfo=UTC)

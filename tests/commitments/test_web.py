@@ -468,3 +468,41 @@ def test_another_organizations_ids_are_not_found(
     assert (
         f'id="commitment-{theirs.id}"' not in client.get(f"/commitments?team={other.team.id}").text
     )
+
+
+def test_admins_set_how_promises_are_timed(client: TestClient, w: World) -> None:
+    csrf = login(client, w.owner)
+    page = client.get("/admin/promises")
+    assert page.status_code == 200
+    assert 'value="next_day" checked' in page.text
+    refused = client.post(
+        "/admin/promises",
+        data={
+            "csrf_token": csrf,
+            "default": "hours",
+            "default_hours": "",
+            "reminder_minutes": "60",
+        },
+    )
+    assert refused.status_code == 422
+    assert "say how many hours" in refused.text
+    saved = client.post(
+        "/admin/promises",
+        data={
+            "csrf_token": csrf,
+            "default": "hours",
+            "default_hours": "4",
+            "reminder_minutes": "15",
+        },
+    )
+    assert saved.status_code == 303
+    page = client.get(saved.headers["location"])
+    assert "Saved." in page.text
+    assert 'value="hours" checked' in page.text
+    assert 'value="4"' in page.text
+    with get_sessionmaker()() as db:
+        found = service.promise_settings(db, organization_id=w.org.id)
+    assert found == service.PromiseSettings(default_hours=4, reminder_minutes=15)
+    client.cookies.clear()
+    login(client, w.agent)
+    assert client.get("/admin/promises").status_code == 403

@@ -56,12 +56,14 @@ AREA_RULES: list[tuple[str, re.Pattern[str], frozenset[Permission]]] = [
     ("*", re.compile(r"^/admin/accounts"), frozenset({Permission.CHANNELS_MANAGE})),
     (
         "*",
-        re.compile(r"^(/api)?/admin/(routing|sla|business-hours|automation|follow-ups)"),
+        re.compile(r"^(/api)?/admin/(routing|sla|business-hours|automation|follow-ups|promises)"),
         frozenset({Permission.ROUTING_MANAGE}),
     ),
     (
         "*",
-        re.compile(r"^/admin/(?!accounts|routing|sla|business-hours|automation|follow-ups)"),
+        re.compile(
+            r"^/admin/(?!accounts|routing|sla|business-hours|automation|follow-ups|promises)"
+        ),
         frozenset({Permission.MEMBERS_MANAGE}),
     ),
     ("*", re.compile(r"^(/api)?/approvals"), frozenset({Permission.APPROVE})),

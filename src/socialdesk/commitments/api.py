@@ -22,9 +22,11 @@ from socialdesk.commitments.schemas import (
     CommitmentPage,
     CommitmentRead,
     CommitmentUpdate,
+    PromiseSettingsBody,
+    PromiseSettingsRead,
 )
 from socialdesk.common import clock
-from socialdesk.common.deps import DB, Manager, NoteTaker, Reader
+from socialdesk.common.deps import DB, Manager, NoteTaker, Reader, RoutingAdmin
 from socialdesk.common.errors import ValidationFailed
 from socialdesk.common.schemas import Cursor, Limit, api_token_scheme, error_responses
 from socialdesk.conversations import service as conversations_service
@@ -203,3 +205,38 @@ def close_commitment(
         now=clock.now(),
     )
     return read(commitment)
+
+
+# -- the organization's settings ----------------------------------------------------------
+
+
+@router.get(
+    "/admin/promises",
+    summary="How promises are timed: the default due time and the reminder lead",
+    responses=error_responses(403),
+)
+def get_promise_settings(db: DB, actor: RoutingAdmin) -> PromiseSettingsRead:
+    found = service.promise_settings(db, organization_id=actor.organization_id)
+    return PromiseSettingsRead(
+        default_hours=found.default_hours, reminder_minutes=found.reminder_minutes
+    )
+
+
+@router.put(
+    "/admin/promises",
+    summary="Set how promises made from now on are timed",
+    responses=error_responses(403),
+)
+def put_promise_settings(
+    body: PromiseSettingsBody, db: DB, actor: RoutingAdmin
+) -> PromiseSettingsRead:
+    saved = service.save_promise_settings(
+        db,
+        organization_id=actor.organization_id,
+        actor=actor.member,
+        default_hours=body.default_hours,
+        reminder_minutes=body.reminder_minutes,
+    )
+    return PromiseSettingsRead(
+        default_hours=saved.default_hours, reminder_minutes=saved.reminder_minutes
+    )

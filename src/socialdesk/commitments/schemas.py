@@ -107,3 +107,22 @@ class StatusWithCommitments(StatusBody):
     commitments_note: str = Field(
         default="", max_length=2000, description="Added to the evidence of kept or cancelled ones"
     )
+
+
+class PromiseSettingsBody(_Body):
+    """How the organization times promises. Applies to promises made from now on."""
+
+    default_hours: float | None = Field(
+        default=None,
+        description="A promise that states no time is due this many business hours of the "
+        "team's schedule after it was made (plain hours without a schedule); null: at the end "
+        "of the next business day",
+    )
+    reminder_minutes: int = Field(
+        default=120, description="How long before the due time the owner is reminded"
+    )
+
+
+class PromiseSettingsRead(BaseModel):
+    default_hours: float | None
+    reminder_minutes: int

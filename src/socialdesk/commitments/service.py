@@ -24,7 +24,7 @@ from __future__ import annotations
 import enum
 import logging
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -33,6 +33,7 @@ from sqlalchemy import and_, case, func, not_, select
 from sqlalchemy import update as sql_update
 from sqlalchemy.orm import Session
 
+from socialdesk.accounts import audit
 from socialdesk.accounts.models import Member, Organization, Role, Team, TeamMembership
 from socialdesk.commitments.calendar import (
     DEFAULT_CALENDAR,
@@ -159,18 +160,89 @@ def timing_for(session: Session, *, organization: Organization, team_id: int | N
             calendar = BusinessCalendar(
                 weekdays=frozenset(hours.periods), holidays=frozenset(hours.holidays)
             )
-    settings = organization.settings or {}
-    default_hours = _number(settings, SETTING_DEFAULT_HOURS)
-    reminder = _number(settings, SETTING_REMINDER_MINUTES)
+    promises = promise_settings(session, organization_id=organization.id)
     return Timing(
         zone=zone_of(organization.timezone),
         calendar=calendar,
         hours=hours,
-        default_hours=default_hours if default_hours and default_hours > 0 else None,
-        reminder_lead=timedelta(
-            minutes=reminder if reminder is not None and reminder >= 0 else DEFAULT_REMINDER_MINUTES
-        ),
+        default_hours=promises.default_hours,
+        reminder_lead=timedelta(minutes=promises.reminder_minutes),
     )
+
+
+# -- the organization's promise settings --------------------------------------------------
+
+# Bounds an admin may set: a default due time up to 30 days of (business) hours, a reminder up
+# to a week before the due time.
+MAX_DEFAULT_HOURS = 720
+MAX_REMINDER_MINUTES = 7 * 24 * 60
+
+
+@dataclass(frozen=True)
+class PromiseSettings:
+    """How promises are timed in one organization. ``default_hours`` None: a promise without a
+    time is due at the end of the next business day."""
+
+    default_hours: float | None
+    reminder_minutes: int
+
+
+def promise_settings(session: Session, *, organization_id: int) -> PromiseSettings:
+    organization = session.get_one(Organization, organization_id)
+    settings = organization.settings or {}
+    default_hours = _number(settings, SETTING_DEFAULT_HOURS)
+    reminder = _number(settings, SETTING_REMINDER_MINUTES)
+    return PromiseSettings(
+        default_hours=default_hours if default_hours and default_hours > 0 else None,
+        reminder_minutes=int(reminder)
+        if reminder is not None and reminder >= 0
+        else DEFAULT_REMINDER_MINUTES,
+    )
+
+
+def save_promise_settings(
+    session: Session,
+    *,
+    organization_id: int,
+    actor: Member,
+    default_hours: float | None,
+    reminder_minutes: int,
+) -> PromiseSettings:
+    """Set the organization's default due time and reminder lead, checked and audited. Applies
+    to promises made from now on; open ones keep their due and reminder times."""
+    if default_hours is not None and not 0 < default_hours <= MAX_DEFAULT_HOURS:
+        raise ValidationFailed(
+            f"the default due time must be more than 0 and at most {MAX_DEFAULT_HOURS} hours, "
+            f"not {default_hours:g}",
+            field="default_hours",
+        )
+    if not 0 <= reminder_minutes <= MAX_REMINDER_MINUTES:
+        raise ValidationFailed(
+            f"the reminder must come 0 to {MAX_REMINDER_MINUTES} minutes before the due time, "
+            f"not {reminder_minutes}",
+            field="reminder_minutes",
+        )
+    before = promise_settings(session, organization_id=organization_id)
+    organization = session.get_one(Organization, organization_id)
+    settings = dict(organization.settings or {})
+    if default_hours is None:
+        settings.pop(SETTING_DEFAULT_HOURS, None)
+    else:
+        settings[SETTING_DEFAULT_HOURS] = default_hours
+    settings[SETTING_REMINDER_MINUTES] = reminder_minutes
+    organization.settings = settings  # a new dict: the JSON column sees the change
+    after = PromiseSettings(default_hours=default_hours, reminder_minutes=reminder_minutes)
+    if after != before:
+        audit.record(
+            session,
+            organization_id=organization_id,
+            action="settings_changed",
+            actor=actor,
+            target=("promise_settings", organization_id),
+            before=asdict(before),
+            after=asdict(after),
+        )
+    return after
 
 
 def _timing(session: Session, conversation: Conversation, team_id: int | None = None) -> Timing:

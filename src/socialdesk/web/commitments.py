@@ -7,7 +7,7 @@ and with HTMX the same routes answer with the fragment to swap.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 from typing import Any
@@ -21,12 +21,13 @@ from socialdesk.accounts.models import TeamMembership
 from socialdesk.commitments import service
 from socialdesk.commitments.models import Commitment, CommitmentStatus
 from socialdesk.common import clock
-from socialdesk.common.deps import DB, Actor, Manager, NoteTaker, Reader
-from socialdesk.common.errors import DomainError, NotAuthenticated, ValidationFailed
+from socialdesk.common.deps import DB, Actor, Manager, NoteTaker, Reader, RoutingAdmin
+from socialdesk.common.errors import ValidationFailed
 from socialdesk.conversations import service as conversations_service
 from socialdesk.conversations.models import Conversation
 from socialdesk.web import forms
 from socialdesk.web import viewmodels as vm
+from socialdesk.web.admin import FormError, attempt, page_context
 from socialdesk.web.render import is_htmx, render
 
 router = APIRouter(include_in_schema=False)
@@ -35,13 +36,6 @@ UNPROCESSABLE = 422
 # A draft makes a handful of promises at most; more fields than this are not from our form.
 MAX_PROMISES = 20
 COMPOSERS = ("reply", "note")
-
-
-@dataclass(frozen=True)
-class FormError:
-    form: str
-    message: str
-    field: str | None = None
 
 
 def _base(db: Session, actor: Actor) -> dict[str, Any]:
@@ -53,18 +47,6 @@ def _base(db: Session, actor: Actor) -> dict[str, Any]:
         "csrf_token": actor.csrf_token or "",
         "can": vm.Permissions.of(actor.member),
     }
-
-
-def _attempt(db: Session, form_name: str, action: Callable[[], object]) -> FormError | None:
-    try:
-        action()
-    except NotAuthenticated:
-        raise
-    except DomainError as exc:
-        db.rollback()
-        return FormError(form=form_name, message=exc.message, field=exc.field)
-    db.flush()
-    return None
 
 
 def _local_input(value: datetime, tz: tzinfo) -> str:
@@ -384,7 +366,7 @@ async def add_commitment(
             owner_id=forms.optional_id(form, "owner"),
         )
 
-    error = _attempt(db, "add", act)
+    error = attempt(db, "add", act)
     return _panel(request, db, actor, conversation, error=error, draft=draft if error else None)
 
 
@@ -445,7 +427,7 @@ async def close_commitment(
             evidence=forms.text(form, "evidence"),
         )
 
-    error = _attempt(db, f"close-{commitment_id}", act)
+    error = attempt(db, f"close-{commitment_id}", act)
     return _after_change(request, db=db, actor=actor, commitment=commitment, form=form, error=error)
 
 
@@ -470,7 +452,7 @@ async def edit_commitment(request: Request, commitment_id: int, actor: Manager, 
             owner_id=forms.optional_id(form, "owner"),
         )
 
-    error = _attempt(db, f"edit-{commitment_id}", act)
+    error = attempt(db, f"edit-{commitment_id}", act)
     return _after_change(request, db=db, actor=actor, commitment=commitment, form=form, error=error)
 
 
@@ -583,4 +565,85 @@ def commitments_page(request: Request, actor: Reader, db: DB) -> Response:
 def _team_ids_of(db: Session, member_id: int) -> set[int]:
     return set(
         db.scalars(select(TeamMembership.team_id).where(TeamMembership.member_id == member_id))
+    )
+
+
+# -- the organization's promise settings (admins) -------------------------------------------
+
+
+def _number_field(form: Mapping[str, Any], name: str, what: str) -> float | None:
+    raw = forms.text(form, name)
+    if not raw:
+        return None
+    try:
+        return float(raw)
+    except ValueError:
+        raise ValidationFailed(f"{what} must be a number, not {raw!r}", field=name) from None
+
+
+def _settings_context(
+    db: Session,
+    actor: Actor,
+    *,
+    error: FormError | None = None,
+    values: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    found = service.promise_settings(db, organization_id=actor.organization_id)
+    shown = values or {
+        "default": "hours" if found.default_hours is not None else "next_day",
+        "default_hours": f"{found.default_hours:g}" if found.default_hours is not None else "",
+        "reminder_minutes": str(found.reminder_minutes),
+    }
+    return {
+        **page_context(db, actor),
+        "section": "promises",
+        "values": shown,
+        "error": error,
+        "max_hours": service.MAX_DEFAULT_HOURS,
+        "max_minutes": service.MAX_REMINDER_MINUTES,
+    }
+
+
+@router.get("/admin/promises")
+def promise_settings_page(request: Request, actor: RoutingAdmin, db: DB) -> Response:
+    context = _settings_context(db, actor)
+    context["saved"] = request.query_params.get("saved") == "1"
+    return render(request, "commitments/settings.html", context)
+
+
+@router.post("/admin/promises")
+async def save_promise_settings(request: Request, actor: RoutingAdmin, db: DB) -> Response:
+    form = await request.form()
+
+    def act() -> None:
+        by_hours = forms.text(form, "default") == "hours"
+        hours = _number_field(form, "default_hours", "the default due time")
+        if by_hours and hours is None:
+            raise ValidationFailed(
+                "say how many hours, or choose the next business day", field="default_hours"
+            )
+        reminder = _number_field(form, "reminder_minutes", "the reminder")
+        if reminder is None or reminder != int(reminder):
+            raise ValidationFailed(
+                "the reminder must be a whole number of minutes", field="reminder_minutes"
+            )
+        service.save_promise_settings(
+            db,
+            organization_id=actor.organization_id,
+            actor=actor.member,
+            default_hours=hours if by_hours else None,
+            reminder_minutes=int(reminder),
+        )
+
+    error = attempt(db, "settings", act)
+    if error is None:
+        return RedirectResponse("/admin/promises?saved=1", status_code=303)
+    values = {
+        name: forms.text(form, name) for name in ("default", "default_hours", "reminder_minutes")
+    }
+    return render(
+        request,
+        "commitments/settings.html",
+        _settings_context(db, actor, error=error, values=values),
+        status_code=UNPROCESSABLE,
     )

@@ -18,14 +18,14 @@ from sqlalchemy.orm import Session
 
 from socialdesk.common import clock
 from socialdesk.common.deps import DB, Actor, NoteTaker, Reader
-from socialdesk.common.errors import DomainError, NotAuthenticated, ValidationFailed
+from socialdesk.common.errors import ValidationFailed
 from socialdesk.conversations import service as conversations_service
 from socialdesk.conversations.models import Conversation
 from socialdesk.escalations import service as escalations_service
 from socialdesk.escalations.models import EscalationRequest, RequestStatus
 from socialdesk.web import forms
 from socialdesk.web import viewmodels as vm
-from socialdesk.web.admin import page_context
+from socialdesk.web.admin import FormError, attempt, page_context
 from socialdesk.web.render import is_htmx, render
 
 router = APIRouter(include_in_schema=False)
@@ -45,15 +45,6 @@ STATUS_LABELS = {
     RequestStatus.CANCELLED.value: "Cancelled",
     escalations_service.STATUS_ALL: "All",
 }
-
-
-@dataclass(frozen=True)
-class FormError:
-    """A refusal, shown beside the form named ``form``."""
-
-    form: str
-    message: str
-    field: str | None = None
 
 
 @dataclass(frozen=True)
@@ -156,19 +147,6 @@ def panel(request: Request, conversation_id: int, actor: Reader, db: DB) -> Resp
     return render(request, PANEL, _panel_context(db, actor, conversation))
 
 
-def _attempt(db: Session, form_name: str, action: Callable[[], object]) -> FormError | None:
-    """Run one service call; a refusal is rolled back and returned for the form to show."""
-    try:
-        action()
-    except NotAuthenticated:
-        raise
-    except DomainError as exc:
-        db.rollback()
-        return FormError(form=form_name, message=exc.message, field=exc.field)
-    db.flush()
-    return None
-
-
 def _answer(
     request: Request,
     db: Session,
@@ -213,7 +191,7 @@ async def create(request: Request, conversation_id: int, actor: NoteTaker, db: D
             due_at=parse_due(form, tz=tz),
         )
 
-    error = _attempt(db, "create", act)
+    error = attempt(db, "create", act)
     values = {k: forms.text(form, k) for k in ("text", "team_id", "member_id", "due")}
     return _answer(request, db, actor, conversation, error, values=values if error else None)
 
@@ -231,7 +209,7 @@ async def mark_done(
     conversation = _conversation(db, actor, conversation_id)
     escalation = _request_of(db, conversation, escalation_id)
     form = await request.form()
-    error = _attempt(
+    error = attempt(
         db,
         f"request-{escalation.id}",
         lambda: escalations_service.mark_done(
@@ -248,7 +226,7 @@ async def cancel(
     conversation = _conversation(db, actor, conversation_id)
     escalation = _request_of(db, conversation, escalation_id)
     form = await request.form()
-    error = _attempt(
+    error = attempt(
         db,
         f"request-{escalation.id}",
         lambda: escalations_service.cancel(
