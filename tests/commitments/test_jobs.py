@@ -337,3 +337,61 @@ def test_a_rejected_reply_cancels_its_promises(session: Session, w: World, jobs:
     session.refresh(commitment)
     assert commitment.status == "cancelled"
     assert "rejected" in (commitment.evidence or "")
+
+
+def test_an_approver_editing_a_reply_moves_its_promises_with_the_text(
+    session: Session, w: World, jobs: JobRunner
+) -> None:
+    text = "A technician will call you tomorrow between 9 and 11. We'll refund the fee."
+    message = reply(session, w, text)
+    call, refund = service.keep_promises(
+        session, conversation=w.conversation, message=message, author=w.agent, text=text
+    )
+    message.delivery_state = DeliveryState.HELD.value
+    approval = approvals.hold(session, message=message, author=w.agent, reasons=[])
+    session.commit()
+    # The approver keeps the call, takes the refund out and promises an email instead.
+    approvals.approve(
+        session,
+        approval=approval,
+        approver=w.owner,
+        edited_text="A technician will call you tomorrow between 9 and 11. "
+        "We will email you the report today.",
+    )
+    session.commit()
+    jobs.run_pending()
+    session.refresh(call)
+    session.refresh(refund)
+    assert call.status == "open"
+    assert refund.status == "cancelled"
+    assert refund.evidence == service.EDITED_OUT
+    tracked = session.scalars(
+        select(Commitment).where(Commitment.message_id == message.id).order_by(Commitment.id)
+    ).all()
+    assert len(tracked) == 3
+    added = tracked[-1]
+    assert "email you the report" in added.text.lower()
+    assert added.owner_id == w.agent.id  # the reply's author owns what it promises
+    assert added.status == "open"
+
+    # Run again (a retried job): nothing more is cancelled or added.
+    assert service.reconcile_approved_reply(session, approval=approval) == ([], [])
+
+
+def test_an_approval_without_edits_leaves_the_promises_alone(
+    session: Session, w: World, jobs: JobRunner
+) -> None:
+    text = "We'll refund the fee."
+    message = reply(session, w, text)
+    [refund] = service.keep_promises(
+        session, conversation=w.conversation, message=message, author=w.agent, text=text
+    )
+    message.delivery_state = DeliveryState.HELD.value
+    approval = approvals.hold(session, message=message, author=w.agent, reasons=[])
+    session.commit()
+    approvals.approve(session, approval=approval, approver=w.owner)
+    session.commit()
+    jobs.run_pending()
+    session.refresh(refund)
+    assert refund.status == "open"
+    assert session.scalar(select(func.count()).select_from(Commitment)) == 1

@@ -5,7 +5,8 @@
   run, or a run on another worker at the same moment, finds nothing left to send.
 * On ``member.deactivated``: the leaving member's open commitments are handed over (a job, so
   the handover survives a crash between the deactivation and the listener).
-* On ``approval.decided`` with a rejection: the promises of the rejected reply are cancelled.
+* On ``approval.decided`` with a rejection: the promises of the rejected reply are cancelled;
+  with an approval of an edited reply: the commitments follow the text that was sent.
 """
 
 from __future__ import annotations
@@ -19,11 +20,13 @@ from socialdesk.events import bus
 from socialdesk.events.types import ApprovalDecided, MemberDeactivated
 from socialdesk.jobs import queue as jobs
 from socialdesk.jobs.registry import Payload, job, periodic
+from socialdesk.policy.models import Approval
 
 log = logging.getLogger(__name__)
 
 HAND_OVER_JOB = "commitments.hand_over"
 CANCEL_UNSENT_JOB = "commitments.cancel_unsent"
+RECONCILE_APPROVED_JOB = "commitments.reconcile_approved"
 
 
 @periodic("commitments.remind", every_minutes=1)
@@ -74,11 +77,31 @@ def cancel_unsent(payload: Payload) -> None:
         )
 
 
+@job(RECONCILE_APPROVED_JOB, max_attempts=5)
+def reconcile_approved(payload: Payload) -> None:
+    with session_scope() as session:
+        approval = session.get(Approval, int(payload["approval_id"]))
+        if approval is None or approval.organization_id != int(payload["organization_id"]):
+            return
+        cancelled, created = service.reconcile_approved_reply(session, approval=approval)
+        if cancelled or created:
+            log.info(
+                "approval %s: %d promises edited out, %d added",
+                approval.id,
+                len(cancelled),
+                len(created),
+            )
+
+
 @bus.subscribe(ApprovalDecided)
 def _on_approval_decided(event: ApprovalDecided) -> None:
-    if event.status != "rejected":
-        return
-    jobs.get_queue().enqueue(
-        CANCEL_UNSENT_JOB,
-        {"organization_id": event.organization_id, "message_id": event.message_id},
-    )
+    if event.status == "rejected":
+        jobs.get_queue().enqueue(
+            CANCEL_UNSENT_JOB,
+            {"organization_id": event.organization_id, "message_id": event.message_id},
+        )
+    elif event.status == "approved":
+        jobs.get_queue().enqueue(
+            RECONCILE_APPROVED_JOB,
+            {"organization_id": event.organization_id, "approval_id": event.approval_id},
+        )

@@ -60,6 +60,7 @@ from socialdesk.conversations.models import Conversation, Message
 from socialdesk.escalations.models import EscalationRequest
 from socialdesk.events import bus
 from socialdesk.notifications import service as notifications_service
+from socialdesk.policy.models import Approval
 from socialdesk.schedules.hours import ALWAYS, WeeklyHours
 from socialdesk.schedules.models import BusinessHours
 
@@ -1373,6 +1374,68 @@ def counts(
 
 def is_overdue(commitment: Commitment, *, now: datetime | None = None) -> bool:
     return commitment.status == OPEN and commitment.due_at <= (now or clock.now())
+
+
+EDITED_OUT = "An approver edited this promise out of the reply before it was sent"
+
+
+def reconcile_approved_reply(
+    session: Session, *, approval: Approval, now: datetime | None = None
+) -> tuple[list[Commitment], list[Commitment]]:
+    """Commitments follow the text that was sent. An approver who edits a held reply may take a
+    promise out (its commitment is cancelled: the customer was never told) or put one in (a
+    commitment is created, owned by the reply's author, as if they had written it). Promises
+    in both texts stay as the author kept them. Safe to run again: a promise already tracked
+    for the reply is not added twice. Returns (cancelled, created)."""
+    final = approval.approved_text
+    if final is None or final == approval.original_text:
+        return [], []
+    message = session.get_one(Message, approval.message_id)
+    conversation = session.get_one(Conversation, message.conversation_id)
+    before = detect(session, conversation=conversation, text=approval.original_text, now=now)
+    after = detect(session, conversation=conversation, text=final, now=now)
+    before_keys = {p.key for p in before}
+    after_keys = {p.key for p in after}
+    edited_out = {p.text for p in before if p.key not in after_keys}
+    tracked = list(
+        session.scalars(
+            select(Commitment)
+            .where(
+                Commitment.message_id == message.id,
+                Commitment.source == CommitmentSource.DETECTED.value,
+            )
+            .order_by(Commitment.id)
+        )
+    )
+    cancelled: list[Commitment] = []
+    for commitment in tracked:
+        # Matched on the detected wording; one the author reworded is left to its owner.
+        if commitment.status == OPEN and commitment.text in edited_out:
+            close(
+                session,
+                commitment=commitment,
+                actor=None,
+                status=CommitmentStatus.CANCELLED,
+                evidence=EDITED_OUT,
+                now=now,
+            )
+            cancelled.append(commitment)
+    known = {c.text for c in tracked}
+    added = [p for p in after if p.key not in before_keys and p.text not in known]
+    if not added or message.author_member_id is None:
+        return cancelled, []
+    author = session.get_one(Member, message.author_member_id)
+    skip = [PromiseDecision(key=p.key, keep=False) for p in after if p not in added]
+    created = keep_promises(
+        session,
+        conversation=conversation,
+        message=message,
+        author=author,
+        text=final,
+        decisions=skip,
+        now=now,
+    )
+    return cancelled, created
 
 
 def cancel_for_unsent_message(
