@@ -28,6 +28,7 @@ from socialdesk.sla.schemas import SlaPolicyCreate
 from tests.conftest import JobRunner
 from tests.factories import accounts, channels
 from tests.factories.conversations import inbound, ingest
+from tests.notifications.conftest import webhook  # noqa: F401 - the shared fixture
 
 OFFICE = {str(d): [["09:00", "17:00"]] for d in range(5)}
 

@@ -14,11 +14,13 @@ from socialdesk.conversations import service as conversations_service
 from socialdesk.conversations.models import Conversation, Status
 from socialdesk.db.session import get_sessionmaker, session_scope
 from socialdesk.events.models import EventRecord
+from socialdesk.notifications import service as notifications_service
 from socialdesk.notifications.models import Notification
 from socialdesk.sla import alerts
 from socialdesk.sla import jobs as sla_jobs
 from socialdesk.sla.models import SlaClock
 from tests.conftest import JobRunner
+from tests.notifications.servers import WebhookServer
 from tests.sla.conftest import World, by_target, clocks_of, customer_writes, fresh, policy
 
 
@@ -198,3 +200,31 @@ def test_the_periodic_task_is_registered_and_runs(
     session.commit()
     sla_jobs.check_clocks()
     assert len(notifications(session, alerts.BREACH_KIND)) == 2
+
+
+def test_a_breach_reaches_the_teams_webhook_and_a_warning_does_not(
+    session: Session, jobs: JobRunner, world: World, clock: FrozenClock, webhook: WebhookServer
+) -> None:
+    notifications_service.set_team_webhook(world.team, webhook.url())
+    policy(session, world.org, first_response_minutes=30, warn_before_minutes=10)
+    clock.advance(timedelta(minutes=1))
+    conversation = owned(session, jobs, world)
+    clock.advance(timedelta(minutes=21))
+    assert check(session).warned == 1
+    jobs.run_pending()
+    assert webhook.received == []  # warnings are the owner's
+    clock.advance(timedelta(minutes=10))
+    assert check(session).breached == 1
+    jobs.run_pending()
+    (posted,) = webhook.received
+    assert posted.body["text"].startswith("SLA breached: first response")
+    assert f"/conversations/{conversation.id}" in str(posted.body)
+    fields = {
+        f["text"].split("\n")[0]: f["text"].split("\n")[1]
+        for f in posted.body["blocks"][2]["fields"]
+    }
+    assert fields == {"*Owner*": world.agent.name, "*Conversation*": f"#{conversation.id}"}
+    clock.advance(timedelta(minutes=5))
+    check(session)
+    jobs.run_pending()
+    assert len(webhook.received) == 1  # once

@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy import ColumnElement, and_, select, update
 from sqlalchemy.orm import Session
 
-from socialdesk.accounts.models import Organization, Team
+from socialdesk.accounts.models import Member, Organization, Team
 from socialdesk.common import clock
 from socialdesk.conversations.models import Conversation
 from socialdesk.events import bus
@@ -171,6 +171,21 @@ def _tell(session: Session, clock_row: SlaClock, *, breach: bool) -> None:
             due_at=clock_row.due_at.isoformat(),
         ),
     )
+    if breach and conversation.team_id is not None:
+        # The team's own channel (Slack or the like) hears of breaches, not of warnings: a
+        # warning is for the owner, a breach is the team's business.
+        team = session.get(Team, conversation.team_id)
+        if team is not None:
+            notifications.post_to_team_webhook(
+                session,
+                team=team,
+                payload=notifications.slack_payload(
+                    title=title,
+                    body=body,
+                    link=f"/conversations/{conversation.id}",
+                    fields=_breach_fields(session, conversation),
+                ),
+            )
     if breach:
         # Credit the breach to whoever held the conversation when it happened.
         channel = clock_row.channel
@@ -178,6 +193,18 @@ def _tell(session: Session, clock_row: SlaClock, *, breach: bool) -> None:
         if not conversation.sla_breached:
             conversation.sla_breached = True
             tracking.announce(session, conversation)
+
+
+def _breach_fields(session: Session, conversation: Conversation) -> dict[str, str]:
+    owner = (
+        session.get(Member, conversation.assignee_id)
+        if conversation.assignee_id is not None
+        else None
+    )
+    return {
+        "Owner": owner.name if owner is not None else "nobody",
+        "Conversation": f"#{conversation.id}",
+    }
 
 
 def warn(session: Session, *, now: datetime | None = None, limit: int = BATCH) -> int:
