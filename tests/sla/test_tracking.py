@@ -364,3 +364,40 @@ def test_a_held_draft_answers_when_it_is_approved(
     (first,) = by_target(clocks_of(session, conversation.id), "first_response")
     assert first.stopped_at == start + timedelta(minutes=30)
     assert first.elapsed_seconds == 30 * 60
+
+
+def test_a_reply_that_fails_to_deliver_is_no_answer_and_a_retry_answers_again(
+    session: Session, jobs: JobRunner, world: World, clock: FrozenClock
+) -> None:
+    policy(session, world.org, first_response_minutes=30)
+    clock.advance(timedelta(minutes=1))
+    start = clock.now()
+    conversation = customer_writes(session, jobs, world)
+    clock.advance(timedelta(minutes=10))
+    reply(session, jobs, world, conversation.id)
+    (first,) = by_target(clocks_of(session, conversation.id), "first_response")
+    assert first.stopped_at == start + timedelta(minutes=10)
+
+    # The channel refuses it later (as the delivery job records a failure).
+    message = session.scalars(
+        select(Message).where(
+            Message.conversation_id == conversation.id, Message.direction == "outbound"
+        )
+    ).one()
+    clock.advance(timedelta(minutes=5))
+    message.delivery_state = DeliveryState.FAILED.value
+    message.delivery_error = "the channel refused it"
+    outbound.emit_delivery_state(session, message)
+    session.commit()
+    jobs.run_pending()
+    (first,) = by_target(clocks_of(session, conversation.id), "first_response")
+    assert first.stopped_at is None  # running again, from the customer's message
+    assert first.due_at == start + timedelta(minutes=30)
+    assert fresh(session, conversation.id).sla_due_at == start + timedelta(minutes=30)
+
+    message.delivery_state = DeliveryState.QUEUED.value  # retried
+    outbound.emit_delivery_state(session, message)
+    session.commit()
+    jobs.run_pending()
+    (first,) = by_target(clocks_of(session, conversation.id), "first_response")
+    assert first.stopped_at is not None

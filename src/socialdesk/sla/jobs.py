@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from socialdesk.connectors.base import Visibility
+from socialdesk.conversations.models import DeliveryState
 from socialdesk.db.session import session_scope
 from socialdesk.events import bus
 from socialdesk.events.types import (
@@ -20,6 +21,7 @@ from socialdesk.events.types import (
     ConversationChanged,
     ConversationsMerged,
     MessageCreated,
+    MessageDeliveryChanged,
 )
 from socialdesk.jobs import queue as jobs_queue
 from socialdesk.jobs.registry import Payload, job, periodic
@@ -56,6 +58,14 @@ def _on_change(event: ConversationChanged) -> None:
 @bus.subscribe(ConversationsMerged)
 def _on_merge(event: ConversationsMerged) -> None:
     request_reconcile(event.conversation_id)
+
+
+@bus.subscribe(MessageDeliveryChanged)
+def _on_delivery(event: MessageDeliveryChanged) -> None:
+    # A reply that failed is no answer: the clock it stopped runs again (from its start, so it
+    # may be breached by now); a retry queues it again and it answers once more.
+    if event.state in (DeliveryState.FAILED.value, DeliveryState.QUEUED.value):
+        request_reconcile(event.conversation_id)
 
 
 @bus.subscribe(ApprovalDecided)

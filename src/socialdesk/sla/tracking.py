@@ -136,8 +136,13 @@ def reconcile(
                 continue
             row = by_key.get((cycle.target.value, cycle.started_at))
             if row is not None and row.stopped_at is not None:
-                kept.add(id(row))
-                continue
+                if cycle.stopped_at is not None and cycle.stopped_at <= row.stopped_at:
+                    kept.add(id(row))  # finished work: a later policy does not rewrite it
+                    continue
+                # What stopped it no longer counts (the reply failed to deliver): it runs
+                # again, or stops at the answer that does count.
+                row.stopped_at = None
+                row.elapsed_seconds = None
             if row is None and not cycle.running and cycle.started_at < policy.created_at:
                 continue
             m = clocks.measure(cycle, target_seconds=minutes * 60, hours=hours)
