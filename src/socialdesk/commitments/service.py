@@ -958,15 +958,13 @@ def _remind(session: Session, commitment: Commitment, *, now: datetime) -> None:
     owner = session.get_one(Member, commitment.owner_id)
     team = _notice_team(session, commitment)
     if team is not None:
-        notifications_service.post_to_team_webhook(
+        notifications_service.post_to_team(
             session,
             team=team,
-            payload=notifications_service.slack_payload(
-                title=f"Promise due {due}",
-                body=commitment.text,
-                link=link_of(commitment),
-                fields={"Owner": owner.name, "Conversation": f"#{conversation.id}"},
-            ),
+            title=f"Promise due {due}",
+            body=commitment.text,
+            link=link_of(commitment),
+            fields={"Owner": owner.name, "Conversation": f"#{conversation.id}"},
         )
     bus.emit(
         session,
@@ -1039,15 +1037,13 @@ def _overdue(session: Session, commitment: Commitment, *, now: datetime) -> None
         data={"commitment_id": commitment.id, "due_at": commitment.due_at.isoformat()},
     )
     if team is not None:
-        notifications_service.post_to_team_webhook(
+        notifications_service.post_to_team(
             session,
             team=team,
-            payload=notifications_service.slack_payload(
-                title=f"Overdue promise (due {due})",
-                body=commitment.text,
-                link=link_of(commitment),
-                fields={"Owner": owner.name, "Conversation": f"#{conversation.id}"},
-            ),
+            title=f"Overdue promise (due {due})",
+            body=commitment.text,
+            link=link_of(commitment),
+            fields={"Owner": owner.name, "Conversation": f"#{conversation.id}"},
         )
     bus.emit(
         session,

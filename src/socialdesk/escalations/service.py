@@ -303,15 +303,13 @@ def _announce_to_team(
     if team.notify_email and get_settings().mail_url:
         jobs.enqueue(session, TEAM_EMAIL_JOB, {"request_id": request.id, "event": event})
     title, body = _team_message(session, request=request, conversation=conversation, event=event)
-    notifications_service.post_to_team_webhook(
+    notifications_service.post_to_team(
         session,
         team=team,
-        payload=notifications_service.slack_payload(
-            title=title,
-            body=body,
-            link=f"/conversations/{conversation.id}",
-            fields=_fields(session, request=request, conversation=conversation),
-        ),
+        title=title,
+        body=body,
+        link=f"/conversations/{conversation.id}",
+        fields=_fields(session, request=request, conversation=conversation),
     )
 
 

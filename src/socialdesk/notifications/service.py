@@ -299,6 +299,24 @@ def post_to_team_webhook(session: Session, *, team: Team, payload: dict[str, Any
     return True
 
 
+def post_to_team(
+    session: Session,
+    *,
+    team: Team,
+    title: str,
+    body: str = "",
+    link: str | None = None,
+    fields: dict[str, str] | None = None,
+) -> bool:
+    """Post a message to the team's webhook in the Slack shape (:func:`slack_payload`); False
+    when the team has none."""
+    return post_to_team_webhook(
+        session,
+        team=team,
+        payload=slack_payload(title=title, body=body, link=link, fields=fields),
+    )
+
+
 # -- reading ------------------------------------------------------------------------------
 
 

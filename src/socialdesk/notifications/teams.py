@@ -105,13 +105,14 @@ def update(session: Session, *, team: Team, settings: TeamNotificationSettings) 
 
 def send_test(session: Session, *, team: Team) -> None:
     """Post a test message to the team's webhook (a job: a failure shows in the desk)."""
-    payload = notifications_service.slack_payload(
+    if not notifications_service.post_to_team(
+        session,
+        team=team,
         title=f"Test from socialdesk for {team.name}",
         body=f"This webhook works: requests to {team.name} will be posted here.",
         link="/escalations?scope=teams",
         fields={"Team": team.name},
-    )
-    if not notifications_service.post_to_team_webhook(session, team=team, payload=payload):
+    ):
         raise ValidationFailed(
             f"{team.name} has no webhook URL yet: save one first", field="webhook_url"
         )

@@ -169,15 +169,13 @@ def _notify(session: Session, conversation: Conversation, action: Notify, rule_n
     )
     posted = False
     if action.webhook and team is not None:
-        posted = notifications_service.post_to_team_webhook(
+        posted = notifications_service.post_to_team(
             session,
             team=team,
-            payload=notifications_service.slack_payload(
-                title=title,
-                body=body,
-                link=link,
-                fields={"Rule": rule_name, "Priority": Priority(conversation.priority).name},
-            ),
+            title=title,
+            body=body,
+            link=link,
+            fields={"Rule": rule_name, "Priority": Priority(conversation.priority).name},
         )
     outcome = f"notified {len(sent)} " + ("person" if len(sent) == 1 else "people")
     if not sent:

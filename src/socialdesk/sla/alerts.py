@@ -176,15 +176,13 @@ def _tell(session: Session, clock_row: SlaClock, *, breach: bool) -> None:
         # warning is for the owner, a breach is the team's business.
         team = session.get(Team, conversation.team_id)
         if team is not None:
-            notifications.post_to_team_webhook(
+            notifications.post_to_team(
                 session,
                 team=team,
-                payload=notifications.slack_payload(
-                    title=title,
-                    body=body,
-                    link=f"/conversations/{conversation.id}",
-                    fields=_breach_fields(session, conversation),
-                ),
+                title=title,
+                body=body,
+                link=f"/conversations/{conversation.id}",
+                fields=_breach_fields(session, conversation),
             )
     if breach:
         # Credit the breach to whoever held the conversation when it happened.
