@@ -208,7 +208,9 @@ def _flow(browser, live: LiveDesk, public_key: str) -> int:  # type: ignore[no-u
 
     # -- she does it and says what she did --------------------------------------------------
     request = cora.locator("#panel-escalations .esc-item", has_text=ASK)
-    request.locator("summary", has_text="Mark done or cancel").click()
+    request.locator("summary", has_text="Mark done").click()
+    # Billing was asked: it may mark the request done but not drop it.
+    expect(request.get_by_role("button", name="Cancel request")).to_have_count(0)
     request.get_by_label("What was done").fill(DONE_NOTE)
     request.get_by_role("button", name="Mark done").click()
     closed = cora.locator("#panel-escalations [aria-label='Closed requests'] .esc-item")
