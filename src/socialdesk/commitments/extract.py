@@ -13,10 +13,6 @@ should), an imperative "expect ...", and progressives of delivery verbs next to 
 from the words after, and then rejects the clause when its sentence or the message shows it is
 an offer, a condition on the customer, a wish, an effort, or generic. Rules were tuned on the
 development part of the annotations and on unlabelled replies, never on the held-out part.
-
-What the rules keep then passes a small learned filter (``promise_filter.py``) that drops
-clauses whose wording, and that of their message, reads unlike a promise: rules tuned on few
-replies let through phrasings they never saw, and the filter generalises over wording.
 """
 
 from __future__ import annotations
@@ -28,7 +24,6 @@ from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Literal
 
 from socialdesk.commitments.calendar import DEFAULT_CALENDAR, BusinessCalendar
-from socialdesk.commitments.promise_filter import PromiseFilter, default_filter
 from socialdesk.commitments.timeparse import resolve_due
 
 DueKind = Literal["explicit", "relative", "default", "none"]
@@ -666,24 +661,6 @@ def _due(
     return None, "none", None, None
 
 
-def normalise_quotes(text: str) -> str:
-    """Curly quotes made straight, offsets unchanged: the text the rules and the filter read."""
-    return text.translate(_SAME_LENGTH)
-
-
-def future_clauses(text: str) -> list[tuple[int, int]]:
-    """``(start, end)`` of every clause the rules weigh (a future auxiliary, "expect ...", or a
-    progressive of a delivery verb, outside questions), before any rule rejects it. These are
-    the candidates the promise filter is trained on."""
-    normalised = normalise_quotes(text)
-    spans: list[tuple[int, int]] = []
-    for sentence in _sentences(normalised):
-        if normalised[sentence[0] : sentence[1]].rstrip().endswith("?"):
-            continue
-        spans.extend((c.start, c.end) for c in _candidates(normalised, sentence))
-    return spans
-
-
 def extract(
     text: str,
     *,
@@ -699,35 +676,13 @@ def extract(
     days", and ``default_due`` how long after ``now`` a promise that states no time is due (None:
     such promises have no due time). Never raises on any text.
     """
-    return detect(
-        text,
-        now=now,
-        tz=tz,
-        business_days=business_days,
-        default_due=default_due,
-        promise_filter=default_filter(),
-    )
-
-
-def detect(
-    text: str,
-    *,
-    now: datetime,
-    tz: tzinfo,
-    business_days: BusinessCalendar = DEFAULT_CALENDAR,
-    default_due: timedelta | None = None,
-    promise_filter: PromiseFilter | None,
-) -> list[Promise]:
-    """``extract`` with the promise filter given: None for the rules alone (what training and
-    the cross-validation compare against), or another filter than the shipped one."""
     if now.tzinfo is None or now.utcoffset() is None:
         raise ValueError(f"now must be timezone-aware, got naive {now.isoformat()}")
     if default_due is not None and default_due < timedelta(0):
         raise ValueError(f"default_due must not be negative, got {default_due}")
-    normalised = normalise_quotes(text)
+    normalised = text.translate(_SAME_LENGTH)
     promises: list[Promise] = []
     taken_until = -1
-    message_score: float | None = None
     sentences = _sentences(normalised)
     for index, sentence in enumerate(sentences):
         s_start, s_end = sentence
@@ -755,11 +710,6 @@ def detect(
             )
             if _PROGRESSIVE_AUX.fullmatch(aux) and span_phrase is None:
                 continue  # "we're sending ..." only promises with a stated time
-            if promise_filter is not None:
-                if message_score is None:
-                    message_score = promise_filter.message_score(normalised)
-                if not promise_filter.keeps(span, message_score):
-                    continue
             promises.append(
                 Promise(
                     text=text[candidate.start : candidate.end],
