@@ -11,10 +11,13 @@ pytest.importorskip("sklearn", reason="training needs scikit-learn (training ext
 
 from socialdesk.triage.classify import Triager
 from socialdesk.triage.cli import triage
-from socialdesk.triage.heads import TierModel
+from socialdesk.triage.heads import TierModel, softmax
 from socialdesk.triage.text import normalize
 from socialdesk.triage.training import (
+    KERNEL_SHARE,
+    LabelledSet,
     TrainingDataError,
+    _fit_kernel,
     load_datasets,
     read_corrections,
     train,
@@ -63,6 +66,55 @@ def test_default_tier_ships_word_vectors_for_the_complaint_and_intent_heads(
     assert model.complaint.dense_weights.shape[0] == dimension + 3  # + sentiment scores
     assert model.intent.dense_weights.shape[0] == dimension + 4  # + sentiment and complaint
     assert np.abs(model.complaint.dense_weights).sum() > 0
+
+
+def test_the_kernel_scorer_gives_the_support_vector_machines_decision() -> None:
+    from sklearn.svm import SVC  # type: ignore[import-untyped]  # ships no type information
+
+    rng = np.random.RandomState(3)
+    vectors = rng.normal(size=(80, 12)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    target = (vectors[:, 0] + 0.3 * vectors[:, 1] > 0).astype(int)
+    labels = ["complaint" if value else "not" for value in target]
+    scorer = _fit_kernel(vectors, LabelledSet([str(i) for i in range(80)], labels))
+    reference = SVC(C=1.0, gamma=1.0, class_weight="balanced").fit(vectors, target)
+    new = rng.normal(size=(20, 12)).astype(np.float32)
+    assert np.allclose(scorer.decision(new), reference.decision_function(new), atol=1e-4)
+    # Positive means complaint, whatever order the labels came in.
+    assert (scorer.decision(vectors) > 0).mean() == pytest.approx(target.mean(), abs=0.15)
+
+
+def test_accurate_tier_blends_ngrams_with_a_kernel_on_the_embedding(
+    tiny_data: tuple[Path, Path], tmp_path: Path
+) -> None:
+    data_dir, annotations = tiny_data
+    train(
+        data_dir=data_dir,
+        annotations=annotations,
+        out_dir=tmp_path,
+        tiers=("accurate",),
+        encoder=hashed_encoder,
+    )
+    model = TierModel.load(tmp_path / "accurate.npz")
+    kernel = model.complaint_kernel
+    assert kernel is not None
+    assert not model.complaint_reads_sentiment
+    # One dense feature, the kernel's decision value, weighted towards the complaint label.
+    assert model.complaint.dense_weights.tolist() == [[0.0, pytest.approx(KERNEL_SHARE)]]
+    texts = ["my parcel never came and nobody answers", "thanks, lovely crew today"]
+    sparse = model.vectorizer.transform(texts)
+    embedding = hashed_encoder(texts)
+    ngram_logit = model.complaint.probabilities(sparse, np.zeros((2, 1), dtype=np.float32))[:, 1]
+    blended = softmax(
+        np.stack(
+            [
+                np.zeros(2, dtype=np.float32),
+                np.log(ngram_logit / (1 - ngram_logit)) + KERNEL_SHARE * kernel.decision(embedding),
+            ],
+            axis=1,
+        )
+    )[:, 1]
+    assert np.allclose(model.scores(sparse, embedding).complaint, blended, atol=1e-5)
 
 
 def test_the_unlabelled_pool_keeps_evaluation_texts_out(tiny_data: tuple[Path, Path]) -> None:
