@@ -1390,9 +1390,11 @@ def reconcile_approved_reply(
     conversation = session.get_one(Conversation, message.conversation_id)
     before = detect(session, conversation=conversation, text=approval.original_text, now=now)
     after = detect(session, conversation=conversation, text=final, now=now)
-    before_keys = {p.key for p in before}
-    after_keys = {p.key for p in after}
-    edited_out = {p.text for p in before if p.key not in after_keys}
+    # A promise is the same when its action is (a new time or wording for "refund you" is the
+    # same promise, whose commitment the author keeps and can move).
+    before_actions = {_action_key(p) for p in before}
+    after_actions = {_action_key(p) for p in after}
+    edited_out = {p.text for p in before if _action_key(p) not in after_actions}
     tracked = list(
         session.scalars(
             select(Commitment)
@@ -1417,7 +1419,7 @@ def reconcile_approved_reply(
             )
             cancelled.append(commitment)
     known = {c.text for c in tracked}
-    added = [p for p in after if p.key not in before_keys and p.text not in known]
+    added = [p for p in after if _action_key(p) not in before_actions and p.text not in known]
     if not added or message.author_member_id is None:
         return cancelled, []
     author = session.get_one(Member, message.author_member_id)
@@ -1432,6 +1434,10 @@ def reconcile_approved_reply(
         now=now,
     )
     return cancelled, created
+
+
+def _action_key(promise: DetectedPromise) -> str:
+    return " ".join(promise.action.lower().split())
 
 
 def cancel_for_unsent_message(
