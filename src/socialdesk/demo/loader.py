@@ -100,7 +100,9 @@ from socialdesk.routing import service as routing_service
 from socialdesk.routing.duty import Availability
 from socialdesk.schedules import service as schedules_service
 from socialdesk.schedules.hours import WeeklyHours
+from socialdesk.sla import alerts as sla_alerts
 from socialdesk.sla import service as sla_service
+from socialdesk.sla import tracking as sla_tracking
 from socialdesk.sla.schemas import SlaPolicyCreate
 
 # Kept in the organization's settings: marks the organization as the demo, so that --reset
@@ -196,6 +198,17 @@ def load(*, now: datetime | None = None, reset: bool = False) -> Loaded:
             with use_clock(FrozenClock(min(delivery.at, base))):
                 networks.script_next(delivery.refusal)
                 jobs_queue.execute(outbound_service.DELIVER_JOB, {"message_id": delivery.id}, 1)
+    refused = [d.id for d in builder.deliveries if d.refusal is not None]
+    if refused:
+        # What the jobs a refusal enqueues find to do: a refused reply answered nobody, so its
+        # conversation's SLA clock runs again (sla.reconcile) and, long past due by now, is
+        # breached (the SLA check), as a worker would find it at "now".
+        with use_clock(FrozenClock(base)), session_scope() as session:
+            for conversation_id in session.scalars(
+                select(Message.conversation_id).where(Message.id.in_(refused)).distinct()
+            ):
+                sla_tracking.reconcile(session, conversation_id=conversation_id)
+            sla_alerts.run(session)
     with session_scope(write=False) as session:
         count = _count_conversations(session, builder.organization_id)
     return Loaded(
