@@ -10,19 +10,40 @@ worker runs them; the events it emits are recorded in the database, so open desk
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
 import pytest
+from sqlalchemy.orm import Session
 
+from socialdesk.accounts import service as accounts_service
+from socialdesk.accounts.models import Member, Role
 from socialdesk.common.clock import FrozenClock, use_clock
 from socialdesk.jobs import registry
 from tests.browser.server import LiveDesk
 from tests.conftest import reset_caches
 
 PASSWORD = "correct horse battery staple"
+
+
+def add_members(
+    session: Session, organization_id: int, people: Iterable[tuple[str, str, Role]]
+) -> dict[str, Member]:
+    """The browser tests' people, ``(email, name, role)`` each, all with :data:`PASSWORD`;
+    returned by name."""
+    return {
+        name: accounts_service.create_member(
+            session,
+            organization_id=organization_id,
+            email=email,
+            name=name,
+            role=role,
+            password=PASSWORD,
+        )
+        for email, name, role in people
+    }
 
 
 @contextmanager

@@ -20,6 +20,7 @@ import pytest
 from socialdesk.accounts import service as accounts_service
 from socialdesk.accounts.models import Role
 from socialdesk.channels import service as channels_service
+from tests.browser.desk_time import add_members
 from tests.browser.server import CHROMIUM, CHROMIUM_ARGS, LiveDesk, live_desk
 from tests.browser.test_desk_flow import (
     DELIVERY_TIMEOUT_MS,
@@ -48,18 +49,14 @@ def desk(tmp_path: Path) -> Iterator[tuple[LiveDesk, str]]:
     with live_desk(tmp_path) as live:
         with live.sessions() as session:
             org = accounts_service.create_organization(session, name="Acme Care")
-            for email, name, role in (
-                ("olivia@example.org", "Olivia Owner", Role.OWNER),
-                ("alex@example.org", "Alex Agent", Role.AGENT),
-            ):
-                accounts_service.create_member(
-                    session,
-                    organization_id=org.id,
-                    email=email,
-                    name=name,
-                    role=role,
-                    password=PASSWORD,
-                )
+            add_members(
+                session,
+                org.id,
+                (
+                    ("olivia@example.org", "Olivia Owner", Role.OWNER),
+                    ("alex@example.org", "Alex Agent", Role.AGENT),
+                ),
+            )
             web = channels_service.create(
                 session,
                 organization_id=org.id,

@@ -29,7 +29,7 @@ from socialdesk.routing import service as routing_service
 from socialdesk.sla import service as sla_service
 from socialdesk.sla.models import SlaClock
 from socialdesk.sla.schemas import SlaPolicyCreate
-from tests.browser.desk_time import PASSWORD, log_in
+from tests.browser.desk_time import add_members, log_in
 from tests.browser.server import CHROMIUM, CHROMIUM_ARGS, LiveDesk, live_desk
 from tests.browser.test_desk_flow import (  # shared setup: skips when Chromium is missing
     DELIVERY_TIMEOUT_MS,
@@ -59,21 +59,16 @@ def office(tmp_path: Path) -> Iterator[tuple[LiveDesk, str]]:
         org = accounts_service.create_organization(
             session, name="Acme Care", timezone="Europe/Amsterdam"
         )
-        people: dict[str, Member] = {}
-        for email, name, role in (
-            ("olivia@example.org", "Olivia Owner", Role.OWNER),
-            ("fiona@example.org", "Fiona Front", Role.AGENT),
-            ("sam@example.org", "Sam Front", Role.AGENT),
-            ("cora@example.org", "Cora Billing", Role.AGENT),
-        ):
-            people[name] = accounts_service.create_member(
-                session,
-                organization_id=org.id,
-                email=email,
-                name=name,
-                role=role,
-                password=PASSWORD,
-            )
+        people = add_members(
+            session,
+            org.id,
+            (
+                ("olivia@example.org", "Olivia Owner", Role.OWNER),
+                ("fiona@example.org", "Fiona Front", Role.AGENT),
+                ("sam@example.org", "Sam Front", Role.AGENT),
+                ("cora@example.org", "Cora Billing", Role.AGENT),
+            ),
+        )
         front = accounts_service.create_team(session, organization_id=org.id, name="Front line")
         billing = accounts_service.create_team(session, organization_id=org.id, name="Billing")
         accounts_service.add_to_team(session, team=front, member=people["Fiona Front"])

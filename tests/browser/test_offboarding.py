@@ -19,6 +19,7 @@ from socialdesk.accounts import service as accounts_service
 from socialdesk.accounts.models import Role
 from socialdesk.channels import service as channels_service
 from socialdesk.conversations import flows
+from tests.browser.desk_time import add_members
 from tests.browser.server import CHROMIUM, CHROMIUM_ARGS, LiveDesk, live_desk
 from tests.browser.test_desk_flow import (  # shared setup: skips when Chromium is missing
     DELIVERY_TIMEOUT_MS,
@@ -43,18 +44,14 @@ def office(tmp_path: Path) -> Iterator[tuple[LiveDesk, int]]:
             org = accounts_service.create_organization(
                 session, name="Acme Care", timezone="Europe/Amsterdam"
             )
-            for email, name, role in (
-                ("olivia@example.org", "Olivia Owner", Role.OWNER),
-                ("cora@example.org", "Cora Colleague", Role.AGENT),
-            ):
-                accounts_service.create_member(
-                    session,
-                    organization_id=org.id,
-                    email=email,
-                    name=name,
-                    role=role,
-                    password=PASSWORD,
-                )
+            add_members(
+                session,
+                org.id,
+                (
+                    ("olivia@example.org", "Olivia Owner", Role.OWNER),
+                    ("cora@example.org", "Cora Colleague", Role.AGENT),
+                ),
+            )
             web = channels_service.create(
                 session, organization_id=org.id, kind="web", handle="website"
             )

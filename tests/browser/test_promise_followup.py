@@ -27,7 +27,7 @@ from socialdesk.commitments.models import Commitment
 from socialdesk.conversations.models import Conversation, Direction, Message
 from socialdesk.followups.models import FollowUp
 from socialdesk.notifications.models import Notification
-from tests.browser.desk_time import PASSWORD, in_desk_process, log_in, run_periodic
+from tests.browser.desk_time import add_members, in_desk_process, log_in, run_periodic
 from tests.browser.server import CHROMIUM, CHROMIUM_ARGS, LiveDesk, live_desk
 from tests.browser.test_desk_flow import (  # shared setup: skips when Chromium is missing
     DELIVERY_TIMEOUT_MS,
@@ -55,18 +55,14 @@ def office(tmp_path: Path) -> Iterator[tuple[LiveDesk, str, Path]]:
         org = accounts_service.create_organization(
             session, name="Acme Care", timezone="Europe/Amsterdam"
         )
-        for email, name, role in (
-            ("olivia@example.org", "Olivia Owner", Role.OWNER),
-            ("alex@example.org", "Alex Agent", Role.AGENT),
-        ):
-            accounts_service.create_member(
-                session,
-                organization_id=org.id,
-                email=email,
-                name=name,
-                role=role,
-                password=PASSWORD,
-            )
+        add_members(
+            session,
+            org.id,
+            (
+                ("olivia@example.org", "Olivia Owner", Role.OWNER),
+                ("alex@example.org", "Alex Agent", Role.AGENT),
+            ),
+        )
         web = channels_service.create(
             session,
             organization_id=org.id,

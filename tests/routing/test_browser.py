@@ -20,6 +20,7 @@ from socialdesk.accounts.models import Role
 from socialdesk.channels import service as channels_service
 from socialdesk.conversations import service as conversations_service
 from socialdesk.conversations.models import Conversation
+from tests.browser.desk_time import PASSWORD, add_members
 from tests.browser.server import CHROMIUM, CHROMIUM_ARGS, LiveDesk, live_desk
 
 pytestmark = pytest.mark.browser
@@ -29,7 +30,6 @@ if not CHROMIUM.exists():
 playwright_api = pytest.importorskip("playwright.sync_api")
 expect = playwright_api.expect
 
-PASSWORD = "correct horse battery staple"
 LAPTOP = {"width": 1366, "height": 900}
 ROUTED_TIMEOUT_S = 30.0
 
@@ -38,20 +38,15 @@ ROUTED_TIMEOUT_S = 30.0
 def office(tmp_path: Path) -> Iterator[tuple[LiveDesk, str, int]]:
     with live_desk(tmp_path) as live, live.sessions() as session:
         org = accounts_service.create_organization(session, name="Acme Care")
-        members = {}
-        for email, name, role in (
-            ("olivia@example.org", "Olivia Owner", Role.OWNER),
-            ("cora@example.org", "Cora Billing", Role.AGENT),
-            ("sam@example.org", "Sam Support", Role.AGENT),
-        ):
-            members[name] = accounts_service.create_member(
-                session,
-                organization_id=org.id,
-                email=email,
-                name=name,
-                role=role,
-                password=PASSWORD,
-            )
+        members = add_members(
+            session,
+            org.id,
+            (
+                ("olivia@example.org", "Olivia Owner", Role.OWNER),
+                ("cora@example.org", "Cora Billing", Role.AGENT),
+                ("sam@example.org", "Sam Support", Role.AGENT),
+            ),
+        )
         billing = accounts_service.create_team(session, organization_id=org.id, name="Billing")
         support = accounts_service.create_team(session, organization_id=org.id, name="Support")
         accounts_service.add_to_team(session, team=billing, member=members["Cora Billing"])
