@@ -217,9 +217,7 @@ def close_commitment(
 )
 def get_promise_settings(db: DB, actor: RoutingAdmin) -> PromiseSettingsRead:
     found = service.promise_settings(db, organization_id=actor.organization_id)
-    return PromiseSettingsRead(
-        default_hours=found.default_hours, reminder_minutes=found.reminder_minutes
-    )
+    return PromiseSettingsRead.model_validate(found)
 
 
 @router.put(
@@ -237,6 +235,4 @@ def put_promise_settings(
         default_hours=body.default_hours,
         reminder_minutes=body.reminder_minutes,
     )
-    return PromiseSettingsRead(
-        default_hours=saved.default_hours, reminder_minutes=saved.reminder_minutes
-    )
+    return PromiseSettingsRead.model_validate(saved)

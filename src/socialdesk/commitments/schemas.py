@@ -123,6 +123,6 @@ class PromiseSettingsBody(_Body):
     )
 
 
-class PromiseSettingsRead(BaseModel):
+class PromiseSettingsRead(ReadModel):
     default_hours: float | None
     reminder_minutes: int
