@@ -30,6 +30,9 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.OWNER: frozenset(set(Permission)),
 }
 
+# The roles that run the organization (admins' notices, handovers, closing others' work).
+ADMIN_ROLES: frozenset[str] = frozenset({Role.OWNER.value, Role.ADMIN.value})
+
 
 # API token scopes: a token carries the member's permissions intersected with its scopes.
 TOKEN_SCOPES: dict[str, frozenset[Permission]] = {

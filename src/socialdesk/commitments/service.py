@@ -34,7 +34,8 @@ from sqlalchemy import update as sql_update
 from sqlalchemy.orm import Session
 
 from socialdesk.accounts import audit
-from socialdesk.accounts.models import Member, Organization, Role, Team, TeamMembership
+from socialdesk.accounts.models import Member, Organization, Team, TeamMembership
+from socialdesk.accounts.permissions import ADMIN_ROLES
 from socialdesk.commitments.calendar import (
     DEFAULT_CALENDAR,
     BusinessCalendar,
@@ -1089,7 +1090,7 @@ def _an_admin(session: Session, leaving: Member, actor: Member | None) -> Member
         actor is not None
         and _eligible(actor, leaving)
         and actor.organization_id == leaving.organization_id
-        and actor.role in (Role.OWNER.value, Role.ADMIN.value)
+        and actor.role in ADMIN_ROLES
     ):
         return actor
     return session.scalars(
@@ -1098,7 +1099,7 @@ def _an_admin(session: Session, leaving: Member, actor: Member | None) -> Member
             Member.organization_id == leaving.organization_id,
             Member.is_active.is_(True),
             Member.id != leaving.id,
-            Member.role.in_([Role.OWNER.value, Role.ADMIN.value]),
+            Member.role.in_(ADMIN_ROLES),
         )
         .order_by(Member.id)
         .limit(1)

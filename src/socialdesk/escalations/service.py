@@ -22,7 +22,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from socialdesk.accounts.models import Member, Organization, Role, Team, TeamMembership
+from socialdesk.accounts.models import Member, Organization, Team, TeamMembership
+from socialdesk.accounts.permissions import ADMIN_ROLES
 from socialdesk.common import clock
 from socialdesk.common.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from socialdesk.common.pagination import Page, keyset_page
@@ -489,9 +490,6 @@ class CloseRights:
     cancel: bool
 
 
-_ADMIN_ROLES = frozenset({Role.ADMIN.value, Role.OWNER.value})
-
-
 def close_rights(
     session: Session, *, request: EscalationRequest, actor: Member, conversation: Conversation
 ) -> CloseRights:
@@ -501,7 +499,7 @@ def close_rights(
     if actor.organization_id != request.organization_id:
         return CloseRights(done=False, cancel=False)
     owner = actor.id in (request.requested_by_id, conversation.assignee_id)
-    if owner or actor.role in _ADMIN_ROLES:
+    if owner or actor.role in ADMIN_ROLES:
         return CloseRights(done=True, cancel=True)
     asked = actor.id == request.member_id
     if not asked and request.team_id is not None:

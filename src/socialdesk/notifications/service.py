@@ -14,7 +14,8 @@ from urllib.parse import urlsplit
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from socialdesk.accounts.models import Member, Role, Team, TeamMembership
+from socialdesk.accounts.models import Member, Team, TeamMembership
+from socialdesk.accounts.permissions import ADMIN_ROLES
 from socialdesk.common import clock, crypto
 from socialdesk.common.errors import NotFound, ValidationFailed
 from socialdesk.common.pagination import Page, keyset_page
@@ -103,7 +104,7 @@ def admin_ids(session: Session, *, organization_id: int) -> list[int]:
             select(Member.id).where(
                 Member.organization_id == organization_id,
                 Member.is_active.is_(True),
-                Member.role.in_([Role.OWNER.value, Role.ADMIN.value]),
+                Member.role.in_(ADMIN_ROLES),
             )
         )
     )
