@@ -101,3 +101,38 @@ def test_a_starting_worker_clears_locks_a_killed_worker_left(tmp_path: Path) -> 
     assert restarted.huey.is_locked("periodic.tests.periodic_lock")
     assert "periodic.tests.periodic_lock" in restarted.clear_periodic_locks()
     assert not restarted.huey.is_locked("periodic.tests.periodic_lock")
+
+
+def _key_backends() -> list[object]:
+    redis = pytest.param(
+        "redis",
+        marks=[
+            pytest.mark.redis,
+            pytest.mark.skipif(not _redis_up(), reason="Redis is not running at 127.0.0.1:6379"),
+        ],
+    )
+    return ["memory", "sqlite", redis]
+
+
+@pytest.mark.parametrize("backend", _key_backends())
+def test_shared_keys_are_seen_by_every_process(tmp_path: Path, backend: str) -> None:
+    settings = Settings(
+        var_dir=tmp_path, jobs_backend=backend, redis_url="redis://127.0.0.1:6379/15"
+    )
+    first = build_queue(settings)
+    first.flush()
+    # The memory backend lives in one process: the "other process" is the same queue there.
+    other = first if backend == "memory" else build_queue(settings)
+    assert other.get_key("chain") is None
+    assert first.add_key("chain", "a")
+    assert not other.add_key("chain", "b")  # taken: the first value stays
+    assert other.get_key("chain") == "a"
+    first.put_key("chain", "c")  # put overwrites
+    assert other.pop_key("chain") == "c"
+    assert first.pop_key("chain") is None  # popped once
+    assert first.get_key("chain") is None
+    assert other.add_key("chain", "d")
+    # Apart from huey's task locks of the same name.
+    assert not first.huey.is_locked("chain")
+    first.flush()
+    assert other.get_key("chain") is None

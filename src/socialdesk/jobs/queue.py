@@ -20,6 +20,9 @@ from socialdesk.jobs.registry import Payload, Retry
 
 log = logging.getLogger(__name__)
 
+# Apart from huey's own keys (task locks are "<name>.lock.<lock>").
+_KEY_PREFIX = "socialdesk.key."
+
 
 class JobQueue:
     def __init__(self, huey: Any) -> None:
@@ -75,6 +78,27 @@ class JobQueue:
                 return ran
             self.huey.execute(task, timestamp=_far_future() if include_scheduled else None)
             ran += 1
+
+    # -- shared keys: small values in the queue's storage, so every worker process (and the
+    # command that enqueues) sees the same ones. For coordination (one job chain at a time),
+    # not for data: ``flush`` drops them with the jobs.
+
+    def put_key(self, key: str, value: str) -> None:
+        self.huey.put(_KEY_PREFIX + key, value)
+
+    def add_key(self, key: str, value: str) -> bool:
+        """Store ``value`` unless ``key`` holds one already, in one atomic step of the storage;
+        whether it was stored."""
+        return bool(self.huey.put_if_empty(_KEY_PREFIX + key, value))
+
+    def get_key(self, key: str) -> str | None:
+        value = self.huey.get(_KEY_PREFIX + key, peek=True)
+        return None if value is None else str(value)
+
+    def pop_key(self, key: str) -> str | None:
+        """Read and delete ``key``; of two callers at once, one gets the value."""
+        value = self.huey.get(_KEY_PREFIX + key, peek=False)
+        return None if value is None else str(value)
 
     def pending_count(self) -> int:
         return int(self.huey.pending_count()) + int(self.huey.scheduled_count())
