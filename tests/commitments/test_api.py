@@ -5,17 +5,21 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from socialdesk.accounts import service as accounts_service
 from socialdesk.accounts.models import Member
+from socialdesk.commitments.models import Commitment
 from socialdesk.common.clock import FrozenClock
-from tests.commitments.test_service import World, build_world
+from socialdesk.conversations.models import DeliveryState, Message
+from socialdesk.db.session import get_sessionmaker
+from tests.commitments.test_service import PROMISE, World, build_world
 
 
 @dataclass
@@ -293,3 +297,108 @@ def test_promise_settings_are_for_admins_of_the_organization(
     assert api(client, desk, "agent").get("/admin/promises").status_code == 403
     other = api(client, desk, "b_owner").get("/admin/promises").json()
     assert other == {"default_hours": None, "reminder_minutes": 120}  # Beta's own
+
+
+def _stored(conversation_id: int) -> list[Commitment]:
+    with get_sessionmaker(write=False)() as reader:
+        return list(
+            reader.scalars(
+                select(Commitment)
+                .where(Commitment.conversation_id == conversation_id)
+                .order_by(Commitment.id)
+            )
+        )
+
+
+def test_the_preview_shows_what_a_draft_would_promise(client: TestClient, desk: Desk) -> None:
+    a = api(client, desk)
+    cid = desk.a.conversation.id
+    response = a.post(f"/conversations/{cid}/promises/preview", {"text": f"Sorry! {PROMISE}."})
+    assert response.status_code == 200, response.text
+    [found] = response.json()
+    assert found["key"]
+    assert found["due_at"] == "2026-01-06T10:00:00+00:00"  # 11:00 tomorrow in Amsterdam
+    assert found["due_is_default"] is False
+    assert found["start"] == len("Sorry! ")
+    assert a.post(f"/conversations/{cid}/promises/preview", {"text": "Thanks!"}).json() == []
+    assert _stored(cid) == []  # a preview stores nothing
+    empty = a.post(f"/conversations/{cid}/promises/preview", {"text": ""})
+    assert empty.status_code == 422
+    other = api(client, desk, "b_owner").post(
+        f"/conversations/{cid}/promises/preview", {"text": PROMISE}
+    )
+    assert other.status_code == 404
+
+
+def test_replies_and_notes_through_the_api_keep_their_promises(
+    client: TestClient, desk: Desk
+) -> None:
+    a = api(client, desk)
+    cid = desk.a.conversation.id
+    reply = a.post(f"/conversations/{cid}/replies", {"text": PROMISE})
+    assert reply.status_code == 202, reply.text
+    [kept] = _stored(cid)
+    assert (kept.message_id, kept.owner_id, kept.source) == (
+        reply.json()["id"],
+        desk.a.agent.id,
+        "detected",
+    )
+    assert kept.due_at == datetime(2026, 1, 6, 10, 0, tzinfo=UTC)
+
+    key = a.post(f"/conversations/{cid}/promises/preview", {"text": PROMISE}).json()[0]["key"]
+    dropped = a.post(
+        f"/conversations/{cid}/replies",
+        {"text": PROMISE, "promises": [{"key": key, "keep": False}]},
+    )
+    assert dropped.status_code == 202, dropped.text
+    assert len(_stored(cid)) == 1
+
+    edited = a.post(
+        f"/conversations/{cid}/notes",
+        {
+            "text": PROMISE,
+            "promises": [
+                {"key": key, "text": "Technician visit", "due_at": "2026-01-08T12:00:00+01:00"}
+            ],
+        },
+    )
+    assert edited.status_code == 201, edited.text
+    note_promise = _stored(cid)[-1]
+    assert note_promise.text == "Technician visit"
+    assert note_promise.due_at == datetime(2026, 1, 8, 11, 0, tzinfo=UTC)
+    assert note_promise.message_id == edited.json()["id"]
+
+    past = a.post(
+        f"/conversations/{cid}/notes",
+        {"text": PROMISE, "promises": [{"key": key, "due_at": "2025-01-01T00:00:00+00:00"}]},
+    )
+    assert past.status_code == 422
+    assert len(_stored(cid)) == 2  # the refused note kept nothing, and was not added
+    unknown = a.post(
+        f"/conversations/{cid}/replies", {"text": "Thanks", "promises": [{"kep": False}]}
+    )
+    assert unknown.status_code == 422
+
+
+def test_a_promise_whose_reply_failed_to_deliver_says_so(client: TestClient, desk: Desk) -> None:
+    a = api(client, desk)
+    cid = desk.a.conversation.id
+    reply = a.post(f"/conversations/{cid}/replies", {"text": PROMISE}).json()
+    [kept] = _stored(cid)
+    assert a.get(f"/commitments/{kept.id}").json()["reply_undelivered"] is None
+    with get_sessionmaker()() as writer:
+        message = writer.get(Message, reply["id"])
+        assert message is not None
+        message.delivery_state = DeliveryState.FAILED.value
+        message.delivery_error = "403: your access tier does not allow replies"
+        writer.commit()
+    one = a.get(f"/commitments/{kept.id}").json()
+    assert one["reply_undelivered"] == "403: your access tier does not allow replies"
+    [listed] = a.get("/commitments", conversation_id=cid).json()["items"]
+    assert listed["reply_undelivered"] == one["reply_undelivered"]
+    [in_conversation] = a.get(f"/conversations/{cid}/commitments").json()
+    assert in_conversation["reply_undelivered"] == one["reply_undelivered"]
+    closed = a.post(
+        f"/commitments/{kept.id}/close", {"status": "cancelled", "evidence": "never sent"}
+    )
+    assert closed.json()["reply_undelivered"] is None  # only open promises are owed

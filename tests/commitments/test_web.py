@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from socialdesk.commitments import service
 from socialdesk.commitments.models import Commitment
 from socialdesk.common.clock import FrozenClock
-from socialdesk.conversations.models import Conversation
+from socialdesk.conversations.models import Conversation, DeliveryState, Message
 from socialdesk.db.session import get_sessionmaker
 from socialdesk.policy import service as policy_service
 from tests.commitments.test_service import PROMISE, World, build_world
@@ -151,6 +151,38 @@ def test_a_reply_keeps_its_promise_in_the_same_request(page: Page, w: World) -> 
     assert commitment.message_id is not None
     assert commitment.due_at == datetime(2026, 1, 6, 10, 0, tzinfo=UTC)
     assert commitment.source == "detected"
+
+
+def _set_delivery(message_id: int, state: str, error: str | None) -> None:
+    with get_sessionmaker()() as writer:
+        message = writer.get(Message, message_id)
+        assert message is not None
+        message.delivery_state = state
+        message.delivery_error = error
+        writer.commit()
+
+
+def test_a_promise_whose_reply_failed_says_the_customer_was_not_told(page: Page) -> None:
+    assert page.post("reply", htmx=True, text=PROMISE).status_code == 200
+    [commitment] = stored(page.id)
+    assert commitment.message_id is not None
+    panel = page.client.get(f"/conversations/{page.id}/panels/commitments", headers=HX).text
+    assert "Not delivered" not in panel
+    assert "sse:message.delivery_changed" in panel  # the panel follows delivery live
+
+    _set_delivery(commitment.message_id, DeliveryState.FAILED.value, "mastodon said: 422 too long")
+    panel = page.client.get(f"/conversations/{page.id}/panels/commitments", headers=HX).text
+    assert re.search(
+        r"Not delivered: the reply with this promise failed \(mastodon said: 422 too long\)",
+        panel,
+    )
+    mine = page.client.get("/commitments?owner=me").text
+    assert "Not delivered: the reply failed (mastodon said: 422 too long)" in mine
+
+    # Retried and sent: the warning goes.
+    _set_delivery(commitment.message_id, DeliveryState.SENT.value, None)
+    panel = page.client.get(f"/conversations/{page.id}/panels/commitments", headers=HX).text
+    assert "Not delivered" not in panel
 
 
 def test_a_dropped_promise_is_not_kept_and_an_edited_one_is_stored_as_edited(page: Page) -> None:

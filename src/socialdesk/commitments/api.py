@@ -8,6 +8,7 @@ another organization's id is a 404.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC
 from http import HTTPStatus
 from typing import Annotated, Literal
@@ -22,6 +23,8 @@ from socialdesk.commitments.schemas import (
     CommitmentPage,
     CommitmentRead,
     CommitmentUpdate,
+    DetectedPromiseRead,
+    PromisePreviewBody,
     PromiseSettingsBody,
     PromiseSettingsRead,
 )
@@ -55,7 +58,17 @@ CommitmentDep = Annotated[Commitment, Depends(_commitment)]
 ConversationDep = Annotated[Conversation, Depends(_conversation)]
 
 
-def read(commitment: Commitment) -> CommitmentRead:
+def read_all(db: DB, commitments: Sequence[Commitment]) -> list[CommitmentRead]:
+    """The commitments as the API shows them (one query for their replies' delivery)."""
+    failed = service.undelivered(db, commitments)
+    return [read(c, undelivered=failed.get(c.id)) for c in commitments]
+
+
+def read_one(db: DB, commitment: Commitment) -> CommitmentRead:
+    return read_all(db, [commitment])[0]
+
+
+def read(commitment: Commitment, *, undelivered: str | None = None) -> CommitmentRead:
     return CommitmentRead(
         id=commitment.id,
         conversation_id=commitment.conversation_id,
@@ -77,6 +90,7 @@ def read(commitment: Commitment) -> CommitmentRead:
         created_at=commitment.created_at,
         closed_at=commitment.closed_at,
         closed_by_id=commitment.closed_by_id,
+        reply_undelivered=undelivered,
     )
 
 
@@ -125,7 +139,7 @@ def list_commitments(
         cursor=cursor,
         limit=limit,
     )
-    return CommitmentPage(items=[read(c) for c in result.items], next_cursor=result.next_cursor)
+    return CommitmentPage(items=read_all(db, result.items), next_cursor=result.next_cursor)
 
 
 @router.get(
@@ -134,7 +148,31 @@ def list_commitments(
     responses=error_responses(404),
 )
 def conversation_commitments(conversation: ConversationDep, db: DB) -> list[CommitmentRead]:
-    return [read(c) for c in service.for_conversation(db, conversation_id=conversation.id)]
+    return read_all(db, service.for_conversation(db, conversation_id=conversation.id))
+
+
+@router.post(
+    "/conversations/{conversation_id}/promises/preview",
+    summary="The promises a draft would make if sent now, each with its due time",
+    responses=error_responses(403, 404),
+)
+def preview_promises(
+    body: PromisePreviewBody, conversation: ConversationDep, db: DB, actor: NoteTaker
+) -> list[DetectedPromiseRead]:
+    """Nothing is stored. Send a promise's ``key`` back in the reply's or note's ``promises``
+    with ``keep: false`` to drop it, or with ``text`` or ``due_at`` to change it."""
+    return [
+        DetectedPromiseRead(
+            key=p.key,
+            text=p.text,
+            due_at=p.due_at,
+            due_is_default=p.due_is_default,
+            due_phrase=p.due_phrase,
+            start=p.start,
+            end=p.end,
+        )
+        for p in service.detect(db, conversation=conversation, text=body.text)
+    ]
 
 
 @router.post(
@@ -157,14 +195,14 @@ def create_commitment(
         team_id=body.team_id,
         escalation_request_id=body.escalation_request_id,
     )
-    return read(commitment)
+    return read_one(db, commitment)
 
 
 @router.get(
     "/commitments/{commitment_id}", summary="One commitment", responses=error_responses(404)
 )
-def get_commitment(commitment: CommitmentDep) -> CommitmentRead:
-    return read(commitment)
+def get_commitment(commitment: CommitmentDep, db: DB) -> CommitmentRead:
+    return read_one(db, commitment)
 
 
 @router.patch(
@@ -185,7 +223,7 @@ def update_commitment(
         owner_id=body.owner_id,
         team_id=body.team_id if "team_id" in body.model_fields_set else service.UNSET,
     )
-    return read(commitment)
+    return read_one(db, commitment)
 
 
 @router.post(
@@ -204,7 +242,7 @@ def close_commitment(
         evidence=body.evidence,
         now=clock.now(),
     )
-    return read(commitment)
+    return read_one(db, commitment)
 
 
 # -- the organization's settings ----------------------------------------------------------

@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from socialdesk.common.schemas import PageOut, ReadModel, UTCTimestamp
-from socialdesk.conversations.schemas import StatusBody
+from socialdesk.conversations.schemas import MAX_TEXT, StatusBody
 
 
 class _Body(BaseModel):
@@ -37,6 +37,29 @@ class CommitmentRead(ReadModel):
     created_at: UTCTimestamp
     closed_at: UTCTimestamp | None
     closed_by_id: int | None
+    reply_undelivered: str | None = Field(
+        default=None,
+        description="Open, and the reply that made it failed to deliver: the delivery error. "
+        "The customer has not been told; retry the reply or cancel the promise.",
+    )
+
+
+class PromisePreviewBody(_Body):
+    text: str = Field(min_length=1, max_length=MAX_TEXT, description="The draft reply or note")
+
+
+class DetectedPromiseRead(BaseModel):
+    """A promise the draft would make if sent now."""
+
+    key: str = Field(description="Send it back in the reply's promises to keep, edit or drop it")
+    text: str = Field(description="What would be promised")
+    due_at: UTCTimestamp
+    due_is_default: bool = Field(
+        description="The text named no time: the organization's default applies"
+    )
+    due_phrase: str | None = Field(description="The words that gave the due time, if any")
+    start: int = Field(description="Where the promise starts in the text (characters)")
+    end: int = Field(description="Where it ends")
 
 
 CommitmentPage = PageOut[CommitmentRead]

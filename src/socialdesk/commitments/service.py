@@ -57,7 +57,7 @@ from socialdesk.common import clock
 from socialdesk.common.errors import Conflict, NotFound, ValidationFailed
 from socialdesk.common.pagination import Page, keyset_page
 from socialdesk.conversations import service as conversations_service
-from socialdesk.conversations.models import Conversation, Message
+from socialdesk.conversations.models import Conversation, DeliveryState, Message
 from socialdesk.escalations.models import EscalationRequest
 from socialdesk.events import bus
 from socialdesk.notifications import service as notifications_service
@@ -1439,6 +1439,29 @@ def reconcile_approved_reply(
 
 def _action_key(promise: DetectedPromise) -> str:
     return " ".join(promise.action.lower().split())
+
+
+def undelivered(session: Session, commitments: Sequence[Commitment]) -> dict[int, str]:
+    """Open commitments whose reply failed to deliver, with the delivery error.
+
+    The customer has not been told of these promises: until the reply is retried and sent, the
+    desk says so beside each one (a held reply is not listed: it is waiting for an approver).
+    """
+    waiting = {c.message_id: c.id for c in commitments if c.status == OPEN and c.message_id}
+    if not waiting:
+        return {}
+    failed = session.execute(
+        select(Message.id, Message.delivery_error).where(
+            Message.id.in_(waiting),
+            Message.delivery_state == DeliveryState.FAILED.value,
+        )
+    ).all()
+    reasons = {message_id: error or "delivery failed" for message_id, error in failed}
+    return {
+        c.id: reasons[c.message_id]
+        for c in commitments
+        if c.status == OPEN and c.message_id in reasons
+    }
 
 
 def cancel_for_unsent_message(

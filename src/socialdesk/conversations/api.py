@@ -8,7 +8,7 @@ schema, a service does the work, and the result is returned as a schema.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import UTC
 from http import HTTPStatus
 from typing import Annotated, Literal, TypeVar
@@ -45,6 +45,7 @@ from socialdesk.conversations.schemas import (
     MessageRead,
     NoteCreate,
     PriorityBody,
+    PromiseChoice,
     ReplyCreate,
     TagCreate,
     TeamBody,
@@ -359,6 +360,14 @@ def create_reply(
         visibility=Visibility(body.visibility) if body.visibility else None,
         confirmed=body.confirm,
     )
+    _keep_promises(
+        db,
+        conversation=conversation,
+        message=message,
+        author=actor.member,
+        text=body.text,
+        choices=body.promises,
+    )
     return _message_read(db, message)
 
 
@@ -374,7 +383,43 @@ def create_note(
     note = conversations_service.add_note(
         db, conversation=conversation, author=actor.member, text=body.text
     )
+    _keep_promises(
+        db,
+        conversation=conversation,
+        message=note,
+        author=actor.member,
+        text=body.text,
+        choices=body.promises,
+    )
     return _message_read(db, note)
+
+
+def _keep_promises(
+    db: Session,
+    *,
+    conversation: Conversation,
+    message: Message,
+    author: Member,
+    text: str,
+    choices: Sequence[PromiseChoice],
+) -> None:
+    """Track the promises the reply or note makes, in the same transaction, as the desk does."""
+    commitments_service.keep_promises(
+        db,
+        conversation=conversation,
+        message=message,
+        author=author,
+        text=text,
+        decisions=[
+            commitments_service.PromiseDecision(
+                key=c.key,
+                keep=c.keep,
+                text=c.text if c.keep else None,
+                due_at=c.due_at.astimezone(UTC) if c.keep and c.due_at else None,
+            )
+            for c in choices
+        ],
+    )
 
 
 @router.get(

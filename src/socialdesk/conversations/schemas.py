@@ -130,6 +130,25 @@ class _Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class PromiseChoice(_Body):
+    """The author's choice for one promise the preview found (``key`` as the preview gave it)."""
+
+    key: str = Field(min_length=1, max_length=MAX_TEXT)
+    keep: bool = Field(default=True, description="false: do not track this promise")
+    text: str | None = Field(
+        default=None, max_length=1000, description="What was promised, in the author's words"
+    )
+    due_at: AwareDatetime | None = Field(
+        default=None, description="The author's due time, with a UTC offset"
+    )
+
+
+PROMISES_HELP = (
+    "Choices for the promises the text makes (see the promises preview). Every promise found "
+    "and not dropped here is tracked as a commitment owned by the author."
+)
+
+
 class ReplyCreate(_Body):
     text: str = Field(min_length=1, max_length=MAX_TEXT)
     visibility: Literal["public", "direct"] | None = Field(
@@ -138,10 +157,12 @@ class ReplyCreate(_Body):
     confirm: bool = Field(
         default=False, description="Send despite warnings (after a 409 with code confirm)"
     )
+    promises: list[PromiseChoice] = Field(default_factory=list, description=PROMISES_HELP)
 
 
 class NoteCreate(_Body):
     text: str = Field(min_length=1, max_length=MAX_TEXT)
+    promises: list[PromiseChoice] = Field(default_factory=list, description=PROMISES_HELP)
 
 
 class AssignBody(_Body):

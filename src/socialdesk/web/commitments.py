@@ -243,11 +243,18 @@ class CommitmentRow:
     team_name: str
     closed_by_name: str | None
     due_value: str
+    undelivered: str | None = None  # the delivery error of the reply that made it
 
 
 def _rows(
-    commitments: list[Commitment], *, directory: vm.Directory, tz: tzinfo, now: datetime
+    db: Session,
+    commitments: list[Commitment],
+    *,
+    directory: vm.Directory,
+    tz: tzinfo,
+    now: datetime,
 ) -> list[CommitmentRow]:
+    failed = service.undelivered(db, commitments)
     return [
         CommitmentRow(
             commitment=c,
@@ -257,6 +264,7 @@ def _rows(
             team_name=directory.team_name(c.team_id),
             closed_by_name=directory.member_name(c.closed_by_id) if c.closed_by_id else None,
             due_value=_local_input(c.due_at, tz),
+            undelivered=failed.get(c.id),
         )
         for c in commitments
     ]
@@ -274,6 +282,7 @@ def _panel_context(
     now = clock.now()
     directory = vm.Directory.load(db, organization_id=actor.organization_id)
     rows = _rows(
+        db,
         service.for_conversation(db, conversation_id=conversation.id),
         directory=directory,
         tz=base["tz"],
@@ -474,7 +483,7 @@ def resolve_question(
         return None
     directory = vm.Directory.load(db, organization_id=organization_id)
     return ResolveQuestion(
-        rows=_rows(found, directory=directory, tz=tz, now=clock.now()),
+        rows=_rows(db, found, directory=directory, tz=tz, now=clock.now()),
         choices=[(c.value, label) for c, label in service.RESOLVE_CHOICE_LABELS.items()],
     )
 
@@ -541,7 +550,7 @@ def commitments_page(request: Request, actor: Reader, db: DB) -> Response:
         {
             **base,
             "directory": directory,
-            "rows": _rows(items, directory=directory, tz=base["tz"], now=now),
+            "rows": _rows(db, items, directory=directory, tz=base["tz"], now=now),
             "conversations": conversations,
             "next_cursor": result.next_cursor,
             "team_id": team_id,
