@@ -18,7 +18,9 @@ from socialdesk.notifications import service as notifications_service
 from socialdesk.notifications.models import Notification
 from socialdesk.sla import alerts
 from socialdesk.sla import jobs as sla_jobs
-from socialdesk.sla.models import SlaClock
+from socialdesk.sla import service as sla_service
+from socialdesk.sla.models import SlaClock, SlaPolicy
+from socialdesk.sla.schemas import SlaPolicyUpdate
 from tests.conftest import JobRunner
 from tests.notifications.servers import WebhookServer
 from tests.sla.conftest import World, by_target, clocks_of, customer_writes, fresh, policy
@@ -228,3 +230,54 @@ def test_a_breach_reaches_the_teams_webhook_and_a_warning_does_not(
     check(session)
     jobs.run_pending()
     assert len(webhook.received) == 1  # once
+
+
+# -- due times that move -------------------------------------------------------------------
+
+
+def set_first_response(
+    session: Session, jobs: JobRunner, world: World, made: SlaPolicy, minutes: int
+) -> None:
+    """Change the policy's first-response target as an admin would: running clocks follow."""
+    sla_service.update_policy(
+        session, policy=made, data=SlaPolicyUpdate(first_response_minutes=minutes)
+    )
+    sla_jobs.enqueue_resync(session, organization_id=world.org.id)
+    session.commit()
+    jobs.run_pending()
+
+
+def first_clock(session: Session, conversation_id: int) -> SlaClock:
+    (first,) = by_target(clocks_of(session, conversation_id), "first_response")
+    return first
+
+
+def test_a_stale_worker_neither_warns_nor_breaches_a_clock_whose_due_time_moved(
+    session: Session, jobs: JobRunner, world: World, clock: FrozenClock
+) -> None:
+    """A worker that read a clock before its due time moved later claims nothing: the warning
+    or breach it would send is for a due time the clock no longer has."""
+    made = policy(
+        session,
+        world.org,
+        first_response_minutes=30,
+        resolution_minutes=None,
+        warn_before_minutes=15,
+    )
+    clock.advance(timedelta(minutes=1))
+    conversation = owned(session, jobs, world)
+    clock.advance(timedelta(minutes=20))
+    session.commit()
+    with get_sessionmaker(write=False)() as reader:
+        stale_warning = alerts.due_for_warning(reader, now=clock.now())
+    clock.advance(timedelta(minutes=11))
+    with get_sessionmaker(write=False)() as reader:
+        stale_breach = alerts.due_for_breach(reader, now=clock.now())
+    assert [c.target for c in stale_warning + stale_breach] == ["first_response"] * 2
+    set_first_response(session, jobs, world, made, 120)
+    with session_scope() as late:  # the rows as the worker read them, due time and all
+        assert alerts._claim(late, stale_breach[0], "breached_at", stale_breach[0].due_at) is False
+        assert alerts._claim(late, stale_warning[0], "warned_at", clock.now()) is False
+    first = first_clock(session, conversation.id)
+    assert (first.warned_at, first.breached_at) == (None, None)
+    assert events(session, "sla.warning") + events(session, "sla.breached") == 0

@@ -1,4 +1,5 @@
-"""Warnings before a breach and the breach itself, each exactly once per clock.
+"""Warnings before a breach and the breach itself, each exactly once per clock and due time (a
+due time moved later is warned about again: tracking.py clears ``warned_at``).
 
 The periodic task (jobs.py) calls ``run`` every minute. A clock is claimed with a conditional
 UPDATE (``... WHERE warned_at IS NULL``, ``... WHERE breached_at IS NULL``) before anyone is
@@ -89,11 +90,20 @@ def due_for_breach(session: Session, *, now: datetime, limit: int = BATCH) -> li
 
 
 def _claim(session: Session, clock_row: SlaClock, column: str, value: datetime) -> bool:
-    """Set ``column`` on the clock if nobody has: True when this call set it."""
+    """Set ``column`` on the clock if nobody has: True when this call set it. Only while the
+    clock still runs unpaused with the due time it was read with: a reconcile may have moved
+    it since, and a warning or breach for a due time the clock no longer has would be wrong
+    (the next run sees the new one)."""
     target = getattr(SlaClock, column)
     result = session.execute(
         update(SlaClock)
-        .where(SlaClock.id == clock_row.id, target.is_(None), SlaClock.stopped_at.is_(None))
+        .where(
+            SlaClock.id == clock_row.id,
+            target.is_(None),
+            SlaClock.stopped_at.is_(None),
+            SlaClock.paused_at.is_(None),
+            SlaClock.due_at == clock_row.due_at,
+        )
         .values({column: value})
         .execution_options(synchronize_session=False)
     )
