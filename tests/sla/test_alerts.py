@@ -11,12 +11,13 @@ from sqlalchemy.orm import Session
 
 from socialdesk.common.clock import FrozenClock
 from socialdesk.conversations import service as conversations_service
-from socialdesk.conversations.models import Conversation, Status
+from socialdesk.conversations.models import Conversation, DeliveryState, Message, Status
 from socialdesk.db.session import get_sessionmaker, session_scope
 from socialdesk.events.models import EventRecord
 from socialdesk.notifications import service as notifications_service
 from socialdesk.notifications.models import Notification
-from socialdesk.sla import alerts
+from socialdesk.outbound import service as outbound
+from socialdesk.sla import alerts, reports, tracking
 from socialdesk.sla import jobs as sla_jobs
 from socialdesk.sla import service as sla_service
 from socialdesk.sla.models import SlaClock, SlaPolicy
@@ -250,6 +251,219 @@ def set_first_response(
 def first_clock(session: Session, conversation_id: int) -> SlaClock:
     (first,) = by_target(clocks_of(session, conversation_id), "first_response")
     return first
+
+
+def test_a_due_time_moved_later_is_warned_again_once_before_it(
+    session: Session, jobs: JobRunner, world: World, clock: FrozenClock
+) -> None:
+    made = policy(
+        session,
+        world.org,
+        first_response_minutes=60,
+        resolution_minutes=None,
+        warn_before_minutes=15,
+    )
+    clock.advance(timedelta(minutes=1))
+    start = clock.now()
+    conversation = owned(session, jobs, world)
+    clock.advance(timedelta(minutes=47))
+    assert check(session).warned == 1
+    set_first_response(session, jobs, world, made, 120)  # due an hour later
+    first = first_clock(session, conversation.id)
+    assert first.due_at == start + timedelta(minutes=120)
+    assert first.warned_at is None  # the warning was for the old due time
+    assert check(session).warned == 0  # 73 minutes left: too early
+    clock.advance(timedelta(minutes=57))  # 16 minutes left
+    assert check(session).warned == 0
+    clock.advance(timedelta(minutes=2))  # 14 minutes left
+    assert check(session).warned == 1
+    for _ in range(3):
+        clock.advance(timedelta(minutes=1))
+        assert check(session).warned == 0  # once for the new due time
+    assert events(session, "sla.warning") == 2
+    assert len(notifications(session, alerts.WARNING_KIND)) == 4  # 2 warnings x (owner, lead)
+    session.expire_all()
+    last = session.scalars(
+        select(EventRecord).where(EventRecord.kind == "sla.warning").order_by(EventRecord.id)
+    ).all()[-1]
+    assert last.payload["due_at"] == (start + timedelta(minutes=120)).isoformat()
+
+
+def test_a_due_time_moved_earlier_or_not_at_all_is_not_warned_again(
+    session: Session, jobs: JobRunner, world: World, clock: FrozenClock
+) -> None:
+    made = policy(
+        session,
+        world.org,
+        first_response_minutes=60,
+        resolution_minutes=None,
+        warn_before_minutes=15,
+    )
+    clock.advance(timedelta(minutes=1))
+    start = clock.now()
+    conversation = owned(session, jobs, world)
+    clock.advance(timedelta(minutes=47))
+    assert check(session).warned == 1
+    warned_at = first_clock(session, conversation.id).warned_at
+    # Reconciled again with nothing changed: the same due time, warned already.
+    tracking.reconcile(session, conversation_id=conversation.id)
+    session.commit()
+    assert first_clock(session, conversation.id).warned_at == warned_at
+    assert check(session).warned == 0
+    set_first_response(session, jobs, world, made, 55)  # due five minutes earlier
+    first = first_clock(session, conversation.id)
+    assert first.due_at == start + timedelta(minutes=55)
+    assert first.warned_at == warned_at
+    for _ in range(7):  # up to a minute before the new due time
+        clock.advance(timedelta(minutes=1))
+        assert check(session).warned == 0
+    clock.advance(timedelta(minutes=1))
+    assert check(session) == alerts.Outcome(warned=0, breached=1)
+    assert events(session, "sla.warning") == 1
+
+
+def test_a_due_time_moved_inside_the_window_already_warned_is_not_warned_again(
+    session: Session, jobs: JobRunner, world: World, clock: FrozenClock
+) -> None:
+    """Warned at 14 minutes left; a minute later is still inside that warning's window: the
+    owner has had their warning for this stretch, a second one would only repeat it."""
+    made = policy(
+        session,
+        world.org,
+        first_response_minutes=60,
+        resolution_minutes=None,
+        warn_before_minutes=15,
+    )
+    clock.advance(timedelta(minutes=1))
+    start = clock.now()
+    conversation = owned(session, jobs, world)
+    clock.advance(timedelta(minutes=46))
+    assert check(session).warned == 1
+    set_first_response(session, jobs, world, made, 61)
+    first = first_clock(session, conversation.id)
+    assert first.due_at == start + timedelta(minutes=61)
+    assert first.warned_at is not None
+    for _ in range(5):
+        clock.advance(timedelta(minutes=1))
+        assert check(session).warned == 0
+    assert events(session, "sla.warning") == 1
+
+
+def test_resuming_after_a_pause_warns_again_once(
+    session: Session, jobs: JobRunner, world: World, clock: FrozenClock
+) -> None:
+    policy(
+        session,
+        world.org,
+        first_response_minutes=60,
+        resolution_minutes=None,
+        warn_before_minutes=15,
+    )
+    clock.advance(timedelta(minutes=1))
+    start = clock.now()
+    conversation = owned(session, jobs, world)
+    clock.advance(timedelta(minutes=47))
+    assert check(session).warned == 1
+    clock.advance(timedelta(minutes=1))
+    conversations_service.set_status(
+        session,
+        conversation=fresh(session, conversation.id),
+        status=Status.PENDING,
+        actor=world.agent,
+    )
+    session.commit()
+    jobs.run_pending()
+    clock.advance(timedelta(minutes=90))
+    assert check(session) == alerts.Outcome(warned=0, breached=0)  # paused: nothing due
+    customer_writes(session, jobs, world, text="Here is my order number")  # resumes it
+    first = first_clock(session, conversation.id)
+    assert first.due_at == start + timedelta(minutes=60 + 90)
+    assert first.warned_at is None
+    assert check(session).warned == 1  # 12 minutes left, as when it paused
+    for _ in range(11):
+        clock.advance(timedelta(minutes=1))
+        assert check(session) == alerts.Outcome(warned=0, breached=0)
+    clock.advance(timedelta(minutes=1))
+    assert check(session) == alerts.Outcome(warned=0, breached=1)
+    assert events(session, "sla.warning") == 2
+
+
+def test_a_reply_that_fails_restarts_the_clock_without_a_second_warning_for_its_due_time(
+    session: Session, jobs: JobRunner, world: World, clock: FrozenClock
+) -> None:
+    policy(
+        session,
+        world.org,
+        first_response_minutes=60,
+        resolution_minutes=None,
+        warn_before_minutes=15,
+    )
+    clock.advance(timedelta(minutes=1))
+    start = clock.now()
+    conversation = owned(session, jobs, world)
+    clock.advance(timedelta(minutes=47))
+    assert check(session).warned == 1
+    clock.advance(timedelta(minutes=1))
+    outbound.queue_reply(
+        session, conversation=fresh(session, conversation.id), author=world.agent, text="On it."
+    )
+    session.commit()
+    jobs.run_pending()
+    assert first_clock(session, conversation.id).stopped_at is not None
+    message = session.scalars(
+        select(Message).where(
+            Message.conversation_id == conversation.id, Message.direction == "outbound"
+        )
+    ).one()
+    clock.advance(timedelta(minutes=1))
+    message.delivery_state = DeliveryState.FAILED.value
+    message.delivery_error = "the channel refused it"
+    outbound.emit_delivery_state(session, message)
+    session.commit()
+    jobs.run_pending()
+    first = first_clock(session, conversation.id)
+    assert (first.stopped_at, first.due_at) == (None, start + timedelta(minutes=60))
+    assert first.warned_at is not None  # the same due time was warned already
+    assert check(session).warned == 0
+    clock.advance(timedelta(minutes=11))
+    assert check(session) == alerts.Outcome(warned=0, breached=1)
+    assert events(session, "sla.warning") == 1
+
+
+def test_a_breach_stays_recorded_when_the_due_time_moves_later(
+    session: Session, jobs: JobRunner, world: World, clock: FrozenClock
+) -> None:
+    """A breach that happened stays one (the reports count it): a longer target later does
+    not undo it, warn about the new due time, or breach the clock a second time."""
+    made = policy(
+        session,
+        world.org,
+        first_response_minutes=30,
+        resolution_minutes=None,
+        warn_before_minutes=15,
+    )
+    clock.advance(timedelta(minutes=1))
+    start = clock.now()
+    conversation = owned(session, jobs, world)
+    clock.advance(timedelta(minutes=20))
+    assert check(session).warned == 1
+    clock.advance(timedelta(minutes=11))
+    assert check(session).breached == 1
+    set_first_response(session, jobs, world, made, 120)
+    first = first_clock(session, conversation.id)
+    assert first.due_at == start + timedelta(minutes=120)
+    assert first.breached_at == start + timedelta(minutes=30)
+    for minutes in (60, 30):  # inside the new warning window, then past the new due time
+        clock.advance(timedelta(minutes=minutes))
+        assert check(session) == alerts.Outcome(warned=0, breached=0)
+    assert fresh(session, conversation.id).sla_breached is True
+    first_day, last_day = reports.resolve_range(
+        session, organization_id=world.org.id, start=None, end=None
+    )
+    report = reports.sla_report(
+        session, organization_id=world.org.id, start=first_day, end=last_day
+    )
+    assert report.total.breached == 1
 
 
 def test_a_stale_worker_neither_warns_nor_breaches_a_clock_whose_due_time_moved(

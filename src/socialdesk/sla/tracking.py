@@ -16,13 +16,16 @@ Stored rules (docs/sla.md):
 * a clock stopped after its due time is breached (``breached_at`` = its due time) even if the
   periodic check had not seen it yet; a cancelled clock has no measure (``elapsed_seconds``
   None);
+* a running clock whose due time moves later than its warning's window gets ``warned_at``
+  cleared, so it is warned again before the new due time; a breach stays recorded whatever
+  its due time becomes (the reports count it);
 * the snapshot (team, assignee, channel, priority) follows the conversation while the clock
   runs and is frozen when it stops or breaches: the reports credit whoever held it then.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -93,14 +96,17 @@ def history(session: Session, *, conversation_id: int, now: datetime) -> list[Ha
     return out
 
 
-def clocks_of(session: Session, *, conversation_id: int) -> list[SlaClock]:
-    return list(
-        session.scalars(
-            select(SlaClock)
-            .where(SlaClock.conversation_id == conversation_id)
-            .order_by(SlaClock.started_at, SlaClock.id)
-        )
+def clocks_of(
+    session: Session, *, conversation_id: int, for_update: bool = False
+) -> list[SlaClock]:
+    query = (
+        select(SlaClock)
+        .where(SlaClock.conversation_id == conversation_id)
+        .order_by(SlaClock.started_at, SlaClock.id)
     )
+    if for_update:
+        query = query.with_for_update().execution_options(populate_existing=True)
+    return list(session.scalars(query))
 
 
 def snapshot(clock_row: SlaClock, conversation: Conversation, channel: str) -> None:
@@ -124,7 +130,9 @@ def reconcile(
         return None
     policy = sla_service.pick(session, conversation=conversation)
     channel = sla_service.channel_of(session, conversation)
-    stored = clocks_of(session, conversation_id=conversation.id)
+    # Locked too: a warning claimed (alerts.py) between reading a clock and moving its due
+    # time would otherwise be kept for a due time the clock no longer has.
+    stored = clocks_of(session, conversation_id=conversation.id, for_update=True)
     by_key = {(c.target, c.started_at): c for c in stored}
     kept: set[int] = set()
     changed = False
@@ -180,6 +188,17 @@ def _apply(
     channel: str,
 ) -> None:
     row.policy_id = policy.id
+    if (
+        cycle.running
+        and row.breached_at is None
+        and row.warned_at is not None
+        and m.due_at > row.due_at
+        and row.warned_at < m.due_at - timedelta(minutes=policy.warn_before_minutes)
+    ):
+        # Due later (resumed, a longer target): the warning sent was for the old due time,
+        # before the new one's warning window opened, so one is owed before the new due time.
+        # A warning already inside the new window stands; an earlier due time keeps it too.
+        row.warned_at = None
     row.due_at = m.due_at
     row.paused_at = m.paused_at
     if row.breached_at is None:
