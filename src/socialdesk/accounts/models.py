@@ -72,6 +72,9 @@ class Member(IdMixin, Base):
     last_assigned_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
     # Languages the member answers in (ISO 639-1), for routing by the message's language.
     languages: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # Notification topics the member reads in the desk only, not by email
+    # (notifications.preferences.TOPICS).
+    email_muted: Mapped[list[str]] = mapped_column(JSON, default=list)
 
 
 class Team(IdMixin, Base):

@@ -8,13 +8,18 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends
 
+from socialdesk.accounts.models import Member
 from socialdesk.common.deps import DB, Reader
 from socialdesk.common.schemas import Cursor, Limit, api_token_scheme, error_responses
+from socialdesk.notifications import preferences
 from socialdesk.notifications import service as notifications_service
 from socialdesk.notifications.schemas import (
     MarkedRead,
     NotificationPage,
+    NotificationPreferences,
+    NotificationPreferencesBody,
     NotificationRead,
+    TopicPreference,
     UnreadCount,
 )
 
@@ -41,6 +46,35 @@ def list_notifications(
 @router.get("/notifications/unread-count", summary="How many of my notifications are unread")
 def unread_count(db: DB, actor: Reader) -> UnreadCount:
     return UnreadCount(unread=notifications_service.unread_count(db, member=actor.member))
+
+
+def _preferences(member: Member) -> NotificationPreferences:
+    email = preferences.email_choices(member)
+    return NotificationPreferences(
+        topics=[
+            TopicPreference(key=t.key, label=t.label, description=t.description, email=email[t.key])
+            for t in preferences.TOPICS
+        ]
+    )
+
+
+@router.get(
+    "/notifications/preferences",
+    summary="Which of my notification topics also come by email",
+)
+def get_preferences(actor: Reader) -> NotificationPreferences:
+    return _preferences(actor.member)
+
+
+@router.put(
+    "/notifications/preferences",
+    summary="Turn email on or off for some of my notification topics",
+)
+def set_preferences(
+    body: NotificationPreferencesBody, db: DB, actor: Reader
+) -> NotificationPreferences:
+    preferences.set_email(db, member=actor.member, choices=body.email)
+    return _preferences(actor.member)
 
 
 @router.get(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from socialdesk.common.schemas import PageOut, ReadModel, UTCTimestamp
 
@@ -31,3 +31,22 @@ class UnreadCount(BaseModel):
 
 class MarkedRead(BaseModel):
     marked: int = Field(description="How many notifications were unread and are now read")
+
+
+class TopicPreference(BaseModel):
+    key: str = Field(description="promises, requests, sla, followups, automation or health")
+    label: str
+    description: str = Field(description="Which notifications the topic holds")
+    email: bool = Field(description="Also sent by email (every notification is in the desk)")
+
+
+class NotificationPreferences(BaseModel):
+    topics: list[TopicPreference]
+
+
+class NotificationPreferencesBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    email: dict[str, bool] = Field(
+        description='Topics to change, e.g. {"sla": false}; the others stay as they are'
+    )

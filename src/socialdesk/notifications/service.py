@@ -23,6 +23,7 @@ from socialdesk.config import get_settings
 from socialdesk.events import bus
 from socialdesk.events.types import NotificationCreated
 from socialdesk.jobs import queue as jobs
+from socialdesk.notifications import preferences
 from socialdesk.notifications.models import Notification
 
 EMAIL_JOB = "notifications.email"
@@ -53,7 +54,8 @@ def notify(
     """One notification per distinct active member of the organization among ``member_ids``.
 
     With ``email`` and the desk's mail configured (``SOCIALDESK_MAIL_URL``), each is also
-    mailed to the member by a job after the commit.
+    mailed to the member by a job after the commit, unless the member turned email off for
+    its topic (``preferences``).
     """
     wanted = sorted(set(member_ids))
     if not wanted:
@@ -83,6 +85,7 @@ def notify(
         created.append(notification)
     session.flush()
     mail = email and bool(get_settings().mail_url)
+    emailed = {m.id for m in members if preferences.emails(m, kind)}
     for notification in created:
         bus.emit(
             session,
@@ -93,7 +96,7 @@ def notify(
                 notification_kind=kind,
             ),
         )
-        if mail:
+        if mail and notification.member_id in emailed:
             jobs.enqueue(session, EMAIL_JOB, {"notification_id": notification.id})
     return created
 

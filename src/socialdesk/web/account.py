@@ -22,6 +22,7 @@ from socialdesk.common.crypto import decrypt_json, new_token, sign, unsign
 from socialdesk.common.deps import DB, Actor, Reader
 from socialdesk.common.errors import DomainError, NotAuthenticated, ValidationFailed
 from socialdesk.config import get_settings
+from socialdesk.notifications import preferences
 from socialdesk.web import forms
 from socialdesk.web import views as web_views
 from socialdesk.web.admin import FormError, attempt, page_context, source_of
@@ -59,6 +60,9 @@ def _profile_context(
         "totp_uri": totp_uri,
         "totp_secret": totp_secret,
         "notice": notice,
+        "email_topics": preferences.TOPICS,
+        "email_choices": preferences.email_choices(member),
+        "mail_configured": bool(get_settings().mail_url),
     }
 
 
@@ -107,6 +111,25 @@ async def update_profile(request: Request, actor: Reader, db: DB) -> Response:
 
     error = attempt(db, "profile", act)
     return _profile_answer(request, db, actor, error)
+
+
+@router.post("/account/notifications")
+async def update_email_choices(request: Request, actor: Reader, db: DB) -> Response:
+    """The checked topics come by email, the others only in the desk."""
+    form = await request.form()
+    wanted = {value for value in form.getlist("email") if isinstance(value, str)}
+
+    def act() -> None:
+        choices = {topic.key: topic.key in wanted for topic in preferences.TOPICS}
+        unknown = sorted(wanted - set(choices))
+        if unknown:
+            raise ValidationFailed(f"unknown notification topic {unknown[0]!r}", field="email")
+        preferences.set_email(db, member=actor.member, choices=choices)
+
+    error = attempt(db, "email", act)
+    if error:
+        return _profile_answer(request, db, actor, error)
+    return _profile_answer(request, db, actor, None, notice="Your email choices are saved.")
 
 
 @router.post("/account/password")
