@@ -4,9 +4,11 @@ team lead, as typed events too."""
 from __future__ import annotations
 
 import threading
+import time
 from datetime import timedelta
 
-from sqlalchemy import func, select
+import pytest
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from socialdesk.common.clock import FrozenClock
@@ -495,3 +497,45 @@ def test_a_stale_worker_neither_warns_nor_breaches_a_clock_whose_due_time_moved(
     first = first_clock(session, conversation.id)
     assert (first.warned_at, first.breached_at) == (None, None)
     assert events(session, "sla.warning") + events(session, "sla.breached") == 0
+
+
+def test_an_alert_locks_the_conversation_before_its_clock_as_reconcile_does(
+    session: Session, jobs: JobRunner, world: World, clock: FrozenClock, database_url: str
+) -> None:
+    if not database_url.startswith("postgresql"):
+        pytest.skip("row locks are PostgreSQL's; SQLite serialises writers")
+    policy(session, world.org, first_response_minutes=30, warn_before_minutes=0)
+    clock.advance(timedelta(minutes=1))
+    conversation = owned(session, jobs, world)
+    clock.advance(timedelta(minutes=31))
+    (first,) = by_target(clocks_of(session, conversation.id), "first_response")
+    session.commit()
+
+    # A reconcile of this conversation has locked it and is about to lock its clocks.
+    holder = get_sessionmaker()()
+    holder.execute(
+        select(Conversation.id).where(Conversation.id == conversation.id).with_for_update()
+    )
+    errors: list[BaseException] = []
+    breached: list[int] = []
+
+    def worker() -> None:
+        try:
+            with session_scope() as s:
+                breached.append(alerts.breach(s))
+        except BaseException as exc:  # surfaced below
+            errors.append(exc)
+
+    thread = threading.Thread(target=worker)
+    thread.start()
+    time.sleep(0.5)  # the breach reaches the conversation's lock and waits there
+    assert thread.is_alive()
+    # Had the breach claimed the clock first, this would wait for it while it waits for the
+    # conversation: a deadlock that PostgreSQL resolves by aborting one of the two.
+    holder.execute(text("SET LOCAL lock_timeout = '5s'"))
+    holder.execute(select(SlaClock.id).where(SlaClock.id == first.id).with_for_update())
+    holder.commit()
+    holder.close()
+    thread.join(timeout=30)
+    assert errors == []
+    assert breached == [1]

@@ -89,6 +89,16 @@ def due_for_breach(session: Session, *, now: datetime, limit: int = BATCH) -> li
     )
 
 
+def _lock_conversation(session: Session, clock_row: SlaClock) -> None:
+    """Lock the clock's conversation before the clock (PostgreSQL), in the order reconcile
+    takes them: claiming the clock first and then updating the conversation (a breach marks
+    it) would deadlock against a reconcile holding the conversation and waiting for its
+    clocks."""
+    session.get(
+        Conversation, clock_row.conversation_id, with_for_update=True, populate_existing=True
+    )
+
+
 def _claim(session: Session, clock_row: SlaClock, column: str, value: datetime) -> bool:
     """Set ``column`` on the clock if nobody has: True when this call set it. Only while the
     clock still runs unpaused with the due time it was read with: a reconcile may have moved
@@ -219,6 +229,7 @@ def warn(session: Session, *, now: datetime | None = None, limit: int = BATCH) -
     now = now or clock.now()
     told = 0
     for row in due_for_warning(session, now=now, limit=limit):
+        _lock_conversation(session, row)
         if _claim(session, row, "warned_at", now):
             _tell(session, row, breach=False)
             told += 1
@@ -229,6 +240,7 @@ def breach(session: Session, *, now: datetime | None = None, limit: int = BATCH)
     now = now or clock.now()
     told = 0
     for row in due_for_breach(session, now=now, limit=limit):
+        _lock_conversation(session, row)
         # breached_at is when it breached: the due time, not when this run noticed.
         if _claim(session, row, "breached_at", row.due_at):
             _tell(session, row, breach=True)
