@@ -23,6 +23,11 @@ A batch runs in three steps, and why:
    is rolled up once from the rows that went in. A crash loses at most the batch in flight, and a
    re-run finds only what is still untriaged.
 
+A step that the database aborts for a reason that passes (a deadlock or a serialization failure
+on PostgreSQL, a write lock held past the busy timeout on SQLite) was rolled back whole, so it is
+tried again, a few times with a growing pause; the classification is not redone. When it still
+fails, ``BatchFailed`` says which batch and why; the batches before it stay committed.
+
 History is not live work, so a backfill never looks like fresh activity: ``last_activity_at`` and
 the status stay as they are, and no ``conversation.changed`` event is emitted (routing
 automations, SLA clocks and follow-ups would each queue a job per conversation). Each committed
@@ -34,16 +39,18 @@ desks that want to refresh their lists. A conversation whose priority is raised 
 from __future__ import annotations
 
 import logging
+import sqlite3
 import time
 from bisect import bisect_left, bisect_right
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 from sqlalchemy import Select, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from socialdesk.common import clock
@@ -78,6 +85,20 @@ _INBOUND = Direction.INBOUND.value
 _LAST_ID = 2**63
 # What live triage counts as no text (it strips); both databases trim these characters.
 _BLANK = " \t\r\n"
+
+# A step aborted by the database for a passing reason is tried this many times in all, pausing
+# RETRY_DELAY seconds, then twice that, and so on (0.1 + 0.2 + 0.4 s): enough for a deadlock
+# victim or a lock to clear, short enough that a database that stays busy is reported soon.
+ATTEMPTS = 4
+RETRY_DELAY = 0.1
+# PostgreSQL's deadlock_detected and serialization_failure: the transaction was rolled back and
+# the same work may succeed if run again
+# (https://www.postgresql.org/docs/current/mvcc-serialization-failure-handling.html).
+TRANSIENT_SQLSTATES = frozenset({"40P01", "40001"})
+# SQLite's SQLITE_BUSY and SQLITE_LOCKED (extended codes keep the primary one in the low byte).
+_SQLITE_BUSY_CODES = frozenset({5, 6})
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -136,6 +157,16 @@ class BackfillTotals(BatchCounts):
     @property
     def per_second(self) -> float:
         return self.triaged / self.seconds if self.seconds > 0 else 0.0
+
+
+class BatchFailed(RuntimeError):
+    """A batch that the database kept aborting for a passing reason (see ``is_transient``);
+    nothing of it was stored."""
+
+    def __init__(self, message: str, *, after_id: int, cause: str) -> None:
+        super().__init__(message)
+        self.after_id = after_id
+        self.cause = cause
 
 
 # -- read ---------------------------------------------------------------------------------
@@ -436,20 +467,133 @@ def _check_batch_size(batch_size: int) -> None:
         raise ValueError(f"batch size must be between 1 and {MAX_BATCH_SIZE}, got {batch_size}")
 
 
+def _driver_code(error: DBAPIError) -> str | None:
+    """The SQLSTATE the driver reported: ``sqlstate`` (psycopg 3) or ``pgcode`` (psycopg2)."""
+    code = getattr(error.orig, "sqlstate", None) or getattr(error.orig, "pgcode", None)
+    return code if isinstance(code, str) else None
+
+
+def is_transient(error: BaseException) -> bool:
+    """Whether the database aborted the transaction for a reason that passes, so that running
+    the same work again may succeed: a deadlock or a serialization failure (PostgreSQL), a
+    database that stayed locked past the busy timeout (SQLite). Anything else (a constraint, a
+    missing table, a lost server) is not retried here."""
+    if not isinstance(error, DBAPIError):
+        return False
+    if _driver_code(error) in TRANSIENT_SQLSTATES:
+        return True
+    orig = error.orig
+    if isinstance(orig, sqlite3.OperationalError):
+        code = getattr(orig, "sqlite_errorcode", None)
+        if isinstance(code, int):
+            return code & 0xFF in _SQLITE_BUSY_CODES
+        # Raised without a code (constructed by hand, or a binding that does not set it):
+        # "database is locked", "database table is locked".
+        return "is locked" in str(orig)
+    return False
+
+
+def _cause(error: DBAPIError) -> str:
+    """The driver's error in one line (its message's first line), with the SQLSTATE."""
+    lines = str(error.orig).strip().splitlines()
+    code = _driver_code(error)
+    return f"{type(error.orig).__name__}: {lines[0] if lines else '(no message)'}" + (
+        f" (SQLSTATE {code})" if code else ""
+    )
+
+
+def _retrying(
+    step: Callable[[], T],
+    *,
+    what: str,
+    organization_id: int | None,
+    after_id: int,
+    attempts: int,
+    sleep: Callable[[float], None],
+) -> T:
+    """Run one step (its own transaction) again while the database aborts it for a passing
+    reason, pausing RETRY_DELAY, 2 x RETRY_DELAY, ... in between; ``BatchFailed`` after
+    ``attempts`` tries."""
+    for attempt in range(1, attempts + 1):
+        try:
+            return step()
+        except DBAPIError as error:
+            if not is_transient(error):
+                raise
+            cause = _cause(error)
+            scope = (
+                "every organization"
+                if organization_id is None
+                else f"organization {organization_id}"
+            )
+            if attempt == attempts:
+                raise BatchFailed(
+                    f"triage backfill ({scope}): could not {what} the batch after message "
+                    f"{after_id}: the database aborted it {attempts} times, last with {cause}. "
+                    f"Nothing of this batch was stored and the batches before it are; run the "
+                    f"backfill again to go on from there once the database is less busy.",
+                    after_id=after_id,
+                    cause=cause,
+                ) from error
+            delay = RETRY_DELAY * 2 ** (attempt - 1)
+            log.warning(
+                "triage backfill (%s): %s of the batch after message %d failed (attempt %d of "
+                "%d): %s; trying again in %.1f s",
+                scope,
+                what,
+                after_id,
+                attempt,
+                attempts,
+                cause,
+                delay,
+            )
+            sleep(delay)
+    raise AssertionError("unreachable: the last attempt returns or raises")
+
+
 def run_batch(
-    *, organization_id: int | None, after_id: int = 0, batch_size: int = DEFAULT_BATCH_SIZE
+    *,
+    organization_id: int | None,
+    after_id: int = 0,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    attempts: int = ATTEMPTS,
+    sleep: Callable[[float], None] = time.sleep,
 ) -> BatchOutcome:
-    """Read, classify and store one batch, and commit it."""
+    """Read, classify and store one batch, and commit it. The read and the write are each
+    tried up to ``attempts`` times when the database aborts them for a passing reason (see
+    ``is_transient``); ``BatchFailed`` when that does not help."""
     _check_batch_size(batch_size)
-    with session_scope(write=False) as session:
-        pending = find_untriaged(
-            session, organization_id=organization_id, after_id=after_id, limit=batch_size
+    if attempts < 1:
+        raise ValueError(f"attempts must be at least 1, got {attempts}")
+
+    def read() -> list[Pending]:
+        with session_scope(write=False) as session:
+            return find_untriaged(
+                session, organization_id=organization_id, after_id=after_id, limit=batch_size
+            )
+
+    def retrying(step: Callable[[], T], what: str) -> T:
+        return _retrying(
+            step,
+            what=what,
+            organization_id=organization_id,
+            after_id=after_id,
+            attempts=attempts,
+            sleep=sleep,
         )
+
+    pending = retrying(read, "read")
     if not pending:
         return BatchOutcome(BatchCounts(), cursor=after_id, done=True)
     results = classify_pending(pending)
-    with session_scope() as session:
-        counts = store(session, pending=pending, results=results)
+
+    def write() -> BatchCounts:
+        # A new session each time: what a failed attempt wrote was rolled back with it (its
+        # events and after-commit callbacks too).
+        with session_scope() as session:
+            return store(session, pending=pending, results=results)
+
+    counts = retrying(write, "store")
     return BatchOutcome(counts, cursor=pending[-1].id, done=len(pending) < batch_size)
 
 
@@ -459,15 +603,22 @@ def run(
     batch_size: int = DEFAULT_BATCH_SIZE,
     after_id: int = 0,
     on_batch: Callable[[BackfillTotals], None] | None = None,
+    attempts: int = ATTEMPTS,
+    sleep: Callable[[float], None] = time.sleep,
 ) -> BackfillTotals:
     """Every batch until nothing is left, each committed on its own; ``on_batch`` sees the
-    running totals after each."""
+    running totals after each. A batch the database keeps aborting raises ``BatchFailed``
+    (see ``run_batch``); what the batches before it stored stays."""
     _check_batch_size(batch_size)
     totals = BackfillTotals(cursor=after_id)
     started = time.perf_counter()
     while True:
         outcome = run_batch(
-            organization_id=organization_id, after_id=totals.cursor, batch_size=batch_size
+            organization_id=organization_id,
+            after_id=totals.cursor,
+            batch_size=batch_size,
+            attempts=attempts,
+            sleep=sleep,
         )
         totals.seconds = time.perf_counter() - started
         totals.cursor = outcome.cursor

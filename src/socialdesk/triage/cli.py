@@ -95,7 +95,12 @@ def backfill_command(org_slug: str | None, batch_size: int) -> None:
                 err=True,
             )
 
-    totals = backfill.run(organization_id=organization_id, batch_size=batch_size, on_batch=progress)
+    try:
+        totals = backfill.run(
+            organization_id=organization_id, batch_size=batch_size, on_batch=progress
+        )
+    except backfill.BatchFailed as error:
+        raise click.ClickException(str(error)) from error
     click.echo(
         f"triaged {totals.triaged} messages in {totals.batches} batches "
         f"({totals.already} triaged meanwhile, {totals.skipped} skipped); "

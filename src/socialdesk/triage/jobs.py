@@ -49,10 +49,14 @@ def run_backfill_batch(payload: Payload) -> None:
         outcome = backfill.run_batch(
             organization_id=organization_id, after_id=after_id, batch_size=batch_size
         )
+    except backfill.BatchFailed as exc:
+        # Deadlocks or lock waits that the batch's own quick retries did not outlast (an import
+        # updating the same conversations): the batch rolled back and is still to do, later.
+        raise Retry(exc.cause) from exc
     except OperationalError as exc:
-        # A lock wait that ran out or a deadlock (an import updating the same conversations):
-        # the batch rolled back and is still to do.
-        raise Retry(f"database busy: {exc.orig}") from exc
+        # Any other operational error (the server went away, a full disk): the batch rolled
+        # back; the queue tries it again after its backoff, and gives up after its attempts.
+        raise Retry(f"database error: {exc.orig}") from exc
     counts = outcome.counts
     log.info(
         "triage backfill (organization %s): %d triaged, %d already triaged, %d skipped, "
