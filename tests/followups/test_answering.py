@@ -175,3 +175,15 @@ def test_the_sweep_reads_an_answer_whose_job_was_lost(
     followups_jobs.sweep()
     care.reload()
     assert care.follow_ups()[0].answer == "negative"
+
+
+def test_an_answer_in_spanish_reopens_like_one_in_english(
+    care: Care, fake_x: RecordingConnector
+) -> None:
+    _sent(care)
+    care.customer_says("Todavía no funciona, el router sigue igual", after=30)
+    follow_up = care.follow_ups()[0]
+    assert (follow_up.status, follow_up.answer) == ("answered", "negative")
+    assert _conversation(care).status == Status.OPEN.value
+    answered = [d for k, d in _trail(care) if k == "followup_answered"]
+    assert answered[0]["why"] == "todavía no funciona"

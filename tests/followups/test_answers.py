@@ -152,3 +152,58 @@ def test_any_text_reads_as_a_valid_answer(text: str, survey: Survey) -> None:
 @given(st.integers(min_value=1, max_value=5), st.sampled_from(["{}/5", "{} stars", "{} out of 5"]))
 def test_every_stated_score_is_read_back(score: int, form: str) -> None:
     assert answers.scale_score(form.format(score)) == score
+
+
+@pytest.mark.parametrize(
+    ("text", "language", "answer", "why"),
+    [
+        ("No, sigue sin funcionar", "es", "negative", "no"),  # English "no" reads first
+        ("Todavía no funciona el router", "es", "negative", "todavía no funciona"),
+        ("todavia no funciona", None, "negative", "todavía no funciona"),  # no accents, no language
+        ("Sí, ya funciona, gracias", "es", "positive", "ya funciona"),
+        ("Sí", "es", "positive", "yes"),
+        ("No hay problemas, gracias", "es", "positive", "gracias"),
+        ("Non, ça ne marche toujours pas", "fr", "negative", "ne marche pas"),
+        ("Oui ça marche à nouveau, merci !", "fr", "positive", "ça marche"),
+        ("Nein, das Internet geht immer noch nicht", "de", "negative", "geht immer noch nicht"),
+        ("Läuft wieder, danke!", "de", "positive", "geht wieder"),
+        ("Ja", None, "positive", "yes"),  # "ja" is yes wherever it is said
+        ("Nee, werkt nog steeds niet", "nl", "negative", "werkt nog steeds niet"),
+        ("Ja hoor, alles is opgelost", "nl", "positive", "werkt weer"),
+        ("Não, ainda não funciona", "pt", "negative", "ainda não funciona"),
+        ("Sim, voltou a funcionar", "pt", "positive", "já funciona"),
+        ("No, non funziona ancora", "it", "negative", "no"),
+        ("Sì, funziona di nuovo, grazie", "it", "positive", "funziona di nuovo"),
+    ],
+)
+def test_answers_in_other_languages(text: str, language: str | None, answer: str, why: str) -> None:
+    parsed = answers.parse(text, survey=Survey.NONE, sentiment="neutral", language=language)
+    assert (parsed.answer, parsed.why) == (answer, why)
+
+
+def test_si_is_a_yes_only_in_spanish_and_italian() -> None:
+    assert answers.parse("Si", survey="none", sentiment=None, language="es").answer == "positive"
+    assert answers.parse("Si", survey="none", sentiment=None, language="it").answer == "positive"
+    assert answers.parse("Si", survey="none", sentiment=None, language="fr").answer == "unclear"
+    assert answers.thumbs_score("si", "es") == 5
+    assert answers.thumbs_score("si", None) is None
+    assert answers.thumbs_score("Nein", None) == 1
+    assert answers.thumbs_score("oui 👍", "fr") == 5
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Por favor, no me contacten más",
+        "Quiero darme de baja",
+        "Ne me contactez plus",
+        "désabonner",
+        "Bitte abmelden",
+        "Bitte nicht mehr kontaktieren",
+        "Graag afmelden",
+        "Não me contatem mais",
+        "Non contattatemi più",
+    ],
+)
+def test_opt_outs_in_other_languages(text: str) -> None:
+    assert answers.parse(text, survey="none", sentiment=None).opt_out

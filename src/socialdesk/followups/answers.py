@@ -6,6 +6,9 @@ The order of evidence, strongest first: an explicit cue that it is still broken 
 working", "no", 👎), an explicit cue that it works ("yes", "working again", 👍), the score the
 customer gave (4-5 good, 1-2 bad), then the triage sentiment of the message. A message with
 both kinds of cue ("thanks, but still down") counts as negative: the customer still needs help.
+
+Cues are English here; ``answer_cues`` adds Spanish, French, German, Dutch, Portuguese and
+Italian ones ("sigue sin funcionar", "ça marche", "nein"), read as described there.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from socialdesk.followups import answer_cues
 from socialdesk.followups.models import Survey
 
 
@@ -56,7 +60,12 @@ _THUMBS_DOWN = re.compile(r"👎|\bthumbs?[\s-]*down\b", _I)
 
 _NO_PROBLEM = r"(?:problems?|issues?|worries|complaints|more\s+(?:problems?|issues?))"
 _YES = re.compile(r"^\W*(?:yes|yep|yeah|yup|yea|ya|sure|absolutely|definitely|indeed)\b", _I)
-_NO = re.compile(rf"^\W*(?:no|nope|nah|not\s+really)\b(?!\s+{_NO_PROBLEM})", _I)
+# Not "no problems", nor the same in Spanish or Italian ("no hay problemas", "no problemi").
+_NO = re.compile(
+    rf"^\W*(?:no|nope|nah|not\s+really)\b"
+    rf"(?!\s+(?:{_NO_PROBLEM}|hay\s+(?:problemas?|quejas|fallos?)|problemi|problema)\b)",
+    _I,
+)
 _NEGATIVE = [
     (
         "still not working",
@@ -156,11 +165,13 @@ def scale_score(text: str) -> int | None:
     return None
 
 
-def thumbs_score(text: str) -> int | None:
-    """5 for a thumbs up (👍, "yes"), 1 for a thumbs down (👎, "no"), None otherwise. Both at
-    once (or neither) is no answer."""
-    up = bool(_THUMBS_UP.search(text) or _YES.search(text))
-    down = bool(_THUMBS_DOWN.search(text) or _NO.search(text))
+def thumbs_score(text: str, language: str | None = None) -> int | None:
+    """5 for a thumbs up (👍, "yes", "oui"), 1 for a thumbs down (👎, "no", "nein"), None
+    otherwise. Both at once (or neither) is no answer."""
+    up = bool(_THUMBS_UP.search(text) or _YES.search(text) or answer_cues.says_yes(text, language))
+    down = bool(
+        _THUMBS_DOWN.search(text) or _NO.search(text) or answer_cues.says_no(text, language)
+    )
     if up and not down:
         return 5
     if down and not up:
@@ -171,7 +182,7 @@ def thumbs_score(text: str) -> int | None:
 def wants_no_contact(text: str) -> bool:
     """The customer asked not to be contacted unprompted again ("stop", "unsubscribe",
     "don't contact me")."""
-    return bool(_OPT_OUT_ALONE.search(text) or _OPT_OUT.search(text))
+    return bool(_OPT_OUT_ALONE.search(text) or _OPT_OUT.search(text) or answer_cues.opts_out(text))
 
 
 def _first_cue(text: str, cues: list[tuple[str, re.Pattern[str]]]) -> str | None:
@@ -186,11 +197,17 @@ def _normalise(text: str) -> str:
     return " ".join(text.replace("\u2019", "'").replace("\u02bc", "'").split())
 
 
-def _verdict(text: str, satisfaction: int | None, sentiment: str | None) -> tuple[str, str]:
-    negative = _first_cue(text, _NEGATIVE)
+def _verdict(
+    text: str, satisfaction: int | None, sentiment: str | None, language: str | None
+) -> tuple[str, str]:
+    negative = _first_cue(text, _NEGATIVE) or answer_cues.negative_cue(text)
+    if negative is None and answer_cues.says_no(text, language):
+        negative = "no"
     if negative is not None:
         return Answer.NEGATIVE, negative
-    positive = _first_cue(text, _POSITIVE)
+    positive = _first_cue(text, _POSITIVE) or answer_cues.positive_cue(text)
+    if positive is None and answer_cues.says_yes(text, language):
+        positive = "yes"
     if positive is not None:
         return Answer.POSITIVE, positive
     if satisfaction is not None and satisfaction != 3:
@@ -200,15 +217,18 @@ def _verdict(text: str, satisfaction: int | None, sentiment: str | None) -> tupl
     return Answer.UNCLEAR, "no clear cue"
 
 
-def parse(text: str, *, survey: Survey | str, sentiment: str | None) -> ParsedAnswer:
+def parse(
+    text: str, *, survey: Survey | str, sentiment: str | None, language: str | None = None
+) -> ParsedAnswer:
     """Read one answer. ``survey`` is what the follow-up asked (a score is only read when one
-    was asked); ``sentiment`` is triage's label of the message (positive/neutral/negative)."""
+    was asked); ``sentiment`` is triage's label of the message (positive/neutral/negative) and
+    ``language`` its language (ISO 639-1), which decides the yes and no words read."""
     survey = Survey(survey)
     clean = _normalise(text)
     satisfaction: int | None = None
     if survey is Survey.SCALE:
         satisfaction = scale_score(clean)
     elif survey is Survey.THUMBS:
-        satisfaction = thumbs_score(clean)
-    answer, why = _verdict(clean, satisfaction, sentiment)
+        satisfaction = thumbs_score(clean, language)
+    answer, why = _verdict(clean, satisfaction, sentiment, language)
     return ParsedAnswer(answer, satisfaction, wants_no_contact(clean), why)

@@ -1047,7 +1047,10 @@ def record_answer(session: Session, *, message_id: int) -> FollowUp | None:
     session.refresh(follow_up)
     triage = session.get(MessageTriage, message.id)
     parsed = answers.parse(
-        message.text, survey=follow_up.survey, sentiment=triage.sentiment if triage else None
+        message.text,
+        survey=follow_up.survey,
+        sentiment=triage.sentiment if triage else None,
+        language=triage.language if triage else None,
     )
     follow_up.answer = parsed.answer
     follow_up.satisfaction = parsed.satisfaction
