@@ -414,3 +414,36 @@ def test_batch_size_is_bounded() -> None:
         main, ["triage", "backfill", "--batch-size", str(backfill.MAX_BATCH_SIZE + 1)]
     )
     assert result.exit_code == 2
+
+
+def test_a_second_import_joins_the_backfill_already_under_way(
+    session: Session, jobs: JobRunner, tmp_path: Path
+) -> None:
+    org = accounts.organization(session)
+    session.commit()
+    first_file, second_file = tmp_path / "first.csv", tmp_path / "second.csv"
+    with first_file.open("w", newline="", encoding="utf-8") as handle:
+        csv.writer(handle).writerows(TWCS_ROWS)
+    rekeyed = [TWCS_ROWS[0]] + [
+        (
+            f"1{row[0]}",
+            row[1],
+            row[2],
+            row[3],
+            row[4],
+            row[5] and f"1{row[5]}",
+            row[6] and f"1{row[6]}",
+        )
+        for row in TWCS_ROWS[1:]
+    ]
+    with second_file.open("w", newline="", encoding="utf-8") as handle:
+        csv.writer(handle).writerows(rekeyed)
+
+    first = CliRunner().invoke(import_, ["twcs", str(first_file), "--org", org.slug])
+    second = CliRunner().invoke(import_, ["twcs", str(second_file), "--org", org.slug])
+
+    assert f"queued {BACKFILL_JOB}" in first.stdout
+    assert f"the {BACKFILL_JOB} already under way" in second.stdout
+    assert _queued(jobs) == [BACKFILL_JOB]  # one chain, not two
+    jobs.run_pending()
+    assert len(_rows(session)) == 6  # both files' customer tweets

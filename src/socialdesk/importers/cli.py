@@ -112,11 +112,15 @@ def twcs(file: Path, brand: str | None, org_slug: str | None, batch_size: int) -
         # triages it afterwards, batch by batch.
         from socialdesk.triage.jobs import BACKFILL_JOB, enqueue_backfill
 
-        enqueue_backfill(organization_id=organization_id)
+        started = enqueue_backfill(organization_id=organization_id)
+        what = (
+            f"queued {BACKFILL_JOB} to triage the imported messages"
+            if started
+            else f"the {BACKFILL_JOB} already under way will triage the imported messages too"
+        )
         click.echo(
-            f"queued {BACKFILL_JOB} to triage the imported messages: a running worker "
-            f"(socialdesk worker) does it in the background; or run it here with "
-            f"socialdesk triage backfill --organization {slug}"
+            f"{what}: a running worker (socialdesk worker) does it in the background; or run "
+            f"it here with socialdesk triage backfill --organization {slug}"
         )
     if report.failed:
         sys.exit(1)
