@@ -35,16 +35,25 @@
     return field.value !== field.defaultValue;
   }
 
+  // Typing in a field, a changed field, or a box the person opened and is working in
+  // ("Close", "Edit": focus on its summary or inside it): a refresh would fold it away.
+  // The panel is marked stale and refreshed when focus leaves it.
+  function editing(elt) {
+    var active = document.activeElement;
+    var inside = active && elt.contains(active);
+    var busy = (inside && /^(INPUT|SELECT|TEXTAREA)$/.test(active.tagName)) ||
+      (inside && active.closest("details[open]") !== null) ||
+      Array.prototype.some.call(elt.querySelectorAll("input, select, textarea"), dirty);
+    if (busy) elt.setAttribute("data-stale", "1");
+    return busy;
+  }
+
   window.sdIdle = function (elt) {
     // A form of the panel is being posted: its answer re-renders the panel, and a refresh now
     // would race it (with hx-sync "replace" it would even abort the post). The panel's own
     // refresh in flight does not count: a newer one replaces it, so the latest state wins.
     if (elt.querySelector(".htmx-request")) return false;
-    var active = document.activeElement;
-    var editing = (active && elt.contains(active) && /^(INPUT|SELECT|TEXTAREA)$/.test(active.tagName)) ||
-      Array.prototype.some.call(elt.querySelectorAll("input, select, textarea"), dirty);
-    if (editing) elt.setAttribute("data-stale", "1");
-    return !editing;
+    return !editing(elt);
   };
 
   // A refresh already on its way when someone starts typing must not replace their field:
@@ -52,7 +61,8 @@
   document.addEventListener("htmx:beforeSwap", function (e) {
     var target = e.detail.target;
     var verb = e.detail.requestConfig && e.detail.requestConfig.verb;
-    if (target && target.id === "side" && verb === "get" && !window.sdIdle(target)) {
+    if (!target || verb !== "get") return;
+    if (target.id === "side" ? !window.sdIdle(target) : target.classList.contains("side-panel") && editing(target)) {
       e.detail.shouldSwap = false;
     }
   });
