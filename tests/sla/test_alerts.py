@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select, text
@@ -255,19 +255,28 @@ def first_clock(session: Session, conversation_id: int) -> SlaClock:
     return first
 
 
-def test_a_due_time_moved_later_is_warned_again_once_before_it(
-    session: Session, jobs: JobRunner, world: World, clock: FrozenClock
-) -> None:
+def watched(
+    session: Session, jobs: JobRunner, world: World, clock: FrozenClock, first_response: int
+) -> tuple[SlaPolicy, Conversation, datetime]:
+    """A policy (first response in ``first_response`` minutes, warned 15 minutes before, no
+    resolution target), a minute later a conversation the agent owns under it, and when it
+    started."""
     made = policy(
         session,
         world.org,
-        first_response_minutes=60,
+        first_response_minutes=first_response,
         resolution_minutes=None,
         warn_before_minutes=15,
     )
     clock.advance(timedelta(minutes=1))
     start = clock.now()
-    conversation = owned(session, jobs, world)
+    return made, owned(session, jobs, world), start
+
+
+def test_a_due_time_moved_later_is_warned_again_once_before_it(
+    session: Session, jobs: JobRunner, world: World, clock: FrozenClock
+) -> None:
+    made, conversation, start = watched(session, jobs, world, clock, 60)
     clock.advance(timedelta(minutes=47))
     assert check(session).warned == 1
     set_first_response(session, jobs, world, made, 120)  # due an hour later
@@ -294,16 +303,7 @@ def test_a_due_time_moved_later_is_warned_again_once_before_it(
 def test_a_due_time_moved_earlier_or_not_at_all_is_not_warned_again(
     session: Session, jobs: JobRunner, world: World, clock: FrozenClock
 ) -> None:
-    made = policy(
-        session,
-        world.org,
-        first_response_minutes=60,
-        resolution_minutes=None,
-        warn_before_minutes=15,
-    )
-    clock.advance(timedelta(minutes=1))
-    start = clock.now()
-    conversation = owned(session, jobs, world)
+    made, conversation, start = watched(session, jobs, world, clock, 60)
     clock.advance(timedelta(minutes=47))
     assert check(session).warned == 1
     warned_at = first_clock(session, conversation.id).warned_at
@@ -329,16 +329,7 @@ def test_a_due_time_moved_inside_the_window_already_warned_is_not_warned_again(
 ) -> None:
     """Warned at 14 minutes left; a minute later is still inside that warning's window: the
     owner has had their warning for this stretch, a second one would only repeat it."""
-    made = policy(
-        session,
-        world.org,
-        first_response_minutes=60,
-        resolution_minutes=None,
-        warn_before_minutes=15,
-    )
-    clock.advance(timedelta(minutes=1))
-    start = clock.now()
-    conversation = owned(session, jobs, world)
+    made, conversation, start = watched(session, jobs, world, clock, 60)
     clock.advance(timedelta(minutes=46))
     assert check(session).warned == 1
     set_first_response(session, jobs, world, made, 61)
@@ -354,16 +345,7 @@ def test_a_due_time_moved_inside_the_window_already_warned_is_not_warned_again(
 def test_resuming_after_a_pause_warns_again_once(
     session: Session, jobs: JobRunner, world: World, clock: FrozenClock
 ) -> None:
-    policy(
-        session,
-        world.org,
-        first_response_minutes=60,
-        resolution_minutes=None,
-        warn_before_minutes=15,
-    )
-    clock.advance(timedelta(minutes=1))
-    start = clock.now()
-    conversation = owned(session, jobs, world)
+    _, conversation, start = watched(session, jobs, world, clock, 60)
     clock.advance(timedelta(minutes=47))
     assert check(session).warned == 1
     clock.advance(timedelta(minutes=1))
@@ -393,16 +375,7 @@ def test_resuming_after_a_pause_warns_again_once(
 def test_a_reply_that_fails_restarts_the_clock_without_a_second_warning_for_its_due_time(
     session: Session, jobs: JobRunner, world: World, clock: FrozenClock
 ) -> None:
-    policy(
-        session,
-        world.org,
-        first_response_minutes=60,
-        resolution_minutes=None,
-        warn_before_minutes=15,
-    )
-    clock.advance(timedelta(minutes=1))
-    start = clock.now()
-    conversation = owned(session, jobs, world)
+    _, conversation, start = watched(session, jobs, world, clock, 60)
     clock.advance(timedelta(minutes=47))
     assert check(session).warned == 1
     clock.advance(timedelta(minutes=1))
@@ -437,16 +410,7 @@ def test_a_breach_stays_recorded_when_the_due_time_moves_later(
 ) -> None:
     """A breach that happened stays one (the reports count it): a longer target later does
     not undo it, warn about the new due time, or breach the clock a second time."""
-    made = policy(
-        session,
-        world.org,
-        first_response_minutes=30,
-        resolution_minutes=None,
-        warn_before_minutes=15,
-    )
-    clock.advance(timedelta(minutes=1))
-    start = clock.now()
-    conversation = owned(session, jobs, world)
+    made, conversation, start = watched(session, jobs, world, clock, 30)
     clock.advance(timedelta(minutes=20))
     assert check(session).warned == 1
     clock.advance(timedelta(minutes=11))
@@ -473,15 +437,7 @@ def test_a_stale_worker_neither_warns_nor_breaches_a_clock_whose_due_time_moved(
 ) -> None:
     """A worker that read a clock before its due time moved later claims nothing: the warning
     or breach it would send is for a due time the clock no longer has."""
-    made = policy(
-        session,
-        world.org,
-        first_response_minutes=30,
-        resolution_minutes=None,
-        warn_before_minutes=15,
-    )
-    clock.advance(timedelta(minutes=1))
-    conversation = owned(session, jobs, world)
+    made, conversation, _ = watched(session, jobs, world, clock, 30)
     clock.advance(timedelta(minutes=20))
     session.commit()
     with get_sessionmaker(write=False)() as reader:
