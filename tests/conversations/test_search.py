@@ -184,3 +184,21 @@ def test_counts_with_a_query_match_the_listing(
             session, organization_id=organization_id, me_id=me_id, flt=flt
         )
         assert counts["all"] == len(_listed(session, organization_id, me_id, flt)), query
+
+
+@pytest.mark.parametrize(
+    ("typed", "fts"),
+    [
+        ("refund", '"refund"*'),
+        ("late refu", '"late" "refu"*'),
+        ("int", '"int"*'),
+        ("in", '"in"'),  # one or two letters: the whole word, not every word starting so
+        ("my i", '"my" "i"'),
+        ("tv", '"tv"'),
+        ("配送", '"配送"*'),  # written without spaces: a short run is still a prefix
+        ('NEAR(a b) OR "x', '"NEAR" "a" "b" "OR" "x"'),  # operators are words
+        ("  ...  ", None),
+    ],
+)
+def test_what_was_typed_becomes_a_safe_fts5_query(typed: str, fts: str | None) -> None:
+    assert search_index.fts5_query(typed) == fts
