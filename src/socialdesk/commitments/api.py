@@ -162,15 +162,7 @@ def preview_promises(
     """Nothing is stored. Send a promise's ``key`` back in the reply's or note's ``promises``
     with ``keep: false`` to drop it, or with ``text`` or ``due_at`` to change it."""
     return [
-        DetectedPromiseRead(
-            key=p.key,
-            text=p.text,
-            due_at=p.due_at,
-            due_is_default=p.due_is_default,
-            due_phrase=p.due_phrase,
-            start=p.start,
-            end=p.end,
-        )
+        DetectedPromiseRead.model_validate(p)
         for p in service.detect(db, conversation=conversation, text=body.text)
     ]
 

@@ -48,8 +48,8 @@ class PromisePreviewBody(_Body):
     text: str = Field(min_length=1, max_length=MAX_TEXT, description="The draft reply or note")
 
 
-class DetectedPromiseRead(BaseModel):
-    """A promise the draft would make if sent now."""
+class DetectedPromiseRead(ReadModel):
+    """A promise the draft would make if sent now (read from the service's DetectedPromise)."""
 
     key: str = Field(description="Send it back in the reply's promises to keep, edit or drop it")
     text: str = Field(description="What would be promised")

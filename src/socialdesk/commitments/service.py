@@ -1447,21 +1447,17 @@ def undelivered(session: Session, commitments: Sequence[Commitment]) -> dict[int
     The customer has not been told of these promises: until the reply is retried and sent, the
     desk says so beside each one (a held reply is not listed: it is waiting for an approver).
     """
-    waiting = {c.message_id: c.id for c in commitments if c.status == OPEN and c.message_id}
-    if not waiting:
+    owed = [c for c in commitments if c.status == OPEN and c.message_id is not None]
+    if not owed:
         return {}
     failed = session.execute(
         select(Message.id, Message.delivery_error).where(
-            Message.id.in_(waiting),
+            Message.id.in_({c.message_id for c in owed}),
             Message.delivery_state == DeliveryState.FAILED.value,
         )
     ).all()
     reasons = {message_id: error or "delivery failed" for message_id, error in failed}
-    return {
-        c.id: reasons[c.message_id]
-        for c in commitments
-        if c.status == OPEN and c.message_id in reasons
-    }
+    return {c.id: reasons[c.message_id] for c in owed if c.message_id in reasons}
 
 
 def cancel_for_unsent_message(
