@@ -85,7 +85,7 @@ def notify(
         created.append(notification)
     session.flush()
     mail = email and bool(get_settings().mail_url)
-    emailed = {m.id for m in members if preferences.emails(m, kind)}
+    emailed = {m.id for m in members if preferences.emails(m, kind)} if mail else set()
     for notification in created:
         bus.emit(
             session,
@@ -96,7 +96,7 @@ def notify(
                 notification_kind=kind,
             ),
         )
-        if mail and notification.member_id in emailed:
+        if notification.member_id in emailed:
             jobs.enqueue(session, EMAIL_JOB, {"notification_id": notification.id})
     return created
 
