@@ -86,10 +86,20 @@ def _is_stale(claim: str) -> bool:
     return clock.now() - datetime.fromisoformat(json.loads(claim)["at"]) > STALE_AFTER
 
 
-def _start(queue: JobQueue, *, organization_id: int | None, batch_size: int, token: str) -> None:
+def _start(
+    queue: JobQueue,
+    *,
+    organization_id: int | None,
+    batch_size: int,
+    token: str,
+    after_id: int = 0,
+) -> None:
+    """Queue the chain ``token``'s next batch (its first, from the first message, by default)."""
     queue.enqueue(
         BACKFILL_JOB,
-        backfill_payload(organization_id=organization_id, batch_size=batch_size, chain=token),
+        backfill_payload(
+            organization_id=organization_id, after_id=after_id, batch_size=batch_size, chain=token
+        ),
     )
 
 
@@ -164,14 +174,12 @@ def run_backfill_batch(payload: Payload) -> None:
         # becomes the chain if no other started meanwhile.
         token = uuid.uuid4().hex
         if queue.add_key(chain, _claim(token)):
-            queue.enqueue(
-                BACKFILL_JOB,
-                backfill_payload(
-                    organization_id=organization_id,
-                    after_id=after_id,
-                    batch_size=batch_size,
-                    chain=token,
-                ),
+            _start(
+                queue,
+                organization_id=organization_id,
+                batch_size=batch_size,
+                token=token,
+                after_id=after_id,
             )
         return
     if held != token:
@@ -215,14 +223,12 @@ def run_backfill_batch(payload: Payload) -> None:
     )
 
     def then(next_after: int) -> None:
-        queue.enqueue(
-            BACKFILL_JOB,
-            backfill_payload(
-                organization_id=organization_id,
-                after_id=next_after,
-                batch_size=batch_size,
-                chain=token,
-            ),
+        _start(
+            queue,
+            organization_id=organization_id,
+            batch_size=batch_size,
+            token=token,
+            after_id=next_after,
         )
 
     if not outcome.done:
