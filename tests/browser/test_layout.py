@@ -1,0 +1,126 @@
+"""The desk's pages fit the screen: at a laptop's width and at a phone's, no page is wider than
+the window, and the header's menu labels never break in
+two nor run under the controls at the end of the bar. Only a browser lays pages out, so only a
+browser can show this."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from socialdesk.accounts import service as accounts_service
+from socialdesk.accounts.models import Role
+from socialdesk.channels import service as channels_service
+from tests.browser.server import CHROMIUM, CHROMIUM_ARGS, LiveDesk, live_desk
+
+pytestmark = pytest.mark.browser
+
+if not CHROMIUM.exists():
+    pytest.skip(
+        f"Debian's Chromium is not installed at {CHROMIUM} "
+        "(apt-get install chromium; CI's .ci/run installs it)",
+        allow_module_level=True,
+    )
+playwright_api = pytest.importorskip(
+    "playwright.sync_api", reason="Playwright for Python is not installed in this environment"
+)
+expect = playwright_api.expect
+
+PASSWORD = "correct horse battery staple"
+WIDTHS = (1366, 390)
+PAGES = (
+    "/",
+    "/commitments",
+    "/escalations",
+    "/conduct",
+    "/approvals",
+    "/account",
+    "/notifications",
+)
+
+# Every element of the header that sticks out of the window or of its own row, and every menu
+# link whose text wrapped onto a second line.
+_HEADER_FAULTS = """() => {
+  const width = document.documentElement.clientWidth;
+  const faults = [];
+  const nav = document.querySelector('.topnav');
+  const navBox = nav.getBoundingClientRect();
+  for (const link of nav.querySelectorAll('a')) {
+    if (link.getClientRects().length > 1) faults.push('wrapped: ' + link.textContent.trim());
+  }
+  const end = document.querySelector('.topbar-end').getBoundingClientRect();
+  for (const el of document.querySelectorAll('.topbar-end > *')) {
+    const r = el.getBoundingClientRect();
+    if (r.width && r.right > width + 1) faults.push('off the window: ' + el.className);
+  }
+  // The menu and the end of the bar may share a row, but must not overlap on it.
+  const sameRow = navBox.top < end.bottom && end.top < navBox.bottom;
+  const navClips = getComputedStyle(nav).overflowX !== 'visible';
+  if (sameRow && !navClips && nav.scrollWidth > nav.clientWidth + 1) {
+    faults.push('the menu runs under the end of the bar');
+  }
+  if (sameRow && navBox.right > end.left + 1) faults.push('the menu overlaps the end of the bar');
+  return faults;
+}"""
+
+
+@pytest.fixture
+def desk(tmp_path: Path) -> Iterator[LiveDesk]:
+    with live_desk(tmp_path) as live:
+        with live.sessions() as session:
+            org = accounts_service.create_organization(
+                session, name="Kestrel Valley Transit Authority", timezone="Europe/Amsterdam"
+            )
+            accounts_service.create_member(
+                session,
+                organization_id=org.id,
+                email="maren@example.org",
+                name="Maren Holt",
+                role=Role.OWNER,
+                password=PASSWORD,
+            )
+            channels_service.create(
+                session,
+                organization_id=org.id,
+                kind="web",
+                handle="website",
+                display_name="Kestrel Valley website",
+            )
+            session.commit()
+        yield live
+
+
+def test_pages_fit_a_laptop_and_a_phone(desk: LiveDesk) -> None:
+    base = desk.base_url
+    with playwright_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": WIDTHS[0], "height": 768})
+            page.goto(f"{base}/login")
+            page.get_by_label("Email").fill("maren@example.org")
+            page.get_by_label("Password").fill(PASSWORD)
+            page.get_by_role("button", name="Log in").click()
+            expect(page).to_have_url(f"{base}/")
+            problems: list[str] = []
+            for path in PAGES:
+                response = page.goto(f"{base}{path}")
+                assert response is not None, path
+                assert response.status == 200, path
+                for width in WIDTHS:
+                    page.set_viewport_size({"width": width, "height": 800})
+                    wider = page.evaluate(
+                        "document.documentElement.scrollWidth"
+                        " - document.documentElement.clientWidth"
+                    )
+                    if wider > 0:
+                        problems.append(f"{path} at {width}px: {wider}px wider than the window")
+                    for fault in page.evaluate(_HEADER_FAULTS):
+                        problems.append(f"{path} at {width}px: header: {fault}")
+                page.set_viewport_size({"width": WIDTHS[0], "height": 768})
+            assert not problems, "\n".join(problems)
+        except Exception as exc:
+            raise AssertionError(f"{exc}\n{desk.logs()}") from exc
+        finally:
+            browser.close()
