@@ -1,12 +1,15 @@
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import create_engine
+from sqlalchemy import Engine, create_engine, select, text
 
 from socialdesk.db.migrate import current, downgrade, upgrade
 from socialdesk.db.models import Base
-from socialdesk.db.session import make_engine
+from socialdesk.db.session import get_sessionmaker, make_engine
+from socialdesk.sla.models import SlaClock
 
 
 def test_migrations_build_exactly_the_models(database_url: str) -> None:
@@ -33,14 +36,11 @@ def test_downgrade_to_base_and_up_again(database_url: str) -> None:
     engine.dispose()
 
 
-def test_upgrading_a_database_that_holds_data_keeps_it(database_url: str) -> None:
-    """Every migration runs on a desk in use: rows of every kind exist when it runs."""
-    from sqlalchemy import text
+T0 = "'2026-01-01 00:00:00'"
 
-    engine = make_engine(database_url)
-    downgrade(engine, "base")
-    upgrade(engine, "0001")
-    t0 = "'2026-01-01 00:00:00'"
+
+def seed_first_schema(engine: Engine) -> None:
+    """One row of every table of the first migration: a desk in use."""
     rows = {
         "organizations": "id, name, slug, timezone, settings, created_at",
         "members": "id, organization_id, email, name, initials, role, is_active, created_at",
@@ -60,18 +60,25 @@ def test_upgrading_a_database_that_holds_data_keeps_it(database_url: str) -> Non
         "activities": "id, organization_id, conversation_id, kind, data, created_at",
     }
     values = {
-        "organizations": f"1, 'O', 'o', 'UTC', '{{}}', {t0}",
-        "members": f"1, 1, 'a@example.org', 'A', 'A', 'owner', true, {t0}",
-        "brand_accounts": f"1, 1, 'web', 'site', 'Site', '{{}}', 'k1', 'ok', {t0}",
-        "contacts": f"1, 1, 'C', false, '{{}}', {t0}",
-        "conversations": f"1, 1, 1, 1, 'open', 1, 'S', 1, {t0}, {t0}, 'hi'",
-        "messages": f"1, 1, 1, 1, 'inbound', 'direct', 1, 'hello there', 'm1', {t0}, 0",
-        "activities": f"1, 1, 1, 'tagged', '{{}}', {t0}",
+        "organizations": f"1, 'O', 'o', 'UTC', '{{}}', {T0}",
+        "members": f"1, 1, 'a@example.org', 'A', 'A', 'owner', true, {T0}",
+        "brand_accounts": f"1, 1, 'web', 'site', 'Site', '{{}}', 'k1', 'ok', {T0}",
+        "contacts": f"1, 1, 'C', false, '{{}}', {T0}",
+        "conversations": f"1, 1, 1, 1, 'open', 1, 'S', 1, {T0}, {T0}, 'hi'",
+        "messages": f"1, 1, 1, 1, 'inbound', 'direct', 1, 'hello there', 'm1', {T0}, 0",
+        "activities": f"1, 1, 1, 'tagged', '{{}}', {T0}",
     }
-    statements = [f"INSERT INTO {table} ({rows[table]}) VALUES ({values[table]})" for table in rows]
     with engine.begin() as conn:
-        for statement in statements:
-            conn.execute(text(statement))
+        for table, columns in rows.items():
+            conn.execute(text(f"INSERT INTO {table} ({columns}) VALUES ({values[table]})"))
+
+
+def test_upgrading_a_database_that_holds_data_keeps_it(database_url: str) -> None:
+    """Every migration runs on a desk in use: rows of every kind exist when it runs."""
+    engine = make_engine(database_url)
+    downgrade(engine, "base")
+    upgrade(engine, "0001")
+    seed_first_schema(engine)
     upgrade(engine)
     with engine.connect() as conn:
         assert (
@@ -83,4 +90,35 @@ def test_upgrading_a_database_that_holds_data_keeps_it(database_url: str) -> Non
         ).scalar() in (0, False)
     downgrade(engine, "base")
     upgrade(engine)
+    engine.dispose()
+
+
+def test_running_sla_clocks_get_their_warning_window(database_url: str) -> None:
+    """0011 gives each running clock its due time less its policy's warning time; stopped
+    clocks and clocks whose policy never warns get none."""
+    engine = make_engine(database_url)
+    downgrade(engine, "base")
+    upgrade(engine, "0001")
+    seed_first_schema(engine)
+    upgrade(engine, "0010")
+    policy = (
+        "INSERT INTO sla_policies (id, organization_id, name, position, enabled, "
+        "warn_before_minutes, created_at, updated_at) VALUES ({id}, 1, 'P{id}', {id}, true, "
+        f"{{minutes}}, {T0}, {T0})"
+    )
+    clock_row = (
+        "INSERT INTO sla_clocks (id, organization_id, conversation_id, policy_id, target, "
+        "started_at, due_at, stopped_at, channel, priority) VALUES ({id}, 1, 1, {policy}, "
+        f"'first_response', {T0}, '2026-01-01 01:00:00', {{stopped}}, 'web', 1)"
+    )
+    with engine.begin() as conn:
+        conn.execute(text(policy.format(id=1, minutes=15)))
+        conn.execute(text(policy.format(id=2, minutes=0)))
+        conn.execute(text(clock_row.format(id=1, policy=1, stopped="NULL")))
+        conn.execute(text(clock_row.format(id=2, policy=1, stopped="'2026-01-01 00:30:00'")))
+        conn.execute(text(clock_row.format(id=3, policy=2, stopped="NULL")))
+    upgrade(engine)
+    with get_sessionmaker()() as session:
+        warn = {c.id: c.warn_at for c in session.scalars(select(SlaClock))}
+    assert warn == {1: datetime(2026, 1, 1, 0, 45, tzinfo=UTC), 2: None, 3: None}
     engine.dispose()

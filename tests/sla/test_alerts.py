@@ -160,7 +160,7 @@ def test_a_stale_worker_claims_nothing(
     assert check(session).breached == 1
     with session_scope() as late:
         row = late.get_one(SlaClock, stale[0].id)
-        assert alerts._claim(late, row, "breached_at", row.due_at) is False
+        assert alerts.claim_breach(late, row) is False
 
 
 def test_paused_clocks_neither_warn_nor_breach(
@@ -282,7 +282,9 @@ def test_a_due_time_moved_later_is_warned_again_once_before_it(
     set_first_response(session, jobs, world, made, 120)  # due an hour later
     first = first_clock(session, conversation.id)
     assert first.due_at == start + timedelta(minutes=120)
-    assert first.warned_at is None  # the warning was for the old due time
+    assert first.warn_at == first.due_at - timedelta(minutes=15)
+    assert first.warned_at is not None
+    assert first.warned_at < first.warn_at
     assert check(session).warned == 0  # 73 minutes left: too early
     clock.advance(timedelta(minutes=57))  # 16 minutes left
     assert check(session).warned == 0
@@ -342,6 +344,63 @@ def test_a_due_time_moved_inside_the_window_already_warned_is_not_warned_again(
     assert events(session, "sla.warning") == 1
 
 
+def test_a_due_time_moved_later_and_back_is_not_warned_twice(
+    session: Session, jobs: JobRunner, world: World, clock: FrozenClock
+) -> None:
+    """The warning given for the first due time still counts when the due time comes back to
+    it before the later one's window opened: one warning for one due time."""
+    made, conversation, start = watched(session, jobs, world, clock, 60)
+    clock.advance(timedelta(minutes=47))
+    assert check(session).warned == 1
+    set_first_response(session, jobs, world, made, 120)
+    assert check(session).warned == 0  # 73 minutes left: too early
+    set_first_response(session, jobs, world, made, 60)  # back to the first due time
+    first = first_clock(session, conversation.id)
+    assert first.due_at == start + timedelta(minutes=60)
+    assert first.warned_at is not None
+    assert first.warn_at is not None
+    assert first.warned_at >= first.warn_at
+    for _ in range(12):
+        clock.advance(timedelta(minutes=1))
+        assert check(session) == alerts.Outcome(warned=0, breached=0)
+    clock.advance(timedelta(minutes=1))
+    assert check(session) == alerts.Outcome(warned=0, breached=1)
+    assert events(session, "sla.warning") == 1
+
+
+def test_the_warning_window_follows_the_policys_warning_time(
+    session: Session, jobs: JobRunner, world: World, clock: FrozenClock
+) -> None:
+    """A longer warning time keeps the warning given (it is inside the longer window); a
+    shorter one warns again when its own window opens, as its policy now says; 0 never
+    warns."""
+    made, conversation, start = watched(session, jobs, world, clock, 60)
+    clock.advance(timedelta(minutes=47))  # 13 minutes left
+    assert check(session).warned == 1
+
+    def warn_before(minutes: int) -> None:
+        sla_service.update_policy(
+            session, policy=made, data=SlaPolicyUpdate(warn_before_minutes=minutes)
+        )
+        sla_jobs.enqueue_resync(session, organization_id=world.org.id)
+        session.commit()
+        jobs.run_pending()
+
+    warn_before(30)
+    assert first_clock(session, conversation.id).warn_at == start + timedelta(minutes=30)
+    assert check(session).warned == 0
+    warn_before(5)
+    assert first_clock(session, conversation.id).warn_at == start + timedelta(minutes=55)
+    clock.advance(timedelta(minutes=7))  # 6 minutes left
+    assert check(session).warned == 0
+    clock.advance(timedelta(minutes=1))  # 5 minutes left: the shorter window opens
+    assert check(session).warned == 1
+    warn_before(0)
+    assert first_clock(session, conversation.id).warn_at is None
+    assert check(session).warned == 0
+    assert events(session, "sla.warning") == 2
+
+
 def test_resuming_after_a_pause_warns_again_once(
     session: Session, jobs: JobRunner, world: World, clock: FrozenClock
 ) -> None:
@@ -362,7 +421,9 @@ def test_resuming_after_a_pause_warns_again_once(
     customer_writes(session, jobs, world, text="Here is my order number")  # resumes it
     first = first_clock(session, conversation.id)
     assert first.due_at == start + timedelta(minutes=60 + 90)
-    assert first.warned_at is None
+    assert first.warned_at is not None
+    assert first.warn_at is not None
+    assert first.warned_at < first.warn_at  # the warning was for the due time before the pause
     assert check(session).warned == 1  # 12 minutes left, as when it paused
     for _ in range(11):
         clock.advance(timedelta(minutes=1))
@@ -448,8 +509,8 @@ def test_a_stale_worker_neither_warns_nor_breaches_a_clock_whose_due_time_moved(
     assert [c.target for c in stale_warning + stale_breach] == ["first_response"] * 2
     set_first_response(session, jobs, world, made, 120)
     with session_scope() as late:  # the rows as the worker read them, due time and all
-        assert alerts._claim(late, stale_breach[0], "breached_at", stale_breach[0].due_at) is False
-        assert alerts._claim(late, stale_warning[0], "warned_at", clock.now()) is False
+        assert alerts.claim_breach(late, stale_breach[0]) is False
+        assert alerts.claim_warning(late, stale_warning[0], clock.now()) is False
     first = first_clock(session, conversation.id)
     assert (first.warned_at, first.breached_at) == (None, None)
     assert events(session, "sla.warning") + events(session, "sla.breached") == 0

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, case, literal, select, union_all
+from sqlalchemy import Select, literal, select, union_all
 from sqlalchemy.orm import Session
 
 from socialdesk.commitments import service as commitments_service
@@ -43,7 +43,7 @@ from socialdesk.routing.models import AutomationRun
 from socialdesk.schedules.hours import WeeklyHours
 from socialdesk.sla import alerts, tracking
 from socialdesk.sla.jobs import CLOCK_FIELDS
-from socialdesk.sla.models import SlaClock, SlaPolicy
+from socialdesk.sla.models import SlaClock
 
 # Business hours are looked at in steps this long when finding where they open and close.
 HOURS_STEP = timedelta(minutes=15)
@@ -305,17 +305,18 @@ class Worker:
         for change in self.hours_changes:
             yield change, Task.ROUTING
 
-        def moments(when: Any, task: Task, *where: Any, warn: Any = None) -> Select[Any]:
-            # ``warn``: minutes before ``when`` at which there is work too (an SLA warning).
-            return select(
-                when.label("at"),
-                literal(task.name).label("task"),
-                (warn if warn is not None else literal(0)).label("warn"),
-            ).where(*where)
+        def moments(when: Any, task: Task, *where: Any) -> Select[Any]:
+            return select(when.label("at"), literal(task.name).label("task")).where(*where)
 
         open_promise = (
             Commitment.organization_id == org,
             Commitment.status == CommitmentStatus.OPEN.value,
+        )
+        running_clock = (
+            SlaClock.organization_id == org,
+            SlaClock.stopped_at.is_(None),
+            SlaClock.paused_at.is_(None),
+            SlaClock.breached_at.is_(None),
         )
         statement = union_all(
             moments(
@@ -355,22 +356,13 @@ class Worker:
                 *open_promise,
                 Commitment.overdue_notified_at.is_(None),
             ),
-            moments(
-                SlaClock.due_at,
-                Task.SLA,
-                SlaClock.organization_id == org,
-                SlaClock.stopped_at.is_(None),
-                SlaClock.paused_at.is_(None),
-                SlaClock.breached_at.is_(None),
-                warn=case((SlaClock.warned_at.is_(None), SlaPolicy.warn_before_minutes), else_=0),
-            ).join(SlaPolicy, SlaPolicy.id == SlaClock.policy_id),
+            moments(SlaClock.due_at, Task.SLA, *running_clock),
+            moments(SlaClock.warn_at, Task.SLA, *running_clock, alerts.unwarned()),
         )
-        for at, task, warn in self.session.execute(statement):
+        for at, task in self.session.execute(statement):
             if at is None:
                 continue
             yield _aware(at), Task[task]
-            if warn:
-                yield _aware(at) - timedelta(minutes=warn), Task[task]
 
 
 def _aware(value: datetime) -> datetime:

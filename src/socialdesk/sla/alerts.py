@@ -1,11 +1,12 @@
 """Warnings before a breach and the breach itself, each exactly once per clock and due time (a
-due time moved later is warned about again: tracking.py clears ``warned_at``).
+warning counts for the due time whose window, ``warn_at``, it was given in: tracking.py moves
+that window with the due time).
 
 The periodic task (jobs.py) calls ``run`` every minute. A clock is claimed with a conditional
-UPDATE (``... WHERE warned_at IS NULL``, ``... WHERE breached_at IS NULL``) before anyone is
-told: of two workers looking at the same clock, one updates the row and notifies, the other
-updates nothing and moves on. The claim and the notifications share one transaction, so a
-crash before commit leaves the clock unclaimed for the next run.
+UPDATE (``... WHERE warned_at IS NULL OR warned_at < warn_at``, ``... WHERE breached_at IS
+NULL``) before anyone is told: of two workers looking at the same clock, one updates the row
+and notifies, the other updates nothing and moves on. The claim and the notifications share one
+transaction, so a crash before commit leaves the clock unclaimed for the next run.
 
 Who hears: the conversation's owner (assignee) and the lead of its team. A breach nobody
 holds (no assignee, no team lead) goes to the organization's admins, so it is never silent.
@@ -17,7 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import ColumnElement, and_, select, update
+from sqlalchemy import ColumnElement, and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from socialdesk.accounts.models import Member, Organization, Team
@@ -53,29 +54,32 @@ def _running() -> ColumnElement[bool]:
     )
 
 
+def unwarned() -> ColumnElement[bool]:
+    """No warning given inside the current due time's warning window (see ``warn_at``)."""
+    return or_(SlaClock.warned_at.is_(None), SlaClock.warned_at < SlaClock.warn_at)
+
+
 def due_for_warning(session: Session, *, now: datetime, limit: int = BATCH) -> list[SlaClock]:
-    """Running clocks not yet due but due within their policy's warning time, not warned."""
-    found: list[SlaClock] = []
-    windows = session.scalars(
-        select(SlaPolicy.warn_before_minutes).where(SlaPolicy.warn_before_minutes > 0).distinct()
-    ).all()
-    for minutes in sorted(windows):
-        found.extend(
-            session.scalars(
-                select(SlaClock)
-                .join(SlaPolicy, SlaPolicy.id == SlaClock.policy_id)
-                .where(
-                    _running(),
-                    SlaClock.warned_at.is_(None),
-                    SlaPolicy.warn_before_minutes == minutes,
-                    SlaClock.due_at > now,
-                    SlaClock.due_at <= now + timedelta(minutes=minutes),
-                )
-                .order_by(SlaClock.due_at, SlaClock.id)
-                .limit(limit)
+    """Running clocks not yet due whose warning window is open and that have no warning for
+    their current due time."""
+    widest = session.scalar(select(func.max(SlaPolicy.warn_before_minutes)))
+    if not widest or widest <= 0:
+        return []
+    return list(
+        session.scalars(
+            select(SlaClock)
+            .where(
+                _running(),
+                unwarned(),
+                SlaClock.warn_at <= now,
+                SlaClock.due_at > now,
+                # Bounds the range scan of ix_sla_clocks_running to the widest window.
+                SlaClock.due_at <= now + timedelta(minutes=widest),
             )
+            .order_by(SlaClock.due_at, SlaClock.id)
+            .limit(limit)
         )
-    return sorted(found, key=lambda c: (c.due_at, c.id))[:limit]
+    )
 
 
 def due_for_breach(session: Session, *, now: datetime, limit: int = BATCH) -> list[SlaClock]:
@@ -99,17 +103,23 @@ def _lock_conversation(session: Session, clock_row: SlaClock) -> None:
     )
 
 
-def _claim(session: Session, clock_row: SlaClock, column: str, value: datetime) -> bool:
-    """Set ``column`` on the clock if nobody has: True when this call set it. Only while the
-    clock still runs unpaused with the due time it was read with: a reconcile may have moved
-    it since, and a warning or breach for a due time the clock no longer has would be wrong
-    (the next run sees the new one)."""
-    target = getattr(SlaClock, column)
+def _claim(
+    session: Session,
+    clock_row: SlaClock,
+    column: str,
+    value: datetime,
+    *,
+    unclaimed: ColumnElement[bool],
+) -> bool:
+    """Set ``column`` on the clock while ``unclaimed`` holds: True when this call set it. Only
+    while the clock still runs unpaused with the due time it was read with: a reconcile may
+    have moved it since, and a warning or breach for a due time the clock no longer has would
+    be wrong (the next run sees the new one)."""
     result = session.execute(
         update(SlaClock)
         .where(
             SlaClock.id == clock_row.id,
-            target.is_(None),
+            unclaimed,
             SlaClock.stopped_at.is_(None),
             SlaClock.paused_at.is_(None),
             SlaClock.due_at == clock_row.due_at,
@@ -121,6 +131,21 @@ def _claim(session: Session, clock_row: SlaClock, column: str, value: datetime) 
     if claimed:
         session.refresh(clock_row)
     return claimed
+
+
+def claim_warning(session: Session, clock_row: SlaClock, now: datetime) -> bool:
+    return _claim(session, clock_row, "warned_at", now, unclaimed=unwarned())
+
+
+def claim_breach(session: Session, clock_row: SlaClock) -> bool:
+    # breached_at is when it breached: the due time, not when this run noticed.
+    return _claim(
+        session,
+        clock_row,
+        "breached_at",
+        clock_row.due_at,
+        unclaimed=SlaClock.breached_at.is_(None),
+    )
 
 
 def org_zone(name: str | None) -> tzinfo:
@@ -230,7 +255,7 @@ def warn(session: Session, *, now: datetime | None = None, limit: int = BATCH) -
     told = 0
     for row in due_for_warning(session, now=now, limit=limit):
         _lock_conversation(session, row)
-        if _claim(session, row, "warned_at", now):
+        if claim_warning(session, row, now):
             _tell(session, row, breach=False)
             told += 1
     return told
@@ -241,8 +266,7 @@ def breach(session: Session, *, now: datetime | None = None, limit: int = BATCH)
     told = 0
     for row in due_for_breach(session, now=now, limit=limit):
         _lock_conversation(session, row)
-        # breached_at is when it breached: the due time, not when this run noticed.
-        if _claim(session, row, "breached_at", row.due_at):
+        if claim_breach(session, row):
             _tell(session, row, breach=True)
             told += 1
     return told

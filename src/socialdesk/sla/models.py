@@ -66,6 +66,11 @@ class SlaClock(IdMixin, Base):
     due_at: Mapped[datetime] = mapped_column(UTCDateTime())
     paused_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
     stopped_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    # When the warning window of the current due time opens (due_at less the policy's
+    # warn_before_minutes; None when the policy never warns). A warning counts for the current
+    # due time when it was given inside that window: ``warned_at >= warn_at``. So a due time
+    # that moves later is warned about again, and one that moves back is not.
+    warn_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
     warned_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
     breached_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
     # Elapsed target time when stopped (business seconds where the policy counts them).

@@ -79,7 +79,14 @@ class SlaClockRead(ReadModel):
     due_at: UTCTimestamp
     paused_at: UTCTimestamp | None
     stopped_at: UTCTimestamp | None
-    warned_at: UTCTimestamp | None
+    warn_at: UTCTimestamp | None = Field(
+        description="When the current due time's warning window opens; null when the policy "
+        "never warns or the clock has stopped"
+    )
+    warned_at: UTCTimestamp | None = Field(
+        description="When the last warning went out; it counts for the current due time when "
+        "it is at or after warn_at"
+    )
     breached_at: UTCTimestamp | None
     elapsed_seconds: int | None = Field(
         description="Target time used when stopped (business seconds where the policy counts "

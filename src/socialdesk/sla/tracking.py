@@ -16,9 +16,10 @@ Stored rules (docs/sla.md):
 * a clock stopped after its due time is breached (``breached_at`` = its due time) even if the
   periodic check had not seen it yet; a cancelled clock has no measure (``elapsed_seconds``
   None);
-* a running clock whose due time moves later than its warning's window gets ``warned_at``
-  cleared, so it is warned again before the new due time; a breach stays recorded whatever
-  its due time becomes (the reports count it);
+* a running clock's ``warn_at`` (when its due time's warning window opens) follows its due
+  time; a warning counts for the due time whose window it was given in, so a due time moved
+  later is warned about again and one moved back is not; a breach stays recorded whatever its
+  due time becomes (the reports count it);
 * the snapshot (team, assignee, channel, priority) follows the conversation while the clock
   runs and is frozen when it stops or breaches: the reports credit whoever held it then.
 """
@@ -188,18 +189,14 @@ def _apply(
     channel: str,
 ) -> None:
     row.policy_id = policy.id
-    if (
-        cycle.running
-        and row.breached_at is None
-        and row.warned_at is not None
-        and m.due_at > row.due_at
-        and row.warned_at < m.due_at - timedelta(minutes=policy.warn_before_minutes)
-    ):
-        # Due later (resumed, a longer target): the warning sent was for the old due time,
-        # before the new one's warning window opened, so one is owed before the new due time.
-        # A warning already inside the new window stands; an earlier due time keeps it too.
-        row.warned_at = None
     row.due_at = m.due_at
+    # The warning window follows the due time; warned_at is kept, so a warning given in the
+    # window of an earlier due time counts again if the due time comes back to it.
+    row.warn_at = (
+        m.due_at - timedelta(minutes=policy.warn_before_minutes)
+        if policy.warn_before_minutes > 0 and cycle.stopped_at is None
+        else None
+    )
     row.paused_at = m.paused_at
     if row.breached_at is None:
         snapshot(row, conversation, channel)
