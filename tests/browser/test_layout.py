@@ -1,5 +1,5 @@
 """The desk's pages fit the screen: at a laptop's width and at a phone's, no page is wider than
-the window, and the header's menu labels never break in
+the window (a wide table scrolls inside its card), and the header's menu labels never break in
 two nor run under the controls at the end of the bar. Only a browser lays pages out, so only a
 browser can show this."""
 
@@ -34,10 +34,18 @@ PAGES = (
     "/",
     "/commitments",
     "/escalations",
+    "/reports",
+    "/reports/care",
     "/conduct",
     "/approvals",
     "/account",
     "/notifications",
+    "/admin/members",
+    "/admin/accounts",
+    "/admin/business-hours",
+    "/admin/sla",
+    "/admin/routing",
+    "/admin/audit",
 )
 
 # Every element of the header that sticks out of the window or of its own row, and every menu
