@@ -238,16 +238,20 @@ def test_a_breach_reaches_the_teams_webhook_and_a_warning_does_not(
 # -- due times that move -------------------------------------------------------------------
 
 
-def set_first_response(
-    session: Session, jobs: JobRunner, world: World, made: SlaPolicy, minutes: int
+def change_policy(
+    session: Session, jobs: JobRunner, world: World, made: SlaPolicy, **fields: int
 ) -> None:
-    """Change the policy's first-response target as an admin would: running clocks follow."""
-    sla_service.update_policy(
-        session, policy=made, data=SlaPolicyUpdate(first_response_minutes=minutes)
-    )
+    """Change the policy as an admin would: running clocks follow."""
+    sla_service.update_policy(session, policy=made, data=SlaPolicyUpdate(**fields))
     sla_jobs.enqueue_resync(session, organization_id=world.org.id)
     session.commit()
     jobs.run_pending()
+
+
+def set_first_response(
+    session: Session, jobs: JobRunner, world: World, made: SlaPolicy, minutes: int
+) -> None:
+    change_policy(session, jobs, world, made, first_response_minutes=minutes)
 
 
 def first_clock(session: Session, conversation_id: int) -> SlaClock:
@@ -271,6 +275,16 @@ def watched(
     clock.advance(timedelta(minutes=1))
     start = clock.now()
     return made, owned(session, jobs, world), start
+
+
+def quiet_then_breached(session: Session, clock: FrozenClock, quiet_minutes: int) -> None:
+    """Nothing to tell for ``quiet_minutes`` checks a minute apart, then a breach a minute
+    later."""
+    for _ in range(quiet_minutes):
+        clock.advance(timedelta(minutes=1))
+        assert check(session) == alerts.Outcome(warned=0, breached=0)
+    clock.advance(timedelta(minutes=1))
+    assert check(session) == alerts.Outcome(warned=0, breached=1)
 
 
 def test_a_due_time_moved_later_is_warned_again_once_before_it(
@@ -360,11 +374,7 @@ def test_a_due_time_moved_later_and_back_is_not_warned_twice(
     assert first.warned_at is not None
     assert first.warn_at is not None
     assert first.warned_at >= first.warn_at
-    for _ in range(12):
-        clock.advance(timedelta(minutes=1))
-        assert check(session) == alerts.Outcome(warned=0, breached=0)
-    clock.advance(timedelta(minutes=1))
-    assert check(session) == alerts.Outcome(warned=0, breached=1)
+    quiet_then_breached(session, clock, 12)
     assert events(session, "sla.warning") == 1
 
 
@@ -379,12 +389,7 @@ def test_the_warning_window_follows_the_policys_warning_time(
     assert check(session).warned == 1
 
     def warn_before(minutes: int) -> None:
-        sla_service.update_policy(
-            session, policy=made, data=SlaPolicyUpdate(warn_before_minutes=minutes)
-        )
-        sla_jobs.enqueue_resync(session, organization_id=world.org.id)
-        session.commit()
-        jobs.run_pending()
+        change_policy(session, jobs, world, made, warn_before_minutes=minutes)
 
     warn_before(30)
     assert first_clock(session, conversation.id).warn_at == start + timedelta(minutes=30)
@@ -425,11 +430,7 @@ def test_resuming_after_a_pause_warns_again_once(
     assert first.warn_at is not None
     assert first.warned_at < first.warn_at  # the warning was for the due time before the pause
     assert check(session).warned == 1  # 12 minutes left, as when it paused
-    for _ in range(11):
-        clock.advance(timedelta(minutes=1))
-        assert check(session) == alerts.Outcome(warned=0, breached=0)
-    clock.advance(timedelta(minutes=1))
-    assert check(session) == alerts.Outcome(warned=0, breached=1)
+    quiet_then_breached(session, clock, 11)
     assert events(session, "sla.warning") == 2
 
 
