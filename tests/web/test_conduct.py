@@ -224,7 +224,7 @@ def test_the_approval_queue(
     assert sent.status_code == 303
     html = agent.html()
     assert "Held for approval" in html
-    assert "approval requested" in html  # in the trail
+    assert "wrote a reply that waits for approval" in html  # in the trail
     assert client.get("/approvals").status_code == 403  # agents do not approve
 
     csrf = _switch(client, approver)
@@ -262,7 +262,7 @@ def test_the_approval_queue(
         assert message.text == "We will refund you within 5 days"
         assert message.delivery_state == DeliveryState.SENT.value
     trail = agent.html()
-    assert "approval approved" in trail
+    assert "approved the held reply with edits: kinder" in trail
 
 
 def test_rejecting_needs_a_comment_and_the_author_sees_it(

@@ -360,3 +360,57 @@ def test_another_organizations_message_is_not_found(
         assert client.post(url, data=data).status_code == 404, url
     assert _corrections(foreign_message) == []
     assert _corrections(triaged.message_id) == []
+
+
+def test_the_trail_tells_triage_and_approvals_in_words(
+    client: TestClient, desk: Desk, session: Session, triaged: Triaged
+) -> None:
+    """Triage raising the priority, a correction and an approval each read as a sentence in
+    the activity trail, not as the stored record ("message_id: 110, reasons: ['...']")."""
+    conversation = session.get_one(Conversation, triaged.angry)
+    for kind, data in (
+        (
+            "triaged",
+            {
+                "message_id": triaged.message_id,
+                "priority_from": "normal",
+                "priority": "urgent",
+                "reasons": ["complaint (score 0.58)", "negative tone (score 0.88)"],
+            },
+        ),
+        (
+            "approval_requested",
+            {"message_id": triaged.message_id, "approval_id": 1, "rules": ["refunds"]},
+        ),
+        (
+            "approval_approved",
+            {"message_id": triaged.message_id, "approval_id": 1, "comment": "ok", "edited": True},
+        ),
+        (
+            "approval_rejected",
+            {"message_id": triaged.message_id, "approval_id": 2, "comment": None, "edited": False},
+        ),
+    ):
+        conversations_service.record(
+            session, conversation=conversation, kind=kind, actor=None, data=data
+        )
+    session.commit()
+    csrf = login(client, desk.owner)
+    url = f"/conversations/{triaged.angry}/messages/{triaged.message_id}/triage"
+    for field, value in (("intent", "question"), ("complaint", "false")):
+        client.post(url, data={"field": field, "value": value, "csrf_token": csrf})
+    page = client.get(f"/conversations/{triaged.angry}")
+    trail = page.text.split('id="trail-title"')[1]
+    assert (
+        "raised the priority from normal to urgent: complaint (score 0.58), negative tone"
+        " (score 0.88)" in trail
+    )
+    assert "wrote a reply that waits for approval (refunds)" in trail
+    assert "approved the held reply with edits: ok" in trail
+    assert "rejected the held reply" in trail
+    assert f"corrected the intent of message #{triaged.message_id} from complaint to question" in (
+        trail
+    )
+    assert f"marked message #{triaged.message_id} as not a complaint" in trail
+    assert "message_id:" not in trail
+    assert "[&#39;" not in trail

@@ -329,6 +329,29 @@ def _assigned(data: dict[str, Any], directory: Directory) -> str:
     return f"assigned it to {directory.member_name(data.get('to'))}"
 
 
+def _triaged(data: dict[str, Any], _directory: Directory) -> str:
+    reasons = ", ".join(str(r) for r in data.get("reasons") or [])
+    raised = f"raised the priority from {data.get('priority_from')} to {data.get('priority')}"
+    return raised + (f": {reasons}" if reasons else "")
+
+
+def _triage_corrected(data: dict[str, Any], _directory: Directory) -> str:
+    field = data.get("field")
+    if field == "complaint":
+        label = "a complaint" if data.get("to") == "true" else "not a complaint"
+        return f"marked message #{data.get('message_id')} as {label}"
+    return (
+        f"corrected the {field} of message #{data.get('message_id')}"
+        f" from {data.get('from')} to {data.get('to')}"
+    )
+
+
+def _approval_decided(data: dict[str, Any], verb: str) -> str:
+    edited = " with edits" if data.get("edited") else ""
+    comment = f": {data['comment']}" if data.get("comment") else ""
+    return f"{verb} the held reply{edited}{comment}"
+
+
 def _merged(data: dict[str, Any], _directory: Directory) -> str:
     merged = ", ".join(f"#{i}" for i in data.get("merged", []))
     return f"merged {merged} into this conversation"
@@ -346,6 +369,15 @@ _DESCRIBE: dict[str, Callable[[dict[str, Any], Directory], str]] = {
     "merged": _merged,
     "reopened_by_customer": lambda _d, _: "reopened: the customer wrote again",
     "follows": lambda d, _: f"follows conversation #{d.get('previous')}",
+    # Triage and the code of conduct's approvals
+    "triaged": _triaged,
+    "triage_corrected": _triage_corrected,
+    "approval_requested": lambda d, _: (
+        "wrote a reply that waits for approval"
+        + (f" ({', '.join(str(r) for r in d['rules'])})" if d.get("rules") else "")
+    ),
+    "approval_approved": lambda d, _: _approval_decided(d, "approved"),
+    "approval_rejected": lambda d, _: _approval_decided(d, "rejected"),
     # Routing and automation
     "routed": lambda d, _: f"routed by the rules ({d.get('rules')})",
     "reassigned": lambda d, _: f"reassigned: {d.get('reason')}",
