@@ -19,7 +19,7 @@ from socialdesk.commitments import service
 from socialdesk.commitments.models import Commitment, CommitmentStatus
 from socialdesk.common.clock import FrozenClock
 from socialdesk.config import get_settings
-from socialdesk.conversations.models import DeliveryState
+from socialdesk.conversations.models import Activity, DeliveryState
 from socialdesk.db.session import get_sessionmaker
 from socialdesk.jobs import registry
 from socialdesk.notifications import jobs as notifications_jobs
@@ -375,7 +375,50 @@ def test_an_approver_editing_a_reply_moves_its_promises_with_the_text(
     assert added.status == "open"
 
     # Run again (a retried job): nothing more is cancelled or added.
-    assert service.reconcile_approved_reply(session, approval=approval) == ([], [])
+    assert not service.reconcile_approved_reply(session, approval=approval)
+
+
+def test_an_approver_giving_a_promise_another_time_moves_its_commitment(
+    session: Session, w: World, jobs: JobRunner
+) -> None:
+    """The customer reads the approved text: "by Friday" made "within 2 business days" is the
+    same promise due at another time, and its commitment follows (its reminder too)."""
+    text = "We'll refund the fee by Friday. We will email you the report today."
+    message = reply(session, w, text)
+    refund, email = service.keep_promises(
+        session, conversation=w.conversation, message=message, author=w.agent, text=text
+    )
+    kept_due, email_due = refund.due_at, email.due_at
+    message.delivery_state = DeliveryState.HELD.value
+    approval = approvals.hold(session, message=message, author=w.agent, reasons=[])
+    session.commit()
+    final = "We'll refund the fee within 2 business days. We will email you the report today."
+    approvals.approve(session, approval=approval, approver=w.owner, edited_text=final)
+    session.commit()
+    jobs.run_pending()
+    session.refresh(refund)
+    session.refresh(email)
+    [sent] = [
+        p
+        for p in service.detect(session, conversation=w.conversation, text=final)
+        if "refund" in p.text.lower()
+    ]
+    assert refund.status == "open"
+    assert refund.due_at == sent.due_at != kept_due
+    assert "2 business days" in refund.text
+    assert refund.remind_at is not None
+    assert refund.remind_at <= refund.due_at
+    assert (email.status, email.due_at) == ("open", email_due)  # the same time: left alone
+    trail = session.scalars(
+        select(Activity).where(
+            Activity.conversation_id == w.conversation.id, Activity.kind == service.TRAIL_CHANGED
+        )
+    ).all()
+    assert [(a.actor_member_id, a.data["commitment_id"]) for a in trail] == [
+        (w.owner.id, refund.id)
+    ]
+    assert session.scalar(select(func.count()).select_from(Commitment)) == 2
+    assert not service.reconcile_approved_reply(session, approval=approval)
 
 
 def test_an_approval_without_edits_leaves_the_promises_alone(

@@ -83,13 +83,14 @@ def reconcile_approved(payload: Payload) -> None:
         approval = session.get(Approval, int(payload["approval_id"]))
         if approval is None or approval.organization_id != int(payload["organization_id"]):
             return
-        cancelled, created = service.reconcile_approved_reply(session, approval=approval)
-        if cancelled or created:
+        edits = service.reconcile_approved_reply(session, approval=approval)
+        if edits:
             log.info(
-                "approval %s: %d promises edited out, %d added",
+                "approval %s: %d promises edited out, %d added, %d given another time",
                 approval.id,
-                len(cancelled),
-                len(created),
+                len(edits.cancelled),
+                len(edits.created),
+                len(edits.moved),
             )
 
 

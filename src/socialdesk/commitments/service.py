@@ -1376,17 +1376,30 @@ def is_overdue(commitment: Commitment, *, now: datetime | None = None) -> bool:
 EDITED_OUT = "An approver edited this promise out of the reply before it was sent"
 
 
+@dataclass(frozen=True)
+class ApprovedEdits:
+    """What an approver's edit did to a reply's commitments."""
+
+    cancelled: list[Commitment]
+    created: list[Commitment]
+    moved: list[Commitment]
+
+    def __bool__(self) -> bool:
+        return bool(self.cancelled or self.created or self.moved)
+
+
 def reconcile_approved_reply(
     session: Session, *, approval: Approval, now: datetime | None = None
-) -> tuple[list[Commitment], list[Commitment]]:
+) -> ApprovedEdits:
     """Commitments follow the text that was sent. An approver who edits a held reply may take a
-    promise out (its commitment is cancelled: the customer was never told) or put one in (a
-    commitment is created, owned by the reply's author, as if they had written it). Promises
-    in both texts stay as the author kept them. Safe to run again: a promise already tracked
-    for the reply is not added twice. Returns (cancelled, created)."""
+    promise out (its commitment is cancelled: the customer was never told), put one in (a
+    commitment is created, owned by the reply's author, as if they had written it) or give a
+    promise another time ("tomorrow" made "on Friday": its commitment is due when the sent
+    text says). Promises in both texts otherwise stay as the author kept them. Safe to run
+    again: a promise already tracked for the reply is not added or moved twice."""
     final = approval.approved_text
     if final is None or final == approval.original_text:
-        return [], []
+        return ApprovedEdits([], [], [])
     message = session.get_one(Message, approval.message_id)
     conversation = session.get_one(Conversation, message.conversation_id)
     before = detect(session, conversation=conversation, text=approval.original_text, now=now)
@@ -1394,8 +1407,17 @@ def reconcile_approved_reply(
     # A promise is the same when its action is (a new time or wording for "refund you" is the
     # same promise, whose commitment the author keeps and can move).
     before_actions = {_action_key(p) for p in before}
-    after_actions = {_action_key(p) for p in after}
-    edited_out = {p.text for p in before if _action_key(p) not in after_actions}
+    after_by_action = {_action_key(p): p for p in after}
+    edited_out = {p.text for p in before if _action_key(p) not in after_by_action}
+    # Same action, another time named in the sent text: the commitment follows what the
+    # customer read. A time taken out (the default applies) leaves the author's due time.
+    retimed = {
+        p.text: after_by_action[_action_key(p)]
+        for p in before
+        if _action_key(p) in after_by_action
+        and not after_by_action[_action_key(p)].due_is_default
+        and after_by_action[_action_key(p)].due_phrase != p.due_phrase
+    }
     tracked = list(
         session.scalars(
             select(Commitment)
@@ -1407,9 +1429,15 @@ def reconcile_approved_reply(
         )
     )
     cancelled: list[Commitment] = []
+    moved: list[Commitment] = []
+    approver = (
+        session.get(Member, approval.decided_by_id) if approval.decided_by_id is not None else None
+    )
     for commitment in tracked:
         # Matched on the detected wording; one the author reworded is left to its owner.
-        if commitment.status == OPEN and commitment.text in edited_out:
+        if commitment.status != OPEN:
+            continue
+        if commitment.text in edited_out:
             close(
                 session,
                 commitment=commitment,
@@ -1419,10 +1447,25 @@ def reconcile_approved_reply(
                 now=now,
             )
             cancelled.append(commitment)
+        elif commitment.text in retimed and approver is not None:
+            promise = retimed[commitment.text]
+            try:
+                changed = update(
+                    session,
+                    commitment=commitment,
+                    actor=approver,
+                    text=promise.text,
+                    due_at=promise.due_at,
+                    now=now,
+                )
+            except ValidationFailed:
+                continue  # a time already past: the owner moves it by hand
+            if "due_at" in changed:
+                moved.append(commitment)
     known = {c.text for c in tracked}
     added = [p for p in after if _action_key(p) not in before_actions and p.text not in known]
     if not added or message.author_member_id is None:
-        return cancelled, []
+        return ApprovedEdits(cancelled, [], moved)
     author = session.get_one(Member, message.author_member_id)
     skip = [PromiseDecision(key=p.key, keep=False) for p in after if p not in added]
     created = keep_promises(
@@ -1434,7 +1477,7 @@ def reconcile_approved_reply(
         decisions=skip,
         now=now,
     )
-    return cancelled, created
+    return ApprovedEdits(cancelled, created, moved)
 
 
 def _action_key(promise: DetectedPromise) -> str:
