@@ -14,6 +14,7 @@ from socialdesk.accounts import service as accounts_service
 from socialdesk.accounts.models import Role
 from socialdesk.channels import service as channels_service
 from tests.browser.server import CHROMIUM, CHROMIUM_ARGS, LiveDesk, live_desk
+from tests.factories.conversations import inbound, ingest
 
 pytestmark = pytest.mark.browser
 
@@ -89,15 +90,62 @@ def desk(tmp_path: Path) -> Iterator[LiveDesk]:
                 role=Role.OWNER,
                 password=PASSWORD,
             )
-            channels_service.create(
+            web = channels_service.create(
                 session,
                 organization_id=org.id,
                 kind="web",
                 handle="website",
                 display_name="Kestrel Valley website",
             )
+            # A list longer than the window, so the inbox's filter panel sticks.
+            for n in range(25):
+                ingest(
+                    session,
+                    web,
+                    inbound(text=f"Is line {n} running today?", author=f"rider-{n}"),
+                )
             session.commit()
         yield live
+
+
+def _log_in(page, base: str) -> None:  # type: ignore[no-untyped-def]  # Playwright's Page
+    page.goto(f"{base}/login")
+    page.get_by_label("Email").fill("maren@example.org")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    expect(page).to_have_url(f"{base}/")
+
+
+def test_every_inbox_filter_can_be_reached_beside_a_long_list(desk: LiveDesk) -> None:
+    """The filter panel sticks below the header while the list scrolls. Taller than a laptop's
+    window, its last fields and Apply stayed below the bottom edge until the very end of the
+    list; where the header takes two rows the panel slid under it."""
+    base = desk.base_url
+    with playwright_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1366, "height": 768})
+            _log_in(page, base)
+            expect(page.locator(".conv-row")).to_have_count(25)
+            for width in (1366, 1024):
+                page.set_viewport_size({"width": width, "height": 768})
+                page.evaluate("window.scrollTo(0, 0)")
+                apply = page.locator("#filters").get_by_role("button", name="Apply")
+                apply.focus()
+                box = apply.bounding_box()
+                header = page.locator(".topbar").bounding_box()
+                panel = page.locator(".filters-panel").bounding_box()
+                assert box is not None
+                assert header is not None
+                assert panel is not None
+                assert box["y"] + box["height"] <= 768, f"Apply is below the window at {width}px"
+                assert panel["y"] >= header["y"] + header["height"], (
+                    f"the filter panel is under the header at {width}px"
+                )
+        except Exception as exc:
+            raise AssertionError(f"{exc}\n{desk.logs()}") from exc
+        finally:
+            browser.close()
 
 
 def test_pages_fit_a_laptop_and_a_phone(desk: LiveDesk) -> None:
@@ -106,11 +154,7 @@ def test_pages_fit_a_laptop_and_a_phone(desk: LiveDesk) -> None:
         browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:
             page = browser.new_page(viewport={"width": WIDTHS[0], "height": 768})
-            page.goto(f"{base}/login")
-            page.get_by_label("Email").fill("maren@example.org")
-            page.get_by_label("Password").fill(PASSWORD)
-            page.get_by_role("button", name="Log in").click()
-            expect(page).to_have_url(f"{base}/")
+            _log_in(page, base)
             problems: list[str] = []
             for path in PAGES:
                 response = page.goto(f"{base}{path}")

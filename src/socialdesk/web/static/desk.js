@@ -285,8 +285,19 @@
   }
   document.addEventListener("htmx:pushedIntoHistory", remember);
 
+  // The header wraps onto a second row on narrower screens: what sticks below it (the inbox
+  // filters) and the scroll padding that keeps focus in view read its height from here.
+  function trackHeader() {
+    var bar = document.querySelector(".topbar");
+    if (!bar || !window.ResizeObserver) return;
+    new ResizeObserver(function () {
+      document.documentElement.style.setProperty("--topbar-h", bar.offsetHeight + "px");
+    }).observe(bar);
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
     remember();
+    trackHeader();
     var back = document.querySelector("[data-back]");
     if (back) {
       try { var last = sessionStorage.getItem("sd-inbox"); if (last) back.href = last; } catch (e) { /* ignore */ }
