@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import enum
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta, tzinfo
 from typing import Any
@@ -857,26 +857,31 @@ def _short(text: str, limit: int = 80) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
-def _claim(
-    session: Session, *, commitment_id: int, column: str, extra: Iterable[Any], now: datetime
-) -> bool:
-    """Set ``column`` to now only where it is still empty and the commitment still open: the
-    one UPDATE that decides which run sends the notice. Two runs racing for one row: on
-    PostgreSQL the second waits for the first's row lock and then finds the column set; on
-    SQLite writers take turns (BEGIN IMMEDIATE). Either way one run changes the row."""
-    target = getattr(Commitment, column)
-    result = session.execute(
-        sql_update(Commitment)
-        .where(
-            Commitment.id == commitment_id,
-            target.is_(None),
-            Commitment.status == OPEN,
-            *extra,
+def _claim_due(
+    session: Session, moment: str, column: str, *, now: datetime, batch: int
+) -> Iterator[Commitment]:
+    """Open commitments whose ``moment`` has come and whose notice (``column``) has not gone
+    out, earliest first, each claimed before it is yielded: the one conditional UPDATE that
+    decides which run sends the notice. Two runs racing for one row: on PostgreSQL the second
+    waits for the first's row lock and then finds the column set; on SQLite writers take turns
+    (BEGIN IMMEDIATE). Either way one run changes the row; the other skips it."""
+    when = getattr(Commitment, moment)
+    notice = getattr(Commitment, column)
+    due = (Commitment.status == OPEN, when <= now, notice.is_(None))
+    ids = list(
+        session.scalars(
+            select(Commitment.id).where(*due).order_by(when, Commitment.id).limit(batch)
         )
-        .values({column: now})
-        .execution_options(synchronize_session=False)
     )
-    return int(result.rowcount or 0) == 1  # type: ignore[attr-defined]  # CursorResult at run time
+    for commitment_id in ids:
+        result = session.execute(
+            sql_update(Commitment)
+            .where(Commitment.id == commitment_id, *due)
+            .values({column: now})
+            .execution_options(synchronize_session=False)
+        )
+        if int(result.rowcount or 0) == 1:  # type: ignore[attr-defined]  # CursorResult
+            yield _fresh(session, commitment_id)
 
 
 def _fresh(session: Session, commitment_id: int) -> Commitment:
@@ -905,29 +910,8 @@ def send_due_reminders(session: Session, *, now: datetime | None = None, batch: 
     were reminded. Each reminder is claimed by a conditional UPDATE (``reminded_at IS NULL``)
     in the same transaction as its notification, so it goes out once however many runs race."""
     now = now or clock.now()
-    ids = list(
-        session.scalars(
-            select(Commitment.id)
-            .where(
-                Commitment.status == OPEN,
-                Commitment.remind_at <= now,
-                Commitment.reminded_at.is_(None),
-            )
-            .order_by(Commitment.remind_at, Commitment.id)
-            .limit(batch)
-        )
-    )
     sent = 0
-    for commitment_id in ids:
-        if not _claim(
-            session,
-            commitment_id=commitment_id,
-            column="reminded_at",
-            extra=(Commitment.remind_at <= now,),
-            now=now,
-        ):
-            continue
-        commitment = _fresh(session, commitment_id)
+    for commitment in _claim_due(session, "remind_at", "reminded_at", now=now, batch=batch):
         if commitment.due_at <= now:
             continue  # the worker was behind: the overdue notice says it better
         _remind(session, commitment, now=now)
@@ -986,29 +970,9 @@ def notify_overdue(session: Session, *, now: datetime | None = None, batch: int 
     """Tell the owner and the team lead, once, about open commitments whose due time passed;
     returns how many. Claimed like reminders, on ``overdue_notified_at``."""
     now = now or clock.now()
-    ids = list(
-        session.scalars(
-            select(Commitment.id)
-            .where(
-                Commitment.status == OPEN,
-                Commitment.due_at <= now,
-                Commitment.overdue_notified_at.is_(None),
-            )
-            .order_by(Commitment.due_at, Commitment.id)
-            .limit(batch)
-        )
-    )
     told = 0
-    for commitment_id in ids:
-        if not _claim(
-            session,
-            commitment_id=commitment_id,
-            column="overdue_notified_at",
-            extra=(Commitment.due_at <= now,),
-            now=now,
-        ):
-            continue
-        _overdue(session, _fresh(session, commitment_id), now=now)
+    for commitment in _claim_due(session, "due_at", "overdue_notified_at", now=now, batch=batch):
+        _overdue(session, commitment, now=now)
         told += 1
     return told
 
