@@ -60,7 +60,6 @@ from socialdesk.conversations.models import (
     Conversation,
     Direction,
     Message,
-    Priority,
 )
 
 # Every table known to the ORM: a flush sorts tables by their foreign keys, and a bare command
@@ -72,7 +71,14 @@ from socialdesk.events.types import DomainEvent
 from socialdesk.triage.classify import TriageResult, classify_batch
 from socialdesk.triage.models import MessageTriage
 from socialdesk.triage.priority import TriageContext
-from socialdesk.triage.service import PRIORITY_LEVEL, REPEAT_WINDOW, audience_of, triage_fields
+from socialdesk.triage.service import (
+    PRIORITY_LEVEL,
+    REPEAT_WINDOW,
+    TRAIL_TRIAGED,
+    audience_of,
+    raised_priority,
+    triage_fields,
+)
 
 log = logging.getLogger(__name__)
 
@@ -439,7 +445,12 @@ def _roll_up(
     level = PRIORITY_LEVEL[top_result.priority.value]
     if level <= conversation.priority:
         return None
-    previous = Priority(conversation.priority).name.lower()
+    data = raised_priority(
+        message_id=top.id,
+        previous=conversation.priority,
+        priority=top_result.priority.value,
+        reasons=top_result.priority_reasons,
+    )
     conversation.priority = level.value
     # The trail entry live triage writes (conversations.service.record), marked as a backfill;
     # no conversation.changed event and the activity time stays (see the module docstring).
@@ -447,14 +458,8 @@ def _roll_up(
         "organization_id": conversation.organization_id,
         "conversation_id": conversation.id,
         "actor_member_id": None,
-        "kind": "triaged",
-        "data": {
-            "message_id": top.id,
-            "priority_from": previous,
-            "priority": top_result.priority.value,
-            "reasons": list(top_result.priority_reasons),
-            "backfill": True,
-        },
+        "kind": TRAIL_TRIAGED,
+        "data": {**data, "backfill": True},
         "created_at": clock.now(),
     }
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -131,6 +131,22 @@ def triage_fields(message_id: int, organization_id: int, result: TriageResult) -
     }
 
 
+TRAIL_TRIAGED = "triaged"
+
+
+def raised_priority(
+    *, message_id: int, previous: int, priority: str, reasons: Sequence[str]
+) -> dict[str, Any]:
+    """The trail entry's data when a message raised its conversation's priority (live triage
+    and the backfill write the same)."""
+    return {
+        "message_id": message_id,
+        "priority_from": Priority(previous).name.lower(),
+        "priority": priority,
+        "reasons": list(reasons),
+    }
+
+
 def _roll_up(
     session: Session, *, conversation: Conversation, message: Message, row: MessageTriage
 ) -> None:
@@ -144,19 +160,15 @@ def _roll_up(
     if level > conversation.priority:
         # Raised by what the customer wrote; the activity time stays the message's time (a
         # backfilled old message must not look like fresh activity).
-        previous = Priority(conversation.priority).name.lower()
+        data = raised_priority(
+            message_id=message.id,
+            previous=conversation.priority,
+            priority=row.priority,
+            reasons=row.reasons,
+        )
         conversation.priority = level.value
         conversations_service.record(
-            session,
-            conversation=conversation,
-            kind="triaged",
-            actor=None,
-            data={
-                "message_id": message.id,
-                "priority_from": previous,
-                "priority": row.priority,
-                "reasons": row.reasons,
-            },
+            session, conversation=conversation, kind=TRAIL_TRIAGED, actor=None, data=data
         )
         bus.emit(
             session,
