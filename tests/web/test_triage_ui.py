@@ -414,3 +414,15 @@ def test_the_trail_tells_triage_and_approvals_in_words(
     assert f"marked message #{triaged.message_id} as not a complaint" in trail
     assert "message_id:" not in trail
     assert "[&#39;" not in trail
+
+
+def test_why_names_the_language_its_confidence_is_for(
+    client: TestClient, desk: Desk, triaged: Triaged
+) -> None:
+    row = _triage_of(triaged.message_id)
+    assert isinstance(row.scores["language"], float)
+    login(client, desk.owner)
+    page = client.get(f"/conversations/{triaged.angry}")
+    block = page.text.split(f'id="triage-{triaged.message_id}"')[1].split("</details>")[0]
+    assert f"<dt>language</dt><dd>{row.language} " in block
+    assert "<dd>language " not in block

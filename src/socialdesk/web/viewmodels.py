@@ -499,8 +499,11 @@ def _scores(raw: object, name: str) -> list[Score]:
 
 def triage_view(row: MessageTriage) -> TriageView:
     raw = row.scores if isinstance(row.scores, dict) else {}
+    # The complaint figure is the chance that it is one; the language figure is the confidence
+    # in the language detected, so it reads "en 92%", not "language 92%".
+    labels = {"complaint": "complaint", "language": str(row.language or "language")}
     scores = [
-        (name, _scores(raw.get(name), name))
+        (name, _scores(raw.get(name), labels.get(name, name)))
         for name in ("sentiment", "complaint", "intent", "language")
     ]
     return TriageView(
