@@ -1,5 +1,5 @@
 """The desk's pages fit the screen: at a laptop's width and at a phone's, no page is wider than
-the window (a wide table scrolls inside its card), and the header's menu labels never break in
+the window (a wide table scrolls on its own), and the header's menu labels never break in
 two nor run under the controls at the end of the bar. Only a browser lays pages out, so only a
 browser can show this."""
 
@@ -13,6 +13,8 @@ import pytest
 from socialdesk.accounts import service as accounts_service
 from socialdesk.accounts.models import Role
 from socialdesk.channels import service as channels_service
+from socialdesk.commitments import service as commitments_service
+from socialdesk.escalations import service as escalations_service
 from tests.browser.server import CHROMIUM, CHROMIUM_ARGS, LiveDesk, live_desk
 from tests.factories.conversations import inbound, ingest
 
@@ -35,6 +37,7 @@ PAGES = (
     "/",
     "/commitments",
     "/escalations",
+    "/escalations?scope=asked&status=all",
     "/reports",
     "/reports/care",
     "/conduct",
@@ -82,7 +85,7 @@ def desk(tmp_path: Path) -> Iterator[LiveDesk]:
             org = accounts_service.create_organization(
                 session, name="Kestrel Valley Transit Authority", timezone="Europe/Amsterdam"
             )
-            accounts_service.create_member(
+            owner = accounts_service.create_member(
                 session,
                 organization_id=org.id,
                 email="maren@example.org",
@@ -98,12 +101,39 @@ def desk(tmp_path: Path) -> Iterator[LiveDesk]:
                 display_name="Kestrel Valley website",
             )
             # A list longer than the window, so the inbox's filter panel sticks.
-            for n in range(25):
+            conversations = [
                 ingest(
                     session,
                     web,
                     inbound(text=f"Is line {n} running today?", author=f"rider-{n}"),
-                )
+                ).conversation
+                for n in range(25)
+            ]
+            # Rows for the tables of promises and requests.
+            team = accounts_service.create_team(session, organization_id=org.id, name="Field")
+            fitter = accounts_service.create_member(
+                session,
+                organization_id=org.id,
+                email="lukas@example.org",
+                name="Lukas Meyer",
+                role=Role.AGENT,
+                password=PASSWORD,
+            )
+            accounts_service.add_to_team(session, team=team, member=fitter)
+            commitments_service.create(
+                session,
+                conversation=conversations[0],
+                actor=owner,
+                text="Call the rider back about kestrelvalley.example/timetables/line-4-weekday",
+                owner_id=owner.id,
+            )
+            escalations_service.create(
+                session,
+                conversation=conversations[0],
+                requested_by=owner,
+                text="Please check the tram 4 timetable at the depot",
+                team_id=team.id,
+            )
             session.commit()
         yield live
 
