@@ -200,6 +200,10 @@ def test_pages_fit_a_laptop_and_a_phone(desk: LiveDesk) -> None:
                         problems.append(f"{path} at {width}px: {wider}px wider than the window")
                     for fault in page.evaluate(_HEADER_FAULTS):
                         problems.append(f"{path} at {width}px: header: {fault}")
+                    # Two rows at most: the controls beside the logo, then the menu.
+                    bar = page.locator(".topbar").bounding_box()
+                    if bar is not None and bar["height"] > 90:
+                        problems.append(f"{path} at {width}px: header {bar['height']:.0f}px high")
                 page.set_viewport_size({"width": WIDTHS[0], "height": 768})
             assert not problems, "\n".join(problems)
         except Exception as exc:
