@@ -65,10 +65,12 @@ from tests.conftest import reset_caches
 from tests.factories.connectors import RecordingConnector
 
 # A worker's minute: the periodic tasks the demo's week is made of, polling (switched off for
-# the demo's accounts, which are not connected) and the recovery of interrupted sends.
+# the demo's accounts, which are not connected) and the recovery of interrupted sends and of
+# inbound events whose job was lost.
 WORKER_MINUTE = (
     "ingest.poll_all",
     "outbound.recover_interrupted",
+    "ingest.recover_events",
     "conversations.wake_snoozed",
     "routing.reassign",
     "routing.automation_due",

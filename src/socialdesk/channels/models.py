@@ -6,7 +6,7 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, LargeBinary, String, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, Integer, LargeBinary, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from socialdesk.db.base import Base, BigId, IdMixin
@@ -85,3 +85,6 @@ class InboundEvent(IdMixin, Base):
     status: Mapped[str] = mapped_column(String(12), default=EventStatus.PENDING.value)
     error: Mapped[str | None] = mapped_column(String(1000), default=None)
     processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    # Processing runs started (conversations/recovery.py): counted before the work, so a worker
+    # killed mid-way still counts, and an event that keeps failing is given up on.
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")

@@ -131,7 +131,8 @@ def process_event(session: Session, *, event_id: int) -> list[IngestResult]:
         stored.status, stored.processed_at = EventStatus.IGNORED.value, now
         return []
     results = [ingest_message(session, account=account, message=m) for m in parsed]
-    stored.status, stored.processed_at = EventStatus.PROCESSED.value, now
+    # An error a failed earlier attempt kept is history now (recovery.py).
+    stored.status, stored.error, stored.processed_at = EventStatus.PROCESSED.value, None, now
     return results
 
 

@@ -8,7 +8,7 @@ from socialdesk.channels import service as channels_service
 from socialdesk.channels.models import BrandAccount
 from socialdesk.connectors import registry
 from socialdesk.connectors.base import AuthError, ConnectorError, Poller, SendError
-from socialdesk.conversations import flows
+from socialdesk.conversations import flows, recovery
 from socialdesk.conversations import service as conversations_service
 from socialdesk.db.session import session_scope
 from socialdesk.jobs import queue as jobs
@@ -16,11 +16,43 @@ from socialdesk.jobs.registry import Payload, Retry, job, periodic
 
 log = logging.getLogger(__name__)
 
+# More jobs than this waiting: a pending event's job may simply not have run yet.
+RECOVERY_BACKLOG = 1000
 
-@job(flows.PROCESS_EVENT_JOB, max_attempts=5)
+
+@job(flows.PROCESS_EVENT_JOB, max_attempts=recovery.MAX_ATTEMPTS, backoff_seconds=10)
 def process_event(payload: Payload) -> None:
+    """Process one stored event. The attempt is counted and committed first, so a worker
+    killed mid-way still counts it; a failure is kept on the event and retried with backoff
+    until the event's attempts are used (recovery.py)."""
+    event_id = int(payload["event_id"])
     with session_scope() as session:
-        flows.process_event(session, event_id=int(payload["event_id"]))
+        attempt = recovery.start_attempt(session, event_id=event_id)
+    if attempt is None:
+        return  # processed, ignored or given up already
+    try:
+        with session_scope() as session:
+            flows.process_event(session, event_id=event_id)
+    except Exception as exc:
+        reason = f"{type(exc).__name__}: {exc}"
+        final = attempt >= recovery.MAX_ATTEMPTS
+        log.warning("inbound event %s, attempt %d: %s", event_id, attempt, reason)
+        with session_scope() as session:
+            recovery.record_failure(session, event_id=event_id, reason=reason, final=final)
+        if not final:
+            raise Retry(reason) from exc
+
+
+@periodic("ingest.recover_events", every_minutes=5)
+def recover_events() -> None:
+    """Queue again the inbound events whose job was lost (recovery.py). Skipped while the
+    queue holds a backlog: their jobs may still be waiting in it."""
+    backlog = jobs.get_queue().pending_count()
+    if backlog > RECOVERY_BACKLOG:
+        log.info("recovering inbound events: skipped, %d jobs queued", backlog)
+        return
+    with session_scope() as session:
+        recovery.recover_lost(session)
 
 
 @job(flows.POLL_ACCOUNT_JOB, max_attempts=3, backoff_seconds=30)
