@@ -21,7 +21,7 @@ from socialdesk.accounts.schemas import (
     TeamRead,
 )
 from socialdesk.common.deps import DB, Reader
-from socialdesk.common.schemas import Cursor, Limit, api_token_scheme, error_responses
+from socialdesk.common.schemas import Cursor, Limit, RowId, api_token_scheme, error_responses
 
 router = APIRouter(
     tags=["accounts"],
@@ -71,7 +71,7 @@ def list_tokens(db: DB, actor: Reader, cursor: Cursor = None, limit: Limit = 50)
     summary="Revoke one of your API tokens",
     responses=error_responses(404),
 )
-def revoke_token(token_id: int, db: DB, actor: Reader) -> Response:
+def revoke_token(token_id: RowId, db: DB, actor: Reader) -> Response:
     record = accounts_service.get_own_api_token(db, member=actor.member, token_id=token_id)
     accounts_service.revoke_api_token(db, member=actor.member, token_id=record.id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

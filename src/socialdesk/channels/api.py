@@ -21,7 +21,7 @@ from socialdesk.channels.schemas import (
 from socialdesk.common import clock
 from socialdesk.common.deps import DB, ChannelAdmin, Reader
 from socialdesk.common.errors import Conflict, ValidationFailed
-from socialdesk.common.schemas import Cursor, Limit, api_token_scheme, error_responses
+from socialdesk.common.schemas import Cursor, Limit, RowId, api_token_scheme, error_responses
 from socialdesk.connectors import registry
 from socialdesk.connectors.base import RawEvent, UnsupportedEvent
 from socialdesk.conversations import flows
@@ -36,7 +36,7 @@ router = APIRouter(
 )
 
 
-def _account(brand_account_id: int, db: DB, actor: Reader) -> BrandAccount:
+def _account(brand_account_id: RowId, db: DB, actor: Reader) -> BrandAccount:
     # A dependency, so an id from another organization is a 404 before anything else is read.
     return channels_service.get_or_raise(
         db, organization_id=actor.organization_id, brand_account_id=brand_account_id

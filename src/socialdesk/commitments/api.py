@@ -31,7 +31,14 @@ from socialdesk.commitments.schemas import (
 from socialdesk.common import clock
 from socialdesk.common.deps import DB, Manager, NoteTaker, Reader, RoutingAdmin
 from socialdesk.common.errors import ValidationFailed
-from socialdesk.common.schemas import Cursor, Limit, api_token_scheme, error_responses
+from socialdesk.common.schemas import (
+    MAX_ROW_ID,
+    Cursor,
+    Limit,
+    RowId,
+    api_token_scheme,
+    error_responses,
+)
 from socialdesk.conversations import service as conversations_service
 from socialdesk.conversations.models import Conversation
 
@@ -42,13 +49,13 @@ router = APIRouter(
 )
 
 
-def _commitment(commitment_id: int, db: DB, actor: Reader) -> Commitment:
+def _commitment(commitment_id: RowId, db: DB, actor: Reader) -> Commitment:
     return service.get_or_raise(
         db, organization_id=actor.organization_id, commitment_id=commitment_id
     )
 
 
-def _conversation(conversation_id: int, db: DB, actor: Reader) -> Conversation:
+def _conversation(conversation_id: RowId, db: DB, actor: Reader) -> Conversation:
     return conversations_service.get_or_raise(
         db, organization_id=actor.organization_id, conversation_id=conversation_id
     )
@@ -108,12 +115,12 @@ def list_commitments(
     owner: Annotated[
         str | None, Query(description="me, or a member id; leave out for everyone's")
     ] = None,
-    team_id: int | None = None,
+    team_id: RowId | None = None,
     status: StatusFilter = "open",
     overdue: Annotated[
         bool | None, Query(description="true: only overdue; false: none of them")
     ] = None,
-    conversation_id: int | None = None,
+    conversation_id: RowId | None = None,
     cursor: Cursor = None,
     limit: Limit = 50,
 ) -> CommitmentPage:
@@ -122,7 +129,7 @@ def list_commitments(
         word = owner.strip().lower()
         if word == "me":
             owner_id = actor.member.id
-        elif word.isdigit():
+        elif word.isascii() and word.isdigit() and 0 < int(word) <= MAX_ROW_ID:
             owner_id = int(word)
         else:
             raise ValidationFailed(f"owner must be me or a member id, not {owner!r}", field="owner")

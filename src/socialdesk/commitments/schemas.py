@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
-from socialdesk.common.schemas import PageOut, ReadModel, UTCTimestamp
+from socialdesk.common.schemas import PageOut, ReadModel, RowId, UTCTimestamp
 from socialdesk.conversations.schemas import MAX_TEXT, StatusBody
 
 
@@ -73,11 +73,11 @@ class CommitmentCreate(_Body):
     text: str = Field(min_length=1, max_length=1000)
     due_at: AwareDatetime | None = None
     due_text: str | None = Field(default=None, max_length=200)
-    owner_id: int | None = Field(
+    owner_id: RowId | None = Field(
         default=None, description="Default: the conversation's assignee, else you"
     )
-    team_id: int | None = Field(default=None, description="Default: the conversation's team")
-    escalation_request_id: int | None = Field(
+    team_id: RowId | None = Field(default=None, description="Default: the conversation's team")
+    escalation_request_id: RowId | None = Field(
         default=None, description="An escalation request of the same conversation it depends on"
     )
 
@@ -94,8 +94,8 @@ class CommitmentUpdate(_Body):
     text: str | None = Field(default=None, min_length=1, max_length=1000)
     due_at: AwareDatetime | None = None
     due_text: str | None = Field(default=None, max_length=200)
-    owner_id: int | None = None
-    team_id: int | None = None
+    owner_id: RowId | None = None
+    team_id: RowId | None = None
 
     @model_validator(mode="after")
     def _one_due(self) -> CommitmentUpdate:

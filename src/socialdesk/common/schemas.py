@@ -8,7 +8,7 @@ from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Query
 from fastapi.security import HTTPBearer
-from pydantic import BaseModel, ConfigDict, PlainSerializer, WithJsonSchema
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, WithJsonSchema
 
 from socialdesk.common.pagination import MAX_LIMIT
 
@@ -48,6 +48,12 @@ Cursor = Annotated[
     Query(description="The next_cursor of the previous page; leave out for the first page."),
 ]
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description=f"Items per page, 1 to {MAX_LIMIT}.")]
+
+MAX_ROW_ID = 2**63 - 1
+# An id sent to the API (in the path, the query or a body). Rows are numbered from 1 in 64-bit
+# integers on both databases; a larger number names no row, and SQLite cannot even compare
+# with one (OverflowError), so it is refused up front with a 422 naming the parameter.
+RowId = Annotated[int, Field(ge=1, le=MAX_ROW_ID)]
 
 
 class CheckReason(BaseModel):

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from socialdesk.common.deps import DB, Manager, Reader
 from socialdesk.common.errors import NotFound, ValidationFailed
-from socialdesk.common.schemas import Cursor, Limit, api_token_scheme, error_responses
+from socialdesk.common.schemas import Cursor, Limit, RowId, api_token_scheme, error_responses
 from socialdesk.contacts import service as contacts_service
 from socialdesk.contacts.models import Contact, ContactIdentity
 from socialdesk.contacts.schemas import ContactMerge, ContactPage, ContactRead, IdentityRead
@@ -22,7 +22,7 @@ router = APIRouter(
 )
 
 
-def _contact(contact_id: int, db: DB, actor: Reader) -> Contact:
+def _contact(contact_id: RowId, db: DB, actor: Reader) -> Contact:
     # A dependency, so an id from another organization is a 404 before anything else is read.
     return contacts_service.get_or_raise(
         db, organization_id=actor.organization_id, contact_id=contact_id

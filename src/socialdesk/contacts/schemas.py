@@ -6,7 +6,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from socialdesk.common.schemas import PageOut, ReadModel, UTCTimestamp
+from socialdesk.common.schemas import PageOut, ReadModel, RowId, UTCTimestamp
 
 
 class IdentityRead(ReadModel):
@@ -47,4 +47,4 @@ class ContactPage(PageOut[ContactRead]):
 class ContactMerge(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    into_id: int = Field(description="The contact that stays; this one is folded into it")
+    into_id: RowId = Field(description="The contact that stays; this one is folded into it")

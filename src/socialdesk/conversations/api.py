@@ -26,7 +26,14 @@ from socialdesk.commitments.schemas import StatusWithCommitments
 from socialdesk.commitments.service import ResolveChoice
 from socialdesk.common.deps import DB, Manager, NoteTaker, Reader, Replier
 from socialdesk.common.errors import ValidationFailed
-from socialdesk.common.schemas import Cursor, Limit, api_token_scheme, error_responses
+from socialdesk.common.schemas import (
+    MAX_ROW_ID,
+    Cursor,
+    Limit,
+    RowId,
+    api_token_scheme,
+    error_responses,
+)
 from socialdesk.connectors.base import ChannelKind, Visibility
 from socialdesk.contacts import service as contacts_service
 from socialdesk.contacts.models import Contact
@@ -69,13 +76,13 @@ M = TypeVar("M", bound=IdMixin)
 # -- lookups, scoped to the caller's organization ------------------------------------------
 
 
-def _conversation(conversation_id: int, db: DB, actor: Reader) -> Conversation:
+def _conversation(conversation_id: RowId, db: DB, actor: Reader) -> Conversation:
     return conversations_service.get_or_raise(
         db, organization_id=actor.organization_id, conversation_id=conversation_id
     )
 
 
-def _message(message_id: int, db: DB, actor: Reader) -> Message:
+def _message(message_id: RowId, db: DB, actor: Reader) -> Message:
     return conversations_service.get_message_or_raise(
         db, organization_id=actor.organization_id, message_id=message_id
     )
@@ -89,7 +96,8 @@ def _assignee(value: str) -> AssigneeFilter | int:
     word = value.strip().lower()
     if word in {a.value for a in AssigneeFilter}:
         return AssigneeFilter(word)
-    if word.isdigit():
+    # isdigit() alone also takes "²", which int() refuses; and the id must fit a row id.
+    if word.isascii() and word.isdigit() and 0 < int(word) <= MAX_ROW_ID:
         return int(word)
     raise ValidationFailed(
         f"assignee must be me, unassigned, anyone or a member id; not {value!r}", field="assignee"
@@ -100,11 +108,11 @@ def _filters(
     *,
     status: Literal["open", "pending", "snoozed", "resolved", "all"] = "open",
     channel: ChannelKind | None = None,
-    brand_account_id: int | None = None,
+    brand_account_id: RowId | None = None,
     assignee: Annotated[
         str, Query(max_length=20, description="me, unassigned, anyone, or a member id")
     ] = "anyone",
-    team_id: int | None = None,
+    team_id: RowId | None = None,
     tag: Annotated[str | None, Query(max_length=61)] = None,
     q: Annotated[
         str | None, Query(max_length=200, description="Full-text search over message text")

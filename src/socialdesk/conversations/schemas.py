@@ -9,7 +9,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from socialdesk.accounts.schemas import MemberSummary, TeamSummary
 from socialdesk.channels.schemas import BrandAccountSummary
-from socialdesk.common.schemas import PageOut, ReadModel, UTCTimestamp
+from socialdesk.common.schemas import PageOut, ReadModel, RowId, UTCTimestamp
 from socialdesk.contacts.schemas import ContactSummary
 from socialdesk.conversations.models import Priority, Status
 
@@ -166,11 +166,11 @@ class NoteCreate(_Body):
 
 
 class AssignBody(_Body):
-    assignee_id: int | None = Field(description="A member's id, or null to unassign")
+    assignee_id: RowId | None = Field(description="A member's id, or null to unassign")
 
 
 class TeamBody(_Body):
-    team_id: int | None = Field(description="A team's id, or null for no team")
+    team_id: RowId | None = Field(description="A team's id, or null for no team")
 
 
 class StatusBody(_Body):

@@ -19,7 +19,7 @@ from socialdesk.accounts.models import Member, Team
 from socialdesk.accounts.schemas import MemberSummary, TeamSummary
 from socialdesk.common import clock
 from socialdesk.common.deps import DB, NoteTaker, Reader
-from socialdesk.common.schemas import Cursor, Limit, api_token_scheme, error_responses
+from socialdesk.common.schemas import Cursor, Limit, RowId, api_token_scheme, error_responses
 from socialdesk.conversations import service as conversations_service
 from socialdesk.conversations.models import Conversation
 from socialdesk.escalations import service as escalations_service
@@ -39,13 +39,13 @@ router = APIRouter(
 )
 
 
-def _conversation(conversation_id: int, db: DB, actor: Reader) -> Conversation:
+def _conversation(conversation_id: RowId, db: DB, actor: Reader) -> Conversation:
     return conversations_service.get_or_raise(
         db, organization_id=actor.organization_id, conversation_id=conversation_id
     )
 
 
-def _request(escalation_id: int, db: DB, actor: Reader) -> EscalationRequest:
+def _request(escalation_id: RowId, db: DB, actor: Reader) -> EscalationRequest:
     return escalations_service.get_or_raise(
         db, organization_id=actor.organization_id, request_id=escalation_id
     )

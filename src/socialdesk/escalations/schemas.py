@@ -5,7 +5,7 @@ from __future__ import annotations
 from pydantic import AwareDatetime, BaseModel, Field
 
 from socialdesk.accounts.schemas import MemberSummary, TeamSummary
-from socialdesk.common.schemas import PageOut, UTCTimestamp
+from socialdesk.common.schemas import PageOut, RowId, UTCTimestamp
 from socialdesk.escalations.service import MAX_RESOLUTION, MAX_TEXT
 
 
@@ -13,8 +13,8 @@ class EscalationCreate(BaseModel):
     """Ask a team, a person, or a person in a team. The conversation keeps its owner."""
 
     text: str = Field(min_length=1, max_length=MAX_TEXT, examples=["Please refund order 123"])
-    team_id: int | None = Field(default=None, description="The department asked")
-    member_id: int | None = Field(default=None, description="The person asked")
+    team_id: RowId | None = Field(default=None, description="The department asked")
+    member_id: RowId | None = Field(default=None, description="The person asked")
     due_at: AwareDatetime | None = Field(
         default=None, description="When it should be done by (with an offset); in the future"
     )

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from socialdesk.common import clock
 from socialdesk.common.deps import DB, Manager, Reader, RoutingAdmin
-from socialdesk.common.schemas import api_token_scheme, error_responses
+from socialdesk.common.schemas import RowId, api_token_scheme, error_responses
 from socialdesk.connectors.base import ChannelKind
 from socialdesk.conversations import service as conversations_service
 from socialdesk.conversations.models import Conversation
@@ -97,7 +97,9 @@ def put_policy(body: FollowUpPolicyWrite, db: DB, actor: RoutingAdmin) -> Follow
 def delete_policy(
     db: DB,
     actor: RoutingAdmin,
-    brand_account_id: Annotated[int | None, Query(description="The brand account's policy")] = None,
+    brand_account_id: Annotated[
+        RowId | None, Query(description="The brand account's policy")
+    ] = None,
     channel: Annotated[ChannelKind | None, Query(description="The channel's policy")] = None,
 ) -> Response:
     service.delete_policy(
@@ -113,7 +115,7 @@ def delete_policy(
 # -- a conversation's follow-ups ----------------------------------------------------------
 
 
-def _conversation(conversation_id: int, db: DB, actor: Reader) -> Conversation:
+def _conversation(conversation_id: RowId, db: DB, actor: Reader) -> Conversation:
     return conversations_service.get_or_raise(
         db, organization_id=actor.organization_id, conversation_id=conversation_id
     )

@@ -6,7 +6,7 @@ from datetime import date
 
 from pydantic import BaseModel, Field
 
-from socialdesk.common.schemas import ReadModel, UTCTimestamp
+from socialdesk.common.schemas import ReadModel, RowId, UTCTimestamp
 from socialdesk.connectors.base import ChannelKind
 from socialdesk.followups.models import Survey
 
@@ -18,7 +18,7 @@ class FollowUpPolicyWrite(BaseModel):
     """A policy for the organization (both scope fields null), a channel, or one brand account.
     Writing a scope that has a policy replaces it."""
 
-    brand_account_id: int | None = Field(
+    brand_account_id: RowId | None = Field(
         default=None, description="The brand account this policy is for (most specific)"
     )
     channel: ChannelKind | None = Field(

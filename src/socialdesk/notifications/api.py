@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends
 
 from socialdesk.accounts.models import Member
 from socialdesk.common.deps import DB, Reader
-from socialdesk.common.schemas import Cursor, Limit, api_token_scheme, error_responses
+from socialdesk.common.schemas import Cursor, Limit, RowId, api_token_scheme, error_responses
 from socialdesk.notifications import preferences
 from socialdesk.notifications import service as notifications_service
 from socialdesk.notifications.schemas import (
@@ -82,7 +82,7 @@ def set_preferences(
     summary="One of my notifications",
     responses=error_responses(404),
 )
-def get_notification(notification_id: int, db: DB, actor: Reader) -> NotificationRead:
+def get_notification(notification_id: RowId, db: DB, actor: Reader) -> NotificationRead:
     return NotificationRead.model_validate(
         notifications_service.get_own(db, member=actor.member, notification_id=notification_id)
     )
@@ -98,7 +98,7 @@ def mark_all_read(db: DB, actor: Reader) -> MarkedRead:
     summary="Mark one of my notifications read",
     responses=error_responses(404),
 )
-def mark_read(notification_id: int, db: DB, actor: Reader) -> NotificationRead:
+def mark_read(notification_id: RowId, db: DB, actor: Reader) -> NotificationRead:
     return NotificationRead.model_validate(
         notifications_service.mark_read(db, member=actor.member, notification_id=notification_id)
     )

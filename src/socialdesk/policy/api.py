@@ -28,7 +28,7 @@ from socialdesk.channels import service as channels_service
 from socialdesk.channels.models import BrandAccount
 from socialdesk.common.deps import DB, Actor, ChannelAdmin, Reader, require
 from socialdesk.common.errors import NotFound, ValidationFailed
-from socialdesk.common.schemas import api_token_scheme, error_responses
+from socialdesk.common.schemas import RowId, api_token_scheme, error_responses
 from socialdesk.connectors.base import ChannelKind, Visibility
 from socialdesk.conversations.models import Message
 from socialdesk.outbound import approvals as approvals_service
@@ -213,7 +213,7 @@ def save_policy(
     actor: Actor,
     yaml_text: str,
     comment: str,
-    brand_account_id: int | None = None,
+    brand_account_id: RowId | None = None,
 ) -> PolicyVersion:
     """Store a new version; a policy that does not load is refused with its rule and line,
     and the active version stays."""
@@ -246,7 +246,7 @@ def list_versions(
     actor: Reader,
     db: DB,
     brand_account_id: Annotated[
-        int | None, Query(description="A brand account's refinement instead of the org policy")
+        RowId | None, Query(description="A brand account's refinement instead of the org policy")
     ] = None,
 ) -> list[PolicyVersionRead]:
     scope = ORG_SCOPE
@@ -265,7 +265,7 @@ def list_versions(
     summary="One saved version with its YAML",
     responses=error_responses(404),
 )
-def get_version(version_id: int, actor: Reader, db: DB) -> PolicyVersionDetail:
+def get_version(version_id: RowId, actor: Reader, db: DB) -> PolicyVersionDetail:
     found = policy_service.get_version(
         db, organization_id=actor.organization_id, version_id=version_id
     )
@@ -278,7 +278,7 @@ def get_version(version_id: int, actor: Reader, db: DB) -> PolicyVersionDetail:
     summary="A brand account's refinement of the policy",
     responses=error_responses(404),
 )
-def get_brand_policy(brand_account_id: int, actor: Reader, db: DB) -> PolicyRead:
+def get_brand_policy(brand_account_id: RowId, actor: Reader, db: DB) -> PolicyRead:
     channels_service.get_or_raise(
         db, organization_id=actor.organization_id, brand_account_id=brand_account_id
     )
@@ -293,7 +293,7 @@ def get_brand_policy(brand_account_id: int, actor: Reader, db: DB) -> PolicyRead
     responses=error_responses(404),
 )
 def put_brand_policy(
-    brand_account_id: int, body: PolicyWrite, actor: ChannelAdmin, db: DB
+    brand_account_id: RowId, body: PolicyWrite, actor: ChannelAdmin, db: DB
 ) -> PolicyRead:
     channels_service.get_or_raise(
         db, organization_id=actor.organization_id, brand_account_id=brand_account_id
@@ -433,7 +433,7 @@ def list_approvals(actor: Approver, db: DB) -> list[ApprovalRead]:
     summary="Approve a held draft, optionally edited; it is queued for delivery",
     responses=error_responses(404, 409),
 )
-def approve(approval_id: int, body: ApproveRequest, actor: Approver, db: DB) -> ApprovalRead:
+def approve(approval_id: RowId, body: ApproveRequest, actor: Approver, db: DB) -> ApprovalRead:
     found = approvals_service.get_or_raise(
         db, organization_id=actor.organization_id, approval_id=approval_id
     )
@@ -449,7 +449,7 @@ def approve(approval_id: int, body: ApproveRequest, actor: Approver, db: DB) -> 
     summary="Reject a held draft with a comment for its author; it is never sent",
     responses=error_responses(404, 409),
 )
-def reject(approval_id: int, body: RejectRequest, actor: Approver, db: DB) -> ApprovalRead:
+def reject(approval_id: RowId, body: RejectRequest, actor: Approver, db: DB) -> ApprovalRead:
     found = approvals_service.get_or_raise(
         db, organization_id=actor.organization_id, approval_id=approval_id
     )

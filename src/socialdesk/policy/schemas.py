@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, model_validator
 
-from socialdesk.common.schemas import ReadModel, UTCTimestamp
+from socialdesk.common.schemas import ReadModel, RowId, UTCTimestamp
 from socialdesk.connectors.base import ChannelKind
 
 DecisionName = Literal["allow", "warn", "approve", "block"]
@@ -18,7 +18,7 @@ class PolicyCheckRequest(BaseModel):
     organization's policy and the channel's default limit)."""
 
     text: str = Field(max_length=20_000)
-    brand_account_id: int | None = None
+    brand_account_id: RowId | None = None
     channel: ChannelKind | None = None
     visibility: Literal["public", "direct"] = "public"
 

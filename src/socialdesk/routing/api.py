@@ -14,7 +14,7 @@ from fastapi import APIRouter, Depends, Response, status
 from socialdesk.accounts import service as accounts_service
 from socialdesk.accounts.models import Member
 from socialdesk.common.deps import DB, Reader, RoutingAdmin
-from socialdesk.common.schemas import api_token_scheme, error_responses
+from socialdesk.common.schemas import RowId, api_token_scheme, error_responses
 from socialdesk.routing import automation, duty
 from socialdesk.routing import service as routing_service
 from socialdesk.routing.models import AutomationRule, RoutingRule
@@ -44,19 +44,19 @@ _ADMIN = error_responses(403)
 _ADMIN_ID = error_responses(403, 404)
 
 
-def _routing_rule(routing_rule_id: int, db: DB, actor: RoutingAdmin) -> RoutingRule:
+def _routing_rule(routing_rule_id: RowId, db: DB, actor: RoutingAdmin) -> RoutingRule:
     return routing_service.get_rule(
         db, organization_id=actor.organization_id, rule_id=routing_rule_id
     )
 
 
-def _automation_rule(automation_rule_id: int, db: DB, actor: RoutingAdmin) -> AutomationRule:
+def _automation_rule(automation_rule_id: RowId, db: DB, actor: RoutingAdmin) -> AutomationRule:
     return automation.get_rule(
         db, organization_id=actor.organization_id, rule_id=automation_rule_id
     )
 
 
-def _member(member_id: int, db: DB, actor: RoutingAdmin) -> Member:
+def _member(member_id: RowId, db: DB, actor: RoutingAdmin) -> Member:
     return accounts_service.get_member(
         db, organization_id=actor.organization_id, member_id=member_id
     )
@@ -195,7 +195,7 @@ def _duty_read(row: routing_service.DutyRow) -> MemberDutyRead:
     "load and capacity",
     responses=error_responses(404),
 )
-def duty_board(db: DB, actor: Reader, team_id: int | None = None) -> list[MemberDutyRead]:
+def duty_board(db: DB, actor: Reader, team_id: RowId | None = None) -> list[MemberDutyRead]:
     rows = routing_service.duty_board(db, organization_id=actor.organization_id, team_id=team_id)
     return [_duty_read(r) for r in rows]
 

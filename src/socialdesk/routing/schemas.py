@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from socialdesk.common.schemas import ReadModel, UTCTimestamp
+from socialdesk.common.schemas import ReadModel, RowId, UTCTimestamp
 
 StrategyName = Literal["manual", "round_robin", "least_loaded"]
 TriggerName = Literal["conversation.created", "message.created", "conversation.changed", "no_reply"]
@@ -75,7 +75,7 @@ class RoutingRuleCreate(RoutingRuleWrite):
 
 
 class ReorderBody(_Body):
-    ids: list[int] = Field(description="Every routing rule's id, in the new order")
+    ids: list[RowId] = Field(description="Every routing rule's id, in the new order")
 
 
 class AutomationRuleRead(ReadModel):
