@@ -310,3 +310,31 @@ def test_a_session_renewed_before_a_failed_send_is_stored(
     encrypted = session.get_one(BrandAccount, account.id).credentials_encrypted
     assert encrypted is not None
     assert decrypt_json(encrypted).get("refresh_token") == "new-refresh"
+
+
+def test_a_mastodon_account_without_a_token_takes_the_reply_and_fails_its_delivery(
+    session: Session, jobs: JobRunner
+) -> None:
+    """Its own post limit cannot be read without a token: the channel's applies, the reply is
+    stored, and the delivery fails with the reason instead of the request failing."""
+    org = accounts.organization(session)
+    account = channels.brand_account(
+        session, org, kind="mastodon", instance_url="https://social.example"
+    )
+    result = ingest(
+        session,
+        account,
+        inbound(native_id="m1", author="cust@social.example", text="The lift is broken"),
+    )
+    agent = accounts.member(session, org)
+    session.commit()
+    reply = outbound.queue_reply(
+        session, conversation=result.conversation, author=agent, text="We are on it"
+    )
+    session.commit()
+    assert reply.delivery_state == DeliveryState.QUEUED.value
+    jobs.run_pending()
+    failed = _reload(session, reply.id)
+    assert failed.delivery_state == DeliveryState.FAILED.value
+    assert "no access token" in (failed.delivery_error or "")
+    assert session.get_one(BrandAccount, account.id).health == Health.UNHEALTHY.value

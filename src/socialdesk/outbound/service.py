@@ -111,10 +111,18 @@ def install_tag() -> str:
 
 def capabilities_of(account: BrandAccount) -> Capabilities:
     """The account's own limits where the connector knows them (a Mastodon instance's
-    character limit), else the channel's."""
+    character limit), else the channel's.
+
+    An account whose own limits cannot be read (no access token, no instance URL) is checked
+    against the channel's: the reply is still stored, and its delivery fails with the reason
+    and marks the account for attention, instead of the request failing with a server error.
+    """
     connector = connectors.get(account.kind)
     if isinstance(connector, AccountCapabilities):
-        return connector.capabilities_for(channels_service.context_for(account))
+        try:
+            return connector.capabilities_for(channels_service.context_for(account))
+        except AuthError as exc:
+            log.info("%s account %s: channel limits apply: %s", account.kind, account.id, exc)
     return connector.capabilities
 
 
