@@ -8,8 +8,9 @@ its own secrets (a Facebook Page with its own app)."""
 from __future__ import annotations
 
 import logging
+from typing import Annotated
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
 from socialdesk.channels import service as channels_service
@@ -45,11 +46,20 @@ def facebook_subscribe(public_key: str, request: Request, db: DB) -> Response:
     return PlainTextResponse(challenge)
 
 
+async def _raw_body(request: Request) -> bytes:
+    """The body exactly as sent (the signature covers these bytes), read on the event loop."""
+    return await request.body()
+
+
+# A plain def, not async: FastAPI runs it in its thread pool, so waiting for the database's
+# write lock never blocks the event loop (which a request holding that lock may need in
+# order to commit: the whole process would stall until the busy timeout).
 @router.post("/webhooks/facebook/{public_key}", include_in_schema=False)
-async def facebook_delivery(public_key: str, request: Request, db: DB) -> Response:
+def facebook_delivery(
+    public_key: str, request: Request, db: DB, body: Annotated[bytes, Depends(_raw_body)]
+) -> Response:
     """One delivery of Page feed changes and Messenger events, signed with the app secret."""
     account, credentials = _facebook_account(db, public_key)
-    body = await request.body()
     if not facebook.verify_signature(
         dict(request.headers), body, credentials.get("app_secret", "")
     ):

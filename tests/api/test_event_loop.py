@@ -1,0 +1,46 @@
+"""The API and the webhooks never wait for the database on the event loop.
+
+A route that takes the unit of work (``DB``) and is a coroutine runs its queries on the event
+loop. On SQLite a writer waits there up to the busy timeout for the write lock; if the request
+holding that lock needs the event loop to commit, nothing moves until the wait fails, and the
+whole process stalls (found by fuzzing the API with concurrent requests). Plain ``def``
+routes run in FastAPI's thread pool, where waiting is harmless.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from fastapi.routing import APIRoute
+
+from socialdesk.app import create_app
+from socialdesk.common.deps import DB
+
+_UNIT_OF_WORK = DB.__metadata__[0].dependency
+
+
+def _routes(routes: Iterable[Any]) -> Iterator[APIRoute]:
+    for route in routes:
+        if isinstance(route, APIRoute):
+            yield route
+        elif hasattr(route, "original_router"):  # an included router
+            yield from _routes(route.original_router.routes)
+
+
+def _checked(route: APIRoute) -> bool:
+    module = route.endpoint.__module__
+    return module.endswith(".api") or module == "socialdesk.channels.webhooks"
+
+
+def test_no_api_or_webhook_route_is_a_coroutine_that_takes_the_database() -> None:
+    routes = [r for r in _routes(create_app().routes) if _checked(r)]
+    assert len(routes) > 80
+    offenders = [
+        f"{route.endpoint.__module__}.{route.endpoint.__name__} ({route.path})"
+        for route in routes
+        if inspect.iscoroutinefunction(route.endpoint)
+        and any(d.call is _UNIT_OF_WORK for d in route.dependant.dependencies)
+    ]
+    assert offenders == [], "make these plain def routes: " + ", ".join(offenders)
