@@ -93,6 +93,15 @@ def test_invitation_is_single_use_and_expires(session: Session, clock: FrozenClo
         invitations.accept(session, token=late.token, name="Late", password="a long password")
 
 
+@pytest.mark.parametrize("email", ["", "   ", "no-at-sign", "two@@example.org", "a@b"])
+def test_an_invitation_needs_an_email_address(session: Session, email: str) -> None:
+    org = accounts.organization(session)
+    admin = accounts.member(session, org, role=Role.ADMIN)
+    with pytest.raises(ValidationFailed, match="is not an email address") as refused:
+        invitations.invite(session, inviter=admin, email=email, role=Role.AGENT)
+    assert refused.value.field == "email"
+
+
 def test_only_owners_make_owners_and_the_last_owner_stays(session: Session) -> None:
     org = accounts.organization(session)
     owner = accounts.member(session, org, role=Role.OWNER)

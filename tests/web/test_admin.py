@@ -96,6 +96,19 @@ def test_invite_shows_the_link_once_and_the_invitee_joins_logged_in(
         assert again.status_code == 409  # used once
 
 
+def test_an_invitation_without_an_email_address_is_refused_on_the_form(
+    client: TestClient, desk: Desk
+) -> None:
+    csrf = login(client, desk.owner)
+    refused = client.post(
+        "/admin/invitations", data={"email": "", "role": "agent", "csrf_token": csrf}
+    )
+    assert refused.status_code in (200, 400, 422), refused.text
+    assert "is not an email address" in refused.text
+    assert LINK.search(refused.text) is None
+    assert "invitation_created" not in _audit_actions()
+
+
 def test_revoked_invitation_link_no_longer_opens(
     client: TestClient, desk: Desk, app: FastAPI
 ) -> None:

@@ -42,7 +42,7 @@ def invite(
 ) -> NewInvitation:
     if role is Role.OWNER and inviter.role != Role.OWNER.value:
         raise PermissionDenied("only an owner can invite another owner")
-    email = email.strip().lower()
+    email = accounts_service.check_email(email)
     if session.scalar(select(Member.id).where(Member.email == email)) is not None:
         raise Conflict(f"{email} is already a member", field="email")
     for team_id in team_ids or []:

@@ -76,6 +76,14 @@ def initials_of(name: str) -> str:
     return "".join(p[0] for p in parts[:3]).upper()
 
 
+def check_email(email: str) -> str:
+    """A member's email address as stored (trimmed, lower case), or a clear refusal."""
+    email = email.strip().lower()
+    if not _EMAIL.match(email):
+        raise ValidationFailed(f"{email!r} is not an email address", field="email")
+    return email
+
+
 def create_member(
     session: Session,
     *,
@@ -85,9 +93,7 @@ def create_member(
     role: Role = Role.AGENT,
     password: str | None = None,
 ) -> Member:
-    email = email.strip().lower()
-    if not _EMAIL.match(email):
-        raise ValidationFailed(f"{email!r} is not an email address", field="email")
+    email = check_email(email)
     if session.scalar(select(Member.id).where(Member.email == email)) is not None:
         raise Conflict(f"a member with email {email} already exists", field="email")
     member = Member(
