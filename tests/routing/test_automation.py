@@ -211,10 +211,10 @@ def test_a_delayed_rule_on_a_new_conversation_checks_it_is_still_unassigned(desk
         ({"trigger": "message.deleted"}, "trigger must be one of", "trigger"),
         (
             {"trigger": "no_reply", "delay_minutes": None},
-            "no_reply needs delay_minutes",
+            "needs a delay in minutes (delay_minutes)",
             "delay_minutes",
         ),
-        ({"delay_minutes": 0}, "delay_minutes must be 1 to", "delay_minutes"),
+        ({"delay_minutes": 0}, "(delay_minutes) must be 1 to", "delay_minutes"),
         (
             {"actions": [{"type": "notify", "to": "boss"}]},
             "action 1 (notify): to must be one of",

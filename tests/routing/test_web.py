@@ -232,7 +232,7 @@ def test_automation_rules_through_the_form(client: TestClient, desk: Desk) -> No
         },
     )
     assert missing_delay.status_code == 422
-    assert "no_reply needs delay_minutes" in missing_delay.text
+    assert "needs a delay in minutes (delay_minutes)" in missing_delay.text
     edit = client.get(f"/admin/automation/{rule.id}")
     assert "Please look" in edit.text
 

@@ -91,12 +91,14 @@ def _validate(
         ) from None
     if chosen is Trigger.NO_REPLY and delay_minutes is None:
         raise ValidationFailed(
-            "no_reply needs delay_minutes: how long the customer may wait for a reply",
+            f'"{TRIGGER_LABELS[Trigger.NO_REPLY.value]}" needs a delay in minutes '
+            "(delay_minutes): how long the customer may wait for a reply",
             field="delay_minutes",
         )
     if delay_minutes is not None and not 1 <= delay_minutes <= MAX_DELAY_MINUTES:
         raise ValidationFailed(
-            f"delay_minutes must be 1 to {MAX_DELAY_MINUTES}, or empty for at once",
+            f"the delay in minutes (delay_minutes) must be 1 to {MAX_DELAY_MINUTES}, or empty "
+            "for at once",
             field="delay_minutes",
         )
     clean, parsed_conditions, parsed_actions = routing_service.validate_rule(
