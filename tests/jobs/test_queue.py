@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 
+from socialdesk.common.errors import NotFound
 from socialdesk.config import Settings
 from socialdesk.jobs import registry
 from socialdesk.jobs.queue import build_queue, execute
@@ -26,6 +27,19 @@ GAVE_UP: list[str] = []
 )
 def _flaky(payload: registry.Payload) -> None:
     raise Retry("provider said 503")
+
+
+BROKEN: list[int] = []
+
+
+@registry.job(
+    "tests.broken", max_attempts=2, backoff_seconds=1, on_give_up=lambda p, r: GAVE_UP.append(r)
+)
+def _broken(payload: registry.Payload) -> None:
+    BROKEN.append(1)
+    if payload.get("gone"):
+        raise NotFound("conversation 7 does not exist")
+    raise RuntimeError("deadlock detected")
 
 
 def test_sqlite_jobs_survive_a_restart(tmp_path: Path) -> None:
@@ -55,6 +69,31 @@ def test_retry_backs_off_then_gives_up_with_reason(tmp_path: Path) -> None:
     assert queue.huey.scheduled_count() == 1
     queue.run_pending(include_scheduled=True)
     assert GAVE_UP == ["provider said 503"]
+    assert queue.pending_count() == 0
+
+
+def test_an_unexpected_error_is_retried_like_retry_then_given_up(tmp_path: Path) -> None:
+    """A deadlock or a database restart must not drop the job: it runs again with backoff."""
+    GAVE_UP.clear()
+    BROKEN.clear()
+    queue = build_queue(Settings(var_dir=tmp_path, jobs_backend="memory"))
+    execute("tests.broken", {}, 1, queue=queue)
+    queue.run_pending()
+    assert GAVE_UP == []  # attempt 2 waits for its backoff
+    assert queue.huey.scheduled_count() == 1
+    queue.run_pending(include_scheduled=True)
+    assert len(BROKEN) == 2
+    assert GAVE_UP == ["RuntimeError: deadlock detected"]
+    assert queue.pending_count() == 0
+
+
+def test_a_domain_error_gives_up_at_once(tmp_path: Path) -> None:
+    GAVE_UP.clear()
+    BROKEN.clear()
+    queue = build_queue(Settings(var_dir=tmp_path, jobs_backend="memory"))
+    execute("tests.broken", {"gone": True}, 1, queue=queue)
+    assert len(BROKEN) == 1
+    assert GAVE_UP == ["conversation 7 does not exist"]
     assert queue.pending_count() == 0
 
 

@@ -13,6 +13,7 @@ from huey import MemoryHuey, RedisHuey, SqliteHuey, crontab
 from huey.exceptions import TaskLockedException
 from sqlalchemy.orm import Session
 
+from socialdesk.common.errors import DomainError
 from socialdesk.config import Settings, get_settings
 from socialdesk.db.hooks import on_commit
 from socialdesk.jobs import registry
@@ -113,20 +114,36 @@ def _far_future() -> datetime:
 
 
 def execute(name: str, payload: Payload, attempt: int, *, queue: JobQueue | None = None) -> None:
+    """Run one job. ``Retry``, and any other error but a ``DomainError``, runs it again later
+    with backoff up to its attempt limit, then calls its give-up handler: a job the queue
+    dropped on a deadlock or a database restart would lose work that was due to happen.
+    Handlers are idempotent (they run in their own transaction, rolled back on error), so a
+    second run is safe. A ``DomainError`` (a row that is gone, a refused value) gives up at
+    once: running again would fail the same way."""
     spec = registry.get(name)
     try:
         spec.handler(payload)
+        return
     except Retry as retry:
-        if attempt >= spec.max_attempts:
-            log.warning("job %s gave up after %d attempts: %s", name, attempt, retry.reason)
-            if spec.on_give_up is not None:
-                spec.on_give_up(payload, retry.reason)
-            return
-        delay = registry.backoff_delay(spec, attempt, retry.after_seconds)
-        log.info("job %s attempt %d: %s; retrying in %.0fs", name, attempt, retry.reason, delay)
-        (queue or get_queue()).enqueue(
-            name, payload, eta=datetime.now(UTC) + timedelta(seconds=delay), attempt=attempt + 1
-        )
+        reason, hint = retry.reason, retry.after_seconds
+    except DomainError as exc:
+        log.warning("job %s gave up: %s", name, exc)
+        if spec.on_give_up is not None:
+            spec.on_give_up(payload, str(exc))
+        return
+    except Exception as exc:
+        log.exception("job %s attempt %d failed", name, attempt)
+        reason, hint = f"{type(exc).__name__}: {exc}", None
+    if attempt >= spec.max_attempts:
+        log.warning("job %s gave up after %d attempts: %s", name, attempt, reason)
+        if spec.on_give_up is not None:
+            spec.on_give_up(payload, reason)
+        return
+    delay = registry.backoff_delay(spec, attempt, hint)
+    log.info("job %s attempt %d: %s; retrying in %.0fs", name, attempt, reason, delay)
+    (queue or get_queue()).enqueue(
+        name, payload, eta=datetime.now(UTC) + timedelta(seconds=delay), attempt=attempt + 1
+    )
 
 
 def build_queue(settings: Settings) -> JobQueue:
