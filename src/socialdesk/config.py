@@ -66,6 +66,13 @@ class Settings(BaseSettings):
         default=15, description="How long a locked account stays locked."
     )
     invitation_days: int = Field(default=7, description="How long an invitation link is valid.")
+    chat_messages_per_address: int = Field(
+        default=30,
+        description=(
+            "Messages the website chat accepts per minute from one network address, all its "
+            "visitors together (0: no limit)."
+        ),
+    )
     password_reset_minutes: int = Field(
         default=60, description="How long a password reset link is valid."
     )

@@ -4,18 +4,21 @@ what a visitor may see of the desk's answers, the rate limit, the live filter an
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from socialdesk.config import get_settings
 from socialdesk.contacts.models import ContactIdentity
 from socialdesk.conversations import service as conversations_service
 from socialdesk.conversations.models import Conversation, DeliveryState
 from socialdesk.db.session import get_sessionmaker
 from socialdesk.events.realtime import LiveEvent
 from socialdesk.outbound import service as outbound_service
+from socialdesk.ratelimit.models import RateCounter
 from socialdesk.web import chat
 from socialdesk.web.chat import VISITOR_COOKIE, VisitorFilter
 from tests.factories import channels
@@ -204,6 +207,40 @@ def test_message_rules_empty_too_long_and_rate_limit(client: TestClient, desk: D
     assert limited.status_code == 429
     assert "very fast" in limited.text
     assert _conversation_of(visitor).message_count == chat.RATE_LIMIT
+
+
+@pytest.fixture
+def three_per_address(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    monkeypatch.setenv("SOCIALDESK_CHAT_MESSAGES_PER_ADDRESS", "3")
+    get_settings.cache_clear()
+    yield
+    monkeypatch.undo()
+    get_settings.cache_clear()
+
+
+def test_one_address_is_limited_however_many_cookies_it_takes(
+    client: TestClient, desk: Desk, session: Session, three_per_address: None
+) -> None:
+    """A script that takes a fresh visitor cookie for every message is still one address."""
+    for n in range(3):
+        Visitor(TestClient(client.app, follow_redirects=False), desk.web.public_key).say(f"hi {n}")
+    flood = Visitor(TestClient(client.app, follow_redirects=False), desk.web.public_key)
+    refused = flood.client.post(
+        f"/chat/{desk.web.public_key}/messages",
+        data={"text": "hi 3", "csrf_token": flood.csrf},
+    )
+    assert refused.status_code == 429
+    assert "too many messages are coming from your network" in refused.text
+    with get_sessionmaker(write=False)() as reader:
+        assert len(reader.scalars(select(Conversation.id)).all()) == 3
+        # Counted by a keyed hash of the address, never the address itself.
+        keys = list(reader.scalars(select(RateCounter.key)))
+    assert len(keys) == 1
+    assert "testclient" not in keys[0]
+    # Another brand's chat counts on its own.
+    other = channels.brand_account(session, desk.org, kind="web")
+    session.commit()
+    Visitor(TestClient(client.app, follow_redirects=False), other.public_key).say("hello")
 
 
 def test_posting_without_a_visitor_cookie_is_refused(client: TestClient, desk: Desk) -> None:

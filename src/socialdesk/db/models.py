@@ -11,6 +11,7 @@ from socialdesk.events import models as events_models
 from socialdesk.followups import models as followups_models
 from socialdesk.notifications import models as notifications_models
 from socialdesk.policy import models as policy_models
+from socialdesk.ratelimit import models as ratelimit_models
 from socialdesk.routing import models as routing_models
 from socialdesk.schedules import models as schedules_models
 from socialdesk.sla import models as sla_models
@@ -28,6 +29,7 @@ __all__ = [
     "followups_models",
     "notifications_models",
     "policy_models",
+    "ratelimit_models",
     "routing_models",
     "schedules_models",
     "sla_models",

@@ -11,6 +11,7 @@ from socialdesk.events import jobs as events_jobs
 from socialdesk.followups import jobs as followups_jobs
 from socialdesk.notifications import jobs as notifications_jobs
 from socialdesk.outbound import service as outbound_service
+from socialdesk.ratelimit import jobs as ratelimit_jobs
 from socialdesk.routing import jobs as routing_jobs
 from socialdesk.sla import jobs as sla_jobs
 from socialdesk.triage import jobs as triage_jobs
@@ -24,6 +25,7 @@ __all__ = [
     "followups_jobs",
     "notifications_jobs",
     "outbound_service",
+    "ratelimit_jobs",
     "routing_jobs",
     "sla_jobs",
     "triage_jobs",

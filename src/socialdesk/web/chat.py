@@ -4,8 +4,10 @@ and reads its answers, live, and a small script that embeds that page on the bra
 No login. A visitor is a random id in a signed cookie; everything they can read is selected by
 that id, so one visitor never sees another's messages. They see their own messages and the
 desk's replies once delivered, never internal notes and never replies still queued or failed.
-Posting is rate-limited per visitor by counting their recent messages in the database, so the
-limit holds across processes and machines without extra state.
+Posting is rate-limited per visitor by counting their recent messages in the database, and per
+network address (``SOCIALDESK_CHAT_MESSAGES_PER_ADDRESS`` a minute, all visitors together:
+a script that takes a new cookie for every message is one address), with a counter in the
+database; both hold across processes and machines.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from socialdesk.conversations.models import Conversation, DeliveryState, Directi
 from socialdesk.db.session import get_sessionmaker
 from socialdesk.events.api import stream_events
 from socialdesk.events.realtime import Hub, LiveEvent
+from socialdesk.ratelimit import service as ratelimit
 from socialdesk.web import forms
 from socialdesk.web.render import is_htmx, render
 
@@ -49,6 +52,7 @@ VISITOR_COOKIE_DAYS = 365
 # Rate limit: at most this many messages per visitor in the window.
 RATE_LIMIT = 10
 RATE_WINDOW = timedelta(minutes=1)
+ADDRESS_WINDOW = timedelta(minutes=1)
 HISTORY_LIMIT = 200
 WIDGET_JS = Path(__file__).parent / "static" / "widget.js"
 
@@ -261,7 +265,14 @@ async def chat_post(request: Request, public_key: str, db: DB) -> Response:
     error: str | None = None
     status = 200
     try:
-        _post_message(db, account=account, visitor_id=visitor_id, form=form, text=text)
+        _post_message(
+            db,
+            account=account,
+            visitor_id=visitor_id,
+            address=request.client.host if request.client else None,
+            form=form,
+            text=text,
+        )
     except DomainError as exc:
         db.rollback()
         error, status = exc.message, exc.status_code
@@ -277,7 +288,13 @@ async def chat_post(request: Request, public_key: str, db: DB) -> Response:
 
 
 def _post_message(
-    db: Session, *, account: BrandAccount, visitor_id: str, form: Mapping[str, Any], text: str
+    db: Session,
+    *,
+    account: BrandAccount,
+    visitor_id: str,
+    address: str | None,
+    form: Mapping[str, Any],
+    text: str,
 ) -> None:
     if not text:
         raise ValidationFailed("write a message first", field="text")
@@ -289,6 +306,21 @@ def _post_message(
     if recent_message_count(db, account=account, visitor_id=visitor_id) >= RATE_LIMIT:
         raise TooManyMessages(
             "you are sending messages very fast: please wait a minute and try again"
+        )
+    per_address = get_settings().chat_messages_per_address
+    if (
+        per_address > 0
+        and address is not None
+        and not ratelimit.hit(
+            db,
+            f"chat:{account.id}:{ratelimit.keyed(address)}",
+            limit=per_address,
+            window=ADDRESS_WINDOW,
+        )
+    ):
+        raise TooManyMessages(
+            "too many messages are coming from your network right now: please wait a minute "
+            "and try again"
         )
     known_name, known_email = _known_profile(db, account, visitor_id)
     name = forms.text(form, "name")[:200] or known_name

@@ -1,0 +1,20 @@
+"""One counter per key: how many hits since its window started."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Integer, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from socialdesk.db.base import Base
+from socialdesk.db.types import UTCDateTime
+
+
+class RateCounter(Base):
+    __tablename__ = "rate_counters"
+
+    # What is counted and for whom, e.g. "chat.ip:<account>:<keyed hash of the address>".
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    window_start: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    hits: Mapped[int] = mapped_column(Integer)
