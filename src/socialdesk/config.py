@@ -65,6 +65,13 @@ class Settings(BaseSettings):
     login_lockout_minutes: int = Field(
         default=15, description="How long a locked account stays locked."
     )
+    login_attempts_per_address: int = Field(
+        default=30,
+        description=(
+            "Login attempts accepted from one network address per 15 minutes, whatever the "
+            "account (0: no limit)."
+        ),
+    )
     invitation_days: int = Field(default=7, description="How long an invitation link is valid.")
     chat_messages_per_address: int = Field(
         default=30,

@@ -19,6 +19,7 @@ from socialdesk.channels import service as channels_service
 from socialdesk.common import crypto
 from socialdesk.common.clock import FrozenClock
 from socialdesk.common.errors import Conflict, NotAuthenticated, PermissionDenied, ValidationFailed
+from socialdesk.config import get_settings
 from socialdesk.conversations import service as conversations_service
 from socialdesk.conversations.models import Message
 
@@ -49,6 +50,44 @@ def test_login_is_audited_and_lockout_follows_repeated_failures(
         == member.id
     )
     assert _actions(session)[-1] == "login"
+
+
+def test_one_address_guessing_across_accounts_is_stopped_before_the_password_check(
+    session: Session, clock: FrozenClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SOCIALDESK_LOGIN_ATTEMPTS_PER_ADDRESS", "3")
+    get_settings.cache_clear()
+    try:
+        org = accounts.organization(session)
+        member = accounts.member(session, org)
+        session.commit()
+        for n in range(3):  # three different accounts: no account lockout comes into play
+            with pytest.raises(accounts_service.LoginFailed, match="wrong email or password"):
+                accounts_service.authenticate(
+                    session,
+                    email=f"guess{n}@example.org",
+                    password="nope-nope-nope",
+                    source_address="203.0.113.7",
+                )
+            session.commit()  # as the login page does
+        with pytest.raises(accounts_service.LoginFailed, match="too many login attempts"):
+            accounts_service.authenticate(
+                session, email=member.email, password=PASSWORD, source_address="203.0.113.7"
+            )
+        session.commit()
+        # Another address, or the same one once the window has passed, logs in.
+        other = accounts_service.authenticate(
+            session, email=member.email, password=PASSWORD, source_address="198.51.100.2"
+        )
+        assert other.id == member.id
+        clock.advance(accounts_service.LOGIN_ADDRESS_WINDOW)
+        again = accounts_service.authenticate(
+            session, email=member.email, password=PASSWORD, source_address="203.0.113.7"
+        )
+        assert again.id == member.id
+    finally:
+        monkeypatch.delenv("SOCIALDESK_LOGIN_ATTEMPTS_PER_ADDRESS")
+        get_settings.cache_clear()
 
 
 def test_unknown_email_gets_the_same_answer(session: Session) -> None:

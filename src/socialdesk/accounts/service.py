@@ -34,6 +34,7 @@ from socialdesk.common.errors import (
 )
 from socialdesk.common.pagination import Page, keyset_page
 from socialdesk.config import get_settings
+from socialdesk.ratelimit import service as ratelimit
 
 
 @lru_cache(maxsize=1)
@@ -170,6 +171,9 @@ def list_members(session: Session, *, organization_id: int) -> list[Member]:
     )
 
 
+LOGIN_ADDRESS_WINDOW = timedelta(minutes=15)
+
+
 class LoginFailed(NotAuthenticated):
     code = "login_failed"
 
@@ -190,11 +194,30 @@ def authenticate(
 ) -> Member:
     """Check a login. Wrong passwords count towards a temporary lockout and are audited, so
     the caller must commit even when this raises LoginFailed (the web layer does). The error
-    is the same whatever was wrong, so emails cannot be probed."""
+    is the same whatever was wrong, so emails cannot be probed. Attempts from one network
+    address, whatever the account, are limited too (``login_attempts_per_address`` per 15
+    minutes), so one address cannot guess across many accounts."""
     from socialdesk.accounts import audit
 
     settings = get_settings()
     now = clock.now()
+    per_address = settings.login_attempts_per_address
+    if (
+        per_address > 0
+        and source_address is not None
+        and not ratelimit.hit(
+            session,
+            f"login:{ratelimit.keyed(source_address)}",
+            limit=per_address,
+            window=LOGIN_ADDRESS_WINDOW,
+            now=now,
+        )
+    ):
+        # Before the password hash is checked: the check is slow on purpose, so a flood of
+        # guesses from one address costs it nothing more, whichever accounts it tries.
+        raise LoginFailed(
+            "too many login attempts from your network: please try again in a few minutes"
+        )
     member = session.scalar(select(Member).where(Member.email == email.strip().lower()))
     if member is None or not member.is_active or member.password_hash is None:
         _argon2().hash("timing-equaliser")  # spend the same time as a real check
