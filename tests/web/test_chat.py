@@ -214,7 +214,7 @@ def three_per_address(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setenv("SOCIALDESK_CHAT_MESSAGES_PER_ADDRESS", "3")
     get_settings.cache_clear()
     yield
-    monkeypatch.undo()
+    monkeypatch.delenv("SOCIALDESK_CHAT_MESSAGES_PER_ADDRESS")
     get_settings.cache_clear()
 
 
