@@ -110,3 +110,27 @@ def test_a_member_id_given_as_text_must_be_a_row_id(
     promises = client.get("/api/commitments", params={"owner": value}, headers=owner)
     assert promises.status_code == 422, promises.text
     assert promises.json()["error"]["field"] == "owner"
+
+
+@pytest.mark.parametrize(
+    "when",
+    ["9999-12-31T23:59:59-14:00", "0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59+00:00"],
+)
+@pytest.mark.parametrize(
+    ("path", "body", "field"),
+    [
+        ("status", {"status": "snoozed"}, "snoozed_until"),
+        ("commitments", {"text": "Call back"}, "due_at"),
+        ("escalations", {"text": "Refund please", "member_id": 1}, "due_at"),
+    ],
+)
+def test_a_time_at_the_edge_of_the_calendar_is_a_422(
+    client: TestClient, desk: Desk, when: str, path: str, body: dict[str, Any], field: str
+) -> None:
+    """Moving such a time to UTC or a local zone overflowed (a 500); year 9999 was stored."""
+    url = f"/api/conversations/{desk.a.conversation_id}/{path}"
+    response = client.post(url, json={**body, field: when}, headers=bearer(desk.a.owner_token))
+    assert response.status_code == 422, response.text
+    error = response.json()["error"]
+    assert error["field"] == field
+    assert "1970 to 9998" in error["message"]

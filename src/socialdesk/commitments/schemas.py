@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from socialdesk.common.schemas import PageOut, ReadModel, RowId, UTCTimestamp
+from socialdesk.common.schemas import AwareTime, PageOut, ReadModel, RowId, UTCTimestamp
 from socialdesk.conversations.schemas import MAX_TEXT, StatusBody
 
 
@@ -71,7 +71,7 @@ class CommitmentCreate(_Body):
     organization's time zone), or neither for the organization's default."""
 
     text: str = Field(min_length=1, max_length=1000)
-    due_at: AwareDatetime | None = None
+    due_at: AwareTime | None = None
     due_text: str | None = Field(default=None, max_length=200)
     owner_id: RowId | None = Field(
         default=None, description="Default: the conversation's assignee, else you"
@@ -92,7 +92,7 @@ class CommitmentUpdate(_Body):
     """Change an open commitment; leave out what stays. ``team_id: null`` removes the team."""
 
     text: str | None = Field(default=None, min_length=1, max_length=1000)
-    due_at: AwareDatetime | None = None
+    due_at: AwareTime | None = None
     due_text: str | None = Field(default=None, max_length=200)
     owner_id: RowId | None = None
     team_id: RowId | None = None

@@ -8,7 +8,15 @@ from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Query
 from fastapi.security import HTTPBearer
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, WithJsonSchema
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    WithJsonSchema,
+)
 
 from socialdesk.common.pagination import MAX_LIMIT
 
@@ -27,6 +35,25 @@ UTCTimestamp = Annotated[
         {"type": "string", "format": "date-time", "example": "2026-01-05T09:00:00+00:00"}
     ),
 ]
+
+EARLIEST_TIME = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST_TIME = datetime(9999, 1, 1, tzinfo=UTC)
+
+
+def _within_range(value: datetime) -> datetime:
+    try:
+        in_range = EARLIEST_TIME <= value.astimezone(UTC) < LATEST_TIME
+    except OverflowError:  # year 1 or 9999 moved across the offset to UTC
+        in_range = False
+    if not in_range:
+        raise ValueError("give a time from 1970 to 9998, with a UTC offset")
+    return value
+
+
+# A time sent to the API: with an offset (any), and far enough from datetime's limits that the
+# desk can move it to UTC or a local zone and add to it (a reminder before a due time, a
+# business day) without an OverflowError.
+AwareTime = Annotated[AwareDatetime, AfterValidator(_within_range)]
 
 
 class ReadModel(BaseModel):

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from socialdesk.accounts.schemas import MemberSummary, TeamSummary
 from socialdesk.channels.schemas import BrandAccountSummary
-from socialdesk.common.schemas import PageOut, ReadModel, RowId, UTCTimestamp
+from socialdesk.common.schemas import AwareTime, PageOut, ReadModel, RowId, UTCTimestamp
 from socialdesk.contacts.schemas import ContactSummary
 from socialdesk.conversations.models import Priority, Status
 
@@ -138,7 +138,7 @@ class PromiseChoice(_Body):
     text: str | None = Field(
         default=None, max_length=1000, description="What was promised, in the author's words"
     )
-    due_at: AwareDatetime | None = Field(
+    due_at: AwareTime | None = Field(
         default=None, description="The author's due time, with a UTC offset"
     )
 
@@ -175,7 +175,7 @@ class TeamBody(_Body):
 
 class StatusBody(_Body):
     status: Status
-    snoozed_until: AwareDatetime | None = Field(
+    snoozed_until: AwareTime | None = Field(
         default=None, description="Required with status snoozed, with a UTC offset"
     )
 

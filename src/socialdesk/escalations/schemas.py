@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import BaseModel, Field
 
 from socialdesk.accounts.schemas import MemberSummary, TeamSummary
-from socialdesk.common.schemas import PageOut, RowId, UTCTimestamp
+from socialdesk.common.schemas import AwareTime, PageOut, RowId, UTCTimestamp
 from socialdesk.escalations.service import MAX_RESOLUTION, MAX_TEXT
 
 
@@ -15,7 +15,7 @@ class EscalationCreate(BaseModel):
     text: str = Field(min_length=1, max_length=MAX_TEXT, examples=["Please refund order 123"])
     team_id: RowId | None = Field(default=None, description="The department asked")
     member_id: RowId | None = Field(default=None, description="The person asked")
-    due_at: AwareDatetime | None = Field(
+    due_at: AwareTime | None = Field(
         default=None, description="When it should be done by (with an offset); in the future"
     )
 
