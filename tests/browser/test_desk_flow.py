@@ -45,6 +45,8 @@ PHONE = {"width": 390, "height": 844}
 # Delivery goes through the worker's durable queue, which polls: allow it a while.
 DELIVERY_TIMEOUT_MS = 30_000
 LIVE_TIMEOUT_MS = 15_000
+# desk.js holds a panel showing a form's error for 20 s before a skipped refresh runs.
+HOLD_TIMEOUT_MS = 20_000 + LIVE_TIMEOUT_MS
 
 
 @pytest.fixture
@@ -73,15 +75,17 @@ def desk(tmp_path: Path) -> Iterator[tuple[LiveDesk, str]]:
         yield live, web.public_key
 
 
-def _colleague_sets_priority(live: LiveDesk, conversation_id: int) -> None:
-    """A colleague working elsewhere (here: straight through the services) raises the
-    priority to urgent (above anything triage sets for this message); the open page must
-    show it without a reload."""
+def _colleague_sets_priority(
+    live: LiveDesk, conversation_id: int, priority: Priority = Priority.URGENT
+) -> None:
+    """A colleague working elsewhere (here: straight through the services) sets the priority
+    (urgent: above anything triage sets for this message); the open page must show it without
+    a reload."""
     with live.sessions() as session:
         conversation = session.get(Conversation, conversation_id)
         assert conversation is not None
         conversations_service.set_priority(
-            session, conversation=conversation, priority=Priority.URGENT, actor=None
+            session, conversation=conversation, priority=priority, actor=None
         )
         session.commit()
 
@@ -192,6 +196,19 @@ def _flow(browser, live: LiveDesk, base: str, public_key: str) -> None:  # type:
 
     agent.screenshot(path=str(SCREENSHOTS / "socialdesk-conversation-laptop.png"), full_page=True)
 
+    # -- a form's error stays readable through a colleague's live change, for a while --------
+    agent.locator("#snooze-until").fill("2020-01-06T09:00")
+    agent.get_by_role("button", name="Snooze", exact=True).click()
+    snooze_error = agent.locator("#error-snooze")
+    expect(snooze_error).to_be_visible()
+    _colleague_sets_priority(live, conversation_id, Priority.HIGH)
+    agent.wait_for_timeout(3_000)  # the live event has arrived: the panel waits
+    expect(snooze_error).to_be_visible()
+    expect(agent.locator("#conv-state")).to_contain_text("urgent")
+    # Then the skipped refresh runs, and the colleague's change shows.
+    expect(agent.locator("#conv-state")).to_contain_text("high", timeout=HOLD_TIMEOUT_MS)
+    expect(snooze_error).to_have_count(0)
+
     # -- assign, tag, snooze, resolve -------------------------------------------------------
     agent.locator("#claim-button").click()
     expect(agent.locator("#conv-state")).to_contain_text("Olivia Owner")
@@ -208,6 +225,7 @@ def _flow(browser, live: LiveDesk, base: str, public_key: str) -> None:  # type:
     for step in (
         "added an internal note",
         "set priority to urgent",
+        "set priority to high",
         "assigned it to Olivia Owner",
         "tagged it #shipping",
         "snoozed it",

@@ -42,11 +42,35 @@
     var active = document.activeElement;
     var inside = active && elt.contains(active);
     var busy = (inside && /^(INPUT|SELECT|TEXTAREA)$/.test(active.tagName)) ||
-      (inside && active.closest("details[open]") !== null) ||
-      Array.prototype.some.call(elt.querySelectorAll("input, select, textarea"), dirty);
+      (inside && active.closest("details[open], .resolve-question") !== null) ||
+      Array.prototype.some.call(elt.querySelectorAll("input, select, textarea"), dirty) ||
+      Number(elt.getAttribute("data-hold-until") || 0) > Date.now();
     if (busy) elt.setAttribute("data-stale", "1");
     return busy;
   }
+
+  // A form's answer that asks something of the person (an error such as a snooze time in the
+  // past, "what happens to the open promises?") must stay readable: refreshes wait HOLD_MS,
+  // then the skipped one runs, unless the person is working in the panel by then.
+  var HOLD_MS = 20000;
+  function refreshIfStale(panel) {
+    if (!panel.hasAttribute("data-stale") || editing(panel)) return;
+    panel.removeAttribute("data-stale");
+    if (window.htmx && panel.getAttribute("hx-get")) {
+      htmx.ajax("GET", panel.getAttribute("hx-get"), { target: panel, swap: "innerHTML" });
+    }
+  }
+
+  document.addEventListener("htmx:afterSwap", function (e) {
+    var panel = e.detail.target;
+    if (!panel || !(panel.id === "side" || panel.classList.contains("side-panel"))) return;
+    if (panel.querySelector(".form-error, .resolve-question")) {
+      panel.setAttribute("data-hold-until", String(Date.now() + HOLD_MS));
+      setTimeout(function () { refreshIfStale(panel); }, HOLD_MS + 50);
+    } else {
+      panel.removeAttribute("data-hold-until");
+    }
+  });
 
   window.sdIdle = function (elt) {
     // A form of the panel is being posted: its answer re-renders the panel, and a refresh now
@@ -70,10 +94,8 @@
   document.addEventListener("focusout", function (e) {
     var panel = e.target.closest && e.target.closest("[data-stale]");
     if (!panel || (e.relatedTarget && panel.contains(e.relatedTarget))) return;
-    panel.removeAttribute("data-stale");
-    if (window.htmx && panel.getAttribute("hx-get")) {
-      htmx.ajax("GET", panel.getAttribute("hx-get"), { target: panel, swap: "innerHTML" });
-    }
+    panel.removeAttribute("data-hold-until");  // read and left: the refresh may run now
+    refreshIfStale(panel);
   });
 
   // -- live indicator and errors -------------------------------------------------------
