@@ -201,17 +201,12 @@ def authenticate(
 
     settings = get_settings()
     now = clock.now()
-    per_address = settings.login_attempts_per_address
-    if (
-        per_address > 0
-        and source_address is not None
-        and not ratelimit.hit(
-            session,
-            f"login:{ratelimit.keyed(source_address)}",
-            limit=per_address,
-            window=LOGIN_ADDRESS_WINDOW,
-            now=now,
-        )
+    if not ratelimit.address_allowed(
+        session,
+        "login",
+        source_address,
+        limit=settings.login_attempts_per_address,
+        window=LOGIN_ADDRESS_WINDOW,
     ):
         # Before the password hash is checked: the check is slow on purpose, so a flood of
         # guesses from one address costs it nothing more, whichever accounts it tries.

@@ -59,6 +59,17 @@ def hit(
     return int(hits) <= limit
 
 
+def address_allowed(
+    session: Session, scope: str, address: str | None, *, limit: int, window: timedelta
+) -> bool:
+    """Count one request from a network address under ``scope`` ("login", "chat:<account>");
+    True while it is within ``limit`` per ``window``. No limit (0) or no known address: True,
+    uncounted."""
+    if limit <= 0 or address is None:
+        return True
+    return hit(session, f"{scope}:{keyed(address)}", limit=limit, window=window)
+
+
 def prune(session: Session, *, now: datetime | None = None) -> int:
     """Drop counters idle for longer than ``KEEP``; returns how many."""
     now = now or clock.now()

@@ -307,16 +307,12 @@ def _post_message(
         raise TooManyMessages(
             "you are sending messages very fast: please wait a minute and try again"
         )
-    per_address = get_settings().chat_messages_per_address
-    if (
-        per_address > 0
-        and address is not None
-        and not ratelimit.hit(
-            db,
-            f"chat:{account.id}:{ratelimit.keyed(address)}",
-            limit=per_address,
-            window=ADDRESS_WINDOW,
-        )
+    if not ratelimit.address_allowed(
+        db,
+        f"chat:{account.id}",
+        address,
+        limit=get_settings().chat_messages_per_address,
+        window=ADDRESS_WINDOW,
     ):
         raise TooManyMessages(
             "too many messages are coming from your network right now: please wait a minute "
