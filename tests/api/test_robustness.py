@@ -134,3 +134,16 @@ def test_a_time_at_the_edge_of_the_calendar_is_a_422(
     error = response.json()["error"]
     assert error["field"] == field
     assert "1970 to 9998" in error["message"]
+
+
+def test_policy_versions_of_an_unknown_brand_account_is_a_documented_404(
+    client: TestClient, desk: Desk
+) -> None:
+    response = client.get(
+        "/api/policy/versions",
+        params={"brand_account_id": 987_654},
+        headers=bearer(desk.a.owner_token),
+    )
+    assert response.status_code == 404
+    operation = client.get("/openapi.json").json()["paths"]["/api/policy/versions"]["get"]
+    assert "404" in operation["responses"]

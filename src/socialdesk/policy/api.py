@@ -241,7 +241,11 @@ def put_policy(body: PolicyWrite, actor: ChannelAdmin, db: DB) -> PolicyRead:
     return _policy_read(db, organization_id=actor.organization_id, scope=ORG_SCOPE)
 
 
-@router.get("/policy/versions", summary="Every saved version, newest first")
+@router.get(
+    "/policy/versions",
+    summary="Every saved version, newest first",
+    responses=error_responses(404),
+)
 def list_versions(
     actor: Reader,
     db: DB,
