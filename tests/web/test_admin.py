@@ -15,10 +15,14 @@ from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from socialdesk.accounts.models import AuditEvent, Member, Role, Team, TeamMembership
-from socialdesk.channels.models import BrandAccount
+from socialdesk.channels.models import BrandAccount, EventStatus, InboundEvent
+from socialdesk.common import clock
 from socialdesk.common.crypto import decrypt_json
+from socialdesk.connectors.web.connector import MESSAGE_EVENT
+from socialdesk.conversations.models import Message
 from socialdesk.db.base import Base
 from socialdesk.db.session import get_sessionmaker
+from tests.conftest import JobRunner
 from tests.factories import accounts
 from tests.web.conftest import Desk, csrf_from, login, new_conversation
 
@@ -431,3 +435,84 @@ def test_an_admin_turns_off_a_members_two_factor(
     assert not _read(Member, desk.agent.id).totp_enabled
     assert _audit_actions()[-1] == "totp_disabled"
     assert "Turn off two-factor" not in client.get(f"/admin/members/{desk.agent.id}").text
+
+
+def _failed_event(session: Session, account: BrandAccount, n: int) -> int:
+    """An incoming visitor message whose processing failed for good (a connector bug, say)."""
+    stored = InboundEvent(
+        organization_id=account.organization_id,
+        brand_account_id=account.id,
+        native_id=f"visitor-{n}:form",
+        kind=MESSAGE_EVENT,
+        payload={
+            "visitor_id": f"visitor-{n}",
+            "message_id": f"visitor-{n}:form",
+            "text": f"Where is my order {n}?",
+            "sent_at": "2026-11-20T09:00:00+00:00",
+        },
+        received_at=clock.now(),
+        status=EventStatus.FAILED.value,
+        attempts=5,
+        error="gave up after 5 attempts: RuntimeError: the database went away",
+        processed_at=clock.now(),
+    )
+    session.add(stored)
+    session.commit()
+    return stored.id
+
+
+def test_failed_incoming_events_are_listed_and_processed_again(
+    client: TestClient, desk: Desk, session: Session, jobs: JobRunner
+) -> None:
+    first = _failed_event(session, desk.web, 1)
+    second = _failed_event(session, desk.web, 2)
+    csrf = login(client, desk.owner)
+    page = client.get(f"/admin/accounts/{desk.web.id}").text
+    assert "Incoming events that could not be processed (2)" in page
+    assert f'id="failed-event-{first}"' in page
+    assert "RuntimeError: the database went away" in page
+
+    one = client.post(
+        f"/admin/accounts/{desk.web.id}/events/retry",
+        data={"event_id": str(first), "csrf_token": csrf},
+    )
+    assert one.status_code == 303, one.text
+    jobs.run_pending()
+    assert _read(InboundEvent, first).status == EventStatus.PROCESSED.value
+    assert _read(InboundEvent, second).status == EventStatus.FAILED.value
+    page = client.get(f"/admin/accounts/{desk.web.id}").text
+    assert "could not be processed (1)" in page
+
+    # Processed already: refused by name, nothing queued twice.
+    again = client.post(
+        f"/admin/accounts/{desk.web.id}/events/retry",
+        data={"event_id": str(first), "csrf_token": csrf},
+    )
+    assert again.status_code == 422
+    assert f"no failed incoming event {first} on this account" in again.text
+
+    every = client.post(
+        f"/admin/accounts/{desk.web.id}/events/retry",
+        data={"event_id": "all", "csrf_token": csrf},
+    )
+    assert every.status_code == 303
+    jobs.run_pending()
+    assert _read(InboundEvent, second).status == EventStatus.PROCESSED.value
+    assert "could not be processed" not in client.get(f"/admin/accounts/{desk.web.id}").text
+    with get_sessionmaker(write=False)() as reader:
+        texts = set(reader.scalars(select(Message.text)))
+    assert {"Where is my order 1?", "Where is my order 2?"} <= texts
+    assert _audit_actions().count("inbound_events_retried") == 2
+
+
+def test_an_agent_cannot_process_events_again(
+    client: TestClient, desk: Desk, session: Session
+) -> None:
+    event_id = _failed_event(session, desk.web, 1)
+    csrf = login(client, desk.agent)
+    refused = client.post(
+        f"/admin/accounts/{desk.web.id}/events/retry",
+        data={"event_id": str(event_id), "csrf_token": csrf},
+    )
+    assert refused.status_code == 403
+    assert _read(InboundEvent, event_id).status == EventStatus.FAILED.value

@@ -40,6 +40,7 @@ ACTIONS = (
     "credentials_changed",
     "brand_account_created",
     "brand_account_access_changed",
+    "inbound_events_retried",
     "keys_rotated",
     "member_deactivated",
     "member_reactivated",

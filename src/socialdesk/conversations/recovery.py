@@ -20,15 +20,17 @@ races a slow job costs only the duplicate's look at the event.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from socialdesk.channels.models import BrandAccount, EventStatus, InboundEvent
 from socialdesk.channels.service import CHANNEL_NAMES, account_link
 from socialdesk.common import clock
+from socialdesk.common.errors import NotFound
 from socialdesk.conversations.flows import PROCESS_EVENT_JOB
 from socialdesk.jobs import queue as jobs
 from socialdesk.notifications import service as notifications_service
@@ -133,3 +135,50 @@ def recover_lost(
             failed,
         )
     return Recovered(requeued=requeued, failed=failed)
+
+
+# -- failed events, seen and processed again by an admin -----------------------------------
+
+FAILED_SHOWN = 20
+
+
+def failed_events(
+    session: Session, *, brand_account_id: int, limit: int = FAILED_SHOWN
+) -> tuple[list[InboundEvent], int]:
+    """The account's failed events, newest first (at most ``limit``), and how many there
+    are in all."""
+    failed = (
+        InboundEvent.brand_account_id == brand_account_id,
+        InboundEvent.status == EventStatus.FAILED.value,
+    )
+    rows = session.scalars(
+        select(InboundEvent).where(*failed).order_by(InboundEvent.id.desc()).limit(limit)
+    ).all()
+    total = session.scalar(select(func.count()).select_from(InboundEvent).where(*failed)) or 0
+    return list(rows), int(total)
+
+
+def process_again(
+    session: Session, *, brand_account_id: int, event_ids: Sequence[int] | None
+) -> list[int]:
+    """Queue failed events of the account again (``None``: all of them), with fresh attempts,
+    once whatever failed them has been fixed (a connector upgraded, the database back).
+    Returns the ids queued. An id that is not a failed event of this account is refused by
+    name."""
+    query = select(InboundEvent).where(
+        InboundEvent.brand_account_id == brand_account_id,
+        InboundEvent.status == EventStatus.FAILED.value,
+    )
+    if event_ids is not None:
+        query = query.where(InboundEvent.id.in_(set(event_ids)))
+    events = list(session.scalars(query.order_by(InboundEvent.id)))
+    missing = sorted(set(event_ids or ()) - {e.id for e in events})
+    if missing:
+        raise NotFound(f"no failed incoming event {', '.join(map(str, missing))} on this account")
+    for stored in events:
+        stored.status = EventStatus.PENDING.value
+        stored.attempts = 0
+        stored.error = None
+        stored.processed_at = None
+        jobs.enqueue(session, PROCESS_EVENT_JOB, {"event_id": stored.id})
+    return [e.id for e in events]

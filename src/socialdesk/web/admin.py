@@ -32,6 +32,7 @@ from socialdesk.common.deps import DB, Actor, ChannelAdmin, MemberAdmin
 from socialdesk.common.errors import DomainError, NotAuthenticated, ValidationFailed
 from socialdesk.config import get_settings
 from socialdesk.connectors.base import ChannelKind
+from socialdesk.conversations import recovery
 from socialdesk.notifications import service as notifications_service
 from socialdesk.notifications import teams as team_settings
 from socialdesk.web import forms
@@ -737,6 +738,7 @@ def _account_context(
         )
     ).all()
     chat_link = absolute(f"/chat/{account.public_key}")
+    failed, failed_total = recovery.failed_events(db, brand_account_id=account.id)
     return {
         **page_context(db, actor),
         "section": "accounts",
@@ -756,6 +758,8 @@ def _account_context(
         "widget_snippet": f'<script src="{chat_link}/widget.js" async></script>',
         "error": error,
         "channel_label": vm.channel_label,
+        "failed_events": failed,
+        "failed_total": failed_total,
     }
 
 
@@ -825,6 +829,33 @@ async def account_credentials(
         )
 
     error = attempt(db, "credentials", act)
+    return _account_answer(request, db, actor, account, error)
+
+
+@router.post("/admin/accounts/{account_id}/events/retry")
+async def account_events_retry(
+    request: Request, account_id: int, actor: ChannelAdmin, db: DB
+) -> Response:
+    """Process failed incoming events again: one (``event_id``) or all (``all``)."""
+    account = _account(db, actor, account_id)
+    form = await request.form()
+
+    def act() -> None:
+        every = forms.text(form, "event_id") == "all"
+        ids = recovery.process_again(
+            db, brand_account_id=account.id, event_ids=None if every else _ids(form, "event_id")
+        )
+        audit.record(
+            db,
+            organization_id=actor.organization_id,
+            action="inbound_events_retried",
+            actor=actor.member,
+            target=("brand_account", account.id),
+            source_address=source_of(request),
+            after={"event_ids": ids},
+        )
+
+    error = attempt(db, "events", act)
     return _account_answer(request, db, actor, account, error)
 
 
