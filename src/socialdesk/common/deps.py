@@ -86,9 +86,10 @@ async def _check_csrf(request: Request, expected: str) -> None:
         raise PermissionDenied("the form's security token is missing or stale: reload the page")
 
 
-async def current_actor(request: Request, db: DB) -> Actor:
-    """Authenticate by API token (Authorization: Bearer) or login cookie. Cookie-authenticated
-    requests that change something must carry the session's CSRF token."""
+def _authenticate(request: Request, db: DB) -> Actor:
+    """Who is asking, by API token (Authorization: Bearer) or login cookie. A plain def:
+    FastAPI runs it in its thread pool, so waiting for the database (SQLite's write lock,
+    taken by the first query of a request that writes) never blocks the event loop."""
     token = _bearer(request)
     if token is not None:
         found_token = accounts_service.resolve_api_token(db, token=token)
@@ -102,11 +103,18 @@ async def current_actor(request: Request, db: DB) -> Actor:
         found = accounts_service.resolve_session(db, token=cookie)
         if found is not None:
             auth, member = found
-            if request.method not in SAFE_METHODS:
-                await _check_csrf(request, auth.csrf_token)
             audit.act_as(db, member_id=member.id, source_address=_client(request))
             return Actor(member=member, via="session", auth_session=auth)
     raise NotAuthenticated("log in first, or send an API token as 'Authorization: Bearer <token>'")
+
+
+async def current_actor(request: Request, actor: Annotated[Actor, Depends(_authenticate)]) -> Actor:
+    """Authenticate by API token or login cookie. Cookie-authenticated requests that change
+    something must carry the session's CSRF token (read from the form when not a header,
+    which needs the event loop; no database work happens here)."""
+    if actor.auth_session is not None and request.method not in SAFE_METHODS:
+        await _check_csrf(request, actor.auth_session.csrf_token)
+    return actor
 
 
 CurrentActor = Annotated[Actor, Depends(current_actor)]
