@@ -16,9 +16,10 @@ from typing import Any
 from fastapi.routing import APIRoute
 
 from socialdesk.app import create_app
-from socialdesk.common.deps import DB
+from socialdesk.common.deps import DB, _authenticate
 
 _UNIT_OF_WORK = DB.__metadata__[0].dependency
+_AUTHENTICATE = _authenticate
 
 
 def _routes(routes: Iterable[Any]) -> Iterator[APIRoute]:
@@ -42,5 +43,31 @@ def test_no_api_or_webhook_route_is_a_coroutine_that_takes_the_database() -> Non
         for route in routes
         if inspect.iscoroutinefunction(route.endpoint)
         and any(d.call is _UNIT_OF_WORK for d in route.dependant.dependencies)
+    ]
+    assert offenders == [], "make these plain def routes: " + ", ".join(offenders)
+
+
+def _needs_login(route: APIRoute) -> bool:
+    """Whether anything in the route's dependencies looks up who is asking (that lookup runs
+    in the thread pool and takes the write lock first)."""
+    pending = list(route.dependant.dependencies)
+    while pending:
+        dependency = pending.pop()
+        if dependency.call is _AUTHENTICATE:
+            return True
+        pending.extend(dependency.dependencies)
+    return False
+
+
+def test_no_route_reachable_without_a_login_is_a_coroutine_that_takes_the_database() -> None:
+    """The login form and the website chat are posted by anyone: their first query may wait
+    for the write lock, so they must not run on the event loop either."""
+    routes = list(_routes(create_app().routes))
+    offenders = [
+        f"{route.endpoint.__module__}.{route.endpoint.__name__} ({route.path})"
+        for route in routes
+        if inspect.iscoroutinefunction(route.endpoint)
+        and any(d.call is _UNIT_OF_WORK for d in route.dependant.dependencies)
+        and not _needs_login(route)
     ]
     assert offenders == [], "make these plain def routes: " + ", ".join(offenders)

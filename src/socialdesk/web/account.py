@@ -287,8 +287,8 @@ def invitation_page(request: Request, token: str, db: DB) -> Response:
 
 
 @router.post("/invitations/{token}")
-async def accept_invitation(request: Request, token: str, db: DB) -> Response:
-    form = await request.form()
+def accept_invitation(request: Request, token: str, form: forms.PostedForm, db: DB) -> Response:
+    # Plain def: reachable without a login, so its first query may wait for the write lock.
     try:
         invitation = invitations.find_open_invitation(db, token=token)
     except DomainError as exc:
@@ -343,8 +343,8 @@ def reset_page(request: Request, token: str) -> Response:
 
 
 @router.post("/password-reset/{token}")
-async def reset(request: Request, token: str, db: DB) -> Response:
-    form = await request.form()
+def reset(request: Request, token: str, form: forms.PostedForm, db: DB) -> Response:
+    # Plain def: reachable without a login, so its first query may wait for the write lock.
     path = f"/password-reset/{token}"
     if not _link_csrf_ok(request, form):
         return _link_page(

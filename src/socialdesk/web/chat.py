@@ -250,10 +250,11 @@ def _check_visitor_csrf(request: Request, visitor_id: str, form_value: str) -> N
 
 
 @router.post("/chat/{public_key}/messages")
-async def chat_post(request: Request, public_key: str, db: DB) -> Response:
+def chat_post(request: Request, public_key: str, form: forms.PostedForm, db: DB) -> Response:
+    # A plain def (thread pool): public, so its first query may wait for the write lock, which
+    # must never happen on the event loop.
     account = _account(db, public_key)
     visitor_id = visitor_from(request)
-    form = await request.form()
     if visitor_id is None:
         raise PermissionDenied(
             "this chat has no session: reload the page and write again (if this chat is "

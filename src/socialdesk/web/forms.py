@@ -8,7 +8,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta, tzinfo
+from typing import Annotated
 from urllib.parse import urlencode, urlsplit
+
+from fastapi import Depends, Request
+from starlette.datastructures import FormData
 
 from socialdesk.common import clock
 from socialdesk.common.errors import ValidationFailed
@@ -25,6 +29,16 @@ SORT_RECENT = "recent"
 SORT_PRIORITY = "priority"
 SORT_SLA = "sla"
 SORT_CHOICES: tuple[str, ...] = (SORT_RECENT, SORT_PRIORITY, SORT_SLA)
+
+
+async def _read_form(request: Request) -> FormData:
+    """The posted form, read on the event loop (Starlette keeps it for the request), so that
+    the route itself can be a plain ``def``: FastAPI runs those in its thread pool, where
+    waiting for the database's write lock blocks nobody else."""
+    return await request.form()
+
+
+PostedForm = Annotated[FormData, Depends(_read_form)]
 
 
 def text(form: Mapping[str, object], name: str, *, default: str = "") -> str:

@@ -149,8 +149,9 @@ def login_form(request: Request, db: DB, next: str = "/") -> Response:
 
 
 @router.post("/login")
-async def login(request: Request, db: DB) -> Response:
-    form = await request.form()
+def login(request: Request, form: forms.PostedForm, db: DB) -> Response:
+    # A plain def (thread pool): no login is needed to reach it, so nothing before it has
+    # taken the database, and its first query may wait for the write lock.
     target = forms.safe_next(forms.text(form, "next"))
     email = forms.text(form, "email")
     expected = unsign(request.cookies.get(LOGIN_CSRF_COOKIE, ""))
