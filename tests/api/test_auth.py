@@ -2,8 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 from tests.api.conftest import Desk, bearer
+
+from socialdesk.accounts import service as accounts_service
+from socialdesk.accounts.models import ApiToken
+from socialdesk.common.clock import FrozenClock
+from socialdesk.common.crypto import hash_token
+from socialdesk.db.session import get_sessionmaker, session_scope
+from socialdesk.notifications.models import Notification
 
 
 def test_api_token_authenticates_as_its_member(client: TestClient, desk: Desk) -> None:
@@ -116,3 +126,42 @@ def test_session_cookie_needs_csrf_for_changes(client: TestClient, desk: Desk) -
         assert claimed.json()["assignee"]["id"] == desk.a.agent.id
     finally:
         client.cookies.clear()
+
+
+def _last_used(token_hash: str) -> datetime | None:
+    with get_sessionmaker(write=False)() as reader:
+        return reader.scalar(select(ApiToken.last_used_at).where(ApiToken.token_hash == token_hash))
+
+
+def test_a_read_notes_the_tokens_use_once_a_minute_outside_its_read_transaction(
+    client: TestClient, desk: Desk, clock: FrozenClock
+) -> None:
+    hashed = hash_token(desk.a.agent_token)
+    assert client.get("/api/me", headers=bearer(desk.a.agent_token)).status_code == 200
+    first = _last_used(hashed)
+    assert first == clock.now()
+    clock.advance(timedelta(seconds=30))
+    client.get("/api/me", headers=bearer(desk.a.agent_token))
+    assert _last_used(hashed) == first
+    clock.advance(timedelta(seconds=31))
+    client.get("/api/me", headers=bearer(desk.a.agent_token))
+    assert _last_used(hashed) == clock.now()
+
+    # The lookup itself writes nothing: a read transaction that wrote would fail on SQLite
+    # once another process had written since it began.
+    clock.advance(timedelta(minutes=2))  # a touch is due again
+    with get_sessionmaker(write=False)() as reading:
+        found = accounts_service.resolve_api_token(reading, token=desk.a.agent_token)
+        assert found is not None
+        with session_scope() as other:
+            other.add(
+                Notification(
+                    organization_id=desk.a.organization_id,
+                    member_id=desk.a.agent.id,
+                    kind="test",
+                    title="written meanwhile",
+                    created_at=clock.now(),
+                )
+            )
+        assert not reading.dirty
+        reading.commit()

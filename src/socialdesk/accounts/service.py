@@ -5,13 +5,13 @@ from __future__ import annotations
 import re
 import secrets
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import lru_cache
 
 import pyotp
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import func, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
 from socialdesk.accounts.models import (
@@ -477,11 +477,35 @@ def resolve_api_token(session: Session, *, token: str) -> tuple[ApiToken, Member
     member = session.get(Member, record.member_id)
     if member is None or not member.is_active:
         return None
-    now = clock.now()
-    # Touch at most once a minute: a busy integration should not write on every call.
-    if record.last_used_at is None or now - record.last_used_at > timedelta(minutes=1):
-        record.last_used_at = now
     return record, member
+
+
+# A busy integration should not write on every call.
+TOKEN_TOUCH_EVERY = timedelta(minutes=1)
+
+
+def touch_api_token(session: Session, *, token_id: int, now: datetime | None = None) -> None:
+    """Record that the token was used, at most once a minute. Its own statement, meant for a
+    write transaction: a read-only request must not write in its read transaction (on SQLite
+    that write fails at once when another process wrote since the read began)."""
+    now = now or clock.now()
+    session.execute(
+        update(ApiToken)
+        .where(
+            ApiToken.id == token_id,
+            or_(
+                ApiToken.last_used_at.is_(None),
+                ApiToken.last_used_at < now - TOKEN_TOUCH_EVERY,
+            ),
+        )
+        .values(last_used_at=now)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def token_touch_due(record: ApiToken, now: datetime | None = None) -> bool:
+    now = now or clock.now()
+    return record.last_used_at is None or now - record.last_used_at > TOKEN_TOUCH_EVERY
 
 
 def revoke_api_token(session: Session, *, member: Member, token_id: int) -> None:

@@ -16,7 +16,7 @@ from socialdesk.accounts import service as accounts_service
 from socialdesk.accounts.models import AuthSession, Member
 from socialdesk.accounts.permissions import Permission
 from socialdesk.common.errors import NotAuthenticated, PermissionDenied
-from socialdesk.db.session import get_sessionmaker
+from socialdesk.db.session import get_sessionmaker, session_scope
 
 SESSION_COOKIE = "sd_session"
 CSRF_HEADER = "x-csrf-token"
@@ -96,6 +96,13 @@ def _authenticate(request: Request, db: DB) -> Actor:
         if found_token is None:
             raise NotAuthenticated("the API token is unknown or revoked")
         record, member = found_token
+        if accounts_service.token_touch_due(record):
+            if request.method in SAFE_METHODS:
+                # A read takes no write lock: note the use in a short write of its own.
+                with session_scope() as writer:
+                    accounts_service.touch_api_token(writer, token_id=record.id)
+            else:
+                accounts_service.touch_api_token(db, token_id=record.id)
         audit.act_as(db, member_id=member.id, source_address=_client(request))
         return Actor(member=member, via="token", scopes=tuple(record.scopes))
     cookie = request.cookies.get(SESSION_COOKIE)
