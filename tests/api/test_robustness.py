@@ -8,6 +8,8 @@ without anyone remembering to add it here.
 
 from __future__ import annotations
 
+import base64
+import json
 import re
 from typing import Any
 
@@ -21,21 +23,13 @@ TOO_BIG = 2**64
 PARAM = re.compile(r"{(\w+)}")
 HTTP_METHODS = {"get", "post", "put", "patch", "delete"}
 
-# The SLA routes take ids too but live outside this module's lane; they are bounded the same
-# way once sla/api.py uses common.schemas.RowId.
-NOT_YET_BOUNDED = {
-    "/api/admin/sla/policies/{sla_policy_id}",
-    "/api/admin/business-hours/{business_hours_id}",
-    "/api/conversations/{conversation_id}/sla",
-}
-
 
 def _integer_parameters() -> list[tuple[str, str, str, str]]:
     """(method, path, where, name) of every integer path or query parameter naming an id."""
     paths: dict[str, dict[str, Any]] = create_app().openapi()["paths"]
     found = []
     for path, operations in sorted(paths.items()):
-        if not path.startswith("/api/") or path in NOT_YET_BOUNDED:
+        if not path.startswith("/api/"):
             continue
         for method, operation in sorted(operations.items()):
             if method not in HTTP_METHODS:
@@ -147,3 +141,18 @@ def test_policy_versions_of_an_unknown_brand_account_is_a_documented_404(
     assert response.status_code == 404
     operation = client.get("/openapi.json").json()["paths"]["/api/policy/versions"]["get"]
     assert "404" in operation["responses"]
+
+
+def test_a_forged_cursor_with_an_id_beyond_64_bits_is_a_422(client: TestClient, desk: Desk) -> None:
+    forged = (
+        base64.urlsafe_b64encode(json.dumps(["2026-01-01T00:00:00+00:00", TOO_BIG]).encode())
+        .decode()
+        .rstrip("=")
+    )
+    response = client.get(
+        "/api/conversations", params={"cursor": forged}, headers=bearer(desk.a.owner_token)
+    )
+    assert response.status_code == 422, response.text
+    error = response.json()["error"]
+    assert error["field"] == "cursor"
+    assert "not one this server issued" in error["message"]

@@ -31,8 +31,8 @@ from socialdesk.commitments.schemas import (
 from socialdesk.common import clock
 from socialdesk.common.deps import DB, Manager, NoteTaker, Reader, RoutingAdmin
 from socialdesk.common.errors import ValidationFailed
+from socialdesk.common.pagination import MAX_ROW_ID
 from socialdesk.common.schemas import (
-    MAX_ROW_ID,
     Cursor,
     Limit,
     RowId,

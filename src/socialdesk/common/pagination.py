@@ -17,6 +17,8 @@ from socialdesk.common.errors import ValidationFailed
 T = TypeVar("T")
 
 MAX_LIMIT = 200
+# Rows are numbered in 64-bit integers on both databases (see schemas.RowId).
+MAX_ROW_ID = 2**63 - 1
 
 
 @dataclass(frozen=True)
@@ -35,8 +37,8 @@ def decode_cursor(cursor: str) -> tuple[datetime, int]:
         padded = cursor + "=" * (-len(cursor) % 4)
         when, row_id = json.loads(base64.urlsafe_b64decode(padded))
         parsed = datetime.fromisoformat(when)
-        if parsed.tzinfo is None or not isinstance(row_id, int):
-            raise ValueError
+        if parsed.tzinfo is None or not isinstance(row_id, int) or not 0 <= row_id <= MAX_ROW_ID:
+            raise ValueError  # beyond 64 bits the database could not even compare it
     except (ValueError, TypeError, json.JSONDecodeError):
         raise ValidationFailed("cursor is not one this server issued", field="cursor") from None
     return parsed, row_id

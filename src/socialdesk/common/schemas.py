@@ -18,7 +18,7 @@ from pydantic import (
     WithJsonSchema,
 )
 
-from socialdesk.common.pagination import MAX_LIMIT
+from socialdesk.common.pagination import MAX_LIMIT, MAX_ROW_ID
 
 T = TypeVar("T")
 
@@ -76,7 +76,6 @@ Cursor = Annotated[
 ]
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description=f"Items per page, 1 to {MAX_LIMIT}.")]
 
-MAX_ROW_ID = 2**63 - 1
 # An id sent to the API (in the path, the query or a body). Rows are numbered from 1 in 64-bit
 # integers on both databases; a larger number names no row, and SQLite cannot even compare
 # with one (OverflowError), so it is refused up front with a 422 naming the parameter.

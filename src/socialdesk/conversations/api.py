@@ -26,8 +26,8 @@ from socialdesk.commitments.schemas import StatusWithCommitments
 from socialdesk.commitments.service import ResolveChoice
 from socialdesk.common.deps import DB, Manager, NoteTaker, Reader, Replier
 from socialdesk.common.errors import ValidationFailed
+from socialdesk.common.pagination import MAX_ROW_ID
 from socialdesk.common.schemas import (
-    MAX_ROW_ID,
     Cursor,
     Limit,
     RowId,

@@ -14,7 +14,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Response, status
 
 from socialdesk.common.deps import DB, Reader, RoutingAdmin
-from socialdesk.common.schemas import api_token_scheme, error_responses
+from socialdesk.common.schemas import RowId, api_token_scheme, error_responses
 from socialdesk.conversations import service as conversations_service
 from socialdesk.schedules import service as schedules_service
 from socialdesk.schedules.models import BusinessHours
@@ -50,13 +50,13 @@ router = APIRouter(
 # -- lookups, inside the caller's organization (a foreign id is a 404 before the body is read)
 
 
-def _business_hours(business_hours_id: int, db: DB, actor: RoutingAdmin) -> BusinessHours:
+def _business_hours(business_hours_id: RowId, db: DB, actor: RoutingAdmin) -> BusinessHours:
     return schedules_service.get_or_raise(
         db, organization_id=actor.organization_id, business_hours_id=business_hours_id
     )
 
 
-def _policy(sla_policy_id: int, db: DB, actor: RoutingAdmin) -> SlaPolicy:
+def _policy(sla_policy_id: RowId, db: DB, actor: RoutingAdmin) -> SlaPolicy:
     return sla_service.get_or_raise(
         db, organization_id=actor.organization_id, policy_id=sla_policy_id
     )
@@ -212,7 +212,7 @@ def delete_policy(found: PolicyInPath, db: DB, actor: RoutingAdmin) -> Response:
     summary="A conversation's SLA: its policy, due time and every clock (running and past)",
     responses=error_responses(404),
 )
-def conversation_sla(conversation_id: int, db: DB, actor: Reader) -> ConversationSlaRead:
+def conversation_sla(conversation_id: RowId, db: DB, actor: Reader) -> ConversationSlaRead:
     conversation = conversations_service.get_or_raise(
         db, organization_id=actor.organization_id, conversation_id=conversation_id
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
-from socialdesk.common.schemas import ReadModel, UTCTimestamp
+from socialdesk.common.schemas import ReadModel, RowId, UTCTimestamp
 
 MINUTES = "Minutes of target time (business minutes when business_hours_id is set)"
 
@@ -21,11 +21,11 @@ class SlaPolicyCreate(BaseModel):
     channel: str | None = Field(
         default=None, description="Condition: the brand account's channel (x, email...); null: any"
     )
-    brand_account_id: int | None = Field(default=None, description="Condition; null: any")
+    brand_account_id: RowId | None = Field(default=None, description="Condition; null: any")
     first_response_minutes: int | None = Field(default=None, description=MINUTES)
     next_response_minutes: int | None = Field(default=None, description=MINUTES)
     resolution_minutes: int | None = Field(default=None, description=MINUTES)
-    business_hours_id: int | None = Field(
+    business_hours_id: RowId | None = Field(
         default=None, description="Count only these business hours; null: calendar time"
     )
     warn_before_minutes: int = Field(default=15, description="Warn this long before a breach")
@@ -38,11 +38,11 @@ class SlaPolicyUpdate(BaseModel):
     enabled: bool | None = None
     priority: int | None = None
     channel: str | None = None
-    brand_account_id: int | None = None
+    brand_account_id: RowId | None = None
     first_response_minutes: int | None = None
     next_response_minutes: int | None = None
     resolution_minutes: int | None = None
-    business_hours_id: int | None = None
+    business_hours_id: RowId | None = None
     warn_before_minutes: int | None = None
 
 
@@ -68,7 +68,7 @@ class SlaPolicyList(BaseModel):
 
 
 class SlaPolicyOrder(BaseModel):
-    ids: list[int] = Field(description="Every policy id of the organization, in the new order")
+    ids: list[RowId] = Field(description="Every policy id of the organization, in the new order")
 
 
 class SlaClockRead(ReadModel):
