@@ -344,6 +344,7 @@ def test_replies_and_notes_through_the_api_keep_their_promises(
         "detected",
     )
     assert kept.due_at == datetime(2026, 1, 6, 10, 0, tzinfo=UTC)
+    assert reply.json()["commitment_ids"] == [kept.id]  # what was tracked, without a lookup
 
     key = a.post(f"/conversations/{cid}/promises/preview", {"text": PROMISE}).json()[0]["key"]
     dropped = a.post(
@@ -351,6 +352,7 @@ def test_replies_and_notes_through_the_api_keep_their_promises(
         {"text": PROMISE, "promises": [{"key": key, "keep": False}]},
     )
     assert dropped.status_code == 202, dropped.text
+    assert dropped.json()["commitment_ids"] == []
     assert len(_stored(cid)) == 1
 
     edited = a.post(
@@ -367,6 +369,7 @@ def test_replies_and_notes_through_the_api_keep_their_promises(
     assert note_promise.text == "Technician visit"
     assert note_promise.due_at == datetime(2026, 1, 8, 11, 0, tzinfo=UTC)
     assert note_promise.message_id == edited.json()["id"]
+    assert edited.json()["commitment_ids"] == [note_promise.id]
 
     past = a.post(
         f"/conversations/{cid}/notes",

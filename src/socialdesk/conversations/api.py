@@ -22,6 +22,7 @@ from socialdesk.accounts.schemas import MemberSummary, TeamSummary
 from socialdesk.channels.models import BrandAccount
 from socialdesk.channels.schemas import BrandAccountSummary
 from socialdesk.commitments import service as commitments_service
+from socialdesk.commitments.models import Commitment
 from socialdesk.commitments.schemas import StatusWithCommitments
 from socialdesk.commitments.service import ResolveChoice
 from socialdesk.common.deps import DB, Manager, NoteTaker, Reader, Replier
@@ -48,6 +49,7 @@ from socialdesk.conversations.schemas import (
     ConversationRead,
     InboxCounts,
     MessageAuthor,
+    MessageCreated,
     MessagePage,
     MessageRead,
     NoteCreate,
@@ -247,6 +249,12 @@ def _message_read(db: Session, message: Message) -> MessageRead:
     return _messages(db, [message])[0]
 
 
+def _message_created(db: Session, message: Message, kept: Sequence[Commitment]) -> MessageCreated:
+    return MessageCreated(
+        **_message_read(db, message).model_dump(), commitment_ids=[c.id for c in kept]
+    )
+
+
 # -- the inbox ------------------------------------------------------------------------------
 
 
@@ -357,7 +365,7 @@ def list_related(
 )
 def create_reply(
     body: ReplyCreate, conversation: ConversationDep, db: DB, actor: Replier
-) -> MessageRead:
+) -> MessageCreated:
     """A 422 with ``reasons`` means a check refused the text; a 409 with code ``confirm`` and
     ``reasons`` means it has warnings: send again with ``confirm: true`` to go ahead."""
     message = outbound_service.queue_reply(
@@ -368,7 +376,7 @@ def create_reply(
         visibility=Visibility(body.visibility) if body.visibility else None,
         confirmed=body.confirm,
     )
-    _keep_promises(
+    kept = _keep_promises(
         db,
         conversation=conversation,
         message=message,
@@ -376,7 +384,7 @@ def create_reply(
         text=body.text,
         choices=body.promises,
     )
-    return _message_read(db, message)
+    return _message_created(db, message, kept)
 
 
 @router.post(
@@ -387,11 +395,11 @@ def create_reply(
 )
 def create_note(
     body: NoteCreate, conversation: ConversationDep, db: DB, actor: NoteTaker
-) -> MessageRead:
+) -> MessageCreated:
     note = conversations_service.add_note(
         db, conversation=conversation, author=actor.member, text=body.text
     )
-    _keep_promises(
+    kept = _keep_promises(
         db,
         conversation=conversation,
         message=note,
@@ -399,7 +407,7 @@ def create_note(
         text=body.text,
         choices=body.promises,
     )
-    return _message_read(db, note)
+    return _message_created(db, note, kept)
 
 
 def _keep_promises(
@@ -410,9 +418,9 @@ def _keep_promises(
     author: Member,
     text: str,
     choices: Sequence[PromiseChoice],
-) -> None:
+) -> list[Commitment]:
     """Track the promises the reply or note makes, in the same transaction, as the desk does."""
-    commitments_service.keep_promises(
+    return commitments_service.keep_promises(
         db,
         conversation=conversation,
         message=message,

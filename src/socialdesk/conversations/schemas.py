@@ -110,6 +110,15 @@ class MessageRead(BaseModel):
     delivery_attempts: int
 
 
+class MessageCreated(MessageRead):
+    """A reply or note just made, with the promises it keeps."""
+
+    commitment_ids: list[int] = Field(
+        description="The commitments its promises became (GET /api/commitments/{id}); empty "
+        "when it promises nothing or every promise was dropped"
+    )
+
+
 class MessagePage(PageOut[MessageRead]):
     pass
 
