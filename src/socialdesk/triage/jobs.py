@@ -205,9 +205,11 @@ def run_backfill_batch(payload: Payload) -> None:
         # back; the queue tries it again after its backoff, and gives up after its attempts.
         raise Retry(f"database error: {exc.orig}") from exc
     except Exception:
-        # Not to be retried: the chain ends, and lets go so that the next import starts one.
+        # A bug, not to be retried (a retry would only start the chain again): the chain ends,
+        # and lets go so that the next import starts one.
         _release(queue, organization_id, token)
-        raise
+        log.exception("triage backfill (organization %s) stopped", _scope(organization_id))
+        return
     counts = outcome.counts
     log.info(
         "triage backfill (organization %s): %d triaged, %d already triaged, %d skipped, "
