@@ -165,12 +165,13 @@ def _flow(browser, base: str, public_key: str) -> None:  # type: ignore[no-untyp
     )
     expect(visitor.locator("body")).not_to_contain_text("refund you today")
 
-    # -- the trail shows the request and the approval ---------------------------------------
+    # -- the trail shows the request, the approval, and the promise moved with the edit ------
     agent.reload()
     trail = agent.locator("#trail")
-    expect(trail).to_contain_text("approval requested")
-    expect(trail).to_contain_text("approval approved")
-    expect(trail).to_contain_text("Olivia Owner")
+    expect(trail).to_contain_text("Alex Agent wrote a reply that waits for approval")
+    expect(trail).to_contain_text("Olivia Owner approved the held reply with edits")
+    # "today" became "within 5 working days": the promise is due when the sent text says.
+    expect(trail).to_contain_text("Olivia Owner changed promise")
 
     assert not page_errors, page_errors
     for context in (admin_context, visitor_context, agent_context):
