@@ -31,6 +31,11 @@ CHANNEL_NAMES: dict[str, str] = {
 }
 
 
+def channel_name(kind: str) -> str:
+    """The channel's name as people read it ("Website", "X"...)."""
+    return CHANNEL_NAMES.get(kind, kind.title())
+
+
 def create(
     session: Session,
     *,
@@ -222,7 +227,7 @@ def account_link(account: BrandAccount) -> str:
 def _notify_unhealthy(session: Session, account: BrandAccount, reason: str | None) -> None:
     from socialdesk.notifications import service as notifications_service
 
-    label = CHANNEL_NAMES.get(account.kind, account.kind.title())
+    label = channel_name(account.kind)
     notifications_service.notify_admins(
         session,
         organization_id=account.organization_id,

@@ -28,7 +28,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from socialdesk.channels.models import BrandAccount, EventStatus, InboundEvent
-from socialdesk.channels.service import CHANNEL_NAMES, account_link
+from socialdesk.channels.service import account_link, channel_name
 from socialdesk.common import clock
 from socialdesk.common.errors import NotFound
 from socialdesk.conversations.flows import PROCESS_EVENT_JOB
@@ -75,7 +75,7 @@ def _give_up(session: Session, stored: InboundEvent, reason: str) -> None:
     stored.error = f"gave up after {stored.attempts} attempts: {reason}"[:1000]
     stored.processed_at = clock.now()
     account = session.get_one(BrandAccount, stored.brand_account_id)
-    label = CHANNEL_NAMES.get(account.kind, account.kind.title())
+    label = channel_name(account.kind)
     log.error(
         "inbound event %s (%s %s) on %s account %s: %s",
         stored.id,

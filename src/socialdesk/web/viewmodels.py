@@ -20,7 +20,7 @@ from socialdesk.channels.models import BrandAccount
 from socialdesk.commitments import service as commitments_service
 from socialdesk.common.errors import NotFound
 from socialdesk.connectors import registry as connectors
-from socialdesk.connectors.base import Capabilities, ChannelKind
+from socialdesk.connectors.base import Capabilities
 from socialdesk.contacts import service as contacts_service
 from socialdesk.contacts.models import Contact, ContactIdentity
 from socialdesk.conversations import service as conversations_service
@@ -36,18 +36,9 @@ from socialdesk.conversations.models import (
 from socialdesk.outbound import service as outbound_service
 from socialdesk.triage.models import MessageTriage
 
-CHANNEL_LABELS: dict[str, str] = {
-    ChannelKind.WEB.value: "Website",
-    ChannelKind.X.value: "X",
-    ChannelKind.MASTODON.value: "Mastodon",
-    ChannelKind.BLUESKY.value: "Bluesky",
-    ChannelKind.FACEBOOK.value: "Facebook",
-    ChannelKind.EMAIL.value: "Email",
-}
-
 
 def channel_label(kind: str) -> str:
-    return CHANNEL_LABELS.get(kind, kind.title())
+    return channels_service.channel_name(kind)
 
 
 def priority_label(value: int) -> str:
