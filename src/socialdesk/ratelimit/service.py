@@ -9,8 +9,6 @@ as a keyed hash (``keyed``), never as they came.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 from datetime import datetime, timedelta
 
 from sqlalchemy import case, delete, literal
@@ -18,7 +16,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from socialdesk.common import clock
-from socialdesk.config import get_settings
+from socialdesk.common.crypto import hash_token
 from socialdesk.db.types import UTCDateTime
 from socialdesk.ratelimit.models import RateCounter
 
@@ -28,8 +26,7 @@ KEEP = timedelta(days=1)
 
 def keyed(value: str) -> str:
     """A stable, secret-keyed digest of ``value`` (an IP address) to count it by."""
-    key = get_settings().secret_key.encode()
-    return hmac.new(key, f"ratelimit:{value}".encode(), hashlib.sha256).hexdigest()[:32]
+    return hash_token(f"ratelimit:{value}")[:32]
 
 
 def hit(
