@@ -1372,16 +1372,16 @@ def reconcile_approved_reply(
     # same promise, whose commitment the author keeps and can move).
     before_actions = {_action_key(p) for p in before}
     after_by_action = {_action_key(p): p for p in after}
-    edited_out = {p.text for p in before if _action_key(p) not in after_by_action}
-    # Same action, another time named in the sent text: the commitment follows what the
-    # customer read. A time taken out (the default applies) leaves the author's due time.
-    retimed = {
-        p.text: after_by_action[_action_key(p)]
-        for p in before
-        if _action_key(p) in after_by_action
-        and not after_by_action[_action_key(p)].due_is_default
-        and after_by_action[_action_key(p)].due_phrase != p.due_phrase
-    }
+    edited_out: set[str] = set()
+    retimed: dict[str, DetectedPromise] = {}
+    for p in before:
+        sent = after_by_action.get(_action_key(p))
+        if sent is None:
+            edited_out.add(p.text)
+        elif not sent.due_is_default and sent.due_phrase != p.due_phrase:
+            # Another time named in the sent text: the commitment follows what the customer
+            # read. A time taken out (the default applies) leaves the author's due time.
+            retimed[p.text] = sent
     tracked = list(
         session.scalars(
             select(Commitment)
