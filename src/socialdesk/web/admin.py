@@ -833,12 +833,11 @@ async def account_credentials(
 
 
 @router.post("/admin/accounts/{account_id}/events/retry")
-async def account_events_retry(
-    request: Request, account_id: int, actor: ChannelAdmin, db: DB
+def account_events_retry(
+    request: Request, account_id: int, form: forms.PostedForm, actor: ChannelAdmin, db: DB
 ) -> Response:
     """Process failed incoming events again: one (``event_id``) or all (``all``)."""
     account = _account(db, actor, account_id)
-    form = await request.form()
 
     def act() -> None:
         every = forms.text(form, "event_id") == "all"
