@@ -16,6 +16,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session
+from starlette.datastructures import FormData
 
 from socialdesk.accounts import service as accounts_service
 from socialdesk.accounts.models import Member
@@ -405,23 +406,25 @@ def _attempt(db: Session, form_name: str, action: Callable[[], object]) -> FormE
     return None
 
 
-async def _side_action(
+def _side_action(
     request: Request,
     *,
     db: Session,
     actor: Actor,
     conversation_id: int,
+    form: FormData,
     form_name: str,
     action: Callable[[Mapping[str, Any], Conversation], object],
 ) -> Response:
     conversation = _conversation(db, actor, conversation_id)
-    form = await request.form()
     error = _attempt(db, form_name, lambda: action(form, conversation))
     return _respond(request, db, actor, conversation, fragment="_side_response.html", error=error)
 
 
 @router.post("/conversations/{conversation_id}/assign")
-async def assign(request: Request, conversation_id: int, actor: Manager, db: DB) -> Response:
+def assign(
+    request: Request, conversation_id: int, actor: Manager, form: forms.PostedForm, db: DB
+) -> Response:
     def act(form: Mapping[str, Any], conversation: Conversation) -> None:
         if forms.text(form, "assignee") == "me":
             routing_service.claim(db, conversation=conversation, member=actor.member)
@@ -433,13 +436,21 @@ async def assign(request: Request, conversation_id: int, actor: Manager, db: DB)
             actor=actor.member,
         )
 
-    return await _side_action(
-        request, db=db, actor=actor, conversation_id=conversation_id, form_name="assign", action=act
+    return _side_action(
+        request,
+        db=db,
+        actor=actor,
+        conversation_id=conversation_id,
+        form=form,
+        form_name="assign",
+        action=act,
     )
 
 
 @router.post("/conversations/{conversation_id}/team")
-async def set_team(request: Request, conversation_id: int, actor: Manager, db: DB) -> Response:
+def set_team(
+    request: Request, conversation_id: int, actor: Manager, form: forms.PostedForm, db: DB
+) -> Response:
     def act(form: Mapping[str, Any], conversation: Conversation) -> None:
         conversations_service.set_team(
             db,
@@ -448,35 +459,45 @@ async def set_team(request: Request, conversation_id: int, actor: Manager, db: D
             actor=actor.member,
         )
 
-    return await _side_action(
-        request, db=db, actor=actor, conversation_id=conversation_id, form_name="team", action=act
+    return _side_action(
+        request,
+        db=db,
+        actor=actor,
+        conversation_id=conversation_id,
+        form=form,
+        form_name="team",
+        action=act,
     )
 
 
 @router.post("/conversations/{conversation_id}/priority")
-async def set_priority(request: Request, conversation_id: int, actor: Manager, db: DB) -> Response:
+def set_priority(
+    request: Request, conversation_id: int, actor: Manager, form: forms.PostedForm, db: DB
+) -> Response:
     def act(form: Mapping[str, Any], conversation: Conversation) -> None:
         conversations_service.set_priority(
             db, conversation=conversation, priority=forms.priority(form), actor=actor.member
         )
 
-    return await _side_action(
+    return _side_action(
         request,
         db=db,
         actor=actor,
         conversation_id=conversation_id,
+        form=form,
         form_name="priority",
         action=act,
     )
 
 
 @router.post("/conversations/{conversation_id}/status")
-async def set_status(request: Request, conversation_id: int, actor: Manager, db: DB) -> Response:
+def set_status(
+    request: Request, conversation_id: int, actor: Manager, form: forms.PostedForm, db: DB
+) -> Response:
     """Change the status. Resolving a conversation with open promises asks what happens to
     them first (keep them open, mark them kept, or cancel them): the question comes back in
     the status panel until the form says."""
     conversation = _conversation(db, actor, conversation_id)
-    form = await request.form()
 
     def act() -> None:
         status = forms.manual_status(form)
@@ -505,7 +526,9 @@ async def set_status(request: Request, conversation_id: int, actor: Manager, db:
 
 
 @router.post("/conversations/{conversation_id}/snooze")
-async def snooze(request: Request, conversation_id: int, actor: Manager, db: DB) -> Response:
+def snooze(
+    request: Request, conversation_id: int, actor: Manager, form: forms.PostedForm, db: DB
+) -> Response:
     tz = zone(vm.organization(db, actor.organization_id).timezone)
 
     def act(form: Mapping[str, Any], conversation: Conversation) -> None:
@@ -517,32 +540,54 @@ async def snooze(request: Request, conversation_id: int, actor: Manager, db: DB)
             actor=actor.member,
         )
 
-    return await _side_action(
-        request, db=db, actor=actor, conversation_id=conversation_id, form_name="snooze", action=act
+    return _side_action(
+        request,
+        db=db,
+        actor=actor,
+        conversation_id=conversation_id,
+        form=form,
+        form_name="snooze",
+        action=act,
     )
 
 
 @router.post("/conversations/{conversation_id}/tags")
-async def add_tag(request: Request, conversation_id: int, actor: Manager, db: DB) -> Response:
+def add_tag(
+    request: Request, conversation_id: int, actor: Manager, form: forms.PostedForm, db: DB
+) -> Response:
     def act(form: Mapping[str, Any], conversation: Conversation) -> None:
         conversations_service.add_tag(
             db, conversation=conversation, name=forms.text(form, "tag"), actor=actor.member
         )
 
-    return await _side_action(
-        request, db=db, actor=actor, conversation_id=conversation_id, form_name="tags", action=act
+    return _side_action(
+        request,
+        db=db,
+        actor=actor,
+        conversation_id=conversation_id,
+        form=form,
+        form_name="tags",
+        action=act,
     )
 
 
 @router.post("/conversations/{conversation_id}/tags/remove")
-async def remove_tag(request: Request, conversation_id: int, actor: Manager, db: DB) -> Response:
+def remove_tag(
+    request: Request, conversation_id: int, actor: Manager, form: forms.PostedForm, db: DB
+) -> Response:
     def act(form: Mapping[str, Any], conversation: Conversation) -> None:
         conversations_service.remove_tag(
             db, conversation=conversation, name=forms.text(form, "tag"), actor=actor.member
         )
 
-    return await _side_action(
-        request, db=db, actor=actor, conversation_id=conversation_id, form_name="tags", action=act
+    return _side_action(
+        request,
+        db=db,
+        actor=actor,
+        conversation_id=conversation_id,
+        form=form,
+        form_name="tags",
+        action=act,
     )
 
 
@@ -584,11 +629,12 @@ def _answer(
     )
 
 
-async def _compose(
+def _compose(
     request: Request,
     db: Session,
     actor: Actor,
     conversation_id: int,
+    form: FormData,
     *,
     composer: str,
     send: Callable[[Conversation, str, Mapping[str, Any]], Message],
@@ -596,7 +642,6 @@ async def _compose(
     """Send a reply or add a note, and in the same transaction keep the promises it makes
     (as the author chose in the composer's preview: keep, edit or drop each)."""
     conversation = _conversation(db, actor, conversation_id)
-    form = await request.form()
     text = str(form.get("text") or "")
     tz = zone(vm.organization(db, actor.organization_id).timezone)
     kept: list[object] = []
@@ -639,7 +684,9 @@ async def _compose(
 
 
 @router.post("/conversations/{conversation_id}/reply")
-async def reply(request: Request, conversation_id: int, actor: Replier, db: DB) -> Response:
+def reply(
+    request: Request, conversation_id: int, actor: Replier, form: forms.PostedForm, db: DB
+) -> Response:
     def send(conversation: Conversation, text: str, form: Mapping[str, Any]) -> Message:
         return outbound_service.queue_reply(
             db,
@@ -649,11 +696,13 @@ async def reply(request: Request, conversation_id: int, actor: Replier, db: DB) 
             confirmed=forms.text(form, "confirmed") == "1",
         )
 
-    return await _compose(request, db, actor, conversation_id, composer="reply", send=send)
+    return _compose(request, db, actor, conversation_id, form, composer="reply", send=send)
 
 
 @router.post("/conversations/{conversation_id}/notes")
-async def add_note(request: Request, conversation_id: int, actor: NoteTaker, db: DB) -> Response:
+def add_note(
+    request: Request, conversation_id: int, actor: NoteTaker, form: forms.PostedForm, db: DB
+) -> Response:
     """An internal note; promises made to colleagues in it are tracked like promises to a
     customer."""
 
@@ -662,7 +711,7 @@ async def add_note(request: Request, conversation_id: int, actor: NoteTaker, db:
             db, conversation=conversation, author=actor.member, text=text
         )
 
-    return await _compose(request, db, actor, conversation_id, composer="note", send=send)
+    return _compose(request, db, actor, conversation_id, form, composer="note", send=send)
 
 
 @router.post("/conversations/{conversation_id}/messages/{message_id}/retry")
@@ -682,15 +731,20 @@ def retry(
 
 
 @router.post("/conversations/{conversation_id}/messages/{message_id}/triage")
-async def correct_triage(
-    request: Request, conversation_id: int, message_id: int, actor: Manager, db: DB
+def correct_triage(
+    request: Request,
+    conversation_id: int,
+    message_id: int,
+    *,
+    actor: Manager,
+    form: forms.PostedForm,
+    db: DB,
 ) -> Response:
     """One-click correction of a triage label; kept for retraining, applied at once."""
     conversation = _conversation(db, actor, conversation_id)
     message = db.get(Message, message_id)
     if message is None or message.conversation_id != conversation.id:
         raise NotFound(f"message {message_id} is not in conversation {conversation_id}")
-    form = await request.form()
 
     def act() -> None:
         field, value = forms.triage_label(form)
