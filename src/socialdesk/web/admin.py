@@ -178,8 +178,7 @@ def members_page(request: Request, actor: MemberAdmin, db: DB) -> Response:
 
 
 @router.post("/admin/invitations")
-async def invite(request: Request, actor: MemberAdmin, db: DB) -> Response:
-    form = await request.form()
+def invite(request: Request, actor: MemberAdmin, form: forms.PostedForm, db: DB) -> Response:
     made: list[invitations.NewInvitation] = []
     error = attempt(
         db,
@@ -296,9 +295,10 @@ def _member_answer(
 
 
 @router.post("/admin/members/{member_id}/role")
-async def change_role(request: Request, member_id: int, actor: MemberAdmin, db: DB) -> Response:
+def change_role(
+    request: Request, member_id: int, actor: MemberAdmin, form: forms.PostedForm, db: DB
+) -> Response:
     member = _member(db, actor, member_id)
-    form = await request.form()
     error = attempt(
         db,
         "role",
@@ -314,9 +314,10 @@ async def change_role(request: Request, member_id: int, actor: MemberAdmin, db: 
 
 
 @router.post("/admin/members/{member_id}/deactivate")
-async def deactivate(request: Request, member_id: int, actor: MemberAdmin, db: DB) -> Response:
+def deactivate(
+    request: Request, member_id: int, actor: MemberAdmin, form: forms.PostedForm, db: DB
+) -> Response:
     member = _member(db, actor, member_id)
-    form = await request.form()
     reports: list[flows.HandoverReport] = []
 
     def act() -> None:
@@ -464,8 +465,7 @@ def _record_team_change(
 
 
 @router.post("/admin/teams")
-async def create_team(request: Request, actor: MemberAdmin, db: DB) -> Response:
-    form = await request.form()
+def create_team(request: Request, actor: MemberAdmin, form: forms.PostedForm, db: DB) -> Response:
     teams: list[Team] = []
     error = attempt(
         db,
@@ -526,9 +526,10 @@ def team_page(request: Request, team_id: int, actor: MemberAdmin, db: DB) -> Res
 
 
 @router.post("/admin/teams/{team_id}/members")
-async def add_team_member(request: Request, team_id: int, actor: MemberAdmin, db: DB) -> Response:
+def add_team_member(
+    request: Request, team_id: int, actor: MemberAdmin, form: forms.PostedForm, db: DB
+) -> Response:
     team = _team(db, actor, team_id)
-    form = await request.form()
 
     def act() -> None:
         member_id = forms.optional_id(form, "member_id")
@@ -581,12 +582,11 @@ def _team_answer(
 
 
 @router.post("/admin/teams/{team_id}/settings")
-async def team_notification_settings(
-    request: Request, team_id: int, actor: MemberAdmin, db: DB
+def team_notification_settings(
+    request: Request, team_id: int, actor: MemberAdmin, form: forms.PostedForm, db: DB
 ) -> Response:
     """Lead, notification email, webhook (write-only) and business hours of a team."""
     team = _team(db, actor, team_id)
-    form = await request.form()
 
     def act() -> None:
         before = team_settings.snapshot(team)
@@ -678,8 +678,9 @@ def accounts_page(request: Request, actor: ChannelAdmin, db: DB) -> Response:
 
 
 @router.post("/admin/accounts")
-async def create_account(request: Request, actor: ChannelAdmin, db: DB) -> Response:
-    form = await request.form()
+def create_account(
+    request: Request, actor: ChannelAdmin, form: forms.PostedForm, db: DB
+) -> Response:
     made: list[BrandAccount] = []
 
     def act() -> None:
@@ -783,11 +784,10 @@ def _account_answer(
 
 
 @router.post("/admin/accounts/{account_id}/settings")
-async def account_settings(
-    request: Request, account_id: int, actor: ChannelAdmin, db: DB
+def account_settings(
+    request: Request, account_id: int, actor: ChannelAdmin, form: forms.PostedForm, db: DB
 ) -> Response:
     account = _account(db, actor, account_id)
-    form = await request.form()
     settings = {**account.settings, "sign_replies": forms.text(form, "sign_replies") == "1"}
     error = attempt(
         db,
@@ -803,11 +803,10 @@ async def account_settings(
 
 
 @router.post("/admin/accounts/{account_id}/credentials")
-async def account_credentials(
-    request: Request, account_id: int, actor: ChannelAdmin, db: DB
+def account_credentials(
+    request: Request, account_id: int, actor: ChannelAdmin, form: forms.PostedForm, db: DB
 ) -> Response:
     account = _account(db, actor, account_id)
-    form = await request.form()
 
     def act() -> None:
         remove = forms.text(form, "remove_all") == "1"
@@ -834,7 +833,7 @@ async def account_credentials(
 
 @router.post("/admin/accounts/{account_id}/events/retry")
 def account_events_retry(
-    request: Request, account_id: int, form: forms.PostedForm, actor: ChannelAdmin, db: DB
+    request: Request, account_id: int, actor: ChannelAdmin, form: forms.PostedForm, db: DB
 ) -> Response:
     """Process failed incoming events again: one (``event_id``) or all (``all``)."""
     account = _account(db, actor, account_id)
@@ -859,11 +858,10 @@ def account_events_retry(
 
 
 @router.post("/admin/accounts/{account_id}/access")
-async def account_access(
-    request: Request, account_id: int, actor: ChannelAdmin, db: DB
+def account_access(
+    request: Request, account_id: int, actor: ChannelAdmin, form: forms.PostedForm, db: DB
 ) -> Response:
     account = _account(db, actor, account_id)
-    form = await request.form()
 
     def act() -> None:
         member_ids = _ids(form, "member_ids")
@@ -943,9 +941,8 @@ def audit_page(request: Request, actor: MemberAdmin, db: DB) -> Response:
 
 
 @router.post("/admin/audit/export")
-async def audit_export(request: Request, actor: MemberAdmin, db: DB) -> Response:
+def audit_export(request: Request, actor: MemberAdmin, form: forms.PostedForm, db: DB) -> Response:
     """The filtered trail as CSV. A POST: exporting is itself recorded in the trail."""
-    form = await request.form()
     params = {k: v for k, v in form.items() if isinstance(v, str)}
     flt = _audit_filter(db, actor, params)
     events = audit.search(db, organization_id=actor.organization_id, flt=flt, limit=100_000)
