@@ -86,8 +86,7 @@ def profile(request: Request, actor: Reader, db: DB) -> Response:
 
 
 @router.post("/account/profile")
-async def update_profile(request: Request, actor: Reader, db: DB) -> Response:
-    form = await request.form()
+def update_profile(request: Request, actor: Reader, form: forms.PostedForm, db: DB) -> Response:
     member = actor.member
 
     def act() -> None:
@@ -114,9 +113,10 @@ async def update_profile(request: Request, actor: Reader, db: DB) -> Response:
 
 
 @router.post("/account/notifications")
-async def update_email_choices(request: Request, actor: Reader, db: DB) -> Response:
+def update_email_choices(
+    request: Request, actor: Reader, form: forms.PostedForm, db: DB
+) -> Response:
     """The checked topics come by email, the others only in the desk."""
-    form = await request.form()
     wanted = {value for value in form.getlist("email") if isinstance(value, str)}
 
     def act() -> None:
@@ -131,8 +131,7 @@ async def update_email_choices(request: Request, actor: Reader, db: DB) -> Respo
 
 
 @router.post("/account/password")
-async def change_password(request: Request, actor: Reader, db: DB) -> Response:
-    form = await request.form()
+def change_password(request: Request, actor: Reader, form: forms.PostedForm, db: DB) -> Response:
     member = actor.member
 
     def act() -> None:
@@ -167,8 +166,7 @@ def totp_begin(request: Request, actor: Reader, db: DB) -> Response:
 
 
 @router.post("/account/totp/enable")
-async def totp_enable(request: Request, actor: Reader, db: DB) -> Response:
-    form = await request.form()
+def totp_enable(request: Request, actor: Reader, form: forms.PostedForm, db: DB) -> Response:
     error = attempt(
         db,
         "totp",
@@ -180,8 +178,7 @@ async def totp_enable(request: Request, actor: Reader, db: DB) -> Response:
 
 
 @router.post("/account/totp/disable")
-async def totp_disable(request: Request, actor: Reader, db: DB) -> Response:
-    form = await request.form()
+def totp_disable(request: Request, actor: Reader, form: forms.PostedForm, db: DB) -> Response:
     member = actor.member
 
     def act() -> None:
@@ -195,8 +192,7 @@ async def totp_disable(request: Request, actor: Reader, db: DB) -> Response:
 
 
 @router.post("/account/tokens")
-async def create_token(request: Request, actor: Reader, db: DB) -> Response:
-    form = await request.form()
+def create_token(request: Request, actor: Reader, form: forms.PostedForm, db: DB) -> Response:
     made: list[accounts_service.NewApiToken] = []
     scopes = [s for s in form.getlist("scopes") if isinstance(s, str) and s]
     error = attempt(
