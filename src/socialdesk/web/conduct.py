@@ -19,6 +19,7 @@ from fastapi.responses import RedirectResponse, Response
 from markupsafe import Markup, escape
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from starlette.datastructures import FormData
 
 from socialdesk import policy
 from socialdesk.accounts import permissions
@@ -193,8 +194,7 @@ def _int(raw: str, name: str) -> int:
 
 
 @router.post("/conduct")
-async def save(request: Request, actor: ChannelAdmin, db: DB) -> Response:
-    form = await request.form()
+def save(request: Request, actor: ChannelAdmin, form: forms.PostedForm, db: DB) -> Response:
     scope, account_id = _scope_of(db, actor, forms.text(form, "account") or None)
     draft = str(form.get("yaml") or "")
     comment = forms.text(form, "comment")
@@ -288,8 +288,9 @@ def backtest_page(request: Request, actor: ChannelAdmin, db: DB) -> Response:
 
 
 @router.post("/conduct/backtest")
-async def backtest_draft(request: Request, actor: ChannelAdmin, db: DB) -> Response:
-    form = await request.form()
+def backtest_draft(
+    request: Request, actor: ChannelAdmin, form: forms.PostedForm, db: DB
+) -> Response:
     draft = str(form.get("yaml") or "")
     try:
         result = policy_api.run_backtest(db, organization_id=actor.organization_id, yaml_text=draft)
@@ -358,17 +359,18 @@ def approvals_page(request: Request, actor: Approver, db: DB) -> Response:
     return _queue_page(request, db, actor)
 
 
-async def _decide(
+def _decide(
     request: Request,
     db: Session,
     actor: Actor,
     approval_id: int,
+    form: FormData,
+    *,
     act: Callable[[Approval, Mapping[str, Any]], object],
 ) -> Response:
     approval = approvals_service.get_or_raise(
         db, organization_id=actor.organization_id, approval_id=approval_id
     )
-    form = await request.form()
     try:
         act(approval, form)
     except NotAuthenticated:
@@ -388,7 +390,9 @@ async def _decide(
 
 
 @router.post("/approvals/{approval_id}/approve")
-async def approve(request: Request, approval_id: int, actor: Approver, db: DB) -> Response:
+def approve(
+    request: Request, approval_id: int, actor: Approver, form: forms.PostedForm, db: DB
+) -> Response:
     def act(approval: Approval, form: Mapping[str, Any]) -> None:
         message = db.get_one(Message, approval.message_id)
         edited = str(form.get("text") or "").strip()
@@ -401,17 +405,19 @@ async def approve(request: Request, approval_id: int, actor: Approver, db: DB) -
             comment=forms.text(form, "comment"),
         )
 
-    return await _decide(request, db, actor, approval_id, act)
+    return _decide(request, db, actor, approval_id, form, act=act)
 
 
 @router.post("/approvals/{approval_id}/reject")
-async def reject(request: Request, approval_id: int, actor: Approver, db: DB) -> Response:
+def reject(
+    request: Request, approval_id: int, actor: Approver, form: forms.PostedForm, db: DB
+) -> Response:
     def act(approval: Approval, form: Mapping[str, Any]) -> None:
         approvals_service.reject(
             db, approval=approval, approver=actor.member, comment=forms.text(form, "comment")
         )
 
-    return await _decide(request, db, actor, approval_id, act)
+    return _decide(request, db, actor, approval_id, form, act=act)
 
 
 # -- live feedback in the reply box -------------------------------------------------------
@@ -432,13 +438,14 @@ def _reply_visibility(db: Session, conversation: Conversation) -> Visibility:
 
 
 @router.post("/conversations/{conversation_id}/reply/check")
-async def reply_check(request: Request, conversation_id: int, actor: Replier, db: DB) -> Response:
+def reply_check(
+    request: Request, conversation_id: int, actor: Replier, form: forms.PostedForm, db: DB
+) -> Response:
     """The reply box's feedback while typing: what the gateway would decide for this draft,
     the clauses with their spans, and the length left (signature included)."""
     conversation = conversations_service.get_or_raise(
         db, organization_id=actor.organization_id, conversation_id=conversation_id
     )
-    form = await request.form()
     text = str(form.get("text") or "").strip()
     account = db.get_one(BrandAccount, conversation.brand_account_id)
     checked = None
