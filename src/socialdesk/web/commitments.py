@@ -205,14 +205,19 @@ def _composer(raw: str) -> str:
 
 
 @router.post("/conversations/{conversation_id}/promises/preview")
-async def promise_preview(
-    request: Request, conversation_id: int, actor: NoteTaker, db: DB, composer: str = "reply"
+def promise_preview(
+    request: Request,
+    conversation_id: int,
+    actor: NoteTaker,
+    form: forms.PostedForm,
+    db: DB,
+    *,
+    composer: str = "reply",
 ) -> Response:
     """While the author types: the promises the draft makes, each with keep / edit / drop."""
     conversation = conversations_service.get_or_raise(
         db, organization_id=actor.organization_id, conversation_id=conversation_id
     )
-    form = await request.form()
     base = _base(db, actor)
     text = forms.text(form, "text")
     result = preview(
@@ -352,14 +357,13 @@ def commitments_panel(request: Request, conversation_id: int, actor: Reader, db:
 
 
 @router.post("/conversations/{conversation_id}/commitments")
-async def add_commitment(
-    request: Request, conversation_id: int, actor: NoteTaker, db: DB
+def add_commitment(
+    request: Request, conversation_id: int, actor: NoteTaker, form: forms.PostedForm, db: DB
 ) -> Response:
     """The panel's "add a promise" form."""
     conversation = conversations_service.get_or_raise(
         db, organization_id=actor.organization_id, conversation_id=conversation_id
     )
-    form = await request.form()
     tz = _base(db, actor)["tz"]
     draft = {k: forms.text(form, k) for k in ("text", "due", "when", "owner")}
 
@@ -414,11 +418,10 @@ def _after_change(
 
 
 @router.post("/commitments/{commitment_id}/close")
-async def close_commitment(
-    request: Request, commitment_id: int, actor: Manager, db: DB
+def close_commitment(
+    request: Request, commitment_id: int, actor: Manager, form: forms.PostedForm, db: DB
 ) -> Response:
     commitment = _commitment(db, actor, commitment_id)
-    form = await request.form()
 
     def act() -> None:
         raw = forms.text(form, "status").lower()
@@ -441,9 +444,10 @@ async def close_commitment(
 
 
 @router.post("/commitments/{commitment_id}/edit")
-async def edit_commitment(request: Request, commitment_id: int, actor: Manager, db: DB) -> Response:
+def edit_commitment(
+    request: Request, commitment_id: int, actor: Manager, form: forms.PostedForm, db: DB
+) -> Response:
     commitment = _commitment(db, actor, commitment_id)
-    form = await request.form()
     tz = _base(db, actor)["tz"]
 
     def act() -> None:
@@ -621,9 +625,9 @@ def promise_settings_page(request: Request, actor: RoutingAdmin, db: DB) -> Resp
 
 
 @router.post("/admin/promises")
-async def save_promise_settings(request: Request, actor: RoutingAdmin, db: DB) -> Response:
-    form = await request.form()
-
+def save_promise_settings(
+    request: Request, actor: RoutingAdmin, form: forms.PostedForm, db: DB
+) -> Response:
     def act() -> None:
         by_hours = forms.text(form, "default") == "hours"
         hours = _number_field(form, "default_hours", "the default due time")
