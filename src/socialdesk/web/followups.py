@@ -16,6 +16,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session
+from starlette.datastructures import FormData
 
 from socialdesk.channels import service as channels_service
 from socialdesk.channels.models import BrandAccount
@@ -107,15 +108,16 @@ def followups_panel(request: Request, conversation_id: int, actor: Reader, db: D
     return _panel(request, db, actor, _conversation(db, actor, conversation_id))
 
 
-async def _panel_action(
+def _panel_action(
     request: Request,
     db: Session,
     actor: Actor,
     conversation_id: int,
+    form: FormData,
+    *,
     action: Callable[[Mapping[str, Any], Conversation], object],
 ) -> Response:
     conversation = _conversation(db, actor, conversation_id)
-    form = await request.form()
     error = attempt(db, PANEL_FORM, lambda: action(form, conversation))
     if error is None and not is_htmx(request):
         return RedirectResponse(f"/conversations/{conversation.id}", status_code=303)
@@ -123,25 +125,31 @@ async def _panel_action(
 
 
 @router.post("/conversations/{conversation_id}/followups/send-now")
-async def send_now(request: Request, conversation_id: int, actor: Manager, db: DB) -> Response:
+def send_now(
+    request: Request, conversation_id: int, actor: Manager, form: forms.PostedForm, db: DB
+) -> Response:
     def act(_form: Mapping[str, Any], conversation: Conversation) -> None:
         follow_up = service.waiting_for(db, conversation=conversation)
         service.send_now(db, follow_up=follow_up, actor=actor.member)
 
-    return await _panel_action(request, db, actor, conversation_id, act)
+    return _panel_action(request, db, actor, conversation_id, form, action=act)
 
 
 @router.post("/conversations/{conversation_id}/followups/cancel")
-async def cancel(request: Request, conversation_id: int, actor: Manager, db: DB) -> Response:
+def cancel(
+    request: Request, conversation_id: int, actor: Manager, form: forms.PostedForm, db: DB
+) -> Response:
     def act(_form: Mapping[str, Any], conversation: Conversation) -> None:
         follow_up = service.waiting_for(db, conversation=conversation)
         service.cancel(db, follow_up=follow_up, actor=actor.member)
 
-    return await _panel_action(request, db, actor, conversation_id, act)
+    return _panel_action(request, db, actor, conversation_id, form, action=act)
 
 
 @router.post("/conversations/{conversation_id}/followups/opt-out")
-async def opt_out(request: Request, conversation_id: int, actor: Manager, db: DB) -> Response:
+def opt_out(
+    request: Request, conversation_id: int, actor: Manager, form: forms.PostedForm, db: DB
+) -> Response:
     def act(form: Mapping[str, Any], conversation: Conversation) -> None:
         choice = forms.text(form, "opted_out")
         if choice not in ("0", "1"):
@@ -150,7 +158,7 @@ async def opt_out(request: Request, conversation_id: int, actor: Manager, db: DB
             db, conversation=conversation, opted_out=choice == "1", actor=actor.member
         )
 
-    return await _panel_action(request, db, actor, conversation_id, act)
+    return _panel_action(request, db, actor, conversation_id, form, action=act)
 
 
 # -- settings -----------------------------------------------------------------------------
@@ -290,8 +298,9 @@ def settings_page(request: Request, actor: RoutingAdmin, db: DB) -> Response:
 
 
 @router.post("/admin/follow-ups")
-async def save_settings(request: Request, actor: RoutingAdmin, db: DB) -> Response:
-    form = await request.form()
+def save_settings(
+    request: Request, actor: RoutingAdmin, form: forms.PostedForm, db: DB
+) -> Response:
     scope = forms.text(form, "scope") or "org"
 
     def act() -> None:
@@ -326,8 +335,9 @@ async def save_settings(request: Request, actor: RoutingAdmin, db: DB) -> Respon
 
 
 @router.post("/admin/follow-ups/delete")
-async def delete_settings(request: Request, actor: RoutingAdmin, db: DB) -> Response:
-    form = await request.form()
+def delete_settings(
+    request: Request, actor: RoutingAdmin, form: forms.PostedForm, db: DB
+) -> Response:
     scope = forms.text(form, "scope")
 
     def act() -> None:
