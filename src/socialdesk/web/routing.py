@@ -357,9 +357,9 @@ def routing_page(request: Request, actor: RoutingAdmin, db: DB) -> Response:
 
 
 @router.post("/admin/routing/settings")
-async def save_settings(request: Request, actor: RoutingAdmin, db: DB) -> Response:
-    form = await request.form()
-
+def save_settings(
+    request: Request, actor: RoutingAdmin, form: forms.PostedForm, db: DB
+) -> Response:
     def act() -> None:
         raw_minutes = forms.text(form, "reassign_after_minutes")
         if raw_minutes and not raw_minutes.isdigit():
@@ -385,11 +385,10 @@ def _member(db: Session, actor: Actor, member_id: int) -> Member:
 
 
 @router.post("/admin/routing/members/{member_id}")
-async def save_member_duty(
-    request: Request, member_id: int, actor: RoutingAdmin, db: DB
+def save_member_duty(
+    request: Request, member_id: int, actor: RoutingAdmin, form: forms.PostedForm, db: DB
 ) -> Response:
     member = _member(db, actor, member_id)
-    form = await request.form()
 
     def act() -> None:
         raw = forms.text(form, "capacity")
@@ -476,8 +475,10 @@ def _saved_or_form(
 
 
 @router.post("/admin/routing/rules")
-async def create_routing_rule(request: Request, actor: RoutingAdmin, db: DB) -> Response:
-    rule_form = read_form(await request.form())
+def create_routing_rule(
+    request: Request, actor: RoutingAdmin, form: forms.PostedForm, db: DB
+) -> Response:
+    rule_form = read_form(form)
     return _saved_or_form(
         request,
         db,
@@ -513,11 +514,11 @@ def edit_routing_rule(
 
 
 @router.post("/admin/routing/rules/{routing_rule_id}")
-async def save_routing_rule(
-    request: Request, routing_rule_id: int, actor: RoutingAdmin, db: DB
+def save_routing_rule(
+    request: Request, routing_rule_id: int, actor: RoutingAdmin, form: forms.PostedForm, db: DB
 ) -> Response:
     rule = _routing_rule(db, actor, routing_rule_id)
-    rule_form = read_form(await request.form())
+    rule_form = read_form(form)
     return _saved_or_form(
         request,
         db,
@@ -538,11 +539,10 @@ async def save_routing_rule(
 
 
 @router.post("/admin/routing/rules/{routing_rule_id}/move")
-async def move_routing_rule(
-    request: Request, routing_rule_id: int, actor: RoutingAdmin, db: DB
+def move_routing_rule(
+    request: Request, routing_rule_id: int, actor: RoutingAdmin, form: forms.PostedForm, db: DB
 ) -> Response:
     rule = _routing_rule(db, actor, routing_rule_id)
-    form = await request.form()
     direction = forms.text(form, "direction")
     if direction in ("up", "down"):
         routing_service.move_rule_by(db, rule=rule, step=-1 if direction == "up" else 1)
@@ -590,8 +590,10 @@ def new_automation_rule(request: Request, actor: RoutingAdmin, db: DB) -> Respon
 
 
 @router.post("/admin/automation")
-async def create_automation_rule(request: Request, actor: RoutingAdmin, db: DB) -> Response:
-    rule_form = read_form(await request.form())
+def create_automation_rule(
+    request: Request, actor: RoutingAdmin, form: forms.PostedForm, db: DB
+) -> Response:
+    rule_form = read_form(form)
     return _saved_or_form(
         request,
         db,
@@ -629,11 +631,11 @@ def edit_automation_rule(
 
 
 @router.post("/admin/automation/{automation_rule_id}")
-async def save_automation_rule(
-    request: Request, automation_rule_id: int, actor: RoutingAdmin, db: DB
+def save_automation_rule(
+    request: Request, automation_rule_id: int, actor: RoutingAdmin, form: forms.PostedForm, db: DB
 ) -> Response:
     rule = _automation_rule(db, actor, automation_rule_id)
-    rule_form = read_form(await request.form())
+    rule_form = read_form(form)
     return _saved_or_form(
         request,
         db,
@@ -673,9 +675,8 @@ def _safe_next(raw: str) -> str:
 
 
 @router.post("/me/availability")
-async def set_availability(request: Request, actor: Reader, db: DB) -> Response:
+def set_availability(request: Request, actor: Reader, form: forms.PostedForm, db: DB) -> Response:
     """The header's switch: mark yourself available or away."""
-    form = await request.form()
     change: list[routing_service.AvailabilityChange] = []
     error = attempt(
         db,
