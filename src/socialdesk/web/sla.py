@@ -192,8 +192,9 @@ def business_hours_page(request: Request, actor: RoutingAdmin, db: DB) -> Respon
 
 
 @router.post("/admin/business-hours")
-async def create_business_hours(request: Request, actor: RoutingAdmin, db: DB) -> Response:
-    form = await request.form()
+def create_business_hours(
+    request: Request, actor: RoutingAdmin, form: forms.PostedForm, db: DB
+) -> Response:
     error = attempt(
         db,
         "hours",
@@ -231,11 +232,10 @@ def business_hours_edit_page(
 
 
 @router.post("/admin/business-hours/{business_hours_id}")
-async def update_business_hours(
-    request: Request, business_hours_id: int, actor: RoutingAdmin, db: DB
+def update_business_hours(
+    request: Request, business_hours_id: int, actor: RoutingAdmin, form: forms.PostedForm, db: DB
 ) -> Response:
     row = _hours(db, actor, business_hours_id)
-    form = await request.form()
     error = attempt(
         db,
         "hours",
@@ -355,8 +355,9 @@ def sla_page(request: Request, actor: RoutingAdmin, db: DB) -> Response:
 
 
 @router.post("/admin/sla/policies")
-async def create_policy(request: Request, actor: RoutingAdmin, db: DB) -> Response:
-    form = await request.form()
+def create_policy(
+    request: Request, actor: RoutingAdmin, form: forms.PostedForm, db: DB
+) -> Response:
     error = attempt(
         db,
         "policy",
@@ -388,11 +389,10 @@ def policy_edit_page(request: Request, sla_policy_id: int, actor: RoutingAdmin, 
 
 
 @router.post("/admin/sla/policies/{sla_policy_id}")
-async def update_policy(
-    request: Request, sla_policy_id: int, actor: RoutingAdmin, db: DB
+def update_policy(
+    request: Request, sla_policy_id: int, actor: RoutingAdmin, form: forms.PostedForm, db: DB
 ) -> Response:
     found = _policy(db, actor, sla_policy_id)
-    form = await request.form()
     error = attempt(
         db,
         "policy",
@@ -413,11 +413,10 @@ async def update_policy(
 
 
 @router.post("/admin/sla/policies/{sla_policy_id}/move")
-async def move_policy(
-    request: Request, sla_policy_id: int, actor: RoutingAdmin, db: DB
+def move_policy(
+    request: Request, sla_policy_id: int, actor: RoutingAdmin, form: forms.PostedForm, db: DB
 ) -> Response:
     found = _policy(db, actor, sla_policy_id)
-    form = await request.form()
     step = -1 if forms.text(form, "direction") == "up" else 1
     sla_service.move_to(db, policy=found, position=max(found.position + step, 0))
     sla_jobs.enqueue_resync(db, organization_id=actor.organization_id)
