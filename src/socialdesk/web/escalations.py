@@ -175,9 +175,10 @@ def _answer(
 
 
 @router.post("/conversations/{conversation_id}/escalations")
-async def create(request: Request, conversation_id: int, actor: NoteTaker, db: DB) -> Response:
+def create(
+    request: Request, conversation_id: int, actor: NoteTaker, form: forms.PostedForm, db: DB
+) -> Response:
     conversation = _conversation(db, actor, conversation_id)
-    form = await request.form()
     tz = page_context(db, actor)["tz"]
 
     def act() -> None:
@@ -203,12 +204,17 @@ def _request_of(db: Session, conversation: Conversation, escalation_id: int) -> 
 
 
 @router.post("/conversations/{conversation_id}/escalations/{escalation_id}/done")
-async def mark_done(
-    request: Request, conversation_id: int, escalation_id: int, actor: NoteTaker, db: DB
+def mark_done(
+    request: Request,
+    conversation_id: int,
+    escalation_id: int,
+    *,
+    actor: NoteTaker,
+    form: forms.PostedForm,
+    db: DB,
 ) -> Response:
     conversation = _conversation(db, actor, conversation_id)
     escalation = _request_of(db, conversation, escalation_id)
-    form = await request.form()
     error = attempt(
         db,
         f"request-{escalation.id}",
@@ -220,12 +226,17 @@ async def mark_done(
 
 
 @router.post("/conversations/{conversation_id}/escalations/{escalation_id}/cancel")
-async def cancel(
-    request: Request, conversation_id: int, escalation_id: int, actor: NoteTaker, db: DB
+def cancel(
+    request: Request,
+    conversation_id: int,
+    escalation_id: int,
+    *,
+    actor: NoteTaker,
+    form: forms.PostedForm,
+    db: DB,
 ) -> Response:
     conversation = _conversation(db, actor, conversation_id)
     escalation = _request_of(db, conversation, escalation_id)
-    form = await request.form()
     error = attempt(
         db,
         f"request-{escalation.id}",

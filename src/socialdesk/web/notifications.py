@@ -65,13 +65,14 @@ def mark_all_read(request: Request, actor: Reader, db: DB) -> Response:
 
 
 @router.post("/notifications/{notification_id}/read")
-async def mark_read(request: Request, notification_id: int, actor: Reader, db: DB) -> Response:
+def mark_read(
+    request: Request, notification_id: int, actor: Reader, form: forms.PostedForm, db: DB
+) -> Response:
     """Mark one read; with ``next`` (the notification's own link), go there: this is what
     opening a notification does."""
     notification = notifications_service.mark_read(
         db, member=actor.member, notification_id=notification_id
     )
-    form = await request.form()
     wants_link = forms.text(form, "open") == "1"
     target = forms.safe_next(notification.link, "/notifications") if wants_link else None
     return _after_marking(target or "/notifications")
