@@ -413,8 +413,9 @@ def _mastodon_app(db: Session, instance_url: str, redirect_uri: str) -> mastodon
 
 
 @router.post(PREFIX + "/mastodon")
-async def mastodon_start(request: Request, actor: ChannelAdmin, db: DB) -> Response:
-    form = await request.form()
+def mastodon_start(
+    request: Request, actor: ChannelAdmin, form: forms.PostedForm, db: DB
+) -> Response:
     raw = forms.text(form, "instance")
     kind = ChannelKind.MASTODON
     redirect_uri = _redirect_uri(kind)
@@ -529,8 +530,7 @@ def x_page(request: Request, actor: ChannelAdmin, db: DB) -> Response:
 
 
 @router.post(PREFIX + "/x")
-async def x_start(request: Request, actor: ChannelAdmin, db: DB) -> Response:
-    form = await request.form()
+def x_start(request: Request, actor: ChannelAdmin, form: forms.PostedForm, db: DB) -> Response:
     kind = ChannelKind.X
     client_id = forms.text(form, "client_id")
     client_secret = forms.text(form, "client_secret")
@@ -678,8 +678,9 @@ def bluesky_page(request: Request, actor: ChannelAdmin, db: DB) -> Response:
 
 
 @router.post(PREFIX + "/bluesky")
-async def bluesky_connect(request: Request, actor: ChannelAdmin, db: DB) -> Response:
-    form = await request.form()
+def bluesky_connect(
+    request: Request, actor: ChannelAdmin, form: forms.PostedForm, db: DB
+) -> Response:
     kind = ChannelKind.BLUESKY
     identifier = forms.text(form, "identifier").lstrip("@")
     password = forms.text(form, "app_password")
@@ -872,8 +873,9 @@ def email_page(request: Request, actor: ChannelAdmin, db: DB) -> Response:
 
 
 @router.post(PREFIX + "/email")
-async def email_connect(request: Request, actor: ChannelAdmin, db: DB) -> Response:
-    form = await request.form()
+def email_connect(
+    request: Request, actor: ChannelAdmin, form: forms.PostedForm, db: DB
+) -> Response:
     kind = ChannelKind.EMAIL
     values = {
         name: forms.text(form, name, default=EMAIL_DEFAULTS.get(name, ""))
@@ -981,8 +983,9 @@ def facebook_page(request: Request, actor: ChannelAdmin, db: DB) -> Response:
 
 
 @router.post(PREFIX + "/facebook")
-async def facebook_connect(request: Request, actor: ChannelAdmin, db: DB) -> Response:
-    form = await request.form()
+def facebook_connect(
+    request: Request, actor: ChannelAdmin, form: forms.PostedForm, db: DB
+) -> Response:
     kind = ChannelKind.FACEBOOK
     page_id = forms.text(form, "page_id")
     token = forms.text(form, "page_access_token")
@@ -1044,8 +1047,8 @@ async def facebook_connect(request: Request, actor: ChannelAdmin, db: DB) -> Res
 
 
 @router.post(PREFIX + "/facebook/{account_id}/token")
-async def facebook_token(
-    request: Request, account_id: int, actor: ChannelAdmin, db: DB
+def facebook_token(
+    request: Request, account_id: int, actor: ChannelAdmin, form: forms.PostedForm, db: DB
 ) -> Response:
     """A new Page token for a connected Page (the old one died with a password change or a
     lost Page role), checked with Facebook before it replaces the stored one."""
@@ -1055,7 +1058,6 @@ async def facebook_token(
     kind = ChannelKind.FACEBOOK
     if account.kind != kind.value:
         raise ValidationFailed(f"{account.handle} is not a Facebook Page", field="account_id")
-    form = await request.form()
     token = forms.text(form, "page_access_token")
     try:
         if not token:
