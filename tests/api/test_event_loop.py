@@ -1,4 +1,4 @@
-"""The API and the webhooks never wait for the database on the event loop.
+"""The API, the webhooks and the desk's pages never wait for the database on the event loop.
 
 A route that takes the unit of work (``DB``) and is a coroutine runs its queries on the event
 loop. On SQLite a writer waits there up to the busy timeout for the write lock; if the request
@@ -71,3 +71,31 @@ def test_no_route_reachable_without_a_login_is_a_coroutine_that_takes_the_databa
         and not _needs_login(route)
     ]
     assert offenders == [], "make these plain def routes: " + ", ".join(offenders)
+
+
+# Logged-in routes that are coroutines on purpose. A server-sent-event stream awaits the live
+# events for as long as the page stays open; its only database work is the login, which runs
+# in the thread pool before it. Anything else belongs in the thread pool (a plain ``def``).
+ASYNC_ON_PURPOSE = frozenset({"socialdesk.events.api.desk_stream"})
+
+
+def _name(route: APIRoute) -> str:
+    return f"{route.endpoint.__module__}.{route.endpoint.__name__}"
+
+
+def test_no_logged_in_route_is_a_coroutine_unless_it_streams() -> None:
+    """Every logged-in page and form of the desk works with the database after the login
+    (through ``db``, or the member's own lazily loaded rows): as a coroutine, that work runs on
+    the event loop, where waiting for SQLite's write lock blocks every other request. A form
+    is read through ``forms.PostedForm`` instead of ``await request.form()``."""
+    routes = [r for r in _routes(create_app().routes) if _needs_login(r)]
+    assert len([r for r in routes if r.endpoint.__module__.startswith("socialdesk.web.")]) > 100
+    coroutines = [r for r in routes if inspect.iscoroutinefunction(r.endpoint)]
+    offenders = [
+        f"{_name(route)} ({route.path})"
+        for route in coroutines
+        if _name(route) not in ASYNC_ON_PURPOSE
+    ]
+    assert offenders == [], "make these plain def routes: " + ", ".join(offenders)
+    stale = ASYNC_ON_PURPOSE - {_name(route) for route in coroutines}
+    assert not stale, f"no longer logged-in coroutine routes: drop them from the list: {stale}"
