@@ -20,6 +20,8 @@ from sqlalchemy.orm import Session
 
 from socialdesk.accounts import service as accounts_service
 from socialdesk.accounts.models import Member, Role
+from socialdesk.channels import service as channels_service
+from socialdesk.channels.models import BrandAccount
 from socialdesk.common.clock import FrozenClock, use_clock
 from socialdesk.jobs import registry
 from tests.browser.server import LiveDesk
@@ -44,6 +46,19 @@ def add_members(
         )
         for email, name, role in people
     }
+
+
+def add_website(
+    session: Session, organization_id: int, display_name: str | None = None
+) -> BrandAccount:
+    """The website chat channel the browser tests' visitors write on."""
+    return channels_service.create(
+        session,
+        organization_id=organization_id,
+        kind="web",
+        handle="website",
+        display_name=display_name,
+    )
 
 
 @contextmanager
@@ -73,15 +88,3 @@ def run_periodic(name: str, *, at: datetime) -> None:
         raise AssertionError(f"no periodic task named {name!r}; known: {sorted(specs)}")
     with use_clock(FrozenClock(at)):
         specs[name].handler()
-
-
-def log_in(page, base: str, email: str) -> None:  # type: ignore[no-untyped-def]  # Playwright's Page
-    from tests.browser.test_desk_flow import LIVE_TIMEOUT_MS, expect
-
-    page.goto(f"{base}/login")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    expect(page).to_have_url(f"{base}/")
-    # Live updates reach only a page whose event stream is open.
-    expect(page.locator("#live")).to_have_attribute("data-state", "on", timeout=LIVE_TIMEOUT_MS)

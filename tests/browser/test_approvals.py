@@ -19,19 +19,18 @@ import pytest
 
 from socialdesk.accounts import service as accounts_service
 from socialdesk.accounts.models import Role
-from socialdesk.channels import service as channels_service
-from tests.browser.desk_time import add_members
-from tests.browser.server import CHROMIUM, CHROMIUM_ARGS, LiveDesk, live_desk
-from tests.browser.test_desk_flow import (
+from tests.browser.chromium import (
     DELIVERY_TIMEOUT_MS,
     LAPTOP,
     LIVE_TIMEOUT_MS,
-    PASSWORD,
     PHONE,
     SCREENSHOTS,
+    chromium,
     expect,
-    playwright_api,
+    log_in,
 )
+from tests.browser.desk_time import add_members, add_website
+from tests.browser.server import LiveDesk, live_desk
 
 pytestmark = pytest.mark.browser
 
@@ -57,35 +56,15 @@ def desk(tmp_path: Path) -> Iterator[tuple[LiveDesk, str]]:
                     ("alex@example.org", "Alex Agent", Role.AGENT),
                 ),
             )
-            web = channels_service.create(
-                session,
-                organization_id=org.id,
-                kind="web",
-                handle="website",
-                display_name="Acme website",
-            )
+            web = add_website(session, org.id, "Acme website")
             session.commit()
         yield live, web.public_key
 
 
-def _log_in(page, base: str, email: str) -> None:  # type: ignore[no-untyped-def]  # Playwright's Page
-    page.goto(f"{base}/login")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    expect(page).to_have_url(f"{base}/")
-
-
 def test_a_held_reply_is_edited_approved_and_delivered(desk: tuple[LiveDesk, str]) -> None:
     live, public_key = desk
-    with playwright_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            _flow(browser, live.base_url, public_key)
-        except Exception as exc:  # the server's own account of what went wrong helps most
-            raise AssertionError(f"{exc}\n{live.logs()}") from exc
-        finally:
-            browser.close()
+    with chromium(live) as browser:
+        _flow(browser, live.base_url, public_key)
 
 
 def _flow(browser, base: str, public_key: str) -> None:  # type: ignore[no-untyped-def]  # Playwright's Browser
@@ -95,7 +74,7 @@ def _flow(browser, base: str, public_key: str) -> None:  # type: ignore[no-untyp
     admin_context = browser.new_context(viewport=LAPTOP)
     admin = admin_context.new_page()
     admin.on("pageerror", lambda exc: page_errors.append(f"admin: {exc}"))
-    _log_in(admin, base, "olivia@example.org")
+    log_in(admin, base, "olivia@example.org")
     admin.get_by_role("link", name="Code of conduct").click()
     expect(admin).to_have_url(f"{base}/conduct")
     admin.get_by_label("Rules (YAML)").fill(POLICY.replace("action: approve", "action: maybe"))
@@ -121,7 +100,7 @@ def _flow(browser, base: str, public_key: str) -> None:  # type: ignore[no-untyp
     agent_context = browser.new_context(viewport=LAPTOP)
     agent = agent_context.new_page()
     agent.on("pageerror", lambda exc: page_errors.append(f"agent: {exc}"))
-    _log_in(agent, base, "alex@example.org")
+    log_in(agent, base, "alex@example.org")
     row = agent.locator(".conv-row", has_text="Ana Souza")
     expect(row).to_be_visible(timeout=LIVE_TIMEOUT_MS)
     row.locator("a").first.click()

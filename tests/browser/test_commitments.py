@@ -18,18 +18,11 @@ import pytest
 
 from socialdesk.accounts import service as accounts_service
 from socialdesk.accounts.models import Role
-from socialdesk.channels import service as channels_service
 from socialdesk.commitments.models import Commitment
 from socialdesk.conversations import flows
-from tests.browser.server import CHROMIUM, CHROMIUM_ARGS, LiveDesk, live_desk
-from tests.browser.test_desk_flow import (  # shared setup: skips when Chromium is missing
-    LAPTOP,
-    LIVE_TIMEOUT_MS,
-    PASSWORD,
-    SCREENSHOTS,
-    expect,
-    playwright_api,
-)
+from tests.browser.chromium import LAPTOP, LIVE_TIMEOUT_MS, SCREENSHOTS, chromium, expect, log_in
+from tests.browser.desk_time import add_members, add_website
+from tests.browser.server import LiveDesk, live_desk
 from tests.factories.conversations import inbound
 
 pytestmark = pytest.mark.browser
@@ -45,17 +38,8 @@ def office(tmp_path: Path) -> Iterator[tuple[LiveDesk, int]]:
             org = accounts_service.create_organization(
                 session, name="Acme Care", timezone="Europe/Amsterdam"
             )
-            accounts_service.create_member(
-                session,
-                organization_id=org.id,
-                email="olivia@example.org",
-                name="Olivia Owner",
-                role=Role.OWNER,
-                password=PASSWORD,
-            )
-            web = channels_service.create(
-                session, organization_id=org.id, kind="web", handle="website"
-            )
+            add_members(session, org.id, (("olivia@example.org", "Olivia Owner", Role.OWNER),))
+            web = add_website(session, org.id)
             result = flows.ingest_message(
                 session,
                 account=web,
@@ -74,14 +58,8 @@ def test_a_promise_in_a_reply_is_previewed_kept_and_listed(
     office: tuple[LiveDesk, int],
 ) -> None:
     live, conversation_id = office
-    with playwright_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            _flow(browser, live, conversation_id)
-        except Exception as exc:  # the server's own account of what went wrong helps most
-            raise AssertionError(f"{exc}\n{live.logs()}") from exc
-        finally:
-            browser.close()
+    with chromium(live) as browser:
+        _flow(browser, live, conversation_id)
 
 
 def _flow(browser, live: LiveDesk, conversation_id: int) -> None:  # type: ignore[no-untyped-def]  # Playwright's Browser
@@ -91,11 +69,7 @@ def _flow(browser, live: LiveDesk, conversation_id: int) -> None:  # type: ignor
     page_errors: list[str] = []
     page.on("pageerror", lambda exc: page_errors.append(str(exc)))
 
-    page.goto(f"{base}/login")
-    page.get_by_label("Email").fill("olivia@example.org")
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    expect(page).to_have_url(f"{base}/")
+    log_in(page, base, "olivia@example.org")
     page.goto(f"{base}/conversations/{conversation_id}")
     expect(page.locator("#panel-commitments")).to_contain_text("No promises in this conversation")
 

@@ -20,31 +20,22 @@ import pytest
 
 from socialdesk.accounts import service as accounts_service
 from socialdesk.accounts.models import Role
-from socialdesk.channels import service as channels_service
 from socialdesk.conversations import service as conversations_service
 from socialdesk.conversations.models import Conversation, Priority
-from tests.browser.server import CHROMIUM, CHROMIUM_ARGS, LiveDesk, live_desk
+from tests.browser.chromium import (
+    DELIVERY_TIMEOUT_MS,
+    LAPTOP,
+    LIVE_TIMEOUT_MS,
+    PHONE,
+    SCREENSHOTS,
+    chromium,
+    expect,
+)
+from tests.browser.desk_time import PASSWORD, add_members, add_website
+from tests.browser.server import LiveDesk, live_desk
 
 pytestmark = pytest.mark.browser
 
-if not CHROMIUM.exists():
-    pytest.skip(
-        f"Debian's Chromium is not installed at {CHROMIUM} "
-        "(apt-get install chromium; CI's .ci/run installs it)",
-        allow_module_level=True,
-    )
-playwright_api = pytest.importorskip(
-    "playwright.sync_api", reason="Playwright for Python is not installed in this environment"
-)
-expect = playwright_api.expect
-
-PASSWORD = "correct horse battery staple"
-SCREENSHOTS = Path("/tmp")
-LAPTOP = {"width": 1366, "height": 800}
-PHONE = {"width": 390, "height": 844}
-# Delivery goes through the worker's durable queue, which polls: allow it a while.
-DELIVERY_TIMEOUT_MS = 30_000
-LIVE_TIMEOUT_MS = 15_000
 # desk.js holds a panel showing a form's error for 20 s before a skipped refresh runs.
 HOLD_TIMEOUT_MS = 20_000 + LIVE_TIMEOUT_MS
 
@@ -56,21 +47,8 @@ def desk(tmp_path: Path) -> Iterator[tuple[LiveDesk, str]]:
             org = accounts_service.create_organization(
                 session, name="Acme Care", timezone="Europe/Amsterdam"
             )
-            accounts_service.create_member(
-                session,
-                organization_id=org.id,
-                email="olivia@example.org",
-                name="Olivia Owner",
-                role=Role.OWNER,
-                password=PASSWORD,
-            )
-            web = channels_service.create(
-                session,
-                organization_id=org.id,
-                kind="web",
-                handle="website",
-                display_name="Acme website",
-            )
+            add_members(session, org.id, (("olivia@example.org", "Olivia Owner", Role.OWNER),))
+            web = add_website(session, org.id, "Acme website")
             session.commit()
         yield live, web.public_key
 
@@ -95,14 +73,8 @@ def test_agent_and_visitor_work_a_conversation_end_to_end(
 ) -> None:
     live, public_key = desk
     base = live.base_url
-    with playwright_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            _flow(browser, live, base, public_key)
-        except Exception as exc:  # the server's own account of what went wrong helps most
-            raise AssertionError(f"{exc}\n{live.logs()}") from exc
-        finally:
-            browser.close()
+    with chromium(live) as browser:
+        _flow(browser, live, base, public_key)
 
 
 def _flow(browser, live: LiveDesk, base: str, public_key: str) -> None:  # type: ignore[no-untyped-def]  # Playwright's Browser
@@ -301,9 +273,8 @@ def test_widget_opens_the_chat_on_another_site(desk: tuple[LiveDesk, str]) -> No
     threading.Thread(target=host.serve_forever, daemon=True).start()
     # "localhost" is another site than the desk's "127.0.0.1", as a customer's website is.
     host_url = f"http://localhost:{host.server_address[1]}/"
-    with playwright_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
+    try:
+        with chromium(live) as browser:
             page = browser.new_page(viewport=LAPTOP)
             page.goto(host_url)
             button = page.get_by_role("button", name="Chat with us")
@@ -321,7 +292,6 @@ def test_widget_opens_the_chat_on_another_site(desk: tuple[LiveDesk, str]) -> No
             frame.get_by_label("Your message").press("Escape")
             expect(page.locator("#socialdesk-chat-panel")).to_be_hidden()
             expect(button).to_be_focused()
-        finally:
-            browser.close()
-            host.shutdown()
-            host.server_close()
+    finally:
+        host.shutdown()
+        host.server_close()

@@ -12,26 +12,15 @@ import pytest
 
 from socialdesk.accounts import service as accounts_service
 from socialdesk.accounts.models import Role
-from socialdesk.channels import service as channels_service
 from socialdesk.commitments import service as commitments_service
 from socialdesk.escalations import service as escalations_service
-from tests.browser.server import CHROMIUM, CHROMIUM_ARGS, LiveDesk, live_desk
+from tests.browser.chromium import chromium, expect, log_in
+from tests.browser.desk_time import add_members, add_website
+from tests.browser.server import LiveDesk, live_desk
 from tests.factories.conversations import inbound, ingest
 
 pytestmark = pytest.mark.browser
 
-if not CHROMIUM.exists():
-    pytest.skip(
-        f"Debian's Chromium is not installed at {CHROMIUM} "
-        "(apt-get install chromium; CI's .ci/run installs it)",
-        allow_module_level=True,
-    )
-playwright_api = pytest.importorskip(
-    "playwright.sync_api", reason="Playwright for Python is not installed in this environment"
-)
-expect = playwright_api.expect
-
-PASSWORD = "correct horse battery staple"
 WIDTHS = (1366, 390)
 PAGES = (
     "/",
@@ -85,21 +74,16 @@ def desk(tmp_path: Path) -> Iterator[LiveDesk]:
             org = accounts_service.create_organization(
                 session, name="Kestrel Valley Transit Authority", timezone="Europe/Amsterdam"
             )
-            owner = accounts_service.create_member(
+            people = add_members(
                 session,
-                organization_id=org.id,
-                email="maren@example.org",
-                name="Maren Holt",
-                role=Role.OWNER,
-                password=PASSWORD,
+                org.id,
+                (
+                    ("maren@example.org", "Maren Holt", Role.OWNER),
+                    ("lukas@example.org", "Lukas Meyer", Role.AGENT),
+                ),
             )
-            web = channels_service.create(
-                session,
-                organization_id=org.id,
-                kind="web",
-                handle="website",
-                display_name="Kestrel Valley website",
-            )
+            owner, fitter = people["Maren Holt"], people["Lukas Meyer"]
+            web = add_website(session, org.id, "Kestrel Valley website")
             # A list longer than the window, so the inbox's filter panel sticks.
             conversations = [
                 ingest(
@@ -111,14 +95,6 @@ def desk(tmp_path: Path) -> Iterator[LiveDesk]:
             ]
             # Rows for the tables of promises and requests.
             team = accounts_service.create_team(session, organization_id=org.id, name="Field")
-            fitter = accounts_service.create_member(
-                session,
-                organization_id=org.id,
-                email="lukas@example.org",
-                name="Lukas Meyer",
-                role=Role.AGENT,
-                password=PASSWORD,
-            )
             accounts_service.add_to_team(session, team=team, member=fitter)
             commitments_service.create(
                 session,
@@ -138,75 +114,54 @@ def desk(tmp_path: Path) -> Iterator[LiveDesk]:
         yield live
 
 
-def _log_in(page, base: str) -> None:  # type: ignore[no-untyped-def]  # Playwright's Page
-    page.goto(f"{base}/login")
-    page.get_by_label("Email").fill("maren@example.org")
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    expect(page).to_have_url(f"{base}/")
-
-
 def test_every_inbox_filter_can_be_reached_beside_a_long_list(desk: LiveDesk) -> None:
     """The filter panel sticks below the header while the list scrolls. Taller than a laptop's
     window, its last fields and Apply stayed below the bottom edge until the very end of the
     list; where the header takes two rows the panel slid under it."""
     base = desk.base_url
-    with playwright_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1366, "height": 768})
-            _log_in(page, base)
-            expect(page.locator(".conv-row")).to_have_count(25)
-            for width in (1366, 1024):
-                page.set_viewport_size({"width": width, "height": 768})
-                page.evaluate("window.scrollTo(0, 0)")
-                apply = page.locator("#filters").get_by_role("button", name="Apply")
-                apply.focus()
-                box = apply.bounding_box()
-                header = page.locator(".topbar").bounding_box()
-                panel = page.locator(".filters-panel").bounding_box()
-                assert box is not None
-                assert header is not None
-                assert panel is not None
-                assert box["y"] + box["height"] <= 768, f"Apply is below the window at {width}px"
-                assert panel["y"] >= header["y"] + header["height"], (
-                    f"the filter panel is under the header at {width}px"
-                )
-        except Exception as exc:
-            raise AssertionError(f"{exc}\n{desk.logs()}") from exc
-        finally:
-            browser.close()
+    with chromium(desk) as browser:
+        page = browser.new_page(viewport={"width": 1366, "height": 768})
+        log_in(page, base, "maren@example.org")
+        expect(page.locator(".conv-row")).to_have_count(25)
+        for width in (1366, 1024):
+            page.set_viewport_size({"width": width, "height": 768})
+            page.evaluate("window.scrollTo(0, 0)")
+            apply = page.locator("#filters").get_by_role("button", name="Apply")
+            apply.focus()
+            box = apply.bounding_box()
+            header = page.locator(".topbar").bounding_box()
+            panel = page.locator(".filters-panel").bounding_box()
+            assert box is not None
+            assert header is not None
+            assert panel is not None
+            assert box["y"] + box["height"] <= 768, f"Apply is below the window at {width}px"
+            assert panel["y"] >= header["y"] + header["height"], (
+                f"the filter panel is under the header at {width}px"
+            )
 
 
 def test_pages_fit_a_laptop_and_a_phone(desk: LiveDesk) -> None:
     base = desk.base_url
-    with playwright_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": WIDTHS[0], "height": 768})
-            _log_in(page, base)
-            problems: list[str] = []
-            for path in PAGES:
-                response = page.goto(f"{base}{path}")
-                assert response is not None, path
-                assert response.status == 200, path
-                for width in WIDTHS:
-                    page.set_viewport_size({"width": width, "height": 800})
-                    wider = page.evaluate(
-                        "document.documentElement.scrollWidth"
-                        " - document.documentElement.clientWidth"
-                    )
-                    if wider > 0:
-                        problems.append(f"{path} at {width}px: {wider}px wider than the window")
-                    for fault in page.evaluate(_HEADER_FAULTS):
-                        problems.append(f"{path} at {width}px: header: {fault}")
-                    # Two rows at most: the controls beside the logo, then the menu.
-                    bar = page.locator(".topbar").bounding_box()
-                    if bar is not None and bar["height"] > 90:
-                        problems.append(f"{path} at {width}px: header {bar['height']:.0f}px high")
-                page.set_viewport_size({"width": WIDTHS[0], "height": 768})
-            assert not problems, "\n".join(problems)
-        except Exception as exc:
-            raise AssertionError(f"{exc}\n{desk.logs()}") from exc
-        finally:
-            browser.close()
+    with chromium(desk) as browser:
+        page = browser.new_page(viewport={"width": WIDTHS[0], "height": 768})
+        log_in(page, base, "maren@example.org")
+        problems: list[str] = []
+        for path in PAGES:
+            response = page.goto(f"{base}{path}")
+            assert response is not None, path
+            assert response.status == 200, path
+            for width in WIDTHS:
+                page.set_viewport_size({"width": width, "height": 800})
+                wider = page.evaluate(
+                    "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+                )
+                if wider > 0:
+                    problems.append(f"{path} at {width}px: {wider}px wider than the window")
+                for fault in page.evaluate(_HEADER_FAULTS):
+                    problems.append(f"{path} at {width}px: header: {fault}")
+                # Two rows at most: the controls beside the logo, then the menu.
+                bar = page.locator(".topbar").bounding_box()
+                if bar is not None and bar["height"] > 90:
+                    problems.append(f"{path} at {width}px: header {bar['height']:.0f}px high")
+            page.set_viewport_size({"width": WIDTHS[0], "height": 768})
+        assert not problems, "\n".join(problems)

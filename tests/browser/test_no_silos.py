@@ -21,7 +21,6 @@ import pytest
 
 from socialdesk.accounts import service as accounts_service
 from socialdesk.accounts.models import Member, Role, Team
-from socialdesk.channels import service as channels_service
 from socialdesk.conversations.models import Conversation
 from socialdesk.escalations.models import EscalationRequest
 from socialdesk.notifications.models import Notification
@@ -29,17 +28,18 @@ from socialdesk.routing import service as routing_service
 from socialdesk.sla import service as sla_service
 from socialdesk.sla.models import SlaClock
 from socialdesk.sla.schemas import SlaPolicyCreate
-from tests.browser.desk_time import add_members, log_in
-from tests.browser.server import CHROMIUM, CHROMIUM_ARGS, LiveDesk, live_desk
-from tests.browser.test_desk_flow import (  # shared setup: skips when Chromium is missing
+from tests.browser.chromium import (
     DELIVERY_TIMEOUT_MS,
     LAPTOP,
     LIVE_TIMEOUT_MS,
     PHONE,
     SCREENSHOTS,
+    chromium,
     expect,
-    playwright_api,
+    log_in,
 )
+from tests.browser.desk_time import add_members, add_website
+from tests.browser.server import LiveDesk, live_desk
 
 pytestmark = pytest.mark.browser
 
@@ -98,13 +98,7 @@ def office(tmp_path: Path) -> Iterator[tuple[LiveDesk, str]]:
             organization_id=org.id,
             data=SlaPolicyCreate(name="Answer within the hour", first_response_minutes=60),
         )
-        web = channels_service.create(
-            session,
-            organization_id=org.id,
-            kind="web",
-            handle="website",
-            display_name="Acme website",
-        )
+        web = add_website(session, org.id, "Acme website")
         session.commit()
         yield live, web.public_key
 
@@ -113,14 +107,8 @@ def test_a_complaint_routed_escalated_to_billing_and_answered(
     office: tuple[LiveDesk, str],
 ) -> None:
     live, public_key = office
-    with playwright_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            conversation_id = _flow(browser, live, public_key)
-        except Exception as exc:  # the server's own account of what went wrong helps most
-            raise AssertionError(f"{exc}\n{live.logs()}") from exc
-        finally:
-            browser.close()
+    with chromium(live) as browser:
+        conversation_id = _flow(browser, live, public_key)
     _check_stored(live, conversation_id)
 
 
@@ -131,10 +119,10 @@ def _flow(browser, live: LiveDesk, public_key: str) -> int:  # type: ignore[no-u
     # -- both agents are at their desks -----------------------------------------------------
     fiona = browser.new_context(viewport=LAPTOP).new_page()
     fiona.on("pageerror", lambda exc: errors.append(f"fiona: {exc}"))
-    log_in(fiona, base, "fiona@example.org")
+    log_in(fiona, base, "fiona@example.org", wait_for_live=True)
     cora = browser.new_context(viewport=LAPTOP).new_page()
     cora.on("pageerror", lambda exc: errors.append(f"cora: {exc}"))
-    log_in(cora, base, "cora@example.org")
+    log_in(cora, base, "cora@example.org", wait_for_live=True)
     cora_badge = cora.locator("#notif-badge")
 
     # -- a customer complains on the website chat -------------------------------------------

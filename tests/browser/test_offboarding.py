@@ -17,18 +17,17 @@ import pytest
 
 from socialdesk.accounts import service as accounts_service
 from socialdesk.accounts.models import Role
-from socialdesk.channels import service as channels_service
 from socialdesk.conversations import flows
-from tests.browser.desk_time import add_members
-from tests.browser.server import CHROMIUM, CHROMIUM_ARGS, LiveDesk, live_desk
-from tests.browser.test_desk_flow import (  # shared setup: skips when Chromium is missing
+from tests.browser.chromium import (
     DELIVERY_TIMEOUT_MS,
     LAPTOP,
-    PASSWORD,
     SCREENSHOTS,
+    chromium,
     expect,
-    playwright_api,
+    log_in,
 )
+from tests.browser.desk_time import add_members, add_website
+from tests.browser.server import LiveDesk, live_desk
 from tests.factories.conversations import inbound
 
 pytestmark = pytest.mark.browser
@@ -52,9 +51,7 @@ def office(tmp_path: Path) -> Iterator[tuple[LiveDesk, int]]:
                     ("cora@example.org", "Cora Colleague", Role.AGENT),
                 ),
             )
-            web = channels_service.create(
-                session, organization_id=org.id, kind="web", handle="website"
-            )
+            web = add_website(session, org.id)
             result = flows.ingest_message(
                 session,
                 account=web,
@@ -67,24 +64,10 @@ def office(tmp_path: Path) -> Iterator[tuple[LiveDesk, int]]:
         yield live, conversation_id
 
 
-def _log_in(page, base: str, email: str, password: str) -> None:  # type: ignore[no-untyped-def]  # Playwright's Page
-    page.goto(f"{base}/login")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Log in").click()
-    expect(page).to_have_url(f"{base}/")
-
-
 def test_invite_join_work_and_offboard(office: tuple[LiveDesk, int]) -> None:
     live, conversation_id = office
-    with playwright_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            _flow(browser, live.base_url, conversation_id)
-        except Exception as exc:  # the server's own account of what went wrong helps most
-            raise AssertionError(f"{exc}\n{live.logs()}") from exc
-        finally:
-            browser.close()
+    with chromium(live) as browser:
+        _flow(browser, live.base_url, conversation_id)
 
 
 def _flow(browser, base: str, conversation_id: int) -> None:  # type: ignore[no-untyped-def]  # Playwright's Browser
@@ -93,7 +76,7 @@ def _flow(browser, base: str, conversation_id: int) -> None:  # type: ignore[no-
     # -- the admin invites a new agent --------------------------------------------------------
     admin = browser.new_context(viewport=LAPTOP).new_page()
     admin.on("pageerror", lambda exc: page_errors.append(f"admin: {exc}"))
-    _log_in(admin, base, "olivia@example.org", PASSWORD)
+    log_in(admin, base, "olivia@example.org")
     admin.get_by_role("link", name="Admin").click()
     expect(admin).to_have_url(f"{base}/admin/members")
     admin.get_by_label("Email").fill("nina@example.org")
@@ -118,7 +101,7 @@ def _flow(browser, base: str, conversation_id: int) -> None:  # type: ignore[no-
     expect(agent.locator(".whoami")).to_have_text("Nina Newcomer")
     agent.get_by_role("button", name="Log out").click()
     expect(agent).to_have_url(re.compile(r"/login"))
-    _log_in(agent, base, "nina@example.org", NEW_PASSWORD)
+    log_in(agent, base, "nina@example.org", NEW_PASSWORD)
 
     # -- the agent takes the conversation and replies -----------------------------------------
     agent.goto(f"{base}/conversations/{conversation_id}")
@@ -147,7 +130,7 @@ def _flow(browser, base: str, conversation_id: int) -> None:  # type: ignore[no-
     # -- the colleague finds the conversation under "Mine", the reply still Nina's --------------
     colleague = browser.new_context(viewport=LAPTOP).new_page()
     colleague.on("pageerror", lambda exc: page_errors.append(f"colleague: {exc}"))
-    _log_in(colleague, base, "cora@example.org", PASSWORD)
+    log_in(colleague, base, "cora@example.org")
     colleague.goto(f"{base}/?assignee=me")
     row = colleague.locator(".conv-row", has_text="refund")
     expect(row).to_be_visible()

@@ -22,22 +22,22 @@ import pytest
 
 from socialdesk.accounts import service as accounts_service
 from socialdesk.accounts.models import Member, Role
-from socialdesk.channels import service as channels_service
 from socialdesk.commitments.models import Commitment
 from socialdesk.conversations.models import Conversation, Direction, Message
 from socialdesk.followups.models import FollowUp
 from socialdesk.notifications.models import Notification
-from tests.browser.desk_time import add_members, in_desk_process, log_in, run_periodic
-from tests.browser.server import CHROMIUM, CHROMIUM_ARGS, LiveDesk, live_desk
-from tests.browser.test_desk_flow import (  # shared setup: skips when Chromium is missing
+from tests.browser.chromium import (
     DELIVERY_TIMEOUT_MS,
     LAPTOP,
     LIVE_TIMEOUT_MS,
     PHONE,
     SCREENSHOTS,
+    chromium,
     expect,
-    playwright_api,
+    log_in,
 )
+from tests.browser.desk_time import add_members, add_website, in_desk_process, run_periodic
+from tests.browser.server import LiveDesk, live_desk
 
 pytestmark = pytest.mark.browser
 
@@ -63,13 +63,7 @@ def office(tmp_path: Path) -> Iterator[tuple[LiveDesk, str, Path]]:
                 ("alex@example.org", "Alex Agent", Role.AGENT),
             ),
         )
-        web = channels_service.create(
-            session,
-            organization_id=org.id,
-            kind="web",
-            handle="website",
-            display_name="Acme website",
-        )
+        web = add_website(session, org.id, "Acme website")
         session.commit()
         yield live, web.public_key, tmp_path
 
@@ -78,14 +72,8 @@ def test_a_promise_is_reminded_kept_and_followed_up(
     office: tuple[LiveDesk, str, Path],
 ) -> None:
     live, public_key, tmp = office
-    with playwright_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            conversation_id = _flow(browser, live, public_key, tmp)
-        except Exception as exc:  # the server's own account of what went wrong helps most
-            raise AssertionError(f"{exc}\n{live.logs()}") from exc
-        finally:
-            browser.close()
+    with chromium(live) as browser:
+        conversation_id = _flow(browser, live, public_key, tmp)
     _check_stored(live, conversation_id)
 
 
@@ -111,7 +99,7 @@ def _flow(browser, live: LiveDesk, public_key: str, tmp: Path) -> int:  # type: 
     errors: list[str] = []
     agent = browser.new_context(viewport=LAPTOP).new_page()
     agent.on("pageerror", lambda exc: errors.append(f"agent: {exc}"))
-    log_in(agent, base, "alex@example.org")
+    log_in(agent, base, "alex@example.org", wait_for_live=True)
 
     # -- a customer writes on the website chat ----------------------------------------------
     visitor = browser.new_context(viewport=PHONE).new_page()
