@@ -408,16 +408,17 @@ def _attempt(db: Session, form_name: str, action: Callable[[], object]) -> FormE
 
 def _side_action(
     request: Request,
-    *,
     db: Session,
     actor: Actor,
     conversation_id: int,
-    form: FormData,
+    *,
     form_name: str,
-    action: Callable[[Mapping[str, Any], Conversation], object],
+    action: Callable[[Conversation], object],
 ) -> Response:
+    """Run one change from a side panel's form (named ``form_name``) on the conversation and
+    answer with the side panels, the refusal beside that form if there was one."""
     conversation = _conversation(db, actor, conversation_id)
-    error = _attempt(db, form_name, lambda: action(form, conversation))
+    error = _attempt(db, form_name, lambda: action(conversation))
     return _respond(request, db, actor, conversation, fragment="_side_response.html", error=error)
 
 
@@ -425,7 +426,7 @@ def _side_action(
 def assign(
     request: Request, conversation_id: int, actor: Manager, form: forms.PostedForm, db: DB
 ) -> Response:
-    def act(form: Mapping[str, Any], conversation: Conversation) -> None:
+    def act(conversation: Conversation) -> None:
         if forms.text(form, "assignee") == "me":
             routing_service.claim(db, conversation=conversation, member=actor.member)
             return
@@ -436,22 +437,14 @@ def assign(
             actor=actor.member,
         )
 
-    return _side_action(
-        request,
-        db=db,
-        actor=actor,
-        conversation_id=conversation_id,
-        form=form,
-        form_name="assign",
-        action=act,
-    )
+    return _side_action(request, db, actor, conversation_id, form_name="assign", action=act)
 
 
 @router.post("/conversations/{conversation_id}/team")
 def set_team(
     request: Request, conversation_id: int, actor: Manager, form: forms.PostedForm, db: DB
 ) -> Response:
-    def act(form: Mapping[str, Any], conversation: Conversation) -> None:
+    def act(conversation: Conversation) -> None:
         conversations_service.set_team(
             db,
             conversation=conversation,
@@ -459,35 +452,19 @@ def set_team(
             actor=actor.member,
         )
 
-    return _side_action(
-        request,
-        db=db,
-        actor=actor,
-        conversation_id=conversation_id,
-        form=form,
-        form_name="team",
-        action=act,
-    )
+    return _side_action(request, db, actor, conversation_id, form_name="team", action=act)
 
 
 @router.post("/conversations/{conversation_id}/priority")
 def set_priority(
     request: Request, conversation_id: int, actor: Manager, form: forms.PostedForm, db: DB
 ) -> Response:
-    def act(form: Mapping[str, Any], conversation: Conversation) -> None:
+    def act(conversation: Conversation) -> None:
         conversations_service.set_priority(
             db, conversation=conversation, priority=forms.priority(form), actor=actor.member
         )
 
-    return _side_action(
-        request,
-        db=db,
-        actor=actor,
-        conversation_id=conversation_id,
-        form=form,
-        form_name="priority",
-        action=act,
-    )
+    return _side_action(request, db, actor, conversation_id, form_name="priority", action=act)
 
 
 @router.post("/conversations/{conversation_id}/status")
@@ -531,7 +508,7 @@ def snooze(
 ) -> Response:
     tz = zone(vm.organization(db, actor.organization_id).timezone)
 
-    def act(form: Mapping[str, Any], conversation: Conversation) -> None:
+    def act(conversation: Conversation) -> None:
         conversations_service.set_status(
             db,
             conversation=conversation,
@@ -540,55 +517,31 @@ def snooze(
             actor=actor.member,
         )
 
-    return _side_action(
-        request,
-        db=db,
-        actor=actor,
-        conversation_id=conversation_id,
-        form=form,
-        form_name="snooze",
-        action=act,
-    )
+    return _side_action(request, db, actor, conversation_id, form_name="snooze", action=act)
 
 
 @router.post("/conversations/{conversation_id}/tags")
 def add_tag(
     request: Request, conversation_id: int, actor: Manager, form: forms.PostedForm, db: DB
 ) -> Response:
-    def act(form: Mapping[str, Any], conversation: Conversation) -> None:
+    def act(conversation: Conversation) -> None:
         conversations_service.add_tag(
             db, conversation=conversation, name=forms.text(form, "tag"), actor=actor.member
         )
 
-    return _side_action(
-        request,
-        db=db,
-        actor=actor,
-        conversation_id=conversation_id,
-        form=form,
-        form_name="tags",
-        action=act,
-    )
+    return _side_action(request, db, actor, conversation_id, form_name="tags", action=act)
 
 
 @router.post("/conversations/{conversation_id}/tags/remove")
 def remove_tag(
     request: Request, conversation_id: int, actor: Manager, form: forms.PostedForm, db: DB
 ) -> Response:
-    def act(form: Mapping[str, Any], conversation: Conversation) -> None:
+    def act(conversation: Conversation) -> None:
         conversations_service.remove_tag(
             db, conversation=conversation, name=forms.text(form, "tag"), actor=actor.member
         )
 
-    return _side_action(
-        request,
-        db=db,
-        actor=actor,
-        conversation_id=conversation_id,
-        form=form,
-        form_name="tags",
-        action=act,
-    )
+    return _side_action(request, db, actor, conversation_id, form_name="tags", action=act)
 
 
 def _answer(
