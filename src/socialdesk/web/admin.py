@@ -89,6 +89,30 @@ def source_of(request: Request) -> str | None:
     return request.client.host if request.client else None
 
 
+def record_change(
+    db: Session,
+    request: Request,
+    actor: Actor,
+    *,
+    action: str,
+    target: tuple[str, object],
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+) -> None:
+    """Put a change ``actor`` made through a form in the audit trail, with the address the
+    request came from."""
+    audit.record(
+        db,
+        organization_id=actor.organization_id,
+        action=action,
+        actor=actor.member,
+        target=target,
+        source_address=source_of(request),
+        before=before,
+        after=after,
+    )
+
+
 def attempt(db: Session, form_name: str, action: Callable[[], object]) -> FormError | None:
     """Run one service call; a refusal is rolled back and returned for the form to show.
     Role and CSRF checks ran before the handler, so a refusal here is about this action."""
@@ -453,13 +477,12 @@ def teams_page(request: Request, actor: MemberAdmin, db: DB) -> Response:
 def _record_team_change(
     db: Session, request: Request, actor: Actor, team: Team, change: dict[str, Any]
 ) -> None:
-    audit.record(
+    record_change(
         db,
-        organization_id=actor.organization_id,
+        request,
+        actor,
         action="team_changed",
-        actor=actor.member,
         target=("team", team.id),
-        source_address=source_of(request),
         after=change,
     )
 
@@ -606,13 +629,12 @@ def team_notification_settings(
         if isinstance(raw_url, str) and raw_url.strip():
             after["webhook"] = "replaced" if before["webhook"] == "set" else "set"
         if after != before:
-            audit.record(
+            record_change(
                 db,
-                organization_id=actor.organization_id,
+                request,
+                actor,
                 action="team_changed",
-                actor=actor.member,
                 target=("team", team.id),
-                source_address=source_of(request),
                 before=before,
                 after=after,
             )
@@ -695,13 +717,12 @@ def create_account(
             credentials=credentials or None,
         )
         db.flush()
-        audit.record(
+        record_change(
             db,
-            organization_id=actor.organization_id,
+            request,
+            actor,
             action="brand_account_created",
-            actor=actor.member,
             target=("brand_account", account.id),
-            source_address=source_of(request),
             # Which keys were set, never their values.
             after={
                 "kind": account.kind,
@@ -817,13 +838,12 @@ def account_credentials(
             raise ValidationFailed("enter at least one key and its value", field="cred_key_0")
         else:
             channels_service.update_credentials(account, changes)
-        audit.record(
+        record_change(
             db,
-            organization_id=actor.organization_id,
+            request,
+            actor,
             action="credentials_changed",
-            actor=actor.member,
             target=("brand_account", account.id),
-            source_address=source_of(request),
             after={"removed_all": True} if remove else {"keys_set": sorted(changes)},
         )
 
@@ -843,13 +863,12 @@ def account_events_retry(
         ids = recovery.process_again(
             db, brand_account_id=account.id, event_ids=None if every else _ids(form, "event_id")
         )
-        audit.record(
+        record_change(
             db,
-            organization_id=actor.organization_id,
+            request,
+            actor,
             action="inbound_events_retried",
-            actor=actor.member,
             target=("brand_account", account.id),
-            source_address=source_of(request),
             after={"event_ids": ids},
         )
 
@@ -869,13 +888,12 @@ def account_access(
         channels_service.set_access(
             db, account=account, member_ids=member_ids, team_ids=team_ids, actor_id=actor.member.id
         )
-        audit.record(
+        record_change(
             db,
-            organization_id=actor.organization_id,
+            request,
+            actor,
             action="brand_account_access_changed",
-            actor=actor.member,
             target=("brand_account", account.id),
-            source_address=source_of(request),
             after={"member_ids": sorted(set(member_ids)), "team_ids": sorted(set(team_ids))},
         )
 
@@ -947,13 +965,12 @@ def audit_export(request: Request, actor: MemberAdmin, form: forms.PostedForm, d
     flt = _audit_filter(db, actor, params)
     events = audit.search(db, organization_id=actor.organization_id, flt=flt, limit=100_000)
     body = audit.to_csv(events)
-    audit.record(
+    record_change(
         db,
-        organization_id=actor.organization_id,
+        request,
+        actor,
         action="export",
-        actor=actor.member,
         target=("audit_trail", actor.organization_id),
-        source_address=source_of(request),
         after={
             "rows": len(events),
             "filter": {k: params.get(k, "") for k in ("action", "actor", "since", "until")},

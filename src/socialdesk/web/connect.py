@@ -39,7 +39,6 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session
 
-from socialdesk.accounts import audit
 from socialdesk.channels import service as channels_service
 from socialdesk.channels.models import BrandAccount
 from socialdesk.common import clock, crypto
@@ -66,7 +65,7 @@ from socialdesk.connectors.mastodon.connector import MastodonConnector
 from socialdesk.connectors.x import oauth as x_oauth
 from socialdesk.connectors.x.connector import XConnector
 from socialdesk.web import forms
-from socialdesk.web.admin import page_context, source_of
+from socialdesk.web.admin import page_context, record_change
 from socialdesk.web.render import render
 
 router = APIRouter(include_in_schema=False)
@@ -179,13 +178,12 @@ def _save(
     if warnings:
         # Connected, with something the admin should know (shown on the account's page).
         account.health_reason = "; ".join(warnings)[:500]
-    audit.record(
+    record_change(
         db,
-        organization_id=actor.organization_id,
+        request,
+        actor,
         action="brand_account_created" if created else "credentials_changed",
-        actor=actor.member,
         target=("brand_account", account.id),
-        source_address=source_of(request),
         # Which keys were set, never their values.
         after={
             "kind": account.kind,
