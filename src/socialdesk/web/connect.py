@@ -350,13 +350,28 @@ def _finish(request: Request, actor: Actor, kind: ChannelKind, network: str) -> 
     return Flow(code=code, secrets=secrets)
 
 
-def _callback_failed(
-    request: Request, db: Session, actor: Actor, kind: ChannelKind, exc: ConnectFailed
+def _callback(
+    request: Request,
+    db: Session,
+    actor: Actor,
+    kind: ChannelKind,
+    *,
+    network: str,
+    connect: Callable[[Request, Session, Actor, Flow], BrandAccount],
 ) -> Response:
-    db.rollback()
-    response = _page(
-        request, db, actor, kind, error=exc, status_code=BAD_REQUEST, **_extra(db, actor, kind)
-    )
+    """Where ``network`` sends the browser back: check the answer, connect the account and go
+    to its page, or show the flow's page with what went wrong. Either way the flow's cookie is
+    spent."""
+    try:
+        flow = _finish(request, actor, kind, network)
+        account = connect(request, db, actor, flow)
+    except ConnectFailed as exc:
+        db.rollback()
+        response = _page(
+            request, db, actor, kind, error=exc, status_code=BAD_REQUEST, **_extra(db, actor, kind)
+        )
+    else:
+        response = _done(account)
     response.delete_cookie(_cookie_name(kind), path=_cookie_path(kind))
     return response
 
@@ -454,15 +469,14 @@ def mastodon_start(
 
 @router.get(PREFIX + "/mastodon/callback")
 def mastodon_callback(request: Request, actor: ChannelAdmin, db: DB) -> Response:
-    kind = ChannelKind.MASTODON
-    try:
-        flow = _finish(request, actor, kind, "the Mastodon instance")
-        account = _mastodon_connect(request, db, actor, flow)
-    except ConnectFailed as exc:
-        return _callback_failed(request, db, actor, kind, exc)
-    response = _done(account)
-    response.delete_cookie(_cookie_name(kind), path=_cookie_path(kind))
-    return response
+    return _callback(
+        request,
+        db,
+        actor,
+        ChannelKind.MASTODON,
+        network="the Mastodon instance",
+        connect=_mastodon_connect,
+    )
 
 
 def _mastodon_connect(request: Request, db: Session, actor: Actor, flow: Flow) -> BrandAccount:
@@ -569,15 +583,7 @@ def x_start(request: Request, actor: ChannelAdmin, form: forms.PostedForm, db: D
 
 @router.get(PREFIX + "/x/callback")
 def x_callback(request: Request, actor: ChannelAdmin, db: DB) -> Response:
-    kind = ChannelKind.X
-    try:
-        flow = _finish(request, actor, kind, "X")
-        account = _x_connect(request, db, actor, flow)
-    except ConnectFailed as exc:
-        return _callback_failed(request, db, actor, kind, exc)
-    response = _done(account)
-    response.delete_cookie(_cookie_name(kind), path=_cookie_path(kind))
-    return response
+    return _callback(request, db, actor, ChannelKind.X, network="X", connect=_x_connect)
 
 
 def _x_connect(request: Request, db: Session, actor: Actor, flow: Flow) -> BrandAccount:
