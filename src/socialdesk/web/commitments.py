@@ -28,7 +28,7 @@ from socialdesk.conversations.models import Conversation
 from socialdesk.web import forms
 from socialdesk.web import viewmodels as vm
 from socialdesk.web.admin import FormError, attempt, page_context
-from socialdesk.web.render import is_htmx, render
+from socialdesk.web.render import is_htmx, panel_answer, render
 
 router = APIRouter(include_in_schema=False)
 
@@ -325,21 +325,13 @@ def _panel(
     error: FormError | None = None,
     draft: Mapping[str, str] | None = None,
 ) -> Response:
-    if not is_htmx(request):
-        if error is None:
-            return RedirectResponse(f"/conversations/{conversation.id}", status_code=303)
-        # Without scripts the panel is not on the page: show the error on a page of its own.
-        return render(
-            request,
-            "commitments/panel_page.html",
-            _panel_context(db, actor, conversation, error=error, draft=draft),
-            status_code=UNPROCESSABLE,
-        )
-    return render(
+    return panel_answer(
         request,
-        "commitments/_panel.html",
-        _panel_context(db, actor, conversation, error=error, draft=draft),
-        status_code=UNPROCESSABLE if error else 200,
+        conversation_id=conversation.id,
+        failed=error is not None,
+        panel="commitments/_panel.html",
+        page="commitments/panel_page.html",
+        context=lambda: _panel_context(db, actor, conversation, error=error, draft=draft),
     )
 
 

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
 from socialdesk.common import clock
@@ -26,11 +26,10 @@ from socialdesk.escalations.models import EscalationRequest, RequestStatus
 from socialdesk.web import forms
 from socialdesk.web import viewmodels as vm
 from socialdesk.web.admin import FormError, attempt, page_context
-from socialdesk.web.render import is_htmx, render
+from socialdesk.web.render import panel_answer, render
 
 router = APIRouter(include_in_schema=False)
 
-UNPROCESSABLE = 422
 PAGE_SIZE = 50
 PANEL = "escalations/_panel.html"
 
@@ -156,21 +155,13 @@ def _answer(
     *,
     values: Mapping[str, str] | None = None,
 ) -> Response:
-    if not is_htmx(request):
-        if error is None:
-            return RedirectResponse(f"/conversations/{conversation.id}", status_code=303)
-        # Without JavaScript the panel is not on the page: show it alone, with the error.
-        return render(
-            request,
-            "escalations/panel_page.html",
-            _panel_context(db, actor, conversation, error=error, values=values),
-            status_code=UNPROCESSABLE,
-        )
-    return render(
+    return panel_answer(
         request,
-        PANEL,
-        _panel_context(db, actor, conversation, error=error, values=values),
-        status_code=UNPROCESSABLE if error else 200,
+        conversation_id=conversation.id,
+        failed=error is not None,
+        panel=PANEL,
+        page="escalations/panel_page.html",
+        context=lambda: _panel_context(db, actor, conversation, error=error, values=values),
     )
 
 

@@ -4,7 +4,7 @@ times in the organization's time zone, and the response helpers every page uses.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, tzinfo
 from functools import lru_cache
 from pathlib import Path
@@ -12,7 +12,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from fastapi import Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, pass_context, select_autoescape
 from jinja2.runtime import Context
 from markupsafe import Markup
@@ -22,6 +22,7 @@ from socialdesk.common import clock
 from socialdesk.conversations.service import count_label
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
+UNPROCESSABLE = 422
 
 # The desk must never be framed by another site (clickjacking); the visitor chat page must be,
 # because the widget shows it in an iframe on the brand's own website.
@@ -174,3 +175,23 @@ def is_htmx(request: Request) -> bool:
         request.headers.get("hx-request") == "true"
         and request.headers.get("hx-history-restore-request") != "true"
     )
+
+
+def panel_answer(
+    request: Request,
+    *,
+    conversation_id: int,
+    failed: bool,
+    panel: str,
+    page: str,
+    context: Callable[[], Mapping[str, Any]],
+) -> Response:
+    """The answer to a form in one of a conversation's side panels. With HTMX: the panel
+    (``panel``), status 422 if the form failed. Without JavaScript the panel is not on the
+    conversation's page: back to that page, or on a failure the panel alone on a page of its
+    own (``page``) with the error."""
+    if not is_htmx(request):
+        if not failed:
+            return RedirectResponse(f"/conversations/{conversation_id}", status_code=303)
+        return render(request, page, context(), status_code=UNPROCESSABLE)
+    return render(request, panel, context(), status_code=UNPROCESSABLE if failed else 200)
