@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import date
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -364,21 +363,12 @@ def delete_settings(
 # -- the care report ----------------------------------------------------------------------
 
 
-def _day(request: Request, name: str) -> date | None:
-    raw = (request.query_params.get(name) or "").strip()
-    if not raw:
-        return None
-    try:
-        return date.fromisoformat(raw)
-    except ValueError:
-        raise ValidationFailed(
-            f"{name} {raw!r} is not a date like 2026-01-31", field=name
-        ) from None
-
-
 def _report(request: Request, db: Session, actor: Actor) -> metrics.CareReport:
     return followups_api.build_report(
-        db, actor.organization_id, _day(request, "start"), _day(request, "end")
+        db,
+        actor.organization_id,
+        forms.optional_date(request.query_params, "start"),
+        forms.optional_date(request.query_params, "end"),
     )
 
 
@@ -388,24 +378,12 @@ def percent(value: float | None) -> str:
 
 @router.get("/reports/care")
 def care_page(request: Request, actor: Reader, db: DB) -> Response:
-    try:
-        found: metrics.CareReport | None = _report(request, db, actor)
-        error = None
-    except ValidationFailed as exc:
-        found, error = None, exc.message
+    shown, status = forms.report_range(request, lambda: _report(request, db, actor))
     return render(
         request,
         "followups/care.html",
-        {
-            **page_context(db, actor),
-            "report": found,
-            "error": error,
-            "start": request.query_params.get("start", found.start.isoformat() if found else ""),
-            "end": request.query_params.get("end", found.end.isoformat() if found else ""),
-            "percent": percent,
-            "scores": metrics.SCORES,
-        },
-        status_code=UNPROCESSABLE if error else 200,
+        {**page_context(db, actor), **shown, "percent": percent, "scores": metrics.SCORES},
+        status_code=status,
     )
 
 

@@ -5,10 +5,10 @@ Every error names the field and what was expected, so the page can show it besid
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta, tzinfo
-from typing import Annotated
+from datetime import date, datetime, time, timedelta, tzinfo
+from typing import Annotated, Any, Protocol
 from urllib.parse import urlencode, urlsplit
 
 from fastapi import Depends, Request
@@ -18,6 +18,7 @@ from socialdesk.common import clock
 from socialdesk.common.errors import ValidationFailed
 from socialdesk.conversations.models import Priority, Status
 from socialdesk.conversations.service import STATUS_ALL, AssigneeFilter, InboxFilter
+from socialdesk.web.render import UNPROCESSABLE
 
 STATUS_CHOICES: tuple[str, ...] = (*(s.value for s in Status), STATUS_ALL)
 ASSIGNEE_CHOICES: tuple[str, ...] = tuple(a.value for a in AssigneeFilter)
@@ -280,6 +281,48 @@ def snooze_until(
 def local_input_value(value: datetime, tz: tzinfo) -> str:
     """A datetime-local field's value (no seconds, no zone) in the organization's zone."""
     return value.astimezone(tz).strftime("%Y-%m-%dT%H:%M")
+
+
+# -- reports ------------------------------------------------------------------------------
+
+
+def optional_date(params: Mapping[str, object], name: str) -> date | None:
+    """A day like 2026-01-31 (a report's start or end); empty means none."""
+    raw = text(params, name)
+    if not raw:
+        return None
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        raise ValidationFailed(
+            f"{name} {raw!r} is not a date like 2026-01-31", field=name
+        ) from None
+
+
+class DatedReport(Protocol):
+    @property
+    def start(self) -> date: ...
+    @property
+    def end(self) -> date: ...
+
+
+def report_range(request: Request, build: Callable[[], DatedReport]) -> tuple[dict[str, Any], int]:
+    """What a report page shows of the report ``build`` makes for the ``start`` and ``end`` of
+    its query string, and the page's status. A range that does not read is shown as typed with
+    the error (422); a bound left out shows the day the report chose."""
+    try:
+        found: DatedReport | None = build()
+        error = None
+    except ValidationFailed as exc:
+        found, error = None, exc.message
+    params = request.query_params
+    context = {
+        "report": found,
+        "error": error,
+        "start": params.get("start", found.start.isoformat() if found else ""),
+        "end": params.get("end", found.end.isoformat() if found else ""),
+    }
+    return context, UNPROCESSABLE if error else 200
 
 
 # -- redirects ----------------------------------------------------------------------------

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 from zoneinfo import available_timezones
 
@@ -540,24 +540,12 @@ def sla_panel(request: Request, conversation_id: int, actor: Reader, db: DB) -> 
 # -- reports ------------------------------------------------------------------------------------
 
 
-def _day(request: Request, name: str) -> date | None:
-    raw = (request.query_params.get(name) or "").strip()
-    if not raw:
-        return None
-    try:
-        return date.fromisoformat(raw)
-    except ValueError:
-        raise ValidationFailed(
-            f"{name} {raw!r} is not a date like 2026-01-31", field=name
-        ) from None
-
-
 def _report(request: Request, db: Session, actor: Actor) -> reports.Report:
     start, end = reports.resolve_range(
         db,
         organization_id=actor.organization_id,
-        start=_day(request, "start"),
-        end=_day(request, "end"),
+        start=forms.optional_date(request.query_params, "start"),
+        end=forms.optional_date(request.query_params, "end"),
     )
     return reports.sla_report(db, organization_id=actor.organization_id, start=start, end=end)
 
@@ -565,20 +553,13 @@ def _report(request: Request, db: Session, actor: Actor) -> reports.Report:
 @router.get("/reports")
 def reports_page(request: Request, actor: Reader, db: DB) -> Response:
     context = page_context(db, actor)
-    try:
-        found: reports.Report | None = _report(request, db, actor)
-        error = None
-    except ValidationFailed as exc:
-        found, error = None, exc.message
+    shown, status = forms.report_range(request, lambda: _report(request, db, actor))
     return render(
         request,
         "sla/reports.html",
         {
             **context,
-            "report": found,
-            "error": error,
-            "start": request.query_params.get("start", found.start.isoformat() if found else ""),
-            "end": request.query_params.get("end", found.end.isoformat() if found else ""),
+            **shown,
             "dimensions": [
                 ("team", "Per team"),
                 ("member", "Per member"),
@@ -587,7 +568,7 @@ def reports_page(request: Request, actor: Reader, db: DB) -> Response:
             ],
             "words": duration_words,
         },
-        status_code=UNPROCESSABLE if error else 200,
+        status_code=status,
     )
 
 
