@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypedDict
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
@@ -131,6 +131,44 @@ class RuleForm:
                 f"the delay must be a number of minutes, not {self.delay!r}", field="delay_minutes"
             )
         return int(self.delay)
+
+    def routing_rule(self) -> RoutingRuleFields:
+        """What routing_service.create_rule and update_rule take from the form."""
+        return RoutingRuleFields(
+            name=self.name,
+            conditions=self.condition_json(),
+            actions=self.action_json(),
+            enabled=self.enabled,
+            stop=self.stop,
+        )
+
+    def automation_rule(self) -> AutomationRuleFields:
+        """What automation.create_rule and update_rule take from the form."""
+        return AutomationRuleFields(
+            name=self.name,
+            trigger=self.trigger,
+            delay_minutes=self.delay_minutes(),
+            conditions=self.condition_json(),
+            actions=self.action_json(),
+            enabled=self.enabled,
+        )
+
+
+class RoutingRuleFields(TypedDict):
+    name: str
+    conditions: list[dict[str, Any]]
+    actions: list[dict[str, Any]]
+    enabled: bool
+    stop: bool
+
+
+class AutomationRuleFields(TypedDict):
+    name: str
+    trigger: str
+    delay_minutes: int | None
+    conditions: list[dict[str, Any]]
+    actions: list[dict[str, Any]]
+    enabled: bool
 
 
 def _id_or_none(raw: str) -> int | str | None:
@@ -487,13 +525,7 @@ def create_routing_rule(
         rule_form=rule_form,
         rule_id=None,
         save=lambda: routing_service.create_rule(
-            db,
-            organization_id=actor.organization_id,
-            name=rule_form.name,
-            conditions=rule_form.condition_json(),
-            actions=rule_form.action_json(),
-            enabled=rule_form.enabled,
-            stop=rule_form.stop,
+            db, organization_id=actor.organization_id, **rule_form.routing_rule()
         ),
     )
 
@@ -526,15 +558,7 @@ def save_routing_rule(
         kind="routing",
         rule_form=rule_form,
         rule_id=rule.id,
-        save=lambda: routing_service.update_rule(
-            db,
-            rule=rule,
-            name=rule_form.name,
-            conditions=rule_form.condition_json(),
-            actions=rule_form.action_json(),
-            enabled=rule_form.enabled,
-            stop=rule_form.stop,
-        ),
+        save=lambda: routing_service.update_rule(db, rule=rule, **rule_form.routing_rule()),
     )
 
 
@@ -602,14 +626,7 @@ def create_automation_rule(
         rule_form=rule_form,
         rule_id=None,
         save=lambda: automation.create_rule(
-            db,
-            organization_id=actor.organization_id,
-            name=rule_form.name,
-            trigger=rule_form.trigger,
-            delay_minutes=rule_form.delay_minutes(),
-            conditions=rule_form.condition_json(),
-            actions=rule_form.action_json(),
-            enabled=rule_form.enabled,
+            db, organization_id=actor.organization_id, **rule_form.automation_rule()
         ),
     )
 
@@ -643,16 +660,7 @@ def save_automation_rule(
         kind="automation",
         rule_form=rule_form,
         rule_id=rule.id,
-        save=lambda: automation.update_rule(
-            db,
-            rule=rule,
-            name=rule_form.name,
-            trigger=rule_form.trigger,
-            delay_minutes=rule_form.delay_minutes(),
-            conditions=rule_form.condition_json(),
-            actions=rule_form.action_json(),
-            enabled=rule_form.enabled,
-        ),
+        save=lambda: automation.update_rule(db, rule=rule, **rule_form.automation_rule()),
     )
 
 
