@@ -186,6 +186,32 @@ def _hours_context(
     }
 
 
+def _hours_answer(
+    request: Request,
+    db: Session,
+    actor: Actor,
+    error: FormError | None,
+    *,
+    form: Mapping[str, object] | None = None,
+    editing_id: int | None = None,
+    resync: bool = False,
+) -> Response:
+    """After a form on the business hours page: the page again with the refusal (and what was
+    typed), or back to the list, first working the open clocks out again if ``resync`` (the
+    hours may be in use)."""
+    if error:
+        editing = _hours(db, actor, editing_id) if editing_id is not None else None
+        return render(
+            request,
+            "sla/business_hours.html",
+            _hours_context(db, actor, editing=editing, error=error, form=form),
+            status_code=UNPROCESSABLE,
+        )
+    if resync:
+        sla_jobs.enqueue_resync(db, organization_id=actor.organization_id)
+    return RedirectResponse("/admin/business-hours", status_code=303)
+
+
 @router.get("/admin/business-hours")
 def business_hours_page(request: Request, actor: RoutingAdmin, db: DB) -> Response:
     return render(request, "sla/business_hours.html", _hours_context(db, actor))
@@ -207,14 +233,7 @@ def create_business_hours(
             holidays=holidays_from_form(form),
         ),
     )
-    if error:
-        return render(
-            request,
-            "sla/business_hours.html",
-            _hours_context(db, actor, error=error, form=form),
-            status_code=UNPROCESSABLE,
-        )
-    return RedirectResponse("/admin/business-hours", status_code=303)
+    return _hours_answer(request, db, actor, error, form=form)
 
 
 def _hours(db: Session, actor: Actor, business_hours_id: int) -> BusinessHours:
@@ -248,16 +267,9 @@ def update_business_hours(
             holidays=holidays_from_form(form),
         ),
     )
-    if error:
-        row = _hours(db, actor, business_hours_id)
-        return render(
-            request,
-            "sla/business_hours.html",
-            _hours_context(db, actor, editing=row, error=error, form=form),
-            status_code=UNPROCESSABLE,
-        )
-    sla_jobs.enqueue_resync(db, organization_id=actor.organization_id)
-    return RedirectResponse("/admin/business-hours", status_code=303)
+    return _hours_answer(
+        request, db, actor, error, form=form, editing_id=business_hours_id, resync=True
+    )
 
 
 @router.post("/admin/business-hours/{business_hours_id}/delete")
@@ -266,14 +278,7 @@ def delete_business_hours(
 ) -> Response:
     row = _hours(db, actor, business_hours_id)
     error = attempt(db, "list", lambda: schedules_service.delete(db, hours=row))
-    if error:
-        return render(
-            request,
-            "sla/business_hours.html",
-            _hours_context(db, actor, error=error),
-            status_code=UNPROCESSABLE,
-        )
-    return RedirectResponse("/admin/business-hours", status_code=303)
+    return _hours_answer(request, db, actor, error)
 
 
 # -- policies ---------------------------------------------------------------------------------
@@ -349,6 +354,30 @@ def _policies_context(
     }
 
 
+def _policies_answer(
+    request: Request,
+    db: Session,
+    actor: Actor,
+    error: FormError | None,
+    *,
+    form: Mapping[str, object] | None = None,
+    editing_id: int | None = None,
+) -> Response:
+    """After a form on the policies page: the page again with the refusal (and what was
+    typed), or back to the list with the open clocks worked out again under the policies as
+    they are now."""
+    if error:
+        editing = _policy(db, actor, editing_id) if editing_id is not None else None
+        return render(
+            request,
+            "sla/policies.html",
+            _policies_context(db, actor, editing=editing, error=error, form=form),
+            status_code=UNPROCESSABLE,
+        )
+    sla_jobs.enqueue_resync(db, organization_id=actor.organization_id)
+    return RedirectResponse("/admin/sla", status_code=303)
+
+
 @router.get("/admin/sla")
 def sla_page(request: Request, actor: RoutingAdmin, db: DB) -> Response:
     return render(request, "sla/policies.html", _policies_context(db, actor))
@@ -365,15 +394,7 @@ def create_policy(
             db, organization_id=actor.organization_id, data=SlaPolicyCreate(**policy_fields(form))
         ),
     )
-    if error:
-        return render(
-            request,
-            "sla/policies.html",
-            _policies_context(db, actor, error=error, form=form),
-            status_code=UNPROCESSABLE,
-        )
-    sla_jobs.enqueue_resync(db, organization_id=actor.organization_id)
-    return RedirectResponse("/admin/sla", status_code=303)
+    return _policies_answer(request, db, actor, error, form=form)
 
 
 def _policy(db: Session, actor: Actor, sla_policy_id: int) -> SlaPolicy:
@@ -400,16 +421,7 @@ def update_policy(
             db, policy=found, data=SlaPolicyUpdate(**policy_fields(form))
         ),
     )
-    if error:
-        found = _policy(db, actor, sla_policy_id)
-        return render(
-            request,
-            "sla/policies.html",
-            _policies_context(db, actor, editing=found, error=error, form=form),
-            status_code=UNPROCESSABLE,
-        )
-    sla_jobs.enqueue_resync(db, organization_id=actor.organization_id)
-    return RedirectResponse("/admin/sla", status_code=303)
+    return _policies_answer(request, db, actor, error, form=form, editing_id=sla_policy_id)
 
 
 @router.post("/admin/sla/policies/{sla_policy_id}/move")
@@ -427,15 +439,7 @@ def move_policy(
 def delete_policy(request: Request, sla_policy_id: int, actor: RoutingAdmin, db: DB) -> Response:
     found = _policy(db, actor, sla_policy_id)
     error = attempt(db, "list", lambda: sla_service.delete(db, policy=found))
-    if error:
-        return render(
-            request,
-            "sla/policies.html",
-            _policies_context(db, actor, error=error),
-            status_code=UNPROCESSABLE,
-        )
-    sla_jobs.enqueue_resync(db, organization_id=actor.organization_id)
-    return RedirectResponse("/admin/sla", status_code=303)
+    return _policies_answer(request, db, actor, error)
 
 
 # -- the conversation's panel -----------------------------------------------------------------
