@@ -56,13 +56,8 @@ class FormError:
 
 def page_context(db: Session, actor: Actor) -> dict[str, Any]:
     """What every signed-in page needs (the layout's header and the forms' CSRF token)."""
-    org = vm.organization(db, actor.organization_id)
     return {
-        "me": actor.member,
-        "org": org,
-        "tz": zone(org.timezone),
-        "csrf_token": actor.csrf_token or "",
-        "can": vm.Permissions.of(actor.member),
+        **vm.layout_context(db, actor),
         "admin_members": has_permission(actor.member, Permission.MEMBERS_MANAGE),
         "admin_channels": has_permission(actor.member, Permission.CHANNELS_MANAGE),
         "admin_routing": has_permission(actor.member, Permission.ROUTING_MANAGE),

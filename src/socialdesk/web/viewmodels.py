@@ -18,6 +18,7 @@ from socialdesk.accounts.permissions import Permission
 from socialdesk.channels import service as channels_service
 from socialdesk.channels.models import BrandAccount
 from socialdesk.commitments import service as commitments_service
+from socialdesk.common.deps import Actor
 from socialdesk.common.errors import NotFound
 from socialdesk.connectors import registry as connectors
 from socialdesk.connectors.base import Capabilities
@@ -35,6 +36,7 @@ from socialdesk.conversations.models import (
 )
 from socialdesk.outbound import service as outbound_service
 from socialdesk.triage.models import MessageTriage
+from socialdesk.web.render import zone
 
 
 def channel_label(kind: str) -> str:
@@ -519,3 +521,16 @@ def triage_views(session: Session, *, conversation: Conversation) -> dict[int, T
 
 def organization(session: Session, organization_id: int) -> Organization:
     return accounts_service.get_organization(session, organization_id)
+
+
+def layout_context(session: Session, actor: Actor) -> dict[str, Any]:
+    """What the shared layout needs on every signed-in page: who is signed in, the
+    organization and its time zone, the forms' CSRF token and what the member may do."""
+    org = organization(session, actor.organization_id)
+    return {
+        "me": actor.member,
+        "org": org,
+        "tz": zone(org.timezone),
+        "csrf_token": actor.csrf_token or "",
+        "can": Permissions.of(actor.member),
+    }

@@ -85,17 +85,6 @@ class FormError:
     confirm: bool = False  # the author may send anyway (a warning, not a block)
 
 
-def _base_context(db: Session, actor: Actor) -> dict[str, Any]:
-    org = vm.organization(db, actor.organization_id)
-    return {
-        "me": actor.member,
-        "org": org,
-        "tz": zone(org.timezone),
-        "csrf_token": actor.csrf_token or "",
-        "can": vm.Permissions.of(actor.member),
-    }
-
-
 # -- login --------------------------------------------------------------------------------
 
 
@@ -246,7 +235,7 @@ def _inbox_context(
     )
     directory = vm.Directory.load(db, organization_id=actor.organization_id)
     return {
-        **_base_context(db, actor),
+        **vm.layout_context(db, actor),
         "query": query,
         "rows": vm.inbox_rows(db, directory=directory, conversations=page.items),
         "next_cursor": page.next_cursor,
@@ -307,7 +296,7 @@ def _conversation_context(
     note_draft: str = "",
     fragment: bool = False,
 ) -> dict[str, Any]:
-    base = _base_context(db, actor)
+    base = vm.layout_context(db, actor)
     directory = vm.Directory.load(db, organization_id=actor.organization_id)
     view = vm.conversation_view(db, conversation=conversation, directory=directory, me=actor.member)
     return {
