@@ -81,7 +81,9 @@ def store_event(
         process_event(session, event_id=stored.id)
     else:
         session.flush()
-        jobs.enqueue(session, PROCESS_EVENT_JOB, {"event_id": stored.id})
+        # The pending event is its own record of the work owed: recovery.py queues it again
+        # if the job is lost, and marks it failed (telling the admins) when it keeps failing.
+        jobs.enqueue(session, PROCESS_EVENT_JOB, {"event_id": stored.id}, durable=False)
     return stored, True
 
 

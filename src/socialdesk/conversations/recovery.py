@@ -125,7 +125,7 @@ def recover_lost(
             _give_up(session, stored, stored.error or LOST)
             failed += 1
         else:
-            jobs.enqueue(session, PROCESS_EVENT_JOB, {"event_id": stored.id})
+            jobs.enqueue(session, PROCESS_EVENT_JOB, {"event_id": stored.id}, durable=False)
             requeued += 1
     if requeued or failed:
         log.warning(
@@ -180,5 +180,5 @@ def process_again(
         stored.attempts = 0
         stored.error = None
         stored.processed_at = None
-        jobs.enqueue(session, PROCESS_EVENT_JOB, {"event_id": stored.id})
+        jobs.enqueue(session, PROCESS_EVENT_JOB, {"event_id": stored.id}, durable=False)
     return [e.id for e in events]

@@ -9,6 +9,7 @@ from socialdesk.db.base import Base
 from socialdesk.escalations import models as escalations_models
 from socialdesk.events import models as events_models
 from socialdesk.followups import models as followups_models
+from socialdesk.jobs import models as jobs_models
 from socialdesk.notifications import models as notifications_models
 from socialdesk.policy import models as policy_models
 from socialdesk.ratelimit import models as ratelimit_models
@@ -27,6 +28,7 @@ __all__ = [
     "escalations_models",
     "events_models",
     "followups_models",
+    "jobs_models",
     "notifications_models",
     "policy_models",
     "ratelimit_models",

@@ -1,6 +1,8 @@
-"""The durable job queue. huey transports (name, payload, attempt) triples; the embedded
+"""The durable job queue. huey transports (name, payload, attempt, intent) tuples; the embedded
 default stores them in SQLite under VAR_DIR (no server), ``redis`` serves many workers on many
-machines. Jobs survive restarts because they live in that storage, not in process memory."""
+machines. Jobs survive restarts because they live in that storage, not in process memory; a job
+enqueued with a transaction is also recorded in the database (intents.py), so one that the
+storage loses (a worker killed mid-job, Redis restarted empty) is queued again."""
 
 from __future__ import annotations
 
@@ -13,11 +15,13 @@ from huey import MemoryHuey, RedisHuey, SqliteHuey, crontab
 from huey.exceptions import TaskLockedException
 from sqlalchemy.orm import Session
 
+from socialdesk.common import clock
 from socialdesk.common.errors import DomainError
 from socialdesk.config import Settings, get_settings
 from socialdesk.db.hooks import on_commit
-from socialdesk.jobs import registry
-from socialdesk.jobs.registry import Payload, Retry
+from socialdesk.db.session import session_scope
+from socialdesk.jobs import intents, registry
+from socialdesk.jobs.registry import Payload, Retry, periodic
 
 log = logging.getLogger(__name__)
 
@@ -56,16 +60,25 @@ class JobQueue:
         return sorted(self.huey.flush_locks(*names))
 
     def enqueue(
-        self, name: str, payload: Payload, *, eta: datetime | None = None, attempt: int = 1
+        self,
+        name: str,
+        payload: Payload,
+        *,
+        eta: datetime | None = None,
+        attempt: int = 1,
+        intent: str | None = None,
     ) -> None:
+        """Hand a job to the queue's storage. ``intent`` is its record in the database, if it
+        has one (see the module-level ``enqueue``)."""
         registry.get(name)  # fail at enqueue time, not in a worker, on a misspelt name
         if eta is None:
-            self._task(name, payload, attempt)
+            self._task(name, payload, attempt, intent)
         else:
-            self._task.schedule(args=(name, payload, attempt), eta=eta.astimezone(UTC))
+            self._task.schedule(args=(name, payload, attempt, intent), eta=eta.astimezone(UTC))
 
-    def _run(self, name: str, payload: Payload, attempt: int) -> None:
-        execute(name, payload, attempt, queue=self)
+    def _run(self, name: str, payload: Payload, attempt: int, intent: str | None = None) -> None:
+        # Jobs queued before intents existed carry three arguments.
+        execute(name, payload, attempt, queue=self, intent=intent)
 
     def run_pending(self, *, include_scheduled: bool = False) -> int:
         """Run everything queued in this process (tests, the demo). Returns how many ran."""
@@ -113,16 +126,25 @@ def _far_future() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None) + timedelta(days=3650)
 
 
-def execute(name: str, payload: Payload, attempt: int, *, queue: JobQueue | None = None) -> None:
+def execute(
+    name: str,
+    payload: Payload,
+    attempt: int,
+    *,
+    queue: JobQueue | None = None,
+    intent: str | None = None,
+) -> None:
     """Run one job. ``Retry``, and any other error but a ``DomainError``, runs it again later
     with backoff up to its attempt limit, then calls its give-up handler: a job the queue
     dropped on a deadlock or a database restart would lose work that was due to happen.
     Handlers are idempotent (they run in their own transaction, rolled back on error), so a
     second run is safe. A ``DomainError`` (a row that is gone, a refused value) gives up at
-    once: running again would fail the same way."""
+    once: running again would fail the same way. The job's intent, if it has one, is settled
+    once it ran or gave up, and moved to the retry's time when it will run again."""
     spec = registry.get(name)
     try:
         spec.handler(payload)
+        _settle(intent)
         return
     except Retry as retry:
         reason, hint = retry.reason, retry.after_seconds
@@ -130,6 +152,7 @@ def execute(name: str, payload: Payload, attempt: int, *, queue: JobQueue | None
         log.warning("job %s gave up: %s", name, exc)
         if spec.on_give_up is not None:
             spec.on_give_up(payload, str(exc))
+        _settle(intent)
         return
     except Exception as exc:
         log.exception("job %s attempt %d failed", name, attempt)
@@ -138,12 +161,35 @@ def execute(name: str, payload: Payload, attempt: int, *, queue: JobQueue | None
         log.warning("job %s gave up after %d attempts: %s", name, attempt, reason)
         if spec.on_give_up is not None:
             spec.on_give_up(payload, reason)
+        _settle(intent)
         return
     delay = registry.backoff_delay(spec, attempt, hint)
     log.info("job %s attempt %d: %s; retrying in %.0fs", name, attempt, reason, delay)
-    (queue or get_queue()).enqueue(
-        name, payload, eta=datetime.now(UTC) + timedelta(seconds=delay), attempt=attempt + 1
-    )
+    eta = datetime.now(UTC) + timedelta(seconds=delay)
+    _postpone(intent, clock.now() + timedelta(seconds=delay))
+    (queue or get_queue()).enqueue(name, payload, eta=eta, attempt=attempt + 1, intent=intent)
+
+
+def _settle(intent: str | None) -> None:
+    if intent is None:
+        return
+    try:
+        with session_scope() as session:
+            intents.settle(session, intent)
+    except Exception:
+        # The work is done; the intent left behind only means the job may run once more later
+        # (handlers are idempotent).
+        log.exception("could not settle job intent %s", intent)
+
+
+def _postpone(intent: str | None, due_at: datetime) -> None:
+    if intent is None:
+        return
+    try:
+        with session_scope() as session:
+            intents.postpone(session, intent, due_at=due_at)
+    except Exception:
+        log.exception("could not postpone job intent %s", intent)
 
 
 def build_queue(settings: Settings) -> JobQueue:
@@ -172,8 +218,33 @@ def _load_job_modules() -> None:
     from socialdesk.jobs import catalog  # noqa: F401 - imported for its registrations
 
 
-def enqueue(session: Session, name: str, payload: Payload, *, eta: datetime | None = None) -> None:
+def enqueue(
+    session: Session,
+    name: str,
+    payload: Payload,
+    *,
+    eta: datetime | None = None,
+    durable: bool = True,
+) -> None:
     """Enqueue after the session commits, so the job sees the data that caused it; nothing is
-    enqueued if the transaction rolls back."""
+    enqueued if the transaction rolls back. The job is also recorded in this transaction (an
+    intent), so it is queued again if the queue loses it; ``durable=False`` skips that for a
+    job whose own data already says what is owed (an inbound event still pending)."""
     registry.get(name)
-    on_commit(session, lambda: get_queue().enqueue(name, payload, eta=eta))
+    intent = intents.record(session, name, payload, due_at=eta or clock.now()) if durable else None
+    on_commit(session, lambda: get_queue().enqueue(name, payload, eta=eta, intent=intent))
+
+
+@periodic("jobs.recover", every_minutes=5)
+def recover_lost() -> None:
+    """Queue again the jobs whose intent outlived its due time by ``intents.RECOVER_AFTER``."""
+    queue = get_queue()
+    if queue.pending_count() > intents.BACKLOG_LIMIT:
+        log.info("jobs.recover: the queue is behind; lost jobs are looked for later")
+        return
+
+    def again(name: str, payload: Payload, intent: str) -> None:
+        queue.enqueue(name, payload, intent=intent)
+
+    with session_scope() as session:
+        intents.recover(session, again)
