@@ -354,3 +354,23 @@ def test_a_desk_that_does_not_route_gets_no_routing_trail(desk: Desk) -> None:
     conversation = desk.write()
     assert conversation.assignee_id is None
     assert desk.trail(conversation.id, "routed") == []
+
+
+def test_a_new_conversation_whose_routing_job_was_lost_is_routed_by_the_recovery(
+    desk: Desk,
+) -> None:
+    from socialdesk.jobs import intents
+    from socialdesk.jobs import queue as jobs_queue
+
+    _rule(desk, "Everything to billing", [], [{"type": "set_team", "team_id": desk.billing.id}])
+    lost = desk.write("My invoice is wrong", route=False)
+    desk.jobs.flush()  # the worker that took its jobs was killed
+    assert desk.get(lost.id).team_id is None
+
+    desk.advance(seconds=intents.RECOVER_AFTER.total_seconds())
+    desk.session.commit()
+    jobs_queue.recover_lost()
+    desk.jobs.run_pending()
+    assert desk.get(lost.id).team_id == desk.billing.id
+    [routed] = desk.trail(lost.id, "routed")
+    assert routed.data == {"rules": "Everything to billing"}

@@ -14,6 +14,8 @@ from socialdesk.connectors.base import Visibility
 from socialdesk.conversations import service as conversations_service
 from socialdesk.conversations.models import DeliveryState, Direction, Message, Priority, Status
 from socialdesk.events.models import EventRecord
+from socialdesk.jobs import intents
+from socialdesk.jobs import queue as jobs_queue
 from socialdesk.outbound import approvals
 from socialdesk.outbound import service as outbound
 from socialdesk.policy.models import Approval
@@ -79,6 +81,26 @@ def test_first_message_starts_first_response_and_resolution(
     assert conversation.sla_due_at == start + timedelta(minutes=60)
     assert conversation.sla_policy_id == made.id
     assert conversation.sla_breached is False
+
+
+def test_a_lost_reconcile_job_is_queued_again_and_the_clock_starts(
+    session: Session, jobs: JobRunner, world: World, clock: FrozenClock
+) -> None:
+    """The worker that took the job after the customer's message was killed: the job was
+    recorded with the message, so the periodic recovery runs it and the clock is not missed."""
+    policy(session, world.org)
+    start = clock.now()
+    result = ingest(session, world.web, inbound(text="Still broken", author="ana", at=start))
+    session.commit()
+    jobs.flush()  # every job the message queued is lost
+    assert clocks_of(session, result.conversation.id) == []
+
+    clock.advance(intents.RECOVER_AFTER)
+    jobs_queue.recover_lost()
+    jobs.run_pending()
+    (first,) = by_target(clocks_of(session, result.conversation.id), "first_response")
+    assert first.started_at == start
+    assert first.due_at == start + timedelta(minutes=60)
 
 
 def test_first_reply_stops_the_clock_and_the_next_message_starts_next_response(

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import logging
 
+from sqlalchemy.orm import Session
+
 from socialdesk.accounts.models import Member
 from socialdesk.commitments import service
 from socialdesk.db.session import session_scope
@@ -58,9 +60,10 @@ def hand_over(payload: Payload) -> None:
             log.info("handed %d commitments of member %s over", len(moved), member.id)
 
 
-@bus.subscribe(MemberDeactivated)
-def _on_member_deactivated(event: MemberDeactivated) -> None:
-    jobs.get_queue().enqueue(
+@bus.in_transaction(MemberDeactivated)
+def _on_member_deactivated(session: Session, event: MemberDeactivated) -> None:
+    jobs.enqueue(
+        session,
         HAND_OVER_JOB,
         {"member_id": event.member_id, "hand_to_member_id": event.hand_to_member_id},
     )
@@ -94,15 +97,17 @@ def reconcile_approved(payload: Payload) -> None:
             )
 
 
-@bus.subscribe(ApprovalDecided)
-def _on_approval_decided(event: ApprovalDecided) -> None:
+@bus.in_transaction(ApprovalDecided)
+def _on_approval_decided(session: Session, event: ApprovalDecided) -> None:
     if event.status == "rejected":
-        jobs.get_queue().enqueue(
+        jobs.enqueue(
+            session,
             CANCEL_UNSENT_JOB,
             {"organization_id": event.organization_id, "message_id": event.message_id},
         )
     elif event.status == "approved":
-        jobs.get_queue().enqueue(
+        jobs.enqueue(
+            session,
             RECONCILE_APPROVED_JOB,
             {"organization_id": event.organization_id, "approval_id": event.approval_id},
         )

@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 import smtplib
 
+from sqlalchemy.orm import Session
+
 from socialdesk.accounts.models import Team
 from socialdesk.common import clock
 from socialdesk.common.errors import NotFound
@@ -110,9 +112,10 @@ def hand_over(payload: Payload) -> None:
         )
 
 
-@bus.subscribe(MemberDeactivated)
-def on_member_deactivated(event: MemberDeactivated) -> None:
-    jobs.get_queue().enqueue(
+@bus.in_transaction(MemberDeactivated)
+def on_member_deactivated(session: Session, event: MemberDeactivated) -> None:
+    jobs.enqueue(
+        session,
         escalations_service.HAND_OVER_JOB,
         {
             "organization_id": event.organization_id,

@@ -1,8 +1,8 @@
 """Jobs, periodic tasks and event listeners of the followups domain.
 
-Listeners only enqueue (they run after the commit, in the process that made the change); the
-work happens in jobs, each in its own transaction. Two periodic tasks make the timing durable:
-``followups.tick`` (every minute) sends what is due and follows deliveries, and
+Listeners only enqueue (inside the transaction that made the change, so the job is recorded
+with it); the work happens in jobs, each in its own transaction. Two periodic tasks make the
+timing durable: ``followups.tick`` (every minute) sends what is due and follows deliveries, and
 ``followups.sweep`` (every five minutes) catches what a lost listener call or job left undone.
 """
 
@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import logging
 
+from sqlalchemy.orm import Session
+
 from socialdesk.common import clock
 from socialdesk.conversations.models import Direction
 from socialdesk.db.session import session_scope
 from socialdesk.events import bus
 from socialdesk.events.types import ConversationChanged, MessageCreated
 from socialdesk.followups import service
-from socialdesk.jobs.queue import get_queue
+from socialdesk.jobs import queue as jobs
 from socialdesk.jobs.registry import Payload, job, periodic
 
 log = logging.getLogger(__name__)
@@ -28,16 +30,16 @@ RUN_DUE_JOB = "followups.run_due"
 MAX_PER_RUN = 500
 
 
-@bus.subscribe(ConversationChanged)
-def on_conversation_changed(event: ConversationChanged) -> None:
+@bus.in_transaction(ConversationChanged)
+def on_conversation_changed(session: Session, event: ConversationChanged) -> None:
     if "status" in event.fields:
-        get_queue().enqueue(SYNC_JOB, {"conversation_id": event.conversation_id})
+        jobs.enqueue(session, SYNC_JOB, {"conversation_id": event.conversation_id})
 
 
-@bus.subscribe(MessageCreated)
-def on_message_created(event: MessageCreated) -> None:
+@bus.in_transaction(MessageCreated)
+def on_message_created(session: Session, event: MessageCreated) -> None:
     if event.direction == Direction.INBOUND.value and event.visibility != "note":
-        get_queue().enqueue(ANSWER_JOB, {"message_id": event.message_id})
+        jobs.enqueue(session, ANSWER_JOB, {"message_id": event.message_id})
 
 
 @job(SYNC_JOB, max_attempts=5)

@@ -1,7 +1,8 @@
 """Jobs, periodic tasks and event listeners of the routing domain.
 
-Listeners stay tiny: they enqueue a job, which does the work in its own transaction and
-survives a crash of the process that saw the event. Routing a new conversation runs after
+Listeners stay tiny: inside the transaction that made the change they enqueue a job (recorded
+with the change, so it survives a crash of any process), which does the work in its own
+transaction. Routing a new conversation runs after
 the ingest transaction committed, so triage's results are there for the rules to read.
 """
 
@@ -11,6 +12,7 @@ import logging
 import uuid
 
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
 
 from socialdesk.connectors.base import Visibility
 from socialdesk.conversations.models import Conversation, Direction
@@ -32,16 +34,17 @@ PICK_UP_JOB = "routing.pick_up"
 # -- listeners ------------------------------------------------------------------------------
 
 
-@bus.subscribe(ConversationCreated)
-def _on_conversation_created(event: ConversationCreated) -> None:
-    jobs.get_queue().enqueue(ROUTE_JOB, {"conversation_id": event.conversation_id})
+@bus.in_transaction(ConversationCreated)
+def _on_conversation_created(session: Session, event: ConversationCreated) -> None:
+    jobs.enqueue(session, ROUTE_JOB, {"conversation_id": event.conversation_id})
 
 
-@bus.subscribe(MessageCreated)
-def _on_message_created(event: MessageCreated) -> None:
+@bus.in_transaction(MessageCreated)
+def _on_message_created(session: Session, event: MessageCreated) -> None:
     if event.direction != Direction.INBOUND.value or event.visibility == Visibility.NOTE.value:
         return
-    jobs.get_queue().enqueue(
+    jobs.enqueue(
+        session,
         AUTOMATION_JOB,
         {
             "trigger": automation.Trigger.MESSAGE_CREATED.value,
@@ -51,10 +54,10 @@ def _on_message_created(event: MessageCreated) -> None:
     )
 
 
-@bus.subscribe(ConversationChanged)
-def _on_conversation_changed(event: ConversationChanged) -> None:
-    queue = jobs.get_queue()
-    queue.enqueue(
+@bus.in_transaction(ConversationChanged)
+def _on_conversation_changed(session: Session, event: ConversationChanged) -> None:
+    jobs.enqueue(
+        session,
         AUTOMATION_JOB,
         {
             "trigger": automation.Trigger.CONVERSATION_CHANGED.value,
@@ -65,8 +68,11 @@ def _on_conversation_changed(event: ConversationChanged) -> None:
     if "status" in event.fields:
         # A resolved or snoozed conversation may have freed someone's place. (Hand-overs are
         # left to the minute's pass: every assignment changes the assignee, and a pass per
-        # assignment would mostly find nothing to do.)
-        queue.enqueue(PICK_UP_JOB, {"organization_id": event.organization_id})
+        # assignment would mostly find nothing to do.) Not recorded: the minute's pass does
+        # the same if this job is lost.
+        jobs.enqueue(
+            session, PICK_UP_JOB, {"organization_id": event.organization_id}, durable=False
+        )
 
 
 # -- jobs -----------------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 """Jobs, periodic tasks and event listeners of the sla domain.
 
-Listeners stay tiny: each asks for a reconcile of the conversation in a durable job, which
+Listeners stay tiny: each asks, inside the transaction that made the change, for a reconcile
+of the conversation in a durable job (its intent is recorded with the change), which
 replays the conversation's history (tracking.py), so the order jobs run in does not matter.
 The periodic task warns and breaches once a minute (alerts.py).
 """
@@ -39,39 +40,39 @@ RESYNC_CHUNK = 100
 MAX_ALERT_ROUNDS = 20
 
 
-def request_reconcile(conversation_id: int) -> None:
-    jobs_queue.get_queue().enqueue(RECONCILE_JOB, {"conversation_id": conversation_id})
+def request_reconcile(session: Session, conversation_id: int) -> None:
+    jobs_queue.enqueue(session, RECONCILE_JOB, {"conversation_id": conversation_id})
 
 
-@bus.subscribe(MessageCreated)
-def _on_message(event: MessageCreated) -> None:
+@bus.in_transaction(MessageCreated)
+def _on_message(session: Session, event: MessageCreated) -> None:
     if event.visibility != Visibility.NOTE.value:
-        request_reconcile(event.conversation_id)
+        request_reconcile(session, event.conversation_id)
 
 
-@bus.subscribe(ConversationChanged)
-def _on_change(event: ConversationChanged) -> None:
+@bus.in_transaction(ConversationChanged)
+def _on_change(session: Session, event: ConversationChanged) -> None:
     if CLOCK_FIELDS.intersection(event.fields):
-        request_reconcile(event.conversation_id)
+        request_reconcile(session, event.conversation_id)
 
 
-@bus.subscribe(ConversationsMerged)
-def _on_merge(event: ConversationsMerged) -> None:
-    request_reconcile(event.conversation_id)
+@bus.in_transaction(ConversationsMerged)
+def _on_merge(session: Session, event: ConversationsMerged) -> None:
+    request_reconcile(session, event.conversation_id)
 
 
-@bus.subscribe(MessageDeliveryChanged)
-def _on_delivery(event: MessageDeliveryChanged) -> None:
+@bus.in_transaction(MessageDeliveryChanged)
+def _on_delivery(session: Session, event: MessageDeliveryChanged) -> None:
     # A reply that failed is no answer: the clock it stopped runs again (from its start, so it
     # may be breached by now); a retry queues it again and it answers once more.
     if event.state in (DeliveryState.FAILED.value, DeliveryState.QUEUED.value):
-        request_reconcile(event.conversation_id)
+        request_reconcile(session, event.conversation_id)
 
 
-@bus.subscribe(ApprovalDecided)
-def _on_approval(event: ApprovalDecided) -> None:
+@bus.in_transaction(ApprovalDecided)
+def _on_approval(session: Session, event: ApprovalDecided) -> None:
     # An approved draft is the answer, from the moment it was approved.
-    request_reconcile(event.conversation_id)
+    request_reconcile(session, event.conversation_id)
 
 
 @job(RECONCILE_JOB, max_attempts=5)
