@@ -117,6 +117,7 @@ def _page(
         "values": values or {},
         "prefix": PREFIX,
         "kind": kind.value,
+        **_extra(db, actor, kind),
         **extra,
     }
     return render(request, f"connect/{kind.value}.html", context, status_code=status_code)
@@ -367,13 +368,27 @@ def _callback(
         account = connect(request, db, actor, flow)
     except ConnectFailed as exc:
         db.rollback()
-        response = _page(
-            request, db, actor, kind, error=exc, status_code=BAD_REQUEST, **_extra(db, actor, kind)
-        )
+        response = _page(request, db, actor, kind, error=exc, status_code=BAD_REQUEST)
     else:
         response = _done(account)
     response.delete_cookie(_cookie_name(kind), path=_cookie_path(kind))
     return response
+
+
+def _refused(
+    request: Request,
+    db: Session,
+    actor: Actor,
+    kind: ChannelKind,
+    exc: ConnectFailed | DomainError,
+    *,
+    values: Mapping[str, str],
+) -> Response:
+    """A connection form that failed (or that a service refused): nothing of it is kept, and
+    the form comes back with what was typed and what went wrong."""
+    db.rollback()
+    failure = exc if isinstance(exc, ConnectFailed) else ConnectFailed(exc.message)
+    return _page(request, db, actor, kind, error=failure, values=values, status_code=UNPROCESSABLE)
 
 
 def _extra(db: Session, actor: Actor, kind: ChannelKind) -> dict[str, Any]:
@@ -396,9 +411,7 @@ def _extra(db: Session, actor: Actor, kind: ChannelKind) -> dict[str, Any]:
 
 @router.get(PREFIX + "/mastodon")
 def mastodon_page(request: Request, actor: ChannelAdmin, db: DB) -> Response:
-    return _page(
-        request, db, actor, ChannelKind.MASTODON, **_extra(db, actor, ChannelKind.MASTODON)
-    )
+    return _page(request, db, actor, ChannelKind.MASTODON)
 
 
 def _mastodon_app(db: Session, instance_url: str, redirect_uri: str) -> mastodon_oauth.App:
@@ -448,7 +461,6 @@ def mastodon_start(
             error=exc,
             values={"instance": raw},
             status_code=UNPROCESSABLE,
-            **_extra(db, actor, kind),
         )
     response = RedirectResponse(
         mastodon_oauth.authorization_url(app, redirect_uri=redirect_uri, state=state),
@@ -538,7 +550,7 @@ def _mastodon_connect(request: Request, db: Session, actor: Actor, flow: Flow) -
 
 @router.get(PREFIX + "/x")
 def x_page(request: Request, actor: ChannelAdmin, db: DB) -> Response:
-    return _page(request, db, actor, ChannelKind.X, **_extra(db, actor, ChannelKind.X))
+    return _page(request, db, actor, ChannelKind.X)
 
 
 @router.post(PREFIX + "/x")
@@ -567,7 +579,6 @@ def x_start(request: Request, actor: ChannelAdmin, form: forms.PostedForm, db: D
             error=exc,
             values={"client_id": client_id},
             status_code=UNPROCESSABLE,
-            **_extra(db, actor, kind),
         )
     pkce = x_oauth.new_pkce()
     url = x_oauth.authorization_url(
@@ -737,11 +748,7 @@ def bluesky_connect(
             ),
         )
     except (ConnectFailed, DomainError) as exc:
-        db.rollback()
-        failure = exc if isinstance(exc, ConnectFailed) else ConnectFailed(exc.message)
-        return _page(
-            request, db, actor, kind, error=failure, values=values, status_code=UNPROCESSABLE
-        )
+        return _refused(request, db, actor, kind, exc, values=values)
     return _done(account)
 
 
@@ -930,11 +937,7 @@ def email_connect(
             credentials=credentials,
         )
     except (ConnectFailed, DomainError) as exc:
-        db.rollback()
-        failure = exc if isinstance(exc, ConnectFailed) else ConnectFailed(exc.message)
-        return _page(
-            request, db, actor, kind, error=failure, values=values, status_code=UNPROCESSABLE
-        )
+        return _refused(request, db, actor, kind, exc, values=values)
     return _done(account)
 
 
@@ -981,9 +984,7 @@ def _check_page(page_id: str, token: str, app_secret: str, graph_url: str) -> Id
 
 @router.get(PREFIX + "/facebook")
 def facebook_page(request: Request, actor: ChannelAdmin, db: DB) -> Response:
-    return _page(
-        request, db, actor, ChannelKind.FACEBOOK, **_extra(db, actor, ChannelKind.FACEBOOK)
-    )
+    return _page(request, db, actor, ChannelKind.FACEBOOK)
 
 
 @router.post(PREFIX + "/facebook")
@@ -1035,18 +1036,7 @@ def facebook_connect(
             existing=existing,
         )
     except (ConnectFailed, DomainError) as exc:
-        db.rollback()
-        failure = exc if isinstance(exc, ConnectFailed) else ConnectFailed(exc.message)
-        return _page(
-            request,
-            db,
-            actor,
-            kind,
-            error=failure,
-            values=values,
-            status_code=UNPROCESSABLE,
-            **_extra(db, actor, kind),
-        )
+        return _refused(request, db, actor, kind, exc, values=values)
     return RedirectResponse(f"{PREFIX}/facebook#page-{account.id}", status_code=303)
 
 
@@ -1091,6 +1081,5 @@ def facebook_token(
             error=exc,
             status_code=UNPROCESSABLE,
             failed_account_id=account_id,
-            **_extra(db, actor, kind),
         )
     return RedirectResponse(f"{PREFIX}/facebook#page-{account.id}", status_code=303)
