@@ -17,23 +17,16 @@ from __future__ import annotations
 
 import os
 import random
-import shutil
-import signal
-import subprocess
-import sys
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
-from tests.conftest import reset_caches
 from tests.factories import accounts, channels
 from tests.factories.conversations import inbound, ingest
+from tests.integration.worker_process import RUN_WORKER, Env, Worker, wait_for
 
 from socialdesk.accounts.models import Role
 from socialdesk.commitments import jobs as commitments_jobs
@@ -75,7 +68,8 @@ def _sweep(_payload: Payload) -> None:
 
 # The worker process: the same two jobs, a hook that notes each claimed follow-up in a file
 # (and pauses, so a kill can land inside the claiming transaction), then the real CLI.
-BOOTSTRAP = f"""
+BOOTSTRAP = (
+    f"""
 import os, sys, time
 from socialdesk.commitments import jobs as commitments_jobs
 from socialdesk.followups import jobs as followups_jobs
@@ -84,7 +78,7 @@ from socialdesk.jobs.registry import job
 
 job({REMIND_JOB!r}, max_attempts=1)(lambda payload: commitments_jobs.remind())
 job({SWEEP_JOB!r}, max_attempts=1)(lambda payload: followups_jobs.sweep())
-marker = os.environ["DURABILITY_MARKER"]
+marker = os.environ["WORKER_MARKER"]
 pause = float(os.environ.get("DURABILITY_PAUSE", "0"))
 
 def noted(follow_up_id):
@@ -96,83 +90,9 @@ def noted(follow_up_id):
         time.sleep(pause)
 
 service.AFTER_CLAIM.append(noted)
-from socialdesk.cli import main
-sys.argv = ["socialdesk", "worker", "--workers", "2"]
-main()
 """
-
-
-@dataclass
-class Env:
-    root: Path
-    var_dir: Path
-    database_url: str
-    marker: Path
-    log: Path
-
-    def worker_env(self, pause: float) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("SOCIALDESK_")}
-        env.update(
-            {
-                "SOCIALDESK_ENV": "test",
-                "SOCIALDESK_JOBS_BACKEND": "sqlite",
-                "SOCIALDESK_VAR_DIR": str(self.var_dir),
-                "SOCIALDESK_DATABASE_URL": self.database_url,
-                "SOCIALDESK_SECRET_KEY": os.environ["SOCIALDESK_SECRET_KEY"],
-                "SOCIALDESK_ENCRYPTION_KEYS": os.environ["SOCIALDESK_ENCRYPTION_KEYS"],
-                "DURABILITY_MARKER": str(self.marker),
-                "DURABILITY_PAUSE": str(pause),
-            }
-        )
-        return env
-
-    def claims(self) -> list[int]:
-        if not self.marker.exists():
-            return []
-        return [int(line) for line in self.marker.read_text().split()]
-
-
-@pytest.fixture
-def env(tmp_path: Path, sqlite_template: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Env]:
-    var_dir = tmp_path / "var"
-    var_dir.mkdir()
-    database = var_dir / "socialdesk.db"
-    shutil.copy(sqlite_template, database)
-    url = f"sqlite:///{database}"
-    monkeypatch.setenv("SOCIALDESK_DATABASE_URL", url)
-    monkeypatch.setenv("SOCIALDESK_VAR_DIR", str(var_dir))
-    monkeypatch.setenv("SOCIALDESK_JOBS_BACKEND", "sqlite")
-    reset_caches()
-    yield Env(tmp_path, var_dir, url, tmp_path / "claims.txt", tmp_path / "worker.log")
-    reset_caches()
-
-
-class Worker:
-    def __init__(self, env: Env, *, pause: float = 0.0) -> None:
-        self.env = env
-        self.offset = env.log.stat().st_size if env.log.exists() else 0
-        with env.log.open("ab") as log:
-            self.process = subprocess.Popen(
-                [sys.executable, "-c", BOOTSTRAP],
-                cwd=env.root,
-                env=env.worker_env(pause),
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-
-    def kill(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGKILL)
-        self.process.wait(timeout=30)
-
-    def alive(self) -> bool:
-        return self.process.poll() is None
-
-    def ready(self) -> bool:
-        """The consumer runs (imports done, threads started): jobs are being taken."""
-        with self.env.log.open("rb") as log:
-            log.seek(self.offset)
-            return b"Huey consumer started" in log.read()
+    + RUN_WORKER
+)
 
 
 def _enqueue_rounds() -> None:
@@ -261,16 +181,6 @@ def _state(conversation_ids: list[int]) -> tuple[Counter[str], Counter[int]]:
     return statuses, per_conversation
 
 
-def _wait(predicate: Callable[[], object], *, timeout: float, what: str, env: Env) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.2)
-    log = env.log.read_text(errors="replace")[-4000:] if env.log.exists() else ""
-    pytest.fail(f"timed out waiting for {what}; worker log:\n{log}")
-
-
 def _notices(kind: str) -> Counter[int]:
     with get_sessionmaker(write=False)() as s:
         rows = s.scalars(select(Notification.data).where(Notification.kind == kind)).all()
@@ -290,20 +200,20 @@ def test_a_killed_worker_loses_nothing_and_sends_nothing_twice(env: Env) -> None
 
     # 1. Deterministic: kill the worker right after it claimed a follow-up, inside the
     #    claiming transaction (the hook pauses there).
-    worker = Worker(env, pause=5.0)
+    worker = Worker(env, BOOTSTRAP, DURABILITY_PAUSE="5.0")
     try:
-        _wait(
+        wait_for(
             lambda: sum(_state(conversation_ids)[0].values()) == total,
             timeout=60,
             what="the worker to schedule the resolutions' follow-ups",
             env=env,
         )
         _enqueue_rounds()
-        _wait(env.claims, timeout=60, what="a claim", env=env)
+        wait_for(env.marks, timeout=60, what="a claim", env=env)
         worker.kill()
     finally:
         worker.kill()
-    claimed = env.claims()[0]
+    claimed = env.marks()[0]
     with get_sessionmaker(write=False)() as s:
         follow_up = s.get_one(FollowUp, claimed)
         assert follow_up.status == FollowUpStatus.SCHEDULED.value  # rolled back: not lost
@@ -324,14 +234,14 @@ def test_a_killed_worker_loses_nothing_and_sends_nothing_twice(env: Env) -> None
     rng = random.Random(seed)
     kills_mid_run = 0
     for _ in range(KILL_ROUNDS):
-        worker = Worker(env, pause=0.03)
+        worker = Worker(env, BOOTSTRAP, DURABILITY_PAUSE="0.03")
         try:
-            _wait(worker.ready, timeout=60, what="the worker to start", env=env)
-            claims_before = len(env.claims())
+            wait_for(worker.ready, timeout=60, what="the worker to start", env=env)
+            claims_before = len(env.marks())
             _enqueue_rounds()
             time.sleep(rng.uniform(0.3, 4.0))
             statuses, per_conversation = _state(conversation_ids)
-            busy = len(env.claims()) > claims_before and worker.alive()
+            busy = len(env.marks()) > claims_before and worker.alive()
             if busy and statuses[FollowUpStatus.SCHEDULED.value] > 0:
                 kills_mid_run += 1  # it was working through them, and had more to do
         finally:
@@ -350,7 +260,7 @@ def test_a_killed_worker_loses_nothing_and_sends_nothing_twice(env: Env) -> None
             )
         )
     print(  # shown with -s: what the kills left behind
-        f"seed {seed}: {kills_mid_run}/{KILL_ROUNDS} kills mid-run, {len(env.claims())} claims, "
+        f"seed {seed}: {kills_mid_run}/{KILL_ROUNDS} kills mid-run, {len(env.marks())} claims, "
         f"follow-ups {dict(statuses)}, messages {dict(stuck)}"
     )
 
@@ -362,10 +272,10 @@ def test_a_killed_worker_loses_nothing_and_sends_nothing_twice(env: Env) -> None
         outbound_service.recover_stale_sends(s)
         followups_service.reconcile_deliveries(s)
         s.commit()
-    worker = Worker(env)
+    worker = Worker(env, BOOTSTRAP)
     last_round = [0.0]
     try:
-        _wait(worker.ready, timeout=60, what="the worker to start", env=env)
+        wait_for(worker.ready, timeout=60, what="the worker to start", env=env)
 
         def finished() -> bool:
             statuses, per_conversation = _state(conversation_ids)
@@ -386,7 +296,7 @@ def test_a_killed_worker_loses_nothing_and_sends_nothing_twice(env: Env) -> None
                 )
             return undelivered == 0 and len(_notices(commitments_service.KIND_OVERDUE)) == OVERDUE
 
-        _wait(finished, timeout=120, what="every follow-up to be sent and delivered", env=env)
+        wait_for(finished, timeout=120, what="every follow-up to be sent and delivered", env=env)
     finally:
         worker.kill()
 
@@ -405,4 +315,4 @@ def test_a_killed_worker_loses_nothing_and_sends_nothing_twice(env: Env) -> None
     # Reminders and overdue notices: exactly one each.
     assert _notices(commitments_service.KIND_REMINDER) == Counter(dict.fromkeys(reminded, 1))
     assert _notices(commitments_service.KIND_OVERDUE) == Counter(dict.fromkeys(overdue, 1))
-    assert len(env.claims()) >= total  # some claims were rolled back by kills and made again
+    assert len(env.marks()) >= total  # some claims were rolled back by kills and made again
