@@ -62,3 +62,18 @@ def log_in(  # type: ignore[no-untyped-def]  # Playwright's Page
     expect(page).to_have_url(f"{base}/")
     if wait_for_live:
         expect(page.locator("#live")).to_have_attribute("data-state", "on", timeout=LIVE_TIMEOUT_MS)
+
+
+def visitor_writes(  # type: ignore[no-untyped-def]  # Playwright's Browser and Page
+    browser, base: str, public_key: str, text: str, *, errors: list[str]
+):
+    """Ana, a visitor on a phone, writes ``text`` on the website chat page (``public_key``'s)
+    and sees it sent; returns her page. Script errors on it go to ``errors``."""
+    visitor = browser.new_context(viewport=PHONE).new_page()
+    visitor.on("pageerror", lambda exc: errors.append(f"visitor: {exc}"))
+    visitor.goto(f"{base}/chat/{public_key}")
+    visitor.get_by_label("Your name").fill("Ana Souza")
+    visitor.get_by_label("Your message").fill(text)
+    visitor.get_by_role("button", name="Send").click()
+    expect(visitor.locator(".bubble.mine")).to_contain_text(text)
+    return visitor

@@ -23,11 +23,11 @@ from tests.browser.chromium import (
     DELIVERY_TIMEOUT_MS,
     LAPTOP,
     LIVE_TIMEOUT_MS,
-    PHONE,
     SCREENSHOTS,
     chromium,
     expect,
     log_in,
+    visitor_writes,
 )
 from tests.browser.desk_time import add_members, add_website
 from tests.browser.server import LiveDesk, live_desk
@@ -87,14 +87,13 @@ def _flow(browser, base: str, public_key: str) -> None:  # type: ignore[no-untyp
     expect(admin.locator("#versions")).to_contain_text("refunds need a supervisor")
 
     # -- a visitor writes on the website chat -----------------------------------------------
-    visitor_context = browser.new_context(viewport=PHONE)
-    visitor = visitor_context.new_page()
-    visitor.on("pageerror", lambda exc: page_errors.append(f"visitor: {exc}"))
-    visitor.goto(f"{base}/chat/{public_key}")
-    visitor.get_by_label("Your name").fill("Ana Souza")
-    visitor.get_by_label("Your message").fill("My blender arrived broken. Can I get my money back?")
-    visitor.get_by_role("button", name="Send").click()
-    expect(visitor.locator(".bubble.mine")).to_contain_text("blender")
+    visitor = visitor_writes(
+        browser,
+        base,
+        public_key,
+        "My blender arrived broken. Can I get my money back?",
+        errors=page_errors,
+    )
 
     # -- the agent drafts a reply; the reply box says it needs approval ---------------------
     agent_context = browser.new_context(viewport=LAPTOP)
@@ -153,5 +152,5 @@ def _flow(browser, base: str, public_key: str) -> None:  # type: ignore[no-untyp
     expect(trail).to_contain_text("Olivia Owner changed promise")
 
     assert not page_errors, page_errors
-    for context in (admin_context, visitor_context, agent_context):
+    for context in (admin_context, visitor.context, agent_context):
         context.close()

@@ -30,6 +30,7 @@ from tests.browser.chromium import (
     SCREENSHOTS,
     chromium,
     expect,
+    visitor_writes,
 )
 from tests.browser.desk_time import PASSWORD, add_members, add_website
 from tests.browser.server import LiveDesk, live_desk
@@ -98,14 +99,9 @@ def _flow(browser, live: LiveDesk, base: str, public_key: str) -> None:  # type:
     agent.evaluate("window.__sdNoReload = true")
 
     # -- a visitor writes, in a second browser --------------------------------------------
-    visitor_context = browser.new_context(viewport=PHONE)
-    visitor = visitor_context.new_page()
-    visitor.on("pageerror", lambda exc: page_errors.append(f"visitor: {exc}"))
-    visitor.goto(f"{base}/chat/{public_key}")
-    visitor.get_by_label("Your name").fill("Ana Souza")
-    visitor.get_by_label("Your message").fill("Hello, my order 1234 has not arrived yet.")
-    visitor.get_by_role("button", name="Send").click()
-    expect(visitor.locator(".bubble.mine")).to_contain_text("order 1234")
+    visitor = visitor_writes(
+        browser, base, public_key, "Hello, my order 1234 has not arrived yet.", errors=page_errors
+    )
     visitor.evaluate("window.__sdNoReload = true")
 
     # -- it appears in the inbox, live ------------------------------------------------------
@@ -243,7 +239,7 @@ def _flow(browser, live: LiveDesk, base: str, public_key: str) -> None:  # type:
 
     assert not page_errors, page_errors
     agent_context.close()
-    visitor_context.close()
+    visitor.context.close()
 
 
 class _HostPage(BaseHTTPRequestHandler):

@@ -32,11 +32,11 @@ from tests.browser.chromium import (
     DELIVERY_TIMEOUT_MS,
     LAPTOP,
     LIVE_TIMEOUT_MS,
-    PHONE,
     SCREENSHOTS,
     chromium,
     expect,
     log_in,
+    visitor_writes,
 )
 from tests.browser.desk_time import add_members, add_website
 from tests.browser.server import LiveDesk, live_desk
@@ -126,13 +126,7 @@ def _flow(browser, live: LiveDesk, public_key: str) -> int:  # type: ignore[no-u
     cora_badge = cora.locator("#notif-badge")
 
     # -- a customer complains on the website chat -------------------------------------------
-    visitor = browser.new_context(viewport=PHONE).new_page()
-    visitor.on("pageerror", lambda exc: errors.append(f"visitor: {exc}"))
-    visitor.goto(f"{base}/chat/{public_key}")
-    visitor.get_by_label("Your name").fill("Ana Souza")
-    visitor.get_by_label("Your message").fill(COMPLAINT)
-    visitor.get_by_role("button", name="Send").click()
-    expect(visitor.locator(".bubble.mine")).to_contain_text("charged me twice")
+    visitor = visitor_writes(browser, base, public_key, COMPLAINT, errors=errors)
 
     # -- routing gives it to the front-line agent on duty, live in her inbox ----------------
     row = fiona.locator(".conv-row", has_text="Ana Souza")

@@ -30,11 +30,11 @@ from tests.browser.chromium import (
     DELIVERY_TIMEOUT_MS,
     LAPTOP,
     LIVE_TIMEOUT_MS,
-    PHONE,
     SCREENSHOTS,
     chromium,
     expect,
     log_in,
+    visitor_writes,
 )
 from tests.browser.desk_time import add_members, add_website, in_desk_process, run_periodic
 from tests.browser.server import LiveDesk, live_desk
@@ -102,13 +102,9 @@ def _flow(browser, live: LiveDesk, public_key: str, tmp: Path) -> int:  # type: 
     log_in(agent, base, "alex@example.org", wait_for_live=True)
 
     # -- a customer writes on the website chat ----------------------------------------------
-    visitor = browser.new_context(viewport=PHONE).new_page()
-    visitor.on("pageerror", lambda exc: errors.append(f"visitor: {exc}"))
-    visitor.goto(f"{base}/chat/{public_key}")
-    visitor.get_by_label("Your name").fill("Ana Souza")
-    visitor.get_by_label("Your message").fill("My internet has been down since this morning")
-    visitor.get_by_role("button", name="Send").click()
-    expect(visitor.locator(".bubble.mine")).to_contain_text("internet has been down")
+    visitor = visitor_writes(
+        browser, base, public_key, "My internet has been down since this morning", errors=errors
+    )
 
     row = agent.locator(".conv-row", has_text="Ana Souza")
     expect(row).to_be_visible(timeout=LIVE_TIMEOUT_MS)
