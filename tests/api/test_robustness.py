@@ -156,3 +156,33 @@ def test_a_forged_cursor_with_an_id_beyond_64_bits_is_a_422(client: TestClient, 
     error = response.json()["error"]
     assert error["field"] == "cursor"
     assert "not one this server issued" in error["message"]
+
+
+@pytest.mark.parametrize("value", [True, False])
+@pytest.mark.parametrize(
+    ("method", "path", "body", "field"),
+    [
+        ("POST", "/api/conversations/{c}/priority", {}, "priority"),
+        ("POST", "/api/conversations/{c}/assign", {}, "assignee_id"),
+        ("POST", "/api/admin/sla/policies", {"name": "Care"}, "first_response_minutes"),
+        ("POST", "/api/admin/sla/policies", {"name": "Care"}, "warn_before_minutes"),
+    ],
+)
+def test_true_or_false_is_not_a_number(
+    client: TestClient,
+    desk: Desk,
+    value: bool,
+    method: str,
+    path: str,
+    body: dict[str, Any],
+    field: str,
+) -> None:
+    """pydantic alone reads true and false as 1 and 0: "minutes": false meant zero minutes."""
+    url = path.format(c=desk.a.conversation_id)
+    response = client.request(
+        method, url, json={**body, field: value}, headers=bearer(desk.a.owner_token)
+    )
+    assert response.status_code == 422, response.text
+    error = response.json()["error"]
+    assert error["field"] == field
+    assert "not true or false" in error["message"]

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from socialdesk.common.schemas import AwareTime, PageOut, ReadModel, RowId, UTCTimestamp
+from socialdesk.common.schemas import AwareTime, Number, PageOut, ReadModel, RowId, UTCTimestamp
 from socialdesk.conversations.schemas import MAX_TEXT, StatusBody
 
 
@@ -141,7 +141,7 @@ class PromiseSettingsBody(_Body):
         "team's schedule after it was made (plain hours without a schedule); null: at the end "
         "of the next business day",
     )
-    reminder_minutes: int = Field(
+    reminder_minutes: Number = Field(
         default=120, description="How long before the due time the owner is reminded"
     )
 

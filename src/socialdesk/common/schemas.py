@@ -12,6 +12,7 @@ from pydantic import (
     AfterValidator,
     AwareDatetime,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     PlainSerializer,
@@ -76,10 +77,22 @@ Cursor = Annotated[
 ]
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description=f"Items per page, 1 to {MAX_LIMIT}.")]
 
+
 # An id sent to the API (in the path, the query or a body). Rows are numbered from 1 in 64-bit
 # integers on both databases; a larger number names no row, and SQLite cannot even compare
 # with one (OverflowError), so it is refused up front with a 422 naming the parameter.
-RowId = Annotated[int, Field(ge=1, le=MAX_ROW_ID)]
+def not_true_or_false(value: object) -> object:
+    """Refuse a JSON true or false where a number is expected."""
+    if isinstance(value, bool):
+        raise ValueError("give a number, not true or false")
+    return value
+
+
+# A whole number sent to the API in a body. pydantic alone would read true and false as 1
+# and 0, so a client's mistake ("minutes": false) would silently mean zero minutes.
+Number = Annotated[int, BeforeValidator(not_true_or_false)]
+
+RowId = Annotated[Number, Field(ge=1, le=MAX_ROW_ID)]
 
 
 class CheckReason(BaseModel):

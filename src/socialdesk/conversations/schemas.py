@@ -3,13 +3,20 @@ actions people take on them."""
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from socialdesk.accounts.schemas import MemberSummary, TeamSummary
 from socialdesk.channels.schemas import BrandAccountSummary
-from socialdesk.common.schemas import AwareTime, PageOut, ReadModel, RowId, UTCTimestamp
+from socialdesk.common.schemas import (
+    AwareTime,
+    PageOut,
+    ReadModel,
+    RowId,
+    UTCTimestamp,
+    not_true_or_false,
+)
 from socialdesk.contacts.schemas import ContactSummary
 from socialdesk.conversations.models import Priority, Status
 
@@ -190,7 +197,9 @@ class StatusBody(_Body):
 
 
 class PriorityBody(_Body):
-    priority: Priority = Field(description="0 low, 1 normal, 2 high, 3 urgent")
+    priority: Annotated[Priority, BeforeValidator(not_true_or_false)] = Field(
+        description="0 low, 1 normal, 2 high, 3 urgent"
+    )
 
 
 class TagCreate(_Body):

@@ -6,7 +6,7 @@ from datetime import date
 
 from pydantic import BaseModel, Field
 
-from socialdesk.common.schemas import ReadModel, RowId, UTCTimestamp
+from socialdesk.common.schemas import Number, ReadModel, RowId, UTCTimestamp
 from socialdesk.connectors.base import ChannelKind
 from socialdesk.followups.models import Survey
 
@@ -25,7 +25,7 @@ class FollowUpPolicyWrite(BaseModel):
         default=None, description="The channel (brand account kind) this policy is for"
     )
     enabled: bool = True
-    delay_minutes: int = Field(
+    delay_minutes: Number = Field(
         default=24 * 60,
         ge=0,
         le=MAX_DELAY_MINUTES,

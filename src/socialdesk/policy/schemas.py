@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, model_validator
 
-from socialdesk.common.schemas import ReadModel, RowId, UTCTimestamp
+from socialdesk.common.schemas import Number, ReadModel, RowId, UTCTimestamp
 from socialdesk.connectors.base import ChannelKind
 
 DecisionName = Literal["allow", "warn", "approve", "block"]
@@ -86,7 +86,7 @@ class BacktestRequest(BaseModel):
     """Leave ``yaml`` out to test the organization's active policy."""
 
     yaml: str | None = Field(default=None, max_length=2_000_000)
-    limit: int = Field(default=5000, ge=1, le=50_000)
+    limit: Number = Field(default=5000, ge=1, le=50_000)
 
 
 class BacktestHitRead(BaseModel):

@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from socialdesk.common.schemas import ReadModel, RowId, UTCTimestamp
+from socialdesk.common.schemas import Number, ReadModel, RowId, UTCTimestamp
 
 StrategyName = Literal["manual", "round_robin", "least_loaded"]
 TriggerName = Literal["conversation.created", "message.created", "conversation.changed", "no_reply"]
@@ -45,7 +45,7 @@ class RoutingSettingsRead(ReadModel):
 class RoutingSettingsUpdate(_Body):
     strategy: StrategyName
     reassign_when_away: bool = True
-    reassign_after_minutes: int | None = Field(default=None, ge=1, le=7 * 24 * 60)
+    reassign_after_minutes: Number | None = Field(default=None, ge=1, le=7 * 24 * 60)
 
 
 class RoutingRuleRead(ReadModel):
@@ -69,7 +69,7 @@ class RoutingRuleWrite(_Body):
 
 
 class RoutingRuleCreate(RoutingRuleWrite):
-    position: int | None = Field(
+    position: Number | None = Field(
         default=None, ge=1, description="Where in the order (1 = first); default last"
     )
 
@@ -94,7 +94,7 @@ class AutomationRuleWrite(_Body):
     name: str = Field(min_length=1, max_length=120)
     enabled: bool = True
     trigger: TriggerName
-    delay_minutes: int | None = Field(
+    delay_minutes: Number | None = Field(
         default=None,
         description="Fire this many minutes after the trigger (checking the conditions then); "
         "required for no_reply",
@@ -142,6 +142,6 @@ class MemberDutyRead(BaseModel):
 
 
 class MemberDutyUpdate(_Body):
-    capacity: int = Field(ge=0, le=1000)
+    capacity: Number = Field(ge=0, le=1000)
     languages: list[str] = Field(default_factory=list, max_length=20)
     availability: Literal["available", "away"] | None = None

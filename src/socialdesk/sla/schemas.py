@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
-from socialdesk.common.schemas import ReadModel, RowId, UTCTimestamp
+from socialdesk.common.schemas import Number, ReadModel, RowId, UTCTimestamp
 
 MINUTES = "Minutes of target time (business minutes when business_hours_id is set)"
 
@@ -12,23 +12,23 @@ MINUTES = "Minutes of target time (business minutes when business_hours_id is se
 class SlaPolicyCreate(BaseModel):
     name: str = Field(max_length=120)
     enabled: bool = True
-    position: int | None = Field(
+    position: Number | None = Field(
         default=None, description="Where it goes in the order (0 first); last when left out"
     )
-    priority: int | None = Field(
+    priority: Number | None = Field(
         default=None, description="Condition: 0 low, 1 normal, 2 high, 3 urgent; null: any"
     )
     channel: str | None = Field(
         default=None, description="Condition: the brand account's channel (x, email...); null: any"
     )
     brand_account_id: RowId | None = Field(default=None, description="Condition; null: any")
-    first_response_minutes: int | None = Field(default=None, description=MINUTES)
-    next_response_minutes: int | None = Field(default=None, description=MINUTES)
-    resolution_minutes: int | None = Field(default=None, description=MINUTES)
+    first_response_minutes: Number | None = Field(default=None, description=MINUTES)
+    next_response_minutes: Number | None = Field(default=None, description=MINUTES)
+    resolution_minutes: Number | None = Field(default=None, description=MINUTES)
     business_hours_id: RowId | None = Field(
         default=None, description="Count only these business hours; null: calendar time"
     )
-    warn_before_minutes: int = Field(default=15, description="Warn this long before a breach")
+    warn_before_minutes: Number = Field(default=15, description="Warn this long before a breach")
 
 
 class SlaPolicyUpdate(BaseModel):
@@ -36,14 +36,14 @@ class SlaPolicyUpdate(BaseModel):
 
     name: str | None = Field(default=None, max_length=120)
     enabled: bool | None = None
-    priority: int | None = None
+    priority: Number | None = None
     channel: str | None = None
     brand_account_id: RowId | None = None
-    first_response_minutes: int | None = None
-    next_response_minutes: int | None = None
-    resolution_minutes: int | None = None
+    first_response_minutes: Number | None = None
+    next_response_minutes: Number | None = None
+    resolution_minutes: Number | None = None
     business_hours_id: RowId | None = None
-    warn_before_minutes: int | None = None
+    warn_before_minutes: Number | None = None
 
 
 class SlaPolicyRead(ReadModel):
