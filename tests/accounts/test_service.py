@@ -80,7 +80,8 @@ def test_one_address_guessing_across_accounts_is_stopped_before_the_password_che
             session, email=member.email, password=PASSWORD, source_address="198.51.100.2"
         )
         assert other.id == member.id
-        clock.advance(accounts_service.LOGIN_ADDRESS_WINDOW)
+        # The window slides: the burst counts in part until it is a whole window behind.
+        clock.advance(accounts_service.LOGIN_ADDRESS_WINDOW * 2)
         again = accounts_service.authenticate(
             session, email=member.email, password=PASSWORD, source_address="203.0.113.7"
         )

@@ -1,4 +1,4 @@
-"""Fixed-window counters in the database: the limit, the window's restart and the prune."""
+"""Sliding-window counters in the database: the limit, the windows' roll and the prune."""
 
 from __future__ import annotations
 
@@ -27,11 +27,38 @@ def test_hits_count_up_to_the_limit_and_a_new_window_starts_again(
     assert service.hit(session, "other", limit=2, window=MINUTE)  # its own count
     clock.advance(MINUTE - timedelta(seconds=1))
     assert not service.hit(session, "k", limit=2, window=MINUTE)
-    clock.advance(timedelta(seconds=1))
-    assert service.hit(session, "k", limit=2, window=MINUTE)  # a new window
+    clock.advance(MINUTE * 2)  # idle for a whole window: nothing of the burst is left
+    assert service.hit(session, "k", limit=2, window=MINUTE)
     session.commit()
     counter = session.get_one(RateCounter, "k")
-    assert (counter.hits, counter.window_start) == (1, clock.now())
+    assert (counter.hits, counter.previous_hits) == (1, 0)
+    assert counter.window_start == clock.now().replace(second=0)  # windows start on the minute
+
+
+def test_a_burst_across_a_window_boundary_is_held_to_the_limit(
+    session: Session, clock: FrozenClock
+) -> None:
+    """Fixed windows let ten hits at the end of one minute and ten at the start of the next
+    through: twenty in fifteen seconds against a limit of ten a minute."""
+    clock.advance(timedelta(seconds=50))
+    assert all(service.hit(session, "k", limit=10, window=MINUTE) for _ in range(10))
+    clock.advance(timedelta(seconds=15))  # 5 s into the next minute
+    assert not service.hit(session, "k", limit=10, window=MINUTE)
+    # As the burst slides out of the last minute, hits are allowed again: 50 s into the
+    # window, a sixth of the previous window's ten still counts (1.7) beside these two.
+    clock.advance(timedelta(seconds=45))
+    assert service.hit(session, "k", limit=10, window=MINUTE)
+    session.commit()
+    counter = session.get_one(RateCounter, "k")
+    assert (counter.hits, counter.previous_hits) == (2, 10)
+
+
+def test_a_steady_rate_under_the_limit_is_never_refused(
+    session: Session, clock: FrozenClock
+) -> None:
+    for _ in range(60):  # one hit every 7 s for 7 minutes: 8.6 a minute against 10
+        assert service.hit(session, "k", limit=10, window=MINUTE)
+        clock.advance(timedelta(seconds=7))
 
 
 def test_a_rolled_back_request_did_not_count(session: Session) -> None:

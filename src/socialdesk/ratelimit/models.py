@@ -1,4 +1,4 @@
-"""One counter per key: how many hits since its window started."""
+"""One counter per key: how many hits since its window started, and in the window before."""
 
 from __future__ import annotations
 
@@ -18,3 +18,5 @@ class RateCounter(Base):
     key: Mapped[str] = mapped_column(String(200), primary_key=True)
     window_start: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
     hits: Mapped[int] = mapped_column(Integer)
+    # Hits in the window just before this one (0 when the key was idle for a whole window).
+    previous_hits: Mapped[int] = mapped_column(Integer, default=0, server_default="0")

@@ -1,15 +1,19 @@
-"""Fixed-window counters kept in the database.
+"""Sliding-window counters kept in the database.
 
 ``hit`` counts one request against a key and says whether it is within the limit, in one
 ``INSERT ... ON CONFLICT DO UPDATE ... RETURNING`` statement (SQLite and PostgreSQL), so two
-processes counting at once never lose a hit. The count is part of the caller's transaction: a
-request that is rolled back (refused for another reason) did not count. Addresses are stored
-as a keyed hash (``keyed``), never as they came.
+processes counting at once never lose a hit. A counter keeps the hits of its current window and
+of the one before; the requests of the last ``window`` are estimated as the current hits plus
+the previous window's hits in proportion to how much of it the last ``window`` still covers
+(the usual sliding-window approximation). Fixed windows alone let a burst at the end of one
+window and the start of the next reach twice the limit. The count is part of the caller's
+transaction: a request that is rolled back (refused for another reason) did not count.
+Addresses are stored as a keyed hash (``keyed``), never as they came.
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import case, delete, literal
 from sqlalchemy.dialects import postgresql, sqlite
@@ -32,28 +36,38 @@ def keyed(value: str) -> str:
 def hit(
     session: Session, key: str, *, limit: int, window: timedelta, now: datetime | None = None
 ) -> bool:
-    """Count one hit on ``key``; True while the window's hits are at most ``limit``. A window
-    that has run out starts again at this hit."""
+    """Count one hit on ``key``; True while the estimated hits of the last ``window`` are at
+    most ``limit``. A refused hit counts too, so a client that keeps trying stays refused.
+
+    Windows are aligned (they start at whole multiples of ``window`` since the epoch), so every
+    boundary is computed here and the statement only compares stored times with them.
+    """
     now = now or clock.now()
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    stale = RateCounter.window_start <= now - window
+    size = window.total_seconds()
+    aligned = datetime.fromtimestamp(now.timestamp() // size * size, tz=UTC)
+    start = RateCounter.window_start
+    current = start >= aligned
+    previous = start >= aligned - window  # and not current: the window just before
     counted = (
         insert(RateCounter)
-        .values(key=key, window_start=now, hits=1)
+        .values(key=key, window_start=aligned, hits=1, previous_hits=0)
         .on_conflict_do_update(
             index_elements=[RateCounter.key],
             set_={
-                "hits": case((stale, 1), else_=RateCounter.hits + 1),
-                "window_start": case(
-                    (stale, literal(now, UTCDateTime())), else_=RateCounter.window_start
+                "hits": case((current, RateCounter.hits + 1), else_=1),
+                "previous_hits": case(
+                    (current, RateCounter.previous_hits), (previous, RateCounter.hits), else_=0
                 ),
+                "window_start": case((current, start), else_=literal(aligned, UTCDateTime())),
             },
         )
-        .returning(RateCounter.hits)
+        .returning(RateCounter.hits, RateCounter.previous_hits)
     )
-    hits = session.execute(counted).scalar_one()
-    return int(hits) <= limit
+    hits, previous_hits = session.execute(counted).one()
+    overlap = 1.0 - (now - aligned) / window  # of the previous window, still in the last one
+    return bool(hits + previous_hits * overlap <= limit)
 
 
 def address_allowed(
