@@ -186,3 +186,21 @@ def test_true_or_false_is_not_a_number(
     error = response.json()["error"]
     assert error["field"] == field
     assert "not true or false" in error["message"]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "allowed"),
+    [
+        ("PUT", "/api/admin/sla/policies", "GET, POST"),
+        ("POST", "/api/admin/sla/policies/1", "DELETE, GET, PATCH"),
+        ("PUT", "/login", "GET, POST"),
+    ],
+)
+def test_a_method_not_allowed_names_every_method_the_path_serves(
+    client: TestClient, method: str, path: str, allowed: str
+) -> None:
+    """Starlette named only the first route it matched (GET), though POST is served too."""
+    response = client.request(method, path)
+    assert response.status_code == 405
+    assert response.headers["allow"] == allowed
+    assert response.json()["error"]["code"] == "method_not_allowed"
