@@ -280,6 +280,13 @@ def test_the_availability_switch(client: TestClient, desk: Desk) -> None:
         data={"csrf_token": csrf, "availability": "away", "next": "https://evil.example/"},
     )
     assert offsite.headers["location"] == "/"
+    # A browser drops a tab or newline in a URL: "/\t/evil.example" would be //evil.example.
+    for sneaky in ("/\t/evil.example", "/\n/evil.example", "/\\evil.example"):
+        hidden = client.post(
+            "/me/availability",
+            data={"csrf_token": csrf, "availability": "away", "next": sneaky},
+        )
+        assert hidden.headers["location"] == "/", sneaky
     wrong = client.post(
         "/me/availability",
         data={"csrf_token": csrf, "availability": "asleep"},

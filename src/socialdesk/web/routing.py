@@ -675,13 +675,6 @@ def delete_automation_rule(
 # -- available / away ---------------------------------------------------------------------------
 
 
-def _safe_next(raw: str) -> str:
-    """Only a path on this site (never //host or a scheme), so the form cannot redirect away."""
-    if raw.startswith("/") and not raw.startswith("//") and "\\" not in raw:
-        return raw
-    return "/"
-
-
 @router.post("/me/availability")
 def set_availability(request: Request, actor: Reader, form: forms.PostedForm, db: DB) -> Response:
     """The header's switch: mark yourself available or away."""
@@ -699,7 +692,7 @@ def set_availability(request: Request, actor: Reader, form: forms.PostedForm, db
         ),
     )
     if not is_htmx(request) and error is None:
-        return RedirectResponse(_safe_next(forms.text(form, "next")), status_code=303)
+        return RedirectResponse(forms.safe_next(forms.text(form, "next")), status_code=303)
     return render(
         request,
         "routing/_availability.html",
@@ -708,7 +701,7 @@ def set_availability(request: Request, actor: Reader, form: forms.PostedForm, db
             "csrf_token": actor.csrf_token or "",
             "error": error,
             "moved": len(change[0].reassigned) if change else 0,
-            "next": _safe_next(forms.text(form, "next")),
+            "next": forms.safe_next(forms.text(form, "next")),
         },
         status_code=UNPROCESSABLE if error else 200,
     )
