@@ -112,6 +112,8 @@ async def _validation_error(request: Request, exc: Exception) -> Response:
     message = (
         f"{where}: {first.get('msg', 'invalid')}" if where else str(first.get("msg", "invalid"))
     )
+    if first.get("type") == "json_invalid":  # located by a character offset, not a field
+        message, where = _not_json(where, str((first.get("ctx") or {}).get("error", ""))), ""
     # Only where and what: pydantic's "input" would echo what was sent (a password, a
     # credential) and its "ctx" may hold exception objects that are not JSON.
     details = [
@@ -122,6 +124,12 @@ async def _validation_error(request: Request, exc: Exception) -> Response:
         {**error_body("invalid", message, where or None), "details": details},
         status_code=422,
     )
+
+
+def _not_json(offset: str, reason: str) -> str:
+    reason = reason.strip()
+    said = f": {reason[:1].lower()}{reason[1:]}" if reason else ""
+    return f"the body is not valid JSON (at character {offset}{said})"
 
 
 def create_app() -> FastAPI:

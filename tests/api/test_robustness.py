@@ -204,3 +204,18 @@ def test_a_method_not_allowed_names_every_method_the_path_serves(
     assert response.status_code == 405
     assert response.headers["allow"] == allowed
     assert response.json()["error"]["code"] == "method_not_allowed"
+
+
+def test_a_body_that_is_not_json_says_so_and_where(client: TestClient, desk: Desk) -> None:
+    response = client.post(
+        f"/api/conversations/{desk.a.conversation_id}/notes",
+        content=b'{"text": "Call her back",}',
+        headers={**bearer(desk.a.owner_token), "content-type": "application/json"},
+    )
+    assert response.status_code == 422
+    error = response.json()["error"]
+    assert error["field"] is None  # the offset is not a field
+    assert error["message"] == (
+        "the body is not valid JSON (at character 25: expecting property name enclosed in "
+        "double quotes)"
+    )
