@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from tests.conftest import JobRunner
 
 from socialdesk.common.clock import FrozenClock
+from socialdesk.db.session import session_scope
 from socialdesk.jobs import intents, registry
 from socialdesk.jobs import queue as jobs_queue
 from socialdesk.jobs.models import JobIntent
@@ -168,3 +169,31 @@ def test_a_job_queued_before_intents_existed_still_runs(jobs: JobRunner) -> None
     jobs.queue._task("tests.intent_record", {"n": 9}, 1)
     assert jobs.run_pending() == 1
     assert RAN == [{"n": 9}]
+
+
+LONG_JOB_CLOCK: list[FrozenClock] = []
+
+
+@registry.job("tests.intent_long", max_attempts=1)
+def _long(payload: registry.Payload) -> None:
+    """A long pass: the clock moves past the recovery's wait while it works."""
+    LONG_JOB_CLOCK[0].advance(intents.RECOVER_AFTER)
+    jobs_queue.still_running()
+    with session_scope() as session:
+        queued_again = intents.recover(session, lambda *_: None)
+    RAN.append({"queued again while running": queued_again})
+
+
+def test_a_long_job_that_says_it_is_still_running_is_not_taken_for_lost(
+    session: Session, clock: FrozenClock
+) -> None:
+    LONG_JOB_CLOCK[:] = [clock]
+    intent = intents.record(session, "tests.intent_long", {}, due_at=clock.now())
+    session.commit()
+    jobs_queue.execute("tests.intent_long", {}, 1, intent=intent)
+    assert RAN == [{"queued again while running": 0}]
+    assert _intents(session) == []  # settled once it ended
+
+
+def test_still_running_outside_a_job_does_nothing() -> None:
+    jobs_queue.still_running()

@@ -7,6 +7,7 @@ storage loses (a worker killed mid-job, Redis restarted empty) is queued again."
 from __future__ import annotations
 
 import logging
+from contextvars import ContextVar
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any
@@ -27,6 +28,8 @@ log = logging.getLogger(__name__)
 
 # Apart from huey's own keys (task locks are "<name>.lock.<lock>").
 _KEY_PREFIX = "socialdesk.key."
+# The intent of the job this thread is running, for ``still_running``.
+_running_intent: ContextVar[str | None] = ContextVar("running_intent", default=None)
 
 
 class JobQueue:
@@ -142,6 +145,7 @@ def execute(
     once: running again would fail the same way. The job's intent, if it has one, is settled
     once it ran or gave up, and moved to the retry's time when it will run again."""
     spec = registry.get(name)
+    running = _running_intent.set(intent)
     try:
         spec.handler(payload)
         _settle(intent)
@@ -157,6 +161,8 @@ def execute(
     except Exception as exc:
         log.exception("job %s attempt %d failed", name, attempt)
         reason, hint = f"{type(exc).__name__}: {exc}", None
+    finally:
+        _running_intent.reset(running)
     if attempt >= spec.max_attempts:
         log.warning("job %s gave up after %d attempts: %s", name, attempt, reason)
         if spec.on_give_up is not None:
@@ -168,6 +174,16 @@ def execute(
     eta = datetime.now(UTC) + timedelta(seconds=delay)
     _postpone(intent, clock.now() + timedelta(seconds=delay))
     (queue or get_queue()).enqueue(name, payload, eta=eta, attempt=attempt + 1, intent=intent)
+
+
+def still_running() -> None:
+    """Called now and then by a job that may run for longer than ``intents.RECOVER_AFTER``
+    (one pass over a whole organization): its intent is due again only that long from now, so
+    the recovery does not take the job for lost and queue it again beside itself. Outside a
+    job, or for a job without an intent, it does nothing."""
+    intent = _running_intent.get()
+    if intent is not None:
+        _postpone(intent, clock.now())
 
 
 def _settle(intent: str | None) -> None:

@@ -101,6 +101,7 @@ def resync(payload: Payload) -> None:
         with session_scope() as session:
             for conversation_id in ids[start : start + RESYNC_CHUNK]:
                 tracking.reconcile(session, conversation_id=conversation_id)
+        jobs_queue.still_running()  # a large organization takes a while: not lost
 
 
 def enqueue_resync(session: Session, *, organization_id: int) -> None:
