@@ -26,11 +26,10 @@ from socialdesk.notifications import preferences
 from socialdesk.web import forms
 from socialdesk.web import views as web_views
 from socialdesk.web.admin import FormError, attempt, page_context, source_of
-from socialdesk.web.render import render
+from socialdesk.web.render import UNPROCESSABLE, render
 
 router = APIRouter(include_in_schema=False)
 
-UNPROCESSABLE = 422
 # Double-submit cookie for the public link pages: there is no session yet to hold a token.
 LINK_CSRF_COOKIE = "sd_link"
 MAX_AVATAR_URL = 500

@@ -37,11 +37,10 @@ from socialdesk.notifications import service as notifications_service
 from socialdesk.notifications import teams as team_settings
 from socialdesk.web import forms
 from socialdesk.web import viewmodels as vm
-from socialdesk.web.render import environment, render, zone
+from socialdesk.web.render import UNPROCESSABLE, environment, render, zone
 
 router = APIRouter(include_in_schema=False)
 
-UNPROCESSABLE = 422
 CREDENTIAL_ROWS = 4  # empty key/value rows offered on the forms
 
 

@@ -28,11 +28,10 @@ from socialdesk.conversations.models import Conversation
 from socialdesk.web import forms
 from socialdesk.web import viewmodels as vm
 from socialdesk.web.admin import FormError, attempt, page_context
-from socialdesk.web.render import is_htmx, panel_answer, render
+from socialdesk.web.render import UNPROCESSABLE, is_htmx, panel_answer, render
 
 router = APIRouter(include_in_schema=False)
 
-UNPROCESSABLE = 422
 # A draft makes a handful of promises at most; more fields than this are not from our form.
 MAX_PROMISES = 20
 COMPOSERS = ("reply", "note")

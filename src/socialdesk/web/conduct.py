@@ -39,12 +39,11 @@ from socialdesk.policy.models import ORG_SCOPE, Approval, PolicyVersion, brand_s
 from socialdesk.policy.schemas import BacktestResult, ViolationRead
 from socialdesk.web import forms
 from socialdesk.web import viewmodels as vm
-from socialdesk.web.render import render, zone
+from socialdesk.web.render import UNPROCESSABLE, render, zone
 
 router = APIRouter(include_in_schema=False)
 
 Approver = Annotated[Actor, Depends(require(Permission.APPROVE))]
-UNPROCESSABLE = 422
 
 DECISION_TEXT = {
     "allow": "Fine to send.",

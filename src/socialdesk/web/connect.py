@@ -66,7 +66,7 @@ from socialdesk.connectors.x import oauth as x_oauth
 from socialdesk.connectors.x.connector import XConnector
 from socialdesk.web import forms
 from socialdesk.web.admin import page_context, record_change
-from socialdesk.web.render import render
+from socialdesk.web.render import UNPROCESSABLE, render
 
 router = APIRouter(include_in_schema=False)
 
@@ -74,7 +74,6 @@ PREFIX = "/admin/accounts/connect"
 STATE_LIFETIME = timedelta(minutes=10)
 COOKIE_PREFIX = "sd_connect_"
 BAD_REQUEST = 400
-UNPROCESSABLE = 422
 _STATE_PURPOSE = "socialdesk.connect"
 
 # Test seams: tests put an httpx.MockTransport here (the networks' side) and a sleep that

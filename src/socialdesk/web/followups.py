@@ -30,11 +30,10 @@ from socialdesk.followups.models import FollowUp, FollowUpPolicy, Survey
 from socialdesk.web import forms
 from socialdesk.web import viewmodels as vm
 from socialdesk.web.admin import FormError, attempt, page_context
-from socialdesk.web.render import is_htmx, render
+from socialdesk.web.render import UNPROCESSABLE, is_htmx, render
 
 router = APIRouter(include_in_schema=False)
 
-UNPROCESSABLE = 422
 PANEL_FORM = "followups"
 STATUS_LABELS = {
     "scheduled": "Scheduled",

@@ -29,11 +29,10 @@ from socialdesk.routing import service as routing_service
 from socialdesk.routing.models import AutomationRule, RoutingRule, Strategy
 from socialdesk.web import forms
 from socialdesk.web.admin import FormError, attempt, page_context
-from socialdesk.web.render import is_htmx, render
+from socialdesk.web.render import UNPROCESSABLE, is_htmx, render
 
 router = APIRouter(include_in_schema=False)
 
-UNPROCESSABLE = 422
 BLANK_CONDITION_ROWS = 3
 BLANK_ACTION_ROWS = 2
 

@@ -36,11 +36,10 @@ from socialdesk.sla.models import SlaClock, SlaPolicy
 from socialdesk.sla.schemas import SlaPolicyCreate, SlaPolicyUpdate
 from socialdesk.web import forms
 from socialdesk.web.admin import FormError, attempt, page_context
-from socialdesk.web.render import duration_words, render
+from socialdesk.web.render import UNPROCESSABLE, duration_words, render
 
 router = APIRouter(include_in_schema=False)
 
-UNPROCESSABLE = 422
 # Every zone the system knows, for the select; the common ones people look for are in there.
 ZONES = tuple(sorted(z for z in available_timezones() if "/" in z or z == "UTC"))
 PRIORITY_NAMES = {p.value: p.name.lower() for p in Priority}

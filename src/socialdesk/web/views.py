@@ -43,13 +43,12 @@ from socialdesk.triage import service as triage_service
 from socialdesk.web import commitments as web_commitments
 from socialdesk.web import forms
 from socialdesk.web import viewmodels as vm
-from socialdesk.web.render import is_htmx, render, zone
+from socialdesk.web.render import UNPROCESSABLE, is_htmx, render, zone
 
 router = APIRouter(include_in_schema=False)
 
 LOGIN_CSRF_COOKIE = "sd_login"
 PAGE_SIZE = 50
-UNPROCESSABLE = 422
 
 STATUS_LABELS = {
     Status.OPEN.value: "Open",
