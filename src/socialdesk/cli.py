@@ -134,7 +134,14 @@ def serve(host: str, port: int, worker: bool) -> None:
 
 @main.command()
 @click.option("--workers", default=2, show_default=True, type=int, help="Worker threads.")
-def worker(workers: int) -> None:
+@click.option(
+    "--periodic/--no-periodic",
+    default=True,
+    show_default=True,
+    help="Also start the periodic tasks (timers, recoveries) on their schedule; with "
+    "--no-periodic this worker only runs queued jobs and leaves them to other workers.",
+)
+def worker(workers: int, periodic: bool) -> None:
     """Run background jobs: ingest, delivery, timers. Run several for more throughput; with
     SOCIALDESK_JOBS_BACKEND=redis they may run on several machines."""
     from socialdesk.jobs.queue import get_queue
@@ -159,7 +166,7 @@ def worker(workers: int) -> None:
     # max_delay: an idle worker checks for new jobs at least every second, so a reply written
     # after a quiet spell is not held back by the consumer's polling backoff.
     consumer: Any = queue.huey.create_consumer(
-        workers=workers, worker_type="thread", periodic=True, max_delay=1.0
+        workers=workers, worker_type="thread", periodic=periodic, max_delay=1.0
     )
     consumer.run()
 

@@ -20,10 +20,13 @@ from pathlib import Path
 
 import pytest
 
-# The end of every bootstrap: the real command line.
+# The end of every bootstrap: the real command line. Without the periodic tasks: a test starts
+# the ones it needs when it needs them, and a task the scheduler starts at an unplanned moment
+# (the follow-up tick claiming, with the test's pause, while the test still sets up) would
+# hold SQLite's write lock against the jobs the test is waiting for.
 RUN_WORKER = """
 from socialdesk.cli import main
-sys.argv = ["socialdesk", "worker", "--workers", "2"]
+sys.argv = ["socialdesk", "worker", "--workers", "2", "--no-periodic"]
 main()
 """
 
