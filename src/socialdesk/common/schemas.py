@@ -78,9 +78,6 @@ Cursor = Annotated[
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description=f"Items per page, 1 to {MAX_LIMIT}.")]
 
 
-# An id sent to the API (in the path, the query or a body). Rows are numbered from 1 in 64-bit
-# integers on both databases; a larger number names no row, and SQLite cannot even compare
-# with one (OverflowError), so it is refused up front with a 422 naming the parameter.
 def not_true_or_false(value: object) -> object:
     """Refuse a JSON true or false where a number is expected."""
     if isinstance(value, bool):
@@ -92,6 +89,9 @@ def not_true_or_false(value: object) -> object:
 # and 0, so a client's mistake ("minutes": false) would silently mean zero minutes.
 Number = Annotated[int, BeforeValidator(not_true_or_false)]
 
+# An id sent to the API (in the path, the query or a body). Rows are numbered from 1 in 64-bit
+# integers on both databases; a larger number names no row, and SQLite cannot even compare
+# with one (OverflowError), so it is refused up front with a 422 naming the parameter.
 RowId = Annotated[Number, Field(ge=1, le=MAX_ROW_ID)]
 
 

@@ -32,8 +32,9 @@ _transaction_listeners: dict[type[DomainEvent], list[TransactionListener]] = def
 
 
 def subscribe(event_type: type[E]) -> Callable[[Callable[[E], None]], Callable[[E], None]]:
-    """Register a listener. It runs after the emitting transaction commits, in that process;
-    work that must survive a crash should enqueue a job from the listener."""
+    """Register a listener. It runs after the emitting transaction commits, in that process,
+    and is lost if that process dies first: work that must survive a crash is queued by an
+    ``in_transaction`` listener instead."""
 
     def register(fn: Callable[[E], None]) -> Callable[[E], None]:
         _listeners[event_type].append(fn)  # type: ignore[arg-type]  # narrowed by event_type

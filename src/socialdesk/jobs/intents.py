@@ -17,6 +17,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from socialdesk.common import clock
+from socialdesk.db.hooks import on_commit
 from socialdesk.jobs import registry
 from socialdesk.jobs.models import JobIntent
 from socialdesk.jobs.registry import Payload
@@ -71,8 +72,6 @@ def recover(session: Session, enqueue: Enqueue, *, now: datetime | None = None) 
     Each is marked due now, so it is not queued again before another ``RECOVER_AFTER``. The
     caller commits; ``enqueue`` runs after the commit. Returns how many were queued again.
     """
-    from socialdesk.db.hooks import on_commit
-
     now = now or clock.now()
     lost = session.scalars(
         select(JobIntent)

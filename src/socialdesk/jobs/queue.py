@@ -7,9 +7,10 @@ storage loses (a worker killed mid-job, Redis restarted empty) is queued again."
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from contextvars import ContextVar
 from datetime import UTC, datetime, timedelta
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import Any
 
 from huey import MemoryHuey, RedisHuey, SqliteHuey, crontab
@@ -171,6 +172,7 @@ def execute(
         return
     delay = registry.backoff_delay(spec, attempt, hint)
     log.info("job %s attempt %d: %s; retrying in %.0fs", name, attempt, reason, delay)
+    # huey schedules by the real clock; the intent is read against the desk's clock.
     eta = datetime.now(UTC) + timedelta(seconds=delay)
     _postpone(intent, clock.now() + timedelta(seconds=delay))
     (queue or get_queue()).enqueue(name, payload, eta=eta, attempt=attempt + 1, intent=intent)
@@ -187,25 +189,24 @@ def still_running() -> None:
 
 
 def _settle(intent: str | None) -> None:
-    if intent is None:
-        return
-    try:
-        with session_scope() as session:
-            intents.settle(session, intent)
-    except Exception:
-        # The work is done; the intent left behind only means the job may run once more later
-        # (handlers are idempotent).
-        log.exception("could not settle job intent %s", intent)
+    _update_intent(intent, intents.settle)
 
 
 def _postpone(intent: str | None, due_at: datetime) -> None:
+    _update_intent(intent, partial(intents.postpone, due_at=due_at))
+
+
+def _update_intent(intent: str | None, change: Callable[[Session, str], None]) -> None:
+    """Change the running job's intent in a transaction of its own. A failure is logged, not
+    raised: the job's own work is done or queued, and an intent left as it was only means the
+    job may run once more later (handlers are idempotent)."""
     if intent is None:
         return
     try:
         with session_scope() as session:
-            intents.postpone(session, intent, due_at=due_at)
+            change(session, intent)
     except Exception:
-        log.exception("could not postpone job intent %s", intent)
+        log.exception("could not update job intent %s", intent)
 
 
 def build_queue(settings: Settings) -> JobQueue:
