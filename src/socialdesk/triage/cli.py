@@ -153,6 +153,12 @@ def backfill_command(org_slug: str | None, batch_size: int) -> None:
     default=None,
     help="File that remembers MiniLM vectors between runs (accurate tier).",
 )
+@click.option(
+    "--keep-encoder",
+    is_flag=True,
+    help="Train the accurate tier on the fine-tuned encoder already in --out instead of "
+    "fine-tuning it again (which needs PyTorch).",
+)
 def train_command(
     *,
     data_dir: Path,
@@ -161,8 +167,15 @@ def train_command(
     tiers: tuple[str, ...],
     out_dir: Path,
     embedding_cache: Path | None,
+    keep_encoder: bool,
 ) -> None:
-    """Rebuild the triage models from labelled data (needs scikit-learn and SciPy)."""
+    """Rebuild the triage models from labelled data (needs scikit-learn and SciPy).
+
+    The accurate tier's sentence encoder is MiniLM fine-tuned on the complaint data first,
+    which needs PyTorch, transformers and onnx (the finetune extras), unless --keep-encoder.
+    """
+    from socialdesk.triage.finetune import FineTuneUnavailable
+
     try:
         from socialdesk.triage.training import TrainingDataError, train
     except ImportError as error:  # pragma: no cover - depends on the installed extras
@@ -177,8 +190,9 @@ def train_command(
             tiers=tiers or TIERS,
             corrections=corrections,
             embedding_cache=embedding_cache,
+            keep_encoder=keep_encoder,
             log=lambda message: click.echo(message, err=True),
         )
-    except TrainingDataError as error:
+    except (TrainingDataError, FineTuneUnavailable) as error:
         raise click.ClickException(str(error)) from error
     click.echo(json.dumps(figures, sort_keys=True))

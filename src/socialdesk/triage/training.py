@@ -23,7 +23,7 @@ import csv
 import hashlib
 import json
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +32,16 @@ import numpy as np
 from socialdesk.triage.classify import INTENTS, SENTIMENTS, Triager
 from socialdesk.triage.embeddings import ARTIFACTS, MiniLMEncoder
 from socialdesk.triage.features import FloatArray, NgramVectorizer, SparseBatch, WordVectors
-from socialdesk.triage.heads import LinearHead, RbfScorer, TierModel, complaint_inputs, join
+from socialdesk.triage.finetune import FineTuneSet
+from socialdesk.triage.heads import (
+    EncoderFile,
+    LinearHead,
+    RbfScorer,
+    TierModel,
+    complaint_inputs,
+    file_sha256,
+    join,
+)
 from socialdesk.triage.text import normalize
 
 COMPLAINT_SEED = 13
@@ -62,6 +71,11 @@ STACK_FOLDS = 5
 STACK_SEED = 17
 
 Encode = Callable[[Sequence[str]], FloatArray]
+# Fine-tunes the accurate tier's encoder on these texts, writes it to this path, returns its
+# encode function.
+Tuner = Callable[[FineTuneSet, Path], Encode]
+# The accurate tier's fine-tuned sentence encoder, beside its model.
+ENCODER_FILE = "accurate-encoder.onnx"
 
 
 class TrainingDataError(ValueError):
@@ -553,11 +567,16 @@ def train_tier(data: Datasets, *, tier: str, encode: Encode | None = None) -> Ti
 
 
 class CachedEncoder:
-    """MiniLM vectors remembered by text hash, so retraining does not re-encode everything."""
+    """MiniLM vectors remembered by text hash, so retraining does not re-encode everything.
 
-    def __init__(self, encoder: MiniLMEncoder, cache: Path | None) -> None:
+    ``tag`` names the encoder (the fine-tuned one's file hash), so that one cache file can hold
+    the vectors of several encoders; the stock model's have none.
+    """
+
+    def __init__(self, encoder: MiniLMEncoder, cache: Path | None, *, tag: str = "") -> None:
         self.encoder = encoder
         self.cache = cache
+        self.tag = tag
         self.vectors: dict[str, FloatArray] = {}
         if cache is not None and cache.is_file():
             with np.load(cache, allow_pickle=False) as archive:
@@ -565,9 +584,9 @@ class CachedEncoder:
                 values = archive["vectors"]
             self.vectors = {str(k): values[i] for i, k in enumerate(keys)}
 
-    @staticmethod
-    def key(text: str) -> str:
-        return hashlib.sha256(text.encode("utf-8")).hexdigest()[:24]
+    def key(self, text: str) -> str:
+        keyed = f"{self.tag}\0{text}" if self.tag else text
+        return hashlib.sha256(keyed.encode("utf-8")).hexdigest()[:24]
 
     def __call__(self, texts: Sequence[str]) -> FloatArray:
         missing = sorted({t for t in texts if self.key(t) not in self.vectors})
@@ -632,6 +651,30 @@ def evaluate(triager: Triager, data: Datasets) -> dict[str, float]:
     }
 
 
+def fine_tune_set(data: Datasets) -> FineTuneSet:
+    """What the accurate tier's encoder is fine-tuned on: the complaint head's labelled texts."""
+    labelled = _joined(data.complaint_train, data.complaint_extra)
+    return FineTuneSet(
+        texts=labelled.texts,
+        complaint=[label == "complaint" for label in labelled.labels],
+        weights=labelled.weights,
+    )
+
+
+def _fine_tuner(cache: Path | None, log: Callable[[str], None]) -> Tuner:
+    def tune(data: FineTuneSet, path: Path) -> Encode:
+        from socialdesk.triage.finetune import fine_tune_encoder
+
+        fine_tune_encoder(data, path, log=log)
+        return _shipped_encoder(path, cache)
+
+    return tune
+
+
+def _shipped_encoder(path: Path, cache: Path | None) -> Encode:
+    return CachedEncoder(MiniLMEncoder(path), cache, tag=file_sha256(path))
+
+
 def train(
     *,
     data_dir: Path,
@@ -641,9 +684,17 @@ def train(
     corrections: Path | None = None,
     embedding_cache: Path | None = None,
     encoder: Encode | None = None,
+    tuner: Tuner | None = None,
+    keep_encoder: bool = False,
     log: Callable[[str], None] = lambda _: None,
 ) -> dict[str, dict[str, float]]:
-    """Train the given tiers, write ``<tier>.npz`` and ``manifest.json``; return the figures."""
+    """Train the given tiers, write ``<tier>.npz`` and ``manifest.json``; return the figures.
+
+    The accurate tier first fine-tunes its sentence encoder (``tuner``; PyTorch, see
+    ``finetune.py``) and writes it beside its model as ``ENCODER_FILE``, unless
+    ``keep_encoder``: then the encoder already in ``out_dir`` is used as it is. ``encoder`` is
+    the stock MiniLM (the default tier's word vectors and complaint teacher).
+    """
     data = load_datasets(data_dir, annotations)
     log(
         f"sentiment: {len(data.sentiment_train.texts)} training tweets "
@@ -655,18 +706,32 @@ def train(
         apply_corrections(data, applied)
         log(f"corrections: {len(applied)} added with weight {CORRECTION_WEIGHT}")
     log(f"complaint: {len(data.complaint_pool)} unlabelled customer tweets for distillation")
-    # Both tiers need MiniLM to train: the accurate tier runs it, the default tier learns its
-    # word vectors and its complaint teacher from it.
+    # Both tiers need the stock MiniLM to train: the default tier learns its word vectors and
+    # its complaint teacher from it. The accurate tier runs a fine-tuned copy (finetune.py).
     encode = encoder or CachedEncoder(MiniLMEncoder(), embedding_cache)
     figures: dict[str, dict[str, float]] = {}
     for tier in tiers:
         log(f"training the {tier} tier")
-        model = train_tier(data, tier=tier, encode=encode)
+        tier_encode = encode
+        encoder_file: EncoderFile | None = None
+        if tier == "accurate":
+            path = out_dir / ENCODER_FILE
+            if keep_encoder:
+                if not path.is_file():
+                    raise TrainingDataError(
+                        f"--keep-encoder: there is no {ENCODER_FILE} in {out_dir} to keep"
+                    )
+                tier_encode = _shipped_encoder(path, embedding_cache)
+            else:
+                tune = tuner or _fine_tuner(embedding_cache, log)
+                tier_encode = tune(fine_tune_set(data), path)
+            encoder_file = EncoderFile.of(path)
+        model = replace(train_tier(data, tier=tier, encode=tier_encode), encoder=encoder_file)
         model.save(out_dir / f"{tier}.npz")
         triager = Triager(
             model,
             tier=tier,
-            encoder=_FunctionEncoder(encode) if model.uses_embeddings else None,  # type: ignore[arg-type]  # duck-typed
+            encoder=_FunctionEncoder(tier_encode) if model.uses_embeddings else None,  # type: ignore[arg-type]  # duck-typed
         )
         figures[tier] = evaluate(triager, data)
         log(f"{tier}: {figures[tier]}")
