@@ -3,6 +3,7 @@
 import json
 import shutil
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -18,6 +19,7 @@ from socialdesk.triage.text import normalize
 from socialdesk.triage.training import (
     ENCODER_FILE,
     KERNEL_SHARE,
+    CachedEncoder,
     Encode,
     LabelledSet,
     TrainingDataError,
@@ -183,6 +185,56 @@ def test_keep_encoder_trains_on_the_encoder_already_there(
     triager = Triager.load(tmp_path / "accurate.npz", tier="accurate")
     result = triager.classify_batch(["my parcel never came and nobody answers"])[0]
     assert 0.0 <= result.complaint_score <= 1.0
+
+
+class _CountingEncoder:
+    """Encodes like the stand-in MiniLM and counts the texts it was asked for."""
+
+    def __init__(self) -> None:
+        self.encoded: list[str] = []
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        self.encoded += texts
+        return hashed_encoder(texts)
+
+
+def test_the_embedding_cache_keeps_each_encoders_vectors_apart(tmp_path: Path) -> None:
+    cache = tmp_path / "vectors.npz"
+    stock = _CountingEncoder()
+    first = CachedEncoder(stock, cache)  # type: ignore[arg-type]  # duck-typed encoder
+    vectors = first(["a parcel", "a refund", "a parcel"])
+    assert stock.encoded == ["a parcel", "a refund"]  # each text once
+    assert not (tmp_path / "vectors.npz.partial").exists()
+
+    # A new run reads the file and encodes only what is new.
+    again = _CountingEncoder()
+    second = CachedEncoder(again, cache)  # type: ignore[arg-type]  # duck-typed encoder
+    assert np.array_equal(second(["a refund", "a parcel"]), vectors[[1, 0]])
+    assert again.encoded == []
+    # Another encoder's vectors of the same texts are its own, in the same file.
+    tuned = _CountingEncoder()
+    third = CachedEncoder(tuned, cache, tag="fine-tuned")  # type: ignore[arg-type]  # duck-typed
+    third(["a parcel"])
+    assert tuned.encoded == ["a parcel"]
+    assert len(CachedEncoder(again, cache).vectors) == 3  # type: ignore[arg-type]  # duck-typed
+
+
+def test_a_run_stopped_while_saving_the_cache_leaves_the_old_one_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cache = tmp_path / "vectors.npz"
+    CachedEncoder(_CountingEncoder(), cache)(["a parcel"])  # type: ignore[arg-type]  # duck-typed
+
+    def stopped(stream: Any, **_: Any) -> None:
+        stream.write(b"PK half a file")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(np, "savez", stopped)
+    with pytest.raises(KeyboardInterrupt):
+        CachedEncoder(_CountingEncoder(), cache)(["a refund"])  # type: ignore[arg-type]  # duck-typed
+    monkeypatch.undo()
+    # The previous file is still whole: it loads, with its one vector.
+    assert len(CachedEncoder(_CountingEncoder(), cache).vectors) == 1  # type: ignore[arg-type]  # duck-typed
 
 
 def test_the_unlabelled_pool_keeps_evaluation_texts_out(tiny_data: tuple[Path, Path]) -> None:

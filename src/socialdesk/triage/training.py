@@ -599,15 +599,20 @@ class CachedEncoder:
         return np.stack([self.vectors[self.key(t)] for t in texts]).astype(np.float32)
 
     def save(self) -> None:
+        """Write the cache beside itself, then move it into place: a run stopped mid-write
+        leaves the previous cache whole."""
         if self.cache is None:
             return
         self.cache.parent.mkdir(parents=True, exist_ok=True)
         keys = sorted(self.vectors)
-        np.savez(
-            self.cache,
-            keys=np.asarray(keys),
-            vectors=np.stack([self.vectors[k] for k in keys]).astype(np.float32),
-        )
+        partial = self.cache.with_name(self.cache.name + ".partial")
+        with partial.open("wb") as stream:
+            np.savez(
+                stream,
+                keys=np.asarray(keys),
+                vectors=np.stack([self.vectors[k] for k in keys]).astype(np.float32),
+            )
+        partial.replace(self.cache)
 
 
 def evaluate(triager: Triager, data: Datasets) -> dict[str, float]:
