@@ -91,8 +91,8 @@ def test_fine_tuning_moves_the_encoder_and_the_export_runs_like_the_stock_model(
         stock_model_dir()
     except FineTuneUnavailable as error:
         pytest.skip(str(error))
-    from socialdesk.triage.embeddings import MiniLMEncoder
-    from socialdesk.triage.finetune import _batch, _mean_pool, _tokenizer
+    from socialdesk.triage.embeddings import MiniLMEncoder, load_tokenizer
+    from socialdesk.triage.finetune import _batch, _mean_pool
 
     data = FineTuneSet(
         COMPLAINTS + OTHERS, [True] * len(COMPLAINTS) + [False] * len(OTHERS), [1.0] * 8
@@ -113,7 +113,7 @@ def test_fine_tuning_moves_the_encoder_and_the_export_runs_like_the_stock_model(
     # The int8 export gives what the fine-tuned network itself gives.
     network = fine_tune(data, epochs=3)
     with torch.no_grad():
-        inputs = _batch(torch, _tokenizer(), texts)
+        inputs = _batch(torch, load_tokenizer(), texts)
         reference = _mean_pool(torch, network(**inputs).last_hidden_state, inputs).numpy()
     reference /= np.linalg.norm(reference, axis=1, keepdims=True)
     assert (together * reference).sum(axis=1).min() > 0.99

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from socialdesk.triage.features import FloatArray
 
@@ -53,7 +54,7 @@ class MiniLMEncoder:
     def __init__(self, model: Path | None = None, *, threads: int | None = None) -> None:
         try:
             import onnxruntime  # type: ignore[import-untyped]  # ships no type information
-            from tokenizers import Tokenizer
+            import tokenizers  # noqa: F401  # checked here, read by load_tokenizer
         except ImportError as error:
             raise EncoderUnavailable(
                 "the accurate triage tier needs onnxruntime and tokenizers installed"
@@ -65,10 +66,7 @@ class MiniLMEncoder:
         self._session: Any = onnxruntime.InferenceSession(
             str(model or _model_path()), options, providers=["CPUExecutionProvider"]
         )
-        tokenizer: Any = Tokenizer.from_file(str(ARTIFACTS / "tokenizer.json"))
-        tokenizer.no_padding()
-        tokenizer.enable_truncation(MAX_TOKENS)
-        self._tokenizer = tokenizer
+        self._tokenizer = load_tokenizer()
         self._lock = threading.Lock()
 
     def encode(self, texts: Sequence[str], *, batch_size: int = 16) -> FloatArray:
@@ -80,26 +78,34 @@ class MiniLMEncoder:
         order = sorted(range(len(texts)), key=lambda i: len(encodings[i].ids))
         for offset in range(0, len(order), batch_size):
             chunk = order[offset : offset + batch_size]
-            longest = max(len(encodings[i].ids) for i in chunk)
-            ids = np.zeros((len(chunk), longest), dtype=np.int64)
-            mask = np.zeros_like(ids)
-            for row, index in enumerate(chunk):
-                tokens = encodings[index].ids
-                ids[row, : len(tokens)] = tokens
-                mask[row, : len(tokens)] = 1
+            inputs = model_inputs([encodings[i] for i in chunk])
             with self._lock:
-                hidden = self._session.run(
-                    None,
-                    {
-                        "input_ids": ids,
-                        "attention_mask": mask,
-                        "token_type_ids": np.zeros_like(ids),
-                    },
-                )[0]
-            weights = mask[:, :, None].astype(np.float32)
+                hidden = self._session.run(None, inputs)[0]
+            weights = inputs["attention_mask"][:, :, None].astype(np.float32)
             pooled = (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1.0)
             result[chunk] = pooled
         norms = np.linalg.norm(result, axis=1, keepdims=True)
         norms[norms == 0] = 1.0
         normalised: FloatArray = (result / norms).astype(np.float32)
         return normalised
+
+
+def load_tokenizer() -> Any:
+    """MiniLM's WordPiece tokenizer as every encoder uses it: no padding, truncated."""
+    from tokenizers import Tokenizer
+
+    tokenizer: Any = Tokenizer.from_file(str(ARTIFACTS / "tokenizer.json"))
+    tokenizer.no_padding()
+    tokenizer.enable_truncation(MAX_TOKENS)
+    return tokenizer
+
+
+def model_inputs(encodings: Sequence[Any]) -> dict[str, npt.NDArray[np.int64]]:
+    """MiniLM's three inputs for these tokenised texts, padded to the longest of them."""
+    longest = max(len(encoding.ids) for encoding in encodings)
+    ids = np.zeros((len(encodings), longest), dtype=np.int64)
+    mask = np.zeros_like(ids)
+    for row, encoding in enumerate(encodings):
+        ids[row, : len(encoding.ids)] = encoding.ids
+        mask[row, : len(encoding.ids)] = 1
+    return {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}

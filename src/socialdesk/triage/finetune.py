@@ -25,7 +25,8 @@ from typing import Any
 
 import numpy as np
 
-from socialdesk.triage.embeddings import ARTIFACTS, DIMENSION, MAX_TOKENS
+from socialdesk.triage.embeddings import DIMENSION, load_tokenizer, model_inputs
+from socialdesk.triage.files import replacing
 
 # Chosen by 5-fold cross-validation on the complaint corpus's training part (docs/triage.md).
 EPOCHS = 3
@@ -89,29 +90,10 @@ def _torch() -> Any:
     return torch
 
 
-def _tokenizer() -> Any:
-    from tokenizers import Tokenizer
-
-    tokenizer: Any = Tokenizer.from_file(str(ARTIFACTS / "tokenizer.json"))
-    tokenizer.no_padding()
-    tokenizer.enable_truncation(MAX_TOKENS)
-    return tokenizer
-
-
 def _batch(torch: Any, tokenizer: Any, texts: Sequence[str]) -> dict[str, Any]:
-    """Padded inputs, tokenised exactly as ``MiniLMEncoder`` does at run time."""
-    encodings = tokenizer.encode_batch(list(texts))
-    longest = max(len(e.ids) for e in encodings)
-    ids = np.zeros((len(texts), longest), dtype=np.int64)
-    mask = np.zeros_like(ids)
-    for row, encoding in enumerate(encodings):
-        ids[row, : len(encoding.ids)] = encoding.ids
-        mask[row, : len(encoding.ids)] = 1
-    return {
-        "input_ids": torch.from_numpy(ids),
-        "attention_mask": torch.from_numpy(mask),
-        "token_type_ids": torch.zeros_like(torch.from_numpy(ids)),
-    }
+    """Padded inputs as tensors, tokenised exactly as ``MiniLMEncoder`` does at run time."""
+    inputs = model_inputs(tokenizer.encode_batch(list(texts)))
+    return {name: torch.from_numpy(array) for name, array in inputs.items()}
 
 
 def fine_tune(
@@ -135,7 +117,7 @@ def fine_tune(
     try:
         torch.manual_seed(seed)
         order = np.random.RandomState(seed)
-        tokenizer = _tokenizer()
+        tokenizer = load_tokenizer()
         model = AutoModel.from_pretrained(str(stock_model_dir()))
         head = torch.nn.Linear(DIMENSION, 2)
         labels = torch.tensor([int(c) for c in data.complaint])
@@ -222,10 +204,8 @@ def export(model: Any, path: Path) -> None:
         graph = onnx.load(str(plain))
     quantize_weights(graph)
     onnx.checker.check_model(graph)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.name + ".partial")
-    onnx.save(graph, str(partial))
-    partial.replace(path)
+    with replacing(path) as partial:
+        onnx.save(graph, str(partial))
 
 
 def quantize_weights(graph: Any) -> int:

@@ -14,7 +14,6 @@ always sees both the sentiment and complaint scores.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,6 +27,7 @@ from socialdesk.triage.features import (
     WordVectors,
     sparse_dot,
 )
+from socialdesk.triage.files import file_sha256
 
 
 def softmax(scores: FloatArray) -> FloatArray:
@@ -199,14 +199,6 @@ class EncoderFile:
                 "`socialdesk triage train`"
             )
         return path
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as stream:
-        for block in iter(lambda: stream.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,7 @@ import numpy as np
 from socialdesk.triage.classify import INTENTS, SENTIMENTS, Triager
 from socialdesk.triage.embeddings import ARTIFACTS, MiniLMEncoder
 from socialdesk.triage.features import FloatArray, NgramVectorizer, SparseBatch, WordVectors
+from socialdesk.triage.files import file_sha256, replacing
 from socialdesk.triage.finetune import FineTuneSet
 from socialdesk.triage.heads import (
     EncoderFile,
@@ -39,7 +40,6 @@ from socialdesk.triage.heads import (
     RbfScorer,
     TierModel,
     complaint_inputs,
-    file_sha256,
     join,
 )
 from socialdesk.triage.text import normalize
@@ -603,16 +603,13 @@ class CachedEncoder:
         leaves the previous cache whole."""
         if self.cache is None:
             return
-        self.cache.parent.mkdir(parents=True, exist_ok=True)
         keys = sorted(self.vectors)
-        partial = self.cache.with_name(self.cache.name + ".partial")
-        with partial.open("wb") as stream:
+        with replacing(self.cache) as partial, partial.open("wb") as stream:
             np.savez(
                 stream,
                 keys=np.asarray(keys),
                 vectors=np.stack([self.vectors[k] for k in keys]).astype(np.float32),
             )
-        partial.replace(self.cache)
 
 
 def evaluate(triager: Triager, data: Datasets) -> dict[str, float]:
