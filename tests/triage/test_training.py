@@ -219,6 +219,37 @@ def test_the_embedding_cache_keeps_each_encoders_vectors_apart(tmp_path: Path) -
     assert len(CachedEncoder(again, cache).vectors) == 3  # type: ignore[arg-type]  # duck-typed
 
 
+def test_two_encoders_sharing_a_cache_file_keep_each_others_vectors(tmp_path: Path) -> None:
+    # Both are opened before either writes, as when one run trains two tiers: the second to
+    # save must not drop what the first saved.
+    cache = tmp_path / "vectors.npz"
+    tuned = CachedEncoder(_CountingEncoder(), cache, tag="fine-tuned")  # type: ignore[arg-type]  # duck-typed
+    stock = CachedEncoder(_CountingEncoder(), cache)  # type: ignore[arg-type]  # duck-typed
+    tuned(["a parcel"])
+    stock(["a refund"])
+    reread = CachedEncoder(_CountingEncoder(), cache)  # type: ignore[arg-type]  # duck-typed
+    assert sorted(reread.vectors) == sorted([tuned.key("a parcel"), stock.key("a refund")])
+
+
+def test_a_run_stopped_while_saving_a_model_leaves_the_old_one_whole(
+    tiny_data: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    model = _train(tiny_data, tmp_path)
+    path = tmp_path / "default.npz"
+    before = path.read_bytes()
+
+    def stopped(stream: Any, **_: Any) -> None:
+        stream.write(b"PK half a file")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(np, "savez_compressed", stopped)
+    with pytest.raises(KeyboardInterrupt):
+        model.save(path)
+    monkeypatch.undo()
+    assert path.read_bytes() == before
+    TierModel.load(path)
+
+
 def test_a_run_stopped_while_saving_the_cache_leaves_the_old_one_whole(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

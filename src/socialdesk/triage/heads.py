@@ -27,7 +27,7 @@ from socialdesk.triage.features import (
     WordVectors,
     sparse_dot,
 )
-from socialdesk.triage.files import file_sha256
+from socialdesk.triage.files import file_sha256, replacing
 
 
 def softmax(scores: FloatArray) -> FloatArray:
@@ -272,8 +272,10 @@ class TierModel:
             arrays["vectors.table"] = self.word_vectors.table.astype(np.float16)
         for name in ("sentiment", "complaint", "intent"):
             arrays.update(_pack_head(name, getattr(self, name)))
-        path.parent.mkdir(parents=True, exist_ok=True)
-        np.savez_compressed(path, **arrays)  # type: ignore[arg-type]  # numpy's stub is too narrow
+        # Written beside the model and moved into place: a run stopped mid-write leaves the
+        # previous model whole, and a running desk never loads half a file.
+        with replacing(path) as partial, partial.open("wb") as stream:
+            np.savez_compressed(stream, **arrays)  # type: ignore[arg-type]  # numpy's stub is too narrow
 
     @classmethod
     def load(cls, path: Path) -> TierModel:

@@ -566,6 +566,15 @@ def train_tier(data: Datasets, *, tier: str, encode: Encode | None = None) -> Ti
     )
 
 
+def _read_cache(path: Path) -> dict[str, FloatArray]:
+    if not path.is_file():
+        return {}
+    with np.load(path, allow_pickle=False) as archive:
+        keys = archive["keys"].tolist()
+        values = archive["vectors"]
+    return {str(k): values[i] for i, k in enumerate(keys)}
+
+
 class CachedEncoder:
     """MiniLM vectors remembered by text hash, so retraining does not re-encode everything.
 
@@ -577,12 +586,7 @@ class CachedEncoder:
         self.encoder = encoder
         self.cache = cache
         self.tag = tag
-        self.vectors: dict[str, FloatArray] = {}
-        if cache is not None and cache.is_file():
-            with np.load(cache, allow_pickle=False) as archive:
-                keys = archive["keys"].tolist()
-                values = archive["vectors"]
-            self.vectors = {str(k): values[i] for i, k in enumerate(keys)}
+        self.vectors: dict[str, FloatArray] = _read_cache(cache) if cache is not None else {}
 
     def key(self, text: str) -> str:
         keyed = f"{self.tag}\0{text}" if self.tag else text
@@ -603,6 +607,10 @@ class CachedEncoder:
         leaves the previous cache whole."""
         if self.cache is None:
             return
+        # Another encoder's vectors in the same file (another tier trained in this run, with
+        # its own CachedEncoder) are kept: each instance holds only what it read and encoded.
+        for key, vector in _read_cache(self.cache).items():
+            self.vectors.setdefault(key, vector)
         keys = sorted(self.vectors)
         with replacing(self.cache) as partial, partial.open("wb") as stream:
             np.savez(
@@ -743,9 +751,8 @@ def train(
         manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
     manifest.setdefault("tiers", {}).update(figures)
     manifest["corrections"] = len(applied)
-    manifest_path.write_text(
-        json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8"
-    )
+    with replacing(manifest_path) as partial:
+        partial.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     return figures
 
 
