@@ -165,3 +165,21 @@ def test_pages_fit_a_laptop_and_a_phone(desk: LiveDesk) -> None:
                     problems.append(f"{path} at {width}px: header {bar['height']:.0f}px high")
             page.set_viewport_size({"width": WIDTHS[0], "height": 768})
         assert not problems, "\n".join(problems)
+
+
+def test_a_phone_sees_the_inbox_list_on_its_first_screen(desk: LiveDesk) -> None:
+    """On a phone the filters come first; only the most used ones are unfolded, so the first
+    conversation is on the first screen. A filter that is on keeps its group unfolded."""
+    base = desk.base_url
+    with chromium(desk) as browser:
+        page = browser.new_page(viewport={"width": 390, "height": 844})
+        log_in(page, base, "maren@example.org")
+        first = page.locator(".conv-row").first.bounding_box()
+        assert first is not None
+        assert first["y"] < 844, f"the first conversation starts {first['y']:.0f}px down"
+        assert not page.locator("#intent").is_visible()
+        page.locator(".triage-filters summary").click()
+        page.locator("#sort").select_option("priority")
+        page.goto(f"{base}/?sort=priority")
+        expect(page.locator("#sort")).to_be_visible()
+        expect(page.locator(".triage-filters summary .count")).to_have_text("on")

@@ -117,6 +117,8 @@ def test_inbox_rows_show_triage_chips_in_words(
     row = page.text.split(f'data-conversation-id="{triaged.angry}"')[1].split("</li>")[0]
     assert 'class="chip chip-complaint"' in row
     assert "Intent: </span>complaint" in row
+    # A complaint whose intent is "complaint" too is one chip, not the word twice.
+    assert row.count(">complaint</span>") == 1
     assert "negative</span>" in row
     assert "Sentiment: " in row
     assert "Language: </span>en" in row
@@ -234,6 +236,7 @@ def test_each_inbound_message_shows_its_labels_and_why(
     assert page.status_code == 200
     block = page.text.split(f'id="triage-{triaged.message_id}"')[1].split("</details>")[0]
     assert "Intent: </span>complaint" in block
+    assert block.count(">complaint</span>") == 1  # flag and intent in one chip
     assert "Priority: </span>urgent" in block
     assert "<summary>Why?</summary>" in block
     assert "<li>outage words: down</li>" in block
