@@ -41,6 +41,7 @@ from socialdesk.demo import data, loader
 from socialdesk.demo.cli import demo
 from socialdesk.demo.data import (
     AnswerFails,
+    Answers,
     Asks,
     CancelsFollowUp,
     ComesBack,
@@ -57,6 +58,8 @@ from socialdesk.followups.models import FollowUp, FollowUpPolicy, FollowUpStatus
 from socialdesk.jobs import registry as jobs_registry
 from socialdesk.jobs.models import JobIntent
 from socialdesk.notifications.models import Notification
+from socialdesk.policy import service as policy_service
+from socialdesk.policy.models import Approval, ApprovalStatus
 from socialdesk.routing import service as routing_service
 from socialdesk.routing.models import AutomationRule, AutomationRun, RoutingRule, Strategy
 from socialdesk.schedules.models import BusinessHours
@@ -531,7 +534,28 @@ def test_demo_loads_with_every_feature_and_only_once(
         and m.visibility != "note"
     ]
     assert web_replies
+    # The code of conduct is in place, every reply passed it, and one draft (an injury) waits
+    # for an approver, with the clause that held it.
+    policy = policy_service.latest(db, organization_id=org.id, scope=policy_service.ORG_SCOPE)
+    assert policy is not None
+    assert policy.yaml == data.CODE_OF_CONDUCT
+    held = [m for m in messages if m.delivery_state == DeliveryState.HELD.value]
+    assert [m.text for m in held] == [
+        s.text
+        for scene in data.SCENES
+        if scene.key == "web-hard-braking"
+        for s in scene.steps
+        if isinstance(s, Answers)
+    ]
+    approval = db.scalars(select(Approval).where(Approval.organization_id == org.id)).one()
+    assert approval.status == ApprovalStatus.PENDING.value
+    assert approval.message_id == held[0].id
+    assert [r["rule"] for r in approval.reasons] == ["incidents-go-through-communications"]
+    assert held[0].sent_at is None
+    assert held[0].native_id is None
     for reply in web_replies:
+        if reply in held:
+            continue
         assert reply.author_member_id is not None
         assert reply.delivery_state == DeliveryState.SENT.value
         assert reply.native_id is not None

@@ -16,8 +16,9 @@ from socialdesk.config import get_settings
 )
 def demo(reset: bool) -> None:
     """Load a demo organization, Kestrel Valley Transit: members in four teams, brand accounts
-    on the website chat, X, Mastodon, Bluesky and email, and a few dozen conversations from
-    the last days. Creates or migrates the database first. Running it again changes nothing."""
+    on the website chat, X, Mastodon, Bluesky and email, its code of conduct, and a few dozen
+    conversations from the last days. Creates or migrates the database first. Running it again
+    changes nothing."""
     from socialdesk.db.migrate import upgrade
     from socialdesk.db.session import get_engine
     from socialdesk.demo import loader

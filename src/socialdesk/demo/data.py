@@ -398,6 +398,57 @@ FOLLOW_UP_POLICIES: tuple[FollowUpSpec, ...] = (
 )
 
 
+# -- the code of conduct ---------------------------------------------------------------------
+# Adopted by the owner when the desk was set up. Every reply written in the desk passes it; one
+# draft about a rider hurt on a bus waits in Approvals for Communications (scene
+# "web-hard-braking"), and "Back-test against past messages" shows what it would have caught.
+
+CODE_OF_CONDUCT_COMMENT = "our code of conduct for every channel, agreed with Communications"
+CODE_OF_CONDUCT = """\
+name: Kestrel Valley Transit code of conduct
+description: >
+  How we speak for Kestrel Valley Transit on every channel: courteous, accurate about what we
+  know, careful with riders' data, and never promising money in public.
+topics:
+  compensation: [refund, compensation, reimburse, voucher, free ticket, free travel, money back]
+rules:
+  - id: courteous-tone
+    explain: "We are calm and courteous with every rider, including the ones who are angry with us."
+    action: block
+    tone: [profanity, hostile, shouting]
+  - id: no-personal-data-in-public
+    explain: >-
+      Never ask for or repeat a rider's personal details in public: move to a direct message.
+    action: block
+    personal_data: [email, phone, card]
+    patterns:
+      kestrelpass-number: '\\bKP-?\\d{8}\\b'
+    allow: ["0800 555 0199"]  # our own taxi and assistance line
+  - id: official-links-only
+    explain: "Link only to our own sites, so riders are never sent to look-alikes."
+    action: approve
+    allowed_domains: [kestrelvalley.example]
+  - id: no-money-in-public
+    explain: >-
+      In public we never promise money: refunds and compensation are settled in a direct
+      message.
+    action: approve
+    visibility: [public]
+    topics: [compensation]
+  - id: incidents-go-through-communications
+    explain: >-
+      Anything about an assault, injury or accident is worded with Communications before it
+      goes out.
+    action: approve
+    terms: [assault, assaulted, injured, injury, accident, police]
+  - id: no-blame
+    explain: "We own our mistakes and never blame riders, staff or contractors in public."
+    action: warn
+    visibility: [public]
+    terms: [your fault, not our fault, the driver's fault, the contractor's fault]
+"""
+
+
 @dataclass(frozen=True)
 class IdentitySpec:
     native_id: str
@@ -540,6 +591,11 @@ CUSTOMERS: tuple[CustomerSpec, ...] = (
         "ingrid",
         "Ingrid Solberg",
         web=IdentitySpec("b51f0c3e-5d0a-4f4e-9b7e-2f6a1c8d9e10", "ingrid.solberg@mail.example"),
+    ),
+    _customer(
+        "carmen",
+        "Carmen Ruiz",
+        web=IdentitySpec("c1d9a2e4-7b3f-4c8e-9a61-5e2f0b7d4a93", "carmen.ruiz@mail.example"),
     ),
 )
 
@@ -1625,6 +1681,30 @@ SCENES: tuple[Scene, ...] = (
                 ago(hours=5, minutes=40),
                 "4 out of 5. Quick and friendly, but the holiday timetable should be on the "
                 "website too.",
+            ),
+        ),
+    ),
+    # ---- the code of conduct at work: a draft waits for an approver --------------------------
+    Scene(
+        "web-hard-braking",
+        ChannelKind.WEB,
+        "carmen",
+        (
+            Says(
+                ago(minutes=40),
+                "The driver of bus 27 braked so hard at Millbrook this morning that I fell and "
+                "hurt my wrist. Nobody even asked if I was ok.",
+            ),
+            Assigns(ago(minutes=35), "priya", "priya"),
+            Tags(ago(minutes=35), "priya", ("safety", "bus-27")),
+            # Mentions an injury: "incidents-go-through-communications" holds the draft until
+            # an approver (an admin or the owner) lets it out. It waits in Approvals.
+            Answers(
+                ago(minutes=30),
+                "priya",
+                "I'm so sorry you were injured, Carmen, and that nobody stopped to help. Could "
+                "you tell me the time and the direction of the bus? Our safety team reviews "
+                "every report like yours with the driver's depot.",
             ),
         ),
     ),

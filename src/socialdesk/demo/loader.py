@@ -63,7 +63,7 @@ from socialdesk.contacts import service as contacts_service
 from socialdesk.contacts.models import ContactIdentity
 from socialdesk.conversations import flows
 from socialdesk.conversations import service as conversations_service
-from socialdesk.conversations.models import Conversation, Message, Status
+from socialdesk.conversations.models import Conversation, DeliveryState, Message, Status
 from socialdesk.db.session import session_scope
 from socialdesk.demo import data
 from socialdesk.demo.data import (
@@ -95,6 +95,7 @@ from socialdesk.jobs import queue as jobs_queue
 from socialdesk.notifications import service as notifications_service
 from socialdesk.notifications import teams as team_settings
 from socialdesk.outbound import service as outbound_service
+from socialdesk.policy import service as policy_service
 from socialdesk.routing import automation
 from socialdesk.routing import service as routing_service
 from socialdesk.routing.duty import Availability
@@ -109,7 +110,7 @@ from socialdesk.sla.schemas import SlaPolicyCreate
 # never removes an organization that merely happens to use the same slug. The version says
 # which demo it is: an older one is left alone too (``--reset`` loads the current one).
 DEMO_SETTING = "demo"
-DEMO_VERSION = 2
+DEMO_VERSION = 3
 # How long after a message was queued the delivery job ran.
 DELIVERY_DELAY = timedelta(seconds=4)
 # How often a member at work reads their notifications.
@@ -380,6 +381,13 @@ class _Builder:
                 settings=dict(account.settings),
             )
         self._routing(org.id)
+        policy_service.save(
+            session,
+            organization_id=org.id,
+            yaml_text=data.CODE_OF_CONDUCT,
+            author=self.members["maren"],
+            comment=data.CODE_OF_CONDUCT_COMMENT,
+        )
         for position, sla in enumerate(data.SLA_POLICIES):
             sla_service.create(
                 session,
@@ -720,7 +728,8 @@ class _Builder:
                 self.session, conversation=conversation, author=actor, text=step.text
             )
             self._keep_promises(conversation, message, actor, step.text)
-            self.deliveries.append(_Delivery(message.id, turn.at + DELIVERY_DELAY, None))
+            if message.delivery_state != DeliveryState.HELD.value:  # held: waits for approval
+                self.deliveries.append(_Delivery(message.id, turn.at + DELIVERY_DELAY, None))
             return
         brand = Identity(f"brand:{account.handle}", account.handle, account.display_name)
         native_id = _native_id(turn, brand.native_id)
