@@ -25,7 +25,8 @@ from socialdesk.config import get_settings
 from socialdesk.notifications import preferences
 from socialdesk.web import forms
 from socialdesk.web import views as web_views
-from socialdesk.web.admin import FormError, attempt, page_context, source_of
+from socialdesk.web.admin import page_context, source_of
+from socialdesk.web.forms import FormError, attempt
 from socialdesk.web.render import UNPROCESSABLE, render
 
 router = APIRouter(include_in_schema=False)

@@ -10,7 +10,7 @@ pages say whether they are set, never what they are.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from typing import Any
@@ -29,7 +29,7 @@ from socialdesk.channels import service as channels_service
 from socialdesk.channels.models import BrandAccount, BrandAccountAccess
 from socialdesk.common import clock
 from socialdesk.common.deps import DB, Actor, ChannelAdmin, MemberAdmin
-from socialdesk.common.errors import DomainError, NotAuthenticated, ValidationFailed
+from socialdesk.common.errors import ValidationFailed
 from socialdesk.config import get_settings
 from socialdesk.connectors.base import ChannelKind
 from socialdesk.conversations import recovery
@@ -37,20 +37,12 @@ from socialdesk.notifications import service as notifications_service
 from socialdesk.notifications import teams as team_settings
 from socialdesk.web import forms
 from socialdesk.web import viewmodels as vm
+from socialdesk.web.forms import FormError, attempt
 from socialdesk.web.render import UNPROCESSABLE, environment, render, zone
 
 router = APIRouter(include_in_schema=False)
 
 CREDENTIAL_ROWS = 4  # empty key/value rows offered on the forms
-
-
-@dataclass(frozen=True)
-class FormError:
-    """A service's refusal, shown beside the form named ``form``."""
-
-    form: str
-    message: str
-    field: str | None = None
 
 
 def page_context(db: Session, actor: Actor) -> dict[str, Any]:
@@ -105,20 +97,6 @@ def record_change(
         before=before,
         after=after,
     )
-
-
-def attempt(db: Session, form_name: str, action: Callable[[], object]) -> FormError | None:
-    """Run one service call; a refusal is rolled back and returned for the form to show.
-    Role and CSRF checks ran before the handler, so a refusal here is about this action."""
-    try:
-        action()
-    except NotAuthenticated:
-        raise
-    except DomainError as exc:
-        db.rollback()
-        return FormError(form=form_name, message=exc.message, field=exc.field)
-    db.flush()
-    return None
 
 
 def _role(raw: str) -> Role:

@@ -27,7 +27,8 @@ from socialdesk.conversations import service as conversations_service
 from socialdesk.conversations.models import Conversation
 from socialdesk.web import forms
 from socialdesk.web import viewmodels as vm
-from socialdesk.web.admin import FormError, attempt, page_context
+from socialdesk.web.admin import page_context
+from socialdesk.web.forms import FormError, attempt
 from socialdesk.web.render import UNPROCESSABLE, is_htmx, panel_answer, render
 
 router = APIRouter(include_in_schema=False)

@@ -25,7 +25,8 @@ from socialdesk.escalations import service as escalations_service
 from socialdesk.escalations.models import EscalationRequest, RequestStatus
 from socialdesk.web import forms
 from socialdesk.web import viewmodels as vm
-from socialdesk.web.admin import FormError, attempt, page_context
+from socialdesk.web.admin import page_context
+from socialdesk.web.forms import FormError, attempt
 from socialdesk.web.render import panel_answer, render
 
 router = APIRouter(include_in_schema=False)

@@ -29,7 +29,8 @@ from socialdesk.followups import metrics, service
 from socialdesk.followups.models import FollowUp, FollowUpPolicy, Survey
 from socialdesk.web import forms
 from socialdesk.web import viewmodels as vm
-from socialdesk.web.admin import FormError, attempt, page_context
+from socialdesk.web.admin import page_context
+from socialdesk.web.forms import FormError, attempt
 from socialdesk.web.render import UNPROCESSABLE, is_htmx, render
 
 router = APIRouter(include_in_schema=False)

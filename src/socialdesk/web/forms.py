@@ -12,12 +12,14 @@ from typing import Annotated, Any, Protocol
 from urllib.parse import urlencode, urlsplit
 
 from fastapi import Depends, Request
+from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 
 from socialdesk.common import clock
-from socialdesk.common.errors import ValidationFailed
+from socialdesk.common.errors import DomainError, NotAuthenticated, ValidationFailed
 from socialdesk.conversations.models import Priority, Status
 from socialdesk.conversations.service import STATUS_ALL, AssigneeFilter, InboxFilter
+from socialdesk.outbound.service import NeedsConfirmation
 from socialdesk.web.render import UNPROCESSABLE
 
 STATUS_CHOICES: tuple[str, ...] = (*(s.value for s in Status), STATUS_ALL)
@@ -342,3 +344,32 @@ def safe_next(raw: str | None, default: str = "/") -> str:
     if parts.scheme or parts.netloc:
         return default
     return candidate
+
+
+# -- a service's refusal, beside its form -------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FormError:
+    """A service's refusal, shown beside the form named ``form``."""
+
+    form: str
+    message: str
+    field: str | None = None
+    confirm: bool = False  # the author may send anyway (a warning, not a block)
+
+
+def attempt(db: Session, form_name: str, action: Callable[[], object]) -> FormError | None:
+    """Run one service call; a refusal is rolled back and returned for the form to show.
+    Role and CSRF checks ran before the handler, so a refusal here is about this action (a
+    brand account you may not answer for, say) and belongs beside the form."""
+    try:
+        action()
+    except NotAuthenticated:
+        raise
+    except DomainError as exc:
+        db.rollback()
+        confirm = isinstance(exc, NeedsConfirmation)
+        return FormError(form=form_name, message=exc.message, field=exc.field, confirm=confirm)
+    db.flush()
+    return None

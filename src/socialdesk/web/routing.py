@@ -28,7 +28,8 @@ from socialdesk.routing import automation, conditions
 from socialdesk.routing import service as routing_service
 from socialdesk.routing.models import AutomationRule, RoutingRule, Strategy
 from socialdesk.web import forms
-from socialdesk.web.admin import FormError, attempt, page_context
+from socialdesk.web.admin import page_context
+from socialdesk.web.forms import FormError, attempt
 from socialdesk.web.render import UNPROCESSABLE, is_htmx, render
 
 router = APIRouter(include_in_schema=False)

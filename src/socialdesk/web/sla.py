@@ -35,7 +35,8 @@ from socialdesk.sla.alerts import TARGET_LABELS
 from socialdesk.sla.models import SlaClock, SlaPolicy
 from socialdesk.sla.schemas import SlaPolicyCreate, SlaPolicyUpdate
 from socialdesk.web import forms
-from socialdesk.web.admin import FormError, attempt, page_context
+from socialdesk.web.admin import page_context
+from socialdesk.web.forms import FormError, attempt
 from socialdesk.web.render import UNPROCESSABLE, duration_words, render
 
 router = APIRouter(include_in_schema=False)

@@ -9,7 +9,6 @@ beside the form it came from, with status 422.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -43,6 +42,7 @@ from socialdesk.triage import service as triage_service
 from socialdesk.web import commitments as web_commitments
 from socialdesk.web import forms
 from socialdesk.web import viewmodels as vm
+from socialdesk.web.forms import FormError, attempt
 from socialdesk.web.render import UNPROCESSABLE, is_htmx, render, zone
 
 router = APIRouter(include_in_schema=False)
@@ -72,16 +72,6 @@ def error_page(request: Request, exc: DomainError) -> Response:
         {"status": exc.status_code, "message": exc.message},
         status_code=exc.status_code,
     )
-
-
-@dataclass(frozen=True)
-class FormError:
-    """A service's refusal, shown beside the form named ``form``."""
-
-    form: str
-    message: str
-    field: str | None = None
-    confirm: bool = False  # the author may send anyway (a warning, not a block)
 
 
 # -- login --------------------------------------------------------------------------------
@@ -378,22 +368,6 @@ def _respond(
     return render(request, fragment, context, status_code=UNPROCESSABLE if error else 200)
 
 
-def _attempt(db: Session, form_name: str, action: Callable[[], object]) -> FormError | None:
-    """Run one service call; a refusal is rolled back and returned for the form to show."""
-    try:
-        action()
-    except NotAuthenticated:
-        raise
-    except DomainError as exc:
-        # Role and CSRF checks ran before the handler; a refusal here is about this action
-        # (a brand account you may not answer for, say) and belongs beside the form.
-        db.rollback()
-        confirm = isinstance(exc, outbound_service.NeedsConfirmation)
-        return FormError(form=form_name, message=exc.message, field=exc.field, confirm=confirm)
-    db.flush()
-    return None
-
-
 def _side_action(
     request: Request,
     db: Session,
@@ -406,7 +380,7 @@ def _side_action(
     """Run one change from a side panel's form (named ``form_name``) on the conversation and
     answer with the side panels, the refusal beside that form if there was one."""
     conversation = _conversation(db, actor, conversation_id)
-    error = _attempt(db, form_name, lambda: action(conversation))
+    error = attempt(db, form_name, lambda: action(conversation))
     return _respond(request, db, actor, conversation, fragment="_side_response.html", error=error)
 
 
@@ -478,7 +452,7 @@ def set_status(
             db, conversation=conversation, status=status, actor=actor.member
         )
 
-    error = _attempt(db, "status", act)
+    error = attempt(db, "status", act)
     extra: dict[str, Any] = {}
     if error is not None and error.field == "commitments":
         tz = zone(vm.organization(db, actor.organization_id).timezone)
@@ -601,7 +575,7 @@ def _compose(
             )
         )
 
-    error = _attempt(db, composer, act)
+    error = attempt(db, composer, act)
     extra: dict[str, Any] = {}
     if error is not None:
         # Keep the author's choices beside the draft they get back (a warning to confirm,
@@ -663,7 +637,7 @@ def retry(
     message = db.get(Message, message_id)
     if message is None or message.conversation_id != conversation.id:
         raise NotFound(f"message {message_id} is not in conversation {conversation_id}")
-    error = _attempt(
+    error = attempt(
         db,
         f"retry-{message_id}",
         lambda: outbound_service.retry(db, message=message, actor=actor.member),
@@ -698,7 +672,7 @@ def correct_triage(
             member=actor.member,
         )
 
-    error = _attempt(db, f"triage-{message_id}", act)
+    error = attempt(db, f"triage-{message_id}", act)
     if error is None and not is_htmx(request):
         return RedirectResponse(
             f"/conversations/{conversation.id}#message-{message_id}", status_code=303
