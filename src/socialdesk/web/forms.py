@@ -17,6 +17,7 @@ from starlette.datastructures import FormData
 
 from socialdesk.common import clock
 from socialdesk.common.errors import DomainError, NotAuthenticated, ValidationFailed
+from socialdesk.common.pagination import MAX_ROW_ID
 from socialdesk.conversations.models import Priority, Status
 from socialdesk.conversations.service import STATUS_ALL, AssigneeFilter, InboxFilter
 from socialdesk.outbound.service import NeedsConfirmation
@@ -61,6 +62,8 @@ def optional_id(form: Mapping[str, object], name: str) -> int | None:
         raise ValidationFailed(f"{name} must be a number, not {raw!r}", field=name) from None
     if value < 1:
         raise ValidationFailed(f"{name} must be a positive number", field=name)
+    if value > MAX_ROW_ID:  # the databases cannot even look such an id up
+        raise ValidationFailed(f"{name} {raw!r} names nothing in the list", field=name)
     return value
 
 
