@@ -16,6 +16,7 @@ from starlette.routing import Match
 
 from socialdesk import __version__
 from socialdesk.accounts import api as accounts_api
+from socialdesk.alerts import api as alerts_api
 from socialdesk.channels import api as channels_api
 from socialdesk.channels import webhooks as channel_webhooks
 from socialdesk.commitments import api as commitments_api
@@ -35,6 +36,7 @@ from socialdesk.routing import api as routing_api
 from socialdesk.sla import api as sla_api
 from socialdesk.web import account as web_account
 from socialdesk.web import admin as web_admin
+from socialdesk.web import alerts as web_alerts
 from socialdesk.web import chat as web_chat
 from socialdesk.web import commitments as web_commitments
 from socialdesk.web import conduct as web_conduct
@@ -164,6 +166,7 @@ def create_app() -> FastAPI:
         notifications_api,
         commitments_api,
         followups_api,
+        alerts_api,
     ):
         app.include_router(module.router, prefix="/api")
     app.include_router(events_api.router)
@@ -176,6 +179,7 @@ def create_app() -> FastAPI:
     app.include_router(web_account.router)
     for web_module in (
         web_routing,
+        web_alerts,
         web_sla,
         web_escalations,
         web_notifications,

@@ -18,6 +18,7 @@ from tests.api.conftest import Desk, Org, bearer
 from tests.factories.conversations import inbound, ingest
 
 from socialdesk.accounts.models import Member
+from socialdesk.alerts import service as alerts_service
 from socialdesk.app import create_app
 from socialdesk.channels.models import BrandAccount
 from socialdesk.outbound import service as outbound_service
@@ -141,8 +142,17 @@ def _desk_objects(
         conditions=[],
         actions=[{"type": "add_tag", "tag": "automated"}],
     )
+    alert = alerts_service.create(
+        session,
+        organization_id=org.organization_id,
+        spec=alerts_service.AlertSpec(
+            name="Surge", window_minutes=15, threshold=5, notify_to="admins", filters={}
+        ),
+        actor=None,
+    )
     session.commit()
     return {
+        "alert_id": alert.id,
         "escalation_id": escalation.id,
         "notification_id": notification.id,
         "commitment_id": commitment.id,

@@ -12,6 +12,7 @@ import pytest
 
 from socialdesk.accounts import service as accounts_service
 from socialdesk.accounts.models import Role
+from socialdesk.alerts import service as alerts_service
 from socialdesk.commitments import service as commitments_service
 from socialdesk.escalations import service as escalations_service
 from tests.browser.chromium import chromium, expect, log_in
@@ -38,6 +39,8 @@ PAGES = (
     "/admin/business-hours",
     "/admin/sla",
     "/admin/routing",
+    "/admin/alerts",
+    "/admin/alerts/new",
     "/admin/audit",
 )
 
@@ -110,6 +113,22 @@ def desk(tmp_path: Path) -> Iterator[LiveDesk]:
                 text="Please check the tram 4 timetable at the depot",
                 team_id=team.id,
             )
+            # An alert that is over, so its page shows the state line and a firing.
+            alert = alerts_service.create(
+                session,
+                organization_id=org.id,
+                spec=alerts_service.AlertSpec(
+                    name="Questions about the timetable of every line on the network",
+                    window_minutes=60,
+                    threshold=10,
+                    baseline_factor=2.5,
+                    notify_to="team",
+                    team_id=team.id,
+                    filters={"intent": "question", "words": ["line", "running", "timetable"]},
+                ),
+                actor=owner,
+            )
+            alerts_service.check(session, alert)
             session.commit()
         yield live
 

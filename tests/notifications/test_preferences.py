@@ -36,6 +36,7 @@ def _muted(member_id: int) -> list[str]:
         ("sla.breach", "sla"),
         ("followup.negative", "followups"),
         ("automation", "automation"),
+        ("alert.volume", "alerts"),
         ("account.unhealthy", "health"),
         ("webhook.failed", "health"),
         ("mail.failed", "health"),

@@ -56,13 +56,15 @@ AREA_RULES: list[tuple[str, re.Pattern[str], frozenset[Permission]]] = [
     ("*", re.compile(r"^/admin/accounts"), frozenset({Permission.CHANNELS_MANAGE})),
     (
         "*",
-        re.compile(r"^(/api)?/admin/(routing|sla|business-hours|automation|follow-ups|promises)"),
+        re.compile(
+            r"^(/api)?/admin/(routing|sla|business-hours|automation|alerts|follow-ups|promises)"
+        ),
         frozenset({Permission.ROUTING_MANAGE}),
     ),
     (
         "*",
         re.compile(
-            r"^/admin/(?!accounts|routing|sla|business-hours|automation|follow-ups|promises)"
+            r"^/admin/(?!accounts|routing|sla|business-hours|automation|alerts|follow-ups|promises)"
         ),
         frozenset({Permission.MEMBERS_MANAGE}),
     ),

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from socialdesk.accounts import invitations
 from socialdesk.accounts import service as accounts_service
 from socialdesk.accounts.models import Member, Organization, Role
+from socialdesk.alerts import service as alerts_service
 from socialdesk.channels.models import BrandAccount
 from socialdesk.commitments import service as commitments_service
 from socialdesk.escalations import service as escalations_service
@@ -126,6 +127,14 @@ def build_world(session: Session, *, name: str) -> World:
         conditions=[],
         actions=[{"type": "add_tag", "tag": "automated"}],
     )
+    alert = alerts_service.create(
+        session,
+        organization_id=org.id,
+        spec=alerts_service.AlertSpec(
+            name=f"alert {name}", window_minutes=15, threshold=10, notify_to="admins", filters={}
+        ),
+        actor=owner,
+    )
     session.flush()
     tracking.reconcile(session, conversation_id=result.conversation.id)
     session.flush()
@@ -149,6 +158,7 @@ def build_world(session: Session, *, name: str) -> World:
         "sla_policy_id": sla_policy.id,
         "routing_rule_id": routing_rule.id,
         "automation_rule_id": automation_rule.id,
+        "alert_id": alert.id,
     }
     session.commit()
     return world

@@ -1,6 +1,7 @@
 """Imports every domain's models so that Base.metadata knows all tables (Alembic, tests)."""
 
 from socialdesk.accounts import models as accounts_models
+from socialdesk.alerts import models as alerts_models
 from socialdesk.channels import models as channels_models
 from socialdesk.commitments import models as commitments_models
 from socialdesk.contacts import models as contacts_models
@@ -21,6 +22,7 @@ from socialdesk.triage import models as triage_models
 __all__ = [
     "Base",
     "accounts_models",
+    "alerts_models",
     "channels_models",
     "commitments_models",
     "contacts_models",

@@ -3,6 +3,7 @@
 A new domain with jobs adds one import here.
 """
 
+from socialdesk.alerts import jobs as alerts_jobs
 from socialdesk.channels import jobs as channels_jobs
 from socialdesk.commitments import jobs as commitments_jobs
 from socialdesk.conversations import jobs as conversations_jobs
@@ -17,6 +18,7 @@ from socialdesk.sla import jobs as sla_jobs
 from socialdesk.triage import jobs as triage_jobs
 
 __all__ = [
+    "alerts_jobs",
     "channels_jobs",
     "commitments_jobs",
     "conversations_jobs",

@@ -60,6 +60,12 @@ TOPICS: tuple[Topic, ...] = (
         ("automation",),
     ),
     Topic(
+        "alerts",
+        "Volume alerts",
+        "more customers than usual write about something an alert watches",
+        ("alert.",),
+    ),
+    Topic(
         "health",
         "Accounts and integrations",
         "a brand account, a team webhook or a team address is failing",

@@ -16,6 +16,8 @@ class MessageTriage(Base):
     """What the models said about one inbound message, and why (kept for the UI to explain)."""
 
     __tablename__ = "message_triage"
+    # Volume alerts count recent customer messages through this (alerts/service.py).
+    __table_args__ = (Index("ix_message_triage_org_created", "organization_id", "created_at"),)
 
     message_id: Mapped[int] = mapped_column(
         BigId, ForeignKey("messages.id", ondelete="CASCADE"), primary_key=True
