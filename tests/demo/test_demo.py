@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from socialdesk.accounts import service as accounts_service
 from socialdesk.accounts.models import AuditEvent, Member, Organization, Team
+from socialdesk.alerts.models import AlertFiring, VolumeAlert
 from socialdesk.channels.models import BrandAccount, EventStatus, InboundEvent
 from socialdesk.commitments.models import Commitment, CommitmentStatus
 from socialdesk.common.clock import FrozenClock, use_clock
@@ -83,6 +84,7 @@ WORKER_MINUTE = (
     "followups.sweep",
     "commitments.remind",
     "escalations.overdue",
+    "alerts.check",
 )
 # Sunday 27 December 2026, 02:30 in Amsterdam: night, weekend and a holiday week.
 HOLIDAY_NIGHT = datetime(2026, 12, 27, 1, 30, tzinfo=UTC)
@@ -288,6 +290,29 @@ def _shows_the_desk_at_work(db: Session, org: Organization, now: datetime) -> No
     assert care.promise_kept_rate
     assert care.commitments_overdue >= 1
 
+    # Volume alerts: the tram 4 outage went over once, told Communications' lead, and calmed.
+    alerts = {
+        a.name: a
+        for a in db.scalars(select(VolumeAlert).where(VolumeAlert.organization_id == org.id))
+    }
+    assert set(alerts) == {a.name for a in data.VOLUME_ALERTS}
+    for alert in alerts.values():
+        assert alert.firing_since is None
+        assert alert.last_checked_at == now
+        firings = db.scalars(select(AlertFiring).where(AlertFiring.alert_id == alert.id)).all()
+        assert len(firings) == 1, alert.name
+        (firing,) = firings
+        assert firing.ended_at is not None
+        assert firing.started_at < firing.ended_at < now
+        assert firing.notified >= 1
+        assert set(firing.conversation_ids) <= set(conversations)
+    told = db.scalars(
+        select(Notification.member_id).where(
+            Notification.organization_id == org.id, Notification.kind == "alert.volume"
+        )
+    ).all()
+    assert teams["Communications"].lead_member_id in told
+
 
 @pytest.fixture
 def desk_client(database_url: str) -> Iterator[TestClient]:
@@ -316,6 +341,7 @@ def _pages_show_it(
         "/reports/care": ["Tickets &amp; billing"],
         "/admin/routing": [r.name for r in data.ROUTING_RULES] + ["went away"],
         "/admin/automation": ["Angry on X, no reply in 15 minutes"],
+        "/admin/alerts": [a.name for a in data.VOLUME_ALERTS],
         "/admin/sla": [p.name for p in data.SLA_POLICIES],
         "/admin/business-hours": [h.name for h in data.BUSINESS_HOURS],
         "/admin/follow-ups": ["checking in"],

@@ -332,6 +332,39 @@ AUTOMATION_RULES: tuple[AutomationSpec, ...] = (
 
 
 @dataclass(frozen=True)
+class VolumeAlertSpec:
+    name: str
+    filters: Mapping[str, Any]
+    window_minutes: int
+    threshold: int
+    notify_to: str
+    team: str | None = None  # a team's name
+    baseline_factor: float | None = None
+
+
+VOLUME_ALERTS: tuple[VolumeAlertSpec, ...] = (
+    # Fires during the tram 4 outage, three hours ago, and tells Communications' lead once.
+    VolumeAlertSpec(
+        "Tram 4 disruption",
+        _frozen(words=("tram 4", "line 4", "tranvía 4")),
+        window_minutes=30,
+        threshold=3,
+        notify_to="team_lead",
+        team="Communications",
+    ),
+    # Against the week's usual level: a handful of complaints in an hour is news here.
+    VolumeAlertSpec(
+        "Complaints above the usual",
+        _frozen(complaint=True),
+        window_minutes=60,
+        threshold=4,
+        notify_to="admins",
+        baseline_factor=3.0,
+    ),
+)
+
+
+@dataclass(frozen=True)
 class SlaSpec:
     """An SLA policy, in order (the first that applies wins). Targets in minutes; ``hours``
     names the business hours it counts, None counts calendar time."""

@@ -37,6 +37,7 @@ from sqlalchemy.sql.expression import column, table
 
 from socialdesk.accounts import service as accounts_service
 from socialdesk.accounts.models import AuditEvent, Member, Organization, Team
+from socialdesk.alerts import service as alerts_service
 from socialdesk.channels import service as channels_service
 from socialdesk.channels.models import BrandAccount
 from socialdesk.commitments import service as commitments_service
@@ -381,6 +382,23 @@ class _Builder:
                 settings=dict(account.settings),
             )
         self._routing(org.id)
+        for alert in data.VOLUME_ALERTS:
+            alerts_service.create(
+                session,
+                organization_id=org.id,
+                spec=alerts_service.AlertSpec(
+                    name=alert.name,
+                    filters={
+                        k: list(v) if isinstance(v, tuple) else v for k, v in alert.filters.items()
+                    },
+                    window_minutes=alert.window_minutes,
+                    threshold=alert.threshold,
+                    baseline_factor=alert.baseline_factor,
+                    notify_to=alert.notify_to,
+                    team_id=self.teams[alert.team].id if alert.team else None,
+                ),
+                actor=self.members["maren"],
+            )
         policy_service.save(
             session,
             organization_id=org.id,

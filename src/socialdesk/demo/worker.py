@@ -28,11 +28,12 @@ from typing import Any
 from sqlalchemy import Select, literal, select, union_all
 from sqlalchemy.orm import Session
 
+from socialdesk.alerts import service as alerts_service
 from socialdesk.commitments import service as commitments_service
 from socialdesk.commitments.models import Commitment, CommitmentStatus
 from socialdesk.common.clock import FrozenClock, use_clock
 from socialdesk.conversations import service as conversations_service
-from socialdesk.conversations.models import Conversation, Status
+from socialdesk.conversations.models import Conversation, Direction, Message, Status
 from socialdesk.escalations import service as escalations_service
 from socialdesk.escalations.models import EscalationRequest, RequestStatus
 from socialdesk.followups import service as followups_service
@@ -59,6 +60,7 @@ class Task(enum.Enum):
     FOLLOW_UPS = "followups.tick"
     PROMISES = "commitments.remind"
     REQUESTS = "escalations.overdue"
+    ALERTS = "alerts.check"
 
 
 # What the listeners compare: a conversation's fields that others react to.
@@ -218,14 +220,24 @@ class Worker:
             if Task.PROMISES in wanted:
                 commitments_service.send_due_reminders(session, now=at)
                 commitments_service.notify_overdue(session, now=at)
+            if Task.ALERTS in wanted:
+                self._check_alerts(at)
             if Task.REQUESTS in wanted:
-                for request_id in escalations_service.overdue_candidates(session, now=at):
-                    request = session.get_one(EscalationRequest, request_id)
-                    if request.organization_id == org:
-                        escalations_service.notify_overdue(session, request_id=request_id, now=at)
+                self._announce_overdue_requests(at)
         for task in wanted:
             self.last_run[task] = at
         return more
+
+    def _check_alerts(self, at: datetime) -> None:
+        for alert in alerts_service.list_alerts(self.session, organization_id=self.organization_id):
+            if alert.enabled:
+                alerts_service.check(self.session, alert, now=at)
+
+    def _announce_overdue_requests(self, at: datetime) -> None:
+        for request_id in escalations_service.overdue_candidates(self.session, now=at):
+            request = self.session.get_one(EscalationRequest, request_id)
+            if request.organization_id == self.organization_id:
+                escalations_service.notify_overdue(self.session, request_id=request_id, now=at)
 
     def _changed_by_task(self, conversation: Conversation, before: Snapshot) -> bool:
         fields = changed_fields(before, snapshot(conversation))
@@ -363,6 +375,29 @@ class Worker:
             if at is None:
                 continue
             yield _aware(at), Task[task]
+        yield from self._alert_moments()
+
+    def _alert_moments(self) -> Iterator[tuple[datetime, Task]]:
+        """Volume alerts have work when a customer writes (the count may go over) and when
+        a message leaves an alert's window (it may come back down)."""
+        windows = {
+            timedelta(minutes=alert.window_minutes)
+            for alert in alerts_service.list_alerts(
+                self.session, organization_id=self.organization_id
+            )
+            if alert.enabled
+        }
+        if not windows:
+            return
+        for written in self.session.scalars(
+            select(Message.created_at).where(
+                Message.organization_id == self.organization_id,
+                Message.direction == Direction.INBOUND.value,
+            )
+        ):
+            yield _aware(written), Task.ALERTS
+            for window in windows:
+                yield _aware(written) + window, Task.ALERTS
 
 
 def _aware(value: datetime) -> datetime:
