@@ -109,7 +109,15 @@ def _allowed_methods(request: Request) -> list[str]:
 
 async def _validation_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
-    first = exc.errors()[0] if exc.errors() else {}
+    errors = exc.errors()
+    if (
+        errors
+        and not _wants_json(request)
+        and all(e.get("loc", ("",))[0] == "path" for e in errors)
+    ):
+        # A desk page whose id is not one (/conversations/abc, or past a 64-bit row id).
+        return web_views.error_page(request, NotFound("this page does not exist"))
+    first = errors[0] if errors else {}
     where = ".".join(str(p) for p in first.get("loc", ()) if p not in ("body", "query", "path"))
     message = (
         f"{where}: {first.get('msg', 'invalid')}" if where else str(first.get("msg", "invalid"))

@@ -26,7 +26,7 @@ from socialdesk.notifications import preferences
 from socialdesk.web import forms
 from socialdesk.web import views as web_views
 from socialdesk.web.admin import page_context, source_of
-from socialdesk.web.forms import FormError, attempt
+from socialdesk.web.forms import FormError, PathId, attempt
 from socialdesk.web.render import UNPROCESSABLE, render
 
 router = APIRouter(include_in_schema=False)
@@ -210,7 +210,7 @@ def create_token(request: Request, actor: Reader, form: forms.PostedForm, db: DB
 
 
 @router.post("/account/tokens/{token_id}/revoke")
-def revoke_token(request: Request, token_id: int, actor: Reader, db: DB) -> Response:
+def revoke_token(request: Request, token_id: PathId, actor: Reader, db: DB) -> Response:
     record = accounts_service.get_own_api_token(db, member=actor.member, token_id=token_id)
     accounts_service.revoke_api_token(db, member=actor.member, token_id=record.id)
     return RedirectResponse("/account", status_code=303)

@@ -37,7 +37,7 @@ from socialdesk.notifications import service as notifications_service
 from socialdesk.notifications import teams as team_settings
 from socialdesk.web import forms
 from socialdesk.web import viewmodels as vm
-from socialdesk.web.forms import FormError, attempt
+from socialdesk.web.forms import FormError, PathId, attempt
 from socialdesk.web.render import UNPROCESSABLE, environment, render, zone
 
 router = APIRouter(include_in_schema=False)
@@ -266,7 +266,7 @@ def _member_context(
 
 
 @router.get("/admin/members/{member_id}")
-def member_page(request: Request, member_id: int, actor: MemberAdmin, db: DB) -> Response:
+def member_page(request: Request, member_id: PathId, actor: MemberAdmin, db: DB) -> Response:
     member = _member(db, actor, member_id)
     return render(request, "admin/member.html", _member_context(db, actor, member))
 
@@ -292,7 +292,7 @@ def _member_answer(
 
 @router.post("/admin/members/{member_id}/role")
 def change_role(
-    request: Request, member_id: int, actor: MemberAdmin, form: forms.PostedForm, db: DB
+    request: Request, member_id: PathId, actor: MemberAdmin, form: forms.PostedForm, db: DB
 ) -> Response:
     member = _member(db, actor, member_id)
     error = attempt(
@@ -311,7 +311,7 @@ def change_role(
 
 @router.post("/admin/members/{member_id}/deactivate")
 def deactivate(
-    request: Request, member_id: int, actor: MemberAdmin, form: forms.PostedForm, db: DB
+    request: Request, member_id: PathId, actor: MemberAdmin, form: forms.PostedForm, db: DB
 ) -> Response:
     member = _member(db, actor, member_id)
     reports: list[flows.HandoverReport] = []
@@ -336,7 +336,7 @@ def deactivate(
 
 
 @router.post("/admin/members/{member_id}/reactivate")
-def reactivate(request: Request, member_id: int, actor: MemberAdmin, db: DB) -> Response:
+def reactivate(request: Request, member_id: PathId, actor: MemberAdmin, db: DB) -> Response:
     member = _member(db, actor, member_id)
     error = attempt(
         db,
@@ -349,7 +349,9 @@ def reactivate(request: Request, member_id: int, actor: MemberAdmin, db: DB) -> 
 
 
 @router.post("/admin/members/{member_id}/password-reset")
-def password_reset_link(request: Request, member_id: int, actor: MemberAdmin, db: DB) -> Response:
+def password_reset_link(
+    request: Request, member_id: PathId, actor: MemberAdmin, db: DB
+) -> Response:
     member = _member(db, actor, member_id)
     made: list[invitations.NewReset] = []
 
@@ -369,7 +371,9 @@ def password_reset_link(request: Request, member_id: int, actor: MemberAdmin, db
 
 
 @router.post("/admin/members/{member_id}/totp/disable")
-def disable_member_totp(request: Request, member_id: int, actor: MemberAdmin, db: DB) -> Response:
+def disable_member_totp(
+    request: Request, member_id: PathId, actor: MemberAdmin, db: DB
+) -> Response:
     """For a member who lost their phone: they log in with the password alone and set
     two-factor up again. Audited with the admin as the actor."""
     member = _member(db, actor, member_id)
@@ -416,7 +420,9 @@ def invitations_page(request: Request, actor: MemberAdmin, db: DB) -> Response:
 
 
 @router.post("/admin/invitations/{invitation_id}/revoke")
-def revoke_invitation(request: Request, invitation_id: int, actor: MemberAdmin, db: DB) -> Response:
+def revoke_invitation(
+    request: Request, invitation_id: PathId, actor: MemberAdmin, db: DB
+) -> Response:
     invitations.revoke_invitation(db, actor=actor.member, invitation_id=invitation_id)
     return RedirectResponse("/admin/invitations", status_code=303)
 
@@ -515,14 +521,14 @@ def _team_context(
 
 
 @router.get("/admin/teams/{team_id}")
-def team_page(request: Request, team_id: int, actor: MemberAdmin, db: DB) -> Response:
+def team_page(request: Request, team_id: PathId, actor: MemberAdmin, db: DB) -> Response:
     team = _team(db, actor, team_id)
     return render(request, "admin/team.html", _team_context(db, actor, team))
 
 
 @router.post("/admin/teams/{team_id}/members")
 def add_team_member(
-    request: Request, team_id: int, actor: MemberAdmin, form: forms.PostedForm, db: DB
+    request: Request, team_id: PathId, actor: MemberAdmin, form: forms.PostedForm, db: DB
 ) -> Response:
     team = _team(db, actor, team_id)
 
@@ -547,7 +553,7 @@ def add_team_member(
 
 @router.post("/admin/teams/{team_id}/members/{member_id}/remove")
 def remove_team_member(
-    request: Request, team_id: int, member_id: int, actor: MemberAdmin, db: DB
+    request: Request, team_id: PathId, member_id: PathId, actor: MemberAdmin, db: DB
 ) -> Response:
     team = _team(db, actor, team_id)
     member = _member(db, actor, member_id)
@@ -578,7 +584,7 @@ def _team_answer(
 
 @router.post("/admin/teams/{team_id}/settings")
 def team_notification_settings(
-    request: Request, team_id: int, actor: MemberAdmin, form: forms.PostedForm, db: DB
+    request: Request, team_id: PathId, actor: MemberAdmin, form: forms.PostedForm, db: DB
 ) -> Response:
     """Lead, notification email, webhook (write-only) and business hours of a team."""
     team = _team(db, actor, team_id)
@@ -616,7 +622,7 @@ def team_notification_settings(
 
 
 @router.post("/admin/teams/{team_id}/webhook-test")
-def team_webhook_test(request: Request, team_id: int, actor: MemberAdmin, db: DB) -> Response:
+def team_webhook_test(request: Request, team_id: PathId, actor: MemberAdmin, db: DB) -> Response:
     team = _team(db, actor, team_id)
     error = attempt(db, "webhook-test", lambda: team_settings.send_test(db, team=team))
     notice = (
@@ -758,7 +764,7 @@ def _account_context(
 
 
 @router.get("/admin/accounts/{account_id}")
-def account_page(request: Request, account_id: int, actor: ChannelAdmin, db: DB) -> Response:
+def account_page(request: Request, account_id: PathId, actor: ChannelAdmin, db: DB) -> Response:
     account = _account(db, actor, account_id)
     return render(request, "admin/account.html", _account_context(db, actor, account))
 
@@ -778,7 +784,7 @@ def _account_answer(
 
 @router.post("/admin/accounts/{account_id}/settings")
 def account_settings(
-    request: Request, account_id: int, actor: ChannelAdmin, form: forms.PostedForm, db: DB
+    request: Request, account_id: PathId, actor: ChannelAdmin, form: forms.PostedForm, db: DB
 ) -> Response:
     account = _account(db, actor, account_id)
     settings = {**account.settings, "sign_replies": forms.text(form, "sign_replies") == "1"}
@@ -797,7 +803,7 @@ def account_settings(
 
 @router.post("/admin/accounts/{account_id}/credentials")
 def account_credentials(
-    request: Request, account_id: int, actor: ChannelAdmin, form: forms.PostedForm, db: DB
+    request: Request, account_id: PathId, actor: ChannelAdmin, form: forms.PostedForm, db: DB
 ) -> Response:
     account = _account(db, actor, account_id)
 
@@ -825,7 +831,7 @@ def account_credentials(
 
 @router.post("/admin/accounts/{account_id}/events/retry")
 def account_events_retry(
-    request: Request, account_id: int, actor: ChannelAdmin, form: forms.PostedForm, db: DB
+    request: Request, account_id: PathId, actor: ChannelAdmin, form: forms.PostedForm, db: DB
 ) -> Response:
     """Process failed incoming events again: one (``event_id``) or all (``all``)."""
     account = _account(db, actor, account_id)
@@ -850,7 +856,7 @@ def account_events_retry(
 
 @router.post("/admin/accounts/{account_id}/access")
 def account_access(
-    request: Request, account_id: int, actor: ChannelAdmin, form: forms.PostedForm, db: DB
+    request: Request, account_id: PathId, actor: ChannelAdmin, form: forms.PostedForm, db: DB
 ) -> Response:
     account = _account(db, actor, account_id)
 

@@ -31,7 +31,7 @@ from socialdesk.web import forms
 from socialdesk.web import viewmodels as vm
 from socialdesk.web.admin import page_context
 from socialdesk.web.followups import delay_words
-from socialdesk.web.forms import FormError, attempt
+from socialdesk.web.forms import FormError, PathId, attempt
 from socialdesk.web.render import UNPROCESSABLE, render
 
 router = APIRouter(include_in_schema=False)
@@ -359,14 +359,14 @@ def create_alert(request: Request, actor: RoutingAdmin, form: forms.PostedForm, 
 
 
 @router.get("/admin/alerts/{alert_id}")
-def edit_alert(request: Request, alert_id: int, actor: RoutingAdmin, db: DB) -> Response:
+def edit_alert(request: Request, alert_id: PathId, actor: RoutingAdmin, db: DB) -> Response:
     alert = _alert(db, actor, alert_id)
     return _form_page(request, db, actor, alert_form=AlertForm.of(alert), alert=alert)
 
 
 @router.post("/admin/alerts/{alert_id}")
 def save_alert(
-    request: Request, alert_id: int, actor: RoutingAdmin, form: forms.PostedForm, db: DB
+    request: Request, alert_id: PathId, actor: RoutingAdmin, form: forms.PostedForm, db: DB
 ) -> Response:
     alert = _alert(db, actor, alert_id)
     return _saved_or_form(
@@ -380,6 +380,6 @@ def save_alert(
 
 
 @router.post("/admin/alerts/{alert_id}/delete")
-def delete_alert(alert_id: int, actor: RoutingAdmin, db: DB) -> Response:
+def delete_alert(alert_id: PathId, actor: RoutingAdmin, db: DB) -> Response:
     service.delete(db, alert=_alert(db, actor, alert_id), actor=actor.member)
     return RedirectResponse(LIST, status_code=303)

@@ -28,7 +28,7 @@ from socialdesk.conversations.models import Conversation
 from socialdesk.web import forms
 from socialdesk.web import viewmodels as vm
 from socialdesk.web.admin import page_context
-from socialdesk.web.forms import FormError, attempt
+from socialdesk.web.forms import FormError, PathId, attempt
 from socialdesk.web.render import UNPROCESSABLE, is_htmx, panel_answer, render
 
 router = APIRouter(include_in_schema=False)
@@ -207,7 +207,7 @@ def _composer(raw: str) -> str:
 @router.post("/conversations/{conversation_id}/promises/preview")
 def promise_preview(
     request: Request,
-    conversation_id: int,
+    conversation_id: PathId,
     actor: NoteTaker,
     form: forms.PostedForm,
     db: DB,
@@ -336,7 +336,7 @@ def _panel(
 
 
 @router.get("/conversations/{conversation_id}/panels/commitments")
-def commitments_panel(request: Request, conversation_id: int, actor: Reader, db: DB) -> Response:
+def commitments_panel(request: Request, conversation_id: PathId, actor: Reader, db: DB) -> Response:
     conversation = conversations_service.get_or_raise(
         db, organization_id=actor.organization_id, conversation_id=conversation_id
     )
@@ -350,7 +350,7 @@ def commitments_panel(request: Request, conversation_id: int, actor: Reader, db:
 
 @router.post("/conversations/{conversation_id}/commitments")
 def add_commitment(
-    request: Request, conversation_id: int, actor: NoteTaker, form: forms.PostedForm, db: DB
+    request: Request, conversation_id: PathId, actor: NoteTaker, form: forms.PostedForm, db: DB
 ) -> Response:
     """The panel's "add a promise" form."""
     conversation = conversations_service.get_or_raise(
@@ -411,7 +411,7 @@ def _after_change(
 
 @router.post("/commitments/{commitment_id}/close")
 def close_commitment(
-    request: Request, commitment_id: int, actor: Manager, form: forms.PostedForm, db: DB
+    request: Request, commitment_id: PathId, actor: Manager, form: forms.PostedForm, db: DB
 ) -> Response:
     commitment = _commitment(db, actor, commitment_id)
 
@@ -437,7 +437,7 @@ def close_commitment(
 
 @router.post("/commitments/{commitment_id}/edit")
 def edit_commitment(
-    request: Request, commitment_id: int, actor: Manager, form: forms.PostedForm, db: DB
+    request: Request, commitment_id: PathId, actor: Manager, form: forms.PostedForm, db: DB
 ) -> Response:
     commitment = _commitment(db, actor, commitment_id)
     tz = _base(db, actor)["tz"]

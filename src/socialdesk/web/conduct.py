@@ -39,6 +39,7 @@ from socialdesk.policy.models import ORG_SCOPE, Approval, PolicyVersion, brand_s
 from socialdesk.policy.schemas import BacktestResult, ViolationRead
 from socialdesk.web import forms
 from socialdesk.web import viewmodels as vm
+from socialdesk.web.forms import PathId
 from socialdesk.web.render import UNPROCESSABLE, render, zone
 
 router = APIRouter(include_in_schema=False)
@@ -390,7 +391,7 @@ def _decide(
 
 @router.post("/approvals/{approval_id}/approve")
 def approve(
-    request: Request, approval_id: int, actor: Approver, form: forms.PostedForm, db: DB
+    request: Request, approval_id: PathId, actor: Approver, form: forms.PostedForm, db: DB
 ) -> Response:
     def act(approval: Approval, form: Mapping[str, Any]) -> None:
         message = db.get_one(Message, approval.message_id)
@@ -409,7 +410,7 @@ def approve(
 
 @router.post("/approvals/{approval_id}/reject")
 def reject(
-    request: Request, approval_id: int, actor: Approver, form: forms.PostedForm, db: DB
+    request: Request, approval_id: PathId, actor: Approver, form: forms.PostedForm, db: DB
 ) -> Response:
     def act(approval: Approval, form: Mapping[str, Any]) -> None:
         approvals_service.reject(
@@ -438,7 +439,7 @@ def _reply_visibility(db: Session, conversation: Conversation) -> Visibility:
 
 @router.post("/conversations/{conversation_id}/reply/check")
 def reply_check(
-    request: Request, conversation_id: int, actor: Replier, form: forms.PostedForm, db: DB
+    request: Request, conversation_id: PathId, actor: Replier, form: forms.PostedForm, db: DB
 ) -> Response:
     """The reply box's feedback while typing: what the gateway would decide for this draft,
     the clauses with their spans, and the length left (signature included)."""

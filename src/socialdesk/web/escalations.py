@@ -26,7 +26,7 @@ from socialdesk.escalations.models import EscalationRequest, RequestStatus
 from socialdesk.web import forms
 from socialdesk.web import viewmodels as vm
 from socialdesk.web.admin import page_context
-from socialdesk.web.forms import FormError, attempt
+from socialdesk.web.forms import FormError, PathId, attempt
 from socialdesk.web.render import panel_answer, render
 
 router = APIRouter(include_in_schema=False)
@@ -142,7 +142,7 @@ def _panel_context(
 
 
 @router.get("/conversations/{conversation_id}/panels/escalations")
-def panel(request: Request, conversation_id: int, actor: Reader, db: DB) -> Response:
+def panel(request: Request, conversation_id: PathId, actor: Reader, db: DB) -> Response:
     conversation = _conversation(db, actor, conversation_id)
     return render(request, PANEL, _panel_context(db, actor, conversation))
 
@@ -168,7 +168,7 @@ def _answer(
 
 @router.post("/conversations/{conversation_id}/escalations")
 def create(
-    request: Request, conversation_id: int, actor: NoteTaker, form: forms.PostedForm, db: DB
+    request: Request, conversation_id: PathId, actor: NoteTaker, form: forms.PostedForm, db: DB
 ) -> Response:
     conversation = _conversation(db, actor, conversation_id)
     tz = page_context(db, actor)["tz"]
@@ -198,8 +198,8 @@ def _request_of(db: Session, conversation: Conversation, escalation_id: int) -> 
 @router.post("/conversations/{conversation_id}/escalations/{escalation_id}/done")
 def mark_done(
     request: Request,
-    conversation_id: int,
-    escalation_id: int,
+    conversation_id: PathId,
+    escalation_id: PathId,
     *,
     actor: NoteTaker,
     form: forms.PostedForm,
@@ -220,8 +220,8 @@ def mark_done(
 @router.post("/conversations/{conversation_id}/escalations/{escalation_id}/cancel")
 def cancel(
     request: Request,
-    conversation_id: int,
-    escalation_id: int,
+    conversation_id: PathId,
+    escalation_id: PathId,
     *,
     actor: NoteTaker,
     form: forms.PostedForm,

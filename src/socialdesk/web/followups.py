@@ -30,7 +30,7 @@ from socialdesk.followups.models import FollowUp, FollowUpPolicy, Survey
 from socialdesk.web import forms
 from socialdesk.web import viewmodels as vm
 from socialdesk.web.admin import page_context
-from socialdesk.web.forms import FormError, attempt
+from socialdesk.web.forms import FormError, PathId, attempt
 from socialdesk.web.render import UNPROCESSABLE, is_htmx, render
 
 router = APIRouter(include_in_schema=False)
@@ -103,7 +103,7 @@ def _conversation(db: Session, actor: Actor, conversation_id: int) -> Conversati
 
 
 @router.get("/conversations/{conversation_id}/panels/followups")
-def followups_panel(request: Request, conversation_id: int, actor: Reader, db: DB) -> Response:
+def followups_panel(request: Request, conversation_id: PathId, actor: Reader, db: DB) -> Response:
     return _panel(request, db, actor, _conversation(db, actor, conversation_id))
 
 
@@ -125,7 +125,7 @@ def _panel_action(
 
 @router.post("/conversations/{conversation_id}/followups/send-now")
 def send_now(
-    request: Request, conversation_id: int, actor: Manager, form: forms.PostedForm, db: DB
+    request: Request, conversation_id: PathId, actor: Manager, form: forms.PostedForm, db: DB
 ) -> Response:
     def act(_form: Mapping[str, Any], conversation: Conversation) -> None:
         follow_up = service.waiting_for(db, conversation=conversation)
@@ -136,7 +136,7 @@ def send_now(
 
 @router.post("/conversations/{conversation_id}/followups/cancel")
 def cancel(
-    request: Request, conversation_id: int, actor: Manager, form: forms.PostedForm, db: DB
+    request: Request, conversation_id: PathId, actor: Manager, form: forms.PostedForm, db: DB
 ) -> Response:
     def act(_form: Mapping[str, Any], conversation: Conversation) -> None:
         follow_up = service.waiting_for(db, conversation=conversation)
@@ -147,7 +147,7 @@ def cancel(
 
 @router.post("/conversations/{conversation_id}/followups/opt-out")
 def opt_out(
-    request: Request, conversation_id: int, actor: Manager, form: forms.PostedForm, db: DB
+    request: Request, conversation_id: PathId, actor: Manager, form: forms.PostedForm, db: DB
 ) -> Response:
     def act(form: Mapping[str, Any], conversation: Conversation) -> None:
         choice = forms.text(form, "opted_out")

@@ -11,7 +11,7 @@ from datetime import date, datetime, time, timedelta, tzinfo
 from typing import Annotated, Any, Protocol
 from urllib.parse import urlencode, urlsplit
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Request
 from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 
@@ -347,6 +347,14 @@ def safe_next(raw: str | None, default: str = "/") -> str:
     if parts.scheme or parts.netloc:
         return default
     return candidate
+
+
+# -- ids in a page's path -----------------------------------------------------------------
+
+# A row id in a page's path (/conversations/{conversation_id}...). One that is not a number, or
+# is past a 64-bit row id (which the databases cannot even look up), names no page: the app
+# answers with the page-not-found page instead of failing in the database.
+PathId = Annotated[int, Path(ge=1, le=MAX_ROW_ID)]
 
 
 # -- a service's refusal, beside its form -------------------------------------------------

@@ -14,6 +14,7 @@ from socialdesk.common.deps import DB, Reader
 from socialdesk.notifications import service as notifications_service
 from socialdesk.web import forms
 from socialdesk.web.admin import page_context
+from socialdesk.web.forms import PathId
 from socialdesk.web.render import is_htmx, render
 
 router = APIRouter(include_in_schema=False)
@@ -66,7 +67,7 @@ def mark_all_read(request: Request, actor: Reader, db: DB) -> Response:
 
 @router.post("/notifications/{notification_id}/read")
 def mark_read(
-    request: Request, notification_id: int, actor: Reader, form: forms.PostedForm, db: DB
+    request: Request, notification_id: PathId, actor: Reader, form: forms.PostedForm, db: DB
 ) -> Response:
     """Mark one read; with ``next`` (the notification's own link), go there: this is what
     opening a notification does."""

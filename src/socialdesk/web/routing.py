@@ -29,7 +29,7 @@ from socialdesk.routing import service as routing_service
 from socialdesk.routing.models import AutomationRule, RoutingRule, Strategy
 from socialdesk.web import forms
 from socialdesk.web.admin import page_context
-from socialdesk.web.forms import FormError, attempt
+from socialdesk.web.forms import FormError, PathId, attempt
 from socialdesk.web.render import UNPROCESSABLE, is_htmx, render
 
 router = APIRouter(include_in_schema=False)
@@ -424,7 +424,7 @@ def _member(db: Session, actor: Actor, member_id: int) -> Member:
 
 @router.post("/admin/routing/members/{member_id}")
 def save_member_duty(
-    request: Request, member_id: int, actor: RoutingAdmin, form: forms.PostedForm, db: DB
+    request: Request, member_id: PathId, actor: RoutingAdmin, form: forms.PostedForm, db: DB
 ) -> Response:
     member = _member(db, actor, member_id)
 
@@ -532,7 +532,7 @@ def create_routing_rule(
 
 @router.get("/admin/routing/rules/{routing_rule_id}")
 def edit_routing_rule(
-    request: Request, routing_rule_id: int, actor: RoutingAdmin, db: DB
+    request: Request, routing_rule_id: PathId, actor: RoutingAdmin, db: DB
 ) -> Response:
     rule = _routing_rule(db, actor, routing_rule_id)
     rule_form = form_of(
@@ -547,7 +547,7 @@ def edit_routing_rule(
 
 @router.post("/admin/routing/rules/{routing_rule_id}")
 def save_routing_rule(
-    request: Request, routing_rule_id: int, actor: RoutingAdmin, form: forms.PostedForm, db: DB
+    request: Request, routing_rule_id: PathId, actor: RoutingAdmin, form: forms.PostedForm, db: DB
 ) -> Response:
     rule = _routing_rule(db, actor, routing_rule_id)
     rule_form = read_form(form)
@@ -564,7 +564,7 @@ def save_routing_rule(
 
 @router.post("/admin/routing/rules/{routing_rule_id}/move")
 def move_routing_rule(
-    request: Request, routing_rule_id: int, actor: RoutingAdmin, form: forms.PostedForm, db: DB
+    request: Request, routing_rule_id: PathId, actor: RoutingAdmin, form: forms.PostedForm, db: DB
 ) -> Response:
     rule = _routing_rule(db, actor, routing_rule_id)
     direction = forms.text(form, "direction")
@@ -575,7 +575,7 @@ def move_routing_rule(
 
 @router.post("/admin/routing/rules/{routing_rule_id}/delete")
 def delete_routing_rule(
-    request: Request, routing_rule_id: int, actor: RoutingAdmin, db: DB
+    request: Request, routing_rule_id: PathId, actor: RoutingAdmin, db: DB
 ) -> Response:
     routing_service.delete_rule(db, rule=_routing_rule(db, actor, routing_rule_id))
     return RedirectResponse("/admin/routing", status_code=303)
@@ -633,7 +633,7 @@ def create_automation_rule(
 
 @router.get("/admin/automation/{automation_rule_id}")
 def edit_automation_rule(
-    request: Request, automation_rule_id: int, actor: RoutingAdmin, db: DB
+    request: Request, automation_rule_id: PathId, actor: RoutingAdmin, db: DB
 ) -> Response:
     rule = _automation_rule(db, actor, automation_rule_id)
     rule_form = form_of(
@@ -649,7 +649,11 @@ def edit_automation_rule(
 
 @router.post("/admin/automation/{automation_rule_id}")
 def save_automation_rule(
-    request: Request, automation_rule_id: int, actor: RoutingAdmin, form: forms.PostedForm, db: DB
+    request: Request,
+    automation_rule_id: PathId,
+    actor: RoutingAdmin,
+    form: forms.PostedForm,
+    db: DB,
 ) -> Response:
     rule = _automation_rule(db, actor, automation_rule_id)
     rule_form = read_form(form)
@@ -666,7 +670,7 @@ def save_automation_rule(
 
 @router.post("/admin/automation/{automation_rule_id}/delete")
 def delete_automation_rule(
-    request: Request, automation_rule_id: int, actor: RoutingAdmin, db: DB
+    request: Request, automation_rule_id: PathId, actor: RoutingAdmin, db: DB
 ) -> Response:
     automation.delete_rule(db, rule=_automation_rule(db, actor, automation_rule_id))
     return RedirectResponse("/admin/automation", status_code=303)

@@ -36,7 +36,7 @@ from socialdesk.sla.models import SlaClock, SlaPolicy
 from socialdesk.sla.schemas import SlaPolicyCreate, SlaPolicyUpdate
 from socialdesk.web import forms
 from socialdesk.web.admin import page_context
-from socialdesk.web.forms import FormError, attempt
+from socialdesk.web.forms import FormError, PathId, attempt
 from socialdesk.web.render import UNPROCESSABLE, duration_words, render
 
 router = APIRouter(include_in_schema=False)
@@ -244,7 +244,7 @@ def _hours(db: Session, actor: Actor, business_hours_id: int) -> BusinessHours:
 
 @router.get("/admin/business-hours/{business_hours_id}")
 def business_hours_edit_page(
-    request: Request, business_hours_id: int, actor: RoutingAdmin, db: DB
+    request: Request, business_hours_id: PathId, actor: RoutingAdmin, db: DB
 ) -> Response:
     row = _hours(db, actor, business_hours_id)
     return render(request, "sla/business_hours.html", _hours_context(db, actor, editing=row))
@@ -252,7 +252,7 @@ def business_hours_edit_page(
 
 @router.post("/admin/business-hours/{business_hours_id}")
 def update_business_hours(
-    request: Request, business_hours_id: int, actor: RoutingAdmin, form: forms.PostedForm, db: DB
+    request: Request, business_hours_id: PathId, actor: RoutingAdmin, form: forms.PostedForm, db: DB
 ) -> Response:
     row = _hours(db, actor, business_hours_id)
     error = attempt(
@@ -274,7 +274,7 @@ def update_business_hours(
 
 @router.post("/admin/business-hours/{business_hours_id}/delete")
 def delete_business_hours(
-    request: Request, business_hours_id: int, actor: RoutingAdmin, db: DB
+    request: Request, business_hours_id: PathId, actor: RoutingAdmin, db: DB
 ) -> Response:
     row = _hours(db, actor, business_hours_id)
     error = attempt(db, "list", lambda: schedules_service.delete(db, hours=row))
@@ -404,14 +404,16 @@ def _policy(db: Session, actor: Actor, sla_policy_id: int) -> SlaPolicy:
 
 
 @router.get("/admin/sla/policies/{sla_policy_id}")
-def policy_edit_page(request: Request, sla_policy_id: int, actor: RoutingAdmin, db: DB) -> Response:
+def policy_edit_page(
+    request: Request, sla_policy_id: PathId, actor: RoutingAdmin, db: DB
+) -> Response:
     found = _policy(db, actor, sla_policy_id)
     return render(request, "sla/policies.html", _policies_context(db, actor, editing=found))
 
 
 @router.post("/admin/sla/policies/{sla_policy_id}")
 def update_policy(
-    request: Request, sla_policy_id: int, actor: RoutingAdmin, form: forms.PostedForm, db: DB
+    request: Request, sla_policy_id: PathId, actor: RoutingAdmin, form: forms.PostedForm, db: DB
 ) -> Response:
     found = _policy(db, actor, sla_policy_id)
     error = attempt(
@@ -426,7 +428,7 @@ def update_policy(
 
 @router.post("/admin/sla/policies/{sla_policy_id}/move")
 def move_policy(
-    request: Request, sla_policy_id: int, actor: RoutingAdmin, form: forms.PostedForm, db: DB
+    request: Request, sla_policy_id: PathId, actor: RoutingAdmin, form: forms.PostedForm, db: DB
 ) -> Response:
     found = _policy(db, actor, sla_policy_id)
     step = -1 if forms.text(form, "direction") == "up" else 1
@@ -436,7 +438,7 @@ def move_policy(
 
 
 @router.post("/admin/sla/policies/{sla_policy_id}/delete")
-def delete_policy(request: Request, sla_policy_id: int, actor: RoutingAdmin, db: DB) -> Response:
+def delete_policy(request: Request, sla_policy_id: PathId, actor: RoutingAdmin, db: DB) -> Response:
     found = _policy(db, actor, sla_policy_id)
     error = attempt(db, "list", lambda: sla_service.delete(db, policy=found))
     return _policies_answer(request, db, actor, error)
@@ -496,7 +498,7 @@ def clock_views(
 
 
 @router.get("/conversations/{conversation_id}/panels/sla")
-def sla_panel(request: Request, conversation_id: int, actor: Reader, db: DB) -> Response:
+def sla_panel(request: Request, conversation_id: PathId, actor: Reader, db: DB) -> Response:
     conversation = conversations_service.get_or_raise(
         db, organization_id=actor.organization_id, conversation_id=conversation_id
     )

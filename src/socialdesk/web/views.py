@@ -42,7 +42,7 @@ from socialdesk.triage import service as triage_service
 from socialdesk.web import commitments as web_commitments
 from socialdesk.web import forms
 from socialdesk.web import viewmodels as vm
-from socialdesk.web.forms import FormError, attempt
+from socialdesk.web.forms import FormError, PathId, attempt
 from socialdesk.web.render import UNPROCESSABLE, is_htmx, render, zone
 
 router = APIRouter(include_in_schema=False)
@@ -318,13 +318,15 @@ def _tomorrow_morning(base: Mapping[str, Any]) -> datetime:
 
 
 @router.get("/conversations/{conversation_id}")
-def conversation_page(request: Request, conversation_id: int, actor: Reader, db: DB) -> Response:
+def conversation_page(request: Request, conversation_id: PathId, actor: Reader, db: DB) -> Response:
     conversation = _conversation(db, actor, conversation_id)
     return render(request, "conversation.html", _conversation_context(db, actor, conversation))
 
 
 @router.get("/conversations/{conversation_id}/thread")
-def conversation_thread(request: Request, conversation_id: int, actor: Reader, db: DB) -> Response:
+def conversation_thread(
+    request: Request, conversation_id: PathId, actor: Reader, db: DB
+) -> Response:
     conversation = _conversation(db, actor, conversation_id)
     return render(
         request, "_thread.html", _conversation_context(db, actor, conversation, fragment=True)
@@ -332,7 +334,7 @@ def conversation_thread(request: Request, conversation_id: int, actor: Reader, d
 
 
 @router.get("/conversations/{conversation_id}/side")
-def conversation_side(request: Request, conversation_id: int, actor: Reader, db: DB) -> Response:
+def conversation_side(request: Request, conversation_id: PathId, actor: Reader, db: DB) -> Response:
     conversation = _conversation(db, actor, conversation_id)
     return render(
         request,
@@ -386,7 +388,7 @@ def _side_action(
 
 @router.post("/conversations/{conversation_id}/assign")
 def assign(
-    request: Request, conversation_id: int, actor: Manager, form: forms.PostedForm, db: DB
+    request: Request, conversation_id: PathId, actor: Manager, form: forms.PostedForm, db: DB
 ) -> Response:
     def act(conversation: Conversation) -> None:
         if forms.text(form, "assignee") == "me":
@@ -404,7 +406,7 @@ def assign(
 
 @router.post("/conversations/{conversation_id}/team")
 def set_team(
-    request: Request, conversation_id: int, actor: Manager, form: forms.PostedForm, db: DB
+    request: Request, conversation_id: PathId, actor: Manager, form: forms.PostedForm, db: DB
 ) -> Response:
     def act(conversation: Conversation) -> None:
         conversations_service.set_team(
@@ -419,7 +421,7 @@ def set_team(
 
 @router.post("/conversations/{conversation_id}/priority")
 def set_priority(
-    request: Request, conversation_id: int, actor: Manager, form: forms.PostedForm, db: DB
+    request: Request, conversation_id: PathId, actor: Manager, form: forms.PostedForm, db: DB
 ) -> Response:
     def act(conversation: Conversation) -> None:
         conversations_service.set_priority(
@@ -431,7 +433,7 @@ def set_priority(
 
 @router.post("/conversations/{conversation_id}/status")
 def set_status(
-    request: Request, conversation_id: int, actor: Manager, form: forms.PostedForm, db: DB
+    request: Request, conversation_id: PathId, actor: Manager, form: forms.PostedForm, db: DB
 ) -> Response:
     """Change the status. Resolving a conversation with open promises asks what happens to
     them first (keep them open, mark them kept, or cancel them): the question comes back in
@@ -466,7 +468,7 @@ def set_status(
 
 @router.post("/conversations/{conversation_id}/snooze")
 def snooze(
-    request: Request, conversation_id: int, actor: Manager, form: forms.PostedForm, db: DB
+    request: Request, conversation_id: PathId, actor: Manager, form: forms.PostedForm, db: DB
 ) -> Response:
     tz = zone(vm.organization(db, actor.organization_id).timezone)
 
@@ -484,7 +486,7 @@ def snooze(
 
 @router.post("/conversations/{conversation_id}/tags")
 def add_tag(
-    request: Request, conversation_id: int, actor: Manager, form: forms.PostedForm, db: DB
+    request: Request, conversation_id: PathId, actor: Manager, form: forms.PostedForm, db: DB
 ) -> Response:
     def act(conversation: Conversation) -> None:
         conversations_service.add_tag(
@@ -496,7 +498,7 @@ def add_tag(
 
 @router.post("/conversations/{conversation_id}/tags/remove")
 def remove_tag(
-    request: Request, conversation_id: int, actor: Manager, form: forms.PostedForm, db: DB
+    request: Request, conversation_id: PathId, actor: Manager, form: forms.PostedForm, db: DB
 ) -> Response:
     def act(conversation: Conversation) -> None:
         conversations_service.remove_tag(
@@ -600,7 +602,7 @@ def _compose(
 
 @router.post("/conversations/{conversation_id}/reply")
 def reply(
-    request: Request, conversation_id: int, actor: Replier, form: forms.PostedForm, db: DB
+    request: Request, conversation_id: PathId, actor: Replier, form: forms.PostedForm, db: DB
 ) -> Response:
     def send(conversation: Conversation, text: str, form: Mapping[str, Any]) -> Message:
         return outbound_service.queue_reply(
@@ -616,7 +618,7 @@ def reply(
 
 @router.post("/conversations/{conversation_id}/notes")
 def add_note(
-    request: Request, conversation_id: int, actor: NoteTaker, form: forms.PostedForm, db: DB
+    request: Request, conversation_id: PathId, actor: NoteTaker, form: forms.PostedForm, db: DB
 ) -> Response:
     """An internal note; promises made to colleagues in it are tracked like promises to a
     customer."""
@@ -631,7 +633,7 @@ def add_note(
 
 @router.post("/conversations/{conversation_id}/messages/{message_id}/retry")
 def retry(
-    request: Request, conversation_id: int, message_id: int, actor: Replier, db: DB
+    request: Request, conversation_id: PathId, message_id: PathId, actor: Replier, db: DB
 ) -> Response:
     conversation = _conversation(db, actor, conversation_id)
     message = db.get(Message, message_id)
@@ -648,8 +650,8 @@ def retry(
 @router.post("/conversations/{conversation_id}/messages/{message_id}/triage")
 def correct_triage(
     request: Request,
-    conversation_id: int,
-    message_id: int,
+    conversation_id: PathId,
+    message_id: PathId,
     *,
     actor: Manager,
     form: forms.PostedForm,
