@@ -142,7 +142,7 @@ def test_an_admin_adds_an_alert_through_the_form_and_sees_it_listed(
     ]
     listing = _text(client.get("/admin/alerts").text)
     words = re.sub(r"<[^>]+>", "", listing)
-    assert "Counts: complaints, intent complaint, negative, on x, mentioning “fare” or “price”" in (
+    assert "Counts: complaints, intent complaint, negative, on X, mentioning “fare” or “price”" in (
         words
     )
     over = "Goes over with: at least 10 in 30 minutes, and ×2.5 the usual"  # noqa: RUF001 - as shown

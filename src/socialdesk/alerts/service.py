@@ -30,6 +30,7 @@ from socialdesk.accounts import audit
 from socialdesk.accounts import service as accounts_service
 from socialdesk.accounts.models import Member
 from socialdesk.alerts.models import AlertFiring, NotifyTo, VolumeAlert
+from socialdesk.channels import service as channels_service
 from socialdesk.channels.models import BrandAccount
 from socialdesk.common import clock
 from socialdesk.common.errors import NotFound, ValidationFailed
@@ -513,7 +514,7 @@ def _close(session: Session, alert: VolumeAlert, at: datetime) -> bool:
 
 
 def describe(alert: VolumeAlert) -> str:
-    """The filters in words: "complaints, negative, on X, mentioning fare or price"."""
+    """The filters in words: "complaints, negative, on X, mentioning “fare” or “price”"."""
     filters = alert.filters or {}
     parts: list[str] = []
     if filters.get("complaint") is True:
@@ -525,7 +526,7 @@ def describe(alert: VolumeAlert) -> str:
     if "sentiment" in filters:
         parts.append(str(filters["sentiment"]))
     if "channel" in filters:
-        parts.append(f"on {ChannelKind(filters['channel']).value}")
+        parts.append(f"on {channels_service.channel_name(str(filters['channel']))}")
     words = filters.get("words") or []
     if words:
         parts.append("mentioning " + " or ".join(f"“{w}”" for w in words))
