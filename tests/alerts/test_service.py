@@ -319,3 +319,21 @@ def test_a_member_who_left_does_not_swallow_the_alert(desk: Desk) -> None:
         desk.write(FARES, route=False)
     assert _check(desk, alert).outcome == "fired"
     assert [n.member_id for n in _notifications(desk.session)] == [desk.owner.id]
+
+
+def test_deleting_an_alert_takes_its_firings_and_is_audited(desk: Desk) -> None:
+    from socialdesk.accounts.models import AuditEvent
+
+    alert = _alert(desk)
+    for _ in range(3):
+        desk.write(FARES, route=False)
+    assert _check(desk, alert).outcome == "fired"
+    alert_id = alert.id
+    service.delete(desk.session, alert=alert, actor=desk.owner)
+    desk.session.commit()
+    assert desk.session.scalars(select(AlertFiring)).all() == []
+    assert desk.session.get(VolumeAlert, alert_id) is None
+    trail = desk.session.scalars(
+        select(AuditEvent).where(AuditEvent.target_id == str(alert_id))
+    ).all()
+    assert [(e.before is None, e.after is None) for e in trail] == [(True, False), (False, True)]

@@ -23,6 +23,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from sqlalchemy import ColumnElement, Select, and_, func, or_, select
+from sqlalchemy import delete as sql_delete
 from sqlalchemy import update as sql_update
 from sqlalchemy.orm import Session
 
@@ -264,14 +265,7 @@ def create(
     _apply(alert, clean)
     session.add(alert)
     session.flush()
-    audit.record(
-        session,
-        organization_id=organization_id,
-        action="settings_changed",
-        actor=actor,
-        target=("volume_alert", alert.id),
-        after=_snapshot(alert),
-    )
+    _audit(session, alert, actor, after=_snapshot(alert))
     return alert
 
 
@@ -281,10 +275,31 @@ def update(
     clean = _validate(session, organization_id=alert.organization_id, spec=spec)
     before = _snapshot(alert)
     _apply(alert, clean)
+    now = clock.now()
     if not alert.enabled:
-        _close(session, alert, clock.now())
-    alert.updated_at = clock.now()
+        _close(session, alert, now)
+    alert.updated_at = now
     session.flush()
+    _audit(session, alert, actor, before=before, after=_snapshot(alert))
+    return alert
+
+
+def delete(session: Session, *, alert: VolumeAlert, actor: Member | None) -> None:
+    _audit(session, alert, actor, before=_snapshot(alert))
+    session.execute(sql_delete(AlertFiring).where(AlertFiring.alert_id == alert.id))
+    session.delete(alert)
+    session.flush()
+
+
+def _audit(
+    session: Session,
+    alert: VolumeAlert,
+    actor: Member | None,
+    *,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+) -> None:
+    """An alert added (no ``before``), changed, or deleted (no ``after``)."""
     audit.record(
         session,
         organization_id=alert.organization_id,
@@ -292,25 +307,8 @@ def update(
         actor=actor,
         target=("volume_alert", alert.id),
         before=before,
-        after=_snapshot(alert),
+        after=after,
     )
-    return alert
-
-
-def delete(session: Session, *, alert: VolumeAlert, actor: Member | None) -> None:
-    audit.record(
-        session,
-        organization_id=alert.organization_id,
-        action="settings_changed",
-        actor=actor,
-        target=("volume_alert", alert.id),
-        before=_snapshot(alert),
-    )
-    for firing in session.scalars(select(AlertFiring).where(AlertFiring.alert_id == alert.id)):
-        session.delete(firing)
-    session.flush()
-    session.delete(alert)
-    session.flush()
 
 
 def get(session: Session, *, organization_id: int, alert_id: int) -> VolumeAlert:
