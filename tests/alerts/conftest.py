@@ -1,6 +1,6 @@
 """The routing tests' small desk (an organization, two teams, three agents, a website and an X
-account) serves the alerts tests too."""
+account), its API client and token headers serve the alerts tests too."""
 
-from tests.routing.conftest import Desk, desk
+from tests.routing.conftest import Desk, api_headers, client, desk
 
-__all__ = ["Desk", "desk"]
+__all__ = ["Desk", "api_headers", "client", "desk"]

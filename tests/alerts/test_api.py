@@ -3,31 +3,12 @@ organization's alerts are not there; a wrong alert is a 422 naming the field."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy.orm import Session
 
-from socialdesk.accounts import service as accounts_service
-from socialdesk.accounts.models import Member, Role
-from socialdesk.common.clock import FrozenClock
-from tests.alerts.conftest import Desk
+from socialdesk.accounts.models import Role
+from tests.alerts.conftest import Desk, api_headers
 from tests.factories import accounts
-
-
-@pytest.fixture
-def client(desk: Desk, clock: FrozenClock) -> Iterator[TestClient]:
-    from socialdesk.app import create_app
-
-    with TestClient(create_app()) as test_client:
-        yield test_client
-
-
-def _auth(session: Session, member: Member) -> dict[str, str]:
-    token = accounts_service.create_api_token(session, member=member, name="tests").token
-    session.commit()
-    return {"Authorization": f"Bearer {token}"}
 
 
 def _body(desk: Desk, **changes: object) -> dict[str, object]:
@@ -46,7 +27,7 @@ def _body(desk: Desk, **changes: object) -> dict[str, object]:
 
 
 def test_admins_keep_alerts_and_read_their_firings(client: TestClient, desk: Desk) -> None:
-    admin = _auth(desk.session, desk.owner)
+    admin = api_headers(desk.session, desk.owner)
     created = client.post("/api/admin/alerts", headers=admin, json=_body(desk))
     assert created.status_code == 201, created.text
     alert = created.json()
@@ -85,7 +66,9 @@ def test_a_wrong_alert_is_a_422_naming_the_field(
     client: TestClient, desk: Desk, changes: dict[str, object], field: str
 ) -> None:
     refused = client.post(
-        "/api/admin/alerts", headers=_auth(desk.session, desk.owner), json=_body(desk, **changes)
+        "/api/admin/alerts",
+        headers=api_headers(desk.session, desk.owner),
+        json=_body(desk, **changes),
     )
     assert refused.status_code == 422
     assert field in refused.text
@@ -94,7 +77,7 @@ def test_a_wrong_alert_is_a_422_naming_the_field(
 def test_an_unknown_filter_is_refused_by_the_schema(client: TestClient, desk: Desk) -> None:
     refused = client.post(
         "/api/admin/alerts",
-        headers=_auth(desk.session, desk.owner),
+        headers=api_headers(desk.session, desk.owner),
         json=_body(desk, filters={"mood": "angry"}),
     )
     assert refused.status_code == 422
@@ -102,15 +85,15 @@ def test_an_unknown_filter_is_refused_by_the_schema(client: TestClient, desk: De
 
 
 def test_agents_cannot_and_other_organizations_do_not_see(client: TestClient, desk: Desk) -> None:
-    admin = _auth(desk.session, desk.owner)
+    admin = api_headers(desk.session, desk.owner)
     alert = client.post("/api/admin/alerts", headers=admin, json=_body(desk)).json()
-    agent = _auth(desk.session, desk.ana)
+    agent = api_headers(desk.session, desk.ana)
     assert client.get("/api/admin/alerts", headers=agent).status_code == 403
     assert client.post("/api/admin/alerts", headers=agent, json=_body(desk)).status_code == 403
 
     other = accounts.organization(desk.session, name="Other")
     their_admin = accounts.member(desk.session, other, role=Role.ADMIN, name="Them")
-    theirs = _auth(desk.session, their_admin)
+    theirs = api_headers(desk.session, their_admin)
     assert client.get("/api/admin/alerts", headers=theirs).json() == []
     for method in ("get", "delete"):
         answer = getattr(client, method)(f"/api/admin/alerts/{alert['id']}", headers=theirs)

@@ -3,12 +3,14 @@ three agents, and helpers to bring in customers' messages and move the clock."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from itertools import count
 from typing import TYPE_CHECKING
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -161,3 +163,20 @@ def desk(session: Session, jobs: JobRunner, clock: FrozenClock) -> Desk:
         web=web,
         x=x,
     )
+
+
+@pytest.fixture
+def client(desk: Desk, clock: FrozenClock) -> Iterator[TestClient]:
+    """The app over the desk's database, following redirects (a web test that needs to see
+    them overrides this)."""
+    from socialdesk.app import create_app
+
+    with TestClient(create_app()) as test_client:
+        yield test_client
+
+
+def api_headers(session: Session, member: Member) -> dict[str, str]:
+    """A bearer token of ``member``'s for the REST API."""
+    token = accounts_service.create_api_token(session, member=member, name="tests").token
+    session.commit()
+    return {"Authorization": f"Bearer {token}"}

@@ -3,32 +3,12 @@ and nobody reaches another organization's rules."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy.orm import Session
 
 from socialdesk.accounts import service as accounts_service
-from socialdesk.accounts.models import Member, Role
-from socialdesk.common.clock import FrozenClock
+from socialdesk.accounts.models import Role
 from tests.factories import accounts
-from tests.routing.conftest import Desk
-
-
-@pytest.fixture
-def client(desk: Desk, clock: FrozenClock) -> Iterator[TestClient]:
-    from socialdesk.app import create_app
-
-    with TestClient(create_app()) as test_client:
-        yield test_client
-
-
-def _auth(session: Session, member: Member) -> dict[str, str]:
-    token = accounts_service.create_api_token(session, member=member, name="tests").token
-    session.commit()
-    return {"Authorization": f"Bearer {token}"}
-
+from tests.routing.conftest import Desk, api_headers
 
 RULE = {
     "name": "Complaints to care",
@@ -42,7 +22,7 @@ RULE = {
 
 
 def test_admins_manage_settings_and_rules(client: TestClient, desk: Desk) -> None:
-    admin = _auth(desk.session, desk.owner)
+    admin = api_headers(desk.session, desk.owner)
     got = client.get("/api/admin/routing", headers=admin)
     assert got.status_code == 200
     assert got.json() == {
@@ -99,7 +79,7 @@ def test_admins_manage_settings_and_rules(client: TestClient, desk: Desk) -> Non
 
 
 def test_bad_rules_are_a_422_naming_the_condition_and_field(client: TestClient, desk: Desk) -> None:
-    admin = _auth(desk.session, desk.owner)
+    admin = api_headers(desk.session, desk.owner)
     bad = client.post(
         "/api/admin/routing/rules",
         headers=admin,
@@ -123,7 +103,7 @@ def test_bad_rules_are_a_422_naming_the_condition_and_field(client: TestClient, 
 def test_agents_and_viewers_cannot_touch_routing_admin(client: TestClient, desk: Desk) -> None:
     viewer = accounts.member(desk.session, desk.org, role=Role.VIEWER)
     for member in (desk.ana, viewer):
-        headers = _auth(desk.session, member)
+        headers = api_headers(desk.session, member)
         for method, path, body in [
             ("GET", "/api/admin/routing", None),
             ("PUT", "/api/admin/routing", {"strategy": "round_robin"}),
@@ -148,7 +128,7 @@ def test_agents_and_viewers_cannot_touch_routing_admin(client: TestClient, desk:
 
 
 def test_another_organizations_rules_are_not_found(client: TestClient, desk: Desk) -> None:
-    admin = _auth(desk.session, desk.owner)
+    admin = api_headers(desk.session, desk.owner)
     rule = client.post("/api/admin/routing/rules", headers=admin, json=RULE).json()
     auto = client.post(
         "/api/admin/automation",
@@ -162,7 +142,7 @@ def test_another_organizations_rules_are_not_found(client: TestClient, desk: Des
     )
     assert auto.status_code == 201, auto.text
     other = accounts.organization(desk.session)
-    stranger = _auth(desk.session, accounts.member(desk.session, other, role=Role.OWNER))
+    stranger = api_headers(desk.session, accounts.member(desk.session, other, role=Role.OWNER))
     for method, path in [
         ("GET", f"/api/admin/routing/rules/{rule['id']}"),
         ("DELETE", f"/api/admin/routing/rules/{rule['id']}"),
@@ -186,7 +166,7 @@ def test_another_organizations_rules_are_not_found(client: TestClient, desk: Des
 
 
 def test_members_set_their_own_availability(client: TestClient, desk: Desk) -> None:
-    ana = _auth(desk.session, desk.ana)
+    ana = api_headers(desk.session, desk.ana)
     away = client.put("/api/members/me/availability", headers=ana, json={"availability": "away"})
     assert away.status_code == 200, away.text
     assert away.json() == {
@@ -219,7 +199,7 @@ def test_members_set_their_own_availability(client: TestClient, desk: Desk) -> N
 
 
 def test_admins_set_capacity_and_languages(client: TestClient, desk: Desk) -> None:
-    admin = _auth(desk.session, desk.owner)
+    admin = api_headers(desk.session, desk.owner)
     response = client.put(
         f"/api/admin/routing/members/{desk.ben.id}",
         headers=admin,
@@ -239,7 +219,7 @@ def test_admins_set_capacity_and_languages(client: TestClient, desk: Desk) -> No
 
 
 def test_automation_rules_and_their_runs(client: TestClient, desk: Desk) -> None:
-    admin = _auth(desk.session, desk.owner)
+    admin = api_headers(desk.session, desk.owner)
     made = client.post(
         "/api/admin/automation",
         headers=admin,

@@ -3,25 +3,13 @@ policies is in the audit trail, with who made it and what changed."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from socialdesk.accounts import service as accounts_service
 from socialdesk.accounts.models import AuditEvent
-from socialdesk.common.clock import FrozenClock
 from socialdesk.db.session import get_sessionmaker
 from tests.routing.conftest import Desk
-
-
-@pytest.fixture
-def client(desk: Desk, clock: FrozenClock) -> Iterator[TestClient]:
-    from socialdesk.app import create_app
-
-    with TestClient(create_app()) as test_client:
-        yield test_client
 
 
 def _trail() -> list[AuditEvent]:
