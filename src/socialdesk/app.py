@@ -34,6 +34,7 @@ from socialdesk.notifications import api as notifications_api
 from socialdesk.policy import api as policy_api
 from socialdesk.routing import api as routing_api
 from socialdesk.sla import api as sla_api
+from socialdesk.topics import api as topics_api
 from socialdesk.web import account as web_account
 from socialdesk.web import admin as web_admin
 from socialdesk.web import alerts as web_alerts
@@ -175,6 +176,7 @@ def create_app() -> FastAPI:
         commitments_api,
         followups_api,
         alerts_api,
+        topics_api,
     ):
         app.include_router(module.router, prefix="/api")
     app.include_router(events_api.router)

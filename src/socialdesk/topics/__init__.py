@@ -1,0 +1,1 @@
+"""What customers are talking about: the words and pairs of words that rise above the usual."""
