@@ -337,3 +337,18 @@ def test_deleting_an_alert_takes_its_firings_and_is_audited(desk: Desk) -> None:
         select(AuditEvent).where(AuditEvent.target_id == str(alert_id))
     ).all()
     assert [(e.before is None, e.after is None) for e in trail] == [(True, False), (False, True)]
+
+
+def test_a_firing_says_what_the_surge_talks_about(desk: Desk) -> None:
+    from tests.topics.test_service import SURGE
+
+    alert = _alert(desk, filters={"words": ["signal"]}, threshold=len(SURGE))
+    for text in SURGE:
+        desk.write(text, route=False)
+    assert _check(desk, alert).outcome == "fired"
+    firing = desk.session.scalars(select(AlertFiring)).one()
+    assert firing.topics[0] == "signal failure"
+    assert len(firing.topics) <= service.TOPICS
+    told = _notifications(desk.session)[0]
+    assert "Standing out: “signal failure”" in told.body
+    assert told.data["topics"] == firing.topics

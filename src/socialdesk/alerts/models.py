@@ -67,4 +67,6 @@ class AlertFiring(IdMixin, Base):
     baseline: Mapped[float | None] = mapped_column(Float, default=None)
     # A few of the conversations that made the count, newest first.
     conversation_ids: Mapped[list[int]] = mapped_column(JSON, default=list)
+    # What stood out in those messages ("tram 4"): see socialdesk.topics.
+    topics: Mapped[list[str]] = mapped_column(JSON, default=list, server_default="[]")
     notified: Mapped[int] = mapped_column(Integer, default=0)

@@ -78,4 +78,7 @@ class AlertFiringRead(ReadModel):
     peak: int
     baseline: float | None
     conversation_ids: list[int]
+    topics: list[str] = Field(
+        description="What stood out in the surge's messages (words and pairs of words)"
+    )
     notified: int

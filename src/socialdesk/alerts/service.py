@@ -22,7 +22,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
-from sqlalchemy import ColumnElement, Select, and_, func, or_, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy import delete as sql_delete
 from sqlalchemy import update as sql_update
 from sqlalchemy.orm import Session
@@ -32,30 +32,24 @@ from socialdesk.accounts import service as accounts_service
 from socialdesk.accounts.models import Member
 from socialdesk.alerts.models import AlertFiring, NotifyTo, VolumeAlert
 from socialdesk.channels import service as channels_service
-from socialdesk.channels.models import BrandAccount
 from socialdesk.common import clock
 from socialdesk.common.errors import NotFound, ValidationFailed
 from socialdesk.common.pagination import MAX_ROW_ID
-from socialdesk.connectors.base import ChannelKind
-from socialdesk.conversations.models import Direction, Message
+from socialdesk.conversations.models import Message
 from socialdesk.notifications import service as notifications_service
 from socialdesk.notifications.models import Notification
-from socialdesk.triage.classify import INTENTS, SENTIMENTS
-from socialdesk.triage.models import MessageTriage
+from socialdesk.topics import service as topics_service
+from socialdesk.triage import selection
 
 MAX_ALERTS = 50
 MIN_WINDOW, MAX_WINDOW = 5, 24 * 60
 MAX_THRESHOLD = 100_000
 MIN_FACTOR, MAX_FACTOR = 1.0, 100.0
-MAX_WORDS, MAX_WORD_LENGTH = 20, 100
 BASELINE_SPAN = timedelta(days=7)
 BASELINE_REFRESH = timedelta(hours=1)
-# Triage stores its row after the message; the customer's own clock may run a little ahead of
-# ours. Rows are looked up from this much before the window, by the indexed triage time.
-TRIAGE_SLACK = timedelta(hours=1)
 EXAMPLES = 5
+TOPICS = 3
 NOTIFICATION_KIND = "alert.volume"
-FILTER_KEYS = ("complaint", "intent", "sentiment", "channel", "words")
 
 
 @dataclass(frozen=True)
@@ -74,67 +68,10 @@ class AlertSpec:
     enabled: bool = True
 
 
-# -- keeping ----------------------------------------------------------------------------------
+# -- keeping ---------------------------------------------------------------------------------
 
 
-def clean_filters(raw: object) -> dict[str, Any]:
-    """The filters as stored, or a ValidationFailed naming the filter that is wrong."""
-    if raw is None:
-        return {}
-    if not isinstance(raw, dict):
-        raise ValidationFailed("filters must be an object", field="filters")
-    unknown = sorted(set(raw) - set(FILTER_KEYS))
-    if unknown:
-        raise ValidationFailed(
-            f"unknown filter(s) {', '.join(unknown)}; known: {', '.join(FILTER_KEYS)}",
-            field="filters",
-        )
-    out: dict[str, Any] = {}
-    complaint = raw.get("complaint")
-    if complaint is not None:
-        if not isinstance(complaint, bool):
-            raise ValidationFailed("filters.complaint must be true or false", field="complaint")
-        out["complaint"] = complaint
-    for key, allowed in (
-        ("intent", INTENTS),
-        ("sentiment", SENTIMENTS),
-        ("channel", tuple(kind.value for kind in ChannelKind)),
-    ):
-        value = raw.get(key)
-        if value in (None, ""):
-            continue
-        if value not in allowed:
-            raise ValidationFailed(
-                f"filters.{key} must be one of {', '.join(allowed)}, not {value!r}", field=key
-            )
-        out[key] = value
-    words = _clean_words(raw.get("words"))
-    if words:
-        out["words"] = words
-    return out
-
-
-def _clean_words(words: object) -> list[str]:
-    """Distinct (in any case), spaces tidied, empty ones dropped."""
-    if words is None:
-        return []
-    if not isinstance(words, list) or not all(isinstance(w, str) for w in words):
-        raise ValidationFailed("filters.words must be a list of words", field="words")
-    kept: list[str] = []
-    for written in words:
-        word = " ".join(written.split())
-        if not word:
-            continue
-        if len(word) > MAX_WORD_LENGTH:
-            raise ValidationFailed(
-                f"filters.words: {word[:20]!r}... is longer than {MAX_WORD_LENGTH} characters",
-                field="words",
-            )
-        if word.lower() not in (k.lower() for k in kept):
-            kept.append(word)
-    if len(kept) > MAX_WORDS:
-        raise ValidationFailed(f"filters.words: at most {MAX_WORDS} words", field="words")
-    return kept
+clean_filters = selection.clean_filters
 
 
 def _validate(session: Session, *, organization_id: int, spec: AlertSpec) -> AlertSpec:
@@ -345,42 +282,12 @@ def firings(session: Session, *, alert: VolumeAlert, limit: int = 20) -> list[Al
 
 def _matching(alert: VolumeAlert, start: datetime, end: datetime) -> list[ColumnElement[bool]]:
     """Conditions for the customer messages the alert counts, written in (start, end]."""
-    filters = alert.filters or {}
-    conditions: list[ColumnElement[bool]] = [
-        MessageTriage.organization_id == alert.organization_id,
-        MessageTriage.created_at >= start - TRIAGE_SLACK,
-        Message.created_at > start,
-        Message.created_at <= end,
-        Message.direction == Direction.INBOUND.value,
-    ]
-    if "complaint" in filters:
-        conditions.append(MessageTriage.complaint.is_(bool(filters["complaint"])))
-    if "intent" in filters:
-        conditions.append(MessageTriage.intent == filters["intent"])
-    if "sentiment" in filters:
-        conditions.append(MessageTriage.sentiment == filters["sentiment"])
-    if "channel" in filters:
-        conditions.append(
-            Message.brand_account_id.in_(
-                select(BrandAccount.id).where(
-                    BrandAccount.organization_id == alert.organization_id,
-                    BrandAccount.kind == filters["channel"],
-                )
-            )
-        )
-    words = filters.get("words") or []
-    if words:
-        text = func.lower(Message.text)
-        conditions.append(or_(*(text.contains(w.lower(), autoescape=True) for w in words)))
-    return conditions
-
-
-def _joined(columns: Select[Any], conditions: list[ColumnElement[bool]]) -> Select[Any]:
-    return (
-        columns.select_from(MessageTriage)
-        .join(Message, Message.id == MessageTriage.message_id)
-        .where(and_(*conditions))
+    return selection.conditions(
+        organization_id=alert.organization_id, filters=alert.filters or {}, start=start, end=end
     )
+
+
+_joined = selection.joined
 
 
 def count(session: Session, alert: VolumeAlert, start: datetime, end: datetime) -> int:
@@ -473,6 +380,14 @@ def check(session: Session, alert: VolumeAlert, *, now: datetime | None = None) 
         session.flush()
         return Checked(alert.id, seen, baseline, over, "still over")
     examples = _examples(session, alert, at - window, at)
+    surge = topics_service.between(
+        session,
+        organization_id=alert.organization_id,
+        start=at - window,
+        end=at,
+        filters=alert.filters,
+        limit=TOPICS,
+    )
     firing = AlertFiring(
         organization_id=alert.organization_id,
         alert_id=alert.id,
@@ -481,6 +396,7 @@ def check(session: Session, alert: VolumeAlert, *, now: datetime | None = None) 
         peak=seen,
         baseline=baseline,
         conversation_ids=examples,
+        topics=topics_service.names(surge.topics, TOPICS),
     )
     session.add(firing)
     session.flush()
@@ -568,6 +484,8 @@ def _tell(session: Session, alert: VolumeAlert, firing: AlertFiring) -> int:
     usual = f" (usually {firing.baseline:.1f})" if firing.baseline is not None else ""
     title = f"{alert.name}: {firing.count} messages in {alert.window_minutes} minutes{usual}"
     body = f"Counting {describe(alert)}; the alert is set at {alert.threshold}."
+    if firing.topics:
+        body += " Standing out: " + ", ".join(f"“{t}”" for t in firing.topics) + "."
     link = inbox_link(alert)
 
     def tell(member_ids: list[int]) -> list[Notification]:
@@ -579,7 +497,12 @@ def _tell(session: Session, alert: VolumeAlert, firing: AlertFiring) -> int:
             title=title,
             body=body,
             link=link,
-            data={"alert_id": alert.id, "firing_id": firing.id, "count": firing.count},
+            data={
+                "alert_id": alert.id,
+                "firing_id": firing.id,
+                "count": firing.count,
+                "topics": firing.topics,
+            },
         )
 
     # Nobody to tell (a team without a lead, a member who has left) must not swallow the
@@ -597,7 +520,11 @@ def _tell(session: Session, alert: VolumeAlert, firing: AlertFiring) -> int:
             title=title,
             body=body,
             link=link,
-            fields={"Alert": alert.name, "Messages": str(firing.count)},
+            fields={
+                "Alert": alert.name,
+                "Messages": str(firing.count),
+                **({"Topics": ", ".join(firing.topics)} if firing.topics else {}),
+            },
         )
     return len(sent)
 
