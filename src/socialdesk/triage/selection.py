@@ -8,7 +8,7 @@ which every incoming message gets as it is stored, and look it up by its indexed
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any, TypeVar, Unpack
+from typing import Any, TypeVar
 
 from sqlalchemy import ColumnElement, Select, and_, or_, select
 from sqlalchemy import func as sql_func
@@ -26,7 +26,7 @@ MAX_WORDS, MAX_WORD_LENGTH = 20, 100
 # ours. Rows are looked up from this much before the period, by the indexed triage time.
 TRIAGE_SLACK = timedelta(hours=1)
 
-_Select = TypeVar("_Select", bound="Select[Unpack[tuple[Any, ...]]]")
+_Select = TypeVar("_Select", bound="Select[*tuple[Any, ...]]")
 
 
 def clean_filters(raw: object) -> dict[str, Any]:
