@@ -352,3 +352,39 @@ def test_a_firing_says_what_the_surge_talks_about(desk: Desk) -> None:
     told = _notifications(desk.session)[0]
     assert "Standing out: “signal failure”" in told.body
     assert told.data["topics"] == firing.topics
+
+
+def test_a_check_given_a_reading_writes_without_counting_again(
+    desk: Desk, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The minute task reads the counts (the usual level, what stands out) in a read-only
+    transaction first; the write transaction only applies them."""
+    from tests.topics.test_service import SURGE
+
+    alert = _alert(desk, filters={"words": ["signal"]}, threshold=3, baseline_factor=2.0)
+    for text in SURGE:
+        desk.write(text, route=False)
+    desk.session.refresh(alert)
+    reading = service.read(desk.session, alert)
+    desk.session.commit()
+    assert reading.count == len(SURGE)
+    assert reading.usual == 0.0  # due: never worked out
+    assert reading.topics is not None
+    assert reading.topics[0] == "signal failure"
+
+    def must_not_read(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the write transaction read the messages again")
+
+    monkeypatch.setattr(service, "count", must_not_read)
+    monkeypatch.setattr(service.topics_service, "between", must_not_read)
+    checked = service.check(desk.session, alert, reading=reading)
+    desk.session.commit()
+    assert checked.outcome == "fired"
+    assert (alert.baseline, alert.baseline_at) == (0.0, reading.at)
+    firing = desk.session.scalars(select(AlertFiring)).one()
+    assert firing.topics == reading.topics
+    # The next minute, the kept usual level is fresh: a reading does not count it again.
+    desk.advance(minutes=1)
+    monkeypatch.undo()
+    assert service.read(desk.session, alert).usual is None
+    desk.session.commit()

@@ -1,5 +1,6 @@
 """Periodic task of the alerts domain: every enabled alert is checked each minute, each in its
-own transaction, so one that fails (and says why in the log) does not hold up the others."""
+own transactions (a read, then a short write), so one that fails (and says why in the log) does
+not hold up the others."""
 
 from __future__ import annotations
 
@@ -23,13 +24,20 @@ def check_alerts() -> None:
         ids = service.due(session)
     for alert_id in ids:
         try:
+            # The counts (an hourly week of them, and what stands out when it fires) are read
+            # first without the write lock, which SQLite holds for the whole write transaction.
+            with session_scope(write=False) as session:
+                alert = session.get(VolumeAlert, alert_id)
+                if alert is None or not alert.enabled:
+                    continue  # deleted or switched off since the list was read
+                reading = service.read(session, alert, now=now)
             with session_scope() as session:
                 alert = session.scalar(
                     select(VolumeAlert).where(VolumeAlert.id == alert_id).with_for_update()
                 )
                 if alert is None or not alert.enabled:
-                    continue  # deleted or switched off since the list was read
-                checked = service.check(session, alert, now=now)
+                    continue
+                checked = service.check(session, alert, reading=reading)
                 if checked.outcome in ("fired", "calmed"):
                     log.info(
                         "volume alert %s (%s) %s: %s messages",

@@ -310,18 +310,67 @@ def _examples(session: Session, alert: VolumeAlert, start: datetime, end: dateti
     return seen
 
 
-def _baseline(session: Session, alert: VolumeAlert, now: datetime) -> float:
-    """The usual count of a window: the matching messages of the 7 days before the window,
-    per window of that length. Kept on the alert and worked out again after an hour."""
+def _baseline_due(alert: VolumeAlert, now: datetime) -> bool:
+    """Whether the usual level must be worked out (again): it is kept an hour."""
+    if alert.baseline_factor is None:
+        return False
     fresh = alert.baseline_at is not None and now - alert.baseline_at < BASELINE_REFRESH
-    if alert.baseline is not None and fresh:
-        return alert.baseline
+    return alert.baseline is None or not fresh
+
+
+def _usual(session: Session, alert: VolumeAlert, now: datetime) -> float:
+    """The usual count of a window: the matching messages of the 7 days before the window,
+    per window of that length."""
     window = timedelta(minutes=alert.window_minutes)
     end = now - window
-    total = count(session, alert, end - BASELINE_SPAN, end)
-    alert.baseline = total / (BASELINE_SPAN / window)
-    alert.baseline_at = now
-    return alert.baseline
+    return count(session, alert, end - BASELINE_SPAN, end) / (BASELINE_SPAN / window)
+
+
+@dataclass(frozen=True)
+class Reading:
+    """What a check reads before it writes: the window's count, the usual level when it was
+    due, and what stands out when the alert is about to fire. Read in a read-only transaction
+    (:func:`read`), it keeps the slow counts out of the write lock."""
+
+    at: datetime
+    count: int
+    usual: float | None  # worked out again; None when the kept one is fresh or not used
+    topics: list[str] | None  # None unless the alert is about to fire
+
+
+def read(session: Session, alert: VolumeAlert, *, now: datetime | None = None) -> Reading:
+    """Everything :func:`check` needs to read, without writing."""
+    at = clock.require_aware(now or clock.now(), "now")
+    window = timedelta(minutes=alert.window_minutes)
+    seen = count(session, alert, at - window, at)
+    usual = _usual(session, alert, at) if _baseline_due(alert, at) else None
+    baseline = usual if usual is not None else alert.baseline
+    topics = None
+    if alert.firing_since is None and _over(alert, seen, baseline):
+        topics = _standing_out(session, alert, at - window, at)
+    return Reading(at=at, count=seen, usual=usual, topics=topics)
+
+
+def _over(alert: VolumeAlert, seen: int, baseline: float | None) -> bool:
+    if seen < alert.threshold:
+        return False
+    if alert.baseline_factor is None or baseline is None:
+        return True
+    return seen >= alert.baseline_factor * baseline
+
+
+def _standing_out(
+    session: Session, alert: VolumeAlert, start: datetime, end: datetime
+) -> list[str]:
+    surge = topics_service.between(
+        session,
+        organization_id=alert.organization_id,
+        start=start,
+        end=end,
+        filters=alert.filters,
+        limit=TOPICS,
+    )
+    return topics_service.names(surge.topics, TOPICS)
 
 
 # -- checking ---------------------------------------------------------------------------------
@@ -336,15 +385,24 @@ class Checked:
     outcome: str  # "quiet", "fired", "still over", "calmed"
 
 
-def check(session: Session, alert: VolumeAlert, *, now: datetime | None = None) -> Checked:
-    """Count the alert's window, and open or close its firing. The caller commits."""
-    at = clock.require_aware(now or clock.now(), "now")
+def check(
+    session: Session,
+    alert: VolumeAlert,
+    *,
+    now: datetime | None = None,
+    reading: Reading | None = None,
+) -> Checked:
+    """Count the alert's window, and open or close its firing. The caller commits. With a
+    ``reading`` (see :func:`read`) taken just before, its counts are used, not read again."""
+    if reading is None:
+        reading = read(session, alert, now=now)
+    at = reading.at
     window = timedelta(minutes=alert.window_minutes)
-    seen = count(session, alert, at - window, at)
-    baseline = _baseline(session, alert, at) if alert.baseline_factor is not None else None
-    over = seen >= alert.threshold and (
-        baseline is None or seen >= (alert.baseline_factor or 1.0) * baseline
-    )
+    seen = reading.count
+    if reading.usual is not None:
+        alert.baseline, alert.baseline_at = reading.usual, at
+    baseline = alert.baseline if alert.baseline_factor is not None else None
+    over = _over(alert, seen, baseline)
     alert.last_count = seen
     alert.last_checked_at = at
     if not over:
@@ -380,13 +438,10 @@ def check(session: Session, alert: VolumeAlert, *, now: datetime | None = None) 
         session.flush()
         return Checked(alert.id, seen, baseline, over, "still over")
     examples = _examples(session, alert, at - window, at)
-    surge = topics_service.between(
-        session,
-        organization_id=alert.organization_id,
-        start=at - window,
-        end=at,
-        filters=alert.filters,
-        limit=TOPICS,
+    standing_out = (
+        reading.topics
+        if reading.topics is not None
+        else _standing_out(session, alert, at - window, at)
     )
     firing = AlertFiring(
         organization_id=alert.organization_id,
@@ -396,7 +451,7 @@ def check(session: Session, alert: VolumeAlert, *, now: datetime | None = None) 
         peak=seen,
         baseline=baseline,
         conversation_ids=examples,
-        topics=topics_service.names(surge.topics, TOPICS),
+        topics=standing_out,
     )
     session.add(firing)
     session.flush()
