@@ -226,6 +226,7 @@ def test_other_organizations_messages_never_count(desk: Desk) -> None:
         ({"filters": {"words": "fare"}}, "words"),
         ({"filters": {"words": ["x" * 101]}}, "words"),
         ({"filters": {"words": [f"w{n}" for n in range(21)]}}, "words"),
+        ({"filters": {"words": ["late, again"]}}, "words"),
     ],
 )
 def test_a_wrong_alert_is_refused_naming_the_field(

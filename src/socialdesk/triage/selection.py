@@ -77,6 +77,13 @@ def _clean_words(words: object) -> list[str]:
         word = " ".join(written.split())
         if not word:
             continue
+        if "," in word:
+            # The desk's forms list words separated by commas: a word holding one could not
+            # be saved again through them unchanged.
+            raise ValidationFailed(
+                f"filters.words: {word[:40]!r} holds a comma; give each word on its own",
+                field="words",
+            )
         if len(word) > MAX_WORD_LENGTH:
             raise ValidationFailed(
                 f"filters.words: {word[:20]!r}... is longer than {MAX_WORD_LENGTH} characters",
