@@ -219,8 +219,12 @@ def test_editing_shows_the_stored_values_and_saves_the_changes(
     ("changes", "field", "message"),
     [
         ({"window_minutes": "2"}, "window_minutes", "window_minutes must be between 5 and 1440"),
-        ({"notify_to": "team_lead", "team_id": ""}, "team_id", "team_lead needs a team_id"),
-        ({"notify_to": "member"}, "member_id", "notify_to member needs a member_id"),
+        (
+            {"notify_to": "team_lead", "team_id": ""},
+            "team_id",
+            "choose the team: the alert tells the lead of a team",
+        ),
+        ({"notify_to": "member"}, "member_id", "choose the member to tell"),
         ({"name": "  "}, "name", "an alert needs a name"),
         ({"threshold": "abc"}, "threshold", "threshold must be a whole number of messages"),
         ({"threshold": ""}, "threshold", "threshold must be a whole number of messages"),

@@ -127,7 +127,11 @@ def _recipient_fields(
         ) from None
     team_id, member_id = spec.team_id, spec.member_id
     if to in (NotifyTo.TEAM_LEAD, NotifyTo.TEAM) and team_id is None:
-        raise ValidationFailed(f"notify_to {to.value} needs a team_id", field="team_id")
+        who = "the lead of a team" if to is NotifyTo.TEAM_LEAD else "a team"
+        raise ValidationFailed(
+            f"choose the team: the alert tells {who} (notify_to {to.value} needs a team_id)",
+            field="team_id",
+        )
     if spec.webhook and team_id is None:
         raise ValidationFailed("the webhook is a team's: choose the team", field="team_id")
     if team_id is not None:
@@ -138,7 +142,9 @@ def _recipient_fields(
     if to is not NotifyTo.MEMBER:
         return to.value, team_id, None
     if member_id is None:
-        raise ValidationFailed("notify_to member needs a member_id", field="member_id")
+        raise ValidationFailed(
+            "choose the member to tell (notify_to member needs a member_id)", field="member_id"
+        )
     try:
         member = accounts_service.get_member(
             session, organization_id=organization_id, member_id=member_id
