@@ -377,7 +377,7 @@ def test_a_check_given_a_reading_writes_without_counting_again(
         raise AssertionError("the write transaction read the messages again")
 
     monkeypatch.setattr(service, "count", must_not_read)
-    monkeypatch.setattr(service.topics_service, "between", must_not_read)
+    monkeypatch.setattr("socialdesk.topics.service.between", must_not_read)
     checked = service.check(desk.session, alert, reading=reading)
     desk.session.commit()
     assert checked.outcome == "fired"

@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Iterable, Iterator
-from typing import Any
+from typing import Any, get_args
 
 from fastapi.routing import APIRoute
 
 from socialdesk.app import create_app
 from socialdesk.common.deps import DB, _authenticate
 
-_UNIT_OF_WORK = DB.__metadata__[0].dependency
+_UNIT_OF_WORK = get_args(DB)[1].dependency  # Annotated[Session, Depends(...)]
 _AUTHENTICATE = _authenticate
 
 
