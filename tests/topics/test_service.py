@@ -202,7 +202,22 @@ def test_a_big_period_is_read_as_an_even_sample(
     monkeypatch.setattr(service, "PERIOD_SAMPLE", 10)
     found = _report(desk)
     assert found.period.messages == 40
-    assert found.period.read == 10  # every fourth message by id
+    assert 0 < found.period.read <= 10
+    assert found.period.customers == found.period.read  # one customer each
+
+
+def test_the_sample_does_not_line_up_with_a_pattern_in_the_ids() -> None:
+    """Every fourth id a complaint, a quarter sampled: about a quarter of the sample are
+    complaints, where every fourth id would have read all of them or none."""
+    ids = range(1, 400_001)
+    bound = math.ceil(service.HASH_SPACE * 0.25)
+    kept = [n for n in ids if (n * service.HASH_MULTIPLIER) % service.HASH_SPACE < bound]
+    assert len(kept) == pytest.approx(100_000, rel=0.01)
+    complaints = sum(n % 4 == 0 for n in kept)
+    assert complaints / len(kept) == pytest.approx(0.25, abs=0.01)
+    # The same with a cycle of texts that is not a power of two (2,718 real tweets in turn).
+    same_text = sum(n % 2718 == 5 for n in kept)
+    assert same_text / len(kept) == pytest.approx(1 / 2718, rel=0.2)
 
 
 def test_the_usual_period_is_the_week_before_or_four_times_a_longer_period() -> None:

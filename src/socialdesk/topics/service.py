@@ -11,7 +11,7 @@ least :data:`MIN_SCORE`, which chance passes less than once in ten thousand trie
 tries thousands of terms). Until the usual period holds :data:`MIN_USUAL` customers, a new desk
 has no usual, and the terms are ranked by how many customers use them.
 
-Large periods are read as an even sample of their messages (every k-th by id), at most
+Large periods are read as an even sample of their messages (by a hash of their id), at most
 :data:`PERIOD_SAMPLE` and :data:`USUAL_SAMPLE` of them; the report says how many it read.
 """
 
@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, Row, func, select
 from sqlalchemy.orm import Session
 
 from socialdesk.common import clock
@@ -39,6 +39,10 @@ USUAL_SPAN = timedelta(days=7)
 USUAL_PERIODS = 4  # a period longer than a week is compared with four times its length
 PERIOD_SAMPLE = 5_000
 USUAL_SAMPLE = 10_000
+# Sampling keeps a message when (id * an odd multiplier) mod 2^16 falls below the share wanted;
+# ids up to 2^47 stay within 64 bits when multiplied.
+HASH_MULTIPLIER = 40_503
+HASH_SPACE = 65_536
 MIN_CUSTOMERS = 3  # a term used by fewer customers in the period is not a topic
 MIN_USUAL = 100  # customers in the usual period before it is a usual at all
 MIN_LIFT = 1.5
@@ -152,23 +156,23 @@ def between(
     return Report(period=period, usual=usual, filters=clean, topics=found)
 
 
-def _read(
+def rows(
     session: Session,
+    *,
     organization_id: int,
     filters: dict[str, Any],
     start: datetime,
     end: datetime,
-    *,
     sample: int,
-) -> tuple[Sample, list[_Customer]]:
+) -> tuple[int, list[Row[*tuple[Any, ...]]]]:
+    """The matching messages of (start, end] and, of them, the ones read: all of them, or an
+    even sample of about ``sample`` (see :func:`sampled`). Each row: author contact,
+    conversation, text, time written, sentiment and complaint."""
     where = selection.conditions(
         organization_id=organization_id, filters=filters, start=start, end=end
     )
     total = int(session.scalar(selection.joined(select(func.count()), where)) or 0)
-    step = max(1, math.ceil(total / sample))
-    if step > 1:
-        where.append(MessageTriage.message_id % step == 0)
-    rows = session.execute(
+    found = session.execute(
         selection.joined(
             select(
                 Message.author_contact_id,
@@ -178,11 +182,44 @@ def _read(
                 MessageTriage.sentiment,
                 MessageTriage.complaint,
             ),
-            where,
-        )
+            sampled(where, total=total, sample=sample),
+        ).limit(sample)
     ).all()
-    customers = _customers(rows)
-    return Sample(start, end, total, len(rows), len(customers)), customers
+    return total, list(found)
+
+
+def sampled(
+    where: list[ColumnElement[bool]], *, total: int, sample: int
+) -> list[ColumnElement[bool]]:
+    """``where`` narrowed to an even sample of about ``sample`` of its ``total`` messages: those
+    whose id hashes below that share of the hash space. A multiplicative hash, not every k-th
+    id, so a pattern in the ids (a label or a text every fourth message, ids given out in
+    blocks) cannot line up with the sample."""
+    if total <= sample:
+        return where
+    bound = math.ceil(HASH_SPACE * sample / total)
+    return [*where, (MessageTriage.message_id * HASH_MULTIPLIER) % HASH_SPACE < bound]
+
+
+def _read(
+    session: Session,
+    organization_id: int,
+    filters: dict[str, Any],
+    start: datetime,
+    end: datetime,
+    *,
+    sample: int,
+) -> tuple[Sample, list[_Customer]]:
+    total, found = rows(
+        session,
+        organization_id=organization_id,
+        filters=filters,
+        start=start,
+        end=end,
+        sample=sample,
+    )
+    customers = _customers(found)
+    return Sample(start, end, total, len(found), len(customers)), customers
 
 
 def _customers(rows: Iterable[Sequence[Any]]) -> list[_Customer]:
