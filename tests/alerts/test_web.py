@@ -231,7 +231,7 @@ def test_editing_shows_the_stored_values_and_saves_the_changes(
         ({"window_minutes": "7.5"}, "window_minutes", "window_minutes must be a whole number"),
         ({"baseline_factor": "lots"}, "baseline_factor", "baseline_factor must be a number"),
         ({"baseline_factor": "0.5"}, "baseline_factor", "baseline_factor must be between 1"),
-        ({"intent": "rant"}, "intent", "filters.intent must be one of"),
+        ({"intent": "rant"}, "intent", "intent must be one of"),
         ({"complaint": "maybe"}, "complaint", "the complaints filter must be empty"),
         ({"team_id": "care"}, "team_id", "team_id must be an id from the list"),
         ({"team_id": "9" * 20}, "team_id", "team_id must be an id from the list"),

@@ -45,7 +45,7 @@ def clean_filters(raw: object) -> dict[str, Any]:
     complaint = raw.get("complaint")
     if complaint is not None:
         if not isinstance(complaint, bool):
-            raise ValidationFailed("filters.complaint must be true or false", field="complaint")
+            raise ValidationFailed("complaint must be true or false", field="complaint")
         out["complaint"] = complaint
     for key, allowed in (
         ("intent", INTENTS),
@@ -57,7 +57,7 @@ def clean_filters(raw: object) -> dict[str, Any]:
             continue
         if value not in allowed:
             raise ValidationFailed(
-                f"filters.{key} must be one of {', '.join(allowed)}, not {value!r}", field=key
+                f"{key} must be one of {', '.join(allowed)}, not {value!r}", field=key
             )
         out[key] = value
     words = _clean_words(raw.get("words"))
@@ -71,7 +71,7 @@ def _clean_words(words: object) -> list[str]:
     if words is None:
         return []
     if not isinstance(words, list) or not all(isinstance(w, str) for w in words):
-        raise ValidationFailed("filters.words must be a list of words", field="words")
+        raise ValidationFailed("words must be a list of words", field="words")
     kept: list[str] = []
     for written in words:
         word = " ".join(written.split())
@@ -81,18 +81,18 @@ def _clean_words(words: object) -> list[str]:
             # The desk's forms list words separated by commas: a word holding one could not
             # be saved again through them unchanged.
             raise ValidationFailed(
-                f"filters.words: {word[:40]!r} holds a comma; give each word on its own",
+                f"the word {word[:40]!r} holds a comma; give each word on its own",
                 field="words",
             )
         if len(word) > MAX_WORD_LENGTH:
             raise ValidationFailed(
-                f"filters.words: {word[:20]!r}... is longer than {MAX_WORD_LENGTH} characters",
+                f"the word {word[:20]!r}... is longer than {MAX_WORD_LENGTH} characters",
                 field="words",
             )
         if word.lower() not in (k.lower() for k in kept):
             kept.append(word)
     if len(kept) > MAX_WORDS:
-        raise ValidationFailed(f"filters.words: at most {MAX_WORDS} words", field="words")
+        raise ValidationFailed(f"at most {MAX_WORDS} words", field="words")
     return kept
 
 
