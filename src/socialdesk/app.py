@@ -48,6 +48,7 @@ from socialdesk.web import notifications as web_notifications
 from socialdesk.web import routing as web_routing
 from socialdesk.web import sla as web_sla
 from socialdesk.web import sso as web_sso
+from socialdesk.web import topics as web_topics
 from socialdesk.web import views as web_views
 
 log = logging.getLogger(__name__)
@@ -196,6 +197,7 @@ def create_app() -> FastAPI:
         web_commitments,
         web_followups,
         web_connect,
+        web_topics,
     ):
         app.include_router(web_module.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

@@ -30,6 +30,7 @@ PAGES = (
     "/escalations?scope=asked&status=all",
     "/reports",
     "/reports/care",
+    "/reports/topics",
     "/conduct",
     "/approvals",
     "/account",

@@ -339,6 +339,8 @@ def _pages_show_it(
         "/?sort=sla": ["chip-sla-overdue", "chip-sla-soon", "data-sla-due"],
         "/reports": ["Customer support"],
         "/reports/care": ["Tickets &amp; billing"],
+        # The tram 4 outage of three hours ago is what customers talk about.
+        "/reports/topics?period=6h": ['data-term="tram 4"'],
         "/admin/routing": [r.name for r in data.ROUTING_RULES] + ["went away"],
         "/admin/automation": ["Angry on X, no reply in 15 minutes"],
         "/admin/alerts": [a.name for a in data.VOLUME_ALERTS],
