@@ -8,7 +8,6 @@ product. Words are folded to lower case; a hashtag counts as its word.
 
 from __future__ import annotations
 
-import itertools
 import re
 from collections.abc import Iterable
 
@@ -20,30 +19,33 @@ _NOISE = re.compile(
     r"|\b(?:[\w-]+\.)+[a-z]{2,}(?:/\S*)?",  # a bare address: example.com/fares
     re.IGNORECASE,
 )
-# Where a clause ends: no pair is made across it.
-_BREAK = re.compile(r"[,.;:!?()\[\]{}\"“”«»…|/\n]+")
-# A word: letters and digits, with inner apostrophes ("don't") or hyphens ("e-bike").
-_WORD = re.compile(r"[^\W_]+(?:['\u2019\-][^\W_]+)*")
+# A word (letters and digits, with inner apostrophes as in "don't" or hyphens as in "e-bike"),
+# or where a clause ends: no pair is made across that.
+_WORD_OR_BREAK = re.compile(
+    r"([^\W_]+(?:['\u2019\-][^\W_]+)*)|[,.;:!?()\[\]{}\"\u201c\u201d\u00ab\u00bb\u2026|/\n]+"
+)
 MAX_NUMBER_DIGITS = 4  # longer runs of digits are order, card and phone numbers
+_TOO_MANY_DIGITS = re.compile(rf"(?:\D*\d){{{MAX_NUMBER_DIGITS + 1}}}")
 MAX_WORD_LENGTH = 30
 MIN_WORD_LENGTH = 2
 
 
 def words(text: str) -> list[str]:
-    """The message's words in order, folded; a word that is not kept leaves a gap (``""``),
-    so no pair is made across it."""
+    """The message's words in order, folded; a word that is not kept, and the end of a
+    clause, leave a gap (``""``), so no pair is made across them."""
     out: list[str] = []
-    for clause in _BREAK.split(_NOISE.sub("|", text)):
-        for match in _WORD.finditer(clause):
-            word = match.group().casefold().replace("\u2019", "'")
-            too_long = len(word) > MAX_WORD_LENGTH or _too_many_digits(word)
-            out.append("" if too_long else word)
-        out.append("")
-    return out[:-1]
+    folded = _NOISE.sub("|", text).casefold().replace("\u2019", "'")
+    for match in _WORD_OR_BREAK.finditer(folded):
+        word = match.group(1)
+        if word is None or len(word) > MAX_WORD_LENGTH or _too_many_digits(word):
+            out.append("")
+        else:
+            out.append(word)
+    return out
 
 
 def _too_many_digits(word: str) -> bool:
-    return sum(ch.isdigit() for ch in word) > MAX_NUMBER_DIGITS
+    return not word.isalpha() and _TOO_MANY_DIGITS.match(word) is not None
 
 
 def _topical(word: str) -> bool:
@@ -51,7 +53,7 @@ def _topical(word: str) -> bool:
     return (
         len(word) >= MIN_WORD_LENGTH
         and word not in STOPWORDS
-        and not word.replace("'", "").replace("-", "").isdigit()
+        and (word.isalpha() or not word.replace("'", "").replace("-", "").isdigit())
     )
 
 
@@ -59,10 +61,14 @@ def terms(text: str) -> set[str]:
     """The distinct terms of ``text``: topical words, and pairs of neighbouring words of one
     clause, either two topical words or a topical word and the short number after it."""
     seq = words(text)
-    found = {w for w in seq if _topical(w)}
-    for first, second in itertools.pairwise(seq):
-        if first != second and _topical(first) and (_topical(second) or second.isdigit()):
-            found.add(f"{first} {second}")
+    topical = [bool(w) and _topical(w) for w in seq]
+    found = {w for w, keep in zip(seq, topical, strict=True) if keep}
+    for i in range(len(seq) - 1):
+        if not topical[i]:
+            continue
+        second = seq[i + 1]
+        if second != seq[i] and (topical[i + 1] or second.isdigit()):
+            found.add(f"{seq[i]} {second}")
     return found
 
 
