@@ -13,7 +13,7 @@ import pytest
 from socialdesk.common import clock
 from socialdesk.common.errors import ValidationFailed
 from socialdesk.topics import service
-from socialdesk.topics.terms import terms
+from socialdesk.topics.terms import fold, singulars, terms
 from tests.factories import accounts, channels
 from tests.topics.conftest import Desk, say, say_all
 
@@ -76,6 +76,30 @@ def test_pairs_stay_within_a_clause_and_skip_small_words() -> None:
 def test_words_are_folded_and_apostrophes_of_either_kind_are_one_word() -> None:
     assert terms("DON\u2019T Refund") == terms("don't refund") == {"refund"}
     assert "e-bike" in terms("My e-bike battery")
+
+
+def test_a_plural_is_folded_into_its_singular_only_when_both_were_written() -> None:
+    written = {"trams", "tram", "buses", "bus", "batteries", "battery", "fares", "news", "status"}
+    plurals = singulars(written | {"monthly passes", "pass", "passes"})
+    assert plurals == {
+        "trams": "tram",
+        "buses": "bus",
+        "batteries": "battery",
+        "passes": "pass",
+    }
+    assert fold({"monthly passes", "trams", "tram 4"}, plurals) == {
+        "monthly pass",
+        "tram",
+        "tram 4",
+    }
+
+
+def test_customers_writing_either_form_count_as_one_topic(desk: Desk) -> None:
+    now = clock.now()
+    texts = ["Trams are late again", "No tram at Riverside", "trams stuck", "Where is my tram"]
+    say_all(desk, texts, start=now - timedelta(hours=1), end=now)
+    found = _report(desk)
+    assert [(t.term, t.customers) for t in found.topics] == [("tram", 4)]
 
 
 # -- scoring ----------------------------------------------------------------------------------

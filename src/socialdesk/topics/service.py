@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session
 from socialdesk.common import clock
 from socialdesk.common.errors import ValidationFailed
 from socialdesk.conversations.models import Message
-from socialdesk.topics.terms import terms_of_all
+from socialdesk.topics.terms import fold, singulars, terms_of_all
 from socialdesk.triage import selection
 from socialdesk.triage.models import MessageTriage
 
@@ -152,6 +152,7 @@ def between(
     usual, usual_customers = _read(
         session, organization_id, clean, usual_start, usual_end, sample=USUAL_SAMPLE
     )
+    _fold_plurals([*period_customers, *usual_customers])
     found = rank(period_customers, usual_customers, limit=limit)
     return Report(period=period, usual=usual, filters=clean, topics=found)
 
@@ -245,6 +246,16 @@ def _customers(rows: Iterable[Sequence[Any]]) -> list[_Customer]:
         key=lambda c: (c.latest.timestamp() if c.latest else 0.0, c.conversation_id),
         reverse=True,
     )
+
+
+def _fold_plurals(customers: Sequence[_Customer]) -> None:
+    """One term for "tram" and "trams" when both were written (see :func:`terms.singulars`)."""
+    vocabulary: set[str] = set()
+    for customer in customers:
+        vocabulary |= customer.terms
+    plurals = singulars(vocabulary)
+    for customer in customers:
+        customer.terms = fold(customer.terms, plurals)
 
 
 def g2(a: int, n1: int, b: int, n2: int) -> float:

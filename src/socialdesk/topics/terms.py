@@ -78,3 +78,43 @@ def terms_of_all(texts: Iterable[str]) -> set[str]:
     for text in texts:
         out |= terms(text)
     return out
+
+
+def _singular_candidates(word: str) -> tuple[str, ...]:
+    if len(word) < 4 or not word.isalpha() or word.endswith(("ss", "us", "is")):
+        return ()
+    if word.endswith("ies"):
+        return (word[:-3] + "y",)
+    if word.endswith("es"):
+        return (word[:-2], word[:-1])  # "buses", "fares"
+    if word.endswith("s"):
+        return (word[:-1],)
+    return ()
+
+
+def singulars(vocabulary: Iterable[str]) -> dict[str, str]:
+    """English plurals among ``vocabulary``'s words whose singular is there too ("trams" and
+    "tram", "buses" and "bus", "batteries" and "battery"), each mapped to that singular. Only
+    when both forms were written: no guess makes a word that nobody used."""
+    words_used = {term for term in vocabulary if " " not in term}
+    found: dict[str, str] = {}
+    for word in words_used:
+        for candidate in _singular_candidates(word):
+            if candidate in words_used:
+                found[word] = candidate
+                break
+    return found
+
+
+def fold(terms_found: set[str], plurals: dict[str, str]) -> set[str]:
+    """``terms_found`` with each plural word, alone or in a pair, as its singular."""
+    if not plurals:
+        return terms_found
+    out: set[str] = set()
+    for term in terms_found:
+        if " " in term:
+            first, second = term.split(" ", 1)
+            out.add(f"{plurals.get(first, first)} {plurals.get(second, second)}")
+        else:
+            out.add(plurals.get(term, term))
+    return out
