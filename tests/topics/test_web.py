@@ -250,3 +250,24 @@ def test_shares_and_lifts_read_as_people_write_them() -> None:
     assert web_topics.lift_words(topic(0.0, 50.0)) == "new"
     assert web_topics.lift_words(topic(0.05, 3.24)) == "\u00d73.2"
     assert web_topics.lift_words(topic(None, None)) == "—"
+
+
+def test_admins_can_watch_a_topic_with_an_alert_agents_cannot(
+    client: TestClient, desk: Desk
+) -> None:
+    now = clock.now()
+    say_all(desk, list(SURGE), start=now - timedelta(minutes=50), end=now)
+    login(client, desk.ana)  # an agent: keeps no alerts
+    assert "data-watch" not in client.get(PAGE, params={"period": "1h"}).text
+
+    client.cookies.clear()
+    login(client, desk.owner)
+    page = client.get(PAGE, params={"period": "1h", "channel": "web"})
+    row = _rows(page.text)["signal failure"]
+    link = html.unescape(re.search(r'<a href="([^"]*)" data-watch', row).group(1))  # type: ignore[union-attr]
+    assert link.startswith("/admin/alerts/new?")
+    form = client.get(link)
+    assert form.status_code == 200
+    assert 'value="signal failure"' in form.text  # the words
+    assert "Talk of “signal failure”" in html.unescape(form.text)
+    assert re.search(r'<option value="web" selected>', form.text)

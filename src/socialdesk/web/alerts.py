@@ -96,6 +96,24 @@ class AlertForm:
         )
 
     @classmethod
+    def suggested(cls, params: Mapping[str, str]) -> AlertForm:
+        """A new alert started from elsewhere (a topic of the topics report): its name and
+        filters from the query string, the rest as a new form has them; the service checks
+        them when the form is saved."""
+
+        def given(key: str) -> str:
+            return (params.get(key) or "").strip()[:200]
+
+        return cls(
+            name=given("name"),
+            complaint=given("complaint").lower(),
+            intent=given("intent"),
+            sentiment=given("sentiment"),
+            channel=given("channel"),
+            words=given("words"),
+        )
+
+    @classmethod
     def read(cls, form: Mapping[str, object]) -> AlertForm:
         """The submitted form; an unticked checkbox is not sent, so it reads as off."""
         return cls(
@@ -341,7 +359,9 @@ def _saved_or_form(
 
 @router.get("/admin/alerts/new")
 def new_alert(request: Request, actor: RoutingAdmin, db: DB) -> Response:
-    return _form_page(request, db, actor, alert_form=AlertForm(), alert=None)
+    return _form_page(
+        request, db, actor, alert_form=AlertForm.suggested(request.query_params), alert=None
+    )
 
 
 @router.post("/admin/alerts")

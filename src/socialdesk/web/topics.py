@@ -11,11 +11,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
+from socialdesk.accounts import permissions
+from socialdesk.accounts.permissions import Permission
 from socialdesk.common.deps import DB, Actor, Reader
 from socialdesk.common.errors import ValidationFailed
 from socialdesk.connectors.base import ChannelKind
@@ -76,6 +79,17 @@ def inbox_search(term: str, filters: Mapping[str, Any]) -> str:
     return f"/?{query.query_string()}"
 
 
+def watch_link(term: str, filters: Mapping[str, Any]) -> str:
+    """A new volume alert on ``term`` under the report's filters, for those who keep alerts."""
+    query: dict[str, str] = {"name": f"Talk of “{term}”", "words": term}
+    if filters.get("complaint"):
+        query["complaint"] = "1"
+    for key in CHOICE_FILTERS:
+        if filters.get(key):
+            query[key] = str(filters[key])
+    return "/admin/alerts/new?" + urlencode(query)
+
+
 def percent(value: float | None) -> str:
     """A share for people: "38%", small ones with a decimal ("2.5%"), "—" for none."""
     if value is None:
@@ -124,6 +138,7 @@ def topics_page(request: Request, actor: Reader, db: DB) -> Response:
         "complaint": bool(typed.get("complaint")),
         **{key: typed.get(key, "") for key in CHOICE_FILTERS},
     }
+    can_watch = permissions.has(actor.member, Permission.ROUTING_MANAGE)
     usual_days = round((found.usual.end - found.usual.start) / timedelta(days=1)) if found else None
     return render(
         request,
@@ -141,6 +156,7 @@ def topics_page(request: Request, actor: Reader, db: DB) -> Response:
             "usual_days": usual_days,
             "min_usual": service.MIN_USUAL,
             "inbox_search": inbox_search,
+            "watch_link": watch_link if can_watch else None,
             "percent": percent,
             "lift_words": lift_words,
         },
