@@ -33,7 +33,7 @@ from sqlalchemy.orm import Session
 
 from socialdesk.accounts.models import Member, Organization, Team
 from socialdesk.commitments.models import Commitment, CommitmentStatus
-from socialdesk.common import clock
+from socialdesk.common import clock, spreadsheet
 from socialdesk.common.errors import ValidationFailed
 from socialdesk.conversations.models import Activity, Conversation, Status
 from socialdesk.followups.models import FollowUp, FollowUpStatus
@@ -355,12 +355,7 @@ def to_csv(report: CareReport) -> str:
     writer.writerow(CSV_COLUMNS)
     writer.writerow(_csv_row("organization", None, "All", report.total))
     for row in report.teams:
-        writer.writerow(_csv_row("team", row.id, _safe_cell(row.name), row.figures))
+        writer.writerow(_csv_row("team", row.id, str(spreadsheet.cell(row.name)), row.figures))
     for row in report.members:
-        writer.writerow(_csv_row("member", row.id, _safe_cell(row.name), row.figures))
+        writer.writerow(_csv_row("member", row.id, str(spreadsheet.cell(row.name)), row.figures))
     return out.getvalue()
-
-
-def _safe_cell(value: str) -> str:
-    """A name that a spreadsheet would read as a formula is quoted as text."""
-    return f"'{value}" if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value

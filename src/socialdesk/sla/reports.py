@@ -35,7 +35,7 @@ from sqlalchemy.orm import Session
 
 from socialdesk.accounts.models import Member, Organization, Team
 from socialdesk.commitments.calendar import local_datetime
-from socialdesk.common import clock
+from socialdesk.common import clock, spreadsheet
 from socialdesk.common.errors import ValidationFailed
 from socialdesk.conversations.models import Priority
 from socialdesk.sla.alerts import org_zone
@@ -302,15 +302,6 @@ CSV_COLUMNS = (
 )
 
 
-def _cell(value: object) -> object:
-    """Names come from people: a leading =, +, - or @ would be a formula in a spreadsheet."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    if isinstance(value, float):
-        return f"{value:.4f}".rstrip("0").rstrip(".")
-    return "" if value is None else value
-
-
 def rows_of(report: Report) -> Iterable[tuple[str, Row]]:
     yield "total", report.total
     for dimension in DIMENSIONS:
@@ -325,7 +316,7 @@ def to_csv(report: Report) -> str:
     for dimension, row in rows_of(report):
         writer.writerow(
             [
-                _cell(v)
+                spreadsheet.cell(v)
                 for v in (
                     dimension,
                     row.value,
