@@ -271,3 +271,39 @@ def test_admins_can_watch_a_topic_with_an_alert_agents_cannot(
     assert 'value="signal failure"' in form.text  # the words
     assert "Talk of “signal failure”" in html.unescape(form.text)
     assert re.search(r'<option value="web" selected>', form.text)
+
+
+def test_the_topics_export_as_csv_safe_for_a_spreadsheet(client: TestClient, desk: Desk) -> None:
+    now = clock.now()
+    ids = say_all(desk, list(SURGE), start=now - timedelta(minutes=50), end=now)
+    login(client, desk.ana)
+    page = client.get(PAGE, params={"period": "1h", "channel": "web"})
+    link = html.unescape(
+        re.search(r'<a class="button" href="([^"]*)" download data-csv', page.text).group(1)
+    )  # type: ignore[union-attr]
+    assert link == "/reports/topics.csv?period=1h&channel=web"
+    answer = client.get(link)
+    assert answer.status_code == 200
+    assert answer.headers["content-type"].startswith("text/csv")
+    assert answer.headers["content-disposition"].startswith('attachment; filename="topics-')
+    rows = list(csv.DictReader(answer.text.splitlines()))
+    top = rows[0]
+    assert top["term"] == "signal failure"
+    assert top["customers"] == str(len(SURGE))
+    assert {int(i) for i in top["conversation_ids"].split()} <= set(ids)
+    assert top["period_end"] == now.isoformat()
+    # A wrong period is refused, naming it; logged out, no file.
+    assert client.get("/reports/topics.csv?period=2y").status_code == 422
+    client.cookies.clear()
+    assert client.get(link).status_code in (303, 401)
+
+
+def test_a_cell_a_spreadsheet_would_read_as_a_formula_is_text() -> None:
+    from socialdesk.common import spreadsheet
+
+    assert spreadsheet.cell("=HYPERLINK(1)") == "'=HYPERLINK(1)"
+    assert spreadsheet.cell("@sum") == "'@sum"
+    assert spreadsheet.cell("tram 4") == "tram 4"
+    assert spreadsheet.cell(0.25) == "0.25"
+    assert spreadsheet.cell(1 / 3) == "0.3333"
+    assert spreadsheet.cell(None) == ""

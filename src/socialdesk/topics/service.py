@@ -17,6 +17,8 @@ Large periods are read as an even sample of their messages (by a hash of their i
 
 from __future__ import annotations
 
+import csv
+import io
 import math
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -27,7 +29,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Row, func, select
 from sqlalchemy.orm import Session
 
-from socialdesk.common import clock
+from socialdesk.common import clock, spreadsheet
 from socialdesk.common.errors import ValidationFailed
 from socialdesk.conversations.models import Message
 from socialdesk.topics.terms import fold, singulars, terms_of_all
@@ -363,3 +365,48 @@ def _topic(
 def names(topics: Iterable[Topic], limit: int = 3) -> list[str]:
     """The first few topics' terms, for a sentence ("mostly about “tram 4”, “signal”")."""
     return [topic.term for topic in list(topics)[:limit]]
+
+
+CSV_COLUMNS = (
+    "term",
+    "customers",
+    "share",
+    "usual_share",
+    "lift",
+    "negative",
+    "complaints",
+    "conversation_ids",
+    "period_start",
+    "period_end",
+    "usual_start",
+    "usual_end",
+)
+
+
+def to_csv(found: Report) -> str:
+    """The report's topics, one row each, for a spreadsheet (times in UTC)."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    period, usual = found.period, found.usual
+    for topic in found.topics:
+        writer.writerow(
+            [
+                spreadsheet.cell(value)
+                for value in (
+                    topic.term,
+                    topic.customers,
+                    topic.share,
+                    topic.usual_share,
+                    topic.lift,
+                    topic.negative,
+                    topic.complaints,
+                    " ".join(str(i) for i in topic.conversation_ids),
+                    period.start.isoformat(),
+                    period.end.isoformat(),
+                    usual.start.isoformat(),
+                    usual.end.isoformat(),
+                )
+            ]
+        )
+    return out.getvalue()

@@ -128,6 +128,23 @@ def _shown(
     return found, None
 
 
+@router.get("/reports/topics.csv")
+def topics_csv(request: Request, actor: Reader, db: DB) -> Response:
+    found, error = _shown(request, db, actor)
+    if found is None:
+        message = error.message if error else "the report could not be made"
+        return Response(message, status_code=UNPROCESSABLE, media_type="text/plain")
+    stamp = found.period.end.strftime("%Y%m%d-%H%M")
+    return Response(
+        service.to_csv(found),
+        media_type="text/csv; charset=utf-8",
+        headers={
+            "Content-Disposition": f'attachment; filename="topics-{stamp}.csv"',
+            "Cache-Control": "no-store",
+        },
+    )
+
+
 @router.get("/reports/topics")
 def topics_page(request: Request, actor: Reader, db: DB) -> Response:
     found, error = _shown(request, db, actor)
@@ -159,6 +176,7 @@ def topics_page(request: Request, actor: Reader, db: DB) -> Response:
             "watch_link": watch_link if can_watch else None,
             "percent": percent,
             "lift_words": lift_words,
+            "csv_link": "/reports/topics.csv?" + urlencode(list(params.multi_items())),
         },
         status_code=UNPROCESSABLE if error else 200,
     )
