@@ -356,3 +356,29 @@ def test_a_firing_is_shown_with_its_examples(client: TestClient, desk: Desk) -> 
     listing = client.get("/admin/alerts").text
     assert '<p class="muted" data-state="quiet">Quiet · last count 0 at <time' in listing
     assert "still over" not in client.get(f"/admin/alerts/{alert.id}").text
+
+
+def test_what_stands_out_in_a_surge_is_shown_while_it_is_over(
+    client: TestClient, desk: Desk
+) -> None:
+    from tests.topics.test_service import SURGE
+
+    alert = _alert(desk, filters={"words": ["signal"]}, threshold=len(SURGE))
+    for text in SURGE:
+        desk.write(text, route=False)
+    desk.session.refresh(alert)
+    assert service.check(desk.session, alert).outcome == "fired"
+    desk.session.commit()
+    login(client, desk.owner)
+    link = '<a href="/?status=all&amp;q=signal%20failure">signal failure</a>'
+    listing = client.get("/admin/alerts").text
+    assert f"standing out: {link}" in listing
+    page = client.get(f"/admin/alerts/{alert.id}").text
+    assert re.search(rf"<td data-topics>{re.escape(link)}", page)
+
+    # Calmed down: the list no longer says it.
+    desk.advance(minutes=16)
+    desk.session.refresh(alert)
+    assert service.check(desk.session, alert).outcome == "calmed"
+    desk.session.commit()
+    assert "standing out" not in client.get("/admin/alerts").text

@@ -466,13 +466,20 @@ def check(
     return Checked(alert.id, seen, baseline, over, "fired")
 
 
-def _open_firing(session: Session, alert: VolumeAlert, seen: int) -> None:
-    firing = session.scalar(
+def current_firing(session: Session, alert: VolumeAlert) -> AlertFiring | None:
+    """The firing still open, while the alert is over."""
+    if alert.firing_since is None:
+        return None
+    return session.scalar(
         select(AlertFiring)
         .where(AlertFiring.alert_id == alert.id, AlertFiring.ended_at.is_(None))
         .order_by(AlertFiring.started_at.desc())
         .limit(1)
     )
+
+
+def _open_firing(session: Session, alert: VolumeAlert, seen: int) -> None:
+    firing = current_firing(session, alert)
     if firing is not None:
         firing.peak = max(firing.peak, seen)
 

@@ -253,6 +253,7 @@ class AlertRow:
     inbox: str
     level: str
     told: str
+    standing_out: list[str]  # while it is over: what its surge talks about
 
 
 # -- pages ------------------------------------------------------------------------------------
@@ -280,8 +281,10 @@ def alerts_page(request: Request, actor: RoutingAdmin, db: DB) -> Response:
             inbox=service.inbox_link(alert),
             level=level_words(alert),
             told=told_words(alert, teams, members),
+            standing_out=(firing.topics if firing else []),
         )
         for alert in service.list_alerts(db, organization_id=actor.organization_id)
+        for firing in [service.current_firing(db, alert)]
     ]
     return render(
         request,
