@@ -1,6 +1,8 @@
-"""Cells of the CSV files the reports export, safe to open in a spreadsheet."""
+"""The CSV files the reports export: cells safe to open in a spreadsheet, and the download."""
 
 from __future__ import annotations
+
+from fastapi.responses import Response
 
 # A cell starting with one of these is a formula to a spreadsheet; names and words come from
 # people, so such a cell is written as text instead.
@@ -15,3 +17,15 @@ def cell(value: object) -> object:
     if isinstance(value, float):
         return f"{value:.4f}".rstrip("0").rstrip(".")
     return "" if value is None else value
+
+
+def download(body: str, filename: str) -> Response:
+    """A CSV file the browser saves as ``filename``, never kept by a cache."""
+    return Response(
+        body,
+        media_type="text/csv; charset=utf-8",
+        headers={
+            "Content-Disposition": f'attachment; filename="{filename}"',
+            "Cache-Control": "no-store",
+        },
+    )

@@ -14,7 +14,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Response, status
 from sqlalchemy.orm import Session
 
-from socialdesk.common import clock
+from socialdesk.common import clock, spreadsheet
 from socialdesk.common.deps import DB, Manager, Reader, RoutingAdmin
 from socialdesk.common.schemas import RowId, api_token_scheme, error_responses
 from socialdesk.connectors.base import ChannelKind
@@ -247,11 +247,4 @@ def care_report_csv(db: DB, actor: Reader, start: StartDay = None, end: EndDay =
 def csv_response(report: metrics.CareReport) -> Response:
     stamp = clock.now().strftime("%Y%m%d")
     name = f"care-{report.start.isoformat()}-{report.end.isoformat()}-{stamp}.csv"
-    return Response(
-        metrics.to_csv(report),
-        media_type="text/csv; charset=utf-8",
-        headers={
-            "Content-Disposition": f'attachment; filename="{name}"',
-            "Cache-Control": "no-store",
-        },
-    )
+    return spreadsheet.download(metrics.to_csv(report), name)

@@ -27,7 +27,7 @@ from socialdesk.accounts.permissions import Permission
 from socialdesk.accounts.permissions import has as has_permission
 from socialdesk.channels import service as channels_service
 from socialdesk.channels.models import BrandAccount, BrandAccountAccess
-from socialdesk.common import clock
+from socialdesk.common import clock, spreadsheet
 from socialdesk.common.deps import DB, Actor, ChannelAdmin, MemberAdmin
 from socialdesk.common.errors import ValidationFailed
 from socialdesk.config import get_settings
@@ -955,11 +955,4 @@ def audit_export(request: Request, actor: MemberAdmin, form: forms.PostedForm, d
         },
     )
     stamp = clock.now().strftime("%Y%m%d-%H%M")
-    return Response(
-        body,
-        media_type="text/csv; charset=utf-8",
-        headers={
-            "Content-Disposition": f'attachment; filename="audit-{stamp}.csv"',
-            "Cache-Control": "no-store",
-        },
-    )
+    return spreadsheet.download(body, f"audit-{stamp}.csv")

@@ -19,7 +19,7 @@ from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session
 
 from socialdesk.channels import service as channels_service
-from socialdesk.common import clock
+from socialdesk.common import clock, spreadsheet
 from socialdesk.common.deps import DB, Actor, Reader, RoutingAdmin
 from socialdesk.common.errors import ValidationFailed
 from socialdesk.connectors.base import ChannelKind
@@ -582,11 +582,4 @@ def reports_page(request: Request, actor: Reader, db: DB) -> Response:
 def reports_csv(request: Request, actor: Reader, db: DB) -> Response:
     found = _report(request, db, actor)
     name = f"sla-{found.start.isoformat()}-{found.end.isoformat()}.csv"
-    return Response(
-        reports.to_csv(found),
-        media_type="text/csv; charset=utf-8",
-        headers={
-            "Content-Disposition": f'attachment; filename="{name}"',
-            "Cache-Control": "no-store",
-        },
-    )
+    return spreadsheet.download(reports.to_csv(found), name)

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from socialdesk.accounts import permissions
 from socialdesk.accounts.permissions import Permission
+from socialdesk.common import spreadsheet
 from socialdesk.common.deps import DB, Actor, Reader
 from socialdesk.common.errors import ValidationFailed
 from socialdesk.connectors.base import ChannelKind
@@ -135,14 +136,7 @@ def topics_csv(request: Request, actor: Reader, db: DB) -> Response:
         message = error.message if error else "the report could not be made"
         return Response(message, status_code=UNPROCESSABLE, media_type="text/plain")
     stamp = found.period.end.strftime("%Y%m%d-%H%M")
-    return Response(
-        service.to_csv(found),
-        media_type="text/csv; charset=utf-8",
-        headers={
-            "Content-Disposition": f'attachment; filename="topics-{stamp}.csv"',
-            "Cache-Control": "no-store",
-        },
-    )
+    return spreadsheet.download(service.to_csv(found), f"topics-{stamp}.csv")
 
 
 @router.get("/reports/topics")
