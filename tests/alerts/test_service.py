@@ -16,6 +16,7 @@ from socialdesk.common import clock
 from socialdesk.common.errors import ValidationFailed
 from socialdesk.conversations.models import Message
 from socialdesk.notifications.models import Notification
+from socialdesk.triage import selection
 from socialdesk.triage.models import MessageTriage
 from tests.alerts.conftest import Desk
 
@@ -174,7 +175,7 @@ def test_filters_count_only_what_they_name(desk: Desk) -> None:
 
     def counted(**filters: object) -> int:
         alert = VolumeAlert(
-            organization_id=desk.org.id, window_minutes=60, filters=service.clean_filters(filters)
+            organization_id=desk.org.id, window_minutes=60, filters=selection.clean_filters(filters)
         )
         now = clock.now()
         return service.count(desk.session, alert, now - timedelta(minutes=60), now)

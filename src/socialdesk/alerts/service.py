@@ -71,9 +71,6 @@ class AlertSpec:
 # -- keeping ---------------------------------------------------------------------------------
 
 
-clean_filters = selection.clean_filters
-
-
 def _validate(session: Session, *, organization_id: int, spec: AlertSpec) -> AlertSpec:
     name = " ".join(spec.name.split())
     if not name:
@@ -104,7 +101,7 @@ def _validate(session: Session, *, organization_id: int, spec: AlertSpec) -> Ale
         window_minutes=spec.window_minutes,
         threshold=spec.threshold,
         notify_to=to,
-        filters=clean_filters(spec.filters),
+        filters=selection.clean_filters(spec.filters),
         baseline_factor=factor,
         team_id=team_id,
         member_id=member_id,
@@ -293,17 +290,15 @@ def _matching(alert: VolumeAlert, start: datetime, end: datetime) -> list[Column
     )
 
 
-_joined = selection.joined
-
-
 def count(session: Session, alert: VolumeAlert, start: datetime, end: datetime) -> int:
     """How many matching customer messages were written in (start, end]."""
-    return int(session.scalar(_joined(select(func.count()), _matching(alert, start, end))) or 0)
+    counted = selection.joined(select(func.count()), _matching(alert, start, end))
+    return int(session.scalar(counted) or 0)
 
 
 def _examples(session: Session, alert: VolumeAlert, start: datetime, end: datetime) -> list[int]:
     rows = session.execute(
-        _joined(select(Message.conversation_id), _matching(alert, start, end))
+        selection.joined(select(Message.conversation_id), _matching(alert, start, end))
         .order_by(Message.created_at.desc(), Message.id.desc())
         .limit(EXAMPLES * 4)
     ).scalars()
