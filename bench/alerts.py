@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import functools
 import json
 import statistics
 import tempfile
@@ -240,7 +241,7 @@ def main() -> None:
         with use_clock(FrozenClock(NOW)):
             counts = check_all(refresh=True)  # warm, and the usual levels worked out
             per_alert = {
-                name: median_ms(lambda alert_id=alert_id: check_one(alert_id), args.repeat)
+                name: median_ms(functools.partial(check_one, alert_id), args.repeat)
                 for (name, _, _), alert_id in zip(ALERTS, ids, strict=True)
             }
             figures: dict[str, Any] = {

@@ -250,15 +250,22 @@ def main() -> None:
                 response.raise_for_status()
                 assert "text/html" in response.headers["content-type"]
 
+            def fetch(path: str, **params: Any) -> Callable[[int], None]:
+                def run(_i: int) -> None:
+                    get(path, **params)
+
+                return run
+
+            def search(i: int) -> None:
+                get("/api/conversations", q=SEARCH_WORDS[i % len(SEARCH_WORDS)])
+
             endpoints: dict[str, Callable[[int], None]] = {
-                "inbox": lambda _i: get("/api/conversations") and None,
-                "inbox_counts": lambda _i: get("/api/conversations/counts") and None,
-                "inbox_tag": lambda _i: get("/api/conversations", tag=TAG) and None,
-                "inbox_mine": lambda _i: get("/api/conversations", assignee="me") and None,
-                "inbox_page2": lambda _i: get("/api/conversations", cursor=cursor) and None,
-                "search": lambda i: (
-                    get("/api/conversations", q=SEARCH_WORDS[i % len(SEARCH_WORDS)]) and None
-                ),
+                "inbox": fetch("/api/conversations"),
+                "inbox_counts": fetch("/api/conversations/counts"),
+                "inbox_tag": fetch("/api/conversations", tag=TAG),
+                "inbox_mine": fetch("/api/conversations", assignee="me"),
+                "inbox_page2": fetch("/api/conversations", cursor=cursor),
+                "search": search,
                 "open_conversation": open_conversation,
                 "html_inbox": html_inbox,
             }

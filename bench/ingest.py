@@ -222,7 +222,7 @@ def main() -> None:
         floor = run_floor(db, work / "floor.db")
         print(f"floor: {floor}")
 
-    figures = {
+    figures: dict[str, object] = {
         "corpus_rows": rows,
         **flow,
         **raw,

@@ -269,14 +269,15 @@ def main() -> None:
                 naive_cpu.append((time.thread_time_ns() - c0) / 1000)
         naive.append(min(runs))
 
-    figures = {
+    p99_us = round(percentile(warm, 0.99), 1)
+    figures: dict[str, object] = {
         "rules": RULES,
         "draft_chars": DRAFT_CHARS,
         "drafts": len(measured),
         "draft_source": source,
         "compile_ms": round(compile_ms, 1),
         "p50_us": round(statistics.median(warm), 1),
-        "p99_us": round(percentile(warm, 0.99), 1),
+        "p99_us": p99_us,
         "p50_single_run_us": round(statistics.median(single), 1),
         "p99_single_run_us": round(percentile(single, 0.99), 1),
         "p99_cold_cache_us": round(percentile(cold, 0.99), 1),
@@ -291,7 +292,7 @@ def main() -> None:
         "baseline_cpu_p99_us": round(percentile(naive_cpu, 0.99), 1),
         "target_p99_us": TARGET_P99_US,
     }
-    figures["target_met"] = figures["p99_us"] < TARGET_P99_US
+    figures["target_met"] = p99_us < TARGET_P99_US
     print(
         f"compiled {RULES} rules in {compile_ms:.0f} ms; checked {len(measured)} drafts "
         f"({source}); {blocked} flagged",

@@ -334,6 +334,7 @@ def replay(
                 )
             ).all()
         for conversation_id, agent in rows:
+            assert agent is not None  # only assigned conversations were selected
             if conversation_id in started:
                 continue
             started.add(conversation_id)

@@ -28,10 +28,10 @@ from pathlib import Path  # noqa: E402
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
-from sklearn.metrics import f1_score, recall_score  # noqa: E402
+from sklearn.metrics import f1_score, recall_score  # type: ignore[import-untyped]  # noqa: E402
 
 from socialdesk.triage.classify import Triager, artifact_path  # noqa: E402
-from socialdesk.triage.training import load_evaluation  # noqa: E402
+from socialdesk.triage.training import EvaluationSets, load_evaluation  # noqa: E402
 
 
 def pin_one_core() -> int:
@@ -52,8 +52,10 @@ def timed(run: Callable[[Sequence[str]], object], texts: Sequence[str]) -> tuple
     return round(len(texts) / best_wall, 1), round(len(texts) / max(best_cpu, 1e-9), 1)
 
 
-def vader_figures(sets: object, speed_texts: Sequence[str]) -> dict[str, object]:
-    from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+def vader_figures(sets: EvaluationSets, speed_texts: Sequence[str]) -> dict[str, object]:
+    from vaderSentiment.vaderSentiment import (  # type: ignore[import-untyped]
+        SentimentIntensityAnalyzer,
+    )
 
     analyzer = SentimentIntensityAnalyzer()
 
@@ -62,18 +64,18 @@ def vader_figures(sets: object, speed_texts: Sequence[str]) -> dict[str, object]
         compound = analyzer.polarity_scores(text)["compound"]
         return "positive" if compound >= 0.05 else "negative" if compound <= -0.05 else "neutral"
 
-    sentiment = [label(t) for t in sets.sentiment.texts]  # type: ignore[attr-defined]
+    sentiment = [label(t) for t in sets.sentiment.texts]
     # As a complaint baseline, VADER calls every negative message a complaint.
-    complaint = ["complaint" if label(t) == "negative" else "not" for t in sets.complaint.texts]  # type: ignore[attr-defined]
+    complaint = ["complaint" if label(t) == "negative" else "not" for t in sets.complaint.texts]
     wall, cpu = timed(lambda texts: [label(t) for t in texts], speed_texts)
     return {
         "sentiment_macro_recall": round(
             float(recall_score(sets.sentiment.labels, sentiment, average="macro")),
-            4,  # type: ignore[attr-defined]
+            4,
         ),
         "complaint_macro_f1": round(
             float(f1_score(sets.complaint.labels, complaint, average="macro")),
-            4,  # type: ignore[attr-defined]
+            4,
         ),
         "intent_macro_f1": None,
         "urgency_macro_f1": None,
@@ -82,17 +84,17 @@ def vader_figures(sets: object, speed_texts: Sequence[str]) -> dict[str, object]
     }
 
 
-def tier_figures(tier: str, sets: object, speed_texts: Sequence[str]) -> dict[str, object]:
+def tier_figures(tier: str, sets: EvaluationSets, speed_texts: Sequence[str]) -> dict[str, object]:
     triager = Triager.load(artifact_path(tier), tier=tier)
-    sentiment = triager.classify_batch(sets.sentiment.texts, explain=False)  # type: ignore[attr-defined]
-    complaint = triager.classify_batch(sets.complaint.texts, explain=False)  # type: ignore[attr-defined]
-    intent = triager.classify_batch(sets.intent.texts, explain=False)  # type: ignore[attr-defined]
+    sentiment = triager.classify_batch(sets.sentiment.texts, explain=False)
+    complaint = triager.classify_batch(sets.complaint.texts, explain=False)
+    intent = triager.classify_batch(sets.intent.texts, explain=False)
     wall, cpu = timed(triager.classify_batch, speed_texts)
     return {
         "sentiment_macro_recall": round(
             float(
                 recall_score(
-                    sets.sentiment.labels,  # type: ignore[attr-defined]
+                    sets.sentiment.labels,
                     [r.sentiment for r in sentiment],
                     average="macro",
                 )
@@ -102,7 +104,7 @@ def tier_figures(tier: str, sets: object, speed_texts: Sequence[str]) -> dict[st
         "complaint_macro_f1": round(
             float(
                 f1_score(
-                    sets.complaint.labels,  # type: ignore[attr-defined]
+                    sets.complaint.labels,
                     ["complaint" if r.complaint else "not" for r in complaint],
                     average="macro",
                 )
@@ -110,13 +112,13 @@ def tier_figures(tier: str, sets: object, speed_texts: Sequence[str]) -> dict[st
             4,
         ),
         "intent_macro_f1": round(
-            float(f1_score(sets.intent.labels, [r.intent for r in intent], average="macro")),  # type: ignore[attr-defined]
+            float(f1_score(sets.intent.labels, [r.intent for r in intent], average="macro")),
             4,
         ),
         "urgency_macro_f1": round(
             float(
                 f1_score(
-                    sets.urgency.labels,  # type: ignore[attr-defined]
+                    sets.urgency.labels,
                     [r.priority.value for r in intent],
                     average="macro",
                 )

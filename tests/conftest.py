@@ -14,7 +14,7 @@ import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -22,6 +22,9 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from socialdesk.common.clock import FrozenClock, use_clock
+
+if TYPE_CHECKING:
+    from socialdesk.jobs.queue import JobQueue
 
 ADMIN_PG_URL = os.environ.get(
     "SOCIALDESK_TEST_POSTGRES_URL", "postgresql+psycopg://127.0.0.1:5432/test"
@@ -149,7 +152,7 @@ class JobRunner:
     as the request that enqueued the jobs would have: a job runs in its own transaction and
     must not wait for the test's (SQLite has one writer at a time)."""
 
-    def __init__(self, queue: Any, session: Session) -> None:
+    def __init__(self, queue: JobQueue, session: Session) -> None:
         self.queue = queue
         self.huey = queue.huey
         self._session = session

@@ -21,7 +21,7 @@ from socialdesk.common.clock import FrozenClock
 from socialdesk.common.errors import Conflict, NotAuthenticated, PermissionDenied, ValidationFailed
 from socialdesk.config import get_settings
 from socialdesk.conversations import service as conversations_service
-from socialdesk.conversations.models import Message
+from socialdesk.conversations.models import Message, Status
 
 
 def _actions(session: Session) -> list[str]:
@@ -222,7 +222,7 @@ def test_offboarding_revokes_access_hands_over_work_and_keeps_history(session: S
         session, conversation=open_one, author=leaver, text="Called the customer"
     )
     conversations_service.set_status(
-        session, conversation=done, status=conversations_service.Status.RESOLVED, actor=leaver
+        session, conversation=done, status=Status.RESOLVED, actor=leaver
     )
     session.commit()
 

@@ -34,10 +34,12 @@ def _ingest_many(session: Session, desk: Desk, clock: FrozenClock, n: int) -> li
     return ids
 
 
-def _walk(client: TestClient, path: str, token: str, **params: object) -> list[dict[str, object]]:
+def _walk(
+    client: TestClient, path: str, token: str, **params: str | int
+) -> list[dict[str, object]]:
     """Follow next_cursor to the end; every page respects the limit."""
     items: list[dict[str, object]] = []
-    cursor = None
+    cursor: str | None = None
     for _ in range(100):
         query = {**params, **({"cursor": cursor} if cursor else {})}
         response = client.get(path, params=query, headers=bearer(token))
@@ -105,7 +107,7 @@ def test_counts_and_filters(client: TestClient, desk: Desk) -> None:
         == 200
     )
 
-    def ids(**params: object) -> set[int]:
+    def ids(**params: str | int) -> set[int]:
         response = client.get("/api/conversations", params=params, headers=agent)
         assert response.status_code == 200, response.text
         return {c["id"] for c in response.json()["items"]}
@@ -282,7 +284,8 @@ def test_members_and_teams_lists(client: TestClient, desk: Desk) -> None:
 def test_validation_errors_name_the_field(client: TestClient, desk: Desk) -> None:
     agent = bearer(desk.a.agent_token)
     base = f"/api/conversations/{desk.a.conversation_id}"
-    cases = [
+    # method, path, query parameters, JSON body, the field the error names
+    cases: list[tuple[str, str, dict[str, str | int] | None, dict[str, object] | None, str]] = [
         ("GET", "/api/conversations", {"limit": 0}, None, "limit"),
         ("GET", "/api/conversations", {"limit": 201}, None, "limit"),
         ("GET", "/api/conversations", {"status": "closed"}, None, "status"),

@@ -84,8 +84,10 @@ def w(session: Session) -> World:
     return world
 
 
-def local(*args: int) -> datetime:
-    return datetime(*args, tzinfo=AMS)
+def local(
+    year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0
+) -> datetime:
+    return datetime(year, month, day, hour, minute, second, tzinfo=AMS)
 
 
 # -- detection and due times ----------------------------------------------------------------
@@ -456,7 +458,9 @@ def test_resolving_with_open_commitments_asks(session: Session, w: World) -> Non
             session, conversation=w.conversation, actor=w.agent, choice=None
         )
     details = asked.value.details()
-    assert [c["id"] for c in details["commitments"]] == [first.id, second.id]  # type: ignore[index]
+    commitments = details["commitments"]
+    assert isinstance(commitments, list)
+    assert [c["id"] for c in commitments] == [first.id, second.id]
     assert details["choices"] == ["keep_open", "kept", "cancel"]
     assert asked.value.status_code == 409
 

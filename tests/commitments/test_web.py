@@ -189,6 +189,7 @@ def test_a_dropped_promise_is_not_kept_and_an_edited_one_is_stored_as_edited(pag
     text = "I will send you the invoice by Friday. And I will ask billing to call you tomorrow."
     response = page.post(
         "reply",
+        htmx=False,
         text=text,
         promises="2",
         **{

@@ -201,6 +201,7 @@ def test_threads_are_right_in_any_arrival_order_and_replays_add_nothing(
     assert len(rows) == len(parents)
     grouped: dict[int, set[int]] = {}
     for native_id, conversation_id in rows:
+        assert native_id is not None
         grouped.setdefault(conversation_id, set()).add(int(native_id.rsplit("-", 1)[1]))
     assert {frozenset(g) for g in grouped.values()} == _components(parents)
     n_conversations = session.scalar(

@@ -38,7 +38,7 @@ def test_a_request_reaches_members_the_team_address_and_the_webhook(
         due_at=clock.now() + timedelta(hours=2),
     )
     jobs.run_pending()
-    recipients = sorted(rcpt for _, rcpt in smtp.envelopes for rcpt in rcpt)
+    recipients = sorted(rcpt for _, rcpts in smtp.envelopes for rcpt in rcpts)
     assert recipients == sorted([desk.lena.email, desk.bo.email, "billing@acme.example"])
     team_mail = next(m for m in smtp.messages if m["To"] == "billing@acme.example")
     assert team_mail["Subject"] == "Alex Agent asks Billing: Please refund order 123"

@@ -1,7 +1,9 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncGenerator
 from datetime import timedelta
+from typing import cast
 
 from sqlalchemy.orm import Session
 from tests.factories import accounts
@@ -9,7 +11,7 @@ from tests.factories import accounts
 from socialdesk.common.clock import FrozenClock
 from socialdesk.db.session import get_sessionmaker
 from socialdesk.events import bus
-from socialdesk.events.realtime import Hub, sse_format
+from socialdesk.events.realtime import Hub, LiveEvent, sse_format
 from socialdesk.events.types import ConversationChanged
 
 
@@ -22,7 +24,7 @@ def test_events_committed_by_another_session_reach_subscribers_of_that_org_only(
     hub = Hub(get_sessionmaker(write=False), poll_seconds=0.05)
 
     async def scenario() -> list[str]:
-        stream_a = hub.subscribe(org_a.id)
+        stream_a = cast(AsyncGenerator[LiveEvent, None], hub.subscribe(org_a.id))
         first = asyncio.ensure_future(stream_a.__anext__())
         await asyncio.sleep(0.1)
         # A different session (as another process would) commits events for both orgs.

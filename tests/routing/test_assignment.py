@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from socialdesk.accounts.models import Member
 from socialdesk.conversations import service as conversations_service
 from socialdesk.conversations.models import Status
 from socialdesk.routing import duty
@@ -14,13 +15,10 @@ from socialdesk.schedules.models import BusinessHours
 from tests.routing.conftest import Desk
 
 
-def _away(desk: Desk, *members: object) -> None:
+def _away(desk: Desk, *members: Member) -> None:
     for member in members:
         routing_service.set_availability(
-            desk.session,
-            member=member,
-            availability="away",
-            actor=None,  # type: ignore[arg-type]
+            desk.session, member=member, availability="away", actor=None
         )
     desk.session.commit()
 
@@ -163,9 +161,11 @@ def test_on_duty_follows_availability_and_team_hours(desk: Desk) -> None:
     org = desk.org.id
     # Monday 5 January 2026, 09:00 UTC is 10:00 in Madrid: billing is open.
     monday = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
-    names = lambda at, team=None: [  # noqa: E731
-        m.name for m in duty.on_duty_members(desk.session, organization_id=org, team_id=team, at=at)
-    ]
+
+    def names(at: datetime, team: int | None = None) -> list[str]:
+        members = duty.on_duty_members(desk.session, organization_id=org, team_id=team, at=at)
+        return [m.name for m in members]
+
     assert names(monday) == ["Olivia Owner", "Ana", "Ben", "Cy"]
     assert names(monday, desk.billing.id) == ["Olivia Owner"]
     # 17:30 in Madrid: billing has closed; care has no hours (around the clock).

@@ -51,9 +51,12 @@ def _notifications(desk: Desk) -> list[Notification]:
 def test_no_reply_notifies_the_team_lead_once_after_fifteen_minutes(desk: Desk) -> None:
     desk.settings(Strategy.ROUND_ROBIN)
     posted: list[httpx.Request] = []
-    notification_jobs.webhook_transport = httpx.MockTransport(
-        lambda request: posted.append(request) or httpx.Response(200, text="ok")
-    )
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        posted.append(request)
+        return httpx.Response(200, text="ok")
+
+    notification_jobs.webhook_transport = httpx.MockTransport(answer)
     try:
         _lead_rule(desk)
         notifications_service.set_team_webhook(desk.care, "https://hooks.example.com/T/B/x")

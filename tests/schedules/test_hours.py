@@ -21,8 +21,10 @@ def office(zone: str = "Europe/Berlin", holidays: tuple[str, ...] = ()) -> Weekl
     return WeeklyHours.parse(timezone=zone, intervals=WEEKDAYS_9_TO_17, holidays=list(holidays))
 
 
-def local(zone: ZoneInfo, *args: int) -> datetime:
-    return datetime(*args, tzinfo=zone)  # type: ignore[misc]  # year, month, day, hour...
+def local(
+    zone: ZoneInfo, year: int, month: int, day: int, hour: int = 0, minute: int = 0
+) -> datetime:
+    return datetime(year, month, day, hour, minute, tzinfo=zone)
 
 
 def test_open_and_closed_instants() -> None:

@@ -278,9 +278,9 @@ def test_the_topics_export_as_csv_safe_for_a_spreadsheet(client: TestClient, des
     ids = say_all(desk, list(SURGE), start=now - timedelta(minutes=50), end=now)
     login(client, desk.ana)
     page = client.get(PAGE, params={"period": "1h", "channel": "web"})
-    link = html.unescape(
-        re.search(r'<a class="button" href="([^"]*)" download data-csv', page.text).group(1)
-    )  # type: ignore[union-attr]
+    found = re.search(r'<a class="button" href="([^"]*)" download data-csv', page.text)
+    assert found is not None, "no Export CSV link"
+    link = html.unescape(found.group(1))
     assert link == "/reports/topics.csv?period=1h&channel=web"
     answer = client.get(link)
     assert answer.status_code == 200

@@ -21,6 +21,7 @@ from socialdesk.outbound import service as outbound_service
 from socialdesk.ratelimit.models import RateCounter
 from socialdesk.web import chat
 from socialdesk.web.chat import VISITOR_COOKIE, VisitorFilter
+from tests.conftest import JobRunner
 from tests.factories import channels
 from tests.web.conftest import Desk, csrf_from
 
@@ -36,8 +37,9 @@ class Visitor:
         page = client.get(f"/chat/{public_key}")
         assert page.status_code == 200, page.text
         self.csrf = csrf_from(page.text)
-        self.id = chat.visitor_from_cookie(client.cookies.get(VISITOR_COOKIE) or "")
-        assert self.id
+        visitor_id = chat.visitor_from_cookie(client.cookies.get(VISITOR_COOKIE) or "")
+        assert visitor_id
+        self.id = visitor_id
 
     def say(self, text: str, htmx: bool = True, **extra: str) -> str:
         response = self.client.post(
@@ -111,8 +113,8 @@ def test_the_same_form_posted_twice_is_one_message(client: TestClient, desk: Des
 
 
 def test_a_visitor_never_sees_another_visitors_messages(
-    client: TestClient, second_client: TestClient, desk: Desk, session: Session, jobs
-) -> None:  # type: ignore[no-untyped-def]
+    client: TestClient, second_client: TestClient, desk: Desk, session: Session, jobs: JobRunner
+) -> None:
     alice = Visitor(client, desk.web.public_key)
     bob = Visitor(second_client, desk.web.public_key)
     assert alice.id != bob.id
@@ -133,8 +135,8 @@ def test_a_visitor_never_sees_another_visitors_messages(
 
 
 def test_a_visitor_sees_only_delivered_replies_and_never_notes(
-    client: TestClient, desk: Desk, session: Session, jobs
-) -> None:  # type: ignore[no-untyped-def]
+    client: TestClient, desk: Desk, session: Session, jobs: JobRunner
+) -> None:
     visitor = Visitor(client, desk.web.public_key)
     visitor.say("Is my refund coming?")
     conversation = session.merge(_conversation_of(visitor))

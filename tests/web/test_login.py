@@ -204,6 +204,7 @@ def test_two_factor_login_asks_for_the_code(
     member = session.merge(desk.agent)
     uri = accounts_service.begin_totp(member)
     totp = pyotp.parse_uri(uri)
+    assert isinstance(totp, pyotp.TOTP)
     accounts_service.enable_totp(session, member=member, code=totp.at(clock.now()))
     session.commit()
 

@@ -7,7 +7,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from fastapi.testclient import TestClient
-from httpx import Response
+from httpx2 import Response
 from joserfc.jwk import RSAKey
 from sqlalchemy import select
 from sqlalchemy.orm import Session

@@ -22,7 +22,7 @@ from tests.connectors.bluesky.support import (
 from tests.connectors.fake_http import FakeProvider
 
 LIST = xrpc("app.bsky.notification.listNotifications")
-RECORDED = body("list_notifications")["notifications"][0]
+RECORDED: dict[str, Any] = body("list_notifications")["notifications"][0]
 T0 = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 
 

@@ -297,7 +297,8 @@ def test_streaming_can_be_switched_off(
     workers: Callable[[str], channels_jobs.StreamWatchers],
     setting: str,
 ) -> None:
-    account = mastodon_account(session, org, mastodon, **{setting: False})
+    switched_off: dict[str, Any] = {setting: False}
+    account = mastodon_account(session, org, mastodon, **switched_off)
     assert account.id not in workers("worker-a").ensure()
     assert lease_of(account.id) is None
     assert mastodon.seen == []

@@ -38,7 +38,7 @@ from typing import IO
 HERE = Path(__file__).resolve().parent
 PACKAGE_DIR = HERE / "node"
 NETWORK_SCRIPT = HERE / "network.js"
-DEV_ENV_VERSION = json.loads((PACKAGE_DIR / "package.json").read_text())["dependencies"][
+DEV_ENV_VERSION: str = json.loads((PACKAGE_DIR / "package.json").read_text())["dependencies"][
     "@atproto/dev-env"
 ]
 INSTALL_TIMEOUT = 1200.0

@@ -96,9 +96,10 @@ class Pds:
     def post(self, person: Person, record: dict[str, Any]) -> dict[str, str]:
         record = {"$type": "app.bsky.feed.post", "createdAt": iso_now(), **record}
         body = {"repo": person.did, "collection": "app.bsky.feed.post", "record": record}
-        return self._ok(
+        created: dict[str, str] = self._ok(
             self.http.post("com.atproto.repo.createRecord", json=body, headers=self._auth(person))
         )
+        return created
 
     def like(self, person: Person, subject: dict[str, str]) -> None:
         record = {"$type": "app.bsky.feed.like", "subject": ref(subject), "createdAt": iso_now()}
@@ -330,7 +331,7 @@ def test_mention_becomes_a_conversation_and_the_reply_lands_in_the_thread(
     # The second reply answers the customer's follow-up; the root stays the first post.
     queued_2 = outbound.queue_reply(
         session,
-        conversation=session.get(Conversation, conversation.id),
+        conversation=session.get_one(Conversation, conversation.id),
         author=agent,
         text="We are on it.",
     )
