@@ -14,6 +14,7 @@ from tests.factories.conversations import inbound, ingest
 from socialdesk.accounts.models import Organization
 from socialdesk.channels.models import BrandAccount, Health
 from socialdesk.common.clock import FrozenClock
+from socialdesk.common.errors import ValidationFailed
 from socialdesk.connectors import registry
 from socialdesk.connectors.base import Visibility
 from socialdesk.conversations.models import Conversation, DeliveryState, Message
@@ -139,6 +140,8 @@ def test_revoked_credentials_mark_account_unhealthy(
     failed = _reload(session, reply.id)
     assert failed.delivery_state == DeliveryState.FAILED.value
     assert "token revoked" in (failed.delivery_error or "")
+    # The channel by the name people know it, as the rest of the desk writes it.
+    assert (failed.delivery_error or "").startswith("the X account needs attention: ")
     assert session.get_one(BrandAccount, account.id).health == Health.UNHEALTHY.value
 
 
@@ -224,7 +227,7 @@ def test_notes_are_never_sent(
     conversation, account = _conversation(session)
     org = session.get_one(Organization, account.organization_id)
     agent = accounts.member(session, org)
-    with pytest.raises(outbound.ValidationFailed):
+    with pytest.raises(ValidationFailed):
         outbound.queue_reply(
             session, conversation=conversation, author=agent, text="x", visibility=Visibility.NOTE
         )

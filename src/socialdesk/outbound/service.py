@@ -399,7 +399,10 @@ def deliver(payload: Payload) -> None:
             # A session renewed before the refusal is still the newest one: keep it.
             channels_service.store_pending_credentials(account, claimed.connector)
             channels_service.mark_health(account, healthy=False, reason=exc.reason)
-            reason = f"the {account.kind} account needs attention: {exc.reason}"
+            reason = (
+                f"the {channels_service.channel_name(account.kind)} account needs attention: "
+                f"{exc.reason}"
+            )
             _fail(session, _message(session, claimed.message_id), reason)
         return
     except SendError as exc:
