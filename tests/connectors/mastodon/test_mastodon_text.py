@@ -100,3 +100,13 @@ def test_entities_and_hashtags() -> None:
         'class="mention hashtag" rel="tag">#<span>help</span></a></p>'
     )
     assert html_to_text(source) == "you can't & won't #help"
+
+
+def test_a_label_that_reads_like_a_mention_is_one_only_when_it_points_at_that_name() -> None:
+    profile = '<p>ask <a href="https://social.example/@ana">@ana</a></p>'
+    assert html_to_text(profile) == "ask @ana"
+    tag = '<p>see <a href="https://social.example/tags/Trams">#trams</a></p>'
+    assert html_to_text(tag) == "see #trams"
+    # Found by the property above: an ordinary link labelled "@0" kept no address.
+    elsewhere = '<p>see <a href="https://a.example/">@0</a></p>'
+    assert html_to_text(elsewhere) == "see @0 (https://a.example/)"

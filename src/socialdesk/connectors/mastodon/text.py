@@ -85,13 +85,24 @@ class _TextBuilder(HTMLParser):
             self._emit(_HTML_SPACE.sub(" ", data))
 
 
-_TAG_OR_MENTION = re.compile(r"^[@#]\w")
+_TAG_OR_MENTION = re.compile(r"^[@#](\w[\w.@-]*)")
+
+
+def _names_target(label: str, href: str) -> bool:
+    """Whether ``label`` is a mention or hashtag of the page ``href`` points at."""
+    found = _TAG_OR_MENTION.match(label)
+    if found is None:
+        return False
+    name = found.group(1).split("@", 1)[0].lower()
+    return name in href.lower()
 
 
 def _render_link(href: str, text: str, *, tagged: bool) -> str:
     label = _HTML_SPACE.sub(" ", text).strip()
-    # Mention and hashtag links show their name; a bare "#" or "@" is not one.
-    if not href or tagged or _TAG_OR_MENTION.match(label):
+    # Mention and hashtag links show their name; a bare "#" or "@" is not one. Untagged, a
+    # link whose label reads like one ("@ana") is one only when it points at that name (a
+    # profile or tag page); "@0" linking elsewhere is an ordinary link and keeps its address.
+    if not href or tagged or _names_target(label, href):
         return text
     if not label:
         return href
