@@ -363,18 +363,24 @@ def test_what_stands_out_in_a_surge_is_shown_while_it_is_over(
 ) -> None:
     from tests.topics.test_service import SURGE
 
-    alert = _alert(desk, filters={"words": ["signal"]}, threshold=len(SURGE))
+    alert = _alert(desk, filters={"words": ["signal"], "channel": "web"}, threshold=len(SURGE))
     for text in SURGE:
         desk.write(text, route=False)
     desk.session.refresh(alert)
     assert service.check(desk.session, alert).outcome == "fired"
     desk.session.commit()
     login(client, desk.owner)
-    link = '<a href="/?status=all&amp;q=signal%20failure">signal failure</a>'
+    # Each opens the inbox searching for it under the alert's own filters.
+    link = '<a href="/?status=all&amp;channel=kind%3Aweb&amp;q=signal+failure">signal failure</a>'
     listing = client.get("/admin/alerts").text
     assert f"standing out: {link}" in listing
     page = client.get(f"/admin/alerts/{alert.id}").text
     assert re.search(rf"<td data-topics>{re.escape(link)}", page)
+    # The link finds the surge's conversations.
+    inbox = client.get("/?status=all&channel=kind%3Aweb&q=signal+failure").text
+    listed = set(map(int, re.findall(r'data-conversation-id="(\d+)"', inbox)))
+    assert listed
+    assert listed <= set(desk.conversations)
 
     # Calmed down: the list no longer says it.
     desk.advance(minutes=16)

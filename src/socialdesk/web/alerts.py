@@ -33,6 +33,7 @@ from socialdesk.web.admin import page_context
 from socialdesk.web.followups import delay_words
 from socialdesk.web.forms import FormError, PathId, attempt
 from socialdesk.web.render import UNPROCESSABLE, render
+from socialdesk.web.topics import inbox_search
 
 router = APIRouter(include_in_schema=False)
 
@@ -289,7 +290,7 @@ def alerts_page(request: Request, actor: RoutingAdmin, db: DB) -> Response:
     return render(
         request,
         "alerts/list.html",
-        {**page_context(db, actor), "section": "alerts", "rows": rows},
+        {**page_context(db, actor), "section": "alerts", "rows": rows, "topic_link": inbox_search},
     )
 
 
@@ -337,6 +338,8 @@ def _form_page(
             "form": alert_form,
             "alert": alert,
             "firings": service.firings(db, alert=alert) if alert is not None else [],
+            # What stood out in a surge opens the inbox under the alert's own filters.
+            "topic_link": inbox_search,
             "error": error,
         },
         status_code=UNPROCESSABLE if error else 200,
