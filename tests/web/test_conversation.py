@@ -14,6 +14,7 @@ from socialdesk.common.clock import FrozenClock
 from socialdesk.conversations import service as conversations_service
 from socialdesk.conversations.models import DeliveryState, Message
 from socialdesk.outbound import checks
+from tests.conftest import JobRunner
 from tests.factories import channels
 from tests.factories.conversations import inbound, ingest
 from tests.web.conftest import HX, Desk, Page, fresh_conversation, login, new_conversation
@@ -122,7 +123,7 @@ def test_failed_delivery_shows_the_reason_and_can_be_retried(
     page: Page,
     desk: Desk,
     session: Session,
-    jobs,  # type: ignore[no-untyped-def]
+    jobs: JobRunner,
 ) -> None:
     assert page.post("reply", text="Tracking number is 123").status_code == 303
     jobs.flush()  # the delivery job did not run: the send "failed"
@@ -216,3 +217,28 @@ def test_partials_for_live_refresh(page: Page, desk: Desk, session: Session) -> 
     assert side.status_code == 200
     assert 'id="conv-state" class="conv-state" hx-swap-oob="true"' in side.text
     assert "Activity" in side.text
+
+
+def test_the_reply_box_says_when_the_account_is_not_getting_replies_through(
+    client: TestClient, desk: Desk, session: Session
+) -> None:
+    conversation_id = ingest(session, desk.web, inbound(text="Hello?")).conversation.id
+    session.commit()
+    login(client, desk.agent)
+    assert 'id="account-unhealthy"' not in client.get(f"/conversations/{conversation_id}").text
+
+    account = session.merge(desk.web)
+    channels_service.mark_health(account, healthy=False, reason="the access token was revoked")
+    session.commit()
+    page = client.get(f"/conversations/{conversation_id}").text
+    assert 'id="account-unhealthy"' in page
+    assert "are not getting through: the access token was revoked" in page
+    # An agent cannot repair it: told who can, with no link to a page they may not open.
+    assert "an admin connects the account again" in page
+    assert f'href="/admin/accounts/{account.id}"' not in page
+    assert 'id="reply-form"' in page  # a reply can still be written, kept and retried
+
+    client.cookies.clear()
+    login(client, desk.owner)
+    page = client.get(f"/conversations/{conversation_id}").text
+    assert f'<a href="/admin/accounts/{account.id}">connected again</a>' in page

@@ -63,6 +63,7 @@ class Permissions:
     reply: bool
     note: bool
     manage: bool
+    channels: bool = False  # connect and repair brand accounts
 
     @classmethod
     def of(cls, member: Member) -> Permissions:
@@ -71,6 +72,7 @@ class Permissions:
             reply=permissions.has(member, Permission.REPLY),
             note=permissions.has(member, Permission.NOTE),
             manage=permissions.has(member, Permission.MANAGE),
+            channels=permissions.has(member, Permission.CHANNELS_MANAGE),
         )
 
 
