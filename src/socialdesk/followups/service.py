@@ -22,7 +22,6 @@ Plain keyword-only functions that never commit; jobs.py owns the transactions.
 from __future__ import annotations
 
 import logging
-import string
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -39,8 +38,8 @@ from socialdesk.channels.models import BrandAccount
 from socialdesk.common import clock
 from socialdesk.common.errors import Conflict, DomainError, NotFound, ValidationFailed
 from socialdesk.connectors.base import ChannelKind, Visibility
-from socialdesk.contacts import service as contacts_service
 from socialdesk.contacts.models import Contact
+from socialdesk.conversations import placeholders
 from socialdesk.conversations import service as conversations_service
 from socialdesk.conversations.models import (
     Activity,
@@ -63,18 +62,12 @@ log = logging.getLogger(__name__)
 
 BUILTIN_TEMPLATE = "Hi {name}, checking in: is everything working again?"
 BUILTIN_DELAY_MINUTES = 24 * 60
+# The follow-up's own word for {agent}; the others are every template's (placeholders.py).
 PLACEHOLDERS: dict[str, str] = {
-    "name": "the customer's name (their display name on the channel when no name is known)",
-    "handle": "the customer's handle on the channel (@ana); their name where there is none",
+    **placeholders.PLACEHOLDERS,
     "agent": "the name of the member the follow-up is sent as (who resolved it)",
-    "brand": "the brand account's display name",
 }
-SAMPLE_VALUES: dict[str, str] = {
-    "name": "Ana",
-    "handle": "@ana",
-    "agent": "Alex",
-    "brand": "Acme Care",
-}
+SAMPLE_VALUES: dict[str, str] = placeholders.SAMPLE_VALUES
 SURVEY_QUESTIONS: dict[Survey, str] = {
     Survey.SCALE: "How would you rate our help, from 1 (poor) to 5 (great)?",
     Survey.THUMBS: "Reply 👍 or 👎 to tell us how we did.",
@@ -108,23 +101,7 @@ AFTER_CLAIM: list[Callable[[int], None]] = []
 def placeholders_in(template: str) -> list[str]:
     """The placeholder names a template uses, in order; raises ValidationFailed for a template
     Python's formatter cannot read (an unmatched brace) or a placeholder with a format."""
-    names: list[str] = []
-    try:
-        parsed = list(string.Formatter().parse(template))
-    except ValueError as exc:
-        raise ValidationFailed(
-            f"the template cannot be read ({exc}); write {{{{ or }}}} for a literal brace",
-            field="template",
-        ) from None
-    for _literal, name, spec, conversion in parsed:
-        if name is None:
-            continue
-        if spec or conversion:
-            raise ValidationFailed(
-                f"placeholders take no format: write {{{name}}}", field="template"
-            )
-        names.append(name)
-    return names
+    return placeholders.names_in(template, field="template")
 
 
 def validate_template(template: str) -> str:
@@ -136,14 +113,7 @@ def validate_template(template: str) -> str:
             f"the template holds at most {MAX_TEMPLATE} characters, not {len(text)}",
             field="template",
         )
-    unknown = [n for n in dict.fromkeys(placeholders_in(text)) if n not in PLACEHOLDERS]
-    if unknown:
-        known = ", ".join(f"{{{k}}}" for k in PLACEHOLDERS)
-        raise ValidationFailed(
-            f"unknown placeholder{'s' if len(unknown) > 1 else ''} in the template: "
-            f"{', '.join(f'{{{n}}}' for n in unknown)}; use {known}",
-            field="template",
-        )
+    placeholders.check(text, field="template")
     return text
 
 
@@ -151,7 +121,7 @@ def render(template: str, values: dict[str, str], survey: Survey | str = Survey.
     """The follow-up's text: the template filled in, and the survey's question when one is
     asked. ``values`` must hold every placeholder (see :data:`PLACEHOLDERS`)."""
     validate_template(template)
-    text = template.strip().format_map(values)
+    text = placeholders.fill(template.strip(), values)
     question = SURVEY_QUESTIONS.get(Survey(survey))
     return f"{text}\n\n{question}" if question else text
 
@@ -480,23 +450,9 @@ def template_values(
     session: Session, *, conversation: Conversation, author: Member | None
 ) -> dict[str, str]:
     """What the placeholders stand for in this conversation."""
-    account = session.get_one(BrandAccount, conversation.brand_account_id)
-    contact = session.get(Contact, conversation.contact_id) if conversation.contact_id else None
-    identity = (
-        contacts_service.identity_on(session, contact_id=contact.id, channel=account.kind)
-        if contact is not None
-        else None
+    return placeholders.values(
+        session, conversation=conversation, author_name=author.name if author else None
     )
-    handle = (identity.handle or "").strip() if identity is not None else ""
-    display = (identity.display_name or "").strip() if identity is not None else ""
-    name = (contact.name.strip() if contact is not None else "") or display
-    name = name or handle.lstrip("@") or "there"
-    return {
-        "name": name,
-        "handle": handle or name,
-        "agent": author.name if author is not None else "",
-        "brand": account.display_name or account.handle,
-    }
 
 
 def messaging_window(account: BrandAccount) -> timedelta | None:
