@@ -33,6 +33,7 @@ from socialdesk.jobs import catalog  # noqa: F401 - registers jobs and listeners
 from socialdesk.notifications import api as notifications_api
 from socialdesk.policy import api as policy_api
 from socialdesk.routing import api as routing_api
+from socialdesk.saved_replies import api as saved_replies_api
 from socialdesk.sla import api as sla_api
 from socialdesk.topics import api as topics_api
 from socialdesk.web import account as web_account
@@ -46,6 +47,7 @@ from socialdesk.web import escalations as web_escalations
 from socialdesk.web import followups as web_followups
 from socialdesk.web import notifications as web_notifications
 from socialdesk.web import routing as web_routing
+from socialdesk.web import saved_replies as web_saved_replies
 from socialdesk.web import sla as web_sla
 from socialdesk.web import sso as web_sso
 from socialdesk.web import topics as web_topics
@@ -178,6 +180,7 @@ def create_app() -> FastAPI:
         followups_api,
         alerts_api,
         topics_api,
+        saved_replies_api,
     ):
         app.include_router(module.router, prefix="/api")
     app.include_router(events_api.router)
@@ -198,6 +201,7 @@ def create_app() -> FastAPI:
         web_followups,
         web_connect,
         web_topics,
+        web_saved_replies,
     ):
         app.include_router(web_module.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

@@ -24,6 +24,7 @@ from socialdesk.channels.models import BrandAccount
 from socialdesk.outbound import service as outbound_service
 from socialdesk.policy import service as policy_service
 from socialdesk.policy.models import Approval
+from socialdesk.saved_replies import service as saved_replies_service
 
 PARAM = re.compile(r"{(\w+)}")
 MISSING_ID = 987_654
@@ -150,8 +151,15 @@ def _desk_objects(
         ),
         actor=None,
     )
+    saved_reply = saved_replies_service.create(
+        session,
+        organization_id=org.organization_id,
+        draft=saved_replies_service.Draft("refund", "Refunds", "Hi {name}"),
+        actor=None,
+    )
     session.commit()
     return {
+        "reply_id": saved_reply.id,
         "alert_id": alert.id,
         "escalation_id": escalation.id,
         "notification_id": notification.id,

@@ -60,9 +60,10 @@ from socialdesk.jobs import registry as jobs_registry
 from socialdesk.jobs.models import JobIntent
 from socialdesk.notifications.models import Notification
 from socialdesk.policy import service as policy_service
-from socialdesk.policy.models import Approval, ApprovalStatus
+from socialdesk.policy.models import ORG_SCOPE, Approval, ApprovalStatus
 from socialdesk.routing import service as routing_service
 from socialdesk.routing.models import AutomationRule, AutomationRun, RoutingRule, Strategy
+from socialdesk.saved_replies import service as saved_replies_service
 from socialdesk.schedules.models import BusinessHours
 from socialdesk.sla import reports as sla_reports
 from socialdesk.sla.models import SlaClock, SlaPolicy
@@ -564,9 +565,19 @@ def test_demo_loads_with_every_feature_and_only_once(
     assert web_replies
     # The code of conduct is in place, every reply passed it, and one draft (an injury) waits
     # for an approver, with the clause that held it.
-    policy = policy_service.latest(db, organization_id=org.id, scope=policy_service.ORG_SCOPE)
+    policy = policy_service.latest(db, organization_id=org.id, scope=ORG_SCOPE)
     assert policy is not None
     assert policy.yaml == data.CODE_OF_CONDUCT
+    # Saved replies are there, and the code of conduct would ask an approver for the one that
+    # promises money in public, before anyone sends it.
+    saved = saved_replies_service.search(db, organization_id=org.id)
+    assert sorted(r.shortcut for r in saved) == sorted(r.shortcut for r in data.SAVED_REPLIES)
+    judged = saved_replies_service.conduct(db, organization_id=org.id, replies=saved)
+    assert {r.shortcut: str(judged[r.id].outcome) for r in saved} == {
+        "lost-property": "allow",
+        "refund": "approve",
+        "replacement-bus": "allow",
+    }
     held = [m for m in messages if m.delivery_state == DeliveryState.HELD.value]
     assert [m.text for m in held] == [
         s.text

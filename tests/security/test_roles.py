@@ -57,14 +57,16 @@ AREA_RULES: list[tuple[str, re.Pattern[str], frozenset[Permission]]] = [
     (
         "*",
         re.compile(
-            r"^(/api)?/admin/(routing|sla|business-hours|automation|alerts|follow-ups|promises)"
+            r"^(/api)?/admin/(routing|sla|business-hours|automation|alerts|follow-ups|promises"
+            r"|saved-replies)"
         ),
         frozenset({Permission.ROUTING_MANAGE}),
     ),
     (
         "*",
         re.compile(
-            r"^/admin/(?!accounts|routing|sla|business-hours|automation|alerts|follow-ups|promises)"
+            r"^/admin/(?!accounts|routing|sla|business-hours|automation|alerts|follow-ups|promises"
+            r"|saved-replies)"
         ),
         frozenset({Permission.MEMBERS_MANAGE}),
     ),
@@ -75,6 +77,7 @@ AREA_RULES: list[tuple[str, re.Pattern[str], frozenset[Permission]]] = [
         frozenset({Permission.REPLY, Permission.MANAGE, Permission.NOTE}),
     ),
     ("unsafe", re.compile(r"^/api/brand-accounts"), frozenset({Permission.CHANNELS_MANAGE})),
+    ("unsafe", re.compile(r"^/api/saved-replies"), frozenset({Permission.ROUTING_MANAGE})),
 ]
 
 

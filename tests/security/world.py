@@ -24,6 +24,7 @@ from socialdesk.outbound import approvals
 from socialdesk.policy import service as policy_service
 from socialdesk.routing import automation as automation_service
 from socialdesk.routing import service as routing_service
+from socialdesk.saved_replies import service as saved_replies_service
 from socialdesk.schedules import service as schedules_service
 from socialdesk.sla import service as sla_service
 from socialdesk.sla import tracking
@@ -135,6 +136,12 @@ def build_world(session: Session, *, name: str) -> World:
         ),
         actor=owner,
     )
+    saved_reply = saved_replies_service.create(
+        session,
+        organization_id=org.id,
+        draft=saved_replies_service.Draft(f"refund-{org.id}", "Refunds", "Hi {name}"),
+        actor=owner,
+    )
     session.flush()
     tracking.reconcile(session, conversation_id=result.conversation.id)
     session.flush()
@@ -159,6 +166,7 @@ def build_world(session: Session, *, name: str) -> World:
         "routing_rule_id": routing_rule.id,
         "automation_rule_id": automation_rule.id,
         "alert_id": alert.id,
+        "reply_id": saved_reply.id,
     }
     session.commit()
     return world

@@ -17,7 +17,8 @@ class Permission(enum.StrEnum):
     CHANNELS_MANAGE = "channels.manage"
     MEMBERS_MANAGE = "members.manage"
     IMPORT = "data.import"
-    # Routing rules, SLA policies, business hours, automation and follow-up settings.
+    # Routing rules, SLA policies, business hours, automation, alerts, follow-up settings and
+    # saved replies.
     ROUTING_MANAGE = "routing.manage"
 
 

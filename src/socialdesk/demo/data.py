@@ -365,6 +365,38 @@ VOLUME_ALERTS: tuple[VolumeAlertSpec, ...] = (
 
 
 @dataclass(frozen=True)
+class SavedReplySpec:
+    shortcut: str
+    title: str
+    text: str
+
+
+SAVED_REPLIES: tuple[SavedReplySpec, ...] = (
+    SavedReplySpec(
+        "replacement-bus",
+        "Tram 4: replacement buses",
+        "Sorry {name}, tram 4 is stopped between Harrow Lane and Riverside. Replacement buses "
+        "run every 10 minutes from the stop across the bridge; we will say here when the "
+        "trams are back.",
+    ),
+    SavedReplySpec(
+        "lost-property",
+        "Lost property",
+        "Hi {name}, lost property is kept at the service desk in Central station for 30 days, "
+        "Monday to Saturday 08:00-18:00. Bring something that shows it is yours.",
+    ),
+    # The code of conduct asks an approver for money promised in public: the settings page
+    # says so before anyone uses it.
+    SavedReplySpec(
+        "refund",
+        "Refund for a missed journey",
+        "Sorry {name}, you can get your money back for that journey at "
+        "kestrelvalley.example/refund; it takes about five working days.",
+    ),
+)
+
+
+@dataclass(frozen=True)
 class SlaSpec:
     """An SLA policy, in order (the first that applies wins). Targets in minutes; ``hours``
     names the business hours it counts, None counts calendar time."""

@@ -100,6 +100,7 @@ from socialdesk.policy import service as policy_service
 from socialdesk.routing import automation
 from socialdesk.routing import service as routing_service
 from socialdesk.routing.duty import Availability
+from socialdesk.saved_replies import service as saved_replies_service
 from socialdesk.schedules import service as schedules_service
 from socialdesk.schedules.hours import WeeklyHours
 from socialdesk.sla import alerts as sla_alerts
@@ -398,6 +399,13 @@ class _Builder:
                     team_id=self.teams[alert.team].id if alert.team else None,
                 ),
                 actor=self.members["maren"],
+            )
+        for saved in data.SAVED_REPLIES:
+            saved_replies_service.create(
+                session,
+                organization_id=org.id,
+                draft=saved_replies_service.Draft(saved.shortcut, saved.title, saved.text),
+                actor=self.members["tomas"],
             )
         policy_service.save(
             session,

@@ -59,6 +59,16 @@ def active_for(
     """The policy that applies to a brand account now, compiled; None when none is set."""
     org = latest(session, organization_id=organization_id, scope=ORG_SCOPE)
     brand = latest(session, organization_id=organization_id, scope=brand_scope(brand_account_id))
+    return _compiled(org, brand)
+
+
+def organization_wide(session: Session, *, organization_id: int) -> ActivePolicy | None:
+    """The organization's own policy, without any brand account's additions (for texts not yet
+    bound to an account, such as saved replies); None when none is set."""
+    return _compiled(latest(session, organization_id=organization_id, scope=ORG_SCOPE), None)
+
+
+def _compiled(org: PolicyVersion | None, brand: PolicyVersion | None) -> ActivePolicy | None:
     if org is None and brand is None:
         return None
     # Keyed by content (the versions' fingerprints), not by ids: ids repeat across databases

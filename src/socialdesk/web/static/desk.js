@@ -151,6 +151,76 @@
     if (e.target.matches && e.target.matches("textarea[data-max-length]")) updateRemaining(e.target);
   });
 
+  // -- saved replies ------------------------------------------------------------------------
+  // A saved reply chosen under the reply box goes into it: in place of a "/shortcut" being
+  // typed, else at the cursor. The box then reacts as to typing (length, check, promises).
+  var SHORTCUT_TYPED = /^\/([a-z0-9-]*)$/i;
+
+  function insertSaved(text) {
+    var area = document.getElementById("reply-text");
+    if (!area) return;
+    var value = area.value;
+    if (!value.trim() || SHORTCUT_TYPED.test(value.trim())) {
+      area.value = text;
+      area.setSelectionRange(text.length, text.length);
+    } else {
+      var start = area.selectionStart, end = area.selectionEnd;
+      var before = value.slice(0, start), after = value.slice(end);
+      var glue = before && !/\s$/.test(before) ? " " : "";
+      area.value = before + glue + text + after;
+      var caret = (before + glue + text).length;
+      area.setSelectionRange(caret, caret);
+    }
+    area.dispatchEvent(new Event("input", { bubbles: true }));
+    var box = document.getElementById("saved-box");
+    if (box) box.open = false;
+    area.focus();
+  }
+
+  document.addEventListener("click", function (e) {
+    var choice = e.target.closest && e.target.closest(".saved-choice[data-insert]");
+    if (choice) insertSaved(choice.getAttribute("data-insert"));
+  });
+
+  // Enter in the search field picks the first saved reply (instead of sending the reply) of
+  // the list that answers what the field holds now: when that list is still on its way (Enter
+  // right after typing), it is asked for at once and the pick waits for it.
+  var pickWhenListed = false;
+
+  function pickFirstIfCurrent() {
+    var search = document.getElementById("saved-search");
+    var results = document.querySelector("#saved-list [data-saved-results]");
+    if (!search || !results || results.getAttribute("data-query") !== search.value) return false;
+    var first = results.querySelector(".saved-choice[data-insert]");
+    if (first) insertSaved(first.getAttribute("data-insert"));
+    return true;
+  }
+
+  document.addEventListener("keydown", function (e) {
+    if (e.key !== "Enter" || !e.target.matches || !e.target.matches("[data-saved-search]")) return;
+    e.preventDefault();
+    if (pickFirstIfCurrent()) return;
+    pickWhenListed = true;
+    if (window.htmx) htmx.trigger(e.target, "search");
+  });
+
+  document.addEventListener("htmx:afterSwap", function (e) {
+    if (!pickWhenListed || !e.detail.target || e.detail.target.id !== "saved-list") return;
+    if (pickFirstIfCurrent()) pickWhenListed = false;
+  });
+
+  // Typing "/" and a shortcut at the start of an empty reply box searches the saved replies.
+  document.addEventListener("input", function (e) {
+    if (!e.target || e.target.id !== "reply-text") return;
+    var typed = SHORTCUT_TYPED.exec(e.target.value);
+    var box = document.getElementById("saved-box");
+    var search = document.getElementById("saved-search");
+    if (!typed || !box || !search || !window.htmx) return;
+    box.open = true;
+    search.value = typed[1];
+    htmx.trigger(search, "search");
+  });
+
   // Ctrl/Cmd + Enter sends the form being written.
   document.addEventListener("keydown", function (e) {
     if (e.key === "Enter" && (e.ctrlKey || e.metaKey) && e.target.tagName === "TEXTAREA" && e.target.form) {

@@ -1,0 +1,1 @@
+"""Saved replies: answers written once by the team, filled in for each conversation."""

@@ -1,0 +1,96 @@
+"""A saved reply goes into the reply box in a real browser: typing "/" and part of a shortcut
+in the empty box finds it, a click puts it in filled in for the customer and the agent in place
+of what was typed, the box counts it like typing, and sending it delivers it to the visitor.
+Only a browser runs the page's script, so only a browser can show this."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from socialdesk.accounts import service as accounts_service
+from socialdesk.accounts.models import Role
+from socialdesk.saved_replies import service as saved_replies_service
+from tests.browser.chromium import DELIVERY_TIMEOUT_MS, chromium, expect, log_in
+from tests.browser.desk_time import add_members, add_website
+from tests.browser.server import LiveDesk, live_desk
+from tests.factories.conversations import inbound, ingest
+
+pytestmark = pytest.mark.browser
+
+TEXT = "Hi {name}, replacement buses run every 10 minutes from the stop across the bridge. ^{agent}"
+
+
+@pytest.fixture
+def desk(tmp_path: Path) -> Iterator[tuple[LiveDesk, int]]:
+    with live_desk(tmp_path) as live:
+        with live.sessions() as session:
+            org = accounts_service.create_organization(
+                session, name="Kestrel Valley Transit", timezone="Europe/Amsterdam"
+            )
+            add_members(session, org.id, (("priya@example.org", "Priya Shah", Role.AGENT),))
+            web = add_website(session, org.id, "Kestrel Valley website")
+            conversation = ingest(
+                session,
+                web,
+                inbound(text="Is tram 4 running?", author="lucia", thread_key="visitor:lucia"),
+            ).conversation
+            for shortcut, title, text in (
+                ("replacement-bus", "Replacement buses", TEXT),
+                ("lost-property", "Lost property", "Hi {name}, lost property is at Central."),
+            ):
+                saved_replies_service.create(
+                    session,
+                    organization_id=org.id,
+                    draft=saved_replies_service.Draft(shortcut, title, text),
+                    actor=None,
+                )
+            session.commit()
+            conversation_id = conversation.id
+        yield live, conversation_id
+
+
+def test_a_saved_reply_found_by_its_shortcut_goes_into_the_reply_box_and_out(
+    desk: tuple[LiveDesk, int],
+) -> None:
+    live, conversation_id = desk
+    base = live.base_url
+    with chromium(live) as browser:
+        page = browser.new_page(viewport={"width": 1366, "height": 900})
+        log_in(page, base, "priya@example.org")
+        page.goto(f"{base}/conversations/{conversation_id}")
+        box = page.locator("#reply-text")
+        box.click()
+        page.keyboard.type("/repl")
+        choices = page.locator("#saved-list .saved-choice")
+        expect(choices).to_have_count(1)
+        expect(choices.first).to_contain_text("/replacement-bus")
+        choices.first.click()
+        wanted = (
+            "Hi Lucia, replacement buses run every 10 minutes from the stop across the bridge. "
+            "^Priya Shah"
+        )
+        expect(box).to_have_value(wanted)
+        expect(box).to_be_focused()
+        expect(page.locator("#saved-box")).not_to_have_attribute("open", "")
+        # The box reacts as to typing: the code-of-conduct check has run on the new text.
+        expect(page.locator("#reply-feedback")).to_contain_text("Fine to send")
+
+        # With words already in the box, a saved reply goes in at the cursor.
+        box.press("End")
+        page.keyboard.type(" Also:")
+        page.locator("#saved-box > summary").click()
+        search = page.locator("#saved-search")
+        search.fill("lost")
+        expect(choices).to_have_count(1)
+        search.press("Enter")  # the first entry, not the reply form
+        expect(box).to_have_value(wanted + " Also: Hi Lucia, lost property is at Central.")
+
+        page.get_by_role("button", name="Send reply").click()
+        thread = page.locator("#thread")
+        expect(thread).to_contain_text("lost property is at Central.", timeout=DELIVERY_TIMEOUT_MS)
+        expect(thread.locator(".delivery").last).to_contain_text(
+            "Sent", timeout=DELIVERY_TIMEOUT_MS
+        )
