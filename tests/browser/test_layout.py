@@ -15,6 +15,10 @@ from socialdesk.accounts.models import Role
 from socialdesk.alerts import service as alerts_service
 from socialdesk.commitments import service as commitments_service
 from socialdesk.escalations import service as escalations_service
+from socialdesk.notifications import service as notifications_service
+from socialdesk.saved_replies import service as saved_replies_service
+from socialdesk.sla import service as sla_service
+from socialdesk.sla.schemas import SlaPolicyCreate
 from tests.browser.chromium import chromium, expect, log_in
 from tests.browser.desk_time import add_members, add_website
 from tests.browser.server import LiveDesk, live_desk
@@ -42,6 +46,7 @@ PAGES = (
     "/admin/routing",
     "/admin/alerts",
     "/admin/alerts/new",
+    "/admin/saved-replies",
     "/admin/audit",
 )
 
@@ -113,6 +118,42 @@ def desk(tmp_path: Path) -> Iterator[LiveDesk]:
                 requested_by=owner,
                 text="Please check the tram 4 timetable at the depot",
                 team_id=team.id,
+            )
+            # A row in the SLA policies' table, whose last heading is hidden text.
+            sla_service.create(
+                session,
+                organization_id=org.id,
+                data=SlaPolicyCreate(
+                    name="Urgent: answer within 30 minutes",
+                    priority=3,
+                    first_response_minutes=30,
+                    next_response_minutes=30,
+                    resolution_minutes=240,
+                ),
+            )
+            # A saved reply with a long address in its text.
+            saved_replies_service.create(
+                session,
+                organization_id=org.id,
+                draft=saved_replies_service.Draft(
+                    "timetable-line-4",
+                    "Where the line 4 timetable is",
+                    "Hi {name}, the timetable is at "
+                    "kestrelvalley.example/timetables/line-4-weekday-and-weekend-services",
+                ),
+                actor=owner,
+            )
+            # A notification whose title quotes a customer's long address, which has no
+            # place to break.
+            notifications_service.notify(
+                session,
+                organization_id=org.id,
+                member_ids=[owner.id],
+                kind="sla.breached",
+                title="SLA breached: first response on “line 4 trams not running?? "
+                "@transit.kestrelvalley.example.timetables.weekday”",
+                conversation_id=conversations[1].id,
+                email=False,
             )
             # An alert that is over, so its page shows the state line and a firing.
             alert = alerts_service.create(
