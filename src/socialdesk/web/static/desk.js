@@ -80,6 +80,17 @@
     return !editing(elt);
   };
 
+  // A live refresh waits a moment after its event (live_delay) so that a burst makes one
+  // request. sdIdle let it through when the event came; by the time it is sent, a form of the
+  // panel may be on its way, and with hx-sync "replace" the refresh would abort that post (a
+  // snooze error never shown). Ask again as it is about to go; htmx asks before it syncs.
+  document.addEventListener("htmx:confirm", function (e) {
+    var elt = e.detail.elt;
+    if (e.detail.verb !== "get" || !elt || !elt.getAttribute) return;
+    if (!/sdIdle\(/.test(elt.getAttribute("hx-trigger") || "")) return;
+    if (!window.sdIdle(elt)) e.preventDefault();
+  });
+
   // A refresh already on its way when someone starts typing must not replace their field:
   // check again at swap time. Answers to the panel's own forms always swap.
   document.addEventListener("htmx:beforeSwap", function (e) {
