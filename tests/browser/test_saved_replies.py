@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -61,10 +62,22 @@ def test_a_saved_reply_found_by_its_shortcut_goes_into_the_reply_box_and_out(
         page = browser.new_page(viewport={"width": 1366, "height": 900})
         log_in(page, base, "priya@example.org")
         page.goto(f"{base}/conversations/{conversation_id}")
+        # The whole list, asked for as the box opens, is held back until the search's answer
+        # is shown: answers can come back in any order, and a late one must not replace it.
+        held: list[Any] = []  # Playwright's Route
+
+        def hold(route: Any) -> None:
+            held.append(route)
+
+        page.route(f"**/conversations/{conversation_id}/saved-replies", hold)
         box = page.locator("#reply-text")
         box.click()
         page.keyboard.type("/repl")
         choices = page.locator("#saved-list .saved-choice")
+        expect(choices).to_have_count(1)
+        assert len(held) == 1, "the box's opening did not ask for the list"
+        held[0].continue_()
+        page.wait_for_timeout(500)
         expect(choices).to_have_count(1)
         expect(choices.first).to_contain_text("/replacement-bus")
         choices.first.click()

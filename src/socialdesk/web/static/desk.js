@@ -215,6 +215,20 @@
     if (window.htmx) htmx.trigger(e.target, "search");
   });
 
+  // The list is asked for when the box opens and on every search, and the answers may come
+  // back in any order: one that answers an older search (the unfiltered list of the box's
+  // opening, landing after "/repl" was typed) is not shown.
+  document.addEventListener("htmx:beforeSwap", function (e) {
+    if (!e.detail.target || e.detail.target.id !== "saved-list" || !e.detail.shouldSwap) return;
+    var search = document.getElementById("saved-search");
+    var holder = document.createElement("template");
+    holder.innerHTML = e.detail.serverResponse || "";
+    var results = holder.content.querySelector("[data-saved-results]");
+    if (search && results && results.getAttribute("data-query") !== search.value) {
+      e.detail.shouldSwap = false;
+    }
+  });
+
   document.addEventListener("htmx:afterSwap", function (e) {
     if (!pickWhenListed || !e.detail.target || e.detail.target.id !== "saved-list") return;
     if (pickFirstIfCurrent()) pickWhenListed = false;
