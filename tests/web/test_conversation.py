@@ -242,3 +242,27 @@ def test_the_reply_box_says_when_the_account_is_not_getting_replies_through(
     login(client, desk.owner)
     page = client.get(f"/conversations/{conversation_id}").text
     assert f'<a href="/admin/accounts/{account.id}">connected again</a>' in page
+
+
+def test_the_page_says_which_colleague_is_writing_a_reply(
+    client: TestClient, desk: Desk, session: Session
+) -> None:
+    conversation_id = new_conversation(session, desk)
+    agent = Page(client, login(client, desk.agent), conversation_id)
+    answer = agent.post("presence", activity="replying")
+    assert answer.status_code == 200, answer.text
+    assert "presence-item" not in answer.text  # nobody else on it yet
+    assert 'id="presence"' in agent.html()
+
+    client.cookies.clear()
+    owner = Page(client, login(client, desk.owner), conversation_id)
+    page = owner.html()
+    assert f"{desk.agent.name} is writing a reply" in page
+    # The owner's own announcement lists the agent, and never the owner.
+    answer = owner.post("presence", activity="viewing")
+    assert f'data-member-id="{desk.agent.id}"' in answer.text
+    assert f'data-member-id="{desk.owner.id}"' not in answer.text
+
+    refused = owner.post("presence", activity="typing")
+    assert refused.status_code == 422
+    assert "activity must be one of viewing, replying, left" in refused.text

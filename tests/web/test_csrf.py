@@ -24,6 +24,7 @@ FORM_ROUTES = [
     ("/conversations/{cid}/tags", {"tag": "billing"}),
     ("/conversations/{cid}/tags/remove", {"tag": "billing"}),
     ("/conversations/{cid}/messages/{mid}/retry", {}),
+    ("/conversations/{cid}/presence", {"activity": "viewing"}),
     ("/logout", {}),
 ]
 

@@ -39,6 +39,7 @@ from socialdesk.connectors.base import ChannelKind, Visibility
 from socialdesk.contacts import service as contacts_service
 from socialdesk.contacts.models import Contact
 from socialdesk.contacts.schemas import ContactSummary
+from socialdesk.conversations import presence
 from socialdesk.conversations import service as conversations_service
 from socialdesk.conversations.models import Conversation, Message, Status
 from socialdesk.conversations.schemas import (
@@ -53,6 +54,9 @@ from socialdesk.conversations.schemas import (
     MessagePage,
     MessageRead,
     NoteCreate,
+    PresenceBody,
+    PresenceList,
+    PresenceRead,
     PriorityBody,
     PromiseChoice,
     ReplyCreate,
@@ -408,6 +412,50 @@ def create_note(
         choices=body.promises,
     )
     return _message_created(db, note, kept)
+
+
+# -- who else is on it ----------------------------------------------------------------------
+
+
+def _presence_list(items: Sequence[presence.Presence]) -> PresenceList:
+    return PresenceList(
+        items=[
+            PresenceRead(
+                member_id=p.member_id,
+                name=p.name,
+                activity="replying" if p.activity == presence.Activity.REPLYING else "viewing",
+                until=p.until,
+            )
+            for p in items
+        ]
+    )
+
+
+@router.get(
+    "/conversations/{conversation_id}/presence",
+    summary="Colleagues who have the conversation open or are writing a reply now",
+    responses=error_responses(404),
+)
+def list_presence(conversation: ConversationDep, db: DB, actor: Reader) -> PresenceList:
+    return _presence_list(presence.others(db, conversation=conversation, me=actor.member))
+
+
+@router.post(
+    "/conversations/{conversation_id}/presence",
+    summary="Say you have the conversation open or are writing a reply (shown to colleagues live)",
+    responses=error_responses(403, 404),
+)
+def announce_presence(
+    body: PresenceBody, conversation: ConversationDep, db: DB, actor: Replier
+) -> PresenceList:
+    """Returns who else is on it, so a client learns of a colleague already replying."""
+    presence.announce(
+        db,
+        conversation=conversation,
+        member=actor.member,
+        activity=presence.Activity(body.activity),
+    )
+    return _presence_list(presence.others(db, conversation=conversation, me=actor.member))
 
 
 def _keep_promises(

@@ -204,3 +204,21 @@ class PriorityBody(_Body):
 
 class TagCreate(_Body):
     name: str = Field(min_length=1, max_length=61, description="Letters, digits, spaces, - or _")
+
+
+class PresenceBody(_Body):
+    activity: Literal["viewing", "replying", "left"] = Field(
+        description="viewing: the conversation is open; replying: writing a reply; left: gone. "
+        "An announcement holds 45 seconds: renew it while it is true."
+    )
+
+
+class PresenceRead(BaseModel):
+    member_id: int
+    name: str
+    activity: Literal["viewing", "replying"]
+    until: UTCTimestamp = Field(description="When this announcement lapses unless renewed")
+
+
+class PresenceList(BaseModel):
+    items: list[PresenceRead] = Field(description="Colleagues on it now, those replying first")

@@ -26,6 +26,14 @@ from socialdesk.events.models import EventRecord
 log = logging.getLogger(__name__)
 
 RETENTION = timedelta(days=2)
+# Kinds that matter only for a short while (who has a conversation open) and are many: kept for
+# less time than the rest. Filled by the domains that emit them (``retain``).
+_SHORT_RETENTION: dict[str, timedelta] = {}
+
+
+def retain(kind: str, period: timedelta) -> None:
+    """Keep live events of ``kind`` for ``period`` only (less than ``RETENTION``)."""
+    _SHORT_RETENTION[kind] = min(period, RETENTION)
 
 
 @dataclass(frozen=True)
@@ -96,11 +104,18 @@ class Hub:
 
 
 def prune(session: Session) -> int:
-    """Live events are for live views; keep two days for reconnecting clients and debugging."""
-    result = session.execute(
-        delete(EventRecord).where(EventRecord.created_at < clock.now() - RETENTION)
-    )
-    return int(result.rowcount)  # type: ignore[attr-defined]  # DELETE results carry rowcount
+    """Live events are for live views; keep two days for reconnecting clients and debugging,
+    and the short-lived kinds for their own period."""
+    now = clock.now()
+    removed = 0
+    cutoffs = [(EventRecord.created_at < now - RETENTION)] + [
+        (EventRecord.kind == kind) & (EventRecord.created_at < now - period)
+        for kind, period in sorted(_SHORT_RETENTION.items())
+    ]
+    for condition in cutoffs:
+        result = session.execute(delete(EventRecord).where(condition))
+        removed += int(result.rowcount)  # type: ignore[attr-defined]  # DELETE results carry rowcount
+    return removed
 
 
 def sse_format(event: LiveEvent) -> str:

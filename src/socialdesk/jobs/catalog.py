@@ -1,4 +1,5 @@
-"""Every module that registers jobs or listeners, imported by the worker and the app at start.
+"""Every module that registers jobs, listeners or event retention, imported by the worker and
+the app at start.
 
 A new domain with jobs adds one import here.
 """
@@ -7,6 +8,7 @@ from socialdesk.alerts import jobs as alerts_jobs
 from socialdesk.channels import jobs as channels_jobs
 from socialdesk.commitments import jobs as commitments_jobs
 from socialdesk.conversations import jobs as conversations_jobs
+from socialdesk.conversations import presence as conversations_presence
 from socialdesk.escalations import jobs as escalations_jobs
 from socialdesk.events import jobs as events_jobs
 from socialdesk.followups import jobs as followups_jobs
@@ -22,6 +24,7 @@ __all__ = [
     "channels_jobs",
     "commitments_jobs",
     "conversations_jobs",
+    "conversations_presence",
     "escalations_jobs",
     "events_jobs",
     "followups_jobs",

@@ -33,6 +33,7 @@ from socialdesk.common.deps import (
 )
 from socialdesk.common.errors import DomainError, NotAuthenticated, NotFound
 from socialdesk.config import get_settings
+from socialdesk.conversations import presence
 from socialdesk.conversations import service as conversations_service
 from socialdesk.conversations.models import Conversation, Message, Priority, Status
 from socialdesk.conversations.service import AssigneeFilter
@@ -320,7 +321,9 @@ def _tomorrow_morning(base: Mapping[str, Any]) -> datetime:
 @router.get("/conversations/{conversation_id}")
 def conversation_page(request: Request, conversation_id: PathId, actor: Reader, db: DB) -> Response:
     conversation = _conversation(db, actor, conversation_id)
-    return render(request, "conversation.html", _conversation_context(db, actor, conversation))
+    context = _conversation_context(db, actor, conversation)
+    context["others"] = presence.others(db, conversation=conversation, me=actor.member)
+    return render(request, "conversation.html", context)
 
 
 @router.get("/conversations/{conversation_id}/thread")
@@ -629,6 +632,29 @@ def add_note(
         )
 
     return _compose(request, db, actor, conversation_id, form, composer="note", send=send)
+
+
+@router.post("/conversations/{conversation_id}/presence")
+def presence_announce(
+    request: Request, conversation_id: PathId, actor: Replier, form: forms.PostedForm, db: DB
+) -> Response:
+    """The page says its member has the conversation open, is writing a reply, or left (sent
+    by desk.js; colleagues' pages show it live). Answers with who else is on it."""
+    conversation = _conversation(db, actor, conversation_id)
+    presence.announce(
+        db,
+        conversation=conversation,
+        member=actor.member,
+        activity=presence.activity(forms.text(form, "activity")),
+    )
+    return render(
+        request,
+        "_presence.html",
+        {
+            "c": conversation,
+            "others": presence.others(db, conversation=conversation, me=actor.member),
+        },
+    )
 
 
 @router.post("/conversations/{conversation_id}/messages/{message_id}/retry")

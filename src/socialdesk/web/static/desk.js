@@ -361,12 +361,141 @@
     } catch (e) { return; }
     htmx.trigger(document.body, "sd-notifications-changed");
   }
-  document.addEventListener("htmx:sseOpen", function (event) {
-    var source = event.detail && event.detail.source;
-    if (!source || source.sdNotifications) return;
-    source.sdNotifications = true;
-    source.addEventListener("notification.created", onNotification);
+  // Listen to one kind of event on the stream itself, once per EventSource.
+  function onStreamEvent(kind, handler) {
+    document.addEventListener("htmx:sseOpen", function (event) {
+      var source = event.detail && event.detail.source;
+      var mark = "sd:" + kind;
+      if (!source || source[mark]) return;
+      source[mark] = true;
+      source.addEventListener(kind, handler);
+    });
+  }
+  onStreamEvent("notification.created", onNotification);
+
+  // -- who else is on this conversation (conversations/presence.py) ------------------------
+  // The page says its member has the conversation open (renewed while the tab is in view) and
+  // is writing a reply (renewed while typing), and shows colleagues' announcements live, so a
+  // customer is answered once. An announcement holds 45 s on the server: renewals come well
+  // within it, and a closed tab says it left.
+  var PRESENCE_VIEW_MS = 20000, PRESENCE_TYPE_MS = 8000;
+  function presenceBox() { return document.getElementById("presence"); }
+  var present = {};  // member id -> {name, activity, until (ms)}
+  var lastReplying = 0;
+  var presenceStarted = false;
+
+  function presenceToken() {
+    try { return JSON.parse(document.body.getAttribute("hx-headers") || "{}")["X-CSRF-Token"] || ""; } catch (e) { return ""; }
+  }
+  function readPresence(root) {
+    var people = {};
+    root.querySelectorAll(".presence-item").forEach(function (item) {
+      people[item.getAttribute("data-member-id")] = {
+        name: item.getAttribute("data-name"),
+        activity: item.getAttribute("data-activity"),
+        until: Date.parse(item.getAttribute("data-until"))
+      };
+    });
+    return people;
+  }
+  function renderPresence() {
+    var box = presenceBox();
+    if (!box) return;
+    var now = Date.now();
+    var ids = Object.keys(present).filter(function (id) { return present[id].until > now; });
+    ids.sort(function (a, b) {
+      var ra = present[a].activity === "replying" ? 0 : 1, rb = present[b].activity === "replying" ? 0 : 1;
+      return ra - rb || present[a].name.localeCompare(present[b].name);
+    });
+    var wanted = ids.map(function (id) { return id + ":" + present[id].activity; }).join(",");
+    if (box.getAttribute("data-shown") === wanted) return;
+    box.setAttribute("data-shown", wanted);
+    box.textContent = "";
+    ids.forEach(function (id) {
+      var p = present[id];
+      var item = document.createElement("span");
+      item.className = "presence-item presence-" + p.activity;
+      item.setAttribute("data-member-id", id);
+      item.setAttribute("data-name", p.name);
+      item.setAttribute("data-activity", p.activity);
+      item.setAttribute("data-until", new Date(p.until).toISOString());
+      item.textContent = p.name + (p.activity === "replying" ? " is writing a reply" : " has this open");
+      box.appendChild(item);
+    });
+  }
+  function announce(activity) {
+    var box = presenceBox();
+    if (!box || box.getAttribute("data-announce") !== "yes") return;
+    var body = new URLSearchParams({ activity: activity, csrf_token: presenceToken() });
+    if (activity === "left") {
+      if (navigator.sendBeacon) navigator.sendBeacon(box.getAttribute("data-url"), body);
+      return;
+    }
+    fetch(box.getAttribute("data-url"), { method: "POST", body: body, credentials: "same-origin" })
+      .then(function (response) { return response.ok ? response.text() : null; })
+      .then(function (html) {
+        if (html === null) return;
+        // The answer is who else is on it now: it replaces what this page knew.
+        var holder = document.createElement("div");
+        holder.innerHTML = html;
+        present = readPresence(holder);
+        renderPresence();
+      })
+      .catch(function () { /* offline: the next renewal tries again */ });
+  }
+  function onPresence(message) {
+    var box = presenceBox();
+    if (!box) return;
+    try {
+      var data = JSON.parse(message.data);
+      if (data.conversation_id !== conversationId()) return;
+      if (String(data.member_id) === box.getAttribute("data-me")) return;
+      if (data.activity === "left") delete present[String(data.member_id)];
+      else present[String(data.member_id)] = { name: data.member_name, activity: data.activity, until: Date.parse(data.until) };
+    } catch (e) { return; }
+    renderPresence();
+  }
+  function startPresence() {
+    var box = presenceBox();
+    if (!box || presenceStarted) return;
+    presenceStarted = true;
+    present = readPresence(box);
+    if (document.visibilityState === "visible") announce("viewing");
+    setInterval(function () {
+      renderPresence();  // lapsed announcements drop off
+    }, 5000);
+    setInterval(function () {
+      if (document.visibilityState !== "visible") return;
+      if (Date.now() - lastReplying < PRESENCE_VIEW_MS) return;  // typing renews it
+      announce("viewing");
+    }, PRESENCE_VIEW_MS);
+    document.addEventListener("visibilitychange", function () {
+      if (document.visibilityState === "visible") announce("viewing");
+    });
+    window.addEventListener("pagehide", function () { announce("left"); });
+  }
+  document.addEventListener("input", function (e) {
+    if (!e.target || e.target.id !== "reply-text") return;
+    var now = Date.now();
+    if (!e.target.value.trim()) {
+      if (lastReplying) { lastReplying = 0; announce("viewing"); }
+      return;
+    }
+    if (now - lastReplying < PRESENCE_TYPE_MS) return;
+    lastReplying = now;
+    announce("replying");
   });
+  // The reply box came back empty (the reply went): the member is no longer writing one. A
+  // refused reply comes back with its text, and they still are.
+  document.addEventListener("htmx:afterSettle", function (e) {
+    if (!lastReplying || !e.detail || !e.detail.target || e.detail.target.id !== "composer") return;
+    var box = document.getElementById("reply-text");
+    if (box && box.value.trim()) return;
+    lastReplying = 0;
+    announce("viewing");
+  });
+  onStreamEvent("conversation.presence", onPresence);
+  document.addEventListener("DOMContentLoaded", startPresence);
 
   // -- SLA countdowns: every [data-sla-due] element counts down without a reload -----------
   function words(seconds) {
