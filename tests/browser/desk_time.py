@@ -10,7 +10,7 @@ worker runs them; the events it emits are recorded in the database, so open desk
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -24,8 +24,9 @@ from socialdesk.channels import service as channels_service
 from socialdesk.channels.models import BrandAccount
 from socialdesk.common.clock import FrozenClock, use_clock
 from socialdesk.jobs import registry
-from tests.browser.server import LiveDesk
+from tests.browser.server import LiveDesk, live_desk
 from tests.conftest import reset_caches
+from tests.factories.conversations import inbound, ingest
 
 PASSWORD = "correct horse battery staple"
 
@@ -59,6 +60,35 @@ def add_website(
         handle="website",
         display_name=display_name,
     )
+
+
+@contextmanager
+def one_question(
+    tmp_path: Path,
+    people: Iterable[tuple[str, str, Role]],
+    *,
+    prepare: Callable[[Session, int], None] | None = None,
+) -> Iterator[tuple[LiveDesk, int]]:
+    """A live desk of one organization with ``people`` and one visitor's question on its
+    website; ``prepare(session, organization_id)`` adds more before it starts. Yields the desk
+    and the question's conversation id."""
+    with live_desk(tmp_path) as live:
+        with live.sessions() as session:
+            org = accounts_service.create_organization(
+                session, name="Kestrel Valley Transit", timezone="Europe/Amsterdam"
+            )
+            add_members(session, org.id, people)
+            web = add_website(session, org.id, "Kestrel Valley website")
+            conversation = ingest(
+                session,
+                web,
+                inbound(text="Is tram 4 running?", author="lucia", thread_key="visitor:lucia"),
+            ).conversation
+            if prepare is not None:
+                prepare(session, org.id)
+            session.commit()
+            conversation_id = conversation.id
+        yield live, conversation_id
 
 
 @contextmanager

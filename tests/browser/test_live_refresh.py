@@ -15,12 +15,10 @@ from typing import Any
 
 import pytest
 
-from socialdesk.accounts import service as accounts_service
 from socialdesk.accounts.models import Role
 from tests.browser.chromium import LIVE_TIMEOUT_MS, chromium, expect, log_in
-from tests.browser.desk_time import add_members, add_website
-from tests.browser.server import LiveDesk, live_desk
-from tests.factories.conversations import inbound, ingest
+from tests.browser.desk_time import one_question
+from tests.browser.server import LiveDesk
 
 pytestmark = pytest.mark.browser
 
@@ -31,21 +29,9 @@ HOLD_MS = 1000
 
 @pytest.fixture
 def desk(tmp_path: Path) -> Iterator[tuple[LiveDesk, int]]:
-    with live_desk(tmp_path) as live:
-        with live.sessions() as session:
-            org = accounts_service.create_organization(
-                session, name="Kestrel Valley Transit", timezone="Europe/Amsterdam"
-            )
-            add_members(session, org.id, (("priya@example.org", "Priya Shah", Role.AGENT),))
-            web = add_website(session, org.id, "Kestrel Valley website")
-            conversation = ingest(
-                session,
-                web,
-                inbound(text="Is tram 4 running?", author="lucia", thread_key="visitor:lucia"),
-            ).conversation
-            session.commit()
-            conversation_id = conversation.id
-        yield live, conversation_id
+    people = (("priya@example.org", "Priya Shah", Role.AGENT),)
+    with one_question(tmp_path, people) as desk:
+        yield desk
 
 
 def test_a_post_made_while_a_live_refresh_waits_is_answered_not_aborted(

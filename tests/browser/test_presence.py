@@ -10,40 +10,22 @@ from pathlib import Path
 
 import pytest
 
-from socialdesk.accounts import service as accounts_service
 from socialdesk.accounts.models import Role
 from tests.browser.chromium import LIVE_TIMEOUT_MS, chromium, expect, log_in
-from tests.browser.desk_time import add_members, add_website
-from tests.browser.server import LiveDesk, live_desk
-from tests.factories.conversations import inbound, ingest
+from tests.browser.desk_time import one_question
+from tests.browser.server import LiveDesk
 
 pytestmark = pytest.mark.browser
 
 
 @pytest.fixture
 def desk(tmp_path: Path) -> Iterator[tuple[LiveDesk, int]]:
-    with live_desk(tmp_path) as live:
-        with live.sessions() as session:
-            org = accounts_service.create_organization(
-                session, name="Kestrel Valley Transit", timezone="Europe/Amsterdam"
-            )
-            add_members(
-                session,
-                org.id,
-                (
-                    ("priya@example.org", "Priya Shah", Role.AGENT),
-                    ("tomas@example.org", "Tomás Reyes", Role.AGENT),
-                ),
-            )
-            web = add_website(session, org.id, "Kestrel Valley website")
-            conversation = ingest(
-                session,
-                web,
-                inbound(text="Is tram 4 running?", author="lucia", thread_key="visitor:lucia"),
-            ).conversation
-            session.commit()
-            conversation_id = conversation.id
-        yield live, conversation_id
+    people = (
+        ("priya@example.org", "Priya Shah", Role.AGENT),
+        ("tomas@example.org", "Tomás Reyes", Role.AGENT),
+    )
+    with one_question(tmp_path, people) as desk:
+        yield desk
 
 
 def test_agents_on_one_conversation_see_each_other_and_who_is_replying(

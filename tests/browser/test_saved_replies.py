@@ -10,47 +10,37 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy.orm import Session
 
-from socialdesk.accounts import service as accounts_service
 from socialdesk.accounts.models import Role
 from socialdesk.saved_replies import service as saved_replies_service
 from tests.browser.chromium import DELIVERY_TIMEOUT_MS, chromium, expect, log_in
-from tests.browser.desk_time import add_members, add_website
-from tests.browser.server import LiveDesk, live_desk
-from tests.factories.conversations import inbound, ingest
+from tests.browser.desk_time import one_question
+from tests.browser.server import LiveDesk
 
 pytestmark = pytest.mark.browser
 
 TEXT = "Hi {name}, replacement buses run every 10 minutes from the stop across the bridge. ^{agent}"
 
 
+def _saved_replies(session: Session, organization_id: int) -> None:
+    for shortcut, title, text in (
+        ("replacement-bus", "Replacement buses", TEXT),
+        ("lost-property", "Lost property", "Hi {name}, lost property is at Central."),
+    ):
+        saved_replies_service.create(
+            session,
+            organization_id=organization_id,
+            draft=saved_replies_service.Draft(shortcut, title, text),
+            actor=None,
+        )
+
+
 @pytest.fixture
 def desk(tmp_path: Path) -> Iterator[tuple[LiveDesk, int]]:
-    with live_desk(tmp_path) as live:
-        with live.sessions() as session:
-            org = accounts_service.create_organization(
-                session, name="Kestrel Valley Transit", timezone="Europe/Amsterdam"
-            )
-            add_members(session, org.id, (("priya@example.org", "Priya Shah", Role.AGENT),))
-            web = add_website(session, org.id, "Kestrel Valley website")
-            conversation = ingest(
-                session,
-                web,
-                inbound(text="Is tram 4 running?", author="lucia", thread_key="visitor:lucia"),
-            ).conversation
-            for shortcut, title, text in (
-                ("replacement-bus", "Replacement buses", TEXT),
-                ("lost-property", "Lost property", "Hi {name}, lost property is at Central."),
-            ):
-                saved_replies_service.create(
-                    session,
-                    organization_id=org.id,
-                    draft=saved_replies_service.Draft(shortcut, title, text),
-                    actor=None,
-                )
-            session.commit()
-            conversation_id = conversation.id
-        yield live, conversation_id
+    people = (("priya@example.org", "Priya Shah", Role.AGENT),)
+    with one_question(tmp_path, people, prepare=_saved_replies) as desk:
+        yield desk
 
 
 def test_a_saved_reply_found_by_its_shortcut_goes_into_the_reply_box_and_out(
