@@ -145,3 +145,39 @@ def test_the_api_names_a_bad_activity_and_keeps_other_organizations_out(
     stored = session.scalars(select(EventRecord).where(EventRecord.kind == presence.KIND)).all()
     assert stored
     assert all(r.organization_id == desk.a.organization_id for r in stored)
+
+
+def test_one_read_says_who_is_on_each_conversation_of_an_inbox_page(
+    session: Session, desk: Desk
+) -> None:
+    first = session.get_one(Conversation, desk.a.conversation_id)
+    second = session.scalars(
+        select(Conversation).where(
+            Conversation.organization_id == desk.a.organization_id, Conversation.id != first.id
+        )
+    ).first()
+    assert second is not None
+    agent, owner = session.merge(desk.a.agent), session.merge(desk.a.owner)
+    presence.announce(
+        session, conversation=first, member=agent, activity=presence.Activity.REPLYING
+    )
+    presence.announce(
+        session, conversation=second, member=owner, activity=presence.Activity.VIEWING
+    )
+    session.commit()
+
+    seen = presence.on_conversations(
+        session,
+        organization_id=desk.a.organization_id,
+        conversation_ids=[first.id, second.id],
+        me_id=owner.id,
+    )
+    assert {cid: [(p.name, p.activity) for p in ps] for cid, ps in seen.items()} == {
+        first.id: [(agent.name, presence.Activity.REPLYING)]
+    }
+    assert (
+        presence.on_conversations(
+            session, organization_id=desk.a.organization_id, conversation_ids=[], me_id=owner.id
+        )
+        == {}
+    )

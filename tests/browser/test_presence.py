@@ -1,7 +1,7 @@
 """Two agents on one conversation, in two browsers: each sees the other has it open, sees live
-when the other starts writing a reply and when they have sent it, and sees them go when they
-leave, so the customer is answered once. The announcements travel through the desk's event
-log, as between processes on several machines."""
+(on the conversation and on its inbox row) when the other starts writing a reply and when they
+have sent it, and sees them go when they leave, so the customer is answered once. The
+announcements travel through the desk's event log, as between processes on several machines."""
 
 from __future__ import annotations
 
@@ -50,11 +50,22 @@ def test_agents_on_one_conversation_see_each_other_and_who_is_replying(
         expect(presence).to_have_text("Priya Shah has this open", timeout=LIVE_TIMEOUT_MS)
         expect(priya.locator("#presence")).to_have_text("Tomás Reyes has this open")
 
-        # She starts writing a reply: Tomás sees it before he writes one himself.
+        # Tomás's inbox, in another tab, shows it on the conversation's row.
+        inbox = tomas.context.new_page()
+        inbox.goto(f"{base}/")
+        row = inbox.locator(f'[data-presence-for="{conversation_id}"]')
+        expect(row).to_have_text("Priya Shah viewing")
+        expect(inbox.locator("#live")).to_have_attribute(
+            "data-state", "on", timeout=LIVE_TIMEOUT_MS
+        )
+
+        # She starts writing a reply: Tomás sees it before he writes one himself, on the
+        # conversation and in the inbox.
         priya.locator("#reply-text").click()
         priya.keyboard.type("Tram 4 runs again from 14:00.")
         replying = presence.locator(".presence-replying")
         expect(replying).to_have_text("Priya Shah is writing a reply", timeout=LIVE_TIMEOUT_MS)
+        expect(row).to_have_text("Priya Shah replying", timeout=LIVE_TIMEOUT_MS)
 
         # Sent: she is back to having it open.
         priya.keyboard.press("Control+Enter")
@@ -64,3 +75,4 @@ def test_agents_on_one_conversation_see_each_other_and_who_is_replying(
         # She goes back to the inbox: gone from his page at once, not after the hold.
         priya.goto(f"{base}/")
         expect(presence).to_be_empty(timeout=LIVE_TIMEOUT_MS)
+        expect(row).to_be_empty(timeout=LIVE_TIMEOUT_MS)

@@ -266,3 +266,24 @@ def test_the_page_says_which_colleague_is_writing_a_reply(
     refused = owner.post("presence", activity="typing")
     assert refused.status_code == 422
     assert "activity must be one of viewing, replying, left" in refused.text
+
+
+def test_inbox_rows_say_which_colleague_is_on_a_conversation(
+    client: TestClient, desk: Desk, session: Session
+) -> None:
+    busy = new_conversation(session, desk)
+    quiet = ingest(
+        session, desk.web, inbound(text="Other question", author="bo", thread_key="visitor:bo")
+    ).conversation.id
+    session.commit()
+    Page(client, login(client, desk.agent), busy).post("presence", activity="replying")
+    inbox = client.get("/").text
+    assert f"{desk.agent.name} replying" not in inbox  # never yourself
+
+    client.cookies.clear()
+    login(client, desk.owner)
+    rows = client.get("/").text
+    busy_row = rows[rows.index(f'data-presence-for="{busy}"') :]
+    assert busy_row.split("</span></span>")[0].count("presence-item") == 1
+    assert f"{desk.agent.name} replying" in busy_row.split("</a>")[0]
+    assert f'data-presence-for="{quiet}" data-compact="yes"></span>' in rows

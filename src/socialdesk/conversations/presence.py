@@ -14,6 +14,7 @@ member stays; it is never a lock: anyone may still reply.
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import ClassVar
@@ -93,34 +94,53 @@ def announce(
 def others(session: Session, *, conversation: Conversation, me: Member) -> list[Presence]:
     """The colleagues on ``conversation`` now (not ``me``), each by their latest announcement,
     those writing a reply first."""
+    found = on_conversations(
+        session,
+        organization_id=conversation.organization_id,
+        conversation_ids=[conversation.id],
+        me_id=me.id,
+    )
+    return found.get(conversation.id, [])
+
+
+def on_conversations(
+    session: Session, *, organization_id: int, conversation_ids: Iterable[int], me_id: int
+) -> dict[int, list[Presence]]:
+    """For each of ``conversation_ids`` that anyone but ``me_id`` is on now, who (as
+    ``others``): one read of the last ``HOLD`` of announcements, for an inbox page at once."""
+    wanted = set(conversation_ids)
+    if not wanted:
+        return {}
     now = clock.now()
     rows = session.scalars(
         select(EventRecord)
         .where(
-            EventRecord.organization_id == conversation.organization_id,
+            EventRecord.organization_id == organization_id,
             EventRecord.kind == KIND,
             EventRecord.created_at >= now - HOLD,
         )
         .order_by(EventRecord.id)
     )
-    latest: dict[int, Presence] = {}
+    latest: dict[tuple[int, int], Presence] = {}
     for row in rows:
         payload = row.payload
-        if payload.get("conversation_id") != conversation.id:
+        conversation_id = payload.get("conversation_id")
+        if conversation_id not in wanted:
             continue
         member_id = int(payload["member_id"])
-        latest[member_id] = Presence(
+        latest[(conversation_id, member_id)] = Presence(
             member_id=member_id,
             name=str(payload["member_name"]),
             activity=Activity(payload["activity"]),
             until=datetime.fromisoformat(payload["until"]),
         )
-    here = [
-        p
-        for p in latest.values()
-        if p.member_id != me.id and p.activity != Activity.LEFT and p.until > now
-    ]
-    return sorted(here, key=lambda p: (p.activity != Activity.REPLYING, p.name))
+    found: dict[int, list[Presence]] = {}
+    for (conversation_id, member_id), p in latest.items():
+        if member_id != me_id and p.activity != Activity.LEFT and p.until > now:
+            found.setdefault(conversation_id, []).append(p)
+    for here in found.values():
+        here.sort(key=lambda p: (p.activity != Activity.REPLYING, p.name))
+    return found
 
 
 # Announcements are many and matter for a minute: the event log keeps them an hour.

@@ -228,6 +228,13 @@ def _inbox_context(
         **vm.layout_context(db, actor),
         "query": query,
         "rows": vm.inbox_rows(db, directory=directory, conversations=page.items),
+        # Colleagues on a row's conversation now (desk.js keeps it live).
+        "presence_by": presence.on_conversations(
+            db,
+            organization_id=actor.organization_id,
+            conversation_ids=[c.id for c in page.items],
+            me_id=actor.member.id,
+        ),
         "next_cursor": page.next_cursor,
         "cursor": cursor,
         "counts": conversations_service.counts(

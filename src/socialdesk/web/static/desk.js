@@ -373,54 +373,58 @@
   }
   onStreamEvent("notification.created", onNotification);
 
-  // -- who else is on this conversation (conversations/presence.py) ------------------------
-  // The page says its member has the conversation open (renewed while the tab is in view) and
-  // is writing a reply (renewed while typing), and shows colleagues' announcements live, so a
-  // customer is answered once. An announcement holds 45 s on the server: renewals come well
-  // within it, and a closed tab says it left.
+  // -- who else is on a conversation (conversations/presence.py) --------------------------
+  // A conversation page says its member has it open (renewed while the tab is in view) and is
+  // writing a reply (renewed while typing). Colleagues' announcements show live above the
+  // reply box and on inbox rows ([data-presence-for]), so a customer is answered once. Each
+  // shown announcement carries its end (data-until): the server holds one for 45 s, renewals
+  // come well within it, and a closed page says it left. The page's markup is the state.
   var PRESENCE_VIEW_MS = 20000, PRESENCE_TYPE_MS = 8000;
-  function presenceBox() { return document.getElementById("presence"); }
-  var present = {};  // member id -> {name, activity, until (ms)}
   var lastReplying = 0;
-  var presenceStarted = false;
 
+  function presenceBox() { return document.getElementById("presence"); }
   function presenceToken() {
     try { return JSON.parse(document.body.getAttribute("hx-headers") || "{}")["X-CSRF-Token"] || ""; } catch (e) { return ""; }
   }
-  function readPresence(root) {
-    var people = {};
-    root.querySelectorAll(".presence-item").forEach(function (item) {
-      people[item.getAttribute("data-member-id")] = {
-        name: item.getAttribute("data-name"),
-        activity: item.getAttribute("data-activity"),
-        until: Date.parse(item.getAttribute("data-until"))
-      };
-    });
-    return people;
+  // The same markup as _presence.html.
+  function presenceItem(memberId, name, activity, until, compact) {
+    var item = document.createElement("span");
+    var replying = activity === "replying";
+    item.className = "presence-item presence-" + activity;
+    item.setAttribute("data-member-id", memberId);
+    item.setAttribute("data-name", name);
+    item.setAttribute("data-activity", activity);
+    item.setAttribute("data-until", until);
+    item.textContent = name + " " + (compact ? (replying ? "replying" : "viewing") : (replying ? "is writing a reply" : "has this open"));
+    return item;
   }
-  function renderPresence() {
-    var box = presenceBox();
-    if (!box) return;
-    var now = Date.now();
-    var ids = Object.keys(present).filter(function (id) { return present[id].until > now; });
-    ids.sort(function (a, b) {
-      var ra = present[a].activity === "replying" ? 0 : 1, rb = present[b].activity === "replying" ? 0 : 1;
-      return ra - rb || present[a].name.localeCompare(present[b].name);
+  function sortPresence(container) {
+    var items = Array.prototype.slice.call(container.querySelectorAll(".presence-item"));
+    items.sort(function (a, b) {
+      var ra = a.getAttribute("data-activity") === "replying" ? 0 : 1;
+      var rb = b.getAttribute("data-activity") === "replying" ? 0 : 1;
+      return ra - rb || a.getAttribute("data-name").localeCompare(b.getAttribute("data-name"));
     });
-    var wanted = ids.map(function (id) { return id + ":" + present[id].activity; }).join(",");
-    if (box.getAttribute("data-shown") === wanted) return;
-    box.setAttribute("data-shown", wanted);
-    box.textContent = "";
-    ids.forEach(function (id) {
-      var p = present[id];
-      var item = document.createElement("span");
-      item.className = "presence-item presence-" + p.activity;
-      item.setAttribute("data-member-id", id);
-      item.setAttribute("data-name", p.name);
-      item.setAttribute("data-activity", p.activity);
-      item.setAttribute("data-until", new Date(p.until).toISOString());
-      item.textContent = p.name + (p.activity === "replying" ? " is writing a reply" : " has this open");
-      box.appendChild(item);
+    items.forEach(function (item) { container.appendChild(item); });
+  }
+  function dropLapsed() {
+    var now = Date.now();
+    document.querySelectorAll("[data-presence-for] .presence-item").forEach(function (item) {
+      if (Date.parse(item.getAttribute("data-until")) <= now) item.remove();
+    });
+  }
+  function onPresence(message) {
+    var data;
+    try { data = JSON.parse(message.data); } catch (e) { return; }
+    if (String(data.member_id) === document.body.getAttribute("data-me")) return;
+    document.querySelectorAll('[data-presence-for="' + Number(data.conversation_id) + '"]').forEach(function (container) {
+      container.querySelectorAll(".presence-item").forEach(function (item) {
+        if (item.getAttribute("data-member-id") === String(data.member_id)) item.remove();
+      });
+      if (data.activity !== "left") {
+        container.appendChild(presenceItem(String(data.member_id), String(data.member_name), data.activity, data.until, container.getAttribute("data-compact") === "yes"));
+        sortPresence(container);
+      }
     });
   }
   function announce(activity) {
@@ -434,36 +438,16 @@
     fetch(box.getAttribute("data-url"), { method: "POST", body: body, credentials: "same-origin" })
       .then(function (response) { return response.ok ? response.text() : null; })
       .then(function (html) {
-        if (html === null) return;
-        // The answer is who else is on it now: it replaces what this page knew.
-        var holder = document.createElement("div");
-        holder.innerHTML = html;
-        present = readPresence(holder);
-        renderPresence();
+        // The answer is who else is on it now (server-rendered, escaped): it replaces what the
+        // page knew.
+        if (html !== null) box.innerHTML = html;
       })
       .catch(function () { /* offline: the next renewal tries again */ });
   }
-  function onPresence(message) {
-    var box = presenceBox();
-    if (!box) return;
-    try {
-      var data = JSON.parse(message.data);
-      if (data.conversation_id !== conversationId()) return;
-      if (String(data.member_id) === box.getAttribute("data-me")) return;
-      if (data.activity === "left") delete present[String(data.member_id)];
-      else present[String(data.member_id)] = { name: data.member_name, activity: data.activity, until: Date.parse(data.until) };
-    } catch (e) { return; }
-    renderPresence();
-  }
   function startPresence() {
-    var box = presenceBox();
-    if (!box || presenceStarted) return;
-    presenceStarted = true;
-    present = readPresence(box);
+    setInterval(dropLapsed, 5000);
+    if (!presenceBox()) return;
     if (document.visibilityState === "visible") announce("viewing");
-    setInterval(function () {
-      renderPresence();  // lapsed announcements drop off
-    }, 5000);
     setInterval(function () {
       if (document.visibilityState !== "visible") return;
       if (Date.now() - lastReplying < PRESENCE_VIEW_MS) return;  // typing renews it
