@@ -72,6 +72,11 @@ def test_rule_and_settings_changes_are_audited_with_their_author(
         ("business_hours", "created"),
         ("routing_rule", "deleted"),
     ]
+    # A created row is named by its own id, as its later changes are.
+    assert trail[0].target_id == str(rule_id) == trail[1].target_id == trail[-1].target_id
+    assert trail[0].after is not None
+    assert trail[0].after["id"] == rule_id
+    assert trail[3].target_id == str(hours.json()["id"])
     change = trail[1]
     assert change.before is not None
     assert change.before["name"] == "Tag complaints"

@@ -175,16 +175,20 @@ def _columns(obj: Any) -> list[str]:
     ]
 
 
+# New rows waiting for their id: recorded once the flush that inserts them has given them one.
+_CREATED_KEY = "audit_created"
+
+
 @event.listens_for(Session, "before_flush")
 def _audit_tracked_settings(session: Session, _context: UOWTransaction, _instances: Any) -> None:
     if not _TRACKED:
         return
-    actor_id, source = session.info.get(ACTOR_KEY, (None, None))
-    now = clock.now()
     changes: list[tuple[Any, str, dict[str, Any] | None, dict[str, Any] | None]] = []
+    created: list[tuple[Any, dict[str, Any]]] = session.info.setdefault(_CREATED_KEY, [])
     for obj in session.new:
         if type(obj) in _TRACKED:
-            changes.append((obj, "created", None, _snapshot(obj, _columns(obj))))
+            # The values as given; the id comes with the insert (after_flush_postexec below).
+            created.append((obj, _snapshot(obj, _columns(obj))))
     for obj in session.dirty:
         if type(obj) not in _TRACKED or not session.is_modified(obj):
             continue
@@ -202,16 +206,59 @@ def _audit_tracked_settings(session: Session, _context: UOWTransaction, _instanc
         if type(obj) in _TRACKED:
             changes.append((obj, "deleted", _snapshot(obj, _columns(obj)), None))
     for obj, verb, old, new in changes:
-        session.add(
-            AuditEvent(
-                organization_id=obj.organization_id,
-                actor_member_id=actor_id,
-                action="settings_changed",
-                target_type=_TRACKED[type(obj)],
-                target_id=str(getattr(obj, "id", None) or obj.organization_id),
-                source_address=source,
-                before=old,
-                after={**(new or {}), "change": verb},
-                created_at=now,
-            )
+        _add_settings_event(session, obj, verb, old, new)
+
+
+@event.listens_for(Session, "after_flush_postexec")
+def _audit_created_settings(session: Session, _context: UOWTransaction) -> None:
+    """A created row is named by its own id, which its insert has just given it. The record is
+    added for the next flush of the same transaction (commit flushes until nothing is left)."""
+    created = session.info.pop(_CREATED_KEY, None)
+    for obj, values in created or ():
+        state = inspect(obj)
+        if obj not in session or state.identity is None:
+            continue
+        keys = {
+            c.key: getattr(obj, c.key)
+            for c in state.mapper.column_attrs
+            if c.columns[0].primary_key
+        }
+        _add_settings_event(session, obj, "created", None, {**values, **keys})
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _forget_created(session: Session, _previous: Any) -> None:
+    """A rolled-back insert was never made: nothing to record."""
+    session.info.pop(_CREATED_KEY, None)
+
+
+def _add_settings_event(
+    session: Session,
+    obj: Any,
+    verb: str,
+    old: dict[str, Any] | None,
+    new: dict[str, Any] | None,
+) -> None:
+    actor_id, source = session.info.get(ACTOR_KEY, (None, None))
+    session.add(
+        AuditEvent(
+            organization_id=obj.organization_id,
+            actor_member_id=actor_id,
+            action="settings_changed",
+            target_type=_TRACKED[type(obj)],
+            target_id=_target_id(obj),
+            source_address=source,
+            before=old,
+            after={**(new or {}), "change": verb},
+            created_at=clock.now(),
         )
+    )
+
+
+def _target_id(obj: Any) -> str:
+    """The row's primary key as the trail names it: its id, or (routing settings, one row per
+    organization) the organization's."""
+    identity = inspect(obj).identity
+    if identity is None:
+        raise ValueError(f"{type(obj).__name__} has no primary key yet")
+    return ",".join(str(part) for part in identity)
