@@ -8,6 +8,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
+from socialdesk.accounts import audit
 from socialdesk.accounts.models import AuditEvent
 from socialdesk.common.errors import Conflict, NotFound, ValidationFailed
 from socialdesk.policy import service as policy_service
@@ -43,6 +44,7 @@ def _add(desk: Desk, draft: Draft = REFUND) -> SavedReply:
 
 
 def test_a_saved_reply_is_stored_clean_and_audited(desk: Desk) -> None:
+    audit.act_as(desk.session, member_id=desk.owner.id, source_address="198.51.100.7")
     reply = _add(desk)
     assert (reply.shortcut, reply.title) == ("refund", "How to get a refund")
     assert reply.text.endswith("^{agent}")  # trimmed, placeholders kept for each use
@@ -50,14 +52,36 @@ def test_a_saved_reply_is_stored_clean_and_audited(desk: Desk) -> None:
     trail = desk.session.scalars(
         select(AuditEvent).where(AuditEvent.target_type == "saved_reply")
     ).all()
-    assert [(e.action, e.target_id, e.before) for e in trail] == [
-        ("settings_changed", str(reply.id), None)
+    assert [(e.action, e.target_id, e.before, e.actor_member_id) for e in trail] == [
+        ("settings_changed", str(reply.id), None, desk.owner.id)
     ]
-    assert trail[0].after == {
-        "shortcut": "refund",
-        "title": "How to get a refund",
-        "text": reply.text,
-    }
+    after = trail[0].after
+    assert after is not None
+    assert after["change"] == "created"
+    assert after["id"] == reply.id
+    assert (after["shortcut"], after["title"], after["text"]) == (
+        "refund",
+        "How to get a refund",
+        reply.text,
+    )
+    assert trail[0].source_address == "198.51.100.7"
+
+    service.update(
+        desk.session, reply=reply, draft=Draft("refund", "Refunds", reply.text), actor=desk.owner
+    )
+    desk.session.commit()
+    changed = desk.session.scalars(
+        select(AuditEvent)
+        .where(AuditEvent.target_type == "saved_reply")
+        .order_by(AuditEvent.id.desc())
+    ).first()
+    assert changed is not None
+    assert changed.target_id == str(reply.id)
+    assert changed.before is not None
+    assert changed.before["title"] == "How to get a refund"
+    assert "text" not in changed.before  # only what changed
+    assert changed.after is not None
+    assert (changed.after["title"], changed.after["change"]) == ("Refunds", "changed")
 
 
 @pytest.mark.parametrize(
@@ -179,7 +203,7 @@ def test_the_code_of_conduct_judges_saved_replies_before_anyone_sends_them(desk:
 def test_deleting_a_saved_reply_keeps_it_in_the_audit_trail(desk: Desk) -> None:
     reply = _add(desk)
     reply_id = reply.id
-    service.delete(desk.session, reply=reply, actor=desk.owner)
+    service.delete(desk.session, reply=reply)
     desk.session.commit()
     with pytest.raises(NotFound):
         service.get(desk.session, organization_id=desk.org.id, reply_id=reply_id)
@@ -190,4 +214,4 @@ def test_deleting_a_saved_reply_keeps_it_in_the_audit_trail(desk: Desk) -> None:
     ).first()
     assert last is not None
     assert (last.before or {})["shortcut"] == "refund"
-    assert last.after is None
+    assert last.after == {"change": "deleted"}

@@ -239,7 +239,10 @@ def _audit(
     before: dict[str, Any] | None = None,
     after: dict[str, Any] | None = None,
 ) -> None:
-    """An alert added (no ``before``), changed, or deleted (no ``after``)."""
+    """An alert added (no ``before``), changed, or deleted (no ``after``). Written here rather
+    than by the settings listener (audit.track_settings): an alert also holds the state of its
+    checks (last count, firing since, baseline), which changes every minute and is not a
+    setting anyone changed."""
     audit.record(
         session,
         organization_id=alert.organization_id,

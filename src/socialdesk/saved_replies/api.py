@@ -130,7 +130,7 @@ def update_saved_reply(
     responses=_ID,
 )
 def delete_saved_reply(reply: ManagedDep, db: DB, actor: RoutingAdmin) -> Response:
-    service.delete(db, reply=reply, actor=actor.member)
+    service.delete(db, reply=reply)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 

@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
+from socialdesk.accounts import audit
 from socialdesk.db.base import Base, BigId, IdMixin
 from socialdesk.db.types import UTCDateTime
 
@@ -30,3 +31,7 @@ class SavedReply(IdMixin, Base):
     )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+# Every change is in the audit trail, with the member the request authenticated.
+audit.track_settings(SavedReply, "saved_reply")

@@ -4,7 +4,8 @@ answers.
 A saved reply is never sent as it is: it is filled in for one conversation (the customer's
 name, the agent's, the brand account's) and put in the reply box, where the agent reads and
 edits it, and the reply then goes the way every reply goes (code of conduct, channel limits,
-approval). Its text is checked when it is saved: placeholders must be known ones.
+approval). Its text is checked when it is saved: placeholders must be known ones. Every
+change is in the audit trail, recorded by the settings listener (models: track_settings).
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ from typing import Any
 from sqlalchemy import case, func, or_, select
 from sqlalchemy.orm import Session
 
-from socialdesk.accounts import audit
 from socialdesk.accounts.models import Member
 from socialdesk.common import clock
 from socialdesk.common.errors import Conflict, NotFound, ValidationFailed
@@ -84,25 +84,6 @@ def _snapshot(reply: SavedReply) -> dict[str, Any]:
     return {"shortcut": reply.shortcut, "title": reply.title, "text": reply.text}
 
 
-def _audit(
-    session: Session,
-    reply: SavedReply,
-    actor: Member | None,
-    *,
-    before: dict[str, Any] | None = None,
-    after: dict[str, Any] | None = None,
-) -> None:
-    audit.record(
-        session,
-        organization_id=reply.organization_id,
-        action="settings_changed",
-        actor=actor,
-        target=("saved_reply", reply.id),
-        before=before,
-        after=after,
-    )
-
-
 def _taken(session: Session, organization_id: int, shortcut: str, own_id: int | None) -> None:
     stmt = select(SavedReply.id).where(
         SavedReply.organization_id == organization_id, SavedReply.shortcut == shortcut
@@ -140,7 +121,6 @@ def create(
     )
     session.add(reply)
     session.flush()
-    _audit(session, reply, actor, after=_snapshot(reply))
     return reply
 
 
@@ -155,12 +135,11 @@ def update(
         reply.updated_at = clock.now()
         reply.updated_by_id = actor.id if actor else None
         session.flush()
-        _audit(session, reply, actor, before=before, after=_snapshot(reply))
     return reply
 
 
-def delete(session: Session, *, reply: SavedReply, actor: Member | None) -> None:
-    _audit(session, reply, actor, before=_snapshot(reply))
+def delete(session: Session, *, reply: SavedReply) -> None:
+    """Gone from the list; the audit trail keeps what it said (models: track_settings)."""
     session.delete(reply)
     session.flush()
 

@@ -130,7 +130,7 @@ def save_saved_reply(
 @router.post("/admin/saved-replies/{reply_id}/delete")
 def delete_saved_reply(reply_id: PathId, actor: RoutingAdmin, db: DB) -> Response:
     reply = service.get(db, organization_id=actor.organization_id, reply_id=reply_id)
-    service.delete(db, reply=reply, actor=actor.member)
+    service.delete(db, reply=reply)
     return RedirectResponse(LIST, status_code=303)
 
 
