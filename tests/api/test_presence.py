@@ -13,6 +13,8 @@ from tests.api.conftest import Desk, bearer
 from tests.factories import accounts
 
 from socialdesk.accounts.models import Organization
+from socialdesk.channels import service as channels_service
+from socialdesk.channels.models import BrandAccount
 from socialdesk.common.clock import FrozenClock
 from socialdesk.conversations import presence
 from socialdesk.conversations.models import Conversation
@@ -181,3 +183,19 @@ def test_one_read_says_who_is_on_each_conversation_of_an_inbox_page(
         )
         == {}
     )
+
+
+def test_only_those_who_may_answer_as_the_account_announce_a_reply(
+    client: TestClient, desk: Desk, session: Session
+) -> None:
+    account = session.get_one(BrandAccount, desk.a.brand_account_id)
+    channels_service.set_access(session, account=account, member_ids=[desk.a.owner.id], team_ids=[])
+    session.commit()
+    agent = bearer(desk.a.agent_token)
+    refused = client.post(_url(desk), json={"activity": "replying"}, headers=agent)
+    assert refused.status_code == 403
+    assert "may answer as this brand account" in refused.json()["error"]["message"]
+    # Having it open is still said, and nothing of the refused announcement was kept.
+    assert client.post(_url(desk), json={"activity": "viewing"}, headers=agent).status_code == 200
+    seen = client.get(_url(desk), headers=bearer(desk.a.owner_token)).json()["items"]
+    assert [(i["member_id"], i["activity"]) for i in seen] == [(desk.a.agent.id, "viewing")]

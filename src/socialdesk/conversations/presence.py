@@ -23,8 +23,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from socialdesk.accounts.models import Member
+from socialdesk.channels import service as channels_service
+from socialdesk.channels.models import BrandAccount
 from socialdesk.common import clock
-from socialdesk.common.errors import ValidationFailed
+from socialdesk.common.errors import PermissionDenied, ValidationFailed
 from socialdesk.conversations.models import Conversation
 from socialdesk.events import bus, realtime
 from socialdesk.events.models import EventRecord
@@ -74,7 +76,16 @@ class Presence:
 def announce(
     session: Session, *, conversation: Conversation, member: Member, activity: Activity
 ) -> Presence:
-    """Tell everyone with ``conversation`` open that ``member`` is there (or left)."""
+    """Tell everyone with ``conversation`` open that ``member`` is there (or left). Writing a
+    reply is announced only by those who may answer as the conversation's brand account."""
+    if activity == Activity.REPLYING and not channels_service.may_act_for(
+        session,
+        account=session.get_one(BrandAccount, conversation.brand_account_id),
+        member_id=member.id,
+    ):
+        raise PermissionDenied(
+            "only some colleagues may answer as this brand account, and you are not one of them"
+        )
     now = clock.now()
     until = now if activity == Activity.LEFT else now + HOLD
     bus.emit(
