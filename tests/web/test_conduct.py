@@ -210,6 +210,13 @@ def test_live_feedback_counts_the_remaining_length_with_the_signature(
     remaining = 280 - 270 - signature_len
     assert f"{remaining} characters left" in response.text
     assert "signature included" in response.text
+    assert response.text.count("characters left") == 1  # said once, under the box
+
+    over = page.post("reply/check", htmx=True, text="a" * 290)
+    overshoot = 290 + signature_len - 280
+    assert 'class="remaining over" id="reply-remaining"' in over.text
+    assert f"{overshoot} characters over the limit" in over.text
+    assert "characters left" not in over.text
 
 
 def test_the_approval_queue(
