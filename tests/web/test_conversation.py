@@ -287,3 +287,34 @@ def test_inbox_rows_say_which_colleague_is_on_a_conversation(
     assert busy_row.split("</span></span>")[0].count("presence-item") == 1
     assert f"{desk.agent.name} replying" in busy_row.split("</a>")[0]
     assert f'data-presence-for="{quiet}" data-compact="yes"></span>' in rows
+
+
+def test_the_reply_box_says_when_the_account_is_not_set_up_to_send(
+    client: TestClient, desk: Desk, session: Session
+) -> None:
+    org = session.merge(desk.org)
+    x = channels.brand_account(session, org, kind="x")
+    conversation_id = ingest(session, x, inbound(native_id="x-1", text="Hi?")).conversation.id
+    web_conversation = new_conversation(session, desk)
+    session.commit()
+
+    login(client, desk.agent)
+    page = client.get(f"/conversations/{conversation_id}").text
+    assert 'id="account-not-ready"' in page
+    assert "cannot go out yet: X account" in page
+    assert "has no access token" in page
+    assert "an admin sets the account up" in page
+    assert 'id="reply-form"' in page  # still written, kept and retried
+    # The website chat needs nothing set up.
+    assert 'id="account-not-ready"' not in client.get(f"/conversations/{web_conversation}").text
+
+    client.cookies.clear()
+    login(client, desk.owner)
+    page = client.get(f"/conversations/{conversation_id}").text
+    assert f'<a href="/admin/accounts/{x.id}">set up</a>' in page
+
+    # Once it has a token, nothing is said.
+    account = session.merge(x)
+    channels_service.set_credentials(account, {"access_token": "token"})
+    session.commit()
+    assert 'id="account-not-ready"' not in client.get(f"/conversations/{conversation_id}").text

@@ -18,7 +18,7 @@ from socialdesk.common.crypto import decrypt_json, encrypt_json, hash_token, new
 from socialdesk.common.errors import Conflict, NotFound, ValidationFailed
 from socialdesk.common.pagination import Page, keyset_page
 from socialdesk.connectors import registry
-from socialdesk.connectors.base import AccountContext, ChannelKind, Connector
+from socialdesk.connectors.base import AccountContext, ChannelKind, Connector, SendReadiness
 
 # How notifications and messages name each channel.
 CHANNEL_NAMES: dict[str, str] = {
@@ -183,6 +183,19 @@ def context_for(account: BrandAccount) -> AccountContext:
         settings=dict(account.settings),
         credentials=credentials,
     )
+
+
+def send_problem(account: BrandAccount) -> str | None:
+    """Why a reply from ``account`` would be refused before it leaves (its connector reads
+    the settings and credentials, with no network call), or None. None too when no connector
+    for the channel is installed: the reply box says that on its own."""
+    try:
+        connector = registry.get(account.kind)
+    except NotFound:
+        return None
+    if not isinstance(connector, SendReadiness):
+        return None
+    return connector.not_ready(context_for(account))
 
 
 UNHEALTHY_NOTIFICATION = "account.unhealthy"

@@ -11,7 +11,7 @@ See docs/connectors.md for how to write one; ``connectors/_template`` is a folde
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar, Protocol, runtime_checkable
@@ -212,6 +212,25 @@ class AccountCapabilities(Protocol):
     character limit). The desk asks this before checking a draft."""
 
     def capabilities_for(self, account: AccountContext) -> Capabilities: ...
+
+
+@runtime_checkable
+class SendReadiness(Protocol):
+    """Optional: connectors that send with an account's own credentials and settings. Says,
+    with no network call, why a send would be refused now (no token yet, a setting that is not
+    an address), or None. The reply box says so before anyone writes."""
+
+    def not_ready(self, account: AccountContext) -> str | None: ...
+
+
+def config_problem(read: Callable[[AccountContext], object], account: AccountContext) -> str | None:
+    """Why ``read`` (a connector's reader of its account settings and credentials) refuses
+    ``account``, or None: for :class:`SendReadiness`."""
+    try:
+        read(account)
+    except AuthError as exc:
+        return exc.reason
+    return None
 
 
 @runtime_checkable

@@ -216,6 +216,8 @@ class ConversationView:
     length_counting: str
     can_send: bool  # a connector for this channel is installed
     may_act: bool  # this member may answer as the brand account
+    # Why a reply from the account would be refused before it leaves (not connected yet).
+    not_ready: str | None = None
 
     @property
     def channel(self) -> str:
@@ -273,6 +275,7 @@ def conversation_view(
         length_counting=capabilities.length_counting.value if capabilities else "",
         can_send=capabilities is not None,
         may_act=channels_service.may_act_for(session, account=account, member_id=me.id),
+        not_ready=channels_service.send_problem(account),
     )
 
 

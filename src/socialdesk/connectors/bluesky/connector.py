@@ -29,6 +29,7 @@ from socialdesk.connectors.base import (
     PollResult,
     RawEvent,
     SendResult,
+    config_problem,
 )
 from socialdesk.connectors.bluesky.api import Xrpc
 from socialdesk.connectors.bluesky.config import BlueskyAccount
@@ -82,6 +83,9 @@ class BlueskyConnector:
 
     def parse(self, event: RawEvent) -> list[InboundMessage]:
         return parse_event(event)
+
+    def not_ready(self, account: AccountContext) -> str | None:
+        return config_problem(BlueskyAccount.from_context, account)
 
     def send(self, account: AccountContext, request: OutboundRequest) -> SendResult:
         config = BlueskyAccount.from_context(account)

@@ -19,6 +19,7 @@ from socialdesk.connectors.base import (
     RawEvent,
     SendError,
     SendResult,
+    config_problem,
 )
 from socialdesk.connectors.email.config import EmailAccount
 from socialdesk.connectors.email.parse import IGNORED_EVENTS, SUPPORTED_EVENTS, parse_event
@@ -37,6 +38,14 @@ def smtp_for(account: EmailAccount) -> SmtpTransport:
     if account.smtp is None:
         raise AuthError(f"email account {account.address} has no smtp_host setting")
     return SmtplibTransport(account.smtp, timeout=account.timeout)
+
+
+def _sending_config(account: AccountContext) -> EmailAccount:
+    """The account's settings, refused when replies could not be sent with them."""
+    config = EmailAccount.from_context(account)
+    if config.smtp is None:
+        raise AuthError(f"email account {config.address} has no smtp_host setting")
+    return config
 
 
 class EmailConnector:
@@ -67,6 +76,9 @@ class EmailConnector:
 
     def parse(self, event: RawEvent) -> list[InboundMessage]:
         return parse_event(event)
+
+    def not_ready(self, account: AccountContext) -> str | None:
+        return config_problem(_sending_config, account)
 
     def send(self, account: AccountContext, request: OutboundRequest) -> SendResult:
         config = EmailAccount.from_context(account)

@@ -20,6 +20,7 @@ from socialdesk.connectors.base import (
     OutboundRequest,
     RawEvent,
     SendResult,
+    config_problem,
 )
 from socialdesk.connectors.facebook import webhook
 from socialdesk.connectors.facebook.config import FacebookAccount
@@ -60,6 +61,9 @@ class FacebookConnector:
 
     def parse(self, event: RawEvent) -> list[InboundMessage]:
         return parse_event(event)
+
+    def not_ready(self, account: AccountContext) -> str | None:
+        return config_problem(FacebookAccount.from_context, account)
 
     def send(self, account: AccountContext, request: OutboundRequest) -> SendResult:
         config = FacebookAccount.from_context(account)

@@ -23,6 +23,7 @@ from socialdesk.connectors.base import (
     PollResult,
     RawEvent,
     SendResult,
+    config_problem,
 )
 from socialdesk.connectors.http import HttpClient, RetryPolicy
 from socialdesk.connectors.mastodon.config import MastodonAccount
@@ -83,6 +84,9 @@ class MastodonConnector:
 
     def parse(self, event: RawEvent) -> list[InboundMessage]:
         return parse_event(event)
+
+    def not_ready(self, account: AccountContext) -> str | None:
+        return config_problem(MastodonAccount.from_context, account)
 
     def send(self, account: AccountContext, request: OutboundRequest) -> SendResult:
         config = MastodonAccount.from_context(account)

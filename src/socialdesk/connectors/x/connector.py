@@ -22,6 +22,7 @@ from socialdesk.connectors.base import (
     PollResult,
     RawEvent,
     SendResult,
+    config_problem,
 )
 from socialdesk.connectors.http import HttpClient, RetryPolicy
 from socialdesk.connectors.x import poll as x_poll
@@ -71,6 +72,9 @@ class XConnector:
 
     def parse(self, event: RawEvent) -> list[InboundMessage]:
         return parse_event(event)
+
+    def not_ready(self, account: AccountContext) -> str | None:
+        return config_problem(XAccount.from_context, account)
 
     def send(self, account: AccountContext, request: OutboundRequest) -> SendResult:
         return x_send.send(
