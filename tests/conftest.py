@@ -127,6 +127,20 @@ def database_url(
     reset_caches()
 
 
+@pytest.fixture(autouse=True)
+def _connector_registry_restored() -> Iterator[None]:
+    """A test that installs a stand-in connector leaves the registry as it found it. One left
+    behind changes what every later test gets for that channel, far from the test that left
+    it (monkeypatch's undo runs after the test's own fixtures' undo)."""
+    from socialdesk.connectors import registry
+
+    before = dict(registry._extra)
+    yield
+    after = dict(registry._extra)
+    changed = sorted(k for k in before.keys() | after.keys() if before.get(k) is not after.get(k))
+    assert not changed, f"stand-in connectors left in (or taken from) the registry: {changed}"
+
+
 @pytest.fixture
 def clock() -> Iterator[FrozenClock]:
     with use_clock(FrozenClock(datetime(2026, 1, 5, 9, 0, tzinfo=UTC))) as frozen:

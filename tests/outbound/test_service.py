@@ -264,14 +264,17 @@ def test_reply_to_a_direct_message_stays_direct(
 
 
 def test_reply_for_an_uninstalled_connector_fails_with_reason(
-    session: Session, jobs: JobRunner, fake_x: RecordingConnector, monkeypatch: pytest.MonkeyPatch
+    session: Session, jobs: JobRunner, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    conversation, account = _conversation(session)
-    agent = accounts.member(session, session.get_one(Organization, account.organization_id))
-    reply = outbound.queue_reply(session, conversation=conversation, author=agent, text="Hello")
-    session.commit()
-    # The connector was uninstalled while the reply waited in the queue.
-    monkeypatch.setattr(registry, "_extra", {})
+    with registry.override(RecordingConnector()):
+        conversation, account = _conversation(session)
+        agent = accounts.member(session, session.get_one(Organization, account.organization_id))
+        reply = outbound.queue_reply(session, conversation=conversation, author=agent, text="Hello")
+        session.commit()
+    # The connector was uninstalled while the reply waited in the queue. (The stand-in leaves
+    # the registry as it found it here: replacing the registry's dict under the override, as
+    # this test once did, put the stand-in back for every later test when monkeypatch undid
+    # its change after the override had undone its own.)
     monkeypatch.setattr(registry, "_discovered", dict)
     jobs.run_pending()
     failed = _reload(session, reply.id)
