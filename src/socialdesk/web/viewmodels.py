@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cached_property
 from typing import Any
 
 from sqlalchemy import select
@@ -216,8 +217,13 @@ class ConversationView:
     length_counting: str
     can_send: bool  # a connector for this channel is installed
     may_act: bool  # this member may answer as the brand account
-    # Why a reply from the account would be refused before it leaves (not connected yet).
-    not_ready: str | None = None
+
+    @cached_property
+    def not_ready(self) -> str | None:
+        """Why a reply from the account would be refused before it leaves (not set up yet).
+        Worked out (credentials decrypted) only where the reply box reads it, not for every
+        live refresh of the thread or the side panel."""
+        return channels_service.send_problem(self.account)
 
     @property
     def channel(self) -> str:
@@ -275,7 +281,6 @@ def conversation_view(
         length_counting=capabilities.length_counting.value if capabilities else "",
         can_send=capabilities is not None,
         may_act=channels_service.may_act_for(session, account=account, member_id=me.id),
-        not_ready=channels_service.send_problem(account),
     )
 
 
