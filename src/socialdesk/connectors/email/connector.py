@@ -21,7 +21,7 @@ from socialdesk.connectors.base import (
     SendResult,
     config_problem,
 )
-from socialdesk.connectors.email.config import EmailAccount
+from socialdesk.connectors.email.config import EmailAccount, ServerConfig
 from socialdesk.connectors.email.parse import IGNORED_EVENTS, SUPPORTED_EVENTS, parse_event
 from socialdesk.connectors.email.poll import (
     IMAP_ERROR,
@@ -34,18 +34,20 @@ from socialdesk.connectors.email.send import SmtplibTransport, SmtpTransport, se
 SmtpFactory = Callable[[EmailAccount], SmtpTransport]
 
 
-def smtp_for(account: EmailAccount) -> SmtpTransport:
+def smtp_server(account: EmailAccount) -> ServerConfig:
+    """The SMTP server replies go out through; refused when the account has none."""
     if account.smtp is None:
         raise AuthError(f"email account {account.address} has no smtp_host setting")
-    return SmtplibTransport(account.smtp, timeout=account.timeout)
+    return account.smtp
 
 
-def _sending_config(account: AccountContext) -> EmailAccount:
-    """The account's settings, refused when replies could not be sent with them."""
-    config = EmailAccount.from_context(account)
-    if config.smtp is None:
-        raise AuthError(f"email account {config.address} has no smtp_host setting")
-    return config
+def smtp_for(account: EmailAccount) -> SmtpTransport:
+    return SmtplibTransport(smtp_server(account), timeout=account.timeout)
+
+
+def _sending_config(account: AccountContext) -> ServerConfig:
+    """What a reply is sent with, refused as a send would refuse it."""
+    return smtp_server(EmailAccount.from_context(account))
 
 
 class EmailConnector:
