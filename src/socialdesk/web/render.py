@@ -132,6 +132,9 @@ def to_json(value: Any) -> Markup:
     return Markup.escape(json.dumps(value, separators=(",", ":")))
 
 
+LIVE_DELAY = "delay:250ms"
+
+
 @lru_cache(maxsize=1)
 def environment() -> Environment:
     env = Environment(
@@ -147,6 +150,10 @@ def environment() -> Environment:
     env.filters["tojson_attr"] = to_json
     env.filters["count_label"] = count_label
     env.globals["version"] = __version__
+    # How long a live refresh waits after its event: a reply sent makes a burst of events (the
+    # message, then its delivery queued, sending, sent), and each part of the conversation page
+    # refreshes once after the last of them instead of once per event, each aborting the last.
+    env.globals["live_delay"] = LIVE_DELAY
     return env
 
 
