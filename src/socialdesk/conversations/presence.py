@@ -75,7 +75,7 @@ class Presence:
 
 def announce(
     session: Session, *, conversation: Conversation, member: Member, activity: Activity
-) -> Presence:
+) -> None:
     """Tell everyone with ``conversation`` open that ``member`` is there (or left). Writing a
     reply is announced only by those who may answer as the conversation's brand account."""
     if activity == Activity.REPLYING and not channels_service.may_act_for(
@@ -99,7 +99,6 @@ def announce(
             until=until.isoformat(),
         ),
     )
-    return Presence(member.id, member.name, activity, until)
 
 
 def others(session: Session, *, conversation: Conversation, me: Member) -> list[Presence]:
