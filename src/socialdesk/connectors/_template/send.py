@@ -46,7 +46,7 @@ def send(
         raise SendError("internal notes are never sent", retryable=False)
     token = account.credentials.get("access_token")
     if not token:
-        raise AuthError(f"account {account.handle!r} has no access token; connect it again")
+        raise AuthError(f"account {account.handle!r} has no access token; connect it")
     body = {"text": request.text, "in_reply_to": request.reply_to_native_id}
     response = client.request(
         "POST",

@@ -63,7 +63,7 @@ class FacebookAccount:
         token = str(account.credentials.get("page_access_token") or "").strip()
         if not token:
             raise AuthError(
-                f"Facebook account {account.handle!r} has no Page access token; connect it again"
+                f"Facebook account {account.handle!r} has no Page access token; connect it"
             )
         graph_url = str(account.settings.get("graph_url") or DEFAULT_GRAPH_URL).rstrip("/")
         if urlsplit(graph_url).scheme not in {"https", "http"}:

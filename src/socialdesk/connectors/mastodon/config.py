@@ -41,9 +41,7 @@ class MastodonAccount:
             )
         token = str(account.credentials.get("access_token") or "").strip()
         if not token:
-            raise AuthError(
-                f"Mastodon account {account.handle!r} has no access token; connect it again"
-            )
+            raise AuthError(f"Mastodon account {account.handle!r} has no access token; connect it")
         visibility = str(account.settings.get("reply_visibility") or "public")
         if visibility not in PUBLIC_REPLY_VISIBILITIES:
             raise AuthError(

@@ -29,7 +29,7 @@ class XAccount:
     def from_context(cls, account: AccountContext) -> XAccount:
         token = str(account.credentials.get("access_token") or "").strip()
         if not token:
-            raise AuthError(f"X account {account.handle!r} has no access token; connect it again")
+            raise AuthError(f"X account {account.handle!r} has no access token; connect it")
         base = str(account.settings.get("api_base") or DEFAULT_API_BASE).rstrip("/")
         if urlsplit(base).scheme not in {"https", "http"}:
             raise AuthError(f"X account {account.handle!r}: api_base {base!r} is not a URL")
