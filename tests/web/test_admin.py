@@ -317,6 +317,38 @@ def test_brand_account_credentials_are_write_only(client: TestClient, desk: Desk
         assert action in actions
 
 
+def test_account_pages_say_what_the_reply_box_will_say_of_an_account_not_set_up(
+    client: TestClient, desk: Desk
+) -> None:
+    csrf = login(client, desk.owner)
+    made = client.post(
+        "/admin/accounts",
+        data={"kind": "x", "handle": "acme_care", "display_name": "Acme", "csrf_token": csrf},
+    )
+    assert made.status_code == 303, made.text
+    path = made.headers["location"]
+    page = client.get(path).text
+    state = page.split('id="send-state">')[1].split("</dd>")[0]
+    assert "Cannot go out: X account &#39;acme_care&#39; has no access token; connect it" in state
+    assert ">Connect</a>" in page  # never connected: not "Reconnect"
+    listed = client.get("/admin/accounts").text
+    row = listed.split(f'data-account="{path.rsplit("/", 1)[1]}"')[1].split("</tr>")[0]
+    assert "Replies cannot go out: X account" in row
+    # The website account needs nothing; its row says nothing of the kind.
+    web_row = listed.split(f'data-account="{desk.web.id}"')[1].split("</tr>")[0]
+    assert "cannot go out" not in web_row
+
+    saved = client.post(
+        f"{path}/credentials",
+        data={"cred_key_0": "access_token", "cred_value_0": "t-1", "csrf_token": csrf},
+    )
+    assert saved.status_code == 303
+    page = client.get(path).text
+    assert "Ready: nothing a reply needs is missing" in page
+    assert ">Reconnect</a>" in page
+    assert "Replies cannot go out" not in client.get("/admin/accounts").text
+
+
 def test_web_account_page_offers_the_chat_link_and_widget(client: TestClient, desk: Desk) -> None:
     login(client, desk.owner)
     page = client.get(f"/admin/accounts/{desk.web.id}").text

@@ -660,10 +660,12 @@ def _accounts_context(
     error: FormError | None = None,
     values: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
+    accounts = channels_service.list_for_org(db, organization_id=actor.organization_id)
     return {
         **page_context(db, actor),
         "section": "accounts",
-        "accounts": channels_service.list_for_org(db, organization_id=actor.organization_id),
+        "accounts": accounts,
+        "send_problems": {a.id: channels_service.send_problem(a) for a in accounts},
         "kinds": [k.value for k in ChannelKind],
         "credential_rows": range(CREDENTIAL_ROWS),
         "error": error,
@@ -744,6 +746,8 @@ def _account_context(
         "section": "accounts",
         "a": account,
         "credentials_set": account.credentials_encrypted is not None,
+        # What the reply box says of this account, so the admin sees it where it is fixed.
+        "send_problem": channels_service.send_problem(account),
         "credential_rows": range(CREDENTIAL_ROWS),
         "members": [
             m
