@@ -163,7 +163,7 @@ def test_per_team_member_channel_and_priority(
         1,
     )
 
-    assert [(r.value, r.conversations) for r in got.by["channel"]] == [("web", 6), ("x", 1)]
+    assert [(r.value, r.conversations) for r in got.by["channel"]] == [("Website", 6), ("X", 1)]
     assert [(r.value, r.conversations, r.breached) for r in got.by["priority"]] == [
         ("urgent", 1, 1),
         ("high", 1, 1),
