@@ -15,6 +15,8 @@ from tests.factories.connectors import RecordingConnector
 from tests.factories.conversations import inbound, ingest
 
 from socialdesk.accounts.models import AuditEvent, Organization, Role
+from socialdesk.channels.models import BrandAccount
+from socialdesk.common import clock
 from socialdesk.common.errors import PermissionDenied
 from socialdesk.connectors import registry
 from socialdesk.conversations import service as conversations_service
@@ -166,6 +168,39 @@ def test_approval_edit_and_delivery_all_in_the_trail(
     assert audit.before == {"text": "We will refund you today"}
     stages = [d.stage for d in session.scalars(select(PolicyDecision).order_by(PolicyDecision.id))]
     assert stages[-3:] == ["queue", "approval", "deliver"]
+
+
+def test_a_reply_held_or_rejected_is_neither_the_first_response_nor_the_preview(
+    session: Session, jobs: JobRunner, fake_x: RecordingConnector
+) -> None:
+    conversation, org = _setup(session)
+    agent = accounts.member(session, org)
+    approver = accounts.member(session, org, role=Role.APPROVER)
+    account = session.get_one(BrandAccount, conversation.brand_account_id)
+
+    def customer_writes(text: str) -> None:
+        ingest(session, account, inbound(reply_to="t1", text=text, at=clock.now()))
+        session.commit()
+        session.refresh(conversation)
+
+    outbound.queue_reply(session, conversation=conversation, author=agent, text="A refund, today")
+    session.commit()
+    customer_writes("Hello?")  # refreshes the conversation's aggregates
+    assert conversation.first_response_at is None
+    assert conversation.last_preview == "Hello?"
+
+    approval = approvals.pending(session, organization_id=org.id)[0]
+    approvals.reject(session, approval=approval, approver=approver, comment="no refunds")
+    session.commit()
+    customer_writes("Anyone there?")
+    assert conversation.first_response_at is None
+    assert conversation.last_preview == "Anyone there?"
+
+    sent = outbound.queue_reply(session, conversation=conversation, author=agent, text="Sorry!")
+    session.commit()
+    session.refresh(conversation)
+    assert conversation.first_response_at == sent.created_at
+    assert conversation.last_preview == "Sorry!"
 
 
 def test_approvers_cannot_approve_their_own_drafts(

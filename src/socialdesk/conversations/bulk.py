@@ -73,6 +73,7 @@ from sqlalchemy import (
     func,
     insert,
     literal_column,
+    or_,
     select,
     text,
     union_all,
@@ -1109,6 +1110,13 @@ class BulkIngest:
             stored[cid] = _Stored(contact_id, last_activity)
         mine = any_of(m.c.conversation_id, ids, dialect=dialect)
         public = m.c.visibility != _NOTE
+        said = and_(  # as refresh_aggregates: a held or rejected reply is not said
+            public,
+            or_(
+                m.c.delivery_state.is_(None),
+                m.c.delivery_state.not_in(conversations_service.UNSAID),
+            ),
+        )
         inbound = m.c.direction == _INBOUND
         for cid, count, first_in, last_in, last_any in session.execute(
             select(
@@ -1131,7 +1139,7 @@ class BulkIngest:
         )
         for cid, at in session.execute(
             select(m.c.conversation_id, func.min(m.c.created_at))
-            .where(mine, m.c.direction == _OUTBOUND, public, m.c.created_at >= first_in_of)
+            .where(mine, m.c.direction == _OUTBOUND, said, m.c.created_at >= first_in_of)
             .group_by(m.c.conversation_id)
         ):
             stored[cid].first_reply = _aware(at)
@@ -1142,7 +1150,7 @@ class BulkIngest:
         )
         ranked = (
             select(m.c.conversation_id, m.c.text, m.c.direction, m.c.created_at, rank)
-            .where(mine, public)
+            .where(mine, said)
             .subquery()
         )
         for cid, body, direction, at in session.execute(

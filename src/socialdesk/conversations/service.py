@@ -31,6 +31,7 @@ from socialdesk.conversations.models import (
     Activity,
     Conversation,
     ConversationTag,
+    DeliveryState,
     Direction,
     Message,
     Priority,
@@ -789,12 +790,19 @@ def _references_to_conversations() -> list[Column[Any]]:
     return columns
 
 
+# Replies the customer has not been sent and may never be: waiting for an approver, or refused
+# by one. They are neither the conversation's first response nor its preview.
+UNSAID = (DeliveryState.HELD.value, DeliveryState.REJECTED.value)
+
+
 def refresh_aggregates(session: Session, *, conversation: Conversation) -> None:
     """Recompute the counters and timestamps derived from the conversation's messages, so they
     are right whatever order the messages arrived in. (min and max keep the column's UTC type,
-    so their values come back aware on every database.)"""
+    so their values come back aware on every database.) A held or rejected reply (``UNSAID``)
+    counts as a message but is neither the first response nor the preview."""
     session.flush()
     sent = Message.visibility != Visibility.NOTE.value
+    said = and_(sent, or_(Message.delivery_state.is_(None), Message.delivery_state.not_in(UNSAID)))
     row = session.execute(
         select(
             func.count(Message.id).filter(sent),
@@ -812,7 +820,7 @@ def refresh_aggregates(session: Session, *, conversation: Conversation) -> None:
             select(func.min(Message.created_at)).where(
                 Message.conversation_id == conversation.id,
                 Message.direction == Direction.OUTBOUND.value,
-                Message.visibility != Visibility.NOTE.value,
+                said,
                 Message.created_at >= first_in,
             )
         )
@@ -821,7 +829,7 @@ def refresh_aggregates(session: Session, *, conversation: Conversation) -> None:
         conversation.last_activity_at = max(conversation.last_activity_at, last_any)
     latest = session.scalar(
         select(Message.text)
-        .where(Message.conversation_id == conversation.id, sent)
+        .where(Message.conversation_id == conversation.id, said)
         .order_by(Message.created_at.desc(), Message.id.desc())
         .limit(1)
     )
