@@ -158,6 +158,7 @@ def test_conversation_detail(client: TestClient, desk: Desk) -> None:
     assert body["team"] is None
     assert body["message_count"] == 1
     assert body["last_preview"] == "My parcel never arrived"
+    assert body["last_preview_outbound"] is False  # the customer wrote last
     # Datetimes carry their UTC offset.
     assert body["first_inbound_at"] == "2026-01-05T07:00:00+00:00"
     assert datetime.fromisoformat(body["created_at"]).utcoffset() == timedelta(0)

@@ -122,3 +122,64 @@ def test_running_sla_clocks_get_their_warning_window(database_url: str) -> None:
         warn = {c.id: c.warn_at for c in session.scalars(select(SlaClock))}
     assert warn == {1: datetime(2026, 1, 1, 0, 45, tzinfo=UTC), 2: None, 3: None}
     engine.dispose()
+
+
+def test_previews_learn_whether_they_are_the_brands_reply(database_url: str) -> None:
+    """0019 marks a conversation whose latest message (notes aside) is outbound, and only it."""
+    engine = make_engine(database_url)
+    downgrade(engine, "base")
+    upgrade(engine, "0001")
+    seed_first_schema(engine)  # conversation 1: one inbound message
+    upgrade(engine, "0018")
+    message = (
+        "INSERT INTO messages (id, organization_id, conversation_id, brand_account_id, "
+        "direction, visibility, text, native_id, created_at, delivery_attempts, "
+        "delivery_state) VALUES ({id}, 1, {conversation}, 1, '{direction}', '{visibility}', "
+        "'x', 'm{id}', '{at}', 0, {state})"
+    )
+    with engine.begin() as conn:
+        for conversation in (2, 3, 4, 5):
+            conn.execute(
+                text(
+                    "INSERT INTO conversations (id, organization_id, brand_account_id, status, "
+                    "priority, subject, message_count, created_at, last_activity_at, "
+                    f"last_preview) VALUES ({conversation}, 1, 1, 'open', 1, 'S', 1, {T0}, "
+                    f"{T0}, 'p')"
+                )
+            )
+        replies = [
+            (2, 2, "inbound", "public", "2026-01-01 00:00:00"),
+            (3, 2, "outbound", "public", "2026-01-01 01:00:00"),  # 2: the brand answered last
+            (4, 3, "outbound", "public", "2026-01-01 00:00:00"),
+            (5, 3, "inbound", "public", "2026-01-01 01:00:00"),  # 3: the customer wrote last
+            (6, 4, "inbound", "direct", "2026-01-01 00:00:00"),
+            (7, 4, "outbound", "note", "2026-01-01 01:00:00"),  # 4: a note is not the preview
+            (8, 5, "inbound", "public", "2026-01-01 00:00:00"),
+            (9, 5, "outbound", "public", "2026-01-01 01:00:00"),  # 5: held for an approver
+        ]
+        states = {2: "NULL", 3: "'sent'", 4: "'sent'", 5: "NULL", 6: "NULL", 7: "NULL"}
+        states |= {8: "NULL", 9: "'held'"}
+        for id_, conversation, direction, visibility, at in replies:
+            conn.execute(
+                text(
+                    message.format(
+                        id=id_,
+                        conversation=conversation,
+                        direction=direction,
+                        visibility=visibility,
+                        at=at,
+                        state=states[id_],
+                    )
+                )
+            )
+    upgrade(engine)
+    with engine.connect() as conn:
+        rows = conn.execute(text("SELECT id, last_preview_outbound FROM conversations")).all()
+    assert {int(r[0]): bool(r[1]) for r in rows} == {
+        1: False,
+        2: True,
+        3: False,
+        4: False,
+        5: False,
+    }
+    engine.dispose()

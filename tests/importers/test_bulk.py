@@ -95,6 +95,7 @@ class Outcome:
     last_customer_message_at: datetime | None
     last_activity_at: datetime
     last_preview: str
+    last_preview_outbound: bool
     customers: frozenset[str]
 
 
@@ -124,6 +125,7 @@ def _outcomes(session: Session, account: BrandAccount) -> tuple[set[Outcome], li
             last_customer_message_at=c.last_customer_message_at,
             last_activity_at=c.last_activity_at,
             last_preview=c.last_preview,
+            last_preview_outbound=c.last_preview_outbound,
             customers=frozenset(customers.get(c.id, set())),
         )
         for c in conversations

@@ -187,7 +187,7 @@ def test_a_reply_held_or_rejected_is_neither_the_first_response_nor_the_preview(
     session.commit()
     customer_writes("Hello?")  # refreshes the conversation's aggregates
     assert conversation.first_response_at is None
-    assert conversation.last_preview == "Hello?"
+    assert (conversation.last_preview, conversation.last_preview_outbound) == ("Hello?", False)
 
     approval = approvals.pending(session, organization_id=org.id)[0]
     approvals.reject(session, approval=approval, approver=approver, comment="no refunds")
@@ -200,7 +200,7 @@ def test_a_reply_held_or_rejected_is_neither_the_first_response_nor_the_preview(
     session.commit()
     session.refresh(conversation)
     assert conversation.first_response_at == sent.created_at
-    assert conversation.last_preview == "Sorry!"
+    assert (conversation.last_preview, conversation.last_preview_outbound) == ("Sorry!", True)
 
 
 def test_approvers_cannot_approve_their_own_drafts(

@@ -10,11 +10,12 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
 from socialdesk.accounts import service as accounts_service
+from socialdesk.common import clock
 from socialdesk.conversations import service as conversations_service
 from socialdesk.conversations.models import Status
 from tests.factories import channels
 from tests.factories.conversations import inbound, ingest
-from tests.web.conftest import Desk, login
+from tests.web.conftest import Desk, login, new_conversation
 
 ROW = re.compile(r'class="conv-row[^"]*" data-conversation-id="(\d+)"')
 
@@ -231,3 +232,33 @@ def test_other_organizations_conversations_never_show(
     assert stranger.id not in row_ids(page.text)
     assert "secret elsewhere" not in page.text
     assert client.get(f"/conversations/{stranger.id}").status_code == 404
+
+
+def test_a_preview_that_is_the_brands_reply_says_so(
+    client: TestClient, desk: Desk, session: Session
+) -> None:
+    conversation_id = new_conversation(session, desk, text="Is the shop open on Sunday?")
+    csrf = login(client, desk.owner)
+
+    def row() -> str:
+        html = client.get("/", params={"status": "all"}).text
+        return html.split(f'data-conversation-id="{conversation_id}"')[1].split("</li>")[0]
+
+    assert "Replied:" not in row()
+    sent = client.post(
+        f"/conversations/{conversation_id}/reply",
+        data={"text": "Yes, from 10 to 4.", "csrf_token": csrf},
+    )
+    assert sent.status_code in (200, 303), sent.text
+    assert '<span class="preview-from">Replied:</span> Yes, from 10 to 4.' in row()
+    # A note is never the preview; the customer's answer takes it back.
+    client.post(
+        f"/conversations/{conversation_id}/notes",
+        data={"text": "Checked the hours with the shop.", "csrf_token": csrf},
+    )
+    assert "Replied:</span> Yes, from 10 to 4." in row()
+    answer = inbound(text="Great, thanks", author="ana", thread_key="visitor:ana", at=clock.now())
+    ingest(session, desk.web, answer)
+    session.commit()
+    assert "Replied:" not in row()
+    assert "Great, thanks" in row()

@@ -194,6 +194,7 @@ def _conversations(db: Session, rows: list[Conversation]) -> list[ConversationRe
                 tags=tags[c.id],
                 message_count=c.message_count,
                 last_preview=c.last_preview,
+                last_preview_outbound=c.last_preview_outbound,
                 created_at=c.created_at,
                 first_inbound_at=c.first_inbound_at,
                 first_response_at=c.first_response_at,

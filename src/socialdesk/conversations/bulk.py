@@ -13,8 +13,8 @@ Same semantics as the one-message flow:
 - contacts are found or created by identity (organization, channel, native user id);
 - messages written by the brand become outbound replies with delivery state ``sent``;
 - the conversation aggregates (message_count, first_inbound_at, first_response_at,
-  last_customer_message_at, last_activity_at, last_preview) come out as
-  ``conversations.service.refresh_aggregates`` computes them.
+  last_customer_message_at, last_activity_at, last_preview and whether it is the brand's) come
+  out as ``conversations.service.refresh_aggregates`` computes them.
 
 What differs, on purpose, because a batch is history being loaded rather than a live message:
 
@@ -149,6 +149,7 @@ _CONVERSATION_COLUMNS = (
     "last_customer_message_at",
     "last_activity_at",
     "last_preview",
+    "last_preview_outbound",
     "organization_id",
     "priority",
     "created_at",
@@ -940,6 +941,7 @@ class BulkIngest:
                         last_in,
                         when,
                         m.text[:200],
+                        m.from_brand,
                         organization_id,
                         _NORMAL,
                         created_at,
@@ -964,6 +966,7 @@ class BulkIngest:
                     at(agg.last_customer_message_at),
                     at(agg.last_message_at),
                     agg.last_preview,
+                    agg.last_from_brand,
                     organization_id,
                     _NORMAL,
                     created_at,
@@ -1064,6 +1067,7 @@ class BulkIngest:
                     "last_customer_message_at": s.last_in,
                     "last_activity_at": max(s.last_activity_at, s.last_any or s.last_activity_at),
                     "last_preview": body[:200],
+                    "last_preview_outbound": direction == _OUTBOUND,
                 }
             )
             if cid in self._created:
@@ -1081,6 +1085,7 @@ class BulkIngest:
                 last_customer_message_at=bindparam("last_customer_message_at"),
                 last_activity_at=bindparam("last_activity_at"),
                 last_preview=bindparam("last_preview"),
+                last_preview_outbound=bindparam("last_preview_outbound"),
             ),
             updates,
         )

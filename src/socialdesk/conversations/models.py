@@ -86,6 +86,8 @@ class Conversation(IdMixin, Base):
     last_activity_at: Mapped[datetime] = mapped_column(UTCDateTime())
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
     last_preview: Mapped[str] = mapped_column(String(200), default="")
+    # The preview is the brand's own reply (the customer has not answered it yet).
+    last_preview_outbound: Mapped[bool] = mapped_column(Boolean, default=False)
     # Triage rolled up from the customer's latest message (any complaint marks the thread).
     sentiment: Mapped[str | None] = mapped_column(String(10), default=None)
     intent: Mapped[str | None] = mapped_column(String(20), default=None)

@@ -37,6 +37,9 @@ class ConversationRead(BaseModel):
     tags: list[str]
     message_count: int = Field(description="Messages to and from the customer (notes not counted)")
     last_preview: str
+    last_preview_outbound: bool = Field(
+        description="The preview is the brand's own reply: the customer has not written since"
+    )
     created_at: UTCTimestamp
     first_inbound_at: UTCTimestamp | None
     first_response_at: UTCTimestamp | None

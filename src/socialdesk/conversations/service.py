@@ -827,10 +827,13 @@ def refresh_aggregates(session: Session, *, conversation: Conversation) -> None:
         conversation.first_response_at = first_reply
     if last_any is not None:
         conversation.last_activity_at = max(conversation.last_activity_at, last_any)
-    latest = session.scalar(
-        select(Message.text)
+    latest = session.execute(
+        select(Message.text, Message.direction)
         .where(Message.conversation_id == conversation.id, said)
         .order_by(Message.created_at.desc(), Message.id.desc())
         .limit(1)
+    ).first()
+    conversation.last_preview = (latest.text if latest else "")[:200]
+    conversation.last_preview_outbound = bool(
+        latest and latest.direction == Direction.OUTBOUND.value
     )
-    conversation.last_preview = (latest or "")[:200]
