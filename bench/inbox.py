@@ -16,6 +16,8 @@ keep-alive, each endpoint warmed up first:
 * inbox_counts: ``GET /api/conversations/counts`` (the numbers beside the filters);
 * inbox_tag: ``GET /api/conversations?tag=billing``;
 * inbox_mine: ``GET /api/conversations?assignee=me``;
+* inbox_awaiting: ``GET /api/conversations?awaiting=customer`` (open conversations the brand
+  answered last: few in an import, where such a thread is resolved, so the hardest case);
 * inbox_page2: the second page of the inbox (cursor);
 * search: ``GET /api/conversations?q=WORD`` over several words;
 * open_conversation: ``GET /api/conversations/{id}`` then ``/messages``, timed together;
@@ -264,6 +266,7 @@ def main() -> None:
                 "inbox_counts": fetch("/api/conversations/counts"),
                 "inbox_tag": fetch("/api/conversations", tag=TAG),
                 "inbox_mine": fetch("/api/conversations", assignee="me"),
+                "inbox_awaiting": fetch("/api/conversations", awaiting="customer"),
                 "inbox_page2": fetch("/api/conversations", cursor=cursor),
                 "search": search,
                 "open_conversation": open_conversation,

@@ -125,6 +125,9 @@ def test_counts_and_filters(client: TestClient, desk: Desk) -> None:
     assert ids(channel="web") == everything
     assert ids(channel="email") == set()
     assert ids(status="resolved") == set()
+    # Nobody has replied yet: every conversation waits for a reply, none for the customer.
+    assert ids(awaiting="reply") == everything
+    assert ids(awaiting="customer") == set()
 
     counts = client.get("/api/conversations/counts", headers=agent).json()
     assert counts == {
@@ -295,6 +298,7 @@ def test_validation_errors_name_the_field(client: TestClient, desk: Desk) -> Non
         ("GET", "/api/conversations", {"cursor": "not-a-cursor"}, None, "cursor"),
         ("GET", "/api/conversations", {"tag": "!!"}, None, "tag"),
         ("GET", "/api/conversations", {"channel": "carrier-pigeon"}, None, "channel"),
+        ("GET", "/api/conversations", {"awaiting": "us"}, None, "awaiting"),
         ("GET", f"{base}/messages", {"cursor": "bm9wZQ"}, None, "cursor"),
         ("POST", f"{base}/replies", None, {"text": ""}, "text"),
         ("POST", f"{base}/replies", None, {"text": "hi", "visibility": "note"}, "visibility"),

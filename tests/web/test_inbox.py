@@ -262,3 +262,32 @@ def test_a_preview_that_is_the_brands_reply_says_so(
     session.commit()
     assert "Replied:" not in row()
     assert "Great, thanks" in row()
+
+
+def test_waiting_for_a_reply_or_for_the_customer(
+    client: TestClient, desk: Desk, session: Session
+) -> None:
+    answered = new_conversation(session, desk, text="Do you ship to Norway?")
+    other = channels.brand_account(session, session.merge(desk.org), kind="web")
+    waiting = ingest(session, other, inbound(text="Still nothing?")).conversation.id
+    session.commit()
+    csrf = login(client, desk.owner)
+    client.post(
+        f"/conversations/{answered}/reply", data={"text": "We do, in 3 days.", "csrf_token": csrf}
+    )
+
+    def listed(awaiting: str) -> set[int]:
+        return row_ids(client.get("/", params={"awaiting": awaiting}).text)
+
+    replies, customers = listed("reply"), listed("customer")
+    assert waiting in replies
+    assert answered not in replies
+    assert answered in customers
+    assert waiting not in customers
+    assert {answered, waiting} <= listed("")
+    page = client.get("/", params={"awaiting": "customer"}).text
+    assert '<option value="customer" selected>' in page
+    assert '<a href="/" class="link">Reset filters</a>' in page
+    bad = client.get("/", params={"awaiting": "us"})
+    assert bad.status_code == 422
+    assert "awaiting must be one of reply, customer, not &#39;us&#39;" in bad.text

@@ -127,6 +127,13 @@ def _filters(
     intent: Literal["complaint", "question", "praise", "feedback", "idea", "other"] | None = None,
     sentiment: Literal["negative", "neutral", "positive"] | None = None,
     complaint: bool | None = None,
+    awaiting: Annotated[
+        Literal["reply", "customer"] | None,
+        Query(
+            description="reply: the customer wrote last and waits for the team; customer: the "
+            "team's reply was last and the customer has not answered"
+        ),
+    ] = None,
 ) -> InboxFilter:
     return InboxFilter(
         status=status,
@@ -140,6 +147,7 @@ def _filters(
         intent=intent,
         sentiment=sentiment,
         complaint=complaint,
+        awaiting=awaiting,
     )
 
 

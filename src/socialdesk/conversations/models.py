@@ -6,7 +6,7 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from socialdesk.db.base import Base, BigId, IdMixin
@@ -64,6 +64,16 @@ class Conversation(IdMixin, Base):
         ),
         # The inbox ordered by SLA time left.
         Index("ix_conversations_sla_due", "organization_id", "status", "sla_due_at"),
+        # The inbox of conversations waiting for the customer (the brand replied last). Partial:
+        # without it that filter walks every conversation of the status when few match.
+        Index(
+            "ix_conversations_awaiting_customer",
+            "organization_id",
+            "status",
+            "last_activity_at",
+            sqlite_where=text("last_preview_outbound = 1"),
+            postgresql_where=text("last_preview_outbound = true"),
+        ),
     )
 
     organization_id: Mapped[int] = mapped_column(BigId, ForeignKey("organizations.id"))

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Column, Select, and_, delete, func, or_, select, update
+from sqlalchemy import Column, Select, and_, delete, false, func, or_, select, true, update
 from sqlalchemy.orm import Session
 
 from socialdesk.accounts.models import Member, Team
@@ -408,6 +408,8 @@ class AssigneeFilter(enum.StrEnum):
 
 
 STATUS_ALL = "all"
+# Who a conversation waits for: a reply from the team, or the customer's answer to one.
+AWAITING = ("reply", "customer")
 
 
 @dataclass(frozen=True)
@@ -423,6 +425,8 @@ class InboxFilter:
     intent: str | None = None
     sentiment: str | None = None
     complaint: bool | None = None
+    # "reply": the customer had the last word; "customer": the brand's reply had it.
+    awaiting: str | None = None
 
     def validated(self) -> InboxFilter:
         if self.status != STATUS_ALL:
@@ -433,6 +437,11 @@ class InboxFilter:
                     f"status must be one of {', '.join([*(s.value for s in Status), STATUS_ALL])}",
                     field="status",
                 ) from None
+        if self.awaiting is not None and self.awaiting not in AWAITING:
+            raise ValidationFailed(
+                f"awaiting must be one of {', '.join(AWAITING)}, not {self.awaiting!r}",
+                field="awaiting",
+            )
         return self
 
 
@@ -471,6 +480,11 @@ def _filtered(
         Conversation.is_complaint: flt.complaint,
     }
     stmt = stmt.where(*(column == value for column, value in equal.items() if value is not None))
+    if flt.awaiting is not None:
+        # A literal, not a parameter: a planner can then prove that the partial index
+        # ix_conversations_awaiting_customer holds every row this asks for.
+        replied = true() if flt.awaiting == "customer" else false()
+        stmt = stmt.where(Conversation.last_preview_outbound == replied)
     if flt.min_priority is not None:
         stmt = stmt.where(Conversation.priority >= flt.min_priority)
     if flt.channel:

@@ -19,7 +19,7 @@ from socialdesk.common import clock
 from socialdesk.common.errors import DomainError, NotAuthenticated, ValidationFailed
 from socialdesk.common.pagination import MAX_ROW_ID
 from socialdesk.conversations.models import Priority, Status
-from socialdesk.conversations.service import STATUS_ALL, AssigneeFilter, InboxFilter
+from socialdesk.conversations.service import AWAITING, STATUS_ALL, AssigneeFilter, InboxFilter
 from socialdesk.outbound.service import NeedsConfirmation
 from socialdesk.web.render import UNPROCESSABLE
 
@@ -81,6 +81,7 @@ class InboxQuery:
     sentiment: str = ""
     complaint: str = ""  # "" or "1": complaints only
     min_priority: str = ""  # "" or a priority name
+    awaiting: str = ""  # "", "reply" or "customer"
     sort: str = SORT_RECENT
 
     def to_filter(self) -> InboxFilter:
@@ -106,6 +107,7 @@ class InboxQuery:
             sentiment=self.sentiment or None,
             complaint=True if self.complaint else None,
             min_priority=Priority[self.min_priority.upper()].value if self.min_priority else None,
+            awaiting=self.awaiting or None,
         )
 
     def params(self, **override: str) -> dict[str, str]:
@@ -121,6 +123,7 @@ class InboxQuery:
             "sentiment": self.sentiment,
             "complaint": self.complaint,
             "min_priority": self.min_priority,
+            "awaiting": self.awaiting,
             "sort": self.sort,
             **override,
         }
@@ -165,6 +168,7 @@ def inbox_query(params: Mapping[str, str]) -> InboxQuery:
         sentiment=_choice(params, "sentiment", SENTIMENT_CHOICES),
         complaint="1" if (params.get("complaint") or "").strip() in ("1", "true", "on") else "",
         min_priority=_choice(params, "min_priority", PRIORITY_CHOICES),
+        awaiting=_choice(params, "awaiting", AWAITING),
         sort=_choice(params, "sort", SORT_CHOICES) or SORT_RECENT,
         assignee=assignee,
         channel=(params.get("channel") or "").strip(),

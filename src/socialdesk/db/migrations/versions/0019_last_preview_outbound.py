@@ -1,4 +1,5 @@
-"""conversations: whether the preview is the brand's own reply, so the inbox can say so
+"""conversations: whether the preview is the brand's own reply, so the inbox can say so and
+filter on it
 
 Revision ID: 0019
 Revises: 0018
@@ -34,8 +35,17 @@ def upgrade() -> None:
         "AND (m.delivery_state IS NULL OR m.delivery_state NOT IN ('held', 'rejected')) "
         "ORDER BY m.created_at DESC, m.id DESC LIMIT 1), false)"
     )
+    # The partial index of the inbox filtered to conversations waiting for the customer.
+    op.create_index(
+        "ix_conversations_awaiting_customer",
+        "conversations",
+        ["organization_id", "status", "last_activity_at"],
+        sqlite_where=sa.text("last_preview_outbound = 1"),
+        postgresql_where=sa.text("last_preview_outbound = true"),
+    )
 
 
 def downgrade() -> None:
+    op.drop_index("ix_conversations_awaiting_customer", table_name="conversations")
     with op.batch_alter_table("conversations", schema=None) as batch_op:
         batch_op.drop_column("last_preview_outbound")
