@@ -73,7 +73,6 @@ from sqlalchemy import (
     func,
     insert,
     literal_column,
-    or_,
     select,
     text,
     union_all,
@@ -1115,13 +1114,7 @@ class BulkIngest:
             stored[cid] = _Stored(contact_id, last_activity)
         mine = any_of(m.c.conversation_id, ids, dialect=dialect)
         public = m.c.visibility != _NOTE
-        said = and_(  # as refresh_aggregates: a held or rejected reply is not said
-            public,
-            or_(
-                m.c.delivery_state.is_(None),
-                m.c.delivery_state.not_in(conversations_service.UNSAID),
-            ),
-        )
+        said = conversations_service.said(m.c.visibility, m.c.delivery_state)
         inbound = m.c.direction == _INBOUND
         for cid, count, first_in, last_in, last_any in session.execute(
             select(

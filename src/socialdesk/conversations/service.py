@@ -11,7 +11,20 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Column, Select, and_, delete, false, func, or_, select, true, update
+from sqlalchemy import (
+    Column,
+    ColumnElement,
+    Select,
+    SQLColumnExpression,
+    and_,
+    delete,
+    false,
+    func,
+    or_,
+    select,
+    true,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from socialdesk.accounts.models import Member, Team
@@ -809,6 +822,17 @@ def _references_to_conversations() -> list[Column[Any]]:
 UNSAID = (DeliveryState.HELD.value, DeliveryState.REJECTED.value)
 
 
+def said(
+    visibility: SQLColumnExpression[Any], delivery_state: SQLColumnExpression[Any]
+) -> ColumnElement[bool]:
+    """Messages that passed between the customer and the brand: neither an internal note nor an
+    ``UNSAID`` reply. Takes the two columns, of the model or of a table alias (bulk.py)."""
+    return and_(
+        visibility != Visibility.NOTE.value,
+        or_(delivery_state.is_(None), delivery_state.not_in(UNSAID)),
+    )
+
+
 def refresh_aggregates(session: Session, *, conversation: Conversation) -> None:
     """Recompute the counters and timestamps derived from the conversation's messages, so they
     are right whatever order the messages arrived in. (min and max keep the column's UTC type,
@@ -816,7 +840,7 @@ def refresh_aggregates(session: Session, *, conversation: Conversation) -> None:
     counts as a message but is neither the first response nor the preview."""
     session.flush()
     sent = Message.visibility != Visibility.NOTE.value
-    said = and_(sent, or_(Message.delivery_state.is_(None), Message.delivery_state.not_in(UNSAID)))
+    spoken = said(Message.visibility, Message.delivery_state)
     row = session.execute(
         select(
             func.count(Message.id).filter(sent),
@@ -834,7 +858,7 @@ def refresh_aggregates(session: Session, *, conversation: Conversation) -> None:
             select(func.min(Message.created_at)).where(
                 Message.conversation_id == conversation.id,
                 Message.direction == Direction.OUTBOUND.value,
-                said,
+                spoken,
                 Message.created_at >= first_in,
             )
         )
@@ -843,7 +867,7 @@ def refresh_aggregates(session: Session, *, conversation: Conversation) -> None:
         conversation.last_activity_at = max(conversation.last_activity_at, last_any)
     latest = session.execute(
         select(Message.text, Message.direction)
-        .where(Message.conversation_id == conversation.id, said)
+        .where(Message.conversation_id == conversation.id, spoken)
         .order_by(Message.created_at.desc(), Message.id.desc())
         .limit(1)
     ).first()
