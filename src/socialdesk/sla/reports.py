@@ -34,11 +34,10 @@ from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
 from socialdesk.accounts.models import Member, Organization, Team
-from socialdesk.channels.service import channel_name
+from socialdesk.channels.service import CHANNEL_NAMES
 from socialdesk.commitments.calendar import local_datetime
 from socialdesk.common import clock, spreadsheet
 from socialdesk.common.errors import ValidationFailed
-from socialdesk.connectors.base import ChannelKind
 from socialdesk.conversations.models import Priority
 from socialdesk.sla.alerts import org_zone
 from socialdesk.sla.models import SlaClock, Target
@@ -223,7 +222,7 @@ def _labels(session: Session, organization_id: int) -> dict[str, dict[Any, str]]
         "team": {None: "No team", **teams},
         "member": {None: "Unassigned", **members},
         "priority": {p.value: p.name.lower() for p in Priority},
-        "channel": {kind.value: channel_name(kind.value) for kind in ChannelKind},
+        "channel": dict(CHANNEL_NAMES),
     }
 
 
