@@ -6,6 +6,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import Engine, create_engine, select, text
 
+from socialdesk.conversations.models import Conversation
 from socialdesk.db.migrate import current, downgrade, upgrade
 from socialdesk.db.models import Base
 from socialdesk.db.session import get_sessionmaker, make_engine
@@ -181,5 +182,75 @@ def test_previews_learn_whether_they_are_the_brands_reply(database_url: str) -> 
         3: False,
         4: False,
         5: False,
+    }
+    engine.dispose()
+
+
+def test_a_failed_reply_stops_being_the_answer_and_an_approved_draft_answers_when_approved(
+    database_url: str,
+) -> None:
+    """0020 computes the first response and the preview again where the rule changed: a
+    failed reply is neither (conversation 2), an approved draft answers from its approval
+    (conversation 3); conversations without either keep theirs (1 and 4)."""
+    engine = make_engine(database_url)
+    downgrade(engine, "base")
+    upgrade(engine, "0001")
+    seed_first_schema(engine)  # conversation 1: one inbound message, preview 'hi'
+    upgrade(engine, "0019")
+    conversation = (
+        "INSERT INTO conversations (id, organization_id, brand_account_id, status, priority, "
+        "subject, message_count, created_at, last_activity_at, last_preview, "
+        "last_preview_outbound, first_inbound_at, first_response_at) VALUES ({id}, 1, 1, "
+        f"'open', 1, 'S', 2, {T0}, {T0}, '{{preview}}', true, {T0}, '{{first}}')"
+    )
+    message = (
+        "INSERT INTO messages (id, organization_id, conversation_id, brand_account_id, "
+        "direction, visibility, text, native_id, created_at, delivery_attempts, "
+        "delivery_state) VALUES ({id}, 1, {conversation}, 1, '{direction}', 'public', "
+        "'{text}', 'm{id}', '{at}', 0, {state})"
+    )
+    with engine.begin() as conn:
+        for id_, first in ((2, "2026-01-01 01:00:00"), (3, "2026-01-01 00:10:00")):
+            conn.execute(text(conversation.format(id=id_, preview="Sorry!", first=first)))
+        conn.execute(text(conversation.format(id=4, preview="On it", first="2026-01-01 00:05:00")))
+        for id_, conv, direction, words, at, state in (
+            (2, 2, "inbound", "Broken", "2026-01-01 00:00:00", "NULL"),
+            (3, 2, "outbound", "Sorry!", "2026-01-01 01:00:00", "'failed'"),
+            (4, 3, "inbound", "Refund?", "2026-01-01 00:00:00", "NULL"),
+            (5, 3, "outbound", "Sorry!", "2026-01-01 00:10:00", "'sent'"),
+            (6, 4, "inbound", "Hello", "2026-01-01 00:00:00", "NULL"),
+            (7, 4, "outbound", "On it", "2026-01-01 00:05:00", "'sent'"),
+        ):
+            conn.execute(
+                text(
+                    message.format(
+                        id=id_,
+                        conversation=conv,
+                        direction=direction,
+                        text=words,
+                        at=at,
+                        state=state,
+                    )
+                )
+            )
+        conn.execute(
+            text(
+                "INSERT INTO approvals (id, organization_id, message_id, conversation_id, "
+                "requested_by_id, reasons, original_text, status, decided_by_id, decided_at, "
+                "comment, created_at) VALUES (1, 1, 5, 3, 1, '[]', 'Sorry!', 'approved', 1, "
+                "'2026-01-01 00:40:00', '', '2026-01-01 00:10:00')"
+            )
+        )
+    upgrade(engine)
+    with get_sessionmaker()() as session:
+        rows = {
+            c.id: (c.last_preview, c.last_preview_outbound, c.first_response_at)
+            for c in session.scalars(select(Conversation))
+        }
+    assert rows == {
+        1: ("hi", False, None),
+        2: ("Broken", False, None),
+        3: ("Sorry!", True, datetime(2026, 1, 1, 0, 40, tzinfo=UTC)),
+        4: ("On it", True, datetime(2026, 1, 1, 0, 5, tzinfo=UTC)),
     }
     engine.dispose()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,7 @@ from tests.factories.conversations import inbound, ingest
 from socialdesk.accounts.models import AuditEvent, Organization, Role
 from socialdesk.channels.models import BrandAccount
 from socialdesk.common import clock
+from socialdesk.common.clock import FrozenClock
 from socialdesk.common.errors import PermissionDenied
 from socialdesk.connectors import registry
 from socialdesk.conversations import service as conversations_service
@@ -26,6 +28,9 @@ from socialdesk.outbound import approvals
 from socialdesk.outbound import service as outbound
 from socialdesk.policy import service as policy_service
 from socialdesk.policy.models import Approval, PolicyDecision
+from socialdesk.sla import service as sla_service
+from socialdesk.sla.models import SlaClock, Target
+from socialdesk.sla.schemas import SlaPolicyCreate
 
 MINISTRY = """
 rules:
@@ -51,8 +56,16 @@ def fake_x() -> Iterator[RecordingConnector]:
         yield connector
 
 
-def _setup(session: Session) -> tuple[Conversation, Organization]:
+def _setup(
+    session: Session, *, first_response_minutes: int | None = None
+) -> tuple[Conversation, Organization]:
     org = accounts.organization(session)
+    if first_response_minutes is not None:  # an SLA policy older than the conversation
+        sla_service.create(
+            session,
+            organization_id=org.id,
+            data=SlaPolicyCreate(name="Fast", first_response_minutes=first_response_minutes),
+        )
     account = channels.brand_account(session, org, kind="x")
     conversation = ingest(
         session, account, inbound(native_id="t1", text="My order is late")
@@ -201,6 +214,39 @@ def test_a_reply_held_or_rejected_is_neither_the_first_response_nor_the_preview(
     session.refresh(conversation)
     assert conversation.first_response_at == sent.created_at
     assert (conversation.last_preview, conversation.last_preview_outbound) == ("Sorry!", True)
+
+
+def test_an_approved_draft_answers_from_when_it_was_approved(
+    session: Session, clock: FrozenClock, jobs: JobRunner, fake_x: RecordingConnector
+) -> None:
+    """The conversation's first response and its SLA clock agree: a held draft reached the
+    customer when the approver let it go, not when it was written."""
+    conversation, org = _setup(session, first_response_minutes=60)
+    agent = accounts.member(session, org)
+    approver = accounts.member(session, org, role=Role.APPROVER)
+    session.commit()
+    jobs.run_pending()  # the first-response clock starts
+    held = outbound.queue_reply(
+        session, conversation=conversation, author=agent, text="A refund, today"
+    )
+    session.commit()
+    clock.advance(timedelta(minutes=40))
+    approval = approvals.pending(session, organization_id=org.id)[0]
+    approvals.approve(session, approval=approval, approver=approver)
+    session.commit()
+    jobs.run_pending()
+    session.expire_all()
+    conversation = session.get_one(Conversation, conversation.id)
+    approved_at = session.get_one(Approval, approval.id).decided_at
+    assert approved_at == held.created_at + timedelta(minutes=40)
+    assert conversation.first_response_at == approved_at
+    first = session.scalars(
+        select(SlaClock).where(
+            SlaClock.conversation_id == conversation.id,
+            SlaClock.target == Target.FIRST_RESPONSE.value,
+        )
+    ).one()
+    assert first.stopped_at == conversation.first_response_at
 
 
 def test_approvers_cannot_approve_their_own_drafts(

@@ -127,6 +127,42 @@ def test_permanent_failure_keeps_reason_and_retry_sends(
     assert len(fake_x.sent) == 1
 
 
+def test_a_failed_reply_is_no_answer_until_a_retry_sends_it(
+    session: Session, clock: FrozenClock, jobs: JobRunner, fake_x: RecordingConnector
+) -> None:
+    """The conversation's first response and preview follow the reply's delivery, as the SLA
+    clock does: the customer of a failed reply is still waiting for one."""
+    conversation, account = _conversation(session)
+    agent = accounts.member(session, session.get_one(Organization, account.organization_id))
+    fake_x.failures = [permanent()]
+    reply = outbound.queue_reply(session, conversation=conversation, author=agent, text="On it")
+    session.commit()
+    session.refresh(conversation)
+    assert conversation.first_response_at == reply.created_at
+    assert (conversation.last_preview, conversation.last_preview_outbound) == ("On it", True)
+
+    clock.advance(timedelta(minutes=1))
+    jobs.run_pending()
+    session.expire_all()
+    conversation = session.get_one(Conversation, conversation.id)
+    assert _reload(session, reply.id).delivery_state == DeliveryState.FAILED.value
+    assert conversation.first_response_at is None
+    assert (conversation.last_preview, conversation.last_preview_outbound) == (
+        "My router is down",
+        False,
+    )
+
+    clock.advance(timedelta(minutes=5))
+    outbound.retry(session, message=_reload(session, reply.id), actor=agent)
+    session.commit()
+    jobs.run_pending()
+    session.expire_all()
+    conversation = session.get_one(Conversation, conversation.id)
+    assert _reload(session, reply.id).delivery_state == DeliveryState.SENT.value
+    assert conversation.first_response_at == reply.created_at  # written then, and now sent
+    assert (conversation.last_preview, conversation.last_preview_outbound) == ("On it", True)
+
+
 def test_revoked_credentials_mark_account_unhealthy(
     session: Session, jobs: JobRunner, fake_x: RecordingConnector
 ) -> None:

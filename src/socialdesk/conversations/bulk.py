@@ -1135,9 +1135,10 @@ class BulkIngest:
             .where(m2.c.conversation_id == m.c.conversation_id, m2.c.direction == _INBOUND)
             .scalar_subquery()
         )
+        answered_at = conversations_service.said_at(m.c.id, m.c.created_at)
         for cid, at in session.execute(
-            select(m.c.conversation_id, func.min(m.c.created_at))
-            .where(mine, m.c.direction == _OUTBOUND, said, m.c.created_at >= first_in_of)
+            select(m.c.conversation_id, func.min(answered_at))
+            .where(mine, m.c.direction == _OUTBOUND, said, answered_at >= first_in_of)
             .group_by(m.c.conversation_id)
         ):
             stored[cid].first_reply = _aware(at)

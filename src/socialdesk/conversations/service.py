@@ -52,6 +52,7 @@ from socialdesk.conversations.models import (
 )
 from socialdesk.events import bus
 from socialdesk.events.types import ConversationChanged, MessageCreated
+from socialdesk.policy.models import Approval, ApprovalStatus
 
 
 def get_or_raise(session: Session, *, organization_id: int, conversation_id: int) -> Conversation:
@@ -817,27 +818,49 @@ def _references_to_conversations() -> list[Column[Any]]:
     return columns
 
 
-# Replies the customer has not been sent and may never be: waiting for an approver, or refused
-# by one. They are neither the conversation's first response nor its preview.
-UNSAID = (DeliveryState.HELD.value, DeliveryState.REJECTED.value)
+# The outbound states of a reply the customer has, or is about to have. The others are not an
+# answer: held (waiting for an approver), rejected (refused by one) and failed (it may be retried,
+# and answers again when it is). One rule for the conversation's own figures (first response,
+# preview) and for its SLA clocks (sla.tracking).
+ANSWERED = (DeliveryState.QUEUED.value, DeliveryState.SENDING.value, DeliveryState.SENT.value)
 
 
 def said(
     visibility: SQLColumnExpression[Any], delivery_state: SQLColumnExpression[Any]
 ) -> ColumnElement[bool]:
-    """Messages that passed between the customer and the brand: neither an internal note nor an
-    ``UNSAID`` reply. Takes the two columns, of the model or of a table alias (bulk.py)."""
+    """Messages that passed between the customer and the brand: the customer's (no delivery
+    state) and the replies in ``ANSWERED`` states, never an internal note. Takes the two columns,
+    of the model or of a table alias (bulk.py)."""
     return and_(
         visibility != Visibility.NOTE.value,
-        or_(delivery_state.is_(None), delivery_state.not_in(UNSAID)),
+        or_(delivery_state.is_(None), delivery_state.in_(ANSWERED)),
     )
+
+
+def said_at(
+    message_id: SQLColumnExpression[Any], created_at: SQLColumnExpression[Any]
+) -> ColumnElement[Any]:
+    """When a message was said to the other side: a draft held for an approver when it was
+    approved, any other message when it was written. Takes the columns, of the model or of a
+    table alias (bulk.py)."""
+    approved = (
+        select(Approval.decided_at)
+        .where(
+            Approval.message_id == message_id,
+            Approval.status == ApprovalStatus.APPROVED.value,
+        )
+        .scalar_subquery()
+    )
+    return func.coalesce(approved, created_at)
 
 
 def refresh_aggregates(session: Session, *, conversation: Conversation) -> None:
     """Recompute the counters and timestamps derived from the conversation's messages, so they
     are right whatever order the messages arrived in. (min and max keep the column's UTC type,
-    so their values come back aware on every database.) A held or rejected reply (``UNSAID``)
-    counts as a message but is neither the first response nor the preview."""
+    so their values come back aware on every database.) A reply that is not ``ANSWERED`` (held,
+    rejected, failed) counts as a message but is neither the first response nor the preview;
+    an approved draft is the first response from when it was approved (``said_at``), as on the
+    SLA clock. The preview is the latest message said, in the thread's order (written)."""
     session.flush()
     sent = Message.visibility != Visibility.NOTE.value
     spoken = said(Message.visibility, Message.delivery_state)
@@ -854,12 +877,13 @@ def refresh_aggregates(session: Session, *, conversation: Conversation) -> None:
     conversation.first_inbound_at = first_in
     conversation.last_customer_message_at = last_in
     if first_in is not None:
+        answered_at = said_at(Message.id, Message.created_at)
         first_reply = session.scalar(
-            select(func.min(Message.created_at)).where(
+            select(func.min(answered_at)).where(
                 Message.conversation_id == conversation.id,
                 Message.direction == Direction.OUTBOUND.value,
                 spoken,
-                Message.created_at >= first_in,
+                answered_at >= first_in,
             )
         )
         conversation.first_response_at = first_reply

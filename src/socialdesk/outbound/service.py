@@ -334,8 +334,17 @@ def retry(session: Session, *, message: Message, actor: Member) -> None:
         raise Conflict(f"only failed messages can be retried; this one is {message.delivery_state}")
     message.delivery_state = DeliveryState.QUEUED.value
     message.delivery_error = None
+    _answer_changed(session, message)
     emit_delivery_state(session, message)
     jobs.enqueue(session, DELIVER_JOB, {"message_id": message.id})
+
+
+def _answer_changed(session: Session, message: Message) -> None:
+    """The reply became an answer again (a retry) or stopped being one (it failed): the
+    conversation's first response and preview follow (``conversations.service.ANSWERED``)."""
+    conversation = session.get(Conversation, message.conversation_id)
+    if conversation is not None:
+        conversations_service.refresh_aggregates(session, conversation=conversation)
 
 
 def emit_delivery_state(session: Session, message: Message) -> None:
@@ -357,6 +366,7 @@ def _fail(session: Session, message: Message, reason: str) -> None:
     message.delivery_state = DeliveryState.FAILED.value
     message.delivery_error = reason[:1000]
     message.next_attempt_at = None
+    _answer_changed(session, message)
     emit_delivery_state(session, message)
 
 

@@ -33,27 +33,20 @@ from sqlalchemy.orm import Session
 
 from socialdesk.common import clock
 from socialdesk.connectors.base import Visibility
+from socialdesk.conversations import service as conversations_service
 from socialdesk.conversations.models import (
     Activity,
     Conversation,
-    DeliveryState,
     Direction,
     Message,
 )
 from socialdesk.events import bus
-from socialdesk.policy.models import Approval, ApprovalStatus
 from socialdesk.schedules import service as schedules_service
 from socialdesk.sla import clocks
 from socialdesk.sla import service as sla_service
 from socialdesk.sla.clocks import Happening, Kind
 from socialdesk.sla.events import SlaClocksChanged
 from socialdesk.sla.models import SlaClock, SlaPolicy, Target
-
-# An outbound message in one of these states is an answer the customer has or is about to
-# have; held, rejected and failed ones are not.
-ANSWER_STATES = frozenset(
-    {DeliveryState.QUEUED.value, DeliveryState.SENDING.value, DeliveryState.SENT.value}
-)
 
 
 def target_minutes(policy: SlaPolicy, target: Target | str) -> int | None:
@@ -65,27 +58,24 @@ def target_minutes(policy: SlaPolicy, target: Target | str) -> int | None:
 
 
 def history(session: Session, *, conversation_id: int, now: datetime) -> list[Happening]:
-    """The conversation's messages, answers and status changes, none later than ``now``."""
-    approved = dict(
-        session.execute(
-            select(Approval.message_id, Approval.decided_at).where(
-                Approval.conversation_id == conversation_id,
-                Approval.status == ApprovalStatus.APPROVED.value,
-            )
-        ).all()
-    )
+    """The conversation's messages, answers and status changes, none later than ``now``. A
+    reply answers when it was said (``conversations.service.said_at``: a draft held for
+    approval reached the customer when it was approved) and while it is ``ANSWERED``: held,
+    rejected and failed replies are no answer."""
     out: list[Happening] = []
-    for message_id, direction, created_at, state in session.execute(
-        select(Message.id, Message.direction, Message.created_at, Message.delivery_state).where(
+    for direction, at, state in session.execute(
+        select(
+            Message.direction,
+            conversations_service.said_at(Message.id, Message.created_at),
+            Message.delivery_state,
+        ).where(
             Message.conversation_id == conversation_id,
             Message.visibility != Visibility.NOTE.value,
         )
     ):
         if direction == Direction.INBOUND.value:
-            out.append(Happening(min(created_at, now), Kind.INBOUND))
-        elif state in ANSWER_STATES:
-            # A draft held for approval reached the customer when it was approved.
-            at = approved.get(message_id) or created_at
+            out.append(Happening(min(at, now), Kind.INBOUND))
+        elif state in conversations_service.ANSWERED:
             out.append(Happening(min(at, now), Kind.REPLY))
     for created_at, data in session.execute(
         select(Activity.created_at, Activity.data).where(
