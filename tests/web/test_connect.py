@@ -32,6 +32,7 @@ from socialdesk.channels.models import BrandAccount, Health
 from socialdesk.common.clock import FrozenClock
 from socialdesk.common.crypto import decrypt_json
 from socialdesk.connectors.base import AuthError, SendError
+from socialdesk.connectors.email import check as email_check
 from socialdesk.connectors.email.config import EmailAccount, ServerConfig
 from socialdesk.db.session import get_sessionmaker
 from socialdesk.web import connect as web_connect
@@ -778,7 +779,7 @@ def test_email_settings_checked_before_connecting(
 def test_real_smtp_check_names_an_unreachable_server() -> None:
     server = ServerConfig(host="127.0.0.1", port=1, security="none", username="u", password="p")
     with pytest.raises(SendError, match=r"SMTP server 127\.0\.0\.1:1 could not be reached"):
-        web_connect.check_smtp(server, 2.0)
+        email_check.check_smtp(server, 2.0)
 
 
 # -- Facebook -----------------------------------------------------------------------------

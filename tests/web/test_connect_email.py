@@ -14,9 +14,9 @@ from sqlalchemy import select
 from socialdesk.channels.models import BrandAccount, Health
 from socialdesk.common.crypto import decrypt_json
 from socialdesk.connectors.base import AuthError
+from socialdesk.connectors.email import check as email_check
 from socialdesk.connectors.email.config import ServerConfig
 from socialdesk.db.session import get_sessionmaker
-from socialdesk.web import connect as web_connect
 from tests.integration.email.servers import MailServers, Unavailable, running_mail_servers
 from tests.web.conftest import Desk, login
 
@@ -120,11 +120,11 @@ def test_check_smtp_against_the_real_server(mail_servers: MailServers) -> None:
     good = ServerConfig(
         mail_servers.host, mail_servers.smtp_port, "none", box.address, box.password
     )
-    web_connect.check_smtp(good, 5.0)
+    email_check.check_smtp(good, 5.0)
     bad = ServerConfig(mail_servers.host, mail_servers.smtp_port, "none", box.address, "nope")
     with pytest.raises(AuthError, match="refused the login: 535"):
-        web_connect.check_smtp(bad, 5.0)
+        email_check.check_smtp(bad, 5.0)
     # The server offers no STARTTLS on loopback: asking for it is refused, not ignored.
     starttls = ServerConfig(mail_servers.host, mail_servers.smtp_port, "starttls", "", "")
     with pytest.raises(AuthError, match="STARTTLS"):
-        web_connect.check_smtp(starttls, 5.0)
+        email_check.check_smtp(starttls, 5.0)
