@@ -3,17 +3,23 @@ raw events pushed by an integration, idempotent on their native id."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from fastapi.testclient import TestClient
 from tests.api.conftest import Desk, bearer
+from tests.connectors.fake_http import FakeProvider, recorded
 
+import socialdesk.connectors.x as x_pkg
 from socialdesk.channels import service as channels_service
 from socialdesk.channels.models import BrandAccount
+from socialdesk.connectors import registry
+from socialdesk.connectors.x import XConnector
 from socialdesk.db.session import session_scope
 
+X_ME = Path(x_pkg.__file__).parent / "fixtures" / "responses" / "users_me.json"
 SECRET = "s3cr3t-access-token-0f-the-brand"
 NEW_SECRET = "r0tated-access-token-0f-the-brand"
 
@@ -257,3 +263,38 @@ def test_pushing_to_an_account_without_an_installed_connector_is_409(
     )
     assert response.status_code == 409
     assert "no connector for channel 'bluesky'" in response.json()["error"]["message"]
+
+
+def test_check_signs_in_with_the_stored_credentials(client: TestClient, desk: Desk) -> None:
+    """POST /brand-accounts/{id}/check: admins only; the answer names who the network says the
+    account is, and the account's health follows; the credentials stay write-only."""
+    x_network = FakeProvider().on("GET", "/2/users/me", recorded(X_ME))
+    owner = bearer(desk.a.owner_token)
+    created = client.post(
+        "/api/brand-accounts",
+        json={"kind": "x", "handle": "@TweepyDev", "credentials": {"access_token": SECRET}},
+        headers=owner,
+    )
+    assert created.status_code == 201, created.text
+    account_id = created.json()["id"]
+    with registry.override(XConnector(transport=x_network.transport, sleep=lambda _: None)):
+        denied = client.post(
+            f"/api/brand-accounts/{account_id}/check", headers=bearer(desk.a.agent_token)
+        )
+        assert denied.status_code == 403
+        elsewhere = client.post(
+            f"/api/brand-accounts/{account_id}/check", headers=bearer(desk.b.owner_token)
+        )
+        assert elsewhere.status_code == 404
+        assert x_network.requests == []
+        checked = client.post(f"/api/brand-accounts/{account_id}/check", headers=owner)
+    assert checked.status_code == 200, checked.text
+    body = checked.json()
+    assert body["ok"] is True
+    assert body["detail"] == "signed in as @TweepyDev"
+    assert body["health_changed"] is True
+    assert body["account"]["health"] == "ok"
+    assert body["account"]["health_checked_at"] == body["checked_at"]
+    assert SECRET not in checked.text
+    [call] = x_network.sent("GET", "/2/users/me")
+    assert call.headers["authorization"] == f"Bearer {SECRET}"

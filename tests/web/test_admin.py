@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+from pathlib import Path
 from typing import TypeVar
 
 import pyotp
@@ -14,18 +15,23 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
+import socialdesk.connectors.x as x_pkg
 from socialdesk.accounts.models import AuditEvent, Member, Role, Team, TeamMembership
 from socialdesk.channels.models import BrandAccount, EventStatus, InboundEvent
 from socialdesk.common import clock
 from socialdesk.common.crypto import decrypt_json
+from socialdesk.connectors import registry
 from socialdesk.connectors.web.connector import MESSAGE_EVENT
+from socialdesk.connectors.x import XConnector
 from socialdesk.conversations.models import Message
 from socialdesk.db.base import Base
 from socialdesk.db.session import get_sessionmaker
 from tests.conftest import JobRunner
+from tests.connectors.fake_http import FakeProvider, recorded, response
 from tests.factories import accounts
 from tests.web.conftest import Desk, csrf_from, login, new_conversation
 
+X_ME = Path(x_pkg.__file__).parent / "fixtures" / "responses" / "users_me.json"
 LINK = re.compile(r'id="invite-link">([^<]+)<')
 RESET = re.compile(r'id="reset-link">([^<]+)<')
 
@@ -347,6 +353,55 @@ def test_account_pages_say_what_the_reply_box_will_say_of_an_account_not_set_up(
     assert "Ready: nothing a reply needs is missing" in page
     assert ">Reconnect</a>" in page
     assert "Replies cannot go out" not in client.get("/admin/accounts").text
+
+
+def test_check_now_signs_in_and_shows_what_the_network_answered(
+    client: TestClient, desk: Desk
+) -> None:
+    # The first check is answered as recorded; then the token is refused.
+    x_network = FakeProvider().on(
+        "GET", "/2/users/me", recorded(X_ME), response(401, {"title": "Unauthorized"})
+    )
+    with registry.override(XConnector(transport=x_network.transport, sleep=lambda _: None)):
+        csrf = login(client, desk.owner)
+        made = client.post(
+            "/admin/accounts",
+            data={"kind": "x", "handle": "@TweepyDev", "display_name": "Dev", "csrf_token": csrf},
+        )
+        path = made.headers["location"]
+        assert "Check now" not in client.get(path).text  # nothing to sign in with yet
+        client.post(
+            f"{path}/credentials",
+            data={"cred_key_0": "access_token", "cred_value_0": "t-1", "csrf_token": csrf},
+        )
+        page = client.get(path).text
+        assert f'action="{path}/check"' in page
+        assert 'id="health">unknown<' in page
+
+        forged = client.post(f"{path}/check", data={"csrf_token": "forged"})
+        assert forged.status_code == 403
+        assert x_network.requests == []
+
+        checked = client.post(f"{path}/check", data={"csrf_token": csrf})
+        assert checked.status_code == 200, checked.text
+        result = checked.text.split('id="check-result"')[1].split("</p>")[0]
+        assert 'class="check-result check-ok"' in result
+        assert "signed in as @TweepyDev" in result
+        assert 'id="health">ok<' in checked.text
+        assert len(x_network.sent("GET", "/2/users/me")) == 1
+
+        refused = client.post(f"{path}/check", data={"csrf_token": csrf})
+        assert refused.status_code == 200
+        assert 'class="check-result check-failed"' in refused.text
+        assert 'id="health">unhealthy<' in refused.text
+        assert "expired or was revoked" in refused.text
+
+    # The website account signs in nowhere: no button, and a post is refused by name.
+    web_path = f"/admin/accounts/{desk.web.id}"
+    assert "Check now" not in client.get(web_path).text
+    refused_web = client.post(f"{web_path}/check", data={"csrf_token": csrf})
+    assert refused_web.status_code == 422
+    assert "Website accounts sign in to no network" in refused_web.text
 
 
 def test_web_account_page_offers_the_chat_link_and_widget(client: TestClient, desk: Desk) -> None:

@@ -128,3 +128,34 @@ def test_check_smtp_against_the_real_server(mail_servers: MailServers) -> None:
     starttls = ServerConfig(mail_servers.host, mail_servers.smtp_port, "starttls", "", "")
     with pytest.raises(AuthError, match="STARTTLS"):
         email_check.check_smtp(starttls, 5.0)
+
+
+def test_check_now_logs_in_to_both_real_servers_and_names_a_refusal(
+    client: TestClient, desk: Desk, mail_servers: MailServers
+) -> None:
+    """A connected mailbox checked later: both logins are made again with the stored
+    credentials; a password changed since is named by the server that refused it."""
+    box = mail_servers.mailbox("care", "desk.test")
+    csrf = login(client, desk.owner)
+    client.post(
+        f"{PREFIX}/email",
+        data={**_form(mail_servers, box.address, box.password), "csrf_token": csrf},
+    )
+    [account] = _mail_accounts()
+    path = f"/admin/accounts/{account.id}"
+    checked = client.post(f"{path}/check", data={"csrf_token": csrf})
+    assert checked.status_code == 200, checked.text
+    assert f"signed in as {box.address}" in checked.text
+    assert 'id="health">ok<' in checked.text
+
+    client.post(
+        f"{path}/credentials",
+        data={"cred_key_0": "password", "cred_value_0": "changed-since", "csrf_token": csrf},
+    )
+    refused = client.post(f"{path}/check", data={"csrf_token": csrf})
+    result = refused.text.split('id="check-result"')[1].split("</p>")[0]
+    assert "check-failed" in result
+    assert f"IMAP server {mail_servers.host}:{mail_servers.imap_port} refused the login" in result
+    [stored] = _mail_accounts()
+    assert stored.health == Health.UNHEALTHY.value
+    assert mail_servers.deliveries == []  # checking sends nothing

@@ -8,6 +8,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Response, status
 
+from socialdesk.channels import health
 from socialdesk.channels import service as channels_service
 from socialdesk.channels.models import BrandAccount
 from socialdesk.channels.schemas import (
@@ -15,6 +16,7 @@ from socialdesk.channels.schemas import (
     BrandAccountPage,
     BrandAccountRead,
     BrandAccountUpdate,
+    ConnectionCheckRead,
     EventAccepted,
     EventPush,
 )
@@ -141,6 +143,26 @@ def update_account(
             db, account=account, display_name=body.display_name, settings=body.settings
         )
     return _read(account)
+
+
+@router.post(
+    "/{brand_account_id}/check",
+    summary="Sign in to the account's network with its stored credentials; nothing is sent",
+    responses=error_responses(404),
+)
+def check_account(account: Account, db: DB, actor: ChannelAdmin) -> ConnectionCheckRead:
+    account_id, organization_id = account.id, actor.organization_id
+    # No transaction stays open (on SQLite: no write lock held) while the network answers;
+    # nothing of this session may be read again until the check is done.
+    db.rollback()
+    checked = health.check_connection(organization_id=organization_id, brand_account_id=account_id)
+    return ConnectionCheckRead(
+        ok=checked.ok,
+        detail=checked.detail,
+        checked_at=checked.checked_at,
+        health_changed=checked.health_changed,
+        account=_read(db.get_one(BrandAccount, account_id)),
+    )
 
 
 def _check_parses(account: BrandAccount, event: RawEvent) -> None:

@@ -80,6 +80,19 @@ class BrandAccountRead(ReadModel):
     created_at: UTCTimestamp
 
 
+class ConnectionCheckRead(ReadModel):
+    """What signing in to the account's network with its stored credentials found."""
+
+    ok: bool = Field(description="The network knows the account by its stored credentials")
+    detail: str = Field(description="Who the network says the account is, or why the check failed")
+    checked_at: UTCTimestamp
+    health_changed: bool = Field(
+        description="Whether the account's health was recorded: not when the network could "
+        "not be reached (its health stays as it was) or the account is not set up"
+    )
+    account: BrandAccountRead
+
+
 class BrandAccountPage(PageOut[BrandAccountRead]):
     pass
 

@@ -223,6 +223,17 @@ class SendReadiness(Protocol):
     def not_ready(self, account: AccountContext) -> str | None: ...
 
 
+@runtime_checkable
+class CredentialCheck(Protocol):
+    """Optional: connectors whose account signs in to its network. Makes one cheap
+    authenticated call that sends and reads nothing, and returns the account as the network
+    knows it. Raises :class:`AuthError` when the credentials are refused and another
+    :class:`ConnectorError` when the network cannot be reached. An admin's "Check now" and
+    the connect pages ask this."""
+
+    def verify_credentials(self, account: AccountContext) -> Identity: ...
+
+
 def config_problem(read: Callable[[AccountContext], object], account: AccountContext) -> str | None:
     """Why ``read`` (a connector's reader of its account settings and credentials) refuses
     ``account``, or None: for :class:`SendReadiness`."""

@@ -25,6 +25,7 @@ from socialdesk.accounts import service as accounts_service
 from socialdesk.accounts.models import Invitation, Member, Role, Team, TeamMembership
 from socialdesk.accounts.permissions import Permission
 from socialdesk.accounts.permissions import has as has_permission
+from socialdesk.channels import health
 from socialdesk.channels import service as channels_service
 from socialdesk.channels.models import BrandAccount, BrandAccountAccess
 from socialdesk.common import clock, spreadsheet
@@ -748,6 +749,8 @@ def _account_context(
         "credentials_set": account.credentials_encrypted is not None,
         # What the reply box says of this account, so the admin sees it where it is fixed.
         "send_problem": channels_service.send_problem(account),
+        "can_check": health.can_check(account),
+        "check": None,
         "credential_rows": range(CREDENTIAL_ROWS),
         "members": [
             m
@@ -831,6 +834,35 @@ def account_credentials(
 
     error = attempt(db, "credentials", act)
     return _account_answer(request, db, actor, account, error)
+
+
+@router.post("/admin/accounts/{account_id}/check")
+def account_check(
+    request: Request, account_id: PathId, actor: ChannelAdmin, form: forms.PostedForm, db: DB
+) -> Response:
+    """Sign in to the account's network now and show what it answered."""
+    _account(db, actor, account_id)  # another organization's account is a 404
+    organization_id = actor.organization_id
+    # No transaction stays open (on SQLite: no write lock held) while the network answers;
+    # nothing of this session may be read again until the check is done.
+    db.rollback()
+    found: list[health.ConnectionCheck] = []
+    error = attempt(
+        db,
+        "check",
+        lambda: found.append(
+            health.check_connection(organization_id=organization_id, brand_account_id=account_id)
+        ),
+    )
+    account = _account(db, actor, account_id)
+    context = _account_context(db, actor, account, error)
+    context["check"] = found[0] if found else None
+    return render(
+        request,
+        "admin/account.html",
+        context,
+        status_code=UNPROCESSABLE if error is not None else 200,
+    )
 
 
 @router.post("/admin/accounts/{account_id}/events/retry")

@@ -12,6 +12,7 @@ from socialdesk.connectors.base import (
     AuthError,
     Capabilities,
     ChannelKind,
+    Identity,
     InboundMessage,
     LengthCounting,
     OutboundRequest,
@@ -21,6 +22,7 @@ from socialdesk.connectors.base import (
     SendResult,
     config_problem,
 )
+from socialdesk.connectors.email.check import check_imap, check_smtp
 from socialdesk.connectors.email.config import EmailAccount, ServerConfig
 from socialdesk.connectors.email.parse import IGNORED_EVENTS, SUPPORTED_EVENTS, parse_event
 from socialdesk.connectors.email.poll import (
@@ -71,9 +73,13 @@ class EmailConnector:
         smtp: SmtpFactory = smtp_for,
         mailbox: MailboxFactory = open_imap,
         now: Callable[[], datetime] | None = None,
+        check_imap: Callable[[EmailAccount], None] = check_imap,
+        check_smtp: Callable[[ServerConfig, float], None] = check_smtp,
     ) -> None:
         self._smtp = smtp
         self._mailbox = mailbox
+        self._check_imap = check_imap
+        self._check_smtp = check_smtp
         self._now = now or clock.now
 
     def parse(self, event: RawEvent) -> list[InboundMessage]:
@@ -85,6 +91,17 @@ class EmailConnector:
     def send(self, account: AccountContext, request: OutboundRequest) -> SendResult:
         config = EmailAccount.from_context(account)
         return send_message(self._smtp(config), account=config, request=request, now=self._now)
+
+    def verify_credentials(self, account: AccountContext) -> Identity:
+        """Log in to both servers (IMAP, with the mailbox selected, and SMTP), reading and
+        sending nothing. Raises AuthError naming the server that refused, SendError when one
+        cannot be reached. The identity is the brand's address."""
+        config = EmailAccount.from_context(account)
+        self._check_imap(config)
+        self._check_smtp(smtp_server(config), config.timeout)
+        return Identity(
+            native_id=config.address, handle=config.address, display_name=config.display_name
+        )
 
     def poll(self, account: AccountContext, cursor: str | None) -> PollResult:
         config = EmailAccount.from_context(account)
