@@ -122,8 +122,7 @@ def test_a_network_that_cannot_answer_now_leaves_the_health_as_it_was(
     assert not checked.ok
     assert not checked.health_changed
     assert checked.detail == (
-        "X answered 503 Service Unavailable: Service Unavailable; health unchanged: check again "
-        "later"
+        "X answered 503 Service Unavailable; health unchanged: check again later"
     )
     stored = _stored(session, account)
     assert (stored.health, stored.health_checked_at) == (Health.UNKNOWN.value, None)

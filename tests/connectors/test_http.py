@@ -198,3 +198,13 @@ def test_default_error_statuses() -> None:
     busy = default_error("P", httpx.Response(503, request=request))
     assert isinstance(busy, SendError)
     assert busy.retryable is True
+
+
+def test_a_detail_that_only_repeats_the_status_is_said_once() -> None:
+    request = httpx.Request("GET", "https://p.example/x")
+    repeated = httpx.Response(503, json={"title": "Service Unavailable"}, request=request)
+    assert default_error("P", repeated).reason == "P answered 503 Service Unavailable"
+    told = httpx.Response(403, json={"detail": "Your app lacks tweet.write"}, request=request)
+    assert default_error("P", told).reason == (
+        "P answered 403 Forbidden: Your app lacks tweet.write"
+    )

@@ -365,7 +365,9 @@ def error_detail(response: httpx.Response) -> str:
 def _status_reason(provider: str, response: httpx.Response) -> str:
     detail = error_detail(response)
     base = f"{provider} answered {response.status_code} {response.reason_phrase}".rstrip()
-    return f"{base}: {detail}" if detail else base
+    if not detail or detail.casefold() == response.reason_phrase.casefold():
+        return base  # "503 Service Unavailable", not "...: Service Unavailable" again
+    return f"{base}: {detail}"
 
 
 def _int(value: str | None) -> int | None:
