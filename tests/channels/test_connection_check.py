@@ -4,26 +4,33 @@ real X connector answering with recorded traffic, and what the account's health 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from tests.conftest import JobRunner
 from tests.connectors.fake_http import FakeProvider, recorded, response
 from tests.factories import accounts, channels
 
+import socialdesk.connectors.facebook as facebook_pkg
 import socialdesk.connectors.x as x_pkg
 from socialdesk.accounts.models import Organization, Role
 from socialdesk.channels import health
+from socialdesk.channels import jobs as channels_jobs
 from socialdesk.channels import service as channels_service
 from socialdesk.channels.models import BrandAccount, Health
 from socialdesk.common.clock import FrozenClock
 from socialdesk.common.errors import NotFound, ValidationFailed
 from socialdesk.connectors import registry
+from socialdesk.connectors.facebook.connector import FacebookConnector
 from socialdesk.connectors.x import XConnector
 from socialdesk.notifications.models import Notification
 
 ME = Path(x_pkg.__file__).parent / "fixtures" / "responses" / "users_me.json"
+FB = Path(facebook_pkg.__file__).parent / "fixtures" / "responses"
+PAGE_ID = "101234567890123"  # the Page of the recording
 RECORDED_ID = "1072250532645998596"  # @TweepyDev, the account of the recording
 UNAUTHORIZED = {
     "title": "Unauthorized",
@@ -161,3 +168,46 @@ def test_another_organizations_account_is_not_found(
     with pytest.raises(NotFound):
         health.check_connection(organization_id=other.id, brand_account_id=account.id)
     assert network.requests == []
+
+
+def test_accounts_nothing_polls_are_checked_once_a_day(
+    session: Session, org: Organization, clock: FrozenClock, jobs: JobRunner
+) -> None:
+    """A Facebook Page is pushed to, never polled: the daily check finds a Page token that
+    stopped working (recorded Graph answers) before a reply fails on it. Polled accounts,
+    accounts not set up and the website channel are left to their own ways."""
+    graph = FakeProvider().on(
+        "GET",
+        f"/v24.0/{PAGE_ID}",
+        recorded(FB / "page.json"),
+        recorded(FB / "error_token_expired.json"),
+    )
+    page = channels.brand_account(session, org, kind="facebook", page_id=PAGE_ID)
+    channels_service.set_credentials(page, {"page_access_token": "p", "app_secret": "s"})
+    polled = _x_account(session, org)
+    quiet = channels.brand_account(session, org, kind="x", user_id="1", polling_enabled=False)
+    channels_service.set_credentials(quiet, {"access_token": "q"})
+    channels.brand_account(session, org, kind="facebook", page_id="55")  # no credentials
+    channels.brand_account(session, org, kind="web")
+    session.commit()
+    facebook = FacebookConnector(transport=graph.transport, sleep=lambda _: None)
+    with registry.override(facebook):
+        assert health.unwatched_account_ids(session, now=clock.now()) == [page.id, quiet.id]
+        quiet_account = _stored(session, quiet)
+        channels_service.mark_health(quiet_account, healthy=True)  # checked just now
+        session.commit()
+
+        channels_jobs.check_unwatched_accounts()
+        jobs.run_pending()
+        assert _stored(session, page).health == Health.OK.value
+        assert health.unwatched_account_ids(session, now=clock.now()) == []
+
+        clock.advance(health.RECHECK_AFTER + timedelta(minutes=1))
+        assert health.unwatched_account_ids(session, now=clock.now()) == [page.id, quiet.id]
+        channels_jobs.check_unwatched_accounts()
+        jobs.run_pending()
+    stored = _stored(session, page)
+    assert stored.health == Health.UNHEALTHY.value
+    assert "Session has expired" in (stored.health_reason or "")
+    assert len(graph.sent("GET", f"/v24.0/{PAGE_ID}")) == 2
+    assert _stored(session, polled).health_checked_at is None  # its polls check it

@@ -11,7 +11,10 @@ reached right now leaves the account's health as it was and says so.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
 
 from socialdesk.channels import service as channels_service
 from socialdesk.channels.models import BrandAccount
@@ -24,6 +27,7 @@ from socialdesk.connectors.base import (
     ConnectorError,
     CredentialCheck,
     Identity,
+    Poller,
     SendError,
 )
 from socialdesk.db.session import session_scope
@@ -35,6 +39,8 @@ NATIVE_ID_SETTINGS: dict[str, str] = {
     ChannelKind.BLUESKY.value: "did",
     ChannelKind.FACEBOOK.value: "page_id",
 }
+# How long an account that nothing polls goes without a check (unwatched_account_ids).
+RECHECK_AFTER = timedelta(hours=24)
 # How a retryable failure speaks to the job that will retry it; a check is not retried.
 _JOB_RETRY = "; will try again later"
 # Networks whose people are named @handle.
@@ -69,6 +75,37 @@ def who(kind: str, identity: Identity) -> str:
     if handle and kind in _AT_HANDLES and not handle.startswith("@"):
         handle = f"@{handle}"
     return handle or identity.display_name or identity.native_id
+
+
+def unwatched_account_ids(session: Session, *, now: datetime) -> list[int]:
+    """Accounts with credentials that nothing else signs in with regularly, and whose health
+    was last recorded before ``now - RECHECK_AFTER`` (or never): their connector does not
+    poll (a Facebook Page, which the network pushes to) or their polling is switched off. A
+    token that stopped working is then found within a day, not when a reply fails on it.
+    Polled accounts are checked by every poll."""
+    due_before = now - RECHECK_AFTER
+    found = []
+    for account in session.scalars(
+        select(BrandAccount)
+        .where(
+            BrandAccount.credentials_encrypted.is_not(None),
+            or_(
+                BrandAccount.health_checked_at.is_(None),
+                BrandAccount.health_checked_at < due_before,
+            ),
+        )
+        .order_by(BrandAccount.id)
+    ):
+        try:
+            connector = registry.get(account.kind)
+        except NotFound:
+            continue
+        polled = isinstance(connector, Poller) and account.settings.get("polling_enabled", True)
+        if not isinstance(connector, CredentialCheck) or polled:
+            continue
+        if channels_service.send_problem(account) is None:  # not set up: nothing to sign in
+            found.append(account.id)
+    return found
 
 
 def check_connection(*, organization_id: int, brand_account_id: int) -> ConnectionCheck:

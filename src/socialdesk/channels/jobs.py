@@ -48,7 +48,9 @@ from dataclasses import dataclass
 
 import httpx
 
+from socialdesk.channels import health
 from socialdesk.channels import service as channels_service
+from socialdesk.channels.models import BrandAccount
 from socialdesk.common import clock
 from socialdesk.common.crypto import new_token
 from socialdesk.connectors.base import AuthError, ConnectorError, SendError
@@ -130,6 +132,35 @@ def refresh_x_token(payload: Payload) -> None:
         )
     if not stored:
         log.info("X account %s was connected again during renewal; kept the new tokens", account_id)
+
+
+# -- accounts nothing polls ------------------------------------------------------------------
+
+CHECK_JOB = "channels.check_account"
+
+
+@periodic("channels.check_unwatched_accounts", every_minutes=60)
+def check_unwatched_accounts() -> None:
+    """Sign in, once a day, with the accounts that no poll signs in with (health.py)."""
+    with session_scope(write=False) as session:
+        due = health.unwatched_account_ids(session, now=clock.now())
+    queue = jobs.get_queue()
+    for account_id in due:
+        queue.enqueue(CHECK_JOB, {"brand_account_id": account_id})
+
+
+@job(CHECK_JOB, max_attempts=1)
+def check_account(payload: Payload) -> None:
+    """One account's check; a network that cannot answer now is asked again next hour."""
+    account_id = int(payload["brand_account_id"])
+    with session_scope(write=False) as session:
+        account = session.get(BrandAccount, account_id)
+        if account is None:
+            return
+        organization_id = account.organization_id
+    checked = health.check_connection(organization_id=organization_id, brand_account_id=account_id)
+    if not checked.ok:
+        log.warning("brand account %s: check failed: %s", account_id, checked.detail)
 
 
 # -- IMAP IDLE ------------------------------------------------------------------------------
