@@ -54,6 +54,13 @@ TOPICS: tuple[Topic, ...] = (
         ("followup.",),
     ),
     Topic(
+        "replies",
+        "Replies and approvals",
+        "a reply you wrote or own could not be sent, a draft waits for your approval, or an "
+        "approver decided on yours",
+        ("reply.", "approval."),
+    ),
+    Topic(
         "automation",
         "Automation rules",
         "a rule notifies you about a conversation",

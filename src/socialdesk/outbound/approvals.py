@@ -22,6 +22,7 @@ from socialdesk.conversations import service as conversations_service
 from socialdesk.conversations.models import Conversation, DeliveryState, Message
 from socialdesk.events import bus
 from socialdesk.events.types import ApprovalDecided, ApprovalRequested
+from socialdesk.outbound import notices
 from socialdesk.policy.models import Approval, ApprovalStatus
 
 
@@ -40,6 +41,7 @@ def hold(
     )
     session.add(approval)
     session.flush()
+    notices.approval_requested(session, approval=approval, message=message)
     conversation = session.get_one(Conversation, message.conversation_id)
     conversations_service.record(
         session,
@@ -201,6 +203,7 @@ def _after_decision(
     )
     if approval.status == ApprovalStatus.APPROVED.value:
         conversations_service.refresh_aggregates(session, conversation=conversation)
+    notices.approval_decided(session, approval=approval, approver=approver, message=message)
     audit.record(
         session,
         organization_id=approval.organization_id,

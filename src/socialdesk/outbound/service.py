@@ -42,7 +42,7 @@ from socialdesk.events import bus
 from socialdesk.events.types import MessageCreated, MessageDeliveryChanged
 from socialdesk.jobs import queue as jobs
 from socialdesk.jobs.registry import Payload, Retry, job, periodic
-from socialdesk.outbound import approvals, checks
+from socialdesk.outbound import approvals, checks, notices
 from socialdesk.outbound.checks import Decision, Outcome
 from socialdesk.policy import service as policy_service
 from socialdesk.policy import sign
@@ -367,6 +367,7 @@ def _fail(session: Session, message: Message, reason: str) -> None:
     message.delivery_error = reason[:1000]
     message.next_attempt_at = None
     _answer_changed(session, message)
+    notices.reply_failed(session, message=message)
     emit_delivery_state(session, message)
 
 

@@ -1,0 +1,113 @@
+"""Telling people what became of replies: one that could not be sent, a draft waiting for an
+approver, and the approver's decision. Each is a notification in the desk (and by email, unless
+the member turned the "Replies and approvals" topic off), linked to the conversation."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from socialdesk.accounts.models import Member
+from socialdesk.accounts.permissions import ROLE_PERMISSIONS, Permission
+from socialdesk.contacts.models import Contact
+from socialdesk.conversations.models import Conversation, Message
+from socialdesk.notifications import service as notifications_service
+from socialdesk.policy.models import Approval, ApprovalStatus
+
+REPLY_FAILED = "reply.failed"
+APPROVAL_REQUESTED = "approval.requested"
+APPROVAL_DECIDED = "approval.decided"
+# The roles that may approve a held draft.
+APPROVER_ROLES = tuple(
+    sorted(
+        role.value for role, granted in ROLE_PERMISSIONS.items() if Permission.APPROVE in granted
+    )
+)
+_EXCERPT = 300
+
+
+def _customer(session: Session, conversation: Conversation) -> str:
+    contact = session.get(Contact, conversation.contact_id) if conversation.contact_id else None
+    return contact.name if contact is not None and contact.name else "a customer"
+
+
+def _excerpt(text: str) -> str:
+    return text if len(text) <= _EXCERPT else text[: _EXCERPT - 1].rstrip() + "…"
+
+
+def _link(conversation: Conversation) -> str:
+    return f"/conversations/{conversation.id}"
+
+
+def reply_failed(session: Session, *, message: Message) -> None:
+    """A reply failed for good: its author and the conversation's owner are told why, so the
+    customer is not left believing they were answered."""
+    conversation = session.get(Conversation, message.conversation_id)
+    if conversation is None:
+        return
+    told = {message.author_member_id, conversation.assignee_id} - {None}
+    notifications_service.notify(
+        session,
+        organization_id=message.organization_id,
+        member_ids=[m for m in told if m is not None],
+        kind=REPLY_FAILED,
+        title=f"A reply to {_customer(session, conversation)} was not sent",
+        body=f"{message.delivery_error or 'no reason given'}\n\n“{_excerpt(message.text)}”",
+        conversation_id=conversation.id,
+        link=_link(conversation),
+        data={"message_id": message.id},
+    )
+
+
+def approval_requested(session: Session, *, approval: Approval, message: Message) -> None:
+    """A draft is held: everyone who may approve it (not its author) is told, with the rules
+    that held it."""
+    conversation = session.get_one(Conversation, message.conversation_id)
+    approvers = session.scalars(
+        select(Member.id).where(
+            Member.organization_id == message.organization_id,
+            Member.is_active.is_(True),
+            Member.role.in_(APPROVER_ROLES),
+            Member.id != approval.requested_by_id,
+        )
+    ).all()
+    author = session.get(Member, approval.requested_by_id)
+    reasons = "; ".join(str(r.get("explain") or r.get("rule")) for r in approval.reasons)
+    notifications_service.notify(
+        session,
+        organization_id=message.organization_id,
+        member_ids=approvers,
+        kind=APPROVAL_REQUESTED,
+        title=(
+            f"{author.name if author else 'A colleague'}'s reply to "
+            f"{_customer(session, conversation)} waits for approval"
+        ),
+        body=f"{reasons}\n\n“{_excerpt(message.text)}”" if reasons else _excerpt(message.text),
+        conversation_id=conversation.id,
+        link="/approvals",
+        data={"approval_id": approval.id, "message_id": message.id},
+    )
+
+
+def approval_decided(
+    session: Session, *, approval: Approval, approver: Member, message: Message
+) -> None:
+    """The author learns what the approver decided, and why."""
+    conversation = session.get_one(Conversation, message.conversation_id)
+    approved = approval.status == ApprovalStatus.APPROVED.value
+    edited = approved and approval.approved_text not in (None, approval.original_text)
+    what = "approved and sent" if approved else "not approved"
+    if edited:
+        what = "approved with changes and sent"
+    comment = f"{approver.name}: {approval.comment}" if approval.comment else approver.name
+    notifications_service.notify(
+        session,
+        organization_id=message.organization_id,
+        member_ids=[approval.requested_by_id],
+        kind=APPROVAL_DECIDED,
+        title=f"Your reply to {_customer(session, conversation)} was {what}",
+        body=f"{comment}\n\n“{_excerpt(message.text)}”",
+        conversation_id=conversation.id,
+        link=_link(conversation),
+        data={"approval_id": approval.id, "message_id": message.id, "status": approval.status},
+    )
