@@ -138,9 +138,15 @@ def test_counts_and_filters(client: TestClient, desk: Desk) -> None:
         "all": 2,
         "mine": 1,
         "unassigned": 1,
+        "awaiting_reply": 2,
+        "awaiting_customer": 0,
     }
     filtered = client.get("/api/conversations/counts", params={"q": "parcel"}, headers=agent)
     assert filtered.json()["all"] == 1
+    assert filtered.json()["awaiting_reply"] == 1
+    # The waiting-for numbers count every choice, whichever is chosen.
+    chosen = client.get("/api/conversations/counts", params={"awaiting": "customer"}, headers=agent)
+    assert (chosen.json()["awaiting_reply"], chosen.json()["all"]) == (2, 0)
 
 
 def test_conversation_detail(client: TestClient, desk: Desk) -> None:

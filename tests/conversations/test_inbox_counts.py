@@ -15,6 +15,7 @@ from socialdesk.accounts.models import Member
 from socialdesk.conversations import service as conversations_service
 from socialdesk.conversations.models import Conversation, Status
 from socialdesk.conversations.service import (
+    AWAITING,
     STATUS_ALL,
     AssigneeFilter,
     InboxFilter,
@@ -57,6 +58,7 @@ def _shuffle(desk: Desk, seed: int) -> None:
     for c in desk.conversations:
         c.status = rng.choice(list(Status))
         c.assignee_id = rng.choice([None, desk.me.id, desk.other.id])
+        c.last_preview_outbound = rng.random() < 0.4  # the brand had the last word
 
 
 def _listed(session: Session, desk: Desk, flt: InboxFilter) -> int:
@@ -85,6 +87,9 @@ def _expected(session: Session, desk: Desk, flt: InboxFilter, cap: int) -> dict[
     out = {str(s): capped(_listed(session, desk, view)) for s, view in views.items()}
     for key, who in (("mine", AssigneeFilter.ME), ("unassigned", AssigneeFilter.UNASSIGNED)):
         out[key] = capped(_listed(session, desk, InboxFilter(**{**vars(flt), "assignee": who})))
+    for value in AWAITING:
+        waiting = InboxFilter(**{**vars(flt), "awaiting": value})
+        out[f"awaiting_{value}"] = capped(_listed(session, desk, waiting))
     return out
 
 
@@ -102,6 +107,8 @@ FILTERS = [
     InboxFilter(status=STATUS_ALL, query="parcel"),
     InboxFilter(query="refund", assignee=AssigneeFilter.ME),
     InboxFilter(channel="web", status="resolved"),
+    InboxFilter(awaiting="customer"),
+    InboxFilter(status=STATUS_ALL, awaiting="reply", assignee=AssigneeFilter.ME),
 ]
 
 

@@ -286,7 +286,17 @@ def test_waiting_for_a_reply_or_for_the_customer(
     assert waiting not in customers
     assert {answered, waiting} <= listed("")
     page = client.get("/", params={"awaiting": "customer"}).text
-    assert '<option value="customer" selected>' in page
+    assert '<option id="awaiting-customer" value="customer" selected>' in page
+    # Each choice says how many it holds, with the other filters applied; a filter change
+    # brings the numbers in step (swapped out of band with the list).
+    assert f"A reply from us ({len(replies)})</option>" in page
+    assert f"The customer&#39;s answer ({len(customers)})</option>" in page
+    swapped = client.get("/inbox/list", params={"q": "Norway"}, headers={"HX-Request": "true"})
+    assert (
+        '<option id="awaiting-customer" value="customer" hx-swap-oob="true">'
+        "The customer&#39;s answer (1)</option>"
+    ) in swapped.text
+    assert "A reply from us (0)</option>" in swapped.text
     assert '<a href="/" class="link">Reset filters</a>' in page
     bad = client.get("/", params={"awaiting": "us"})
     assert bad.status_code == 422

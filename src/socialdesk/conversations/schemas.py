@@ -81,8 +81,8 @@ class ConversationPage(PageOut[ConversationRead]):
 
 
 class InboxCounts(BaseModel):
-    """How many conversations each status and assignee view shows, with the other filters
-    applied (the numbers beside the inbox's filters)."""
+    """How many conversations each status, assignee and waiting-for view shows, with the other
+    filters applied (the numbers beside the inbox's filters)."""
 
     open: int
     pending: int
@@ -91,6 +91,8 @@ class InboxCounts(BaseModel):
     all: int
     mine: int
     unassigned: int
+    awaiting_reply: int = Field(description="the customer wrote last: waiting for our reply")
+    awaiting_customer: int = Field(description="our reply was last: waiting for the customer")
 
 
 class MessageAuthor(BaseModel):

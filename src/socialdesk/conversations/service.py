@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import enum
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -719,8 +719,8 @@ def count_label(n: int) -> str:
 def counts(
     session: Session, *, organization_id: int, me_id: int | None, flt: InboxFilter
 ) -> dict[str, int]:
-    """How many conversations each status and each assignee view would show, with the other
-    filters applied: the numbers beside the inbox's filters. A number above COUNT_CAP is
+    """How many conversations each status, assignee and waiting-for view would show, with the
+    other filters applied: the numbers beside the inbox's filters. A number above COUNT_CAP is
     reported as COUNT_CAP + 1 ("more than COUNT_CAP"); below it every number is exact."""
     flt = flt.validated()
     by_status = _filtered(
@@ -744,7 +744,32 @@ def counts(
     result["unassigned"] = _capped_count(
         session, by_assignee.where(Conversation.assignee_id.is_(None))
     )
+    result.update(_awaiting_counts(session, organization_id, me_id, flt, result))
     return result
+
+
+def _awaiting_counts(
+    session: Session,
+    organization_id: int,
+    me_id: int | None,
+    flt: InboxFilter,
+    so_far: dict[str, int],
+) -> dict[str, int]:
+    """The numbers of the waiting-for choices. Those waiting for the customer are read from
+    their partial index; those waiting for a reply are the rest of the view (every
+    conversation waits for one or the other), which spares reading every row of it. Only a
+    view above COUNT_CAP counts them one by one."""
+
+    def count(awaiting: str | None) -> int:
+        view = replace(flt, awaiting=awaiting)
+        return _capped_count(
+            session, _filtered(session, organization_id=organization_id, me_id=me_id, flt=view)
+        )
+
+    everyone = so_far[flt.status] if flt.awaiting is None else count(None)
+    customer = count("customer")
+    reply = count("reply") if everyone > COUNT_CAP else everyone - customer
+    return {"awaiting_reply": reply, "awaiting_customer": customer}
 
 
 def tags_for(session: Session, *, conversation_ids: list[int]) -> dict[int, list[str]]:

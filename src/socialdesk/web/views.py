@@ -63,6 +63,8 @@ ASSIGNEE_LABELS = {
     AssigneeFilter.ME.value: "Mine",
     AssigneeFilter.UNASSIGNED.value: "Unassigned",
 }
+# The choices of the "Waiting for" filter (conversations.service.AWAITING).
+AWAITING_LABELS = {"reply": "A reply from us", "customer": "The customer's answer"}
 
 
 def error_page(request: Request, exc: DomainError) -> Response:
@@ -243,6 +245,7 @@ def _inbox_context(
         "directory": directory,
         "status_labels": STATUS_LABELS,
         "assignee_labels": ASSIGNEE_LABELS,
+        "awaiting_labels": AWAITING_LABELS,
         "channel_label": vm.channel_label,
         "triage_choices": vm.TRIAGE_CHOICES,
     }
