@@ -27,9 +27,9 @@ from socialdesk.connectors.base import (
     ConnectorError,
     CredentialCheck,
     Identity,
-    Poller,
     SendError,
 )
+from socialdesk.conversations import flows
 from socialdesk.db.session import session_scope
 
 # The setting in which an account keeps its own id on the network, where it has one: an
@@ -96,12 +96,7 @@ def unwatched_account_ids(session: Session, *, now: datetime) -> list[int]:
         )
         .order_by(BrandAccount.id)
     ):
-        try:
-            connector = registry.get(account.kind)
-        except NotFound:
-            continue
-        polled = isinstance(connector, Poller) and account.settings.get("polling_enabled", True)
-        if not isinstance(connector, CredentialCheck) or polled:
+        if not can_check(account) or flows.is_polled(account):
             continue
         if channels_service.send_problem(account) is None:  # not set up: nothing to sign in
             found.append(account.id)

@@ -345,17 +345,20 @@ class PollOutcome:
     cursor: str | None
 
 
-def pollable_account_ids(session: Session) -> list[int]:
-    """Brand accounts whose connector polls and that are not switched off."""
+def is_polled(account: BrandAccount) -> bool:
+    """Whether the desk polls the account: its connector polls and polling is not switched
+    off (``polling_enabled: false``)."""
     from socialdesk.connectors.base import Poller
 
-    ids = []
-    for account in session.scalars(select(BrandAccount).order_by(BrandAccount.id)):
-        if account.settings.get("polling_enabled", True) is False:
-            continue
-        if account.kind in registry.kinds() and isinstance(registry.get(account.kind), Poller):
-            ids.append(account.id)
-    return ids
+    if account.settings.get("polling_enabled", True) is False:
+        return False
+    return account.kind in registry.kinds() and isinstance(registry.get(account.kind), Poller)
+
+
+def pollable_account_ids(session: Session) -> list[int]:
+    """Brand accounts whose connector polls and that are not switched off."""
+    accounts = session.scalars(select(BrandAccount).order_by(BrandAccount.id))
+    return [account.id for account in accounts if is_polled(account)]
 
 
 def record_poll(
