@@ -73,13 +73,9 @@ class EmailConnector:
         smtp: SmtpFactory = smtp_for,
         mailbox: MailboxFactory = open_imap,
         now: Callable[[], datetime] | None = None,
-        check_imap: Callable[[EmailAccount], None] = check_imap,
-        check_smtp: Callable[[ServerConfig, float], None] = check_smtp,
     ) -> None:
         self._smtp = smtp
         self._mailbox = mailbox
-        self._check_imap = check_imap
-        self._check_smtp = check_smtp
         self._now = now or clock.now
 
     def parse(self, event: RawEvent) -> list[InboundMessage]:
@@ -97,8 +93,8 @@ class EmailConnector:
         sending nothing. Raises AuthError naming the server that refused, SendError when one
         cannot be reached. The identity is the brand's address."""
         config = EmailAccount.from_context(account)
-        self._check_imap(config)
-        self._check_smtp(smtp_server(config), config.timeout)
+        check_imap(config)
+        check_smtp(smtp_server(config), config.timeout)
         return Identity(
             native_id=config.address, handle=config.address, display_name=config.display_name
         )
