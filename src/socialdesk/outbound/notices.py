@@ -45,7 +45,7 @@ def reply_failed(session: Session, *, message: Message) -> None:
     conversation = session.get(Conversation, message.conversation_id)
     if conversation is None:
         return
-    told = {message.author_member_id, conversation.assignee_id} - {None}
+    told = (message.author_member_id, conversation.assignee_id)  # notify() drops repeats
     notifications_service.notify(
         session,
         organization_id=message.organization_id,
