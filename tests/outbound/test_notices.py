@@ -14,9 +14,11 @@ from tests.factories import accounts, channels
 from tests.factories.connectors import RecordingConnector, permanent, transient
 from tests.factories.conversations import inbound, ingest
 
+from socialdesk.accounts import service as accounts_service
 from socialdesk.accounts.models import Role
 from socialdesk.connectors import registry
 from socialdesk.conversations import service as conversations_service
+from socialdesk.conversations.models import Message
 from socialdesk.notifications.models import Notification
 from socialdesk.outbound import approvals, notices
 from socialdesk.outbound import service as outbound
@@ -146,6 +148,40 @@ def test_a_reply_that_fails_for_good_tells_its_author_and_the_owner(
     assert "“We are on it”" in note.body
     assert note.link == f"/conversations/{team.conversation.id}"
     assert team.bystander.id not in told
+
+
+def test_a_failed_reply_nobody_can_hear_of_goes_to_the_team_lead_else_the_admins(
+    session: Session, jobs: JobRunner, fake_x: RecordingConnector
+) -> None:
+    team = Team(session)
+    fake_x.failures = [permanent()]
+    reply = outbound.queue_reply(
+        session, conversation=team.conversation, author=team.author, text="We are on it"
+    )
+    # The author leaves and the conversation is left without an owner before the reply fails.
+    team.author.is_active = False
+    conversations_service.assign(
+        session, conversation=team.conversation, assignee_id=None, actor=team.admin
+    )
+    billing = accounts_service.create_team(session, organization_id=team.org.id, name="Billing")
+    billing.lead_member_id = team.bystander.id
+    conversations_service.set_team(
+        session, conversation=team.conversation, team_id=billing.id, actor=team.admin
+    )
+    session.commit()
+    jobs.run_pending()
+    assert set(_told(session, notices.REPLY_FAILED)) == {team.bystander.id}
+
+    # Without a team lead who is active, the admins hear of it.
+    team.bystander.is_active = False
+    session.commit()
+    fake_x.failures = [permanent()]
+    outbound.retry(session, message=session.get_one(Message, reply.id), actor=team.admin)
+    session.commit()
+    jobs.run_pending()
+    told = _told(session, notices.REPLY_FAILED)
+    assert set(told) == {team.bystander.id, team.admin.id}
+    assert "“We are on it”" in told[team.admin.id].body
 
 
 def test_approvers_are_the_roles_that_may_approve() -> None:

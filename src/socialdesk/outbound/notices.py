@@ -7,7 +7,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from socialdesk.accounts.models import Member
+from socialdesk.accounts.models import Member, Team
 from socialdesk.accounts.permissions import ROLE_PERMISSIONS, Permission
 from socialdesk.contacts.models import Contact
 from socialdesk.conversations.models import Conversation, Message
@@ -39,24 +39,45 @@ def _link(conversation: Conversation) -> str:
     return f"/conversations/{conversation.id}"
 
 
+def _stand_ins(session: Session, conversation: Conversation) -> list[int]:
+    """Who hears of a failed reply when its author and the conversation's owner cannot: the
+    lead of the conversation's team, else the admins."""
+    team = session.get(Team, conversation.team_id) if conversation.team_id else None
+    if team is not None and team.lead_member_id is not None:
+        lead = session.get(Member, team.lead_member_id)
+        if lead is not None and lead.is_active:
+            return [lead.id]
+    return notifications_service.admin_ids(session, organization_id=conversation.organization_id)
+
+
 def reply_failed(session: Session, *, message: Message) -> None:
     """A reply failed for good: its author and the conversation's owner are told why, so the
-    customer is not left believing they were answered."""
+    customer is not left believing they were answered. When neither is an active member (the
+    author left, nobody owns the conversation), the team lead or the admins are told instead."""
     conversation = session.get(Conversation, message.conversation_id)
     if conversation is None:
         return
-    told = (message.author_member_id, conversation.assignee_id)  # notify() drops repeats
-    notifications_service.notify(
-        session,
-        organization_id=message.organization_id,
-        member_ids=[m for m in told if m is not None],
-        kind=REPLY_FAILED,
-        title=f"A reply to {_customer(session, conversation)} was not sent",
-        body=f"{message.delivery_error or 'no reason given'}\n\n“{_excerpt(message.text)}”",
-        conversation_id=conversation.id,
-        link=_link(conversation),
-        data={"message_id": message.id},
-    )
+    title = f"A reply to {_customer(session, conversation)} was not sent"
+    body = f"{message.delivery_error or 'no reason given'}\n\n“{_excerpt(message.text)}”"
+
+    def tell(member_ids: list[int]) -> bool:
+        return bool(
+            notifications_service.notify(
+                session,
+                organization_id=message.organization_id,
+                member_ids=member_ids,
+                kind=REPLY_FAILED,
+                title=title,
+                body=body,
+                conversation_id=conversation.id,
+                link=_link(conversation),
+                data={"message_id": message.id},
+            )
+        )
+
+    told = [m for m in (message.author_member_id, conversation.assignee_id) if m is not None]
+    if not tell(told):
+        tell(_stand_ins(session, conversation))
 
 
 def approval_requested(session: Session, *, approval: Approval, message: Message) -> None:
