@@ -134,6 +134,20 @@ def test_a_network_that_cannot_answer_now_leaves_the_health_as_it_was(
     stored = _stored(session, account)
     assert (stored.health, stored.health_checked_at) == (Health.UNKNOWN.value, None)
     assert session.scalars(select(Notification)).all() == []
+    # Somebody waits for the answer: one retry, not the three the connector gives a job.
+    assert len(network.sent("GET", "/2/users/me")) == 2
+
+
+def test_the_daily_check_is_as_patient_as_a_job(
+    session: Session, org: Organization, network: FakeProvider
+) -> None:
+    account = _x_account(session, org)
+    network.on("GET", "/2/users/me", response(503, {"title": "Service Unavailable"}))
+    checked = health.check_connection(
+        organization_id=org.id, brand_account_id=account.id, person_waiting=False
+    )
+    assert not checked.health_changed
+    assert len(network.sent("GET", "/2/users/me")) == 4
 
 
 def test_an_account_that_is_not_set_up_is_not_sent_to_the_network(

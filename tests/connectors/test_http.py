@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
-from socialdesk.connectors.base import AuthError, SendError
+from socialdesk.connectors.base import AuthError, Patience, SendError, waiting_person
 from socialdesk.connectors.http import (
     HttpClient,
     RetryPolicy,
@@ -114,6 +114,57 @@ def test_unreachable_provider_is_retryable_in_the_end() -> None:
         )
     assert caught.value.retryable is True
     assert len(provider.requests) == 2
+
+
+def test_a_person_waiting_gets_fewer_tries_shorter_pauses_and_timeouts() -> None:
+    provider = FakeProvider().on("GET", "/x", response(503, headers={"Retry-After": "7"}))
+    sleeps = Sleeps()
+    patient = client(provider, sleeps)
+    with (
+        waiting_person(Patience(max_attempts=2, max_wait=2.0, timeout=3.0)),
+        pytest.raises(SendError) as caught,
+    ):
+        patient.request("GET", "https://p.example/x", idempotent=True)
+    # A seven-second wait is longer than a person is asked to wait: given back at once.
+    assert sleeps == []
+    assert len(provider.requests) == 1
+    assert caught.value.retryable is True
+    assert caught.value.retry_after_seconds == 7.0
+    assert provider.requests[0].extensions["timeout"] == {
+        "connect": 3.0,
+        "read": 3.0,
+        "write": 3.0,
+        "pool": 3.0,
+    }
+
+    busy = FakeProvider().on("GET", "/x", response(503))
+    with (
+        waiting_person(Patience(max_attempts=2, max_wait=2.0, timeout=3.0)),
+        pytest.raises(SendError),
+    ):
+        client(busy, sleeps).request("GET", "https://p.example/x", idempotent=True)
+    assert len(busy.requests) == 2  # one retry, not three
+    assert sleeps == [0.5]
+
+    # Outside the block the same client is as patient as before, with its own timeouts.
+    again = FakeProvider().on("GET", "/x", response(503))
+    with pytest.raises(SendError):
+        client(again, Sleeps()).request("GET", "https://p.example/x", idempotent=True)
+    assert len(again.requests) == 4
+    assert again.requests[0].extensions["timeout"]["read"] == 20.0
+
+
+def test_a_person_waiting_never_lengthens_a_short_policy() -> None:
+    provider = FakeProvider().on("GET", "/x", response(503))
+    with (
+        waiting_person(Patience(max_attempts=10, max_wait=60.0, timeout=60.0)),
+        pytest.raises(SendError),
+    ):
+        client(provider, Sleeps(), attempts=1).request(
+            "GET", "https://p.example/x", idempotent=True
+        )
+    assert len(provider.requests) == 1
+    assert provider.requests[0].extensions["timeout"]["connect"] == 5.0
 
 
 @pytest.mark.parametrize(

@@ -10,6 +10,7 @@ reached right now leaves the account's health as it was and says so.
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -28,6 +29,7 @@ from socialdesk.connectors.base import (
     CredentialCheck,
     Identity,
     SendError,
+    waiting_person,
 )
 from socialdesk.conversations import flows
 from socialdesk.db.session import session_scope
@@ -103,10 +105,14 @@ def unwatched_account_ids(session: Session, *, now: datetime) -> list[int]:
     return found
 
 
-def check_connection(*, organization_id: int, brand_account_id: int) -> ConnectionCheck:
+def check_connection(
+    *, organization_id: int, brand_account_id: int, person_waiting: bool = True
+) -> ConnectionCheck:
     """Sign in to the account's network with its stored credentials and record the outcome in
     its health. Raises NotFound for an account of another organization and ValidationFailed
-    for a channel with nothing to sign in to."""
+    for a channel with nothing to sign in to. With ``person_waiting`` (an admin's "Check
+    now"), a network that does not answer is given up on within seconds, not after the
+    retries a job would wait through."""
     with session_scope(write=False) as session:
         account = channels_service.get_or_raise(
             session, organization_id=organization_id, brand_account_id=brand_account_id
@@ -128,7 +134,8 @@ def check_connection(*, organization_id: int, brand_account_id: int) -> Connecti
         )
     healthy: bool | None
     try:
-        me = connector.verify_credentials(context)
+        with waiting_person() if person_waiting else nullcontext():
+            me = connector.verify_credentials(context)
     except AuthError as exc:
         healthy, detail = False, exc.reason
     except SendError as exc:

@@ -158,7 +158,9 @@ def check_account(payload: Payload) -> None:
         if account is None:
             return
         organization_id = account.organization_id
-    checked = health.check_connection(organization_id=organization_id, brand_account_id=account_id)
+    checked = health.check_connection(
+        organization_id=organization_id, brand_account_id=account_id, person_waiting=False
+    )
     if not checked.ok:
         log.warning("brand account %s: check failed: %s", account_id, checked.detail)
 

@@ -11,7 +11,9 @@ See docs/connectors.md for how to write one; ``connectors/_template`` is a folde
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar, Protocol, runtime_checkable
@@ -232,6 +234,42 @@ class CredentialCheck(Protocol):
     the connect pages ask this."""
 
     def verify_credentials(self, account: AccountContext) -> Identity: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Patience:
+    """How long a caller can wait for one call to a network: how many attempts, the longest
+    pause slept before a retry, and the timeout in seconds of connecting and of each read
+    or write."""
+
+    max_attempts: int
+    max_wait: float
+    timeout: float
+
+
+# A person is waiting for the answer (an admin's "Check now"): one retry at most, no long
+# pauses, and a network that does not answer is given up on within seconds. A job keeps its
+# connector's patient defaults, and the queue retries it later.
+WAITING_PERSON = Patience(max_attempts=2, max_wait=2.0, timeout=8.0)
+
+_patience: ContextVar[Patience | None] = ContextVar("socialdesk_patience", default=None)
+
+
+@contextmanager
+def waiting_person(patience: Patience = WAITING_PERSON) -> Iterator[None]:
+    """Calls to networks made in this block (in this thread or task) use ``patience`` where it
+    is shorter than their connector's own. Connectors are shared by every caller, so the
+    caller, not the connector, knows whether somebody waits."""
+    token = _patience.set(patience)
+    try:
+        yield
+    finally:
+        _patience.reset(token)
+
+
+def current_patience() -> Patience | None:
+    """The patience of the enclosing ``waiting_person`` block, or None (a job's defaults)."""
+    return _patience.get()
 
 
 def config_problem(read: Callable[[AccountContext], object], account: AccountContext) -> str | None:

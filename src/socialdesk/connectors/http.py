@@ -11,7 +11,9 @@ provider's errors mean:
   certainly never reached the provider (connection refused, 429), because retrying after an
   unknown outcome could publish the same reply twice;
 * a bucket that the provider reported as exhausted is not hit again before its reset time;
-* failures become :class:`SendError` or :class:`AuthError` with a reason a person can act on.
+* failures become :class:`SendError` or :class:`AuthError` with a reason a person can act on;
+* a call a person waits for (``connectors.base.waiting_person``) is tried fewer times, with
+  shorter timeouts, than the same call made by a job.
 """
 
 from __future__ import annotations
@@ -22,14 +24,14 @@ import random
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 
 from socialdesk.common import clock
-from socialdesk.connectors.base import AuthError, ConnectorError, SendError
+from socialdesk.connectors.base import AuthError, ConnectorError, SendError, current_patience
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +55,10 @@ class RetryPolicy:
     # A wait longer than this is not slept in-process: the caller gets a retryable error with
     # ``retry_after_seconds`` and the job is rescheduled instead of blocking a worker.
     max_wait: float = 30.0
+
+
+def _shorter(own: float | None, limit: float) -> float:
+    return limit if own is None else min(own, limit)
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,7 +101,8 @@ class HttpClient:
         now: Callable[[], datetime] | None = None,
     ) -> None:
         self.provider = provider
-        self.policy = policy or RetryPolicy()
+        self._policy = policy or RetryPolicy()
+        self._timeout = timeout
         self._sleep = sleep
         self._rng = rng
         self._now = now or clock.now
@@ -110,6 +117,32 @@ class HttpClient:
 
     def close(self) -> None:
         self._client.close()
+
+    @property
+    def policy(self) -> RetryPolicy:
+        """The client's retry policy, shortened where somebody waits (``waiting_person``)."""
+        patience = current_patience()
+        if patience is None:
+            return self._policy
+        return replace(
+            self._policy,
+            max_attempts=min(self._policy.max_attempts, patience.max_attempts),
+            max_delay=min(self._policy.max_delay, patience.max_wait),
+            max_wait=min(self._policy.max_wait, patience.max_wait),
+        )
+
+    def timeout(self) -> httpx.Timeout:
+        """The client's timeouts, shortened where somebody waits (``waiting_person``)."""
+        patience = current_patience()
+        if patience is None:
+            return self._timeout
+        own, limit = self._timeout, patience.timeout
+        return httpx.Timeout(
+            connect=_shorter(own.connect, limit),
+            read=_shorter(own.read, limit),
+            write=_shorter(own.write, limit),
+            pool=_shorter(own.pool, limit),
+        )
 
     def request(
         self,
@@ -146,6 +179,7 @@ class HttpClient:
                     params=params,
                     json=json,
                     data=dict(data) if data is not None else None,
+                    timeout=self.timeout(),
                 )
             except httpx.TransportError as exc:
                 delay = self._transport_failure(exc, attempt=attempt, idempotent=idempotent)

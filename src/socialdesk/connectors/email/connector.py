@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime
 from typing import ClassVar
 
@@ -21,6 +22,7 @@ from socialdesk.connectors.base import (
     SendError,
     SendResult,
     config_problem,
+    current_patience,
 )
 from socialdesk.connectors.email.check import check_imap, check_smtp
 from socialdesk.connectors.email.config import EmailAccount, ServerConfig
@@ -93,6 +95,9 @@ class EmailConnector:
         sending nothing. Raises AuthError naming the server that refused, SendError when one
         cannot be reached. The identity is the brand's address."""
         config = EmailAccount.from_context(account)
+        patience = current_patience()
+        if patience is not None and patience.timeout < config.timeout:
+            config = replace(config, timeout=patience.timeout)
         check_imap(config)
         check_smtp(smtp_server(config), config.timeout)
         return Identity(
