@@ -116,3 +116,45 @@ def test_viewers_and_other_organizations_get_nowhere(client: TestClient, desk: D
         f"/api/conversations/{conversation.id}/saved-replies/{reply['id']}", headers=theirs
     )
     assert filled.status_code == 404
+
+
+def test_a_saved_reply_may_belong_to_a_team_and_the_list_offers_what_the_reply_box_does(
+    client: TestClient, desk: Desk
+) -> None:
+    admin = api_headers(desk.session, desk.owner)
+    agent = api_headers(desk.session, desk.ana)  # Ana is in Care, nobody in Billing
+    made = client.post(
+        "/api/saved-replies", headers=admin, json={**BODY, "team_id": desk.billing.id}
+    )
+    assert made.status_code == 201, made.text
+    assert made.json()["team_id"] == desk.billing.id
+    hello = client.post(
+        "/api/saved-replies",
+        headers=admin,
+        json={"shortcut": "hello", "title": "Hello", "text": "Hello {name}"},
+    ).json()
+    assert hello["team_id"] is None
+
+    conversation = desk.write("Where is my refund?", account=desk.x, route=False)
+    every = client.get("/api/saved-replies", headers=agent).json()
+    assert [r["shortcut"] for r in every] == ["hello", "refund"]
+    at_hand = client.get(
+        "/api/saved-replies", headers=agent, params={"conversation_id": conversation.id}
+    )
+    assert [r["shortcut"] for r in at_hand.json()] == ["hello"]
+
+    other = accounts.organization(desk.session, name="Other transit")
+    stranger = accounts.member(desk.session, other, role=Role.OWNER)
+    desk.session.commit()
+    theirs = api_headers(desk.session, stranger)
+    hidden = client.get(
+        "/api/saved-replies", headers=theirs, params={"conversation_id": conversation.id}
+    )
+    assert hidden.status_code == 404
+    foreign_team = client.post(
+        "/api/saved-replies",
+        headers=theirs,
+        json={**BODY, "team_id": desk.billing.id},
+    )
+    assert foreign_team.status_code == 404
+    assert foreign_team.json()["error"]["field"] == "team_id"

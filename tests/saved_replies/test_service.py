@@ -9,8 +9,10 @@ import pytest
 from sqlalchemy import select
 
 from socialdesk.accounts import audit
+from socialdesk.accounts import service as accounts_service
 from socialdesk.accounts.models import AuditEvent
 from socialdesk.common.errors import Conflict, NotFound, ValidationFailed
+from socialdesk.conversations import service as conversations_service
 from socialdesk.policy import service as policy_service
 from socialdesk.saved_replies import service
 from socialdesk.saved_replies.models import SavedReply
@@ -215,3 +217,64 @@ def test_deleting_a_saved_reply_keeps_it_in_the_audit_trail(desk: Desk) -> None:
     assert last is not None
     assert (last.before or {})["shortcut"] == "refund"
     assert last.after == {"change": "deleted"}
+
+
+def test_a_teams_saved_replies_are_at_hand_for_its_members_and_on_its_conversations(
+    desk: Desk,
+) -> None:
+    """Ana is in Care, nobody is in Billing: Billing's answers reach her only on a
+    conversation that Billing owns."""
+    everyone = _add(desk, Draft("hello", "Hello", "Hello {name}"))
+    care = _add(desk, Draft("delay", "Delays", "Sorry for the delay", team_id=desk.care.id))
+    billing = _add(desk, Draft("refund", "Refunds", "A refund", team_id=desk.billing.id))
+    conversation = desk.write("Where is my refund?", account=desk.x, route=False)
+
+    def offered() -> list[str]:
+        only = service.at_hand(member=desk.ana, conversation=conversation)
+        return [
+            r.shortcut for r in service.search(desk.session, organization_id=desk.org.id, only=only)
+        ]
+
+    assert offered() == ["delay", "hello"]
+    conversations_service.set_team(
+        desk.session, conversation=conversation, team_id=desk.billing.id, actor=desk.owner
+    )
+    desk.session.commit()
+    assert offered() == ["delay", "hello", "refund"]
+    # The settings page and the API's plain list show them all.
+    every = service.search(desk.session, organization_id=desk.org.id)
+    assert {r.id for r in every} == {everyone.id, care.id, billing.id}
+
+    # Moving one to everyone is a change like any other, kept in the audit trail.
+    service.update(
+        desk.session, reply=billing, draft=Draft("refund", "Refunds", "A refund"), actor=None
+    )
+    desk.session.commit()
+    assert billing.team_id is None
+    last = desk.session.scalars(
+        select(AuditEvent)
+        .where(AuditEvent.target_type == "saved_reply", AuditEvent.target_id == str(billing.id))
+        .order_by(AuditEvent.id.desc())
+    ).first()
+    assert last is not None
+    assert last.before is not None
+    assert last.after is not None
+    assert (last.before["team_id"], last.after["team_id"]) == (desk.billing.id, None)
+
+
+def test_a_saved_reply_for_a_team_of_another_organization_is_refused(desk: Desk) -> None:
+    other = accounts.organization(desk.session, name="Other transit")
+    theirs = accounts_service.create_team(desk.session, organization_id=other.id, name="Care")
+    desk.session.commit()
+    for team_id in (theirs.id, 999_999):
+        with pytest.raises(NotFound) as refused:
+            service.create(
+                desk.session,
+                organization_id=desk.org.id,
+                draft=Draft("refund", "Refunds", "A refund", team_id=team_id),
+                actor=desk.owner,
+            )
+        assert refused.value.field == "team_id"
+        assert f"team {team_id} does not exist" in refused.value.message
+        desk.session.rollback()
+    assert service.search(desk.session, organization_id=desk.org.id) == []

@@ -35,7 +35,9 @@ _ID = error_responses(403, 404)
 
 
 def _draft(body: SavedReplyWrite) -> service.Draft:
-    return service.Draft(shortcut=body.shortcut, title=body.title, text=body.text)
+    return service.Draft(
+        shortcut=body.shortcut, title=body.title, text=body.text, team_id=body.team_id
+    )
 
 
 def _read(db: Session, replies: list[SavedReply]) -> list[SavedReplyRead]:
@@ -81,7 +83,7 @@ PairDep = Annotated[tuple[Conversation, SavedReply], Depends(_pair)]
 ManagedDep = Annotated[SavedReply, Depends(_managed)]
 
 
-@router.get("/saved-replies", summary="Saved replies", responses=error_responses(403))
+@router.get("/saved-replies", summary="Saved replies", responses=error_responses(403, 404))
 def list_saved_replies(
     db: DB,
     actor: Replier,
@@ -89,8 +91,21 @@ def list_saved_replies(
         str,
         Query(max_length=200, description="Words the shortcut, title or text must all hold"),
     ] = "",
+    conversation_id: Annotated[
+        RowId | None,
+        Query(
+            description="Only those the reply box offers the caller in this conversation: "
+            "everyone's, the caller's teams' and the conversation's team's"
+        ),
+    ] = None,
 ) -> list[SavedReplyRead]:
-    return _read(db, service.search(db, organization_id=actor.organization_id, query=q))
+    only = None
+    if conversation_id is not None:
+        conversation = conversations_service.get_or_raise(
+            db, organization_id=actor.organization_id, conversation_id=conversation_id
+        )
+        only = service.at_hand(member=actor.member, conversation=conversation)
+    return _read(db, service.search(db, organization_id=actor.organization_id, query=q, only=only))
 
 
 @router.post(

@@ -23,6 +23,9 @@ class SavedReply(IdMixin, Base):
     shortcut: Mapped[str] = mapped_column(String(40))
     title: Mapped[str] = mapped_column(String(120))
     text: Mapped[str] = mapped_column(Text)
+    # The team whose answer it is: the reply box offers it to that team's members and on that
+    # team's conversations. None: everyone's.
+    team_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("teams.id"), default=None)
     created_by_id: Mapped[int | None] = mapped_column(
         BigId, ForeignKey("members.id", ondelete="SET NULL"), default=None
     )

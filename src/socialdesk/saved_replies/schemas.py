@@ -22,6 +22,11 @@ class SavedReplyWrite(BaseModel):
         description="At most 5,000 characters; may use {name}, {handle}, {agent} and {brand}",
         examples=["Hi {name}, you can ask for a refund at kestrelvalley.example/refund. ^{agent}"],
     )
+    team_id: int | None = Field(
+        default=None,
+        description="The team whose answer it is: offered in the reply box to its members and "
+        "on its conversations. Null (the default): everyone's",
+    )
 
 
 class ConductRead(BaseModel):
@@ -38,6 +43,7 @@ class SavedReplyRead(ReadModel):
     shortcut: str
     title: str
     text: str
+    team_id: int | None
     created_by_id: int | None
     updated_by_id: int | None
     created_at: UTCTimestamp

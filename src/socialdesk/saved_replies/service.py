@@ -14,10 +14,10 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import case, func, or_, select
+from sqlalchemy import ColumnElement, case, func, or_, select
 from sqlalchemy.orm import Session
 
-from socialdesk.accounts.models import Member
+from socialdesk.accounts.models import Member, Team, TeamMembership
 from socialdesk.common import clock
 from socialdesk.common.errors import Conflict, NotFound, ValidationFailed
 from socialdesk.common.pagination import MAX_ROW_ID
@@ -38,11 +38,13 @@ _SHORTCUT = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 
 @dataclass(frozen=True, slots=True)
 class Draft:
-    """What a saved reply is made of, as a form or the API sends it."""
+    """What a saved reply is made of, as a form or the API sends it. ``team_id``: the team
+    whose answer it is (None: everyone's)."""
 
     shortcut: str
     title: str
     text: str
+    team_id: int | None = None
 
 
 def clean(draft: Draft) -> Draft:
@@ -77,11 +79,24 @@ def clean(draft: Draft) -> Draft:
             f"the text holds at most {MAX_TEXT} characters, not {len(text)}", field="text"
         )
     placeholders.check(text, field="text", what="the text")
-    return Draft(shortcut=shortcut, title=title, text=text)
+    return Draft(shortcut=shortcut, title=title, text=text, team_id=draft.team_id)
 
 
 def _snapshot(reply: SavedReply) -> dict[str, Any]:
-    return {"shortcut": reply.shortcut, "title": reply.title, "text": reply.text}
+    return {
+        "shortcut": reply.shortcut,
+        "title": reply.title,
+        "text": reply.text,
+        "team_id": reply.team_id,
+    }
+
+
+def _team_exists(session: Session, organization_id: int, team_id: int | None) -> None:
+    if team_id is None:
+        return
+    team = session.get(Team, team_id) if 0 < team_id <= MAX_ROW_ID else None
+    if team is None or team.organization_id != organization_id:
+        raise NotFound(f"team {team_id} does not exist", field="team_id")
 
 
 def _taken(session: Session, organization_id: int, shortcut: str, own_id: int | None) -> None:
@@ -107,6 +122,7 @@ def create(
     session: Session, *, organization_id: int, draft: Draft, actor: Member | None
 ) -> SavedReply:
     good = clean(draft)
+    _team_exists(session, organization_id, good.team_id)
     _taken(session, organization_id, good.shortcut, None)
     now = clock.now()
     reply = SavedReply(
@@ -114,6 +130,7 @@ def create(
         shortcut=good.shortcut,
         title=good.title,
         text=good.text,
+        team_id=good.team_id,
         created_by_id=actor.id if actor else None,
         updated_by_id=actor.id if actor else None,
         created_at=now,
@@ -128,9 +145,11 @@ def update(
     session: Session, *, reply: SavedReply, draft: Draft, actor: Member | None
 ) -> SavedReply:
     good = clean(draft)
+    _team_exists(session, reply.organization_id, good.team_id)
     _taken(session, reply.organization_id, good.shortcut, reply.id)
     before = _snapshot(reply)
     reply.shortcut, reply.title, reply.text = good.shortcut, good.title, good.text
+    reply.team_id = good.team_id
     if _snapshot(reply) != before:
         reply.updated_at = clock.now()
         reply.updated_by_id = actor.id if actor else None
@@ -144,13 +163,32 @@ def delete(session: Session, *, reply: SavedReply) -> None:
     session.flush()
 
 
+def at_hand(*, member: Member, conversation: Conversation | None) -> ColumnElement[bool]:
+    """Which saved replies the reply box offers ``member`` (in ``conversation``): everyone's,
+    those of the member's teams, and those of the conversation's team, so whoever works a
+    conversation that another team owns has that team's answers too."""
+    teams = select(TeamMembership.team_id).where(TeamMembership.member_id == member.id)
+    offered = or_(SavedReply.team_id.is_(None), SavedReply.team_id.in_(teams))
+    if conversation is not None and conversation.team_id is not None:
+        offered = or_(offered, SavedReply.team_id == conversation.team_id)
+    return offered
+
+
 def search(
-    session: Session, *, organization_id: int, query: str = "", limit: int = LIST_LIMIT
+    session: Session,
+    *,
+    organization_id: int,
+    query: str = "",
+    limit: int = LIST_LIMIT,
+    only: ColumnElement[bool] | None = None,
 ) -> list[SavedReply]:
     """The organization's saved replies by shortcut; with ``query``, those whose shortcut,
     title or text holds every word of it (a leading ``/`` is the shortcut's mark), shortcuts
-    that start with it first. Only ``limit`` rows are read."""
+    that start with it first; with ``only`` (``at_hand``), those it admits. Only ``limit``
+    rows are read."""
     stmt = select(SavedReply).where(SavedReply.organization_id == organization_id)
+    if only is not None:
+        stmt = stmt.where(only)
     words = query.strip().lstrip("/").lower().split()
     for word in words:
         # autoescape: "%" and "_" typed are letters to find, not patterns.
