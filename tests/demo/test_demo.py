@@ -577,7 +577,14 @@ def test_demo_loads_with_every_feature_and_only_once(
         "lost-property": "allow",
         "refund": "approve",
         "replacement-bus": "allow",
+        "season-ticket-pause": "allow",
     }
+    org_teams = db.scalars(select(Team).where(Team.organization_id == org.id)).all()
+    team_of = {r.shortcut: r.team_id for r in saved}
+    assert team_of["season-ticket-pause"] == next(
+        t.id for t in org_teams if t.name == "Tickets & billing"
+    )
+    assert team_of["refund"] is None
     held = [m for m in messages if m.delivery_state == DeliveryState.HELD.value]
     assert [m.text for m in held] == [
         s.text

@@ -14,6 +14,7 @@ from fastapi.testclient import TestClient
 
 from socialdesk.accounts.models import Role
 from socialdesk.common.clock import FrozenClock
+from socialdesk.conversations import service as conversations_service
 from socialdesk.db.session import get_sessionmaker
 from socialdesk.policy import service as policy_service
 from socialdesk.saved_replies import service
@@ -163,6 +164,48 @@ def test_the_reply_box_lists_saved_replies_filled_in_for_its_conversation(
     assert re.findall(r'data-saved-reply="([^"]*)"', every.text) == ["bus", "refund"]
     none = client.get(f"/conversations/{conversation.id}/saved-replies", params={"q": "zzz"})
     assert "No saved reply holds “zzz”." in html.unescape(none.text)
+
+
+def test_a_saved_reply_for_one_team_is_chosen_on_the_form_and_offered_to_that_team(
+    client: TestClient, desk: Desk
+) -> None:
+    csrf = login(client, desk.owner)
+    page = client.get(PAGE)
+    assert '<select id="team_id" name="team_id"' in page.text
+    assert '<option value="">Everyone</option>' in page.text
+    assert f'<option value="{desk.billing.id}">Billing</option>' in page.text
+    data = {"csrf_token": csrf, "title": "Refunds", "text": "Hi {name}, a refund."}
+    made = client.post(PAGE, data={**data, "shortcut": "refund", "team_id": str(desk.billing.id)})
+    assert made.status_code == 303, made.text
+    client.post(PAGE, data={**data, "shortcut": "hello", "team_id": ""})
+    listed = client.get(PAGE).text
+    assert f'<span class="tag" data-team="{desk.billing.id}">Billing</span>' in listed
+    reply_id = int(re.findall(r'href="/admin/saved-replies/(\d+)"', listed)[1])  # "refund"
+    edit = client.get(f"{PAGE}/{reply_id}").text
+    assert f'<option value="{desk.billing.id}" selected>Billing</option>' in edit
+
+    # A team that is not a number, or not one of the organization's, is refused by name.
+    for bad, words in (("billing", "team_id must be a number"), ("999999", "team 999999 does")):
+        refused = client.post(PAGE, data={**data, "shortcut": "other", "team_id": bad})
+        assert refused.status_code == 422
+        assert words in html.unescape(refused.text)
+        assert (
+            '<select id="team_id" name="team_id" aria-invalid="true" '
+            'aria-describedby="error-saved-reply team-help">'
+        ) in refused.text
+    assert [shortcut for shortcut, _, _ in _stored(desk)] == ["hello", "refund"]
+
+    # Ana (Care) is offered Billing's answer only on a conversation Billing owns.
+    conversation = desk.write("Where is my refund?", account=desk.x, route=False)
+    client.cookies.clear()
+    login(client, desk.ana)
+    box = f"/conversations/{conversation.id}/saved-replies"
+    assert re.findall(r'data-saved-reply="([^"]*)"', client.get(box).text) == ["hello"]
+    conversations_service.set_team(
+        desk.session, conversation=conversation, team_id=desk.billing.id, actor=desk.owner
+    )
+    desk.session.commit()
+    assert re.findall(r'data-saved-reply="([^"]*)"', client.get(box).text) == ["hello", "refund"]
 
 
 def test_agents_forged_posts_and_other_organizations_get_nowhere(

@@ -369,6 +369,7 @@ class SavedReplySpec:
     shortcut: str
     title: str
     text: str
+    team: str | None = None  # a team's name: offered to its members and on its conversations
 
 
 SAVED_REPLIES: tuple[SavedReplySpec, ...] = (
@@ -392,6 +393,14 @@ SAVED_REPLIES: tuple[SavedReplySpec, ...] = (
         "Refund for a missed journey",
         "Sorry {name}, you can get your money back for that journey at "
         "kestrelvalley.example/refund; it takes about five working days.",
+    ),
+    # Billing's own answer: offered to its members, and to anyone on a billing conversation.
+    SavedReplySpec(
+        "season-ticket-pause",
+        "Pausing a season ticket",
+        "Hi {name}, you can pause a season ticket for up to 8 weeks once a year under My "
+        "tickets > Pause; the days paused are added at the end. ^{agent}",
+        team="Tickets & billing",
     ),
 )
 

@@ -404,7 +404,12 @@ class _Builder:
             saved_replies_service.create(
                 session,
                 organization_id=org.id,
-                draft=saved_replies_service.Draft(saved.shortcut, saved.title, saved.text),
+                draft=saved_replies_service.Draft(
+                    saved.shortcut,
+                    saved.title,
+                    saved.text,
+                    team_id=self.teams[saved.team].id if saved.team else None,
+                ),
                 actor=self.members["tomas"],
             )
         policy_service.save(

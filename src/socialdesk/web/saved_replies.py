@@ -9,14 +9,18 @@ and works without JavaScript (POST, then a redirect).
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 
 from socialdesk.accounts import permissions
+from socialdesk.accounts import service as accounts_service
 from socialdesk.accounts.permissions import Permission
 from socialdesk.common.deps import DB, Actor, Replier, RoutingAdmin
+from socialdesk.common.errors import ValidationFailed
 from socialdesk.conversations import placeholders
 from socialdesk.conversations import service as conversations_service
 from socialdesk.saved_replies import service
@@ -40,15 +44,28 @@ OUTCOME_WORDS = {
 
 
 def _draft(form: FormData) -> service.Draft:
+    """The form as a draft; a team that is not an id is refused (ValidationFailed)."""
+    return replace(_typed(form), team_id=forms.optional_id(form, "team_id"))
+
+
+def _typed(form: FormData) -> service.Draft:
+    """What was typed, to show again beside a refusal (without the team when it is no id)."""
+    try:
+        team_id = forms.optional_id(form, "team_id")
+    except ValidationFailed:
+        team_id = None
     return service.Draft(
         shortcut=forms.text(form, "shortcut"),
         title=forms.text(form, "title"),
         text=forms.text(form, "text"),
+        team_id=team_id,
     )
 
 
 def _of(reply: SavedReply) -> service.Draft:
-    return service.Draft(shortcut=reply.shortcut, title=reply.title, text=reply.text)
+    return service.Draft(
+        shortcut=reply.shortcut, title=reply.title, text=reply.text, team_id=reply.team_id
+    )
 
 
 def _page(
@@ -62,6 +79,7 @@ def _page(
 ) -> Response:
     query = request.query_params.get("q", "")[:200]
     replies = service.search(db, organization_id=actor.organization_id, query=query, limit=500)
+    teams = accounts_service.list_teams(db, organization_id=actor.organization_id)
     return render(
         request,
         "saved_replies/admin.html",
@@ -73,6 +91,8 @@ def _page(
             "outcome_words": OUTCOME_WORDS,
             "reasons": service.reasons,
             "query": query,
+            "teams": teams,
+            "team_names": {team.id: team.name for team in teams},
             "preview": service.preview,
             "draft": draft,
             "editing": editing,
@@ -94,17 +114,16 @@ def saved_replies_page(request: Request, actor: RoutingAdmin, db: DB) -> Respons
 def create_saved_reply(
     request: Request, actor: RoutingAdmin, form: forms.PostedForm, db: DB
 ) -> Response:
-    draft = _draft(form)
     error = attempt(
         db,
         FORM_NAME,
         lambda: service.create(
-            db, organization_id=actor.organization_id, draft=draft, actor=actor.member
+            db, organization_id=actor.organization_id, draft=_draft(form), actor=actor.member
         ),
     )
     if error is None:
         return RedirectResponse(LIST, status_code=303)
-    return _page(request, db, actor, draft=draft, editing=None, error=error)
+    return _page(request, db, actor, draft=_typed(form), editing=None, error=error)
 
 
 @router.get("/admin/saved-replies/{reply_id}")
@@ -118,13 +137,14 @@ def save_saved_reply(
     request: Request, reply_id: PathId, actor: RoutingAdmin, form: forms.PostedForm, db: DB
 ) -> Response:
     reply = service.get(db, organization_id=actor.organization_id, reply_id=reply_id)
-    draft = _draft(form)
     error = attempt(
-        db, FORM_NAME, lambda: service.update(db, reply=reply, draft=draft, actor=actor.member)
+        db,
+        FORM_NAME,
+        lambda: service.update(db, reply=reply, draft=_draft(form), actor=actor.member),
     )
     if error is None:
         return RedirectResponse(LIST, status_code=303)
-    return _page(request, db, actor, draft=draft, editing=reply, error=error)
+    return _page(request, db, actor, draft=_typed(form), editing=reply, error=error)
 
 
 @router.post("/admin/saved-replies/{reply_id}/delete")
@@ -136,13 +156,19 @@ def delete_saved_reply(reply_id: PathId, actor: RoutingAdmin, db: DB) -> Respons
 
 @router.get("/conversations/{conversation_id}/saved-replies")
 def reply_box_list(request: Request, conversation_id: PathId, actor: Replier, db: DB) -> Response:
-    """The reply box's list: the saved replies matching ``q``, each filled in for this
-    conversation and its reader, ready to go into the box."""
+    """The reply box's list: the saved replies at hand (everyone's, the reader's teams' and
+    the conversation's team's) matching ``q``, each filled in for this conversation and its
+    reader, ready to go into the box."""
     conversation = conversations_service.get_or_raise(
         db, organization_id=actor.organization_id, conversation_id=conversation_id
     )
     query = request.query_params.get("q", "")[:200]
-    found = service.search(db, organization_id=actor.organization_id, query=query)
+    found = service.search(
+        db,
+        organization_id=actor.organization_id,
+        query=query,
+        only=service.at_hand(member=actor.member, conversation=conversation),
+    )
     filled = service.fill_many(db, replies=found, conversation=conversation, agent=actor.member)
     return render(
         request,
