@@ -28,7 +28,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import case, or_, select
 from sqlalchemy.orm import Session
 
 from socialdesk.common import clock
@@ -63,20 +63,23 @@ def history(session: Session, *, conversation_id: int, now: datetime) -> list[Ha
     approval reached the customer when it was approved) and while it is ``ANSWERED``: held,
     rejected and failed replies are no answer."""
     out: list[Happening] = []
-    for direction, at, state in session.execute(
+    inbound = Message.direction == Direction.INBOUND.value
+    for is_inbound, at in session.execute(
         select(
-            Message.direction,
-            conversations_service.said_at(Message.id, Message.created_at),
-            Message.delivery_state,
+            inbound,
+            # Only a reply can have waited for an approver: the customer's messages skip the
+            # approvals lookup.
+            case(
+                (inbound, Message.created_at),
+                else_=conversations_service.said_at(Message.id, Message.created_at),
+            ),
         ).where(
             Message.conversation_id == conversation_id,
             Message.visibility != Visibility.NOTE.value,
+            or_(inbound, Message.delivery_state.in_(conversations_service.ANSWERED)),
         )
     ):
-        if direction == Direction.INBOUND.value:
-            out.append(Happening(min(at, now), Kind.INBOUND))
-        elif state in conversations_service.ANSWERED:
-            out.append(Happening(min(at, now), Kind.REPLY))
+        out.append(Happening(min(at, now), Kind.INBOUND if is_inbound else Kind.REPLY))
     for created_at, data in session.execute(
         select(Activity.created_at, Activity.data).where(
             Activity.conversation_id == conversation_id, Activity.kind == "status_changed"
