@@ -19,8 +19,10 @@ from socialdesk.connectors.base import (
     Visibility,
 )
 from socialdesk.connectors.email import EmailConnector
+from socialdesk.connectors.email.check import check_smtp
 from socialdesk.connectors.email.config import EmailAccount, ServerConfig
 from socialdesk.connectors.email.send import SmtplibTransport, message_id_for, reply_subject
+from socialdesk.connectors.email.smtp import Unreachable
 
 NOW = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
 CUSTOMER = Identity("comma.name@example.com", "comma.name@example.com", "LastßlName, FirstName")
@@ -201,10 +203,22 @@ def test_note_is_never_sent() -> None:
             smtplib.SMTPServerDisconnected("Connection unexpectedly closed"),
             SendError,
             True,
-            "will try again",
+            "stopped answering .*; will try again$",
+        ),
+        (
+            Unreachable(ConnectionRefusedError(111, "Connection refused")),
+            SendError,
+            True,
+            r"could not be reached \(ConnectionRefusedError: .*; will try again$",
         ),
         (ConnectionRefusedError(111, "Connection refused"), SendError, True, "will try again"),
         (TimeoutError("timed out"), SendError, True, "TimeoutError"),
+        (
+            smtplib.SMTPException("No suitable authentication method found."),
+            SendError,
+            True,
+            "session with .*No suitable authentication method",
+        ),
     ],
 )
 def test_smtp_failures_are_mapped(
@@ -237,55 +251,211 @@ def test_server_settings_are_read() -> None:
 
 
 class FakeSMTP:
-    """Stands in for smtplib.SMTP / SMTP_SSL and records the conversation."""
+    """Stands in for smtplib.SMTP / SMTP_SSL and records the conversation; ``failures`` names
+    the steps that raise, and what."""
 
     calls: list[tuple[str, Any]] = []
+    failures: dict[str, OSError] = {}
 
     def __init__(self, host: str, port: int, **kwargs: Any) -> None:
-        FakeSMTP.calls.append(("connect", (host, port, sorted(kwargs))))
+        self._step("connect", (host, port, sorted(kwargs)))
+
+    def _step(self, name: str, detail: Any = None) -> None:
+        FakeSMTP.calls.append((name, detail))
+        if name in FakeSMTP.failures:
+            raise FakeSMTP.failures[name]
 
     def ehlo(self) -> None:
-        FakeSMTP.calls.append(("ehlo", None))
+        self._step("ehlo")
 
     def starttls(self, *, context: ssl.SSLContext) -> None:
-        FakeSMTP.calls.append(("starttls", context.verify_mode == ssl.CERT_REQUIRED))
+        self._step("starttls", context.verify_mode == ssl.CERT_REQUIRED)
 
     def login(self, user: str, password: str) -> None:
-        FakeSMTP.calls.append(("login", user))
+        self._step("login", user)
 
     def send_message(self, message: EmailMessage) -> None:
-        FakeSMTP.calls.append(("send_message", message["Message-ID"]))
+        self._step("send_message", message["Message-ID"])
 
     def quit(self) -> None:
-        FakeSMTP.calls.append(("quit", None))
+        self._step("quit")
 
     def close(self) -> None:
-        FakeSMTP.calls.append(("close", None))
+        self._step("close")
 
 
-@pytest.mark.parametrize(
-    ("security", "klass", "expected"),
-    [
-        (
-            "starttls",
-            "SMTP",
-            ["connect", "ehlo", "starttls", "ehlo", "login", "send_message", "quit"],
-        ),
-        ("ssl", "SMTP_SSL", ["connect", "ehlo", "login", "send_message", "quit"]),
-        ("none", "SMTP", ["connect", "ehlo", "login", "send_message", "quit"]),
-    ],
-)
-def test_smtplib_conversation(
-    monkeypatch: pytest.MonkeyPatch, security: str, klass: str, expected: list[str]
-) -> None:
+@pytest.fixture
+def fake_smtp(monkeypatch: pytest.MonkeyPatch) -> type[FakeSMTP]:
     FakeSMTP.calls = []
-    monkeypatch.setattr(smtplib, klass, FakeSMTP)
-    server = ServerConfig("smtp.shop.example", 587, security, "user", "pw")
+    FakeSMTP.failures = {}
+    monkeypatch.setattr(smtplib, "SMTP", FakeSMTP)
+    monkeypatch.setattr(smtplib, "SMTP_SSL", FakeSMTP)
+    return FakeSMTP
+
+
+def _message() -> EmailMessage:
     message = EmailMessage()
     message["Message-ID"] = "<m@shop.example>"
-    SmtplibTransport(server, timeout=7).send(message)
+    return message
+
+
+CONVERSATIONS = [
+    ("starttls", ["connect", "ehlo", "starttls", "ehlo", "login", "send_message", "quit"]),
+    ("ssl", ["connect", "ehlo", "login", "send_message", "quit"]),
+    ("none", ["connect", "ehlo", "login", "send_message", "quit"]),
+]
+
+
+@pytest.mark.parametrize(("security", "expected"), CONVERSATIONS)
+def test_smtplib_conversation(
+    monkeypatch: pytest.MonkeyPatch, security: str, expected: list[str]
+) -> None:
+    FakeSMTP.calls = []
+    FakeSMTP.failures = {}
+    klass = "SMTP_SSL" if security == "ssl" else "SMTP"
+    monkeypatch.setattr(smtplib, klass, FakeSMTP)
+    server = ServerConfig("smtp.shop.example", 587, security, "user", "pw")
+    SmtplibTransport(server, timeout=7).send(_message())
     assert [name for name, _ in FakeSMTP.calls] == expected
     connect = FakeSMTP.calls[0][1]
     assert "timeout" in connect[2], "every SMTP connection has a timeout"
     if security == "starttls":
         assert ("starttls", True) in FakeSMTP.calls, "certificates are verified"
+
+
+@pytest.mark.parametrize(("security", "expected"), CONVERSATIONS)
+def test_the_check_opens_the_session_a_send_opens(
+    fake_smtp: type[FakeSMTP], security: str, expected: list[str]
+) -> None:
+    server = ServerConfig("smtp.shop.example", 587, security, "user", "pw")
+    check_smtp(server, 7)
+    checked = list(fake_smtp.calls)
+    fake_smtp.calls = []
+    SmtplibTransport(server, timeout=7).send(_message())
+    assert fake_smtp.calls == [*checked[:-1], ("send_message", "<m@shop.example>"), checked[-1]]
+    assert [name for name, _ in checked] == [name for name in expected if name != "send_message"]
+
+
+def test_no_login_without_a_username(fake_smtp: type[FakeSMTP]) -> None:
+    check_smtp(ServerConfig("localhost", 25, "none", "", ""), 7)
+    assert [name for name, _ in fake_smtp.calls] == ["connect", "ehlo", "quit"]
+
+
+def test_the_socket_is_closed_when_quit_fails(fake_smtp: type[FakeSMTP]) -> None:
+    fake_smtp.failures = {"quit": smtplib.SMTPServerDisconnected("Connection unexpectedly closed")}
+    server = ServerConfig("smtp.shop.example", 587, "starttls", "user", "pw")
+    SmtplibTransport(server, timeout=7).send(_message())  # the mail went: QUIT does not matter
+    assert [name for name, _ in fake_smtp.calls][-3:] == ["send_message", "quit", "close"]
+
+
+WHERE = "SMTP server smtp.shop.example:587"
+
+
+@pytest.mark.parametrize(
+    ("step", "failure", "error", "retryable", "reason"),
+    [
+        (
+            "connect",
+            ConnectionRefusedError(111, "Connection refused"),
+            SendError,
+            True,
+            f"{WHERE} could not be reached (ConnectionRefusedError: [Errno 111] Connection "
+            "refused)",
+        ),
+        (
+            "connect",
+            TimeoutError("timed out"),
+            SendError,
+            True,
+            f"{WHERE} could not be reached (TimeoutError: timed out)",
+        ),
+        (
+            "connect",
+            smtplib.SMTPConnectError(554, b"5.7.1 Service unavailable"),
+            SendError,
+            False,
+            f"{WHERE} answered 554 5.7.1 Service unavailable",
+        ),
+        (
+            "starttls",
+            smtplib.SMTPNotSupportedError("STARTTLS extension not supported by server."),
+            AuthError,
+            None,
+            f"{WHERE} does not support what the settings ask for (STARTTLS extension not "
+            "supported by server.); check smtp_security and smtp_port (465 is ssl, 587 is "
+            "starttls)",
+        ),
+        (
+            "starttls",
+            ssl.SSLCertVerificationError(
+                1, "[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: self-signed"
+            ),
+            AuthError,
+            None,
+            f"TLS with {WHERE} failed ([SSL: CERTIFICATE_VERIFY_FAILED] certificate verify "
+            "failed: self-signed); check smtp_security and the server's certificate",
+        ),
+        (
+            "login",
+            smtplib.SMTPAuthenticationError(535, b"5.7.8 Authentication failed"),
+            AuthError,
+            None,
+            f"{WHERE} refused the login (535 5.7.8 Authentication failed); check the username "
+            "and password (or app password)",
+        ),
+        (
+            "ehlo",
+            smtplib.SMTPServerDisconnected("Connection unexpectedly closed"),
+            SendError,
+            True,
+            f"{WHERE} stopped answering (SMTPServerDisconnected: Connection unexpectedly closed)",
+        ),
+        (
+            "login",
+            TimeoutError("timed out"),
+            SendError,
+            True,
+            f"{WHERE} stopped answering (TimeoutError: timed out)",
+        ),
+        (  # the server offers only mechanisms smtplib does not know (XOAUTH2, say)
+            "login",
+            smtplib.SMTPException("No suitable authentication method found."),
+            AuthError,
+            None,
+            f"{WHERE} does not support what the settings ask for (no login method in common "
+            "with the server: No suitable authentication method found.); check smtp_security "
+            "and smtp_port (465 is ssl, 587 is starttls)",
+        ),
+    ],
+)
+def test_a_check_and_a_send_name_a_failed_step_alike(
+    fake_smtp: type[FakeSMTP],
+    step: str,
+    failure: OSError,
+    error: type[Exception],
+    retryable: bool | None,
+    reason: str,
+) -> None:
+    """The same failure reads the same to the admin who connects the mailbox and on the reply
+    it stopped; only the reply adds that the job will try again. Either way the session ends."""
+    fake_smtp.failures = {step: failure}
+    settings = {"smtp_port": 587, "smtp_security": "starttls"}
+    config = EmailAccount.from_context(account(**settings))
+    assert config.smtp is not None
+    with pytest.raises(error) as checked:
+        check_smtp(config.smtp, 7)
+    assert isinstance(checked.value, AuthError | SendError)
+    assert checked.value.reason == reason
+    check_ended = [name for name, _ in fake_smtp.calls][-1]
+    fake_smtp.calls = []
+    with pytest.raises(error) as sent:
+        EmailConnector(now=lambda: NOW).send(account(**settings), request())
+    assert isinstance(sent.value, AuthError | SendError)
+    assert sent.value.reason == (f"{reason}; will try again" if retryable else reason)
+    if retryable is not None:
+        assert isinstance(checked.value, SendError)
+        assert isinstance(sent.value, SendError)
+        assert checked.value.retryable is sent.value.retryable is retryable
+    if step != "connect":  # a session that was opened is ended, whatever failed in it
+        assert check_ended == "quit"
+        assert [name for name, _ in fake_smtp.calls][-1] == "quit"

@@ -9,59 +9,35 @@ from __future__ import annotations
 
 import email.utils
 import hashlib
-import smtplib
-import ssl
 from collections.abc import Callable
 from datetime import datetime
 from email.message import EmailMessage
 from typing import Protocol
 
-from socialdesk.connectors.base import (
-    AuthError,
-    OutboundRequest,
-    SendError,
-    SendResult,
-    Visibility,
-)
+from socialdesk.connectors.base import OutboundRequest, SendError, SendResult, Visibility
 from socialdesk.connectors.email.config import EmailAccount, ServerConfig
+from socialdesk.connectors.email.smtp import smtp_error, smtp_session
 
 
 class SmtpTransport(Protocol):
-    """Hands one message to a mail server. Raises the ``smtplib`` or socket error it met."""
+    """Hands one message to a mail server. Raises the ``smtplib`` or socket error it met
+    (``smtp.Unreachable`` when the connection could not be opened)."""
 
     def send(self, message: EmailMessage) -> None: ...
 
 
 class SmtplibTransport:
-    """SMTP with ``smtplib``: implicit TLS (``ssl``), ``starttls``, or plain (``none``, for a
-    server on loopback), with a timeout on every socket operation."""
+    """SMTP with ``smtplib``, in the session ``smtp.smtp_session`` opens: implicit TLS
+    (``ssl``), ``starttls``, or plain (``none``, for a server on loopback), with a timeout on
+    every socket operation."""
 
     def __init__(self, server: ServerConfig, *, timeout: float) -> None:
         self.server = server
         self.timeout = timeout
 
     def send(self, message: EmailMessage) -> None:
-        context = ssl.create_default_context()
-        client: smtplib.SMTP
-        if self.server.security == "ssl":
-            client = smtplib.SMTP_SSL(
-                self.server.host, self.server.port, timeout=self.timeout, context=context
-            )
-        else:
-            client = smtplib.SMTP(self.server.host, self.server.port, timeout=self.timeout)
-        try:
-            client.ehlo()
-            if self.server.security == "starttls":
-                client.starttls(context=context)
-                client.ehlo()
-            if self.server.username:
-                client.login(self.server.username, self.server.password)
+        with smtp_session(self.server, timeout=self.timeout) as client:
             client.send_message(message)
-        finally:
-            try:
-                client.quit()
-            except (smtplib.SMTPException, OSError):
-                client.close()
 
 
 def message_id_for(key: str, *, address: str, domain: str) -> str:
@@ -120,43 +96,10 @@ def send_message(
 ) -> SendResult:
     sent_at = now()
     message = build_message(account, request, now=sent_at)
-    server = account.smtp
-    where = f"{server.host}:{server.port}" if server is not None else "the SMTP server"
     try:
         transport.send(message)
-    except smtplib.SMTPAuthenticationError as exc:
-        raise AuthError(
-            f"{where} refused the login ({exc.smtp_code} {_text(exc.smtp_error)}); check the "
-            "username and password (or app password)"
-        ) from exc
-    except smtplib.SMTPNotSupportedError as exc:
-        raise AuthError(
-            f"{where} does not support what the settings ask for ({exc}); check smtp_security "
-            "and smtp_port (465 is ssl, 587 is starttls)"
-        ) from exc
-    except smtplib.SMTPRecipientsRefused as exc:
-        refusals = "; ".join(
-            f"{rcpt}: {code} {_text(text)}" for rcpt, (code, text) in exc.recipients.items()
-        )
-        temporary = all(400 <= code < 500 for code, _ in exc.recipients.values())
-        raise SendError(f"{where} refused the recipient ({refusals})", retryable=temporary) from exc
-    except smtplib.SMTPResponseException as exc:
-        # Sender refused, data refused, or another coded answer: 4xx is temporary, 5xx final.
-        temporary = 400 <= exc.smtp_code < 500
-        raise SendError(
-            f"{where} answered {exc.smtp_code} {_text(exc.smtp_error)}", retryable=temporary
-        ) from exc
-    except ssl.SSLError as exc:
-        raise AuthError(
-            f"TLS with {where} failed ({exc}); check smtp_security and the server's certificate"
-        ) from exc
-    except (smtplib.SMTPException, OSError) as exc:
-        # Refused connection, timeout, dropped line. A retry reuses the Message-ID, so a copy
-        # that did get through is recognised as the same message by the recipient's client.
-        raise SendError(
-            f"could not hand the mail to {where} ({type(exc).__name__}: {exc}); will try again",
-            retryable=True,
-        ) from exc
+    except OSError as exc:  # smtplib's and ssl's errors are OSErrors too
+        raise smtp_error(exc, account.smtp, retrying=True) from exc
     message_id = str(message["Message-ID"]).strip("<>")
     return SendResult(
         native_id=message_id,
@@ -169,7 +112,3 @@ def send_message(
             "references": str(message["References"] or "") or None,
         },
     )
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
