@@ -150,6 +150,15 @@ def _network_failure(where: str, exc: ConnectorError, doing: str) -> ConnectFail
     return ConnectFailed(f"{where} refused {doing}: {_plain(exc.reason)}")
 
 
+def _mail_failure(exc: ConnectorError) -> ConnectFailed:
+    """A mail server's refusal as the page shows it: the reason already names the server
+    (IMAP or SMTP, host and port) and the step that failed."""
+    reason = _plain(exc.reason)
+    if isinstance(exc, SendError) and exc.retryable:
+        return ConnectFailed(f"{reason}: check the address and try again in a moment")
+    return ConnectFailed(reason)
+
+
 def _save(
     request: Request,
     db: Session,
@@ -855,16 +864,9 @@ def email_connect(
         assert config.smtp is not None
         try:
             imap_check(config)
-        except ConnectorError as exc:
-            raise _network_failure(
-                f"the IMAP server {config.imap.host}:{config.imap.port}", exc, "the login"
-            ) from exc
-        try:
             smtp_check(config.smtp, config.timeout)
         except ConnectorError as exc:
-            raise _network_failure(
-                f"the SMTP server {config.smtp.host}:{config.smtp.port}", exc, "the login"
-            ) from exc
+            raise _mail_failure(exc) from exc
         account = _save(
             request,
             db,
