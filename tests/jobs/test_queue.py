@@ -9,7 +9,7 @@ from socialdesk.common.errors import NotFound
 from socialdesk.config import Settings
 from socialdesk.jobs import registry
 from socialdesk.jobs.queue import build_queue, execute
-from socialdesk.jobs.registry import Retry
+from socialdesk.jobs.registry import Later, Retry
 
 CALLS: list[dict[str, object]] = []
 
@@ -40,6 +40,18 @@ def _broken(payload: registry.Payload) -> None:
     if payload.get("gone"):
         raise NotFound("conversation 7 does not exist")
     raise RuntimeError("deadlock detected")
+
+
+WAITED: list[int] = []
+
+
+@registry.job(
+    "tests.paced", max_attempts=2, backoff_seconds=1, on_give_up=lambda p, r: GAVE_UP.append(r)
+)
+def _paced(payload: registry.Payload) -> None:
+    WAITED.append(1)
+    if len(WAITED) <= 3:
+        raise Later("the network's rate is used up", after_seconds=30)
 
 
 def test_sqlite_jobs_survive_a_restart(tmp_path: Path) -> None:
@@ -95,6 +107,22 @@ def test_a_domain_error_gives_up_at_once(tmp_path: Path) -> None:
     assert len(BROKEN) == 1
     assert GAVE_UP == ["conversation 7 does not exist"]
     assert queue.pending_count() == 0
+
+
+def test_a_job_told_to_wait_runs_later_and_the_waits_are_not_attempts(tmp_path: Path) -> None:
+    GAVE_UP.clear()
+    WAITED.clear()
+    queue = build_queue(Settings(var_dir=tmp_path, jobs_backend="memory"))
+    execute("tests.paced", {}, 1, queue=queue)
+    queue.run_pending()
+    assert len(WAITED) == 1  # not run again at once: it waits its 30 seconds
+    assert queue.huey.scheduled_count() == 1
+    for _ in range(3):  # three waits, more than the job's two attempts
+        queue.run_pending(include_scheduled=True)
+    assert len(WAITED) == 4
+    assert GAVE_UP == []
+    assert queue.pending_count() == 0
+    assert queue.huey.scheduled_count() == 0
 
 
 def test_backoff_grows_and_honours_hints() -> None:

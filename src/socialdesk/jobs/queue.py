@@ -23,7 +23,7 @@ from socialdesk.config import Settings, get_settings
 from socialdesk.db.hooks import on_commit
 from socialdesk.db.session import session_scope
 from socialdesk.jobs import intents, registry
-from socialdesk.jobs.registry import Payload, Retry, periodic
+from socialdesk.jobs.registry import Later, Payload, Retry, periodic
 
 log = logging.getLogger(__name__)
 
@@ -144,12 +144,17 @@ def execute(
     Handlers are idempotent (they run in their own transaction, rolled back on error), so a
     second run is safe. A ``DomainError`` (a row that is gone, a refused value) gives up at
     once: running again would fail the same way. The job's intent, if it has one, is settled
-    once it ran or gave up, and moved to the retry's time when it will run again."""
+    once it ran or gave up, and moved to the retry's time when it will run again. ``Later``
+    runs it again after the wait it names, as the same attempt."""
     spec = registry.get(name)
     running = _running_intent.set(intent)
     try:
         spec.handler(payload)
         _settle(intent)
+        return
+    except Later as later:
+        log.info("job %s waits %.0fs: %s", name, later.after_seconds, later.reason)
+        _run_again(name, payload, attempt, later.after_seconds, queue=queue, intent=intent)
         return
     except Retry as retry:
         reason, hint = retry.reason, retry.after_seconds
@@ -172,10 +177,22 @@ def execute(
         return
     delay = registry.backoff_delay(spec, attempt, hint)
     log.info("job %s attempt %d: %s; retrying in %.0fs", name, attempt, reason, delay)
+    _run_again(name, payload, attempt + 1, delay, queue=queue, intent=intent)
+
+
+def _run_again(
+    name: str,
+    payload: Payload,
+    attempt: int,
+    delay: float,
+    *,
+    queue: JobQueue | None,
+    intent: str | None,
+) -> None:
     # huey schedules by the real clock; the intent is read against the desk's clock.
     eta = datetime.now(UTC) + timedelta(seconds=delay)
     _postpone(intent, clock.now() + timedelta(seconds=delay))
-    (queue or get_queue()).enqueue(name, payload, eta=eta, attempt=attempt + 1, intent=intent)
+    (queue or get_queue()).enqueue(name, payload, eta=eta, attempt=attempt, intent=intent)
 
 
 def still_running() -> None:

@@ -21,6 +21,16 @@ class Retry(Exception):
         self.after_seconds = after_seconds
 
 
+class Later(Exception):
+    """Raised by a handler that may not run yet (a rate it must keep): it runs again after
+    ``after_seconds``, and the wait is not an attempt, so it never gives the job up."""
+
+    def __init__(self, reason: str, *, after_seconds: float) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.after_seconds = max(0.0, after_seconds)
+
+
 @dataclass(frozen=True)
 class JobSpec:
     name: str
