@@ -41,6 +41,10 @@ class BrandAccount(IdMixin, Base):
     health_reason: Mapped[str | None] = mapped_column(String(500), default=None)
     health_checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
     poll_cursor: Mapped[str | None] = mapped_column(String(500), default=None)
+    # The window of sends the desk counts against the channel's rate (outbound/pacing.py):
+    # when it started and how many sends it holds.
+    send_window_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    send_window_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 

@@ -41,8 +41,8 @@ from socialdesk.db.session import session_scope
 from socialdesk.events import bus
 from socialdesk.events.types import MessageCreated, MessageDeliveryChanged
 from socialdesk.jobs import queue as jobs
-from socialdesk.jobs.registry import Payload, Retry, job, periodic
-from socialdesk.outbound import approvals, checks, notices
+from socialdesk.jobs.registry import Later, Payload, Retry, job, periodic
+from socialdesk.outbound import approvals, checks, notices, pacing
 from socialdesk.outbound.checks import Decision, Outcome
 from socialdesk.policy import service as policy_service
 from socialdesk.policy import sign
@@ -397,8 +397,17 @@ class _Claimed:
 def deliver(payload: Payload) -> None:
     """Hand one queued message to its connector, in three short transactions: claim, send
     (no database lock held during network I/O), record the outcome."""
-    with session_scope() as session:
-        claimed = _claim(session, int(payload["message_id"]))
+    message_id = int(payload["message_id"])
+    try:
+        with session_scope() as session:
+            claimed = _claim(session, message_id)
+    except Later as later:  # the claim was rolled back: the message is still queued
+        with session_scope() as session:
+            message = _message(session, message_id)
+            if message.delivery_state == DeliveryState.QUEUED.value:
+                message.delivery_error = later.reason
+                emit_delivery_state(session, message)
+        raise
     if claimed is None:
         return
     try:
@@ -454,7 +463,9 @@ def _message(session: Session, message_id: int) -> Message:
 
 def _claim(session: Session, message_id: int) -> _Claimed | None:
     """Move a queued message to "sending" (exactly one worker wins) and prepare its request.
-    Returns None when there is nothing to send, or the last check refused it."""
+    Returns None when there is nothing to send, or the last check refused it. Raises
+    ``Later`` when the account has used its channel's rate (pacing.py): the caller rolls the
+    claim back and the message waits, queued."""
     claimed = session.execute(
         update(Message)
         .where(Message.id == message_id, Message.delivery_state == DeliveryState.QUEUED.value)
@@ -494,6 +505,19 @@ def _claim(session: Session, message_id: int) -> _Claimed | None:
         reasons = "; ".join(r.explain for r in checked.outcome.reasons)
         _fail(session, message, f"refused right before delivery: {reasons}")
         return None
+    now = clock.now()
+    next_window = pacing.take_send(
+        session, brand_account_id=account.id, capabilities=connector.capabilities, now=now
+    )
+    if next_window is not None:
+        raise Later(
+            pacing.describe(
+                connector.capabilities,
+                channels_service.channel_name(account.kind),
+                until=next_window,
+            ),
+            after_seconds=(next_window - now).total_seconds() + 1,
+        )
     recipient = None
     if conversation.contact_id is not None:
         identity = contacts_service.identity_on(
