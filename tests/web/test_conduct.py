@@ -233,10 +233,18 @@ def test_the_approval_queue(
     assert "Held for approval" in html
     assert "wrote a reply that waits for approval" in html  # in the trail
     assert client.get("/approvals").status_code == 403  # agents do not approve
+    assert client.get("/approvals/badge").status_code == 403
+    assert 'id="approvals-badge"' not in html  # nor see the menu's link
 
     csrf = _switch(client, approver)
     queue = client.get("/approvals")
     assert queue.status_code == 200
+    # The menu's link loads the count of drafts waiting.
+    assert 'id="approvals-badge"' in queue.text
+    assert 'hx-get="/approvals/badge"' in queue.text
+    badge = client.get("/approvals/badge")
+    assert badge.headers["cache-control"] == "no-store"
+    assert '<span class="notif-count" aria-label="1 waiting">1</span>' in badge.text
     assert desk.agent.name in queue.text
     assert f'href="/conversations/{conversation_id}"' in queue.text
     assert re.search(
@@ -262,6 +270,7 @@ def test_the_approval_queue(
     )
     assert approved.status_code == 303
     assert "Nothing is waiting for approval" in client.get("/approvals").text
+    assert "notif-count" not in client.get("/approvals/badge").text
     jobs.run_pending()
     with get_sessionmaker(write=False)() as reader:
         approval = reader.get_one(Approval, approval_id)

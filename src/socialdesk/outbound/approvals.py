@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from socialdesk.accounts import audit
@@ -94,6 +94,21 @@ def pending(session: Session, *, organization_id: int, limit: int = 100) -> list
             .order_by(Approval.created_at)
             .limit(limit)
         )
+    )
+
+
+def pending_count(session: Session, *, organization_id: int) -> int:
+    """How many drafts wait for an approver (the menu's count)."""
+    return int(
+        session.scalar(
+            select(func.count())
+            .select_from(Approval)
+            .where(
+                Approval.organization_id == organization_id,
+                Approval.status == ApprovalStatus.PENDING.value,
+            )
+        )
+        or 0
     )
 
 

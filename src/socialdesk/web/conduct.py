@@ -359,6 +359,18 @@ def approvals_page(request: Request, actor: Approver, db: DB) -> Response:
     return _queue_page(request, db, actor)
 
 
+@router.get("/approvals/badge")
+def approvals_badge(request: Request, actor: Approver, db: DB) -> Response:
+    """The header's Approvals link with the count of drafts waiting (an HTMX fragment)."""
+    count = approvals_service.pending_count(db, organization_id=actor.organization_id)
+    return render(
+        request,
+        "conduct/_approvals_badge.html",
+        {"pending_count": count},
+        headers={"Cache-Control": "no-store"},
+    )
+
+
 def _decide(
     request: Request,
     db: Session,

@@ -65,6 +65,7 @@ class Permissions:
     note: bool
     manage: bool
     channels: bool = False  # connect and repair brand accounts
+    approve: bool = False  # let held drafts out, or not
 
     @classmethod
     def of(cls, member: Member) -> Permissions:
@@ -74,6 +75,7 @@ class Permissions:
             note=permissions.has(member, Permission.NOTE),
             manage=permissions.has(member, Permission.MANAGE),
             channels=permissions.has(member, Permission.CHANNELS_MANAGE),
+            approve=permissions.has(member, Permission.APPROVE),
         )
 
 
