@@ -39,6 +39,7 @@ from socialdesk.connectors.base import ChannelKind, Visibility
 from socialdesk.contacts import service as contacts_service
 from socialdesk.contacts.models import Contact
 from socialdesk.contacts.schemas import ContactSummary
+from socialdesk.conversations import batch as batch_service
 from socialdesk.conversations import presence
 from socialdesk.conversations import service as conversations_service
 from socialdesk.conversations.models import Conversation, Message, Status
@@ -46,6 +47,7 @@ from socialdesk.conversations.schemas import (
     ActivityPage,
     ActivityRead,
     AssignBody,
+    BatchBody,
     ConversationPage,
     ConversationRead,
     InboxCounts,
@@ -547,6 +549,30 @@ def correct_triage(
 # -- managing a conversation ----------------------------------------------------------------
 
 _MANAGE = error_responses(403, 404)
+
+
+@router.post(
+    "/conversations/batch",
+    summary="One change to many conversations; all or none",
+    responses=error_responses(403, 404, 409),
+)
+def batch(body: BatchBody, db: DB, actor: Manager) -> list[ConversationRead]:
+    """Resolve, reopen, set pending, assign, claim, hand to a team or tag up to 100
+    conversations in one go, each as its own endpoint would. When one refuses (a conversation
+    to resolve that has open promises: 409), none is changed and the error names it."""
+    changed = batch_service.apply(
+        db,
+        organization_id=actor.organization_id,
+        conversation_ids=body.conversation_ids,
+        what=batch_service.BatchChange(
+            change=batch_service.Change(body.change),
+            assignee_id=body.assignee_id,
+            team_id=body.team_id,
+            tag=body.tag,
+        ),
+        actor=actor.member,
+    )
+    return _conversations(db, changed)
 
 
 @router.post(

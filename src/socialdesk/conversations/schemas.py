@@ -211,6 +211,19 @@ class TagCreate(_Body):
     name: str = Field(min_length=1, max_length=61, description="Letters, digits, spaces, - or _")
 
 
+class BatchBody(_Body):
+    conversation_ids: list[RowId] = Field(
+        min_length=1, max_length=100, description="The conversations to change (at most 100)"
+    )
+    change: Literal["resolve", "reopen", "pending", "assign", "claim", "team", "tag"] = Field(
+        description="resolve, reopen or pending; assign to assignee_id (null: nobody); claim "
+        "for yourself; team to team_id (null: none); tag with tag"
+    )
+    assignee_id: RowId | None = Field(default=None, description="With change assign")
+    team_id: RowId | None = Field(default=None, description="With change team")
+    tag: str = Field(default="", max_length=61, description="With change tag")
+
+
 class PresenceBody(_Body):
     activity: Literal["viewing", "replying", "left"] = Field(
         description="viewing: the conversation is open; replying: writing a reply; left: gone. "
