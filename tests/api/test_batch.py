@@ -97,9 +97,8 @@ def test_one_refusal_changes_none_and_names_the_conversation(
         session, conversation=promised, actor=desk.a.agent, text="We call you back today"
     )
     session.commit()
-    refused = client.post(
-        URL, headers=bearer(desk.a.agent_token), json={"conversation_ids": ids, "change": "resolve"}
-    )
+    everyone = {"conversation_ids": ids, "change": "resolve"}
+    refused = client.post(URL, headers=bearer(desk.a.agent_token), json=everyone)
     assert refused.status_code == 409
     error = refused.json()["error"]
     assert error["message"] == (
@@ -131,9 +130,8 @@ def test_ids_of_another_organization_are_unknown_and_viewers_may_not(
     assert crossed.json()["error"]["message"] == f"conversation {theirs} does not exist"
     assert _statuses(session, [*ids, theirs]) == ["open"] * 4
 
-    viewer = client.post(
-        URL, headers=bearer(desk.a.viewer_token), json={"conversation_ids": ids, "change": "resolve"}
-    )
+    everyone = {"conversation_ids": ids, "change": "resolve"}
+    viewer = client.post(URL, headers=bearer(desk.a.viewer_token), json=everyone)
     assert viewer.status_code == 403
     for body, field in (
         ({"conversation_ids": [], "change": "resolve"}, "conversation_ids"),
