@@ -23,6 +23,7 @@ FORM_ROUTES = [
     ("/conversations/{cid}/snooze", {"preset": "1h"}),
     ("/conversations/{cid}/tags", {"tag": "billing"}),
     ("/conversations/{cid}/tags/remove", {"tag": "billing"}),
+    ("/inbox/batch", {"conversation_ids": "1", "change": "resolve"}),
     ("/conversations/{cid}/messages/{mid}/retry", {}),
     ("/conversations/{cid}/presence", {"activity": "viewing"}),
     ("/logout", {}),

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
@@ -31,8 +32,9 @@ from socialdesk.common.deps import (
     Reader,
     Replier,
 )
-from socialdesk.common.errors import DomainError, NotAuthenticated, NotFound
+from socialdesk.common.errors import DomainError, NotAuthenticated, NotFound, ValidationFailed
 from socialdesk.config import get_settings
+from socialdesk.conversations import batch as batch_service
 from socialdesk.conversations import presence
 from socialdesk.conversations import service as conversations_service
 from socialdesk.conversations.models import Conversation, Message, Priority, Status
@@ -275,6 +277,59 @@ def inbox_list(request: Request, actor: Reader, db: DB) -> Response:
 def inbox_more(request: Request, actor: Reader, db: DB, cursor: str) -> Response:
     query = forms.inbox_query(request.query_params)
     return render(request, "_inbox_rows.html", _inbox_context(db, actor, query, cursor))
+
+
+def _batch_change(form: FormData) -> batch_service.BatchChange:
+    """The bar's choice: resolve, reopen, pending, claim, tag, or assign:ID / team:ID (an empty
+    id: nobody, no team)."""
+    raw = forms.text(form, "change")
+    kind, _, target = raw.partition(":")
+    change = batch_service.change(kind)
+    if change in (batch_service.Change.ASSIGN, batch_service.Change.TEAM):
+        picked = forms.optional_id({"change": target}, "change")
+        if change is batch_service.Change.ASSIGN:
+            return batch_service.BatchChange(change=change, assignee_id=picked)
+        return batch_service.BatchChange(change=change, team_id=picked)
+    return batch_service.BatchChange(change=change, tag=forms.text(form, "tag"))
+
+
+def _picked(form: FormData) -> list[int]:
+    ids = []
+    for raw in form.getlist("conversation_ids"):
+        value = raw if isinstance(raw, str) else ""
+        if not value.isdigit():
+            raise ValidationFailed(
+                f"conversation_ids must be numbers, not {value!r}", field="conversation_ids"
+            )
+        ids.append(int(value))
+    return ids
+
+
+@router.post("/inbox/batch")
+def inbox_batch(request: Request, actor: Manager, form: forms.PostedForm, db: DB) -> Response:
+    """The inbox's bar: one change to the conversations ticked in the list, all or none. Back
+    to the inbox as it was filtered; a refusal is shown in the bar, with the same ones ticked."""
+    back = forms.safe_next(forms.text(form, "next"), "/")
+    picked: list[int] = []
+
+    def act() -> None:
+        picked.extend(_picked(form))
+        batch_service.apply(
+            db,
+            organization_id=actor.organization_id,
+            conversation_ids=picked,
+            what=_batch_change(form),
+            actor=actor.member,
+        )
+
+    error = attempt(db, "batch", act)
+    if error is None:
+        return RedirectResponse(back, status_code=303)
+    query = forms.inbox_query(dict(parse_qsl(urlsplit(back).query)))
+    context = {**_inbox_context(db, actor, query), "batch_error": error, "picked": picked}
+    context["batch_choice"] = forms.text(form, "change")
+    context["batch_tag"] = forms.text(form, "tag")
+    return render(request, "inbox.html", context, status_code=UNPROCESSABLE)
 
 
 # -- one conversation ---------------------------------------------------------------------

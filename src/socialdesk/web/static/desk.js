@@ -288,9 +288,83 @@
     select(row, document.activeElement === document.body);
   });
 
+  // -- inbox: ticking conversations for the bar of changes (#batch-form) ----------------------
+  // The ticks live here, not in the list: a live refresh or "Load more" redraws the rows, and
+  // the boxes of the conversations still shown are ticked again.
+  var picked = new Set();
+
+  function pickBoxes() { return Array.prototype.slice.call(document.querySelectorAll(".row-pick")); }
+
+  function showPicked() {
+    var form = document.getElementById("batch-form");
+    if (!form) return;
+    var boxes = pickBoxes();
+    boxes.forEach(function (box) {
+      box.checked = picked.has(box.value);
+      var row = box.closest(".conv-row");
+      if (row) row.classList.toggle("is-picked", box.checked);
+    });
+    var count = form.querySelector("[data-batch-count]");
+    if (count) {
+      count.textContent = picked.size
+        ? picked.size + " selected"
+        : "Select conversations to change them together";
+    }
+    var all = form.querySelector("[data-batch-all]");
+    if (all) {
+      var ticked = boxes.filter(function (b) { return b.checked; }).length;
+      all.checked = boxes.length > 0 && ticked === boxes.length;
+      all.indeterminate = ticked > 0 && ticked < boxes.length;
+    }
+    var submit = form.querySelector("[data-batch-submit]");
+    if (submit) submit.disabled = picked.size === 0;
+    var change = form.querySelector("#batch-change");
+    var tag = form.querySelector("[data-batch-tag]");
+    if (change && tag) tag.hidden = change.value !== "tag";
+  }
+
+  function pick(box) {
+    if (box.checked) picked.add(box.value); else picked.delete(box.value);
+  }
+
+  document.addEventListener("change", function (e) {
+    var target = e.target;
+    if (target.classList && target.classList.contains("row-pick")) {
+      pick(target);
+    } else if (target.matches && target.matches("[data-batch-all]")) {
+      pickBoxes().forEach(function (box) { box.checked = target.checked; pick(box); });
+    } else if (!(target.id === "batch-change")) {
+      return;
+    }
+    showPicked();
+  });
+
+  // After any swap (a live refresh of the list, "Load more"): cheap, and the list's swaps
+  // replace their own targets, so no target is a sure sign.
+  document.addEventListener("htmx:afterSettle", showPicked);
+
+  document.addEventListener("DOMContentLoaded", function () {
+    // A refused change comes back with its conversations still ticked.
+    pickBoxes().forEach(function (box) { if (box.checked) picked.add(box.value); });
+    showPicked();
+  });
+
+  function tickSelected() {
+    var row = document.querySelector(".conv-row.is-selected");
+    var box = row && row.querySelector(".row-pick");
+    if (!box) return;
+    box.checked = !box.checked;
+    pick(box);
+    showPicked();
+  }
+
   // -- shortcuts ----------------------------------------------------------------------------
+  // Keys go to what has the focus when it takes text; a ticked box or a filter's pill does not.
   function typing(target) {
-    return target.isContentEditable || /^(INPUT|SELECT|TEXTAREA)$/.test(target.tagName);
+    if (target.tagName === "INPUT") {
+      return !/^(checkbox|radio|button|submit|reset)$/.test(target.type);
+    }
+    return target.isContentEditable || /^(SELECT|TEXTAREA)$/.test(target.tagName);
   }
 
   function openHelp() {
@@ -318,6 +392,7 @@
     switch (e.key) {
       case "j": move(1); break;
       case "k": move(-1); break;
+      case "x": tickSelected(); break;
       case "/": {
         var q = document.getElementById("q");
         if (!q) return;
