@@ -76,6 +76,7 @@ AREA_RULES: list[tuple[str, re.Pattern[str], frozenset[Permission]]] = [
         re.compile(r"^(/api)?/conversations/"),
         frozenset({Permission.REPLY, Permission.MANAGE, Permission.NOTE}),
     ),
+    ("unsafe", re.compile(r"^/inbox/"), frozenset({Permission.MANAGE})),
     ("unsafe", re.compile(r"^/api/brand-accounts"), frozenset({Permission.CHANNELS_MANAGE})),
     ("unsafe", re.compile(r"^/api/saved-replies"), frozenset({Permission.ROUTING_MANAGE})),
 ]
