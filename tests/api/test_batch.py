@@ -86,6 +86,25 @@ def test_resolve_assign_and_tag_many_at_once(
         json={"conversation_ids": ids, "change": "team", "team_id": desk.a.team_id},
     )
     assert [c["team"]["id"] for c in team.json()] == [desk.a.team_id] * 3
+    urgent = client.post(
+        URL, headers=agent, json={"conversation_ids": ids, "change": "priority", "priority": 3}
+    )
+    assert [c["priority"] for c in urgent.json()] == [3] * 3
+    wake = (clock.now() + timedelta(hours=2)).isoformat()
+    snoozed = client.post(
+        URL,
+        headers=agent,
+        json={"conversation_ids": ids[:1], "change": "snooze", "snoozed_until": wake},
+    )
+    assert snoozed.status_code == 200, snoozed.text
+    assert snoozed.json()[0]["status"] == "snoozed"
+    for body, field in (
+        ({"change": "snooze"}, "snoozed_until"),
+        ({"change": "priority"}, "priority"),
+    ):
+        refused = client.post(URL, headers=agent, json={"conversation_ids": ids, **body})
+        assert refused.status_code == 422
+        assert refused.json()["error"]["field"] == field
 
 
 def test_one_refusal_changes_none_and_names_the_conversation(

@@ -84,9 +84,18 @@ def test_ticked_conversations_are_changed_together(
             select(ConversationTag.conversation_id).where(ConversationTag.name == "tram 4")
         ).all()
     assert sorted(tagged) == sorted(ids)
+    assert apply("priority:urgent", ids[:1]) == 303
+    assert apply("snooze:tomorrow", ids[2:]) == 303
+    with get_sessionmaker(write=False)() as reader:
+        first, third = reader.get_one(Conversation, ids[0]), reader.get_one(Conversation, ids[2])
+        assert first.priority == 3
+        assert third.status == "snoozed"
+        assert third.snoozed_until is not None
+    assert apply("reopen", ids[2:]) == 303
     assert apply("assign:", ids[:1]) == 303  # nobody
     assert apply("team:", ids) == 303  # no team
     assert _stored(ids)[0] == ("open", None, None)
+    assert _stored(ids)[2] == ("open", None, None)
 
 
 def test_a_refusal_comes_back_in_the_bar_and_changes_nothing(
@@ -124,6 +133,8 @@ def test_a_refusal_comes_back_in_the_bar_and_changes_nothing(
         ({"change": "resolve", "conversation_ids": "x"}, "conversation_ids must be numbers"),
         ({"change": "assign:x", "conversation_ids": str(ids[0])}, "change must be a number"),
         ({"change": "tag", "tag": "", "conversation_ids": str(ids[0])}, "tag '' must be"),
+        ({"change": "priority:max", "conversation_ids": str(ids[0])}, "priority must be one"),
+        ({"change": "snooze:never", "conversation_ids": str(ids[0])}, "snooze preset must"),
     ):
         answer = client.post("/inbox/batch", data={"csrf_token": csrf, **data})
         assert answer.status_code == 422, data

@@ -557,7 +557,8 @@ _MANAGE = error_responses(403, 404)
     responses=error_responses(403, 404, 409),
 )
 def batch(body: BatchBody, db: DB, actor: Manager) -> list[ConversationRead]:
-    """Resolve, reopen, set pending, assign, claim, hand to a team or tag up to 100
+    """Resolve, reopen, set pending, snooze, assign, claim, hand to a team, tag or set the
+    priority of up to 100
     conversations in one go, each as its own endpoint would. When one refuses (a conversation
     to resolve that has open promises: 409), none is changed and the error names it."""
     changed = batch_service.apply(
@@ -569,6 +570,8 @@ def batch(body: BatchBody, db: DB, actor: Manager) -> list[ConversationRead]:
             assignee_id=body.assignee_id,
             team_id=body.team_id,
             tag=body.tag,
+            snoozed_until=body.snoozed_until.astimezone(UTC) if body.snoozed_until else None,
+            priority=body.priority,
         ),
         actor=actor.member,
     )

@@ -14,6 +14,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -22,7 +23,7 @@ from socialdesk.accounts.models import Member
 from socialdesk.common.errors import Conflict, DomainError, NotFound, ValidationFailed
 from socialdesk.common.pagination import MAX_ROW_ID
 from socialdesk.conversations import service as conversations_service
-from socialdesk.conversations.models import Conversation, Status
+from socialdesk.conversations.models import Conversation, Priority, Status
 
 # The most conversations one change reaches: a page of the inbox and then some.
 MAX_CONVERSATIONS = 100
@@ -36,6 +37,8 @@ class Change(enum.StrEnum):
     CLAIM = "claim"  # to the one who asks, as "Take it" does
     TEAM = "team"  # to ``team_id``; None leaves them without a team
     TAG = "tag"
+    SNOOZE = "snooze"  # until ``snoozed_until``
+    PRIORITY = "priority"  # to ``priority``
 
 
 _STATUS = {
@@ -62,6 +65,8 @@ class BatchChange:
     assignee_id: int | None = None
     team_id: int | None = None
     tag: str = ""
+    snoozed_until: datetime | None = None
+    priority: Priority | None = None
 
 
 def apply(
@@ -101,6 +106,10 @@ def apply(
         raise NotFound(f"{noun} {listed} {verb} not exist", field="conversation_ids")
     if what.change is Change.TAG:
         conversations_service.normalise_tag(what.tag)  # a bad tag is refused before any change
+    if what.change is Change.PRIORITY and what.priority is None:
+        raise ValidationFailed("choose the priority to set", field="priority")
+    if what.change is Change.SNOOZE and what.snoozed_until is None:
+        raise ValidationFailed("snoozing needs a time to wake up", field="snoozed_until")
     for conversation_id in ids:
         conversation = found[conversation_id]
         try:
@@ -139,6 +148,19 @@ def _one(session: Session, conversation: Conversation, what: BatchChange, actor:
     elif what.change is Change.ASSIGN:
         conversations_service.assign(
             session, conversation=conversation, assignee_id=what.assignee_id, actor=actor
+        )
+    elif what.change is Change.SNOOZE:
+        conversations_service.set_status(
+            session,
+            conversation=conversation,
+            status=Status.SNOOZED,
+            snoozed_until=what.snoozed_until,
+            actor=actor,
+        )
+    elif what.change is Change.PRIORITY:
+        assert what.priority is not None  # checked before any change
+        conversations_service.set_priority(
+            session, conversation=conversation, priority=what.priority, actor=actor
         )
     elif what.change is Change.TEAM:
         conversations_service.set_team(

@@ -215,13 +215,22 @@ class BatchBody(_Body):
     conversation_ids: list[RowId] = Field(
         min_length=1, max_length=100, description="The conversations to change (at most 100)"
     )
-    change: Literal["resolve", "reopen", "pending", "assign", "claim", "team", "tag"] = Field(
-        description="resolve, reopen or pending; assign to assignee_id (null: nobody); claim "
-        "for yourself; team to team_id (null: none); tag with tag"
+    change: Literal[
+        "resolve", "reopen", "pending", "snooze", "assign", "claim", "team", "tag", "priority"
+    ] = Field(
+        description="resolve, reopen or pending; snooze until snoozed_until; assign to "
+        "assignee_id (null: nobody); claim for yourself; team to team_id (null: none); tag with "
+        "tag; priority to priority"
     )
     assignee_id: RowId | None = Field(default=None, description="With change assign")
     team_id: RowId | None = Field(default=None, description="With change team")
     tag: str = Field(default="", max_length=61, description="With change tag")
+    snoozed_until: AwareTime | None = Field(
+        default=None, description="With change snooze: a future time, with a UTC offset"
+    )
+    priority: Annotated[Priority, BeforeValidator(not_true_or_false)] | None = Field(
+        default=None, description="With change priority: 0 low, 1 normal, 2 high, 3 urgent"
+    )
 
 
 class PresenceBody(_Body):

@@ -9,7 +9,7 @@ beside the form it came from, with status 422.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from datetime import datetime
+from datetime import datetime, tzinfo
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -279,12 +279,18 @@ def inbox_more(request: Request, actor: Reader, db: DB, cursor: str) -> Response
     return render(request, "_inbox_rows.html", _inbox_context(db, actor, query, cursor))
 
 
-def _batch_change(form: FormData) -> batch_service.BatchChange:
-    """The bar's choice: resolve, reopen, pending, claim, tag, or assign:ID / team:ID (an empty
-    id: nobody, no team)."""
+def _batch_change(form: FormData, tz: tzinfo) -> batch_service.BatchChange:
+    """The bar's choice: resolve, reopen, pending, claim, tag, assign:ID / team:ID (an empty
+    id: nobody, no team), snooze:PRESET (the snooze panel's presets) or priority:NAME."""
     raw = forms.text(form, "change")
     kind, _, target = raw.partition(":")
     change = batch_service.change(kind)
+    if change is batch_service.Change.SNOOZE:
+        until = forms.snooze_until({"preset": target or "none"}, tz=tz)
+        return batch_service.BatchChange(change=change, snoozed_until=until)
+    if change is batch_service.Change.PRIORITY:
+        priority = forms.priority({"priority": target})
+        return batch_service.BatchChange(change=change, priority=priority)
     if change in (batch_service.Change.ASSIGN, batch_service.Change.TEAM):
         picked = forms.optional_id({"change": target}, "change")
         if change is batch_service.Change.ASSIGN:
@@ -310,6 +316,7 @@ def inbox_batch(request: Request, actor: Manager, form: forms.PostedForm, db: DB
     """The inbox's bar: one change to the conversations ticked in the list, all or none. Back
     to the inbox as it was filtered; a refusal is shown in the bar, with the same ones ticked."""
     back = forms.safe_next(forms.text(form, "next"), "/")
+    tz = zone(vm.organization(db, actor.organization_id).timezone)
     picked: list[int] = []
 
     def act() -> None:
@@ -318,7 +325,7 @@ def inbox_batch(request: Request, actor: Manager, form: forms.PostedForm, db: DB
             db,
             organization_id=actor.organization_id,
             conversation_ids=picked,
-            what=_batch_change(form),
+            what=_batch_change(form, tz),
             actor=actor.member,
         )
 
