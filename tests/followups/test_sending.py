@@ -199,7 +199,7 @@ def test_a_held_text_is_a_task_until_an_approver_lets_it_through(
     assert held.delivery_state == DeliveryState.HELD.value
     care.done()
     approver = accounts.member(care.session, care.org, role=Role.APPROVER)
-    approval = approvals.pending(care.session, organization_id=care.org.id)[0]
+    approval = approvals.pending(care.session, approver=approver)[0]
     approvals.approve(care.session, approval=approval, approver=approver)
     care.session.commit()
     care.jobs.run_pending()

@@ -154,7 +154,7 @@ def test_approval_edit_and_delivery_all_in_the_trail(
     jobs.run_pending()
     assert held.delivery_state == DeliveryState.HELD.value
     assert fake_x.sent == []
-    approval = approvals.pending(session, organization_id=org.id)[0]
+    approval = approvals.pending(session, approver=approver)[0]
     assert approval.reasons[0]["rule"] == "refunds-need-approval"
     with pytest.raises(PermissionDenied, match=r"does not allow outbound\.approve"):
         approvals.approve(session, approval=approval, approver=agent)
@@ -163,7 +163,7 @@ def test_approval_edit_and_delivery_all_in_the_trail(
             session, approval=approval, approver=approver, edited_text="A refund and a free beer"
         )
     session.rollback()
-    approval = approvals.pending(session, organization_id=org.id)[0]
+    approval = approvals.pending(session, approver=approver)[0]
     approvals.approve(
         session,
         approval=approval,
@@ -202,7 +202,7 @@ def test_a_reply_held_or_rejected_is_neither_the_first_response_nor_the_preview(
     assert conversation.first_response_at is None
     assert (conversation.last_preview, conversation.last_preview_outbound) == ("Hello?", False)
 
-    approval = approvals.pending(session, organization_id=org.id)[0]
+    approval = approvals.pending(session, approver=approver)[0]
     approvals.reject(session, approval=approval, approver=approver, comment="no refunds")
     session.commit()
     customer_writes("Anyone there?")
@@ -231,7 +231,7 @@ def test_an_approved_draft_answers_from_when_it_was_approved(
     )
     session.commit()
     clock.advance(timedelta(minutes=40))
-    approval = approvals.pending(session, organization_id=org.id)[0]
+    approval = approvals.pending(session, approver=approver)[0]
     approvals.approve(session, approval=approval, approver=approver)
     session.commit()
     jobs.run_pending()
@@ -257,7 +257,7 @@ def test_approvers_cannot_approve_their_own_drafts(
     outbound.queue_reply(
         session, conversation=conversation, author=approver, text="A refund is on its way"
     )
-    approval = approvals.pending(session, organization_id=org.id)[0]
+    approval = approvals.pending(session, approver=approver)[0]
     with pytest.raises(PermissionDenied, match="someone other than the author"):
         approvals.approve(session, approval=approval, approver=approver)
 

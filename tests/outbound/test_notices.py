@@ -16,6 +16,9 @@ from tests.factories.conversations import inbound, ingest
 
 from socialdesk.accounts import service as accounts_service
 from socialdesk.accounts.models import Role
+from socialdesk.channels import service as channels_service
+from socialdesk.channels.models import BrandAccount
+from socialdesk.common.errors import PermissionDenied
 from socialdesk.connectors import registry
 from socialdesk.conversations import service as conversations_service
 from socialdesk.conversations.models import Message
@@ -89,7 +92,7 @@ def test_a_held_draft_reaches_the_approvers_and_their_decision_the_author(
     assert note.link == "/approvals"
     assert note.conversation_id == team.conversation.id
 
-    [approval] = approvals.pending(session, organization_id=team.org.id)
+    [approval] = approvals.pending(session, approver=team.admin)
     approvals.approve(
         session,
         approval=approval,
@@ -115,7 +118,7 @@ def test_a_rejected_draft_tells_its_author_why(
         session, conversation=team.conversation, author=team.author, text="A refund, today"
     )
     session.commit()
-    [approval] = approvals.pending(session, organization_id=team.org.id)
+    [approval] = approvals.pending(session, approver=team.admin)
     approvals.reject(
         session, approval=approval, approver=team.admin, comment="we cannot promise refunds"
     )
@@ -182,6 +185,46 @@ def test_a_failed_reply_nobody_can_hear_of_goes_to_the_team_lead_else_the_admins
     told = _told(session, notices.REPLY_FAILED)
     assert set(told) == {team.bystander.id, team.admin.id}
     assert "“We are on it”" in told[team.admin.id].body
+
+
+def test_approvers_who_may_not_act_for_the_account_are_not_asked_and_may_not_decide(
+    session: Session, jobs: JobRunner, fake_x: RecordingConnector
+) -> None:
+    """Letting a draft out (perhaps edited) is writing as the brand account: an account kept
+    to some people is approved by those of them who may approve."""
+    team = Team(session)
+    account = session.get_one(BrandAccount, team.conversation.brand_account_id)
+    channels_service.set_access(
+        session, account=account, member_ids=[team.author.id, team.admin.id], team_ids=[]
+    )
+    outbound.queue_reply(
+        session, conversation=team.conversation, author=team.author, text="A refund, today"
+    )
+    session.commit()
+    assert set(_told(session, notices.APPROVAL_REQUESTED)) == {team.admin.id}
+    assert approvals.pending(session, approver=team.approver) == []
+    assert approvals.pending_count(session, approver=team.approver) == 0
+    assert approvals.pending_count(session, approver=team.admin) == 1
+    assert approvals.pending_count(session, approver=team.author) == 0  # the author may not
+    [approval] = approvals.pending(session, approver=team.admin)
+    with pytest.raises(PermissionDenied, match=r"you may not act for .*ask an admin for access"):
+        approvals.approve(session, approval=approval, approver=team.approver)
+    session.rollback()
+
+    # Given access through a team, the approver is asked next time and may decide.
+    reviewers = accounts_service.create_team(session, organization_id=team.org.id, name="Review")
+    accounts_service.add_to_team(session, team=reviewers, member=team.approver)
+    channels_service.set_access(
+        session,
+        account=account,
+        member_ids=[team.author.id, team.admin.id],
+        team_ids=[reviewers.id],
+    )
+    [approval] = approvals.pending(session, approver=team.approver)
+    approvals.approve(session, approval=approval, approver=team.approver)
+    session.commit()
+    jobs.run_pending()
+    assert [r.text for r in fake_x.sent] == ["A refund, today"]
 
 
 def test_approvers_are_the_roles_that_may_approve() -> None:

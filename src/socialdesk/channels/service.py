@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal, Protocol, runtime_checkable
 
-from sqlalchemy import delete, select
+from sqlalchemy import ColumnElement, SQLColumnExpression, delete, or_, select
 from sqlalchemy.orm import Session, object_session
 
 from socialdesk.channels.models import BrandAccount, BrandAccountAccess, Health
@@ -294,6 +294,24 @@ def set_access(
                 team_id=team_id,
             )
         )
+
+
+def may_act_clause(
+    account_id: SQLColumnExpression[int], *, member_id: int | SQLColumnExpression[int]
+) -> ColumnElement[bool]:
+    """``may_act_for`` as SQL, for many rows: the account ``account_id`` has no restriction
+    set, or the member ``member_id`` is listed, or one of their teams is. Either may be a
+    column (the accounts of many messages, the members of a list)."""
+    from socialdesk.accounts.models import TeamMembership
+
+    teams = select(TeamMembership.team_id).where(TeamMembership.member_id == member_id)
+    restricted = select(BrandAccountAccess.id).where(
+        BrandAccountAccess.brand_account_id == account_id
+    )
+    listed = restricted.where(
+        or_(BrandAccountAccess.member_id == member_id, BrandAccountAccess.team_id.in_(teams))
+    )
+    return or_(~restricted.exists(), listed.exists())
 
 
 def may_act_for(session: Session, *, account: BrandAccount, member_id: int) -> bool:

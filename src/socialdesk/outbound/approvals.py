@@ -9,12 +9,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from socialdesk.accounts import audit
 from socialdesk.accounts.models import Member
 from socialdesk.accounts.permissions import Permission, require
+from socialdesk.channels import service as channels_service
+from socialdesk.channels.models import BrandAccount
 from socialdesk.common import clock
 from socialdesk.common.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from socialdesk.connectors.base import Visibility
@@ -83,33 +85,30 @@ def get_or_raise(session: Session, *, organization_id: int, approval_id: int) ->
     return approval
 
 
-def pending(session: Session, *, organization_id: int, limit: int = 100) -> list[Approval]:
-    return list(
-        session.scalars(
-            select(Approval)
-            .where(
-                Approval.organization_id == organization_id,
-                Approval.status == ApprovalStatus.PENDING.value,
-            )
-            .order_by(Approval.created_at)
-            .limit(limit)
+def _waiting_for(approver: Member) -> Select[Approval]:
+    """The held drafts of ``approver``'s organization on the brand accounts they may act for:
+    an approver who edits and lets a draft out writes as the account."""
+    return (
+        select(Approval)
+        .join(Message, Message.id == Approval.message_id)
+        .where(
+            Approval.organization_id == approver.organization_id,
+            Approval.status == ApprovalStatus.PENDING.value,
+            channels_service.may_act_clause(Message.brand_account_id, member_id=approver.id),
         )
     )
 
 
-def pending_count(session: Session, *, organization_id: int) -> int:
-    """How many drafts wait for an approver (the menu's count)."""
-    return int(
-        session.scalar(
-            select(func.count())
-            .select_from(Approval)
-            .where(
-                Approval.organization_id == organization_id,
-                Approval.status == ApprovalStatus.PENDING.value,
-            )
-        )
-        or 0
-    )
+def pending(session: Session, *, approver: Member, limit: int = 100) -> list[Approval]:
+    """The drafts waiting on the accounts ``approver`` may act for, oldest first (their own
+    among them, shown for someone else to decide)."""
+    return list(session.scalars(_waiting_for(approver).order_by(Approval.created_at).limit(limit)))
+
+
+def pending_count(session: Session, *, approver: Member) -> int:
+    """How many drafts ``approver`` could decide now (the menu's count): not their own."""
+    theirs = _waiting_for(approver).where(Approval.requested_by_id != approver.id)
+    return int(session.scalar(select(func.count()).select_from(theirs.subquery())) or 0)
 
 
 def _decide(session: Session, *, approval: Approval, approver: Member) -> Message:
@@ -123,6 +122,12 @@ def _decide(session: Session, *, approval: Approval, approver: Member) -> Messag
     message = session.get_one(Message, approval.message_id)
     if message.delivery_state != DeliveryState.HELD.value:
         raise Conflict(f"this draft is no longer held (it is {message.delivery_state})")
+    account = session.get_one(BrandAccount, message.brand_account_id)
+    if not channels_service.may_act_for(session, account=account, member_id=approver.id):
+        raise PermissionDenied(
+            f"you may not act for {account.display_name}, so you may not let its drafts out: "
+            "ask an admin for access to this account"
+        )
     return message
 
 
@@ -136,7 +141,6 @@ def approve(
 ) -> Message:
     """Let the draft out, as written or as the approver edited it. An edit is checked again:
     the approver's decision covers the clauses that needed approval, never a block."""
-    from socialdesk.channels.models import BrandAccount
     from socialdesk.jobs import queue as jobs
     from socialdesk.outbound import service as outbound_service
     from socialdesk.outbound.checks import Decision

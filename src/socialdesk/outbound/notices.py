@@ -4,11 +4,12 @@ the member turned the "Replies and approvals" topic off), linked to the conversa
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import literal, select
 from sqlalchemy.orm import Session
 
 from socialdesk.accounts.models import Member, Team
 from socialdesk.accounts.permissions import ROLE_PERMISSIONS, Permission
+from socialdesk.channels import service as channels_service
 from socialdesk.contacts.models import Contact
 from socialdesk.conversations.models import Conversation, Message
 from socialdesk.notifications import service as notifications_service
@@ -81,8 +82,8 @@ def reply_failed(session: Session, *, message: Message) -> None:
 
 
 def approval_requested(session: Session, *, approval: Approval, message: Message) -> None:
-    """A draft is held: everyone who may approve it (not its author) is told, with the rules
-    that held it."""
+    """A draft is held: everyone who may approve it (not its author, and only those who may
+    act for its brand account) is told, with the rules that held it."""
     conversation = session.get_one(Conversation, message.conversation_id)
     approvers = session.scalars(
         select(Member.id).where(
@@ -90,6 +91,7 @@ def approval_requested(session: Session, *, approval: Approval, message: Message
             Member.is_active.is_(True),
             Member.role.in_(APPROVER_ROLES),
             Member.id != approval.requested_by_id,
+            channels_service.may_act_clause(literal(message.brand_account_id), member_id=Member.id),
         )
     ).all()
     author = session.get(Member, approval.requested_by_id)

@@ -426,10 +426,7 @@ def approval_read(db: Session, approval: Approval) -> ApprovalRead:
 
 @router.get("/approvals", summary="Drafts waiting for an approver, oldest first")
 def list_approvals(actor: Approver, db: DB) -> list[ApprovalRead]:
-    return [
-        approval_read(db, a)
-        for a in approvals_service.pending(db, organization_id=actor.organization_id)
-    ]
+    return [approval_read(db, a) for a in approvals_service.pending(db, approver=actor.member)]
 
 
 @router.post(

@@ -314,7 +314,7 @@ class QueueItem:
 
 def _queue(db: Session, actor: Actor) -> list[QueueItem]:
     items = []
-    pending = approvals_service.pending(db, organization_id=actor.organization_id)
+    pending = approvals_service.pending(db, approver=actor.member)
     names = _names(db, (a.requested_by_id for a in pending))
     for approval in pending:
         read = policy_api.approval_read(db, approval)
@@ -362,7 +362,7 @@ def approvals_page(request: Request, actor: Approver, db: DB) -> Response:
 @router.get("/approvals/badge")
 def approvals_badge(request: Request, actor: Approver, db: DB) -> Response:
     """The header's Approvals link with the count of drafts waiting (an HTMX fragment)."""
-    count = approvals_service.pending_count(db, organization_id=actor.organization_id)
+    count = approvals_service.pending_count(db, approver=actor.member)
     return render(
         request,
         "conduct/_approvals_badge.html",
