@@ -131,6 +131,7 @@ def test_a_refusal_comes_back_in_the_bar_and_changes_nothing(
         ({"change": "shout", "conversation_ids": str(ids[0])}, "change must be one of"),
         ({"change": "resolve", "conversation_ids": "9999999"}, "conversation 9999999 does not"),
         ({"change": "resolve", "conversation_ids": "x"}, "conversation_ids must be numbers"),
+        ({"change": "resolve", "conversation_ids": "²"}, "conversation_ids must be numbers"),
         ({"change": "assign:x", "conversation_ids": str(ids[0])}, "change must be a number"),
         ({"change": "tag", "tag": "", "conversation_ids": str(ids[0])}, "tag '' must be"),
         ({"change": "priority:max", "conversation_ids": str(ids[0])}, "priority must be one"),

@@ -303,7 +303,7 @@ def _picked(form: FormData) -> list[int]:
     ids = []
     for raw in form.getlist("conversation_ids"):
         value = raw if isinstance(raw, str) else ""
-        if not value.isdigit():
+        if not (value.isascii() and value.isdigit()):  # "²" is a digit to str.isdigit
             raise ValidationFailed(
                 f"conversation_ids must be numbers, not {value!r}", field="conversation_ids"
             )
