@@ -299,3 +299,14 @@ def test_brand_account_access_limits_who_may_reply(session: Session) -> None:
     session.flush()
     assert not channels_service.may_act_for(session, account=account, member_id=member.id)
     assert channels_service.may_act_for(session, account=account, member_id=other.id)
+    # Listed by name as well; another account's list says nothing of this one.
+    channels_service.set_access(
+        session, account=account, member_ids=[member.id], team_ids=[team.id]
+    )
+    open_account = channels.brand_account(session, org)
+    session.flush()
+    assert channels_service.may_act_for(session, account=account, member_id=member.id)
+    assert channels_service.may_act_for(session, account=account, member_id=other.id)
+    outsider = accounts.member(session, org)
+    assert not channels_service.may_act_for(session, account=account, member_id=outsider.id)
+    assert channels_service.may_act_for(session, account=open_account, member_id=outsider.id)

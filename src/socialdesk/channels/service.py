@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal, Protocol, runtime_checkable
 
-from sqlalchemy import ColumnElement, SQLColumnExpression, delete, or_, select
+from sqlalchemy import ColumnElement, SQLColumnExpression, delete, literal, or_, select
 from sqlalchemy.orm import Session, object_session
 
 from socialdesk.channels.models import BrandAccount, BrandAccountAccess, Health
@@ -316,27 +316,8 @@ def may_act_clause(
 
 def may_act_for(session: Session, *, account: BrandAccount, member_id: int) -> bool:
     """True when the member may reply as this account: no restriction set, or the member is
-    listed, or one of their teams is."""
-    from socialdesk.accounts.models import TeamMembership
-
-    rows = session.execute(
-        select(BrandAccountAccess.member_id, BrandAccountAccess.team_id).where(
-            BrandAccountAccess.brand_account_id == account.id
-        )
-    ).all()
-    if not rows:
-        return True
-    if any(m == member_id for m, _ in rows):
-        return True
-    team_ids = {t for _, t in rows if t is not None}
-    if not team_ids:
-        return False
-    mine = session.scalar(
-        select(TeamMembership.team_id)
-        .where(TeamMembership.member_id == member_id, TeamMembership.team_id.in_(team_ids))
-        .limit(1)
-    )
-    return mine is not None
+    listed, or one of their teams is (``may_act_clause``, asked of this one account)."""
+    return bool(session.scalar(select(may_act_clause(literal(account.id), member_id=member_id))))
 
 
 # -- connecting accounts ------------------------------------------------------------------
