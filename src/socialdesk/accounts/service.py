@@ -32,7 +32,7 @@ from socialdesk.common.errors import (
     PermissionDenied,
     ValidationFailed,
 )
-from socialdesk.common.pagination import Page, keyset_page
+from socialdesk.common.pagination import MAX_ROW_ID, Page, keyset_page
 from socialdesk.config import get_settings
 from socialdesk.ratelimit import service as ratelimit
 
@@ -612,10 +612,14 @@ def remove_from_team(session: Session, *, team: Team, member: Member) -> None:
         session.delete(membership)
 
 
-def get_team(session: Session, *, organization_id: int, team_id: int) -> Team:
-    team = session.get(Team, team_id)
+def get_team(
+    session: Session, *, organization_id: int, team_id: int, field: str | None = None
+) -> Team:
+    """The organization's team ``team_id``; another organization's, or none, is NotFound
+    (naming ``field`` when given)."""
+    team = session.get(Team, team_id) if 0 < team_id <= MAX_ROW_ID else None
     if team is None or team.organization_id != organization_id:
-        raise NotFound(f"team {team_id} does not exist")
+        raise NotFound(f"team {team_id} does not exist", field=field)
     return team
 
 

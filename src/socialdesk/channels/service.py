@@ -265,16 +265,17 @@ def set_access(
     actor_id: int | None = None,
 ) -> None:
     """Who may act for this account. Empty lists open it to every agent again."""
-    from socialdesk.accounts.models import Member, Team
+    from socialdesk.accounts import service as accounts_service
+    from socialdesk.accounts.models import Member
 
     for member_id in member_ids:
         found = session.get(Member, member_id)
         if found is None or found.organization_id != account.organization_id:
             raise NotFound(f"member {member_id} does not exist", field="member_ids")
     for team_id in team_ids:
-        team = session.get(Team, team_id)
-        if team is None or team.organization_id != account.organization_id:
-            raise NotFound(f"team {team_id} does not exist", field="team_ids")
+        accounts_service.get_team(
+            session, organization_id=account.organization_id, team_id=team_id, field="team_ids"
+        )
     session.execute(
         delete(BrandAccountAccess).where(BrandAccountAccess.brand_account_id == account.id)
     )

@@ -34,6 +34,7 @@ from sqlalchemy import update as sql_update
 from sqlalchemy.orm import Session
 
 from socialdesk.accounts import audit
+from socialdesk.accounts import service as accounts_service
 from socialdesk.accounts.models import Member, Organization, Team, TeamMembership
 from socialdesk.accounts.permissions import ADMIN_ROLES
 from socialdesk.commitments.calendar import (
@@ -424,13 +425,6 @@ def _active_member(
     return member
 
 
-def _team(session: Session, *, organization_id: int, team_id: int, field_name: str) -> Team:
-    team = session.get(Team, team_id)
-    if team is None or team.organization_id != organization_id:
-        raise NotFound(f"team {team_id} does not exist", field=field_name)
-    return team
-
-
 def resolve_due_text(
     session: Session, *, conversation: Conversation, text: str, now: datetime | None = None
 ) -> datetime:
@@ -470,7 +464,7 @@ def create(
     if due_at is not None and due_text:
         raise ValidationFailed("give the due time once: a time or words, not both", field="due_at")
     if team_id is not None:
-        _team(session, organization_id=org_id, team_id=team_id, field_name="team_id")
+        accounts_service.get_team(session, organization_id=org_id, team_id=team_id, field="team_id")
     else:
         team_id = conversation.team_id
     timing = _timing(session, conversation, team_id)
@@ -633,7 +627,9 @@ def update(
             commitment.text = body
     if not isinstance(team_id, _Unset) and team_id != commitment.team_id:
         if team_id is not None:
-            _team(session, organization_id=org_id, team_id=team_id, field_name="team_id")
+            accounts_service.get_team(
+                session, organization_id=org_id, team_id=team_id, field="team_id"
+            )
         changes["team_id"] = {"from": commitment.team_id, "to": team_id}
         commitment.team_id = team_id
     timing = _timing(session, conversation, commitment.team_id)

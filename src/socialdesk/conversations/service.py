@@ -27,7 +27,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
-from socialdesk.accounts.models import Member, Team
+from socialdesk.accounts import service as accounts_service
+from socialdesk.accounts.models import Member
 from socialdesk.channels.models import BrandAccount
 from socialdesk.common import clock
 from socialdesk.common.errors import NotFound, ValidationFailed
@@ -133,9 +134,9 @@ def set_team(
     session: Session, *, conversation: Conversation, team_id: int | None, actor: Member | None
 ) -> None:
     if team_id is not None:
-        team = session.get(Team, team_id)
-        if team is None or team.organization_id != conversation.organization_id:
-            raise NotFound(f"team {team_id} does not exist", field="team_id")
+        accounts_service.get_team(
+            session, organization_id=conversation.organization_id, team_id=team_id, field="team_id"
+        )
     if conversation.team_id == team_id:
         return
     previous = conversation.team_id

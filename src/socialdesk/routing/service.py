@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import and_, exists, func, or_, select
 from sqlalchemy.orm import Session
 
+from socialdesk.accounts import service as accounts_service
 from socialdesk.accounts.models import Member, Organization, Team, TeamMembership
 from socialdesk.channels.models import BrandAccount
 from socialdesk.common import clock
@@ -744,9 +745,9 @@ def duty_board(
     )
     team: Team | None = None
     if team_id is not None:
-        team = session.get(Team, team_id)
-        if team is None or team.organization_id != organization_id:
-            raise NotFound(f"team {team_id} does not exist", field="team_id")
+        team = accounts_service.get_team(
+            session, organization_id=organization_id, team_id=team_id, field="team_id"
+        )
         stmt = stmt.where(
             Member.id.in_(select(TeamMembership.member_id).where(TeamMembership.team_id == team_id))
         )

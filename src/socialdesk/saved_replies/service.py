@@ -17,7 +17,8 @@ from typing import Any
 from sqlalchemy import ColumnElement, case, func, or_, select
 from sqlalchemy.orm import Session
 
-from socialdesk.accounts.models import Member, Team, TeamMembership
+from socialdesk.accounts import service as accounts_service
+from socialdesk.accounts.models import Member, TeamMembership
 from socialdesk.common import clock
 from socialdesk.common.errors import Conflict, NotFound, ValidationFailed
 from socialdesk.common.pagination import MAX_ROW_ID
@@ -92,11 +93,10 @@ def _snapshot(reply: SavedReply) -> dict[str, Any]:
 
 
 def _team_exists(session: Session, organization_id: int, team_id: int | None) -> None:
-    if team_id is None:
-        return
-    team = session.get(Team, team_id) if 0 < team_id <= MAX_ROW_ID else None
-    if team is None or team.organization_id != organization_id:
-        raise NotFound(f"team {team_id} does not exist", field="team_id")
+    if team_id is not None:
+        accounts_service.get_team(
+            session, organization_id=organization_id, team_id=team_id, field="team_id"
+        )
 
 
 def _taken(session: Session, organization_id: int, shortcut: str, own_id: int | None) -> None:
