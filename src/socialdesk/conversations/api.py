@@ -558,9 +558,9 @@ _MANAGE = error_responses(403, 404)
 )
 def batch(body: BatchBody, db: DB, actor: Manager) -> list[ConversationRead]:
     """Resolve, reopen, set pending, snooze, assign, claim, hand to a team, tag or set the
-    priority of up to 100
-    conversations in one go, each as its own endpoint would. When one refuses (a conversation
-    to resolve that has open promises: 409), none is changed and the error names it."""
+    priority of up to 100 conversations in one go, each as its own endpoint would. When one
+    refuses (a conversation to resolve that has open promises: 409), none is changed and the
+    error names it."""
     changed = batch_service.apply(
         db,
         organization_id=actor.organization_id,

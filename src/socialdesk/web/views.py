@@ -250,6 +250,7 @@ def _inbox_context(
         "awaiting_labels": AWAITING_LABELS,
         "channel_label": vm.channel_label,
         "triage_choices": vm.TRIAGE_CHOICES,
+        "snooze_presets": forms.SNOOZE_PRESETS,
     }
 
 
@@ -286,7 +287,7 @@ def _batch_change(form: FormData, tz: tzinfo) -> batch_service.BatchChange:
     kind, _, target = raw.partition(":")
     change = batch_service.change(kind)
     if change is batch_service.Change.SNOOZE:
-        until = forms.snooze_until({"preset": target or "none"}, tz=tz)
+        until = forms.snooze_until({"preset": target}, tz=tz)
         return batch_service.BatchChange(change=change, snoozed_until=until)
     if change is batch_service.Change.PRIORITY:
         priority = forms.priority({"priority": target})
