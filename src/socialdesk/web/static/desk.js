@@ -333,7 +333,7 @@
       pick(target);
     } else if (target.matches && target.matches("[data-batch-all]")) {
       pickBoxes().forEach(function (box) { box.checked = target.checked; pick(box); });
-    } else if (!(target.id === "batch-change")) {
+    } else if (target.id !== "batch-change") {
       return;
     }
     showPicked();
