@@ -132,7 +132,9 @@ def process_event(session: Session, *, event_id: int) -> list[IngestResult]:
     if not parsed:
         stored.status, stored.processed_at = EventStatus.IGNORED.value, now
         return []
-    results = [ingest_message(session, account=account, message=m) for m in parsed]
+    results = [
+        ingest_message(session, account=account, message=m, event_id=stored.id) for m in parsed
+    ]
     # An error a failed earlier attempt kept is history now (recovery.py).
     stored.status, stored.error, stored.processed_at = EventStatus.PROCESSED.value, None, now
     return results
@@ -147,9 +149,15 @@ def _lock_account(session: Session, account: BrandAccount) -> None:
 
 
 def ingest_message(
-    session: Session, *, account: BrandAccount, message: InboundMessage
+    session: Session,
+    *,
+    account: BrandAccount,
+    message: InboundMessage,
+    event_id: int | None = None,
 ) -> IngestResult:
-    """Store one normalised message and thread it. Safe to call again with the same message."""
+    """Store one normalised message and thread it. Safe to call again with the same message.
+    ``event_id`` is the stored raw event it came from, kept so that erasing the customer
+    (contacts/privacy.py) erases the raw copy too."""
     _lock_account(session, account)
     existing = session.scalar(
         select(Message).where(
@@ -187,6 +195,7 @@ def ingest_message(
         native_reply_to_id=message.reply_to_native_id,
         thread_key=message.thread_key,
         raw=message.raw or None,
+        inbound_event_id=event_id,
         created_at=message.created_at,
         received_at=now,
     )

@@ -156,6 +156,9 @@ class Message(IdMixin, Base):
     native_reply_to_id: Mapped[str | None] = mapped_column(String(500), default=None)
     thread_key: Mapped[str | None] = mapped_column(String(500), default=None)
     raw: Mapped[dict[str, Any] | None] = mapped_column(default=None)
+    # The stored raw event it was parsed from (None: written in the desk, imported, or the
+    # event was erased). No foreign key: erasure removes the two in either order.
+    inbound_event_id: Mapped[int | None] = mapped_column(BigId, default=None)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     received_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
     # Outbound delivery; all None for inbound messages and notes.
