@@ -51,11 +51,19 @@ class World:
     target: Member  # a member the admin routes act on (never the caller)
     account: BrandAccount
     ids: dict[str, int] = field(default_factory=dict)
+    # Customers of their own for the route that erases the contact it names (DELETE
+    # /api/contacts/{contact_id}): each call on that path takes one, so the world's contact and
+    # its conversation stay for every other route and role.
+    spare_contact_ids: list[int] = field(default_factory=list)
 
     def path_for(self, path: str, *, caller: Login, overrides: Mapping[str, int] = {}) -> str:
         """``path`` with its parameters filled by this world's objects."""
+        own: dict[str, int] = {}
+        if path.endswith("/contacts/{contact_id}") and self.spare_contact_ids:
+            own["contact_id"] = self.spare_contact_ids.pop()
         values: dict[str, object] = {
             **self.ids,
+            **own,
             "token_id": caller.token_id,
             "name": STARTER if "/starters/" in path else TAG,
             "public_key": self.account.public_key,
@@ -63,6 +71,10 @@ class World:
             **overrides,
         }
         return path.format(**values)
+
+
+# Enough for every role and scope to call GET and DELETE on /api/contacts/{contact_id}.
+SPARE_CONTACTS = 30
 
 
 def build_world(session: Session, *, name: str) -> World:
@@ -146,7 +158,17 @@ def build_world(session: Session, *, name: str) -> World:
     tracking.reconcile(session, conversation_id=result.conversation.id)
     session.flush()
     assert result.conversation.contact_id is not None
-    world = World(org=org, logins=logins, target=target, account=account)
+    spares = [
+        ingest(session, account, inbound(author=f"{name}-spare-{n}")).conversation.contact_id
+        for n in range(SPARE_CONTACTS)
+    ]
+    world = World(
+        org=org,
+        logins=logins,
+        target=target,
+        account=account,
+        spare_contact_ids=[cid for cid in spares if cid is not None],
+    )
     world.ids = {
         "conversation_id": result.conversation.id,
         "message_id": result.message.id,

@@ -49,6 +49,8 @@ ACTIONS = (
     "policy_changed",
     "approval_decided",
     "settings_changed",
+    "contact_exported",
+    "contact_erased",
 )
 
 

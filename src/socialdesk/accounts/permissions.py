@@ -20,6 +20,8 @@ class Permission(enum.StrEnum):
     # Routing rules, SLA policies, business hours, automation, alerts, follow-up settings and
     # saved replies.
     ROUTING_MANAGE = "routing.manage"
+    # Export or erase everything kept about one customer (their rights of access and erasure).
+    PRIVACY = "contacts.privacy"
 
 
 _AGENT = {Permission.READ, Permission.REPLY, Permission.MANAGE, Permission.NOTE}

@@ -1,18 +1,27 @@
-"""REST API of the contacts domain (mounted under /api): find, read and merge customers."""
+"""REST API of the contacts domain (mounted under /api): find, read and merge customers,
+and export or erase everything kept about one of them."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from dataclasses import asdict
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Response
 from sqlalchemy.orm import Session
 
-from socialdesk.common.deps import DB, Manager, Reader
+from socialdesk.common.deps import DB, Manager, PrivacyAdmin, Reader
 from socialdesk.common.errors import NotFound, ValidationFailed
 from socialdesk.common.schemas import Cursor, Limit, RowId, api_token_scheme, error_responses
+from socialdesk.contacts import privacy
 from socialdesk.contacts import service as contacts_service
 from socialdesk.contacts.models import Contact, ContactIdentity
-from socialdesk.contacts.schemas import ContactMerge, ContactPage, ContactRead, IdentityRead
+from socialdesk.contacts.schemas import (
+    ContactErasure,
+    ContactMerge,
+    ContactPage,
+    ContactRead,
+    IdentityRead,
+)
 
 router = APIRouter(
     prefix="/contacts",
@@ -91,3 +100,33 @@ def merge_contact(body: ContactMerge, contact: ContactDep, db: DB, actor: Manage
             raise ValidationFailed(exc.message, field="into_id") from None
         raise
     return _read_one(db, survivor)
+
+
+@router.post(
+    "/{contact_id}/export",
+    summary="Everything kept about this customer, as one JSON document to review and hand "
+    "over (recorded in the audit trail)",
+    responses=error_responses(403, 404),
+)
+def export_contact(
+    actor: PrivacyAdmin, contact: ContactDep, db: DB, response: Response
+) -> dict[str, Any]:
+    document = privacy.export(
+        db, organization_id=actor.organization_id, contact_id=contact.id, actor=actor.member
+    )
+    response.headers["Content-Disposition"] = f'attachment; filename="contact-{contact.id}.json"'
+    response.headers["Cache-Control"] = "no-store"
+    return document
+
+
+@router.delete(
+    "/{contact_id}",
+    summary="Erase this customer: their identities, conversations, messages and raw events, "
+    "for good (recorded in the audit trail, without their name)",
+    responses=error_responses(403, 404, 409),
+)
+def erase_contact(actor: PrivacyAdmin, contact: ContactDep, db: DB) -> ContactErasure:
+    erased = privacy.erase(
+        db, organization_id=actor.organization_id, contact_id=contact.id, actor=actor.member
+    )
+    return ContactErasure(**asdict(erased))

@@ -48,3 +48,20 @@ class ContactMerge(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     into_id: RowId = Field(description="The contact that stays; this one is folded into it")
+
+
+class ContactErasure(BaseModel):
+    """What erasing a customer removed. Counts only: the audit trail keeps the same."""
+
+    contact_id: int
+    contacts: int = Field(description="The contact and the contacts merged into it")
+    identities: int
+    conversations: int = Field(description="Conversations whose customer they were")
+    messages: int = Field(
+        description="Every message of those conversations (replies and notes included) and "
+        "the ones they wrote in other customers' conversations"
+    )
+    raw_events: int = Field(description="Raw provider events those messages were parsed from")
+    conversations_touched: int = Field(
+        description="Other customers' conversations that lost a message this person wrote"
+    )

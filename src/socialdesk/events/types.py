@@ -42,6 +42,16 @@ class ConversationsMerged(DomainEvent):
 
 
 @dataclass(frozen=True, kw_only=True)
+class ContactErased(DomainEvent):
+    """A customer and their conversations were erased (contacts/privacy.py): live views drop
+    them."""
+
+    kind: ClassVar[str] = "contact.erased"
+    contact_id: int
+    conversation_ids: tuple[int, ...]
+
+
+@dataclass(frozen=True, kw_only=True)
 class MessageCreated(DomainEvent):
     kind: ClassVar[str] = "message.created"
     conversation_id: int
