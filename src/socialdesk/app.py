@@ -46,6 +46,7 @@ from socialdesk.web import connect as web_connect
 from socialdesk.web import escalations as web_escalations
 from socialdesk.web import followups as web_followups
 from socialdesk.web import notifications as web_notifications
+from socialdesk.web import privacy as web_privacy
 from socialdesk.web import routing as web_routing
 from socialdesk.web import saved_replies as web_saved_replies
 from socialdesk.web import sla as web_sla
@@ -202,6 +203,7 @@ def create_app() -> FastAPI:
         web_connect,
         web_topics,
         web_saved_replies,
+        web_privacy,
     ):
         app.include_router(web_module.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

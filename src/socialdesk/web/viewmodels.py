@@ -66,6 +66,7 @@ class Permissions:
     manage: bool
     channels: bool = False  # connect and repair brand accounts
     approve: bool = False  # let held drafts out, or not
+    privacy: bool = False  # export or erase a customer's data
 
     @classmethod
     def of(cls, member: Member) -> Permissions:
@@ -76,6 +77,7 @@ class Permissions:
             manage=permissions.has(member, Permission.MANAGE),
             channels=permissions.has(member, Permission.CHANNELS_MANAGE),
             approve=permissions.has(member, Permission.APPROVE),
+            privacy=permissions.has(member, Permission.PRIVACY),
         )
 
 
