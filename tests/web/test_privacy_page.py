@@ -10,6 +10,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from socialdesk.accounts.models import AuditEvent
 from socialdesk.contacts.models import Contact
 from socialdesk.conversations.models import Conversation
 from socialdesk.db.session import get_sessionmaker
@@ -72,6 +73,17 @@ def test_an_admin_exports_then_erases(client: TestClient, desk: Desk, session: S
     assert not _exists(Contact, contact_id)
     assert not _exists(Conversation, conversation_id)
     assert client.get(f"/conversations/{conversation_id}").status_code == 404
+    with get_sessionmaker(write=False)() as reader:
+        trail = {
+            e.action: e.source_address
+            for e in reader.scalars(
+                select(AuditEvent).where(
+                    AuditEvent.target_type == "contact", AuditEvent.target_id == str(contact_id)
+                )
+            )
+        }
+    # Both recorded, with where the request came from.
+    assert trail == {"contact_exported": "testclient", "contact_erased": "testclient"}
 
 
 def test_agents_have_no_way_in(client: TestClient, desk: Desk, session: Session) -> None:

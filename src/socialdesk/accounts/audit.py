@@ -65,8 +65,15 @@ def record(
     before: dict[str, Any] | None = None,
     after: dict[str, Any] | None = None,
 ) -> AuditEvent:
+    """Append one event. Without ``source_address``, an event whose actor is the member the
+    request authenticated as (``act_as``) takes the request's address."""
     if action not in ACTIONS:
         raise ValueError(f"unknown audit action {action!r}; add it to audit.ACTIONS")
+    if source_address is None and actor is not None:
+        # A change made in a request: the address the request authenticated from (act_as).
+        acting = session.info.get(ACTOR_KEY)
+        if acting is not None and acting[0] == actor.id:
+            source_address = acting[1]
     event = AuditEvent(
         organization_id=organization_id,
         actor_member_id=actor.id if actor else None,
