@@ -43,6 +43,7 @@ from socialdesk.web import chat as web_chat
 from socialdesk.web import commitments as web_commitments
 from socialdesk.web import conduct as web_conduct
 from socialdesk.web import connect as web_connect
+from socialdesk.web import contacts as web_contacts
 from socialdesk.web import escalations as web_escalations
 from socialdesk.web import followups as web_followups
 from socialdesk.web import notifications as web_notifications
@@ -204,6 +205,7 @@ def create_app() -> FastAPI:
         web_topics,
         web_saved_replies,
         web_privacy,
+        web_contacts,
     ):
         app.include_router(web_module.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

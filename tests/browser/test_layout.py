@@ -29,6 +29,8 @@ pytestmark = pytest.mark.browser
 WIDTHS = (1366, 390)
 PAGES = (
     "/",
+    "/contacts",
+    "/contacts/1/privacy",  # the first customer's data (the owner may see it)
     "/commitments",
     "/escalations",
     "/escalations?scope=asked&status=all",

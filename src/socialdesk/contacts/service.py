@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
-from sqlalchemy import or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.orm import Session, aliased
 
 from socialdesk.common import clock
 from socialdesk.common.errors import NotFound, ValidationFailed
@@ -213,3 +214,42 @@ def briefs(session: Session, *, contact_ids: list[int]) -> dict[int, ContactBrie
             select(Contact.id, Contact.name, Contact.is_vip).where(Contact.id.in_(contact_ids))
         )
     }
+
+
+@dataclass(frozen=True)
+class ContactActivity:
+    """How much a contact has talked to the desk, for a list of customers."""
+
+    conversations: int
+    last_activity_at: datetime | None
+    latest_conversation_id: int | None
+
+
+def activity_of(session: Session, *, contact_ids: list[int]) -> dict[int, ContactActivity]:
+    """Conversation counts, the latest activity and the latest conversation of several
+    contacts, in one grouped query."""
+    from socialdesk.conversations.models import Conversation
+
+    out = {cid: ContactActivity(0, None, None) for cid in contact_ids}
+    if not contact_ids:
+        return out
+    other = aliased(Conversation)
+    latest = (
+        select(other.id)
+        .where(other.contact_id == Conversation.contact_id)
+        .order_by(other.last_activity_at.desc(), other.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    for contact_id, count, last, latest_id in session.execute(
+        select(
+            Conversation.contact_id,
+            func.count(Conversation.id),
+            func.max(Conversation.last_activity_at),
+            latest,
+        )
+        .where(Conversation.contact_id.in_(contact_ids))
+        .group_by(Conversation.contact_id)
+    ):
+        out[contact_id] = ContactActivity(count, last, latest_id)
+    return out
