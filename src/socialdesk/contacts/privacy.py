@@ -354,39 +354,18 @@ def erase(session: Session, *, organization_id: int, contact_id: int, actor: Mem
                 f"conversation #{busy.conversation_id} has a reply on its way to this customer "
                 f"(message {busy.id}); erase once it is sent or has failed"
             )
-    event_ids: set[int] = set()
-    for chunk in _chunks(held.message_ids):
-        event_ids.update(
-            e
-            for e in session.scalars(
-                select(Message.inbound_event_id).where(
-                    Message.id.in_(chunk), Message.inbound_event_id.is_not(None)
-                )
-            )
-            if e is not None
-        )
     identities = len(
         session.scalars(
             select(ContactIdentity.id).where(ContactIdentity.contact_id.in_(held.contact_ids))
         ).all()
     )
-    session.flush()
-    with _overwriting_deleted(session):
-        _delete_with_dependents(session, _table(Message), held.message_ids)
-        _delete_with_dependents(session, _table(Conversation), held.conversation_ids)
-        for chunk in _chunks(sorted(event_ids)):
-            session.execute(
-                delete(InboundEvent).where(
-                    InboundEvent.id.in_(chunk), InboundEvent.organization_id == organization_id
-                )
-            )
-        # Pointers first, so no contact references one being deleted.
-        session.execute(
-            update(Contact).where(Contact.id.in_(held.contact_ids)).values(merged_into_id=None)
-        )
-        _delete_with_dependents(session, _table(Contact), held.contact_ids)
-        _forget_in_alerts(session, organization_id, set(held.conversation_ids))
-    session.expire_all()
+    raw_events = delete_rows(
+        session,
+        organization_id=organization_id,
+        message_ids=held.message_ids,
+        conversation_ids=held.conversation_ids,
+        contact_ids=held.contact_ids,
+    )
     for conversation in _rows(session, Conversation, held.elsewhere):
         conversations_service.refresh_aggregates(session, conversation=conversation)
     erased = Erased(
@@ -395,7 +374,7 @@ def erase(session: Session, *, organization_id: int, contact_id: int, actor: Mem
         identities=identities,
         conversations=len(held.conversation_ids),
         messages=len(held.message_ids),
-        raw_events=len(event_ids),
+        raw_events=raw_events,
         conversations_touched=len(held.elsewhere),
     )
     counts = asdict(erased)
@@ -416,6 +395,51 @@ def erase(session: Session, *, organization_id: int, contact_id: int, actor: Mem
         ),
     )
     return erased
+
+
+def delete_rows(
+    session: Session,
+    *,
+    organization_id: int,
+    message_ids: Sequence[int],
+    conversation_ids: Sequence[int],
+    contact_ids: Sequence[int],
+) -> int:
+    """Delete these messages, conversations and contacts with everything that hangs on them,
+    and the raw events the messages were parsed from; returns how many raw events. The
+    messages must include every message of the conversations, and nothing left may point at
+    a contact deleted here (the caller's to check). The session's loaded objects are expired:
+    read what is still needed again."""
+    event_ids: set[int] = set()
+    for chunk in _chunks(message_ids):
+        event_ids.update(
+            e
+            for e in session.scalars(
+                select(Message.inbound_event_id).where(
+                    Message.id.in_(chunk), Message.inbound_event_id.is_not(None)
+                )
+            )
+            if e is not None
+        )
+    session.flush()
+    with _overwriting_deleted(session):
+        _delete_with_dependents(session, _table(Message), message_ids)
+        _delete_with_dependents(session, _table(Conversation), conversation_ids)
+        for chunk in _chunks(sorted(event_ids)):
+            session.execute(
+                delete(InboundEvent).where(
+                    InboundEvent.id.in_(chunk), InboundEvent.organization_id == organization_id
+                )
+            )
+        # Pointers first, so no contact references one being deleted.
+        for chunk in _chunks(contact_ids):
+            session.execute(
+                update(Contact).where(Contact.id.in_(chunk)).values(merged_into_id=None)
+            )
+        _delete_with_dependents(session, _table(Contact), contact_ids)
+        _forget_in_alerts(session, organization_id, set(conversation_ids))
+    session.expire_all()
+    return len(event_ids)
 
 
 def _delete_with_dependents(session: Session, table: Table, ids: Sequence[int]) -> None:
