@@ -51,6 +51,7 @@ ACTIONS = (
     "settings_changed",
     "contact_exported",
     "contact_erased",
+    "retention_applied",
 )
 
 

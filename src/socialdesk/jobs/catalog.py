@@ -7,6 +7,7 @@ A new domain with jobs adds one import here.
 from socialdesk.alerts import jobs as alerts_jobs
 from socialdesk.channels import jobs as channels_jobs
 from socialdesk.commitments import jobs as commitments_jobs
+from socialdesk.contacts import jobs as contacts_jobs
 from socialdesk.conversations import jobs as conversations_jobs
 from socialdesk.conversations import presence as conversations_presence
 from socialdesk.escalations import jobs as escalations_jobs
@@ -23,6 +24,7 @@ __all__ = [
     "alerts_jobs",
     "channels_jobs",
     "commitments_jobs",
+    "contacts_jobs",
     "conversations_jobs",
     "conversations_presence",
     "escalations_jobs",
