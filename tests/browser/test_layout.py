@@ -49,6 +49,7 @@ PAGES = (
     "/admin/alerts",
     "/admin/alerts/new",
     "/admin/saved-replies",
+    "/admin/retention",
     "/admin/audit",
 )
 

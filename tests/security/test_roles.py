@@ -66,10 +66,18 @@ AREA_RULES: list[tuple[str, re.Pattern[str], frozenset[Permission]]] = [
         "*",
         re.compile(
             r"^/admin/(?!accounts|routing|sla|business-hours|automation|alerts|follow-ups|promises"
-            r"|saved-replies)"
+            r"|saved-replies|retention)"
         ),
         frozenset({Permission.MEMBERS_MANAGE}),
     ),
+    # A customer's data and how long conversations are kept.
+    (
+        "*",
+        re.compile(r"^/admin/retention|^/contacts/\{contact_id\}/"),
+        frozenset({Permission.PRIVACY}),
+    ),
+    ("unsafe", re.compile(r"^/api/contacts/[^/]+$"), frozenset({Permission.PRIVACY})),
+    ("*", re.compile(r"^/api/contacts/[^/]+/export"), frozenset({Permission.PRIVACY})),
     ("*", re.compile(r"^(/api)?/approvals"), frozenset({Permission.APPROVE})),
     (
         "unsafe",

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from socialdesk.accounts.models import AuditEvent
+from socialdesk.contacts import retention
 from socialdesk.contacts.models import Contact
 from socialdesk.conversations.models import Conversation
 from socialdesk.db.session import get_sessionmaker
@@ -106,3 +107,44 @@ def test_the_way_back_is_only_ever_a_conversation(
     page = client.get(f"/contacts/{contact_id}/privacy?conversation=javascript:alert(1)")
     assert page.status_code == 200
     assert "Back to the conversation" not in page.text
+
+
+def test_retention_is_set_on_its_admin_page(
+    client: TestClient, desk: Desk, session: Session
+) -> None:
+    _customer(session, desk)
+    org_id = desk.org.id
+    csrf = login(client, desk.owner)
+    page = client.get("/admin/retention")
+    assert page.status_code == 200
+    assert '<a href="/admin/retention" aria-current="page">Retention</a>' in page.text
+    assert 'value="always" checked' in page.text
+
+    refused = client.post(
+        "/admin/retention", data={"csrf_token": csrf, "keep": "days", "days": "10"}
+    )
+    assert refused.status_code == 422
+    assert "keep resolved conversations 30 to 3650 days, not 10" in refused.text
+    assert 'value="10" aria-invalid="true"' in refused.text
+    no_number = client.post(
+        "/admin/retention", data={"csrf_token": csrf, "keep": "days", "days": "a year"}
+    )
+    assert no_number.status_code == 422
+    assert "say how many days" in no_number.text
+
+    saved = client.post("/admin/retention", data={"csrf_token": csrf, "keep": "days", "days": "90"})
+    assert saved.status_code == 303
+    again = client.get(saved.headers["location"])
+    assert "Saved." in again.text
+    assert 'value="days" checked' in again.text
+    assert "No conversation is past it now." in again.text
+    with get_sessionmaker(write=False)() as reader:
+        assert retention.retention_settings(reader, organization_id=org_id).days == 90
+
+    client.post("/admin/retention", data={"csrf_token": csrf, "keep": "always", "days": "90"})
+    with get_sessionmaker(write=False)() as reader:
+        assert retention.retention_settings(reader, organization_id=org_id).days is None
+
+    client.cookies.clear()
+    login(client, desk.agent)
+    assert client.get("/admin/retention").status_code == 403

@@ -53,6 +53,7 @@ def page_context(db: Session, actor: Actor) -> dict[str, Any]:
         "admin_members": has_permission(actor.member, Permission.MEMBERS_MANAGE),
         "admin_channels": has_permission(actor.member, Permission.CHANNELS_MANAGE),
         "admin_routing": has_permission(actor.member, Permission.ROUTING_MANAGE),
+        "admin_privacy": has_permission(actor.member, Permission.PRIVACY),
         "now": clock.now(),  # to tell a lockout still running from one that has ended
     }
 

@@ -1,5 +1,6 @@
-"""Desk page of one customer's data (/contacts/{id}/privacy), for those with
-``contacts.privacy``: what the desk keeps about them, a JSON export of all of it, and erasure.
+"""Desk pages of customers' data, for those with ``contacts.privacy``: one customer's
+(/contacts/{id}/privacy: what the desk keeps about them, a JSON export of all of it, and
+erasure) and how long resolved conversations are kept (/admin/retention).
 
 Thin: the service (contacts/privacy.py) finds, exports and erases; a refusal is shown on the
 page with status 422. The forms are plain POSTs with the session's CSRF token: the export is a
@@ -11,13 +12,14 @@ from __future__ import annotations
 import json
 
 from fastapi import APIRouter, Request
-from fastapi.responses import Response
+from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session
 
+from socialdesk.common import clock
 from socialdesk.common.deps import DB, Actor, PrivacyAdmin
 from socialdesk.common.errors import ValidationFailed
 from socialdesk.common.pagination import MAX_ROW_ID
-from socialdesk.contacts import privacy
+from socialdesk.contacts import privacy, retention
 from socialdesk.contacts import service as contacts_service
 from socialdesk.web import forms
 from socialdesk.web import viewmodels as vm
@@ -107,3 +109,65 @@ def erase_contact(
         "contacts/erased.html",
         {**page_context(db, actor), "name": name, "erased": erased[0]},
     )
+
+
+def _retention_page(
+    request: Request,
+    db: Session,
+    actor: Actor,
+    *,
+    values: dict[str, str] | None = None,
+    error: FormError | None = None,
+) -> Response:
+    found = retention.retention_settings(db, organization_id=actor.organization_id)
+    shown = values or {
+        "keep": "days" if found.days is not None else "always",
+        "days": str(found.days) if found.days is not None else "",
+    }
+    return render(
+        request,
+        "admin/retention.html",
+        {
+            **page_context(db, actor),
+            "section": "retention",
+            "values": shown,
+            "days": found.days,
+            "due": retention.due(db, organization_id=actor.organization_id, now=clock.now()),
+            "min_days": retention.MIN_DAYS,
+            "max_days": retention.MAX_DAYS,
+            "saved": request.query_params.get("saved") == "1",
+            "error": error,
+        },
+        status_code=UNPROCESSABLE if error else 200,
+    )
+
+
+@router.get("/admin/retention")
+def retention_page(request: Request, actor: PrivacyAdmin, db: DB) -> Response:
+    return _retention_page(request, db, actor)
+
+
+@router.post("/admin/retention")
+def save_retention(
+    request: Request, actor: PrivacyAdmin, form: forms.PostedForm, db: DB
+) -> Response:
+    values = {name: forms.text(form, name) for name in ("keep", "days")}
+
+    def save() -> None:
+        days: int | None = None
+        if values["keep"] == "days":
+            if not values["days"].isdigit():
+                raise ValidationFailed(
+                    f"say how many days, a whole number from {retention.MIN_DAYS} to "
+                    f"{retention.MAX_DAYS}, or keep them always",
+                    field="days",
+                )
+            days = int(values["days"])
+        retention.save_retention_settings(
+            db, organization_id=actor.organization_id, actor=actor.member, days=days
+        )
+
+    error = attempt(db, "retention", save)
+    if error is None:
+        return RedirectResponse("/admin/retention?saved=1", status_code=303)
+    return _retention_page(request, db, actor, values=values, error=error)
