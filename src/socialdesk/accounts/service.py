@@ -72,6 +72,19 @@ def get_organization(session: Session, organization_id: int) -> Organization:
     return org
 
 
+def put_settings(session: Session, *, organization_id: int, values: dict[str, object]) -> None:
+    """Store some of ``Organization.settings``; a value of None removes its key. The column is
+    given a new dict, so the JSON column sees the change."""
+    organization = get_organization(session, organization_id)
+    settings = dict(organization.settings or {})
+    for name, value in values.items():
+        if value is None:
+            settings.pop(name, None)
+        else:
+            settings[name] = value
+    organization.settings = settings
+
+
 def initials_of(name: str) -> str:
     parts = [p for p in re.split(r"\s+", name.strip()) if p]
     return "".join(p[0] for p in parts[:3]).upper()

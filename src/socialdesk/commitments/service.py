@@ -226,14 +226,11 @@ def save_promise_settings(
             field="reminder_minutes",
         )
     before = promise_settings(session, organization_id=organization_id)
-    organization = session.get_one(Organization, organization_id)
-    settings = dict(organization.settings or {})
-    if default_hours is None:
-        settings.pop(SETTING_DEFAULT_HOURS, None)
-    else:
-        settings[SETTING_DEFAULT_HOURS] = default_hours
-    settings[SETTING_REMINDER_MINUTES] = reminder_minutes
-    organization.settings = settings  # a new dict: the JSON column sees the change
+    accounts_service.put_settings(
+        session,
+        organization_id=organization_id,
+        values={SETTING_DEFAULT_HOURS: default_hours, SETTING_REMINDER_MINUTES: reminder_minutes},
+    )
     after = PromiseSettings(default_hours=default_hours, reminder_minutes=reminder_minutes)
     if after != before:
         audit.record(

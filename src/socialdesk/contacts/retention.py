@@ -17,6 +17,7 @@ from sqlalchemy import ColumnElement, and_, func, select
 from sqlalchemy.orm import Session
 
 from socialdesk.accounts import audit
+from socialdesk.accounts import service as accounts_service
 from socialdesk.accounts.models import Member, Organization
 from socialdesk.common.errors import ValidationFailed
 from socialdesk.contacts import privacy
@@ -66,13 +67,9 @@ def save_retention_settings(
             field="days",
         )
     before = retention_settings(session, organization_id=organization_id)
-    organization = session.get_one(Organization, organization_id)
-    settings = dict(organization.settings or {})
-    if days is None:
-        settings.pop(SETTING_DAYS, None)
-    else:
-        settings[SETTING_DAYS] = days
-    organization.settings = settings  # a new dict: the JSON column sees the change
+    accounts_service.put_settings(
+        session, organization_id=organization_id, values={SETTING_DAYS: days}
+    )
     after = RetentionSettings(days=days)
     if after != before:
         audit.record(
@@ -160,36 +157,28 @@ def _left_with_nothing(
 ) -> list[int]:
     """The customers of these conversations who have no other conversation and wrote no
     other message, with the contacts merged into them: erased with the conversations."""
-    candidates = set(
-        session.scalars(
-            select(Conversation.contact_id).where(
-                Conversation.id.in_(conversation_ids), Conversation.contact_id.is_not(None)
-            )
-        )
-    ) | set(
-        session.scalars(
-            select(Message.author_contact_id).where(
-                Message.id.in_(message_ids), Message.author_contact_id.is_not(None)
-            )
-        )
+    candidates = _people(
+        session, Conversation.id.in_(conversation_ids), Message.id.in_(message_ids)
     )
-    candidates.discard(None)
     if not candidates:
         return []
-    busy = set(
-        session.scalars(
-            select(Conversation.contact_id).where(
-                Conversation.contact_id.in_(candidates), Conversation.id.not_in(conversation_ids)
-            )
-        )
-    ) | set(
-        session.scalars(
-            select(Message.author_contact_id).where(
-                Message.author_contact_id.in_(candidates),
-                Message.conversation_id.not_in(conversation_ids),
-            )
-        )
+    busy = _people(
+        session,
+        and_(Conversation.contact_id.in_(candidates), Conversation.id.not_in(conversation_ids)),
+        and_(
+            Message.author_contact_id.in_(candidates),
+            Message.conversation_id.not_in(conversation_ids),
+        ),
     )
-    gone = sorted(c for c in candidates - busy if c is not None)
+    gone = sorted(candidates - busy)
     pointers = list(session.scalars(select(Contact.id).where(Contact.merged_into_id.in_(gone))))
     return gone + pointers
+
+
+def _people(
+    session: Session, conversations: ColumnElement[bool], messages: ColumnElement[bool]
+) -> set[int]:
+    """The customers of the conversations, and the authors of the messages, these select."""
+    customers = session.scalars(select(Conversation.contact_id).where(conversations))
+    authors = session.scalars(select(Message.author_contact_id).where(messages))
+    return {c for c in customers if c is not None} | {a for a in authors if a is not None}
