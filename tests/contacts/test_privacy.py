@@ -24,7 +24,7 @@ from socialdesk.connectors.web.connector import MESSAGE_EVENT
 from socialdesk.contacts import privacy
 from socialdesk.contacts import service as contacts_service
 from socialdesk.contacts.models import Contact, ContactIdentity
-from socialdesk.conversations import flows, search
+from socialdesk.conversations import bulk, flows, search
 from socialdesk.conversations import service as conversations_service
 from socialdesk.conversations.models import Conversation, DeliveryState, Message
 from socialdesk.escalations import service as escalations_service
@@ -330,3 +330,69 @@ def test_export_holds_everything_kept_about_the_person(session: Session, world: 
     assert [m["text"] for m in elsewhere["messages"]] == [f"Yes Ben, {SECRET} says"]
     trail = session.scalars(select(AuditEvent).where(AuditEvent.action == "contact_exported")).one()
     assert trail.target_id == str(world.lena.id)
+
+
+def test_what_was_erased_is_not_stored_again(
+    session: Session, world: World, clock: FrozenClock
+) -> None:
+    """The network sends her old message again (a replayed webhook, a backfill, a file
+    imported twice): nothing of it is stored, and the raw copy keeps nothing. What she writes
+    afterwards comes in as from anyone new."""
+    org_id, account = world.org.id, world.account
+    account_id = account.id
+    ben_message_native_id = session.scalars(
+        select(Message.native_id).where(Message.conversation_id == world.ben_conversation.id)
+    ).first()
+    lena_id = world.lena.id
+    privacy.erase(session, organization_id=org_id, contact_id=lena_id, actor=world.admin)
+    session.commit()
+    contacts_before = session.scalar(select(func.count()).select_from(Contact))
+
+    # The website's raw event, delivered again.
+    again, is_new = flows.store_event(
+        session,
+        account=account,
+        event=RawEvent(
+            native_id="visitor-lena:My name is L",
+            kind=MESSAGE_EVENT,
+            payload={
+                "visitor_id": "visitor-lena",
+                "message_id": "visitor-lena:My name is L",
+                "text": f"My name is Lena {SECRET}, my tram pass broke",
+                "sent_at": clock.now().isoformat(),
+            },
+            received_at=clock.now(),
+        ),
+        process_now=True,
+    )
+    assert is_new  # its first copy was erased with her
+    assert again.payload == {}
+    assert again.status == "ignored"
+    assert again.error == "its messages were erased with their customer"
+    # The same messages through the batch path (an import run again).
+    imported = bulk.ingest_batch(
+        session,
+        organization_id=org_id,
+        items=[
+            bulk.BulkItem(
+                account_id, inbound(native_id="visitor-lena:My name is L", author="visitor-lena")
+            ),
+            bulk.BulkItem(
+                account_id,
+                inbound(
+                    native_id=ben_message_native_id,
+                    author="ben",
+                    text="Is the tram running today?",
+                ),
+            ),
+        ],
+    )
+    assert (imported.erased, imported.duplicates, imported.created) == (1, 1, 0)
+    session.commit()
+    assert _where_secret_is(session) == []
+    assert session.scalar(select(func.count()).select_from(Contact)) == contacts_before
+
+    # She writes again: a new customer.
+    new = ingest(session, account, inbound(author="visitor-lena", text="Me again"))
+    assert new.created
+    assert new.conversation.contact_id not in (None, lena_id)

@@ -21,8 +21,9 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from socialdesk.accounts.models import Organization
+from socialdesk.accounts.models import Organization, Role
 from socialdesk.channels.models import BrandAccount
+from socialdesk.contacts import privacy
 from socialdesk.contacts.models import Contact, ContactIdentity
 from socialdesk.conversations.models import Conversation, Message, Status
 from socialdesk.db.session import get_sessionmaker
@@ -478,3 +479,27 @@ def test_brand_option_takes_tweets_no_brand_can_be_found_for(
         )
     ).all()
     assert [tuple(r) for r in rows] == [("1", "AcmeHelp")]
+
+
+def test_a_rerun_after_an_erasure_brings_nothing_back(session: Session, tmp_path: Path) -> None:
+    """The customer asked to be erased after the import; importing the same file again must
+    not undo it, and says how many rows it left out for that reason."""
+    org = _org(session)
+    admin = accounts.member(session, org, role=Role.ADMIN)
+    session.commit()
+    path = tmp_path / "clean.csv"
+    path.write_text(HEADER + "".join(BROKEN.splitlines(keepends=True)[1:5]), encoding="utf-8")
+    runner = CliRunner()
+    assert runner.invoke(import_, ["twcs", str(path)]).exit_code == 0
+    conversation = session.scalars(select(Conversation)).one()
+    assert conversation.contact_id is not None
+    privacy.erase(session, organization_id=org.id, contact_id=conversation.contact_id, actor=admin)
+    session.commit()
+
+    again = runner.invoke(import_, ["twcs", str(path)])
+    assert again.exit_code == 0, again.output
+    assert "0 messages added (0 already there, 3 erased with their customer before)" in (
+        again.stdout
+    )
+    assert _count(session, Message) == 0
+    assert _count(session, Conversation) == 0

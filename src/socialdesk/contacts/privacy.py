@@ -33,6 +33,7 @@ from socialdesk.common import clock
 from socialdesk.common.errors import Conflict, ValidationFailed
 from socialdesk.contacts import service as contacts_service
 from socialdesk.contacts.models import Contact, ContactIdentity
+from socialdesk.conversations import erased as erased_messages
 from socialdesk.conversations import service as conversations_service
 from socialdesk.conversations.models import (
     Conversation,
@@ -359,6 +360,17 @@ def erase(session: Session, *, organization_id: int, contact_id: int, actor: Mem
             select(ContactIdentity.id).where(ContactIdentity.contact_id.in_(held.contact_ids))
         ).all()
     )
+    native: list[tuple[int, str]] = []
+    for chunk in _chunks(held.message_ids):
+        native.extend(
+            (account_id, native_id)
+            for account_id, native_id in session.execute(
+                select(Message.brand_account_id, Message.native_id).where(
+                    Message.id.in_(chunk), Message.native_id.is_not(None)
+                )
+            )
+            if native_id is not None
+        )
     raw_events = delete_rows(
         session,
         organization_id=organization_id,
@@ -366,6 +378,8 @@ def erase(session: Session, *, organization_id: int, contact_id: int, actor: Mem
         conversation_ids=held.conversation_ids,
         contact_ids=held.contact_ids,
     )
+    # So that the network sending the same posts again does not bring them back.
+    erased_messages.remember(session, organization_id=organization_id, keys=native)
     for conversation in _rows(session, Conversation, held.elsewhere):
         conversations_service.refresh_aggregates(session, conversation=conversation)
     erased = Erased(

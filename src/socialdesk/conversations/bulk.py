@@ -86,6 +86,7 @@ from socialdesk.common import clock
 from socialdesk.common.errors import NotFound, ValidationFailed
 from socialdesk.connectors.base import InboundMessage, Visibility
 from socialdesk.contacts.models import Contact, ContactIdentity
+from socialdesk.conversations import erased
 from socialdesk.conversations import service as conversations_service
 from socialdesk.conversations.models import (
     Conversation,
@@ -226,6 +227,7 @@ class BatchResult:
     conversations_changed: int = 0  # conversations that existed and got messages
     conversations_merged: int = 0  # stored conversations folded into another
     contacts_created: int = 0
+    erased: int = 0  # erased with their customer before: not stored again (erased.py)
 
     def add(self, other: BatchResult) -> None:
         self.received += other.received
@@ -235,6 +237,7 @@ class BatchResult:
         self.conversations_changed += other.conversations_changed
         self.conversations_merged += other.conversations_merged
         self.contacts_created += other.contacts_created
+        self.erased += other.erased
 
 
 # -- bulk SQL -----------------------------------------------------------------------------
@@ -603,10 +606,11 @@ class BulkIngest:
         self._load_accounts(session, account_ids)
         self._lock(session, account_ids)
         writer = _Writer(session)
+        result.erased = self._drop_erased(session, by_account)
 
         threads = self._thread(session, by_account)
         result.created = sum(len(t.messages) for t in threads)
-        result.duplicates = len(messages) - result.created
+        result.duplicates = len(messages) - result.created - result.erased
         if not threads:
             return result
 
@@ -629,6 +633,17 @@ class BulkIngest:
         return result
 
     # -- steps ----------------------------------------------------------------------------
+
+    def _drop_erased(self, session: Session, by_account: dict[int, dict[str, BulkMessage]]) -> int:
+        """Leave out the messages erased with their customer before; returns how many."""
+        found = erased.erased_among(
+            session,
+            organization_id=self.organization_id,
+            keys=[(a, n) for a, batch in by_account.items() for n in batch],
+        )
+        for account_id, native_id in found:
+            del by_account[account_id][native_id]
+        return len(found)
 
     def _thread(
         self, session: Session, by_account: dict[int, dict[str, BulkMessage]]

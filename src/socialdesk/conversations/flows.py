@@ -24,6 +24,7 @@ from socialdesk.config import get_settings
 from socialdesk.connectors import registry
 from socialdesk.connectors.base import InboundMessage, RawEvent, UnsupportedEvent, Visibility
 from socialdesk.contacts import service as contacts_service
+from socialdesk.conversations import erased
 from socialdesk.conversations import service as conversations_service
 from socialdesk.conversations.models import Conversation, DeliveryState, Direction, Message, Status
 from socialdesk.events import bus
@@ -132,9 +133,22 @@ def process_event(session: Session, *, event_id: int) -> list[IngestResult]:
     if not parsed:
         stored.status, stored.processed_at = EventStatus.IGNORED.value, now
         return []
-    results = [
-        ingest_message(session, account=account, message=m, event_id=stored.id) for m in parsed
-    ]
+    results: list[IngestResult] = []
+    for m in parsed:
+        try:
+            results.append(ingest_message(session, account=account, message=m, event_id=stored.id))
+        except erased.ErasedMessageSkipped:
+            continue
+    if not results:
+        # Everything in it was erased with its customer before (conversations/erased.py): the
+        # raw copy keeps nothing of it, and its id still turns a replay away.
+        stored.payload = {}
+        stored.status, stored.error, stored.processed_at = (
+            EventStatus.IGNORED.value,
+            "its messages were erased with their customer",
+            now,
+        )
+        return []
     # An error a failed earlier attempt kept is history now (recovery.py).
     stored.status, stored.error, stored.processed_at = EventStatus.PROCESSED.value, None, now
     return results
@@ -168,6 +182,8 @@ def ingest_message(
         conversation = session.get(Conversation, existing.conversation_id)
         assert conversation is not None
         return IngestResult(existing, conversation, created=False)
+    if erased.is_erased(session, brand_account_id=account.id, native_id=message.native_id):
+        raise erased.ErasedMessageSkipped(account.id, message.native_id)
 
     contact_id = None
     if not message.from_brand:

@@ -187,3 +187,19 @@ class Activity(IdMixin, Base):
     kind: Mapped[str] = mapped_column(String(40))
     data: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class ErasedMessage(Base):
+    """A message erased with its customer (contacts/privacy.py), kept as a digest of its
+    native id so that ingest never stores it again: a network that sends the old post once
+    more (a backfill, a replayed webhook, a file imported again) does not undo the erasure.
+    Holds no text and not the id itself (``conversations.erased``)."""
+
+    __tablename__ = "erased_messages"
+
+    brand_account_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("brand_accounts.id"), primary_key=True
+    )
+    digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    organization_id: Mapped[int] = mapped_column(BigId, ForeignKey("organizations.id"), index=True)
+    erased_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -100,7 +100,9 @@ def twcs(file: Path, brand: str | None, org_slug: str | None, batch_size: int) -
     result = report.ingest
     click.echo(
         f"{file}: {report.rows} rows into {org_name}: {result.created} messages added "
-        f"({result.duplicates} already there), {result.conversations_created} conversations "
+        f"({result.duplicates} already there"
+        + (f", {result.erased} erased with their customer before" if result.erased else "")
+        + f"), {result.conversations_created} conversations "
         f"created, {result.conversations_changed} extended, {result.contacts_created} contacts "
         f"created, {len(report.accounts_created)} brand accounts created; "
         f"{report.bad} bad rows, {report.unattached} without a brand account"
