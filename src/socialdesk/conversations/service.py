@@ -52,7 +52,7 @@ from socialdesk.conversations.models import (
     Status,
 )
 from socialdesk.events import bus
-from socialdesk.events.types import ConversationChanged, MessageCreated
+from socialdesk.events.types import ConversationChanged, ConversationsMerged, MessageCreated
 from socialdesk.policy.models import Approval, ApprovalStatus
 
 
@@ -827,6 +827,14 @@ def merge(
             session.delete(other)
     record(session, conversation=keep, kind="merged", actor=actor, data={"merged": ids})
     refresh_aggregates(session, conversation=keep)
+    # Its SLA clocks are reconciled (sla/jobs.py), and pages open on a folded conversation
+    # go to the one that stays (desk.js).
+    bus.emit(
+        session,
+        ConversationsMerged(
+            organization_id=keep.organization_id, conversation_id=keep.id, merged_ids=tuple(ids)
+        ),
+    )
 
 
 def _references_to_conversations() -> list[Column[Any]]:
