@@ -8,6 +8,8 @@
     return el ? Number(el.getAttribute("data-conversation-id")) : null;
   }
 
+  var gone = null;
+
   // Used in hx-trigger filters: does this server-sent event concern the open conversation?
   window.sdMine = function (event) {
     try {
@@ -15,7 +17,18 @@
       var mine = conversationId();
       if (mine === null) return false;
       if (data.conversation_id === mine) return true;
-      return Array.isArray(data.merged_ids) && data.merged_ids.indexOf(mine) !== -1;
+      // Events about several conversations at once. A merge folds them into conversation_id;
+      // an erasure deletes them. Either way the open one may be gone: remembered for the
+      // answer of the refresh that follows (see htmx:responseError).
+      if (Array.isArray(data.merged_ids) && data.merged_ids.indexOf(mine) !== -1) {
+        gone = { reason: "merged", into: data.conversation_id };
+        return true;
+      }
+      if (Array.isArray(data.conversation_ids) && data.conversation_ids.indexOf(mine) !== -1) {
+        gone = { reason: "erased" };
+        return true;
+      }
+      return false;
     } catch (e) {
       return false;
     }
@@ -133,6 +146,20 @@
     var xhr = e.detail.xhr;
     if (xhr.status === 401) {
       window.location.href = "/login?next=" + encodeURIComponent(location.pathname + location.search);
+      return;
+    }
+    var mine = conversationId();
+    var path = e.detail.pathInfo && e.detail.pathInfo.requestPath;
+    if (xhr.status === 404 && mine !== null && path && path.indexOf("/conversations/" + mine + "/") === 0) {
+      // The open conversation is gone: nothing on the page can be acted on any more.
+      if (gone && gone.reason === "merged" && typeof gone.into === "number") {
+        flash("This conversation was merged into #" + gone.into + ": opening it.");
+        setTimeout(function () { window.location.href = "/conversations/" + gone.into; }, 1500);
+      } else if (gone && gone.reason === "erased") {
+        flash("This conversation no longer exists: its customer's data was erased. Back to the inbox with u.");
+      } else {
+        flash("This conversation no longer exists. Back to the inbox with u.");
+      }
       return;
     }
     var message = "The desk answered " + xhr.status + ".";
