@@ -52,6 +52,7 @@ _CHUNK = 500
 # A reply in these states is on its way to the customer: erasing it now would race the send.
 _IN_FLIGHT = (DeliveryState.QUEUED.value, DeliveryState.SENDING.value)
 _Row = TypeVar("_Row", Conversation, Message)
+_Hung = TypeVar("_Hung", Commitment, FollowUp)
 
 
 @dataclass(frozen=True)
@@ -164,10 +165,12 @@ def export(
         accounts=accounts,
         messages=_messages(session, held.message_ids),
         triage=_by_message(session, held.message_ids),
+        tags=conversations_service.tags_for(session, conversation_ids=held.conversation_ids),
+        promises=_by_conversation(session, Commitment, held.conversation_ids),
+        follow_ups=_by_conversation(session, FollowUp, held.conversation_ids),
     )
     conversations = [
-        _conversation(session, c, known)
-        for c in _rows(session, Conversation, held.conversation_ids)
+        _conversation(c, known) for c in _rows(session, Conversation, held.conversation_ids)
     ]
     elsewhere = [
         {
@@ -229,9 +232,12 @@ class _Known:
     accounts: dict[int, BrandAccount]
     messages: dict[int, list[Message]]  # conversation id -> its messages, in order
     triage: dict[int, MessageTriage]  # message id -> its triage
+    tags: dict[int, list[str]]  # conversation id -> ...
+    promises: dict[int, list[Commitment]]
+    follow_ups: dict[int, list[FollowUp]]
 
 
-def _conversation(session: Session, conversation: Conversation, known: _Known) -> dict[str, Any]:
+def _conversation(conversation: Conversation, known: _Known) -> dict[str, Any]:
     account = known.accounts.get(conversation.brand_account_id)
     return {
         "id": conversation.id,
@@ -239,7 +245,7 @@ def _conversation(session: Session, conversation: Conversation, known: _Known) -
         "brand_account": account.handle if account else None,
         "subject": conversation.subject,
         "status": conversation.status,
-        "tags": conversations_service.tags_of(session, conversation_id=conversation.id),
+        "tags": known.tags.get(conversation.id, []),
         "created_at": _iso(conversation.created_at),
         "resolved_at": _iso(conversation.resolved_at),
         "messages": [_message(m, known) for m in known.messages.get(conversation.id, [])],
@@ -251,11 +257,7 @@ def _conversation(session: Session, conversation: Conversation, known: _Known) -
                 "made_at": _iso(c.created_at),
                 "closed_at": _iso(c.closed_at),
             }
-            for c in session.scalars(
-                select(Commitment)
-                .where(Commitment.conversation_id == conversation.id)
-                .order_by(Commitment.id)
-            )
+            for c in known.promises.get(conversation.id, [])
         ],
         "follow_ups": [
             {
@@ -266,11 +268,7 @@ def _conversation(session: Session, conversation: Conversation, known: _Known) -
                 "answer": f.answer,
                 "satisfaction": f.satisfaction,
             }
-            for f in session.scalars(
-                select(FollowUp)
-                .where(FollowUp.conversation_id == conversation.id)
-                .order_by(FollowUp.id)
-            )
+            for f in known.follow_ups.get(conversation.id, [])
         ],
     }
 
@@ -323,6 +321,19 @@ def _by_message(session: Session, ids: Sequence[int]) -> dict[int, MessageTriage
     return out
 
 
+def _by_conversation(
+    session: Session, model: type[_Hung], conversation_ids: Sequence[int]
+) -> dict[int, list[_Hung]]:
+    """Rows hung on these conversations, grouped by conversation, in the order they came."""
+    out: dict[int, list[_Hung]] = {}
+    for chunk in _chunks(conversation_ids):
+        for row in session.scalars(
+            select(model).where(model.conversation_id.in_(chunk)).order_by(model.id)
+        ):
+            out.setdefault(row.conversation_id, []).append(row)
+    return out
+
+
 def _rows(session: Session, model: type[_Row], ids: Sequence[int]) -> list[_Row]:
     out: list[_Row] = []
     for chunk in _chunks(ids):
@@ -343,34 +354,31 @@ def erase(session: Session, *, organization_id: int, contact_id: int, actor: Mem
     its way (queued or sending), naming the conversation: erase once it is sent or failed."""
     held = holdings(session, organization_id=organization_id, contact_id=contact_id)
     contact_id = held.contact.id
+    native: list[tuple[int, str]] = []  # (account, network id) of each, for erased.py
     for chunk in _chunks(held.message_ids):
-        busy = session.execute(
-            select(Message.id, Message.conversation_id)
-            .where(Message.id.in_(chunk), Message.delivery_state.in_(_IN_FLIGHT))
-            .order_by(Message.id)
-            .limit(1)
-        ).first()
-        if busy is not None:
-            raise Conflict(
-                f"conversation #{busy.conversation_id} has a reply on its way to this customer "
-                f"(message {busy.id}); erase once it is sent or has failed"
+        for row in session.execute(
+            select(
+                Message.id,
+                Message.conversation_id,
+                Message.delivery_state,
+                Message.brand_account_id,
+                Message.native_id,
             )
+            .where(Message.id.in_(chunk))
+            .order_by(Message.id)
+        ):
+            if row.delivery_state in _IN_FLIGHT:
+                raise Conflict(
+                    f"conversation #{row.conversation_id} has a reply on its way to this "
+                    f"customer (message {row.id}); erase once it is sent or has failed"
+                )
+            if row.native_id is not None:
+                native.append((row.brand_account_id, row.native_id))
     identities = len(
         session.scalars(
             select(ContactIdentity.id).where(ContactIdentity.contact_id.in_(held.contact_ids))
         ).all()
     )
-    native: list[tuple[int, str]] = []
-    for chunk in _chunks(held.message_ids):
-        native.extend(
-            (account_id, native_id)
-            for account_id, native_id in session.execute(
-                select(Message.brand_account_id, Message.native_id).where(
-                    Message.id.in_(chunk), Message.native_id.is_not(None)
-                )
-            )
-            if native_id is not None
-        )
     raw_events = delete_rows(
         session,
         organization_id=organization_id,
