@@ -31,6 +31,7 @@ PAGES = (
     "/",
     "/contacts",
     "/contacts/1/privacy",  # the first customer's data (the owner may see it)
+    "/contacts/1/merge?q=a",  # the same person as another?
     "/commitments",
     "/escalations",
     "/escalations?scope=asked&status=all",

@@ -73,9 +73,10 @@ AREA_RULES: list[tuple[str, re.Pattern[str], frozenset[Permission]]] = [
     # A customer's data and how long conversations are kept.
     (
         "*",
-        re.compile(r"^/admin/retention|^/contacts/\{contact_id\}/"),
+        re.compile(r"^/admin/retention|^/contacts/\{contact_id\}/(privacy|export|erase)"),
         frozenset({Permission.PRIVACY}),
     ),
+    ("*", re.compile(r"^/contacts/\{contact_id\}/merge"), frozenset({Permission.MANAGE})),
     ("unsafe", re.compile(r"^/api/contacts/[^/]+$"), frozenset({Permission.PRIVACY})),
     ("*", re.compile(r"^/api/contacts/[^/]+/export"), frozenset({Permission.PRIVACY})),
     ("*", re.compile(r"^(/api)?/approvals"), frozenset({Permission.APPROVE})),

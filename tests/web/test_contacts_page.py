@@ -10,6 +10,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
 from socialdesk.common.clock import FrozenClock
+from socialdesk.contacts.models import Contact
+from socialdesk.conversations.models import Conversation
+from socialdesk.db.session import get_sessionmaker
 from tests.factories import accounts, channels
 from tests.factories.conversations import inbound, ingest
 from tests.web.conftest import Desk, login
@@ -71,3 +74,75 @@ def test_admins_reach_the_data_page_from_the_list(
     login(client, desk.owner)
     page = client.get("/contacts")
     assert f'<a href="/contacts/{contact_id}/privacy" class="nowrap">Their data</a>' in page.text
+
+
+def test_an_agent_merges_two_customers_who_are_one_person(
+    client: TestClient, desk: Desk, session: Session
+) -> None:
+    on_web = ingest(session, desk.web, inbound(author="noor", thread_key="visitor:noor"))
+    mail = channels.brand_account(session, desk.org, kind="email")
+    by_mail = ingest(session, mail, inbound(author="noor@mail.example", text="Re: my refund"))
+    other_org = accounts.organization(session)
+    elsewhere = ingest(session, channels.brand_account(session, other_org), inbound(author="x"))
+    session.commit()
+    web_contact, mail_contact = on_web.conversation.contact_id, by_mail.conversation.contact_id
+    conversation_id = on_web.conversation.id
+    foreign = elsewhere.conversation.contact_id
+    assert web_contact is not None
+    assert mail_contact is not None
+    session.commit()
+
+    csrf = login(client, desk.agent)
+    side = client.get(f"/conversations/{conversation_id}").text
+    assert f'href="/contacts/{web_contact}/merge?conversation={conversation_id}"' in side
+    page = client.get(
+        f"/contacts/{web_contact}/merge", params={"conversation": conversation_id, "q": "noor"}
+    )
+    assert page.status_code == 200
+    assert f'<input type="hidden" name="into_id" value="{mail_contact}">' in page.text
+    assert f'name="into_id" value="{web_contact}"' not in page.text  # not itself
+
+    action = f"/contacts/{web_contact}/merge?conversation={conversation_id}"
+    for data, said in (
+        ({}, "choose the customer this one is the same as"),
+        ({"into_id": str(web_contact)}, "cannot merge a contact into itself"),
+        ({"into_id": str(foreign)}, f"contact {foreign} does not exist"),
+    ):
+        refused = client.post(action, data={"csrf_token": csrf, **data})
+        assert refused.status_code == 422, data
+        assert said in refused.text
+
+    merged = client.post(action, data={"csrf_token": csrf, "into_id": str(mail_contact)})
+    assert merged.status_code == 303
+    assert merged.headers["location"] == f"/conversations/{conversation_id}"
+    with get_sessionmaker(write=False)() as reader:
+        assert reader.get_one(Contact, web_contact).merged_into_id == mail_contact
+        assert reader.get_one(Conversation, conversation_id).contact_id == mail_contact
+    # The conversation now shows the other channel's history.
+    side = client.get(f"/conversations/{conversation_id}").text
+    assert "Re: my refund" in side
+
+
+def test_merging_from_the_list_says_who_holds_both(
+    client: TestClient, desk: Desk, session: Session
+) -> None:
+    first = ingest(session, desk.web, inbound(author="ole", thread_key="visitor:o1"))
+    second = ingest(session, desk.web, inbound(author="ole-again", thread_key="visitor:o2"))
+    session.commit()
+    source, target = first.conversation.contact_id, second.conversation.contact_id
+    session.commit()
+    csrf = login(client, desk.agent)
+    listed = client.get("/contacts").text
+    assert f'<a href="/contacts/{source}/merge" class="nowrap">Same person as…</a>' in listed
+    done = client.post(
+        f"/contacts/{source}/merge", data={"csrf_token": csrf, "into_id": str(target)}
+    )
+    assert done.status_code == 303
+    assert done.headers["location"] == f"/contacts?merged={target}"
+    shown = client.get(done.headers["location"]).text
+    assert "Merged: Ole-Again now holds both histories." in shown
+
+    client.cookies.clear()
+    csrf = login(client, desk.viewer)
+    assert "Same person as" not in client.get("/contacts").text
+    assert client.get(f"/contacts/{target}/merge").status_code == 403

@@ -1,7 +1,9 @@
-"""Desk page of customers (/contacts): find a customer by name or handle on any channel, see
-how much they have talked to the desk, open their latest conversation, and (for those with
-``contacts.privacy``) reach their data page. A request to see or erase one's data often names
-a handle or an address, not a conversation: this is where it is looked up.
+"""Desk pages of customers: the list (/contacts), to find a customer by name or handle on
+any channel, see how much they have talked to the desk, open their latest conversation, and
+(for those with ``contacts.privacy``) reach their data page, since a request to see or erase
+one's data often names a handle or an address, not a conversation; and the merge page
+(/contacts/{id}/merge), where an agent says that two customers are the same person, so that
+one history follows them across channels.
 
 Thin: contacts.service finds and pages them; a bad cursor is refused as the API refuses it.
 """
@@ -9,17 +11,35 @@ Thin: contacts.service finds and pages them; a bad cursor is refused as the API 
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from fastapi.responses import Response
+from fastapi.responses import RedirectResponse, Response
+from sqlalchemy.orm import Session
 
-from socialdesk.common.deps import DB, Reader
+from socialdesk.common.deps import DB, Actor, Manager, Reader
+from socialdesk.common.errors import NotFound, ValidationFailed
+from socialdesk.common.pagination import MAX_ROW_ID
 from socialdesk.contacts import service as contacts_service
+from socialdesk.contacts.models import Contact
+from socialdesk.web import forms
 from socialdesk.web import viewmodels as vm
 from socialdesk.web.admin import page_context
-from socialdesk.web.render import render
+from socialdesk.web.forms import FormError, PathId, attempt
+from socialdesk.web.render import UNPROCESSABLE, render
 
 router = APIRouter(include_in_schema=False)
 
 PAGE_SIZE = 50
+
+
+def _merged(db: Session, actor: Actor, raw: str) -> Contact | None:
+    """The survivor of the merge just made (?merged=ID), to say so; anything else is none."""
+    if not raw.isdigit() or not 0 < int(raw) <= MAX_ROW_ID:
+        return None
+    try:
+        return contacts_service.get_or_raise(
+            db, organization_id=actor.organization_id, contact_id=int(raw)
+        )
+    except NotFound:
+        return None
 
 
 @router.get("/contacts")
@@ -30,10 +50,12 @@ def contacts_page(request: Request, actor: Reader, db: DB) -> Response:
         db, organization_id=actor.organization_id, query=query, cursor=cursor, limit=PAGE_SIZE
     )
     ids = [c.id for c in page.items]
+    merged = _merged(db, actor, request.query_params.get("merged", ""))
     return render(
         request,
         "contacts/list.html",
         {
+            "merged": merged,
             **page_context(db, actor),
             "contacts": page.items,
             "next_cursor": page.next_cursor,
@@ -43,3 +65,74 @@ def contacts_page(request: Request, actor: Reader, db: DB) -> Response:
             "channel_label": vm.channel_label,
         },
     )
+
+
+def _merge_page(
+    request: Request,
+    db: Session,
+    actor: Actor,
+    contact_id: int,
+    *,
+    error: FormError | None = None,
+) -> Response:
+    contact = contacts_service.get_or_raise(
+        db, organization_id=actor.organization_id, contact_id=contact_id
+    )
+    query = request.query_params.get("q", "").strip()[:200]
+    found = (
+        [
+            c
+            for c in contacts_service.list_page(
+                db, organization_id=actor.organization_id, query=query, limit=PAGE_SIZE
+            ).items
+            if c.id != contact.id
+        ]
+        if query
+        else []
+    )
+    ids = [contact.id, *(c.id for c in found)]
+    return render(
+        request,
+        "contacts/merge.html",
+        {
+            **page_context(db, actor),
+            "contact": contact,
+            "found": found,
+            "query": query,
+            "back": forms.opened_from(request),
+            "identities": contacts_service.identities_for(db, contact_ids=ids),
+            "activity": contacts_service.activity_of(db, contact_ids=ids),
+            "channel_label": vm.channel_label,
+            "error": error,
+        },
+        status_code=UNPROCESSABLE if error else 200,
+    )
+
+
+@router.get("/contacts/{contact_id}/merge")
+def merge_page(request: Request, contact_id: PathId, actor: Manager, db: DB) -> Response:
+    return _merge_page(request, db, actor, contact_id)
+
+
+@router.post("/contacts/{contact_id}/merge")
+def merge_contact(
+    request: Request, contact_id: PathId, actor: Manager, form: forms.PostedForm, db: DB
+) -> Response:
+    survivor: list[int] = []
+
+    def merge() -> None:
+        into = forms.optional_id(form, "into_id")
+        if into is None:
+            raise ValidationFailed("choose the customer this one is the same as", field="into_id")
+        survivor.append(
+            contacts_service.merge(
+                db, organization_id=actor.organization_id, source_id=contact_id, target_id=into
+            ).id
+        )
+
+    error = attempt(db, "merge", merge)
+    if error is not None:
+        return _merge_page(request, db, actor, contact_id, error=error)
+    back = forms.opened_from(request)
+    where = f"/conversations/{back}" if back else f"/contacts?merged={survivor[0]}"
+    return RedirectResponse(where, status_code=303)

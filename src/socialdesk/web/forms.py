@@ -361,6 +361,13 @@ def safe_next(raw: str | None, default: str = "/") -> str:
 PathId = Annotated[int, Path(ge=1, le=MAX_ROW_ID)]
 
 
+def opened_from(request: Request) -> int | None:
+    """The conversation a page was opened from (``?conversation=ID``), for the way back; any
+    other value is no conversation (never a link built from what was typed)."""
+    value = request.query_params.get("conversation", "")
+    return int(value) if value.isdigit() and 0 < int(value) <= MAX_ROW_ID else None
+
+
 # -- a service's refusal, beside its form -------------------------------------------------
 
 

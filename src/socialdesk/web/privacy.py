@@ -18,7 +18,6 @@ from sqlalchemy.orm import Session
 from socialdesk.common import clock
 from socialdesk.common.deps import DB, Actor, PrivacyAdmin
 from socialdesk.common.errors import ValidationFailed
-from socialdesk.common.pagination import MAX_ROW_ID
 from socialdesk.contacts import privacy, retention
 from socialdesk.contacts import service as contacts_service
 from socialdesk.web import forms
@@ -48,17 +47,11 @@ def _page(
             "identities": contacts_service.identities_for(db, contact_ids=held.contact_ids),
             "channel_label": vm.channel_label,
             "confirm_word": CONFIRM_WORD,
-            "back": _conversation_id(request),
+            "back": forms.opened_from(request),
             "error": error,
         },
         status_code=UNPROCESSABLE if error else 200,
     )
-
-
-def _conversation_id(request: Request) -> int | None:
-    """The conversation the page was opened from (?conversation=ID), for the way back."""
-    value = request.query_params.get("conversation", "")
-    return int(value) if value.isdigit() and 0 < int(value) <= MAX_ROW_ID else None
 
 
 @router.get("/contacts/{contact_id}/privacy")
