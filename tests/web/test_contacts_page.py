@@ -7,12 +7,14 @@ from __future__ import annotations
 from datetime import timedelta
 
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from socialdesk.common.clock import FrozenClock
 from socialdesk.contacts.models import Contact
 from socialdesk.conversations.models import Conversation
 from socialdesk.db.session import get_sessionmaker
+from socialdesk.events.models import EventRecord
 from tests.factories import accounts, channels
 from tests.factories.conversations import inbound, ingest
 from tests.web.conftest import Desk, login
@@ -118,9 +120,19 @@ def test_an_agent_merges_two_customers_who_are_one_person(
     with get_sessionmaker(write=False)() as reader:
         assert reader.get_one(Contact, web_contact).merged_into_id == mail_contact
         assert reader.get_one(Conversation, conversation_id).contact_id == mail_contact
-    # The conversation now shows the other channel's history.
+    # The conversation now shows the other channel's history, and its trail says why.
     side = client.get(f"/conversations/{conversation_id}").text
     assert "Re: my refund" in side
+    assert (
+        f"found the customer to be the same person as customer #{mail_contact} (was #{web_contact})"
+    ) in side
+    with get_sessionmaker(write=False)() as reader:
+        changed = reader.scalars(
+            select(EventRecord.payload).where(EventRecord.kind == "conversation.changed")
+        ).all()
+    assert {"conversation_id": conversation_id, "fields": ["contact"]}.items() <= {
+        **changed[-1]
+    }.items()
 
 
 def test_merging_from_the_list_says_who_holds_both(

@@ -89,7 +89,11 @@ def get_contact(contact: ContactDep, db: DB) -> ContactRead:
 def merge_contact(body: ContactMerge, contact: ContactDep, db: DB, actor: Manager) -> ContactRead:
     try:
         survivor = contacts_service.merge(
-            db, organization_id=actor.organization_id, source_id=contact.id, target_id=body.into_id
+            db,
+            organization_id=actor.organization_id,
+            source_id=contact.id,
+            target_id=body.into_id,
+            actor=actor.member,
         )
     except NotFound as exc:
         # This contact was found already, so what is missing is the one to merge into.

@@ -8,11 +8,14 @@ from datetime import datetime
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
+from socialdesk.accounts.models import Member
 from socialdesk.common import clock
 from socialdesk.common.errors import NotFound, ValidationFailed
 from socialdesk.common.pagination import Page, keyset_page
 from socialdesk.connectors.base import Identity
 from socialdesk.contacts.models import Contact, ContactIdentity
+from socialdesk.events import bus
+from socialdesk.events.types import ConversationChanged
 
 
 def find_or_create(
@@ -95,9 +98,18 @@ def identity_on(session: Session, *, contact_id: int, channel: str) -> ContactId
     )
 
 
-def merge(session: Session, *, organization_id: int, source_id: int, target_id: int) -> Contact:
+def merge(
+    session: Session,
+    *,
+    organization_id: int,
+    source_id: int,
+    target_id: int,
+    actor: Member | None = None,
+) -> Contact:
     """Join two contacts that are the same person. The source's identities, conversations and
-    messages move to the target; the source stays as a pointer so old links still resolve."""
+    messages move to the target; the source stays as a pointer so old links still resolve.
+    Each conversation that moved says so in its trail, and open views of it refresh."""
+    from socialdesk.conversations import service as conversations_service
     from socialdesk.conversations.models import Conversation, Message
 
     if source_id == target_id:
@@ -113,6 +125,7 @@ def merge(session: Session, *, organization_id: int, source_id: int, target_id: 
         .where(ContactIdentity.contact_id == source.id)
         .values(contact_id=target.id)
     )
+    moved = list(session.scalars(select(Conversation).where(Conversation.contact_id == source.id)))
     session.execute(
         update(Conversation)
         .where(Conversation.contact_id == source.id)
@@ -130,6 +143,23 @@ def merge(session: Session, *, organization_id: int, source_id: int, target_id: 
     source.merged_into_id = target.id
     target.is_vip = target.is_vip or source.is_vip
     target.attributes = {**source.attributes, **target.attributes}
+    for conversation in moved:
+        conversations_service.record(
+            session,
+            conversation=conversation,
+            kind="contact_merged",
+            actor=actor,
+            data={"from": source.id, "into": target.id},
+        )
+        bus.emit(
+            session,
+            ConversationChanged(
+                organization_id=organization_id,
+                conversation_id=conversation.id,
+                fields=("contact",),
+                actor_member_id=actor.id if actor else None,
+            ),
+        )
     return target
 
 

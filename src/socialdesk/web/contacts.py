@@ -126,7 +126,11 @@ def merge_contact(
             raise ValidationFailed("choose the customer this one is the same as", field="into_id")
         survivor.append(
             contacts_service.merge(
-                db, organization_id=actor.organization_id, source_id=contact_id, target_id=into
+                db,
+                organization_id=actor.organization_id,
+                source_id=contact_id,
+                target_id=into,
+                actor=actor.member,
             ).id
         )
 

@@ -376,6 +376,10 @@ _DESCRIBE: dict[str, Callable[[dict[str, Any], Directory], str]] = {
     "merged": _merged,
     "reopened_by_customer": lambda _d, _: "reopened: the customer wrote again",
     "follows": lambda d, _: f"follows conversation #{d.get('previous')}",
+    "contact_merged": lambda d, _: (
+        f"found the customer to be the same person as customer #{d.get('into')} "
+        f"(was #{d.get('from')})"
+    ),
     # Triage and the code of conduct's approvals
     "triaged": _triaged,
     "triage_corrected": _triage_corrected,
