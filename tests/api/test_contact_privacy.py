@@ -1,5 +1,5 @@
 """The API of a customer's data: export and erasure, for owners and admins only, never of
-another organization's customer."""
+another organization's customer; and the details agents correct (name, VIP)."""
 
 from __future__ import annotations
 
@@ -55,3 +55,22 @@ def test_export_then_erase(client: TestClient, desk: Desk) -> None:
     # The other organization's desk is untouched.
     b = bearer(desk.b.owner_token)
     assert client.get(f"/api/conversations/{desk.b.conversation_id}", headers=b).is_success
+
+
+def test_agents_correct_names_and_mark_vips(client: TestClient, desk: Desk) -> None:
+    contact = desk.a.contact_id
+    agent = bearer(desk.a.agent_token)
+    answer = client.patch(f"/api/contacts/{contact}", json={"is_vip": True}, headers=agent)
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["is_vip"] is True
+    renamed = client.patch(f"/api/contacts/{contact}", json={"name": "Ada L."}, headers=agent)
+    assert (renamed.json()["name"], renamed.json()["is_vip"]) == ("Ada L.", True)
+    empty = client.patch(f"/api/contacts/{contact}", json={"name": " "}, headers=agent)
+    assert empty.status_code == 422
+    assert empty.json()["error"]["field"] == "name"
+    unknown = client.patch(f"/api/contacts/{contact}", json={"vip": True}, headers=agent)
+    assert unknown.status_code == 422
+    viewer = bearer(desk.a.viewer_token)
+    assert client.patch(f"/api/contacts/{contact}", json={}, headers=viewer).status_code == 403
+    theirs = client.patch(f"/api/contacts/{desk.b.contact_id}", json={}, headers=agent)
+    assert theirs.status_code == 404

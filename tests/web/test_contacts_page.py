@@ -158,3 +158,42 @@ def test_merging_from_the_list_says_who_holds_both(
     csrf = login(client, desk.viewer)
     assert "Same person as" not in client.get("/contacts").text
     assert client.get(f"/contacts/{target}/merge").status_code == 403
+
+
+def test_an_agent_corrects_the_name_and_marks_a_vip(
+    client: TestClient, desk: Desk, session: Session
+) -> None:
+    result = ingest(session, desk.web, inbound(author="visitor-77", thread_key="visitor:77"))
+    session.commit()
+    conversation_id, contact_id = result.conversation.id, result.conversation.contact_id
+    session.commit()
+    csrf = login(client, desk.agent)
+    side = client.get(f"/conversations/{conversation_id}").text
+    assert f'action="/conversations/{conversation_id}/contact"' in side
+
+    refused = client.post(
+        f"/conversations/{conversation_id}/contact",
+        data={"csrf_token": csrf, "name": "   ", "vip": "1"},
+    )
+    assert refused.status_code == 422
+    assert "a customer&#39;s name must not be empty" in refused.text
+    assert '<details class="contact-edit" open>' in refused.text
+
+    saved = client.post(
+        f"/conversations/{conversation_id}/contact",
+        data={"csrf_token": csrf, "name": "  Greta   Lind ", "vip": "1"},
+        headers={"HX-Request": "true"},
+    )
+    assert saved.status_code == 200
+    assert 'Greta Lind <span class="prio prio-high">VIP</span>' in saved.text
+    with get_sessionmaker(write=False)() as reader:
+        contact = reader.get_one(Contact, contact_id)
+        assert (contact.name, contact.is_vip) == ("Greta Lind", True)
+
+    # Unticking the box takes the mark away.
+    client.post(
+        f"/conversations/{conversation_id}/contact",
+        data={"csrf_token": csrf, "name": "Greta Lind"},
+    )
+    with get_sessionmaker(write=False)() as reader:
+        assert reader.get_one(Contact, contact_id).is_vip is False

@@ -20,6 +20,7 @@ from socialdesk.contacts.schemas import (
     ContactMerge,
     ContactPage,
     ContactRead,
+    ContactUpdate,
     IdentityRead,
 )
 
@@ -79,6 +80,23 @@ def list_contacts(
 )
 def get_contact(contact: ContactDep, db: DB) -> ContactRead:
     return _read_one(db, contact)
+
+
+@router.patch(
+    "/{contact_id}",
+    summary="Correct a customer's name, or mark them a VIP",
+    responses=error_responses(403, 404),
+)
+def update_contact(body: ContactUpdate, actor: Manager, contact: ContactDep, db: DB) -> ContactRead:
+    updated = contacts_service.update_details(
+        db,
+        organization_id=actor.organization_id,
+        contact_id=contact.id,
+        name=body.name,
+        is_vip=body.is_vip,
+        actor=actor.member,
+    )
+    return _read_one(db, updated)
 
 
 @router.post(

@@ -44,6 +44,17 @@ class ContactPage(PageOut[ContactRead]):
     pass
 
 
+class ContactUpdate(BaseModel):
+    """What may change about a customer; a field left out stays as it is."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(default=None, max_length=200)
+    is_vip: bool | None = Field(
+        default=None, description="A VIP: routing and automation rules can act on it"
+    )
+
+
 class ContactMerge(BaseModel):
     model_config = ConfigDict(extra="forbid")
 

@@ -163,6 +163,64 @@ def merge(
     return target
 
 
+MAX_NAME = 200  # the column's length
+
+
+def update_details(
+    session: Session,
+    *,
+    organization_id: int,
+    contact_id: int,
+    name: str | None = None,
+    is_vip: bool | None = None,
+    actor: Member | None = None,
+) -> Contact:
+    """Correct a customer's name (a website visitor who said who they are) or mark them a VIP
+    (which routing rules can act on). None leaves a field as it is. Their conversations that
+    are not resolved refresh in open views."""
+    from socialdesk.conversations.models import Conversation, Status
+
+    contact = get_or_raise(session, organization_id=organization_id, contact_id=contact_id)
+    if contact.merged_into_id is not None:
+        raise ValidationFailed(
+            f"contact {contact.id} was merged into contact {contact.merged_into_id}: "
+            "change that one",
+            field="contact_id",
+        )
+    changed: list[str] = []
+    if name is not None:
+        name = " ".join(name.split())
+        if not name:
+            raise ValidationFailed("a customer's name must not be empty", field="name")
+        if len(name) > MAX_NAME:
+            raise ValidationFailed(
+                f"the name is {len(name)} characters; keep it under {MAX_NAME}", field="name"
+            )
+        if name != contact.name:
+            contact.name = name
+            changed.append("name")
+    if is_vip is not None and is_vip != contact.is_vip:
+        contact.is_vip = is_vip
+        changed.append("vip")
+    if changed:
+        for conversation_id in session.scalars(
+            select(Conversation.id).where(
+                Conversation.contact_id == contact.id,
+                Conversation.status != Status.RESOLVED.value,
+            )
+        ):
+            bus.emit(
+                session,
+                ConversationChanged(
+                    organization_id=organization_id,
+                    conversation_id=conversation_id,
+                    fields=("contact",),
+                    actor_member_id=actor.id if actor else None,
+                ),
+            )
+    return contact
+
+
 def list_page(
     session: Session,
     *,

@@ -34,6 +34,7 @@ from socialdesk.common.deps import (
 )
 from socialdesk.common.errors import DomainError, NotAuthenticated, NotFound, ValidationFailed
 from socialdesk.config import get_settings
+from socialdesk.contacts import service as contacts_service
 from socialdesk.conversations import batch as batch_service
 from socialdesk.conversations import presence
 from socialdesk.conversations import service as conversations_service
@@ -505,6 +506,28 @@ def set_priority(
         )
 
     return _side_action(request, db, actor, conversation_id, form_name="priority", action=act)
+
+
+@router.post("/conversations/{conversation_id}/contact")
+def edit_contact(
+    request: Request, conversation_id: PathId, actor: Manager, form: forms.PostedForm, db: DB
+) -> Response:
+    """The customer's name and VIP mark, from the Contact panel (both fields are always on
+    the form: an unticked box is "not a VIP")."""
+
+    def act(conversation: Conversation) -> None:
+        if conversation.contact_id is None:
+            raise ValidationFailed("this conversation has no customer yet", field="name")
+        contacts_service.update_details(
+            db,
+            organization_id=actor.organization_id,
+            contact_id=conversation.contact_id,
+            name=forms.text(form, "name"),
+            is_vip=forms.text(form, "vip") == "1",
+            actor=actor.member,
+        )
+
+    return _side_action(request, db, actor, conversation_id, form_name="contact", action=act)
 
 
 @router.post("/conversations/{conversation_id}/status")
