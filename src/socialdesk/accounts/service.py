@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import re
 import secrets
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 import pyotp
 from argon2 import PasswordHasher
@@ -14,6 +15,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
+from socialdesk.accounts import audit
 from socialdesk.accounts.models import (
     ApiToken,
     AuthSession,
@@ -35,6 +37,9 @@ from socialdesk.common.errors import (
 from socialdesk.common.pagination import MAX_ROW_ID, Page, keyset_page
 from socialdesk.config import get_settings
 from socialdesk.ratelimit import service as ratelimit
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
 
 
 @lru_cache(maxsize=1)
@@ -72,9 +77,19 @@ def get_organization(session: Session, organization_id: int) -> Organization:
     return org
 
 
-def put_settings(session: Session, *, organization_id: int, values: dict[str, object]) -> None:
-    """Store some of ``Organization.settings``; a value of None removes its key. The column is
-    given a new dict, so the JSON column sees the change."""
+def put_settings(
+    session: Session,
+    *,
+    organization_id: int,
+    values: dict[str, object],
+    actor: Member,
+    target: str,
+    before: DataclassInstance,
+    after: DataclassInstance,
+) -> None:
+    """Store some of ``Organization.settings`` (a value of None removes its key; the column is
+    given a new dict, so the JSON column sees the change) and, when ``before`` and ``after``
+    differ, record the change in the audit trail as ``target``."""
     organization = get_organization(session, organization_id)
     settings = dict(organization.settings or {})
     for name, value in values.items():
@@ -83,6 +98,16 @@ def put_settings(session: Session, *, organization_id: int, values: dict[str, ob
         else:
             settings[name] = value
     organization.settings = settings
+    if after != before:
+        audit.record(
+            session,
+            organization_id=organization_id,
+            action="settings_changed",
+            actor=actor,
+            target=(target, organization_id),
+            before=asdict(before),
+            after=asdict(after),
+        )
 
 
 def initials_of(name: str) -> str:

@@ -24,7 +24,7 @@ from __future__ import annotations
 import enum
 import logging
 from collections.abc import Iterator, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -33,7 +33,6 @@ from sqlalchemy import and_, case, func, not_, select
 from sqlalchemy import update as sql_update
 from sqlalchemy.orm import Session
 
-from socialdesk.accounts import audit
 from socialdesk.accounts import service as accounts_service
 from socialdesk.accounts.models import Member, Organization, Team, TeamMembership
 from socialdesk.accounts.permissions import ADMIN_ROLES
@@ -225,23 +224,16 @@ def save_promise_settings(
             f"not {reminder_minutes}",
             field="reminder_minutes",
         )
-    before = promise_settings(session, organization_id=organization_id)
+    after = PromiseSettings(default_hours=default_hours, reminder_minutes=reminder_minutes)
     accounts_service.put_settings(
         session,
         organization_id=organization_id,
         values={SETTING_DEFAULT_HOURS: default_hours, SETTING_REMINDER_MINUTES: reminder_minutes},
+        actor=actor,
+        target="promise_settings",
+        before=promise_settings(session, organization_id=organization_id),
+        after=after,
     )
-    after = PromiseSettings(default_hours=default_hours, reminder_minutes=reminder_minutes)
-    if after != before:
-        audit.record(
-            session,
-            organization_id=organization_id,
-            action="settings_changed",
-            actor=actor,
-            target=("promise_settings", organization_id),
-            before=asdict(before),
-            after=asdict(after),
-        )
     return after
 
 

@@ -66,21 +66,16 @@ def save_retention_settings(
             f"keep resolved conversations {MIN_DAYS} to {MAX_DAYS} days, not {days}",
             field="days",
         )
-    before = retention_settings(session, organization_id=organization_id)
-    accounts_service.put_settings(
-        session, organization_id=organization_id, values={SETTING_DAYS: days}
-    )
     after = RetentionSettings(days=days)
-    if after != before:
-        audit.record(
-            session,
-            organization_id=organization_id,
-            action="settings_changed",
-            actor=actor,
-            target=("retention_settings", organization_id),
-            before=asdict(before),
-            after=asdict(after),
-        )
+    accounts_service.put_settings(
+        session,
+        organization_id=organization_id,
+        values={SETTING_DAYS: days},
+        actor=actor,
+        target="retention_settings",
+        before=retention_settings(session, organization_id=organization_id),
+        after=after,
+    )
     return after
 
 
