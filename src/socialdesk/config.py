@@ -58,6 +58,14 @@ class Settings(BaseSettings):
             "conversation instead of reopening it."
         ),
     )
+    raw_event_days: int = Field(
+        default=30,
+        ge=0,
+        description=(
+            "Days a processed (or ignored) inbound event's raw payload is kept after it "
+            "arrived; 0 keeps them all."
+        ),
+    )
     session_days: int = Field(default=14, description="How long a login lasts.")
     login_max_failures: int = Field(
         default=5, description="Consecutive failed logins that lock a member's account."

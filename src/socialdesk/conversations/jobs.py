@@ -6,9 +6,11 @@ import logging
 
 from socialdesk.channels import service as channels_service
 from socialdesk.channels.models import BrandAccount
+from socialdesk.common import clock
+from socialdesk.config import get_settings
 from socialdesk.connectors import registry
 from socialdesk.connectors.base import AuthError, ConnectorError, Poller, SendError
-from socialdesk.conversations import flows, recovery
+from socialdesk.conversations import flows, raw_events, recovery
 from socialdesk.conversations import service as conversations_service
 from socialdesk.db.session import session_scope
 from socialdesk.jobs import queue as jobs
@@ -53,6 +55,19 @@ def recover_events() -> None:
         return
     with session_scope() as session:
         recovery.recover_lost(session)
+
+
+@periodic("ingest.prune_raw_events", every_minutes=60)
+def prune_raw_events() -> None:
+    """Delete processed raw events past ``SOCIALDESK_RAW_EVENT_DAYS`` (raw_events.py), batch
+    after batch, each its own transaction."""
+    days = get_settings().raw_event_days
+    now = clock.now()
+    while True:
+        with session_scope() as session:
+            deleted = raw_events.prune(session, now=now, days=days)
+        if deleted < raw_events.BATCH:
+            return
 
 
 @job(flows.POLL_ACCOUNT_JOB, max_attempts=3, backoff_seconds=30)
