@@ -672,7 +672,6 @@ def _accounts_context(
         "credential_rows": range(CREDENTIAL_ROWS),
         "error": error,
         "values": values or {},
-        "channel_label": vm.channel_label,
     }
 
 
@@ -765,7 +764,6 @@ def _account_context(
         "chat_link": chat_link,
         "widget_snippet": f'<script src="{chat_link}/widget.js" async></script>',
         "error": error,
-        "channel_label": vm.channel_label,
         "failed_events": failed,
         "failed_total": failed_total,
     }

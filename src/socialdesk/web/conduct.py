@@ -152,7 +152,6 @@ def _editor_context(
         "names": _names(db, (v.created_by_id for v in versions)),
         "viewing": viewing,
         "starters": policy.starter_names(),
-        "channel_label": vm.channel_label,
     }
 
 

@@ -20,7 +20,6 @@ from socialdesk.common.pagination import MAX_ROW_ID
 from socialdesk.contacts import service as contacts_service
 from socialdesk.contacts.models import Contact
 from socialdesk.web import forms
-from socialdesk.web import viewmodels as vm
 from socialdesk.web.admin import page_context
 from socialdesk.web.forms import FormError, PathId, attempt
 from socialdesk.web.render import UNPROCESSABLE, render
@@ -62,7 +61,6 @@ def contacts_page(request: Request, actor: Reader, db: DB) -> Response:
             "query": query,
             "identities": contacts_service.identities_for(db, contact_ids=ids),
             "activity": contacts_service.activity_of(db, contact_ids=ids),
-            "channel_label": vm.channel_label,
         },
     )
 
@@ -102,7 +100,6 @@ def _merge_page(
             "back": forms.opened_from(request),
             "identities": contacts_service.identities_for(db, contact_ids=ids),
             "activity": contacts_service.activity_of(db, contact_ids=ids),
-            "channel_label": vm.channel_label,
             "error": error,
         },
         status_code=UNPROCESSABLE if error else 200,

@@ -21,7 +21,6 @@ from socialdesk.common.errors import ValidationFailed
 from socialdesk.contacts import privacy, retention
 from socialdesk.contacts import service as contacts_service
 from socialdesk.web import forms
-from socialdesk.web import viewmodels as vm
 from socialdesk.web.admin import page_context
 from socialdesk.web.forms import FormError, PathId, attempt
 from socialdesk.web.render import UNPROCESSABLE, render
@@ -45,7 +44,6 @@ def _page(
             "contact": held.contact,
             "held": held,
             "identities": contacts_service.identities_for(db, contact_ids=held.contact_ids),
-            "channel_label": vm.channel_label,
             "confirm_word": CONFIRM_WORD,
             "back": forms.opened_from(request),
             "error": error,

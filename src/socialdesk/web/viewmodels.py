@@ -37,11 +37,15 @@ from socialdesk.conversations.models import (
 )
 from socialdesk.outbound import service as outbound_service
 from socialdesk.triage.models import MessageTriage
-from socialdesk.web.render import zone
+from socialdesk.web.render import environment, zone
 
 
 def channel_label(kind: str) -> str:
     return channels_service.channel_name(kind)
+
+
+# Every page names channels ("Website", "X"): one global rather than a key in each context.
+environment().globals["channel_label"] = channel_label
 
 
 def priority_label(value: int) -> str:

@@ -249,7 +249,6 @@ def _inbox_context(
         "status_labels": STATUS_LABELS,
         "assignee_labels": ASSIGNEE_LABELS,
         "awaiting_labels": AWAITING_LABELS,
-        "channel_label": vm.channel_label,
         "triage_choices": vm.TRIAGE_CHOICES,
         "snooze_presets": forms.SNOOZE_PRESETS,
     }
@@ -382,7 +381,6 @@ def _conversation_context(
         ),
         "priorities": [(p.value, p.name.lower()) for p in Priority],
         "status_labels": STATUS_LABELS,
-        "channel_label": vm.channel_label,
         "priority_label": vm.priority_label,
     }
 
