@@ -81,16 +81,21 @@ def erased_among(
     by_digest = {digest(a, n): (a, n) for a, n in keys}
     if not by_digest or not any_in(session, organization_id=organization_id):
         return set()
+    # The whole list bound as one parameter, as the batch path binds its look-ups.
+    from socialdesk.conversations.bulk import any_of
+
     found: set[tuple[int, str]] = set()
-    wanted = list(by_digest)
-    for start in range(0, len(wanted), 500):
-        for account_id, found_digest in session.execute(
-            select(ErasedMessage.brand_account_id, ErasedMessage.digest).where(
-                ErasedMessage.organization_id == organization_id,
-                ErasedMessage.digest.in_(wanted[start : start + 500]),
-            )
-        ):
-            key = by_digest[found_digest]
-            if key[0] == account_id:
-                found.add(key)
+    for account_id, found_digest in session.execute(
+        select(ErasedMessage.brand_account_id, ErasedMessage.digest).where(
+            ErasedMessage.organization_id == organization_id,
+            any_of(
+                ErasedMessage.digest,
+                list(by_digest),
+                dialect=session.get_bind().dialect.name,
+            ),
+        )
+    ):
+        key = by_digest[found_digest]
+        if key[0] == account_id:
+            found.add(key)
     return found
