@@ -19,19 +19,17 @@ from socialdesk.commitments import service as commitments_service
 from socialdesk.commitments.models import Commitment
 from socialdesk.common.clock import FrozenClock
 from socialdesk.common.errors import Conflict, NotFound, ValidationFailed
-from socialdesk.connectors.base import RawEvent
-from socialdesk.connectors.web.connector import MESSAGE_EVENT
 from socialdesk.contacts import privacy
 from socialdesk.contacts import service as contacts_service
 from socialdesk.contacts.models import Contact, ContactIdentity
-from socialdesk.conversations import bulk, flows, search
+from socialdesk.conversations import bulk, search
 from socialdesk.conversations import service as conversations_service
 from socialdesk.conversations.models import Conversation, DeliveryState, Message
 from socialdesk.escalations import service as escalations_service
 from socialdesk.escalations.models import EscalationRequest
 from socialdesk.outbound import service as outbound_service
 from tests.factories import accounts, channels
-from tests.factories.conversations import inbound, ingest
+from tests.factories.conversations import inbound, ingest, visitor_event
 
 SECRET = "Quillfeather"  # in everything Lena wrote or is called: found nowhere after erasure
 
@@ -50,26 +48,16 @@ class World:
 
 
 def _visitor_message(
-    session: Session, account: BrandAccount, clock: FrozenClock, visitor: str, text: str
+    session: Session, account: BrandAccount, visitor: str, text: str
 ) -> Conversation:
     """A message through the website channel, as it arrives: a raw event, then parsed."""
-    native_id = f"{visitor}:{text[:12]}"
-    stored, _ = flows.store_event(
+    stored, _ = visitor_event(
         session,
-        account=account,
-        event=RawEvent(
-            native_id=native_id,
-            kind=MESSAGE_EVENT,
-            payload={
-                "visitor_id": visitor,
-                "message_id": native_id,
-                "text": text,
-                "name": f"Lena {SECRET}",
-                "sent_at": clock.now().isoformat(),
-            },
-            received_at=clock.now(),
-        ),
-        process_now=True,
+        account,
+        visitor=visitor,
+        text=text,
+        native_id=f"{visitor}:{text[:12]}",
+        name=f"Lena {SECRET}",
     )
     message = session.scalar(select(Message).where(Message.inbound_event_id == stored.id))
     assert message is not None, "the message keeps the raw event it came from"
@@ -85,7 +73,7 @@ def world(session: Session, clock: FrozenClock) -> World:
     colleague = accounts.member(session, org, role=Role.AGENT)
     account = channels.brand_account(session, org, kind="web")
     lena_conversation = _visitor_message(
-        session, account, clock, "visitor-lena", f"My name is Lena {SECRET}, my tram pass broke"
+        session, account, "visitor-lena", f"My name is Lena {SECRET}, my tram pass broke"
     )
     assert lena_conversation.contact_id is not None
     lena = session.get(Contact, lena_conversation.contact_id)
@@ -349,21 +337,12 @@ def test_what_was_erased_is_not_stored_again(
     contacts_before = session.scalar(select(func.count()).select_from(Contact))
 
     # The website's raw event, delivered again.
-    again, is_new = flows.store_event(
+    again, is_new = visitor_event(
         session,
-        account=account,
-        event=RawEvent(
-            native_id="visitor-lena:My name is L",
-            kind=MESSAGE_EVENT,
-            payload={
-                "visitor_id": "visitor-lena",
-                "message_id": "visitor-lena:My name is L",
-                "text": f"My name is Lena {SECRET}, my tram pass broke",
-                "sent_at": clock.now().isoformat(),
-            },
-            received_at=clock.now(),
-        ),
-        process_now=True,
+        account,
+        visitor="visitor-lena",
+        text=f"My name is Lena {SECRET}, my tram pass broke",
+        native_id="visitor-lena:My name is L",
     )
     assert is_new  # its first copy was erased with her
     assert again.payload == {}

@@ -9,34 +9,19 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from tests.factories import accounts, channels
+from tests.factories.conversations import visitor_event
 
 from socialdesk.channels.models import BrandAccount, EventStatus, InboundEvent
 from socialdesk.common.clock import FrozenClock
 from socialdesk.config import get_settings
-from socialdesk.connectors.base import RawEvent
-from socialdesk.connectors.web.connector import MESSAGE_EVENT
-from socialdesk.conversations import flows, raw_events
 from socialdesk.conversations import jobs as conversations_jobs
+from socialdesk.conversations import raw_events
 from socialdesk.conversations.models import Message
 
 
-def _event(session: Session, account: BrandAccount, clock: FrozenClock, n: int) -> InboundEvent:
-    native_id = f"visitor-{n}:hello"
-    stored, _ = flows.store_event(
-        session,
-        account=account,
-        event=RawEvent(
-            native_id=native_id,
-            kind=MESSAGE_EVENT,
-            payload={
-                "visitor_id": f"visitor-{n}",
-                "message_id": native_id,
-                "text": f"Hello {n}",
-                "sent_at": clock.now().isoformat(),
-            },
-            received_at=clock.now(),
-        ),
-        process_now=True,
+def _event(session: Session, account: BrandAccount, n: int) -> InboundEvent:
+    stored, _ = visitor_event(
+        session, account, visitor=f"visitor-{n}", text=f"Hello {n}", native_id=f"visitor-{n}:hello"
     )
     return stored
 
@@ -53,13 +38,13 @@ def test_processed_events_go_after_their_days(
 ) -> None:
     org = accounts.organization(session)
     account = channels.brand_account(session, org, kind="web")
-    old = _event(session, account, clock, 1)
-    failed = _event(session, account, clock, 2)
+    old = _event(session, account, 1)
+    failed = _event(session, account, 2)
     failed.status = EventStatus.FAILED.value
-    pending = _event(session, account, clock, 3)
+    pending = _event(session, account, 3)
     pending.status = EventStatus.PENDING.value
     clock.advance(timedelta(days=20))
-    _event(session, account, clock, 4)  # recent
+    _event(session, account, 4)  # recent
     old_native_id = old.native_id
     session.commit()
     monkeypatch.setenv("SOCIALDESK_RAW_EVENT_DAYS", "30")
@@ -72,21 +57,8 @@ def test_processed_events_go_after_their_days(
 
     # The network sends the old event again: stored and processed once more, nothing doubled.
     messages = session.scalar(select(func.count()).select_from(Message))
-    again = flows.store_event(
-        session,
-        account=account,
-        event=RawEvent(
-            native_id=old_native_id,
-            kind=MESSAGE_EVENT,
-            payload={
-                "visitor_id": "visitor-1",
-                "message_id": old_native_id,
-                "text": "Hello 1",
-                "sent_at": clock.now().isoformat(),
-            },
-            received_at=clock.now(),
-        ),
-        process_now=True,
+    again = visitor_event(
+        session, account, visitor="visitor-1", text="Hello 1", native_id=old_native_id
     )
     assert again[1]
     assert again[0].status == EventStatus.PROCESSED.value
@@ -99,7 +71,7 @@ def test_zero_days_keeps_everything_and_batches_go_on(
     org = accounts.organization(session)
     account = channels.brand_account(session, org, kind="web")
     for n in range(5):
-        _event(session, account, clock, n)
+        _event(session, account, n)
     session.commit()
     clock.advance(timedelta(days=400))
     assert raw_events.prune(session, now=clock.now(), days=0) == 0

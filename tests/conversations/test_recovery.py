@@ -11,12 +11,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from tests.conftest import JobRunner
 from tests.factories import accounts, channels
+from tests.factories.conversations import visitor_event
 
 from socialdesk.accounts.models import Organization, Role
 from socialdesk.channels.models import BrandAccount, EventStatus, InboundEvent
 from socialdesk.common.clock import FrozenClock
-from socialdesk.connectors.base import RawEvent
-from socialdesk.connectors.web.connector import MESSAGE_EVENT
 from socialdesk.conversations import flows, recovery
 from socialdesk.conversations import jobs as conversations_jobs
 from socialdesk.conversations.models import Message
@@ -30,23 +29,15 @@ def desk(session: Session) -> tuple[Organization, BrandAccount]:
     return org, channels.brand_account(session, org, kind="web")
 
 
-def arrive(session: Session, account: BrandAccount, clock: FrozenClock, n: int) -> InboundEvent:
+def arrive(session: Session, account: BrandAccount, n: int) -> InboundEvent:
     """A visitor's message stored as the API channel stores it: processed by a job."""
-    native_id = f"visitor-{n}:form"
-    stored, is_new = flows.store_event(
+    stored, is_new = visitor_event(
         session,
-        account=account,
-        event=RawEvent(
-            native_id=native_id,
-            kind=MESSAGE_EVENT,
-            payload={
-                "visitor_id": f"visitor-{n}",
-                "message_id": native_id,
-                "text": f"My order {n} never came",
-                "sent_at": clock.now().isoformat(),
-            },
-            received_at=clock.now(),
-        ),
+        account,
+        visitor=f"visitor-{n}",
+        text=f"My order {n} never came",
+        native_id=f"visitor-{n}:form",
+        process_now=False,
     )
     assert is_new
     session.commit()
@@ -96,7 +87,7 @@ def test_a_failing_event_is_retried_and_its_message_arrives(
 ) -> None:
     _, account = desk
     calls = failing(monkeypatch, times=2)
-    stored = arrive(session, account, clock, 1)
+    stored = arrive(session, account, 1)
     jobs.run_pending()
     event = fresh(session, stored.id)
     assert (event.status, event.attempts) == (EventStatus.PENDING.value, 1)
@@ -118,8 +109,8 @@ def test_an_event_that_keeps_failing_is_given_up_and_the_admins_are_told_once(
 ) -> None:
     org, account = desk
     failing(monkeypatch, times=100)
-    first = arrive(session, account, clock, 1)
-    second = arrive(session, account, clock, 2)
+    first = arrive(session, account, 1)
+    second = arrive(session, account, 2)
     jobs.run_pending(include_scheduled=True)
     for stored in (first, second):
         event = fresh(session, stored.id)
@@ -142,7 +133,7 @@ def test_an_event_whose_job_was_lost_is_queued_again_after_a_while(
     session: Session, jobs: JobRunner, desk: tuple[Organization, BrandAccount], clock: FrozenClock
 ) -> None:
     _, account = desk
-    stored = arrive(session, account, clock, 1)
+    stored = arrive(session, account, 1)
     jobs.flush()  # the worker holding the job was killed
     clock.advance(recovery.RECOVER_AFTER - timedelta(seconds=1))
     assert recovery.recover_lost(session) == recovery.Recovered(requeued=0, failed=0)
@@ -161,7 +152,7 @@ def test_an_event_whose_worker_died_on_every_attempt_is_given_up(
     session: Session, jobs: JobRunner, desk: tuple[Organization, BrandAccount], clock: FrozenClock
 ) -> None:
     _, account = desk
-    stored = arrive(session, account, clock, 1)
+    stored = arrive(session, account, 1)
     jobs.flush()
     for _ in range(recovery.MAX_ATTEMPTS):  # each run counted, none finished
         assert recovery.start_attempt(session, event_id=stored.id) is not None
@@ -183,7 +174,7 @@ def test_the_periodic_recovery_waits_while_the_queue_has_a_backlog(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     _, account = desk
-    stored = arrive(session, account, clock, 1)  # its job is still queued
+    stored = arrive(session, account, 1)  # its job is still queued
     clock.advance(recovery.RECOVER_AFTER)
     monkeypatch.setattr(conversations_jobs, "RECOVERY_BACKLOG", 0)
     conversations_jobs.recover_events()

@@ -5,9 +5,10 @@ from itertools import count
 
 from sqlalchemy.orm import Session
 
-from socialdesk.channels.models import BrandAccount
+from socialdesk.channels.models import BrandAccount, InboundEvent
 from socialdesk.common import clock
-from socialdesk.connectors.base import Identity, InboundMessage, Visibility
+from socialdesk.connectors.base import Identity, InboundMessage, RawEvent, Visibility
+from socialdesk.connectors.web.connector import MESSAGE_EVENT
 from socialdesk.conversations import flows
 
 _n = count(1)
@@ -39,3 +40,37 @@ def inbound(
 
 def ingest(session: Session, account: BrandAccount, message: InboundMessage) -> flows.IngestResult:
     return flows.ingest_message(session, account=account, message=message)
+
+
+def visitor_event(
+    session: Session,
+    account: BrandAccount,
+    *,
+    visitor: str,
+    text: str,
+    native_id: str,
+    name: str | None = None,
+    process_now: bool = True,
+) -> tuple[InboundEvent, bool]:
+    """A website visitor's message as the website channel stores it: the raw event first,
+    processed at once or (``process_now=False``) by its job. Returns the stored event and
+    whether it was new."""
+    payload: dict[str, object] = {
+        "visitor_id": visitor,
+        "message_id": native_id,
+        "text": text,
+        "sent_at": clock.now().isoformat(),
+    }
+    if name is not None:
+        payload["name"] = name
+    return flows.store_event(
+        session,
+        account=account,
+        event=RawEvent(
+            native_id=native_id,
+            kind=MESSAGE_EVENT,
+            payload=payload,
+            received_at=clock.now(),
+        ),
+        process_now=process_now,
+    )
