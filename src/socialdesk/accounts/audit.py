@@ -49,6 +49,8 @@ ACTIONS = (
     "policy_changed",
     "approval_decided",
     "settings_changed",
+    "contact_merged",
+    "contact_unmerged",
     "contact_exported",
     "contact_erased",
     "retention_applied",

@@ -1,11 +1,11 @@
-"""Contacts: customers, and their identities on each channel."""
+"""Contacts: customers, their identities on each channel, and the merges that joined them."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from socialdesk.db.base import Base, BigId, IdMixin
@@ -45,3 +45,34 @@ class ContactIdentity(IdMixin, Base):
     handle: Mapped[str | None] = mapped_column(String(320), default=None)
     display_name: Mapped[str | None] = mapped_column(String(200), default=None)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class ContactMerge(IdMixin, Base):
+    """One merge of a contact (the source) into another (the target), with what it moved, so
+    that it can be undone when the two turn out not to be the same person
+    (``contacts.service.unmerge``). Ids only: no name, handle or text."""
+
+    __tablename__ = "contact_merges"
+    __table_args__ = (
+        Index("ix_contact_merges_target", "target_id", "id"),
+        Index("ix_contact_merges_source", "source_id"),
+    )
+
+    organization_id: Mapped[int] = mapped_column(BigId, ForeignKey("organizations.id"))
+    source_id: Mapped[int] = mapped_column(BigId, ForeignKey("contacts.id"))
+    target_id: Mapped[int] = mapped_column(BigId, ForeignKey("contacts.id"))
+    # What moved from the source to the target.
+    identity_ids: Mapped[list[int]] = mapped_column(JSON, default=list)
+    conversation_ids: Mapped[list[int]] = mapped_column(JSON, default=list)
+    message_ids: Mapped[list[int]] = mapped_column(JSON, default=list)
+    # Contacts merged into the source earlier, which the merge pointed at the target.
+    repointed_ids: Mapped[list[int]] = mapped_column(JSON, default=list)
+    # The target became a VIP only through the source; and the attribute keys it took.
+    vip_from_source: Mapped[bool] = mapped_column(Boolean, default=False)
+    attribute_keys: Mapped[list[str]] = mapped_column(JSON, default=list)
+    actor_member_id: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("members.id"), default=None
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    undone_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    undone_by_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("members.id"), default=None)

@@ -1,19 +1,21 @@
-"""Contacts and their identities: found by identity, joined across channels, merged."""
+"""Contacts and their identities: found by identity, joined across channels, merged, and
+parted again when a merge was a mistake."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import func, or_, select, update
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy import ColumnElement, Select, false, func, not_, or_, select, update
+from sqlalchemy.orm import InstrumentedAttribute, Session, aliased
 
 from socialdesk.accounts.models import Member
 from socialdesk.common import clock
 from socialdesk.common.errors import NotFound, ValidationFailed
 from socialdesk.common.pagination import Page, keyset_page
 from socialdesk.connectors.base import Identity
-from socialdesk.contacts.models import Contact, ContactIdentity
+from socialdesk.contacts.models import Contact, ContactIdentity, ContactMerge
 from socialdesk.events import bus
 from socialdesk.events.types import ConversationChanged
 
@@ -108,8 +110,9 @@ def merge(
 ) -> Contact:
     """Join two contacts that are the same person. The source's identities, conversations and
     messages move to the target; the source stays as a pointer so old links still resolve.
-    Each conversation that moved says so in its trail, and open views of it refresh."""
-    from socialdesk.conversations import service as conversations_service
+    Each conversation that moved says so in its trail, and open views of it refresh. What
+    moved is kept (``ContactMerge``), so that ``unmerge`` can part them again."""
+    from socialdesk.accounts import audit
     from socialdesk.conversations.models import Conversation, Message
 
     if source_id == target_id:
@@ -120,47 +123,259 @@ def merge(
     )
     if target.id == source.id:
         raise ValidationFailed("these contacts are already merged", field="target_id")
-    session.execute(
-        update(ContactIdentity)
-        .where(ContactIdentity.contact_id == source.id)
-        .values(contact_id=target.id)
+    if source.merged_into_id is not None:
+        raise ValidationFailed(
+            f"contact {source.id} was merged into contact {source.merged_into_id} already",
+            field="source_id",
+        )
+    record = ContactMerge(
+        organization_id=organization_id,
+        source_id=source.id,
+        target_id=target.id,
+        identity_ids=_ids(session, select(ContactIdentity.id), ContactIdentity.contact_id, source),
+        conversation_ids=_ids(session, select(Conversation.id), Conversation.contact_id, source),
+        message_ids=_ids(session, select(Message.id), Message.author_contact_id, source),
+        repointed_ids=_ids(session, select(Contact.id), Contact.merged_into_id, source),
+        vip_from_source=source.is_vip and not target.is_vip,
+        attribute_keys=sorted(set(source.attributes) - set(target.attributes)),
+        actor_member_id=actor.id if actor else None,
+        created_at=clock.now(),
     )
-    moved = list(session.scalars(select(Conversation).where(Conversation.contact_id == source.id)))
-    session.execute(
-        update(Conversation)
-        .where(Conversation.contact_id == source.id)
-        .values(contact_id=target.id)
-    )
-    session.execute(
-        update(Message)
-        .where(Message.author_contact_id == source.id)
-        .values(author_contact_id=target.id)
-    )
+    session.add(record)
+    _repoint(session, ContactIdentity.contact_id, record.identity_ids, target.id)
+    _repoint(session, Conversation.contact_id, record.conversation_ids, target.id)
+    _repoint(session, Message.author_contact_id, record.message_ids, target.id)
     # Contacts merged into the source earlier now point straight at the target.
-    session.execute(
-        update(Contact).where(Contact.merged_into_id == source.id).values(merged_into_id=target.id)
-    )
+    _repoint(session, Contact.merged_into_id, record.repointed_ids, target.id)
     source.merged_into_id = target.id
     target.is_vip = target.is_vip or source.is_vip
     target.attributes = {**source.attributes, **target.attributes}
-    for conversation in moved:
+    moved = _conversations(session, record.conversation_ids)
+    _announce(session, moved, "contact_merged", {"from": source.id, "into": target.id}, actor)
+    session.flush()
+    audit.record(
+        session,
+        organization_id=organization_id,
+        action="contact_merged",
+        actor=actor,
+        target=("contact", target.id),
+        after={
+            "merge_id": record.id,
+            "from": source.id,
+            "identities": len(record.identity_ids),
+            "conversations": len(record.conversation_ids),
+        },
+    )
+    return target
+
+
+@dataclass(frozen=True)
+class Unmerged:
+    """What undoing a merge did: the customer parted again, the conversations that went back
+    to them, and those started since the merge on a channel where both have an identity, which
+    stay where they are (nothing tells whose they are)."""
+
+    contact: Contact
+    conversations_back: int
+    conversations_kept: int
+
+
+def unmerge(
+    session: Session,
+    *,
+    organization_id: int,
+    merge_id: int,
+    actor: Member | None = None,
+) -> Unmerged:
+    """Undo a merge: the two were not the same person. The source is a customer of its own
+    again, with the identities, conversations and messages the merge moved, and the contacts
+    merged into it before. Since the merge, the source's identities wrote as the target: what
+    they wrote on a channel where only the source has an identity goes back too."""
+    from socialdesk.accounts import audit
+    from socialdesk.channels.models import BrandAccount
+    from socialdesk.conversations.models import Conversation, Message
+
+    record = session.get(ContactMerge, merge_id)
+    if record is None or record.organization_id != organization_id:
+        raise NotFound(f"merge {merge_id} not found", field="merge_id")
+    if record.undone_at is not None:
+        raise ValidationFailed(f"merge {merge_id} was undone already", field="merge_id")
+    target = get_or_raise(session, organization_id=organization_id, contact_id=record.target_id)
+    source = get_or_raise(session, organization_id=organization_id, contact_id=record.source_id)
+    if target.merged_into_id is not None:
+        raise ValidationFailed(
+            f"contact {target.id} was merged into contact {target.merged_into_id} since: "
+            "undo that merge first",
+            field="merge_id",
+        )
+    identity_ids = list(
+        session.scalars(
+            select(ContactIdentity.id).where(
+                _among(session, ContactIdentity.id, record.identity_ids),
+                ContactIdentity.contact_id == target.id,
+            )
+        )
+    )
+    _repoint(session, ContactIdentity.contact_id, identity_ids, source.id)
+    theirs = set(
+        session.scalars(
+            select(ContactIdentity.channel).where(ContactIdentity.contact_id == source.id)
+        )
+    )
+    kept = set(
+        session.scalars(
+            select(ContactIdentity.channel).where(ContactIdentity.contact_id == target.id)
+        )
+    )
+    only_theirs = select(BrandAccount.id).where(
+        BrandAccount.organization_id == organization_id, BrandAccount.kind.in_(theirs - kept)
+    )
+    shared = select(BrandAccount.id).where(
+        BrandAccount.organization_id == organization_id, BrandAccount.kind.in_(theirs & kept)
+    )
+    back_ids = list(
+        session.scalars(
+            select(Conversation.id).where(
+                Conversation.contact_id == target.id,
+                or_(
+                    _among(session, Conversation.id, record.conversation_ids),
+                    Conversation.brand_account_id.in_(only_theirs),
+                ),
+            )
+        )
+    )
+    conversations_kept = session.scalar(
+        select(func.count()).where(
+            Conversation.contact_id == target.id,
+            Conversation.created_at > record.created_at,
+            Conversation.brand_account_id.in_(shared),
+            not_(_among(session, Conversation.id, back_ids)),
+        )
+    )
+    _repoint(session, Conversation.contact_id, back_ids, source.id)
+    message_ids = list(
+        session.scalars(
+            select(Message.id).where(
+                Message.author_contact_id == target.id,
+                or_(
+                    _among(session, Message.id, record.message_ids),
+                    _among(session, Message.conversation_id, back_ids),
+                    Message.brand_account_id.in_(only_theirs),
+                ),
+            )
+        )
+    )
+    _repoint(session, Message.author_contact_id, message_ids, source.id)
+    repointed = list(
+        session.scalars(
+            select(Contact.id).where(
+                _among(session, Contact.id, record.repointed_ids),
+                Contact.merged_into_id == target.id,
+            )
+        )
+    )
+    _repoint(session, Contact.merged_into_id, repointed, source.id)
+    source.merged_into_id = None
+    if record.vip_from_source:
+        target.is_vip = False
+    if record.attribute_keys:
+        target.attributes = {
+            key: value
+            for key, value in target.attributes.items()
+            if key not in record.attribute_keys or source.attributes.get(key) != value
+        }
+    record.undone_at = clock.now()
+    record.undone_by_id = actor.id if actor else None
+    back = _conversations(session, back_ids)
+    _announce(session, back, "contact_unmerged", {"from": target.id, "into": source.id}, actor)
+    audit.record(
+        session,
+        organization_id=organization_id,
+        action="contact_unmerged",
+        actor=actor,
+        target=("contact", source.id),
+        before={"merge_id": record.id, "into": target.id},
+        after={
+            "identities": len(identity_ids),
+            "conversations": len(back),
+            "conversations_kept": conversations_kept or 0,
+        },
+    )
+    return Unmerged(
+        contact=source, conversations_back=len(back), conversations_kept=conversations_kept or 0
+    )
+
+
+def merges_of(session: Session, *, organization_id: int, contact_id: int) -> list[ContactMerge]:
+    """The merges this contact took part in, either side, newest first (undone ones too)."""
+    return list(
+        session.scalars(
+            select(ContactMerge)
+            .where(
+                ContactMerge.organization_id == organization_id,
+                or_(ContactMerge.target_id == contact_id, ContactMerge.source_id == contact_id),
+            )
+            .order_by(ContactMerge.id.desc())
+            .limit(MERGES_SHOWN)
+        )
+    )
+
+
+MERGES_SHOWN = 50
+
+
+def _ids(session: Session, stmt: Select[tuple[int]], owner: Any, contact: Contact) -> list[int]:
+    return sorted(session.scalars(stmt.where(owner == contact.id)))
+
+
+def _among(session: Session, column: Any, ids: list[int]) -> ColumnElement[bool]:
+    """``column IN ids``, the list bound as one parameter however long it is."""
+    from socialdesk.conversations.bulk import any_of
+
+    if not ids:
+        return false()
+    return any_of(column, ids, dialect=session.get_bind().dialect.name)
+
+
+def _repoint(session: Session, column: InstrumentedAttribute[Any], ids: list[int], to: int) -> None:
+    """Set ``column`` to ``to`` on the rows of its table with these ids."""
+    if ids:
+        model: Any = column.class_
+        session.execute(
+            update(model).where(_among(session, model.id, ids)).values({column.key: to})
+        )
+
+
+def _conversations(session: Session, ids: list[int]) -> list[Any]:
+    from socialdesk.conversations.models import Conversation
+
+    if not ids:
+        return []
+    return list(session.scalars(select(Conversation).where(_among(session, Conversation.id, ids))))
+
+
+def _announce(
+    session: Session,
+    conversations: list[Any],
+    kind: str,
+    data: dict[str, int],
+    actor: Member | None,
+) -> None:
+    from socialdesk.conversations import service as conversations_service
+
+    for conversation in conversations:
         conversations_service.record(
-            session,
-            conversation=conversation,
-            kind="contact_merged",
-            actor=actor,
-            data={"from": source.id, "into": target.id},
+            session, conversation=conversation, kind=kind, actor=actor, data=data
         )
         bus.emit(
             session,
             ConversationChanged(
-                organization_id=organization_id,
+                organization_id=conversation.organization_id,
                 conversation_id=conversation.id,
                 fields=("contact",),
                 actor_member_id=actor.id if actor else None,
             ),
         )
-    return target
 
 
 MAX_NAME = 200  # the column's length

@@ -384,6 +384,10 @@ _DESCRIBE: dict[str, Callable[[dict[str, Any], Directory], str]] = {
         f"found the customer to be the same person as customer #{d.get('into')} "
         f"(was #{d.get('from')})"
     ),
+    "contact_unmerged": lambda d, _: (
+        f"found customer #{d.get('into')} not to be the same person as customer "
+        f"#{d.get('from')}: the merge was undone"
+    ),
     # Triage and the code of conduct's approvals
     "triaged": _triaged,
     "triage_corrected": _triage_corrected,
