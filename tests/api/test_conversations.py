@@ -267,6 +267,40 @@ def test_related_conversations_follow_the_contact(
     assert [c["id"] for c in listed] == [desk.a.contact_id]
 
 
+def test_a_merge_is_listed_and_undone(client: TestClient, desk: Desk) -> None:
+    owner, agent, viewer = (
+        bearer(desk.a.owner_token),
+        bearer(desk.a.agent_token),
+        bearer(desk.a.viewer_token),
+    )
+    source, target = desk.a.other_contact_id, desk.a.contact_id
+    merged = client.post(f"/api/contacts/{source}/merge", json={"into_id": target}, headers=agent)
+    assert merged.status_code == 200
+    listed = client.get(f"/api/contacts/{target}/merges", headers=viewer).json()
+    assert len(listed) == 1
+    merge = listed[0]
+    assert (merge["source_id"], merge["target_id"], merge["undone_at"]) == (source, target, None)
+    assert (merge["identities"], merge["conversations"]) == (1, 1)
+    assert merge["actor_member_id"] == desk.a.agent.id
+    assert client.get(f"/api/contacts/{source}/merges", headers=viewer).json() == listed
+
+    undo = f"/api/contacts/{target}/merges/{merge['id']}/undo"
+    assert client.post(undo, headers=viewer).status_code == 403
+    elsewhere = f"/api/contacts/{desk.b.contact_id}/merges/{merge['id']}/undo"
+    assert client.post(elsewhere, headers=bearer(desk.b.owner_token)).status_code == 404
+    undone = client.post(undo, headers=owner)
+    assert undone.status_code == 200
+    body = undone.json()
+    assert body["contact"]["id"] == source
+    assert body["contact"]["merged_into_id"] is None
+    assert [i["native_id"] for i in body["contact"]["identities"]] == ["a-other"]
+    assert (body["conversations_back"], body["conversations_kept"]) == (1, 0)
+    again = client.post(undo, headers=owner)
+    assert again.status_code == 422
+    assert again.json()["error"]["message"] == f"merge {merge['id']} was undone already"
+    assert client.get(f"/api/contacts/{target}/merges", headers=viewer).json()[0]["undone_at"]
+
+
 def test_contact_search(client: TestClient, desk: Desk) -> None:
     agent = bearer(desk.a.agent_token)
     found = client.get("/api/contacts", params={"q": "other"}, headers=agent).json()["items"]

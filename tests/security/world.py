@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from socialdesk.accounts import invitations
@@ -18,6 +19,8 @@ from socialdesk.accounts.models import Member, Organization, Role
 from socialdesk.alerts import service as alerts_service
 from socialdesk.channels.models import BrandAccount
 from socialdesk.commitments import service as commitments_service
+from socialdesk.contacts import service as contacts_service
+from socialdesk.contacts.models import ContactMerge
 from socialdesk.escalations import service as escalations_service
 from socialdesk.notifications import service as notifications_service
 from socialdesk.outbound import approvals
@@ -55,12 +58,16 @@ class World:
     # /api/contacts/{contact_id}): each call on that path takes one, so the world's contact and
     # its conversation stay for every other route and role.
     spare_contact_ids: list[int] = field(default_factory=list)
+    # The customer a merge (``ids["merge_id"]``) went into, for the routes under its merges.
+    merged_contact_id: int = 0
 
     def path_for(self, path: str, *, caller: Login, overrides: Mapping[str, int] = {}) -> str:
         """``path`` with its parameters filled by this world's objects."""
         own: dict[str, int] = {}
         if path.endswith("/contacts/{contact_id}") and self.spare_contact_ids:
             own["contact_id"] = self.spare_contact_ids.pop()
+        if "/merges/{merge_id}" in path:
+            own["contact_id"] = self.merged_contact_id
         values: dict[str, object] = {
             **self.ids,
             **own,
@@ -162,12 +169,25 @@ def build_world(session: Session, *, name: str) -> World:
         ingest(session, account, inbound(author=f"{name}-spare-{n}")).conversation.contact_id
         for n in range(SPARE_CONTACTS)
     ]
+    merged_away, merged_into = (
+        ingest(session, account, inbound(author=f"{name}-{who}")).conversation.contact_id
+        for who in ("twin", "original")
+    )
+    assert merged_away is not None
+    assert merged_into is not None
+    contacts_service.merge(
+        session, organization_id=org.id, source_id=merged_away, target_id=merged_into
+    )
+    merge_id = session.scalars(
+        select(ContactMerge.id).where(ContactMerge.source_id == merged_away)
+    ).one()
     world = World(
         org=org,
         logins=logins,
         target=target,
         account=account,
         spare_contact_ids=[cid for cid in spares if cid is not None],
+        merged_contact_id=merged_into,
     )
     world.ids = {
         "conversation_id": result.conversation.id,
@@ -189,6 +209,7 @@ def build_world(session: Session, *, name: str) -> World:
         "automation_rule_id": automation_rule.id,
         "alert_id": alert.id,
         "reply_id": saved_reply.id,
+        "merge_id": merge_id,
     }
     session.commit()
     return world

@@ -22,6 +22,8 @@ from socialdesk.contacts.schemas import (
     ContactRead,
     ContactUpdate,
     IdentityRead,
+    MergeRead,
+    Unmerged,
 )
 
 router = APIRouter(
@@ -122,6 +124,53 @@ def merge_contact(body: ContactMerge, contact: ContactDep, db: DB, actor: Manage
             raise ValidationFailed(exc.message, field="into_id") from None
         raise
     return _read_one(db, survivor)
+
+
+@router.get(
+    "/{contact_id}/merges",
+    summary="The merges this contact took part in, into it or out of it, newest first",
+    responses=error_responses(404),
+)
+def list_merges(contact: ContactDep, db: DB, actor: Reader) -> list[MergeRead]:
+    return [
+        MergeRead(
+            id=m.id,
+            source_id=m.source_id,
+            target_id=m.target_id,
+            identities=len(m.identity_ids),
+            conversations=len(m.conversation_ids),
+            actor_member_id=m.actor_member_id,
+            created_at=m.created_at,
+            undone_at=m.undone_at,
+            undone_by_id=m.undone_by_id,
+        )
+        for m in contacts_service.merges_of(
+            db, organization_id=actor.organization_id, contact_id=contact.id
+        )
+    ]
+
+
+@router.post(
+    "/{contact_id}/merges/{merge_id}/undo",
+    summary="Undo a merge: the two were not the same person",
+    responses=error_responses(403, 404),
+)
+def undo_merge(merge_id: RowId, contact: ContactDep, db: DB, actor: Manager) -> Unmerged:
+    if merge_id not in {
+        m.id
+        for m in contacts_service.merges_of(
+            db, organization_id=actor.organization_id, contact_id=contact.id
+        )
+    }:
+        raise NotFound(f"merge {merge_id} not found for contact {contact.id}", field="merge_id")
+    undone = contacts_service.unmerge(
+        db, organization_id=actor.organization_id, merge_id=merge_id, actor=actor.member
+    )
+    return Unmerged(
+        contact=_read_one(db, undone.contact),
+        conversations_back=undone.conversations_back,
+        conversations_kept=undone.conversations_kept,
+    )
 
 
 @router.post(

@@ -61,6 +61,34 @@ class ContactMerge(BaseModel):
     into_id: RowId = Field(description="The contact that stays; this one is folded into it")
 
 
+class MergeRead(BaseModel):
+    """One merge of a contact (``source_id``) into another (``target_id``)."""
+
+    id: int
+    source_id: int = Field(description="The contact folded into the other")
+    target_id: int = Field(description="The contact that stayed")
+    identities: int = Field(description="Identities the merge moved")
+    conversations: int = Field(description="Conversations the merge moved")
+    actor_member_id: int | None
+    created_at: UTCTimestamp
+    undone_at: UTCTimestamp | None
+    undone_by_id: int | None
+
+
+class Unmerged(BaseModel):
+    """An undone merge: the contact parted again, and where the conversations went."""
+
+    contact: ContactRead = Field(description="The contact that was merged away, itself again")
+    conversations_back: int = Field(
+        description="Conversations that went back to it: those the merge moved, and those "
+        "started since on a channel where only it has an identity"
+    )
+    conversations_kept: int = Field(
+        description="Conversations started since the merge on a channel where both have an "
+        "identity: nothing tells whose they are, so they stay with the other contact"
+    )
+
+
 class ContactErasure(BaseModel):
     """What erasing a customer removed. Counts only: the audit trail keeps the same."""
 
