@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from socialdesk.common.clock import FrozenClock
-from socialdesk.contacts.models import Contact
+from socialdesk.contacts.models import Contact, ContactMerge
 from socialdesk.conversations.models import Conversation
 from socialdesk.db.session import get_sessionmaker
 from socialdesk.events.models import EventRecord
@@ -197,3 +197,67 @@ def test_an_agent_corrects_the_name_and_marks_a_vip(
     )
     with get_sessionmaker(write=False)() as reader:
         assert reader.get_one(Contact, contact_id).is_vip is False
+
+
+def test_an_agent_undoes_a_merge_of_two_people(
+    client: TestClient, desk: Desk, session: Session
+) -> None:
+    ana = ingest(session, desk.web, inbound(author="ana", thread_key="visitor:ana"))
+    mail = channels.brand_account(session, desk.org, kind="email")
+    bea = ingest(session, mail, inbound(author="bea@mail.example", text="Where is my parcel?"))
+    session.commit()
+    ana_id, bea_id = ana.conversation.contact_id, bea.conversation.contact_id
+    bea_conversation = bea.conversation.id
+    session.commit()
+    csrf = login(client, desk.agent)
+    merged = client.post(
+        f"/contacts/{bea_id}/merge", data={"csrf_token": csrf, "into_id": str(ana_id)}
+    )
+    assert merged.status_code == 303
+
+    page = client.get(f"/contacts/{ana_id}/merge", params={"conversation": bea_conversation})
+    assert page.status_code == 200
+    history = page.text[page.text.index('id="merge-history"') :]
+    assert "Bea@Mail.Example</strong> was merged into <strong>Ana</strong>" in history
+    assert f"by {desk.agent.name}" in history
+    assert "1 identity, 1 conversation" in history
+    with get_sessionmaker(write=False)() as reader:
+        merge_id = reader.scalars(select(ContactMerge.id)).one()
+    action = f"/contacts/{ana_id}/merges/{merge_id}/undo?conversation={bea_conversation}"
+    assert f'action="{action}"' in history
+
+    assert client.post(action, data={}).status_code == 403  # no CSRF token
+    assert (
+        client.post(
+            f"/contacts/{ana_id}/merges/{merge_id + 1}/undo", data={"csrf_token": csrf}
+        ).status_code
+        == 404
+    )
+    undone = client.post(action, data={"csrf_token": csrf})
+    assert undone.status_code == 303
+    location = undone.headers["location"]
+    assert location == (
+        f"/contacts/{bea_id}/merge?undone={merge_id}&back=1&kept=0&conversation={bea_conversation}"
+    )
+    with get_sessionmaker(write=False)() as reader:
+        assert reader.get_one(Contact, bea_id).merged_into_id is None
+        assert reader.get_one(Conversation, bea_conversation).contact_id == bea_id
+    shown = client.get(location).text
+    assert (
+        "Undone: Bea@Mail.Example is a customer of their own again. "
+        "1 conversation went back to them."
+    ) in shown
+    assert "Not the same person: undo" not in shown
+    assert "Undone " in shown
+    side = client.get(f"/conversations/{bea_conversation}").text
+    assert (
+        f"found customer #{bea_id} not to be the same person as customer #{ana_id}: "
+        "the merge was undone"
+    ) in side
+    again = client.post(action, data={"csrf_token": csrf})
+    assert again.status_code == 422
+    assert f"merge {merge_id} was undone already" in again.text
+
+    client.cookies.clear()
+    csrf = login(client, desk.viewer)
+    assert client.post(action, data={"csrf_token": csrf}).status_code == 403

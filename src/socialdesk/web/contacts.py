@@ -3,22 +3,25 @@ any channel, see how much they have talked to the desk, open their latest conver
 (for those with ``contacts.privacy``) reach their data page, since a request to see or erase
 one's data often names a handle or an address, not a conversation; and the merge page
 (/contacts/{id}/merge), where an agent says that two customers are the same person, so that
-one history follows them across channels.
+one history follows them across channels, and undoes a merge that was a mistake.
 
 Thin: contacts.service finds and pages them; a bad cursor is refused as the API refuses it.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session
 
+from socialdesk.accounts import service as accounts_service
 from socialdesk.common.deps import DB, Actor, Manager, Reader
 from socialdesk.common.errors import NotFound, ValidationFailed
 from socialdesk.common.pagination import MAX_ROW_ID
 from socialdesk.contacts import service as contacts_service
-from socialdesk.contacts.models import Contact
+from socialdesk.contacts.models import Contact, ContactMerge
 from socialdesk.web import forms
 from socialdesk.web.admin import page_context
 from socialdesk.web.forms import FormError, PathId, attempt
@@ -65,6 +68,24 @@ def contacts_page(request: Request, actor: Reader, db: DB) -> Response:
     )
 
 
+@dataclass(frozen=True)
+class _Undone:
+    """The notice after an undone merge (?undone=MERGE&back=N&kept=M)."""
+
+    merge: ContactMerge
+    back: int
+    kept: int
+
+
+def _undone(request: Request, merges: list[ContactMerge]) -> _Undone | None:
+    params = request.query_params
+    raw, back, kept = params.get("undone", ""), params.get("back", "0"), params.get("kept", "0")
+    if not (raw.isdigit() and back.isdigit() and kept.isdigit()):
+        return None
+    merge = next((m for m in merges if m.id == int(raw) and m.undone_at is not None), None)
+    return _Undone(merge, int(back), int(kept)) if merge else None
+
+
 def _merge_page(
     request: Request,
     db: Session,
@@ -75,6 +96,9 @@ def _merge_page(
 ) -> Response:
     contact = contacts_service.get_or_raise(
         db, organization_id=actor.organization_id, contact_id=contact_id
+    )
+    merges = contacts_service.merges_of(
+        db, organization_id=actor.organization_id, contact_id=contact.id
     )
     query = request.query_params.get("q", "").strip()[:200]
     found = (
@@ -100,6 +124,15 @@ def _merge_page(
             "back": forms.opened_from(request),
             "identities": contacts_service.identities_for(db, contact_ids=ids),
             "activity": contacts_service.activity_of(db, contact_ids=ids),
+            "merges": merges,
+            "undone": _undone(request, merges),
+            "people": contacts_service.briefs(
+                db, contact_ids=sorted({i for m in merges for i in (m.source_id, m.target_id)})
+            ),
+            "members": {
+                m.id: m.name
+                for m in accounts_service.list_members(db, organization_id=actor.organization_id)
+            },
             "error": error,
         },
         status_code=UNPROCESSABLE if error else 200,
@@ -136,4 +169,43 @@ def merge_contact(
         return _merge_page(request, db, actor, contact_id, error=error)
     back = forms.opened_from(request)
     where = f"/conversations/{back}" if back else f"/contacts?merged={survivor[0]}"
+    return RedirectResponse(where, status_code=303)
+
+
+@router.post("/contacts/{contact_id}/merges/{merge_id}/undo")
+def undo_merge(
+    request: Request,
+    contact_id: PathId,
+    merge_id: PathId,
+    *,
+    actor: Manager,
+    form: forms.PostedForm,
+    db: DB,
+) -> Response:
+    if merge_id not in {
+        m.id
+        for m in contacts_service.merges_of(
+            db, organization_id=actor.organization_id, contact_id=contact_id
+        )
+    }:
+        raise NotFound(f"merge {merge_id} not found for contact {contact_id}")
+    done: list[contacts_service.Unmerged] = []
+
+    def undo() -> None:
+        done.append(
+            contacts_service.unmerge(
+                db, organization_id=actor.organization_id, merge_id=merge_id, actor=actor.member
+            )
+        )
+
+    error = attempt(db, "undo", undo)
+    if error is not None:
+        return _merge_page(request, db, actor, contact_id, error=error)
+    result = done[0]
+    back = forms.opened_from(request)
+    where = (
+        f"/contacts/{result.contact.id}/merge?undone={merge_id}"
+        f"&back={result.conversations_back}&kept={result.conversations_kept}"
+        + (f"&conversation={back}" if back else "")
+    )
     return RedirectResponse(where, status_code=303)
