@@ -308,6 +308,15 @@ def test_contact_search(client: TestClient, desk: Desk) -> None:
     assert found[0]["identities"][0]["handle"] == "@a-other"
     walked = _walk(client, "/api/contacts", desk.a.agent_token, limit=1)
     assert [c["id"] for c in walked] == [desk.a.other_contact_id, desk.a.contact_id]
+    assert client.get("/api/contacts", params={"vip": "true"}, headers=agent).json() == {
+        "items": [],
+        "next_cursor": None,
+    }
+    active = client.get("/api/contacts", params={"order": "active"}, headers=agent).json()
+    assert {c["id"] for c in active["items"]} == {desk.a.other_contact_id, desk.a.contact_id}
+    refused = client.get("/api/contacts", params={"order": "loudest"}, headers=agent)
+    assert refused.status_code == 422
+    assert "order" in refused.text
 
 
 def test_members_and_teams_lists(client: TestClient, desk: Desk) -> None:

@@ -4,6 +4,7 @@ only for those who may export and erase. Another organization's customers never 
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 from fastapi.testclient import TestClient
@@ -63,7 +64,7 @@ def test_customers_are_found_by_name_or_handle(
     assert f'data-contact-id="{amara}"' in found.text
     assert "Bodil" not in found.text
     none = client.get("/contacts", params={"q": "nobody-like-this"})
-    assert "name or handle holds “nobody-like-this”." in none.text
+    assert "Nobody has a name or handle that holds “nobody-like-this”." in none.text
 
     assert client.get("/contacts", params={"cursor": "garbage"}).status_code == 422
 
@@ -261,3 +262,37 @@ def test_an_agent_undoes_a_merge_of_two_people(
     client.cookies.clear()
     csrf = login(client, desk.viewer)
     assert client.post(action, data={"csrf_token": csrf}).status_code == 403
+
+
+def test_the_list_orders_by_activity_or_newest_and_filters_vips(
+    client: TestClient, desk: Desk, session: Session, clock: FrozenClock
+) -> None:
+    early = ingest(session, desk.web, inbound(author="early", thread_key="visitor:e"))
+    clock.advance(timedelta(hours=1))
+    late = ingest(session, desk.web, inbound(author="late", thread_key="visitor:l"))
+    clock.advance(timedelta(hours=1))
+    # The early customer writes again: the most recently active.
+    ingest(session, desk.web, inbound(author="early", thread_key="visitor:e2"))
+    session.commit()
+    early_id, late_id = early.conversation.contact_id, late.conversation.contact_id
+    session.get_one(Contact, late_id).is_vip = True
+    session.commit()
+
+    def rows(**params: str) -> list[int]:
+        html = client.get("/contacts", params=params).text
+        return [int(x) for x in re.findall(r'<tr data-contact-id="(\d+)">', html)]
+
+    login(client, desk.agent)
+    assert rows() == [early_id, late_id]
+    assert rows(order="newest") == [late_id, early_id]
+    assert rows(order="unknown") == [early_id, late_id]
+    assert rows(vip="1") == [late_id]
+    assert rows(order="newest", vip="1") == [late_id]
+    page = client.get("/contacts", params={"order": "newest", "vip": "1"}).text
+    assert '<option value="newest" selected>Newest customers</option>' in page
+    assert 'name="vip" value="1" checked' in page
+    assert rows(q="early", vip="1") == []
+    assert (
+        "Nobody among the VIPs has a name or handle that holds “early”."
+        in client.get("/contacts", params={"q": "early", "vip": "1"}).text
+    )

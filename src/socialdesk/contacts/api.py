@@ -25,6 +25,7 @@ from socialdesk.contacts.schemas import (
     MergeRead,
     Unmerged,
 )
+from socialdesk.contacts.service import ContactOrder
 
 router = APIRouter(
     prefix="/contacts",
@@ -60,16 +61,29 @@ def _read_one(db: Session, contact: Contact) -> ContactRead:
     return _read(contact, contacts_service.identities(db, contact_id=contact.id))
 
 
-@router.get("", summary="Contacts, newest first; q searches names, handles and display names")
+@router.get(
+    "",
+    summary="Contacts, newest first or (order=active) by their latest conversation; q searches "
+    "names, handles and display names; vip=true lists VIPs only",
+)
 def list_contacts(
     db: DB,
     actor: Reader,
+    *,
     q: Annotated[str | None, Query(max_length=200)] = None,
+    vip: bool = False,
+    order: ContactOrder = ContactOrder.NEWEST,
     cursor: Cursor = None,
     limit: Limit = 50,
 ) -> ContactPage:
     page = contacts_service.list_page(
-        db, organization_id=actor.organization_id, query=q, cursor=cursor, limit=limit
+        db,
+        organization_id=actor.organization_id,
+        query=q,
+        vip_only=vip,
+        order=order,
+        cursor=cursor,
+        limit=limit,
     )
     identities = contacts_service.identities_for(db, contact_ids=[c.id for c in page.items])
     return ContactPage(

@@ -3,11 +3,12 @@ parted again when a merge was a mistake."""
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, false, func, not_, or_, select, update
+from sqlalchemy import ColumnElement, Select, and_, false, func, not_, or_, select, update
 from sqlalchemy.orm import InstrumentedAttribute, Session, aliased
 
 from socialdesk.accounts.models import Member
@@ -436,16 +437,25 @@ def update_details(
     return contact
 
 
+class ContactOrder(enum.StrEnum):
+    NEWEST = "newest"  # the customers who wrote first most recently
+    ACTIVE = "active"  # the customers whose latest conversation moved most recently
+
+
 def list_page(
     session: Session,
     *,
     organization_id: int,
     query: str | None = None,
+    vip_only: bool = False,
+    order: ContactOrder = ContactOrder.NEWEST,
     cursor: str | None = None,
     limit: int = 50,
 ) -> Page[Contact]:
-    """Contacts newest first, one page at a time; with ``query``, those whose name or an
-    identity's handle or display name contains it. Merged-away contacts are left out."""
+    """Contacts one page at a time, newest first or (``ACTIVE``) by their latest conversation's
+    activity, most recent first; with ``query``, those whose name or an identity's handle or
+    display name contains it; with ``vip_only``, VIPs. Merged-away contacts are left out, and in
+    the ``ACTIVE`` order so are those without a conversation of their own."""
     stmt = select(Contact).where(
         Contact.organization_id == organization_id, Contact.merged_into_id.is_(None)
     )
@@ -456,6 +466,19 @@ def list_page(
             or_(ContactIdentity.handle.ilike(like), ContactIdentity.display_name.ilike(like)),
         )
         stmt = stmt.where(or_(Contact.name.ilike(like), Contact.id.in_(ids)))
+    if vip_only:
+        stmt = stmt.where(Contact.is_vip.is_(True))
+    if order is ContactOrder.ACTIVE:
+        criteria = stmt.whereclause
+        assert criteria is not None
+        return _by_activity(
+            session,
+            organization_id,
+            criteria,
+            narrowed=vip_only or bool(query and query.strip()),
+            cursor=cursor,
+            limit=limit,
+        )
     return keyset_page(
         session,
         stmt,
@@ -466,6 +489,61 @@ def list_page(
         limit=limit,
         newest_first=True,
     )
+
+
+def _by_activity(
+    session: Session,
+    organization_id: int,
+    criteria: ColumnElement[bool],
+    *,
+    narrowed: bool,
+    cursor: str | None,
+    limit: int,
+) -> Page[Contact]:
+    """The contacts ``criteria`` selects, by their latest conversation. Of every contact: the
+    organization's conversations are walked newest activity first (an index range), keeping
+    each contact's latest one only, so a page reads about as many conversations as it shows.
+    Of a few (``narrowed``: VIPs, a search): their own conversations are read and sorted, which
+    does not walk everyone's conversations to find a handful, or none."""
+    from socialdesk.conversations.models import Conversation
+
+    later = aliased(Conversation)
+    newer = (
+        select(later.id)
+        .where(
+            later.contact_id == Conversation.contact_id,
+            or_(
+                later.last_activity_at > Conversation.last_activity_at,
+                and_(
+                    later.last_activity_at == Conversation.last_activity_at,
+                    later.id > Conversation.id,
+                ),
+            ),
+        )
+        .exists()
+    )
+    latest = select(Conversation).where(~newer)
+    if narrowed:
+        # By contact only (``criteria`` holds the organization): so the database reads each
+        # one's conversations by the contact index, not the organization's by activity.
+        latest = latest.where(Conversation.contact_id.in_(select(Contact.id).where(criteria)))
+    else:
+        latest = latest.join(Contact, Contact.id == Conversation.contact_id).where(
+            Conversation.organization_id == organization_id, criteria
+        )
+    page = keyset_page(
+        session,
+        latest,
+        when=Conversation.last_activity_at,
+        row_id=Conversation.id,
+        key=lambda c: (c.last_activity_at, c.id),
+        cursor=cursor,
+        limit=limit,
+        newest_first=True,
+    )
+    ids = [c.contact_id for c in page.items if c.contact_id is not None]
+    found = {c.id: c for c in session.scalars(select(Contact).where(Contact.id.in_(ids)))}
+    return Page(items=[found[i] for i in ids if i in found], next_cursor=page.next_cursor)
 
 
 def identities_for(session: Session, *, contact_ids: list[int]) -> dict[int, list[ContactIdentity]]:

@@ -22,6 +22,7 @@ from socialdesk.common.errors import NotFound, ValidationFailed
 from socialdesk.common.pagination import MAX_ROW_ID
 from socialdesk.contacts import service as contacts_service
 from socialdesk.contacts.models import Contact, ContactMerge
+from socialdesk.contacts.service import ContactOrder
 from socialdesk.web import forms
 from socialdesk.web.admin import page_context
 from socialdesk.web.forms import FormError, PathId, attempt
@@ -46,10 +47,23 @@ def _merged(db: Session, actor: Actor, raw: str) -> Contact | None:
 
 @router.get("/contacts")
 def contacts_page(request: Request, actor: Reader, db: DB) -> Response:
-    query = request.query_params.get("q", "").strip()[:200]
-    cursor = request.query_params.get("cursor") or None
+    params = request.query_params
+    query = params.get("q", "").strip()[:200]
+    cursor = params.get("cursor") or None
+    # Recently active first unless asked otherwise; an unknown order is the default, as an
+    # unknown filter value is elsewhere in the desk's pages.
+    order = (
+        ContactOrder.NEWEST if params.get("order") == ContactOrder.NEWEST else ContactOrder.ACTIVE
+    )
+    vip_only = params.get("vip") == "1"
     page = contacts_service.list_page(
-        db, organization_id=actor.organization_id, query=query, cursor=cursor, limit=PAGE_SIZE
+        db,
+        organization_id=actor.organization_id,
+        query=query,
+        vip_only=vip_only,
+        order=order,
+        cursor=cursor,
+        limit=PAGE_SIZE,
     )
     ids = [c.id for c in page.items]
     merged = _merged(db, actor, request.query_params.get("merged", ""))
@@ -62,6 +76,8 @@ def contacts_page(request: Request, actor: Reader, db: DB) -> Response:
             "contacts": page.items,
             "next_cursor": page.next_cursor,
             "query": query,
+            "order": order.value,
+            "vip_only": vip_only,
             "identities": contacts_service.identities_for(db, contact_ids=ids),
             "activity": contacts_service.activity_of(db, contact_ids=ids),
         },
