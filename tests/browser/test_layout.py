@@ -14,6 +14,7 @@ from socialdesk.accounts import service as accounts_service
 from socialdesk.accounts.models import Role
 from socialdesk.alerts import service as alerts_service
 from socialdesk.commitments import service as commitments_service
+from socialdesk.contacts import service as contacts_service
 from socialdesk.escalations import service as escalations_service
 from socialdesk.notifications import service as notifications_service
 from socialdesk.saved_replies import service as saved_replies_service
@@ -32,6 +33,7 @@ PAGES = (
     "/contacts",
     "/contacts/1/privacy",  # the first customer's data (the owner may see it)
     "/contacts/1/merge?q=a",  # the same person as another?
+    "/contacts/2/merge",  # a merge into the second customer, with its undo button
     "/commitments",
     "/escalations",
     "/escalations?scope=asked&status=all",
@@ -106,6 +108,14 @@ def desk(tmp_path: Path) -> Iterator[LiveDesk]:
                 ).conversation
                 for n in range(25)
             ]
+            # A merge for the merge page's list of merges.
+            contacts_service.merge(
+                session,
+                organization_id=org.id,
+                source_id=conversations[2].contact_id or 0,
+                target_id=conversations[1].contact_id or 0,
+                actor=owner,
+            )
             # Rows for the tables of promises and requests.
             team = accounts_service.create_team(session, organization_id=org.id, name="Field")
             accounts_service.add_to_team(session, team=team, member=fitter)

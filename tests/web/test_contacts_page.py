@@ -219,7 +219,10 @@ def test_an_agent_undoes_a_merge_of_two_people(
     page = client.get(f"/contacts/{ana_id}/merge", params={"conversation": bea_conversation})
     assert page.status_code == 200
     history = page.text[page.text.index('id="merge-history"') :]
-    assert "Bea@Mail.Example</strong> was merged into <strong>Ana</strong>" in history
+    assert (
+        f'Bea@Mail.Example</strong> <span class="muted">(#{bea_id})</span> was merged into '
+        f'<strong>Ana</strong> <span class="muted">(#{ana_id})</span>'
+    ) in history
     assert f"by {desk.agent.name}" in history
     assert "1 identity, 1 conversation" in history
     with get_sessionmaker(write=False)() as reader:
