@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 from tests.api.conftest import Desk, bearer
 from tests.factories.conversations import inbound, ingest
 
+from socialdesk.accounts.models import Organization
 from socialdesk.channels.models import BrandAccount
 from socialdesk.common.clock import FrozenClock
 
@@ -265,6 +266,24 @@ def test_related_conversations_follow_the_contact(
     assert gone["merged_into_id"] == desk.a.contact_id
     listed = client.get("/api/contacts", headers=owner).json()["items"]
     assert [c["id"] for c in listed] == [desk.a.contact_id]
+
+
+def test_likely_same_customers(client: TestClient, desk: Desk, session: Session) -> None:
+    from tests.factories import channels
+
+    org = session.get_one(BrandAccount, desk.a.brand_account_id).organization_id
+    account = session.get_one(BrandAccount, desk.a.brand_account_id)
+    mail = channels.brand_account(session, session.get_one(Organization, org), kind="email")
+    on_web = ingest(session, account, inbound(author="lena brandt")).conversation.contact_id
+    by_mail = ingest(session, mail, inbound(author="lena brandt")).conversation.contact_id
+    session.commit()
+    viewer = bearer(desk.a.viewer_token)
+    found = client.get(f"/api/contacts/{on_web}/likely-same", headers=viewer)
+    assert found.status_code == 200
+    assert [(s["contact"]["id"], s["reason"]) for s in found.json()] == [(by_mail, "the same name")]
+    assert client.get(f"/api/contacts/{desk.a.contact_id}/likely-same", headers=viewer).json() == []
+    foreign = client.get(f"/api/contacts/{on_web}/likely-same", headers=bearer(desk.b.owner_token))
+    assert foreign.status_code == 404
 
 
 def test_a_merge_is_listed_and_undone(client: TestClient, desk: Desk) -> None:

@@ -299,3 +299,23 @@ def test_the_list_orders_by_activity_or_newest_and_filters_vips(
         "Nobody among the VIPs has a name or handle that holds “early”."
         in client.get("/contacts", params={"q": "early", "vip": "1"}).text
     )
+
+
+def test_the_merge_page_suggests_the_likely_same_person(
+    client: TestClient, desk: Desk, session: Session
+) -> None:
+    x = channels.brand_account(session, desk.org, kind="x")
+    mail = channels.brand_account(session, desk.org, kind="email")
+    on_x = ingest(session, x, inbound(author="mira holm")).conversation.contact_id
+    by_mail = ingest(session, mail, inbound(author="mira holm", text="Hi")).conversation.contact_id
+    ingest(session, mail, inbound(author="someone else"))
+    session.commit()
+    login(client, desk.agent)
+    page = client.get(f"/contacts/{on_x}/merge").text
+    likely = page[page.index('id="merge-likely"') :]
+    assert "Maybe the same person" in likely
+    assert "Likely: the same name" in likely
+    assert f'<input type="hidden" name="into_id" value="{by_mail}">' in likely
+    assert "Someone Else" not in likely
+    searching = client.get(f"/contacts/{on_x}/merge", params={"q": "someone"}).text
+    assert 'id="merge-likely"' not in searching  # a search shows what it found instead

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from socialdesk.common.deps import DB, Manager, PrivacyAdmin, Reader
 from socialdesk.common.errors import NotFound, ValidationFailed
 from socialdesk.common.schemas import Cursor, Limit, RowId, api_token_scheme, error_responses
-from socialdesk.contacts import privacy
+from socialdesk.contacts import duplicates, privacy
 from socialdesk.contacts import service as contacts_service
 from socialdesk.contacts.models import Contact, ContactIdentity
 from socialdesk.contacts.schemas import (
@@ -23,6 +23,7 @@ from socialdesk.contacts.schemas import (
     ContactUpdate,
     IdentityRead,
     MergeRead,
+    SuggestedMerge,
     Unmerged,
 )
 from socialdesk.contacts.service import ContactOrder
@@ -138,6 +139,21 @@ def merge_contact(body: ContactMerge, contact: ContactDep, db: DB, actor: Manage
             raise ValidationFailed(exc.message, field="into_id") from None
         raise
     return _read_one(db, survivor)
+
+
+@router.get(
+    "/{contact_id}/likely-same",
+    summary="Other customers who are likely the same person (the same address or full name), "
+    "to merge after a look; pairs once parted are left out",
+    responses=error_responses(404),
+)
+def likely_same(contact: ContactDep, db: DB, actor: Reader) -> list[SuggestedMerge]:
+    found = duplicates.suggestions(db, organization_id=actor.organization_id, contact=contact)
+    identities = contacts_service.identities_for(db, contact_ids=[s.contact.id for s in found])
+    return [
+        SuggestedMerge(contact=_read(s.contact, identities[s.contact.id]), reason=s.reason)
+        for s in found
+    ]
 
 
 @router.get(

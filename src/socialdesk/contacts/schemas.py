@@ -61,6 +61,15 @@ class ContactMerge(BaseModel):
     into_id: RowId = Field(description="The contact that stays; this one is folded into it")
 
 
+class SuggestedMerge(BaseModel):
+    """Another customer who is likely the same person, and why."""
+
+    contact: ContactRead
+    reason: str = Field(
+        description='What they have in common: "both use ADDRESS" or "the same name"'
+    )
+
+
 class MergeRead(BaseModel):
     """One merge of a contact (``source_id``) into another (``target_id``)."""
 

@@ -636,6 +636,13 @@ CUSTOMERS: tuple[CustomerSpec, ...] = (
         "Screenwise Media",
         email=IdentitySpec("partnerships@screenwise.example", "partnerships@screenwise.example"),
     ),
+    # The website visitor Tomasz Nowak again, by email: the desk suggests they are one person
+    # (the merge page's "Maybe the same person"), for an agent to confirm.
+    _customer(
+        "tomasz-mail",
+        "Tomasz Nowak",
+        email=IdentitySpec("t.nowak@mail.example", "t.nowak@mail.example"),
+    ),
     _customer(
         "judith",
         "Judith Verhoeven",
@@ -1733,6 +1740,20 @@ SCENES: tuple[Scene, ...] = (
                 "more. How do I get a replacement?",
             ),
         ),
+    ),
+    Scene(
+        "email-damaged-card-photo",
+        ChannelKind.EMAIL,
+        "tomasz-mail",
+        (
+            Says(
+                ago(minutes=4),
+                "Hello,\n\nI asked in your website chat a few minutes ago about my cracked "
+                "KestrelPass card. Here is the card number so you can find it: ending 4471. "
+                "I can send a photo if that helps.\n\nTomasz Nowak",
+            ),
+        ),
+        subject="My cracked KestrelPass card",
     ),
     Scene(
         "web-holiday-timetable",

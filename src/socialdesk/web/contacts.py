@@ -20,6 +20,7 @@ from socialdesk.accounts import service as accounts_service
 from socialdesk.common.deps import DB, Actor, Manager, Reader
 from socialdesk.common.errors import NotFound, ValidationFailed
 from socialdesk.common.pagination import MAX_ROW_ID
+from socialdesk.contacts import duplicates
 from socialdesk.contacts import service as contacts_service
 from socialdesk.contacts.models import Contact, ContactMerge
 from socialdesk.contacts.service import ContactOrder
@@ -128,7 +129,12 @@ def _merge_page(
         if query
         else []
     )
-    ids = [contact.id, *(c.id for c in found)]
+    likely = (
+        []
+        if query or contact.merged_into_id is not None
+        else duplicates.suggestions(db, organization_id=actor.organization_id, contact=contact)
+    )
+    ids = [contact.id, *(c.id for c in found), *(s.contact.id for s in likely)]
     return render(
         request,
         "contacts/merge.html",
@@ -136,6 +142,7 @@ def _merge_page(
             **page_context(db, actor),
             "contact": contact,
             "found": found,
+            "likely": likely,
             "query": query,
             "back": forms.opened_from(request),
             "identities": contacts_service.identities_for(db, contact_ids=ids),
