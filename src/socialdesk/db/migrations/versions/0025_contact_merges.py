@@ -58,9 +58,7 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_contact_merges")),
     )
-    op.create_index(
-        "ix_contact_merges_target", "contact_merges", ["target_id", "id"], unique=False
-    )
+    op.create_index("ix_contact_merges_target", "contact_merges", ["target_id", "id"], unique=False)
     op.create_index("ix_contact_merges_source", "contact_merges", ["source_id"], unique=False)
 
 
