@@ -254,3 +254,37 @@ def test_a_failed_reply_stops_being_the_answer_and_an_approved_draft_answers_whe
         4: ("On it", True, datetime(2026, 1, 1, 0, 5, tzinfo=UTC)),
     }
     engine.dispose()
+
+
+def test_addresses_website_visitors_gave_are_lower_cased(database_url: str) -> None:
+    """0026 lower-cases the addresses visitors typed in the website chat, as email identities
+    keep theirs, so the two are found to be one address; other handles stay as written."""
+    engine = make_engine(database_url)
+    downgrade(engine, "base")
+    upgrade(engine, "0001")
+    seed_first_schema(engine)
+    upgrade(engine, "0025")
+    identity = (
+        "INSERT INTO contact_identities (id, organization_id, contact_id, channel, native_id, "
+        f"handle, created_at) VALUES ({{id}}, 1, 1, '{{channel}}', 'n{{id}}', {{handle}}, {T0})"
+    )
+    with engine.begin() as conn:
+        for row in (
+            (11, "web", "' Ann.Lee@Mail.Example '"),
+            (12, "web", "NULL"),
+            (13, "x", "'@AnnLee'"),
+            (14, "email", "'Ann.Lee@Mail.Example'"),
+        ):
+            conn.execute(text(identity.format(id=row[0], channel=row[1], handle=row[2])))
+    upgrade(engine)
+    with engine.connect() as conn:
+        handles = dict(
+            conn.execute(text("SELECT id, handle FROM contact_identities WHERE id > 10")).all()
+        )
+    assert handles == {
+        11: "ann.lee@mail.example",
+        12: None,
+        13: "@AnnLee",
+        14: "Ann.Lee@Mail.Example",
+    }
+    engine.dispose()

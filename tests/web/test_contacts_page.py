@@ -12,12 +12,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from socialdesk.common.clock import FrozenClock
-from socialdesk.contacts.models import Contact, ContactMerge
+from socialdesk.contacts.models import Contact, ContactIdentity, ContactMerge
 from socialdesk.conversations.models import Conversation
 from socialdesk.db.session import get_sessionmaker
 from socialdesk.events.models import EventRecord
 from tests.factories import accounts, channels
-from tests.factories.conversations import inbound, ingest
+from tests.factories.conversations import inbound, ingest, visitor_event
 from tests.web.conftest import Desk, login
 
 
@@ -319,3 +319,33 @@ def test_the_merge_page_suggests_the_likely_same_person(
     assert "Someone Else" not in likely
     searching = client.get(f"/contacts/{on_x}/merge", params={"q": "someone"}).text
     assert 'id="merge-likely"' not in searching  # a search shows what it found instead
+
+
+def test_a_conversation_says_who_gave_the_same_address(
+    client: TestClient, desk: Desk, session: Session
+) -> None:
+    """A visitor who typed their address in the website chat, then wrote from it by email:
+    the email conversation's Contact panel says they are likely the same person."""
+    visitor_event(session, desk.web, visitor="v-nora", text="Hi", native_id="v-nora:1")
+    session.commit()
+    visitor = session.scalars(select(Contact).where(Contact.name == "Website visitor")).one()
+    visitor.name = "Nora Berg"
+    session.scalars(
+        select(ContactIdentity).where(ContactIdentity.contact_id == visitor.id)
+    ).one().handle = "nora.berg@mail.example"
+    mail = channels.brand_account(session, desk.org, kind="email")
+    by_mail = ingest(session, mail, inbound(author="nora.berg@mail.example", text="Re: chat"))
+    session.commit()
+    conversation_id, merge_from = by_mail.conversation.id, by_mail.conversation.contact_id
+    session.commit()
+
+    login(client, desk.agent)
+    side = client.get(f"/conversations/{conversation_id}").text
+    hint = side[side.index('id="likely-same"') :]
+    hint = hint[: hint.index("</p>")]
+    assert "Maybe the same person as" in hint
+    assert "Nora Berg</a> (both use nora.berg@mail.example)" in hint
+    assert f'href="/contacts/{merge_from}/merge?conversation={conversation_id}"' in hint
+    client.cookies.clear()
+    login(client, desk.viewer)
+    assert 'id="likely-same"' not in client.get(f"/conversations/{conversation_id}").text

@@ -3,13 +3,14 @@
 Two signals, strongest first:
 
 * **the same address**: one customer's email identity is an address another gave elsewhere
-  (a website visitor who typed it in the chat, say), or both gave it;
+  (a website visitor who typed it in the chat, say), or both gave it. Addresses are stored
+  lower-cased (an email identity's id, a website visitor's handle) and looked up by index;
 * **the same full name**: at least two words, spelled the same apart from case and spacing.
   A placeholder ("Website visitor") or a single word ("Greta") says too little.
 
 Pairs that were merged and then parted ("not the same person") are never suggested again.
-The look-ups read one organization's identities and contacts; they run when someone opens the
-merge page, not on every conversation.
+The address look-ups are cheap enough for a conversation's side panel; the name's reads every
+customer of the organization, so only the merge page asks for it.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ def addresses_of(identities: list[ContactIdentity]) -> set[str]:
     for identity in identities:
         if identity.channel == EMAIL_CHANNEL:
             found.add(identity.native_id.lower())
-        if identity.handle and ADDRESS.match(identity.handle.strip()):
+        if identity.handle and ADDRESS.match(identity.handle.strip().lower()):
             found.add(identity.handle.strip().lower())
     return found
 
@@ -55,33 +56,37 @@ def comparable_name(name: str) -> str | None:
     return None if joined in PLACEHOLDER_NAMES else joined
 
 
-def suggestions(session: Session, *, organization_id: int, contact: Contact) -> list[Suggestion]:
-    """Up to LIMIT other customers who are likely ``contact``, with the reason for each."""
+def suggestions(
+    session: Session, *, organization_id: int, contact: Contact, by_name: bool = True
+) -> list[Suggestion]:
+    """Up to LIMIT other customers who are likely ``contact``, with the reason for each. The
+    address look-ups read two indexes; ``by_name`` adds the name's, which reads every customer
+    of the organization (the merge page asks for it; a conversation's side panel does not)."""
     own = list(
         session.scalars(select(ContactIdentity).where(ContactIdentity.contact_id == contact.id))
     )
     reasons: dict[int, str] = {}
-    addresses = addresses_of(own)
+    addresses = sorted(addresses_of(own))
     if addresses:
-        listed = sorted(addresses)
-        for contact_id, native_id, handle in session.execute(
-            select(ContactIdentity.contact_id, ContactIdentity.native_id, ContactIdentity.handle)
-            .where(
-                ContactIdentity.organization_id == organization_id,
-                ContactIdentity.contact_id != contact.id,
-                or_(
-                    (ContactIdentity.channel == EMAIL_CHANNEL)
-                    & ContactIdentity.native_id.in_(listed),
-                    func.lower(func.trim(ContactIdentity.handle)).in_(listed),
-                ),
-            )
-            .order_by(ContactIdentity.id)
+        for by in (
+            (ContactIdentity.channel == EMAIL_CHANNEL) & ContactIdentity.native_id.in_(addresses),
+            ContactIdentity.handle.in_(addresses),
         ):
-            address = native_id.lower()
-            if address not in addresses:
-                address = (handle or "").strip().lower()
-            reasons.setdefault(contact_id, f"both use {address}")
-    name = comparable_name(contact.name)
+            for contact_id, native_id, handle in session.execute(
+                select(
+                    ContactIdentity.contact_id, ContactIdentity.native_id, ContactIdentity.handle
+                )
+                .where(
+                    ContactIdentity.organization_id == organization_id,
+                    ContactIdentity.contact_id != contact.id,
+                    by,
+                )
+                .order_by(ContactIdentity.id)
+                .limit(LIMIT * 4)
+            ):
+                address = native_id if native_id in addresses else handle
+                reasons.setdefault(contact_id, f"both use {address}")
+    name = comparable_name(contact.name) if by_name else None
     if name is not None:
         for contact_id, other_name in session.execute(
             select(Contact.id, Contact.name)

@@ -36,6 +36,8 @@ class ContactIdentity(IdMixin, Base):
     __table_args__ = (
         UniqueConstraint("organization_id", "channel", "native_id"),
         Index("ix_contact_identities_contact", "contact_id"),
+        # Who else gave this address (contacts.duplicates).
+        Index("ix_contact_identities_handle", "organization_id", "handle"),
     )
 
     organization_id: Mapped[int] = mapped_column(BigId, ForeignKey("organizations.id"))

@@ -23,6 +23,7 @@ from socialdesk.common.deps import Actor
 from socialdesk.common.errors import NotFound
 from socialdesk.connectors import registry as connectors
 from socialdesk.connectors.base import Capabilities
+from socialdesk.contacts import duplicates
 from socialdesk.contacts import service as contacts_service
 from socialdesk.contacts.models import Contact, ContactIdentity
 from socialdesk.conversations import service as conversations_service
@@ -219,6 +220,8 @@ class ConversationView:
     contact: Contact | None
     identities: list[ContactIdentity]
     others: list[OtherConversation]
+    # Other customers who gave one of this one's addresses: likely the same person.
+    likely: list[duplicates.Suggestion]
     tags: list[str]
     max_length: int | None
     reserved_length: int  # the signature appended to each reply
@@ -283,6 +286,11 @@ def conversation_view(
         contact=contact,
         identities=identities,
         others=others,
+        likely=duplicates.suggestions(
+            session, organization_id=conversation.organization_id, contact=contact, by_name=False
+        )
+        if contact is not None
+        else [],
         tags=conversations_service.tags_of(session, conversation_id=conversation.id),
         max_length=capabilities.max_length if capabilities else None,
         reserved_length=len(outbound_service.compose("", signature)) if signature else 0,

@@ -50,6 +50,25 @@ def test_parse_visitor_message() -> None:
     assert message.thread_key == "visitor:v1"
     assert message.visibility is Visibility.DIRECT
     assert message.created_at == NOW
+    assert message.author.handle is None  # no address given
+
+
+def test_the_address_a_visitor_gives_is_kept_lower_cased() -> None:
+    """As email identities keep theirs, so the two are found to be the same address."""
+    event = RawEvent(
+        native_id="e2",
+        kind=MESSAGE_EVENT,
+        payload={
+            "visitor_id": "v2",
+            "message_id": "m2",
+            "text": "Hi!",
+            "email": " Ann.Lee@Mail.Example ",
+            "sent_at": NOW.isoformat(),
+        },
+        received_at=NOW,
+    )
+    (message,) = WebConnector().parse(event)
+    assert message.author.handle == "ann.lee@mail.example"
 
 
 def test_undeclared_event_is_refused_clearly() -> None:

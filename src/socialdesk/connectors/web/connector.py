@@ -54,7 +54,8 @@ class WebConnector:
                 native_id=str(payload["message_id"]),
                 author=Identity(
                     native_id=visitor_id,
-                    handle=payload.get("email") or None,
+                    # Addresses are compared lower-cased (contacts.duplicates), as email's are.
+                    handle=str(payload.get("email") or "").strip().lower() or None,
                     display_name=payload.get("name") or "Website visitor",
                 ),
                 text=text,
