@@ -74,3 +74,14 @@ def test_agents_correct_names_and_mark_vips(client: TestClient, desk: Desk) -> N
     assert client.patch(f"/api/contacts/{contact}", json={}, headers=viewer).status_code == 403
     theirs = client.patch(f"/api/contacts/{desk.b.contact_id}", json={}, headers=agent)
     assert theirs.status_code == 404
+
+    noted = client.patch(
+        f"/api/contacts/{contact}", json={"note": "  Answers in Polish\r\n"}, headers=agent
+    )
+    assert noted.json()["attributes"] == {"note": "Answers in Polish"}
+    assert noted.json()["name"] == "Ada L."  # left out: left as it is
+    long = client.patch(f"/api/contacts/{contact}", json={"note": "x" * 1001}, headers=agent)
+    assert long.status_code == 422
+    assert "note" in long.text
+    cleared = client.patch(f"/api/contacts/{contact}", json={"note": ""}, headers=agent)
+    assert cleared.json()["attributes"] == {}

@@ -34,6 +34,7 @@ PAGES = (
     "/contacts/1/privacy",  # the first customer's data (the owner may see it)
     "/contacts/1/merge?q=a",  # the same person as another?
     "/contacts/2/merge",  # a merge into the second customer, with its undo button
+    "/contacts/1",  # a customer's own page, with the promise made to them
     "/commitments",
     "/escalations",
     "/escalations?scope=asked&status=all",

@@ -186,7 +186,7 @@ def test_an_agent_corrects_the_name_and_marks_a_vip(
         headers={"HX-Request": "true"},
     )
     assert saved.status_code == 200
-    assert 'Greta Lind <span class="prio prio-high">VIP</span>' in saved.text
+    assert 'Greta Lind</a> <span class="prio prio-high">VIP</span>' in saved.text
     with get_sessionmaker(write=False)() as reader:
         contact = reader.get_one(Contact, contact_id)
         assert (contact.name, contact.is_vip) == ("Greta Lind", True)

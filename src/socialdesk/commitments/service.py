@@ -779,6 +779,25 @@ def open_for_conversation(session: Session, *, conversation_id: int) -> list[Com
     )
 
 
+def open_for_contact(
+    session: Session, *, organization_id: int, contact_id: int, limit: int = 50
+) -> list[Commitment]:
+    """The promises still open on a customer's conversations, soonest due first."""
+    return list(
+        session.scalars(
+            select(Commitment)
+            .join(Conversation, Conversation.id == Commitment.conversation_id)
+            .where(
+                Conversation.organization_id == organization_id,
+                Conversation.contact_id == contact_id,
+                Commitment.status == OPEN,
+            )
+            .order_by(Commitment.due_at, Commitment.id)
+            .limit(limit)
+        )
+    )
+
+
 def settle_before_resolving(
     session: Session,
     *,

@@ -111,6 +111,7 @@ def update_contact(body: ContactUpdate, actor: Manager, contact: ContactDep, db:
         contact_id=contact.id,
         name=body.name,
         is_vip=body.is_vip,
+        note=body.note,
         actor=actor.member,
     )
     return _read_one(db, updated)

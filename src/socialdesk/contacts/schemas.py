@@ -53,6 +53,12 @@ class ContactUpdate(BaseModel):
     is_vip: bool | None = Field(
         default=None, description="A VIP: routing and automation rules can act on it"
     )
+    note: str | None = Field(
+        default=None,
+        max_length=1000,
+        description="What the team should know about the customer, shown beside their "
+        'conversations (kept as the attribute "note"); an empty string removes it',
+    )
 
 
 class ContactMerge(BaseModel):

@@ -380,6 +380,8 @@ def _announce(
 
 
 MAX_NAME = 200  # the column's length
+MAX_NOTE = 1000
+NOTE = "note"  # the attribute that holds what the team should know about the customer
 
 
 def update_details(
@@ -389,11 +391,13 @@ def update_details(
     contact_id: int,
     name: str | None = None,
     is_vip: bool | None = None,
+    note: str | None = None,
     actor: Member | None = None,
 ) -> Contact:
-    """Correct a customer's name (a website visitor who said who they are) or mark them a VIP
-    (which routing rules can act on). None leaves a field as it is. Their conversations that
-    are not resolved refresh in open views."""
+    """Correct a customer's name (a website visitor who said who they are), mark them a VIP
+    (which routing rules can act on), or keep a note the whole team sees beside their
+    conversations ("prefers to be called", "answers in Polish"; empty removes it). None leaves
+    a field as it is. Their conversations that are not resolved refresh in open views."""
     from socialdesk.conversations.models import Conversation, Status
 
     contact = get_or_raise(session, organization_id=organization_id, contact_id=contact_id)
@@ -418,6 +422,16 @@ def update_details(
     if is_vip is not None and is_vip != contact.is_vip:
         contact.is_vip = is_vip
         changed.append("vip")
+    if note is not None:
+        note = note.strip().replace("\r\n", "\n")
+        if len(note) > MAX_NOTE:
+            raise ValidationFailed(
+                f"the note is {len(note)} characters; keep it under {MAX_NOTE}", field="note"
+            )
+        if note != contact.attributes.get(NOTE, ""):
+            attributes = {k: v for k, v in contact.attributes.items() if k != NOTE}
+            contact.attributes = {**attributes, NOTE: note} if note else attributes
+            changed.append("note")
     if changed:
         for conversation_id in session.scalars(
             select(Conversation.id).where(

@@ -356,6 +356,29 @@ def other_conversations_of_contact(
     )
 
 
+def of_contact(
+    session: Session,
+    *,
+    organization_id: int,
+    contact_id: int,
+    cursor: str | None = None,
+    limit: int = 25,
+) -> Page[Conversation]:
+    """Every conversation of one customer, on every channel, latest activity first."""
+    return keyset_page(
+        session,
+        select(Conversation).where(
+            Conversation.organization_id == organization_id, Conversation.contact_id == contact_id
+        ),
+        when=Conversation.last_activity_at,
+        row_id=Conversation.id,
+        key=lambda c: (c.last_activity_at, c.id),
+        cursor=cursor,
+        limit=limit,
+        newest_first=True,
+    )
+
+
 def thread_page(
     session: Session, *, conversation: Conversation, cursor: str | None = None, limit: int = 50
 ) -> Page[Message]:

@@ -1,7 +1,9 @@
 """Desk pages of customers: the list (/contacts), to find a customer by name or handle on
 any channel, see how much they have talked to the desk, open their latest conversation, and
 (for those with ``contacts.privacy``) reach their data page, since a request to see or erase
-one's data often names a handle or an address, not a conversation; and the merge page
+one's data often names a handle or an address, not a conversation; a customer's own page
+(/contacts/{id}): who they are on each channel, every conversation, the promises open to
+them; and the merge page
 (/contacts/{id}/merge), where an agent says that two customers are the same person, so that
 one history follows them across channels, and undoes a merge that was a mistake.
 
@@ -17,6 +19,7 @@ from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session
 
 from socialdesk.accounts import service as accounts_service
+from socialdesk.commitments import service as commitments_service
 from socialdesk.common.deps import DB, Actor, Manager, Reader
 from socialdesk.common.errors import NotFound, ValidationFailed
 from socialdesk.common.pagination import MAX_ROW_ID
@@ -24,7 +27,9 @@ from socialdesk.contacts import duplicates
 from socialdesk.contacts import service as contacts_service
 from socialdesk.contacts.models import Contact, ContactMerge
 from socialdesk.contacts.service import ContactOrder
+from socialdesk.conversations import service as conversations_service
 from socialdesk.web import forms
+from socialdesk.web import viewmodels as vm
 from socialdesk.web.admin import page_context
 from socialdesk.web.forms import FormError, PathId, attempt
 from socialdesk.web.render import UNPROCESSABLE, render
@@ -32,6 +37,82 @@ from socialdesk.web.render import UNPROCESSABLE, render
 router = APIRouter(include_in_schema=False)
 
 PAGE_SIZE = 50
+
+
+def _profile(
+    request: Request, db: Session, actor: Actor, contact: Contact, *, error: FormError | None = None
+) -> Response:
+    cursor = request.query_params.get("cursor") or None
+    page = conversations_service.of_contact(
+        db, organization_id=actor.organization_id, contact_id=contact.id, cursor=cursor
+    )
+    org = vm.organization(db, actor.organization_id)
+    return render(
+        request,
+        "contacts/profile.html",
+        {
+            **page_context(db, actor),
+            "contact": contact,
+            "identities": contacts_service.identities(db, contact_id=contact.id),
+            "activity": contacts_service.activity_of(db, contact_ids=[contact.id])[contact.id],
+            "conversations": page.items,
+            "next_cursor": page.next_cursor,
+            "directory": vm.Directory.load(db, organization_id=actor.organization_id),
+            "promises": commitments_service.open_for_contact(
+                db, organization_id=actor.organization_id, contact_id=contact.id
+            ),
+            "tz": commitments_service.zone_of(org.timezone),
+            "likely": duplicates.suggestions(
+                db, organization_id=actor.organization_id, contact=contact, by_name=False
+            ),
+            "merges": len(
+                contacts_service.merges_of(
+                    db, organization_id=actor.organization_id, contact_id=contact.id
+                )
+            ),
+            "error": error,
+        },
+        status_code=UNPROCESSABLE if error else 200,
+    )
+
+
+@router.get("/contacts/{contact_id}")
+def contact_page(request: Request, contact_id: PathId, actor: Reader, db: DB) -> Response:
+    """One customer: who they are on each channel, every conversation they had, and the
+    promises still open to them. A customer merged into another leads to that one."""
+    contact = contacts_service.get_or_raise(
+        db, organization_id=actor.organization_id, contact_id=contact_id
+    )
+    if contact.merged_into_id is not None:
+        survivor = contacts_service.resolve_merged(db, contact)
+        return RedirectResponse(f"/contacts/{survivor.id}", status_code=303)
+    return _profile(request, db, actor, contact)
+
+
+@router.post("/contacts/{contact_id}/details")
+def edit_details(
+    request: Request, contact_id: PathId, actor: Manager, form: forms.PostedForm, db: DB
+) -> Response:
+    """The name and VIP mark, from the customer's page (an unticked box is "not a VIP")."""
+
+    def save() -> None:
+        contacts_service.update_details(
+            db,
+            organization_id=actor.organization_id,
+            contact_id=contact_id,
+            name=forms.text(form, "name"),
+            is_vip=forms.text(form, "vip") == "1",
+            note=forms.text(form, "note") if "note" in form else None,
+            actor=actor.member,
+        )
+
+    error = attempt(db, "details", save)
+    if error is not None:
+        contact = contacts_service.get_or_raise(
+            db, organization_id=actor.organization_id, contact_id=contact_id
+        )
+        return _profile(request, db, actor, contact, error=error)
+    return RedirectResponse(f"/contacts/{contact_id}", status_code=303)
 
 
 def _merged(db: Session, actor: Actor, raw: str) -> Contact | None:

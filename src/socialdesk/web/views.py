@@ -522,6 +522,7 @@ def edit_contact(
             contact_id=conversation.contact_id,
             name=forms.text(form, "name"),
             is_vip=forms.text(form, "vip") == "1",
+            note=forms.text(form, "note") if "note" in form else None,
             actor=actor.member,
         )
 
