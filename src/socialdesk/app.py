@@ -50,6 +50,7 @@ from socialdesk.web import notifications as web_notifications
 from socialdesk.web import privacy as web_privacy
 from socialdesk.web import routing as web_routing
 from socialdesk.web import saved_replies as web_saved_replies
+from socialdesk.web import saved_views as web_saved_views
 from socialdesk.web import sla as web_sla
 from socialdesk.web import sso as web_sso
 from socialdesk.web import topics as web_topics
@@ -206,6 +207,7 @@ def create_app() -> FastAPI:
         web_saved_replies,
         web_privacy,
         web_contacts,
+        web_saved_views,
     ):
         app.include_router(web_module.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

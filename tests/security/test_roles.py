@@ -86,7 +86,8 @@ AREA_RULES: list[tuple[str, re.Pattern[str], frozenset[Permission]]] = [
         re.compile(r"^(/api)?/conversations/"),
         frozenset({Permission.REPLY, Permission.MANAGE, Permission.NOTE}),
     ),
-    ("unsafe", re.compile(r"^/inbox/"), frozenset({Permission.MANAGE})),
+    # The inbox's bar changes conversations; saved views are each member's own (any role).
+    ("unsafe", re.compile(r"^/inbox/(?!views)"), frozenset({Permission.MANAGE})),
     ("unsafe", re.compile(r"^/api/brand-accounts"), frozenset({Permission.CHANNELS_MANAGE})),
     ("unsafe", re.compile(r"^/api/saved-replies"), frozenset({Permission.ROUTING_MANAGE})),
 ]

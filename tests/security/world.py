@@ -28,6 +28,7 @@ from socialdesk.policy import service as policy_service
 from socialdesk.routing import automation as automation_service
 from socialdesk.routing import service as routing_service
 from socialdesk.saved_replies import service as saved_replies_service
+from socialdesk.saved_views import service as saved_views_service
 from socialdesk.schedules import service as schedules_service
 from socialdesk.sla import service as sla_service
 from socialdesk.sla import tracking
@@ -181,6 +182,9 @@ def build_world(session: Session, *, name: str) -> World:
     merge_id = session.scalars(
         select(ContactMerge.id).where(ContactMerge.source_id == merged_away)
     ).one()
+    view = saved_views_service.create(
+        session, member=owner, name=f"shared view {name}", query="status=all", shared=True
+    )
     world = World(
         org=org,
         logins=logins,
@@ -210,6 +214,7 @@ def build_world(session: Session, *, name: str) -> World:
         "alert_id": alert.id,
         "reply_id": saved_reply.id,
         "merge_id": merge_id,
+        "view_id": view.id,
     }
     session.commit()
     return world

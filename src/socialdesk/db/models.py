@@ -16,6 +16,7 @@ from socialdesk.policy import models as policy_models
 from socialdesk.ratelimit import models as ratelimit_models
 from socialdesk.routing import models as routing_models
 from socialdesk.saved_replies import models as saved_replies_models
+from socialdesk.saved_views import models as saved_views_models
 from socialdesk.schedules import models as schedules_models
 from socialdesk.sla import models as sla_models
 from socialdesk.triage import models as triage_models
@@ -37,6 +38,7 @@ __all__ = [
     "ratelimit_models",
     "routing_models",
     "saved_replies_models",
+    "saved_views_models",
     "schedules_models",
     "sla_models",
     "triage_models",

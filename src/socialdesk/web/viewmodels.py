@@ -72,6 +72,7 @@ class Permissions:
     channels: bool = False  # connect and repair brand accounts
     approve: bool = False  # let held drafts out, or not
     privacy: bool = False  # export or erase a customer's data
+    routing: bool = False  # routing, SLA and the team's shared inbox views
 
     @classmethod
     def of(cls, member: Member) -> Permissions:
@@ -83,6 +84,7 @@ class Permissions:
             channels=permissions.has(member, Permission.CHANNELS_MANAGE),
             approve=permissions.has(member, Permission.APPROVE),
             privacy=permissions.has(member, Permission.PRIVACY),
+            routing=permissions.has(member, Permission.ROUTING_MANAGE),
         )
 
 

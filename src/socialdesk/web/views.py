@@ -42,6 +42,7 @@ from socialdesk.conversations.models import Conversation, Message, Priority, Sta
 from socialdesk.conversations.service import AssigneeFilter
 from socialdesk.outbound import service as outbound_service
 from socialdesk.routing import service as routing_service
+from socialdesk.saved_views import service as saved_views_service
 from socialdesk.triage import service as triage_service
 from socialdesk.web import commitments as web_commitments
 from socialdesk.web import forms
@@ -215,7 +216,7 @@ def logout(request: Request, actor: CurrentActor, db: DB) -> Response:
 # -- inbox --------------------------------------------------------------------------------
 
 
-def _inbox_context(
+def inbox_context(
     db: Session, actor: Actor, query: forms.InboxQuery, cursor: str | None = None
 ) -> dict[str, Any]:
     flt = query.to_filter()
@@ -251,6 +252,7 @@ def _inbox_context(
         "awaiting_labels": AWAITING_LABELS,
         "triage_choices": vm.TRIAGE_CHOICES,
         "snooze_presets": forms.SNOOZE_PRESETS,
+        "saved_views": saved_views_service.visible_to(db, member=actor.member),
     }
 
 
@@ -258,7 +260,7 @@ def _inbox_context(
 def inbox(request: Request, actor: Reader, db: DB) -> Response:
     query = forms.inbox_query(request.query_params)
     cursor = request.query_params.get("cursor") or None
-    return render(request, "inbox.html", _inbox_context(db, actor, query, cursor))
+    return render(request, "inbox.html", inbox_context(db, actor, query, cursor))
 
 
 @router.get("/inbox/list")
@@ -271,13 +273,13 @@ def inbox_list(request: Request, actor: Reader, db: DB) -> Response:
         # The address bar follows the filters, so a reload or a shared link shows the same view.
         qs = query.query_string()
         headers["HX-Push-Url"] = f"/?{qs}" if qs else "/"
-    return render(request, "_inbox_list.html", _inbox_context(db, actor, query), headers=headers)
+    return render(request, "_inbox_list.html", inbox_context(db, actor, query), headers=headers)
 
 
 @router.get("/inbox/more")
 def inbox_more(request: Request, actor: Reader, db: DB, cursor: str) -> Response:
     query = forms.inbox_query(request.query_params)
-    return render(request, "_inbox_rows.html", _inbox_context(db, actor, query, cursor))
+    return render(request, "_inbox_rows.html", inbox_context(db, actor, query, cursor))
 
 
 def _batch_change(form: FormData, tz: tzinfo) -> batch_service.BatchChange:
@@ -334,7 +336,7 @@ def inbox_batch(request: Request, actor: Manager, form: forms.PostedForm, db: DB
     if error is None:
         return RedirectResponse(back, status_code=303)
     query = forms.inbox_query(dict(parse_qsl(urlsplit(back).query)))
-    context = {**_inbox_context(db, actor, query), "batch_error": error, "picked": picked}
+    context = {**inbox_context(db, actor, query), "batch_error": error, "picked": picked}
     context["batch_choice"] = forms.text(form, "change")
     context["batch_tag"] = forms.text(form, "tag")
     return render(request, "inbox.html", context, status_code=UNPROCESSABLE)

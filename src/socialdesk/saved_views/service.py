@@ -1,0 +1,94 @@
+"""Saved inbox views: kept, listed and deleted here; what a view's query means is the inbox's
+own business (the web layer reads it with the inbox's filter parser before saving it)."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
+
+from socialdesk.accounts.models import Member
+from socialdesk.accounts.permissions import Permission
+from socialdesk.accounts.permissions import has as has_permission
+from socialdesk.common import clock
+from socialdesk.common.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from socialdesk.saved_views.models import SavedView
+
+MAX_NAME = 80
+MAX_QUERY = 1000
+# Per member, and shared per organization: a list to choose from, not a store.
+MAX_VIEWS = 30
+
+
+def visible_to(session: Session, *, member: Member) -> list[SavedView]:
+    """The views ``member`` sees: shared ones first, then their own, each by name."""
+    return list(
+        session.scalars(
+            select(SavedView)
+            .where(
+                SavedView.organization_id == member.organization_id,
+                or_(SavedView.member_id.is_(None), SavedView.member_id == member.id),
+            )
+            .order_by(SavedView.member_id.is_not(None), func.lower(SavedView.name), SavedView.id)
+        )
+    )
+
+
+def create(
+    session: Session, *, member: Member, name: str, query: str, shared: bool = False
+) -> SavedView:
+    """Save ``query`` under ``name``, for ``member`` alone or (``shared``, routing admins only)
+    for the whole team. A name is used once per list: saving it again is refused, naming it."""
+    name = " ".join(name.split())
+    if not name:
+        raise ValidationFailed("give the view a name", field="name")
+    if len(name) > MAX_NAME:
+        raise ValidationFailed(
+            f"the name is {len(name)} characters; keep it under {MAX_NAME}", field="name"
+        )
+    if len(query) > MAX_QUERY:
+        raise ValidationFailed("these filters are too long to save", field="query")
+    if shared and not has_permission(member, Permission.ROUTING_MANAGE):
+        raise PermissionDenied("only admins may share a view with the whole team")
+    owner = None if shared else member.id
+    mine = _list_of(session, member.organization_id, owner)
+    if any(v.name.lower() == name.lower() for v in mine):
+        where = "the team's views" if shared else "your views"
+        raise Conflict(f"{where} already have one called {name!r}", field="name")
+    if len(mine) >= MAX_VIEWS:
+        raise ValidationFailed(
+            f"{MAX_VIEWS} views is the most a list keeps; delete one first", field="name"
+        )
+    view = SavedView(
+        organization_id=member.organization_id,
+        member_id=owner,
+        name=name,
+        query=query,
+        created_by_id=member.id,
+        created_at=clock.now(),
+    )
+    session.add(view)
+    session.flush()
+    return view
+
+
+def delete(session: Session, *, member: Member, view_id: int) -> None:
+    """Delete one of the member's own views, or (routing admins) a shared one."""
+    view = session.get(SavedView, view_id)
+    if view is None or view.organization_id != member.organization_id:
+        raise NotFound(f"view {view_id} does not exist")
+    if view.member_id is None:
+        if not has_permission(member, Permission.ROUTING_MANAGE):
+            raise PermissionDenied("only admins may delete a view shared with the whole team")
+    elif view.member_id != member.id:
+        raise NotFound(f"view {view_id} does not exist")
+    session.delete(view)
+    session.flush()
+
+
+def _list_of(session: Session, organization_id: int, member_id: int | None) -> list[SavedView]:
+    owner = SavedView.member_id.is_(None) if member_id is None else SavedView.member_id == member_id
+    return list(
+        session.scalars(
+            select(SavedView).where(SavedView.organization_id == organization_id, owner)
+        )
+    )

@@ -1,0 +1,60 @@
+"""The inbox's saved views: save the filters on screen under a name (a member's own, or an
+admin's for the whole team), and delete one. Thin: saved_views.service keeps them; the filters
+are read with the inbox's own parser, so a view holds only what the inbox understands, in the
+inbox's canonical form."""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qsl
+
+from fastapi import APIRouter, Request
+from fastapi.responses import RedirectResponse, Response
+
+from socialdesk.common.deps import DB, Reader
+from socialdesk.common.errors import DomainError
+from socialdesk.saved_views import service
+from socialdesk.web import forms
+from socialdesk.web.forms import PathId, attempt
+from socialdesk.web.render import UNPROCESSABLE, render
+from socialdesk.web.views import inbox_context
+
+router = APIRouter(include_in_schema=False)
+
+
+@router.post("/inbox/views")
+def save_view(request: Request, actor: Reader, form: forms.PostedForm, db: DB) -> Response:
+    raw = forms.text(form, "query")
+    saved: list[str] = []
+
+    def save() -> None:
+        query = forms.inbox_query(dict(parse_qsl(raw.removeprefix("?"))))
+        saved.append(query.query_string())
+        service.create(
+            db,
+            member=actor.member,
+            name=forms.text(form, "name"),
+            query=saved[0],
+            shared=forms.text(form, "shared") == "1",
+        )
+
+    error = attempt(db, "view", save)
+    if error is None:
+        return RedirectResponse(f"/?{saved[0]}" if saved[0] else "/", status_code=303)
+    try:
+        query = forms.inbox_query(dict(parse_qsl(raw.removeprefix("?"))))
+    except DomainError:  # the filters themselves were refused: show the inbox as it opens
+        query = forms.InboxQuery()
+    context = {
+        **inbox_context(db, actor, query),
+        "view_error": error,
+        "view_name": forms.text(form, "name"),
+    }
+    return render(request, "inbox.html", context, status_code=UNPROCESSABLE)
+
+
+@router.post("/inbox/views/{view_id}/delete")
+def delete_view(
+    request: Request, view_id: PathId, actor: Reader, form: forms.PostedForm, db: DB
+) -> Response:
+    service.delete(db, member=actor.member, view_id=view_id)
+    return RedirectResponse(forms.safe_next(forms.text(form, "next"), "/"), status_code=303)

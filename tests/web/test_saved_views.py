@@ -1,0 +1,94 @@
+"""The inbox's saved views: the filters on screen saved under a name, listed under the filters
+(the team's first), opened in one click, deleted; the form follows the filters as they change."""
+
+from __future__ import annotations
+
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from socialdesk.db.session import get_sessionmaker
+from socialdesk.saved_views.models import SavedView
+from tests.web.conftest import Desk, login
+
+
+def _views(client: TestClient, path: str = "/") -> str:
+    page = client.get(path).text
+    start = page.index('id="saved-views-list"')
+    return page[start : page.index("</ul>", start)]
+
+
+def test_an_agent_saves_opens_and_deletes_a_view(client: TestClient, desk: Desk) -> None:
+    csrf = login(client, desk.agent)
+    page = client.get("/").text
+    assert "Save these filters as a view" in page
+    assert '<input type="hidden" name="query" id="save-view-query" value="">' in page
+    # The list refresh after a filter change brings the form's filters along.
+    listed = client.get(
+        "/inbox/list", params={"status": "all", "complaint": "1"}, headers={"HX-Request": "true"}
+    ).text
+    assert 'id="save-view-query" value="status=all&amp;complaint=1" hx-swap-oob="true"' in listed
+
+    saved = client.post(
+        "/inbox/views",
+        data={"csrf_token": csrf, "name": "Complaints", "query": "complaint=1&status=all"},
+    )
+    assert saved.status_code == 303
+    assert saved.headers["location"] == "/?status=all&complaint=1"
+    views = _views(client, "/?status=all&complaint=1")
+    assert '<a href="/?status=all&amp;complaint=1" aria-current="page">Complaints</a>' in views
+    assert 'aria-current="page"' not in _views(client)
+    assert f'name="csrf_token" value="{csrf}"' in views  # the delete button's form
+
+    for data, said in (
+        ({"name": "Complaints", "query": ""}, "your views already have one called"),
+        ({"name": "Odd", "query": "status=bogus"}, "status must be one of"),
+        ({"name": "", "query": ""}, "give the view a name"),
+        ({"name": "Team", "query": "", "shared": "1"}, "only admins may share"),
+    ):
+        refused = client.post("/inbox/views", data={"csrf_token": csrf, **data})
+        assert refused.status_code == 422, data
+        assert said in refused.text, data
+    assert client.post("/inbox/views", data={"name": "x", "query": ""}).status_code == 403
+
+    with get_sessionmaker(write=False)() as reader:
+        view_id = reader.scalars(select(SavedView.id)).one()
+    deleted = client.post(
+        f"/inbox/views/{view_id}/delete", data={"csrf_token": csrf, "next": "/?status=all"}
+    )
+    assert deleted.status_code == 303
+    assert deleted.headers["location"] == "/?status=all"
+    assert "Complaints" not in _views(client)
+
+
+def test_the_teams_views_are_made_by_admins(
+    client: TestClient, desk: Desk, session: Session
+) -> None:
+    csrf = login(client, desk.owner)
+    assert 'name="shared"' in client.get("/").text
+    shared = client.post(
+        "/inbox/views",
+        data={
+            "csrf_token": csrf,
+            "name": "Unassigned",
+            "query": "assignee=unassigned",
+            "shared": "1",
+        },
+    )
+    assert shared.status_code == 303
+    with get_sessionmaker(write=False)() as reader:
+        view_id = reader.scalars(select(SavedView.id)).one()
+
+    client.cookies.clear()
+    csrf = login(client, desk.viewer)
+    views = _views(client)
+    assert '<a href="/?assignee=unassigned">Unassigned</a> <span class="chip chip-team"' in views
+    assert "/delete" not in views  # not theirs to delete
+    assert (
+        client.post(f"/inbox/views/{view_id}/delete", data={"csrf_token": csrf}).status_code == 403
+    )
+    # A viewer keeps views of their own.
+    own = client.post("/inbox/views", data={"csrf_token": csrf, "name": "Mine", "query": ""})
+    assert own.status_code == 303
+    assert own.headers["location"] == "/"
+    assert '<a href="/" aria-current="page">Mine</a>' in _views(client)
