@@ -519,6 +519,7 @@ def _by_activity(
     each contact's latest one only, so a page reads about as many conversations as it shows.
     Of a few (``narrowed``: VIPs, a search): their own conversations are read and sorted, which
     does not walk everyone's conversations to find a handful, or none."""
+    from socialdesk.conversations import service as conversations_service
     from socialdesk.conversations.models import Conversation
 
     later = aliased(Conversation)
@@ -545,16 +546,7 @@ def _by_activity(
         latest = latest.join(Contact, Contact.id == Conversation.contact_id).where(
             Conversation.organization_id == organization_id, criteria
         )
-    page = keyset_page(
-        session,
-        latest,
-        when=Conversation.last_activity_at,
-        row_id=Conversation.id,
-        key=lambda c: (c.last_activity_at, c.id),
-        cursor=cursor,
-        limit=limit,
-        newest_first=True,
-    )
+    page = conversations_service.latest_activity_page(session, latest, cursor=cursor, limit=limit)
     ids = [c.contact_id for c in page.items if c.contact_id is not None]
     found = {c.id: c for c in session.scalars(select(Contact).where(Contact.id.in_(ids)))}
     return Page(items=[found[i] for i in ids if i in found], next_cursor=page.next_cursor)

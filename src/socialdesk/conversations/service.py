@@ -365,11 +365,23 @@ def of_contact(
     limit: int = 25,
 ) -> Page[Conversation]:
     """Every conversation of one customer, on every channel, latest activity first."""
-    return keyset_page(
+    return latest_activity_page(
         session,
         select(Conversation).where(
             Conversation.organization_id == organization_id, Conversation.contact_id == contact_id
         ),
+        cursor=cursor,
+        limit=limit,
+    )
+
+
+def latest_activity_page(
+    session: Session, stmt: Select[Conversation], *, cursor: str | None, limit: int
+) -> Page[Conversation]:
+    """One page of the conversations ``stmt`` selects, latest activity first."""
+    return keyset_page(
+        session,
+        stmt,
         when=Conversation.last_activity_at,
         row_id=Conversation.id,
         key=lambda c: (c.last_activity_at, c.id),
