@@ -15,14 +15,13 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from tests.api.conftest import Desk, Org, bearer
+from tests.factories import contacts as contact_factory
 from tests.factories.conversations import inbound, ingest
 
 from socialdesk.accounts.models import Member
 from socialdesk.alerts import service as alerts_service
 from socialdesk.app import create_app
 from socialdesk.channels.models import BrandAccount
-from socialdesk.contacts import service as contacts_service
-from socialdesk.contacts.models import ContactMerge
 from socialdesk.outbound import service as outbound_service
 from socialdesk.policy import service as policy_service
 from socialdesk.policy.models import Approval
@@ -159,18 +158,9 @@ def _desk_objects(
         draft=saved_replies_service.Draft("refund", "Refunds", "Hi {name}"),
         actor=None,
     )
-    account = session.get_one(BrandAccount, org.brand_account_id)
-    twin, original = (
-        ingest(session, account, inbound(author=f"scoping-{who}")).conversation.contact_id
-        for who in ("twin", "original")
+    merge_id, _kept = contact_factory.merged_pair(
+        session, session.get_one(BrandAccount, org.brand_account_id), "scoping"
     )
-    assert twin is not None
-    assert original is not None
-    contacts_service.merge(
-        session, organization_id=org.organization_id, source_id=twin, target_id=original
-    )
-    session.flush()
-    merge_id = session.scalars(select(ContactMerge.id).where(ContactMerge.source_id == twin)).one()
     session.commit()
     return {
         "merge_id": merge_id,

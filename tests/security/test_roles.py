@@ -77,7 +77,11 @@ AREA_RULES: list[tuple[str, re.Pattern[str], frozenset[Permission]]] = [
         frozenset({Permission.PRIVACY}),
     ),
     ("*", re.compile(r"^/contacts/\{contact_id\}/merge"), frozenset({Permission.MANAGE})),
-    ("unsafe", re.compile(r"^(/api)?/contacts/"), frozenset({Permission.MANAGE, Permission.PRIVACY})),
+    (
+        "unsafe",
+        re.compile(r"^(/api)?/contacts/"),
+        frozenset({Permission.MANAGE, Permission.PRIVACY}),
+    ),
     ("DELETE", re.compile(r"^/api/contacts/[^/]+$"), frozenset({Permission.PRIVACY})),
     ("*", re.compile(r"^/api/contacts/[^/]+/export"), frozenset({Permission.PRIVACY})),
     ("*", re.compile(r"^(/api)?/approvals"), frozenset({Permission.APPROVE})),

@@ -10,7 +10,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi.testclient import TestClient
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from socialdesk.accounts import invitations
@@ -19,8 +18,6 @@ from socialdesk.accounts.models import Member, Organization, Role
 from socialdesk.alerts import service as alerts_service
 from socialdesk.channels.models import BrandAccount
 from socialdesk.commitments import service as commitments_service
-from socialdesk.contacts import service as contacts_service
-from socialdesk.contacts.models import ContactMerge
 from socialdesk.escalations import service as escalations_service
 from socialdesk.notifications import service as notifications_service
 from socialdesk.outbound import approvals
@@ -33,7 +30,7 @@ from socialdesk.schedules import service as schedules_service
 from socialdesk.sla import service as sla_service
 from socialdesk.sla import tracking
 from socialdesk.sla.schemas import SlaPolicyCreate
-from tests.factories import accounts, channels
+from tests.factories import accounts, channels, contacts
 from tests.factories.conversations import inbound, ingest
 
 STARTER = "brand-safety"
@@ -170,18 +167,7 @@ def build_world(session: Session, *, name: str) -> World:
         ingest(session, account, inbound(author=f"{name}-spare-{n}")).conversation.contact_id
         for n in range(SPARE_CONTACTS)
     ]
-    merged_away, merged_into = (
-        ingest(session, account, inbound(author=f"{name}-{who}")).conversation.contact_id
-        for who in ("twin", "original")
-    )
-    assert merged_away is not None
-    assert merged_into is not None
-    contacts_service.merge(
-        session, organization_id=org.id, source_id=merged_away, target_id=merged_into
-    )
-    merge_id = session.scalars(
-        select(ContactMerge.id).where(ContactMerge.source_id == merged_away)
-    ).one()
+    merge_id, merged_into = contacts.merged_pair(session, account, name)
     view = saved_views_service.create(
         session, member=owner, name=f"shared view {name}", query="status=all", shared=True
     )

@@ -209,13 +209,8 @@ def unmerge(
             "undo that merge first",
             field="merge_id",
         )
-    identity_ids = list(
-        session.scalars(
-            select(ContactIdentity.id).where(
-                _among(session, ContactIdentity.id, record.identity_ids),
-                ContactIdentity.contact_id == target.id,
-            )
-        )
+    identity_ids = _still_with(
+        session, ContactIdentity.id, record.identity_ids, ContactIdentity.contact_id, target.id
     )
     _repoint(session, ContactIdentity.contact_id, identity_ids, source.id)
     theirs = set(
@@ -267,13 +262,8 @@ def unmerge(
         )
     )
     _repoint(session, Message.author_contact_id, message_ids, source.id)
-    repointed = list(
-        session.scalars(
-            select(Contact.id).where(
-                _among(session, Contact.id, record.repointed_ids),
-                Contact.merged_into_id == target.id,
-            )
-        )
+    repointed = _still_with(
+        session, Contact.id, record.repointed_ids, Contact.merged_into_id, target.id
     )
     _repoint(session, Contact.merged_into_id, repointed, source.id)
     source.merged_into_id = None
@@ -327,6 +317,15 @@ MERGES_SHOWN = 50
 
 def _ids(session: Session, stmt: Select[tuple[int]], owner: Any, contact: Contact) -> list[int]:
     return sorted(session.scalars(stmt.where(owner == contact.id)))
+
+
+def _still_with(
+    session: Session, row_id: Any, recorded: list[int], owner: Any, owner_id: int
+) -> list[int]:
+    """Of the rows a merge recorded as moved, those still with ``owner_id``."""
+    return list(
+        session.scalars(select(row_id).where(_among(session, row_id, recorded), owner == owner_id))
+    )
 
 
 def _among(session: Session, column: Any, ids: list[int]) -> ColumnElement[bool]:
