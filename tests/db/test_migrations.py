@@ -278,9 +278,8 @@ def test_addresses_website_visitors_gave_are_lower_cased(database_url: str) -> N
             conn.execute(text(identity.format(id=row[0], channel=row[1], handle=row[2])))
     upgrade(engine)
     with engine.connect() as conn:
-        handles = dict(
-            conn.execute(text("SELECT id, handle FROM contact_identities WHERE id > 10")).all()
-        )
+        rows = conn.execute(text("SELECT id, handle FROM contact_identities WHERE id > 10"))
+        handles: dict[int, str | None] = {row[0]: row[1] for row in rows}
     assert handles == {
         11: "ann.lee@mail.example",
         12: None,
