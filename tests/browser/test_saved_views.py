@@ -1,5 +1,5 @@
 """Saved inbox views in a browser: a filter changed on screen (htmx, no reload) is what the
-"Save these filters as a view" form saves, and the saved view opens the inbox filtered so."""
+"Save these filters" form saves, and the saved view opens the inbox filtered so."""
 
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ def test_the_filters_on_screen_are_saved_and_opened_again(desk: tuple[LiveDesk, 
         page.locator("label.pill", has_text="Pending").click()
         # The list and the form to save follow the filter without a reload.
         expect(page.locator("#save-view-query")).to_have_attribute("value", "status=pending")
-        page.locator("summary", has_text="Save these filters as a view").click()
+        page.locator("summary", has_text="Save these filters").click()
         page.fill("#view-name", "Waiting on others")
         page.locator("button", has_text="Save view").click()
         page.wait_for_url(f"{live.base_url}/?status=pending")
