@@ -5,8 +5,9 @@
 Without --db it fills a fresh SQLite database through the real import path
 (``importers.twcs.import_file``) with the re-keyed twcs corpus of bench/ingest.py: 1,000,000
 messages (--smoke: 20,000). With --db it reuses such a database (``bench/ingest.py --db PATH``
-keeps one); it adds a bench member with a token, and tags and assigns about 2% of the
-conversations once, so the filtered lists have something to find.
+keeps one), migrated to the current schema first. It adds a bench member with a token, and
+tags and assigns about 2% of the conversations once, so the filtered lists have something to
+find.
 
 Then it starts uvicorn on a loopback port in a separate process (the app as ``socialdesk
 serve`` runs it, without the job worker) and measures with httpx, one request at a time,
@@ -21,7 +22,10 @@ keep-alive, each endpoint warmed up first:
 * inbox_page2: the second page of the inbox (cursor);
 * search: ``GET /api/conversations?q=WORD`` over several words;
 * open_conversation: ``GET /api/conversations/{id}`` then ``/messages``, timed together;
-* html_inbox: ``GET /`` (the desk's inbox page) with a login session cookie.
+* html_inbox: ``GET /`` (the desk's inbox page) with a login session cookie;
+* html_conversation: ``GET /conversations/{id}``, the conversation's page with its side panels;
+* html_customers: ``GET /contacts``, the Customers page (recently active first);
+* html_customer: ``GET /contacts/{id}``, a customer's own page.
 
 The last line printed is one JSON object with p50 and p95 milliseconds per endpoint.
 """
@@ -136,12 +140,20 @@ def prepare() -> dict[str, Any]:
         existing = set(session.scalars(select(Conversation.id).where(Conversation.id.in_(sample))))
         open_ids = [i for i in sample if i in existing]
         rng.shuffle(open_ids)
+        contact_ids = [
+            c
+            for c in session.scalars(
+                select(Conversation.contact_id).where(Conversation.id.in_(open_ids[:200]))
+            )
+            if c is not None
+        ]
     return {
         "token": token,
         "cookie": cookie,
         "conversations": counts[0],
         "messages": messages,
         "open_ids": open_ids,
+        "contact_ids": contact_ids,
     }
 
 
@@ -205,6 +217,7 @@ def main() -> None:
             if not args.db.is_file():
                 parser.error(f"{args.db} does not exist")
             db = args.db.resolve()
+            migrate_fresh(db)  # a database kept by an older version gains the newer tables
             url = use_database(db)
             os.environ["SOCIALDESK_VAR_DIR"] = str(work)
         else:
@@ -247,10 +260,21 @@ def main() -> None:
 
             web = httpx.Client(base_url=base, cookies={"sd_session": setup["cookie"]}, timeout=60)
 
-            def html_inbox(_i: int) -> None:
-                response = web.get("/")
+            def page(path: str) -> None:
+                response = web.get(path)
                 response.raise_for_status()
                 assert "text/html" in response.headers["content-type"]
+
+            def html_inbox(_i: int) -> None:
+                page("/")
+
+            def html_conversation(i: int) -> None:
+                page(f"/conversations/{open_ids[i % len(open_ids)]}")
+
+            contact_ids = setup["contact_ids"]
+
+            def html_customer(i: int) -> None:
+                page(f"/contacts/{contact_ids[i % len(contact_ids)]}")
 
             def fetch(path: str, **params: Any) -> Callable[[int], None]:
                 def run(_i: int) -> None:
@@ -271,6 +295,9 @@ def main() -> None:
                 "search": search,
                 "open_conversation": open_conversation,
                 "html_inbox": html_inbox,
+                "html_conversation": html_conversation,
+                "html_customers": lambda _i: page("/contacts"),
+                "html_customer": html_customer,
             }
             figures: dict[str, Any] = {
                 "messages": setup["messages"],

@@ -12,6 +12,7 @@ from socialdesk.common.clock import FrozenClock
 from socialdesk.contacts import service as contacts_service
 from socialdesk.contacts.models import Contact
 from socialdesk.contacts.service import ContactOrder
+from socialdesk.conversations.models import Conversation
 from tests.factories import accounts, channels
 from tests.factories.conversations import inbound, ingest
 
@@ -67,3 +68,35 @@ def test_orders_and_vips_page_by_page(session: Session, clock: FrozenClock) -> N
     assert _walk(session, org.id, vip_only=True) == ["Ed", "Cy"]
     assert _walk(session, org.id, order=ContactOrder.ACTIVE, vip_only=True) == ["Ed", "Cy"]
     assert _walk(session, org.id, order=ContactOrder.ACTIVE, query="d") == ["Ada", "Ed", "Di"]
+
+
+def test_a_customers_conversations_page_by_page_and_only_in_their_organization(
+    session: Session, clock: FrozenClock
+) -> None:
+    from socialdesk.conversations import service as conversations_service
+
+    org = accounts.organization(session)
+    account = channels.brand_account(session, org)
+    ids = []
+    for n in range(3):
+        ids.append(
+            ingest(session, account, inbound(author="ada", thread_key=f"t{n}")).conversation.id
+        )
+        clock.advance(timedelta(hours=1))
+    contact_id = session.get_one(Conversation, ids[0]).contact_id
+    assert contact_id is not None
+    seen: list[int] = []
+    cursor: str | None = None
+    while True:
+        page = conversations_service.of_contact(
+            session, organization_id=org.id, contact_id=contact_id, cursor=cursor, limit=2
+        )
+        seen += [c.id for c in page.items]
+        if page.next_cursor is None:
+            break
+        cursor = page.next_cursor
+    assert seen == ids[::-1]  # latest activity first
+    other = accounts.organization(session)
+    assert (
+        conversations_service.of_contact(session, organization_id=other.id, contact_id=contact_id)
+    ).items == []

@@ -346,8 +346,7 @@ def other_conversations_of_contact(
         session.scalars(
             select(Conversation)
             .where(
-                Conversation.organization_id == conversation.organization_id,
-                Conversation.contact_id == conversation.contact_id,
+                _of_contact(conversation.organization_id, conversation.contact_id),
                 Conversation.id != conversation.id,
             )
             .order_by(Conversation.last_activity_at.desc())
@@ -367,11 +366,22 @@ def of_contact(
     """Every conversation of one customer, on every channel, latest activity first."""
     return latest_activity_page(
         session,
-        select(Conversation).where(
-            Conversation.organization_id == organization_id, Conversation.contact_id == contact_id
-        ),
+        select(Conversation).where(_of_contact(organization_id, contact_id)),
         cursor=cursor,
         limit=limit,
+    )
+
+
+def _of_contact(organization_id: int, contact_id: int) -> ColumnElement[bool]:
+    """The conversations of one customer of the organization, read by the contact index. With
+    the organization's id as a condition of its own, SQLite walked the organization's
+    conversations by activity to find the customer's few (70 ms at 170,000 conversations)."""
+    from socialdesk.contacts.models import Contact
+
+    return Conversation.contact_id.in_(
+        select(Contact.id).where(
+            Contact.id == contact_id, Contact.organization_id == organization_id
+        )
     )
 
 
