@@ -14,6 +14,7 @@ from socialdesk.common.clock import FrozenClock
 from socialdesk.contacts import service as contacts_service
 from socialdesk.contacts.models import Contact
 from socialdesk.db.session import get_sessionmaker
+from socialdesk.followups.models import FollowUp, FollowUpStatus
 from tests.factories import accounts, channels
 from tests.factories.conversations import inbound, ingest
 from tests.web.conftest import Desk, login
@@ -38,7 +39,26 @@ def test_a_customer_page_shows_everything_of_theirs(
         due_at=clock.now() + timedelta(days=2),
         owner_id=desk.agent.id,
     )
-    ingest(session, desk.web, inbound(author="somebody", text="Unrelated"))
+    somebody = ingest(session, desk.web, inbound(author="somebody", text="Unrelated"))
+    for conversation, answer, score in (
+        (chat.conversation, "positive", 4),
+        (somebody.conversation, "negative", 1),
+    ):
+        session.add(
+            FollowUp(
+                organization_id=desk.org.id,
+                conversation_id=conversation.id,
+                brand_account_id=conversation.brand_account_id,
+                contact_id=conversation.contact_id,
+                resolved_at=clock.now(),
+                due_at=clock.now(),
+                status=FollowUpStatus.ANSWERED.value,
+                answer=answer,
+                satisfaction=score,
+                answered_at=clock.now(),
+                created_at=clock.now(),
+            )
+        )
     elsewhere = ingest(
         session,
         channels.brand_account(session, accounts.organization(session)),
@@ -61,9 +81,13 @@ def test_a_customer_page_shows_everything_of_theirs(
         f'href="/conversations/{chat_id}"'
     )
     assert "Unrelated" not in html
-    promises = html[html.index('id="profile-promises"') : html.index('id="profile-conversations"')]
+    promises = html[html.index('id="profile-promises"') : html.index('id="profile-answers"')]
     assert "Renew the pass by Friday" in promises
     assert desk.agent.name in promises
+    answers = html[html.index('id="profile-answers"') : html.index('id="profile-conversations"')]
+    assert "<strong>Fixed</strong>" in answers
+    assert '<span class="chip">4/5</span>' in answers
+    assert "Not fixed" not in answers  # somebody else's
     assert f'action="/contacts/{noor}/details"' in html
     assert "Same person as… (1 merge)" in html
 

@@ -513,6 +513,28 @@ def for_conversation(session: Session, *, conversation_id: int, limit: int = 20)
     )
 
 
+def answered_by_contact(
+    session: Session, *, organization_id: int, contact_id: int, limit: int = 5
+) -> list[FollowUp]:
+    """What a customer answered to the follow-ups of their conversations ("was it fixed?"),
+    latest first. Read by their conversations (the contact index), not the organization's
+    follow-ups."""
+    theirs = select(Conversation.id).where(
+        conversations_service.customer_is(organization_id, contact_id)
+    )
+    return list(
+        session.scalars(
+            select(FollowUp)
+            .where(
+                FollowUp.conversation_id.in_(theirs),
+                FollowUp.status == FollowUpStatus.ANSWERED.value,
+            )
+            .order_by(FollowUp.answered_at.desc(), FollowUp.id.desc())
+            .limit(limit)
+        )
+    )
+
+
 def _skip(
     session: Session,
     conversation: Conversation | None,

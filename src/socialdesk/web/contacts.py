@@ -28,6 +28,7 @@ from socialdesk.contacts import service as contacts_service
 from socialdesk.contacts.models import Contact, ContactMerge
 from socialdesk.contacts.service import ContactOrder
 from socialdesk.conversations import service as conversations_service
+from socialdesk.followups import service as followups_service
 from socialdesk.web import forms
 from socialdesk.web import viewmodels as vm
 from socialdesk.web.admin import page_context
@@ -59,6 +60,9 @@ def _profile(
             "next_cursor": page.next_cursor,
             "directory": vm.Directory.load(db, organization_id=actor.organization_id),
             "promises": commitments_service.open_for_contact(
+                db, organization_id=actor.organization_id, contact_id=contact.id
+            ),
+            "answers": followups_service.answered_by_contact(
                 db, organization_id=actor.organization_id, contact_id=contact.id
             ),
             "tz": commitments_service.zone_of(org.timezone),
