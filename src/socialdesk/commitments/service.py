@@ -786,10 +786,12 @@ def open_for_contact(
     return list(
         session.scalars(
             select(Commitment)
-            .join(Conversation, Conversation.id == Commitment.conversation_id)
             .where(
-                Conversation.organization_id == organization_id,
-                Conversation.contact_id == contact_id,
+                Commitment.conversation_id.in_(
+                    select(Conversation.id).where(
+                        conversations_service.customer_is(organization_id, contact_id)
+                    )
+                ),
                 Commitment.status == OPEN,
             )
             .order_by(Commitment.due_at, Commitment.id)

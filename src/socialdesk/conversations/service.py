@@ -439,19 +439,14 @@ def related_page(
     """The same person's other conversations on every channel, most recent activity first."""
     if conversation.contact_id is None:
         return Page(items=[], next_cursor=None)
-    return keyset_page(
+    return latest_activity_page(
         session,
         select(Conversation).where(
-            Conversation.organization_id == conversation.organization_id,
-            Conversation.contact_id == conversation.contact_id,
+            customer_is(conversation.organization_id, conversation.contact_id),
             Conversation.id != conversation.id,
         ),
-        when=Conversation.last_activity_at,
-        row_id=Conversation.id,
-        key=lambda c: (c.last_activity_at, c.id),
         cursor=cursor,
         limit=limit,
-        newest_first=True,
     )
 
 

@@ -31,7 +31,7 @@ from socialdesk.common.errors import ValidationFailed
 from socialdesk.connectors.base import ChannelKind, Visibility
 from socialdesk.contacts.models import Contact
 from socialdesk.conversations.models import Conversation, Direction, Message, Priority, Status
-from socialdesk.conversations.service import normalise_tag
+from socialdesk.conversations.service import customer_is, normalise_tag
 
 MAX_CONDITIONS = 20
 MAX_ACTIONS = 10
@@ -533,8 +533,7 @@ class Facts:
         if self.conversation.contact_id is None:
             return False
         conversations = select(Conversation.id).where(
-            Conversation.organization_id == self.conversation.organization_id,
-            Conversation.contact_id == self.conversation.contact_id,
+            customer_is(self.conversation.organization_id, self.conversation.contact_id)
         )
         return bool(
             self.session.scalar(
