@@ -187,13 +187,10 @@ def list_merges(contact: ContactDep, db: DB, actor: Reader) -> list[MergeRead]:
     responses=error_responses(403, 404),
 )
 def undo_merge(merge_id: RowId, contact: ContactDep, db: DB, actor: Manager) -> Unmerged:
-    if merge_id not in {
-        m.id
-        for m in contacts_service.merges_of(
-            db, organization_id=actor.organization_id, contact_id=contact.id
-        )
-    }:
-        raise NotFound(f"merge {merge_id} not found for contact {contact.id}", field="merge_id")
+    # An id of a merge this customer had no part in is not found, before anything else.
+    contacts_service.merge_of(
+        db, organization_id=actor.organization_id, contact_id=contact.id, merge_id=merge_id
+    )
     undone = contacts_service.unmerge(
         db, organization_id=actor.organization_id, merge_id=merge_id, actor=actor.member
     )

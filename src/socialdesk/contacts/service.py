@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, false, func, not_, or_, select, update
+from sqlalchemy import ColumnElement, Select, and_, false, func, or_, select, update
 from sqlalchemy.orm import InstrumentedAttribute, Session, aliased
 
 from socialdesk.accounts.models import Member
@@ -240,15 +240,16 @@ def unmerge(
             )
         )
     )
+    _repoint(session, Conversation.contact_id, back_ids, source.id)
+    # What stays with the target since the merge, on a channel both use (those going back
+    # have moved already).
     conversations_kept = session.scalar(
         select(func.count()).where(
             Conversation.contact_id == target.id,
             Conversation.created_at > record.created_at,
             Conversation.brand_account_id.in_(shared),
-            not_(_among(session, Conversation.id, back_ids)),
         )
     )
-    _repoint(session, Conversation.contact_id, back_ids, source.id)
     message_ids = list(
         session.scalars(
             select(Message.id).where(
@@ -295,6 +296,20 @@ def unmerge(
     return Unmerged(
         contact=source, conversations_back=len(back), conversations_kept=conversations_kept or 0
     )
+
+
+def merge_of(
+    session: Session, *, organization_id: int, contact_id: int, merge_id: int
+) -> ContactMerge:
+    """One merge this contact took part in, either side; any other id is not found."""
+    merge = session.get(ContactMerge, merge_id)
+    if (
+        merge is None
+        or merge.organization_id != organization_id
+        or contact_id not in (merge.source_id, merge.target_id)
+    ):
+        raise NotFound(f"merge {merge_id} not found for contact {contact_id}", field="merge_id")
+    return merge
 
 
 def merges_of(session: Session, *, organization_id: int, contact_id: int) -> list[ContactMerge]:
