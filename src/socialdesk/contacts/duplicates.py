@@ -57,13 +57,23 @@ def comparable_name(name: str) -> str | None:
 
 
 def suggestions(
-    session: Session, *, organization_id: int, contact: Contact, by_name: bool = True
+    session: Session,
+    *,
+    organization_id: int,
+    contact: Contact,
+    by_name: bool = True,
+    identities: list[ContactIdentity] | None = None,
 ) -> list[Suggestion]:
     """Up to LIMIT other customers who are likely ``contact``, with the reason for each. The
     address look-ups read two indexes; ``by_name`` adds the name's, which reads every customer
-    of the organization (the merge page asks for it; a conversation's side panel does not)."""
-    own = list(
-        session.scalars(select(ContactIdentity).where(ContactIdentity.contact_id == contact.id))
+    of the organization (the merge page asks for it; a conversation's side panel does not).
+    ``identities``: the contact's, when the caller has read them already."""
+    own = (
+        identities
+        if identities is not None
+        else list(
+            session.scalars(select(ContactIdentity).where(ContactIdentity.contact_id == contact.id))
+        )
     )
     reasons: dict[int, str] = {}
     addresses = sorted(addresses_of(own))

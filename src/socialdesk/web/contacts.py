@@ -48,13 +48,14 @@ def _profile(
         db, organization_id=actor.organization_id, contact_id=contact.id, cursor=cursor
     )
     org = vm.organization(db, actor.organization_id)
+    identities = contacts_service.identities(db, contact_id=contact.id)
     return render(
         request,
         "contacts/profile.html",
         {
             **page_context(db, actor),
             "contact": contact,
-            "identities": contacts_service.identities(db, contact_id=contact.id),
+            "identities": identities,
             "activity": contacts_service.activity_of(db, contact_ids=[contact.id])[contact.id],
             "conversations": page.items,
             "next_cursor": page.next_cursor,
@@ -67,7 +68,11 @@ def _profile(
             ),
             "tz": commitments_service.zone_of(org.timezone),
             "likely": duplicates.suggestions(
-                db, organization_id=actor.organization_id, contact=contact, by_name=False
+                db,
+                organization_id=actor.organization_id,
+                contact=contact,
+                by_name=False,
+                identities=identities,
             ),
             "merges": len(
                 contacts_service.merges_of(

@@ -289,7 +289,11 @@ def conversation_view(
         identities=identities,
         others=others,
         likely=duplicates.suggestions(
-            session, organization_id=conversation.organization_id, contact=contact, by_name=False
+            session,
+            organization_id=conversation.organization_id,
+            contact=contact,
+            by_name=False,
+            identities=identities,
         )
         if contact is not None
         else [],
