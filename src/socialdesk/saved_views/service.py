@@ -1,5 +1,6 @@
-"""Saved inbox views: kept, listed and deleted here; what a view's query means is the inbox's
-own business (the web layer reads it with the inbox's filter parser before saving it)."""
+"""Saved inbox views: kept, listed and deleted here. What a view's query means is the inbox's
+own business: it is read with the inbox's parser (``conversations.inbox_query``) before it is
+stored, so a view holds only filters the inbox understands, in their canonical form."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ from socialdesk.accounts.permissions import Permission
 from socialdesk.accounts.permissions import has as has_permission
 from socialdesk.common import clock
 from socialdesk.common.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from socialdesk.conversations import inbox_query
+from socialdesk.conversations.inbox_query import InboxQuery
 from socialdesk.saved_views.models import SavedView
 
 MAX_NAME = 80
@@ -36,8 +39,10 @@ def visible_to(session: Session, *, member: Member) -> list[SavedView]:
 def create(
     session: Session, *, member: Member, name: str, query: str, shared: bool = False
 ) -> SavedView:
-    """Save ``query`` under ``name``, for ``member`` alone or (``shared``, routing admins only)
-    for the whole team. A name is used once per list: saving it again is refused, naming it."""
+    """Save the inbox filters ``query`` (a query string, as the address bar shows it) under
+    ``name``, for ``member`` alone or (``shared``, routing admins only) for the whole team. An
+    unknown filter value is refused by field; a name is used once per list: saving it again is
+    refused, naming it."""
     name = " ".join(name.split())
     if not name:
         raise ValidationFailed("give the view a name", field="name")
@@ -47,6 +52,7 @@ def create(
         )
     if len(query) > MAX_QUERY:
         raise ValidationFailed("these filters are too long to save", field="query")
+    canonical = inbox_query.parse_string(query).query_string()
     if shared and not has_permission(member, Permission.ROUTING_MANAGE):
         raise PermissionDenied("only admins may share a view with the whole team")
     owner = None if shared else member.id
@@ -62,7 +68,7 @@ def create(
         organization_id=member.organization_id,
         member_id=owner,
         name=name,
-        query=query,
+        query=canonical,
         created_by_id=member.id,
         created_at=clock.now(),
     )
@@ -71,16 +77,29 @@ def create(
     return view
 
 
+def get(session: Session, *, member: Member, view_id: int) -> SavedView:
+    """A view ``member`` sees (a shared one, or their own); anyone else's is not found."""
+    view = session.get(SavedView, view_id)
+    if (
+        view is None
+        or view.organization_id != member.organization_id
+        or view.member_id not in (None, member.id)
+    ):
+        raise NotFound(f"view {view_id} does not exist")
+    return view
+
+
+def filters_of(view: SavedView) -> InboxQuery:
+    """The inbox filters the view holds. A view whose filters the inbox no longer reads (a
+    team deleted since, say, still reads; a value a later version dropped does not) says so."""
+    return inbox_query.parse_string(view.query)
+
+
 def delete(session: Session, *, member: Member, view_id: int) -> None:
     """Delete one of the member's own views, or (routing admins) a shared one."""
-    view = session.get(SavedView, view_id)
-    if view is None or view.organization_id != member.organization_id:
-        raise NotFound(f"view {view_id} does not exist")
-    if view.member_id is None:
-        if not has_permission(member, Permission.ROUTING_MANAGE):
-            raise PermissionDenied("only admins may delete a view shared with the whole team")
-    elif view.member_id != member.id:
-        raise NotFound(f"view {view_id} does not exist")
+    view = get(session, member=member, view_id=view_id)
+    if view.member_id is None and not has_permission(member, Permission.ROUTING_MANAGE):
+        raise PermissionDenied("only admins may delete a view shared with the whole team")
     session.delete(view)
     session.flush()
 

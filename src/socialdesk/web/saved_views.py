@@ -1,17 +1,15 @@
 """The inbox's saved views: save the filters on screen under a name (a member's own, or an
-admin's for the whole team), and delete one. Thin: saved_views.service keeps them; the filters
-are read with the inbox's own parser, so a view holds only what the inbox understands, in the
-inbox's canonical form."""
+admin's for the whole team), and delete one. Thin: saved_views.service keeps them, and reads
+the filters with the inbox's own parser."""
 
 from __future__ import annotations
-
-from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
 from socialdesk.common.deps import DB, Reader
 from socialdesk.common.errors import DomainError
+from socialdesk.conversations import inbox_query
 from socialdesk.saved_views import service
 from socialdesk.web import forms
 from socialdesk.web.forms import PathId, attempt
@@ -27,23 +25,22 @@ def save_view(request: Request, actor: Reader, form: forms.PostedForm, db: DB) -
     saved: list[str] = []
 
     def save() -> None:
-        query = forms.inbox_query(dict(parse_qsl(raw.removeprefix("?"))))
-        saved.append(query.query_string())
-        service.create(
+        view = service.create(
             db,
             member=actor.member,
             name=forms.text(form, "name"),
-            query=saved[0],
+            query=raw,
             shared=forms.text(form, "shared") == "1",
         )
+        saved.append(view.query)
 
     error = attempt(db, "view", save)
     if error is None:
         return RedirectResponse(f"/?{saved[0]}" if saved[0] else "/", status_code=303)
     try:
-        query = forms.inbox_query(dict(parse_qsl(raw.removeprefix("?"))))
+        query = inbox_query.parse_string(raw)
     except DomainError:  # the filters themselves were refused: show the inbox as it opens
-        query = forms.InboxQuery()
+        query = inbox_query.InboxQuery()
     context = {
         **inbox_context(db, actor, query),
         "view_error": error,

@@ -23,11 +23,11 @@ from socialdesk.common import spreadsheet
 from socialdesk.common.deps import DB, Actor, Reader
 from socialdesk.common.errors import ValidationFailed
 from socialdesk.connectors.base import ChannelKind
+from socialdesk.conversations.inbox_query import InboxQuery
 from socialdesk.topics import service
 from socialdesk.triage.classify import INTENTS, SENTIMENTS
 from socialdesk.web import viewmodels as vm
 from socialdesk.web.admin import page_context
-from socialdesk.web.forms import InboxQuery
 from socialdesk.web.render import UNPROCESSABLE, render
 
 router = APIRouter(include_in_schema=False)

@@ -36,7 +36,7 @@ from socialdesk.common.errors import DomainError, NotAuthenticated, NotFound, Va
 from socialdesk.config import get_settings
 from socialdesk.contacts import service as contacts_service
 from socialdesk.conversations import batch as batch_service
-from socialdesk.conversations import presence
+from socialdesk.conversations import inbox_query, presence
 from socialdesk.conversations import service as conversations_service
 from socialdesk.conversations.models import Conversation, Message, Priority, Status
 from socialdesk.conversations.service import AssigneeFilter
@@ -217,7 +217,7 @@ def logout(request: Request, actor: CurrentActor, db: DB) -> Response:
 
 
 def inbox_context(
-    db: Session, actor: Actor, query: forms.InboxQuery, cursor: str | None = None
+    db: Session, actor: Actor, query: inbox_query.InboxQuery, cursor: str | None = None
 ) -> dict[str, Any]:
     flt = query.to_filter()
     page = conversations_service.list_inbox_sorted(
@@ -258,7 +258,7 @@ def inbox_context(
 
 @router.get("/")
 def inbox(request: Request, actor: Reader, db: DB) -> Response:
-    query = forms.inbox_query(request.query_params)
+    query = inbox_query.parse(request.query_params)
     cursor = request.query_params.get("cursor") or None
     return render(request, "inbox.html", inbox_context(db, actor, query, cursor))
 
@@ -267,7 +267,7 @@ def inbox(request: Request, actor: Reader, db: DB) -> Response:
 def inbox_list(request: Request, actor: Reader, db: DB) -> Response:
     """The list and the counts beside the filters (swapped out of band), for a filter change
     or a live refresh."""
-    query = forms.inbox_query(request.query_params)
+    query = inbox_query.parse(request.query_params)
     headers = {"Vary": "HX-Request"}
     if request.headers.get("hx-trigger") == "filters":
         # The address bar follows the filters, so a reload or a shared link shows the same view.
@@ -278,7 +278,7 @@ def inbox_list(request: Request, actor: Reader, db: DB) -> Response:
 
 @router.get("/inbox/more")
 def inbox_more(request: Request, actor: Reader, db: DB, cursor: str) -> Response:
-    query = forms.inbox_query(request.query_params)
+    query = inbox_query.parse(request.query_params)
     return render(request, "_inbox_rows.html", inbox_context(db, actor, query, cursor))
 
 
@@ -335,7 +335,7 @@ def inbox_batch(request: Request, actor: Manager, form: forms.PostedForm, db: DB
     error = attempt(db, "batch", act)
     if error is None:
         return RedirectResponse(back, status_code=303)
-    query = forms.inbox_query(dict(parse_qsl(urlsplit(back).query)))
+    query = inbox_query.parse(dict(parse_qsl(urlsplit(back).query)))
     context = {**inbox_context(db, actor, query), "batch_error": error, "picked": picked}
     context["batch_choice"] = forms.text(form, "change")
     context["batch_tag"] = forms.text(form, "tag")
