@@ -34,6 +34,7 @@ from socialdesk.notifications import api as notifications_api
 from socialdesk.policy import api as policy_api
 from socialdesk.routing import api as routing_api
 from socialdesk.saved_replies import api as saved_replies_api
+from socialdesk.saved_views import api as saved_views_api
 from socialdesk.sla import api as sla_api
 from socialdesk.topics import api as topics_api
 from socialdesk.web import account as web_account
@@ -184,6 +185,7 @@ def create_app() -> FastAPI:
         alerts_api,
         topics_api,
         saved_replies_api,
+        saved_views_api,
     ):
         app.include_router(module.router, prefix="/api")
     app.include_router(events_api.router)

@@ -26,6 +26,7 @@ from socialdesk.outbound import service as outbound_service
 from socialdesk.policy import service as policy_service
 from socialdesk.policy.models import Approval
 from socialdesk.saved_replies import service as saved_replies_service
+from socialdesk.saved_views import service as saved_views_service
 
 PARAM = re.compile(r"{(\w+)}")
 MISSING_ID = 987_654
@@ -158,12 +159,16 @@ def _desk_objects(
         draft=saved_replies_service.Draft("refund", "Refunds", "Hi {name}"),
         actor=None,
     )
+    view = saved_views_service.create(
+        session, member=org.owner, name="Shared", query="status=all", shared=True
+    )
     merge_id, _kept = contact_factory.merged_pair(
         session, session.get_one(BrandAccount, org.brand_account_id), "scoping"
     )
     session.commit()
     return {
         "merge_id": merge_id,
+        "view_id": view.id,
         "reply_id": saved_reply.id,
         "alert_id": alert.id,
         "escalation_id": escalation.id,

@@ -167,7 +167,8 @@ def _by_id(db: Session, model: type[M], ids: Iterable[int | None]) -> dict[int, 
     return {row.id: row for row in db.scalars(select(model).where(model.id.in_(wanted)))}
 
 
-def _conversations(db: Session, rows: list[Conversation]) -> list[ConversationRead]:
+def conversation_reads(db: Session, rows: list[Conversation]) -> list[ConversationRead]:
+    """Conversations as the API shows them, their accounts, people and tags read per page."""
     accounts = _by_id(db, BrandAccount, (c.brand_account_id for c in rows))
     members = _by_id(db, Member, (c.assignee_id for c in rows))
     teams = _by_id(db, Team, (c.team_id for c in rows))
@@ -221,7 +222,7 @@ def _conversations(db: Session, rows: list[Conversation]) -> list[ConversationRe
 
 
 def _conversation_read(db: Session, conversation: Conversation) -> ConversationRead:
-    return _conversations(db, [conversation])[0]
+    return conversation_reads(db, [conversation])[0]
 
 
 def _messages(db: Session, rows: list[Message]) -> list[MessageRead]:
@@ -302,7 +303,7 @@ def list_conversations(
         cursor=cursor,
         limit=limit,
     )
-    return ConversationPage(items=_conversations(db, page.items), next_cursor=page.next_cursor)
+    return ConversationPage(items=conversation_reads(db, page.items), next_cursor=page.next_cursor)
 
 
 @router.get(
@@ -366,7 +367,7 @@ def list_related(
     page = conversations_service.related_page(
         db, conversation=conversation, cursor=cursor, limit=limit
     )
-    return ConversationPage(items=_conversations(db, page.items), next_cursor=page.next_cursor)
+    return ConversationPage(items=conversation_reads(db, page.items), next_cursor=page.next_cursor)
 
 
 # -- replies and notes ----------------------------------------------------------------------
@@ -575,7 +576,7 @@ def batch(body: BatchBody, db: DB, actor: Manager) -> list[ConversationRead]:
         ),
         actor=actor.member,
     )
-    return _conversations(db, changed)
+    return conversation_reads(db, changed)
 
 
 @router.post(
