@@ -411,3 +411,28 @@ def test_unknown_ids_are_404_with_a_message(client: TestClient, desk: Desk) -> N
             "field": None,
         }
     }
+
+
+def test_a_note_names_and_tells_the_colleagues_it_mentions(
+    client: TestClient, desk: Desk, session: Session
+) -> None:
+    base = f"/api/conversations/{desk.a.conversation_id}"
+    note = client.post(
+        f"{base}/notes",
+        json={"text": "@Agent A and @Viewer A: the courier calls back at 3. @Nobody?"},
+        headers=bearer(desk.a.owner_token),
+    )
+    assert note.status_code == 201, note.text
+    assert note.json()["mentioned_member_ids"] == [desk.a.agent.id, desk.a.viewer.id]
+    inbox = client.get("/api/notifications", headers=bearer(desk.a.agent_token)).json()
+    assert [n["title"] for n in inbox["items"]] == ["Owner A mentioned you in a note"]
+    assert (
+        client.get("/api/notifications", headers=bearer(desk.b.owner_token)).json()["items"] == []
+    )
+    reply = client.post(
+        f"{base}/replies",
+        json={"text": "@Agent A will call you"},
+        headers=bearer(desk.a.owner_token),
+    )
+    assert reply.status_code == 202, reply.text
+    assert reply.json()["mentioned_member_ids"] == []  # replies go to the customer, not colleagues

@@ -32,6 +32,7 @@ def _muted(member_id: int) -> list[str]:
     [
         ("commitment.reminder", "promises"),
         ("commitment.handed_over", "promises"),
+        ("note.mentioned", "mentions"),
         ("escalation.requested", "requests"),
         ("sla.breach", "sla"),
         ("followup.negative", "followups"),

@@ -265,9 +265,13 @@ def _message_read(db: Session, message: Message) -> MessageRead:
     return _messages(db, [message])[0]
 
 
-def _message_created(db: Session, message: Message, kept: Sequence[Commitment]) -> MessageCreated:
+def _message_created(
+    db: Session, message: Message, kept: Sequence[Commitment], mentioned: Sequence[int] = ()
+) -> MessageCreated:
     return MessageCreated(
-        **_message_read(db, message).model_dump(), commitment_ids=[c.id for c in kept]
+        **_message_read(db, message).model_dump(),
+        commitment_ids=[c.id for c in kept],
+        mentioned_member_ids=list(mentioned),
     )
 
 
@@ -406,7 +410,8 @@ def create_reply(
 @router.post(
     "/conversations/{conversation_id}/notes",
     status_code=HTTPStatus.CREATED,
-    summary="Add an internal note (seen by the team, never sent)",
+    summary="Add an internal note (seen by the team, never sent); colleagues it mentions "
+    '("@Ana Lopez") are notified',
     responses=error_responses(403, 404),
 )
 def create_note(
@@ -423,7 +428,10 @@ def create_note(
         text=body.text,
         choices=body.promises,
     )
-    return _message_created(db, note, kept)
+    mentioned = conversations_service.mentioned_in(
+        db, organization_id=conversation.organization_id, text=note.text
+    )
+    return _message_created(db, note, kept, mentioned)
 
 
 # -- who else is on it ----------------------------------------------------------------------

@@ -129,6 +129,11 @@ class MessageCreated(MessageRead):
         description="The commitments its promises became (GET /api/commitments/{id}); empty "
         "when it promises nothing or every promise was dropped"
     )
+    mentioned_member_ids: list[int] = Field(
+        default_factory=list,
+        description='A note\'s mentioned colleagues ("@Ana Lopez"), who were notified (all '
+        "but the author); empty for a reply",
+    )
 
 
 class MessagePage(PageOut[MessageRead]):

@@ -40,6 +40,7 @@ from socialdesk.common.pagination import (
     keyset_page,
 )
 from socialdesk.connectors.base import Visibility
+from socialdesk.conversations import mentions
 from socialdesk.conversations import search as search_index
 from socialdesk.conversations.models import (
     Activity,
@@ -53,6 +54,7 @@ from socialdesk.conversations.models import (
 )
 from socialdesk.events import bus
 from socialdesk.events.types import ConversationChanged, ConversationsMerged, MessageCreated
+from socialdesk.notifications import service as notifications_service
 from socialdesk.policy.models import Approval, ApprovalStatus
 
 
@@ -273,9 +275,35 @@ def remove_tag(
 
 # -- notes --------------------------------------------------------------------------------
 
+# The notification a colleague gets when a note mentions them, and how much of the note it quotes.
+NOTE_MENTION = "note.mentioned"
+NOTE_EXCERPT = 300
+
+
+def colleagues(session: Session, *, organization_id: int) -> list[mentions.Colleague]:
+    """Who a note can mention: the organization's active members."""
+    return [
+        mentions.Colleague(id=member_id, name=name, email=email)
+        for member_id, name, email in session.execute(
+            select(Member.id, Member.name, Member.email).where(
+                Member.organization_id == organization_id, Member.is_active.is_(True)
+            )
+        )
+    ]
+
+
+def mentioned_in(session: Session, *, organization_id: int, text: str) -> list[int]:
+    """The active colleagues ``text`` mentions ("@Ana Lopez"), each once, in order."""
+    if "@" not in text:
+        return []
+    found = mentions.find(text, colleagues(session, organization_id=organization_id))
+    return mentions.member_ids(found)
+
 
 def add_note(session: Session, *, conversation: Conversation, author: Member, text: str) -> Message:
-    """An internal note: visible to the team, never sent to any channel."""
+    """An internal note: visible to the team, never sent to any channel. Colleagues it
+    mentions ("@Ana, can you check?") are notified, in the desk and by email as they choose;
+    the trail keeps who was mentioned."""
     body = text.strip()
     if not body:
         raise ValidationFailed("a note must not be empty", field="text")
@@ -293,11 +321,20 @@ def add_note(session: Session, *, conversation: Conversation, author: Member, te
     session.add(note)
     session.flush()
     conversation.last_activity_at = max(conversation.last_activity_at, now)
-    record(
+    mentioned = mentioned_in(session, organization_id=conversation.organization_id, text=body)
+    data: dict[str, Any] = {"message_id": note.id}
+    if mentioned:
+        data["mentioned"] = mentioned
+    record(session, conversation=conversation, kind="note_added", actor=author, data=data)
+    notifications_service.notify(
         session,
-        conversation=conversation,
-        kind="note_added",
-        actor=author,
+        organization_id=conversation.organization_id,
+        member_ids=[m for m in mentioned if m != author.id],
+        kind=NOTE_MENTION,
+        title=f"{author.name} mentioned you in a note",
+        body=body if len(body) <= NOTE_EXCERPT else body[: NOTE_EXCERPT - 1] + "…",
+        conversation_id=conversation.id,
+        link=f"/conversations/{conversation.id}#message-{note.id}",
         data={"message_id": note.id},
     )
     bus.emit(

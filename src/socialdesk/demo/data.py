@@ -1149,7 +1149,8 @@ SCENES: tuple[Scene, ...] = (
                 ago(hours=8, minutes=50),
                 "priya",
                 "Called the depot: a blue backpack was handed in from the N3. They will check "
-                "for the laptop and call back this afternoon.",
+                "for the laptop and call back this afternoon. @Jonas, can you take their call "
+                "if I'm out?",
             ),
             Answers(
                 ago(hours=8, minutes=47),

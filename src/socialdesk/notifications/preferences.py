@@ -36,6 +36,12 @@ TOPICS: tuple[Topic, ...] = (
         ("commitment.",),
     ),
     Topic(
+        "mentions",
+        "Mentions",
+        'a colleague mentions you in an internal note ("@Ana, can you check?")',
+        ("note.",),
+    ),
+    Topic(
         "requests",
         "Requests between teams",
         "you or your team are asked for help; a request you made is done, cancelled or late",

@@ -26,6 +26,7 @@ from socialdesk.connectors.base import Capabilities
 from socialdesk.contacts import duplicates
 from socialdesk.contacts import service as contacts_service
 from socialdesk.contacts.models import Contact, ContactIdentity
+from socialdesk.conversations import mentions
 from socialdesk.conversations import service as conversations_service
 from socialdesk.conversations.models import (
     Activity,
@@ -130,6 +131,11 @@ class Directory:
         return sorted((m for m in self.members.values() if m.is_active), key=lambda m: m.name)
 
     @property
+    def colleagues(self) -> list[mentions.Colleague]:
+        """Who a note can mention (conversations.mentions)."""
+        return [mentions.Colleague(m.id, m.name, m.email) for m in self.active_members]
+
+    @property
     def assignable_members(self) -> list[Member]:
         """Who can own a conversation: active members allowed to answer it."""
         return [m for m in self.active_members if permissions.has(m, Permission.REPLY)]
@@ -192,6 +198,8 @@ class MessageView:
     message: Message
     author: str
     kind: str  # "inbound", "outbound" or "note": how the thread shows it
+    # A note's text cut into plain pieces and the colleagues it mentions, shown apart.
+    segments: tuple[mentions.Segment, ...] = ()
 
     @property
     def failed(self) -> bool:
@@ -313,6 +321,7 @@ def thread_views(
     contacts = _by_id(session, Contact, (m.author_contact_id for m in messages))
     account = directory.accounts.get(conversation.brand_account_id)
     brand = (account.display_name or account.handle) if account else "Brand"
+    colleagues = directory.colleagues
     views = []
     for m in messages:
         if m.visibility == "note":
@@ -329,7 +338,10 @@ def thread_views(
             author = brand
         else:
             author = "Customer"
-        views.append(MessageView(message=m, author=author, kind=kind))
+        segments: tuple[mentions.Segment, ...] = ()
+        if kind == "note" and "@" in m.text:
+            segments = tuple(mentions.segments(m.text, mentions.find(m.text, colleagues)))
+        views.append(MessageView(message=m, author=author, kind=kind, segments=segments))
     return views
 
 
@@ -377,6 +389,16 @@ def _approval_decided(data: dict[str, Any], verb: str) -> str:
     return f"{verb} the held reply{edited}{comment}"
 
 
+def _note_added(data: dict[str, Any], directory: Directory) -> str:
+    mentioned = [directory.member_name(m) for m in data.get("mentioned", [])]
+    if not mentioned:
+        return "added an internal note"
+    names = (
+        ", ".join(mentioned[:-1]) + " and " + mentioned[-1] if len(mentioned) > 1 else mentioned[0]
+    )
+    return f"added an internal note mentioning {names}"
+
+
 def _merged(data: dict[str, Any], _directory: Directory) -> str:
     merged = ", ".join(f"#{i}" for i in data.get("merged", []))
     return f"merged {merged} into this conversation"
@@ -390,7 +412,7 @@ _DESCRIBE: dict[str, Callable[[dict[str, Any], Directory], str]] = {
     "status_changed": lambda d, _: _status_text(d),
     "tagged": lambda d, _: f"tagged it #{d.get('tag')}",
     "untagged": lambda d, _: f"removed tag #{d.get('tag')}",
-    "note_added": lambda _d, _: "added an internal note",
+    "note_added": _note_added,
     "merged": _merged,
     "reopened_by_customer": lambda _d, _: "reopened: the customer wrote again",
     "follows": lambda d, _: f"follows conversation #{d.get('previous')}",

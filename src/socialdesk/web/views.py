@@ -731,6 +731,22 @@ def add_note(
     return _compose(request, db, actor, conversation_id, form, composer="note", send=send)
 
 
+@router.post("/conversations/{conversation_id}/notes/mentions")
+def note_mentions(
+    request: Request, conversation_id: PathId, actor: NoteTaker, form: forms.PostedForm, db: DB
+) -> Response:
+    """While a note is typed: the colleagues it mentions, who will be told."""
+    conversation = _conversation(db, actor, conversation_id)
+    mentioned = conversations_service.mentioned_in(
+        db, organization_id=conversation.organization_id, text=forms.text(form, "text")
+    )
+    directory = vm.Directory.load(db, organization_id=actor.organization_id)
+    names = [directory.member_name(m) for m in mentioned if m != actor.member.id]
+    return render(
+        request, "_note_mentions.html", {"names": names}, headers={"Cache-Control": "no-store"}
+    )
+
+
 @router.post("/conversations/{conversation_id}/presence")
 def presence_announce(
     request: Request, conversation_id: PathId, actor: Replier, form: forms.PostedForm, db: DB

@@ -1,0 +1,118 @@
+"""Colleagues mentioned in an internal note: "@Ana, can you check the refund?".
+
+A mention is ``@`` at the start of a word followed by a colleague's full name, the part of
+their email address before the ``@``, or their first name when no other active colleague
+shares it. The longest match wins ("@Ana Lopez" over "@Ana"), matching ignores case, and the
+name must end where a word ends ("@Anabel" is not "@Ana"). An ``@`` inside a word (an email
+address such as ``help@acme.example``) is not a mention. A name two colleagues share names
+neither; the email address part still tells them apart.
+
+Pure text work: the caller gives the colleagues (active members of the organization) and
+decides what a mention does (``conversations.service.add_note`` notifies them).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+# Characters that make an "@" part of a word before it (an address, a handle), or a name go
+# on after the match.
+_WORD_JOINERS = frozenset("._-+'\u2019")
+
+
+@dataclass(frozen=True, slots=True)
+class Colleague:
+    id: int
+    name: str
+    email: str
+
+
+@dataclass(frozen=True, slots=True)
+class Mention:
+    """One mention: ``text[start:end]`` is the ``@`` and the name as written."""
+
+    member_id: int
+    start: int
+    end: int
+
+
+@dataclass(frozen=True, slots=True)
+class Segment:
+    """A piece of a note as the desk shows it: plain text, or a mention of ``member_id``."""
+
+    text: str
+    member_id: int | None = None
+
+
+def _keys(colleagues: Iterable[Colleague]) -> list[tuple[str, int]]:
+    """Every name a colleague answers to, folded, with whose it is; names two colleagues
+    share are left out. Longest first, so the longest match is tried first."""
+    owners: dict[str, set[int]] = {}
+    for c in colleagues:
+        full = " ".join(c.name.split())
+        names = {full, c.email.partition("@")[0]}
+        if " " in full:
+            names.add(full.split(" ", 1)[0])
+        for name in names:
+            if len(name) >= 2:
+                owners.setdefault(name.casefold(), set()).add(c.id)
+    keys = [(key, next(iter(ids))) for key, ids in owners.items() if len(ids) == 1]
+    keys.sort(key=lambda kv: len(kv[0]), reverse=True)
+    return keys
+
+
+def _starts_word(text: str, at: int) -> bool:
+    if at == 0:
+        return True
+    before = text[at - 1]
+    return not (before.isalnum() or before in _WORD_JOINERS or before == "@")
+
+
+def _ends_word(text: str, at: int) -> bool:
+    if at >= len(text):
+        return True
+    after = text[at]
+    if after.isalnum() or after == "_":
+        return False
+    # "@ana.lopez" goes on past "@ana"; a full stop that ends the sentence does not.
+    return not (after in _WORD_JOINERS and at + 1 < len(text) and text[at + 1].isalnum())
+
+
+def find(text: str, colleagues: Iterable[Colleague]) -> list[Mention]:
+    """The mentions in ``text``, in order."""
+    if "@" not in text:
+        return []
+    keys = _keys(colleagues)
+    found: list[Mention] = []
+    at = text.find("@")
+    while at != -1:
+        end = at + 1
+        if _starts_word(text, at):
+            for key, member_id in keys:
+                stop = at + 1 + len(key)
+                if text[at + 1 : stop].casefold() == key and _ends_word(text, stop):
+                    found.append(Mention(member_id=member_id, start=at, end=stop))
+                    end = stop
+                    break
+        at = text.find("@", end)
+    return found
+
+
+def member_ids(mentions: Iterable[Mention]) -> list[int]:
+    """Who is mentioned, each once, in the order first mentioned."""
+    return list(dict.fromkeys(m.member_id for m in mentions))
+
+
+def segments(text: str, mentions: list[Mention]) -> list[Segment]:
+    """``text`` cut into plain pieces and mentions, for showing mentions apart."""
+    out: list[Segment] = []
+    at = 0
+    for m in mentions:
+        if m.start > at:
+            out.append(Segment(text[at : m.start]))
+        out.append(Segment(text[m.start : m.end], m.member_id))
+        at = m.end
+    if at < len(text) or not out:
+        out.append(Segment(text[at:]))
+    return out
