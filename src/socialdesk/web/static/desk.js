@@ -1,5 +1,6 @@
 /* socialdesk desk: the few things HTMX does not do. Keyboard shortcuts, the live indicator,
-   the reply length counter, and which live events concern the open conversation. */
+   the reply length counter, colleagues to mention in a note, and which live events concern
+   the open conversation. */
 (function () {
   "use strict";
 
@@ -384,6 +385,105 @@
     pick(box);
     showPicked();
   }
+
+  // -- mentions: "@" and the start of a name in a note offers the colleagues it fits -------
+  // The note box carries the active colleagues' names (data-colleagues). Arrow keys move,
+  // Enter or Tab takes the name, Escape closes the list; the server decides who is mentioned.
+  var mention = null;  // {area, list, start, names, index}
+
+  function closeMentions() {
+    if (!mention) return;
+    mention.list.remove();
+    mention.area.setAttribute("aria-expanded", "false");
+    mention.area.removeAttribute("aria-activedescendant");
+    mention = null;
+  }
+
+  function mentionQuery(area) {
+    var before = area.value.slice(0, area.selectionStart);
+    var m = /(^|[\s(])@([^\s@]{0,30}(?: [^\s@]{1,30})?)$/.exec(before);
+    return m ? { start: before.length - m[2].length - 1, text: m[2].toLowerCase() } : null;
+  }
+
+  function renderMentions() {
+    var list = mention.list;
+    list.textContent = "";
+    mention.names.forEach(function (name, i) {
+      var item = document.createElement("li");
+      item.id = "mention-option-" + i;
+      item.setAttribute("role", "option");
+      item.textContent = name;
+      if (i === mention.index) item.setAttribute("aria-selected", "true");
+      // mousedown, not click: the note box keeps the focus.
+      item.addEventListener("mousedown", function (e) { e.preventDefault(); pickMention(i); });
+      list.appendChild(item);
+    });
+    mention.area.setAttribute("aria-activedescendant", "mention-option-" + mention.index);
+  }
+
+  function offerMentions(area) {
+    var query = mentionQuery(area);
+    var names = [];
+    try { names = JSON.parse(area.getAttribute("data-colleagues") || "[]"); } catch (e) { names = []; }
+    var fits = !query ? [] : names.filter(function (name) {
+      var lower = name.toLowerCase();
+      return lower.indexOf(query.text) === 0 || lower.split(/\s+/).some(function (word) {
+        return word.indexOf(query.text) === 0;
+      });
+    }).slice(0, 6);
+    if (!fits.length) { closeMentions(); return; }
+    if (!mention || mention.area !== area) {
+      closeMentions();
+      var list = document.createElement("ul");
+      list.id = "mention-list";
+      list.className = "mention-list";
+      list.setAttribute("role", "listbox");
+      list.setAttribute("aria-label", "Colleagues to mention");
+      area.insertAdjacentElement("afterend", list);
+      area.setAttribute("aria-controls", "mention-list");
+      area.setAttribute("aria-expanded", "true");
+      mention = { area: area, list: list };
+    }
+    mention.start = query.start;
+    mention.names = fits;
+    mention.index = 0;
+    renderMentions();
+  }
+
+  function pickMention(i) {
+    var area = mention.area;
+    var name = mention.names[i];
+    var end = area.selectionStart;
+    area.value = area.value.slice(0, mention.start) + "@" + name + " " + area.value.slice(end);
+    var caret = mention.start + name.length + 2;
+    area.setSelectionRange(caret, caret);
+    closeMentions();
+    area.dispatchEvent(new Event("input", { bubbles: true }));  // the preview of whom it tells
+  }
+
+  document.addEventListener("input", function (e) {
+    if (e.target.matches && e.target.matches("textarea[data-colleagues]")) offerMentions(e.target);
+  });
+  document.addEventListener("focusout", function (e) {
+    if (mention && e.target === mention.area) closeMentions();
+  });
+  // Capture: the list's keys come before the page's shortcuts (Escape would leave the box).
+  document.addEventListener("keydown", function (e) {
+    if (!mention || e.target !== mention.area) return;
+    var count = mention.names.length;
+    if (e.key === "ArrowDown" || e.key === "ArrowUp") {
+      mention.index = (mention.index + (e.key === "ArrowDown" ? 1 : count - 1)) % count;
+      renderMentions();
+    } else if (e.key === "Enter" || e.key === "Tab") {
+      pickMention(mention.index);
+    } else if (e.key === "Escape") {
+      closeMentions();
+    } else {
+      return;
+    }
+    e.preventDefault();
+    e.stopPropagation();
+  }, true);
 
   // -- shortcuts ----------------------------------------------------------------------------
   // Keys go to what has the focus when it takes text; a ticked box or a filter's pill does not.
