@@ -424,6 +424,7 @@ def test_a_note_names_and_tells_the_colleagues_it_mentions(
     )
     assert note.status_code == 201, note.text
     assert note.json()["mentioned_member_ids"] == [desk.a.agent.id, desk.a.viewer.id]
+    assert note.json()["mentioned_team_ids"] == []
     inbox = client.get("/api/notifications", headers=bearer(desk.a.agent_token)).json()
     assert [n["title"] for n in inbox["items"]] == ["Owner A mentioned you in a note"]
     assert (
@@ -436,3 +437,9 @@ def test_a_note_names_and_tells_the_colleagues_it_mentions(
     )
     assert reply.status_code == 202, reply.text
     assert reply.json()["mentioned_member_ids"] == []  # replies go to the customer, not colleagues
+
+    team_note = client.post(
+        f"{base}/notes", json={"text": "@Care A, who's free?"}, headers=bearer(desk.a.agent_token)
+    )
+    assert team_note.status_code == 201, team_note.text
+    assert team_note.json()["mentioned_team_ids"] == [desk.a.team_id]

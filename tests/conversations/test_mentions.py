@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from tests.factories import accounts, channels
 from tests.factories.conversations import inbound, ingest
 
+from socialdesk.accounts import service as accounts_service
 from socialdesk.accounts.flows import deactivate
 from socialdesk.accounts.models import Role
 from socialdesk.conversations import mentions
@@ -20,6 +21,7 @@ from socialdesk.conversations import service as conversations_service
 from socialdesk.conversations.models import Activity
 from socialdesk.notifications.models import Notification
 
+TEAMS = [mentions.Team(7, "Field service"), mentions.Team(8, "Ben")]
 TEAM = [
     mentions.Colleague(1, "Ana Lopez", "ana.lopez@acme.example"),
     mentions.Colleague(2, "Ben Ode", "ben@acme.example"),
@@ -55,17 +57,30 @@ def test_mentions_are_found(text: str, found: list[tuple[int, str]]) -> None:
     assert [(m.member_id, text[m.start : m.end]) for m in mentions.find(text, TEAM)] == found
 
 
+def test_teams_are_mentioned_by_name_and_a_shared_name_names_nobody() -> None:
+    text = "@Field Service anyone near Millbrook? @Ben? @ben.ode? @ana.lopez"
+    found = mentions.find(text, TEAM, TEAMS)
+    assert [(m.member_id, m.team_id, text[m.start : m.end]) for m in found] == [
+        (None, 7, "@Field Service"),
+        (1, None, "@ana.lopez"),
+    ]
+    assert mentions.team_ids(found) == [7]
+    assert mentions.member_ids(found) == [1]
+
+
 def test_each_colleague_is_told_once_in_order() -> None:
     found = mentions.find("@Ben Ode and @ana.lopez, and again @ben", TEAM)
     assert mentions.member_ids(found) == [2, 1]
 
 
-@given(st.text(alphabet=st.sampled_from("@ aAnBbeLlopz.,!\n"), max_size=60))
+@given(st.text(alphabet=st.sampled_from("@ aAnBbeLlopzFidlsrvc.,!\n"), max_size=60))
 def test_segments_give_back_the_text(text: str) -> None:
-    found = mentions.find(text, TEAM)
+    found = mentions.find(text, TEAM, TEAMS)
     pieces = mentions.segments(text, found)
     assert "".join(p.text for p in pieces) == text
-    assert [p.member_id for p in pieces if p.member_id] == [m.member_id for m in found]
+    assert [(p.member_id, p.team_id) for p in pieces if p.is_mention] == [
+        (m.member_id, m.team_id) for m in found
+    ]
 
 
 def test_a_note_tells_the_colleagues_it_mentions(session: Session) -> None:
@@ -106,6 +121,40 @@ def test_a_note_tells_the_colleagues_it_mentions(session: Session) -> None:
         )
     ).one()
     assert trail.data == {"message_id": note.id, "mentioned": [jonas.id, viewer.id, author.id]}
+
+
+def test_a_team_mention_tells_its_active_members(session: Session) -> None:
+    org = accounts.organization(session)
+    author = accounts.member(session, org, name="Priya Shah")
+    lukas = accounts.member(session, org, name="Lukas Meyer")
+    ines = accounts.member(session, org, name="Ines Duarte")
+    gone = accounts.member(session, org, name="Gus Olsen")
+    field = accounts_service.create_team(session, organization_id=org.id, name="Field service")
+    for member in (author, lukas, ines, gone):
+        accounts_service.add_to_team(session, team=field, member=member)
+    deactivate(session, member=gone, actor=author)
+    other_org = accounts.organization(session)
+    accounts_service.create_team(session, organization_id=other_org.id, name="Billing")
+    account = channels.brand_account(session, org, kind="web")
+    conversation = ingest(session, account, inbound(text="Lift broken at Millbrook")).conversation
+
+    note = conversations_service.add_note(
+        session,
+        conversation=conversation,
+        author=author,
+        text="@Field service, anyone near Millbrook? @Lukas Meyer especially. @Billing?",
+    )
+    session.flush()
+    told = session.scalars(select(Notification.member_id).order_by(Notification.member_id))
+    # Lukas once, though named and in the team; not the author, not who left; no "Billing"
+    # here (the other organization's team is nobody's business).
+    assert list(told) == sorted([lukas.id, ines.id])
+    trail = session.scalars(select(Activity).where(Activity.kind == "note_added")).one()
+    assert trail.data == {
+        "message_id": note.id,
+        "mentioned": [lukas.id],
+        "mentioned_teams": [field.id],
+    }
 
 
 def test_a_note_without_mentions_tells_nobody(session: Session) -> None:

@@ -6,10 +6,12 @@ from __future__ import annotations
 
 from fastapi.testclient import TestClient
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
+from socialdesk.accounts import service as accounts_service
 from socialdesk.db.session import get_sessionmaker
 from socialdesk.notifications.models import Notification
-from tests.web.conftest import Desk, Page, login
+from tests.web.conftest import Desk, Page, login, new_conversation
 
 
 def test_the_composer_says_who_a_note_tells(page: Page, desk: Desk) -> None:
@@ -59,3 +61,19 @@ def test_the_mention_preview_needs_a_note_taker(client: TestClient, desk: Desk, 
         data={"text": "@Alex Agent", "csrf_token": csrf},
     )
     assert response.status_code == 403
+
+
+def test_a_team_mention_says_how_many_it_tells(
+    client: TestClient, desk: Desk, session: Session
+) -> None:
+    team = accounts_service.create_team(session, organization_id=desk.org.id, name="Field crew")
+    for member in (desk.agent, desk.viewer):
+        accounts_service.add_to_team(session, team=team, member=member)
+    session.commit()
+    page = Page(client, login(client, desk.owner), new_conversation(session, desk))
+    told = page.post("notes/mentions", htmx=True, text="@field crew, anyone free?")
+    assert "Tells <strong>the team Field crew</strong> (mentioned: 2 people)" in told.text
+    page.post("notes", htmx=True, text="@Field crew, anyone free?")
+    html = page.html()
+    assert '<span class="mention" title="Mentioned: told in the desk">@Field crew</span>' in html
+    assert "added an internal note mentioning the team Field crew" in html

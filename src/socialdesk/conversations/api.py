@@ -266,12 +266,16 @@ def _message_read(db: Session, message: Message) -> MessageRead:
 
 
 def _message_created(
-    db: Session, message: Message, kept: Sequence[Commitment], mentioned: Sequence[int] = ()
+    db: Session,
+    message: Message,
+    kept: Sequence[Commitment],
+    mentioned: conversations_service.Mentioned | None = None,
 ) -> MessageCreated:
     return MessageCreated(
         **_message_read(db, message).model_dump(),
         commitment_ids=[c.id for c in kept],
-        mentioned_member_ids=list(mentioned),
+        mentioned_member_ids=mentioned.member_ids if mentioned else [],
+        mentioned_team_ids=mentioned.team_ids if mentioned else [],
     )
 
 
@@ -410,8 +414,8 @@ def create_reply(
 @router.post(
     "/conversations/{conversation_id}/notes",
     status_code=HTTPStatus.CREATED,
-    summary="Add an internal note (seen by the team, never sent); colleagues it mentions "
-    '("@Ana Lopez") are notified',
+    summary="Add an internal note (seen by the team, never sent); colleagues and teams it "
+    'mentions ("@Ana Lopez", "@Billing") are told',
     responses=error_responses(403, 404),
 )
 def create_note(

@@ -1,14 +1,16 @@
-"""Colleagues mentioned in an internal note: "@Ana, can you check the refund?".
+"""Colleagues and teams mentioned in an internal note: "@Ana, can you check the refund?",
+"@Field service, anyone near Millbrook?".
 
 A mention is ``@`` at the start of a word followed by a colleague's full name, the part of
-their email address before the ``@``, or their first name when no other active colleague
-shares it. The longest match wins ("@Ana Lopez" over "@Ana"), matching ignores case, and the
-name must end where a word ends ("@Anabel" is not "@Ana"). An ``@`` inside a word (an email
-address such as ``help@acme.example``) is not a mention. A name two colleagues share names
-neither; the email address part still tells them apart.
+their email address before the ``@``, their first name when no other active colleague shares
+it, or a team's name. The longest match wins ("@Ana Lopez" over "@Ana"), matching ignores
+case, and the name must end where a word ends ("@Anabel" is not "@Ana"). An ``@`` inside a
+word (an email address such as ``help@acme.example``) is not a mention. A name that two
+colleagues (or a colleague and a team) share names neither; the email address part still
+tells colleagues apart.
 
 Pure text work: the caller gives the colleagues (active members of the organization) and
-decides what a mention does (``conversations.service.add_note`` notifies them).
+teams, and decides what a mention does (``conversations.service.add_note`` notifies them).
 """
 
 from __future__ import annotations
@@ -29,35 +31,57 @@ class Colleague:
 
 
 @dataclass(frozen=True, slots=True)
-class Mention:
-    """One mention: ``text[start:end]`` is the ``@`` and the name as written."""
+class Team:
+    id: int
+    name: str
 
-    member_id: int
+
+@dataclass(frozen=True, slots=True)
+class Mention:
+    """One mention, of a colleague or of a team: ``text[start:end]`` is the ``@`` and the
+    name as written."""
+
     start: int
     end: int
+    member_id: int | None = None
+    team_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class Segment:
-    """A piece of a note as the desk shows it: plain text, or a mention of ``member_id``."""
+    """A piece of a note as the desk shows it: plain text, or a mention."""
 
     text: str
     member_id: int | None = None
+    team_id: int | None = None
+
+    @property
+    def is_mention(self) -> bool:
+        return self.member_id is not None or self.team_id is not None
 
 
-def _keys(colleagues: Iterable[Colleague]) -> list[tuple[str, int]]:
-    """Every name a colleague answers to, folded, with whose it is; names two colleagues
-    share are left out. Longest first, so the longest match is tried first."""
-    owners: dict[str, set[int]] = {}
+# Who a name stands for: ("member", id) or ("team", id).
+_Whom = tuple[str, int]
+
+
+def _keys(colleagues: Iterable[Colleague], teams: Iterable[Team]) -> list[tuple[str, _Whom]]:
+    """Every name a colleague or team answers to, folded, with whose it is; names shared
+    are left out. Longest first, so the longest match is tried first."""
+    owners: dict[str, set[_Whom]] = {}
+
+    def add(name: str, whom: _Whom) -> None:
+        if len(name) >= 2:
+            owners.setdefault(name.casefold(), set()).add(whom)
+
     for c in colleagues:
         full = " ".join(c.name.split())
-        names = {full, c.email.partition("@")[0]}
+        add(full, ("member", c.id))
+        add(c.email.partition("@")[0], ("member", c.id))
         if " " in full:
-            names.add(full.split(" ", 1)[0])
-        for name in names:
-            if len(name) >= 2:
-                owners.setdefault(name.casefold(), set()).add(c.id)
-    keys = [(key, next(iter(ids))) for key, ids in owners.items() if len(ids) == 1]
+            add(full.split(" ", 1)[0], ("member", c.id))
+    for t in teams:
+        add(" ".join(t.name.split()), ("team", t.id))
+    keys = [(key, next(iter(whom))) for key, whom in owners.items() if len(whom) == 1]
     keys.sort(key=lambda kv: len(kv[0]), reverse=True)
     return keys
 
@@ -79,20 +103,23 @@ def _ends_word(text: str, at: int) -> bool:
     return not (after in _WORD_JOINERS and at + 1 < len(text) and text[at + 1].isalnum())
 
 
-def find(text: str, colleagues: Iterable[Colleague]) -> list[Mention]:
+def find(text: str, colleagues: Iterable[Colleague], teams: Iterable[Team] = ()) -> list[Mention]:
     """The mentions in ``text``, in order."""
     if "@" not in text:
         return []
-    keys = _keys(colleagues)
+    keys = _keys(colleagues, teams)
     found: list[Mention] = []
     at = text.find("@")
     while at != -1:
         end = at + 1
         if _starts_word(text, at):
-            for key, member_id in keys:
+            for key, (kind, whom) in keys:
                 stop = at + 1 + len(key)
                 if text[at + 1 : stop].casefold() == key and _ends_word(text, stop):
-                    found.append(Mention(member_id=member_id, start=at, end=stop))
+                    if kind == "team":
+                        found.append(Mention(start=at, end=stop, team_id=whom))
+                    else:
+                        found.append(Mention(start=at, end=stop, member_id=whom))
                     end = stop
                     break
         at = text.find("@", end)
@@ -100,8 +127,13 @@ def find(text: str, colleagues: Iterable[Colleague]) -> list[Mention]:
 
 
 def member_ids(mentions: Iterable[Mention]) -> list[int]:
-    """Who is mentioned, each once, in the order first mentioned."""
-    return list(dict.fromkeys(m.member_id for m in mentions))
+    """The colleagues mentioned by name, each once, in the order first mentioned."""
+    return list(dict.fromkeys(m.member_id for m in mentions if m.member_id is not None))
+
+
+def team_ids(mentions: Iterable[Mention]) -> list[int]:
+    """The teams mentioned, each once, in the order first mentioned."""
+    return list(dict.fromkeys(m.team_id for m in mentions if m.team_id is not None))
 
 
 def segments(text: str, mentions: list[Mention]) -> list[Segment]:
@@ -111,7 +143,7 @@ def segments(text: str, mentions: list[Mention]) -> list[Segment]:
     for m in mentions:
         if m.start > at:
             out.append(Segment(text[at : m.start]))
-        out.append(Segment(text[m.start : m.end], m.member_id))
+        out.append(Segment(text[m.start : m.end], m.member_id, m.team_id))
         at = m.end
     if at < len(text) or not out:
         out.append(Segment(text[at:]))

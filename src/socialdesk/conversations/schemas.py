@@ -131,8 +131,12 @@ class MessageCreated(MessageRead):
     )
     mentioned_member_ids: list[int] = Field(
         default_factory=list,
-        description='A note\'s mentioned colleagues ("@Ana Lopez"), who were notified (all '
-        "but the author); empty for a reply",
+        description='The colleagues a note mentions by name ("@Ana Lopez"); they were told, '
+        "all but the author. Empty for a reply",
+    )
+    mentioned_team_ids: list[int] = Field(
+        default_factory=list,
+        description='The teams a note mentions ("@Billing"); their active members were told',
     )
 
 

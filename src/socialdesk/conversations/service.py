@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import enum
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -28,7 +28,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from socialdesk.accounts import service as accounts_service
-from socialdesk.accounts.models import Member
+from socialdesk.accounts.models import Member, Team, TeamMembership
 from socialdesk.channels.models import BrandAccount
 from socialdesk.common import clock
 from socialdesk.common.errors import NotFound, ValidationFailed
@@ -292,18 +292,63 @@ def colleagues(session: Session, *, organization_id: int) -> list[mentions.Colle
     ]
 
 
-def mentioned_in(session: Session, *, organization_id: int, text: str) -> list[int]:
-    """The active colleagues ``text`` mentions ("@Ana Lopez"), each once, in order."""
+def mentionable_teams(session: Session, *, organization_id: int) -> list[mentions.Team]:
+    return [
+        mentions.Team(id=team_id, name=name)
+        for team_id, name in session.execute(
+            select(Team.id, Team.name).where(Team.organization_id == organization_id)
+        )
+    ]
+
+
+@dataclass(frozen=True)
+class Mentioned:
+    """Whom a note mentions: colleagues by name and teams, each once, in order."""
+
+    member_ids: list[int] = field(default_factory=list)
+    team_ids: list[int] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.member_ids or self.team_ids)
+
+
+def mentioned_in(session: Session, *, organization_id: int, text: str) -> Mentioned:
+    """The active colleagues and the teams ``text`` mentions ("@Ana Lopez", "@Billing")."""
     if "@" not in text:
-        return []
-    found = mentions.find(text, colleagues(session, organization_id=organization_id))
-    return mentions.member_ids(found)
+        return Mentioned()
+    found = mentions.find(
+        text,
+        colleagues(session, organization_id=organization_id),
+        mentionable_teams(session, organization_id=organization_id),
+    )
+    return Mentioned(mentions.member_ids(found), mentions.team_ids(found))
+
+
+def told_of(session: Session, mentioned: Mentioned, *, author_id: int) -> list[int]:
+    """Who a note's mentions tell: the colleagues named and the active members of the teams
+    named, each once, never the author."""
+    told = dict.fromkeys(mentioned.member_ids)
+    if mentioned.team_ids:
+        told.update(
+            dict.fromkeys(
+                session.scalars(
+                    select(TeamMembership.member_id)
+                    .join(Member, Member.id == TeamMembership.member_id)
+                    .where(
+                        TeamMembership.team_id.in_(mentioned.team_ids),
+                        Member.is_active.is_(True),
+                    )
+                    .order_by(TeamMembership.team_id, TeamMembership.member_id)
+                )
+            )
+        )
+    return [m for m in told if m != author_id]
 
 
 def add_note(session: Session, *, conversation: Conversation, author: Member, text: str) -> Message:
-    """An internal note: visible to the team, never sent to any channel. Colleagues it
-    mentions ("@Ana, can you check?") are notified, in the desk and by email as they choose;
-    the trail keeps who was mentioned."""
+    """An internal note: visible to the team, never sent to any channel. Colleagues and teams
+    it mentions ("@Ana, can you check?", "@Billing") are notified, in the desk and by email as
+    each chooses; the trail keeps who was mentioned."""
     body = text.strip()
     if not body:
         raise ValidationFailed("a note must not be empty", field="text")
@@ -323,13 +368,15 @@ def add_note(session: Session, *, conversation: Conversation, author: Member, te
     conversation.last_activity_at = max(conversation.last_activity_at, now)
     mentioned = mentioned_in(session, organization_id=conversation.organization_id, text=body)
     data: dict[str, Any] = {"message_id": note.id}
-    if mentioned:
-        data["mentioned"] = mentioned
+    if mentioned.member_ids:
+        data["mentioned"] = mentioned.member_ids
+    if mentioned.team_ids:
+        data["mentioned_teams"] = mentioned.team_ids
     record(session, conversation=conversation, kind="note_added", actor=author, data=data)
     notifications_service.notify(
         session,
         organization_id=conversation.organization_id,
-        member_ids=[m for m in mentioned if m != author.id],
+        member_ids=told_of(session, mentioned, author_id=author.id),
         kind=NOTE_MENTION,
         title=f"{author.name} mentioned you in a note",
         body=body if len(body) <= NOTE_EXCERPT else body[: NOTE_EXCERPT - 1] + "…",

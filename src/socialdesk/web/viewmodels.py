@@ -136,6 +136,10 @@ class Directory:
         return [mentions.Colleague(m.id, m.name, m.email) for m in self.active_members]
 
     @property
+    def mention_teams(self) -> list[mentions.Team]:
+        return [mentions.Team(t.id, t.name) for t in self.teams.values()]
+
+    @property
     def assignable_members(self) -> list[Member]:
         """Who can own a conversation: active members allowed to answer it."""
         return [m for m in self.active_members if permissions.has(m, Permission.REPLY)]
@@ -321,7 +325,7 @@ def thread_views(
     contacts = _by_id(session, Contact, (m.author_contact_id for m in messages))
     account = directory.accounts.get(conversation.brand_account_id)
     brand = (account.display_name or account.handle) if account else "Brand"
-    colleagues = directory.colleagues
+    colleagues, teams = directory.colleagues, directory.mention_teams
     views = []
     for m in messages:
         if m.visibility == "note":
@@ -340,7 +344,8 @@ def thread_views(
             author = "Customer"
         segments: tuple[mentions.Segment, ...] = ()
         if kind == "note" and "@" in m.text:
-            segments = tuple(mentions.segments(m.text, mentions.find(m.text, colleagues)))
+            found = mentions.find(m.text, colleagues, teams)
+            segments = tuple(mentions.segments(m.text, found))
         views.append(MessageView(message=m, author=author, kind=kind, segments=segments))
     return views
 
@@ -391,6 +396,7 @@ def _approval_decided(data: dict[str, Any], verb: str) -> str:
 
 def _note_added(data: dict[str, Any], directory: Directory) -> str:
     mentioned = [directory.member_name(m) for m in data.get("mentioned", [])]
+    mentioned += [f"the team {directory.team_name(t)}" for t in data.get("mentioned_teams", [])]
     if not mentioned:
         return "added an internal note"
     names = (

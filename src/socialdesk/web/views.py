@@ -735,15 +735,20 @@ def add_note(
 def note_mentions(
     request: Request, conversation_id: PathId, actor: NoteTaker, form: forms.PostedForm, db: DB
 ) -> Response:
-    """While a note is typed: the colleagues it mentions, who will be told."""
+    """While a note is typed: the colleagues and teams it mentions, who will be told."""
     conversation = _conversation(db, actor, conversation_id)
     mentioned = conversations_service.mentioned_in(
         db, organization_id=conversation.organization_id, text=forms.text(form, "text")
     )
     directory = vm.Directory.load(db, organization_id=actor.organization_id)
-    names = [directory.member_name(m) for m in mentioned if m != actor.member.id]
+    names = [directory.member_name(m) for m in mentioned.member_ids if m != actor.member.id]
+    names += [f"the team {directory.team_name(t)}" for t in mentioned.team_ids]
+    told = conversations_service.told_of(db, mentioned, author_id=actor.member.id)
     return render(
-        request, "_note_mentions.html", {"names": names}, headers={"Cache-Control": "no-store"}
+        request,
+        "_note_mentions.html",
+        {"names": names, "told": len(told)},
+        headers={"Cache-Control": "no-store"},
     )
 
 
