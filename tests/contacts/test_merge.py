@@ -251,3 +251,26 @@ def test_erasing_the_customer_takes_the_merge_records_with_them(
     session.flush()
     assert session.scalars(select(ContactMerge)).all() == []
     assert session.get(Contact, bea_id) is None
+
+
+def test_a_vip_mark_set_again_by_hand_stays_after_the_undo(session: Session, desk: Desk) -> None:
+    ana_id = _writes(session, desk.x, "ana", "My router blinks red").contact_id
+    bea_id = _writes(session, desk.email, "bea@example.org", "Invoice 17 is wrong").contact_id
+    assert ana_id is not None
+    assert bea_id is not None
+    bea = session.get(Contact, bea_id)
+    assert bea is not None
+    bea.is_vip = True
+    first = _merge(session, desk, bea_id, ana_id)
+    assert first.vip_from_source
+    # Somebody takes the mark off Ana and, later, decides she is a VIP after all.
+    for vip in (False, True):
+        contacts_service.update_details(
+            session, organization_id=desk.org.id, contact_id=ana_id, is_vip=vip, actor=desk.agent
+        )
+    contacts_service.unmerge(session, organization_id=desk.org.id, merge_id=first.id)
+    session.flush()
+    ana = session.get(Contact, ana_id)
+    assert ana is not None
+    assert ana.is_vip, "the mark was set by a person since the merge"
+    assert bea.is_vip

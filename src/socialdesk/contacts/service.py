@@ -436,6 +436,16 @@ def update_details(
     if is_vip is not None and is_vip != contact.is_vip:
         contact.is_vip = is_vip
         changed.append("vip")
+        # A person decided now: undoing an earlier merge no longer takes the mark away.
+        session.execute(
+            update(ContactMerge)
+            .where(
+                ContactMerge.target_id == contact.id,
+                ContactMerge.undone_at.is_(None),
+                ContactMerge.vip_from_source.is_(True),
+            )
+            .values(vip_from_source=False)
+        )
     if note is not None:
         note = note.strip().replace("\r\n", "\n")
         if len(note) > MAX_NOTE:
