@@ -86,6 +86,10 @@ def test_the_same_full_name_but_not_a_placeholder_or_one_word(
     _customer(session, mail, "elif@mail.example", "elif demir")
     _customer(session, mail, "other@mail.example", "Elif Demirci")
     assert _likely(session, org, on_x) == [("elif demir", "the same name")]
+    # Case beyond ASCII and inner spacing do not tell two spellings apart either.
+    zoe = _customer(session, x, "1002", "ZOË Ørsted", handle="zoe_o")
+    _customer(session, mail, "zoe@mail.example", "zoë  ørsted")
+    assert _likely(session, org, zoe) == [("zoë  ørsted", "the same name")]
     greta = _customer(session, web, "visitor-g1", "Greta")
     _customer(session, web, "visitor-g2", "Greta")
     assert _likely(session, org, greta) == []

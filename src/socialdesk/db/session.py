@@ -15,6 +15,12 @@ from socialdesk.config import get_settings
 WRITE_OPTION = "socialdesk_write"
 
 
+def folded_words(value: str | None) -> str | None:
+    """``value`` case-folded with its spaces collapsed: how names are compared. SQLite's own
+    ``lower()`` folds ASCII letters only; queries call this as ``sd_fold(...)``."""
+    return " ".join(value.casefold().split()) if value is not None else None
+
+
 def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
     # Let SQLAlchemy, not pysqlite, decide where transactions begin (see _sqlite_begin).
     dbapi_connection.isolation_level = None
@@ -28,6 +34,7 @@ def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA cache_size=-65536")
     cursor.execute("PRAGMA temp_store=MEMORY")
     cursor.close()
+    dbapi_connection.create_function("sd_fold", 1, folded_words, deterministic=True)
 
 
 def _sqlite_begin(conn: Connection) -> None:
