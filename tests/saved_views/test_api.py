@@ -156,3 +156,36 @@ def test_a_view_the_inbox_no_longer_reads_says_so(
     response = client.get(f"/api/views/{view['id']}/conversations", headers=agent)
     assert response.status_code == 422
     assert response.json()["error"]["field"] == "status"
+
+
+def test_a_view_is_renamed_or_given_other_filters(client: TestClient, desk: Desk) -> None:
+    owner, agent = bearer(desk.a.owner_token), bearer(desk.a.agent_token)
+    view = client.post(
+        "/api/views", headers=agent, json={"name": "Parcels", "filters": {"tag": "delivery"}}
+    ).json()
+    other = client.post("/api/views", headers=agent, json={"name": "Other"}).json()
+    path = f"/api/views/{view['id']}"
+
+    renamed = client.patch(path, headers=agent, json={"name": "Lost parcels"})
+    assert renamed.status_code == 200, renamed.text
+    assert (renamed.json()["name"], renamed.json()["query"]) == ("Lost parcels", "tag=delivery")
+    refiltered = client.patch(path, headers=agent, json={"filters": {"status": "all"}})
+    assert (refiltered.json()["name"], refiltered.json()["filters"]) == (
+        "Lost parcels",
+        {"status": "all"},
+    )
+
+    taken = client.patch(path, headers=agent, json={"name": "other"})
+    assert taken.status_code == 409
+    assert taken.json()["error"]["field"] == "name"
+    bad = client.patch(path, headers=agent, json={"filters": {"status": "closed"}})
+    assert bad.status_code == 422
+    assert bad.json()["error"]["field"] == "status"
+    assert client.get(path, headers=agent).json()["filters"] == {"status": "all"}
+    # Nobody else's; the team's for admins only.
+    assert client.patch(path, headers=owner, json={"name": "Mine now"}).status_code == 404
+    team = client.post("/api/views", headers=owner, json={"name": "T", "shared": True}).json()
+    refused = client.patch(f"/api/views/{team['id']}", headers=agent, json={"name": "U"})
+    assert refused.status_code == 403
+    assert "only admins may change" in refused.json()["error"]["message"]
+    assert other["name"] == "Other"

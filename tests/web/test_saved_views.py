@@ -92,3 +92,36 @@ def test_the_teams_views_are_made_by_admins(
     assert own.status_code == 303
     assert own.headers["location"] == "/"
     assert '<a href="/" aria-current="page">Mine</a>' in _views(client)
+
+
+def test_a_taken_name_offers_to_replace_that_views_filters(client: TestClient, desk: Desk) -> None:
+    csrf = login(client, desk.agent)
+    first = client.post(
+        "/inbox/views", data={"csrf_token": csrf, "name": "Mine", "query": "assignee=me"}
+    )
+    assert first.status_code == 303
+    taken = client.post(
+        "/inbox/views",
+        data={"csrf_token": csrf, "name": "mine", "query": "assignee=me&sort=priority"},
+    )
+    assert taken.status_code == 422
+    assert "your views already have one called &#39;mine&#39;" in taken.text
+    assert 'name="replace" value="1"' in taken.text
+    replaced = client.post(
+        "/inbox/views",
+        data={
+            "csrf_token": csrf,
+            "name": "mine",
+            "query": "assignee=me&sort=priority",
+            "replace": "1",
+        },
+    )
+    assert replaced.status_code == 303
+    assert replaced.headers["location"] == "/?assignee=me&sort=priority"
+    with get_sessionmaker(write=False)() as reader:
+        views = reader.scalars(select(SavedView).where(SavedView.member_id == desk.agent.id))
+        assert [(v.name, v.query) for v in views] == [("Mine", "assignee=me&sort=priority")]
+    # A name nobody uses offers nothing to replace.
+    bad = client.post("/inbox/views", data={"csrf_token": csrf, "name": "", "query": "assignee=me"})
+    assert bad.status_code == 422
+    assert 'name="replace"' not in bad.text

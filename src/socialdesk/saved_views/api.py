@@ -22,7 +22,7 @@ from socialdesk.conversations.api import conversation_reads
 from socialdesk.conversations.schemas import ConversationPage
 from socialdesk.saved_views import service
 from socialdesk.saved_views.models import SavedView
-from socialdesk.saved_views.schemas import SavedViewRead, SavedViewWrite
+from socialdesk.saved_views.schemas import SavedViewRead, SavedViewUpdate, SavedViewWrite
 
 router = APIRouter(
     tags=["saved views"],
@@ -63,26 +63,47 @@ def list_views(db: DB, actor: Reader) -> list[SavedViewRead]:
     responses=error_responses(403, 409),
 )
 def create_view(body: SavedViewWrite, db: DB, actor: Reader) -> SavedViewRead:
-    unknown = sorted(set(body.filters) - set(inbox_query.FIELDS))
+    view = service.create(
+        db,
+        member=actor.member,
+        name=body.name,
+        query=_query(body.filters),
+        shared=body.shared,
+    )
+    return _read(view)
+
+
+def _query(filters: dict[str, str]) -> str:
+    """The filters as the inbox's query string; a name the inbox does not filter by is named."""
+    unknown = sorted(set(filters) - set(inbox_query.FIELDS))
     if unknown:
         raise ValidationFailed(
             f"filters has no {', '.join(map(repr, unknown))}; the inbox filters by "
             f"{', '.join(inbox_query.FIELDS)}",
             field="filters",
         )
-    view = service.create(
-        db,
-        member=actor.member,
-        name=body.name,
-        query=urlencode(body.filters),
-        shared=body.shared,
-    )
-    return _read(view)
+    return urlencode(filters)
 
 
 @router.get("/views/{view_id}", summary="One view", responses=error_responses(403, 404))
 def get_view(view: ViewDep) -> SavedViewRead:
     return _read(view)
+
+
+@router.patch(
+    "/views/{view_id}",
+    summary="Rename one of your views, or replace its filters (admins: the team's too)",
+    responses=error_responses(403, 404, 409),
+)
+def update_view(view: ViewDep, body: SavedViewUpdate, db: DB, actor: Reader) -> SavedViewRead:
+    changed = service.update(
+        db,
+        member=actor.member,
+        view_id=view.id,
+        name=body.name,
+        query=_query(body.filters) if body.filters is not None else None,
+    )
+    return _read(changed)
 
 
 @router.get(

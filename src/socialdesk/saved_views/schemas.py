@@ -31,6 +31,17 @@ class SavedViewWrite(BaseModel):
     )
 
 
+class SavedViewUpdate(BaseModel):
+    """What to change; a field left out stays as it is."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(default=None, max_length=200, description="At most 80 characters")
+    filters: dict[str, str] | None = Field(
+        default=None, description="The filters that replace the view's own. " + FILTERS_HELP
+    )
+
+
 class SavedViewRead(BaseModel):
     id: int
     name: str

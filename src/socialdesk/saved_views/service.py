@@ -36,13 +36,7 @@ def visible_to(session: Session, *, member: Member) -> list[SavedView]:
     )
 
 
-def create(
-    session: Session, *, member: Member, name: str, query: str, shared: bool = False
-) -> SavedView:
-    """Save the inbox filters ``query`` (a query string, as the address bar shows it) under
-    ``name``, for ``member`` alone or (``shared``, routing admins only) for the whole team. An
-    unknown filter value is refused by field; a name is used once per list: saving it again is
-    refused, naming it."""
+def _name(name: str) -> str:
     name = " ".join(name.split())
     if not name:
         raise ValidationFailed("give the view a name", field="name")
@@ -50,9 +44,34 @@ def create(
         raise ValidationFailed(
             f"the name is {len(name)} characters; keep it under {MAX_NAME}", field="name"
         )
+    return name
+
+
+def _canonical(query: str) -> str:
     if len(query) > MAX_QUERY:
         raise ValidationFailed("these filters are too long to save", field="query")
-    canonical = inbox_query.parse_string(query).query_string()
+    return inbox_query.parse_string(query).query_string()
+
+
+def named(session: Session, *, member: Member, name: str, shared: bool) -> SavedView | None:
+    """The view of that name in the member's own list (or, ``shared``, the team's), if any."""
+    folded = " ".join(name.split()).lower()
+    owner = None if shared else member.id
+    return next(
+        (v for v in _list_of(session, member.organization_id, owner) if v.name.lower() == folded),
+        None,
+    )
+
+
+def create(
+    session: Session, *, member: Member, name: str, query: str, shared: bool = False
+) -> SavedView:
+    """Save the inbox filters ``query`` (a query string, as the address bar shows it) under
+    ``name``, for ``member`` alone or (``shared``, routing admins only) for the whole team. An
+    unknown filter value is refused by field; a name is used once per list: saving it again is
+    refused, naming it (``update`` replaces a view's filters)."""
+    name = _name(name)
+    canonical = _canonical(query)
     if shared and not has_permission(member, Permission.ROUTING_MANAGE):
         raise PermissionDenied("only admins may share a view with the whole team")
     owner = None if shared else member.id
@@ -77,6 +96,30 @@ def create(
     return view
 
 
+def update(
+    session: Session,
+    *,
+    member: Member,
+    view_id: int,
+    name: str | None = None,
+    query: str | None = None,
+) -> SavedView:
+    """Rename a view, or replace its filters with ``query``; None leaves either as it is. One's
+    own views, or (routing admins) the team's; the name stays unique in its list."""
+    view = _editable(session, member=member, view_id=view_id, verb="change")
+    if name is not None:
+        name = _name(name)
+        taken = named(session, member=member, name=name, shared=view.member_id is None)
+        if taken is not None and taken.id != view.id:
+            where = "the team's views" if view.member_id is None else "your views"
+            raise Conflict(f"{where} already have one called {name!r}", field="name")
+        view.name = name
+    if query is not None:
+        view.query = _canonical(query)
+    session.flush()
+    return view
+
+
 def get(session: Session, *, member: Member, view_id: int) -> SavedView:
     """A view ``member`` sees (a shared one, or their own); anyone else's is not found."""
     view = session.get(SavedView, view_id)
@@ -95,12 +138,16 @@ def filters_of(view: SavedView) -> InboxQuery:
     return inbox_query.parse_string(view.query)
 
 
-def delete(session: Session, *, member: Member, view_id: int) -> None:
-    """Delete one of the member's own views, or (routing admins) a shared one."""
+def _editable(session: Session, *, member: Member, view_id: int, verb: str) -> SavedView:
     view = get(session, member=member, view_id=view_id)
     if view.member_id is None and not has_permission(member, Permission.ROUTING_MANAGE):
-        raise PermissionDenied("only admins may delete a view shared with the whole team")
-    session.delete(view)
+        raise PermissionDenied(f"only admins may {verb} a view shared with the whole team")
+    return view
+
+
+def delete(session: Session, *, member: Member, view_id: int) -> None:
+    """Delete one of the member's own views, or (routing admins) a shared one."""
+    session.delete(_editable(session, member=member, view_id=view_id, verb="delete"))
     session.flush()
 
 

@@ -22,16 +22,17 @@ router = APIRouter(include_in_schema=False)
 @router.post("/inbox/views")
 def save_view(request: Request, actor: Reader, form: forms.PostedForm, db: DB) -> Response:
     raw = forms.text(form, "query")
+    name = forms.text(form, "name")
+    shared = forms.text(form, "shared") == "1"
     saved: list[str] = []
 
     def save() -> None:
-        view = service.create(
-            db,
-            member=actor.member,
-            name=forms.text(form, "name"),
-            query=raw,
-            shared=forms.text(form, "shared") == "1",
-        )
+        # "Replace its filters", offered when the name is taken: the view keeps its name.
+        same = service.named(db, member=actor.member, name=name, shared=shared)
+        if same is not None and forms.text(form, "replace") == "1":
+            view = service.update(db, member=actor.member, view_id=same.id, query=raw)
+        else:
+            view = service.create(db, member=actor.member, name=name, query=raw, shared=shared)
         saved.append(view.query)
 
     error = attempt(db, "view", save)
@@ -44,7 +45,11 @@ def save_view(request: Request, actor: Reader, form: forms.PostedForm, db: DB) -
     context = {
         **inbox_context(db, actor, query),
         "view_error": error,
-        "view_name": forms.text(form, "name"),
+        "view_name": name,
+        "view_shared": shared,
+        # The name is taken in that list: offer to replace that view's filters instead.
+        "view_replace": service.named(db, member=actor.member, name=name, shared=shared)
+        is not None,
     }
     return render(request, "inbox.html", context, status_code=UNPROCESSABLE)
 
