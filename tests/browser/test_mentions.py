@@ -60,11 +60,13 @@ def test_a_colleague_is_picked_told_and_led_to_the_note(desk: tuple[LiveDesk, in
         page.keyboard.press("Escape")  # closes the list and leaves the text as it is
         expect(page.locator("#mention-list")).to_have_count(0)
         expect(note).to_be_focused()
-        page.keyboard.press("Backspace")
-        page.keyboard.press("Backspace")
-        page.keyboard.press("Backspace")
-        page.locator("button", has_text="Add note").click()
+        note.type("!")
+        expect(page.locator("#mention-list")).to_have_count(0)
+        note.type(" @jo")
+        expect(options).to_have_count(2)
+        page.keyboard.press("Control+Enter")  # sends the note; the open list does not take it
         expect(page.locator(".msg-note .mention")).to_have_text("@Jonas Berg")
+        expect(page.locator(".msg-note .msg-body")).to_contain_text("tram 4? @jo! @jo")
 
         expect(jonas.locator("#notif-badge .notif-count")).to_have_text("1")
         jonas.goto(f"{live.base_url}/notifications")

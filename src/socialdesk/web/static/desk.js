@@ -470,6 +470,7 @@
   // Capture: the list's keys come before the page's shortcuts (Escape would leave the box).
   document.addEventListener("keydown", function (e) {
     if (!mention || e.target !== mention.area) return;
+    if (e.ctrlKey || e.metaKey || e.altKey) return;  // Ctrl+Enter still sends the note
     var count = mention.names.length;
     if (e.key === "ArrowDown" || e.key === "ArrowUp") {
       mention.index = (mention.index + (e.key === "ArrowDown" ? 1 : count - 1)) % count;
