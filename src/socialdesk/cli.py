@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 import click
@@ -66,6 +67,33 @@ def db_current() -> None:
     from socialdesk.db.session import get_engine
 
     click.echo(current(get_engine()) or "empty")
+
+
+@db.command("backup")
+@click.argument("folder", type=click.Path(file_okay=False, path_type=Path), default=Path("backups"))
+def db_backup(folder: Path) -> None:
+    """Copy the embedded SQLite database (and job queue) into FOLDER while the desk runs.
+
+    Each copy is consistent (SQLite's online backup), checked, and named with the UTC time
+    (socialdesk-20260105T093000Z.db). PostgreSQL is backed up with pg_dump instead. Keep the
+    encryption keys, which the copies need, apart from them.
+    """
+    from socialdesk.db.backup import BackupError, backup
+
+    settings = get_settings()
+    try:
+        copied = backup(settings, folder)
+    except BackupError as exc:
+        raise click.ClickException(str(exc)) from exc
+    for item in copied:
+        click.echo(f"{item.target} ({item.size:,} bytes, integrity ok)")
+    if settings.jobs_backend == "sqlite" and len(copied) == 1:
+        click.echo(f"No job queue file at {settings.var_dir / 'jobs.db'}: no jobs to keep.")
+    if settings.encryption_keys:
+        click.echo("The copies need the keys in SOCIALDESK_ENCRYPTION_KEYS: keep them apart.")
+    else:
+        key = settings.var_dir / "encryption.key"
+        click.echo(f"The copies need the encryption key too: keep {key} safe, apart from them.")
 
 
 def _safe_url() -> str:
