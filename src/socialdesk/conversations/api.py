@@ -274,8 +274,8 @@ def _message_created(
     return MessageCreated(
         **_message_read(db, message).model_dump(),
         commitment_ids=[c.id for c in kept],
-        mentioned_member_ids=mentioned.member_ids if mentioned else [],
-        mentioned_team_ids=mentioned.team_ids if mentioned else [],
+        mentioned_member_ids=mentioned.member_ids if mentioned is not None else [],
+        mentioned_team_ids=mentioned.team_ids if mentioned is not None else [],
     )
 
 

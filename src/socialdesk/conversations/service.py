@@ -308,9 +308,6 @@ class Mentioned:
     member_ids: list[int] = field(default_factory=list)
     team_ids: list[int] = field(default_factory=list)
 
-    def __bool__(self) -> bool:
-        return bool(self.member_ids or self.team_ids)
-
 
 def mentioned_in(session: Session, *, organization_id: int, text: str) -> Mentioned:
     """The active colleagues and the teams ``text`` mentions ("@Ana Lopez", "@Billing")."""
