@@ -16,6 +16,7 @@ from tests.factories.conversations import inbound, ingest
 from socialdesk.accounts import service as accounts_service
 from socialdesk.accounts.flows import deactivate
 from socialdesk.accounts.models import Role
+from socialdesk.common.errors import ValidationFailed
 from socialdesk.conversations import mentions
 from socialdesk.conversations import service as conversations_service
 from socialdesk.conversations.models import Activity
@@ -171,3 +172,15 @@ def test_a_note_without_mentions_tells_nobody(session: Session) -> None:
     assert session.scalars(select(Notification)).all() == []
     trail = session.scalars(select(Activity).where(Activity.kind == "note_added")).one()
     assert "mentioned" not in trail.data
+
+
+def test_a_note_past_the_limit_is_refused_and_stores_nothing(session: Session) -> None:
+    org = accounts.organization(session)
+    author = accounts.member(session, org, name="Priya Shah")
+    account = channels.brand_account(session, org, kind="web")
+    conversation = ingest(session, account, inbound()).conversation
+    with pytest.raises(ValidationFailed, match="a note is at most 20,000 characters"):
+        conversations_service.add_note(
+            session, conversation=conversation, author=author, text="@" * 20_001
+        )
+    assert session.scalars(select(Activity).where(Activity.kind == "note_added")).all() == []

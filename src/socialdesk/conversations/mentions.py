@@ -66,7 +66,7 @@ _Whom = tuple[str, int]
 
 def _keys(colleagues: Iterable[Colleague], teams: Iterable[Team]) -> list[tuple[str, _Whom]]:
     """Every name a colleague or team answers to, folded, with whose it is; names shared
-    are left out. Longest first, so the longest match is tried first."""
+    are left out."""
     owners: dict[str, set[_Whom]] = {}
 
     def add(name: str, whom: _Whom) -> None:
@@ -81,9 +81,7 @@ def _keys(colleagues: Iterable[Colleague], teams: Iterable[Team]) -> list[tuple[
             add(full.split(" ", 1)[0], ("member", c.id))
     for t in teams:
         add(" ".join(t.name.split()), ("team", t.id))
-    keys = [(key, next(iter(whom))) for key, whom in owners.items() if len(whom) == 1]
-    keys.sort(key=lambda kv: len(kv[0]), reverse=True)
-    return keys
+    return [(key, next(iter(whom))) for key, whom in owners.items() if len(whom) == 1]
 
 
 def _starts_word(text: str, at: int) -> bool:
@@ -107,19 +105,27 @@ def find(text: str, colleagues: Iterable[Colleague], teams: Iterable[Team] = ())
     """The mentions in ``text``, in order."""
     if "@" not in text:
         return []
-    keys = _keys(colleagues, teams)
+    # By length, longest first: each "@" costs one look-up per length, whoever the team is.
+    by_length: dict[int, dict[str, _Whom]] = {}
+    for key, owner in _keys(colleagues, teams):
+        by_length.setdefault(len(key), {})[key] = owner
+    lengths = sorted(by_length, reverse=True)
     found: list[Mention] = []
     at = text.find("@")
     while at != -1:
         end = at + 1
         if _starts_word(text, at):
-            for key, (kind, whom) in keys:
-                stop = at + 1 + len(key)
-                if text[at + 1 : stop].casefold() == key and _ends_word(text, stop):
+            for length in lengths:
+                stop = at + 1 + length
+                if stop > len(text) or not _ends_word(text, stop):
+                    continue
+                hit = by_length[length].get(text[at + 1 : stop].casefold())
+                if hit is not None:
+                    kind, whom_id = hit
                     if kind == "team":
-                        found.append(Mention(start=at, end=stop, team_id=whom))
+                        found.append(Mention(start=at, end=stop, team_id=whom_id))
                     else:
-                        found.append(Mention(start=at, end=stop, member_id=whom))
+                        found.append(Mention(start=at, end=stop, member_id=whom_id))
                     end = stop
                     break
         at = text.find("@", end)

@@ -278,6 +278,8 @@ def remove_tag(
 # The notification a colleague gets when a note mentions them, and how much of the note it quotes.
 NOTE_MENTION = "note.mentioned"
 NOTE_EXCERPT = 300
+# As the API's own limit on a message's text (conversations.schemas.MAX_TEXT).
+MAX_NOTE = 20_000
 
 
 def colleagues(session: Session, *, organization_id: int) -> list[mentions.Colleague]:
@@ -349,6 +351,10 @@ def add_note(session: Session, *, conversation: Conversation, author: Member, te
     body = text.strip()
     if not body:
         raise ValidationFailed("a note must not be empty", field="text")
+    if len(body) > MAX_NOTE:
+        raise ValidationFailed(
+            f"a note is at most {MAX_NOTE:,} characters; this one has {len(body):,}", field="text"
+        )
     now = clock.now()
     note = Message(
         organization_id=conversation.organization_id,

@@ -737,8 +737,9 @@ def note_mentions(
 ) -> Response:
     """While a note is typed: the colleagues and teams it mentions, who will be told."""
     conversation = _conversation(db, actor, conversation_id)
+    text = forms.text(form, "text")[: conversations_service.MAX_NOTE]  # as a note may hold
     mentioned = conversations_service.mentioned_in(
-        db, organization_id=conversation.organization_id, text=forms.text(form, "text")
+        db, organization_id=conversation.organization_id, text=text
     )
     directory = vm.Directory.load(db, organization_id=actor.organization_id)
     names = [directory.member_name(m) for m in mentioned.member_ids if m != actor.member.id]
