@@ -380,3 +380,13 @@ def test_a_mastodon_account_without_a_token_takes_the_reply_and_fails_its_delive
     assert failed.delivery_state == DeliveryState.FAILED.value
     assert "no access token" in (failed.delivery_error or "")
     assert session.get_one(BrandAccount, account.id).health == Health.UNHEALTHY.value
+
+
+def test_a_reply_past_the_desks_limit_is_refused_with_its_length(session: Session) -> None:
+    org = accounts.organization(session)
+    account = channels.brand_account(session, org, kind="email")  # no limit of its own
+    conversation = ingest(session, account, inbound(text="Invoice 17 is wrong")).conversation
+    agent = accounts.member(session, org)
+    with pytest.raises(ValidationFailed, match="at most 20,000 characters; this one has 20,001"):
+        outbound.queue_reply(session, conversation=conversation, author=agent, text="x" * 20_001)
+    assert session.scalars(select(Message).where(Message.direction == "outbound")).all() == []

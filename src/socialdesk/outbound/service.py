@@ -226,6 +226,11 @@ def signature_for(account: BrandAccount, author: Member) -> str | None:
     return None
 
 
+# The longest reply the desk stores, on channels with no limit of their own (email), as the
+# API's own limit on a message's text (conversations.schemas.MAX_TEXT).
+MAX_REPLY = 20_000
+
+
 def queue_reply(
     session: Session,
     *,
@@ -240,6 +245,11 @@ def queue_reply(
     body = text.strip()
     if not body:
         raise ValidationFailed("a reply must not be empty", field="text")
+    if len(body) > MAX_REPLY:
+        raise ValidationFailed(
+            f"a reply is at most {MAX_REPLY:,} characters; this one has {len(body):,}",
+            field="text",
+        )
     if visibility is Visibility.NOTE:
         raise ValidationFailed("notes are not sent: add a note instead", field="visibility")
     account = session.get(BrandAccount, conversation.brand_account_id)
