@@ -72,7 +72,10 @@ def test_a_team_mention_says_how_many_it_tells(
     session.commit()
     page = Page(client, login(client, desk.owner), new_conversation(session, desk))
     told = page.post("notes/mentions", htmx=True, text="@field crew, anyone free?")
-    assert "Tells <strong>the team Field crew</strong> (mentioned: 2 people)" in told.text
+    assert "Tells <strong>the team Field crew</strong> (mentioned: 2 people in all)" in told.text
+    # Named and in the team: told once, and the count says so.
+    both = page.post("notes/mentions", htmx=True, text="@Alex Agent and @Field crew")
+    assert "(mentioned: 2 people in all)" in both.text
     page.post("notes", htmx=True, text="@Field crew, anyone free?")
     html = page.html()
     assert '<span class="mention" title="Mentioned: told in the desk">@Field crew</span>' in html

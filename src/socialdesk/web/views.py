@@ -748,7 +748,7 @@ def note_mentions(
     return render(
         request,
         "_note_mentions.html",
-        {"names": names, "told": len(told)},
+        {"names": names, "told": len(told), "teams": bool(mentioned.team_ids)},
         headers={"Cache-Control": "no-store"},
     )
 
