@@ -130,6 +130,7 @@ def test_bad_filters_are_refused_by_name(client: TestClient, desk: Desk) -> None
         ({"name": "x", "filters": {"status": "closed"}}, "status", "status must be one of"),
         ({"name": "x", "filters": {"channel": "pigeon"}}, "channel", "channel must be"),
         ({"name": "x", "filters": {"team": "-3"}}, "team", "team must be a positive number"),
+        ({"name": "x", "filters": {"team": "9" * 20}}, "team", "names nothing"),
         ({"name": "x", "filters": {"sort": "oldest"}}, "sort", "sort must be one of"),
         ({"name": "x", "filters": {"colour": "red"}}, "filters", "filters has no 'colour'"),
         ({"name": "x", "filters": {"status": 3}}, "filters.status", "valid string"),

@@ -185,6 +185,14 @@ def test_bad_filter_values_are_named(client: TestClient, desk: Desk, inbox: Inbo
     page = client.get("/", params={"team": "billing"})
     assert page.status_code == 422
     assert "team must be a number" in page.text
+    # Past 64 bits an id names nothing: refused by field, not a failure in the database.
+    for params, says in (
+        ({"team": "99999999999999999999"}, "team &#39;99999999999999999999&#39; names nothing"),
+        ({"channel": "account:99999999999999999999"}, "channel &#39;99999999999999999999&#39;"),
+    ):
+        page = client.get("/", params=params)
+        assert page.status_code == 422, params
+        assert says in page.text, params
 
 
 def test_load_more_pages_through_with_a_cursor(

@@ -21,6 +21,20 @@ MAX_LIMIT = 200
 MAX_ROW_ID = 2**63 - 1
 
 
+def parse_row_id(raw: str, field: str) -> int:
+    """An id typed or picked in a form or a query string. An id past 64 bits names nothing
+    either database could even look up: refused here, by field, instead of failing there."""
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValidationFailed(f"{field} must be a number, not {raw!r}", field=field) from None
+    if value < 1:
+        raise ValidationFailed(f"{field} must be a positive number", field=field)
+    if value > MAX_ROW_ID:
+        raise ValidationFailed(f"{field} {raw!r} names nothing in the list", field=field)
+    return value
+
+
 @dataclass(frozen=True)
 class Page(Generic[T]):
     items: list[T]

@@ -10,6 +10,7 @@ from dataclasses import dataclass, fields
 from urllib.parse import parse_qsl, urlencode
 
 from socialdesk.common.errors import ValidationFailed
+from socialdesk.common.pagination import parse_row_id
 from socialdesk.conversations.models import Priority, Status
 from socialdesk.conversations.service import (
     AWAITING,
@@ -51,7 +52,7 @@ class InboxQuery:
         if self.channel.startswith("kind:"):
             channel = self.channel.removeprefix("kind:") or None
         elif self.channel.startswith("account:"):
-            brand_account_id = _positive(self.channel.removeprefix("account:"), "channel")
+            brand_account_id = parse_row_id(self.channel.removeprefix("account:"), "channel")
         elif self.channel:
             raise ValidationFailed(
                 f"channel must be a channel or an account, not {self.channel!r}", field="channel"
@@ -61,7 +62,7 @@ class InboxQuery:
             brand_account_id=brand_account_id,
             channel=channel,
             assignee=AssigneeFilter(self.assignee),
-            team_id=_positive(self.team, "team") if self.team else None,
+            team_id=parse_row_id(self.team, "team") if self.team else None,
             tag=self.tag or None,
             query=self.q or None,
             intent=self.intent or None,
@@ -101,16 +102,6 @@ class InboxQuery:
 
 # The filters' names, as the address bar and a saved view's filters spell them.
 FIELDS: tuple[str, ...] = tuple(f.name for f in fields(InboxQuery))
-
-
-def _positive(raw: str, field: str) -> int:
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ValidationFailed(f"{field} must be a number, not {raw!r}", field=field) from None
-    if value < 1:
-        raise ValidationFailed(f"{field} must be a positive number", field=field)
-    return value
 
 
 def parse(params: Mapping[str, str]) -> InboxQuery:

@@ -17,7 +17,7 @@ from starlette.datastructures import FormData
 
 from socialdesk.common import clock
 from socialdesk.common.errors import DomainError, NotAuthenticated, ValidationFailed
-from socialdesk.common.pagination import MAX_ROW_ID
+from socialdesk.common.pagination import MAX_ROW_ID, parse_row_id
 from socialdesk.conversations.models import Priority, Status
 from socialdesk.outbound.service import NeedsConfirmation
 from socialdesk.web.render import UNPROCESSABLE
@@ -42,17 +42,7 @@ def text(form: Mapping[str, object], name: str, *, default: str = "") -> str:
 def optional_id(form: Mapping[str, object], name: str) -> int | None:
     """An id from a select: empty means none."""
     raw = text(form, name)
-    if not raw:
-        return None
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ValidationFailed(f"{name} must be a number, not {raw!r}", field=name) from None
-    if value < 1:
-        raise ValidationFailed(f"{name} must be a positive number", field=name)
-    if value > MAX_ROW_ID:  # the databases cannot even look such an id up
-        raise ValidationFailed(f"{name} {raw!r} names nothing in the list", field=name)
-    return value
+    return parse_row_id(raw, name) if raw else None
 
 
 def triage_label(form: Mapping[str, object]) -> tuple[str, str]:
