@@ -421,7 +421,7 @@ def create_reply(
 def create_note(
     body: NoteCreate, conversation: ConversationDep, db: DB, actor: NoteTaker
 ) -> MessageCreated:
-    note = conversations_service.add_note(
+    note, mentioned = conversations_service.note_with_mentions(
         db, conversation=conversation, author=actor.member, text=body.text
     )
     kept = _keep_promises(
@@ -431,9 +431,6 @@ def create_note(
         author=actor.member,
         text=body.text,
         choices=body.promises,
-    )
-    mentioned = conversations_service.mentioned_in(
-        db, organization_id=conversation.organization_id, text=note.text
     )
     return _message_created(db, note, kept, mentioned)
 

@@ -275,9 +275,8 @@ def remove_tag(
 
 # -- notes --------------------------------------------------------------------------------
 
-# The notification a colleague gets when a note mentions them, and how much of the note it quotes.
+# The notification a colleague gets when a note mentions them.
 NOTE_MENTION = "note.mentioned"
-NOTE_EXCERPT = 300
 # As the API's own limit on a message's text (conversations.schemas.MAX_TEXT).
 MAX_NOTE = 20_000
 
@@ -310,6 +309,10 @@ class Mentioned:
     member_ids: list[int] = field(default_factory=list)
     team_ids: list[int] = field(default_factory=list)
 
+    @classmethod
+    def of(cls, found: list[mentions.Mention]) -> Mentioned:
+        return cls(mentions.member_ids(found), mentions.team_ids(found))
+
 
 def mentioned_in(session: Session, *, organization_id: int, text: str) -> Mentioned:
     """The active colleagues and the teams ``text`` mentions ("@Ana Lopez", "@Billing")."""
@@ -320,7 +323,7 @@ def mentioned_in(session: Session, *, organization_id: int, text: str) -> Mentio
         colleagues(session, organization_id=organization_id),
         mentionable_teams(session, organization_id=organization_id),
     )
-    return Mentioned(mentions.member_ids(found), mentions.team_ids(found))
+    return Mentioned.of(found)
 
 
 def told_of(session: Session, mentioned: Mentioned, *, author_id: int) -> list[int]:
@@ -348,6 +351,13 @@ def add_note(session: Session, *, conversation: Conversation, author: Member, te
     """An internal note: visible to the team, never sent to any channel. Colleagues and teams
     it mentions ("@Ana, can you check?", "@Billing") are notified, in the desk and by email as
     each chooses; the trail keeps who was mentioned."""
+    return note_with_mentions(session, conversation=conversation, author=author, text=text)[0]
+
+
+def note_with_mentions(
+    session: Session, *, conversation: Conversation, author: Member, text: str
+) -> tuple[Message, Mentioned]:
+    """``add_note``, also answering whom the note mentions."""
     body = text.strip()
     if not body:
         raise ValidationFailed("a note must not be empty", field="text")
@@ -382,7 +392,7 @@ def add_note(session: Session, *, conversation: Conversation, author: Member, te
         member_ids=told_of(session, mentioned, author_id=author.id),
         kind=NOTE_MENTION,
         title=f"{author.name} mentioned you in a note",
-        body=body if len(body) <= NOTE_EXCERPT else body[: NOTE_EXCERPT - 1] + "…",
+        body=notifications_service.excerpt(body),
         conversation_id=conversation.id,
         link=f"/conversations/{conversation.id}#message-{note.id}",
         data={"message_id": note.id},
@@ -397,7 +407,7 @@ def add_note(session: Session, *, conversation: Conversation, author: Member, te
             visibility=note.visibility,
         ),
     )
-    return note
+    return note, mentioned
 
 
 # -- reading ------------------------------------------------------------------------------

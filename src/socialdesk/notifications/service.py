@@ -101,6 +101,15 @@ def notify(
     return created
 
 
+# How much of a message a notification's body quotes.
+EXCERPT = 300
+
+
+def excerpt(text: str, limit: int = EXCERPT) -> str:
+    """``text`` as a notification's body quotes it: whole, or cut with an ellipsis."""
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
 def admin_ids(session: Session, *, organization_id: int) -> list[int]:
     return list(
         session.scalars(

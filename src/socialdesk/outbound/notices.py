@@ -24,16 +24,11 @@ APPROVER_ROLES = tuple(
         role.value for role, granted in ROLE_PERMISSIONS.items() if Permission.APPROVE in granted
     )
 )
-_EXCERPT = 300
 
 
 def _customer(session: Session, conversation: Conversation) -> str:
     contact = session.get(Contact, conversation.contact_id) if conversation.contact_id else None
     return contact.name if contact is not None and contact.name else "a customer"
-
-
-def _excerpt(text: str) -> str:
-    return text if len(text) <= _EXCERPT else text[: _EXCERPT - 1].rstrip() + "…"
 
 
 def _link(conversation: Conversation) -> str:
@@ -59,7 +54,8 @@ def reply_failed(session: Session, *, message: Message) -> None:
     if conversation is None:
         return
     title = f"A reply to {_customer(session, conversation)} was not sent"
-    body = f"{message.delivery_error or 'no reason given'}\n\n“{_excerpt(message.text)}”"
+    quoted = notifications_service.excerpt(message.text)
+    body = f"{message.delivery_error or 'no reason given'}\n\n“{quoted}”"
 
     def tell(member_ids: list[int]) -> bool:
         return bool(
@@ -105,7 +101,9 @@ def approval_requested(session: Session, *, approval: Approval, message: Message
             f"{author.name if author else 'A colleague'}'s reply to "
             f"{_customer(session, conversation)} waits for approval"
         ),
-        body=f"{reasons}\n\n“{_excerpt(message.text)}”" if reasons else _excerpt(message.text),
+        body=f"{reasons}\n\n“{notifications_service.excerpt(message.text)}”"
+        if reasons
+        else notifications_service.excerpt(message.text),
         conversation_id=conversation.id,
         link="/approvals",
         data={"approval_id": approval.id, "message_id": message.id},
@@ -129,7 +127,7 @@ def approval_decided(
         member_ids=[approval.requested_by_id],
         kind=APPROVAL_DECIDED,
         title=f"Your reply to {_customer(session, conversation)} was {what}",
-        body=f"{comment}\n\n“{_excerpt(message.text)}”",
+        body=f"{comment}\n\n“{notifications_service.excerpt(message.text)}”",
         conversation_id=conversation.id,
         link=_link(conversation),
         data={"approval_id": approval.id, "message_id": message.id, "status": approval.status},

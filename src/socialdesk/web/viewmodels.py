@@ -394,15 +394,23 @@ def _approval_decided(data: dict[str, Any], verb: str) -> str:
     return f"{verb} the held reply{edited}{comment}"
 
 
+def mention_names(
+    directory: Directory, mentioned: conversations_service.Mentioned, *, but: int | None = None
+) -> list[str]:
+    """The colleagues (all but ``but``) and teams a note mentions, as the desk names them."""
+    names = [directory.member_name(m) for m in mentioned.member_ids if m != but]
+    return names + [f"the team {directory.team_name(t)}" for t in mentioned.team_ids]
+
+
 def _note_added(data: dict[str, Any], directory: Directory) -> str:
-    mentioned = [directory.member_name(m) for m in data.get("mentioned", [])]
-    mentioned += [f"the team {directory.team_name(t)}" for t in data.get("mentioned_teams", [])]
-    if not mentioned:
-        return "added an internal note"
-    names = (
-        ", ".join(mentioned[:-1]) + " and " + mentioned[-1] if len(mentioned) > 1 else mentioned[0]
+    mentioned = conversations_service.Mentioned(
+        data.get("mentioned", []), data.get("mentioned_teams", [])
     )
-    return f"added an internal note mentioning {names}"
+    names = mention_names(directory, mentioned)
+    if not names:
+        return "added an internal note"
+    listed = ", ".join(names[:-1]) + " and " + names[-1] if len(names) > 1 else names[0]
+    return f"added an internal note mentioning {listed}"
 
 
 def _merged(data: dict[str, Any], _directory: Directory) -> str:

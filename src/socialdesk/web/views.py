@@ -36,7 +36,7 @@ from socialdesk.common.errors import DomainError, NotAuthenticated, NotFound, Va
 from socialdesk.config import get_settings
 from socialdesk.contacts import service as contacts_service
 from socialdesk.conversations import batch as batch_service
-from socialdesk.conversations import inbox_query, presence
+from socialdesk.conversations import inbox_query, mentions, presence
 from socialdesk.conversations import service as conversations_service
 from socialdesk.conversations.models import Conversation, Message, Priority, Status
 from socialdesk.conversations.service import AssigneeFilter
@@ -738,12 +738,12 @@ def note_mentions(
     """While a note is typed: the colleagues and teams it mentions, who will be told."""
     conversation = _conversation(db, actor, conversation_id)
     text = forms.text(form, "text")[: conversations_service.MAX_NOTE]  # as a note may hold
-    mentioned = conversations_service.mentioned_in(
-        db, organization_id=conversation.organization_id, text=text
+    directory = vm.Directory.load(db, organization_id=conversation.organization_id)
+    # The directory holds the people and teams a note can mention: read once, for both.
+    mentioned = conversations_service.Mentioned.of(
+        mentions.find(text, directory.colleagues, directory.mention_teams)
     )
-    directory = vm.Directory.load(db, organization_id=actor.organization_id)
-    names = [directory.member_name(m) for m in mentioned.member_ids if m != actor.member.id]
-    names += [f"the team {directory.team_name(t)}" for t in mentioned.team_ids]
+    names = vm.mention_names(directory, mentioned, but=actor.member.id)
     told = conversations_service.told_of(db, mentioned, author_id=actor.member.id)
     return render(
         request,
