@@ -1,7 +1,8 @@
 """The inbox's filters as one value: read from a query string (the address bar's, a saved
 view's), validated with the field named in every error, written back in one canonical form,
-and turned into the service's ``InboxFilter``. The web inbox, saved views and their API read
-the same query through here, so a view saved in the desk opens the same way everywhere."""
+turned into the service's ``InboxFilter``, and read a page at a time (``page``). The web
+inbox, saved views and their API read the same query through here, so a view saved in the
+desk opens the same way everywhere."""
 
 from __future__ import annotations
 
@@ -9,15 +10,18 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from urllib.parse import parse_qsl, urlencode
 
+from sqlalchemy.orm import Session
+
 from socialdesk.common.errors import ValidationFailed
-from socialdesk.common.pagination import parse_row_id
-from socialdesk.conversations.models import Priority, Status
+from socialdesk.common.pagination import Page, parse_row_id
+from socialdesk.conversations.models import Conversation, Priority, Status
 from socialdesk.conversations.service import (
     AWAITING,
     STATUS_ALL,
     AssigneeFilter,
     InboxFilter,
     Sort,
+    list_inbox_sorted,
 )
 
 STATUS_CHOICES: tuple[str, ...] = (*(s.value for s in Status), STATUS_ALL)
@@ -150,3 +154,24 @@ def parse_string(raw: str) -> InboxQuery:
     """Read the inbox filters from a query string as the address bar shows it
     (``"status=all&complaint=1"``, with or without the leading ``?``)."""
     return parse(dict(parse_qsl(raw.strip().removeprefix("?"))))
+
+
+def page(
+    session: Session,
+    query: InboxQuery,
+    *,
+    organization_id: int,
+    me_id: int,
+    cursor: str | None = None,
+    limit: int = 50,
+) -> Page[Conversation]:
+    """The conversations ``query`` shows, in its order: the web inbox's and a saved view's."""
+    return list_inbox_sorted(
+        session,
+        sort=Sort(query.sort),
+        organization_id=organization_id,
+        me_id=me_id,
+        flt=query.to_filter(),
+        cursor=cursor,
+        limit=limit,
+    )

@@ -17,7 +17,6 @@ from socialdesk.common.deps import DB, Reader
 from socialdesk.common.errors import ValidationFailed
 from socialdesk.common.schemas import Cursor, Limit, RowId, api_token_scheme, error_responses
 from socialdesk.conversations import inbox_query
-from socialdesk.conversations import service as conversations_service
 from socialdesk.conversations.api import conversation_reads
 from socialdesk.conversations.schemas import ConversationPage
 from socialdesk.saved_views import service
@@ -114,13 +113,11 @@ def update_view(view: ViewDep, body: SavedViewUpdate, db: DB, actor: Reader) -> 
 def view_conversations(
     view: ViewDep, db: DB, actor: Reader, cursor: Cursor = None, limit: Limit = 50
 ) -> ConversationPage:
-    query = service.filters_of(view)
-    page = conversations_service.list_inbox_sorted(
+    page = inbox_query.page(
         db,
-        sort=conversations_service.Sort(query.sort),
+        service.filters_of(view),
         organization_id=actor.organization_id,
         me_id=actor.member.id,
-        flt=query.to_filter(),
         cursor=cursor,
         limit=limit,
     )

@@ -53,14 +53,22 @@ def _canonical(query: str) -> str:
     return inbox_query.parse_string(query).query_string()
 
 
+def _called(views: list[SavedView], name: str) -> SavedView | None:
+    """The view among ``views`` with that name: names are told apart by more than case and
+    spacing."""
+    folded = " ".join(name.split()).lower()
+    return next((v for v in views if v.name.lower() == folded), None)
+
+
+def _name_taken(name: str, *, shared: bool) -> Conflict:
+    where = "the team's views" if shared else "your views"
+    return Conflict(f"{where} already have one called {name!r}", field="name")
+
+
 def named(session: Session, *, member: Member, name: str, shared: bool) -> SavedView | None:
     """The view of that name in the member's own list (or, ``shared``, the team's), if any."""
-    folded = " ".join(name.split()).lower()
     owner = None if shared else member.id
-    return next(
-        (v for v in _list_of(session, member.organization_id, owner) if v.name.lower() == folded),
-        None,
-    )
+    return _called(_list_of(session, member.organization_id, owner), name)
 
 
 def create(
@@ -76,9 +84,8 @@ def create(
         raise PermissionDenied("only admins may share a view with the whole team")
     owner = None if shared else member.id
     mine = _list_of(session, member.organization_id, owner)
-    if any(v.name.lower() == name.lower() for v in mine):
-        where = "the team's views" if shared else "your views"
-        raise Conflict(f"{where} already have one called {name!r}", field="name")
+    if _called(mine, name) is not None:
+        raise _name_taken(name, shared=shared)
     if len(mine) >= MAX_VIEWS:
         raise ValidationFailed(
             f"{MAX_VIEWS} views is the most a list keeps; delete one first", field="name"
@@ -109,10 +116,10 @@ def update(
     view = _editable(session, member=member, view_id=view_id, verb="change")
     if name is not None:
         name = _name(name)
-        taken = named(session, member=member, name=name, shared=view.member_id is None)
+        shared = view.member_id is None
+        taken = named(session, member=member, name=name, shared=shared)
         if taken is not None and taken.id != view.id:
-            where = "the team's views" if view.member_id is None else "your views"
-            raise Conflict(f"{where} already have one called {name!r}", field="name")
+            raise _name_taken(name, shared=shared)
         view.name = name
     if query is not None:
         view.query = _canonical(query)

@@ -28,8 +28,9 @@ def save_view(request: Request, actor: Reader, form: forms.PostedForm, db: DB) -
 
     def save() -> None:
         # "Replace its filters", offered when the name is taken: the view keeps its name.
-        same = service.named(db, member=actor.member, name=name, shared=shared)
-        if same is not None and forms.text(form, "replace") == "1":
+        replace = forms.text(form, "replace") == "1"
+        same = service.named(db, member=actor.member, name=name, shared=shared) if replace else None
+        if same is not None:
             view = service.update(db, member=actor.member, view_id=same.id, query=raw)
         else:
             view = service.create(db, member=actor.member, name=name, query=raw, shared=shared)

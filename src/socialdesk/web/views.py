@@ -220,12 +220,11 @@ def inbox_context(
     db: Session, actor: Actor, query: inbox_query.InboxQuery, cursor: str | None = None
 ) -> dict[str, Any]:
     flt = query.to_filter()
-    page = conversations_service.list_inbox_sorted(
+    page = inbox_query.page(
         db,
-        sort=conversations_service.Sort(query.sort),
+        query,
         organization_id=actor.organization_id,
         me_id=actor.member.id,
-        flt=flt,
         cursor=cursor,
         limit=PAGE_SIZE,
     )
