@@ -19,7 +19,7 @@ import re
 from dataclasses import dataclass
 
 from sqlalchemy import ColumnElement, func, or_, select
-from sqlalchemy.orm import InstrumentedAttribute, Session
+from sqlalchemy.orm import Session
 
 from socialdesk.contacts.models import Contact, ContactIdentity, ContactMerge
 from socialdesk.db.session import folded_words
@@ -57,19 +57,14 @@ def comparable_name(name: str) -> str | None:
     return None if joined in PLACEHOLDER_NAMES else joined
 
 
-def _folded(session: Session, column: InstrumentedAttribute[str]) -> ColumnElement[str]:
-    """``column`` case-folded with its spaces collapsed, in the database: SQLite through the
-    function the app's connections register (its ``lower()`` folds ASCII only), PostgreSQL
-    with its own Unicode ``lower()``."""
+def _named_like(session: Session, name: str) -> ColumnElement[bool]:
+    """A customer's name equal to ``name`` apart from case and spacing, in the database:
+    SQLite through the function the app's connections register (its ``lower()`` folds ASCII
+    only), PostgreSQL with its own Unicode ``lower()``."""
     if session.get_bind().dialect.name == "sqlite":
-        return func.sd_fold(column)
-    return func.lower(func.regexp_replace(func.btrim(column), r"\s+", " ", "g"))
-
-
-def _fold_like_db(session: Session, name: str) -> str:
-    if session.get_bind().dialect.name == "sqlite":
-        return folded_words(name) or ""
-    return " ".join(name.lower().split())
+        return func.sd_fold(Contact.name) == folded_words(name)
+    folded = func.lower(func.regexp_replace(func.btrim(Contact.name), r"\s+", " ", "g"))
+    return folded == " ".join(name.lower().split())
 
 
 def suggestions(
@@ -120,7 +115,7 @@ def suggestions(
                 Contact.organization_id == organization_id,
                 Contact.id != contact.id,
                 Contact.merged_into_id.is_(None),
-                _folded(session, Contact.name) == _fold_like_db(session, contact.name),
+                _named_like(session, contact.name),
             )
             .order_by(Contact.id.desc())
             .limit(LIMIT * 4)
