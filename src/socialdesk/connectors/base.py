@@ -237,6 +237,62 @@ class CredentialCheck(Protocol):
 
 
 @dataclass(frozen=True, slots=True)
+class PollLimits:
+    """What a network allows in a poll: how many choices, how long each may be, and the
+    shortest and longest time it may stay open."""
+
+    max_options: int
+    max_option_length: int
+    min_seconds: int
+    max_seconds: int
+    # The longest question, counted as the channel counts a post (None: the channel's limit).
+    max_question_length: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PollRequest:
+    """A public poll to post from a brand account: a question and its choices."""
+
+    idempotency_key: str  # stable per poll: a retry sends the same key
+    question: str
+    options: tuple[str, ...]
+    seconds: int  # how long it stays open
+    multiple: bool = False  # voters may choose several
+
+
+@dataclass(frozen=True, slots=True)
+class PollTally:
+    """A poll as the network shows it now."""
+
+    post_id: str  # the post that carries the poll; replies to it thread under this id
+    poll_id: str  # the network's own id of the poll, for reading its counts
+    closes_at: datetime | None
+    closed: bool
+    votes: tuple[int | None, ...]  # per choice, in the request's order; None: hidden
+    votes_count: int | None
+    voters_count: int | None  # people who voted (a multiple-choice vote counts once)
+    url: str | None = None
+    raw: JSON = field(default_factory=dict)
+
+
+@runtime_checkable
+class PollPublisher(Protocol):
+    """Optional: connectors that post a public poll and read its counts back."""
+
+    def poll_limits(self, account: AccountContext) -> PollLimits:
+        """This account's limits (a Mastodon instance sets its own)."""
+        ...
+
+    def publish_poll(self, account: AccountContext, request: PollRequest) -> PollTally:
+        """Post the poll. Raises :class:`SendError` or :class:`AuthError`, as ``send`` does."""
+        ...
+
+    def read_poll(self, account: AccountContext, poll_id: str) -> PollTally:
+        """The poll's counts now. Raises :class:`ConnectorError` when they cannot be read."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
 class Patience:
     """How long a caller can wait for one call to a network: how many attempts, the longest
     pause slept before a retry, and the timeout in seconds of connecting and of each read

@@ -1,4 +1,5 @@
-"""The Mastodon connector: mentions and direct messages in, replies out, on any instance."""
+"""The Mastodon connector: mentions and direct messages in, replies out, and public polls, on any
+instance."""
 
 from __future__ import annotations
 
@@ -20,7 +21,10 @@ from socialdesk.connectors.base import (
     InboundMessage,
     LengthCounting,
     OutboundRequest,
+    PollLimits,
+    PollRequest,
     PollResult,
+    PollTally,
     RawEvent,
     SendResult,
     config_problem,
@@ -34,6 +38,7 @@ from socialdesk.connectors.mastodon.parse import (
     parse_event,
 )
 from socialdesk.connectors.mastodon.poll import poll_mentions
+from socialdesk.connectors.mastodon.polls import poll_limits_from, post_poll, read_poll
 from socialdesk.connectors.mastodon.send import (
     DEFAULT_MAX_CHARACTERS,
     InstanceLimits,
@@ -126,6 +131,34 @@ class MastodonConnector:
         """The capabilities with this account's instance limit in place of the default."""
         limits = self.instance_limits(account)
         return dataclasses.replace(self.capabilities, max_length=limits.max_characters)
+
+    def poll_limits(self, account: AccountContext) -> PollLimits:
+        """The instance's poll limits, from the same cached instance document as its post
+        length: no call of its own."""
+        return poll_limits_from(self.instance_limits(account))
+
+    def publish_poll(self, account: AccountContext, request: PollRequest) -> PollTally:
+        """Post a public poll. It counts against the same posting rate as replies, so it uses
+        their bucket."""
+        config = MastodonAccount.from_context(account)
+        return post_poll(
+            self._client,
+            account=config,
+            request=request,
+            limits=lambda: self.poll_limits(account),
+            bucket=f"{account.brand_account_id}:POST /api/v1/statuses",
+        )
+
+    def read_poll(self, account: AccountContext, poll_id: str) -> PollTally:
+        """The poll's counts now; ``post_id`` is empty (the poll object does not name its
+        status)."""
+        config = MastodonAccount.from_context(account)
+        return read_poll(
+            self._client,
+            account=config,
+            poll_id=poll_id,
+            bucket=f"{account.brand_account_id}:api",
+        )
 
     def verify_credentials(self, account: AccountContext) -> Identity:
         """The brand account as the instance knows it; raises AuthError when the token is

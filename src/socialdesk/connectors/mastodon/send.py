@@ -1,4 +1,4 @@
-"""Posting a reply on Mastodon: ``POST /api/v1/statuses``.
+"""Posting a reply on Mastodon: ``POST /api/v1/statuses``; and what the instance allows.
 
 https://docs.joinmastodon.org/methods/statuses/#create
 """
@@ -28,14 +28,34 @@ from socialdesk.connectors.mastodon.parse import parse_time
 
 DEFAULT_MAX_CHARACTERS = 500
 DEFAULT_CHARACTERS_PER_URL = 23
+# Mastodon's built-in poll limits (PollOptionsValidator, PollExpirationValidator), used where
+# the instance does not state its own.
+DEFAULT_POLL_MAX_OPTIONS = 4
+DEFAULT_POLL_MAX_CHARACTERS_PER_OPTION = 50
+DEFAULT_POLL_MIN_EXPIRATION = 300  # five minutes
+DEFAULT_POLL_MAX_EXPIRATION = 2_629_746  # a month (an average Gregorian one, in seconds)
+
+
+@dataclass(frozen=True, slots=True)
+class InstancePollLimits:
+    """The instance's poll limits (``configuration.polls`` of ``/api/v2/instance``), under
+    Mastodon's names: choices per poll, characters per choice, and the shortest and longest
+    time in seconds a poll may stay open."""
+
+    max_options: int = DEFAULT_POLL_MAX_OPTIONS
+    max_characters_per_option: int = DEFAULT_POLL_MAX_CHARACTERS_PER_OPTION
+    min_expiration: int = DEFAULT_POLL_MIN_EXPIRATION
+    max_expiration: int = DEFAULT_POLL_MAX_EXPIRATION
 
 
 @dataclass(frozen=True, slots=True)
 class InstanceLimits:
-    """The instance's own post limits (``configuration.statuses`` of ``/api/v2/instance``)."""
+    """The instance's own post limits (``configuration.statuses`` of ``/api/v2/instance``) and
+    poll limits (``configuration.polls``), read together so one cached document answers both."""
 
     max_characters: int = DEFAULT_MAX_CHARACTERS
     characters_per_url: int = DEFAULT_CHARACTERS_PER_URL
+    polls: InstancePollLimits = InstancePollLimits()
 
 
 def limits_from_instance(document: Any) -> InstanceLimits:
@@ -43,12 +63,37 @@ def limits_from_instance(document: Any) -> InstanceLimits:
     forks such as Pleroma and glitch-soc publish). Anything missing keeps Mastodon's default."""
     if not isinstance(document, dict):
         return InstanceLimits()
-    statuses = (document.get("configuration") or {}).get("statuses") or {}
+    configuration = _section(document, "configuration")
+    statuses = _section(configuration, "statuses")
     max_chars = statuses.get("max_characters") or document.get("max_toot_chars")
     per_url = statuses.get("characters_reserved_per_url")
     return InstanceLimits(
         max_characters=_positive(max_chars, DEFAULT_MAX_CHARACTERS),
         characters_per_url=_positive(per_url, DEFAULT_CHARACTERS_PER_URL),
+        polls=_poll_limits(_section(configuration, "polls"), _section(document, "poll_limits")),
+    )
+
+
+def _poll_limits(polls: dict[str, Any], fork: dict[str, Any]) -> InstancePollLimits:
+    # ``fork`` is the ``poll_limits`` object Pleroma and Akkoma publish in /api/v1/instance
+    # instead of ``configuration.polls``; its ``min_expiration`` of 0 is no limit at all, which
+    # _positive reads as Mastodon's default: a little stricter than the server, never looser.
+    return InstancePollLimits(
+        max_options=_positive(
+            polls.get("max_options") or fork.get("max_options"), DEFAULT_POLL_MAX_OPTIONS
+        ),
+        max_characters_per_option=_positive(
+            polls.get("max_characters_per_option") or fork.get("max_option_chars"),
+            DEFAULT_POLL_MAX_CHARACTERS_PER_OPTION,
+        ),
+        min_expiration=_positive(
+            polls.get("min_expiration") or fork.get("min_expiration"),
+            DEFAULT_POLL_MIN_EXPIRATION,
+        ),
+        max_expiration=_positive(
+            polls.get("max_expiration") or fork.get("max_expiration"),
+            DEFAULT_POLL_MAX_EXPIRATION,
+        ),
     )
 
 
@@ -191,6 +236,12 @@ def send_status(
             "rate_limit_reset": limit.reset_at.isoformat() if limit.reset_at else None,
         },
     )
+
+
+def _section(document: dict[str, Any], key: str) -> dict[str, Any]:
+    # A part of the instance document, or nothing when a server sends something else there.
+    found = document.get(key)
+    return found if isinstance(found, dict) else {}
 
 
 def _positive(value: object, default: int) -> int:
