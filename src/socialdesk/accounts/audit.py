@@ -48,6 +48,8 @@ ACTIONS = (
     "export",
     "policy_changed",
     "approval_decided",
+    "poll_created",
+    "poll_decided",
     "settings_changed",
     "contact_merged",
     "contact_unmerged",

@@ -13,6 +13,7 @@ from socialdesk.followups import models as followups_models
 from socialdesk.jobs import models as jobs_models
 from socialdesk.notifications import models as notifications_models
 from socialdesk.policy import models as policy_models
+from socialdesk.polls import models as polls_models
 from socialdesk.ratelimit import models as ratelimit_models
 from socialdesk.routing import models as routing_models
 from socialdesk.saved_replies import models as saved_replies_models
@@ -35,6 +36,7 @@ __all__ = [
     "jobs_models",
     "notifications_models",
     "policy_models",
+    "polls_models",
     "ratelimit_models",
     "routing_models",
     "saved_replies_models",

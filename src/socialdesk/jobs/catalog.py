@@ -15,6 +15,7 @@ from socialdesk.events import jobs as events_jobs
 from socialdesk.followups import jobs as followups_jobs
 from socialdesk.notifications import jobs as notifications_jobs
 from socialdesk.outbound import service as outbound_service
+from socialdesk.polls import service as polls_service
 from socialdesk.ratelimit import jobs as ratelimit_jobs
 from socialdesk.routing import jobs as routing_jobs
 from socialdesk.sla import jobs as sla_jobs
@@ -32,6 +33,7 @@ __all__ = [
     "followups_jobs",
     "notifications_jobs",
     "outbound_service",
+    "polls_service",
     "ratelimit_jobs",
     "routing_jobs",
     "sla_jobs",

@@ -67,6 +67,12 @@ TOPICS: tuple[Topic, ...] = (
         ("reply.", "approval."),
     ),
     Topic(
+        "polls",
+        "Polls",
+        "a poll you asked was approved or refused, could not be posted, or closed with its result",
+        ("poll.",),
+    ),
+    Topic(
         "automation",
         "Automation rules",
         "a rule notifies you about a conversation",

@@ -185,7 +185,7 @@ def record_decision_of(
     )
 
 
-def _keep_decision(
+def keep_decision(
     session: Session,
     *,
     account: BrandAccount,
@@ -273,7 +273,7 @@ def queue_reply(
     checked = check(session, account, compose(body, signature), visibility)
     decision = checked.outcome.decision
     if decision is Decision.BLOCK or (decision is Decision.WARN and not confirmed):
-        _keep_decision(
+        keep_decision(
             session,
             account=account,
             checked=checked,
@@ -308,7 +308,7 @@ def queue_reply(
     )
     session.add(message)
     session.flush()
-    _keep_decision(
+    keep_decision(
         session,
         account=account,
         checked=checked,
@@ -499,7 +499,7 @@ def _claim(session: Session, message_id: int) -> _Claimed | None:
     visibility = Visibility(message.visibility)
     full_text = compose(message.text, message.signature)
     checked = check(session, account, full_text, visibility)
-    _keep_decision(
+    keep_decision(
         session,
         account=account,
         checked=checked,
