@@ -32,6 +32,7 @@ from socialdesk.followups import api as followups_api
 from socialdesk.jobs import catalog  # noqa: F401 - registers jobs and listeners
 from socialdesk.notifications import api as notifications_api
 from socialdesk.policy import api as policy_api
+from socialdesk.polls import api as polls_api
 from socialdesk.routing import api as routing_api
 from socialdesk.saved_replies import api as saved_replies_api
 from socialdesk.saved_views import api as saved_views_api
@@ -186,6 +187,7 @@ def create_app() -> FastAPI:
         topics_api,
         saved_replies_api,
         saved_views_api,
+        polls_api,
     ):
         app.include_router(module.router, prefix="/api")
     app.include_router(events_api.router)

@@ -16,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from tests.api.conftest import Desk, Org, bearer
 from tests.factories import contacts as contact_factory
+from tests.factories import polls as poll_factory
 from tests.factories.conversations import inbound, ingest
 
 from socialdesk.accounts.models import Member
@@ -162,6 +163,9 @@ def _desk_objects(
     view = saved_views_service.create(
         session, member=org.owner, name="Shared", query="status=all", shared=True
     )
+    poll = poll_factory.held(
+        session, session.get_one(BrandAccount, org.brand_account_id), org.agent
+    )
     merge_id, _kept = contact_factory.merged_pair(
         session, session.get_one(BrandAccount, org.brand_account_id), "scoping"
     )
@@ -169,6 +173,7 @@ def _desk_objects(
     return {
         "merge_id": merge_id,
         "view_id": view.id,
+        "poll_id": poll.id,
         "reply_id": saved_reply.id,
         "alert_id": alert.id,
         "escalation_id": escalation.id,

@@ -30,7 +30,7 @@ from socialdesk.schedules import service as schedules_service
 from socialdesk.sla import service as sla_service
 from socialdesk.sla import tracking
 from socialdesk.sla.schemas import SlaPolicyCreate
-from tests.factories import accounts, channels, contacts
+from tests.factories import accounts, channels, contacts, polls
 from tests.factories.conversations import inbound, ingest
 
 STARTER = "brand-safety"
@@ -171,6 +171,7 @@ def build_world(session: Session, *, name: str) -> World:
     view = saved_views_service.create(
         session, member=owner, name=f"shared view {name}", query="status=all", shared=True
     )
+    poll = polls.held(session, account, target)
     world = World(
         org=org,
         logins=logins,
@@ -201,6 +202,7 @@ def build_world(session: Session, *, name: str) -> World:
         "reply_id": saved_reply.id,
         "merge_id": merge_id,
         "view_id": view.id,
+        "poll_id": poll.id,
     }
     session.commit()
     return world

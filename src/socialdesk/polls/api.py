@@ -1,0 +1,134 @@
+"""REST API of public polls (mounted under /api).
+
+Any member reads the organization's polls; those who may reply ask them, from an account they
+may act for; approvers let held ones out or refuse them. Refusals by the code of conduct
+answer as a reply's do: a 422 with the rules, or a 409 with warnings to confirm.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, status
+
+from socialdesk.accounts.permissions import Permission
+from socialdesk.common.deps import DB, Actor, Reader, Replier, require
+from socialdesk.common.schemas import (
+    CheckReason,
+    Cursor,
+    Limit,
+    RowId,
+    api_token_scheme,
+    error_responses,
+)
+from socialdesk.polls import service
+from socialdesk.polls.models import Poll
+from socialdesk.polls.results import choices
+from socialdesk.polls.schemas import ChoiceRead, DecisionWrite, PollPage, PollRead, PollWrite
+
+router = APIRouter(
+    tags=["polls"],
+    dependencies=[Depends(api_token_scheme)],
+    responses=error_responses(401, 422),
+)
+
+Approver = Annotated[Actor, Depends(require(Permission.APPROVE))]
+
+
+def read(poll: Poll) -> PollRead:
+    return PollRead(
+        id=poll.id,
+        brand_account_id=poll.brand_account_id,
+        question=poll.question,
+        choices=[
+            ChoiceRead(title=c.title, votes=c.votes, share=c.share, leading=c.leading)
+            for c in choices(poll)
+        ],
+        seconds=poll.seconds,
+        multiple=poll.multiple,
+        state=poll.state,
+        error=poll.error,
+        reasons=[CheckReason.model_validate(r) for r in poll.reasons],
+        created_by_id=poll.created_by_id,
+        created_at=poll.created_at,
+        decided_by_id=poll.decided_by_id,
+        decided_at=poll.decided_at,
+        decision_comment=poll.decision_comment,
+        url=poll.url,
+        post_id=poll.post_id,
+        posted_at=poll.posted_at,
+        closes_at=poll.closes_at,
+        votes_count=poll.votes_count,
+        voters_count=poll.voters_count,
+        counted_at=poll.counted_at,
+    )
+
+
+def _poll(poll_id: RowId, db: DB, actor: Reader) -> Poll:
+    return service.get(db, member=actor.member, poll_id=poll_id)
+
+
+PollDep = Annotated[Poll, Depends(_poll)]
+
+
+@router.get("/polls", summary="The organization's polls, newest first, with their counts")
+def list_polls(db: DB, actor: Reader, cursor: Cursor = None, limit: Limit = 50) -> PollPage:
+    page = service.page(
+        db, organization_id=actor.member.organization_id, cursor=cursor, limit=limit
+    )
+    return PollPage(items=[read(p) for p in page.items], next_cursor=page.next_cursor)
+
+
+@router.post(
+    "/polls",
+    status_code=status.HTTP_201_CREATED,
+    summary="Ask a public poll from a brand account: queued for posting, or held for an "
+    "approver when a rule says so (422: refused, with the rules; 409: warnings to confirm)",
+    responses=error_responses(403, 409),
+)
+def create_poll(body: PollWrite, db: DB, actor: Replier) -> PollRead:
+    poll = service.create(
+        db,
+        author=actor.member,
+        draft=service.Draft(
+            brand_account_id=body.brand_account_id,
+            question=body.question,
+            options=tuple(body.options),
+            seconds=body.seconds,
+            multiple=body.multiple,
+        ),
+        confirmed=body.confirm,
+    )
+    return read(poll)
+
+
+@router.get("/polls/{poll_id}", summary="One poll and its counts", responses=error_responses(404))
+def get_poll(poll: PollDep) -> PollRead:
+    return read(poll)
+
+
+@router.post(
+    "/polls/{poll_id}/approve",
+    summary="Let a held poll out (not your own; it is checked again first)",
+    responses=error_responses(403, 404, 409),
+)
+def approve_poll(poll: PollDep, body: DecisionWrite, db: DB, actor: Approver) -> PollRead:
+    return read(service.approve(db, poll=poll, approver=actor.member, comment=body.comment))
+
+
+@router.post(
+    "/polls/{poll_id}/reject",
+    summary="Refuse a held poll, saying why: it is never posted",
+    responses=error_responses(403, 404, 409),
+)
+def reject_poll(poll: PollDep, body: DecisionWrite, db: DB, actor: Approver) -> PollRead:
+    return read(service.reject(db, poll=poll, approver=actor.member, comment=body.comment))
+
+
+@router.post(
+    "/polls/{poll_id}/retry",
+    summary="Post a failed poll again (checked again first)",
+    responses=error_responses(403, 404, 409),
+)
+def retry_poll(poll: PollDep, db: DB, actor: Replier) -> PollRead:
+    return read(service.retry(db, poll=poll, actor=actor.member))

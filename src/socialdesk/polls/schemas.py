@@ -1,0 +1,81 @@
+"""API shapes of public polls."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from socialdesk.common.schemas import CheckReason, Number, PageOut, RowId, UTCTimestamp
+
+
+class PollWrite(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    brand_account_id: RowId = Field(
+        description="The account that asks: one whose network takes polls (Mastodon)"
+    )
+    question: str = Field(max_length=5000, examples=["Which opening hours suit you best?"])
+    options: list[str] = Field(
+        min_length=2,
+        max_length=10,
+        description="The choices, in order; the account's network sets how many and how long "
+        "(Mastodon: 4 of 50 characters, unless the instance says otherwise)",
+        examples=[["Early, from 7", "Late, until 22"]],
+    )
+    seconds: Number = Field(
+        default=86400,
+        description="How long it stays open (Mastodon: 300 to 2,629,746 unless the instance "
+        "says otherwise)",
+    )
+    multiple: bool = Field(default=False, description="Voters may choose several")
+    confirm: bool = Field(
+        default=False,
+        description="Post though the code of conduct warns (a 409 lists the warnings first)",
+    )
+
+
+class DecisionWrite(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    comment: str = Field(default="", max_length=1000, description="Why; required to reject a poll")
+
+
+class ChoiceRead(BaseModel):
+    title: str
+    votes: int | None = Field(description="Votes so far; null while the network hides them")
+    share: float | None = Field(description="Of all votes, 0 to 1; null with no votes yet")
+    leading: bool
+
+
+class PollRead(BaseModel):
+    id: int
+    brand_account_id: int
+    question: str
+    choices: list[ChoiceRead]
+    seconds: int
+    multiple: bool
+    state: str = Field(
+        description="held (waits for an approver), queued, sending, open, closed, failed or "
+        "rejected"
+    )
+    error: str | None = Field(
+        description="Why it failed or was rejected; on an open poll, why the latest counts "
+        "could not be read"
+    )
+    reasons: list[CheckReason] = Field(description="The rules that held it for approval")
+    created_by_id: int | None
+    created_at: UTCTimestamp
+    decided_by_id: int | None
+    decided_at: UTCTimestamp | None
+    decision_comment: str | None
+    url: str | None = Field(description="The post on its network, once posted")
+    post_id: str | None
+    posted_at: UTCTimestamp | None
+    closes_at: UTCTimestamp | None
+    votes_count: int | None
+    voters_count: int | None = Field(
+        description="People who voted (once each, even when they chose several)"
+    )
+    counted_at: UTCTimestamp | None = Field(description="When the counts were last read")
+
+
+PollPage = PageOut[PollRead]

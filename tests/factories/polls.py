@@ -1,0 +1,40 @@
+"""Polls stored as they would stand after asking, for tests of the routes that take one."""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import Session
+
+from socialdesk.accounts.models import Member
+from socialdesk.channels.models import BrandAccount
+from socialdesk.common import clock
+from socialdesk.polls.models import Poll, PollState
+
+
+def held(session: Session, account: BrandAccount, author: Member) -> Poll:
+    """A poll waiting for an approver (stored as the service stores one)."""
+    now = clock.now()
+    poll = Poll(
+        organization_id=account.organization_id,
+        brand_account_id=account.id,
+        created_by_id=author.id,
+        question="Which opening hours suit you?",
+        options=["Early", "Late"],
+        seconds=86400,
+        multiple=False,
+        state=PollState.HELD.value,
+        reasons=[
+            {
+                "rule": "prices-need-approval",
+                "explain": "Anything about prices needs approval.",
+                "decision": "approve",
+                "start": None,
+                "end": None,
+            }
+        ],
+        attempts=0,
+        created_at=now,
+        state_changed_at=now,
+    )
+    session.add(poll)
+    session.flush()
+    return poll

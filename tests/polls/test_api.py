@@ -1,0 +1,204 @@
+"""The polls API: agents ask from accounts whose network takes polls; the code of conduct
+refuses, questions or holds as it does a reply; approvers decide; the counts come back with
+each poll; another organization's poll is a 404. On SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session
+
+from socialdesk.accounts.models import Organization
+from socialdesk.common.clock import FrozenClock
+from socialdesk.connectors import registry
+from socialdesk.policy import service as policy_service
+from socialdesk.polls import service as polls
+from tests.conftest import JobRunner
+from tests.factories import channels
+from tests.factories.connectors import PollingConnector, tally
+from tests.polls.conftest import Desk, bearer
+
+RULES = """
+rules:
+  - id: no-alcohol
+    explain: "We do not talk about drinking."
+    action: block
+    terms: [beer]
+  - id: prices-need-approval
+    explain: "Anything about prices needs a supervisor's approval."
+    action: approve
+    terms: [price]
+  - id: careful-competitors
+    explain: "Naming a competitor in public needs a second thought."
+    action: warn
+    terms: [acmecorp]
+"""
+
+
+@pytest.fixture
+def network() -> Iterator[PollingConnector]:
+    connector = PollingConnector()
+    with registry.override(connector):
+        yield connector
+
+
+@pytest.fixture
+def mastodon_id(session: Session, desk: Desk) -> int:
+    org = session.get_one(Organization, desk.a.organization_id)
+    account = channels.brand_account(session, org, kind="mastodon")
+    policy_service.save(session, organization_id=org.id, yaml_text=RULES, author=desk.a.owner)
+    session.commit()
+    return account.id
+
+
+def _ask(
+    mastodon_id: int, question: str = "Which opening hours suit you?", **extra: object
+) -> dict[str, object]:
+    return {
+        "brand_account_id": mastodon_id,
+        "question": question,
+        "options": ["Early", "Late"],
+        "seconds": 3600,
+        **extra,
+    }
+
+
+def test_a_poll_is_asked_posted_and_counted(
+    client: TestClient,
+    desk: Desk,
+    session: Session,
+    jobs: JobRunner,
+    network: PollingConnector,
+    clock: FrozenClock,
+    mastodon_id: int,
+) -> None:
+    agent = bearer(desk.a.agent_token)
+    made = client.post("/api/polls", headers=agent, json=_ask(mastodon_id))
+    assert made.status_code == 201, made.text
+    poll = made.json()
+    assert poll["state"] == "queued"
+    assert [c["title"] for c in poll["choices"]] == ["Early", "Late"]
+    assert poll["created_by_id"] == desk.a.agent.id
+    jobs.run_pending()
+    network.tallies["p1"] = [tally("p1", (1, 3))]
+    clock.advance(polls.COUNT_EVERY)
+    session.commit()
+    polls.count_open()
+    read = client.get(f"/api/polls/{poll['id']}", headers=bearer(desk.a.viewer_token)).json()
+    assert read["state"] == "open"
+    assert read["url"] == "https://mastodon.example/@brand/1"
+    assert read["choices"] == [
+        {"title": "Early", "votes": 1, "share": 0.25, "leading": False},
+        {"title": "Late", "votes": 3, "share": 0.75, "leading": True},
+    ]
+    assert (read["votes_count"], read["voters_count"]) == (4, 4)
+    assert read["closes_at"] is not None
+    assert read["counted_at"] is not None
+    listed = client.get("/api/polls", headers=agent, params={"limit": 1}).json()
+    assert [p["id"] for p in listed["items"]] == [poll["id"]]
+    assert listed["next_cursor"] is None
+
+
+def test_refusals_name_what_was_wrong(
+    client: TestClient, desk: Desk, network: PollingConnector, mastodon_id: int
+) -> None:
+    agent = bearer(desk.a.agent_token)
+    blocked = client.post("/api/polls", headers=agent, json=_ask(mastodon_id, "Beer or cider?"))
+    assert blocked.status_code == 422
+    error = blocked.json()["error"]
+    assert error["field"] == "question"
+    assert [r["rule"] for r in error["reasons"]] == ["no-alcohol"]
+    warned = client.post("/api/polls", headers=agent, json=_ask(mastodon_id, "Us or AcmeCorp?"))
+    assert warned.status_code == 409
+    assert warned.json()["error"]["reasons"][0]["rule"] == "careful-competitors"
+    confirmed = client.post(
+        "/api/polls", headers=agent, json=_ask(mastodon_id, "Us or AcmeCorp?", confirm=True)
+    )
+    assert confirmed.status_code == 201, confirmed.text
+    too_many = client.post(
+        "/api/polls", headers=agent, json=_ask(mastodon_id, options=["a", "b", "c", "d", "e"])
+    )
+    assert too_many.status_code == 422
+    assert too_many.json()["error"]["field"] == "options"
+    web = client.post("/api/polls", headers=agent, json=_ask(desk.a.brand_account_id))
+    assert web.status_code == 422
+    assert "cannot post polls" in web.json()["error"]["message"]
+    not_a_number = client.post("/api/polls", headers=agent, json=_ask(mastodon_id, seconds=True))
+    assert not_a_number.status_code == 422
+    viewer = client.post("/api/polls", headers=bearer(desk.a.viewer_token), json=_ask(mastodon_id))
+    assert viewer.status_code == 403
+
+
+def test_approvers_decide_on_held_polls(
+    client: TestClient, desk: Desk, jobs: JobRunner, network: PollingConnector, mastodon_id: int
+) -> None:
+    agent = bearer(desk.a.agent_token)
+    owner = bearer(desk.a.owner_token)
+    held = client.post("/api/polls", headers=agent, json=_ask(mastodon_id, "A new price plan?"))
+    assert held.status_code == 201, held.text
+    poll = held.json()
+    assert poll["state"] == "held"
+    assert [r["rule"] for r in poll["reasons"]] == ["prices-need-approval"]
+    assert client.post(f"/api/polls/{poll['id']}/approve", headers=agent, json={}).status_code == (
+        403
+    )
+    refused = client.post(f"/api/polls/{poll['id']}/reject", headers=owner, json={})
+    assert refused.status_code == 422
+    assert refused.json()["error"]["field"] == "comment"
+    approved = client.post(
+        f"/api/polls/{poll['id']}/approve", headers=owner, json={"comment": "Go"}
+    )
+    assert approved.status_code == 200, approved.text
+    assert approved.json()["state"] == "queued"
+    assert approved.json()["decided_by_id"] == desk.a.owner.id
+    again = client.post(f"/api/polls/{poll['id']}/approve", headers=owner, json={})
+    assert again.status_code == 409
+    jobs.run_pending()
+    assert len(network.polls) == 1
+
+
+def test_a_failed_poll_is_tried_again(
+    client: TestClient, desk: Desk, jobs: JobRunner, network: PollingConnector, mastodon_id: int
+) -> None:
+    from tests.factories.connectors import permanent
+
+    agent = bearer(desk.a.agent_token)
+    network.failures = [permanent("422: the instance refused the poll")]
+    poll = client.post("/api/polls", headers=agent, json=_ask(mastodon_id)).json()
+    jobs.run_pending()
+    failed = client.get(f"/api/polls/{poll['id']}", headers=agent).json()
+    assert (failed["state"], failed["error"]) == ("failed", "422: the instance refused the poll")
+    retried = client.post(f"/api/polls/{poll['id']}/retry", headers=agent)
+    assert retried.status_code == 200, retried.text
+    jobs.run_pending()
+    assert client.get(f"/api/polls/{poll['id']}", headers=agent).json()["state"] == "open"
+
+
+def test_another_organizations_poll_is_a_404(
+    client: TestClient, desk: Desk, network: PollingConnector, mastodon_id: int
+) -> None:
+    poll = client.post("/api/polls", headers=bearer(desk.a.agent_token), json=_ask(mastodon_id))
+    poll_id = poll.json()["id"]
+    stranger = bearer(desk.b.owner_token)
+    assert client.get(f"/api/polls/{poll_id}", headers=stranger).status_code == 404
+    assert client.post(f"/api/polls/{poll_id}/retry", headers=stranger).status_code == 404
+    assert client.get("/api/polls", headers=stranger).json()["items"] == []
+    across = client.post("/api/polls", headers=stranger, json=_ask(mastodon_id))
+    assert across.status_code == 422
+    assert across.json()["error"]["field"] == "brand_account_id"
+    huge = client.get("/api/polls/99999999999999999999", headers=stranger)
+    assert huge.status_code == 422
+
+
+def test_a_long_poll_stays_open_as_long_as_the_network_allows(
+    client: TestClient, desk: Desk, network: PollingConnector, mastodon_id: int
+) -> None:
+    week = int(timedelta(days=7).total_seconds())
+    made = client.post(
+        "/api/polls", headers=bearer(desk.a.agent_token), json=_ask(mastodon_id, seconds=week)
+    )
+    assert made.status_code == 201, made.text
+    assert made.json()["seconds"] == week
