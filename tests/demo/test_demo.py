@@ -61,6 +61,8 @@ from socialdesk.jobs.models import JobIntent
 from socialdesk.notifications.models import Notification
 from socialdesk.policy import service as policy_service
 from socialdesk.policy.models import ORG_SCOPE, Approval, ApprovalStatus
+from socialdesk.polls.models import Poll
+from socialdesk.polls.results import choices
 from socialdesk.routing import service as routing_service
 from socialdesk.routing.models import AutomationRule, AutomationRun, RoutingRule, Strategy
 from socialdesk.saved_replies import service as saved_replies_service
@@ -313,6 +315,29 @@ def _shows_the_desk_at_work(db: Session, org: Organization, now: datetime) -> No
         )
     ).all()
     assert teams["Communications"].lead_member_id in told
+
+    # Polls: one asked days ago, posted and closed with its counts, its author told the result;
+    # one about money in public, held for an approver, who is told.
+    polls = {p.state: p for p in db.scalars(select(Poll).where(Poll.organization_id == org.id))}
+    assert set(polls) == {"closed", "held"}
+    closed, held = polls["closed"], polls["held"]
+    assert closed.votes == [118, 291, 164]
+    assert closed.url is not None
+    assert closed.posted_at is not None
+    assert closed.counted_at is not None
+    assert closed.posted_at < closed.counted_at < now
+    assert [c.title for c in choices(closed) if c.leading] == ["01:30"]
+    result = db.scalars(
+        select(Notification).where(
+            Notification.kind == "poll.closed", Notification.member_id == closed.created_by_id
+        )
+    ).one()
+    assert result.title == "Your poll closed: “01:30” won (51%)"
+    assert [r["rule"] for r in held.reasons] == ["no-money-in-public"]
+    asked = db.scalars(
+        select(Notification.member_id).where(Notification.kind == "approval.poll")
+    ).all()
+    assert {members[m].role for m in asked} == {"owner", "admin"}
 
 
 @pytest.fixture

@@ -406,6 +406,40 @@ SAVED_REPLIES: tuple[SavedReplySpec, ...] = (
 
 
 @dataclass(frozen=True)
+class PollSpec:
+    """A poll asked from the Mastodon account. With ``votes``, it was posted and has closed
+    with those final counts; without, the code of conduct holds it for an approver."""
+
+    author: str  # a member's key
+    question: str
+    options: tuple[str, ...]
+    asked_ago: timedelta
+    seconds: int = 86400
+    votes: tuple[int, ...] | None = None
+
+
+POLLS: tuple[PollSpec, ...] = (
+    PollSpec(
+        "hannah",
+        "Night buses at weekends: when should the last one leave Central station?",
+        ("00:30", "01:30", "02:30"),
+        ago(days=6),
+        seconds=2 * 86400,
+        votes=(118, 291, 164),
+    ),
+    # Money in public needs an approver (the code of conduct's no-money-in-public): it waits
+    # for Maren or Tomás.
+    PollSpec(
+        "priya",
+        "After Tuesday's tram 4 outage, what would you rather have: a refund of the day's "
+        "fare, or a free day pass?",
+        ("A refund", "A free day pass"),
+        ago(hours=3),
+    ),
+)
+
+
+@dataclass(frozen=True)
 class SlaSpec:
     """An SLA policy, in order (the first that applies wins). Targets in minutes; ``hours``
     names the business hours it counts, None counts calendar time."""

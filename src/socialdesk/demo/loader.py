@@ -53,6 +53,9 @@ from socialdesk.connectors.base import (
     InboundMessage,
     LengthCounting,
     OutboundRequest,
+    PollLimits,
+    PollRequest,
+    PollTally,
     RawEvent,
     SendError,
     SendResult,
@@ -97,6 +100,7 @@ from socialdesk.notifications import service as notifications_service
 from socialdesk.notifications import teams as team_settings
 from socialdesk.outbound import service as outbound_service
 from socialdesk.policy import service as policy_service
+from socialdesk.polls import service as polls_service
 from socialdesk.routing import automation
 from socialdesk.routing import service as routing_service
 from socialdesk.routing.duty import Availability
@@ -112,7 +116,7 @@ from socialdesk.sla.schemas import SlaPolicyCreate
 # never removes an organization that merely happens to use the same slug. The version says
 # which demo it is: an older one is left alone too (``--reset`` loads the current one).
 DEMO_SETTING = "demo"
-DEMO_VERSION = 3
+DEMO_VERSION = 4
 # How long after a message was queued the delivery job ran.
 DELIVERY_DELAY = timedelta(seconds=4)
 # How often a member at work reads their notifications.
@@ -201,6 +205,19 @@ def load(*, now: datetime | None = None, reset: bool = False) -> Loaded:
             with use_clock(FrozenClock(min(delivery.at, base))):
                 networks.script_next(delivery.refusal)
                 jobs_queue.execute(outbound_service.DELIVER_JOB, {"message_id": delivery.id}, 1)
+    # The polls that were posted: the posting job, then the counting job once they closed,
+    # with the network's stand-in answering the final counts.
+    with _scripted_networks() as networks:
+        for poll_id, spec in builder.polls:
+            if spec.votes is None:
+                continue
+            asked = base - spec.asked_ago
+            with use_clock(FrozenClock(asked + DELIVERY_DELAY)):
+                jobs_queue.execute(polls_service.PUBLISH_JOB, {"poll_id": poll_id}, 1)
+            networks.polls.final_votes = spec.votes
+            closed = asked + timedelta(seconds=spec.seconds) + polls_service.COUNT_EVERY
+            with use_clock(FrozenClock(min(closed, base))):
+                polls_service.count(poll_id)
     refused = [d.id for d in builder.deliveries if d.refusal is not None]
     if refused:
         # What the jobs a refusal enqueues find to do: a refused reply answered nobody, so its
@@ -280,6 +297,7 @@ class _Builder:
     # only while something refers to it, and every step reads them again.
     settings_rows: list[object] = field(default_factory=list)
     last_read: dict[int, datetime] = field(default_factory=dict)  # member id -> notifications
+    polls: list[tuple[int, data.PollSpec]] = field(default_factory=list)  # asked, to post
 
     def build(self) -> None:
         start = self.base - data.SET_UP_AGO
@@ -319,11 +337,30 @@ class _Builder:
         worker.catch_up(self.base, since=reached)
         worker.run(self.base)
         worker.settle(self.base)
+        self._ask_polls()
         self.deliveries += [
             _Delivery(f.message_id, f.at + DELIVERY_DELAY, None) for f in worker.follow_ups
         ]
 
     # -- the desk as an admin sets it up ------------------------------------------------------
+
+    def _ask_polls(self) -> None:
+        """The polls, asked as their authors would ask them, each at its own time: through
+        the code of conduct, which holds the one that speaks of money in public."""
+        account = self.accounts[ChannelKind.MASTODON]
+        for spec in data.POLLS:
+            with use_clock(FrozenClock(self.base - spec.asked_ago)):
+                poll = polls_service.create(
+                    self.session,
+                    author=self.members[spec.author],
+                    draft=polls_service.Draft(
+                        brand_account_id=account.id,
+                        question=spec.question,
+                        options=spec.options,
+                        seconds=spec.seconds,
+                    ),
+                )
+            self.polls.append((poll.id, spec))
 
     def _set_up(self) -> list[WeeklyHours]:
         """The organization, its people, accounts and settings. Returns the teams' business
@@ -920,6 +957,45 @@ class _ScriptedNetwork:
         return SendResult(native_id=_sent_id(self.kind, number), sent_at=clock.now())
 
 
+class _ScriptedPolls(_ScriptedNetwork):
+    """The Mastodon stand-in also takes polls: it posts them and answers ``final_votes`` as
+    the closed poll's counts (each voter chose one)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.final_votes: tuple[int, ...] = ()
+
+    def poll_limits(self, account: AccountContext) -> PollLimits:
+        return PollLimits(
+            max_options=4, max_option_length=50, min_seconds=300, max_seconds=2_629_746
+        )
+
+    def publish_poll(self, account: AccountContext, request: PollRequest) -> PollTally:
+        number = int(request.idempotency_key.rpartition("-")[2])
+        post_id = _sent_id(self.kind, 50_000 + number)
+        return PollTally(
+            post_id=post_id,
+            poll_id=str(number),
+            closes_at=clock.now() + timedelta(seconds=request.seconds),
+            closed=False,
+            votes=tuple(0 for _ in request.options),
+            votes_count=0,
+            voters_count=0,
+            url=f"https://social.kestrelvalley.example/@transit/{post_id}",
+        )
+
+    def read_poll(self, account: AccountContext, poll_id: str) -> PollTally:
+        return PollTally(
+            post_id="",
+            poll_id=poll_id,
+            closes_at=None,
+            closed=True,
+            votes=self.final_votes,
+            votes_count=sum(self.final_votes),
+            voters_count=sum(self.final_votes),
+        )
+
+
 def _sent_id(kind: ChannelKind, number: int) -> str:
     if kind is ChannelKind.X:
         return str(1_877_500_000_000_000_000 + number * 7919)
@@ -933,6 +1009,12 @@ def _sent_id(kind: ChannelKind, number: int) -> str:
 @dataclass
 class _ScriptedNetworks:
     stand_ins: dict[ChannelKind, _ScriptedNetwork]
+
+    @property
+    def polls(self) -> _ScriptedPolls:
+        stand_in = self.stand_ins[ChannelKind.MASTODON]
+        assert isinstance(stand_in, _ScriptedPolls)
+        return stand_in
 
     def script_next(self, refusal: str | None) -> None:
         """The next send is refused for ``refusal``; None: it is accepted."""
@@ -952,7 +1034,7 @@ def _scripted_networks() -> Iterator[_ScriptedNetworks]:
             capabilities = _FALLBACK_CAPABILITIES[kind]
         cls: type[_ScriptedNetwork] = type(
             f"_Scripted{kind.value.title()}",
-            (_ScriptedNetwork,),
+            (_ScriptedPolls if kind is ChannelKind.MASTODON else _ScriptedNetwork,),
             {"kind": kind, "capabilities": capabilities},
         )
         stand_ins[kind] = cls()
