@@ -40,6 +40,7 @@ from socialdesk.connectors.base import (
     PollTally,
     SendError,
     Visibility,
+    waiting_person,
 )
 from socialdesk.db.session import session_scope
 from socialdesk.jobs import queue as jobs
@@ -265,8 +266,11 @@ def create(session: Session, *, author: Member, draft: Draft, confirmed: bool = 
     confirmed yet, as a reply does."""
     require(author, Permission.REPLY)
     account = _account(session, member=author, brand_account_id=draft.brand_account_id)
-    draft = cleaned(draft, limits_of(account))
-    checked = check(session, account, draft.question, draft.options)
+    # The account's limits may need one look-up on its network (cached for hours): its author
+    # waits for the answer, so a network that does not answer is given up on within seconds.
+    with waiting_person():
+        draft = cleaned(draft, limits_of(account))
+        checked = check(session, account, draft.question, draft.options)
     decision = checked.outcome.decision
     if decision is Decision.BLOCK or (decision is Decision.WARN and not confirmed):
         outbound.keep_decision(
@@ -378,7 +382,8 @@ def approve(session: Session, *, poll: Poll, approver: Member, comment: str = ""
     """Let a held poll out. It is checked again: an approval covers the rules that asked for
     one, never a block added since."""
     account = _decide(session, poll=poll, approver=approver)
-    checked = check(session, account, poll.question, tuple(poll.options))
+    with waiting_person():
+        checked = check(session, account, poll.question, tuple(poll.options))
     if checked.outcome.decision is Decision.BLOCK:
         raise _refusal(checked.outcome, outbound.Blocked)
     outbound.record_decision_of(
@@ -647,8 +652,18 @@ def count(poll_id: int) -> None:
         return
     with session_scope() as session:
         poll = _poll(session, poll_id)
-        if poll.state == PollState.OPEN.value:
-            _counted(session, poll, tally)
+        if poll.state != PollState.OPEN.value:
+            return
+        _counted(session, poll, tally)
+        overdue = poll.closes_at is not None and poll.closes_at + GIVE_UP_COUNTING <= clock.now()
+        if overdue and poll.state == PollState.OPEN.value:
+            # The network still calls it open a day after its end: these counts are final.
+            _set_state(
+                poll,
+                PollState.CLOSED,
+                error="closed a day after its end; the network still called it open",
+            )
+            notices.closed(session, poll=poll)
 
 
 @periodic("polls.count", every_minutes=5)
