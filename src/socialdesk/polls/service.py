@@ -454,8 +454,10 @@ class _Claimed:
     request: PollRequest
 
 
-def _poll(session: Session, poll_id: int) -> Poll:
-    return session.get_one(Poll, poll_id)
+def _poll(session: Session, poll_id: int, *, locked: bool = False) -> Poll:
+    """The poll; ``locked``: its row held until the commit, so two workers that read the same
+    counts record them (and tell its author it closed) one after the other."""
+    return session.get_one(Poll, poll_id, with_for_update=locked, populate_existing=locked)
 
 
 def _fail(session: Session, poll: Poll, reason: str) -> None:
@@ -637,7 +639,7 @@ def count(poll_id: int) -> None:
         tally = publisher.read_poll(context, native_poll_id)
     except ConnectorError as exc:
         with session_scope() as session:
-            poll = _poll(session, poll_id)
+            poll = _poll(session, poll_id, locked=True)
             now = clock.now()
             poll.error = f"the counts could not be read: {exc.reason}"[:1000]
             poll.counted_at = now
@@ -651,7 +653,7 @@ def count(poll_id: int) -> None:
         log.info("poll %s: counts not read: %s", poll_id, exc.reason)
         return
     with session_scope() as session:
-        poll = _poll(session, poll_id)
+        poll = _poll(session, poll_id, locked=True)
         if poll.state != PollState.OPEN.value:
             return
         _counted(session, poll, tally)
