@@ -38,6 +38,7 @@ PAGES = (
     "/commitments",
     "/escalations",
     "/escalations?scope=asked&status=all",
+    "/polls",
     "/reports",
     "/reports/care",
     "/reports/topics",

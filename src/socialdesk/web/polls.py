@@ -1,0 +1,475 @@
+"""The desk's Polls page: the organization's public polls with their counts, the form that
+asks a new one, and the approvers' and authors' actions on each (approve, reject, try again).
+
+Thin, like the other pages: the form is read into a ``polls.service.Draft`` and the service
+checks, holds or queues it. A refusal comes back beside the form with what was typed and
+status 422: the code of conduct's rules listed (a warning offers "Post anyway", as the reply
+box does), a field the network would refuse named beside that field. Every form carries the
+session's CSRF token and works without JavaScript (POST, then a redirect to the poll's card);
+with HTMX the new-poll form swaps itself on a refusal instead of reloading the page.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Annotated, Any, TypeVar
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import RedirectResponse, Response
+from sqlalchemy.orm import Session
+from starlette.datastructures import FormData
+
+from socialdesk.accounts import permissions
+from socialdesk.accounts.permissions import Permission
+from socialdesk.channels import service as channels_service
+from socialdesk.channels.models import BrandAccount
+from socialdesk.common import clock
+from socialdesk.common.deps import DB, Actor, Reader, Replier, require
+from socialdesk.common.errors import ValidationFailed
+from socialdesk.common.pagination import MAX_ROW_ID, Page
+from socialdesk.outbound import service as outbound
+from socialdesk.outbound.checks import Reason
+from socialdesk.polls import service
+from socialdesk.polls.models import Poll, PollState
+from socialdesk.polls.results import Choice, choices
+from socialdesk.web import forms
+from socialdesk.web import viewmodels as vm
+from socialdesk.web.forms import FormError, PathId, attempt
+from socialdesk.web.render import UNPROCESSABLE, duration_words, is_htmx, render
+
+router = APIRouter(include_in_schema=False)
+
+T = TypeVar("T")
+
+Approver = Annotated[Actor, Depends(require(Permission.APPROVE))]
+
+LIST = "/polls"
+FORM_NAME = "poll"
+PAGE_SIZE = 20
+# The form offers four choices: Mastodon's own limit, the only network that takes polls today.
+CHOICE_BOXES = 4
+DEFAULT_SECONDS = 86400
+# What the page says after a redirect (``?done=...&poll=ID``), on that poll's card, where the
+# redirect scrolls: a fixed set, never text from the address.
+DONE = {
+    "queued": "Queued: it passed the code of conduct and will be posted in a moment.",
+    "held": "Held: a rule of the code of conduct asks an approver to let it out first.",
+    "approved": "Approved: it will be posted in a moment.",
+    "rejected": "Rejected: its author is told why.",
+    "retried": "Queued again: it is checked once more, then posted.",
+}
+STATE_WORDS = {
+    PollState.HELD.value: "Held for approval",
+    PollState.QUEUED.value: "Queued",
+    PollState.SENDING.value: "Posting",
+    PollState.OPEN.value: "Open",
+    PollState.CLOSED.value: "Closed",
+    PollState.FAILED.value: "Not posted",
+    PollState.REJECTED.value: "Rejected",
+}
+
+
+# -- the new-poll form ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Typed:
+    """The new-poll form as typed, to show again beside a refusal (strings, not yet checked)."""
+
+    brand_account_id: str = ""
+    question: str = ""
+    options: tuple[str, ...] = ("",) * CHOICE_BOXES
+    seconds: str = str(DEFAULT_SECONDS)
+    multiple: bool = False
+
+    @classmethod
+    def of(cls, form: FormData) -> Typed:
+        typed = [value.strip() for value in form.getlist("options") if isinstance(value, str)]
+        # Padded to the form's boxes for showing again; more than it has (not from this form)
+        # go to the service, which names the network's limit.
+        options = (typed + [""] * CHOICE_BOXES)[: max(CHOICE_BOXES, len(typed))]
+        return cls(
+            brand_account_id=forms.text(form, "brand_account_id"),
+            question=forms.text(form, "question"),
+            options=tuple(options),
+            seconds=forms.text(form, "seconds"),
+            multiple=forms.text(form, "multiple") == "1",
+        )
+
+    def draft(self) -> service.Draft:
+        """What the service takes; an account or duration that is not a number is refused
+        here, beside its field."""
+        account_id = forms.optional_id(
+            {"brand_account_id": self.brand_account_id}, "brand_account_id"
+        )
+        if account_id is None:
+            raise ValidationFailed("choose the account that asks", field="brand_account_id")
+        try:
+            seconds = int(self.seconds)
+        except ValueError:
+            raise ValidationFailed("choose how long the poll stays open", field="seconds") from None
+        return service.Draft(
+            brand_account_id=account_id,
+            question=self.question,
+            options=self.options,
+            seconds=seconds,
+            multiple=self.multiple,
+        )
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """Why the code of conduct refused the poll: the rules, and whether it may be posted
+    anyway (warnings) or not at all (a block)."""
+
+    reasons: list[Reason]
+    may_confirm: bool
+
+    @classmethod
+    def of(cls, exc: outbound.Blocked | outbound.NeedsConfirmation) -> Refusal:
+        return cls(
+            reasons=once_each(exc.outcome.reasons, key=lambda r: (r.rule, r.explain)),
+            may_confirm=isinstance(exc, outbound.NeedsConfirmation),
+        )
+
+
+def once_each(reasons: Iterable[T], *, key: Callable[[T], object]) -> list[T]:
+    """Each rule once: a rule that matched twice (two phrases of one clause) is one reason to
+    read, not two."""
+    seen: set[object] = set()
+    kept = []
+    for reason in reasons:
+        if key(reason) not in seen:
+            seen.add(key(reason))
+            kept.append(reason)
+    return kept
+
+
+# -- the list ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PollCard:
+    """One poll as its card shows it, with what the reader may do to it."""
+
+    poll: Poll
+    account_name: str
+    channel: str
+    author: str
+    decided_by: str | None
+    choices: list[Choice]
+    state_words: str
+    closes_in: str | None  # while open: "23h 55m"
+    counted_at: str | None  # "09:05 UTC", with the day when not today
+    may_decide: bool
+    may_retry: bool
+    own: bool
+
+    @property
+    def has_counts(self) -> bool:
+        return self.poll.counted_at is not None
+
+    @property
+    def hidden_counts(self) -> bool:
+        """The network hides the counts until the poll closes (Mastodon may)."""
+        return self.has_counts and all(c.votes is None for c in self.choices)
+
+    @property
+    def reasons(self) -> list[dict[str, Any]]:
+        """The rules that held it, each once."""
+        return once_each(self.poll.reasons, key=lambda r: (r.get("rule"), r.get("explain")))
+
+    @property
+    def tied(self) -> bool:
+        return sum(1 for c in self.choices if c.leading) > 1
+
+    @property
+    def post_url(self) -> str | None:
+        """The post's address as its network gave it, only when it is a web address: a link
+        on the desk must never run script (a ``javascript:`` URL from a hostile instance)."""
+        url = self.poll.url
+        return url if url and url.lower().startswith(("https://", "http://")) else None
+
+
+def _utc_time(value: datetime | None, *, now: datetime) -> str | None:
+    if value is None:
+        return None
+    at = value.astimezone(UTC)
+    return at.strftime(
+        "%H:%M UTC" if at.date() == now.astimezone(UTC).date() else "%d %b %H:%M UTC"
+    )
+
+
+def _acting_for(db: Session, actor: Actor, polls: Iterable[Poll]) -> set[int]:
+    """The accounts, among those of ``polls``, that the reader may act for: one question per
+    account on the page, not one per poll."""
+    accounts = {p.brand_account_id for p in polls}
+    return {
+        account_id
+        for account_id in accounts
+        if (account := db.get(BrandAccount, account_id)) is not None
+        and channels_service.may_act_for(db, account=account, member_id=actor.member.id)
+    }
+
+
+def cards(
+    db: Session, actor: Actor, polls: list[Poll], *, directory: vm.Directory
+) -> list[PollCard]:
+    scopes = list(actor.scopes) or None
+    may_approve = permissions.has(actor.member, Permission.APPROVE, scopes)
+    may_reply = permissions.has(actor.member, Permission.REPLY, scopes)
+    actionable = [
+        p
+        for p in polls
+        if (p.state == PollState.HELD.value and may_approve)
+        or (p.state == PollState.FAILED.value and may_reply)
+    ]
+    acting_for = _acting_for(db, actor, actionable)
+    now = clock.now()
+    found = []
+    for poll in polls:
+        account = directory.accounts.get(poll.brand_account_id)
+        own = poll.created_by_id == actor.member.id
+        closes_at = poll.closes_at if poll.state == PollState.OPEN.value else None
+        found.append(
+            PollCard(
+                poll=poll,
+                account_name=(account.display_name or account.handle) if account else "",
+                channel=account.kind if account else "",
+                author=directory.member_name(poll.created_by_id)
+                if poll.created_by_id is not None
+                else "a former colleague",
+                decided_by=directory.member_name(poll.decided_by_id)
+                if poll.decided_by_id is not None
+                else None,
+                choices=choices(poll),
+                state_words=STATE_WORDS.get(poll.state, poll.state),
+                closes_in=duration_words((closes_at - now).total_seconds())
+                if closes_at is not None and closes_at > now
+                else None,
+                counted_at=_utc_time(poll.counted_at, now=now),
+                may_decide=poll.state == PollState.HELD.value
+                and may_approve
+                and not own
+                and poll.brand_account_id in acting_for,
+                may_retry=poll.state == PollState.FAILED.value
+                and may_reply
+                and poll.brand_account_id in acting_for,
+                own=own,
+            )
+        )
+    return found
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A refusal of one card's action (approve, reject, retry), shown on that card with the
+    comment as typed."""
+
+    error: FormError
+    poll_id: int
+    action: str
+    comment: str = ""
+
+
+@dataclass(frozen=True)
+class PageState:
+    """What the page shows beside the list: the new-poll form as typed and its refusal, or a
+    card's refused action."""
+
+    typed: Typed = field(default_factory=Typed)
+    error: FormError | None = None
+    refusal: Refusal | None = None
+    problem: Problem | None = None
+
+
+def _context(
+    request: Request,
+    db: Session,
+    actor: Actor,
+    *,
+    cursor: str | None,
+    state: PageState,
+    only: Poll | None = None,
+) -> dict[str, Any]:
+    scopes = list(actor.scopes) or None
+    may_reply = permissions.has(actor.member, Permission.REPLY, scopes)
+    may_approve = permissions.has(actor.member, Permission.APPROVE, scopes)
+    directory = vm.Directory.load(db, organization_id=actor.organization_id)
+    found = (
+        Page(items=[only], next_cursor=None)
+        if only is not None
+        else service.page(db, organization_id=actor.organization_id, cursor=cursor, limit=PAGE_SIZE)
+    )
+    # One poll's own page (where notifications lead) has no form: the list has it.
+    may_reply = may_reply and only is None
+    asking = service.accounts_for(db, member=actor.member) if may_reply else []
+    return {
+        **vm.layout_context(db, actor),
+        "cards": cards(db, actor, found.items, directory=directory),
+        "cursor": cursor,
+        "next_cursor": found.next_cursor,
+        "may_reply": may_reply,
+        "accounts": asking,
+        # Said before anyone writes: an account that cannot post now (no token yet) would
+        # refuse the poll only once it is submitted.
+        "send_problems": {a.id: channels_service.send_problem(a) for a in asking},
+        "held_count": service.held_count(db, approver=actor.member) if may_approve else 0,
+        "durations": service.DURATIONS,
+        "duration_label": service.span,
+        "max_question": service.MAX_QUESTION,
+        "done": DONE.get(request.query_params.get("done", "")),
+        "done_poll_id": _done_poll_id(request),
+        "typed": state.typed,
+        "error": state.error,
+        "refusal": state.refusal,
+        "problem": state.problem,
+        # The form opens by itself where there is nothing to read yet, or something to mend.
+        "form_open": state.error is not None or not found.items,
+        "single": only is not None,
+    }
+
+
+def _page(
+    request: Request,
+    db: Session,
+    actor: Actor,
+    *,
+    cursor: str | None = None,
+    state: PageState | None = None,
+) -> Response:
+    state = state or PageState()
+    failed = state.error is not None or state.problem is not None
+    return render(
+        request,
+        "polls/page.html",
+        _context(request, db, actor, cursor=cursor, state=state),
+        status_code=UNPROCESSABLE if failed else 200,
+    )
+
+
+def _back(poll_id: int, *, done: str, cursor: str | None) -> str:
+    """The list where the card is (the page the form came from), with a word of what
+    happened and the card in view."""
+    query = {"cursor": cursor} if cursor else {}
+    query.update(done=done, poll=str(poll_id))
+    return f"{LIST}?{urlencode(query)}#poll-{poll_id}"
+
+
+def _done_poll_id(request: Request) -> int | None:
+    """The poll a redirect's word is about; anything but a row id is none."""
+    raw = request.query_params.get("poll", "")
+    return int(raw) if raw.isascii() and raw.isdigit() and 0 < int(raw) <= MAX_ROW_ID else None
+
+
+@router.get("/polls")
+def polls_page(request: Request, actor: Reader, db: DB) -> Response:
+    return _page(request, db, actor, cursor=request.query_params.get("cursor") or None)
+
+
+@router.get("/polls/{poll_id}")
+def poll_page(request: Request, poll_id: PathId, actor: Reader, db: DB) -> Response:
+    """One poll on a page of its own: where its notifications lead, wherever it is in the
+    list."""
+    poll = service.get(db, member=actor.member, poll_id=poll_id)
+    return render(
+        request,
+        "polls/page.html",
+        _context(request, db, actor, cursor=None, state=PageState(), only=poll),
+    )
+
+
+@router.post("/polls")
+def ask(request: Request, actor: Replier, form: forms.PostedForm, db: DB) -> Response:
+    """Ask a poll: queued for posting, or held for an approver when a rule says so."""
+    typed = Typed.of(form)
+    asked: list[Poll] = []
+    refused: list[Refusal] = []
+
+    def act() -> None:
+        try:
+            asked.append(
+                service.create(
+                    db,
+                    author=actor.member,
+                    draft=typed.draft(),
+                    confirmed=forms.text(form, "confirm") == "1",
+                )
+            )
+        except (outbound.Blocked, outbound.NeedsConfirmation) as exc:
+            refused.append(Refusal.of(exc))
+            raise
+
+    error = attempt(db, FORM_NAME, act)
+    if error is None:
+        poll = asked[0]
+        done = "held" if poll.state == PollState.HELD.value else "queued"
+        target = _back(poll.id, done=done, cursor=None)
+        if is_htmx(request):
+            return Response(status_code=200, headers={"HX-Redirect": target})
+        return RedirectResponse(target, status_code=303)
+    state = PageState(typed=typed, error=error, refusal=refused[0] if refused else None)
+    if is_htmx(request):
+        context = _context(request, db, actor, cursor=None, state=state)
+        return render(request, "polls/_form.html", context, status_code=UNPROCESSABLE)
+    return _page(request, db, actor, state=state)
+
+
+def _act(
+    request: Request,
+    db: Session,
+    actor: Actor,
+    poll_id: int,
+    form: FormData,
+    *,
+    name: str,
+    done: str,
+    action: Callable[[Poll, Mapping[str, Any]], object],
+) -> Response:
+    """One card's action. Another organization's poll is not found (404); a refusal is
+    shown on the card, on the page of the list the form came from."""
+    poll = service.get(db, member=actor.member, poll_id=poll_id)
+    cursor = forms.text(form, "cursor") or None
+    error = attempt(db, f"{name}-{poll_id}", lambda: action(poll, form))
+    if error is None:
+        return RedirectResponse(_back(poll_id, done=done, cursor=cursor), status_code=303)
+    problem = Problem(
+        error=error, poll_id=poll_id, action=name, comment=forms.text(form, "comment")
+    )
+    try:
+        return _page(request, db, actor, cursor=cursor, state=PageState(problem=problem))
+    except ValidationFailed:  # a cursor that is not ours: the newest polls instead
+        return _page(request, db, actor, state=PageState(problem=problem))
+
+
+@router.post("/polls/{poll_id}/approve")
+def approve(
+    request: Request, poll_id: PathId, actor: Approver, form: forms.PostedForm, db: DB
+) -> Response:
+    def act(poll: Poll, form: Mapping[str, Any]) -> None:
+        service.approve(db, poll=poll, approver=actor.member, comment=forms.text(form, "comment"))
+
+    return _act(request, db, actor, poll_id, form, name="approve", done="approved", action=act)
+
+
+@router.post("/polls/{poll_id}/reject")
+def reject(
+    request: Request, poll_id: PathId, actor: Approver, form: forms.PostedForm, db: DB
+) -> Response:
+    def act(poll: Poll, form: Mapping[str, Any]) -> None:
+        service.reject(db, poll=poll, approver=actor.member, comment=forms.text(form, "comment"))
+
+    return _act(request, db, actor, poll_id, form, name="reject", done="rejected", action=act)
+
+
+@router.post("/polls/{poll_id}/retry")
+def retry(
+    request: Request, poll_id: PathId, actor: Replier, form: forms.PostedForm, db: DB
+) -> Response:
+    def act(poll: Poll, _form: Mapping[str, Any]) -> None:
+        service.retry(db, poll=poll, actor=actor.member)
+
+    return _act(request, db, actor, poll_id, form, name="retry", done="retried", action=act)

@@ -1,0 +1,540 @@
+"""The Polls page: the organization's polls with their counts, the form that asks one (CSRF,
+the code of conduct's refusals and warnings beside it), and the approvers' and authors'
+actions on each card."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
+from dataclasses import dataclass
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from httpx2 import Response
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from socialdesk.accounts.models import Member, Role
+from socialdesk.channels.models import BrandAccount
+from socialdesk.common.clock import FrozenClock
+from socialdesk.connectors import registry
+from socialdesk.db.session import get_sessionmaker
+from socialdesk.notifications.models import Notification
+from socialdesk.policy import service as policy_service
+from socialdesk.polls import service as polls
+from socialdesk.polls.models import Poll, PollState
+from socialdesk.web import polls as web_polls
+from tests.conftest import JobRunner
+from tests.factories import accounts, channels
+from tests.factories.connectors import PollingConnector, permanent, tally
+from tests.web.conftest import HX, Desk, login
+
+RULES = """
+rules:
+  - id: no-alcohol
+    explain: "We do not talk about drinking: many in our community abstain."
+    action: block
+    terms: [beer, wine]
+  - id: prices-need-approval
+    explain: "Anything about prices needs a supervisor's approval."
+    action: approve
+    terms: [price]
+  - id: careful-competitors
+    explain: "Naming a competitor in public needs a second thought."
+    action: warn
+    terms: [acmecorp]
+"""
+
+
+@dataclass
+class Signed:
+    """A member signed in on a browser of their own."""
+
+    client: TestClient
+    csrf: str
+
+    def page(self, query: str = "") -> str:
+        answer = self.client.get(f"/polls{query}")
+        assert answer.status_code == 200, answer.text
+        return answer.text
+
+    def post(self, path: str, *, htmx: bool = False, **data: str | list[str]) -> Response:
+        return self.client.post(
+            path, data={**data, "csrf_token": self.csrf}, headers=HX if htmx else {}
+        )
+
+    def ask(
+        self,
+        account: BrandAccount,
+        question: str,
+        choices: tuple[str, ...] = ("Early", "Late", "", ""),
+        **data: str,
+    ) -> Response:
+        fields: dict[str, str | list[str]] = {
+            "brand_account_id": str(account.id),
+            "question": question,
+            "options": list(choices),
+            "seconds": "86400",
+            **data,
+        }
+        return self.client.post("/polls", data={**fields, "csrf_token": self.csrf})
+
+
+@pytest.fixture
+def network() -> Iterator[PollingConnector]:
+    connector = PollingConnector()
+    with registry.override(connector):
+        yield connector
+
+
+@pytest.fixture
+def mastodon(session: Session, desk: Desk) -> BrandAccount:
+    account = channels.brand_account(session, desk.org, kind="mastodon")
+    policy_service.save(session, organization_id=desk.org.id, yaml_text=RULES, author=desk.owner)
+    session.commit()
+    return account
+
+
+@pytest.fixture
+def approver(session: Session, desk: Desk) -> Member:
+    member = accounts.member(session, desk.org, role=Role.APPROVER, name="Jonas Berg")
+    session.commit()
+    return member
+
+
+SignIn = Callable[[Member], Signed]
+
+
+@pytest.fixture
+def signed_in(app: FastAPI) -> Iterator[SignIn]:
+    """``signed_in(member)``: a browser of that member's, logged in through the form."""
+    with ExitStack() as browsers:
+
+        def sign_in(member: Member) -> Signed:
+            client = browsers.enter_context(TestClient(app, follow_redirects=False))
+            return Signed(client, login(client, member))
+
+        yield sign_in
+
+
+def _stored() -> list[Poll]:
+    """The polls as stored now, read in a session of their own (the test's holds no lock)."""
+    with get_sessionmaker(write=False)() as reader:
+        return list(reader.scalars(select(Poll).order_by(Poll.id)))
+
+
+def _card(html: str, poll_id: int) -> str:
+    """One poll's card on the page."""
+    start = html.find(f'<li class="card poll-card" id="poll-{poll_id}"')
+    assert start >= 0, f"no card for poll {poll_id}"
+    ends = [html.find(end, start + 1) for end in ('<li class="card poll-card"', "</section>")]
+    return html[start : min(e for e in ends if e >= 0)]
+
+
+def _asked_id(answer: Response) -> int:
+    assert answer.status_code == 303, answer.text
+    location = answer.headers["location"]
+    match = re.fullmatch(r"/polls\?done=\w+&poll=(\d+)#poll-\1", location)
+    assert match, location
+    return int(match.group(1))
+
+
+def test_the_page_lists_polls_with_their_results(
+    desk: Desk,
+    mastodon: BrandAccount,
+    network: PollingConnector,
+    signed_in: SignIn,
+    session: Session,
+    jobs: JobRunner,
+    clock: FrozenClock,
+) -> None:
+    agent = signed_in(desk.agent)
+    asked = agent.ask(mastodon, "Which opening hours suit you?", multiple="1")
+    poll_id = _asked_id(asked)
+    assert asked.headers["location"] == f"/polls?done=queued&poll={poll_id}#poll-{poll_id}"
+    card = _card(agent.page(f"?done=queued&poll={poll_id}"), poll_id)
+    assert "Queued: it passed the code of conduct and will be posted in a moment." in card
+    assert "Queued</span>" in card
+    jobs.run_pending()
+    network.tallies["p1"] = [tally("p1", (4, 9), voters=12)]
+    clock.advance(polls.COUNT_EVERY)
+    session.commit()
+    polls.count_open()
+    card = _card(agent.page(), poll_id)
+    assert "Which opening hours suit you?" in card
+    assert f"asked by {desk.agent.name}" in card
+    assert "Open</span>" in card
+    assert "Closes in 23h 55m" in card
+    assert (
+        '<a href="https://mastodon.example/@brand/1" target="_blank" rel="noopener noreferrer">'
+        in card
+    )
+    # Each choice with its bar, number and share; the leading one marked in words.
+    assert re.search(r"Early\s*</span>\s*<span class=\"poll-figures\">4 votes · 31%", card)
+    assert 'role="img" aria-label="Early: 31% of the votes"><span style="width: 31%">' in card
+    assert re.search(r'Late <span class="chip chip-leading">Leading</span>', card)
+    assert "9 votes · 69%" in card
+    assert "13 votes, 12 voters" in card
+    assert "counts as of <time" in card
+    assert ">09:05 UTC</time>" in card
+    assert "voters may choose several" in card
+    # A reading that failed is a quiet note; the figures stay.
+    network.read_failures.append(permanent("503 from the server"))
+    clock.advance(polls.COUNT_EVERY)
+    polls.count_open()
+    card = _card(agent.page(), poll_id)
+    assert "The counts could not be read: 503 from the server" in card
+    assert "9 votes · 69%" in card
+    assert "counts as of" not in card
+
+
+def test_asking_needs_the_forms_token_and_stores_what_was_asked(
+    desk: Desk, mastodon: BrandAccount, network: PollingConnector, signed_in: SignIn
+) -> None:
+    agent = signed_in(desk.agent)
+    page = agent.page()
+    assert 'action="/polls"' in page
+    assert f'<option value="{mastodon.id}"' in page
+    assert desk.web.id != mastodon.id
+    assert f'<option value="{desk.web.id}"' not in page
+    assert '<option value="86400" selected>1 day</option>' in page
+    forged = agent.client.post(
+        "/polls",
+        data={"brand_account_id": str(mastodon.id), "question": "Hi?", "options": ["a", "b"]},
+    )
+    assert forged.status_code == 403
+    assert _stored() == []
+    poll_id = _asked_id(agent.ask(mastodon, "  Tea or coffee?  ", ("Tea", "", "Coffee", "")))
+    (poll,) = _stored()
+    assert poll.id == poll_id
+    assert (poll.question, poll.options, poll.seconds, poll.multiple) == (
+        "Tea or coffee?",
+        ["Tea", "Coffee"],
+        86400,
+        False,
+    )
+    assert poll.state == PollState.QUEUED.value
+
+
+def test_what_the_network_would_refuse_is_named_beside_its_field(
+    desk: Desk, mastodon: BrandAccount, network: PollingConnector, signed_in: SignIn
+) -> None:
+    agent = signed_in(desk.agent)
+    answer = agent.ask(mastodon, "Only one way?", ("Yes", "", "", ""))
+    assert answer.status_code == 422
+    assert 'id="error-poll-options">a poll needs at least two choices</p>' in answer.text
+    assert ">Only one way?</textarea>" in answer.text
+    assert 'value="Yes"' in answer.text
+    too_short = agent.ask(mastodon, "Quick one?", seconds="60")
+    assert too_short.status_code == 422
+    assert 'id="error-poll-seconds">a poll on this account' in too_short.text
+    not_ours = agent.ask(desk.web, "Hi?")
+    assert not_ours.status_code == 422
+    assert 'id="error-poll-brand_account_id">Website accounts cannot post polls' in not_ours.text
+    assert _stored() == []
+
+
+def test_a_blocked_poll_is_refused_with_the_rule_and_nothing_is_stored(
+    desk: Desk, mastodon: BrandAccount, network: PollingConnector, signed_in: SignIn
+) -> None:
+    agent = signed_in(desk.agent)
+    answer = agent.ask(mastodon, "What goes with pizza?", ("Wine", "Beer", "", ""))
+    assert answer.status_code == 422
+    assert "This poll cannot be posted as written:" in answer.text
+    # The rule matched twice (wine, beer): one reason to read.
+    assert answer.text.count("We do not talk about drinking: many in our community") == 1
+    assert "<code>no-alcohol</code>" in answer.text
+    assert ">What goes with pizza?</textarea>" in answer.text
+    assert 'value="Beer"' in answer.text
+    assert 'name="confirm"' not in answer.text
+    assert _stored() == []
+
+
+def test_a_warning_asks_for_confirmation_then_posts(
+    desk: Desk, mastodon: BrandAccount, network: PollingConnector, signed_in: SignIn
+) -> None:
+    agent = signed_in(desk.agent)
+    question = "Are we better than AcmeCorp?"
+    first = agent.ask(mastodon, question, ("Yes", "No", "", ""))
+    assert first.status_code == 422
+    assert "The code of conduct warns about this poll:" in first.text
+    assert "Naming a competitor in public needs a second thought." in first.text
+    assert '<input type="hidden" name="confirm" value="1">' in first.text
+    assert "Post anyway" in first.text
+    assert _stored() == []
+    # With HTMX the form alone comes back, swapped in place.
+    htmx = agent.post(
+        "/polls",
+        htmx=True,
+        brand_account_id=str(mastodon.id),
+        question=question,
+        options=["Yes", "No"],
+        seconds="86400",
+    )
+    assert htmx.status_code == 422
+    assert htmx.text.lstrip().startswith('<section class="card poll-form-card" id="new-poll"')
+    assert "<html" not in htmx.text
+    posted = agent.ask(mastodon, question, ("Yes", "No", "", ""), confirm="1")
+    poll_id = _asked_id(posted)
+    assert [(p.id, p.state) for p in _stored()] == [(poll_id, "queued")]
+    redirected = agent.post(
+        "/polls",
+        htmx=True,
+        brand_account_id=str(mastodon.id),
+        question="Morning or evening?",
+        options=["Morning", "Evening"],
+        seconds="3600",
+    )
+    assert redirected.status_code == 200
+    assert re.fullmatch(
+        r"/polls\?done=queued&poll=(\d+)#poll-\1", redirected.headers["hx-redirect"]
+    )
+
+
+def test_a_held_poll_is_decided_by_an_approver_who_is_not_its_author(
+    desk: Desk,
+    mastodon: BrandAccount,
+    approver: Member,
+    network: PollingConnector,
+    signed_in: SignIn,
+    jobs: JobRunner,
+    session: Session,
+) -> None:
+    agent = signed_in(desk.agent)
+    asked = agent.ask(mastodon, "Which price plan should we add?", ("Family", "Student", "", ""))
+    poll_id = _asked_id(asked)
+    assert asked.headers["location"] == f"/polls?done=held&poll={poll_id}#poll-{poll_id}"
+    approve_form = f'action="/polls/{poll_id}/approve"'
+    reject_form = f'action="/polls/{poll_id}/reject"'
+    mine = _card(agent.page(), poll_id)
+    assert "Held for approval</span>" in mine
+    assert "Someone other than you must approve it." in mine
+    assert "Anything about prices needs a supervisor&#39;s approval." in mine
+    assert approve_form not in mine
+    assert reject_form not in mine
+    colleague = accounts.member(session, desk.org, role=Role.AGENT, name="Cleo Colleague")
+    session.commit()
+    other_agent = _card(signed_in(colleague).page(), poll_id)
+    assert approve_form not in other_agent
+    assert reject_form not in other_agent
+    jobs.run_pending()
+    assert network.polls == []
+    boss = signed_in(approver)
+    page = boss.page()
+    assert re.search(r'id="polls-held"><strong>1</strong> poll waits for an approver', page)
+    theirs = _card(page, poll_id)
+    assert approve_form in theirs
+    assert reject_form in theirs
+    # The author cannot approve their own poll, even by posting the form.
+    own = agent.post(f"/polls/{poll_id}/approve", comment="")
+    assert own.status_code == 403
+    approved = boss.post(f"/polls/{poll_id}/approve", comment="Fine by me")
+    assert approved.status_code == 303
+    assert approved.headers["location"] == f"/polls?done=approved&poll={poll_id}#poll-{poll_id}"
+    jobs.run_pending()
+    (poll,) = _stored()
+    assert (poll.state, poll.decided_by_id, poll.decision_comment) == (
+        "open",
+        approver.id,
+        "Fine by me",
+    )
+    assert len(network.polls) == 1
+    card = _card(agent.page(), poll_id)
+    assert "approved by Jonas Berg: “Fine by me”" in card
+    again = boss.post(f"/polls/{poll_id}/approve", comment="")
+    assert again.status_code == 422
+    assert "this poll is not waiting for approval (it is open)" in _card(again.text, poll_id)
+
+
+def test_rejecting_needs_a_comment_for_the_author(
+    desk: Desk,
+    mastodon: BrandAccount,
+    approver: Member,
+    network: PollingConnector,
+    signed_in: SignIn,
+    jobs: JobRunner,
+) -> None:
+    agent = signed_in(desk.agent)
+    poll_id = _asked_id(agent.ask(mastodon, "A price question", ("a", "b", "", "")))
+    boss = signed_in(approver)
+    silent = boss.post(f"/polls/{poll_id}/reject", comment="  ")
+    assert silent.status_code == 422
+    card = _card(silent.text, poll_id)
+    assert f'id="error-poll-{poll_id}">say why, so the author can ask it better</p>' in card
+    assert 'aria-invalid="true"' in card
+    assert [p.state for p in _stored()] == ["held"]
+    rejected = boss.post(f"/polls/{poll_id}/reject", comment="Not this month")
+    assert rejected.status_code == 303
+    jobs.run_pending()
+    assert network.polls == []
+    card = _card(agent.page(), poll_id)
+    assert "Rejected</span>" in card
+    assert "By Jonas Berg: “Not this month”" in card
+
+
+def test_a_failed_poll_can_be_tried_again(
+    desk: Desk,
+    mastodon: BrandAccount,
+    network: PollingConnector,
+    signed_in: SignIn,
+    jobs: JobRunner,
+) -> None:
+    network.failures.append(permanent("422: the poll options are invalid"))
+    agent = signed_in(desk.agent)
+    poll_id = _asked_id(agent.ask(mastodon, "Tea or coffee?", ("Tea", "Coffee", "", "")))
+    jobs.run_pending()
+    retry_form = f'action="/polls/{poll_id}/retry"'
+    card = _card(agent.page(), poll_id)
+    assert "Not posted:</strong> 422: the poll options are invalid" in card
+    assert retry_form in card
+    assert retry_form not in _card(signed_in(desk.viewer).page(), poll_id)
+    retried = agent.post(f"/polls/{poll_id}/retry")
+    assert retried.status_code == 303
+    assert retried.headers["location"] == f"/polls?done=retried&poll={poll_id}#poll-{poll_id}"
+    jobs.run_pending()
+    assert [p.state for p in _stored()] == ["open"]
+    assert len(network.polls) == 1
+    again = agent.post(f"/polls/{poll_id}/retry")
+    assert again.status_code == 422
+    assert "only a poll that failed can be tried again" in _card(again.text, poll_id)
+
+
+def test_a_viewer_reads_the_polls_but_cannot_ask(
+    desk: Desk, mastodon: BrandAccount, network: PollingConnector, signed_in: SignIn
+) -> None:
+    agent = signed_in(desk.agent)
+    poll_id = _asked_id(agent.ask(mastodon, "Tea or coffee?", ("Tea", "Coffee", "", "")))
+    viewer = signed_in(desk.viewer)
+    page = viewer.page()
+    assert '<a href="/polls" aria-current="page">Polls</a>' in page
+    assert "Tea or coffee?" in _card(page, poll_id)
+    assert 'action="/polls"' not in page
+    refused = viewer.ask(mastodon, "Me too?", ("Yes", "No", "", ""))
+    assert refused.status_code == 403
+    assert len(_stored()) == 1
+
+
+def test_without_a_mastodon_account_the_form_says_where_to_connect_one(
+    desk: Desk, network: PollingConnector, signed_in: SignIn
+) -> None:
+    page = signed_in(desk.agent).page()
+    assert 'id="no-poll-accounts"' in page
+    assert 'href="/admin/accounts"' in page
+    assert 'id="polls-empty"' in page
+
+
+def test_another_organizations_poll_is_not_found(
+    desk: Desk,
+    mastodon: BrandAccount,
+    network: PollingConnector,
+    signed_in: SignIn,
+    session: Session,
+) -> None:
+    elsewhere = accounts.organization(session, name="Elsewhere")
+    their_account = channels.brand_account(session, elsewhere, kind="mastodon")
+    their_agent = accounts.member(session, elsewhere, role=Role.AGENT)
+    theirs = polls.create(
+        session,
+        author=their_agent,
+        draft=polls.Draft(
+            brand_account_id=their_account.id,
+            question="Ours?",
+            options=("Yes", "No"),
+            seconds=86400,
+        ),
+    )
+    theirs.state = PollState.FAILED.value  # as if posting had failed
+    session.commit()
+    owner = signed_in(desk.owner)
+    assert f'id="poll-{theirs.id}"' not in owner.page()
+    for action in ("approve", "reject", "retry"):
+        answer = owner.post(f"/polls/{theirs.id}/{action}", comment="no")
+        assert answer.status_code == 404, action
+        assert "does not exist" in answer.text
+    assert [p.state for p in _stored()] == ["failed"]
+    assert owner.client.get(f"/polls/{theirs.id}").status_code == 404
+
+
+def test_a_notification_opens_the_poll_on_a_page_of_its_own(
+    desk: Desk,
+    mastodon: BrandAccount,
+    approver: Member,
+    network: PollingConnector,
+    signed_in: SignIn,
+    session: Session,
+) -> None:
+    agent = signed_in(desk.agent)
+    poll_id = _asked_id(agent.ask(mastodon, "A price question?", ("Yes", "No", "", "")))
+    for n in range(web_polls.PAGE_SIZE):  # newer polls push it off the list's first page
+        agent.ask(mastodon, f"Newer question {n}?")
+    boss = signed_in(approver)
+    assert f'id="poll-{poll_id}"' not in boss.page()
+    session.expire_all()
+    told = session.scalars(
+        select(Notification).where(
+            Notification.member_id == approver.id, Notification.kind == "approval.poll"
+        )
+    ).one()
+    assert told.link == f"/polls/{poll_id}"
+    page = boss.client.get(told.link)
+    assert page.status_code == 200, page.text
+    card = _card(page.text, poll_id)
+    assert f'action="/polls/{poll_id}/approve"' in card
+    assert page.text.count('class="card poll-card"') == 1
+    assert 'action="/polls"' not in page.text  # no new-poll form on a poll's own page
+
+
+def test_older_polls_are_a_page_away(
+    desk: Desk,
+    mastodon: BrandAccount,
+    network: PollingConnector,
+    signed_in: SignIn,
+    session: Session,
+    clock: FrozenClock,
+) -> None:
+    from socialdesk.web.polls import PAGE_SIZE
+
+    for number in range(PAGE_SIZE + 1):
+        polls.create(
+            session,
+            author=desk.agent,
+            draft=polls.Draft(
+                brand_account_id=mastodon.id,
+                question=f"Question {number}?",
+                options=("Yes", "No"),
+                seconds=86400,
+            ),
+        )
+        clock.advance(polls.COUNT_EVERY)
+    session.commit()
+    agent = signed_in(desk.agent)
+    first = agent.page()
+    assert "Question 20?" in first
+    assert "Question 0?" not in first
+    older = re.search(r'href="(/polls\?cursor=[^"]+)" id="polls-older">Older polls', first)
+    assert older
+    second = agent.client.get(older.group(1).replace("&amp;", "&"))
+    assert second.status_code == 200
+    assert "Question 0?" in second.text
+    assert "Question 1?" not in second.text
+
+
+def test_a_post_address_that_is_not_a_web_address_is_no_link(
+    desk: Desk,
+    mastodon: BrandAccount,
+    network: PollingConnector,
+    signed_in: SignIn,
+    session: Session,
+    jobs: JobRunner,
+) -> None:
+    agent = signed_in(desk.agent)
+    poll_id = _asked_id(agent.ask(mastodon, "Tea or coffee?", ("Tea", "Coffee", "", "")))
+    jobs.run_pending()
+    session.get_one(Poll, poll_id).url = "javascript:alert(document.cookie)"
+    session.commit()
+    card = _card(agent.page(), poll_id)
+    assert "Open</span>" in card
+    assert "javascript:" not in card
+    assert "See the post" not in card
