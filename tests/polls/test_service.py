@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from socialdesk.accounts.models import Member, Organization, Role
+from socialdesk.channels import service as channels_service
 from socialdesk.channels.models import BrandAccount, Health
 from socialdesk.common.clock import FrozenClock
 from socialdesk.common.errors import Conflict, PermissionDenied, ValidationFailed
@@ -126,7 +127,7 @@ def test_a_poll_is_posted_by_a_job_and_counted_until_it_closes(
     told = session.scalars(select(Notification).where(Notification.member_id == agent.id)).one()
     assert told.kind == "poll.closed"
     assert told.title == "Your poll closed: “Late” won (69%)"
-    assert told.link == f"/polls#poll-{poll.id}"
+    assert told.link == f"/polls/{poll.id}"
     _sweep(session)  # closed polls are not read again
     assert polls.due_for_count(session, now=clock.now()) == []
 
@@ -333,12 +334,14 @@ def test_counts_that_cannot_be_read_are_said_and_given_up_a_day_after_closing(
     poll = polls.create(session, author=agent, draft=_draft(account, seconds=3600))
     session.commit()
     jobs.run_pending()
+    posted_at = _reload(session, poll.id).counted_at
     network.read_failures = [ConnectorError("the instance answered 502")]
     clock.advance(polls.COUNT_EVERY)
     _sweep(session)
     unread = _reload(session, poll.id)
     assert unread.state == PollState.OPEN.value
     assert unread.error == "the counts could not be read: the instance answered 502"
+    assert unread.counted_at == posted_at  # the counts shown are still those of the post
     network.read_failures = [ConnectorError("gone")]
     clock.advance(timedelta(hours=1) + polls.GIVE_UP_COUNTING)
     _sweep(session)
@@ -385,3 +388,23 @@ def test_polls_belong_to_their_organization_and_its_accounts(
     viewer = accounts.member(session, other_org, role=Role.VIEWER)
     with pytest.raises(PermissionDenied):
         polls.create(session, author=viewer, draft=_draft(other_account))
+
+
+def test_approvers_count_only_the_polls_of_accounts_they_may_act_for(
+    session: Session, network: PollingConnector
+) -> None:
+    org, account, agent = _desk(session)
+    approver = accounts.member(session, org, role=Role.APPROVER)
+    polls.create(session, author=agent, draft=_draft(account, "A price question?"))
+    session.commit()
+    assert polls.held_count(session, approver=approver) == 1
+    channels_service.set_access(session, account=account, member_ids=[agent.id], team_ids=[])
+    session.commit()
+    assert polls.held_count(session, approver=approver) == 0
+
+
+def test_a_block_says_the_poll_is_not_posted(session: Session, network: PollingConnector) -> None:
+    _, account, agent = _desk(session)
+    with pytest.raises(outbound.Blocked) as blocked:
+        polls.create(session, author=agent, draft=_draft(account, "Wine or water?"))
+    assert blocked.value.message.startswith("not posted: We do not talk about drinking")

@@ -20,7 +20,7 @@ POLL_CLOSED = "poll.closed"
 
 
 def _link(poll: Poll) -> str:
-    return f"/polls#poll-{poll.id}"
+    return f"/polls/{poll.id}"
 
 
 def _quote(poll: Poll) -> str:

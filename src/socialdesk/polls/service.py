@@ -150,7 +150,7 @@ def limits_of(account: BrandAccount) -> PollLimits:
 # -- what a poll may say ----------------------------------------------------------------------
 
 
-def _span(seconds: int) -> str:
+def span(seconds: int) -> str:
     for unit, name in ((86400, "day"), (3600, "hour"), (60, "minute")):
         if seconds >= unit and seconds % unit == 0:
             count = seconds // unit
@@ -191,8 +191,8 @@ def cleaned(draft: Draft, limits: PollLimits) -> Draft:
         raise ValidationFailed(f"the choice {twice!r} is there twice", field="options")
     if not limits.min_seconds <= draft.seconds <= limits.max_seconds:
         raise ValidationFailed(
-            f"a poll on this account's network stays open from {_span(limits.min_seconds)} "
-            f"to {_span(limits.max_seconds)}; {_span(draft.seconds)} is outside that",
+            f"a poll on this account's network stays open from {span(limits.min_seconds)} "
+            f"to {span(limits.max_seconds)}; {span(draft.seconds)} is outside that",
             field="seconds",
         )
     return dataclasses.replace(draft, question=question, options=options)
@@ -243,6 +243,9 @@ def _refusal(
 ) -> outbound.Blocked | outbound.NeedsConfirmation:
     refused = exc_type(outcome)
     refused.field = "question"
+    # The gateway's words are a reply's ("not sent: ..."); a poll is posted.
+    refused.message = refused.message.replace("not sent:", "not posted:", 1)
+    refused.args = (refused.message,)
     return refused
 
 
@@ -348,13 +351,14 @@ def page(session: Session, *, organization_id: int, cursor: str | None, limit: i
 
 
 def held_count(session: Session, *, approver: Member) -> int:
-    """Polls waiting for ``approver`` (not their own)."""
+    """Polls waiting for ``approver``: not their own, on accounts they may act for."""
     return int(
         session.scalar(
             select(func.count()).where(
                 Poll.organization_id == approver.organization_id,
                 Poll.state == PollState.HELD.value,
                 or_(Poll.created_by_id.is_(None), Poll.created_by_id != approver.id),
+                channels_service.may_act_clause(Poll.brand_account_id, member_id=approver.id),
             )
         )
         or 0
@@ -641,8 +645,8 @@ def count(poll_id: int) -> None:
         with session_scope() as session:
             poll = _poll(session, poll_id, locked=True)
             now = clock.now()
+            # counted_at stays the time of the last counts read: they are the ones shown.
             poll.error = f"the counts could not be read: {exc.reason}"[:1000]
-            poll.counted_at = now
             if poll.closes_at is not None and poll.closes_at + GIVE_UP_COUNTING <= now:
                 _set_state(
                     poll,
