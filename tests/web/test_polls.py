@@ -538,3 +538,18 @@ def test_a_post_address_that_is_not_a_web_address_is_no_link(
     assert "Open</span>" in card
     assert "javascript:" not in card
     assert "See the post" not in card
+
+
+def test_the_approvals_queue_points_to_held_polls(
+    desk: Desk,
+    mastodon: BrandAccount,
+    approver: Member,
+    network: PollingConnector,
+    signed_in: SignIn,
+) -> None:
+    boss = signed_in(approver)
+    assert 'id="held-polls"' not in boss.client.get("/approvals").text
+    signed_in(desk.agent).ask(mastodon, "A price question?")
+    queue = boss.client.get("/approvals").text
+    assert re.search(r'id="held-polls"><strong>1</strong> poll waits for approval too', queue)
+    assert '<a href="/polls">see Polls</a>' in queue

@@ -37,6 +37,7 @@ from socialdesk.policy import api as policy_api
 from socialdesk.policy import service as policy_service
 from socialdesk.policy.models import ORG_SCOPE, Approval, PolicyVersion, brand_scope
 from socialdesk.policy.schemas import BacktestResult, ViolationRead
+from socialdesk.polls import service as polls_service
 from socialdesk.web import forms
 from socialdesk.web import viewmodels as vm
 from socialdesk.web.forms import PathId
@@ -341,6 +342,8 @@ def _queue_page(
     context = {
         **_base(db, actor),
         "items": _queue(db, actor),
+        # Held polls wait on their own page; the queue says how many.
+        "held_polls": polls_service.held_count(db, approver=actor.member),
         "problem": problem,
         "problem_id": problem_id,
         "edits": edits or {},
