@@ -9,6 +9,24 @@ from socialdesk.channels.models import BrandAccount
 from socialdesk.common import clock
 from socialdesk.polls.models import Poll, PollState
 
+# A code of conduct with one rule of each kind, for the polls tests: drink is refused, prices
+# need an approver, a competitor's name asks for confirmation.
+RULES = """
+rules:
+  - id: no-alcohol
+    explain: "We do not talk about drinking: many in our community abstain."
+    action: block
+    terms: [beer, wine]
+  - id: prices-need-approval
+    explain: "Anything about prices needs a supervisor's approval."
+    action: approve
+    terms: [price]
+  - id: careful-competitors
+    explain: "Naming a competitor in public needs a second thought."
+    action: warn
+    terms: [acmecorp]
+"""
+
 
 def held(session: Session, account: BrandAccount, author: Member) -> Poll:
     """A poll waiting for an approver (stored as the service stores one)."""

@@ -19,23 +19,8 @@ from socialdesk.polls import service as polls
 from tests.conftest import JobRunner
 from tests.factories import channels
 from tests.factories.connectors import PollingConnector, tally
+from tests.factories.polls import RULES
 from tests.polls.conftest import Desk, bearer
-
-RULES = """
-rules:
-  - id: no-alcohol
-    explain: "We do not talk about drinking."
-    action: block
-    terms: [beer]
-  - id: prices-need-approval
-    explain: "Anything about prices needs a supervisor's approval."
-    action: approve
-    terms: [price]
-  - id: careful-competitors
-    explain: "Naming a competitor in public needs a second thought."
-    action: warn
-    terms: [acmecorp]
-"""
 
 
 @pytest.fixture

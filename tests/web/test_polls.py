@@ -29,23 +29,8 @@ from socialdesk.web import polls as web_polls
 from tests.conftest import JobRunner
 from tests.factories import accounts, channels
 from tests.factories.connectors import PollingConnector, permanent, tally
+from tests.factories.polls import RULES
 from tests.web.conftest import HX, Desk, login
-
-RULES = """
-rules:
-  - id: no-alcohol
-    explain: "We do not talk about drinking: many in our community abstain."
-    action: block
-    terms: [beer, wine]
-  - id: prices-need-approval
-    explain: "Anything about prices needs a supervisor's approval."
-    action: approve
-    terms: [price]
-  - id: careful-competitors
-    explain: "Naming a competitor in public needs a second thought."
-    action: warn
-    terms: [acmecorp]
-"""
 
 
 @dataclass
