@@ -321,12 +321,12 @@ def test_bad_policy_is_refused_and_the_active_one_stays(session: Session) -> Non
 SRC = Path(__file__).resolve().parents[2] / "src" / "socialdesk"
 
 
-def test_no_code_path_delivers_without_the_gateway() -> None:
-    """Only the send gateway calls a connector's send(); connectors implement it. Any other
-    call site would be a way out that skips the code of conduct. The one exception is the
-    desk's own mail to its members (notifications/mail.py), which never reaches a customer."""
-    offenders = []
-    for path in SRC.rglob("*.py"):
+def _calls(attribute: str) -> list[tuple[str, int]]:
+    """Where the product calls ``<something>.<attribute>(...)``, connectors aside (they
+    implement the calls), and the desk's own mail to its members (notifications/mail.py),
+    which never reaches a customer."""
+    found = []
+    for path in sorted(SRC.rglob("*.py")):
         relative = path.relative_to(SRC).as_posix()
         if relative.startswith("connectors/") or relative == "notifications/mail.py":
             continue
@@ -334,33 +334,39 @@ def test_no_code_path_delivers_without_the_gateway() -> None:
             if (
                 isinstance(node, ast.Call)
                 and isinstance(node.func, ast.Attribute)
-                and node.func.attr == "send"
+                and node.func.attr == attribute
             ):
-                offenders.append(f"{relative}:{node.lineno}")
-    assert offenders == ["outbound/service.py:" + offenders[0].split(":")[1]], offenders
-    # ...and there, the send happens only after _claim, which runs the checks.
-    source = (SRC / "outbound" / "service.py").read_text()
-    claim = source.index("claimed = _claim(")
-    send = source.index(".send(claimed.context")
-    assert claim < send
-    assert "check(session, account, full_text" in source[source.index("def _claim(") :]
-    sessionmaker = get_sessionmaker  # keep the import honest: the gateway uses the shared session
-    assert sessionmaker is not None
+                found.append((relative, node.lineno))
+    return found
 
 
-def test_a_policy_is_never_confused_with_another_that_has_the_same_version_id(
-    session: Session, jobs: JobRunner, fake_x: RecordingConnector
-) -> None:
-    """Two organizations' first versions, and a database reset, give versions with equal ids
-    or numbers; the checker must always use the policy's own content."""
-    conversation, org = _setup(session)
-    other = accounts.organization(session)
-    policy_service.save(session, organization_id=other.id, yaml_text="rules: []\n", author=None)
-    agent = accounts.member(session, org)
-    session.commit()
-    for org_id in (other.id, org.id, other.id):
-        policy_service.active_for(
-            session, organization_id=org_id, brand_account_id=conversation.brand_account_id
-        )
-    with pytest.raises(outbound.Blocked):
-        outbound.queue_reply(session, conversation=conversation, author=agent, text="Free beer!")
+def _function(relative: str, name: str) -> str:
+    source = (SRC / relative).read_text()
+    tree = ast.parse(source)
+    node = next(n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef) and n.name == name)
+    return ast.get_source_segment(source, node) or ""
+
+
+def test_no_code_path_delivers_without_the_gateway() -> None:
+    """Only the send gateway calls a connector's send() or publish_poll(): the claim of a
+    reply (outbound/service.py) or of a poll (polls/service.py) prepares the call after its
+    last check, and the send runner (outbound/sending.py) makes it only after the claim. Any
+    other call site would be a way out that skips the code of conduct."""
+    sends = _calls("send")
+    assert {relative for relative, _line in sends} == {
+        "outbound/service.py",
+        "outbound/sending.py",
+    }, sends
+    assert [relative for relative, _line in _calls("publish_poll")] == ["polls/service.py"]
+    for relative, call in (
+        ("outbound/service.py", "connector.send(context, request)"),
+        ("polls/service.py", "publisher.publish_poll(context, request)"),
+    ):
+        claim = _function(relative, "_claim")
+        assert claim.count(call) == 1, relative
+        # The call is prepared after the last check, and only a claim that passed returns it.
+        assert claim.index("check(session, account") < claim.index(call), relative
+        assert (SRC / relative).read_text().count(call) == 1, relative
+    run = _function("outbound/sending.py", "run")
+    assert run.index("kind.claim(") < run.index("claim.send()")
+    assert run.count(".send()") == 1

@@ -117,18 +117,33 @@ def _decide(session: Session, *, approval: Approval, approver: Member) -> Messag
         raise NotFound(f"approval {approval.id} does not exist")
     if approval.status != ApprovalStatus.PENDING.value:
         raise Conflict(f"this draft was already {approval.status}")
-    if approval.requested_by_id == approver.id:
-        raise PermissionDenied("someone other than the author must approve a held draft")
     message = session.get_one(Message, approval.message_id)
     if message.delivery_state != DeliveryState.HELD.value:
         raise Conflict(f"this draft is no longer held (it is {message.delivery_state})")
     account = session.get_one(BrandAccount, message.brand_account_id)
+    ensure_may_decide(
+        session,
+        approver=approver,
+        author_id=approval.requested_by_id,
+        account=account,
+        what="draft",
+    )
+    return message
+
+
+def ensure_may_decide(
+    session: Session, *, approver: Member, author_id: int | None, account: BrandAccount, what: str
+) -> None:
+    """Who may let a held ``what`` (a draft, a poll) out: someone other than its author, who
+    may act for the account it goes out from. The permission and the organization are the
+    caller's to check first."""
+    if author_id is not None and author_id == approver.id:
+        raise PermissionDenied(f"someone other than the author must approve a held {what}")
     if not channels_service.may_act_for(session, account=account, member_id=approver.id):
         raise PermissionDenied(
-            f"you may not act for {account.display_name}, so you may not let its drafts out: "
+            f"you may not act for {account.display_name}, so you may not let its {what}s out: "
             "ask an admin for access to this account"
         )
-    return message
 
 
 def approve(

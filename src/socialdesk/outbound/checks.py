@@ -52,6 +52,17 @@ class Outcome:
     length: int | None = None
     limit: int | None = None
 
+    def per_rule(self) -> list[Reason]:
+        """The reasons with each rule once (its first match): a rule that matched twice, on
+        two phrases of one clause, is one reason to read and holds a draft once."""
+        seen: set[str] = set()
+        kept = []
+        for reason in self.reasons:
+            if reason.rule not in seen:
+                seen.add(reason.rule)
+                kept.append(reason)
+        return kept
+
 
 Check = Callable[[Draft], Outcome]
 

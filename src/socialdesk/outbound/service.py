@@ -24,13 +24,11 @@ from socialdesk.config import get_settings
 from socialdesk.connectors import registry as connectors
 from socialdesk.connectors.base import (
     AccountCapabilities,
-    AccountContext,
     AuthError,
     Capabilities,
-    Connector,
     Identity,
     OutboundRequest,
-    SendError,
+    SendResult,
     Visibility,
 )
 from socialdesk.contacts import service as contacts_service
@@ -41,8 +39,8 @@ from socialdesk.db.session import session_scope
 from socialdesk.events import bus
 from socialdesk.events.types import MessageCreated, MessageDeliveryChanged
 from socialdesk.jobs import queue as jobs
-from socialdesk.jobs.registry import Later, Payload, Retry, job, periodic
-from socialdesk.outbound import approvals, checks, notices, pacing
+from socialdesk.jobs.registry import Payload, job, periodic
+from socialdesk.outbound import approvals, checks, notices, sending
 from socialdesk.outbound.checks import Decision, Outcome
 from socialdesk.policy import service as policy_service
 from socialdesk.policy import sign
@@ -59,8 +57,9 @@ STALE_SENDING = timedelta(minutes=10)
 STALE_QUEUED = timedelta(minutes=30)
 
 
-def reasons_json(outcome: Outcome) -> list[dict[str, object]]:
-    """The reasons of a check's outcome as plain data, for API error bodies."""
+def reasons_json(outcome: Outcome, *, per_rule: bool = False) -> list[dict[str, object]]:
+    """The reasons of a check's outcome as plain data, for API error bodies and the record of
+    a decision; ``per_rule``: each rule once (``Outcome.per_rule``)."""
     return [
         {
             "rule": r.rule,
@@ -69,7 +68,7 @@ def reasons_json(outcome: Outcome) -> list[dict[str, object]]:
             "start": r.start,
             "end": r.end,
         }
-        for r in outcome.reasons
+        for r in (outcome.per_rule() if per_rule else outcome.reasons)
     ]
 
 
@@ -133,16 +132,7 @@ class Checked:
 
     @property
     def reasons_json(self) -> list[dict[str, object]]:
-        return [
-            {
-                "rule": r.rule,
-                "explain": r.explain,
-                "decision": r.decision.name.lower(),
-                "start": r.start,
-                "end": r.end,
-            }
-            for r in self.outcome.reasons
-        ]
+        return reasons_json(self.outcome)
 
 
 def check(session: Session, account: BrandAccount, text: str, visibility: Visibility) -> Checked:
@@ -388,14 +378,39 @@ def _give_up(payload: Payload, reason: str) -> None:
             _fail(session, message, f"gave up after repeated failures: {reason}")
 
 
-@dataclass(frozen=True)
-class _Claimed:
-    """What a send needs, read in the claiming transaction."""
+class _Replies:
+    """Replies as the send runner (``sending.run``) claims and records them."""
 
-    message_id: int
-    context: AccountContext
-    connector: Connector
-    request: OutboundRequest
+    def claim(self, session: Session, item_id: int) -> sending.Claim[SendResult] | None:
+        return _claim(session, item_id)
+
+    def waiting(self, session: Session, item_id: int, reason: str) -> None:
+        message = _message(session, item_id)
+        if message.delivery_state == DeliveryState.QUEUED.value:
+            message.delivery_error = reason
+            emit_delivery_state(session, message)
+
+    def failed(self, session: Session, item_id: int, reason: str) -> None:
+        _fail(session, _message(session, item_id), reason)
+
+    def queued_again(self, session: Session, item_id: int, reason: str) -> None:
+        message = _message(session, item_id)
+        message.delivery_state = DeliveryState.QUEUED.value
+        message.delivery_error = reason[:1000]
+        emit_delivery_state(session, message)
+
+    def sent(self, session: Session, claim: sending.Claim[SendResult], result: SendResult) -> None:
+        message = _message(session, claim.item_id)
+        message.delivery_state = DeliveryState.SENT.value
+        message.delivery_error = None
+        message.native_id = result.native_id
+        message.sent_at = result.sent_at
+        if result.raw:
+            message.raw = result.raw
+        if result.credentials_update:
+            account = session.get_one(BrandAccount, claim.context.brand_account_id)
+            channels_service.update_credentials(account, result.credentials_update)
+        emit_delivery_state(session, message)
 
 
 @job(
@@ -405,64 +420,8 @@ class _Claimed:
     on_give_up=_give_up,
 )
 def deliver(payload: Payload) -> None:
-    """Hand one queued message to its connector, in three short transactions: claim, send
-    (no database lock held during network I/O), record the outcome."""
-    message_id = int(payload["message_id"])
-    try:
-        with session_scope() as session:
-            claimed = _claim(session, message_id)
-    except Later as later:  # the claim was rolled back: the message is still queued
-        with session_scope() as session:
-            message = _message(session, message_id)
-            if message.delivery_state == DeliveryState.QUEUED.value:
-                message.delivery_error = later.reason
-                emit_delivery_state(session, message)
-        raise
-    if claimed is None:
-        return
-    try:
-        result = claimed.connector.send(claimed.context, claimed.request)
-    except AuthError as exc:
-        with session_scope() as session:
-            account = session.get(BrandAccount, claimed.context.brand_account_id)
-            assert account is not None
-            # A session renewed before the refusal is still the newest one: keep it.
-            channels_service.store_pending_credentials(account, claimed.connector)
-            channels_service.mark_health(account, healthy=False, reason=exc.reason)
-            reason = (
-                f"the {channels_service.channel_name(account.kind)} account needs attention: "
-                f"{exc.reason}"
-            )
-            _fail(session, _message(session, claimed.message_id), reason)
-        return
-    except SendError as exc:
-        with session_scope() as session:
-            account = session.get(BrandAccount, claimed.context.brand_account_id)
-            assert account is not None
-            # The send failed after the connector renewed the account's session (the old
-            # refresh token is spent): store the new one now, not only on success.
-            channels_service.store_pending_credentials(account, claimed.connector)
-            message = _message(session, claimed.message_id)
-            if not exc.retryable:
-                _fail(session, message, exc.reason)
-                return
-            message.delivery_state = DeliveryState.QUEUED.value
-            message.delivery_error = exc.reason[:1000]
-            emit_delivery_state(session, message)
-        raise Retry(exc.reason, after_seconds=exc.retry_after_seconds) from exc
-    with session_scope() as session:
-        message = _message(session, claimed.message_id)
-        message.delivery_state = DeliveryState.SENT.value
-        message.delivery_error = None
-        message.native_id = result.native_id
-        message.sent_at = result.sent_at
-        if result.raw:
-            message.raw = result.raw
-        if result.credentials_update:
-            account = session.get(BrandAccount, claimed.context.brand_account_id)
-            assert account is not None
-            channels_service.update_credentials(account, result.credentials_update)
-        emit_delivery_state(session, message)
+    """Hand one queued message to its connector: claim, send, record (``sending.run``)."""
+    sending.run(_Replies(), int(payload["message_id"]))
 
 
 def _message(session: Session, message_id: int) -> Message:
@@ -471,7 +430,7 @@ def _message(session: Session, message_id: int) -> Message:
     return message
 
 
-def _claim(session: Session, message_id: int) -> _Claimed | None:
+def _claim(session: Session, message_id: int) -> sending.Claim[SendResult] | None:
     """Move a queued message to "sending" (exactly one worker wins) and prepare its request.
     Returns None when there is nothing to send, or the last check refused it. Raises
     ``Later`` when the account has used its channel's rate (pacing.py): the caller rolls the
@@ -515,19 +474,7 @@ def _claim(session: Session, message_id: int) -> _Claimed | None:
         reasons = "; ".join(r.explain for r in checked.outcome.reasons)
         _fail(session, message, f"refused right before delivery: {reasons}")
         return None
-    now = clock.now()
-    next_window = pacing.take_send(
-        session, brand_account_id=account.id, capabilities=connector.capabilities, now=now
-    )
-    if next_window is not None:
-        raise Later(
-            pacing.describe(
-                connector.capabilities,
-                channels_service.channel_name(account.kind),
-                until=next_window,
-            ),
-            after_seconds=(next_window - now).total_seconds() + 1,
-        )
+    sending.keep_rate(session, account)
     recipient = None
     if conversation.contact_id is not None:
         identity = contacts_service.identity_on(
@@ -536,19 +483,21 @@ def _claim(session: Session, message_id: int) -> _Claimed | None:
         if identity is not None:
             recipient = Identity(identity.native_id, identity.handle, identity.display_name)
     emit_delivery_state(session, message)
-    return _Claimed(
-        message_id=message.id,
-        context=channels_service.context_for(account),
+    request = OutboundRequest(
+        idempotency_key=f"socialdesk-{install_tag()}-{message.id}",
+        text=full_text,
+        visibility=visibility,
+        recipient=recipient,
+        reply_to_native_id=message.native_reply_to_id,
+        thread_key=message.thread_key,
+        subject=conversation.subject or None,
+    )
+    context = channels_service.context_for(account)
+    return sending.Claim(
+        item_id=message.id,
+        context=context,
         connector=connector,
-        request=OutboundRequest(
-            idempotency_key=f"socialdesk-{install_tag()}-{message.id}",
-            text=full_text,
-            visibility=visibility,
-            recipient=recipient,
-            reply_to_native_id=message.native_reply_to_id,
-            thread_key=message.thread_key,
-            subject=conversation.subject or None,
-        ),
+        send=lambda: connector.send(context, request),
     )
 
 
@@ -576,7 +525,7 @@ def recover_stale_sends(session: Session) -> int:
     for message in stuck:
         account = session.get(BrandAccount, message.brand_account_id)
         assert account is not None
-        if connectors.get(account.kind).capabilities.idempotent_sends:
+        if sending.resends_safely(account):
             message.delivery_state = DeliveryState.QUEUED.value
             emit_delivery_state(session, message)
             jobs.enqueue(session, DELIVER_JOB, {"message_id": message.id})

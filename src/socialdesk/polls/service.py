@@ -31,21 +31,19 @@ from socialdesk.common.pagination import Page, keyset_page
 from socialdesk.config import get_settings
 from socialdesk.connectors import registry as connectors
 from socialdesk.connectors.base import (
-    AccountContext,
     AuthError,
     ConnectorError,
     PollLimits,
     PollPublisher,
     PollRequest,
     PollTally,
-    SendError,
     Visibility,
     waiting_person,
 )
 from socialdesk.db.session import session_scope
 from socialdesk.jobs import queue as jobs
-from socialdesk.jobs.registry import Later, Payload, Retry, job, periodic
-from socialdesk.outbound import checks, pacing
+from socialdesk.jobs.registry import Payload, job, periodic
+from socialdesk.outbound import approvals, checks, sending
 from socialdesk.outbound import service as outbound
 from socialdesk.outbound.checks import Decision, Outcome
 from socialdesk.policy import service as policy_service
@@ -249,17 +247,6 @@ def _refusal(
     return refused
 
 
-def _one_per_rule(reasons: list[dict[str, object]]) -> list[dict[str, object]]:
-    """The reasons with each rule once: a rule that matched twice holds the poll once."""
-    seen: set[object] = set()
-    kept = []
-    for reason in reasons:
-        if reason["rule"] not in seen:
-            seen.add(reason["rule"])
-            kept.append(reason)
-    return kept
-
-
 # -- asking -----------------------------------------------------------------------------------
 
 
@@ -299,7 +286,7 @@ def create(session: Session, *, author: Member, draft: Draft, confirmed: bool = 
         seconds=draft.seconds,
         multiple=draft.multiple,
         state=(PollState.HELD if held else PollState.QUEUED).value,
-        reasons=_one_per_rule(checked.reasons_json),
+        reasons=outbound.reasons_json(checked.outcome, per_rule=True),
         attempts=0,
         created_at=now,
         state_changed_at=now,
@@ -371,14 +358,10 @@ def _decide(session: Session, *, poll: Poll, approver: Member) -> BrandAccount:
         raise NotFound(f"poll {poll.id} does not exist")
     if poll.state != PollState.HELD.value:
         raise Conflict(f"this poll is not waiting for approval (it is {poll.state})")
-    if poll.created_by_id == approver.id:
-        raise PermissionDenied("someone other than its author must approve a held poll")
     account = session.get_one(BrandAccount, poll.brand_account_id)
-    if not channels_service.may_act_for(session, account=account, member_id=approver.id):
-        raise PermissionDenied(
-            f"you may not act for {account.display_name}, so you may not let its polls out: "
-            "ask an admin for access to this account"
-        )
+    approvals.ensure_may_decide(
+        session, approver=approver, author_id=poll.created_by_id, account=account, what="poll"
+    )
     return account
 
 
@@ -450,14 +433,6 @@ def retry(session: Session, *, poll: Poll, actor: Member) -> Poll:
 # -- posting ----------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class _Claimed:
-    poll_id: int
-    context: AccountContext
-    publisher: PollPublisher
-    request: PollRequest
-
-
 def _poll(session: Session, poll_id: int, *, locked: bool = False) -> Poll:
     """The poll; ``locked``: its row held until the commit, so two workers that read the same
     counts record them (and tell its author it closed) one after the other."""
@@ -469,7 +444,7 @@ def _fail(session: Session, poll: Poll, reason: str) -> None:
     notices.failed(session, poll=poll)
 
 
-def _claim(session: Session, poll_id: int) -> _Claimed | None:
+def _claim(session: Session, poll_id: int) -> sending.Claim[PollTally] | None:
     """Move a queued poll to "sending" and prepare its request, or None when there is
     nothing to post or the last check refused it. Raises ``Later`` when the account has used
     its channel's posting rate: the claim is rolled back and the poll waits, queued."""
@@ -500,30 +475,21 @@ def _claim(session: Session, poll_id: int) -> _Claimed | None:
         reasons = "; ".join(r.explain for r in checked.outcome.reasons)
         _fail(session, poll, f"refused right before posting: {reasons}")
         return None
-    now = clock.now()
-    capabilities = connectors.get(account.kind).capabilities
-    next_window = pacing.take_send(
-        session, brand_account_id=account.id, capabilities=capabilities, now=now
+    sending.keep_rate(session, account)
+    poll.state_changed_at = clock.now()
+    request = PollRequest(
+        idempotency_key=f"socialdesk-{outbound.install_tag()}-poll-{poll.id}",
+        question=poll.question,
+        options=tuple(poll.options),
+        seconds=poll.seconds,
+        multiple=poll.multiple,
     )
-    if next_window is not None:
-        raise Later(
-            pacing.describe(
-                capabilities, channels_service.channel_name(account.kind), until=next_window
-            ),
-            after_seconds=(next_window - now).total_seconds() + 1,
-        )
-    poll.state_changed_at = now
-    return _Claimed(
-        poll_id=poll.id,
-        context=channels_service.context_for(account),
-        publisher=publisher,
-        request=PollRequest(
-            idempotency_key=f"socialdesk-{outbound.install_tag()}-poll-{poll.id}",
-            question=poll.question,
-            options=tuple(poll.options),
-            seconds=poll.seconds,
-            multiple=poll.multiple,
-        ),
+    context = channels_service.context_for(account)
+    return sending.Claim(
+        item_id=poll.id,
+        context=context,
+        connector=publisher,
+        send=lambda: publisher.publish_poll(context, request),
     )
 
 
@@ -541,50 +507,33 @@ def _give_up(payload: Payload, reason: str) -> None:
     on_give_up=_give_up,
 )
 def publish(payload: Payload) -> None:
-    """Post one queued poll, in three short transactions as a reply is delivered: claim,
-    post (no database lock held during network I/O), record the outcome."""
-    poll_id = int(payload["poll_id"])
-    try:
-        with session_scope() as session:
-            claimed = _claim(session, poll_id)
-    except Later as later:
-        with session_scope() as session:
-            poll = _poll(session, poll_id)
-            if poll.state == PollState.QUEUED.value:
-                poll.error = later.reason
-        raise
-    if claimed is None:
-        return
-    try:
-        tally = claimed.publisher.publish_poll(claimed.context, claimed.request)
-    except AuthError as exc:
-        with session_scope() as session:
-            account = session.get_one(BrandAccount, claimed.context.brand_account_id)
-            channels_service.store_pending_credentials(account, claimed.publisher)
-            channels_service.mark_health(account, healthy=False, reason=exc.reason)
-            _fail(
-                session,
-                _poll(session, poll_id),
-                f"the {channels_service.channel_name(account.kind)} account needs attention: "
-                f"{exc.reason}",
-            )
-        return
-    except SendError as exc:
-        with session_scope() as session:
-            account = session.get_one(BrandAccount, claimed.context.brand_account_id)
-            channels_service.store_pending_credentials(account, claimed.publisher)
-            poll = _poll(session, poll_id)
-            if not exc.retryable:
-                _fail(session, poll, exc.reason)
-                return
-            _set_state(poll, PollState.QUEUED, error=exc.reason)
-        raise Retry(exc.reason, after_seconds=exc.retry_after_seconds) from exc
-    with session_scope() as session:
-        poll = _poll(session, poll_id)
-        poll.post_id = tally.post_id
-        poll.url = tally.url
+    """Post one queued poll: claim, post, record, as a reply is delivered (``sending.run``)."""
+    sending.run(_Polls(), int(payload["poll_id"]))
+
+
+class _Polls:
+    """Polls as the send runner claims and records them."""
+
+    def claim(self, session: Session, item_id: int) -> sending.Claim[PollTally] | None:
+        return _claim(session, item_id)
+
+    def waiting(self, session: Session, item_id: int, reason: str) -> None:
+        poll = _poll(session, item_id)
+        if poll.state == PollState.QUEUED.value:
+            poll.error = reason
+
+    def failed(self, session: Session, item_id: int, reason: str) -> None:
+        _fail(session, _poll(session, item_id), reason)
+
+    def queued_again(self, session: Session, item_id: int, reason: str) -> None:
+        _set_state(_poll(session, item_id), PollState.QUEUED, error=reason)
+
+    def sent(self, session: Session, claim: sending.Claim[PollTally], result: PollTally) -> None:
+        poll = _poll(session, claim.item_id)
+        poll.post_id = result.post_id
+        poll.url = result.url
         poll.posted_at = clock.now()
-        _counted(session, poll, tally)
+        _counted(session, poll, result)
         if poll.state != PollState.CLOSED.value:
             _set_state(poll, PollState.OPEN)
 
@@ -701,7 +650,7 @@ def recover_stale(session: Session) -> int:
     ).all()
     for poll in stuck:
         account = session.get_one(BrandAccount, poll.brand_account_id)
-        if connectors.get(account.kind).capabilities.idempotent_sends:
+        if sending.resends_safely(account):
             _set_state(poll, PollState.QUEUED)
             jobs.enqueue(session, PUBLISH_JOB, {"poll_id": poll.id})
         else:
