@@ -8,7 +8,8 @@ standard library's ``email`` package with ``tests/connectors/email``).
 The fixtures are copies of real recordings, not hand-written payloads:
 
 * Mastodon: VCR cassettes from github halcy/Mastodon.py ``tests/cassettes/`` (MIT);
-* X: VCR cassettes from github tweepy/tweepy ``cassettes/`` (MIT), gzip bodies decoded;
+* X: VCR cassettes from github tweepy/tweepy ``cassettes/`` (MIT), gzip bodies decoded, and
+  X's documented sample answer for a real poll (``X_POLL_READ``);
 * email: raw messages from github SpamScope/mail-parser ``tests/mails/`` (Apache-2.0).
 
 Each connector's ``fixtures/SOURCES.md`` lists where every file came from. The only
@@ -252,6 +253,23 @@ def mastodon(shared: Path) -> list[tuple[str, str]]:
     return sources
 
 
+# X's answer for a post that carries a poll. No recording of that traffic is in ../shared or in
+# tweepy's cassettes; this is the sample answer of X's developer documentation (the poll object
+# page), for a real post of @TwitterDev (1199786642791452673, November 2019), kept as committed.
+X_POLL_READ = "responses/poll_read_closed.json"
+X_POLL_READ_ORIGIN = (
+    "X developer documentation, data dictionary, poll object: the sample answer of "
+    "GET /2/tweets?ids=1199786642791452673&expansions=attachments.poll_ids (a real @TwitterDev "
+    "poll, closed; not via ../shared, kept as committed)"
+)
+
+
+def x_poll_read(dest: Path) -> tuple[str, str]:
+    if not (dest / X_POLL_READ).is_file():
+        raise SystemExit(f"{X_POLL_READ} is missing: restore it from the repository's history")
+    return (X_POLL_READ, X_POLL_READ_ORIGIN)
+
+
 def x(shared: Path) -> list[tuple[str, str]]:
     from socialdesk.connectors.x.parse import split_page
 
@@ -324,6 +342,7 @@ def x(shared: Path) -> list[tuple[str, str]]:
         response_doc(find(load(src / "test_client_get_me.yaml"), "GET", "/2/users/me")),
         "test_client_get_me.yaml: GET /2/users/me",
     )
+    sources.append(x_poll_read(dest))
     write_sources(
         dest,
         "X",

@@ -247,6 +247,10 @@ class PollLimits:
     max_seconds: int
     # The longest question, counted as the channel counts a post (None: the channel's limit).
     max_question_length: int | None = None
+    # The unit of the time it stays open (X counts whole minutes).
+    seconds_step: int = 1
+    # Whether a voter may choose several answers.
+    multiple: bool = True
 
 
 @dataclass(frozen=True, slots=True)

@@ -117,7 +117,7 @@ def _account(session: Session, *, member: Member, brand_account_id: int) -> Bran
     if publisher_of(account) is None:
         raise ValidationFailed(
             f"{channels_service.channel_name(account.kind)} accounts cannot post polls from the "
-            "desk; choose a Mastodon account",
+            "desk; choose a Mastodon or X account",
             field="brand_account_id",
         )
     if not channels_service.may_act_for(session, account=account, member_id=member.id):
@@ -192,6 +192,16 @@ def cleaned(draft: Draft, limits: PollLimits) -> Draft:
             f"a poll on this account's network stays open from {span(limits.min_seconds)} "
             f"to {span(limits.max_seconds)}; {span(draft.seconds)} is outside that",
             field="seconds",
+        )
+    if draft.seconds % limits.seconds_step:
+        raise ValidationFailed(
+            f"a poll on this account's network stays open for whole multiples of "
+            f"{span(limits.seconds_step)}; {span(draft.seconds)} is not one",
+            field="seconds",
+        )
+    if draft.multiple and not limits.multiple:
+        raise ValidationFailed(
+            "polls on this account's network take one answer per voter", field="multiple"
         )
     return dataclasses.replace(draft, question=question, options=options)
 

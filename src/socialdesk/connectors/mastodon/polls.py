@@ -16,7 +16,6 @@ from typing import Any
 from urllib.parse import quote
 
 import httpx
-import regex
 
 from socialdesk.connectors.base import (
     JSON,
@@ -31,9 +30,8 @@ from socialdesk.connectors.http import HttpClient, error_detail, read_rate_limit
 from socialdesk.connectors.mastodon.config import MastodonAccount
 from socialdesk.connectors.mastodon.parse import parse_time
 from socialdesk.connectors.mastodon.send import InstanceLimits, error_mapper
+from socialdesk.connectors.poll_rules import check_choices, check_request
 from socialdesk.policy.length import count
-
-_GRAPHEME = regex.compile(r"\X")
 
 
 def poll_limits_from(limits: InstanceLimits) -> PollLimits:
@@ -49,57 +47,11 @@ def poll_limits_from(limits: InstanceLimits) -> PollLimits:
     )
 
 
-def check_request(request: PollRequest, provider: str) -> None:
-    """Refuse what no Mastodon server takes, whatever its limits: no question, fewer than two
-    choices, a blank choice (Mastodon strips choices and silently drops blank ones, so the
-    counts would no longer line up with the desk's choices) or the same choice twice (compared
-    as Mastodon compares them: after stripping, case kept)."""
-    if not request.question.strip():
-        raise SendError(f"{provider}: a poll needs a question", retryable=False)
-    options = [option.strip() for option in request.options]
-    if len(options) < 2:
-        raise SendError(
-            f"{provider}: a poll needs at least two choices; this one has {len(options)}",
-            retryable=False,
-        )
-    for number, option in enumerate(options, start=1):
-        if not option:
-            raise SendError(
-                f"{provider}: choice {number} is empty; remove it or write it", retryable=False
-            )
-    for number, option in enumerate(options, start=1):
-        if option in options[: number - 1]:
-            raise SendError(
-                f"{provider} refuses the same choice twice: {option!r} is choice "
-                f"{options.index(option) + 1} and choice {number}",
-                retryable=False,
-            )
-
-
 def check_limits(request: PollRequest, limits: PollLimits, provider: str) -> None:
     """Refuse what this instance's limits do not allow, counted as Mastodon counts: choices in
     grapheme clusters (``PollOptionsValidator``), the question as a status
     (``StatusLengthValidator``), the time in whole seconds (``PollExpirationValidator``)."""
-    if len(request.options) > limits.max_options:
-        raise SendError(
-            f"{provider} allows at most {limits.max_options} choices in a poll; this one has "
-            f"{len(request.options)}",
-            retryable=False,
-        )
-    for number, option in enumerate(request.options, start=1):
-        length = len(_GRAPHEME.findall(option.strip()))
-        if length > limits.max_option_length:
-            raise SendError(
-                f"{provider} allows {limits.max_option_length} characters per choice; choice "
-                f"{number} has {length}",
-                retryable=False,
-            )
-    if not limits.min_seconds <= request.seconds <= limits.max_seconds:
-        raise SendError(
-            f"{provider} keeps a poll open from {limits.min_seconds} to {limits.max_seconds} "
-            f"seconds; {request.seconds} is outside that",
-            retryable=False,
-        )
+    check_choices(request, limits, provider)
     if limits.max_question_length is not None:
         length = count(request.question, LengthCounting.MASTODON)
         if length > limits.max_question_length:

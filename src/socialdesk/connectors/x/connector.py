@@ -1,4 +1,4 @@
-"""The X connector (API v2): mentions and direct messages in, replies out."""
+"""The X connector (API v2): mentions and direct messages in, replies out, and public polls."""
 
 from __future__ import annotations
 
@@ -19,13 +19,17 @@ from socialdesk.connectors.base import (
     InboundMessage,
     LengthCounting,
     OutboundRequest,
+    PollLimits,
+    PollRequest,
     PollResult,
+    PollTally,
     RawEvent,
     SendResult,
     config_problem,
 )
 from socialdesk.connectors.http import HttpClient, RetryPolicy
 from socialdesk.connectors.x import poll as x_poll
+from socialdesk.connectors.x import polls as x_polls
 from socialdesk.connectors.x import send as x_send
 from socialdesk.connectors.x.config import XAccount
 from socialdesk.connectors.x.parse import (
@@ -40,7 +44,7 @@ from socialdesk.connectors.x.parse import (
 class XConnector:
     kind: ClassVar[ChannelKind] = ChannelKind.X
     capabilities: ClassVar[Capabilities] = Capabilities(
-        max_length=280,
+        max_length=x_send.MAX_POST,
         length_counting=LengthCounting.X_WEIGHTED,
         threading=True,
         direct_messages=True,
@@ -95,6 +99,32 @@ class XConnector:
             cursor=cursor,
             brand_account_id=account.brand_account_id,
             now=self._now,
+        )
+
+    def poll_limits(self, account: AccountContext) -> PollLimits:
+        """X's poll limits, the same for every account."""
+        return x_polls.X_POLL_LIMITS
+
+    def publish_poll(self, account: AccountContext, request: PollRequest) -> PollTally:
+        """Post a public poll. It is a post, so it counts against the same posting rate as
+        replies (the same bucket)."""
+        return x_polls.post_poll(
+            self._client,
+            account=XAccount.from_context(account),
+            handle=account.handle,
+            request=request,
+            bucket=f"{account.brand_account_id}:POST /2/tweets",
+            now=self._now,
+        )
+
+    def read_poll(self, account: AccountContext, poll_id: str) -> PollTally:
+        """The counts now of the poll carried by the post ``poll_id`` (on X a poll is read
+        through its post, so the desk keeps the post's id as the poll's)."""
+        return x_polls.read_poll(
+            self._client,
+            account=XAccount.from_context(account),
+            post_id=poll_id,
+            bucket=f"{account.brand_account_id}:GET /2/tweets",
         )
 
     def verify_credentials(self, account: AccountContext) -> Identity:

@@ -31,6 +31,9 @@ from socialdesk.connectors.http import HttpClient, error_detail, read_rate_limit
 from socialdesk.connectors.x.config import XAccount
 from socialdesk.connectors.x.parse import snowflake_time
 
+# The longest post, in X's weighted characters.
+MAX_POST = 280
+
 
 def _problem(response: httpx.Response) -> dict[str, Any]:
     try:
