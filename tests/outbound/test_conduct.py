@@ -23,7 +23,6 @@ from socialdesk.common.errors import PermissionDenied
 from socialdesk.connectors import registry
 from socialdesk.conversations import service as conversations_service
 from socialdesk.conversations.models import Conversation, DeliveryState, Message
-from socialdesk.db.session import get_sessionmaker
 from socialdesk.outbound import approvals
 from socialdesk.outbound import service as outbound
 from socialdesk.policy import service as policy_service
@@ -370,3 +369,21 @@ def test_no_code_path_delivers_without_the_gateway() -> None:
     run = _function("outbound/sending.py", "run")
     assert run.index("kind.claim(") < run.index("claim.send()")
     assert run.count(".send()") == 1
+
+
+def test_a_policy_is_never_confused_with_another_that_has_the_same_version_id(
+    session: Session, jobs: JobRunner, fake_x: RecordingConnector
+) -> None:
+    """Two organizations' first versions, and a database reset, give versions with equal ids
+    or numbers; the checker must always use the policy's own content."""
+    conversation, org = _setup(session)
+    other = accounts.organization(session)
+    policy_service.save(session, organization_id=other.id, yaml_text="rules: []\n", author=None)
+    agent = accounts.member(session, org)
+    session.commit()
+    for org_id in (other.id, org.id, other.id):
+        policy_service.active_for(
+            session, organization_id=org_id, brand_account_id=conversation.brand_account_id
+        )
+    with pytest.raises(outbound.Blocked):
+        outbound.queue_reply(session, conversation=conversation, author=agent, text="Free beer!")
