@@ -318,10 +318,17 @@ def _shows_the_desk_at_work(db: Session, org: Organization, now: datetime) -> No
 
     # Polls: one asked days ago, posted and closed with its counts, its author told the result;
     # one about money in public, held for an approver, who is told.
-    polls = {p.state: p for p in db.scalars(select(Poll).where(Poll.organization_id == org.id))}
-    assert set(polls) == {"closed", "held"}
-    closed, held = polls["closed"], polls["held"]
+    closed, on_x, held = db.scalars(
+        select(Poll).where(Poll.organization_id == org.id).order_by(Poll.id)
+    ).all()
+    assert (closed.state, on_x.state, held.state) == ("closed", "closed", "held")
     assert closed.votes == [118, 291, 164]
+    accounts_of = {a.id: a.kind for a in db.scalars(select(BrandAccount))}
+    assert accounts_of[on_x.brand_account_id] == "x"
+    assert on_x.votes == [412, 655, 287, 96]
+    assert on_x.url is not None
+    assert on_x.url.startswith("https://x.com/KestrelTransit/status/")
+    assert [c.title for c in choices(on_x) if c.leading] == ["The Kestrel app"]
     assert closed.url is not None
     assert closed.posted_at is not None
     assert closed.counted_at is not None
@@ -333,6 +340,10 @@ def _shows_the_desk_at_work(db: Session, org: Organization, now: datetime) -> No
         )
     ).one()
     assert result.title == "Your poll closed: “01:30” won (51%)"
+    assert (
+        "Your poll closed: “The Kestrel app” won (45%)"
+        in db.scalars(select(Notification.title).where(Notification.kind == "poll.closed")).all()
+    )
     assert [r["rule"] for r in held.reasons] == ["no-money-in-public"]
     asked = db.scalars(
         select(Notification.member_id).where(Notification.kind == "approval.poll")

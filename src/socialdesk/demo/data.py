@@ -407,8 +407,8 @@ SAVED_REPLIES: tuple[SavedReplySpec, ...] = (
 
 @dataclass(frozen=True)
 class PollSpec:
-    """A poll asked from the Mastodon account. With ``votes``, it was posted and has closed
-    with those final counts; without, the code of conduct holds it for an approver."""
+    """A poll asked from the account of ``channel``. With ``votes``, it was posted and has
+    closed with those final counts; without, the code of conduct holds it for an approver."""
 
     author: str  # a member's key
     question: str
@@ -416,6 +416,7 @@ class PollSpec:
     asked_ago: timedelta
     seconds: int = 86400
     votes: tuple[int, ...] | None = None
+    channel: ChannelKind = ChannelKind.MASTODON
 
 
 POLLS: tuple[PollSpec, ...] = (
@@ -426,6 +427,16 @@ POLLS: tuple[PollSpec, ...] = (
         ago(days=6),
         seconds=2 * 86400,
         votes=(118, 291, 164),
+    ),
+    # On X, choices are at most 25 characters and a voter picks one.
+    PollSpec(
+        "priya",
+        "Service changes and delays: where do you want to hear about them first?",
+        ("Here on X", "The Kestrel app", "Text message", "At the stop"),
+        ago(days=4),
+        seconds=86400,
+        votes=(412, 655, 287, 96),
+        channel=ChannelKind.X,
     ),
     # Money in public needs an approver (the code of conduct's no-money-in-public): it waits
     # for Maren or Tomás.

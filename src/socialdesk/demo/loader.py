@@ -63,6 +63,7 @@ from socialdesk.connectors.base import (
     Visibility,
 )
 from socialdesk.connectors.web.connector import MESSAGE_EVENT
+from socialdesk.connectors.x.polls import X_POLL_LIMITS
 from socialdesk.contacts import service as contacts_service
 from socialdesk.contacts.models import ContactIdentity
 from socialdesk.conversations import flows
@@ -116,7 +117,7 @@ from socialdesk.sla.schemas import SlaPolicyCreate
 # never removes an organization that merely happens to use the same slug. The version says
 # which demo it is: an older one is left alone too (``--reset`` loads the current one).
 DEMO_SETTING = "demo"
-DEMO_VERSION = 4
+DEMO_VERSION = 5
 # How long after a message was queued the delivery job ran.
 DELIVERY_DELAY = timedelta(seconds=4)
 # How often a member at work reads their notifications.
@@ -214,7 +215,7 @@ def load(*, now: datetime | None = None, reset: bool = False) -> Loaded:
             asked = base - spec.asked_ago
             with use_clock(FrozenClock(asked + DELIVERY_DELAY)):
                 jobs_queue.execute(polls_service.PUBLISH_JOB, {"poll_id": poll_id}, 1)
-            networks.polls.final_votes = spec.votes
+            networks.polls_on(spec.channel).final_votes = spec.votes
             closed = asked + timedelta(seconds=spec.seconds) + polls_service.COUNT_EVERY
             with use_clock(FrozenClock(min(closed, base))):
                 polls_service.count(poll_id)
@@ -347,8 +348,8 @@ class _Builder:
     def _ask_polls(self) -> None:
         """The polls, asked as their authors would ask them, each at its own time: through
         the code of conduct, which holds the one that speaks of money in public."""
-        account = self.accounts[ChannelKind.MASTODON]
         for spec in data.POLLS:
+            account = self.accounts[spec.channel]
             with use_clock(FrozenClock(self.base - spec.asked_ago)):
                 poll = polls_service.create(
                     self.session,
@@ -957,18 +958,25 @@ class _ScriptedNetwork:
         return SendResult(native_id=_sent_id(self.kind, number), sent_at=clock.now())
 
 
+# What the stand-ins of the networks that take polls allow: Mastodon's defaults, X's own.
+_POLL_LIMITS = {
+    ChannelKind.MASTODON: PollLimits(
+        max_options=4, max_option_length=50, min_seconds=300, max_seconds=2_629_746
+    ),
+    ChannelKind.X: X_POLL_LIMITS,
+}
+
+
 class _ScriptedPolls(_ScriptedNetwork):
-    """The Mastodon stand-in also takes polls: it posts them and answers ``final_votes`` as
-    the closed poll's counts (each voter chose one)."""
+    """The Mastodon and X stand-ins also take polls: they post them and answer
+    ``final_votes`` as the closed poll's counts (each voter chose one)."""
 
     def __init__(self) -> None:
         super().__init__()
         self.final_votes: tuple[int, ...] = ()
 
     def poll_limits(self, account: AccountContext) -> PollLimits:
-        return PollLimits(
-            max_options=4, max_option_length=50, min_seconds=300, max_seconds=2_629_746
-        )
+        return _POLL_LIMITS[self.kind]
 
     def publish_poll(self, account: AccountContext, request: PollRequest) -> PollTally:
         number = int(request.idempotency_key.rpartition("-")[2])
@@ -981,7 +989,11 @@ class _ScriptedPolls(_ScriptedNetwork):
             votes=tuple(0 for _ in request.options),
             votes_count=0,
             voters_count=0,
-            url=f"https://social.kestrelvalley.example/@transit/{post_id}",
+            url=(
+                f"https://x.com/KestrelTransit/status/{post_id}"
+                if self.kind is ChannelKind.X
+                else f"https://social.kestrelvalley.example/@transit/{post_id}"
+            ),
         )
 
     def read_poll(self, account: AccountContext, poll_id: str) -> PollTally:
@@ -1010,9 +1022,8 @@ def _sent_id(kind: ChannelKind, number: int) -> str:
 class _ScriptedNetworks:
     stand_ins: dict[ChannelKind, _ScriptedNetwork]
 
-    @property
-    def polls(self) -> _ScriptedPolls:
-        stand_in = self.stand_ins[ChannelKind.MASTODON]
+    def polls_on(self, kind: ChannelKind) -> _ScriptedPolls:
+        stand_in = self.stand_ins[kind]
         assert isinstance(stand_in, _ScriptedPolls)
         return stand_in
 
@@ -1034,7 +1045,7 @@ def _scripted_networks() -> Iterator[_ScriptedNetworks]:
             capabilities = _FALLBACK_CAPABILITIES[kind]
         cls: type[_ScriptedNetwork] = type(
             f"_Scripted{kind.value.title()}",
-            (_ScriptedPolls if kind is ChannelKind.MASTODON else _ScriptedNetwork,),
+            (_ScriptedPolls if kind in _POLL_LIMITS else _ScriptedNetwork,),
             {"kind": kind, "capabilities": capabilities},
         )
         stand_ins[kind] = cls()
