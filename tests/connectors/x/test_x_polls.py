@@ -1,5 +1,6 @@
 """Polls on X against recorded answers: the exact request that posts one, what is refused
-before any call, and the counts read back from X's own sample of a real poll (fixtures/SOURCES.md)."""
+before any call, and the counts read back from X's own sample answer for a real poll
+(fixtures/SOURCES.md)."""
 
 from __future__ import annotations
 
