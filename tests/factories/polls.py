@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from sqlalchemy.orm import Session
 
 from socialdesk.accounts.models import Member
@@ -52,6 +54,45 @@ def held(session: Session, account: BrandAccount, author: Member) -> Poll:
         attempts=0,
         created_at=now,
         state_changed_at=now,
+    )
+    session.add(poll)
+    session.flush()
+    return poll
+
+
+def posted(
+    session: Session,
+    account: BrandAccount,
+    author: Member,
+    *,
+    post_id: str,
+    question: str = "Which opening hours suit you?",
+) -> Poll:
+    """A poll the network took: open, with its post's id (stored as the posting job stores
+    one)."""
+    now = clock.now()
+    poll = Poll(
+        organization_id=account.organization_id,
+        brand_account_id=account.id,
+        created_by_id=author.id,
+        question=question,
+        options=["Early", "Late"],
+        seconds=86400,
+        multiple=False,
+        state=PollState.OPEN.value,
+        reasons=[],
+        attempts=1,
+        created_at=now,
+        state_changed_at=now,
+        post_id=post_id,
+        native_poll_id=f"poll-{post_id}",
+        url=f"https://mastodon.example/@brand/{post_id}",
+        posted_at=now,
+        closes_at=now + timedelta(days=1),
+        votes=[0, 0],
+        votes_count=0,
+        voters_count=0,
+        counted_at=now,
     )
     session.add(poll)
     session.flush()

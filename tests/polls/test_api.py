@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
 from socialdesk.accounts.models import Organization
+from socialdesk.channels.models import BrandAccount
 from socialdesk.common.clock import FrozenClock
 from socialdesk.connectors import registry
 from socialdesk.policy import service as policy_service
@@ -19,6 +20,7 @@ from socialdesk.polls import service as polls
 from tests.conftest import JobRunner
 from tests.factories import channels
 from tests.factories.connectors import PollingConnector, tally
+from tests.factories.conversations import inbound, ingest
 from tests.factories.polls import RULES
 from tests.polls.conftest import Desk, bearer
 
@@ -187,3 +189,34 @@ def test_a_long_poll_stays_open_as_long_as_the_network_allows(
     )
     assert made.status_code == 201, made.text
     assert made.json()["seconds"] == week
+
+
+def test_a_poll_says_how_many_replies_its_post_has(
+    client: TestClient,
+    desk: Desk,
+    session: Session,
+    jobs: JobRunner,
+    network: PollingConnector,
+    mastodon_id: int,
+) -> None:
+    agent = bearer(desk.a.agent_token)
+    made = client.post("/api/polls", headers=agent, json=_ask(mastodon_id))
+    assert made.status_code == 201, made.text
+    assert made.json()["replies_count"] == 0
+    poll_id = made.json()["id"]
+    jobs.run_pending()
+    post_id = client.get(f"/api/polls/{poll_id}", headers=agent).json()["post_id"]
+    assert post_id
+    ours = session.get_one(BrandAccount, mastodon_id)
+    ingest(session, ours, inbound(reply_to=post_id, author="ana", text="Late, please"))
+    ingest(session, ours, inbound(reply_to=post_id, author="ben", text="Early"))
+    # Organization B's account answering a post of the same id is not ours.
+    theirs = channels.brand_account(
+        session, session.get_one(Organization, desk.b.organization_id), kind="mastodon"
+    )
+    ingest(session, theirs, inbound(reply_to=post_id, author="cy", text="Mine"))
+    session.commit()
+    read = client.get(f"/api/polls/{poll_id}", headers=bearer(desk.a.viewer_token)).json()
+    assert read["replies_count"] == 2
+    listed = client.get("/api/polls", headers=agent).json()["items"]
+    assert [(p["id"], p["replies_count"]) for p in listed] == [(poll_id, 2)]

@@ -8,16 +8,20 @@ import re
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
+from datetime import timedelta
 
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from httpx2 import Response
-from sqlalchemy import select
+from sqlalchemy import event, select
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from socialdesk.accounts.models import Member, Role
+from socialdesk.channels import service as channels_service
 from socialdesk.channels.models import BrandAccount
+from socialdesk.common import clock as clocks
 from socialdesk.common.clock import FrozenClock
 from socialdesk.connectors import registry
 from socialdesk.db.session import get_sessionmaker
@@ -28,9 +32,11 @@ from socialdesk.polls.models import Poll, PollState
 from socialdesk.web import polls as web_polls
 from tests.conftest import JobRunner
 from tests.factories import accounts, channels
+from tests.factories import polls as poll_factories
 from tests.factories.connectors import PollingConnector, permanent, tally
+from tests.factories.conversations import inbound, ingest
 from tests.factories.polls import RULES
-from tests.web.conftest import HX, Desk, login
+from tests.web.conftest import HX, Desk, login, new_conversation
 
 
 @dataclass
@@ -219,6 +225,32 @@ def test_what_the_network_would_refuse_is_named_beside_its_field(
     assert not_ours.status_code == 422
     assert 'id="error-poll-brand_account_id">Website accounts cannot post polls' in not_ours.text
     assert _stored() == []
+
+
+def test_what_x_would_refuse_is_named_beside_its_field(
+    session: Session, desk: Desk, signed_in: SignIn
+) -> None:
+    """X's own limits, from the real X connector (no call to X is made to ask)."""
+    x = channels.brand_account(session, desk.org, kind="x", user_id="2244994945")
+    channels_service.set_credentials(x, {"access_token": "token-x"})
+    session.commit()
+    agent = signed_in(desk.agent)
+    page = agent.page()
+    assert f'<option value="{x.id}"' in page
+    several = agent.ask(x, "Which ones do you ride?", ("Tram", "Bus", "", ""), multiple="1")
+    assert several.status_code == 422
+    assert (
+        'id="error-poll-multiple">polls on this account&#39;s network take one answer per voter'
+        in several.text
+    )
+    too_long = agent.ask(x, "Which one?", ("The night bus that never comes", "Tram", "", ""))
+    assert too_long.status_code == 422
+    assert 'id="error-poll-options">choice 1 has 30 characters' in too_long.text
+    assert _stored() == []
+    fine = agent.ask(x, "Which one do you ride most?", ("Tram", "Bus", "", ""))
+    [asked] = _stored()
+    assert asked.id == _asked_id(fine)
+    assert asked.brand_account_id == x.id
 
 
 def test_a_blocked_poll_is_refused_with_the_rule_and_nothing_is_stored(
@@ -538,3 +570,230 @@ def test_the_approvals_queue_points_to_held_polls(
     queue = boss.client.get("/approvals").text
     assert re.search(r'id="held-polls"><strong>1</strong> poll waits for approval too', queue)
     assert '<a href="/polls">see Polls</a>' in queue
+
+
+# -- where an action leads ----------------------------------------------------------------------
+
+
+def test_an_action_on_the_polls_own_page_comes_back_to_it(
+    desk: Desk,
+    mastodon: BrandAccount,
+    approver: Member,
+    network: PollingConnector,
+    signed_in: SignIn,
+    session: Session,
+) -> None:
+    poll = held_poll(session, mastodon, desk.agent)
+    boss = signed_in(approver)
+    page = boss.client.get(f"/polls/{poll.id}").text
+    # The own page's forms say where they come from; the list's carry no such field.
+    assert f'<input type="hidden" name="back" value="/polls/{poll.id}">' in _card(page, poll.id)
+    assert 'name="back"' not in boss.page()
+    approved = boss.post(f"/polls/{poll.id}/approve", comment="Fine", back=f"/polls/{poll.id}")
+    assert approved.status_code == 303
+    location = approved.headers["location"]
+    assert location == f"/polls/{poll.id}?done=approved&poll={poll.id}#poll-{poll.id}"
+    landed = boss.client.get(location.split("#")[0])
+    assert landed.status_code == 200
+    card = _card(landed.text, poll.id)
+    assert "Approved: it will be posted in a moment." in card
+    assert 'id="polls-all"' in landed.text  # the poll's own page, not the list
+    assert landed.text.count('class="card poll-card"') == 1
+    # A refusal on the own page is shown there too, beside the card.
+    again = boss.post(f"/polls/{poll.id}/approve", comment="", back=f"/polls/{poll.id}")
+    assert again.status_code == 422
+    assert 'id="polls-all"' in again.text
+    assert "this poll is not waiting for approval (it is queued)" in _card(again.text, poll.id)
+
+
+@pytest.mark.parametrize(
+    "back",
+    [
+        "https://evil.example/",
+        "//evil",
+        "/\\evil.example",
+        "/polls/{other}",
+        "/polls/{id}/../../evil",
+        "/polls/{id}?next=https://evil.example/",
+        "/polls",
+        "",
+    ],
+)
+def test_a_forged_return_address_leads_to_the_list(
+    back: str,
+    desk: Desk,
+    mastodon: BrandAccount,
+    approver: Member,
+    network: PollingConnector,
+    signed_in: SignIn,
+    session: Session,
+) -> None:
+    poll = held_poll(session, mastodon, desk.agent)
+    other = held_poll(session, mastodon, desk.agent)
+    boss = signed_in(approver)
+    answer = boss.post(
+        f"/polls/{poll.id}/reject",
+        comment="Not now",
+        back=back.format(id=poll.id, other=other.id),
+    )
+    assert answer.status_code == 303
+    assert answer.headers["location"] == f"/polls?done=rejected&poll={poll.id}#poll-{poll.id}"
+
+
+def held_poll(session: Session, account: BrandAccount, author: Member) -> Poll:
+    poll = poll_factories.held(session, account, author)
+    session.commit()
+    return poll
+
+
+# -- the menu's Approvals badge -----------------------------------------------------------------
+
+
+def test_the_approvals_badge_counts_held_polls_for_those_who_may_decide_them(
+    desk: Desk,
+    mastodon: BrandAccount,
+    approver: Member,
+    network: PollingConnector,
+    signed_in: SignIn,
+    session: Session,
+) -> None:
+    boss = signed_in(approver)
+    owner = signed_in(desk.owner)
+    assert "notif-count" not in boss.client.get("/approvals/badge").text
+    # The approver's own poll waits for someone else: the owner's badge counts it, not theirs.
+    held_poll(session, mastodon, approver)
+    assert "notif-count" not in boss.client.get("/approvals/badge").text
+    assert '<span class="notif-count" aria-label="1 waiting">1</span>' in (
+        owner.client.get("/approvals/badge").text
+    )
+    # A held reply draft and a held poll add up.
+    held_poll(session, mastodon, desk.agent)
+    conversation_id = new_conversation(session, desk)
+    agent = signed_in(desk.agent)
+    replied = agent.post(f"/conversations/{conversation_id}/reply", text="Our new price is 5 euros")
+    assert replied.status_code == 303, replied.text
+    assert '<span class="notif-count" aria-label="2 waiting">2</span>' in (
+        boss.client.get("/approvals/badge").text
+    )
+    assert '<span class="notif-count" aria-label="3 waiting">3</span>' in (
+        owner.client.get("/approvals/badge").text
+    )
+
+
+# -- a poll's replies ---------------------------------------------------------------------------
+
+
+def _replies(html: str) -> str:
+    start = html.find('<section class="card poll-replies" id="poll-replies"')
+    assert start >= 0, "no Replies section"
+    return html[start : html.index("</section>", start)]
+
+
+def test_a_posted_polls_page_lists_its_replies(
+    desk: Desk,
+    mastodon: BrandAccount,
+    network: PollingConnector,
+    signed_in: SignIn,
+    session: Session,
+) -> None:
+    poll = poll_factories.posted(session, mastodon, desk.agent, post_id="1001")
+    quiet = poll_factories.posted(session, mastodon, desk.agent, post_id="1002")
+    now = clocks.now()
+    first = ingest(
+        session,
+        mastodon,
+        inbound(
+            reply_to="1001", author="ana", text="Late, I work days", at=now - timedelta(hours=2)
+        ),
+    )
+    long_text = "Early please. " + "Really early, before work. " * 20
+    second = ingest(
+        session,
+        mastodon,
+        inbound(reply_to="1001", author="ben", text=long_text, at=now - timedelta(hours=1)),
+    )
+    # The same post id answered on another account, or in another organization, is not ours.
+    other_account = channels.brand_account(session, desk.org, kind="mastodon")
+    ingest(session, other_account, inbound(reply_to="1001", author="cy", text="Other account"))
+    elsewhere = accounts.organization(session, name="Elsewhere")
+    their_account = channels.brand_account(session, elsewhere, kind="mastodon")
+    ingest(session, their_account, inbound(reply_to="1001", author="dee", text="Elsewhere"))
+    session.commit()
+
+    agent = signed_in(desk.agent)
+    page = agent.client.get(f"/polls/{poll.id}").text
+    section = _replies(page)
+    assert 'poll-replies-count">(2)</span>' in section
+    assert section.index("Ben") < section.index("Ana")  # newest first
+    assert "@ana" in section
+    assert "Late, I work days" in section
+    assert f'href="/conversations/{first.conversation.id}"' in section
+    assert f'href="/conversations/{second.conversation.id}"' in section
+    assert long_text.strip() not in section  # a long reply is cut short
+    assert "Early please. Really early" in section
+    assert "…" in section
+    for stranger in ("Other account", "Elsewhere", "Cy", "Dee"):
+        assert stranger not in section
+    # The conversation link leads to the reply.
+    assert "Late, I work days" in agent.client.get(f"/conversations/{first.conversation.id}").text
+    # A posted poll nobody answered yet says so.
+    empty = _replies(agent.client.get(f"/polls/{quiet.id}").text)
+    assert 'poll-replies-count">(0)</span>' in empty
+    assert 'id="poll-replies-empty">No replies yet.' in empty
+    # On the list, a card with replies links their number to the poll's page.
+    listing = agent.page()
+    assert f'<a href="/polls/{poll.id}#poll-replies" class="poll-replies-link">2 replies</a>' in (
+        _card(listing, poll.id)
+    )
+    assert "poll-replies-link" not in _card(listing, quiet.id)
+    assert 'id="poll-replies"' not in listing
+
+
+def test_a_poll_not_posted_has_no_replies_section(
+    desk: Desk,
+    mastodon: BrandAccount,
+    network: PollingConnector,
+    signed_in: SignIn,
+    session: Session,
+) -> None:
+    poll = held_poll(session, mastodon, desk.agent)
+    page = signed_in(desk.agent).client.get(f"/polls/{poll.id}")
+    assert page.status_code == 200
+    assert 'id="poll-replies"' not in page.text
+    assert "No replies yet" not in page.text
+
+
+def test_the_list_counts_replies_in_one_query_for_the_page(
+    desk: Desk,
+    mastodon: BrandAccount,
+    network: PollingConnector,
+    signed_in: SignIn,
+    session: Session,
+) -> None:
+    agent = signed_in(desk.agent)
+
+    def queries_on_messages() -> int:
+        seen: list[str] = []
+
+        def record(*args: object) -> None:
+            seen.append(str(args[2]))
+
+        event.listen(Engine, "before_cursor_execute", record)
+        try:
+            assert agent.client.get("/polls").status_code == 200
+        finally:
+            event.remove(Engine, "before_cursor_execute", record)
+        return sum(1 for statement in seen if "messages" in statement)
+
+    def poll_with_reply(post_id: str) -> None:
+        poll_factories.posted(session, mastodon, desk.agent, post_id=post_id)
+        ingest(session, mastodon, inbound(reply_to=post_id, author=f"fan-{post_id}"))
+        session.commit()
+
+    poll_with_reply("2001")
+    one = queries_on_messages()
+    assert one >= 1
+    for post_id in ("2002", "2003", "2004"):
+        poll_with_reply(post_id)
+    assert queries_on_messages() == one
+    assert agent.page().count('class="poll-replies-link">1 reply</a>') == 4

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, status
+from sqlalchemy.orm import Session
 
 from socialdesk.accounts.permissions import Permission
 from socialdesk.common.deps import DB, Actor, Reader, Replier, require
@@ -21,7 +22,7 @@ from socialdesk.common.schemas import (
     api_token_scheme,
     error_responses,
 )
-from socialdesk.polls import service
+from socialdesk.polls import replies, service
 from socialdesk.polls.models import Poll
 from socialdesk.polls.results import choices
 from socialdesk.polls.schemas import ChoiceRead, DecisionWrite, PollPage, PollRead, PollWrite
@@ -35,7 +36,7 @@ router = APIRouter(
 Approver = Annotated[Actor, Depends(require(Permission.APPROVE))]
 
 
-def read(poll: Poll) -> PollRead:
+def read(poll: Poll, *, replies_count: int) -> PollRead:
     return PollRead(
         id=poll.id,
         brand_account_id=poll.brand_account_id,
@@ -61,7 +62,13 @@ def read(poll: Poll) -> PollRead:
         votes_count=poll.votes_count,
         voters_count=poll.voters_count,
         counted_at=poll.counted_at,
+        replies_count=replies_count,
     )
+
+
+def read_one(db: Session, poll: Poll) -> PollRead:
+    """One poll with its number of replies (none is read before it is posted)."""
+    return read(poll, replies_count=replies.counts(db, polls=[poll]).get(poll.id, 0))
 
 
 def _poll(poll_id: RowId, db: DB, actor: Reader) -> Poll:
@@ -76,7 +83,12 @@ def list_polls(db: DB, actor: Reader, cursor: Cursor = None, limit: Limit = 50) 
     page = service.page(
         db, organization_id=actor.member.organization_id, cursor=cursor, limit=limit
     )
-    return PollPage(items=[read(p) for p in page.items], next_cursor=page.next_cursor)
+    # One query for the replies of the whole page, not one per poll.
+    replied = replies.counts(db, polls=page.items)
+    return PollPage(
+        items=[read(p, replies_count=replied.get(p.id, 0)) for p in page.items],
+        next_cursor=page.next_cursor,
+    )
 
 
 @router.post(
@@ -99,12 +111,12 @@ def create_poll(body: PollWrite, db: DB, actor: Replier) -> PollRead:
         ),
         confirmed=body.confirm,
     )
-    return read(poll)
+    return read_one(db, poll)
 
 
 @router.get("/polls/{poll_id}", summary="One poll and its counts", responses=error_responses(404))
-def get_poll(poll: PollDep) -> PollRead:
-    return read(poll)
+def get_poll(poll: PollDep, db: DB) -> PollRead:
+    return read_one(db, poll)
 
 
 @router.post(
@@ -113,7 +125,7 @@ def get_poll(poll: PollDep) -> PollRead:
     responses=error_responses(403, 404, 409),
 )
 def approve_poll(poll: PollDep, body: DecisionWrite, db: DB, actor: Approver) -> PollRead:
-    return read(service.approve(db, poll=poll, approver=actor.member, comment=body.comment))
+    return read_one(db, service.approve(db, poll=poll, approver=actor.member, comment=body.comment))
 
 
 @router.post(
@@ -122,7 +134,7 @@ def approve_poll(poll: PollDep, body: DecisionWrite, db: DB, actor: Approver) ->
     responses=error_responses(403, 404, 409),
 )
 def reject_poll(poll: PollDep, body: DecisionWrite, db: DB, actor: Approver) -> PollRead:
-    return read(service.reject(db, poll=poll, approver=actor.member, comment=body.comment))
+    return read_one(db, service.reject(db, poll=poll, approver=actor.member, comment=body.comment))
 
 
 @router.post(
@@ -131,4 +143,4 @@ def reject_poll(poll: PollDep, body: DecisionWrite, db: DB, actor: Approver) -> 
     responses=error_responses(403, 404, 409),
 )
 def retry_poll(poll: PollDep, db: DB, actor: Replier) -> PollRead:
-    return read(service.retry(db, poll=poll, actor=actor.member))
+    return read_one(db, service.retry(db, poll=poll, actor=actor.member))

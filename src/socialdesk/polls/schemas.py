@@ -11,22 +11,24 @@ class PollWrite(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     brand_account_id: RowId = Field(
-        description="The account that asks: one whose network takes polls (Mastodon)"
+        description="The account that asks: one whose network takes polls (Mastodon, X)"
     )
     question: str = Field(max_length=5000, examples=["Which opening hours suit you best?"])
     options: list[str] = Field(
         min_length=2,
         max_length=10,
         description="The choices, in order; the account's network sets how many and how long "
-        "(Mastodon: 4 of 50 characters, unless the instance says otherwise)",
+        "(Mastodon: 4 of 50 characters, unless the instance says otherwise; X: 4 of 25)",
         examples=[["Early, from 7", "Late, until 22"]],
     )
     seconds: Number = Field(
         default=86400,
         description="How long it stays open (Mastodon: 300 to 2,629,746 unless the instance "
-        "says otherwise)",
+        "says otherwise; X: 300 to 604,800 in whole minutes)",
     )
-    multiple: bool = Field(default=False, description="Voters may choose several")
+    multiple: bool = Field(
+        default=False, description="Voters may choose several (Mastodon; X takes one answer)"
+    )
     confirm: bool = Field(
         default=False,
         description="Post though the code of conduct warns (a 409 lists the warnings first)",
@@ -76,6 +78,10 @@ class PollRead(BaseModel):
         description="People who voted (once each, even when they chose several)"
     )
     counted_at: UTCTimestamp | None = Field(description="When the counts were last read")
+    replies_count: int = Field(
+        description="Replies to the poll's post that reached the inbox (inbound messages on its "
+        "account answering it); 0 until it is posted"
+    )
 
 
 PollPage = PageOut[PollRead]

@@ -363,8 +363,10 @@ def approvals_page(request: Request, actor: Approver, db: DB) -> Response:
 
 @router.get("/approvals/badge")
 def approvals_badge(request: Request, actor: Approver, db: DB) -> Response:
-    """The header's Approvals link with the count of drafts waiting (an HTMX fragment)."""
-    count = approvals_service.pending_count(db, approver=actor.member)
+    """The header's Approvals link with the count of what waits for this approver (an HTMX
+    fragment): held reply drafts, and held polls, which are decided on the Polls page."""
+    drafts = approvals_service.pending_count(db, approver=actor.member)
+    count = drafts + polls_service.held_count(db, approver=actor.member)
     return render(
         request,
         "conduct/_approvals_badge.html",

@@ -5,7 +5,8 @@ Thin, like the other pages: the form is read into a ``polls.service.Draft`` and 
 checks, holds or queues it. A refusal comes back beside the form with what was typed and
 status 422: the code of conduct's rules listed (a warning offers "Post anyway", as the reply
 box does), a field the network would refuse named beside that field. Every form carries the
-session's CSRF token and works without JavaScript (POST, then a redirect to the poll's card);
+session's CSRF token and works without JavaScript (POST, then a redirect to the poll's card,
+on the poll's own page or the list, whichever the form came from);
 with HTMX the new-poll form swaps itself on a refusal instead of reloading the page.
 """
 
@@ -14,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Request
@@ -32,7 +33,7 @@ from socialdesk.common.errors import ValidationFailed
 from socialdesk.common.pagination import MAX_ROW_ID, Page
 from socialdesk.outbound import service as outbound
 from socialdesk.outbound.checks import Reason
-from socialdesk.polls import service
+from socialdesk.polls import replies, service
 from socialdesk.polls.models import Poll, PollState
 from socialdesk.polls.results import Choice, choices
 from socialdesk.web import forms
@@ -42,14 +43,12 @@ from socialdesk.web.render import UNPROCESSABLE, duration_words, is_htmx, render
 
 router = APIRouter(include_in_schema=False)
 
-T = TypeVar("T")
-
 Approver = Annotated[Actor, Depends(require(Permission.APPROVE))]
 
 LIST = "/polls"
 FORM_NAME = "poll"
 PAGE_SIZE = 20
-# The form offers four choices: Mastodon's own limit, the only network that takes polls today.
+# The form offers four choices: the limit of Mastodon (by default) and of X.
 CHOICE_BOXES = 4
 DEFAULT_SECONDS = 86400
 # What the page says after a redirect (``?done=...&poll=ID``), on that poll's card, where the
@@ -131,21 +130,9 @@ class Refusal:
     @classmethod
     def of(cls, exc: outbound.Blocked | outbound.NeedsConfirmation) -> Refusal:
         return cls(
-            reasons=once_each(exc.outcome.reasons, key=lambda r: (r.rule, r.explain)),
+            reasons=exc.outcome.per_rule(),
             may_confirm=isinstance(exc, outbound.NeedsConfirmation),
         )
-
-
-def once_each(reasons: Iterable[T], *, key: Callable[[T], object]) -> list[T]:
-    """Each rule once: a rule that matched twice (two phrases of one clause) is one reason to
-    read, not two."""
-    seen: set[object] = set()
-    kept = []
-    for reason in reasons:
-        if key(reason) not in seen:
-            seen.add(key(reason))
-            kept.append(reason)
-    return kept
 
 
 # -- the list ---------------------------------------------------------------------------------
@@ -167,6 +154,7 @@ class PollCard:
     may_decide: bool
     may_retry: bool
     own: bool
+    replies_count: int = 0
 
     @property
     def has_counts(self) -> bool:
@@ -179,8 +167,8 @@ class PollCard:
 
     @property
     def reasons(self) -> list[dict[str, Any]]:
-        """The rules that held it, each once."""
-        return once_each(self.poll.reasons, key=lambda r: (r.get("rule"), r.get("explain")))
+        """The rules that held it, each once (as the service stored them)."""
+        return self.poll.reasons
 
     @property
     def tied(self) -> bool:
@@ -228,6 +216,7 @@ def cards(
         or (p.state == PollState.FAILED.value and may_reply)
     ]
     acting_for = _acting_for(db, actor, actionable)
+    replied = replies.counts(db, polls=polls)
     now = clock.now()
     found = []
     for poll in polls:
@@ -259,6 +248,7 @@ def cards(
                 and may_reply
                 and poll.brand_account_id in acting_for,
                 own=own,
+                replies_count=replied.get(poll.id, 0),
             )
         )
     return found
@@ -330,6 +320,10 @@ def _context(
         # The form opens by itself where there is nothing to read yet, or something to mend.
         "form_open": state.error is not None or not found.items,
         "single": only is not None,
+        # What people wrote back, on a poll's own page once it is posted (none before).
+        "replies": replies.of(db, poll=only)
+        if only is not None and only.post_id is not None
+        else None,
     }
 
 
@@ -351,12 +345,24 @@ def _page(
     )
 
 
-def _back(poll_id: int, *, done: str, cursor: str | None) -> str:
-    """The list where the card is (the page the form came from), with a word of what
-    happened and the card in view."""
-    query = {"cursor": cursor} if cursor else {}
+def _own_page(poll_id: int) -> str:
+    return f"{LIST}/{poll_id}"
+
+
+def _from_own_page(form: FormData, poll_id: int) -> bool:
+    """Whether a card's form was sent from its poll's own page, as its ``back`` field says.
+    The field only chooses between the two addresses made here: anything but exactly this
+    poll's page (another poll's, another site's) means the list, so it can never send the
+    browser somewhere of the sender's choosing."""
+    return forms.text(form, "back") == _own_page(poll_id)
+
+
+def _back(poll_id: int, *, done: str, cursor: str | None, own_page: bool = False) -> str:
+    """The page the form came from (the poll's own, or the list where its card is), with a
+    word of what happened and the card in view."""
+    query = {"cursor": cursor} if cursor and not own_page else {}
     query.update(done=done, poll=str(poll_id))
-    return f"{LIST}?{urlencode(query)}#poll-{poll_id}"
+    return f"{_own_page(poll_id) if own_page else LIST}?{urlencode(query)}#poll-{poll_id}"
 
 
 def _done_poll_id(request: Request) -> int | None:
@@ -375,10 +381,18 @@ def poll_page(request: Request, poll_id: PathId, actor: Reader, db: DB) -> Respo
     """One poll on a page of its own: where its notifications lead, wherever it is in the
     list."""
     poll = service.get(db, member=actor.member, poll_id=poll_id)
+    return _single(request, db, actor, poll)
+
+
+def _single(
+    request: Request, db: Session, actor: Actor, poll: Poll, *, state: PageState | None = None
+) -> Response:
+    state = state or PageState()
     return render(
         request,
         "polls/page.html",
-        _context(request, db, actor, cursor=None, state=PageState(), only=poll),
+        _context(request, db, actor, cursor=None, state=state, only=poll),
+        status_code=UNPROCESSABLE if state.problem is not None else 200,
     )
 
 
@@ -430,15 +444,19 @@ def _act(
     action: Callable[[Poll, Mapping[str, Any]], object],
 ) -> Response:
     """One card's action. Another organization's poll is not found (404); a refusal is
-    shown on the card, on the page of the list the form came from."""
+    shown on the card, on the page the form came from (the poll's own, or the list's)."""
     poll = service.get(db, member=actor.member, poll_id=poll_id)
+    own_page = _from_own_page(form, poll_id)
     cursor = forms.text(form, "cursor") or None
     error = attempt(db, f"{name}-{poll_id}", lambda: action(poll, form))
     if error is None:
-        return RedirectResponse(_back(poll_id, done=done, cursor=cursor), status_code=303)
+        target = _back(poll_id, done=done, cursor=cursor, own_page=own_page)
+        return RedirectResponse(target, status_code=303)
     problem = Problem(
         error=error, poll_id=poll_id, action=name, comment=forms.text(form, "comment")
     )
+    if own_page:
+        return _single(request, db, actor, poll, state=PageState(problem=problem))
     try:
         return _page(request, db, actor, cursor=cursor, state=PageState(problem=problem))
     except ValidationFailed:  # a cursor that is not ours: the newest polls instead

@@ -1,0 +1,109 @@
+"""What people wrote back to a poll: inbound replies to its post on its own account and in its
+own organization are counted and listed, newest first; the brand's own answers, replies on
+another account or in another organization to a post of the same id, and polls not posted
+yet have none. On SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy.orm import Session
+
+from socialdesk.accounts.models import Role
+from socialdesk.common import clock
+from socialdesk.polls import replies
+from tests.factories import accounts, channels
+from tests.factories.conversations import inbound, ingest
+from tests.factories.polls import held, posted
+
+
+def test_replies_to_the_post_are_counted_and_the_newest_listed(session: Session) -> None:
+    org = accounts.organization(session, name="Acme Care")
+    agent = accounts.member(session, org, role=Role.AGENT)
+    mastodon = channels.brand_account(session, org, kind="mastodon")
+    poll = posted(session, mastodon, agent, post_id="1001")
+    now = clock.now()
+    first = ingest(
+        session,
+        mastodon,
+        inbound(
+            reply_to="1001", author="ana", text="Late, I work days", at=now - timedelta(hours=3)
+        ),
+    )
+    second = ingest(
+        session,
+        mastodon,
+        inbound(reply_to="1001", author="ben", text="Early please", at=now - timedelta(hours=2)),
+    )
+    third = ingest(
+        session,
+        mastodon,
+        inbound(reply_to="1001", author="ana", text="Or both?", at=now - timedelta(hours=1)),
+    )
+    # The brand's own answer in the thread, and a reply to a reply, are not replies to the poll.
+    ingest(session, mastodon, inbound(reply_to="1001", from_brand=True, text="Thanks!"))
+    ingest(session, mastodon, inbound(reply_to=first.message.native_id, author="cy"))
+    session.commit()
+
+    found = replies.of(session, poll=poll)
+    assert found.count == 3
+    assert [r.message_id for r in found.newest] == [
+        third.message.id,
+        second.message.id,
+        first.message.id,
+    ]
+    newest = found.newest[0]
+    assert (newest.conversation_id, newest.text) == (third.conversation.id, "Or both?")
+    assert (newest.author_name, newest.author_handle) == ("Ana", "@ana")
+    assert newest.created_at == now - timedelta(hours=1)
+    assert newest.created_at.tzinfo is not None
+
+    two = replies.of(session, poll=poll, limit=2)
+    assert two.count == 3
+    assert [r.message_id for r in two.newest] == [third.message.id, second.message.id]
+    assert replies.counts(session, polls=[poll]) == {poll.id: 3}
+
+
+def test_another_account_or_organization_answering_the_same_post_id_does_not_count(
+    session: Session,
+) -> None:
+    org = accounts.organization(session, name="Acme Care")
+    agent = accounts.member(session, org, role=Role.AGENT)
+    mastodon = channels.brand_account(session, org, kind="mastodon")
+    second_account = channels.brand_account(session, org, kind="mastodon")
+    elsewhere = accounts.organization(session, name="Elsewhere")
+    their_account = channels.brand_account(session, elsewhere, kind="mastodon")
+    poll = posted(session, mastodon, agent, post_id="1001")
+    quiet = posted(session, mastodon, agent, post_id="1002")
+    ours = ingest(session, mastodon, inbound(reply_to="1001", author="ana"))
+    # Post ids are the network's, one instance's each: the same id on another account (another
+    # instance) or in another organization is another post.
+    ingest(session, second_account, inbound(reply_to="1001", author="ben"))
+    ingest(session, their_account, inbound(reply_to="1001", author="cy"))
+    session.commit()
+
+    found = replies.of(session, poll=poll)
+    assert found.count == 1
+    assert [r.message_id for r in found.newest] == [ours.message.id]
+    assert replies.of(session, poll=quiet).count == 0
+    assert replies.counts(session, polls=[poll, quiet]) == {poll.id: 1}
+    # Their own poll on the same post id sees only their reply.
+    their_agent = accounts.member(session, elsewhere, role=Role.AGENT)
+    theirs = posted(session, their_account, their_agent, post_id="1001")
+    session.commit()
+    assert [r.author_name for r in replies.of(session, poll=theirs).newest] == ["Cy"]
+    assert replies.counts(session, polls=[poll, theirs]) == {poll.id: 1, theirs.id: 1}
+
+
+def test_a_poll_not_posted_yet_has_no_replies(session: Session) -> None:
+    org = accounts.organization(session, name="Acme Care")
+    agent = accounts.member(session, org, role=Role.AGENT)
+    mastodon = channels.brand_account(session, org, kind="mastodon")
+    waiting = held(session, mastodon, agent)
+    # Messages with no reply-to id never match a poll without a post id.
+    ingest(session, mastodon, inbound(author="ana"))
+    session.commit()
+
+    assert replies.of(session, poll=waiting) == replies.Replies(count=0, newest=[])
+    assert replies.counts(session, polls=[waiting]) == {}
+    assert replies.counts(session, polls=[]) == {}
