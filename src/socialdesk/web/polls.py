@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
@@ -150,7 +149,6 @@ class PollCard:
     choices: list[Choice]
     state_words: str
     closes_in: str | None  # while open: "23h 55m"
-    counted_at: str | None  # "09:05 UTC", with the day when not today
     may_decide: bool
     may_retry: bool
     own: bool
@@ -180,15 +178,6 @@ class PollCard:
         on the desk must never run script (a ``javascript:`` URL from a hostile instance)."""
         url = self.poll.url
         return url if url and url.lower().startswith(("https://", "http://")) else None
-
-
-def _utc_time(value: datetime | None, *, now: datetime) -> str | None:
-    if value is None:
-        return None
-    at = value.astimezone(UTC)
-    return at.strftime(
-        "%H:%M UTC" if at.date() == now.astimezone(UTC).date() else "%d %b %H:%M UTC"
-    )
 
 
 def _acting_for(db: Session, actor: Actor, polls: Iterable[Poll]) -> set[int]:
@@ -239,7 +228,6 @@ def cards(
                 closes_in=duration_words((closes_at - now).total_seconds())
                 if closes_at is not None and closes_at > now
                 else None,
-                counted_at=_utc_time(poll.counted_at, now=now),
                 may_decide=poll.state == PollState.HELD.value
                 and may_approve
                 and not own
