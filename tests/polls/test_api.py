@@ -220,3 +220,53 @@ def test_a_poll_says_how_many_replies_its_post_has(
     assert read["replies_count"] == 2
     listed = client.get("/api/polls", headers=agent).json()["items"]
     assert [(p["id"], p["replies_count"]) for p in listed] == [(poll_id, 2)]
+
+
+def test_a_polls_replies_are_read_page_by_page_with_their_mood(
+    client: TestClient,
+    desk: Desk,
+    session: Session,
+    jobs: JobRunner,
+    network: PollingConnector,
+    mastodon_id: int,
+) -> None:
+    agent = bearer(desk.a.agent_token)
+    made = client.post("/api/polls", headers=agent, json=_ask(mastodon_id))
+    poll_id = made.json()["id"]
+    empty = client.get(f"/api/polls/{poll_id}/replies", headers=agent).json()
+    assert (empty["items"], empty["count"], empty["triaged"]) == ([], 0, 0)
+    jobs.run_pending()
+    post_id = client.get(f"/api/polls/{poll_id}", headers=agent).json()["post_id"]
+    ours = session.get_one(BrandAccount, mastodon_id)
+    texts = ["Late, please", "Early works for me", "Why not both?"]
+    for n, text in enumerate(texts):
+        ingest(session, ours, inbound(reply_to=post_id, author=f"a{n}", text=text))
+    session.commit()
+
+    viewer = bearer(desk.a.viewer_token)
+    first = client.get(f"/api/polls/{poll_id}/replies?limit=2", headers=viewer)
+    assert first.status_code == 200, first.text
+    page = first.json()
+    assert page["count"] == 3
+    assert [r["text"] for r in page["items"]] == ["Why not both?", "Early works for me"]
+    assert page["next_cursor"]
+    rest = client.get(
+        f"/api/polls/{poll_id}/replies",
+        headers=viewer,
+        params={"limit": 2, "cursor": page["next_cursor"]},
+    ).json()
+    assert [r["text"] for r in rest["items"]] == ["Late, please"]
+    assert rest["next_cursor"] is None
+    reply = rest["items"][0]
+    assert reply["author_handle"] == "@a0"
+    assert reply["conversation_id"] > 0
+    # Ingest triaged every reply: the mood counts all three, by the labels each carries.
+    assert page["triaged"] == 3
+    assert sum(page["sentiments"].values()) == 3
+    assert sum(page["intents"].values()) == 3
+    labelled = [r["sentiment"] for r in page["items"] + rest["items"]]
+    for label in set(labelled):
+        assert page["sentiments"][label] == labelled.count(label)
+    # Another organization's member does not see them.
+    other = client.get(f"/api/polls/{poll_id}/replies", headers=bearer(desk.b.agent_token))
+    assert other.status_code == 404

@@ -7,11 +7,13 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
 from socialdesk.accounts.models import Role
 from socialdesk.common import clock
 from socialdesk.polls import replies
+from socialdesk.triage.models import MessageTriage
 from tests.factories import accounts, channels
 from tests.factories.conversations import inbound, ingest
 from tests.factories.polls import held, posted
@@ -107,3 +109,98 @@ def test_a_poll_not_posted_yet_has_no_replies(session: Session) -> None:
     assert replies.of(session, poll=waiting) == replies.Replies(count=0, newest=[])
     assert replies.counts(session, polls=[waiting]) == {}
     assert replies.counts(session, polls=[]) == {}
+
+
+def _labelled(
+    session: Session, message_id: int, org_id: int, sentiment: str, intent: str, complaint: bool
+) -> None:
+    # Ingest has labelled it already; these labels replace triage's own.
+    session.merge(
+        MessageTriage(
+            message_id=message_id,
+            organization_id=org_id,
+            sentiment=sentiment,
+            complaint=complaint,
+            intent=intent,
+            priority="normal",
+            language="en",
+            scores={},
+            reasons=[],
+            tier="fast",
+            created_at=clock.now(),
+        )
+    )
+
+
+def test_the_replies_mood_counts_triages_labels_of_this_polls_replies_only(
+    session: Session,
+) -> None:
+    org = accounts.organization(session, name="Acme Care")
+    agent = accounts.member(session, org, role=Role.AGENT)
+    mastodon = channels.brand_account(session, org, kind="mastodon")
+    poll = posted(session, mastodon, agent, post_id="1001")
+    labels = [
+        ("negative", "complaint", True),
+        ("negative", "idea", True),
+        ("positive", "praise", False),
+        ("neutral", "question", False),
+    ]
+    made = [
+        ingest(session, mastodon, inbound(reply_to="1001", author=f"a{n}"))
+        for n in range(len(labels) + 1)  # the last one is not labelled yet
+    ]
+    for reply, (sentiment, intent, complaint) in zip(made, labels, strict=False):
+        _labelled(session, reply.message.id, org.id, sentiment, intent, complaint)
+    session.execute(delete(MessageTriage).where(MessageTriage.message_id == made[-1].message.id))
+    # Another organization's labelled reply to a post of the same id is not this poll's.
+    elsewhere = accounts.organization(session, name="Elsewhere")
+    theirs = ingest(
+        session,
+        channels.brand_account(session, elsewhere, kind="mastodon"),
+        inbound(reply_to="1001", author="cy"),
+    )
+    _labelled(session, theirs.message.id, elsewhere.id, "positive", "praise", False)
+    session.commit()
+
+    mood = replies.mood(session, poll=poll)
+    assert mood.triaged == 4
+    assert mood.sentiments == {"negative": 2, "neutral": 1, "positive": 1}
+    assert mood.intents == {
+        "complaint": 1,
+        "question": 1,
+        "praise": 1,
+        "feedback": 0,
+        "idea": 1,
+        "other": 0,
+    }
+    assert mood.complaints == 2
+    assert mood.share(2) == 50
+    newest = replies.of(session, poll=poll).newest
+    assert newest[0].sentiment is None  # the unlabelled one, newest
+    by_id = {r.message_id: r for r in newest}
+    first = by_id[made[0].message.id]
+    assert (first.sentiment, first.intent, first.complaint) == ("negative", "complaint", True)
+
+
+def test_replies_are_paged_newest_first(session: Session) -> None:
+    org = accounts.organization(session, name="Acme Care")
+    agent = accounts.member(session, org, role=Role.AGENT)
+    mastodon = channels.brand_account(session, org, kind="mastodon")
+    poll = posted(session, mastodon, agent, post_id="1001")
+    now = clock.now()
+    made = [
+        ingest(
+            session,
+            mastodon,
+            inbound(reply_to="1001", author=f"a{n}", at=now - timedelta(minutes=10 - n)),
+        ).message.id
+        for n in range(5)
+    ]
+    session.commit()
+    first = replies.page(session, poll=poll, cursor=None, limit=2)
+    assert [r.message_id for r in first.items] == [made[4], made[3]]
+    assert first.next_cursor is not None
+    second = replies.page(session, poll=poll, cursor=first.next_cursor, limit=2)
+    third = replies.page(session, poll=poll, cursor=second.next_cursor, limit=2)
+    assert [r.message_id for r in second.items + third.items] == [made[2], made[1], made[0]]
+    assert third.next_cursor is None

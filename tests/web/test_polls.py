@@ -29,6 +29,7 @@ from socialdesk.notifications.models import Notification
 from socialdesk.policy import service as policy_service
 from socialdesk.polls import service as polls
 from socialdesk.polls.models import Poll, PollState
+from socialdesk.triage.models import MessageTriage
 from socialdesk.web import polls as web_polls
 from tests.conftest import JobRunner
 from tests.factories import accounts, channels
@@ -734,6 +735,20 @@ def test_a_posted_polls_page_lists_its_replies(
     assert "…" in section
     for stranger in ("Other account", "Elsewhere", "Cy", "Dee"):
         assert stranger not in section
+    # How the replies sound and what they are, as ingest's triage labelled them, summed up
+    # above them and shown on each.
+    labels = {m: session.get_one(MessageTriage, m) for m in (first.message.id, second.message.id)}
+    mood = section[section.index('id="poll-mood"') : section.index("</div>")]
+    for sentiment in {t.sentiment for t in labels.values()}:
+        number = sum(t.sentiment == sentiment for t in labels.values())
+        assert f'chip-sentiment-{sentiment}">{number} {sentiment}' in mood
+    for intent in {t.intent for t in labels.values()}:
+        number = sum(t.intent == intent for t in labels.values())
+        assert f"{number} {intent}</span>" in mood
+    assert (
+        f'<span class="visually-hidden">Sentiment: </span>{labels[first.message.id].sentiment}'
+        in section
+    )
     # The conversation link leads to the reply.
     assert "Late, I work days" in agent.client.get(f"/conversations/{first.conversation.id}").text
     # A posted poll nobody answered yet says so.

@@ -25,7 +25,15 @@ from socialdesk.common.schemas import (
 from socialdesk.polls import replies, service
 from socialdesk.polls.models import Poll
 from socialdesk.polls.results import choices
-from socialdesk.polls.schemas import ChoiceRead, DecisionWrite, PollPage, PollRead, PollWrite
+from socialdesk.polls.schemas import (
+    ChoiceRead,
+    DecisionWrite,
+    PollPage,
+    PollRead,
+    PollRepliesRead,
+    PollReplyRead,
+    PollWrite,
+)
 
 router = APIRouter(
     tags=["polls"],
@@ -117,6 +125,41 @@ def create_poll(body: PollWrite, db: DB, actor: Replier) -> PollRead:
 @router.get("/polls/{poll_id}", summary="One poll and its counts", responses=error_responses(404))
 def get_poll(poll: PollDep, db: DB) -> PollRead:
     return read_one(db, poll)
+
+
+@router.get(
+    "/polls/{poll_id}/replies",
+    summary="What people wrote back to the poll's post, newest first, with how the replies "
+    "sound and what they are (triage's labels)",
+    responses=error_responses(404),
+)
+def poll_replies(
+    poll: PollDep, db: DB, cursor: Cursor = None, limit: Limit = 50
+) -> PollRepliesRead:
+    found = replies.page(db, poll=poll, cursor=cursor, limit=limit)
+    mood = replies.mood(db, poll=poll)
+    return PollRepliesRead(
+        items=[
+            PollReplyRead(
+                message_id=r.message_id,
+                conversation_id=r.conversation_id,
+                author_name=r.author_name,
+                author_handle=r.author_handle,
+                text=r.text,
+                created_at=r.created_at,
+                sentiment=r.sentiment,
+                intent=r.intent,
+                complaint=r.complaint,
+            )
+            for r in found.items
+        ],
+        next_cursor=found.next_cursor,
+        count=replies.counts(db, polls=[poll]).get(poll.id, 0),
+        triaged=mood.triaged,
+        sentiments=mood.sentiments,
+        intents=mood.intents,
+        complaints=mood.complaints,
+    )
 
 
 @router.post(

@@ -18,9 +18,12 @@ from sqlalchemy import ColumnElement, and_, func, select
 from sqlalchemy.orm import Session
 
 from socialdesk.channels.models import BrandAccount
+from socialdesk.common.pagination import Page, keyset_page
 from socialdesk.contacts.models import Contact, ContactIdentity
 from socialdesk.conversations.models import Direction, Message
 from socialdesk.polls.models import Poll
+from socialdesk.triage.classify import INTENTS, SENTIMENTS
+from socialdesk.triage.models import MessageTriage
 
 # How many of the newest replies a poll's page lists; the count is of all of them.
 NEWEST = 20
@@ -34,12 +37,32 @@ class Reply:
     author_handle: str | None  # their handle on the poll's network, when known
     text: str
     created_at: datetime
+    sentiment: str | None = None  # triage's labels, None until it has run
+    intent: str | None = None
+    complaint: bool = False
 
 
 @dataclass(frozen=True, slots=True)
 class Replies:
     count: int
     newest: list[Reply]
+
+
+@dataclass(frozen=True, slots=True)
+class Mood:
+    """How the replies sound and what they are, as triage labelled them (``triage/``): the
+    number of replies per sentiment and per intent, and how many are complaints. ``triaged``
+    is how many replies have labels at all (a reply with no text, or one that came before
+    triage ran, has none)."""
+
+    triaged: int
+    sentiments: dict[str, int]
+    intents: dict[str, int]
+    complaints: int
+
+    def share(self, count: int) -> int:
+        """``count`` as a whole percentage of the labelled replies."""
+        return round(100 * count / self.triaged) if self.triaged else 0
 
 
 def _answering(poll: Poll) -> ColumnElement[bool]:
@@ -58,6 +81,32 @@ def of(session: Session, *, poll: Poll, limit: int = NEWEST) -> Replies:
     if poll.post_id is None:
         return Replies(count=0, newest=[])
     total = session.scalar(select(func.count()).select_from(Message).where(_answering(poll)))
+    return Replies(
+        count=int(total or 0), newest=page(session, poll=poll, cursor=None, limit=limit).items
+    )
+
+
+def page(session: Session, *, poll: Poll, cursor: str | None, limit: int) -> Page[Reply]:
+    """One page of ``poll``'s replies, newest first, after ``cursor``."""
+    if poll.post_id is None:
+        return Page(items=[], next_cursor=None)
+    found = keyset_page(
+        session,
+        select(Message).where(_answering(poll)),
+        when=Message.created_at,
+        row_id=Message.id,
+        key=lambda m: (m.created_at, m.id),
+        cursor=cursor,
+        limit=limit,
+        newest_first=True,
+    )
+    return Page(items=_described(session, found.items), next_cursor=found.next_cursor)
+
+
+def _described(session: Session, messages: list[Message]) -> list[Reply]:
+    """The replies with who wrote them and triage's labels, in one query for the page."""
+    if not messages:
+        return []
     # The author's handle on the poll's network: a merged contact may hold several
     # identities there; any one of them names the person.
     handle = (
@@ -72,32 +121,62 @@ def of(session: Session, *, poll: Poll, limit: int = NEWEST) -> Replies:
     rows = session.execute(
         select(
             Message.id,
-            Message.conversation_id,
             Contact.name,
             handle,
-            Message.text,
-            Message.created_at,
+            MessageTriage.sentiment,
+            MessageTriage.intent,
+            MessageTriage.complaint,
         )
         .join(BrandAccount, BrandAccount.id == Message.brand_account_id)
         .outerjoin(Contact, Contact.id == Message.author_contact_id)
-        .where(_answering(poll))
-        .order_by(Message.created_at.desc(), Message.id.desc())
-        .limit(limit)
+        .outerjoin(MessageTriage, MessageTriage.message_id == Message.id)
+        .where(Message.id.in_([m.id for m in messages]))
     )
-    return Replies(
-        count=int(total or 0),
-        newest=[
+    about = {row[0]: row[1:] for row in rows}
+    described = []
+    for message in messages:
+        name, author_handle, sentiment, intent, complaint = about[message.id]
+        described.append(
             Reply(
-                message_id=message_id,
-                conversation_id=conversation_id,
+                message_id=message.id,
+                conversation_id=message.conversation_id,
                 author_name=name or None,
                 author_handle=author_handle,
-                text=text,
-                created_at=created_at,
+                text=message.text,
+                created_at=message.created_at,
+                sentiment=sentiment,
+                intent=intent,
+                complaint=bool(complaint),
             )
-            for message_id, conversation_id, name, author_handle, text, created_at in rows
-        ],
+        )
+    return described
+
+
+def mood(session: Session, *, poll: Poll) -> Mood:
+    """How all of ``poll``'s replies sound and what they are, in one grouped query."""
+    sentiments = dict.fromkeys(SENTIMENTS, 0)
+    intents = dict.fromkeys(INTENTS, 0)
+    if poll.post_id is None:
+        return Mood(triaged=0, sentiments=sentiments, intents=intents, complaints=0)
+    rows = session.execute(
+        select(
+            MessageTriage.sentiment,
+            MessageTriage.intent,
+            MessageTriage.complaint,
+            func.count(),
+        )
+        .join(Message, Message.id == MessageTriage.message_id)
+        .where(_answering(poll))
+        .group_by(MessageTriage.sentiment, MessageTriage.intent, MessageTriage.complaint)
     )
+    triaged = complaints = 0
+    for sentiment, intent, complaint, number in rows:
+        triaged += number
+        # A label a later model no longer knows still counts, under its own name.
+        sentiments[sentiment] = sentiments.get(sentiment, 0) + number
+        intents[intent] = intents.get(intent, 0) + number
+        complaints += number if complaint else 0
+    return Mood(triaged=triaged, sentiments=sentiments, intents=intents, complaints=complaints)
 
 
 def counts(session: Session, *, polls: Iterable[Poll]) -> dict[int, int]:

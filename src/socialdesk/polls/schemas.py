@@ -85,3 +85,28 @@ class PollRead(BaseModel):
 
 
 PollPage = PageOut[PollRead]
+
+
+class PollReplyRead(BaseModel):
+    message_id: int
+    conversation_id: int = Field(description="Where it is answered: GET /api/conversations/{id}")
+    author_name: str | None
+    author_handle: str | None = Field(description="The author's handle on the poll's network")
+    text: str
+    created_at: UTCTimestamp
+    sentiment: str | None = Field(description="Triage's label; null until triage has run")
+    intent: str | None = Field(description="Triage's label; null until triage has run")
+    complaint: bool
+
+
+class PollRepliesRead(PageOut[PollReplyRead]):
+    count: int = Field(description="All replies to the poll's post that reached the inbox")
+    triaged: int = Field(description="How many of them triage has labelled")
+    sentiments: dict[str, int] = Field(
+        description="Labelled replies per sentiment (negative, neutral, positive)"
+    )
+    intents: dict[str, int] = Field(
+        description="Labelled replies per intent (complaint, question, praise, feedback, idea, "
+        "other)"
+    )
+    complaints: int = Field(description="Labelled replies that complain, whatever their intent")

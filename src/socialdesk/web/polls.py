@@ -312,6 +312,10 @@ def _context(
         "replies": replies.of(db, poll=only)
         if only is not None and only.post_id is not None
         else None,
+        # ...and how they sound and what they are, as triage labelled them.
+        "mood": replies.mood(db, poll=only)
+        if only is not None and only.post_id is not None
+        else None,
     }
 
 
