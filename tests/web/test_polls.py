@@ -744,7 +744,8 @@ def test_a_posted_polls_page_lists_its_replies(
         assert f'chip-sentiment-{sentiment}">{number} {sentiment}' in mood
     for intent in {t.intent for t in labels.values()}:
         number = sum(t.intent == intent for t in labels.values())
-        assert f"{number} {intent}</span>" in mood
+        plural = number != 1 and intent in ("complaint", "question", "idea")
+        assert f"{number} {intent}{'s' if plural else ''}</span>" in mood
     assert (
         f'<span class="visually-hidden">Sentiment: </span>{labels[first.message.id].sentiment}'
         in section
