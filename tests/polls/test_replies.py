@@ -204,3 +204,34 @@ def test_replies_are_paged_newest_first(session: Session) -> None:
     third = replies.page(session, poll=poll, cursor=second.next_cursor, limit=2)
     assert [r.message_id for r in second.items + third.items] == [made[2], made[1], made[0]]
     assert third.next_cursor is None
+
+
+def test_each_person_replying_to_a_poll_has_a_conversation_of_their_own(
+    session: Session,
+) -> None:
+    """Strangers answering the brand's poll are not one thread: replies to the same unseen post
+    are joined only when it is not the account's own poll post (a customer's post the desk has
+    not seen yet, whose replies belong together)."""
+    org = accounts.organization(session, name="Acme Care")
+    agent = accounts.member(session, org, role=Role.AGENT)
+    mastodon = channels.brand_account(session, org, kind="mastodon")
+    poll = posted(session, mastodon, agent, post_id="1001")
+    ana = ingest(session, mastodon, inbound(reply_to="1001", author="ana", text="Late"))
+    ben = ingest(session, mastodon, inbound(reply_to="1001", author="ben", text="Early"))
+    again = ingest(session, mastodon, inbound(reply_to="1001", author="ana", text="Or both"))
+    # The brand answers Ana, and she answers back: her conversation, as any reply chain.
+    answer = ingest(session, mastodon, inbound(reply_to=ana.message.native_id, from_brand=True))
+    back = ingest(session, mastodon, inbound(reply_to=answer.message.native_id, author="ana"))
+    # Replies to a post that is no poll of this account still join (its parent may come).
+    unseen_a = ingest(session, mastodon, inbound(reply_to="2002", author="cy"))
+    unseen_b = ingest(session, mastodon, inbound(reply_to="2002", author="dee"))
+    session.commit()
+
+    assert ana.conversation.id != ben.conversation.id
+    assert ana.conversation.contact_id == ana.message.author_contact_id
+    assert ben.conversation.contact_id == ben.message.author_contact_id
+    assert {again.conversation.id, answer.conversation.id, back.conversation.id} == {
+        ana.conversation.id
+    }
+    assert unseen_a.conversation.id == unseen_b.conversation.id
+    assert replies.of(session, poll=poll).count == 3

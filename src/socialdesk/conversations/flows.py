@@ -13,7 +13,7 @@ import logging
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import or_, select, text
+from sqlalchemy import and_, or_, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -274,14 +274,25 @@ def _wake(session: Session, conversation: Conversation, message: InboundMessage)
 
 
 def _related_conversation_ids(
-    session: Session, *, account: BrandAccount, message: InboundMessage
+    session: Session, *, account: BrandAccount, message: InboundMessage, contact_id: int | None
 ) -> list[int]:
     """Conversations this message belongs with: its parent's, its children's (replies that
-    arrived first), its siblings' (replies to the same missing parent), and its thread key's."""
+    arrived first), its siblings' (replies to the same missing parent), and its thread key's.
+
+    Replies to a post the brand published from the desk to everyone (a poll's post) are not
+    one thread of strangers: each person's replies to it are their own conversation."""
     links = [Message.native_reply_to_id == message.native_id]
     if message.reply_to_native_id:
         links.append(Message.native_id == message.reply_to_native_id)
-        links.append(Message.native_reply_to_id == message.reply_to_native_id)
+        siblings = Message.native_reply_to_id == message.reply_to_native_id
+        if _is_own_post(session, account=account, native_id=message.reply_to_native_id):
+            siblings = and_(
+                siblings,
+                Message.author_contact_id == contact_id
+                if contact_id is not None
+                else Message.author_contact_id.is_(None),
+            )
+        links.append(siblings)
     if message.thread_key:
         links.append(Message.thread_key == message.thread_key)
     ids = session.scalars(
@@ -292,10 +303,27 @@ def _related_conversation_ids(
     return sorted(set(ids))
 
 
+def _is_own_post(session: Session, *, account: BrandAccount, native_id: str) -> bool:
+    """Whether ``native_id`` is a post the account published from the desk to everyone, not
+    in answer to anyone: a poll's post."""
+    from socialdesk.polls.models import Poll
+
+    return (
+        session.scalar(
+            select(Poll.id)
+            .where(Poll.brand_account_id == account.id, Poll.post_id == native_id)
+            .limit(1)
+        )
+        is not None
+    )
+
+
 def _thread(
     session: Session, *, account: BrandAccount, message: InboundMessage, contact_id: int | None
 ) -> tuple[Conversation, bool]:
-    ids = _related_conversation_ids(session, account=account, message=message)
+    ids = _related_conversation_ids(
+        session, account=account, message=message, contact_id=contact_id
+    )
     related = [c for c in (session.get(Conversation, i) for i in ids) if c is not None]
     quiet = timedelta(hours=get_settings().reopen_quiet_period_hours)
     # A conversation resolved longer ago than the quiet period before this message is closed
