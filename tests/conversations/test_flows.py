@@ -73,6 +73,37 @@ def test_reply_before_parent_is_joined_when_parent_arrives(session: Session) -> 
     assert _count(session, Conversation) == 2
 
 
+def test_strangers_answering_the_brands_own_post_each_have_a_conversation(
+    session: Session,
+) -> None:
+    """An announcement gets many answers: each person's is their own conversation, while
+    replies to a customer's unseen post still wait for it together."""
+    org = accounts.organization(session)
+    account = channels.brand_account(session, org, kind="mastodon")
+    ana = ingest(session, account, inbound(reply_to="post-1", author="ana", reply_to_brand=True))
+    ben = ingest(session, account, inbound(reply_to="post-1", author="ben", reply_to_brand=True))
+    ana_again = ingest(
+        session, account, inbound(reply_to="post-1", author="ana", reply_to_brand=True)
+    )
+    assert ana.conversation.id != ben.conversation.id
+    assert ana_again.conversation.id == ana.conversation.id
+    assert (ana.conversation.contact_id, ben.conversation.contact_id) == (
+        ana.message.author_contact_id,
+        ben.message.author_contact_id,
+    )
+    # The brand answers Ben in his conversation; his answer back stays there.
+    answer = ingest(session, account, inbound(reply_to=ben.message.native_id, from_brand=True))
+    back = ingest(
+        session,
+        account,
+        inbound(reply_to=answer.message.native_id, author="ben", reply_to_brand=True),
+    )
+    assert answer.conversation.id == back.conversation.id == ben.conversation.id
+    first = ingest(session, account, inbound(reply_to="post-2", author="cy"))
+    second = ingest(session, account, inbound(reply_to="post-2", author="dee"))
+    assert first.conversation.id == second.conversation.id
+
+
 def test_customer_message_reopens_recently_resolved_conversation(
     session: Session, clock: FrozenClock
 ) -> None:

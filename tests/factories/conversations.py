@@ -24,6 +24,7 @@ def inbound(
     thread_key: str | None = None,
     from_brand: bool = False,
     visibility: Visibility = Visibility.PUBLIC,
+    reply_to_brand: bool = False,
 ) -> InboundMessage:
     n = next(_n)
     return InboundMessage(
@@ -35,6 +36,7 @@ def inbound(
         thread_key=thread_key,
         from_brand=from_brand,
         visibility=visibility,
+        reply_to_brand=reply_to_brand,
     )
 
 

@@ -98,6 +98,9 @@ class InboundMessage:
     thread_key: str | None = None
     # True when the brand account itself wrote it (seen in a timeline or an import).
     from_brand: bool = False
+    # True when the post it answers is the brand account's own (an announcement, a poll):
+    # people answering one post to everyone are strangers, each with their own conversation.
+    reply_to_brand: bool = False
     subject: str | None = None
     raw: JSON = field(default_factory=dict)
 

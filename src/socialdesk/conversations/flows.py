@@ -279,13 +279,17 @@ def _related_conversation_ids(
     """Conversations this message belongs with: its parent's, its children's (replies that
     arrived first), its siblings' (replies to the same missing parent), and its thread key's.
 
-    Replies to a post the brand published from the desk to everyone (a poll's post) are not
-    one thread of strangers: each person's replies to it are their own conversation."""
+    Replies to a post the brand published to everyone (an announcement, a poll's post) are not
+    one thread of strangers: each person's replies to it are their own conversation. The
+    connector says when the post answered is the brand's (``reply_to_brand``); a poll the desk
+    posted is known here too."""
     links = [Message.native_reply_to_id == message.native_id]
     if message.reply_to_native_id:
         links.append(Message.native_id == message.reply_to_native_id)
         siblings = Message.native_reply_to_id == message.reply_to_native_id
-        if _is_own_post(session, account=account, native_id=message.reply_to_native_id):
+        if message.reply_to_brand or _is_own_post(
+            session, account=account, native_id=message.reply_to_native_id
+        ):
             siblings = and_(
                 siblings,
                 Message.author_contact_id == contact_id

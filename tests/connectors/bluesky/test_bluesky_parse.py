@@ -107,6 +107,16 @@ class TestBlueskyParse(ConnectorContract):
         [message] = self.connector.parse(event(payload))
         assert message.from_brand is True
 
+    def test_a_reply_to_the_brands_own_post_says_so(self) -> None:
+        payload = load("notification.reply__to_brand_reply.json")
+        parent_did = payload["record"]["reply"]["parent"]["uri"].split("/")[2]
+        payload[ANNOTATION] = {"brand_did": parent_did}
+        [message] = self.connector.parse(event(payload))
+        assert (message.reply_to_brand, message.from_brand) == (True, False)
+        payload[ANNOTATION] = {"brand_did": "did:plc:someoneelse000000000000"}
+        [message] = self.connector.parse(event(payload))
+        assert message.reply_to_brand is False
+
     def test_an_invalid_handle_is_not_kept(self) -> None:
         payload = load("notification.mention__with_link_and_emoji.json")
         payload["author"]["handle"] = "handle.invalid"

@@ -114,6 +114,18 @@ class TestMastodonParse(ConnectorContract):
         [message] = self.connector.parse(event("status", payload))
         assert message.from_brand is True
 
+    def test_a_reply_to_the_brands_own_post_says_so(self) -> None:
+        payload = load("status__public_reply.json")
+        # It answers 117020566092212359's post: the brand's, or someone else's.
+        payload[ANNOTATION] = {"brand_account_id": "117020566092212359"}
+        [message] = self.connector.parse(event("status", payload))
+        assert (message.reply_to_brand, message.from_brand) == (True, False)
+        payload[ANNOTATION] = {"brand_account_id": "117020565693913441"}
+        [message] = self.connector.parse(event("status", payload))
+        assert (message.reply_to_brand, message.from_brand) == (False, True)
+        [unknown] = self.parse_fixture("status__public_reply.json")
+        assert unknown.reply_to_brand is False
+
     def test_boost_is_not_a_message(self) -> None:
         payload = load("status__public.json")
         payload["reblog"] = load("status__unlisted.json")

@@ -119,6 +119,21 @@ class TestXParse(ConnectorContract):
         [message] = self.connector.parse(event("tweet", payload))
         assert message.from_brand is True
 
+    def test_a_reply_to_the_brands_own_post_says_so(self) -> None:
+        brand = "1072250532645998596"
+        payload = with_requested_fields(
+            "mention__complaint_with_link.json",
+            referenced_tweets=[{"type": "replied_to", "id": "1578516000000000000"}],
+            in_reply_to_user_id=brand,
+        )
+        payload[ANNOTATION] = {"brand_user_id": brand}
+        [message] = self.connector.parse(event("mention", payload))
+        assert message.reply_to_native_id == "1578516000000000000"
+        assert (message.reply_to_brand, message.from_brand) == (True, False)
+        payload["data"]["in_reply_to_user_id"] = "99"  # someone else's post
+        [message] = self.connector.parse(event("mention", payload))
+        assert message.reply_to_brand is False
+
     def test_direct_message(self) -> None:
         payload = copy.deepcopy(load("dm.message_create__conversation_lookup.json"))
         payload["data"].update(

@@ -106,6 +106,10 @@ def parse_post_notification(payload: JSON) -> list[InboundMessage]:
             visibility=Visibility.PUBLIC,
             reply_to_native_id=parent[0] if parent else None,
             from_brand=brand_did is not None and author.native_id == brand_did,
+            # A post's AT URI names its author: at://<did>/app.bsky.feed.post/<rkey>.
+            reply_to_brand=brand_did is not None
+            and parent is not None
+            and parent[0].startswith(f"at://{brand_did}/"),
             raw=_raw(payload, record, text, parent, root),
         )
     ]

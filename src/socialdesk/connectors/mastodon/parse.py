@@ -168,6 +168,9 @@ def parse_status_object(
         reply_to_native_id=str(reply_to) if reply_to is not None else None,
         thread_key=thread_key,
         from_brand=brand_id is not None and str(account.get("id")) == str(brand_id),
+        reply_to_brand=brand_id is not None
+        and reply_to is not None
+        and str(status.get("in_reply_to_account_id")) == str(brand_id),
         # A content warning is the closest Mastodon has to a subject line.
         subject=spoiler or None,
         raw=_raw(status, native_visibility, notification_id, conversation_id),

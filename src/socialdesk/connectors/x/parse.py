@@ -165,6 +165,8 @@ def parse_post(payload: JSON) -> list[InboundMessage]:
             visibility=Visibility.PUBLIC,
             reply_to_native_id=reply_to,
             from_brand=_is_brand(author_id, payload),
+            reply_to_brand=reply_to is not None
+            and _is_brand(tweet.get("in_reply_to_user_id"), payload),
             raw=raw,
         )
     ]
