@@ -28,6 +28,9 @@ from tests.factories import accounts, channels
 from tests.factories.connectors import PollingConnector, permanent, revoked, tally, transient
 from tests.factories.polls import RULES
 
+# One character as people see it, five code points.
+FAMILY = "\U0001f468\u200d\U0001f469\u200d\U0001f467"
+
 
 @pytest.fixture
 def network() -> Iterator[PollingConnector]:
@@ -124,6 +127,8 @@ def test_a_poll_is_posted_by_a_job_and_counted_until_it_closes(
         ({"options": ("Only one", " ")}, "options", "at least two choices"),
         ({"options": ("a", "b", "c", "d", "e")}, "options", "at most 4 choices; this poll has 5"),
         ({"options": ("a", "x" * 51)}, "options", "choice 2 has 51 characters"),
+        # Counted as people see them: 51 family emoji (five code points each) are 51.
+        ({"options": ("a", FAMILY * 51)}, "options", "choice 2 has 51 characters"),
         ({"options": ("Yes", "yes ")}, "options", "'yes' is there twice"),
         ({"seconds": 60}, "seconds", "from 5 minutes to"),
         ({"seconds": 40 * 86400}, "seconds", "40 days is outside"),
@@ -142,6 +147,14 @@ def test_what_the_network_would_refuse_is_named_and_nothing_is_stored(
     assert refused.value.field == field
     assert words in refused.value.message
     assert session.scalars(select(Poll)).all() == []
+
+
+def test_a_choice_is_counted_in_characters_as_people_see_them(
+    session: Session, network: PollingConnector
+) -> None:
+    _, account, agent = _desk(session)
+    poll = polls.create(session, author=agent, draft=_draft(account, options=("a", FAMILY * 50)))
+    assert poll.options == ["a", FAMILY * 50]
 
 
 def test_every_word_passes_the_code_of_conduct_choices_included(

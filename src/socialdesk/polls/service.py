@@ -33,6 +33,7 @@ from socialdesk.connectors import registry as connectors
 from socialdesk.connectors.base import (
     AuthError,
     ConnectorError,
+    LengthCounting,
     PollLimits,
     PollPublisher,
     PollRequest,
@@ -47,6 +48,7 @@ from socialdesk.outbound import approvals, checks, sending
 from socialdesk.outbound import service as outbound
 from socialdesk.outbound.checks import Decision, Outcome
 from socialdesk.policy import service as policy_service
+from socialdesk.policy.length import count as text_length
 from socialdesk.policy.models import DecisionStage
 from socialdesk.polls import notices
 from socialdesk.polls.models import Poll, PollState
@@ -177,9 +179,12 @@ def cleaned(draft: Draft, limits: PollLimits) -> Draft:
             field="options",
         )
     for number, option in enumerate(options, start=1):
-        if len(option) > limits.max_option_length:
+        # Counted as the networks count a choice: in characters as people see them (an emoji
+        # made of several code points is one).
+        length = text_length(option, LengthCounting.GRAPHEMES)
+        if length > limits.max_option_length:
             raise ValidationFailed(
-                f"choice {number} has {len(option)} characters; this account's network allows "
+                f"choice {number} has {length} characters; this account's network allows "
                 f"{limits.max_option_length} per choice",
                 field="options",
             )
