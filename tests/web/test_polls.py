@@ -765,6 +765,35 @@ def test_a_posted_polls_page_lists_its_replies(
     assert 'id="poll-replies"' not in listing
 
 
+def test_a_counted_polls_results_download_as_a_spreadsheet(
+    desk: Desk, mastodon: BrandAccount, signed_in: SignIn, session: Session
+) -> None:
+    counted = poll_factories.posted(session, mastodon, desk.agent, post_id="1001")
+    counted.votes, counted.counted_at = [4, 9], clocks.now()
+    waiting = poll_factories.held(session, mastodon, desk.agent)
+    reader = accounts.member(session, desk.org, role=Role.VIEWER)
+    session.commit()
+    viewer = signed_in(reader)
+    listing = viewer.page()
+    link = f'<a href="/polls/{counted.id}/results.csv" download>Download the results (CSV)</a>'
+    assert link in _card(listing, counted.id)
+    assert "results.csv" not in _card(listing, waiting.id)
+    answer = viewer.client.get(f"/polls/{counted.id}/results.csv")
+    assert answer.status_code == 200
+    assert answer.headers["content-type"].startswith("text/csv")
+    assert answer.text.splitlines()[1:] != []
+    assert "Late,9,0.6923,yes" in answer.text
+    elsewhere = accounts.organization(session, name="Elsewhere")
+    theirs = poll_factories.posted(
+        session,
+        channels.brand_account(session, elsewhere, kind="mastodon"),
+        accounts.member(session, elsewhere),
+        post_id="2002",
+    )
+    session.commit()
+    assert viewer.client.get(f"/polls/{theirs.id}/results.csv").status_code == 404
+
+
 def test_a_poll_not_posted_has_no_replies_section(
     desk: Desk,
     mastodon: BrandAccount,

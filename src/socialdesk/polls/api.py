@@ -10,9 +10,11 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, status
+from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
 from socialdesk.accounts.permissions import Permission
+from socialdesk.common import clock, spreadsheet
 from socialdesk.common.deps import DB, Actor, Reader, Replier, require
 from socialdesk.common.schemas import (
     CheckReason,
@@ -24,7 +26,7 @@ from socialdesk.common.schemas import (
 )
 from socialdesk.polls import replies, service
 from socialdesk.polls.models import Poll
-from socialdesk.polls.results import choices
+from socialdesk.polls.results import choices, to_csv
 from socialdesk.polls.schemas import (
     ChoiceRead,
     DecisionWrite,
@@ -160,6 +162,22 @@ def poll_replies(
         intents=mood.intents,
         complaints=mood.complaints,
     )
+
+
+@router.get(
+    "/polls/{poll_id}/results.csv",
+    summary="The poll's results as CSV, one row per choice",
+    response_class=Response,
+    responses={200: {"content": {"text/csv": {}}}, **error_responses(404)},
+)
+def poll_results_csv(poll: PollDep) -> Response:
+    return results_csv(poll)
+
+
+def results_csv(poll: Poll) -> Response:
+    """The download, named after the poll and the day it was read."""
+    stamp = clock.now().strftime("%Y%m%d")
+    return spreadsheet.download(to_csv(poll), f"poll-{poll.id}-results-{stamp}.csv")
 
 
 @router.post(

@@ -32,6 +32,7 @@ from socialdesk.common.errors import ValidationFailed
 from socialdesk.common.pagination import MAX_ROW_ID, Page
 from socialdesk.outbound import service as outbound
 from socialdesk.outbound.checks import Reason
+from socialdesk.polls import api as polls_api
 from socialdesk.polls import replies, service
 from socialdesk.polls.models import Poll, PollState
 from socialdesk.polls.results import Choice, choices
@@ -374,6 +375,12 @@ def poll_page(request: Request, poll_id: PathId, actor: Reader, db: DB) -> Respo
     list."""
     poll = service.get(db, member=actor.member, poll_id=poll_id)
     return _single(request, db, actor, poll)
+
+
+@router.get("/polls/{poll_id}/results.csv")
+def poll_results_csv(poll_id: PathId, actor: Reader, db: DB) -> Response:
+    """The poll's results as a spreadsheet, one row per choice (as the API gives them)."""
+    return polls_api.results_csv(service.get(db, member=actor.member, poll_id=poll_id))
 
 
 def _single(
