@@ -61,6 +61,7 @@ from socialdesk.jobs.models import JobIntent
 from socialdesk.notifications.models import Notification
 from socialdesk.policy import service as policy_service
 from socialdesk.policy.models import ORG_SCOPE, Approval, ApprovalStatus
+from socialdesk.polls import replies
 from socialdesk.polls.models import Poll
 from socialdesk.polls.results import choices
 from socialdesk.routing import service as routing_service
@@ -329,6 +330,12 @@ def _shows_the_desk_at_work(db: Session, org: Organization, now: datetime) -> No
     assert on_x.url is not None
     assert on_x.url.startswith("https://x.com/KestrelTransit/status/")
     assert [c.title for c in choices(on_x) if c.leading] == ["The Kestrel app"]
+    # Two people answered it in words: each is a conversation of their own.
+    poll_replies = replies.of(db, poll=on_x)
+    assert poll_replies.count == 2
+    assert len({r.conversation_id for r in poll_replies.newest}) == 2
+    assert {r.author_name for r in poll_replies.newest} == {"Milo Grant", "Rosa Kaya"}
+    assert replies.mood(db, poll=on_x).triaged == 2
     assert closed.url is not None
     assert closed.posted_at is not None
     assert closed.counted_at is not None

@@ -405,6 +405,10 @@ SAVED_REPLIES: tuple[SavedReplySpec, ...] = (
 )
 
 
+# The X poll's post, which people answer in words too (the "x-poll-reply-..." scenes).
+ALERTS_POLL_POST = "1877499999990000001"
+
+
 @dataclass(frozen=True)
 class PollSpec:
     """A poll asked from the account of ``channel``. With ``votes``, it was posted and has
@@ -417,6 +421,8 @@ class PollSpec:
     seconds: int = 86400
     votes: tuple[int, ...] | None = None
     channel: ChannelKind = ChannelKind.MASTODON
+    # The post's id on the network, for scenes that answer it (``Scene.answers_poll``).
+    post_id: str | None = None
 
 
 POLLS: tuple[PollSpec, ...] = (
@@ -437,6 +443,7 @@ POLLS: tuple[PollSpec, ...] = (
         seconds=86400,
         votes=(412, 655, 287, 96),
         channel=ChannelKind.X,
+        post_id=ALERTS_POLL_POST,
     ),
     # Money in public needs an approver (the code of conduct's no-money-in-public): it waits
     # for Maren or Tomás.
@@ -601,6 +608,9 @@ CUSTOMERS: tuple[CustomerSpec, ...] = (
     _customer("rae", "Rae Kim", x=IdentitySpec("1780045521", "@rollwithrae_kv")),
     _customer("tobias", "Tobias Nyberg", x=IdentitySpec("645332198", "@tobias_nyb_kv")),
     _customer("lucia", "Lucía Romero", x=IdentitySpec("1688204417", "@luciaromero_kv")),
+    # They answered the poll about service alerts.
+    _customer("milo", "Milo Grant", x=IdentitySpec("1650000101", "@milo_rides_kv")),
+    _customer("rosa", "Rosa Kaya", x=IdentitySpec("1650000102", "@rosakaya_kv")),
     # The customer who writes on two channels: one contact, two identities.
     _customer(
         "elif",
@@ -890,11 +900,58 @@ class Scene:
     # A direct message (DMs on networks; email and the website chat are always direct).
     direct: bool = False
     subject: str | None = None  # email only
+    # The first message answers this post of the brand's (a poll's), not a post of the
+    # customer's own.
+    answers_post: str | None = None
 
 
 URGENT, HIGH, LOW = Priority.URGENT, Priority.HIGH, Priority.LOW
 
 SCENES: tuple[Scene, ...] = (
+    # ---- answers to the poll about service alerts (POLLS), each a conversation of its own ----
+    Scene(
+        "x-poll-reply-milo",
+        ChannelKind.X,
+        "milo",
+        (
+            Says(
+                ago(days=3, hours=23, minutes=40),
+                "@KestrelTransit The app, as long as the alert comes before I leave the house "
+                "and not after the bus has gone.",
+            ),
+            Answers(
+                ago(days=3, hours=23, minutes=10),
+                "priya",
+                "Thanks Milo, that is the plan: an alert as soon as a bus or tram is held, "
+                "not when it is already late. ^PS",
+            ),
+            Resolves(ago(days=3, hours=23, minutes=9), "priya"),
+            CancelsFollowUp(ago(days=3, hours=23, minutes=8), "priya"),
+        ),
+        answers_post=ALERTS_POLL_POST,
+    ),
+    Scene(
+        "x-poll-reply-rosa",
+        ChannelKind.X,
+        "rosa",
+        (
+            Says(
+                ago(days=3, hours=23, minutes=5),
+                "@KestrelTransit Text message please. My phone is too old for your app, it "
+                "crashes every time I open it.",
+            ),
+            Answers(
+                ago(days=3, hours=22, minutes=40),
+                "priya",
+                "Sorry about the crashes, Rosa. Text alerts are on the list from this poll; "
+                "we will post here when you can sign up. ^PS",
+            ),
+            # "We will post here when you can sign up" is a promise: it stays open.
+            Resolves(ago(days=3, hours=22, minutes=39), "priya", promises=ResolveChoice.KEEP_OPEN),
+            CancelsFollowUp(ago(days=3, hours=22, minutes=38), "priya"),
+        ),
+        answers_post=ALERTS_POLL_POST,
+    ),
     # ---- the tram 4 outage, arriving everywhere at once -----------------------------------
     Scene(
         "x-outage-lena",

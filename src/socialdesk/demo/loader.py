@@ -213,6 +213,8 @@ def load(*, now: datetime | None = None, reset: bool = False) -> Loaded:
             if spec.votes is None:
                 continue
             asked = base - spec.asked_ago
+            if spec.post_id is not None:  # the scenes that answer it know its id
+                networks.polls_on(spec.channel).post_ids[spec.question] = spec.post_id
             with use_clock(FrozenClock(asked + DELIVERY_DELAY)):
                 jobs_queue.execute(polls_service.PUBLISH_JOB, {"poll_id": poll_id}, 1)
             networks.polls_on(spec.channel).final_votes = spec.votes
@@ -759,7 +761,8 @@ class _Builder:
                     text=step.text,
                     created_at=turn.at,
                     visibility=_visibility(scene),
-                    reply_to_native_id=state.last_native_id,
+                    reply_to_native_id=state.last_native_id or scene.answers_post,
+                    reply_to_brand=state.last_native_id is None and scene.answers_post is not None,
                     thread_key=_thread_key(turn, identity.native_id, native_id),
                     subject=_subject(turn),
                     raw={"demo": scene.key},
@@ -974,13 +977,14 @@ class _ScriptedPolls(_ScriptedNetwork):
     def __init__(self) -> None:
         super().__init__()
         self.final_votes: tuple[int, ...] = ()
+        self.post_ids: dict[str, str] = {}  # question -> the post id the demo's data gives
 
     def poll_limits(self, account: AccountContext) -> PollLimits:
         return _POLL_LIMITS[self.kind]
 
     def publish_poll(self, account: AccountContext, request: PollRequest) -> PollTally:
         number = int(request.idempotency_key.rpartition("-")[2])
-        post_id = _sent_id(self.kind, 50_000 + number)
+        post_id = self.post_ids.get(request.question) or _sent_id(self.kind, 50_000 + number)
         return PollTally(
             post_id=post_id,
             poll_id=str(number),
