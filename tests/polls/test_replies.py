@@ -235,3 +235,29 @@ def test_each_person_replying_to_a_poll_has_a_conversation_of_their_own(
     }
     assert unseen_a.conversation.id == unseen_b.conversation.id
     assert replies.of(session, poll=poll).count == 3
+
+
+def test_a_message_answering_a_poll_is_named_only_in_the_polls_organization(
+    session: Session,
+) -> None:
+    org = accounts.organization(session, name="Acme Care")
+    agent = accounts.member(session, org, role=Role.AGENT)
+    mastodon = channels.brand_account(session, org, kind="mastodon")
+    poll = posted(session, mastodon, agent, post_id="1001")
+    ours = ingest(session, mastodon, inbound(reply_to="1001", author="ana"))
+    elsewhere = accounts.organization(session, name="Elsewhere")
+    theirs = ingest(
+        session,
+        channels.brand_account(session, elsewhere, kind="mastodon"),
+        inbound(reply_to="1001", author="cy"),
+    )
+    session.commit()
+    assert replies.answered_in(
+        session, conversation_id=ours.conversation.id, organization_id=org.id
+    ) == {ours.message.id: replies.Answered(poll.id, poll.question)}
+    assert (
+        replies.answered_in(
+            session, conversation_id=theirs.conversation.id, organization_id=elsewhere.id
+        )
+        == {}
+    )

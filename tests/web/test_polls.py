@@ -794,6 +794,30 @@ def test_a_counted_polls_results_download_as_a_spreadsheet(
     assert viewer.client.get(f"/polls/{theirs.id}/results.csv").status_code == 404
 
 
+def test_a_conversation_says_which_poll_its_message_answers(
+    desk: Desk, mastodon: BrandAccount, signed_in: SignIn, session: Session
+) -> None:
+    poll = poll_factories.posted(session, mastodon, desk.agent, post_id="1001")
+    answer = ingest(session, mastodon, inbound(reply_to="1001", author="ana", text="Late"))
+    other = ingest(session, mastodon, inbound(reply_to="9999", author="ben", text="Hello"))
+    # Another organization's account answering a post of the same id answers no poll of ours.
+    elsewhere = accounts.organization(session, name="Elsewhere")
+    theirs = ingest(
+        session,
+        channels.brand_account(session, elsewhere, kind="mastodon"),
+        inbound(reply_to="1001", author="cy"),
+    )
+    session.commit()
+    agent = signed_in(desk.agent)
+    page = agent.client.get(f"/conversations/{answer.conversation.id}").text
+    assert (
+        f'<p class="msg-context">Answers the poll <a href="/polls/{poll.id}">'
+        f"“{poll.question}”</a></p>"
+    ) in page
+    assert "msg-context" not in agent.client.get(f"/conversations/{other.conversation.id}").text
+    assert theirs.conversation.organization_id != desk.org.id
+
+
 def test_a_poll_not_posted_has_no_replies_section(
     desk: Desk,
     mastodon: BrandAccount,

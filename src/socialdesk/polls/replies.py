@@ -199,3 +199,35 @@ def counts(session: Session, *, polls: Iterable[Poll]) -> dict[int, int]:
         .group_by(Poll.id)
     )
     return {poll_id: int(count) for poll_id, count in rows}
+
+
+@dataclass(frozen=True, slots=True)
+class Answered:
+    """The poll a message answers."""
+
+    poll_id: int
+    question: str
+
+
+def answered_in(
+    session: Session, *, conversation_id: int, organization_id: int
+) -> dict[int, Answered]:
+    """The messages of a conversation that answer one of the organization's polls (on the
+    poll's own account), by message id: what the conversation view says beside them."""
+    rows = session.execute(
+        select(Message.id, Poll.id, Poll.question)
+        .join(
+            Poll,
+            and_(
+                Poll.organization_id == Message.organization_id,
+                Poll.brand_account_id == Message.brand_account_id,
+                Poll.post_id == Message.native_reply_to_id,
+            ),
+        )
+        .where(
+            Message.conversation_id == conversation_id,
+            Message.organization_id == organization_id,
+            Message.direction == Direction.INBOUND.value,
+        )
+    )
+    return {message_id: Answered(poll_id, question) for message_id, poll_id, question in rows}

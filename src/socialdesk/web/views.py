@@ -41,6 +41,7 @@ from socialdesk.conversations import service as conversations_service
 from socialdesk.conversations.models import Conversation, Message, Priority, Status
 from socialdesk.conversations.service import AssigneeFilter
 from socialdesk.outbound import service as outbound_service
+from socialdesk.polls import replies as poll_replies
 from socialdesk.routing import service as routing_service
 from socialdesk.saved_views import service as saved_views_service
 from socialdesk.triage import service as triage_service
@@ -370,6 +371,10 @@ def _conversation_context(
         "directory": directory,
         "messages": vm.thread_views(db, conversation=conversation, directory=directory),
         "triage": vm.triage_views(db, conversation=conversation),
+        # Messages that answer one of the organization's polls say which.
+        "answered_polls": poll_replies.answered_in(
+            db, conversation_id=conversation.id, organization_id=conversation.organization_id
+        ),
         "triage_choices": vm.TRIAGE_CHOICES,
         "trail": vm.trail(db, conversation=conversation, directory=directory),
         "error": error,
