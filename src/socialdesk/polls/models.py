@@ -28,6 +28,8 @@ class Poll(IdMixin, Base):
     __table_args__ = (
         Index("ix_polls_org_created", "organization_id", "created_at"),
         Index("ix_polls_state", "state"),
+        # Every reply that arrives asks whether it answers a poll (conversations/flows.py).
+        Index("ix_polls_post", "brand_account_id", "post_id"),
     )
 
     organization_id: Mapped[int] = mapped_column(BigId, ForeignKey("organizations.id"))
