@@ -1,10 +1,17 @@
-"""What every network that takes polls refuses, checked before any call so a body is never
-one the network would reject or, worse, quietly change: no question, fewer than two choices,
-a blank choice (Mastodon silently drops blank ones, so the counts would no longer line up with
-the desk's choices), the same choice twice, and what the account's :class:`PollLimits` do not
-allow. Choices are counted in grapheme clusters, as Mastodon and X count them."""
+"""What every network that takes polls refuses, and how a poll's answer is read.
+
+Refused before any call, so a body is never one the network would reject or, worse, quietly
+change: no question, fewer than two choices, a blank choice (Mastodon silently drops blank
+ones, so the counts would no longer line up with the desk's choices), the same choice twice,
+and what the account's :class:`PollLimits` do not allow. Choices are counted in grapheme
+clusters, as Mastodon and X count them. An answer's ids and counts are read leniently: what
+is not an id or a count is None, never an error."""
 
 from __future__ import annotations
+
+from typing import Any
+
+import httpx
 
 from socialdesk.connectors.base import LengthCounting, PollLimits, PollRequest, SendError
 from socialdesk.policy.length import count
@@ -67,3 +74,29 @@ def check_choices(request: PollRequest, limits: PollLimits, provider: str) -> No
         )
     if request.multiple and not limits.multiple:
         raise SendError(f"{provider} polls take one answer per voter", retryable=False)
+
+
+# -- reading a network's answer -----------------------------------------------------------
+
+
+def json_object(response: httpx.Response) -> dict[str, Any]:
+    """The answer's JSON object, or nothing when the body is no JSON object at all."""
+    try:
+        found = response.json()
+    except ValueError:
+        return {}
+    return found if isinstance(found, dict) else {}
+
+
+def an_id(value: object) -> str | None:
+    """An id as text (networks send them as strings or numbers), or None for anything else."""
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        return None
+    return str(value) or None
+
+
+def a_count(value: object) -> int | None:
+    """A count of votes or voters, or None where the network leaves it out or hides it."""
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    return None

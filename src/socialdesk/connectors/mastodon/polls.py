@@ -30,7 +30,13 @@ from socialdesk.connectors.http import HttpClient, error_detail, read_rate_limit
 from socialdesk.connectors.mastodon.config import MastodonAccount
 from socialdesk.connectors.mastodon.parse import parse_time
 from socialdesk.connectors.mastodon.send import InstanceLimits, error_mapper
-from socialdesk.connectors.poll_rules import check_choices, check_request
+from socialdesk.connectors.poll_rules import (
+    a_count,
+    an_id,
+    check_choices,
+    check_request,
+    json_object,
+)
 from socialdesk.policy.length import count
 
 
@@ -151,10 +157,10 @@ def post_poll(
         json=poll_body(request),
         error_mapper=publish_error_mapper(account),
     )
-    status = _object(response)
-    post_id = _id(status.get("id"))
+    status = json_object(response)
+    post_id = an_id(status.get("id"))
     poll = status.get("poll")
-    if post_id is None or not isinstance(poll, dict) or _id(poll.get("id")) is None:
+    if post_id is None or not isinstance(poll, dict) or an_id(poll.get("id")) is None:
         raise SendError(
             f"{account.provider} accepted the poll but its answer has no status or poll id; "
             "the poll may exist: check the account before posting it again",
@@ -193,8 +199,8 @@ def read_poll(
         headers=account.headers(),
         error_mapper=read_error_mapper(account),
     )
-    poll = _object(response)
-    if _id(poll.get("id")) is None:
+    poll = json_object(response)
+    if an_id(poll.get("id")) is None:
         raise ConnectorError(f"{account.provider} answered with no poll for poll {poll_id}")
     return tally_from_poll(poll, post_id="", url=None, raw={})
 
@@ -204,18 +210,18 @@ def tally_from_poll(
 ) -> PollTally:
     """A Mastodon poll object as a tally. Counts the instance leaves out (``null`` while the
     totals are hidden) stay None rather than becoming zero."""
-    poll_id = _id(poll.get("id")) or ""
+    poll_id = an_id(poll.get("id")) or ""
     try:
         closes_at = parse_time(poll.get("expires_at"))
     except ValueError:
         closes_at = None  # a poll with no end, or a time the instance wrote oddly
     options = poll.get("options")
     votes = tuple(
-        _count(option.get("votes_count")) if isinstance(option, dict) else None
+        a_count(option.get("votes_count")) if isinstance(option, dict) else None
         for option in (options if isinstance(options, list) else [])
     )
-    votes_count = _count(poll.get("votes_count"))
-    voters_count = _count(poll.get("voters_count"))
+    votes_count = a_count(poll.get("votes_count"))
+    voters_count = a_count(poll.get("voters_count"))
     multiple = poll.get("multiple") is True
     if voters_count is None and not multiple:
         # Mastodon documents voters_count for multiple-choice polls and may leave it null on
@@ -234,27 +240,5 @@ def tally_from_poll(
     )
 
 
-def _object(response: httpx.Response) -> dict[str, Any]:
-    # The answer's JSON object, or nothing when the body is no JSON object at all.
-    try:
-        found = response.json()
-    except ValueError:
-        return {}
-    return found if isinstance(found, dict) else {}
-
-
-def _id(value: object) -> str | None:
-    if isinstance(value, bool) or not isinstance(value, str | int):
-        return None
-    text = str(value)
-    return text or None
-
-
 def _text(value: object) -> str | None:
     return value if isinstance(value, str) and value else None
-
-
-def _count(value: object) -> int | None:
-    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
-        return value
-    return None

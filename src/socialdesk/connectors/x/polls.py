@@ -29,7 +29,13 @@ from socialdesk.connectors.base import (
     SendError,
 )
 from socialdesk.connectors.http import HttpClient, error_detail, read_rate_limit
-from socialdesk.connectors.poll_rules import check_choices, check_request
+from socialdesk.connectors.poll_rules import (
+    a_count,
+    an_id,
+    check_choices,
+    check_request,
+    json_object,
+)
 from socialdesk.connectors.x.config import XAccount
 from socialdesk.connectors.x.parse import snowflake_time
 from socialdesk.connectors.x.send import MAX_POST, classify_error
@@ -91,8 +97,8 @@ def post_poll(
         json=poll_body(request),
         error_mapper=classify_error,
     )
-    data = _object(response).get("data")
-    post_id = _id(data.get("id")) if isinstance(data, dict) else None
+    data = json_object(response).get("data")
+    post_id = an_id(data.get("id")) if isinstance(data, dict) else None
     if post_id is None:
         raise SendError(
             "X accepted the poll but its answer has no post id; the poll may exist: check the "
@@ -147,12 +153,12 @@ def read_poll(client: HttpClient, *, account: XAccount, post_id: str, bucket: st
         },
         error_mapper=read_error,
     )
-    body = _object(response)
+    body = json_object(response)
     post = next(
         (
             item
             for item in body.get("data") or []
-            if isinstance(item, dict) and _id(item.get("id")) == post_id
+            if isinstance(item, dict) and an_id(item.get("id")) == post_id
         ),
         None,
     )
@@ -182,8 +188,8 @@ def read_poll(client: HttpClient, *, account: XAccount, post_id: str, bucket: st
 def tally_from_poll(poll: Mapping[str, Any], *, post_id: str) -> PollTally:
     """An X poll object as a tally, its choices in X's order (``position``)."""
     options = [o for o in poll.get("options") or [] if isinstance(o, dict)]
-    options.sort(key=lambda o: _count(o.get("position")) or 0)
-    votes = tuple(_count(option.get("votes")) for option in options)
+    options.sort(key=lambda o: a_count(o.get("position")) or 0)
+    votes = tuple(a_count(option.get("votes")) for option in options)
     known = [v for v in votes if v is not None]
     total = sum(known) if len(known) == len(votes) else None
     return PollTally(
@@ -194,28 +200,8 @@ def tally_from_poll(poll: Mapping[str, Any], *, post_id: str) -> PollTally:
         votes=votes,
         votes_count=total,
         voters_count=total,  # one answer per voter
-        raw={"x_poll_id": _id(poll.get("id")), "duration_minutes": poll.get("duration_minutes")},
+        raw={"x_poll_id": an_id(poll.get("id")), "duration_minutes": poll.get("duration_minutes")},
     )
-
-
-def _object(response: httpx.Response) -> dict[str, Any]:
-    try:
-        found = response.json()
-    except ValueError:
-        return {}
-    return found if isinstance(found, dict) else {}
-
-
-def _id(value: object) -> str | None:
-    if isinstance(value, bool) or not isinstance(value, str | int):
-        return None
-    return str(value) or None
-
-
-def _count(value: object) -> int | None:
-    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
-        return value
-    return None
 
 
 def _time(value: object) -> datetime | None:
