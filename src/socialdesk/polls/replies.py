@@ -75,6 +75,16 @@ def _answering(poll: Poll) -> ColumnElement[bool]:
     )
 
 
+def _replies_to_polls() -> ColumnElement[bool]:
+    """What joins a poll to its replies: ``_answering`` between the two tables."""
+    return and_(
+        Message.organization_id == Poll.organization_id,
+        Message.brand_account_id == Poll.brand_account_id,
+        Message.native_reply_to_id == Poll.post_id,
+        Message.direction == Direction.INBOUND.value,
+    )
+
+
 def of(session: Session, *, poll: Poll, limit: int = NEWEST) -> Replies:
     """How many replies ``poll``'s post has, and the newest ``limit`` of them, newest first.
     A poll not posted yet has none."""
@@ -187,15 +197,8 @@ def counts(session: Session, *, polls: Iterable[Poll]) -> dict[int, int]:
         return {}
     rows = session.execute(
         select(Poll.id, func.count(Message.id))
-        .join(
-            Message,
-            and_(
-                Message.organization_id == Poll.organization_id,
-                Message.brand_account_id == Poll.brand_account_id,
-                Message.native_reply_to_id == Poll.post_id,
-            ),
-        )
-        .where(Poll.id.in_(ids), Message.direction == Direction.INBOUND.value)
+        .join(Message, _replies_to_polls())
+        .where(Poll.id.in_(ids))
         .group_by(Poll.id)
     )
     return {poll_id: int(count) for poll_id, count in rows}
@@ -216,18 +219,10 @@ def answered_in(
     poll's own account), by message id: what the conversation view says beside them."""
     rows = session.execute(
         select(Message.id, Poll.id, Poll.question)
-        .join(
-            Poll,
-            and_(
-                Poll.organization_id == Message.organization_id,
-                Poll.brand_account_id == Message.brand_account_id,
-                Poll.post_id == Message.native_reply_to_id,
-            ),
-        )
+        .join(Poll, _replies_to_polls())
         .where(
             Message.conversation_id == conversation_id,
             Message.organization_id == organization_id,
-            Message.direction == Direction.INBOUND.value,
         )
     )
     return {message_id: Answered(poll_id, question) for message_id, poll_id, question in rows}

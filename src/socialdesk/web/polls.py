@@ -286,6 +286,7 @@ def _context(
     # One poll's own page (where notifications lead) has no form: the list has it.
     may_reply = may_reply and only is None
     asking = service.accounts_for(db, member=actor.member) if may_reply else []
+    posted = only if only is not None and only.post_id is not None else None
     return {
         **vm.layout_context(db, actor),
         "cards": cards(db, actor, found.items, directory=directory),
@@ -309,14 +310,10 @@ def _context(
         # The form opens by itself where there is nothing to read yet, or something to mend.
         "form_open": state.error is not None or not found.items,
         "single": only is not None,
-        # What people wrote back, on a poll's own page once it is posted (none before).
-        "replies": replies.of(db, poll=only)
-        if only is not None and only.post_id is not None
-        else None,
-        # ...and how they sound and what they are, as triage labelled them.
-        "mood": replies.mood(db, poll=only)
-        if only is not None and only.post_id is not None
-        else None,
+        # What people wrote back, on a poll's own page once it is posted (none before), and
+        # how they sound and what they are, as triage labelled them.
+        "replies": replies.of(db, poll=posted) if posted is not None else None,
+        "mood": replies.mood(db, poll=posted) if posted is not None else None,
     }
 
 
