@@ -76,6 +76,22 @@ def check_choices(request: PollRequest, limits: PollLimits, provider: str) -> No
         raise SendError(f"{provider} polls take one answer per voter", retryable=False)
 
 
+def check_question(
+    request: PollRequest, limits: PollLimits, counting: LengthCounting, provider: str
+) -> None:
+    """Refuse a question longer than the account's posts may be, counted as its network counts
+    a post (the question is the post's text)."""
+    if limits.max_question_length is None:
+        return
+    length = count(request.question, counting)
+    if length > limits.max_question_length:
+        raise SendError(
+            f"{provider} allows {limits.max_question_length} characters in a post; the "
+            f"question has {length}",
+            retryable=False,
+        )
+
+
 # -- reading a network's answer -----------------------------------------------------------
 
 

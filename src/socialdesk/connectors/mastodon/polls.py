@@ -34,10 +34,10 @@ from socialdesk.connectors.poll_rules import (
     a_count,
     an_id,
     check_choices,
+    check_question,
     check_request,
     json_object,
 )
-from socialdesk.policy.length import count
 
 
 def poll_limits_from(limits: InstanceLimits) -> PollLimits:
@@ -58,14 +58,7 @@ def check_limits(request: PollRequest, limits: PollLimits, provider: str) -> Non
     grapheme clusters (``PollOptionsValidator``), the question as a status
     (``StatusLengthValidator``), the time in whole seconds (``PollExpirationValidator``)."""
     check_choices(request, limits, provider)
-    if limits.max_question_length is not None:
-        length = count(request.question, LengthCounting.MASTODON)
-        if length > limits.max_question_length:
-            raise SendError(
-                f"{provider} allows {limits.max_question_length} characters in a post; the "
-                f"question has {length}",
-                retryable=False,
-            )
+    check_question(request, limits, LengthCounting.MASTODON, provider)
 
 
 def poll_body(request: PollRequest) -> JSON:

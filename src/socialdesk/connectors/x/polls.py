@@ -33,13 +33,13 @@ from socialdesk.connectors.poll_rules import (
     a_count,
     an_id,
     check_choices,
+    check_question,
     check_request,
     json_object,
 )
 from socialdesk.connectors.x.config import XAccount
 from socialdesk.connectors.x.parse import snowflake_time
 from socialdesk.connectors.x.send import MAX_POST, classify_error
-from socialdesk.policy.length import count
 
 # X's poll limits: 2 to 4 choices of up to 25 characters, open from 5 minutes to 7 days, in
 # whole minutes, one answer per voter.
@@ -68,12 +68,7 @@ def check(request: PollRequest) -> None:
     counted as X counts a post."""
     check_request(request, "X")
     check_choices(request, X_POLL_LIMITS, "X")
-    length = count(request.question, LengthCounting.X_WEIGHTED)
-    if length > MAX_POST:
-        raise SendError(
-            f"X allows {MAX_POST} characters in a post; the question has {length}",
-            retryable=False,
-        )
+    check_question(request, X_POLL_LIMITS, LengthCounting.X_WEIGHTED, "X")
 
 
 def post_poll(
