@@ -62,6 +62,8 @@ from socialdesk.connectors.base import (
     UnsupportedEvent,
     Visibility,
 )
+from socialdesk.connectors.mastodon.polls import poll_limits_from
+from socialdesk.connectors.mastodon.send import InstanceLimits
 from socialdesk.connectors.web.connector import MESSAGE_EVENT
 from socialdesk.connectors.x.polls import X_POLL_LIMITS
 from socialdesk.contacts import service as contacts_service
@@ -961,11 +963,10 @@ class _ScriptedNetwork:
         return SendResult(native_id=_sent_id(self.kind, number), sent_at=clock.now())
 
 
-# What the stand-ins of the networks that take polls allow: Mastodon's defaults, X's own.
+# What the stand-ins of the networks that take polls allow: a Mastodon instance's defaults,
+# X's own (the connectors' figures).
 _POLL_LIMITS = {
-    ChannelKind.MASTODON: PollLimits(
-        max_options=4, max_option_length=50, min_seconds=300, max_seconds=2_629_746
-    ),
+    ChannelKind.MASTODON: poll_limits_from(InstanceLimits()),
     ChannelKind.X: X_POLL_LIMITS,
 }
 
