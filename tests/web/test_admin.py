@@ -196,6 +196,40 @@ def test_reset_link_lets_the_member_set_a_new_password(
         assert reused.status_code == 422
 
 
+def test_an_admin_cannot_take_over_an_owners_sign_in(
+    client: TestClient, desk: Desk, session: Session
+) -> None:
+    """A reset link or turning off two-factor for the owner would let an admin sign in as the
+    owner and make themselves one: only an owner may do either for an owner."""
+    admin = accounts.member(session, desk.org, role=Role.ADMIN, name="Ada Admin")
+    owner = session.get_one(Member, desk.owner.id)
+    owner.totp_enabled = True
+    session.commit()
+    csrf = login(client, admin)
+    page = client.get(f"/admin/members/{desk.owner.id}").text
+    assert "Create a password reset link" not in page
+    assert "Turn off two-factor" not in page
+    assert "only an owner can make them a reset link" in page
+    refused = client.post(
+        f"/admin/members/{desk.owner.id}/password-reset", data={"csrf_token": csrf}
+    )
+    assert refused.status_code == 422
+    assert "only an owner can reset an owner" in refused.text
+    assert RESET.search(refused.text) is None
+    refused = client.post(f"/admin/members/{desk.owner.id}/totp/disable", data={"csrf_token": csrf})
+    assert refused.status_code == 422
+    assert _read(Member, desk.owner.id).totp_enabled
+    # An admin still resets an agent's password, and an owner an owner's.
+    made = client.post(f"/admin/members/{desk.agent.id}/password-reset", data={"csrf_token": csrf})
+    assert RESET.search(made.text)
+    second = accounts.member(session, desk.org, role=Role.OWNER, name="Otto Owner")
+    session.commit()
+    client.post("/logout", data={"csrf_token": csrf})
+    csrf = login(client, second)
+    made = client.post(f"/admin/members/{desk.owner.id}/password-reset", data={"csrf_token": csrf})
+    assert RESET.search(made.text)
+
+
 def test_deactivation_hands_work_to_a_colleague_and_shows_the_report(
     client: TestClient, desk: Desk, session: Session
 ) -> None:

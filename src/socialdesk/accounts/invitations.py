@@ -151,7 +151,10 @@ class NewReset:
 def request_reset(
     session: Session, *, member: Member, actor: Member | None, source_address: str | None = None
 ) -> NewReset:
-    """A one-time link to set a new password: sent to the member, or handed over by an admin."""
+    """A one-time link to set a new password: sent to the member (``actor`` None), or handed
+    over by an admin (never for an owner, unless the admin is an owner too)."""
+    if actor is not None:
+        accounts_service.ensure_may_manage_sign_in(actor, member)
     token = new_token()
     now = clock.now()
     session.add(

@@ -348,9 +348,28 @@ def enable_totp(session: Session, *, member: Member, code: str) -> None:
     )
 
 
+def may_manage_sign_in(actor: Member, member: Member) -> bool:
+    """Whether ``actor`` may reset ``member``'s password or turn off their two-factor login.
+    Anyone may their own; an admin may anyone's but an owner's, which only an owner may:
+    otherwise an admin could sign in as the owner and make themselves one."""
+    return (
+        actor.id == member.id
+        or member.role != Role.OWNER.value
+        or actor.role == Role.OWNER.value
+    )
+
+
+def ensure_may_manage_sign_in(actor: Member, member: Member) -> None:
+    if not may_manage_sign_in(actor, member):
+        raise PermissionDenied(
+            "only an owner can reset an owner's password or turn off their two-factor login"
+        )
+
+
 def disable_totp(session: Session, *, member: Member, actor: Member) -> None:
     from socialdesk.accounts import audit
 
+    ensure_may_manage_sign_in(actor, member)
     member.totp_enabled = False
     member.totp_secret_encrypted = None
     audit.record(

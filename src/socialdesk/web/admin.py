@@ -258,6 +258,7 @@ def _member_context(
         "roles": [r.value for r in Role],
         "error": error,
         "reset_link": reset_link,
+        "may_manage_sign_in": accounts_service.may_manage_sign_in(actor.member, member),
         "report": report,
         "handover": handover,
         "promise_handover": [
