@@ -61,6 +61,13 @@ def test_an_open_conversation_says_when_its_customer_was_erased(
             "This conversation no longer exists: its customer's data was erased. "
             "Back to the inbox with u."
         )
+        # What the page showed of it, the customer's words included, is gone from the page,
+        # and nothing is left to reply with.
+        notice = page.locator(".gone-notice")
+        expect(notice).to_contain_text("This conversation no longer exists")
+        expect(page.locator(".thread")).to_have_count(0)
+        expect(page.locator("#reply-text")).to_have_count(0)
+        expect(notice.get_by_role("link", name="Back to the inbox")).to_have_attribute("href", "/")
 
 
 def test_an_open_conversation_folded_into_another_goes_there(

@@ -143,6 +143,23 @@
     flash.timer = setTimeout(function () { box.hidden = true; }, 8000);
   }
 
+  // The open conversation is gone (erased, deleted): what the page still shows of it, the
+  // customer's words included, is taken off the page, and nothing is left to act on.
+  function closeConversation(message) {
+    flash(message + " Back to the inbox with u.");
+    var el = document.querySelector("[data-conversation-id].conversation");
+    if (!el) return;
+    var notice = document.createElement("p");
+    notice.className = "gone-notice";
+    notice.setAttribute("role", "status");
+    notice.textContent = message + " ";
+    var back = document.createElement("a");
+    back.href = "/";
+    back.textContent = "Back to the inbox";
+    notice.appendChild(back);
+    el.replaceChildren(notice);
+  }
+
   document.addEventListener("htmx:responseError", function (e) {
     var xhr = e.detail.xhr;
     if (xhr.status === 401) {
@@ -157,9 +174,9 @@
         flash("This conversation was merged into #" + gone.into + ": opening it.");
         setTimeout(function () { window.location.href = "/conversations/" + gone.into; }, 1500);
       } else if (gone && gone.reason === "erased") {
-        flash("This conversation no longer exists: its customer's data was erased. Back to the inbox with u.");
+        closeConversation("This conversation no longer exists: its customer's data was erased.");
       } else {
-        flash("This conversation no longer exists. Back to the inbox with u.");
+        closeConversation("This conversation no longer exists.");
       }
       return;
     }
