@@ -141,6 +141,25 @@ def test_warning_needs_confirmation(
     assert len(fake_x.sent) == 1
 
 
+def test_a_rule_matched_twice_is_asked_about_once(
+    session: Session, jobs: JobRunner, fake_x: RecordingConnector
+) -> None:
+    conversation, org = _setup(session)
+    agent = accounts.member(session, org)
+    session.commit()
+    with pytest.raises(outbound.NeedsConfirmation) as raised:
+        outbound.queue_reply(
+            session,
+            conversation=conversation,
+            author=agent,
+            text="Not our fault, and not the driver's fault either.",
+        )
+    assert raised.value.message == (
+        "please confirm: Apologies are fine, but do not admit fault in public."
+    )
+    session.rollback()
+
+
 def test_approval_edit_and_delivery_all_in_the_trail(
     session: Session, jobs: JobRunner, fake_x: RecordingConnector
 ) -> None:

@@ -76,7 +76,7 @@ class Blocked(ValidationFailed):
     """The checks refused the message. ``outcome`` carries the reasons, each with its clause."""
 
     def __init__(self, outcome: Outcome) -> None:
-        reasons = "; ".join(r.explain for r in outcome.reasons) or "refused by a check"
+        reasons = "; ".join(r.explain for r in outcome.per_rule()) or "refused by a check"
         super().__init__(f"not sent: {reasons}", field="text")
         self.outcome = outcome
 
@@ -89,7 +89,7 @@ class NeedsConfirmation(ValidationFailed):
     code = "confirm"
 
     def __init__(self, outcome: Outcome) -> None:
-        reasons = "; ".join(r.explain for r in outcome.reasons)
+        reasons = "; ".join(r.explain for r in outcome.per_rule())
         super().__init__(f"please confirm: {reasons}", field="text")
         self.outcome = outcome
 
