@@ -353,9 +353,7 @@ def may_manage_sign_in(actor: Member, member: Member) -> bool:
     Anyone may their own; an admin may anyone's but an owner's, which only an owner may:
     otherwise an admin could sign in as the owner and make themselves one."""
     return (
-        actor.id == member.id
-        or member.role != Role.OWNER.value
-        or actor.role == Role.OWNER.value
+        actor.id == member.id or member.role != Role.OWNER.value or actor.role == Role.OWNER.value
     )
 
 
