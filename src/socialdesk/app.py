@@ -49,6 +49,7 @@ from socialdesk.web import contacts as web_contacts
 from socialdesk.web import escalations as web_escalations
 from socialdesk.web import followups as web_followups
 from socialdesk.web import notifications as web_notifications
+from socialdesk.web import poll_reports as web_poll_reports
 from socialdesk.web import polls as web_polls
 from socialdesk.web import privacy as web_privacy
 from socialdesk.web import routing as web_routing
@@ -214,6 +215,7 @@ def create_app() -> FastAPI:
         web_contacts,
         web_saved_views,
         web_polls,
+        web_poll_reports,
     ):
         app.include_router(web_module.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

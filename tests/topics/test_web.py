@@ -219,7 +219,9 @@ def test_another_organizations_messages_never_appear(client: TestClient, desk: D
     assert "signal failure" in _rows(seen.text)
 
 
-@pytest.mark.parametrize("current", ["/reports", "/reports/care", "/reports/topics"])
+@pytest.mark.parametrize(
+    "current", ["/reports", "/reports/care", "/reports/topics", "/reports/polls"]
+)
 def test_each_report_links_to_the_others(client: TestClient, desk: Desk, current: str) -> None:
     login(client, desk.ana)
     page = client.get(current)
@@ -231,6 +233,7 @@ def test_each_report_links_to_the_others(client: TestClient, desk: Desk, current
         ("/reports", "SLA"),
         ("/reports/care", "Care"),
         ("/reports/topics", "Topics"),
+        ("/reports/polls", "Polls"),
     ]
     assert [href for href, mark, _ in links if mark] == [current]
 

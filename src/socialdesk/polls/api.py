@@ -1,15 +1,16 @@
 """REST API of public polls (mounted under /api).
 
-Any member reads the organization's polls; those who may reply ask them, from an account they
-may act for; approvers let held ones out or refuse them. Refusals by the code of conduct
-answer as a reply's do: a 422 with the rules, or a 409 with warnings to confirm.
+Any member reads the organization's polls and the polls report; those who may reply ask them,
+from an account they may act for; approvers let held ones out or refuse them. Refusals by the
+code of conduct answer as a reply's do: a 422 with the rules, or a 409 with warnings to confirm.
 """
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, status
+from fastapi import APIRouter, Depends, Query, status
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
@@ -24,7 +25,7 @@ from socialdesk.common.schemas import (
     api_token_scheme,
     error_responses,
 )
-from socialdesk.polls import replies, service
+from socialdesk.polls import replies, report, service
 from socialdesk.polls.models import Poll
 from socialdesk.polls.results import choices, to_csv
 from socialdesk.polls.schemas import (
@@ -34,6 +35,10 @@ from socialdesk.polls.schemas import (
     PollRead,
     PollRepliesRead,
     PollReplyRead,
+    PollsNotPostedRead,
+    PollsReportLineRead,
+    PollsReportRead,
+    PollsReportTotalsRead,
     PollWrite,
 )
 
@@ -205,3 +210,91 @@ def reject_poll(poll: PollDep, body: DecisionWrite, db: DB, actor: Approver) -> 
 )
 def retry_poll(poll: PollDep, db: DB, actor: Replier) -> PollRead:
     return read_one(db, service.retry(db, poll=poll, actor=actor.member))
+
+
+# -- the polls report --------------------------------------------------------------------------
+
+StartDay = Annotated[
+    date | None, Query(description="First day, in your time zone (default: 29 days before end)")
+]
+EndDay = Annotated[date | None, Query(description="Last day, included (default: today)")]
+
+
+def report_out(found: report.Report) -> PollsReportRead:
+    totals = found.totals
+    return PollsReportRead(
+        start=found.start,
+        end=found.end,
+        timezone=found.timezone,
+        since=found.since,
+        until=found.until,
+        totals=PollsReportTotalsRead(
+            posted=totals.posted,
+            open=totals.open,
+            closed=totals.closed,
+            votes=totals.votes,
+            replies=totals.replies,
+            replies_triaged=totals.triaged,
+            replies_negative=totals.negative,
+            negative_share=totals.negative_share,
+            complaints=totals.complaints,
+        ),
+        polls=[
+            PollsReportLineRead(
+                poll_id=line.poll_id,
+                question=line.question,
+                brand_account_id=line.brand_account_id,
+                account_handle=line.account_handle,
+                channel=line.channel,
+                state=line.state,
+                posted_at=line.posted_at,
+                closes_at=line.closes_at,
+                counted_at=line.counted_at,
+                votes_count=line.votes_count,
+                voters_count=line.voters_count,
+                leading=list(line.leading),
+                leading_share=line.leading_share,
+                tie=line.tie,
+                replies=line.replies,
+                replies_triaged=line.triaged,
+                replies_negative=line.negative,
+                negative_share=line.negative_share,
+                complaints=line.complaints,
+                url=line.url,
+            )
+            for line in found.polls
+        ],
+        not_posted=PollsNotPostedRead(
+            held=found.not_posted.held,
+            queued=found.not_posted.queued,
+            failed=found.not_posted.failed,
+            rejected=found.not_posted.rejected,
+        ),
+    )
+
+
+@router.get(
+    "/reports/polls",
+    summary="The polls posted in a range of days, newest first: votes, the leading choice, "
+    "replies and how they sound, with the range's totals",
+)
+def polls_report(
+    db: DB, actor: Reader, start: StartDay = None, end: EndDay = None
+) -> PollsReportRead:
+    return report_out(report.build(db, organization_id=actor.organization_id, start=start, end=end))
+
+
+@router.get(
+    "/reports/polls.csv",
+    summary="The polls report as CSV, one row per poll",
+    response_class=Response,
+    responses={200: {"content": {"text/csv": {}}}},
+)
+def polls_report_csv(db: DB, actor: Reader, start: StartDay = None, end: EndDay = None) -> Response:
+    return report_csv(report.build(db, organization_id=actor.organization_id, start=start, end=end))
+
+
+def report_csv(found: report.Report) -> Response:
+    """The download, named after the range."""
+    name = f"polls-{found.start.isoformat()}-{found.end.isoformat()}.csv"
+    return spreadsheet.download(report.to_csv(found), name)

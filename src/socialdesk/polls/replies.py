@@ -164,10 +164,8 @@ def _described(session: Session, messages: list[Message]) -> list[Reply]:
 
 def mood(session: Session, *, poll: Poll) -> Mood:
     """How all of ``poll``'s replies sound and what they are, in one grouped query."""
-    sentiments = dict.fromkeys(SENTIMENTS, 0)
-    intents = dict.fromkeys(INTENTS, 0)
     if poll.post_id is None:
-        return Mood(triaged=0, sentiments=sentiments, intents=intents, complaints=0)
+        return _tallied([])
     rows = session.execute(
         select(
             MessageTriage.sentiment,
@@ -179,6 +177,13 @@ def mood(session: Session, *, poll: Poll) -> Mood:
         .where(_answering(poll))
         .group_by(MessageTriage.sentiment, MessageTriage.intent, MessageTriage.complaint)
     )
+    return _tallied((s, i, bool(c), int(n)) for s, i, c, n in rows)
+
+
+def _tallied(rows: Iterable[tuple[str, str, bool, int]]) -> Mood:
+    """A mood from (sentiment, intent, complaint, count) groups."""
+    sentiments = dict.fromkeys(SENTIMENTS, 0)
+    intents = dict.fromkeys(INTENTS, 0)
     triaged = complaints = 0
     for sentiment, intent, complaint, number in rows:
         triaged += number
@@ -187,6 +192,31 @@ def mood(session: Session, *, poll: Poll) -> Mood:
         intents[intent] = intents.get(intent, 0) + number
         complaints += number if complaint else 0
     return Mood(triaged=triaged, sentiments=sentiments, intents=intents, complaints=complaints)
+
+
+def moods(session: Session, *, polls: Iterable[Poll]) -> dict[int, Mood]:
+    """``mood`` of each of ``polls`` (poll id: mood), in one grouped query for a page of
+    them; a poll with no labelled replies, or not posted yet, is left out."""
+    ids = [p.id for p in polls if p.post_id is not None]
+    if not ids:
+        return {}
+    rows = session.execute(
+        select(
+            Poll.id,
+            MessageTriage.sentiment,
+            MessageTriage.intent,
+            MessageTriage.complaint,
+            func.count(),
+        )
+        .join(Message, _replies_to_polls())
+        .join(MessageTriage, MessageTriage.message_id == Message.id)
+        .where(Poll.id.in_(ids))
+        .group_by(Poll.id, MessageTriage.sentiment, MessageTriage.intent, MessageTriage.complaint)
+    )
+    groups: dict[int, list[tuple[str, str, bool, int]]] = {}
+    for poll_id, sentiment, intent, complaint, number in rows:
+        groups.setdefault(poll_id, []).append((sentiment, intent, bool(complaint), int(number)))
+    return {poll_id: _tallied(found) for poll_id, found in groups.items()}
 
 
 def counts(session: Session, *, polls: Iterable[Poll]) -> dict[int, int]:

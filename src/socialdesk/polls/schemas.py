@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 from pydantic import BaseModel, ConfigDict, Field
 
 from socialdesk.common.schemas import CheckReason, Number, PageOut, RowId, UTCTimestamp
@@ -110,3 +112,63 @@ class PollRepliesRead(PageOut[PollReplyRead]):
         "other)"
     )
     complaints: int = Field(description="Labelled replies that complain, whatever their intent")
+
+
+class PollsReportLineRead(BaseModel):
+    poll_id: int = Field(description="The poll: GET /api/polls/{id}")
+    question: str
+    brand_account_id: int
+    account_handle: str
+    channel: str = Field(description="The account's network (mastodon, x)")
+    state: str = Field(description="open or closed")
+    posted_at: UTCTimestamp
+    closes_at: UTCTimestamp | None = Field(description="When it closes, or closed")
+    counted_at: UTCTimestamp | None = Field(description="When the counts were last read")
+    votes_count: int | None
+    voters_count: int | None
+    leading: list[str] = Field(
+        description="The leading choice; several on a tie; none before the first vote or "
+        "while the network hides the counts"
+    )
+    leading_share: float | None = Field(description="Each leading choice's share, 0 to 1")
+    tie: bool
+    replies: int = Field(description="Replies to the poll's post that reached the inbox")
+    replies_triaged: int = Field(description="How many of them triage has labelled")
+    replies_negative: int = Field(description="Labelled replies that sound negative")
+    negative_share: float | None = Field(
+        description="replies_negative of replies_triaged, 0 to 1; null with none labelled"
+    )
+    complaints: int = Field(description="Labelled replies that complain")
+    url: str | None
+
+
+class PollsReportTotalsRead(BaseModel):
+    posted: int
+    open: int
+    closed: int
+    votes: int
+    replies: int
+    replies_triaged: int
+    replies_negative: int
+    negative_share: float | None
+    complaints: int
+
+
+class PollsNotPostedRead(BaseModel):
+    held: int = Field(description="Waiting for an approver")
+    queued: int = Field(description="Queued or being posted")
+    failed: int
+    rejected: int
+
+
+class PollsReportRead(BaseModel):
+    start: date
+    end: date = Field(description="Inclusive")
+    timezone: str = Field(description="The organization's, in which the days are counted")
+    since: UTCTimestamp = Field(description="The first instant counted")
+    until: UTCTimestamp = Field(description="The first instant no longer counted")
+    totals: PollsReportTotalsRead
+    polls: list[PollsReportLineRead] = Field(description="Posted in the range, newest first")
+    not_posted: PollsNotPostedRead = Field(
+        description="Polls asked in the range that were never posted, by where they stand"
+    )

@@ -117,7 +117,10 @@ def resolve_range(
     return first, last
 
 
-def _bounds(org: Organization, start: date, end: date) -> tuple[datetime, datetime]:
+def bounds(org: Organization, start: date, end: date) -> tuple[datetime, datetime]:
+    """Local midnight on ``start`` and after ``end`` in the organization's time zone (DST
+    included); a range that ends before it starts, or spans more than ``MAX_DAYS``, is refused
+    naming the field to change."""
     if end < start:
         raise ValidationFailed(f"the range ends ({end}) before it starts ({start})", field="end")
     if (end - start).days + 1 > MAX_DAYS:
@@ -236,7 +239,7 @@ def sla_report(
 ) -> Report:
     now = now or clock.now()
     org = session.get_one(Organization, organization_id)
-    since, until = _bounds(org, start, end)
+    since, until = bounds(org, start, end)
     times = _times(session, organization_id=organization_id, since=since, until=until)
     labels = _labels(session, organization_id)
     index = {"team": 0, "member": 1, "channel": 2, "priority": 3}
