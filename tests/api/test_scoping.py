@@ -47,6 +47,7 @@ BODIES: dict[str, dict[str, Any]] = {
     "policy": {"yaml": "rules: []"},
     "approve": {},
     "reject": {"comment": "not like this"},
+    "withdraw": {"reason": "Wrong customer"},
 }
 
 

@@ -242,6 +242,12 @@ def mastodon(shared: Path) -> list[tuple[str, str]]:
         response_doc(find(context, "GET", "/context")),
         "test_status_context.yaml: GET /api/v1/statuses/:id/context",
     )
+    posted = load(src / "test_status_post[None-public].yaml")
+    put(
+        "responses/status_deleted.json",
+        response_doc(find(posted, "DELETE", "/api/v1/statuses/117020585924712638")),
+        "test_status_post[None-public].yaml: DELETE /api/v1/statuses/:id",
+    )
     sources += mastodon_polls(src, dest)
     write_sources(
         dest,
@@ -303,12 +309,16 @@ def x(shared: Path) -> list[tuple[str, str]]:
         "test_manage_and_lookup_direct_messages.yaml: GET /2/dm_conversations/:id/dm_events",
     )
 
+    created_and_deleted = load(src / "test_client_create_and_delete_tweet.yaml")
     put(
         "responses/tweet_created.json",
-        response_doc(
-            find(load(src / "test_client_create_and_delete_tweet.yaml"), "POST", "/2/tweets")
-        ),
+        response_doc(find(created_and_deleted, "POST", "/2/tweets")),
         "test_client_create_and_delete_tweet.yaml: POST /2/tweets",
+    )
+    put(
+        "responses/tweet_deleted.json",
+        response_doc(find(created_and_deleted, "DELETE", "/2/tweets/1456012973835788293")),
+        "test_client_create_and_delete_tweet.yaml: DELETE /2/tweets/:id",
     )
     put(
         "responses/dm_sent_with_participant.json",

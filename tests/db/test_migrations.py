@@ -287,3 +287,52 @@ def test_addresses_website_visitors_gave_are_lower_cased(database_url: str) -> N
         14: "Ann.Lee@Mail.Example",
     }
     engine.dispose()
+
+
+WITHDRAWAL_COLUMNS = {
+    "withdrawal_state",
+    "withdrawal_reason",
+    "withdrawal_error",
+    "withdrawal_requested_by_id",
+    "withdrawal_requested_at",
+    "withdrawn_at",
+}
+
+
+def test_reply_withdrawal_columns_come_and_go_and_search_keeps_working(database_url: str) -> None:
+    """0031 adds the withdrawal's columns to messages in place, keeping every message and (on
+    SQLite) the full-text triggers a rebuild of the table would drop; down again removes them."""
+    from sqlalchemy import inspect
+
+    engine = make_engine(database_url)
+    downgrade(engine, "base")
+    upgrade(engine, "0001")
+    seed_first_schema(engine)
+    upgrade(engine, "0031")
+    columns = {c["name"] for c in inspect(engine).get_columns("messages")}
+    assert columns >= WITHDRAWAL_COLUMNS
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "UPDATE messages SET withdrawal_state = 'withdrawn', withdrawal_reason = 'typo', "
+                "withdrawal_requested_by_id = 1, withdrawal_requested_at = "
+                f"{T0}, withdrawn_at = {T0} WHERE id = 1"
+            )
+        )
+        assert conn.execute(text("SELECT text FROM messages WHERE id = 1")).scalar() == (
+            "hello there"
+        )
+        if engine.dialect.name == "sqlite":
+            conn.execute(text("UPDATE messages SET text = 'parcel lost' WHERE id = 1"))
+            found = conn.execute(
+                text("SELECT rowid FROM messages_fts WHERE messages_fts MATCH 'parcel'")
+            ).all()
+            assert [r[0] for r in found] == [1]
+    downgrade(engine, "0030")
+    columns = {c["name"] for c in inspect(engine).get_columns("messages")}
+    assert not columns & WITHDRAWAL_COLUMNS
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM messages")).scalar() == 1
+    downgrade(engine, "base")
+    upgrade(engine)
+    engine.dispose()

@@ -118,3 +118,20 @@ def tally(
         votes_count=sum(votes),
         voters_count=sum(votes) if voters is None else voters,
     )
+
+
+@dataclass
+class WithdrawingConnector(RecordingConnector):
+    """Pretends to be the X connector that can also take a post back: remembers each
+    withdrawal and can be told to fail it."""
+
+    capabilities: ClassVar[Capabilities] = Capabilities(
+        max_length=280, length_counting=LengthCounting.CHARACTERS, deletes=True
+    )
+    withdrawn: list[str] = field(default_factory=list)
+    withdraw_failures: list[Exception] = field(default_factory=list)
+
+    def withdraw(self, account: AccountContext, native_id: str) -> None:
+        if self.withdraw_failures:
+            raise self.withdraw_failures.pop(0)
+        self.withdrawn.append(native_id)

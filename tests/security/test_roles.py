@@ -101,6 +101,12 @@ AREA_RULES: list[tuple[str, re.Pattern[str], frozenset[Permission]]] = [
         frozenset({Permission.APPROVE}),
     ),
     ("unsafe", re.compile(r"^(/api)?/polls(/\{poll_id\}/retry)?$"), frozenset({Permission.REPLY})),
+    # A reply is sent again or taken back off its network by those who reply.
+    (
+        "unsafe",
+        re.compile(r"^/api/messages/\{message_id\}/(retry|withdraw)$"),
+        frozenset({Permission.REPLY}),
+    ),
 ]
 
 

@@ -267,6 +267,17 @@ class PollRequest:
     multiple: bool = False  # voters may choose several
 
 
+@runtime_checkable
+class Withdrawer(Protocol):
+    """Optional: connectors that can take a sent public post back off the network (a reply
+    with a wrong amount, sent to the wrong customer). Declare ``capabilities.deletes`` with it.
+    ``native_id`` is the id ``send`` returned. A post that is already gone (deleted on the
+    network, or never found) counts as withdrawn: return normally. Raises :class:`SendError`
+    (with ``retryable``) or :class:`AuthError`, as ``send`` does."""
+
+    def withdraw(self, account: AccountContext, native_id: str) -> None: ...
+
+
 @dataclass(frozen=True, slots=True)
 class PollTally:
     """A poll as the network shows it now."""

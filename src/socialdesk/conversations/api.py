@@ -66,10 +66,13 @@ from socialdesk.conversations.schemas import (
     TeamBody,
     TriageCorrection,
     TriageRead,
+    WithdrawalRead,
+    WithdrawBody,
 )
 from socialdesk.conversations.service import AssigneeFilter, InboxFilter
 from socialdesk.db.base import IdMixin
 from socialdesk.outbound import service as outbound_service
+from socialdesk.outbound import withdrawal
 from socialdesk.triage import service as triage_service
 
 router = APIRouter(
@@ -226,7 +229,11 @@ def _conversation_read(db: Session, conversation: Conversation) -> ConversationR
 
 
 def _messages(db: Session, rows: list[Message]) -> list[MessageRead]:
-    members = _by_id(db, Member, (m.author_member_id for m in rows))
+    members = _by_id(
+        db,
+        Member,
+        [m.author_member_id for m in rows] + [m.withdrawal_requested_by_id for m in rows],
+    )
     contacts = _by_id(db, Contact, (m.author_contact_id for m in rows))
     accounts = _by_id(db, BrandAccount, (m.brand_account_id for m in rows))
     out = []
@@ -256,9 +263,24 @@ def _messages(db: Session, rows: list[Message]) -> list[MessageRead]:
                 delivery_state=m.delivery_state,
                 delivery_error=m.delivery_error,
                 delivery_attempts=m.delivery_attempts,
+                withdrawal=_withdrawal(m, members),
             )
         )
     return out
+
+
+def _withdrawal(message: Message, members: dict[int, Member]) -> WithdrawalRead | None:
+    if message.withdrawal_state is None:
+        return None
+    asker = members.get(message.withdrawal_requested_by_id or 0)
+    return WithdrawalRead(
+        state=message.withdrawal_state,
+        reason=message.withdrawal_reason,
+        error=message.withdrawal_error,
+        requested_by=MemberSummary.model_validate(asker) if asker is not None else None,
+        requested_at=message.withdrawal_requested_at,
+        withdrawn_at=message.withdrawn_at,
+    )
 
 
 def _message_read(db: Session, message: Message) -> MessageRead:
@@ -524,6 +546,19 @@ def get_message(message: MessageDep, db: DB) -> MessageRead:
 )
 def retry_message(message: MessageDep, db: DB, actor: Replier) -> MessageRead:
     outbound_service.retry(db, message=message, actor=actor.member)
+    return _message_read(db, message)
+
+
+@router.post(
+    "/messages/{message_id}/withdraw",
+    status_code=HTTPStatus.ACCEPTED,
+    summary="Take a sent public reply back off its network, saying why",
+    responses=error_responses(403, 404, 409),
+)
+def withdraw_message(
+    message: MessageDep, body: WithdrawBody, db: DB, actor: Replier
+) -> MessageRead:
+    withdrawal.request(db, message=message, actor=actor.member, reason=body.reason)
     return _message_read(db, message)
 
 

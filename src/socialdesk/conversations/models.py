@@ -41,6 +41,14 @@ class DeliveryState(enum.StrEnum):
     REJECTED = "rejected"  # an approver said no; never sent
 
 
+class WithdrawalState(enum.StrEnum):
+    """A sent public reply being taken back off its network (outbound/withdrawal.py)."""
+
+    PENDING = "pending"  # asked; the job is deleting it
+    WITHDRAWN = "withdrawn"  # gone from the network
+    FAILED = "failed"  # the network refused; a person may try again
+
+
 class Conversation(IdMixin, Base):
     __tablename__ = "conversations"
     __table_args__ = (
@@ -171,6 +179,15 @@ class Message(IdMixin, Base):
     delivery_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
     signature: Mapped[str | None] = mapped_column(String(40), default=None)
+    # Withdrawal of a sent public reply (None: never asked). Who asked has no foreign key: adding
+    # one on SQLite rebuilds the messages table, which drops its full-text triggers, and members
+    # are never deleted.
+    withdrawal_state: Mapped[str | None] = mapped_column(String(10), default=None)
+    withdrawal_reason: Mapped[str | None] = mapped_column(String(500), default=None)
+    withdrawal_error: Mapped[str | None] = mapped_column(String(1000), default=None)
+    withdrawal_requested_by_id: Mapped[int | None] = mapped_column(BigId, default=None)
+    withdrawal_requested_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
 
 
 class Activity(IdMixin, Base):

@@ -103,6 +103,22 @@ class MessageAuthor(BaseModel):
     name: str
 
 
+class WithdrawalRead(BaseModel):
+    """A sent public reply being taken back off its network, or taken back."""
+
+    state: str = Field(
+        description="pending (the network is being asked), withdrawn, or failed (see error; "
+        "ask again to try again)"
+    )
+    reason: str | None = Field(description="Why it was withdrawn, as the person asking said")
+    error: str | None = Field(
+        description="The network's reason: why it failed, or why a pending one waits to retry"
+    )
+    requested_by: MemberSummary | None = Field(description="Who asked for it last")
+    requested_at: UTCTimestamp | None
+    withdrawn_at: UTCTimestamp | None = Field(description="When the network confirmed it")
+
+
 class MessageRead(BaseModel):
     id: int
     conversation_id: int
@@ -120,6 +136,11 @@ class MessageRead(BaseModel):
     )
     delivery_error: str | None = Field(description="Why delivery failed, when it did")
     delivery_attempts: int
+    withdrawal: WithdrawalRead | None = Field(
+        default=None,
+        description="Taking the sent reply back off the network (POST "
+        "/api/messages/{id}/withdraw); null when nobody asked",
+    )
 
 
 class MessageCreated(MessageRead):
@@ -188,6 +209,15 @@ class ReplyCreate(_Body):
         default=False, description="Send despite warnings (after a 409 with code confirm)"
     )
     promises: list[PromiseChoice] = Field(default_factory=list, description=PROMISES_HELP)
+
+
+class WithdrawBody(_Body):
+    reason: str = Field(
+        min_length=1,
+        max_length=MAX_TEXT,
+        description="Why the reply is withdrawn (1 to 500 characters once trimmed); the "
+        "conversation's trail keeps it",
+    )
 
 
 class NoteCreate(_Body):

@@ -73,6 +73,18 @@ class MessageDeliveryChanged(DomainEvent):
 
 
 @dataclass(frozen=True, kw_only=True)
+class MessageWithdrawalChanged(DomainEvent):
+    """A sent reply is being taken back off its network, was, or could not be
+    (outbound/withdrawal.py): the open thread shows it."""
+
+    kind: ClassVar[str] = "message.withdrawal_changed"
+    conversation_id: int
+    message_id: int
+    state: str
+    error: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
 class MemberDeactivated(DomainEvent):
     """Listeners holding work for the member (commitments, escalations) hand it over."""
 
@@ -114,6 +126,7 @@ ALL_EVENTS: tuple[type[DomainEvent], ...] = (
     ConversationsMerged,
     MessageCreated,
     MessageDeliveryChanged,
+    MessageWithdrawalChanged,
     MemberDeactivated,
     ApprovalRequested,
     ApprovalDecided,

@@ -15,6 +15,7 @@ from socialdesk.events import jobs as events_jobs
 from socialdesk.followups import jobs as followups_jobs
 from socialdesk.notifications import jobs as notifications_jobs
 from socialdesk.outbound import service as outbound_service
+from socialdesk.outbound import withdrawal as outbound_withdrawal
 from socialdesk.polls import service as polls_service
 from socialdesk.ratelimit import jobs as ratelimit_jobs
 from socialdesk.routing import jobs as routing_jobs
@@ -33,6 +34,7 @@ __all__ = [
     "followups_jobs",
     "notifications_jobs",
     "outbound_service",
+    "outbound_withdrawal",
     "polls_service",
     "ratelimit_jobs",
     "routing_jobs",

@@ -445,6 +445,8 @@ _DESCRIBE: dict[str, Callable[[dict[str, Any], Directory], str]] = {
         "wrote a reply that waits for approval"
         + (f" ({', '.join(str(r) for r in d['rules'])})" if d.get("rules") else "")
     ),
+    "reply_withdrawn": lambda d, _: f"withdrew a reply: {d.get('reason')}",
+    "reply_withdrawal_failed": lambda d, _: f"could not withdraw a reply: {d.get('reason')}",
     "approval_approved": lambda d, _: _approval_decided(d, "approved"),
     "approval_rejected": lambda d, _: _approval_decided(d, "rejected"),
     # Routing and automation

@@ -41,6 +41,7 @@ from socialdesk.conversations import service as conversations_service
 from socialdesk.conversations.models import Conversation, Message, Priority, Status
 from socialdesk.conversations.service import AssigneeFilter
 from socialdesk.outbound import service as outbound_service
+from socialdesk.outbound import withdrawal
 from socialdesk.polls import replies as poll_replies
 from socialdesk.routing import service as routing_service
 from socialdesk.saved_views import service as saved_views_service
@@ -364,12 +365,19 @@ def _conversation_context(
     base = vm.layout_context(db, actor)
     directory = vm.Directory.load(db, organization_id=actor.organization_id)
     view = vm.conversation_view(db, conversation=conversation, directory=directory, me=actor.member)
+    messages = vm.thread_views(db, conversation=conversation, directory=directory)
     return {
         **base,
         "view": view,
         "c": conversation,
         "directory": directory,
-        "messages": vm.thread_views(db, conversation=conversation, directory=directory),
+        "messages": messages,
+        # Sent public replies this member may take back off the network (or try again).
+        "withdrawable": {
+            m.message.id
+            for m in messages
+            if m.kind == "outbound" and withdrawal.offered(actor.member, m.message, view.account)
+        },
         "triage": vm.triage_views(db, conversation=conversation),
         # Messages that answer one of the organization's polls say which.
         "answered_polls": poll_replies.answered_in(
@@ -793,6 +801,36 @@ def retry(
         f"retry-{message_id}",
         lambda: outbound_service.retry(db, message=message, actor=actor.member),
     )
+    return _respond(request, db, actor, conversation, fragment="_thread.html", error=error)
+
+
+@router.post("/conversations/{conversation_id}/messages/{message_id}/withdraw")
+def withdraw(
+    request: Request,
+    conversation_id: PathId,
+    message_id: PathId,
+    *,
+    actor: Replier,
+    form: forms.PostedForm,
+    db: DB,
+) -> Response:
+    """Take a sent public reply back off its network, with the reason the form asks for (also
+    "Try again" after a failure, with the reason given before)."""
+    conversation = _conversation(db, actor, conversation_id)
+    message = db.get(Message, message_id)
+    if message is None or message.conversation_id != conversation.id:
+        raise NotFound(f"message {message_id} is not in conversation {conversation_id}")
+    error = attempt(
+        db,
+        f"withdraw-{message_id}",
+        lambda: withdrawal.request(
+            db, message=message, actor=actor.member, reason=forms.text(form, "reason")
+        ),
+    )
+    if error is None and not is_htmx(request):
+        return RedirectResponse(
+            f"/conversations/{conversation.id}#message-{message_id}", status_code=303
+        )
     return _respond(request, db, actor, conversation, fragment="_thread.html", error=error)
 
 

@@ -40,7 +40,7 @@ from socialdesk.connectors.bluesky.parse import (
     parse_event,
 )
 from socialdesk.connectors.bluesky.poll import poll_notifications
-from socialdesk.connectors.bluesky.send import MAX_GRAPHEMES, WriteBudget, send_post
+from socialdesk.connectors.bluesky.send import MAX_GRAPHEMES, WriteBudget, delete_post, send_post
 from socialdesk.connectors.bluesky.session import Sessions
 from socialdesk.connectors.http import HttpClient, RetryPolicy
 
@@ -62,6 +62,8 @@ class BlueskyConnector:
         # Replies are written under a record key derived from the idempotency key and looked
         # up before any retry (send.py), so a repeated send never posts twice.
         idempotent_sends=True,
+        # com.atproto.repo.deleteRecord (withdraw).
+        deletes=True,
     )
     supported_events: ClassVar[frozenset[str]] = SUPPORTED_EVENTS
     ignored_events: ClassVar[frozenset[str]] = IGNORED_EVENTS
@@ -93,6 +95,12 @@ class BlueskyConnector:
             self._xrpc, account=config, request=request, budget=self._budget, now=self._now
         )
         return self._hand_back(result, account.brand_account_id)
+
+    def withdraw(self, account: AccountContext, native_id: str) -> None:
+        """Delete the brand's post ``native_id`` (its ``at://`` URI). A session renewed on the
+        way waits in ``take_credentials_update`` for the desk to store it."""
+        config = BlueskyAccount.from_context(account)
+        delete_post(self._xrpc, account=config, uri=native_id, budget=self._budget, now=self._now)
 
     def poll(self, account: AccountContext, cursor: str | None) -> PollResult:
         config = BlueskyAccount.from_context(account)

@@ -1,4 +1,5 @@
-"""Posting a reply on Bluesky: ``com.atproto.repo.createRecord`` with an ``app.bsky.feed.post``.
+"""Posting a reply on Bluesky: ``com.atproto.repo.createRecord`` with an ``app.bsky.feed.post``;
+withdrawing one: ``com.atproto.repo.deleteRecord`` (:func:`delete_post`).
 
 A reply names both the post it answers (``parent``) and the first post of its thread (``root``),
 each by URI *and* CID (the content hash, so the reference cannot be swapped for an edited
@@ -224,6 +225,57 @@ def send_post(
     result.raw["rate_limit_remaining"] = limit.remaining
     result.raw["rate_limit_reset"] = limit.reset_at.isoformat() if limit.reset_at else None
     return result
+
+
+def post_rkey(uri: str, *, did: str, provider: str) -> str:
+    """The record key of the brand's post ``uri`` (``at://<did>/app.bsky.feed.post/<rkey>``).
+    Refuses a URI of another collection or another account: only the brand's own posts can be
+    deleted from its repository."""
+    prefix = f"at://{did}/{POST_TYPE}/"
+    rkey = uri[len(prefix) :] if uri.startswith(prefix) else ""
+    if not rkey or "/" in rkey:
+        raise SendError(
+            f"{provider}: {uri!r} is not a post of the brand account ({did}), so it cannot be "
+            "deleted from its repository",
+            retryable=False,
+        )
+    return rkey
+
+
+def delete_post(
+    xrpc: Xrpc,
+    *,
+    account: BlueskyAccount,
+    uri: str,
+    budget: WriteBudget,
+    now: Callable[[], datetime],
+) -> None:
+    """Delete the brand's post ``uri`` (``com.atproto.repo.deleteRecord``). Deleting a record
+    that is not there succeeds on the server, so the call is safe to repeat after a temporary
+    failure, and a post already gone counts as withdrawn.
+    https://docs.bsky.app/docs/api/com-atproto-repo-delete-record"""
+
+    def missing(response: httpx.Response) -> ConnectorError | None:
+        name, _ = error_name(response)
+        if response.status_code in (400, 404) and name == "RecordNotFound":
+            return _NotFound(name)
+        return None
+
+    budget.check(account.brand_account_id, now(), account.provider)
+    did = xrpc.sessions.current(account).did
+    rkey = post_rkey(uri, did=did, provider=account.provider)
+    try:
+        response, _ = xrpc.call(
+            account,
+            "POST",
+            "com.atproto.repo.deleteRecord",
+            idempotent=True,
+            json={"repo": did, "collection": POST_TYPE, "rkey": rkey},
+            mapper=missing,
+        )
+    except _NotFound:
+        return
+    budget.note(account.brand_account_id, response.headers, now())
 
 
 def _result(

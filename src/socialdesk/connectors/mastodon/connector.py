@@ -42,6 +42,7 @@ from socialdesk.connectors.mastodon.polls import poll_limits_from, post_poll, re
 from socialdesk.connectors.mastodon.send import (
     DEFAULT_MAX_CHARACTERS,
     InstanceLimits,
+    delete_status,
     error_mapper,
     fetch_instance_limits,
     send_status,
@@ -61,6 +62,8 @@ class MastodonConnector:
         rate_limit=300,
         rate_window_seconds=3 * 3600,
         idempotent_sends=True,
+        # DELETE /api/v1/statuses/:id (withdraw).
+        deletes=True,
     )
     supported_events: ClassVar[frozenset[str]] = SUPPORTED_EVENTS
     ignored_events: ClassVar[frozenset[str]] = IGNORED_EVENTS
@@ -101,6 +104,16 @@ class MastodonConnector:
             request=request,
             bucket=f"{account.brand_account_id}:POST /api/v1/statuses",
             now=self._now,
+        )
+
+    def withdraw(self, account: AccountContext, native_id: str) -> None:
+        """Delete the brand's status ``native_id``. Mastodon throttles deletions apart from
+        posting (30 per 30 minutes), so they have a bucket of their own."""
+        delete_status(
+            self._client,
+            account=MastodonAccount.from_context(account),
+            native_id=native_id,
+            bucket=f"{account.brand_account_id}:DELETE /api/v1/statuses",
         )
 
     def poll(self, account: AccountContext, cursor: str | None) -> PollResult:

@@ -1,6 +1,8 @@
-"""Posting a reply on Mastodon: ``POST /api/v1/statuses``; and what the instance allows.
+"""Posting a reply on Mastodon: ``POST /api/v1/statuses``; withdrawing one:
+``DELETE /api/v1/statuses/:id``; and what the instance allows.
 
-https://docs.joinmastodon.org/methods/statuses/#create
+https://docs.joinmastodon.org/methods/statuses/#create,
+https://docs.joinmastodon.org/methods/statuses/#delete
 """
 
 from __future__ import annotations
@@ -236,6 +238,44 @@ def send_status(
             "rate_limit_reset": limit.reset_at.isoformat() if limit.reset_at else None,
         },
     )
+
+
+class _Gone(ConnectorError):
+    """Internal: the status is not on the instance (any more); never leaves this module."""
+
+
+def delete_status(
+    client: HttpClient, *, account: MastodonAccount, native_id: str, bucket: str
+) -> None:
+    """Delete the brand's status ``native_id``. The instance answers with the deleted status
+    (its source text, for "delete and redraft"), which the desk does not need. Deleting twice
+    is harmless, so the call is repeated after a temporary failure; a status the instance no
+    longer knows (404) counts as withdrawn."""
+    general = error_mapper(account)
+
+    def mapped(response: httpx.Response) -> ConnectorError | None:
+        if response.status_code == 404:
+            return _Gone(error_detail(response) or "not found")
+        if response.status_code == 403:
+            return SendError(
+                f"{account.provider} refused to delete the post "
+                f"({error_detail(response) or 'forbidden'}): only the account that wrote it "
+                "may, and the token needs the write:statuses scope",
+                retryable=False,
+            )
+        return general(response)
+
+    try:
+        client.request(
+            "DELETE",
+            f"{account.instance_url}/api/v1/statuses/{native_id}",
+            idempotent=True,
+            bucket=bucket,
+            headers=account.headers(),
+            error_mapper=mapped,
+        )
+    except _Gone:
+        return
 
 
 def _section(document: dict[str, Any], key: str) -> dict[str, Any]:

@@ -55,6 +55,8 @@ class XConnector:
         rate_limit=200,
         rate_window_seconds=900,
         idempotent_sends=False,
+        # DELETE /2/tweets/:id (withdraw).
+        deletes=True,
     )
     supported_events: ClassVar[frozenset[str]] = SUPPORTED_EVENTS
     ignored_events: ClassVar[frozenset[str]] = IGNORED_EVENTS
@@ -87,6 +89,16 @@ class XConnector:
             request=request,
             brand_account_id=account.brand_account_id,
             now=self._now,
+        )
+
+    def withdraw(self, account: AccountContext, native_id: str) -> None:
+        """Delete the brand's post ``native_id``. X counts deletions in a bucket of their own
+        (50 per 15 minutes), apart from posting."""
+        x_send.delete_post(
+            self._client,
+            account=XAccount.from_context(account),
+            native_id=native_id,
+            bucket=f"{account.brand_account_id}:DELETE /2/tweets",
         )
 
     def poll(self, account: AccountContext, cursor: str | None) -> PollResult:

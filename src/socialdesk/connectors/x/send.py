@@ -8,6 +8,11 @@
 
 X has no idempotency key, so a send is repeated only when X certainly did not act on it
 (connection refused, 429); after an unknown outcome the error says to check before resending.
+
+* withdrawing a post: ``DELETE /2/tweets/:id``
+  (https://developer.x.com/en/docs/x-api/tweets/manage-tweets/api-reference/delete-tweets-id).
+  Deleting twice is harmless, so it is repeated after any temporary failure; a post X no
+  longer knows counts as withdrawn.
 """
 
 from __future__ import annotations
@@ -166,3 +171,42 @@ def send(
     if direct:
         raw["dm_conversation_id"] = data.get("dm_conversation_id")
     return SendResult(native_id=native_id, sent_at=sent_at, raw=raw)
+
+
+class _Gone(ConnectorError):
+    """Internal: the post is not on X (any more); never leaves this module."""
+
+
+def _delete_error(response: httpx.Response) -> ConnectorError | None:
+    if response.status_code == 404:
+        return _Gone(error_detail(response) or "not found")
+    return classify_error(response)
+
+
+def delete_post(client: HttpClient, *, account: XAccount, native_id: str, bucket: str) -> None:
+    """Take the brand's post ``native_id`` off X. Returns when it is gone, whether this call
+    deleted it or it was gone already."""
+    if not native_id.isdigit():
+        raise SendError(
+            f"X: {native_id!r} is not the id of a post, so there is nothing to delete",
+            retryable=False,
+        )
+    try:
+        response = client.request(
+            "DELETE",
+            account.api_base + f"/2/tweets/{native_id}",
+            idempotent=True,
+            bucket=bucket,
+            headers=account.headers(),
+            error_mapper=_delete_error,
+        )
+    except _Gone:
+        return
+    data = _problem(response).get("data")
+    if isinstance(data, dict) and data.get("deleted") is True:
+        return
+    raise SendError(
+        f"X answered that the post {native_id} was not deleted; check it on X, and delete it "
+        "there if it is still shown",
+        retryable=False,
+    )
