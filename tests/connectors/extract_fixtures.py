@@ -148,6 +148,27 @@ def mastodon_polls(src: Path, dest: Path) -> list[tuple[str, str]]:
     return sources
 
 
+# Media attachments. No recording in ../shared carries any (every recorded status has
+# ``"media_attachments": []``); these are the examples of Mastodon's documentation, the
+# MediaAttachment entity page (image, video, gifv, audio), kept as committed. The tests put them
+# into a recorded status.
+MASTODON_DOCUMENTED = (
+    (
+        "media/media_attachments.json",
+        "Mastodon documentation, entities, MediaAttachment: the four examples (image, video, "
+        "gifv, audio) in order, from https://docs.joinmastodon.org/entities/MediaAttachment/ "
+        "(not via ../shared, kept as committed)",
+    ),
+)
+
+
+def mastodon_documented(dest: Path) -> list[tuple[str, str]]:
+    for name, _ in MASTODON_DOCUMENTED:
+        if not (dest / name).is_file():
+            raise SystemExit(f"{name} is missing: restore it from the repository's history")
+    return list(MASTODON_DOCUMENTED)
+
+
 def mastodon(shared: Path) -> list[tuple[str, str]]:
     src = shared / "mastodon"
     dest = CONNECTORS / "mastodon" / "fixtures"
@@ -249,6 +270,7 @@ def mastodon(shared: Path) -> list[tuple[str, str]]:
         "test_status_post[None-public].yaml: DELETE /api/v1/statuses/:id",
     )
     sources += mastodon_polls(src, dest)
+    sources += mastodon_documented(dest)
     write_sources(
         dest,
         "Mastodon",
@@ -274,6 +296,28 @@ def x_poll_read(dest: Path) -> tuple[str, str]:
     if not (dest / X_POLL_READ).is_file():
         raise SystemExit(f"{X_POLL_READ} is missing: restore it from the repository's history")
     return (X_POLL_READ, X_POLL_READ_ORIGIN)
+
+
+# A post with media. No recording in ../shared or in tweepy's cassettes carries any; this is the
+# sample answer of X's developer documentation ("Using fields and expansions" and the media
+# object page) for a real post of @Twitter, split into one event with ``split_page``, kept as
+# committed.
+X_DOCUMENTED_EVENTS = (
+    (
+        "tweet__with_video.json",
+        "X developer documentation, data dictionary, using fields and expansions: the sample "
+        "answer of GET /2/tweets?ids=1263145271946551300&expansions=attachments.media_keys"
+        "&media.fields=duration_ms,height,media_key,preview_image_url,public_metrics,type,url,"
+        "width,alt_text (a real post with a video; not via ../shared, kept as committed)",
+    ),
+)
+
+
+def x_documented_events(dest: Path) -> list[tuple[str, str]]:
+    for name, _ in X_DOCUMENTED_EVENTS:
+        if not (dest / name).is_file():
+            raise SystemExit(f"{name} is missing: restore it from the repository's history")
+    return list(X_DOCUMENTED_EVENTS)
 
 
 def x(shared: Path) -> list[tuple[str, str]]:
@@ -353,6 +397,7 @@ def x(shared: Path) -> list[tuple[str, str]]:
         "test_client_get_me.yaml: GET /2/users/me",
     )
     sources.append(x_poll_read(dest))
+    sources += x_documented_events(dest)
     write_sources(
         dest,
         "X",

@@ -73,6 +73,31 @@ class Identity:
     display_name: str | None = None
 
 
+class AttachmentKind(enum.StrEnum):
+    IMAGE = "image"
+    VIDEO = "video"  # a video or an animated GIF
+    AUDIO = "audio"
+    FILE = "file"  # anything else: a PDF, a spreadsheet
+
+
+@dataclass(frozen=True, slots=True)
+class Attachment:
+    """A file that came with a message: a photo in a post, a PDF in an email.
+
+    A network that serves its media gives ``url`` (and ``preview_url``, a small image of it);
+    a message that carries its files (an email) gives ``content``, the file itself. The desk
+    keeps ``content`` up to its size limit and only ``https`` addresses."""
+
+    kind: AttachmentKind
+    url: str | None = None
+    preview_url: str | None = None
+    name: str | None = None  # the file's name, where it has one
+    mime_type: str | None = None
+    size: int | None = None  # in bytes, where known
+    description: str | None = None  # the text its author wrote for people who cannot see it
+    content: bytes | None = field(default=None, repr=False)
+
+
 @dataclass(frozen=True, slots=True)
 class RawEvent:
     """One event as the provider delivered it, before parsing."""
@@ -103,6 +128,8 @@ class InboundMessage:
     reply_to_brand: bool = False
     subject: str | None = None
     raw: JSON = field(default_factory=dict)
+    # Photos, videos and files that came with it, in the order the author put them.
+    attachments: tuple[Attachment, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -239,6 +266,17 @@ class CredentialCheck(Protocol):
     def verify_credentials(self, account: AccountContext) -> Identity: ...
 
 
+@runtime_checkable
+class Withdrawer(Protocol):
+    """Optional: connectors that can take a sent public post back off the network (a reply
+    with a wrong amount, sent to the wrong customer). Declare ``capabilities.deletes`` with it.
+    ``native_id`` is the id ``send`` returned. A post that is already gone (deleted on the
+    network, or never found) counts as withdrawn: return normally. Raises :class:`SendError`
+    (with ``retryable``) or :class:`AuthError`, as ``send`` does."""
+
+    def withdraw(self, account: AccountContext, native_id: str) -> None: ...
+
+
 @dataclass(frozen=True, slots=True)
 class PollLimits:
     """What a network allows in a poll: how many choices, how long each may be, and the
@@ -265,17 +303,6 @@ class PollRequest:
     options: tuple[str, ...]
     seconds: int  # how long it stays open
     multiple: bool = False  # voters may choose several
-
-
-@runtime_checkable
-class Withdrawer(Protocol):
-    """Optional: connectors that can take a sent public post back off the network (a reply
-    with a wrong amount, sent to the wrong customer). Declare ``capabilities.deletes`` with it.
-    ``native_id`` is the id ``send`` returned. A post that is already gone (deleted on the
-    network, or never found) counts as withdrawn: return normally. Raises :class:`SendError`
-    (with ``retryable``) or :class:`AuthError`, as ``send`` does."""
-
-    def withdraw(self, account: AccountContext, native_id: str) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)

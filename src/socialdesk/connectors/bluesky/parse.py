@@ -12,6 +12,16 @@ https://docs.bsky.app/docs/advanced-guides/posts
 
 The poller may add one key to a payload, :data:`ANNOTATION`, with the brand's own DID so its own
 posts are recognised.
+
+Photos and videos: the AppView's *view* of a post (``app.bsky.feed.defs#postView``, what
+``app.bsky.feed.getPosts`` answers) has an ``embed`` beside its ``record``, with the addresses
+the AppView serves: ``app.bsky.embed.images#view`` (``fullsize``, ``thumb``, ``alt``),
+``app.bsky.embed.video#view`` (``playlist``, ``thumbnail``, ``alt``) and, for a quote with media,
+``app.bsky.embed.recordWithMedia#view`` (its ``media``). Those become attachments. A
+notification carries only the post's *record*, whose embedded images and video are blob
+references (a CID, a MIME type, a size) with no address; no documented public address is built
+from them, so they give no attachments (their alt texts stay in ``raw["images"]``).
+https://github.com/bluesky-social/atproto/tree/main/lexicons/app/bsky/embed
 """
 
 from __future__ import annotations
@@ -20,8 +30,11 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from socialdesk.connectors.attachments import alt_text, https_url
 from socialdesk.connectors.base import (
     JSON,
+    Attachment,
+    AttachmentKind,
     ConnectorError,
     Identity,
     InboundMessage,
@@ -33,6 +46,10 @@ from socialdesk.connectors.bluesky.richtext import LINK_FEATURE, MENTION_FEATURE
 
 ANNOTATION = "_socialdesk"
 POST_TYPE = "app.bsky.feed.post"
+
+IMAGES_VIEW = "app.bsky.embed.images#view"
+VIDEO_VIEW = "app.bsky.embed.video#view"
+RECORD_WITH_MEDIA_VIEW = "app.bsky.embed.recordWithMedia#view"
 
 SUPPORTED_EVENTS = frozenset({"notification.mention", "notification.reply", "notification.quote"})
 # Reasons that carry nothing to answer.
@@ -111,6 +128,7 @@ def parse_post_notification(payload: JSON) -> list[InboundMessage]:
             and parent is not None
             and parent[0].startswith(f"at://{brand_did}/"),
             raw=_raw(payload, record, text, parent, root),
+            attachments=embed_attachments(payload.get("embed")),
         )
     ]
 
@@ -118,6 +136,53 @@ def parse_post_notification(payload: JSON) -> list[InboundMessage]:
 HANDLERS: dict[str, Callable[[JSON], list[InboundMessage]]] = dict.fromkeys(
     SUPPORTED_EVENTS, parse_post_notification
 )
+
+
+def embed_attachments(embed: object) -> tuple[Attachment, ...]:
+    """The images or video of a post's embed *view*, in the author's order. A record's embed
+    (blob references, no address) and embeds without media (links, quotes) give nothing."""
+    view = as_dict(embed)
+    kind = view.get("$type")
+    if kind == RECORD_WITH_MEDIA_VIEW:
+        view = as_dict(view.get("media"))
+        kind = view.get("$type")
+    if kind == IMAGES_VIEW:
+        images = view.get("images")
+        found = (
+            [_image(image) for image in images if isinstance(image, dict)]
+            if isinstance(images, list)
+            else []
+        )
+        return tuple(a for a in found if a is not None)
+    if kind == VIDEO_VIEW:
+        video = _video(view)
+        return (video,) if video is not None else ()
+    return ()
+
+
+def _image(image: Mapping[str, Any]) -> Attachment | None:
+    url = https_url(image.get("fullsize"))
+    preview = https_url(image.get("thumb"))
+    if url is None and preview is None:
+        return None
+    return Attachment(
+        kind=AttachmentKind.IMAGE,
+        url=url or preview,
+        preview_url=preview,
+        description=alt_text(image.get("alt")),
+    )
+
+
+def _video(video: Mapping[str, Any]) -> Attachment | None:
+    url = https_url(video.get("playlist"))  # an HLS playlist (.m3u8)
+    if url is None:
+        return None
+    return Attachment(
+        kind=AttachmentKind.VIDEO,
+        url=url,
+        preview_url=https_url(video.get("thumbnail")),
+        description=alt_text(video.get("alt")),
+    )
 
 
 def as_dict(value: object) -> dict[str, Any]:

@@ -17,6 +17,11 @@ as ``message`` by another path is still never offered for an answer.
 Threads: ``reply_to_native_id`` is the first id of ``In-Reply-To``; ``thread_key`` is the first
 id of ``References`` (the thread's root), else the ``In-Reply-To`` id, else the message's own id.
 Ids are kept without angle brackets.
+
+Attachments: every MIME part that is a file (``Content-Disposition: attachment``, a part with a
+file name, or a part that is neither text nor a container, such as the images of a
+``multipart/related`` HTML mail) becomes an attachment carrying its decoded bytes, in the order
+of the message. The part read as the message's text is never one of them.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ import email.header
 import email.utils
 import hashlib
 import logging
+import mimetypes
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -37,8 +43,10 @@ from email import policy
 from email.message import EmailMessage, Message
 from typing import Any
 
+from socialdesk.connectors.attachments import kind_of_mime
 from socialdesk.connectors.base import (
     JSON,
+    Attachment,
     ConnectorError,
     Identity,
     InboundMessage,
@@ -302,6 +310,7 @@ def to_inbound(
     references = message_ids(header(message, "References"))
     content = mime_content(message)
     full_text = body_text(content)
+    files = attachment_files(content, body=_body_part(content))
     raw_record: JSON = {
         "message_id": native_id,
         "from": header(message, "From"),
@@ -337,6 +346,7 @@ def to_inbound(
         thread_key=(references or in_reply_to or [native_id])[0],
         subject=header(message, "Subject"),
         raw=raw_record,
+        attachments=files,
     )
 
 
@@ -415,9 +425,9 @@ def mime_content(message: EmailMessage) -> EmailMessage:
     return rebuilt
 
 
-def body_text(message: EmailMessage) -> str:
-    """The mail's text: its text/plain body, else its HTML body as text, else the first
-    readable text part (malformed multiparts can hide the body from ``get_body``)."""
+def _body_part(message: EmailMessage) -> Message | None:
+    """The part read as the mail's text: its text/plain body, else its HTML body, else the
+    first readable text part (malformed multiparts can hide the body from ``get_body``)."""
     part: Message | None
     try:
         part = message.get_body(preferencelist=("plain", "html"))
@@ -432,6 +442,13 @@ def body_text(message: EmailMessage) -> str:
         plain = [p for p in candidates if p.get_content_subtype() == "plain"]
         chosen = plain or candidates
         part = chosen[0] if chosen else None
+    return part
+
+
+def body_text(message: EmailMessage) -> str:
+    """The mail's text: its text/plain body, else its HTML body as text, else the first
+    readable text part (malformed multiparts can hide the body from ``get_body``)."""
+    part = _body_part(message)
     if part is None:
         return ""
     text = part_text(part)
@@ -515,6 +532,51 @@ def attachments(message: Message) -> list[JSON]:
             }
         )
     return found
+
+
+# Only the types Python itself knows (no system mime.types), so a guess is the same everywhere.
+_KNOWN_TYPES = mimetypes.MimeTypes(filenames=())
+_UNSPECIFIC_TYPES = frozenset({"application/octet-stream", "application/x-download"})
+
+
+def attachment_files(message: Message, *, body: Message | None = None) -> tuple[Attachment, ...]:
+    """Every attached file and inline image, in the order of the message, with its decoded
+    bytes. ``body`` is the part read as the text, never an attachment itself. A part whose
+    content cannot be decoded is skipped."""
+    out = []
+    for part in message.walk():
+        if part is body or part.is_multipart() or not _is_attachment(part):
+            continue
+        try:
+            content = part.get_payload(decode=True)
+        except Exception:  # broken transfer encodings in bad mail: skip the part, keep the mail
+            log.debug("skipping an attachment whose content cannot be decoded", exc_info=True)
+            continue
+        if not isinstance(content, bytes):
+            continue
+        name = _filename(part)
+        mime_type = _attachment_type(part, name)
+        out.append(
+            Attachment(
+                kind=kind_of_mime(mime_type),
+                name=name,
+                mime_type=mime_type,
+                size=len(content),
+                content=content,
+            )
+        )
+    return tuple(out)
+
+
+def _attachment_type(part: Message, name: str | None) -> str:
+    """The declared type; for a generic one (``application/octet-stream``, which some mail
+    programs send for every file) the type its file name says, when it says one."""
+    declared = part.get_content_type()
+    if declared in _UNSPECIFIC_TYPES and name:
+        guessed, _ = _KNOWN_TYPES.guess_type(name, strict=False)
+        if guessed:
+            return guessed
+    return declared
 
 
 def _is_attachment(part: Message) -> bool:

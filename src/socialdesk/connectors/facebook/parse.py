@@ -15,6 +15,11 @@ Events come from :func:`webhook.events_from_delivery`. Kinds:
     another tool (``message_echoes`` field). Threaded by the person's Page-scoped id (PSID):
     thread key ``psid:<PSID>``.
 
+Attachments: a Messenger message's ``attachments[]`` of type image, video, audio or file give
+their ``payload.url`` (stickers are images; fallback, template, location and reel entries carry
+no file and are skipped); a feed comment or post gives its ``photo`` and ``video`` addresses.
+The message text still names them, as before.
+
 https://developers.facebook.com/docs/graph-api/webhooks/reference/page/#feed and
 https://developers.facebook.com/docs/messenger-platform/reference/webhook-events
 """
@@ -25,8 +30,11 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from socialdesk.connectors.attachments import https_url
 from socialdesk.connectors.base import (
     JSON,
+    Attachment,
+    AttachmentKind,
     ConnectorError,
     Identity,
     InboundMessage,
@@ -85,6 +93,17 @@ IGNORED_EVENTS = frozenset(
 
 UNKNOWN_AUTHOR_NAME = "Facebook user"
 
+# Messenger attachment types that carry a file at ``payload.url``.
+# https://developers.facebook.com/docs/messenger-platform/reference/webhook-events/messages
+_MESSAGE_KINDS = {
+    "image": AttachmentKind.IMAGE,
+    "video": AttachmentKind.VIDEO,
+    "audio": AttachmentKind.AUDIO,
+    "file": AttachmentKind.FILE,
+}
+# Feed change fields that hold the address of a photo or video.
+_FEED_MEDIA = (("photo", AttachmentKind.IMAGE), ("video", AttachmentKind.VIDEO))
+
 
 class MalformedEventError(ConnectorError):
     """A declared event whose payload lacks what every such event has."""
@@ -122,6 +141,7 @@ def parse_comment(payload: JSON) -> list[InboundMessage]:
             thread_key=f"comment:{comment_id if top_level else parent_id}",
             from_brand=bool(page_id) and author.native_id == page_id,
             raw=_feed_raw(value),
+            attachments=feed_attachments(value),
         )
     ]
 
@@ -142,6 +162,7 @@ def parse_visitor_post(payload: JSON) -> list[InboundMessage]:
             visibility=Visibility.PUBLIC,
             thread_key=f"post:{post_id}",
             raw=_feed_raw(value),
+            attachments=feed_attachments(value),
         )
     ]
 
@@ -168,6 +189,7 @@ def parse_message(payload: JSON) -> list[InboundMessage]:
             thread_key=f"psid:{psid}",
             from_brand=echo,
             raw=_message_raw(message, psid),
+            attachments=message_attachments(message),
         )
     ]
 
@@ -179,6 +201,31 @@ HANDLERS: dict[str, Callable[[JSON], list[InboundMessage]]] = {
     "messaging.message": parse_message,
     "messaging.echo": parse_message,
 }
+
+
+def message_attachments(message: Mapping[str, Any]) -> tuple[Attachment, ...]:
+    """The files of a Messenger message, in order; entries without a type that carries a file
+    or without an ``https`` address are skipped."""
+    found = message.get("attachments")
+    out = []
+    for attachment in found if isinstance(found, list) else []:
+        if not isinstance(attachment, dict):
+            continue
+        kind = _MESSAGE_KINDS.get(str(attachment.get("type") or ""))
+        url = https_url(_obj(attachment.get("payload")).get("url"))
+        if kind is not None and url is not None:
+            out.append(Attachment(kind=kind, url=url))
+    return tuple(out)
+
+
+def feed_attachments(value: Mapping[str, Any]) -> tuple[Attachment, ...]:
+    """The photo and video of a feed comment or post."""
+    out = []
+    for key, kind in _FEED_MEDIA:
+        url = https_url(value.get(key))
+        if url is not None:
+            out.append(Attachment(kind=kind, url=url))
+    return tuple(out)
 
 
 def feed_author(value: Mapping[str, Any], *, fallback: str) -> Identity:

@@ -14,6 +14,10 @@ Event kinds (the ``kind`` of a :class:`RawEvent`):
 The poller may add one key to a payload, :data:`ANNOTATION`, holding what it learned that the
 provider's object does not say: the brand's own account id (so its own posts are recognised) and
 the root of a direct thread (from ``GET /api/v1/statuses/:id/context``).
+
+A status's ``media_attachments`` become the message's attachments: ``url`` (the server's copy;
+``remote_url``, the author's server's, when it has none), ``preview_url`` and ``description``
+(the alt text). https://docs.joinmastodon.org/entities/MediaAttachment/
 """
 
 from __future__ import annotations
@@ -22,8 +26,11 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from socialdesk.connectors.attachments import alt_text, https_url
 from socialdesk.connectors.base import (
     JSON,
+    Attachment,
+    AttachmentKind,
     ConnectorError,
     Identity,
     InboundMessage,
@@ -64,6 +71,17 @@ IGNORED_EVENTS = frozenset(
         "notifications_merged",
     }
 )
+
+
+# https://docs.joinmastodon.org/entities/MediaAttachment/#type; "unknown" is a file the server
+# could not process, offered as it is.
+_MEDIA_KINDS = {
+    "image": AttachmentKind.IMAGE,
+    "gifv": AttachmentKind.VIDEO,
+    "video": AttachmentKind.VIDEO,
+    "audio": AttachmentKind.AUDIO,
+    "unknown": AttachmentKind.FILE,
+}
 
 
 class MalformedEventError(ConnectorError):
@@ -174,6 +192,32 @@ def parse_status_object(
         # A content warning is the closest Mastodon has to a subject line.
         subject=spoiler or None,
         raw=_raw(status, native_visibility, notification_id, conversation_id),
+        attachments=media_attachments(status),
+    )
+
+
+def media_attachments(status: Mapping[str, Any]) -> tuple[Attachment, ...]:
+    """A status's media, in the order its author attached them; entries without a usable
+    ``https`` address are skipped."""
+    found = status.get("media_attachments")
+    out = []
+    for media in found if isinstance(found, list) else []:
+        attachment = media_attachment(media) if isinstance(media, dict) else None
+        if attachment is not None:
+            out.append(attachment)
+    return tuple(out)
+
+
+def media_attachment(media: Mapping[str, Any]) -> Attachment | None:
+    kind = _MEDIA_KINDS.get(str(media.get("type") or "unknown"), AttachmentKind.FILE)
+    url = https_url(media.get("url")) or https_url(media.get("remote_url"))
+    if url is None:
+        return None
+    return Attachment(
+        kind=kind,
+        url=url,
+        preview_url=https_url(media.get("preview_url")),
+        description=alt_text(media.get("description")),
     )
 
 

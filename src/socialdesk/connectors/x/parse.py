@@ -20,6 +20,12 @@ X only returns an object's author, time and references when the request asks for
 (``tweet.fields``, ``dm_event.fields``, ``expansions``); the poller always does. A payload
 without an author cannot become a message and raises :class:`MalformedEventError` naming the
 missing field.
+
+Photos, videos and GIFs: a post or direct message lists its ``attachments.media_keys`` and the
+media objects come in ``includes.media`` (with ``expansions=attachments.media_keys`` and
+``media.fields``). A photo gives its ``url``; a video or an animated GIF only its
+``preview_image_url`` (the file itself is in ``variants``, which is not requested). A key
+missing from ``includes`` is skipped. https://docs.x.com/x-api/fundamentals/data-dictionary
 """
 
 from __future__ import annotations
@@ -29,8 +35,11 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from socialdesk.connectors.attachments import alt_text, https_url
 from socialdesk.connectors.base import (
     JSON,
+    Attachment,
+    AttachmentKind,
     ConnectorError,
     Identity,
     InboundMessage,
@@ -54,8 +63,18 @@ DM_EVENT_FIELDS = (
     "referenced_tweets,attachments"
 )
 USER_FIELDS = "id,name,username"
-TWEET_EXPANSIONS = "author_id,referenced_tweets.id,referenced_tweets.id.author_id"
-DM_EXPANSIONS = "sender_id,participant_ids"
+TWEET_EXPANSIONS = (
+    "author_id,referenced_tweets.id,referenced_tweets.id.author_id,attachments.media_keys"
+)
+DM_EXPANSIONS = "sender_id,participant_ids,attachments.media_keys"
+MEDIA_FIELDS = "url,preview_image_url,alt_text,type"
+
+# X's media types; a video and an animated GIF both play as a video.
+_MEDIA_KINDS = {
+    "photo": AttachmentKind.IMAGE,
+    "video": AttachmentKind.VIDEO,
+    "animated_gif": AttachmentKind.VIDEO,
+}
 
 # X ids are snowflakes: milliseconds since this epoch, shifted left by 22 bits.
 # https://developer.x.com/en/docs/x-ids
@@ -80,6 +99,11 @@ def split_page(document: Mapping[str, Any], *, kind: str) -> list[tuple[str, JSO
     includes = document.get("includes") or {}
     users = {str(u.get("id")): u for u in includes.get("users") or [] if isinstance(u, dict)}
     tweets = {str(t.get("id")): t for t in includes.get("tweets") or [] if isinstance(t, dict)}
+    media = {
+        str(m.get("media_key")): m
+        for m in includes.get("media") or []
+        if isinstance(m, dict) and m.get("media_key")
+    }
     out: list[tuple[str, JSON]] = []
     for item in items:
         if not isinstance(item, dict):
@@ -101,6 +125,8 @@ def split_page(document: Mapping[str, Any], *, kind: str) -> list[tuple[str, JSO
             picked["users"] = found
         if referenced:
             picked["tweets"] = referenced
+        if found_media := [media[key] for key in _media_keys(item) if key in media]:
+            picked["media"] = found_media
         payload: JSON = {"data": item}
         if picked:
             payload["includes"] = picked
@@ -168,6 +194,7 @@ def parse_post(payload: JSON) -> list[InboundMessage]:
             reply_to_brand=reply_to is not None
             and _is_brand(tweet.get("in_reply_to_user_id"), payload),
             raw=raw,
+            attachments=media_attachments(tweet, payload),
         )
     ]
 
@@ -205,6 +232,7 @@ def parse_dm(payload: JSON) -> list[InboundMessage]:
             thread_key=str(conversation_id),
             from_brand=_is_brand(sender_id, payload),
             raw=raw,
+            attachments=media_attachments(event, payload),
         )
     ]
 
@@ -232,6 +260,48 @@ def post_text(tweet: Mapping[str, Any]) -> str:
         if short and expanded and not url.get("media_key"):
             text = text.replace(str(short), str(expanded))
     return html.unescape(text)
+
+
+def media_attachments(obj: Mapping[str, Any], payload: Mapping[str, Any]) -> tuple[Attachment, ...]:
+    """The photos, videos and GIFs of a post or direct message, in the order of its
+    ``attachments.media_keys``, from the media objects in the payload's ``includes``."""
+    found = (payload.get("includes") or {}).get("media")
+    by_key = {
+        str(m.get("media_key")): m
+        for m in (found if isinstance(found, list) else [])
+        if isinstance(m, dict) and m.get("media_key")
+    }
+    out = []
+    for key in _media_keys(obj):
+        media = by_key.get(key)
+        attachment = media_attachment(media) if media is not None else None
+        if attachment is not None:
+            out.append(attachment)
+    return tuple(out)
+
+
+def media_attachment(media: Mapping[str, Any]) -> Attachment | None:
+    """One X media object as an attachment; None for a type or an entry it cannot use."""
+    kind = _MEDIA_KINDS.get(str(media.get("type") or ""))
+    if kind is None:
+        return None
+    if kind is AttachmentKind.IMAGE:
+        url, preview = https_url(media.get("url")), None
+    else:
+        url, preview = None, https_url(media.get("preview_image_url"))
+    if url is None and preview is None:
+        return None
+    return Attachment(
+        kind=kind, url=url, preview_url=preview, description=alt_text(media.get("alt_text"))
+    )
+
+
+def _media_keys(obj: Mapping[str, Any]) -> list[str]:
+    attachments = obj.get("attachments")
+    keys = attachments.get("media_keys") if isinstance(attachments, dict) else None
+    if not isinstance(keys, list):
+        return []
+    return [str(k) for k in keys if isinstance(k, str | int) and not isinstance(k, bool)]
 
 
 def snowflake_time(object_id: str) -> datetime:

@@ -27,6 +27,7 @@ from socialdesk.connectors.x.parse import (
     ANNOTATION,
     DM_EVENT_FIELDS,
     DM_EXPANSIONS,
+    MEDIA_FIELDS,
     TWEET_EXPANSIONS,
     TWEET_FIELDS,
     USER_FIELDS,
@@ -127,6 +128,7 @@ def _mentions(
             "tweet.fields": TWEET_FIELDS,
             "expansions": TWEET_EXPANSIONS,
             "user.fields": USER_FIELDS,
+            "media.fields": MEDIA_FIELDS,
         }
         if since_id:
             params["since_id"] = since_id
@@ -165,6 +167,7 @@ def _direct_messages(
             "event_types": "MessageCreate",
             "expansions": DM_EXPANSIONS,
             "user.fields": USER_FIELDS,
+            "media.fields": MEDIA_FIELDS,
         }
         if token:
             params["pagination_token"] = token
