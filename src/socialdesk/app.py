@@ -41,6 +41,7 @@ from socialdesk.topics import api as topics_api
 from socialdesk.web import account as web_account
 from socialdesk.web import admin as web_admin
 from socialdesk.web import alerts as web_alerts
+from socialdesk.web import attachments as web_attachments
 from socialdesk.web import chat as web_chat
 from socialdesk.web import commitments as web_commitments
 from socialdesk.web import conduct as web_conduct
@@ -216,6 +217,7 @@ def create_app() -> FastAPI:
         web_saved_views,
         web_polls,
         web_poll_reports,
+        web_attachments,
     ):
         app.include_router(web_module.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

@@ -66,6 +66,14 @@ class Settings(BaseSettings):
             "arrived; 0 keeps them all."
         ),
     )
+    attachment_max_bytes: int = Field(
+        default=10 * 1024 * 1024,
+        ge=0,
+        description=(
+            "The largest file a message may carry into the desk (an email's attachment); a "
+            "larger one is listed with its name and size but not kept. 0 keeps none."
+        ),
+    )
     session_days: int = Field(default=14, description="How long a login lasts.")
     login_max_failures: int = Field(
         default=5, description="Consecutive failed logins that lock a member's account."

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from tests.api.conftest import Desk, Org, bearer
 from tests.factories import contacts as contact_factory
 from tests.factories import polls as poll_factory
-from tests.factories.conversations import inbound, ingest
+from tests.factories.conversations import inbound, ingest, with_file
 
 from socialdesk.accounts.models import Member
 from socialdesk.alerts import service as alerts_service
@@ -170,9 +170,11 @@ def _desk_objects(
     merge_id, _kept = contact_factory.merged_pair(
         session, session.get_one(BrandAccount, org.brand_account_id), "scoping"
     )
+    attachment_id = with_file(session, session.get_one(BrandAccount, org.brand_account_id))
     session.commit()
     return {
         "merge_id": merge_id,
+        "attachment_id": attachment_id,
         "view_id": view.id,
         "poll_id": poll.id,
         "reply_id": saved_reply.id,

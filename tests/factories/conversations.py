@@ -7,7 +7,14 @@ from sqlalchemy.orm import Session
 
 from socialdesk.channels.models import BrandAccount, InboundEvent
 from socialdesk.common import clock
-from socialdesk.connectors.base import Identity, InboundMessage, RawEvent, Visibility
+from socialdesk.connectors.base import (
+    Attachment,
+    AttachmentKind,
+    Identity,
+    InboundMessage,
+    RawEvent,
+    Visibility,
+)
 from socialdesk.connectors.web.connector import MESSAGE_EVENT
 from socialdesk.conversations import flows
 
@@ -25,6 +32,7 @@ def inbound(
     from_brand: bool = False,
     visibility: Visibility = Visibility.PUBLIC,
     reply_to_brand: bool = False,
+    attachments: tuple[Attachment, ...] = (),
 ) -> InboundMessage:
     n = next(_n)
     return InboundMessage(
@@ -37,6 +45,7 @@ def inbound(
         from_brand=from_brand,
         visibility=visibility,
         reply_to_brand=reply_to_brand,
+        attachments=attachments,
     )
 
 
@@ -76,3 +85,36 @@ def visitor_event(
         ),
         process_now=process_now,
     )
+
+
+def with_file(
+    session: Session,
+    account: BrandAccount,
+    *,
+    name: str = "invoice.pdf",
+    content: bytes = b"%PDF-1.4\n% an invoice\n",
+    mime_type: str = "application/pdf",
+) -> int:
+    """A customer's email-like message carrying one file the desk keeps; returns the
+    attachment's id. The message is a conversation of its own."""
+    from sqlalchemy import select
+
+    from socialdesk.conversations.models import MessageAttachment
+
+    n = next(_n)
+    result = ingest(
+        session,
+        account,
+        inbound(
+            native_id=f"file-{n}",
+            author=f"sender-{n}",
+            thread_key=f"file-thread-{n}",
+            text="The invoice is attached",
+            attachments=(
+                Attachment(AttachmentKind.FILE, name=name, mime_type=mime_type, content=content),
+            ),
+        ),
+    )
+    return session.scalars(
+        select(MessageAttachment.id).where(MessageAttachment.message_id == result.message.id)
+    ).one()

@@ -31,7 +31,7 @@ from socialdesk.sla import service as sla_service
 from socialdesk.sla import tracking
 from socialdesk.sla.schemas import SlaPolicyCreate
 from tests.factories import accounts, channels, contacts, polls
-from tests.factories.conversations import inbound, ingest
+from tests.factories.conversations import inbound, ingest, with_file
 
 STARTER = "brand-safety"
 TAG = "vip"
@@ -172,6 +172,7 @@ def build_world(session: Session, *, name: str) -> World:
         session, member=owner, name=f"shared view {name}", query="status=all", shared=True
     )
     poll = polls.held(session, account, target)
+    attachment_id = with_file(session, account)
     world = World(
         org=org,
         logins=logins,
@@ -203,6 +204,7 @@ def build_world(session: Session, *, name: str) -> World:
         "merge_id": merge_id,
         "view_id": view.id,
         "poll_id": poll.id,
+        "attachment_id": attachment_id,
     }
     session.commit()
     return world

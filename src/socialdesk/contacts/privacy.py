@@ -33,6 +33,7 @@ from socialdesk.common import clock
 from socialdesk.common.errors import Conflict, ValidationFailed
 from socialdesk.contacts import service as contacts_service
 from socialdesk.contacts.models import Contact, ContactIdentity
+from socialdesk.conversations import attachments
 from socialdesk.conversations import erased as erased_messages
 from socialdesk.conversations import service as conversations_service
 from socialdesk.conversations.models import (
@@ -165,6 +166,7 @@ def export(
         accounts=accounts,
         messages=_messages(session, held.message_ids),
         triage=_by_message(session, held.message_ids),
+        files=_files(session, held.message_ids),
         tags=conversations_service.tags_for(session, conversation_ids=held.conversation_ids),
         promises=_by_conversation(session, Commitment, held.conversation_ids),
         follow_ups=_by_conversation(session, FollowUp, held.conversation_ids),
@@ -232,6 +234,7 @@ class _Known:
     accounts: dict[int, BrandAccount]
     messages: dict[int, list[Message]]  # conversation id -> its messages, in order
     triage: dict[int, MessageTriage]  # message id -> its triage
+    files: dict[int, list[attachments.Shown]]  # message id -> what came with it
     tags: dict[int, list[str]]  # conversation id -> ...
     promises: dict[int, list[Commitment]]
     follow_ups: dict[int, list[FollowUp]]
@@ -290,6 +293,21 @@ def _message(message: Message, known: _Known) -> dict[str, Any]:
         "delivery_state": message.delivery_state,
         "sent_at": _iso(message.sent_at),
     }
+    files = known.files.get(message.id)
+    if files:
+        # The files the desk keeps are listed, not inlined: each downloads from its address.
+        row["attachments"] = [
+            {
+                "kind": f.kind,
+                "name": f.name,
+                "mime_type": f.mime_type,
+                "size": f.size,
+                "description": f.description,
+                "url": f.url,
+                "download": f"/attachments/{f.id}" if f.kept else None,
+            }
+            for f in files
+        ]
     found = known.triage.get(message.id)
     if found is not None:
         row["triage"] = {
@@ -308,6 +326,13 @@ def _messages(session: Session, ids: Sequence[int]) -> dict[int, list[Message]]:
         _rows(session, Message, ids), key=lambda m: (m.conversation_id, m.created_at, m.id)
     ):
         out.setdefault(message.conversation_id, []).append(message)
+    return out
+
+
+def _files(session: Session, ids: Sequence[int]) -> dict[int, list[attachments.Shown]]:
+    out: dict[int, list[attachments.Shown]] = {}
+    for chunk in _chunks(ids):
+        out.update(attachments.of_messages(session, chunk))
     return out
 
 

@@ -14,6 +14,7 @@ from http import HTTPStatus
 from typing import Annotated, Literal, TypeVar
 
 from fastapi import APIRouter, Depends, Query
+from fastapi.responses import Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -25,6 +26,7 @@ from socialdesk.commitments import service as commitments_service
 from socialdesk.commitments.models import Commitment
 from socialdesk.commitments.schemas import StatusWithCommitments
 from socialdesk.commitments.service import ResolveChoice
+from socialdesk.common import files
 from socialdesk.common.deps import DB, Manager, NoteTaker, Reader, Replier
 from socialdesk.common.errors import ValidationFailed
 from socialdesk.common.pagination import MAX_ROW_ID
@@ -39,14 +41,15 @@ from socialdesk.connectors.base import ChannelKind, Visibility
 from socialdesk.contacts import service as contacts_service
 from socialdesk.contacts.models import Contact
 from socialdesk.contacts.schemas import ContactSummary
+from socialdesk.conversations import attachments, presence
 from socialdesk.conversations import batch as batch_service
-from socialdesk.conversations import presence
 from socialdesk.conversations import service as conversations_service
 from socialdesk.conversations.models import Conversation, Message, Status
 from socialdesk.conversations.schemas import (
     ActivityPage,
     ActivityRead,
     AssignBody,
+    AttachmentRead,
     BatchBody,
     ConversationPage,
     ConversationRead,
@@ -236,6 +239,7 @@ def _messages(db: Session, rows: list[Message]) -> list[MessageRead]:
     )
     contacts = _by_id(db, Contact, (m.author_contact_id for m in rows))
     accounts = _by_id(db, BrandAccount, (m.brand_account_id for m in rows))
+    files = attachments.of_messages(db, (m.id for m in rows))
     out = []
     for m in rows:
         if m.author_member_id is not None and m.author_member_id in members:
@@ -263,10 +267,25 @@ def _messages(db: Session, rows: list[Message]) -> list[MessageRead]:
                 delivery_state=m.delivery_state,
                 delivery_error=m.delivery_error,
                 delivery_attempts=m.delivery_attempts,
+                attachments=[_attachment(f) for f in files.get(m.id, [])],
                 withdrawal=_withdrawal(m, members),
             )
         )
     return out
+
+
+def _attachment(shown: attachments.Shown) -> AttachmentRead:
+    return AttachmentRead(
+        id=shown.id,
+        kind=shown.kind,
+        url=shown.url,
+        preview_url=shown.preview_url,
+        name=shown.name,
+        mime_type=shown.mime_type,
+        size=shown.size,
+        description=shown.description,
+        download=f"/api/attachments/{shown.id}" if shown.kept else None,
+    )
 
 
 def _withdrawal(message: Message, members: dict[int, Member]) -> WithdrawalRead | None:
@@ -536,6 +555,22 @@ def _keep_promises(
 )
 def get_message(message: MessageDep, db: DB) -> MessageRead:
     return _message_read(db, message)
+
+
+@router.get(
+    "/attachments/{attachment_id}",
+    summary="Download a file a message carried into the desk (an email's attachment)",
+    response_class=Response,
+    responses={
+        200: {"content": {"application/octet-stream": {}}, "description": "The file"},
+        **error_responses(404),
+    },
+)
+def download_attachment(attachment_id: RowId, db: DB, actor: Reader) -> Response:
+    found = attachments.download(
+        db, organization_id=actor.organization_id, attachment_id=attachment_id
+    )
+    return files.download(found.content, name=found.name, mime_type=found.mime_type)
 
 
 @router.post(

@@ -84,9 +84,9 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 from socialdesk.channels.models import BrandAccount
 from socialdesk.common import clock
 from socialdesk.common.errors import NotFound, ValidationFailed
-from socialdesk.connectors.base import InboundMessage, Visibility
+from socialdesk.connectors.base import Attachment, InboundMessage, Visibility
 from socialdesk.contacts.models import Contact, ContactIdentity
-from socialdesk.conversations import erased
+from socialdesk.conversations import attachments, erased
 from socialdesk.conversations import service as conversations_service
 from socialdesk.conversations.models import (
     Conversation,
@@ -195,6 +195,7 @@ class BulkMessage:
     author_name: str | None = None
     subject: str | None = None
     raw: str = "null"  # the raw payload as JSON text, as the column stores it
+    attachments: tuple[Attachment, ...] = ()
 
     @classmethod
     def of(cls, item: BulkItem) -> BulkMessage:
@@ -215,6 +216,7 @@ class BulkMessage:
             m.subject,
             # What the JSON column stores (an empty payload is stored as no payload).
             json.dumps(m.raw or None),
+            m.attachments,
         )
 
 
@@ -1011,6 +1013,7 @@ class BulkIngest:
         organization_id = self.organization_id
         received_at = at(self._now())
         rows = []
+        files: list[dict[str, Any]] = []
         for m in messages:
             thread = thread_of.pop(id(m), None)
             if thread is None:  # stored already, or a repeat within the batch
@@ -1022,9 +1025,14 @@ class BulkIngest:
                 when = at(m.created_at)
                 direction, state, sent_at = _INBOUND, None, None
                 contact_id = contacts[(thread.account.kind, m.author_id)]
+            message_id = next(ids)
+            if m.attachments:
+                files += attachments.rows(
+                    m.attachments, organization_id=organization_id, message_id=message_id
+                )
             rows.append(
                 (
-                    next(ids),
+                    message_id,
                     thread.conversation_id,
                     m.brand_account_id,
                     direction,
@@ -1045,6 +1053,7 @@ class BulkIngest:
                 )
             )
         writer.insert_messages(rows)
+        attachments.keep_many(writer.session, files)
 
     def _refresh_stored(
         self,

@@ -24,7 +24,7 @@ from socialdesk.config import get_settings
 from socialdesk.connectors import registry
 from socialdesk.connectors.base import InboundMessage, RawEvent, UnsupportedEvent, Visibility
 from socialdesk.contacts import service as contacts_service
-from socialdesk.conversations import erased
+from socialdesk.conversations import attachments, erased
 from socialdesk.conversations import service as conversations_service
 from socialdesk.conversations.models import Conversation, DeliveryState, Direction, Message, Status
 from socialdesk.events import bus
@@ -220,6 +220,13 @@ def ingest_message(
         row.delivery_state, row.sent_at = DeliveryState.SENT.value, message.created_at
     session.add(row)
     session.flush()
+    if message.attachments:
+        attachments.keep(
+            session,
+            organization_id=account.organization_id,
+            message_id=row.id,
+            attachments=message.attachments,
+        )
     if conversation.contact_id is None and contact_id is not None:
         conversation.contact_id = contact_id
     previous_customer_message_at = conversation.last_customer_message_at

@@ -6,7 +6,18 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from socialdesk.db.base import Base, BigId, IdMixin
@@ -220,3 +231,26 @@ class ErasedMessage(Base):
     digest: Mapped[str] = mapped_column(String(64), primary_key=True)
     organization_id: Mapped[int] = mapped_column(BigId, ForeignKey("organizations.id"), index=True)
     erased_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class MessageAttachment(IdMixin, Base):
+    """A photo, video or file that came with a message (``conversations.attachments``).
+
+    A network's media is kept as its address (``url``, ``preview_url``); a file the message
+    carried itself (an email's attachment) as ``content``, up to the desk's size limit. The
+    content is deferred: lists of attachments never load it."""
+
+    __tablename__ = "message_attachments"
+    __table_args__ = (Index("ix_message_attachments_message", "message_id", "position"),)
+
+    organization_id: Mapped[int] = mapped_column(BigId, ForeignKey("organizations.id"))
+    message_id: Mapped[int] = mapped_column(BigId, ForeignKey("messages.id"))
+    position: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(10))
+    url: Mapped[str | None] = mapped_column(String(2000), default=None)
+    preview_url: Mapped[str | None] = mapped_column(String(2000), default=None)
+    name: Mapped[str | None] = mapped_column(String(255), default=None)
+    mime_type: Mapped[str | None] = mapped_column(String(255), default=None)
+    size: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    description: Mapped[str | None] = mapped_column(Text, default=None)
+    content: Mapped[bytes | None] = mapped_column(LargeBinary, default=None, deferred=True)

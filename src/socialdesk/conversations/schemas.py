@@ -119,6 +119,28 @@ class WithdrawalRead(BaseModel):
     withdrawn_at: UTCTimestamp | None = Field(description="When the network confirmed it")
 
 
+class AttachmentRead(BaseModel):
+    """A photo, video or file that came with the message."""
+
+    id: int
+    kind: str = Field(description="image, video (animated GIFs too), audio or file")
+    url: str | None = Field(
+        description="Where the network serves it (https); null for a file "
+        "the message carried itself"
+    )
+    preview_url: str | None = Field(description="A small image of it, where the network has one")
+    name: str | None = Field(description="The file's name, where it has one")
+    mime_type: str | None
+    size: int | None = Field(description="In bytes, where known")
+    description: str | None = Field(
+        description="The text its author wrote for people who cannot see it"
+    )
+    download: str | None = Field(
+        description="GET this to download the file the desk keeps (an email's attachment); "
+        "null when the desk keeps only the network's address, or nothing (too large)"
+    )
+
+
 class MessageRead(BaseModel):
     id: int
     conversation_id: int
@@ -136,6 +158,9 @@ class MessageRead(BaseModel):
     )
     delivery_error: str | None = Field(description="Why delivery failed, when it did")
     delivery_attempts: int
+    attachments: list[AttachmentRead] = Field(
+        default_factory=list, description="Photos, videos and files, in the author's order"
+    )
     withdrawal: WithdrawalRead | None = Field(
         default=None,
         description="Taking the sent reply back off the network (POST "

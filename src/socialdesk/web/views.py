@@ -35,8 +35,8 @@ from socialdesk.common.deps import (
 from socialdesk.common.errors import DomainError, NotAuthenticated, NotFound, ValidationFailed
 from socialdesk.config import get_settings
 from socialdesk.contacts import service as contacts_service
+from socialdesk.conversations import attachments, inbox_query, mentions, presence
 from socialdesk.conversations import batch as batch_service
-from socialdesk.conversations import inbox_query, mentions, presence
 from socialdesk.conversations import service as conversations_service
 from socialdesk.conversations.models import Conversation, Message, Priority, Status
 from socialdesk.conversations.service import AssigneeFilter
@@ -379,6 +379,8 @@ def _conversation_context(
             if m.kind == "outbound" and withdrawal.offered(actor.member, m.message, view.account)
         },
         "triage": vm.triage_views(db, conversation=conversation),
+        # The photos, videos and files that came with each message.
+        "files": attachments.of_messages(db, (m.message.id for m in messages)),
         # Messages that answer one of the organization's polls say which.
         "answered_polls": poll_replies.answered_in(
             db, conversation_id=conversation.id, organization_id=conversation.organization_id
