@@ -42,6 +42,7 @@ PAGES = (
     "/reports",
     "/reports/care",
     "/reports/topics",
+    "/reports/polls",
     "/conduct",
     "/approvals",
     "/account",

@@ -367,7 +367,12 @@ def desk_client(database_url: str) -> Iterator[TestClient]:
 
 
 def _pages_show_it(
-    client: TestClient, login: loader.Login, *, spanish_id: int, asked_id: int
+    client: TestClient,
+    login: loader.Login,
+    *,
+    spanish_id: int,
+    asked_id: int,
+    appeal_id: int,
 ) -> None:
     """The pages a newcomer opens, as the owner: nothing empty, nothing broken."""
     page = client.get("/login")
@@ -385,6 +390,12 @@ def _pages_show_it(
         "/reports/care": ["Tickets &amp; billing"],
         # The tram 4 outage of three hours ago is what customers talk about.
         "/reports/topics?period=6h": ['data-term="tram 4"'],
+        "/reports/polls": ["Service changes and delays", "The Kestrel app"],
+        # Elif's appeal came with a photo of her pass and her bank statement.
+        f"/conversations/{appeal_id}": [
+            'alt="Elif&#39;s monthly pass, valid for the whole month"',
+            ">statement-october.pdf</a>",
+        ],
         "/admin/routing": [r.name for r in data.ROUTING_RULES] + ["went away"],
         "/admin/automation": ["Angry on X, no reply in 15 minutes"],
         "/admin/alerts": [a.name for a in data.VOLUME_ALERTS],
@@ -696,8 +707,11 @@ def test_demo_loads_with_every_feature_and_only_once(
             EscalationRequest.status == RequestStatus.DONE.value
         )
     ).one()
+    appeal = next(c.id for c in conversations if (c.subject or "").startswith("Penalty fare"))
     db.rollback()
-    _pages_show_it(desk_client, loaded.logins[0], spanish_id=spanish, asked_id=asked)
+    _pages_show_it(
+        desk_client, loaded.logins[0], spanish_id=spanish, asked_id=asked, appeal_id=appeal
+    )
 
     # Loading again changes nothing, and the delivery jobs the load enqueued (already run in
     # the load) find nothing left to do.

@@ -30,8 +30,9 @@ from typing import Any
 
 from socialdesk.accounts.models import Role
 from socialdesk.commitments.service import ResolveChoice
-from socialdesk.connectors.base import ChannelKind
+from socialdesk.connectors.base import Attachment, AttachmentKind, ChannelKind
 from socialdesk.conversations.models import Priority
+from socialdesk.demo import files
 from socialdesk.followups.models import Survey
 from socialdesk.routing.models import Strategy
 
@@ -747,6 +748,8 @@ class Says:
 
     ago: timedelta
     text: str
+    # Files that come with it (an email's attachments).
+    attachments: tuple[Attachment, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -1345,6 +1348,21 @@ SCENES: tuple[Scene, ...] = (
                 "at 08:15 between Old Town and University. My monthly pass was valid, but the "
                 "inspector's reader could not read it. A photo of the pass and my bank statement "
                 "are attached.\n\nPlease cancel the penalty.\n\nElif Demir",
+                attachments=(
+                    Attachment(
+                        AttachmentKind.IMAGE,
+                        name="monthly-pass.png",
+                        mime_type="image/png",
+                        description="Elif's monthly pass, valid for the whole month",
+                        content=files.pass_photo(),
+                    ),
+                    Attachment(
+                        AttachmentKind.FILE,
+                        name="statement-october.pdf",
+                        mime_type="application/pdf",
+                        content=files.bank_statement(),
+                    ),
+                ),
             ),
             Routes(ago(days=4, hours=22), "priya", "Tickets & billing"),
             Tags(ago(days=4, hours=22), "priya", ("fine", "appeal")),

@@ -119,7 +119,7 @@ from socialdesk.sla.schemas import SlaPolicyCreate
 # never removes an organization that merely happens to use the same slug. The version says
 # which demo it is: an older one is left alone too (``--reset`` loads the current one).
 DEMO_SETTING = "demo"
-DEMO_VERSION = 5
+DEMO_VERSION = 6
 # How long after a message was queued the delivery job ran.
 DELIVERY_DELAY = timedelta(seconds=4)
 # How often a member at work reads their notifications.
@@ -768,6 +768,7 @@ class _Builder:
                     thread_key=_thread_key(turn, identity.native_id, native_id),
                     subject=_subject(turn),
                     raw={"demo": scene.key},
+                    attachments=step.attachments,
                 ),
             )
             conversation, message = result.conversation, result.message
