@@ -103,7 +103,7 @@ def test_a_held_draft_reaches_the_approvers_and_their_decision_the_author(
     session.commit()
     [decided] = _told(session, notices.APPROVAL_DECIDED).values()
     assert decided.member_id == team.author.id
-    assert decided.title.endswith(" was approved with changes and sent")
+    assert decided.title.endswith(" was approved with changes and is on its way")
     assert decided.body.startswith("Pia Approver: dated it")
     assert "“A refund by Friday”" in decided.body
     assert decided.link == f"/conversations/{team.conversation.id}"

@@ -117,9 +117,10 @@ def approval_decided(
     conversation = session.get_one(Conversation, message.conversation_id)
     approved = approval.status == ApprovalStatus.APPROVED.value
     edited = approved and approval.approved_text not in (None, approval.original_text)
-    what = "approved and sent" if approved else "not approved"
+    # Sending comes after (a job); if it fails, a "could not be sent" notice follows.
+    what = "approved and is on its way" if approved else "not approved"
     if edited:
-        what = "approved with changes and sent"
+        what = "approved with changes and is on its way"
     comment = f"{approver.name}: {approval.comment}" if approval.comment else approver.name
     notifications_service.notify(
         session,
