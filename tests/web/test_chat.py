@@ -269,7 +269,12 @@ def test_unknown_or_non_web_chat_is_not_found(
 ) -> None:
     mastodon = channels.brand_account(session, desk.org, kind="mastodon")
     session.commit()
-    assert client.get("/chat/not-a-key").status_code == 404
+    unknown = client.get("/chat/not-a-key")
+    assert unknown.status_code == 404
+    # A visitor sees a page of the chat's own: nothing of the desk, no way into its inbox.
+    assert "This chat is not available" in unknown.text
+    assert "inbox" not in unknown.text.lower()
+    assert 'href="/"' not in unknown.text
     assert client.get(f"/chat/{mastodon.public_key}").status_code == 404
     assert client.get(f"/chat/{mastodon.public_key}/widget.js").status_code == 404
 

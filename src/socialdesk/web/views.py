@@ -74,10 +74,11 @@ AWAITING_LABELS = {"reply": "A reply from us", "customer": "The customer's answe
 
 
 def error_page(request: Request, exc: DomainError) -> Response:
-    """The page for an error outside any form (unknown conversation, missing permission)."""
+    """The page for an error outside any form (unknown conversation, missing permission). A
+    visitor on a chat address gets a page of the chat's own, with nothing of the desk."""
     return render(
         request,
-        "error.html",
+        "chat_error.html" if request.url.path.startswith("/chat/") else "error.html",
         {"status": exc.status_code, "message": exc.message},
         status_code=exc.status_code,
     )
