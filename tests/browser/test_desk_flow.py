@@ -194,12 +194,13 @@ def _flow(browser, live: LiveDesk, base: str, public_key: str) -> None:  # type:
         "added an internal note",
         "set priority to urgent",
         "set priority to high",
-        "assigned it to Olivia Owner",
+        "claimed it",
         "tagged it #shipping",
         "snoozed it",
         "resolved the conversation",
     ):
         expect(trail).to_contain_text(step)
+    expect(trail).not_to_contain_text("assigned it to Olivia Owner")  # the claim says it
     assert agent.evaluate("window.__sdNoReload") is True, "the conversation page reloaded"
 
     # The visitor's page, reloaded, still has no note and both of the desk's words only once.

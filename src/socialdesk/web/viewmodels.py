@@ -510,6 +510,7 @@ def describe(activity: Activity, directory: Directory) -> str:
 def trail(
     session: Session, *, conversation: Conversation, directory: Directory
 ) -> list[TrailEntry]:
+    activities = conversations_service.activities(session, conversation=conversation)
     return [
         TrailEntry(
             activity=a,
@@ -518,8 +519,22 @@ def trail(
             else "socialdesk",
             text=describe(a, directory),
         )
-        for a in conversations_service.activities(session, conversation=conversation)
+        for a, after in zip(activities, [*activities[1:], None], strict=True)
+        if not _said_by_the_claim(a, after)
     ]
+
+
+def _said_by_the_claim(activity: Activity, after: Activity | None) -> bool:
+    """A claim is recorded as the assignment it makes and then the claim: the trail says
+    "claimed it" once, not also "assigned it to" the same person."""
+    return (
+        activity.kind == "assigned"
+        and after is not None
+        and after.kind == "claimed"
+        and activity.actor_member_id is not None
+        and activity.actor_member_id == after.actor_member_id
+        and (activity.data or {}).get("to") == activity.actor_member_id
+    )
 
 
 # -- triage -------------------------------------------------------------------------------
