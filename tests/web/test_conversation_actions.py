@@ -7,10 +7,13 @@ import re
 from datetime import UTC, datetime
 
 import pytest
+from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
 from socialdesk.accounts import service as accounts_service
 from socialdesk.common.clock import FrozenClock
+from socialdesk.conversations.models import Activity
+from socialdesk.db.session import get_sessionmaker
 from tests.web.conftest import Desk, Page, fresh_conversation, tags_of
 
 
@@ -39,6 +42,25 @@ def test_assign_claim_unassign_team_and_priority(page: Page, desk: Desk, session
     assert f"unassigned it (was {desk.agent.name})" in html
     assert "moved it to Returns" in html
     assert "set priority to urgent" in html
+
+
+def test_a_claim_reads_once_in_the_trail(page: Page, desk: Desk) -> None:
+    assert page.post("assign", assignee="me").status_code == 303
+    assert fresh_conversation(page.id).assignee_id == desk.owner.id
+    html = page.html()
+    assert "claimed it" in html
+    assert f"assigned it to {desk.owner.name}" not in html
+    # Assigning someone else afterwards is said as it happened.
+    assert page.post("assign", assignee=str(desk.agent.id)).status_code == 303
+    assert f"assigned it to {desk.agent.name}" in page.html()
+
+
+def test_a_conversation_with_an_empty_trail_opens(page: Page) -> None:
+    """An imported conversation has no activity at all: the page opens, with no trail."""
+    with get_sessionmaker()() as session:
+        session.execute(delete(Activity).where(Activity.conversation_id == page.id))
+        session.commit()
+    assert "My parcel never arrived" in page.html()
 
 
 def test_viewers_cannot_be_chosen_as_assignee(page: Page, desk: Desk) -> None:

@@ -519,8 +519,8 @@ def trail(
             else "socialdesk",
             text=describe(a, directory),
         )
-        for a, after in zip(activities, [*activities[1:], None], strict=True)
-        if not _said_by_the_claim(a, after)
+        for i, a in enumerate(activities)
+        if not _said_by_the_claim(a, activities[i + 1] if i + 1 < len(activities) else None)
     ]
 
 
