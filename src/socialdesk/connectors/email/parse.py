@@ -309,8 +309,9 @@ def to_inbound(
     in_reply_to = message_ids(header(message, "In-Reply-To"))
     references = message_ids(header(message, "References"))
     content = mime_content(message)
-    full_text = body_text(content)
-    files = attachment_files(content, body=_body_part(content))
+    body = _body_part(content)
+    full_text = body_text(content, body)
+    parts = attachment_parts(content)
     raw_record: JSON = {
         "message_id": native_id,
         "from": header(message, "From"),
@@ -322,7 +323,7 @@ def to_inbound(
         "in_reply_to": in_reply_to,
         "references": references,
         "content_type": message.get_content_type(),
-        "attachments": attachments(content),
+        "attachments": attachments(parts),
         "full_text": full_text,
         "size": len(raw),
         "defects": sorted({type(d).__name__ for part in message.walk() for d in part.defects}),
@@ -346,7 +347,7 @@ def to_inbound(
         thread_key=(references or in_reply_to or [native_id])[0],
         subject=header(message, "Subject"),
         raw=raw_record,
-        attachments=files,
+        attachments=attachment_files(content, body=body, parts=parts),
     )
 
 
@@ -445,10 +446,12 @@ def _body_part(message: EmailMessage) -> Message | None:
     return part
 
 
-def body_text(message: EmailMessage) -> str:
+def body_text(message: EmailMessage, part: Message | None = None) -> str:
     """The mail's text: its text/plain body, else its HTML body as text, else the first
-    readable text part (malformed multiparts can hide the body from ``get_body``)."""
-    part = _body_part(message)
+    readable text part (malformed multiparts can hide the body from ``get_body``). ``part`` is
+    ``_body_part(message)`` when the caller has it already."""
+    if part is None:
+        part = _body_part(message)
     if part is None:
         return ""
     text = part_text(part)
@@ -515,23 +518,32 @@ def _codec_exists(name: str) -> bool:
     return True
 
 
-def attachments(message: Message) -> list[JSON]:
-    """Name, type and size of every attached file (including inline images)."""
-    found: list[JSON] = []
+def attachment_parts(message: Message) -> list[tuple[Message, bytes | None]]:
+    """Every attached file and inline image, in the order of the message, with its decoded
+    content (None when the part has none): walked and decoded once for the raw record and the
+    files both."""
+    found: list[tuple[Message, bytes | None]] = []
     for part in message.walk():
         if part.is_multipart() or not _is_attachment(part):
             continue
         payload = part.get_payload(decode=True)
-        found.append(
-            {
-                "filename": _filename(part),
-                "content_type": part.get_content_type(),
-                "size": len(payload) if isinstance(payload, bytes) else 0,
-                "inline": (part.get_content_disposition() or "") == "inline",
-                "content_id": next(iter(message_ids(header(part, "Content-ID"))), None),
-            }
-        )
+        found.append((part, payload if isinstance(payload, bytes) else None))
     return found
+
+
+def attachments(parts: list[tuple[Message, bytes | None]]) -> list[JSON]:
+    """Name, type and size of every attached file (including inline images), for the raw
+    record."""
+    return [
+        {
+            "filename": _filename(part),
+            "content_type": part.get_content_type(),
+            "size": len(content) if content is not None else 0,
+            "inline": (part.get_content_disposition() or "") == "inline",
+            "content_id": next(iter(message_ids(header(part, "Content-ID"))), None),
+        }
+        for part, content in parts
+    ]
 
 
 # Only the types Python itself knows (no system mime.types), so a guess is the same everywhere.
@@ -539,20 +551,19 @@ _KNOWN_TYPES = mimetypes.MimeTypes(filenames=())
 _UNSPECIFIC_TYPES = frozenset({"application/octet-stream", "application/x-download"})
 
 
-def attachment_files(message: Message, *, body: Message | None = None) -> tuple[Attachment, ...]:
+def attachment_files(
+    message: Message,
+    *,
+    body: Message | None = None,
+    parts: list[tuple[Message, bytes | None]] | None = None,
+) -> tuple[Attachment, ...]:
     """Every attached file and inline image, in the order of the message, with its decoded
-    bytes. ``body`` is the part read as the text, never an attachment itself. A part whose
-    content cannot be decoded is skipped."""
+    bytes. ``body`` is the part read as the text, never an attachment itself; a part with
+    nothing to decode is skipped. ``parts`` is ``attachment_parts(message)`` when the caller
+    has it already."""
     out = []
-    for part in message.walk():
-        if part is body or part.is_multipart() or not _is_attachment(part):
-            continue
-        try:
-            content = part.get_payload(decode=True)
-        except Exception:  # broken transfer encodings in bad mail: skip the part, keep the mail
-            log.debug("skipping an attachment whose content cannot be decoded", exc_info=True)
-            continue
-        if not isinstance(content, bytes):
+    for part, content in attachment_parts(message) if parts is None else parts:
+        if part is body or content is None:
             continue
         name = _filename(part)
         mime_type = _attachment_type(part, name)
