@@ -99,11 +99,7 @@ def split_page(document: Mapping[str, Any], *, kind: str) -> list[tuple[str, JSO
     includes = document.get("includes") or {}
     users = {str(u.get("id")): u for u in includes.get("users") or [] if isinstance(u, dict)}
     tweets = {str(t.get("id")): t for t in includes.get("tweets") or [] if isinstance(t, dict)}
-    media = {
-        str(m.get("media_key")): m
-        for m in includes.get("media") or []
-        if isinstance(m, dict) and m.get("media_key")
-    }
+    media = _media_by_key(includes)
     out: list[tuple[str, JSON]] = []
     for item in items:
         if not isinstance(item, dict):
@@ -265,12 +261,7 @@ def post_text(tweet: Mapping[str, Any]) -> str:
 def media_attachments(obj: Mapping[str, Any], payload: Mapping[str, Any]) -> tuple[Attachment, ...]:
     """The photos, videos and GIFs of a post or direct message, in the order of its
     ``attachments.media_keys``, from the media objects in the payload's ``includes``."""
-    found = (payload.get("includes") or {}).get("media")
-    by_key = {
-        str(m.get("media_key")): m
-        for m in (found if isinstance(found, list) else [])
-        if isinstance(m, dict) and m.get("media_key")
-    }
+    by_key = _media_by_key(payload.get("includes") or {})
     out = []
     for key in _media_keys(obj):
         media = by_key.get(key)
@@ -294,6 +285,16 @@ def media_attachment(media: Mapping[str, Any]) -> Attachment | None:
     return Attachment(
         kind=kind, url=url, preview_url=preview, description=alt_text(media.get("alt_text"))
     )
+
+
+def _media_by_key(includes: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
+    """The media objects of a payload's ``includes``, by their ``media_key``."""
+    found = includes.get("media")
+    return {
+        str(m.get("media_key")): m
+        for m in (found if isinstance(found, list) else [])
+        if isinstance(m, dict) and m.get("media_key")
+    }
 
 
 def _media_keys(obj: Mapping[str, Any]) -> list[str]:
