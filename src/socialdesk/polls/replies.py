@@ -163,21 +163,8 @@ def _described(session: Session, messages: list[Message]) -> list[Reply]:
 
 
 def mood(session: Session, *, poll: Poll) -> Mood:
-    """How all of ``poll``'s replies sound and what they are, in one grouped query."""
-    if poll.post_id is None:
-        return _tallied([])
-    rows = session.execute(
-        select(
-            MessageTriage.sentiment,
-            MessageTriage.intent,
-            MessageTriage.complaint,
-            func.count(),
-        )
-        .join(Message, Message.id == MessageTriage.message_id)
-        .where(_answering(poll))
-        .group_by(MessageTriage.sentiment, MessageTriage.intent, MessageTriage.complaint)
-    )
-    return _tallied((s, i, bool(c), int(n)) for s, i, c, n in rows)
+    """How all of ``poll``'s replies sound and what they are (``moods`` of the one poll)."""
+    return moods(session, polls=[poll]).get(poll.id) or _tallied([])
 
 
 def _tallied(rows: Iterable[tuple[str, str, bool, int]]) -> Mood:
