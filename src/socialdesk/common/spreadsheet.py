@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import csv
+import io
+from collections.abc import Iterable, Sequence
+
 from fastapi.responses import Response
 
 # A cell starting with one of these is a formula to a spreadsheet; names and words come from
@@ -17,6 +21,16 @@ def cell(value: object) -> object:
     if isinstance(value, float):
         return f"{value:.4f}".rstrip("0").rstrip(".")
     return "" if value is None else value
+
+
+def table(columns: Sequence[str], rows: Iterable[Iterable[object]]) -> str:
+    """A CSV file: the header, then each row with every value made a safe ``cell``."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(columns)
+    for row in rows:
+        writer.writerow([cell(value) for value in row])
+    return out.getvalue()
 
 
 def download(body: str, filename: str) -> Response:

@@ -14,8 +14,6 @@ replies' counts, their moods, and the polls not posted, each one grouped query.
 
 from __future__ import annotations
 
-import csv
-import io
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
@@ -272,34 +270,30 @@ def to_csv(report: Report) -> str:
     """One row per poll, newest first, for a spreadsheet: shares from 0 to 1, times in UTC
     (ISO 8601), empty where there is nothing to count yet. Words people wrote that a
     spreadsheet would read as a formula are kept as text."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(CSV_COLUMNS)
-    for line in report.polls:
-        writer.writerow(
-            [
-                spreadsheet.cell(value)
-                for value in (
-                    line.poll_id,
-                    line.question,
-                    line.account_handle,
-                    line.channel,
-                    line.state,
-                    _iso(line.posted_at),
-                    _iso(line.closes_at),
-                    line.votes_count,
-                    line.voters_count,
-                    TIE_SEPARATOR.join(line.leading) or None,
-                    line.leading_share,
-                    "yes" if line.tie else "no",
-                    line.replies,
-                    line.triaged,
-                    line.negative,
-                    line.negative_share,
-                    line.complaints,
-                    _iso(line.counted_at),
-                    line.url,
-                )
-            ]
-        )
-    return out.getvalue()
+    return spreadsheet.table(
+        CSV_COLUMNS,
+        (
+            (
+                line.poll_id,
+                line.question,
+                line.account_handle,
+                line.channel,
+                line.state,
+                _iso(line.posted_at),
+                _iso(line.closes_at),
+                line.votes_count,
+                line.voters_count,
+                TIE_SEPARATOR.join(line.leading) or None,
+                line.leading_share,
+                "yes" if line.tie else "no",
+                line.replies,
+                line.triaged,
+                line.negative,
+                line.negative_share,
+                line.complaints,
+                _iso(line.counted_at),
+                line.url,
+            )
+            for line in report.polls
+        ),
+    )

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from dataclasses import dataclass
 
 from socialdesk.common import spreadsheet
@@ -58,29 +56,25 @@ def to_csv(poll: Poll) -> str:
     """The poll's results as a table, one row per choice, for a spreadsheet: the poll's own
     figures repeated on each row, shares from 0 to 1, times in UTC (ISO 8601). Words people
     wrote that a spreadsheet would read as a formula are kept as text."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(CSV_COLUMNS)
-    for number, choice in enumerate(choices(poll), start=1):
-        writer.writerow(
-            [
-                spreadsheet.cell(value)
-                for value in (
-                    poll.id,
-                    poll.question,
-                    poll.state,
-                    number,
-                    choice.title,
-                    choice.votes,
-                    choice.share,
-                    "yes" if choice.leading else "no",
-                    poll.votes_count,
-                    poll.voters_count,
-                    poll.posted_at.isoformat() if poll.posted_at else None,
-                    poll.closes_at.isoformat() if poll.closes_at else None,
-                    poll.counted_at.isoformat() if poll.counted_at else None,
-                    poll.url,
-                )
-            ]
-        )
-    return out.getvalue()
+    return spreadsheet.table(
+        CSV_COLUMNS,
+        (
+            (
+                poll.id,
+                poll.question,
+                poll.state,
+                number,
+                choice.title,
+                choice.votes,
+                choice.share,
+                "yes" if choice.leading else "no",
+                poll.votes_count,
+                poll.voters_count,
+                poll.posted_at.isoformat() if poll.posted_at else None,
+                poll.closes_at.isoformat() if poll.closes_at else None,
+                poll.counted_at.isoformat() if poll.counted_at else None,
+                poll.url,
+            )
+            for number, choice in enumerate(choices(poll), start=1)
+        ),
+    )

@@ -22,8 +22,6 @@ ranges grow to millions of clocks.
 
 from __future__ import annotations
 
-import csv
-import io
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -314,29 +312,25 @@ def rows_of(report: Report) -> Iterable[tuple[str, Row]]:
 
 
 def to_csv(report: Report) -> str:
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(CSV_COLUMNS)
-    for dimension, row in rows_of(report):
-        writer.writerow(
-            [
-                spreadsheet.cell(v)
-                for v in (
-                    dimension,
-                    row.value,
-                    row.key,
-                    row.conversations,
-                    row.within,
-                    row.breached,
-                    row.in_progress,
-                    row.within_share,
-                    row.first_response.count,
-                    row.first_response.median,
-                    row.first_response.p90,
-                    row.resolution.count,
-                    row.resolution.median,
-                    row.resolution.p90,
-                )
-            ]
-        )
-    return out.getvalue()
+    return spreadsheet.table(
+        CSV_COLUMNS,
+        (
+            (
+                dimension,
+                row.value,
+                row.key,
+                row.conversations,
+                row.within,
+                row.breached,
+                row.in_progress,
+                row.within_share,
+                row.first_response.count,
+                row.first_response.median,
+                row.first_response.p90,
+                row.resolution.count,
+                row.resolution.median,
+                row.resolution.p90,
+            )
+            for dimension, row in rows_of(report)
+        ),
+    )

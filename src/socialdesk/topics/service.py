@@ -17,8 +17,6 @@ Large periods are read as an even sample of their messages (by a hash of their i
 
 from __future__ import annotations
 
-import csv
-import io
 import math
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -385,28 +383,24 @@ CSV_COLUMNS = (
 
 def to_csv(found: Report) -> str:
     """The report's topics, one row each, for a spreadsheet (times in UTC)."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(CSV_COLUMNS)
     period, usual = found.period, found.usual
-    for topic in found.topics:
-        writer.writerow(
-            [
-                spreadsheet.cell(value)
-                for value in (
-                    topic.term,
-                    topic.customers,
-                    topic.share,
-                    topic.usual_share,
-                    topic.lift,
-                    topic.negative,
-                    topic.complaints,
-                    " ".join(str(i) for i in topic.conversation_ids),
-                    period.start.isoformat(),
-                    period.end.isoformat(),
-                    usual.start.isoformat(),
-                    usual.end.isoformat(),
-                )
-            ]
-        )
-    return out.getvalue()
+    return spreadsheet.table(
+        CSV_COLUMNS,
+        (
+            (
+                topic.term,
+                topic.customers,
+                topic.share,
+                topic.usual_share,
+                topic.lift,
+                topic.negative,
+                topic.complaints,
+                " ".join(str(i) for i in topic.conversation_ids),
+                period.start.isoformat(),
+                period.end.isoformat(),
+                usual.start.isoformat(),
+                usual.end.isoformat(),
+            )
+            for topic in found.topics
+        ),
+    )
