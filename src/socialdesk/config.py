@@ -84,8 +84,8 @@ class Settings(BaseSettings):
     login_attempts_per_address: int = Field(
         default=30,
         description=(
-            "Login attempts accepted from one network address per 15 minutes, whatever the "
-            "account (0: no limit)."
+            "Failed login attempts accepted from one network address per 15 minutes, whatever "
+            "the account; logins that succeed do not count (0: no limit)."
         ),
     )
     invitation_days: int = Field(default=7, description="How long an invitation link is valid.")

@@ -91,6 +91,37 @@ def test_one_address_guessing_across_accounts_is_stopped_before_the_password_che
         get_settings.cache_clear()
 
 
+def test_a_shift_logging_in_from_one_address_is_not_stopped_but_its_guesses_are(
+    session: Session, clock: FrozenClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SOCIALDESK_LOGIN_ATTEMPTS_PER_ADDRESS", "3")
+    get_settings.cache_clear()
+    try:
+        org = accounts.organization(session)
+        team = [accounts.member(session, org) for _ in range(6)]
+        session.commit()
+        office = "192.0.2.10"
+        for member in team:  # twice the limit, all at once, all right
+            logged_in = accounts_service.authenticate(
+                session, email=member.email, password=PASSWORD, source_address=office
+            )
+            assert logged_in.id == member.id
+            session.commit()
+        for n in range(3):  # the failures still count, as many as the limit allows
+            with pytest.raises(accounts_service.LoginFailed, match="wrong email or password"):
+                accounts_service.authenticate(
+                    session, email=f"guess{n}@example.org", password="nope", source_address=office
+                )
+            session.commit()
+        with pytest.raises(accounts_service.LoginFailed, match="too many login attempts"):
+            accounts_service.authenticate(
+                session, email=team[0].email, password=PASSWORD, source_address=office
+            )
+    finally:
+        monkeypatch.delenv("SOCIALDESK_LOGIN_ATTEMPTS_PER_ADDRESS")
+        get_settings.cache_clear()
+
+
 def test_unknown_email_gets_the_same_answer(session: Session) -> None:
     with pytest.raises(accounts_service.LoginFailed, match="wrong email or password"):
         accounts_service.authenticate(session, email="nobody@example.org", password="whatever-123")

@@ -233,8 +233,8 @@ def authenticate(
     """Check a login. Wrong passwords count towards a temporary lockout and are audited, so
     the caller must commit even when this raises LoginFailed (the web layer does). The error
     is the same whatever was wrong, so emails cannot be probed. Attempts from one network
-    address, whatever the account, are limited too (``login_attempts_per_address`` per 15
-    minutes), so one address cannot guess across many accounts."""
+    address, whatever the account, are limited too (``login_attempts_per_address`` failed or
+    refused attempts per 15 minutes), so one address cannot guess across many accounts."""
     from socialdesk.accounts import audit
 
     settings = get_settings()
@@ -297,6 +297,9 @@ def authenticate(
     member.failed_logins = 0
     member.locked_until = None
     member.last_login_at = now
+    # A login that succeeds is not a guess: the address limit counts failures only, so an
+    # office behind one address is not locked out when the whole shift logs in at once.
+    ratelimit.forgive_address(session, "login", source_address)
     audit.record(
         session,
         organization_id=member.organization_id,

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import case, delete, literal
+from sqlalchemy import case, delete, literal, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -79,6 +79,21 @@ def address_allowed(
     if limit <= 0 or address is None:
         return True
     return hit(session, f"{scope}:{keyed(address)}", limit=limit, window=window)
+
+
+def forgive_address(session: Session, scope: str, address: str | None) -> None:
+    """Take back one counted request from ``address`` under ``scope``: it turned out to be one
+    the limit is not meant for (a login that succeeded), so only the others count. Made in the
+    caller's transaction, like the hit it undoes. The newest counted hits are those of the
+    counter's own window, so that is where one is taken back."""
+    if address is None:
+        return
+    key = f"{scope}:{keyed(address)}"
+    session.execute(
+        update(RateCounter)
+        .where(RateCounter.key == key)
+        .values(hits=case((RateCounter.hits > 0, RateCounter.hits - 1), else_=0))
+    )
 
 
 def prune(session: Session, *, now: datetime | None = None) -> int:
