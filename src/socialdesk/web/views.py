@@ -791,14 +791,41 @@ def presence_announce(
     )
 
 
-@router.post("/conversations/{conversation_id}/messages/{message_id}/retry")
-def retry(
-    request: Request, conversation_id: PathId, message_id: PathId, actor: Replier, db: DB
-) -> Response:
+def _message_in(
+    db: Session, actor: Actor, conversation_id: int, message_id: int
+) -> tuple[Conversation, Message]:
+    """The conversation the actor may see, and one of its messages; any other message is not
+    found, even one that exists in another conversation."""
     conversation = _conversation(db, actor, conversation_id)
     message = db.get(Message, message_id)
     if message is None or message.conversation_id != conversation.id:
         raise NotFound(f"message {message_id} is not in conversation {conversation_id}")
+    return conversation, message
+
+
+def _back_to_message(
+    request: Request,
+    db: Session,
+    actor: Actor,
+    conversation: Conversation,
+    message: Message,
+    *,
+    error: FormError | None,
+) -> Response:
+    """After an action on one message: the thread again for htmx; otherwise, when it worked,
+    back to the message in the conversation's page."""
+    if error is None and not is_htmx(request):
+        return RedirectResponse(
+            f"/conversations/{conversation.id}#message-{message.id}", status_code=303
+        )
+    return _respond(request, db, actor, conversation, fragment="_thread.html", error=error)
+
+
+@router.post("/conversations/{conversation_id}/messages/{message_id}/retry")
+def retry(
+    request: Request, conversation_id: PathId, message_id: PathId, actor: Replier, db: DB
+) -> Response:
+    conversation, message = _message_in(db, actor, conversation_id, message_id)
     error = attempt(
         db,
         f"retry-{message_id}",
@@ -819,10 +846,7 @@ def withdraw(
 ) -> Response:
     """Take a sent public reply back off its network, with the reason the form asks for (also
     "Try again" after a failure, with the reason given before)."""
-    conversation = _conversation(db, actor, conversation_id)
-    message = db.get(Message, message_id)
-    if message is None or message.conversation_id != conversation.id:
-        raise NotFound(f"message {message_id} is not in conversation {conversation_id}")
+    conversation, message = _message_in(db, actor, conversation_id, message_id)
     error = attempt(
         db,
         f"withdraw-{message_id}",
@@ -830,11 +854,7 @@ def withdraw(
             db, message=message, actor=actor.member, reason=forms.text(form, "reason")
         ),
     )
-    if error is None and not is_htmx(request):
-        return RedirectResponse(
-            f"/conversations/{conversation.id}#message-{message_id}", status_code=303
-        )
-    return _respond(request, db, actor, conversation, fragment="_thread.html", error=error)
+    return _back_to_message(request, db, actor, conversation, message, error=error)
 
 
 @router.post("/conversations/{conversation_id}/messages/{message_id}/triage")
@@ -848,10 +868,7 @@ def correct_triage(
     db: DB,
 ) -> Response:
     """One-click correction of a triage label; kept for retraining, applied at once."""
-    conversation = _conversation(db, actor, conversation_id)
-    message = db.get(Message, message_id)
-    if message is None or message.conversation_id != conversation.id:
-        raise NotFound(f"message {message_id} is not in conversation {conversation_id}")
+    conversation, message = _message_in(db, actor, conversation_id, message_id)
 
     def act() -> None:
         field, value = forms.triage_label(form)
@@ -865,8 +882,4 @@ def correct_triage(
         )
 
     error = attempt(db, f"triage-{message_id}", act)
-    if error is None and not is_htmx(request):
-        return RedirectResponse(
-            f"/conversations/{conversation.id}#message-{message_id}", status_code=303
-        )
-    return _respond(request, db, actor, conversation, fragment="_thread.html", error=error)
+    return _back_to_message(request, db, actor, conversation, message, error=error)
