@@ -7,12 +7,20 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
-from socialdesk.connectors.base import AuthError, Patience, SendError, waiting_person
+from socialdesk.connectors.base import (
+    AuthError,
+    ConnectorError,
+    Patience,
+    SendError,
+    waiting_person,
+)
 from socialdesk.connectors.http import (
+    Gone,
     HttpClient,
     RetryPolicy,
     default_error,
     error_detail,
+    not_found,
     parse_reset,
     parse_retry_after,
     read_rate_limit,
@@ -96,6 +104,62 @@ def test_unauthorized_is_an_auth_error_by_default() -> None:
     provider = FakeProvider().on("GET", "/x", response(401, {"error": "invalid token"}))
     with pytest.raises(AuthError, match="invalid token"):
         client(provider, Sleeps()).request("GET", "https://p.example/x", idempotent=True)
+
+
+def test_a_404_is_gone_where_the_caller_asks_before_its_error_mapper() -> None:
+    # Deleting a post that is already deleted: the outcome a withdrawal wants.
+    provider = FakeProvider().on("DELETE", "/posts/1", response(404, {"error": "Record not found"}))
+
+    def mapper(answer: httpx.Response) -> ConnectorError | None:
+        return SendError("the post being answered is gone", retryable=False)
+
+    sleeps = Sleeps()
+    with pytest.raises(Gone) as caught:
+        client(provider, sleeps).request(
+            "DELETE",
+            "https://p.example/posts/1",
+            idempotent=True,
+            error_mapper=mapper,
+            gone=not_found,
+        )
+    assert not isinstance(caught.value, SendError)
+    assert caught.value.reason == "Example answered 404 Not Found: Record not found"
+    assert len(provider.requests) == 1
+    assert sleeps == []
+
+
+def test_without_a_gone_test_a_404_stays_a_final_failure() -> None:
+    provider = FakeProvider().on("DELETE", "/posts/1", response(404, {"error": "not found"}))
+    with pytest.raises(SendError) as caught:
+        client(provider, Sleeps()).request("DELETE", "https://p.example/posts/1", idempotent=True)
+    assert not isinstance(caught.value, Gone)
+    assert caught.value.retryable is False
+
+
+def test_a_gone_test_of_its_own_and_retries_before_it() -> None:
+    # A provider that says "not there" with a 400 and a name (Bluesky's RecordNotFound); a
+    # temporary failure first is retried as usual, and other 400s stay failures.
+    def record_not_found(answer: httpx.Response) -> bool:
+        return answer.status_code == 400 and answer.json().get("error") == "RecordNotFound"
+
+    provider = FakeProvider().on(
+        "POST",
+        "/delete",
+        response(503),
+        response(400, {"error": "RecordNotFound", "message": "no such record"}),
+    )
+    sleeps = Sleeps()
+    http = client(provider, sleeps)
+    with pytest.raises(Gone, match="400 Bad Request: RecordNotFound"):
+        http.request("POST", "https://p.example/delete", idempotent=True, gone=record_not_found)
+    assert len(provider.requests) == 2
+    assert len(sleeps) == 1
+
+    other = FakeProvider().on("POST", "/delete", response(400, {"error": "InvalidRequest"}))
+    with pytest.raises(SendError, match="InvalidRequest"):
+        client(other, Sleeps()).request(
+            "POST", "https://p.example/delete", idempotent=True, gone=record_not_found
+        )
 
 
 def test_read_timeout_after_sending_is_not_repeated_without_idempotency() -> None:

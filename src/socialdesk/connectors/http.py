@@ -12,6 +12,9 @@ provider's errors mean:
   unknown outcome could publish the same reply twice;
 * a bucket that the provider reported as exhausted is not hit again before its reset time;
 * failures become :class:`SendError` or :class:`AuthError` with a reason a person can act on;
+* an answer that says the thing a request names is not there (any more) becomes :class:`Gone`
+  where the caller asks for it (``gone=not_found``): deleting a post that is already deleted
+  is the outcome a withdrawal wants, not a failure;
 * a call a person waits for (``connectors.base.waiting_person``) is tried fewer times, with
   shorter timeouts, than the same call made by a job.
 """
@@ -77,6 +80,19 @@ class _Buckets:
 
 
 ErrorMapper = Callable[[httpx.Response], ConnectorError | None]
+# Whether an error answer means that what the request names is not on the network (any more).
+GoneTest = Callable[[httpx.Response], bool]
+
+
+class Gone(ConnectorError):
+    """What a request named is not on the network (any more): its answer passed the caller's
+    ``gone`` test. Raised only to callers that pass one, for whom it is an answer rather than a
+    failure (a post already deleted counts as withdrawn), so they catch it."""
+
+
+def not_found(response: httpx.Response) -> bool:
+    """The usual ``gone`` test: 404 Not Found."""
+    return response.status_code == 404
 
 
 class HttpClient:
@@ -156,6 +172,7 @@ class HttpClient:
         json: Any = None,
         data: Mapping[str, str] | None = None,
         error_mapper: ErrorMapper | None = None,
+        gone: GoneTest | None = None,
     ) -> httpx.Response:
         """Send one request and return a 2xx response, or raise a :class:`ConnectorError`.
 
@@ -163,8 +180,10 @@ class HttpClient:
         (GETs, and POSTs the provider deduplicates with an idempotency key). ``bucket`` names the
         provider's rate-limit bucket (for example ``"42:POST /2/tweets"``); an exhausted bucket
         is not hit again before it resets. ``error_mapper`` turns provider-specific error bodies
-        into errors; it returns None to fall back to the generic mapping. ``data`` sends a
-        form body (OAuth token endpoints), ``json`` a JSON one.
+        into errors; it returns None to fall back to the generic mapping. ``gone`` (usually
+        :func:`not_found`) picks the error answers that mean what the request names is not
+        there (any more): they raise :class:`Gone`, before ``error_mapper`` is asked and never
+        retried. ``data`` sends a form body (OAuth token endpoints), ``json`` a JSON one.
         """
         attempt = 0
         while True:
@@ -195,6 +214,7 @@ class HttpClient:
                     attempt=attempt,
                     idempotent=idempotent,
                     error_mapper=error_mapper,
+                    gone=gone,
                 )
             self._sleep(delay)
 
@@ -230,8 +250,11 @@ class HttpClient:
         attempt: int,
         idempotent: bool,
         error_mapper: ErrorMapper | None,
+        gone: GoneTest | None,
     ) -> float:
         """How long to wait before retrying after an error status, or raise."""
+        if gone is not None and gone(response):
+            raise Gone(_status_reason(self.provider, response))
         mapped = error_mapper(response) if error_mapper is not None else None
         if mapped is not None:
             if isinstance(mapped, SendError) and mapped.retryable:
@@ -416,11 +439,14 @@ def _int(value: str | None) -> int | None:
 __all__ = [
     "DEFAULT_TIMEOUT",
     "ErrorMapper",
+    "Gone",
+    "GoneTest",
     "HttpClient",
     "RateLimit",
     "RetryPolicy",
     "default_error",
     "error_detail",
+    "not_found",
     "parse_reset",
     "parse_retry_after",
     "read_rate_limit",

@@ -64,6 +64,15 @@ def test_a_record_already_gone_counts_as_withdrawn() -> None:
     connector(provider).withdraw(context(stored_session()), URI)  # no error
 
 
+def test_a_bare_404_is_not_taken_for_a_deleted_post() -> None:
+    # Only the error's name says the record is gone; a 404 without it is a server that lacks
+    # the method, and the withdrawal fails for a person to look at.
+    provider = FakeProvider().on("POST", DELETE, httpx.Response(404))
+    with pytest.raises(SendError) as caught:
+        connector(provider).withdraw(context(stored_session()), URI)
+    assert not caught.value.retryable
+
+
 def test_server_errors_are_retried_then_deleted_once() -> None:
     provider = FakeProvider().on("POST", DELETE, httpx.Response(502), deleted())
     connector(provider).withdraw(context(stored_session()), URI)

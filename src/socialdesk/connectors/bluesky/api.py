@@ -19,7 +19,7 @@ from socialdesk.connectors.base import AuthError, ConnectorError
 from socialdesk.connectors.bluesky.config import BlueskyAccount
 from socialdesk.connectors.bluesky.session import Session, Sessions
 from socialdesk.connectors.bluesky.xrpc import SessionRejected, error_mapper
-from socialdesk.connectors.http import ErrorMapper, HttpClient
+from socialdesk.connectors.http import ErrorMapper, Gone, GoneTest, HttpClient
 
 HANDLE_TTL = timedelta(hours=1)
 
@@ -42,8 +42,11 @@ class Xrpc:
         params: Mapping[str, Any] | list[tuple[str, Any]] | None = None,
         json: Any = None,
         mapper: ErrorMapper | None = None,
+        gone: GoneTest | None = None,
     ) -> tuple[httpx.Response, Session]:
-        """One call with the account's session; returns the response and the session used."""
+        """One call with the account's session; returns the response and the session used.
+        ``mapper`` and ``gone`` are the shared client's ``error_mapper`` and ``gone``, asked
+        before the general XRPC error mapping."""
         session = self.sessions.current(account)
         try:
             return self._send(
@@ -55,6 +58,7 @@ class Xrpc:
                 params=params,
                 json=json,
                 mapper=mapper,
+                gone=gone,
             )
         except SessionRejected:
             session = self.sessions.renew_after_rejection(account, session)
@@ -68,6 +72,7 @@ class Xrpc:
                 params=params,
                 json=json,
                 mapper=mapper,
+                gone=gone,
             )
         except SessionRejected as exc:
             raise AuthError(
@@ -86,6 +91,7 @@ class Xrpc:
         params: Mapping[str, Any] | list[tuple[str, Any]] | None,
         json: Any,
         mapper: ErrorMapper | None,
+        gone: GoneTest | None,
     ) -> tuple[httpx.Response, Session]:
         general = error_mapper(account.provider, now=self._now)
 
@@ -101,6 +107,7 @@ class Xrpc:
             params=params,
             json=json,
             error_mapper=combined,
+            gone=gone,
         )
         return response, session
 
@@ -112,21 +119,16 @@ class Xrpc:
         if hit is not None and time.monotonic() - hit[0] < HANDLE_TTL.total_seconds():
             return hit[1]
 
-        def not_found(response: httpx.Response) -> ConnectorError | None:
-            # An unknown handle is an answer ("no such account"), not a failure.
-            if response.status_code == 400:
-                return _Unresolved("unresolved")
-            return None
-
         try:
             response = self.client.request(
                 "GET",
                 account.xrpc("com.atproto.identity.resolveHandle"),
                 idempotent=True,
                 params={"handle": handle},
-                error_mapper=not_found,
+                # An unknown handle is an answer ("no such account"), not a failure.
+                gone=lambda answer: answer.status_code == 400,
             )
-        except _Unresolved:
+        except Gone:
             did = None
         else:
             found = response.json().get("did")
@@ -134,7 +136,3 @@ class Xrpc:
         with self._handles_lock:
             self._handles[key] = (time.monotonic(), did)
         return did
-
-
-class _Unresolved(ConnectorError):
-    """Internal: a handle nobody has (never leaves this module)."""

@@ -27,7 +27,6 @@ import httpx
 
 from socialdesk.connectors.base import (
     JSON,
-    ConnectorError,
     LengthCounting,
     OutboundRequest,
     SendError,
@@ -39,6 +38,7 @@ from socialdesk.connectors.bluesky.config import BlueskyAccount
 from socialdesk.connectors.bluesky.parse import POST_TYPE, as_dict, parse_time
 from socialdesk.connectors.bluesky.richtext import build_facets, tid_for
 from socialdesk.connectors.bluesky.xrpc import RateLimited, Rejected, error_name, read_ratelimit
+from socialdesk.connectors.http import Gone
 from socialdesk.policy.length import count
 
 MAX_GRAPHEMES = 300
@@ -74,8 +74,18 @@ class WriteBudget:
                 self.blocked_until.pop(brand_account_id, None)
 
 
-class _NotFound(ConnectorError):
-    """Internal: a record that does not exist (never leaves this module)."""
+def no_record(response: httpx.Response) -> bool:
+    """``getRecord``'s answer when nothing is stored under the key: a 400, named
+    ``RecordNotFound`` (or ``InvalidRequest``, or nothing, by older servers)."""
+    name, _ = error_name(response)
+    return response.status_code == 400 and name in {"RecordNotFound", "InvalidRequest", ""}
+
+
+def record_gone(response: httpx.Response) -> bool:
+    """``deleteRecord``'s answer for a record that is not there. Only the name counts: a bare
+    404 is a server without the method, not a deleted post."""
+    name, _ = error_name(response)
+    return response.status_code in (400, 404) and name == "RecordNotFound"
 
 
 def check_text(text: str, provider: str) -> None:
@@ -133,13 +143,6 @@ def existing_post(
     xrpc: Xrpc, account: BlueskyAccount, *, did: str, rkey: str, now: Callable[[], datetime]
 ) -> SendResult | None:
     """The post already written under ``rkey``, as a send result; None if there is none."""
-
-    def missing(response: httpx.Response) -> ConnectorError | None:
-        name, _ = error_name(response)
-        if response.status_code == 400 and name in {"RecordNotFound", "InvalidRequest", ""}:
-            return _NotFound(name)
-        return None
-
     try:
         response, _ = xrpc.call(
             account,
@@ -147,9 +150,9 @@ def existing_post(
             "com.atproto.repo.getRecord",
             idempotent=True,
             params={"repo": did, "collection": POST_TYPE, "rkey": rkey},
-            mapper=missing,
+            gone=no_record,
         )
-    except _NotFound:
+    except Gone:
         return None
     body = response.json()
     value = as_dict(body.get("value"))
@@ -254,13 +257,6 @@ def delete_post(
     that is not there succeeds on the server, so the call is safe to repeat after a temporary
     failure, and a post already gone counts as withdrawn.
     https://docs.bsky.app/docs/api/com-atproto-repo-delete-record"""
-
-    def missing(response: httpx.Response) -> ConnectorError | None:
-        name, _ = error_name(response)
-        if response.status_code in (400, 404) and name == "RecordNotFound":
-            return _NotFound(name)
-        return None
-
     budget.check(account.brand_account_id, now(), account.provider)
     did = xrpc.sessions.current(account).did
     rkey = post_rkey(uri, did=did, provider=account.provider)
@@ -271,9 +267,9 @@ def delete_post(
             "com.atproto.repo.deleteRecord",
             idempotent=True,
             json={"repo": did, "collection": POST_TYPE, "rkey": rkey},
-            mapper=missing,
+            gone=record_gone,
         )
-    except _NotFound:
+    except Gone:
         return
     budget.note(account.brand_account_id, response.headers, now())
 

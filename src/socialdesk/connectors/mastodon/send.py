@@ -24,7 +24,7 @@ from socialdesk.connectors.base import (
     SendResult,
     Visibility,
 )
-from socialdesk.connectors.http import HttpClient, error_detail, read_rate_limit
+from socialdesk.connectors.http import Gone, HttpClient, error_detail, not_found, read_rate_limit
 from socialdesk.connectors.mastodon.config import MastodonAccount
 from socialdesk.connectors.mastodon.parse import parse_time
 
@@ -240,10 +240,6 @@ def send_status(
     )
 
 
-class _Gone(ConnectorError):
-    """Internal: the status is not on the instance (any more); never leaves this module."""
-
-
 def delete_status(
     client: HttpClient, *, account: MastodonAccount, native_id: str, bucket: str
 ) -> None:
@@ -254,8 +250,6 @@ def delete_status(
     general = error_mapper(account)
 
     def mapped(response: httpx.Response) -> ConnectorError | None:
-        if response.status_code == 404:
-            return _Gone(error_detail(response) or "not found")
         if response.status_code == 403:
             return SendError(
                 f"{account.provider} refused to delete the post "
@@ -273,8 +267,9 @@ def delete_status(
             bucket=bucket,
             headers=account.headers(),
             error_mapper=mapped,
+            gone=not_found,
         )
-    except _Gone:
+    except Gone:
         return
 
 

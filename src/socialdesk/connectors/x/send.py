@@ -32,7 +32,13 @@ from socialdesk.connectors.base import (
     SendResult,
     Visibility,
 )
-from socialdesk.connectors.http import HttpClient, error_detail, read_rate_limit
+from socialdesk.connectors.http import (
+    Gone,
+    HttpClient,
+    error_detail,
+    not_found,
+    read_rate_limit,
+)
 from socialdesk.connectors.x.config import XAccount
 from socialdesk.connectors.x.parse import snowflake_time
 
@@ -173,16 +179,6 @@ def send(
     return SendResult(native_id=native_id, sent_at=sent_at, raw=raw)
 
 
-class _Gone(ConnectorError):
-    """Internal: the post is not on X (any more); never leaves this module."""
-
-
-def _delete_error(response: httpx.Response) -> ConnectorError | None:
-    if response.status_code == 404:
-        return _Gone(error_detail(response) or "not found")
-    return classify_error(response)
-
-
 def delete_post(client: HttpClient, *, account: XAccount, native_id: str, bucket: str) -> None:
     """Take the brand's post ``native_id`` off X. Returns when it is gone, whether this call
     deleted it or it was gone already."""
@@ -198,9 +194,10 @@ def delete_post(client: HttpClient, *, account: XAccount, native_id: str, bucket
             idempotent=True,
             bucket=bucket,
             headers=account.headers(),
-            error_mapper=_delete_error,
+            error_mapper=classify_error,
+            gone=not_found,
         )
-    except _Gone:
+    except Gone:
         return
     data = _problem(response).get("data")
     if isinstance(data, dict) and data.get("deleted") is True:
