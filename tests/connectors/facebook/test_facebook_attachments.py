@@ -38,8 +38,8 @@ def message_attachments(body: dict[str, Any]) -> list[Any]:
 def test_messenger_image() -> None:
     [message] = parse(load("messaging.message__image_attachment.json"))
     assert message.attachments == (Attachment(kind=AttachmentKind.IMAGE, url=IMAGE_URL),)
-    # The text still names it, as before.
-    assert message.text == f"[image] {IMAGE_URL}"
+    # The image is an attachment, not words: the person wrote nothing.
+    assert message.text == ""
 
 
 def test_messenger_every_documented_type_in_order() -> None:
@@ -71,6 +71,38 @@ def test_messenger_entries_without_a_file_are_skipped() -> None:
     ]
     [message] = parse(body)
     assert message.attachments == (Attachment(kind=AttachmentKind.IMAGE, url=IMAGE_URL),)
+
+
+def test_text_keeps_the_words_and_what_is_not_a_file() -> None:
+    body = copy.deepcopy(load("messaging.message__image_attachment.json"))
+    body["entry"][0]["messaging"][0]["message"]["text"] = "This is what arrived"
+    [image] = message_attachments(body)
+    message_attachments(body)[:] = [
+        image,
+        {"type": "video", "payload": {"url": "https://cdn.fbsbx.com/v/video"}},
+        {"type": "fallback", "payload": {"url": "https://shop.example/o/4711", "title": "x"}},
+        {"type": "file", "payload": {"url": "http://insecure.example/invoice.pdf"}},
+    ]
+    [message] = parse(body)
+    assert message.text == "This is what arrived\n[fallback] https://shop.example/o/4711"
+    assert [a.kind for a in message.attachments] == [AttachmentKind.IMAGE, AttachmentKind.VIDEO]
+    # Every entry's address stays in raw, the unusable one too.
+    assert [a["type"] for a in message.raw["attachments"]] == ["image", "video", "fallback", "file"]
+
+
+def test_a_feed_photo_or_video_is_not_repeated_in_the_text() -> None:
+    body = copy.deepcopy(load("feed.comment.add__with_photo.json"))
+    value = body["entry"][0]["changes"][0]["value"]
+    value["video"] = "https://video.xx.fbcdn.net/v/t42.1790-2/unboxing.mp4"
+    value["link"] = "https://shop.example/o/4711"
+    [message] = parse(body)
+    assert message.text == "This is how it looked\n[link] https://shop.example/o/4711"
+    assert [a.kind for a in message.attachments] == [AttachmentKind.IMAGE, AttachmentKind.VIDEO]
+    value["message"] = ""
+    del value["link"]
+    [message] = parse(body)
+    assert message.text == ""
+    assert len(message.attachments) == 2
 
 
 def test_messages_without_files_have_none() -> None:

@@ -82,9 +82,10 @@ class TestFacebookParse(ConnectorContract):
         assert message.author.native_id == f"unknown:{message.native_id}"
         assert message.author.display_name == UNKNOWN_AUTHOR_NAME
 
-    def test_a_photo_comment_shows_the_photo(self) -> None:
+    def test_a_photo_comment_has_the_photo_as_an_attachment_not_in_its_text(self) -> None:
         [message] = self.parse_fixture("feed.comment.add__with_photo.json")
-        assert message.text.startswith("This is how it looked\n[photo] https://")
+        assert message.text == "This is how it looked"
+        assert [a.url for a in message.attachments] == [message.raw["photo"]]
         assert message.raw["photo"].endswith("broken_parcel.jpg")
 
     def test_a_visitor_post_is_a_thread_of_its_own(self) -> None:
@@ -114,9 +115,11 @@ class TestFacebookParse(ConnectorContract):
         assert reply.reply_to_native_id == first.native_id
         assert reply.thread_key == first.thread_key
 
-    def test_an_attachment_without_text_is_described(self) -> None:
+    def test_an_attachment_without_text_has_no_text(self) -> None:
+        # As a photo posted alone on the other networks: the thread shows the attachment.
         [message] = self.parse_fixture("messaging.message__image_attachment.json")
-        assert message.text == "[image] https://scontent.xx.fbcdn.net/v/t1.15752-9/damaged_box.jpg"
+        assert message.text == ""
+        assert len(message.attachments) == 1
         assert message.raw["attachments"] == [
             {"type": "image", "url": "https://scontent.xx.fbcdn.net/v/t1.15752-9/damaged_box.jpg"}
         ]

@@ -1,5 +1,10 @@
 """Media of X posts and direct messages, on X's documented sample answer for a post with a
-video (``fixtures/tweet__with_video.json``) and the recorded direct message."""
+video (``fixtures/tweet__with_video.json``) and the recorded direct message.
+
+The documented sample was requested without the ``variants`` media field, so the variants of
+its video are written here in the shape of the data dictionary's media object: a list of
+``{bit_rate, content_type, url}``, MP4 files at several bit rates and an HLS playlist without
+a bit rate (https://docs.x.com/x-api/fundamentals/data-dictionary#media)."""
 
 from __future__ import annotations
 
@@ -19,6 +24,8 @@ from socialdesk.connectors.x.parse import (
     split_page,
 )
 from tests.connectors.contract import RECEIVED_AT
+from tests.connectors.fake_http import FakeProvider, response
+from tests.connectors.x.test_x_poll import MENTIONS, account, connector, params
 
 FIXTURES = Path(x_pkg.__file__).parent / "fixtures"
 CONNECTOR = XConnector()
@@ -28,11 +35,31 @@ VIDEO = Attachment(
     kind=AttachmentKind.VIDEO,
     preview_url="https://pbs.twimg.com/media/EYeX7akWsAIP1_1.jpg",
 )
+FILES = "https://video.twimg.com/amplify_video/1263145212760805376"
+VARIANTS: list[dict[str, Any]] = [
+    {"bit_rate": 832000, "content_type": "video/mp4", "url": f"{FILES}/vid/640x360/a.mp4?tag=13"},
+    {"content_type": "application/x-mpegURL", "url": f"{FILES}/pl/b.m3u8?tag=13"},
+    {"bit_rate": 2176000, "content_type": "video/mp4", "url": f"{FILES}/vid/1280x720/c.mp4?tag=13"},
+    {"bit_rate": 288000, "content_type": "video/mp4", "url": f"{FILES}/vid/480x270/d.mp4?tag=13"},
+]
+PLAYABLE = Attachment(
+    kind=AttachmentKind.VIDEO,
+    url=f"{FILES}/vid/1280x720/c.mp4?tag=13",
+    preview_url=VIDEO.preview_url,
+    mime_type="video/mp4",
+)
 
 
 def load(name: str) -> dict[str, Any]:
     data: dict[str, Any] = json.loads((FIXTURES / name).read_text(encoding="utf-8"))
     return data
+
+
+def with_variants(payload: dict[str, Any], variants: Any = VARIANTS) -> dict[str, Any]:
+    """The documented post with its video's ``variants``, as a request for them answers."""
+    out = copy.deepcopy(payload)
+    out["includes"]["media"][0]["variants"] = copy.deepcopy(variants)
+    return out
 
 
 def with_author(payload: dict[str, Any], id_key: str = "author_id") -> dict[str, Any]:
@@ -138,4 +165,86 @@ def test_direct_message_media() -> None:
 def test_requests_ask_for_media() -> None:
     assert "attachments.media_keys" in TWEET_EXPANSIONS.split(",")
     assert "attachments.media_keys" in DM_EXPANSIONS.split(",")
-    assert set(MEDIA_FIELDS.split(",")) == {"url", "preview_image_url", "alt_text", "type"}
+    assert set(MEDIA_FIELDS.split(",")) == {
+        "url",
+        "preview_image_url",
+        "alt_text",
+        "type",
+        "variants",
+    }
+
+
+def test_a_video_plays_its_highest_bit_rate_mp4_with_the_preview_kept() -> None:
+    [message] = parse("tweet", with_variants(with_author(load("tweet__with_video.json"))))
+    assert message.attachments == (PLAYABLE,)
+
+
+def test_an_animated_gif_plays_its_one_mp4() -> None:
+    # X serves a GIF as one MP4 variant, with a bit rate of 0.
+    gif_file = "https://video.twimg.com/tweet_video/EYeX7akWsAIP1_1.mp4"
+    payload = with_variants(
+        with_author(load("tweet__with_video.json")),
+        [{"bit_rate": 0, "content_type": "video/mp4", "url": gif_file}],
+    )
+    payload["includes"]["media"][0]["type"] = "animated_gif"
+    [message] = parse("tweet", payload)
+    assert message.attachments == (
+        Attachment(
+            kind=AttachmentKind.VIDEO,
+            url=gif_file,
+            preview_url=VIDEO.preview_url,
+            mime_type="video/mp4",
+        ),
+    )
+
+
+def test_variants_that_cannot_be_played_leave_the_preview() -> None:
+    best, hls = VARIANTS[2], VARIANTS[1]
+    insecure = {**best, "url": best["url"].replace("https:", "http:")}
+    for variants in (
+        [hls],  # a playlist alone is not a file
+        [insecure, "junk", {**best, "content_type": "video/webm"}],
+        [{**best, "url": None}],
+        "not a list",
+        [],
+    ):
+        payload = with_variants(with_author(load("tweet__with_video.json")), variants)
+        [message] = parse("tweet", payload)
+        assert message.attachments == (VIDEO,), variants
+    # A usable MP4 still wins over an insecure one with a higher bit rate.
+    payload = with_variants(with_author(load("tweet__with_video.json")), [insecure, VARIANTS[0]])
+    [message] = parse("tweet", payload)
+    [attachment] = message.attachments
+    assert attachment.url == VARIANTS[0]["url"]
+    # A variant without a bit rate counts as 0; a boolean is not a bit rate.
+    unrated = {"content_type": "video/mp4", "url": f"{FILES}/vid/x.mp4"}
+    flagged = {"bit_rate": True, "content_type": "video/mp4", "url": f"{FILES}/vid/y.mp4"}
+    payload = with_variants(with_author(load("tweet__with_video.json")), [unrated, flagged])
+    [message] = parse("tweet", payload)
+    assert message.attachments[0].url == unrated["url"]
+
+
+def test_the_poller_asks_for_variants_and_the_video_arrives_playable() -> None:
+    post = with_variants(with_author(load("tweet__with_video.json")))
+    post["data"]["author_id"] = "1072250532645998596"
+    page = {
+        "data": [post["data"]],
+        "includes": {
+            "media": post["includes"]["media"],
+            "users": [{**AUTHOR, "id": "1072250532645998596"}],
+        },
+        "meta": {"newest_id": post["data"]["id"], "result_count": 1},
+    }
+    provider = (
+        FakeProvider()
+        .on("GET", MENTIONS, response(200, page))
+        .on("GET", "/2/dm_events", response(200, {"meta": {"result_count": 0}}))
+    )
+    result = connector(provider).poll(account(poll_direct_messages=True), None)
+
+    assert len(provider.requests) == 2
+    for request in provider.requests:
+        assert "variants" in params(request)["media.fields"].split(",")
+    [event] = result.events
+    [message] = CONNECTOR.parse(event)
+    assert message.attachments == (PLAYABLE,)

@@ -230,6 +230,9 @@ def test_mention_becomes_a_conversation_and_the_reply_lands_in_the_thread(
         select(InboundEvent).where(InboundEvent.brand_account_id == account.id)
     ).all()
     assert [(e.kind, e.status) for e in events] == [("notification.mention", "processed")]
+    # The poll read the view of the notified post, for its photos and videos (it has none).
+    [views] = transport.find("app.bsky.feed.getPosts", status=200)
+    assert views.params["uris"] == [mention["uri"]]
     account = session.get_one(BrandAccount, account.id)
     first_cursor = account.poll_cursor
     assert first_cursor is not None
@@ -363,7 +366,8 @@ def test_mention_becomes_a_conversation_and_the_reply_lands_in_the_thread(
         "list_notifications",
         transport.find("app.bsky.notification.listNotifications", status=200)[0],
     )
-    save_response("get_posts_parent", transport.find("app.bsky.feed.getPosts", status=200)[0])
+    # The first getPosts is the first poll's read of the mention's view; the reply's comes next.
+    save_response("get_posts_parent", transport.find("app.bsky.feed.getPosts", status=200)[1])
     save_response(
         "get_posts_parent_reply", transport.find("app.bsky.feed.getPosts", status=200)[-1]
     )
@@ -470,11 +474,16 @@ def test_quotes_are_messages_and_likes_are_not_stored(
 
     polled = bluesky.poll(ctx, None)
     assert [e.kind for e in polled.events] == ["notification.quote"]
+    assert polled.warnings == []
+    # The quote's view was read; its embed is the quoted post, no photo or video.
+    embed = polled.events[0].payload["_socialdesk"]["embed"]
+    assert embed["$type"] == "app.bsky.embed.record#view"
     [message] = bluesky.parse(polled.events[0])
     assert message.native_id == quote["uri"]
     assert message.reply_to_native_id is None
     assert message.raw["quoted_uri"] == announcement["uri"]
     assert message.author.native_id == customer.did
+    assert message.attachments == ()
 
     items = {n["reason"]: n for n in notification_items(transport)}
     assert set(items) == {"quote", "like"}

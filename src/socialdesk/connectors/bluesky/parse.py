@@ -10,8 +10,8 @@ The native id of a post is its ``at://`` URI. Threads follow the post's ``reply`
 ``reply.root.uri`` the thread's first post (kept in ``raw`` with the CIDs, which a reply needs).
 https://docs.bsky.app/docs/advanced-guides/posts
 
-The poller may add one key to a payload, :data:`ANNOTATION`, with the brand's own DID so its own
-posts are recognised.
+The poller may add one key to a payload, :data:`ANNOTATION`: the brand's own DID
+(``brand_did``) so its own posts are recognised, and the ``embed`` of the post's view (below).
 
 Photos and videos: the AppView's *view* of a post (``app.bsky.feed.defs#postView``, what
 ``app.bsky.feed.getPosts`` answers) has an ``embed`` beside its ``record``, with the addresses
@@ -19,8 +19,10 @@ the AppView serves: ``app.bsky.embed.images#view`` (``fullsize``, ``thumb``, ``a
 ``app.bsky.embed.video#view`` (``playlist``, ``thumbnail``, ``alt``) and, for a quote with media,
 ``app.bsky.embed.recordWithMedia#view`` (its ``media``). Those become attachments. A
 notification carries only the post's *record*, whose embedded images and video are blob
-references (a CID, a MIME type, a size) with no address; no documented public address is built
-from them, so they give no attachments (their alt texts stay in ``raw["images"]``).
+references (a CID, a MIME type, a size) with no address, and no documented public address is
+built from them; so the poller reads the views of the notified posts and keeps each one's
+``embed`` under the annotation. A payload without it (the view could not be read) gives no
+attachments; the record's alt texts stay in ``raw["images"]`` either way.
 https://github.com/bluesky-social/atproto/tree/main/lexicons/app/bsky/embed
 """
 
@@ -128,7 +130,7 @@ def parse_post_notification(payload: JSON) -> list[InboundMessage]:
             and parent is not None
             and parent[0].startswith(f"at://{brand_did}/"),
             raw=_raw(payload, record, text, parent, root),
-            attachments=embed_attachments(payload.get("embed")),
+            attachments=embed_attachments(view_embed(payload)),
         )
     ]
 
@@ -136,6 +138,14 @@ def parse_post_notification(payload: JSON) -> list[InboundMessage]:
 HANDLERS: dict[str, Callable[[JSON], list[InboundMessage]]] = dict.fromkeys(
     SUPPORTED_EVENTS, parse_post_notification
 )
+
+
+def view_embed(payload: Mapping[str, Any]) -> object:
+    """The embed *view* of a payload's post: its own ``embed`` when the payload is a post view,
+    else the one the poller read with ``app.bsky.feed.getPosts`` (under the annotation)."""
+    if "embed" in payload:
+        return payload["embed"]
+    return _annotation(payload).get("embed")
 
 
 def embed_attachments(embed: object) -> tuple[Attachment, ...]:

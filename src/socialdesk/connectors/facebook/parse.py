@@ -18,7 +18,10 @@ Events come from :func:`webhook.events_from_delivery`. Kinds:
 Attachments: a Messenger message's ``attachments[]`` of type image, video, audio or file give
 their ``payload.url`` (stickers are images; fallback, template, location and reel entries carry
 no file and are skipped); a feed comment or post gives its ``photo`` and ``video`` addresses.
-The message text still names them, as before.
+The text is what the person wrote, without them (a photo sent alone has an empty text, as on
+the other networks); ``raw`` keeps their addresses. A feed ``link`` and the Messenger entries
+that carry no file (a shared link's ``fallback``...) are not attachments and stay in the text
+as ``[link] <url>``, ``[fallback] <url>``.
 
 https://developers.facebook.com/docs/graph-api/webhooks/reference/page/#feed and
 https://developers.facebook.com/docs/messenger-platform/reference/webhook-events
@@ -312,10 +315,10 @@ def _required(value: Mapping[str, Any], key: str) -> str:
 
 
 def _feed_text(value: Mapping[str, Any]) -> str:
+    # The photo and video are attachments; a link is not, so the text names it.
     text = str(value.get("message") or "")
-    for key, label in (("photo", "photo"), ("video", "video"), ("link", "link")):
-        if value.get(key):
-            text = f"{text}\n[{label}] {value[key]}".strip()
+    if value.get("link"):
+        text = f"{text}\n[link] {value['link']}".strip()
     return text
 
 
@@ -341,6 +344,8 @@ def _message_text(message: Mapping[str, Any]) -> str:
         if not isinstance(attachment, dict):
             continue
         kind = str(attachment.get("type") or "attachment")
+        if kind in _MESSAGE_KINDS:
+            continue  # a file: an attachment, not words
         payload = _obj(attachment.get("payload"))
         url = payload.get("url") or attachment.get("url") or ""
         parts.append(f"[{kind}] {url}".strip())

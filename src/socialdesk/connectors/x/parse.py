@@ -23,9 +23,11 @@ missing field.
 
 Photos, videos and GIFs: a post or direct message lists its ``attachments.media_keys`` and the
 media objects come in ``includes.media`` (with ``expansions=attachments.media_keys`` and
-``media.fields``). A photo gives its ``url``; a video or an animated GIF only its
-``preview_image_url`` (the file itself is in ``variants``, which is not requested). A key
-missing from ``includes`` is skipped. https://docs.x.com/x-api/fundamentals/data-dictionary
+``media.fields``). A photo gives its ``url``. A video or an animated GIF gives the file to play
+from its ``variants`` (``{bit_rate, content_type, url}``: MP4 files at several bit rates and an
+HLS playlist; a GIF is one MP4): the ``video/mp4`` one with the highest ``bit_rate``, with its
+``preview_image_url`` as the preview; without such a variant, the preview alone. A key missing
+from ``includes`` is skipped. https://docs.x.com/x-api/fundamentals/data-dictionary
 """
 
 from __future__ import annotations
@@ -67,7 +69,9 @@ TWEET_EXPANSIONS = (
     "author_id,referenced_tweets.id,referenced_tweets.id.author_id,attachments.media_keys"
 )
 DM_EXPANSIONS = "sender_id,participant_ids,attachments.media_keys"
-MEDIA_FIELDS = "url,preview_image_url,alt_text,type"
+MEDIA_FIELDS = "url,preview_image_url,alt_text,type,variants"
+# The variant of a video or an animated GIF that a browser plays as a file.
+PLAYABLE_TYPE = "video/mp4"
 
 # X's media types; a video and an animated GIF both play as a video.
 _MEDIA_KINDS = {
@@ -276,15 +280,42 @@ def media_attachment(media: Mapping[str, Any]) -> Attachment | None:
     kind = _MEDIA_KINDS.get(str(media.get("type") or ""))
     if kind is None:
         return None
+    mime_type = None
     if kind is AttachmentKind.IMAGE:
         url, preview = https_url(media.get("url")), None
     else:
-        url, preview = None, https_url(media.get("preview_image_url"))
+        url, preview = (
+            playable_url(media.get("variants")),
+            https_url(media.get("preview_image_url")),
+        )
+        mime_type = PLAYABLE_TYPE if url is not None else None
     if url is None and preview is None:
         return None
     return Attachment(
-        kind=kind, url=url, preview_url=preview, description=alt_text(media.get("alt_text"))
+        kind=kind,
+        url=url,
+        preview_url=preview,
+        mime_type=mime_type,
+        description=alt_text(media.get("alt_text")),
     )
+
+
+def playable_url(variants: object) -> str | None:
+    """The address of a video's best MP4 file: of its ``variants``, the ``video/mp4`` one with
+    an ``https`` address and the highest ``bit_rate`` (the first of equals; a variant without
+    a bit rate counts as 0). None when there is none (an HLS playlist alone, or no variants)."""
+    best: tuple[int, str] | None = None
+    for variant in variants if isinstance(variants, list) else []:
+        if not isinstance(variant, dict) or variant.get("content_type") != PLAYABLE_TYPE:
+            continue
+        url = https_url(variant.get("url"))
+        if url is None:
+            continue
+        rate = variant.get("bit_rate")
+        bit_rate = rate if isinstance(rate, int) and not isinstance(rate, bool) else 0
+        if best is None or bit_rate > best[0]:
+            best = (bit_rate, url)
+    return best[1] if best is not None else None
 
 
 def _media_by_key(includes: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
