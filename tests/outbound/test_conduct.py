@@ -201,6 +201,105 @@ def test_approval_edit_and_delivery_all_in_the_trail(
     assert stages[-3:] == ["queue", "approval", "deliver"]
 
 
+def test_an_edit_that_brings_a_warning_is_confirmed_by_the_approver(
+    session: Session, jobs: JobRunner, fake_x: RecordingConnector
+) -> None:
+    """The approver's decision covers the clauses the draft was held for, not a warning their
+    own edit brings: they are asked to confirm it, as an agent is, and a refusal changes
+    nothing."""
+    conversation, org = _setup(session)
+    agent = accounts.member(session, org)
+    approver = accounts.member(session, org, role=Role.APPROVER)
+    held = outbound.queue_reply(
+        session, conversation=conversation, author=agent, text="We will refund you today"
+    )
+    session.commit()
+    approval = approvals.pending(session, approver=approver)[0]
+    edit = "We will refund you today, it was our fault"
+    with pytest.raises(outbound.NeedsConfirmation) as asked:
+        approvals.approve(session, approval=approval, approver=approver, edited_text=edit)
+    assert asked.value.message == (
+        "please confirm: Apologies are fine, but do not admit fault in public."
+    )
+    assert [r.rule for r in asked.value.outcome.per_rule()] == ["careful-sorry"]
+    # Nothing is half-written, before the caller rolls back or after.
+    for _ in range(2):
+        message = session.get_one(Message, held.id)
+        assert (message.text, message.delivery_state) == (
+            "We will refund you today",
+            DeliveryState.HELD.value,
+        )
+        approval = session.get_one(Approval, approval.id)
+        assert (approval.status, approval.approved_text, approval.decided_by_id) == (
+            "pending",
+            None,
+            None,
+        )
+        session.rollback()
+    jobs.run_pending()
+    assert fake_x.sent == []
+    # The refusal is on record, as an agent's unconfirmed warning is.
+    refused = session.scalars(
+        select(PolicyDecision).where(PolicyDecision.stage == "approval")
+    ).one()
+    assert (refused.member_id, refused.message_id) == (approver.id, None)
+    assert {r["rule"]: r["decision"] for r in refused.reasons}["careful-sorry"] == "warn"
+
+    approval = approvals.pending(session, approver=approver)[0]
+    approvals.approve(
+        session, approval=approval, approver=approver, edited_text=edit, confirmed=True
+    )
+    jobs.run_pending()
+    assert [r.text for r in fake_x.sent] == [edit]
+    # The confirmation is recorded with the message, as an agent's is.
+    confirmed = session.scalars(
+        select(PolicyDecision).where(
+            PolicyDecision.stage == "approval", PolicyDecision.message_id == held.id
+        )
+    ).one()
+    assert confirmed.member_id == approver.id
+    assert {r["rule"]: r["decision"] for r in confirmed.reasons} == {
+        "refunds-need-approval": "approve",
+        "careful-sorry": "warn",
+    }
+
+
+def test_an_edit_is_asked_about_only_the_clauses_the_draft_was_not_held_for(
+    session: Session, jobs: JobRunner, fake_x: RecordingConnector
+) -> None:
+    conversation, org = _setup(session)
+    agent = accounts.member(session, org)
+    approver = accounts.member(session, org, role=Role.APPROVER)
+    links = (
+        MINISTRY
+        + "  - id: own-links\n    explain: Links to other sites need an approver.\n"
+        + "    action: approve\n    allowed_domains: [example.org]\n"
+    )
+    policy_service.save(session, organization_id=org.id, yaml_text=links, author=agent)
+    outbound.queue_reply(
+        session,
+        conversation=conversation,
+        author=agent,
+        text="Our fault, sorry: we will refund you today",
+    )
+    session.commit()
+    approval = approvals.pending(session, approver=approver)[0]
+    assert {r["rule"] for r in approval.reasons} == {"refunds-need-approval", "careful-sorry"}
+    edit = "Our fault, sorry: we will refund you today, see https://help.elsewhere.com"
+    with pytest.raises(outbound.NeedsConfirmation) as asked:
+        approvals.approve(session, approval=approval, approver=approver, edited_text=edit)
+    # The approver already decides on the refund and the fault; the link is new to them.
+    assert [r.rule for r in asked.value.outcome.per_rule()] == ["own-links"]
+    assert "Links to other sites need an approver." in asked.value.message
+    session.rollback()
+    approval = approvals.pending(session, approver=approver)[0]
+    approvals.approve(
+        session, approval=approval, approver=approver, edited_text=edit, confirmed=True
+    )
+    jobs.run_pending()
+    assert [r.text for r in fake_x.sent] == [edit]
+
+
 def test_a_reply_held_or_rejected_is_neither_the_first_response_nor_the_preview(
     session: Session, jobs: JobRunner, fake_x: RecordingConnector
 ) -> None:

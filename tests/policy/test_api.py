@@ -337,6 +337,43 @@ def test_the_approval_flow(client: TestClient, desk: Desk, jobs: JobRunner) -> N
     assert client.get("/api/approvals", headers=bearer(desk.approver_token)).json() == []
 
 
+def test_an_edit_that_brings_a_warning_is_approved_only_when_confirmed(
+    client: TestClient, desk: Desk, jobs: JobRunner
+) -> None:
+    _put_policy(client, desk.a)
+    message_id = _send(client, desk.a, "We will refund you today")
+    (item,) = client.get("/api/approvals", headers=bearer(desk.approver_token)).json()
+    edit = {"text": "We will refund you today, it was our fault", "comment": "owned it"}
+    asked = client.post(
+        f"/api/approvals/{item['id']}/approve", json=edit, headers=bearer(desk.approver_token)
+    )
+    assert asked.status_code == 409, asked.text
+    error = asked.json()["error"]
+    assert error["code"] == "confirm"
+    assert error["message"] == "please confirm: Do not admit fault in public."
+    assert [(r["rule"], r["decision"]) for r in error["reasons"]] == [("careful-fault", "warn")]
+    # The draft stays held as it was, its approval undecided.
+    (still,) = client.get("/api/approvals", headers=bearer(desk.approver_token)).json()
+    assert (still["status"], still["text"], still["approved_text"]) == (
+        "pending",
+        "We will refund you today",
+        None,
+    )
+    assert _message(message_id).delivery_state == DeliveryState.HELD.value
+
+    approved = client.post(
+        f"/api/approvals/{item['id']}/approve",
+        json={**edit, "confirm": True},
+        headers=bearer(desk.approver_token),
+    )
+    assert approved.status_code == 200, approved.text
+    body = approved.json()
+    assert body["status"] == "approved"
+    assert body["approved_text"] == "We will refund you today, it was our fault"
+    jobs.run_pending()
+    assert _message(message_id).delivery_state == DeliveryState.SENT.value
+
+
 def test_a_rejected_draft_is_never_sent(client: TestClient, desk: Desk, jobs: JobRunner) -> None:
     _put_policy(client, desk.a)
     message_id = _send(client, desk.a, "Full refund, no questions")

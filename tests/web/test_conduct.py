@@ -4,15 +4,18 @@ reply box's live feedback."""
 from __future__ import annotations
 
 import re
+from html import unescape
 
 from fastapi.testclient import TestClient
+from httpx2 import Response
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from socialdesk.accounts.models import Member, Role
 from socialdesk.conversations.models import DeliveryState, Message
 from socialdesk.db.session import get_sessionmaker
 from socialdesk.policy import service as policy_service
-from socialdesk.policy.models import ORG_SCOPE, Approval
+from socialdesk.policy.models import ORG_SCOPE, Approval, PolicyDecision
 from tests.conftest import JobRunner
 from tests.factories import accounts
 from tests.web.conftest import HX, Desk, Page, csrf_from, login, new_conversation
@@ -279,6 +282,71 @@ def test_the_approval_queue(
         assert message.delivery_state == DeliveryState.SENT.value
     trail = agent.html()
     assert "approved the held reply with edits: kinder" in trail
+
+
+def test_an_edit_that_brings_a_warning_is_shown_and_confirmed(
+    client: TestClient, desk: Desk, session: Session, jobs: JobRunner
+) -> None:
+    _save(session, desk)
+    approver = accounts.member(session, desk.org, role=Role.APPROVER, name="Pat Approver")
+    session.commit()
+    conversation_id = new_conversation(session, desk)
+    Page(client, login(client, desk.agent), conversation_id).post(
+        "reply", text="We will refund you today"
+    )
+    csrf = _switch(client, approver)
+    queue = client.get("/approvals").text
+    assert 'name="confirmed_text"' not in queue
+    approval_id = int(re.search(r'id="approval-(\d+)"', queue).group(1))  # type: ignore[union-attr]
+    with get_sessionmaker(write=False)() as reader:
+        message_id = reader.get_one(Approval, approval_id).message_id
+    edit = "We will refund you today & it was our fault"
+
+    def approve(text: str, **extra: str) -> Response:
+        data = {"text": text, "comment": "", "csrf_token": csrf, **extra}
+        return client.post(f"/approvals/{approval_id}/approve", data=data)
+
+    def unchanged() -> None:
+        with get_sessionmaker(write=False)() as reader:
+            message = reader.get_one(Message, message_id)
+            approval = reader.get_one(Approval, approval_id)
+            assert (message.text, message.delivery_state) == (
+                "We will refund you today",
+                DeliveryState.HELD.value,
+            )
+            assert (approval.status, approval.approved_text) == ("pending", None)
+
+    asked = approve(edit)
+    assert asked.status_code == 422
+    warning = re.search(rf'id="error-approval-{approval_id}">(.*?)</div>', asked.text, re.S)
+    assert warning is not None
+    assert "Do not admit fault in public." in warning.group(1)
+    assert "careful-fault" in warning.group(1)
+    assert "refunds-need-approval" not in warning.group(1)  # what it was held for
+    assert "Approve anyway" in asked.text
+    confirmed_text = re.search(r'name="confirmed_text" value="([^"]*)"', asked.text)
+    assert confirmed_text is not None
+    assert unescape(confirmed_text.group(1)) == edit
+    unchanged()
+    # Changed again after reading the clauses: the new text is checked afresh.
+    again = approve(edit + ", sorry", confirmed_text=edit)
+    assert again.status_code == 422
+    assert "Approve anyway" in again.text
+    unchanged()
+
+    approved = approve(edit, confirmed_text=unescape(confirmed_text.group(1)))
+    assert approved.status_code == 303
+    jobs.run_pending()
+    with get_sessionmaker(write=False)() as reader:
+        message = reader.get_one(Message, message_id)
+        assert (message.text, message.delivery_state) == (edit, DeliveryState.SENT.value)
+        decision = reader.scalars(
+            select(PolicyDecision).where(
+                PolicyDecision.stage == "approval", PolicyDecision.message_id == message_id
+            )
+        ).one()
+        assert decision.member_id == approver.id
+        assert "careful-fault" in {r["rule"] for r in decision.reasons}
 
 
 def test_rejecting_needs_a_comment_and_the_author_sees_it(

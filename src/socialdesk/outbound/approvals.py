@@ -25,6 +25,7 @@ from socialdesk.conversations.models import Conversation, DeliveryState, Message
 from socialdesk.events import bus
 from socialdesk.events.types import ApprovalDecided, ApprovalRequested
 from socialdesk.outbound import notices
+from socialdesk.outbound.checks import Decision, Outcome
 from socialdesk.policy.models import Approval, ApprovalStatus
 
 
@@ -153,29 +154,45 @@ def approve(
     approver: Member,
     edited_text: str | None = None,
     comment: str = "",
+    confirmed: bool = False,
 ) -> Message:
     """Let the draft out, as written or as the approver edited it. An edit is checked again:
-    the approver's decision covers the clauses that needed approval, never a block."""
+    the approver's decision covers the clauses the draft was held for, never a block. Clauses
+    that ask a person (a warning, an approval) which the edit brings and the draft was not held
+    for have not been seen by anyone: like an agent who sends, the approver confirms them first
+    (``NeedsConfirmation`` until ``confirmed``). A refusal changes nothing."""
     from socialdesk.jobs import queue as jobs
     from socialdesk.outbound import service as outbound_service
-    from socialdesk.outbound.checks import Decision
     from socialdesk.policy.models import DecisionStage
 
     message = _decide(session, approval=approval, approver=approver)
+    text = message.text
     if edited_text is not None:
-        body = edited_text.strip()
-        if not body:
+        text = edited_text.strip()
+        if not text:
             raise ValidationFailed("the edited text must not be empty", field="text")
-        message.text = body
     account = session.get_one(BrandAccount, message.brand_account_id)
     checked = outbound_service.check(
         session,
         account,
-        outbound_service.compose(message.text, message.signature),
+        outbound_service.compose(text, message.signature),
         Visibility(message.visibility),
     )
     if checked.outcome.decision is Decision.BLOCK:
         raise outbound_service.Blocked(checked.outcome)
+    unseen = _not_held_for(checked.outcome, approval) if edited_text is not None else None
+    if unseen is not None and not confirmed:
+        outbound_service.keep_decision(
+            session,
+            account=account,
+            checked=checked,
+            stage=DecisionStage.APPROVAL,
+            member_id=approver.id,
+            message_id=None,
+        )
+        raise outbound_service.NeedsConfirmation(unseen)
+    # Only now that the edit may go out: a refused approval leaves the draft as it was.
+    message.text = text
     outbound_service.record_decision_of(
         session,
         account=account,
@@ -200,6 +217,26 @@ def approve(
     )
     jobs.enqueue(session, outbound_service.DELIVER_JOB, {"message_id": message.id})
     return message
+
+
+def _not_held_for(outcome: Outcome, approval: Approval) -> Outcome | None:
+    """The clauses of ``outcome`` that ask a person to look (a warning, an approval) and that
+    the draft was not held for, so its approver was never shown them; None when there are
+    none."""
+    held_for = {str(reason.get("rule")) for reason in approval.reasons}
+    unseen = [
+        reason
+        for reason in outcome.reasons
+        if reason.decision in (Decision.WARN, Decision.APPROVE) and reason.rule not in held_for
+    ]
+    if not unseen:
+        return None
+    return Outcome(
+        max(reason.decision for reason in unseen),
+        unseen,
+        length=outcome.length,
+        limit=outcome.limit,
+    )
 
 
 def reject(session: Session, *, approval: Approval, approver: Member, comment: str) -> Message:

@@ -435,11 +435,20 @@ def list_approvals(actor: Approver, db: DB) -> list[ApprovalRead]:
     responses=error_responses(404, 409),
 )
 def approve(approval_id: RowId, body: ApproveRequest, actor: Approver, db: DB) -> ApprovalRead:
+    """A 422 with ``reasons`` means a check refused the edited text; a 409 with code
+    ``confirm`` and ``reasons`` means the edit brings clauses the draft was not held for
+    (a warning, say): approve again with ``confirm: true`` to go ahead. Either way the draft
+    stays held as it was."""
     found = approvals_service.get_or_raise(
         db, organization_id=actor.organization_id, approval_id=approval_id
     )
     approvals_service.approve(
-        db, approval=found, approver=actor.member, edited_text=body.text, comment=body.comment
+        db,
+        approval=found,
+        approver=actor.member,
+        edited_text=body.text,
+        comment=body.comment,
+        confirmed=body.confirm,
     )
     db.flush()
     return approval_read(db, found)

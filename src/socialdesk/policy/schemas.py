@@ -119,10 +119,16 @@ class ApprovalRead(ReadModel):
 
 
 class ApproveRequest(BaseModel):
-    """``text`` replaces the draft (checked again; a block is never overridden)."""
+    """``text`` replaces the draft (checked again; a block is never overridden, and clauses the
+    edit brings that the draft was not held for are confirmed first, as with a reply)."""
 
     text: str | None = Field(default=None, max_length=20_000)
     comment: str = Field(default="", max_length=1000)
+    confirm: bool = Field(
+        default=False,
+        description="Approve the edited text despite the clauses it brings that the draft was "
+        "not held for (after a 409 with code confirm)",
+    )
 
 
 class RejectRequest(BaseModel):

@@ -33,6 +33,8 @@ from socialdesk.connectors.base import Visibility
 from socialdesk.conversations import service as conversations_service
 from socialdesk.conversations.models import Conversation, Direction, Message
 from socialdesk.outbound import approvals as approvals_service
+from socialdesk.outbound import service as outbound_service
+from socialdesk.outbound.checks import Reason
 from socialdesk.policy import api as policy_api
 from socialdesk.policy import service as policy_service
 from socialdesk.policy.models import ORG_SCOPE, Approval, PolicyVersion, brand_scope
@@ -338,6 +340,7 @@ def _queue_page(
     problem: Problem | None = None,
     problem_id: int | None = None,
     edits: Mapping[str, str] | None = None,
+    warnings: list[Reason] | None = None,
 ) -> Response:
     context = {
         **_base(db, actor),
@@ -347,6 +350,9 @@ def _queue_page(
         "problem": problem,
         "problem_id": problem_id,
         "edits": edits or {},
+        # The clauses an edit brings that the draft was not held for: the approver may
+        # approve anyway.
+        "warnings": warnings or [],
     }
     return render(
         request,
@@ -401,6 +407,11 @@ def _decide(
             problem=Problem(f"approval-{approval_id}", exc.message),
             problem_id=approval_id,
             edits=edits,
+            warnings=(
+                exc.outcome.per_rule()
+                if isinstance(exc, outbound_service.NeedsConfirmation)
+                else []
+            ),
         )
     return RedirectResponse("/approvals", status_code=303)
 
@@ -419,9 +430,22 @@ def approve(
             # Unchanged text is not an edit: the trail says "edited" only when it was.
             edited_text=edited if edited and edited != message.text else None,
             comment=forms.text(form, "comment"),
+            # The warnings shown were about one text: an approver who changes it again after
+            # reading them confirms nothing, and the new text is checked afresh.
+            confirmed=_same_text(str(form.get("confirmed_text") or ""), edited),
         )
 
     return _decide(request, db, actor, approval_id, form, act=act)
+
+
+def _same_text(confirmed: str, edited: str) -> bool:
+    """Whether the text confirmed is the one sent, line endings aside (a browser sends a
+    textarea's lines with CRLF)."""
+
+    def plain(text: str) -> str:
+        return text.replace("\r\n", "\n").strip()
+
+    return bool(confirmed.strip()) and plain(confirmed) == plain(edited)
 
 
 @router.post("/approvals/{approval_id}/reject")
