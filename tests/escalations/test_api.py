@@ -142,6 +142,7 @@ def test_another_organizations_requests_and_conversations_are_not_found(
         json={"text": "x", "team_id": desk.billing.id},
         headers=stranger,
     )
-    assert own.status_code == 422
+    assert own.status_code == 404
+    assert own.json()["error"]["field"] == "team_id"
     assert "does not exist" in own.json()["error"]["message"]
     assert client.get("/api/escalations?scope=asked", headers=stranger).json()["items"] == []

@@ -128,7 +128,6 @@ def test_asking_a_person_tells_only_them_and_never_the_asker(session: Session, d
         ({"text": "x", "member_id": "alex"}, "cannot ask yourself"),
         ({"text": "x", "team_id": "billing", "due_at": -1}, "must be in the future"),
         ({"text": "x", "team_id": "field"}, "nobody would hear of this"),
-        ({"text": "x", "team_id": 999_999}, "does not exist"),
     ],
 )
 def test_requests_that_cannot_work_are_refused(
@@ -155,7 +154,7 @@ def test_requests_that_cannot_work_are_refused(
 def test_other_organizations_people_and_deactivated_people_cannot_be_asked(
     session: Session, desk: Desk
 ) -> None:
-    with pytest.raises(ValidationFailed, match="does not exist"):
+    with pytest.raises(NotFound, match="does not exist") as unknown:
         service.create(
             session,
             conversation=desk.conversation,
@@ -163,6 +162,16 @@ def test_other_organizations_people_and_deactivated_people_cannot_be_asked(
             text="x",
             member_id=desk.stranger.id,
         )
+    assert unknown.value.field == "member_id"
+    with pytest.raises(NotFound, match="team 999999 does not exist") as unknown:
+        service.create(
+            session,
+            conversation=desk.conversation,
+            requested_by=desk.alex,
+            text="x",
+            team_id=999_999,
+        )
+    assert unknown.value.field == "team_id"
     desk.bo.is_active = False
     with pytest.raises(ValidationFailed, match="deactivated"):
         service.create(

@@ -190,11 +190,11 @@ def _target(
     if team_id is not None:
         team = session.get(Team, team_id)
         if team is None or team.organization_id != organization_id:
-            raise ValidationFailed(f"team {team_id} does not exist", field="team_id")
+            raise NotFound(f"team {team_id} does not exist", field="team_id")
     if member_id is not None:
         member = session.get(Member, member_id)
         if member is None or member.organization_id != organization_id:
-            raise ValidationFailed(f"member {member_id} does not exist", field="member_id")
+            raise NotFound(f"member {member_id} does not exist", field="member_id")
         if not member.is_active:
             raise ValidationFailed(
                 f"{member.name} is deactivated: ask someone else", field="member_id"
