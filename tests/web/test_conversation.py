@@ -111,10 +111,22 @@ def test_a_warning_asks_for_confirmation_then_sends(
     first = page.post("reply", htmx=True, text="You get a refund")
     assert first.status_code == 422
     assert "please confirm: promising a refund needs a manager" in first.text
-    assert 'name="confirmed" value="1"' in first.text
+    assert 'name="confirmed_text" value="You get a refund"' in first.text
     assert "Send anyway" in first.text
     assert fresh_conversation(page.id).message_count == 1
-    sent = page.post("reply", htmx=True, text="You get a refund", confirmed="1")
+    # Changed after reading the warning: the new words are checked, not waved through.
+    changed = page.post(
+        "reply",
+        htmx=True,
+        text="You get a refund, and a refund for your friend",
+        confirmed_text="You get a refund",
+    )
+    assert changed.status_code == 422
+    assert "please confirm: promising a refund needs a manager" in changed.text
+    assert fresh_conversation(page.id).message_count == 1
+    sent = page.post(
+        "reply", htmx=True, text="You get a refund\r\n", confirmed_text="You get a refund"
+    )
     assert sent.status_code == 200
     assert fresh_conversation(page.id).message_count == 2
 

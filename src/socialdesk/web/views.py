@@ -725,7 +725,7 @@ def reply(
             conversation=conversation,
             author=actor.member,
             text=text,
-            confirmed=forms.text(form, "confirmed") == "1",
+            confirmed=forms.same_text(forms.text(form, "confirmed_text"), text),
         )
 
     return _compose(request, db, actor, conversation_id, form, composer="reply", send=send)
