@@ -155,14 +155,119 @@ def test_another_organizations_rules_are_not_found(client: TestClient, desk: Des
             client.request(method, path, headers=stranger, json={"capacity": 1}).status_code == 404
         )
     assert client.get("/api/admin/routing/rules", headers=stranger).json() == []
-    # Their own rules cannot name our teams either.
+    # Their own rules cannot name our teams either: to them, our team does not exist.
     foreign = client.post(
         "/api/admin/routing/rules",
         headers=stranger,
         json={"name": "x", "actions": [{"type": "set_team", "team_id": desk.care.id}]},
     )
-    assert foreign.status_code == 422
+    assert foreign.status_code == 404
     assert foreign.json()["error"]["field"] == "actions[0].team_id"
+
+
+def test_a_rule_naming_an_unknown_object_is_a_404_naming_where(
+    client: TestClient, desk: Desk
+) -> None:
+    """As an unknown assignee or team in any other body: 404, with the field that names it."""
+    admin = api_headers(desk.session, desk.owner)
+    other = accounts.organization(desk.session)
+    stranger = accounts.member(desk.session, other)
+    desk.session.commit()
+    routing = client.post("/api/admin/routing/rules", headers=admin, json=RULE).json()
+    automation = client.post(
+        "/api/admin/automation",
+        headers=admin,
+        json={
+            "name": "Nudge",
+            "trigger": "no_reply",
+            "delay_minutes": 15,
+            "actions": RULE["actions"],
+        },
+    ).json()
+    unknown = 987_654
+    # path, body, the field the error names, the object named
+    cases: list[tuple[str, str, dict[str, object], str, str]] = [
+        (
+            "POST",
+            "/api/admin/routing/rules",
+            {**RULE, "actions": [{"type": "assign_to", "member_id": stranger.id}]},
+            "actions[0].member_id",
+            f"member {stranger.id}",
+        ),
+        (
+            "PUT",
+            f"/api/admin/routing/rules/{routing['id']}",
+            {
+                **RULE,
+                "actions": [
+                    {"type": "add_tag", "tag": "x"},
+                    {"type": "assign_to", "member_id": unknown},
+                ],
+            },
+            "actions[1].member_id",
+            f"member {unknown}",
+        ),
+        (
+            "POST",
+            "/api/admin/routing/rules",
+            {**RULE, "conditions": [{"field": "team_id", "op": "is", "value": unknown}]},
+            "conditions[0].value",
+            f"team {unknown}",
+        ),
+        (
+            "POST",
+            "/api/admin/routing/rules",
+            {**RULE, "conditions": [{"field": "brand_account_id", "op": "is", "value": unknown}]},
+            "conditions[0].value",
+            f"brand account {unknown}",
+        ),
+        (
+            "POST",
+            "/api/admin/automation",
+            {
+                "name": "Hand over",
+                "trigger": "no_reply",
+                "delay_minutes": 15,
+                "actions": [{"type": "set_team", "team_id": unknown}],
+            },
+            "actions[0].team_id",
+            f"team {unknown}",
+        ),
+        (
+            "PUT",
+            f"/api/admin/automation/{automation['id']}",
+            {
+                "name": "Nudge",
+                "trigger": "no_reply",
+                "delay_minutes": 15,
+                "actions": [{"type": "assign_to", "member_id": stranger.id}],
+            },
+            "actions[0].member_id",
+            f"member {stranger.id}",
+        ),
+    ]
+    for method, path, body, field, named in cases:
+        response = client.request(method, path, headers=admin, json=body)
+        assert response.status_code == 404, (method, path, response.text)
+        error = response.json()["error"]
+        assert error["code"] == "not_found"
+        assert error["field"] == field, (method, path, error)
+        assert error["message"] == f"{field}: {named} does not exist"
+    # Nothing was stored or changed.
+    assert [r["id"] for r in client.get("/api/admin/routing/rules", headers=admin).json()] == [
+        routing["id"]
+    ]
+    assert client.get(f"/api/admin/routing/rules/{routing['id']}", headers=admin).json() == routing
+    # A member who exists but is deactivated is a refused value, as when assigning one.
+    desk.ben.is_active = False
+    desk.session.commit()
+    deactivated = client.post(
+        "/api/admin/routing/rules",
+        headers=admin,
+        json={**RULE, "actions": [{"type": "assign_to", "member_id": desk.ben.id}]},
+    )
+    assert deactivated.status_code == 422, deactivated.text
+    assert deactivated.json()["error"]["field"] == "actions[0].member_id"
 
 
 def test_members_set_their_own_availability(client: TestClient, desk: Desk) -> None:

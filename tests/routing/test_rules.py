@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from socialdesk.common.errors import ValidationFailed
+from socialdesk.common.errors import NotFound, ValidationFailed
 from socialdesk.conversations import service as conversations_service
 from socialdesk.conversations.models import Priority
 from socialdesk.routing import service as routing_service
@@ -285,7 +285,7 @@ def test_rules_refuse_another_organizations_objects(desk: Desk) -> None:
     other = accounts.organization(desk.session)
     stranger = accounts.member(desk.session, other)
     desk.session.commit()
-    with pytest.raises(ValidationFailed) as caught:
+    with pytest.raises(NotFound) as caught:
         routing_service.create_rule(
             desk.session,
             organization_id=desk.org.id,

@@ -742,7 +742,9 @@ def set_priority(
 def add_tag(
     body: TagCreate, conversation: ConversationDep, db: DB, actor: Manager
 ) -> ConversationRead:
-    conversations_service.add_tag(db, conversation=conversation, name=body.name, actor=actor.member)
+    conversations_service.add_tag(
+        db, conversation=conversation, name=body.name, actor=actor.member, field="name"
+    )
     return _conversation_read(db, conversation)
 
 
@@ -754,5 +756,7 @@ def add_tag(
 def remove_tag(
     name: str, conversation: ConversationDep, db: DB, actor: Manager
 ) -> ConversationRead:
-    conversations_service.remove_tag(db, conversation=conversation, name=name, actor=actor.member)
+    conversations_service.remove_tag(
+        db, conversation=conversation, name=name, actor=actor.member, field="name"
+    )
     return _conversation_read(db, conversation)

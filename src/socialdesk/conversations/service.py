@@ -226,11 +226,13 @@ def wake_snoozed(session: Session, *, now: datetime | None = None) -> int:
 _TAG = re.compile(r"^[\w][\w\- ]{0,59}$", re.UNICODE)
 
 
-def normalise_tag(name: str) -> str:
+def normalise_tag(name: str, *, field: str = "tag") -> str:
+    """The tag as stored (``#Refund`` is ``refund``). A bad one is refused naming ``field``,
+    the caller's own name for the value (a body's ``name``, a query's ``tag``)."""
     tag = name.strip().lstrip("#").strip().lower()
     if not _TAG.match(tag):
         raise ValidationFailed(
-            f"tag {name!r} must be 1-60 letters, digits, spaces, - or _", field="tag"
+            f"tag {name!r} must be 1-60 letters, digits, spaces, - or _", field=field
         )
     return tag
 
@@ -246,9 +248,14 @@ def tags_of(session: Session, *, conversation_id: int) -> list[str]:
 
 
 def add_tag(
-    session: Session, *, conversation: Conversation, name: str, actor: Member | None
+    session: Session,
+    *,
+    conversation: Conversation,
+    name: str,
+    actor: Member | None,
+    field: str = "tag",
 ) -> str:
-    tag = normalise_tag(name)
+    tag = normalise_tag(name, field=field)
     if session.get(ConversationTag, (conversation.id, tag)) is None:
         session.add(
             ConversationTag(
@@ -263,9 +270,14 @@ def add_tag(
 
 
 def remove_tag(
-    session: Session, *, conversation: Conversation, name: str, actor: Member | None
+    session: Session,
+    *,
+    conversation: Conversation,
+    name: str,
+    actor: Member | None,
+    field: str = "tag",
 ) -> None:
-    tag = normalise_tag(name)
+    tag = normalise_tag(name, field=field)
     existing = session.get(ConversationTag, (conversation.id, tag))
     if existing is not None:
         session.delete(existing)

@@ -106,8 +106,9 @@ def list_routing_rules(db: DB, actor: RoutingAdmin) -> list[RoutingRuleRead]:
 @router.post(
     "/admin/routing/rules",
     status_code=status.HTTP_201_CREATED,
-    summary="Add a routing rule (a 422 names the condition or action and its field)",
-    responses=_ADMIN,
+    summary="Add a routing rule (a 422 names the condition or action and its field, "
+    "a 404 an unknown team, member or brand account)",
+    responses=_ADMIN_ID,
 )
 def create_routing_rule(body: RoutingRuleCreate, db: DB, actor: RoutingAdmin) -> RoutingRuleRead:
     rule = routing_service.create_rule(
@@ -250,8 +251,9 @@ def list_automation_rules(db: DB, actor: RoutingAdmin) -> list[AutomationRuleRea
 @router.post(
     "/admin/automation",
     status_code=status.HTTP_201_CREATED,
-    summary="Add an automation rule (a 422 names the condition or action and its field)",
-    responses=_ADMIN,
+    summary="Add an automation rule (a 422 names the condition or action and its field, "
+    "a 404 an unknown team, member or brand account)",
+    responses=_ADMIN_ID,
 )
 def create_automation_rule(
     body: AutomationRuleWrite, db: DB, actor: RoutingAdmin

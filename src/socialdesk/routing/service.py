@@ -294,7 +294,9 @@ def validate_rule(
     allowed_actions: Sequence[str] = ROUTING_ACTIONS,
 ) -> tuple[str, list[Condition], list[Action]]:
     """Check a rule's name, conditions and actions, including that the teams, members and
-    brand accounts it names exist in the organization."""
+    brand accounts it names exist in the organization: one that does not (or is another
+    organization's) is NotFound naming where the rule names it, as an unknown id in any other
+    body is."""
     clean = " ".join(name.split())
     if not clean or len(clean) > 120:
         raise ValidationFailed("name the rule (1 to 120 characters)", field="name")
@@ -305,7 +307,7 @@ def validate_rule(
         for object_id, where in sorted(refs[kind]):
             row = _row(session, kind, object_id)
             if row is None or row.organization_id != organization_id:
-                raise ValidationFailed(f"{where}: {noun} {object_id} does not exist", field=where)
+                raise NotFound(f"{where}: {noun} {object_id} does not exist", field=where)
             if isinstance(row, Member) and not row.is_active:
                 raise ValidationFailed(f"{where}: {row.name} is deactivated", field=where)
     return clean, parsed_conditions, parsed_actions
