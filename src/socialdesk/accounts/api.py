@@ -20,8 +20,8 @@ from socialdesk.accounts.schemas import (
     TeamPage,
     TeamRead,
 )
-from socialdesk.common.deps import DB, Reader
-from socialdesk.common.schemas import Cursor, Limit, RowId, api_token_scheme, error_responses
+from socialdesk.common.deps import DB, PageCursor, Reader
+from socialdesk.common.schemas import Limit, RowId, api_token_scheme, error_responses
 
 router = APIRouter(
     tags=["accounts"],
@@ -58,10 +58,13 @@ def create_token(body: ApiTokenCreate, db: DB, actor: Reader) -> ApiTokenCreated
 
 
 @router.get("/tokens", summary="Your API tokens (never their secrets), newest first")
-def list_tokens(db: DB, actor: Reader, cursor: Cursor = None, limit: Limit = 50) -> ApiTokenPage:
-    page = accounts_service.api_tokens_page(db, member=actor.member, cursor=cursor, limit=limit)
+def list_tokens(db: DB, actor: Reader, cursor: PageCursor, limit: Limit = 50) -> ApiTokenPage:
+    page = accounts_service.api_tokens_page(
+        db, member=actor.member, cursor=cursor.value, limit=limit
+    )
     return ApiTokenPage(
-        items=[ApiTokenRead.model_validate(t) for t in page.items], next_cursor=page.next_cursor
+        items=[ApiTokenRead.model_validate(t) for t in page.items],
+        next_cursor=cursor.next(page.next_cursor),
     )
 
 
@@ -78,20 +81,22 @@ def revoke_token(token_id: RowId, db: DB, actor: Reader) -> Response:
 
 
 @router.get("/members", summary="The members of your organization, in the order they joined")
-def list_members(db: DB, actor: Reader, cursor: Cursor = None, limit: Limit = 50) -> MemberPage:
+def list_members(db: DB, actor: Reader, cursor: PageCursor, limit: Limit = 50) -> MemberPage:
     page = accounts_service.members_page(
-        db, organization_id=actor.organization_id, cursor=cursor, limit=limit
+        db, organization_id=actor.organization_id, cursor=cursor.value, limit=limit
     )
     return MemberPage(
-        items=[MemberRead.model_validate(m) for m in page.items], next_cursor=page.next_cursor
+        items=[MemberRead.model_validate(m) for m in page.items],
+        next_cursor=cursor.next(page.next_cursor),
     )
 
 
 @router.get("/teams", summary="The teams of your organization")
-def list_teams(db: DB, actor: Reader, cursor: Cursor = None, limit: Limit = 50) -> TeamPage:
+def list_teams(db: DB, actor: Reader, cursor: PageCursor, limit: Limit = 50) -> TeamPage:
     page = accounts_service.teams_page(
-        db, organization_id=actor.organization_id, cursor=cursor, limit=limit
+        db, organization_id=actor.organization_id, cursor=cursor.value, limit=limit
     )
     return TeamPage(
-        items=[TeamRead.model_validate(t) for t in page.items], next_cursor=page.next_cursor
+        items=[TeamRead.model_validate(t) for t in page.items],
+        next_cursor=cursor.next(page.next_cursor),
     )

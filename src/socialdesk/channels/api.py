@@ -21,9 +21,9 @@ from socialdesk.channels.schemas import (
     EventPush,
 )
 from socialdesk.common import clock
-from socialdesk.common.deps import DB, ChannelAdmin, Reader
+from socialdesk.common.deps import DB, ChannelAdmin, PageCursor, Reader
 from socialdesk.common.errors import Conflict, ValidationFailed
-from socialdesk.common.schemas import Cursor, Limit, RowId, api_token_scheme, error_responses
+from socialdesk.common.schemas import Limit, RowId, api_token_scheme, error_responses
 from socialdesk.connectors import registry
 from socialdesk.connectors.base import RawEvent, UnsupportedEvent
 from socialdesk.conversations import flows
@@ -74,13 +74,13 @@ def _require_connector(kind: str) -> None:
 
 
 @router.get("", summary="Your organization's brand accounts")
-def list_accounts(
-    db: DB, actor: Reader, cursor: Cursor = None, limit: Limit = 50
-) -> BrandAccountPage:
+def list_accounts(db: DB, actor: Reader, cursor: PageCursor, limit: Limit = 50) -> BrandAccountPage:
     page = channels_service.page_for_org(
-        db, organization_id=actor.organization_id, cursor=cursor, limit=limit
+        db, organization_id=actor.organization_id, cursor=cursor.value, limit=limit
     )
-    return BrandAccountPage(items=[_read(a) for a in page.items], next_cursor=page.next_cursor)
+    return BrandAccountPage(
+        items=[_read(a) for a in page.items], next_cursor=cursor.next(page.next_cursor)
+    )
 
 
 @router.post(

@@ -29,11 +29,10 @@ from socialdesk.commitments.schemas import (
     PromiseSettingsRead,
 )
 from socialdesk.common import clock
-from socialdesk.common.deps import DB, Manager, NoteTaker, Reader, RoutingAdmin
+from socialdesk.common.deps import DB, Manager, NoteTaker, PageCursor, Reader, RoutingAdmin
 from socialdesk.common.errors import ValidationFailed
 from socialdesk.common.pagination import MAX_ROW_ID
 from socialdesk.common.schemas import (
-    Cursor,
     Limit,
     RowId,
     api_token_scheme,
@@ -121,7 +120,7 @@ def list_commitments(
         bool | None, Query(description="true: only overdue; false: none of them")
     ] = None,
     conversation_id: RowId | None = None,
-    cursor: Cursor = None,
+    cursor: PageCursor,
     limit: Limit = 50,
 ) -> CommitmentPage:
     owner_id: int | None = None
@@ -143,10 +142,12 @@ def list_commitments(
             status=status,
             overdue=overdue,
         ),
-        cursor=cursor,
+        cursor=cursor.value,
         limit=limit,
     )
-    return CommitmentPage(items=read_all(db, result.items), next_cursor=result.next_cursor)
+    return CommitmentPage(
+        items=read_all(db, result.items), next_cursor=cursor.next(result.next_cursor)
+    )
 
 
 @router.get(

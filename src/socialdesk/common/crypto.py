@@ -1,7 +1,8 @@
-"""Secrets at rest (Fernet, with key rotation) and token hashing."""
+"""Secrets at rest (Fernet, with key rotation), token hashing and keyed digests."""
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import json
@@ -48,6 +49,14 @@ def hash_token(token: str) -> str:
     """Tokens are random and long, so a keyed fast hash is right (no need for a slow KDF)."""
     key = get_settings().secret_key.encode()
     return hmac.new(key, token.encode(), hashlib.sha256).hexdigest()
+
+
+def digest(purpose: str, value: str, *, size: int = 12) -> str:
+    """A short keyed digest of ``value`` (URL-safe base64, ``size`` bytes): only a server with
+    the secret key can make it, and one made for another ``purpose`` never stands in for it."""
+    key = get_settings().secret_key.encode()
+    mac = hmac.new(key, f"{purpose}\0{value}".encode(), hashlib.sha256).digest()[:size]
+    return base64.urlsafe_b64encode(mac).decode().rstrip("=")
 
 
 def sign(value: str) -> str:

@@ -1,9 +1,10 @@
 """Typed FastAPI dependencies shared by the API and the web UI: the unit of work, who is
-asking (session cookie or API token), permission checks and CSRF."""
+asking (session cookie or API token), permission checks, CSRF, and the cursor of an API list."""
 
 from __future__ import annotations
 
 import hmac
+import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Annotated, Literal
@@ -15,7 +16,9 @@ from socialdesk.accounts import audit, permissions
 from socialdesk.accounts import service as accounts_service
 from socialdesk.accounts.models import AuthSession, Member
 from socialdesk.accounts.permissions import Permission
+from socialdesk.common import pagination
 from socialdesk.common.errors import NotAuthenticated, PermissionDenied
+from socialdesk.common.schemas import Cursor
 from socialdesk.db.session import get_sessionmaker, session_scope
 
 SESSION_COOKIE = "sd_session"
@@ -148,3 +151,38 @@ ChannelAdmin = Annotated[Actor, Depends(require(Permission.CHANNELS_MANAGE))]
 MemberAdmin = Annotated[Actor, Depends(require(Permission.MEMBERS_MANAGE))]
 RoutingAdmin = Annotated[Actor, Depends(require(Permission.ROUTING_MANAGE))]
 PrivacyAdmin = Annotated[Actor, Depends(require(Permission.PRIVACY))]
+
+
+# The parameters that page through a list rather than choose it.
+_PAGING_PARAMETERS = frozenset({"cursor", "limit"})
+
+
+@dataclass(frozen=True)
+class ListCursor:
+    """Where a page of an API list starts: ``value`` is the cursor the service pages from (None
+    for the first page), and ``next`` binds the cursor of the page after it to the same list."""
+
+    value: str | None
+    scope: str
+
+    def next(self, cursor: str | None) -> str | None:
+        return pagination.bind_cursor(cursor, scope=self.scope)
+
+
+def _list_cursor(request: Request, actor: CurrentActor, cursor: Cursor = None) -> ListCursor:
+    """The ``cursor`` parameter of a list, checked to be one this list issued. The list is its
+    path (with its ids), its query parameters other than the paging ones, and who asks: a
+    cursor from another list, from the same list with other filters or another order, or
+    edited, would otherwise page silently through the wrong rows. The page size may change
+    between pages. Depends on who asks, so an unauthenticated request is a 401 before its
+    cursor is read."""
+    chosen = sorted(
+        (name, value)
+        for name, value in request.query_params.multi_items()
+        if name not in _PAGING_PARAMETERS
+    )
+    scope = json.dumps([request.url.path, chosen, actor.member.id])
+    return ListCursor(value=pagination.unbind_cursor(cursor, scope=scope), scope=scope)
+
+
+PageCursor = Annotated[ListCursor, Depends(_list_cursor)]

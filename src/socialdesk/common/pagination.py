@@ -1,8 +1,10 @@
-"""Opaque cursors for keyset pagination (stable under inserts, fast at any depth)."""
+"""Opaque cursors for keyset pagination (stable under inserts, fast at any depth), and their
+binding to the one API list that issued each."""
 
 from __future__ import annotations
 
 import base64
+import hmac
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -12,6 +14,7 @@ from typing import Generic, TypeVar
 from sqlalchemy import Select, and_, or_
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
+from socialdesk.common import crypto
 from socialdesk.common.errors import ValidationFailed
 
 T = TypeVar("T")
@@ -56,6 +59,41 @@ def decode_cursor(cursor: str) -> tuple[datetime, int]:
     except (ValueError, TypeError, json.JSONDecodeError):
         raise ValidationFailed("cursor is not one this server issued", field="cursor") from None
     return parsed, row_id
+
+
+# A cursor handed out by the API ends with a keyed digest of the cursor and of the list it
+# continues: ".<16 characters>".
+_BOUND_MARK = "."
+
+
+def bind_cursor(cursor: str | None, *, scope: str) -> str | None:
+    """``cursor`` as the API hands it out: followed by a keyed digest of itself and of
+    ``scope``, the list it continues (its path, filters and order, who asks). Another list
+    refuses it (it would give that list wrong pages without a word), and so does every list
+    once it is edited."""
+    if cursor is None:
+        return None
+    return f"{cursor}{_BOUND_MARK}{_cursor_digest(cursor, scope)}"
+
+
+def unbind_cursor(cursor: str | None, *, scope: str) -> str | None:
+    """The cursor inside one that ``bind_cursor`` made for ``scope``; None for the first
+    page. Any other cursor is refused, naming the parameter."""
+    if not cursor:
+        return None
+    inner, _, mac = cursor.rpartition(_BOUND_MARK)
+    if not inner or not hmac.compare_digest(mac.encode(), _cursor_digest(inner, scope).encode()):
+        raise ValidationFailed(
+            "cursor is not one this server issued for this list: pass back, unchanged, the "
+            "next_cursor of a page of this list (the same path, filters and order, asked by "
+            "the same member), or leave cursor out for the first page",
+            field="cursor",
+        )
+    return inner
+
+
+def _cursor_digest(cursor: str, scope: str) -> str:
+    return crypto.digest("cursor", json.dumps([scope, cursor]))
 
 
 def clamp_limit(limit: int) -> int:

@@ -9,9 +9,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Response
 from sqlalchemy.orm import Session
 
-from socialdesk.common.deps import DB, Manager, PrivacyAdmin, Reader
+from socialdesk.common.deps import DB, Manager, PageCursor, PrivacyAdmin, Reader
 from socialdesk.common.errors import NotFound, ValidationFailed
-from socialdesk.common.schemas import Cursor, Limit, RowId, api_token_scheme, error_responses
+from socialdesk.common.schemas import Limit, RowId, api_token_scheme, error_responses
 from socialdesk.contacts import duplicates, privacy
 from socialdesk.contacts import service as contacts_service
 from socialdesk.contacts.models import Contact, ContactIdentity
@@ -74,7 +74,7 @@ def list_contacts(
     q: Annotated[str | None, Query(max_length=200)] = None,
     vip: bool = False,
     order: ContactOrder = ContactOrder.NEWEST,
-    cursor: Cursor = None,
+    cursor: PageCursor,
     limit: Limit = 50,
 ) -> ContactPage:
     page = contacts_service.list_page(
@@ -83,12 +83,13 @@ def list_contacts(
         query=q,
         vip_only=vip,
         order=order,
-        cursor=cursor,
+        cursor=cursor.value,
         limit=limit,
     )
     identities = contacts_service.identities_for(db, contact_ids=[c.id for c in page.items])
     return ContactPage(
-        items=[_read(c, identities[c.id]) for c in page.items], next_cursor=page.next_cursor
+        items=[_read(c, identities[c.id]) for c in page.items],
+        next_cursor=cursor.next(page.next_cursor),
     )
 
 

@@ -27,11 +27,10 @@ from socialdesk.commitments.models import Commitment
 from socialdesk.commitments.schemas import StatusWithCommitments
 from socialdesk.commitments.service import ResolveChoice
 from socialdesk.common import files
-from socialdesk.common.deps import DB, Manager, NoteTaker, Reader, Replier
+from socialdesk.common.deps import DB, Manager, NoteTaker, PageCursor, Reader, Replier
 from socialdesk.common.errors import ValidationFailed
 from socialdesk.common.pagination import MAX_ROW_ID
 from socialdesk.common.schemas import (
-    Cursor,
     Limit,
     RowId,
     api_token_scheme,
@@ -331,7 +330,7 @@ def list_conversations(
     actor: Reader,
     flt: Filters,
     *,
-    cursor: Cursor = None,
+    cursor: PageCursor,
     limit: Limit = 50,
     sort: Annotated[
         conversations_service.Sort,
@@ -349,10 +348,12 @@ def list_conversations(
         organization_id=actor.organization_id,
         me_id=actor.member.id,
         flt=flt,
-        cursor=cursor,
+        cursor=cursor.value,
         limit=limit,
     )
-    return ConversationPage(items=conversation_reads(db, page.items), next_cursor=page.next_cursor)
+    return ConversationPage(
+        items=conversation_reads(db, page.items), next_cursor=cursor.next(page.next_cursor)
+    )
 
 
 @router.get(
@@ -381,12 +382,12 @@ def get_conversation(conversation: ConversationDep, db: DB) -> ConversationRead:
     responses=error_responses(404),
 )
 def list_messages(
-    conversation: ConversationDep, db: DB, cursor: Cursor = None, limit: Limit = 50
+    conversation: ConversationDep, db: DB, cursor: PageCursor, limit: Limit = 50
 ) -> MessagePage:
     page = conversations_service.thread_page(
-        db, conversation=conversation, cursor=cursor, limit=limit
+        db, conversation=conversation, cursor=cursor.value, limit=limit
     )
-    return MessagePage(items=_messages(db, page.items), next_cursor=page.next_cursor)
+    return MessagePage(items=_messages(db, page.items), next_cursor=cursor.next(page.next_cursor))
 
 
 @router.get(
@@ -395,13 +396,14 @@ def list_messages(
     responses=error_responses(404),
 )
 def list_activities(
-    conversation: ConversationDep, db: DB, cursor: Cursor = None, limit: Limit = 50
+    conversation: ConversationDep, db: DB, cursor: PageCursor, limit: Limit = 50
 ) -> ActivityPage:
     page = conversations_service.activities_page(
-        db, conversation=conversation, cursor=cursor, limit=limit
+        db, conversation=conversation, cursor=cursor.value, limit=limit
     )
     return ActivityPage(
-        items=[ActivityRead.model_validate(a) for a in page.items], next_cursor=page.next_cursor
+        items=[ActivityRead.model_validate(a) for a in page.items],
+        next_cursor=cursor.next(page.next_cursor),
     )
 
 
@@ -411,12 +413,14 @@ def list_activities(
     responses=error_responses(404),
 )
 def list_related(
-    conversation: ConversationDep, db: DB, cursor: Cursor = None, limit: Limit = 20
+    conversation: ConversationDep, db: DB, cursor: PageCursor, limit: Limit = 20
 ) -> ConversationPage:
     page = conversations_service.related_page(
-        db, conversation=conversation, cursor=cursor, limit=limit
+        db, conversation=conversation, cursor=cursor.value, limit=limit
     )
-    return ConversationPage(items=conversation_reads(db, page.items), next_cursor=page.next_cursor)
+    return ConversationPage(
+        items=conversation_reads(db, page.items), next_cursor=cursor.next(page.next_cursor)
+    )
 
 
 # -- replies and notes ----------------------------------------------------------------------

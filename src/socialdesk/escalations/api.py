@@ -18,8 +18,8 @@ from sqlalchemy.orm import Session
 from socialdesk.accounts.models import Member, Team
 from socialdesk.accounts.schemas import MemberSummary, TeamSummary
 from socialdesk.common import clock
-from socialdesk.common.deps import DB, NoteTaker, Reader
-from socialdesk.common.schemas import Cursor, Limit, RowId, api_token_scheme, error_responses
+from socialdesk.common.deps import DB, NoteTaker, PageCursor, Reader
+from socialdesk.common.schemas import Limit, RowId, api_token_scheme, error_responses
 from socialdesk.conversations import service as conversations_service
 from socialdesk.conversations.models import Conversation
 from socialdesk.escalations import service as escalations_service
@@ -144,7 +144,7 @@ def list_escalations(
         Query(description="me: asked of me; teams: asked of my teams; asked: asked by me"),
     ] = "me",
     status: Literal["open", "done", "cancelled", "all"] = "open",
-    cursor: Cursor = None,
+    cursor: PageCursor,
     limit: Limit = 50,
 ) -> EscalationPage:
     found = escalations_service.page(
@@ -152,10 +152,10 @@ def list_escalations(
         member=actor.member,
         scope=escalations_service.Scope(scope),
         status=status,
-        cursor=cursor,
+        cursor=cursor.value,
         limit=limit,
     )
-    return EscalationPage(items=reads(db, found.items), next_cursor=found.next_cursor)
+    return EscalationPage(items=reads(db, found.items), next_cursor=cursor.next(found.next_cursor))
 
 
 @router.get(

@@ -9,8 +9,8 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends
 
 from socialdesk.accounts.models import Member
-from socialdesk.common.deps import DB, Reader
-from socialdesk.common.schemas import Cursor, Limit, RowId, api_token_scheme, error_responses
+from socialdesk.common.deps import DB, PageCursor, Reader
+from socialdesk.common.schemas import Limit, RowId, api_token_scheme, error_responses
 from socialdesk.notifications import preferences
 from socialdesk.notifications import service as notifications_service
 from socialdesk.notifications.schemas import (
@@ -32,14 +32,14 @@ router = APIRouter(
 
 @router.get("/notifications", summary="My notifications, newest first")
 def list_notifications(
-    db: DB, actor: Reader, *, unread: bool = False, cursor: Cursor = None, limit: Limit = 50
+    db: DB, actor: Reader, *, unread: bool = False, cursor: PageCursor, limit: Limit = 50
 ) -> NotificationPage:
     found = notifications_service.page(
-        db, member=actor.member, unread_only=unread, cursor=cursor, limit=limit
+        db, member=actor.member, unread_only=unread, cursor=cursor.value, limit=limit
     )
     return NotificationPage(
         items=[NotificationRead.model_validate(n) for n in found.items],
-        next_cursor=found.next_cursor,
+        next_cursor=cursor.next(found.next_cursor),
     )
 
 
