@@ -21,6 +21,8 @@ keep-alive, each endpoint warmed up first:
   answered last: few in an import, where such a thread is resolved, so the hardest case);
 * inbox_page2: the second page of the inbox (cursor);
 * search: ``GET /api/conversations?q=WORD`` over several words;
+* search_customer: ``GET /api/conversations?q=NAME`` with the names of a sample of customers
+  (found through the customers' name index as well as the messages' full-text index);
 * open_conversation: ``GET /api/conversations/{id}`` then ``/messages``, timed together;
 * html_inbox: ``GET /`` (the desk's inbox page) with a login session cookie;
 * html_conversation: ``GET /conversations/{id}``, the conversation's page with its side panels;
@@ -77,6 +79,7 @@ def prepare() -> dict[str, Any]:
 
     from socialdesk.accounts import service as accounts_service
     from socialdesk.accounts.models import Member, Organization, Role
+    from socialdesk.contacts.models import Contact
     from socialdesk.conversations.models import Conversation, ConversationTag, Message
     from socialdesk.db.session import session_scope
 
@@ -147,6 +150,11 @@ def prepare() -> dict[str, Any]:
             )
             if c is not None
         ]
+        customer_names = [
+            name
+            for name in session.scalars(select(Contact.name).where(Contact.id.in_(contact_ids)))
+            if name
+        ]
     return {
         "token": token,
         "cookie": cookie,
@@ -154,6 +162,7 @@ def prepare() -> dict[str, Any]:
         "messages": messages,
         "open_ids": open_ids,
         "contact_ids": contact_ids,
+        "customer_names": customer_names,
     }
 
 
@@ -285,6 +294,11 @@ def main() -> None:
             def search(i: int) -> None:
                 get("/api/conversations", q=SEARCH_WORDS[i % len(SEARCH_WORDS)])
 
+            customer_names = setup["customer_names"]
+
+            def search_customer(i: int) -> None:
+                get("/api/conversations", q=customer_names[i % len(customer_names)])
+
             endpoints: dict[str, Callable[[int], None]] = {
                 "inbox": fetch("/api/conversations"),
                 "inbox_counts": fetch("/api/conversations/counts"),
@@ -293,6 +307,7 @@ def main() -> None:
                 "inbox_awaiting": fetch("/api/conversations", awaiting="customer"),
                 "inbox_page2": fetch("/api/conversations", cursor=cursor),
                 "search": search,
+                "search_customer": search_customer,
                 "open_conversation": open_conversation,
                 "html_inbox": html_inbox,
                 "html_conversation": html_conversation,

@@ -12,6 +12,7 @@ from tests.factories import accounts, channels
 from tests.factories.conversations import inbound, ingest
 
 from socialdesk.accounts.models import Member
+from socialdesk.common.errors import ValidationFailed
 from socialdesk.conversations import service as conversations_service
 from socialdesk.conversations.models import Conversation, Status
 from socialdesk.conversations.service import (
@@ -136,6 +137,45 @@ def test_counts_above_the_cap_report_cap_plus_one(
         assert got == _expected(session, desk, flt, cap), flt
         assert all(0 <= n <= cap + 1 for n in got.values())
     assert _counts(session, desk, InboxFilter())["all"] == cap + 1
+
+
+@pytest.mark.parametrize("seed", [4, 5])
+def test_one_colleagues_counts_are_the_sizes_of_their_lists(session: Session, seed: int) -> None:
+    desk = _desk(session)
+    _shuffle(desk, seed)
+    session.flush()
+    for flt in (
+        InboxFilter(assignee=desk.other.id),
+        InboxFilter(status=STATUS_ALL, assignee=desk.other.id, query="parcel"),
+        InboxFilter(status="pending", assignee=desk.me.id, awaiting="reply"),
+    ):
+        got = _counts(session, desk, flt)
+        assert got == _expected(session, desk, flt, conversations_service.COUNT_CAP), flt
+    theirs = sum(c.assignee_id == desk.other.id for c in desk.conversations)
+    everyone = InboxFilter(status=STATUS_ALL, assignee=desk.other.id)
+    assert _counts(session, desk, everyone)["all"] == theirs
+
+
+def test_a_colleague_filter_names_a_member_of_the_organization(session: Session) -> None:
+    desk = _desk(session)
+    stranger = accounts.member(session, accounts.organization(session))
+    session.flush()
+    for member_id in (stranger.id, 987_654_321):
+        flt = InboxFilter(assignee=member_id)
+        for read in (conversations_service.counts, conversations_service.list_inbox):
+            with pytest.raises(ValidationFailed) as refused:
+                read(session, organization_id=desk.organization_id, me_id=desk.me.id, flt=flt)
+            assert refused.value.field == "assignee"
+            assert f"assignee {member_id} is not a member of this organization" in str(
+                refused.value
+            )
+    # A deactivated colleague is still one: their conversations stay theirs.
+    desk.other.is_active = False
+    session.flush()
+    theirs = InboxFilter(status=STATUS_ALL, assignee=desk.other.id)
+    assert _counts(session, desk, theirs) == _expected(
+        session, desk, theirs, conversations_service.COUNT_CAP
+    )
 
 
 def test_count_label_shows_the_cap_with_a_plus(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -190,3 +190,61 @@ def test_a_view_is_renamed_or_given_other_filters(client: TestClient, desk: Desk
     assert refused.status_code == 403
     assert "only admins may change" in refused.json()["error"]["message"]
     assert other["name"] == "Other"
+
+
+def test_a_views_colleague_team_and_account_must_be_the_organizations(
+    client: TestClient, desk: Desk, session: Session
+) -> None:
+    from socialdesk.conversations import service as conversations_service
+    from socialdesk.conversations.models import Conversation
+
+    conversation = session.get(Conversation, desk.a.conversation_id)
+    assert conversation is not None
+    conversations_service.assign(
+        session, conversation=conversation, assignee_id=desk.a.agent.id, actor=desk.a.owner
+    )
+    session.commit()
+    owner = bearer(desk.a.owner_token)
+    cases: list[tuple[dict[str, str], str, str]] = [
+        ({"assignee": str(desk.b.agent.id)}, "assignee", "is not a member of this organization"),
+        ({"assignee": "987654321"}, "assignee", "is not a member of this organization"),
+        ({"team": str(desk.b.team_id)}, "team", "is not one of this organization's teams"),
+        ({"team": "987654321"}, "team", "is not one of this organization's teams"),
+        (
+            {"channel": f"account:{desk.b.brand_account_id}"},
+            "channel",
+            "is not one of this organization's brand accounts",
+        ),
+    ]
+    for filters, field, message in cases:
+        response = client.post("/api/views", headers=owner, json={"name": "x", "filters": filters})
+        assert response.status_code == 422, (filters, response.text)
+        error = response.json()["error"]
+        assert (error["field"], message in error["message"]) == (field, True), error
+
+    # The organization's own are kept, the colleague included, and read back as the inbox does.
+    made = client.post(
+        "/api/views",
+        headers=owner,
+        json={
+            "name": "Alex's",
+            "filters": {
+                "assignee": str(desk.a.agent.id),
+                "team": str(desk.a.team_id),
+                "channel": f"account:{desk.a.brand_account_id}",
+            },
+        },
+    )
+    assert made.status_code == 201, made.text
+    view = made.json()
+    assert view["filters"]["assignee"] == str(desk.a.agent.id)
+    path = f"/api/views/{view['id']}"
+    # Replacing its filters is checked the same way.
+    refused = client.patch(
+        path, headers=owner, json={"filters": {"assignee": str(desk.b.agent.id)}}
+    )
+    assert refused.status_code == 422
+    assert refused.json()["error"]["field"] == "assignee"
+    client.patch(path, headers=owner, json={"filters": {"assignee": str(desk.a.agent.id)}})
+    listed = client.get(f"{path}/conversations", headers=owner).json()
+    assert _ids(listed) == [desk.a.conversation_id]

@@ -309,3 +309,87 @@ def test_waiting_for_a_reply_or_for_the_customer(
     bad = client.get("/", params={"awaiting": "us"})
     assert bad.status_code == 422
     assert "awaiting must be one of reply, customer, not &#39;us&#39;" in bad.text
+
+
+def test_one_colleagues_conversations(
+    client: TestClient, desk: Desk, inbox: Inbox, session: Session
+) -> None:
+    login(client, desk.owner)
+    page = client.get("/", params={"assignee": str(desk.agent.id)})
+    assert page.status_code == 200
+    assert row_ids(page.text) == {inbox.other_open_billing}
+    # Chosen in the colleague select, not with a pill; the title and the counts follow.
+    assert f'<option value="{desk.agent.id}" selected>Alex Agent</option>' in page.text
+    assert 'value="anyone" checked' not in page.text
+    assert "Open conversations, assigned to Alex Agent</h1>" in page.text
+    assert count(page.text, "status-open") == 1
+    assert count(page.text, "status-all") == 1
+    # The select offers the organization's active members, and the address keeps the choice.
+    assert f'<option value="{desk.owner.id}">Olivia Owner</option>' in page.text
+    fragment = client.get(
+        "/inbox/list",
+        params={"assignee": str(desk.agent.id)},
+        headers={"HX-Request": "true", "HX-Trigger": "filters"},
+    )
+    assert fragment.headers["hx-push-url"] == f"/?assignee={desk.agent.id}"
+    assert "assigned to Alex Agent</h1>" in fragment.text
+    # The filters send a pill's choice and the colleague: a colleague picked wins, and the
+    # select left empty leaves the pill's choice.
+    both = client.get(f"/?assignee=anyone&assignee={desk.agent.id}")
+    assert row_ids(both.text) == {inbox.other_open_billing}
+    pill = client.get("/?assignee=me&assignee=")
+    assert row_ids(pill.text) == {inbox.mine_open}
+    assert 'value="me" checked' in pill.text
+    # A deactivated colleague's conversations stay theirs and can still be shown.
+    agent = session.merge(desk.agent)
+    agent.is_active = False
+    session.commit()
+    gone = client.get("/", params={"assignee": str(desk.agent.id), "status": "all"})
+    assert row_ids(gone.text) == {inbox.other_open_billing}
+    assert f'<option value="{desk.agent.id}" selected>Alex Agent (deactivated)</option>' in (
+        gone.text
+    )
+
+
+def test_a_colleague_of_another_organization_or_of_none_is_refused(
+    client: TestClient, desk: Desk, inbox: Inbox, session: Session
+) -> None:
+    from tests.factories import accounts
+
+    stranger = accounts.member(session, accounts.organization(session))
+    session.commit()
+    login(client, desk.owner)
+    for member_id in (stranger.id, 987654321):
+        page = client.get("/", params={"assignee": str(member_id)})
+        assert page.status_code == 422, member_id
+        assert f"assignee {member_id} is not a member of this organization" in page.text
+        assert not row_ids(page.text)
+    page = client.get("/", params={"assignee": "someone"})
+    assert page.status_code == 422
+    assert (
+        "assignee must be one of anyone, me, unassigned or a member&#39;s id, not &#39;someone&#39;"
+    ) in page.text
+
+
+def test_the_search_finds_a_customer_by_name_handle_or_address(
+    client: TestClient, desk: Desk, inbox: Inbox, session: Session
+) -> None:
+    from dataclasses import replace
+
+    from socialdesk.connectors.base import Identity
+
+    visitor = Identity("v-elif", handle="elif.demir@example.com", display_name="Elif Demir")
+    message = replace(inbound(text="Hello?", thread_key="visitor:v-elif"), author=visitor)
+    elif_ = ingest(session, desk.web, message).conversation.id
+    session.commit()
+    login(client, desk.owner)
+    page = client.get("/")
+    assert 'placeholder="Words, or a customer\'s name, handle or email"' in page.text
+    for typed in ("Elif Demir", "elif", "ELIF.DEMIR@example.com", "@elif.dem"):
+        assert row_ids(client.get("/", params={"q": typed}).text) == {elif_}, typed
+    # Combined with the other filters, counted alike.
+    page = client.get("/", params={"q": "elif", "assignee": "unassigned", "status": "all"})
+    assert row_ids(page.text) == {elif_}
+    assert count(page.text, "status-open") == 1
+    assert count(page.text, "mine") == 0
+    assert row_ids(client.get("/", params={"q": "elif", "assignee": "me"}).text) == set()

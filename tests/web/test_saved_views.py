@@ -125,3 +125,68 @@ def test_a_taken_name_offers_to_replace_that_views_filters(client: TestClient, d
     bad = client.post("/inbox/views", data={"csrf_token": csrf, "name": "", "query": "assignee=me"})
     assert bad.status_code == 422
     assert 'name="replace"' not in bad.text
+
+
+def test_a_views_colleague_is_kept_and_unknown_ids_are_refused_by_field(
+    client: TestClient, desk: Desk, session: Session
+) -> None:
+    from socialdesk.accounts import service as accounts_service
+    from tests.factories import accounts, channels
+
+    elsewhere = accounts.organization(session)
+    stranger = accounts.member(session, elsewhere)
+    their_team = accounts_service.create_team(session, organization_id=elsewhere.id, name="T")
+    their_account = channels.brand_account(session, elsewhere)
+    session.commit()
+    csrf = login(client, desk.agent)
+
+    saved = client.post(
+        "/inbox/views",
+        data={"csrf_token": csrf, "name": "Olivia's", "query": f"assignee={desk.owner.id}"},
+    )
+    assert saved.status_code == 303
+    assert saved.headers["location"] == f"/?assignee={desk.owner.id}"
+    opened = client.get(saved.headers["location"]).text
+    assert f'<option value="{desk.owner.id}" selected>Olivia Owner</option>' in opened
+    assert f'<a href="/?assignee={desk.owner.id}" aria-current="page">Olivia&#39;s</a>' in (
+        _views(client, saved.headers["location"])
+    )
+
+    for query, said in (
+        (f"assignee={stranger.id}", f"assignee {stranger.id} is not a member of this organization"),
+        ("assignee=987654321", "assignee 987654321 is not a member of this organization"),
+        (f"team={their_team.id}", f"team {their_team.id} is not one of this organization&#39;s"),
+        ("team=987654321", "team 987654321 is not one of this organization&#39;s teams"),
+        (
+            f"channel=account:{their_account.id}",
+            f"channel account:{their_account.id} is not one of this organization&#39;s brand",
+        ),
+    ):
+        refused = client.post(
+            "/inbox/views", data={"csrf_token": csrf, "name": "Elsewhere", "query": query}
+        )
+        assert refused.status_code == 422, query
+        assert said in refused.text, query
+        # The inbox behind the refusal shows as it opens, not the refused filters.
+        assert '<input type="hidden" name="query" id="save-view-query" value="">' in refused.text
+    with get_sessionmaker(write=False)() as reader:
+        assert reader.scalars(select(SavedView.name)).all() == ["Olivia's"]
+
+
+def test_deleting_a_view_asks_first(client: TestClient, desk: Desk) -> None:
+    csrf = login(client, desk.agent)
+    client.post("/inbox/views", data={"csrf_token": csrf, "name": "Complaints", "query": ""})
+    views = _views(client)
+    # The cross only opens the question; the form and its button are inside it, so nothing is
+    # deleted without a second, explicit press (with or without JavaScript).
+    question = views.index('<details class="saved-view-delete">')
+    summary = views.index(
+        '<summary aria-label="Delete the view Complaints" title="Delete the view">\u00d7</summary>',
+        question,
+    )
+    form = views.index('<form method="post" action="/inbox/views/', summary)
+    assert views.index("Delete the view “Complaints”?", form) < views.index(
+        '<button type="submit" class="button small warn">Delete it</button>', form
+    )
+    assert views.index("</details>", form) > form
+    assert '<button type="submit" class="link-button"' not in views

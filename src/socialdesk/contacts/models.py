@@ -20,6 +20,8 @@ class Contact(IdMixin, Base):
         # The organization's customers, newest first (the Customers page); also every look-up
         # by organization alone.
         Index("ix_contacts_org_created", "organization_id", "created_at"),
+        # Also ix_contacts_name_folded, of the lower-cased name, which the inbox's search reads
+        # (contacts/search.py): an expression index, created by migration 0033 only.
     )
 
     organization_id: Mapped[int] = mapped_column(BigId, ForeignKey("organizations.id"))
@@ -43,6 +45,9 @@ class ContactIdentity(IdMixin, Base):
         Index("ix_contact_identities_contact", "contact_id"),
         # Who else gave this address (contacts.duplicates).
         Index("ix_contact_identities_handle", "organization_id", "handle"),
+        # Also ix_contact_identities_handle_folded and ..._display_name_folded, of the
+        # lower-cased handle (without its "@") and display name, which the inbox's search reads
+        # (contacts/search.py): expression indexes, created by migration 0033 only.
     )
 
     organization_id: Mapped[int] = mapped_column(BigId, ForeignKey("organizations.id"))

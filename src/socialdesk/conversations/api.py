@@ -123,12 +123,22 @@ def _filters(
     channel: ChannelKind | None = None,
     brand_account_id: RowId | None = None,
     assignee: Annotated[
-        str, Query(max_length=20, description="me, unassigned, anyone, or a member id")
+        str,
+        Query(
+            max_length=20,
+            description="me, unassigned, anyone, or a member id (of your organization: "
+            "another is a 422)",
+        ),
     ] = "anyone",
     team_id: RowId | None = None,
     tag: Annotated[str | None, Query(max_length=61)] = None,
     q: Annotated[
-        str | None, Query(max_length=200, description="Full-text search over message text")
+        str | None,
+        Query(
+            max_length=200,
+            description="Full-text search over message text; also finds the conversations of "
+            "the customers whose name, handle, display name or email address starts with it",
+        ),
     ] = None,
     min_priority: Annotated[int | None, Query(ge=0, le=3)] = None,
     intent: Literal["complaint", "question", "praise", "feedback", "idea", "other"] | None = None,

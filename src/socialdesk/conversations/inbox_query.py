@@ -2,7 +2,8 @@
 view's), validated with the field named in every error, written back in one canonical form,
 turned into the service's ``InboxFilter``, and read a page at a time (``page``). The web
 inbox, saved views and their API read the same query through here, so a view saved in the
-desk opens the same way everywhere."""
+desk opens the same way everywhere. ``check`` also makes sure that the member, team and brand
+account a query names are the organization's, as a view must before it is kept."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ from urllib.parse import parse_qsl, urlencode
 
 from sqlalchemy.orm import Session
 
+from socialdesk.accounts.models import Team
+from socialdesk.channels.models import BrandAccount
 from socialdesk.common.errors import ValidationFailed
 from socialdesk.common.pagination import Page, parse_row_id
 from socialdesk.conversations.models import Conversation, Priority, Status
@@ -21,6 +24,7 @@ from socialdesk.conversations.service import (
     AssigneeFilter,
     InboxFilter,
     Sort,
+    check_assignee,
     list_inbox_sorted,
 )
 
@@ -38,7 +42,7 @@ class InboxQuery:
     """The inbox's filters as the page shows them (strings), and as the service takes them."""
 
     status: str = Status.OPEN.value
-    assignee: str = AssigneeFilter.ANYONE.value
+    assignee: str = AssigneeFilter.ANYONE.value  # one of ASSIGNEE_CHOICES, or a member's id
     channel: str = ""  # "", "kind:<channel>" or "account:<id>"
     team: str = ""
     tag: str = ""
@@ -65,7 +69,7 @@ class InboxQuery:
             status=self.status,
             brand_account_id=brand_account_id,
             channel=channel,
-            assignee=AssigneeFilter(self.assignee),
+            assignee=self.member_id or AssigneeFilter(self.assignee),
             team_id=parse_row_id(self.team, "team") if self.team else None,
             tag=self.tag or None,
             query=self.q or None,
@@ -103,6 +107,13 @@ class InboxQuery:
     def is_default(self) -> bool:
         return self == InboxQuery()
 
+    @property
+    def member_id(self) -> int | None:
+        """The colleague whose conversations the query shows, when it names one."""
+        if self.assignee in ASSIGNEE_CHOICES:
+            return None
+        return parse_row_id(self.assignee, "assignee")
+
 
 # The filters' names, as the address bar and a saved view's filters spell them.
 FIELDS: tuple[str, ...] = tuple(f.name for f in fields(InboxQuery))
@@ -116,12 +127,7 @@ def parse(params: Mapping[str, str]) -> InboxQuery:
         raise ValidationFailed(
             f"status must be one of {', '.join(STATUS_CHOICES)}, not {status!r}", field="status"
         )
-    assignee = (params.get("assignee") or AssigneeFilter.ANYONE.value).strip().lower()
-    if assignee not in ASSIGNEE_CHOICES:
-        raise ValidationFailed(
-            f"assignee must be one of {', '.join(ASSIGNEE_CHOICES)}, not {assignee!r}",
-            field="assignee",
-        )
+    assignee = _assignee(_last_given(params, "assignee"))
     query = InboxQuery(
         status=status,
         intent=_choice(params, "intent", INTENT_CHOICES),
@@ -140,6 +146,29 @@ def parse(params: Mapping[str, str]) -> InboxQuery:
     return query
 
 
+def _last_given(params: Mapping[str, str], name: str) -> str:
+    """The last value of ``name`` that is not empty. The filter bar sends the assignee twice
+    when one of its choices and its colleague are both set: the colleague, sent last, wins, and
+    left empty it leaves the choice."""
+    getlist = getattr(params, "getlist", None)  # a query string's every value (Starlette's)
+    values: list[str] = getlist(name) if callable(getlist) else [params.get(name) or ""]
+    return next((v.strip() for v in reversed(values) if v.strip()), "")
+
+
+def _assignee(raw: str) -> str:
+    """One of ASSIGNEE_CHOICES, or a member's id written the one way."""
+    assignee = raw.lower() or AssigneeFilter.ANYONE.value
+    if assignee in ASSIGNEE_CHOICES:
+        return assignee
+    # isdigit() alone also takes "²", which int() refuses.
+    if assignee.isascii() and assignee.isdigit():
+        return str(parse_row_id(assignee, "assignee"))
+    raise ValidationFailed(
+        f"assignee must be one of {', '.join(ASSIGNEE_CHOICES)} or a member's id, not {assignee!r}",
+        field="assignee",
+    )
+
+
 def _choice(params: Mapping[str, str], name: str, allowed: tuple[str, ...]) -> str:
     """One of ``allowed``, or "" when the field is empty."""
     raw = (params.get(name) or "").strip().lower()
@@ -154,6 +183,29 @@ def parse_string(raw: str) -> InboxQuery:
     """Read the inbox filters from a query string as the address bar shows it
     (``"status=all&complaint=1"``, with or without the leading ``?``)."""
     return parse(dict(parse_qsl(raw.strip().removeprefix("?"))))
+
+
+def check(session: Session, query: InboxQuery, *, organization_id: int) -> InboxQuery:
+    """``query``, once the member, team and brand account it names are the organization's. An
+    id of another organization's, or of nothing, is refused naming its filter: a view must not
+    keep a filter that shows nothing (or, were it another organization's, anything)."""
+    flt = query.to_filter()
+    check_assignee(session, organization_id=organization_id, assignee=flt.assignee)
+    if flt.team_id is not None:
+        team = session.get(Team, flt.team_id)
+        if team is None or team.organization_id != organization_id:
+            raise ValidationFailed(
+                f"team {flt.team_id} is not one of this organization's teams", field="team"
+            )
+    if flt.brand_account_id is not None:
+        account = session.get(BrandAccount, flt.brand_account_id)
+        if account is None or account.organization_id != organization_id:
+            raise ValidationFailed(
+                f"channel account:{flt.brand_account_id} is not one of this organization's "
+                "brand accounts",
+                field="channel",
+            )
+    return query
 
 
 def page(

@@ -33,6 +33,7 @@ from socialdesk.channels.models import BrandAccount
 from socialdesk.common import clock
 from socialdesk.common.errors import NotFound, ValidationFailed
 from socialdesk.common.pagination import (
+    MAX_ROW_ID,
     Page,
     clamp_limit,
     decode_cursor,
@@ -610,6 +611,37 @@ class InboxFilter:
         return self
 
 
+def _assignee_member(assignee: AssigneeFilter | int) -> int | None:
+    """The member an assignee filter names, if it names one (rather than me, unassigned...)."""
+    if isinstance(assignee, AssigneeFilter):
+        return None
+    return assignee
+
+
+def check_assignee(
+    session: Session, *, organization_id: int, assignee: AssigneeFilter | int
+) -> None:
+    """Refuse an assignee filter naming anyone but a member of the organization (a deactivated
+    one included: their conversations stay theirs), rather than list nothing for it. Another
+    organization's member and a member who never was are refused alike."""
+    member_id = _assignee_member(assignee)
+    if member_id is None:
+        return
+    member = session.get(Member, member_id) if 0 < member_id <= MAX_ROW_ID else None
+    if member is None or member.organization_id != organization_id:
+        raise ValidationFailed(
+            f"assignee {member_id} is not a member of this organization: filter by me, "
+            "unassigned, anyone or one of its members' ids",
+            field="assignee",
+        )
+
+
+def _checked(session: Session, organization_id: int, flt: InboxFilter) -> InboxFilter:
+    flt = flt.validated()
+    check_assignee(session, organization_id=organization_id, assignee=flt.assignee)
+    return flt
+
+
 def _assignee_filter(
     stmt: Select[Any], assignee: AssigneeFilter | int, me_id: int | None
 ) -> Select[Any]:
@@ -617,8 +649,9 @@ def _assignee_filter(
         return stmt.where(Conversation.assignee_id == me_id)
     if assignee == AssigneeFilter.UNASSIGNED:
         return stmt.where(Conversation.assignee_id.is_(None))
-    if isinstance(assignee, int) and not isinstance(assignee, AssigneeFilter):
-        return stmt.where(Conversation.assignee_id == assignee)
+    member_id = _assignee_member(assignee)
+    if member_id is not None:
+        return stmt.where(Conversation.assignee_id == member_id)
     return stmt
 
 
@@ -684,7 +717,7 @@ def list_inbox(
     limit: int = 50,
 ) -> Page[Conversation]:
     """Conversations, most recent activity first, one page at a time."""
-    flt = flt.validated()
+    flt = _checked(session, organization_id, flt)
     limit = clamp_limit(limit)
     stmt = _filtered(session, organization_id=organization_id, me_id=me_id, flt=flt, ordered=True)
     if cursor:
@@ -717,7 +750,7 @@ def list_inbox_by_priority(
 ) -> Page[Conversation]:
     """Conversations, highest priority first and most recent activity first within a level.
     The cursor carries the level too ("<priority>.<cursor>"), so paging stays keyset-based."""
-    flt = flt.validated()
+    flt = _checked(session, organization_id, flt)
     limit = clamp_limit(limit)
     stmt = _filtered(session, organization_id=organization_id, me_id=me_id, flt=flt)
     if cursor:
@@ -762,7 +795,7 @@ def list_inbox_by_sla(
     """Conversations with the least SLA time left first (overdue ones at the top), then those
     with no running SLA clock, most recent activity first. Two keyset sections, each read
     along an index: the cursor says which section it continues ("d." or "n.")."""
-    flt = flt.validated()
+    flt = _checked(session, organization_id, flt)
     limit = clamp_limit(limit)
     base = _filtered(session, organization_id=organization_id, me_id=me_id, flt=flt)
     section, _, rest = (cursor or "d.").partition(".")
@@ -873,7 +906,7 @@ def counts(
     """How many conversations each status, assignee and waiting-for view would show, with the
     other filters applied: the numbers beside the inbox's filters. A number above COUNT_CAP is
     reported as COUNT_CAP + 1 ("more than COUNT_CAP"); below it every number is exact."""
-    flt = flt.validated()
+    flt = _checked(session, organization_id, flt)
     by_status = _filtered(
         session, organization_id=organization_id, me_id=me_id, flt=flt, skip=frozenset({"status"})
     )

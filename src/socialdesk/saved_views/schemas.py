@@ -8,10 +8,12 @@ from socialdesk.common.schemas import UTCTimestamp
 
 FILTERS_HELP = (
     "The inbox's filters as its address bar names them: status (open, pending, snoozed, "
-    "resolved, all), assignee (me, unassigned, anyone), channel (kind:CHANNEL or account:ID), "
-    "team (an id), tag, q (words to search for), intent, sentiment, complaint (1), "
+    "resolved, all), assignee (me, unassigned, anyone, or a member's id), channel "
+    "(kind:CHANNEL or account:ID), team (an id), tag, q (words to search for, or the start of "
+    "a customer's name, handle or email address), intent, sentiment, complaint (1), "
     "min_priority (low, normal, high, urgent), awaiting (reply, customer) and sort (recent, "
-    "priority, sla). Filters left out take the inbox's defaults"
+    "priority, sla). Filters left out take the inbox's defaults; a member, team or brand "
+    "account of another organization, or of none, is refused naming its filter"
 )
 
 

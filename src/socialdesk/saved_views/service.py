@@ -1,6 +1,7 @@
 """Saved inbox views: kept, listed and deleted here. What a view's query means is the inbox's
 own business: it is read with the inbox's parser (``conversations.inbox_query``) before it is
-stored, so a view holds only filters the inbox understands, in their canonical form."""
+stored, so a view holds only filters the inbox understands, in their canonical form, naming
+only the organization's own members, teams and brand accounts."""
 
 from __future__ import annotations
 
@@ -47,10 +48,11 @@ def _name(name: str) -> str:
     return name
 
 
-def _canonical(query: str) -> str:
+def _canonical(session: Session, query: str, *, organization_id: int) -> str:
     if len(query) > MAX_QUERY:
         raise ValidationFailed("these filters are too long to save", field="query")
-    return inbox_query.parse_string(query).query_string()
+    parsed = inbox_query.parse_string(query)
+    return inbox_query.check(session, parsed, organization_id=organization_id).query_string()
 
 
 def _called(views: list[SavedView], name: str) -> SavedView | None:
@@ -77,9 +79,10 @@ def create(
     """Save the inbox filters ``query`` (a query string, as the address bar shows it) under
     ``name``, for ``member`` alone or (``shared``, routing admins only) for the whole team. An
     unknown filter value is refused by field; a name is used once per list: saving it again is
-    refused, naming it (``update`` replaces a view's filters)."""
+    refused, naming it (``update`` replaces a view's filters). A member, team or brand account
+    that is not the organization's is refused by field too."""
     name = _name(name)
-    canonical = _canonical(query)
+    canonical = _canonical(session, query, organization_id=member.organization_id)
     if shared and not has_permission(member, Permission.ROUTING_MANAGE):
         raise PermissionDenied("only admins may share a view with the whole team")
     owner = None if shared else member.id
@@ -122,7 +125,7 @@ def update(
             raise _name_taken(name, shared=shared)
         view.name = name
     if query is not None:
-        view.query = _canonical(query)
+        view.query = _canonical(session, query, organization_id=member.organization_id)
     session.flush()
     return view
 

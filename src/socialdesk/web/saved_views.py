@@ -40,7 +40,9 @@ def save_view(request: Request, actor: Reader, form: forms.PostedForm, db: DB) -
     if error is None:
         return RedirectResponse(f"/?{saved[0]}" if saved[0] else "/", status_code=303)
     try:
-        query = inbox_query.parse_string(raw)
+        query = inbox_query.check(
+            db, inbox_query.parse_string(raw), organization_id=actor.organization_id
+        )
     except DomainError:  # the filters themselves were refused: show the inbox as it opens
         query = inbox_query.InboxQuery()
     context = {

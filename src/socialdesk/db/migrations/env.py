@@ -24,8 +24,12 @@ def _render_item(type_: str, obj: Any, autogen_context: Any) -> str | Literal[Fa
 def _include_object(
     obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any
 ) -> bool:
-    # The full-text index lives outside the models (FTS5 table, expression index).
-    return not (name or "").startswith(("messages_fts", "ix_messages_text_search"))
+    # The full-text index lives outside the models (FTS5 table, expression index), as do the
+    # indexes of customers' folded names (expression indexes, migration 0033).
+    name = name or ""
+    return not (
+        name.startswith(("messages_fts", "ix_messages_text_search")) or name.endswith("_folded")
+    )
 
 
 def run_migrations(connection: Connection) -> None:

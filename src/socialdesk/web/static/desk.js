@@ -394,6 +394,35 @@
     showPicked();
   });
 
+  // -- inbox: the assignee filter --------------------------------------------------------------
+  // The pills (anyone, mine, unassigned) and the colleague select both send "assignee": picking
+  // one clears the other, so the filters send one. In the capture phase, before htmx (which
+  // listens on the form) reads the form for the request that the change starts.
+  document.addEventListener("change", function (e) {
+    var target = e.target;
+    var form = target && target.form;
+    if (!form || form.id !== "filters" || target.name !== "assignee") return;
+    if (target.tagName === "SELECT") {
+      // A colleague: no pill; none: the pill of anyone, as the inbox reads nothing sent.
+      form.querySelectorAll("input[name=assignee]").forEach(function (pill) {
+        pill.checked = !target.value && pill.value === "anyone";
+      });
+    } else {
+      var colleague = form.querySelector("select[name=assignee]");
+      if (colleague) colleague.value = "";
+    }
+  }, true);
+
+  // -- inbox: saved views ---------------------------------------------------------------------
+  // A view's delete question the person opened stays: the list's refresh (swapped out of band
+  // with every list refresh, live ones included) waits until it is closed.
+  document.addEventListener("htmx:oobBeforeSwap", function (e) {
+    var target = e.detail.target;
+    if (target && target.id === "saved-views-list" && target.querySelector("details[open]")) {
+      e.detail.shouldSwap = false;
+    }
+  });
+
   function tickSelected() {
     var row = document.querySelector(".conv-row.is-selected");
     var box = row && row.querySelector(".row-pick");
