@@ -345,3 +345,63 @@ def test_reply_withdrawal_columns_come_and_go_and_search_keeps_working(database_
     downgrade(engine, "base")
     upgrade(engine)
     engine.dispose()
+
+
+FOLDED = {
+    "ix_contacts_name_folded",
+    "ix_contact_identities_handle_folded",
+    "ix_contact_identities_display_name_folded",
+}
+
+
+def test_customers_folded_names_are_indexed_and_go_down_again(database_url: str) -> None:
+    """0033 indexes the customers' folded names, handles and display names (the inbox's search
+    for customers reads them); down again drops the three."""
+    engine = make_engine(database_url)
+    listing = (
+        "SELECT name FROM sqlite_master WHERE type = 'index'"
+        if engine.dialect.name == "sqlite"
+        else "SELECT indexname FROM pg_indexes"
+    )
+
+    def indexes() -> set[str]:
+        with engine.connect() as conn:
+            return {row[0] for row in conn.execute(text(listing))}
+
+    assert indexes() >= FOLDED
+    downgrade(engine, "0032")
+    assert not indexes() & FOLDED
+    upgrade(engine)
+    assert indexes() >= FOLDED
+    engine.dispose()
+
+
+def test_poll_withdrawal_columns_come_and_go(database_url: str) -> None:
+    """0034 adds the withdrawal's columns to polls in place; down again they go, and a poll
+    withdrawn meanwhile reads as closed (the state before it had none of its own)."""
+    from sqlalchemy import inspect
+
+    engine = make_engine(database_url)
+    downgrade(engine, "base")
+    upgrade(engine, "0001")
+    seed_first_schema(engine)
+    upgrade(engine, "0034")
+    assert {c["name"] for c in inspect(engine).get_columns("polls")} >= WITHDRAWAL_COLUMNS
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO polls (id, organization_id, brand_account_id, question, options, "
+                "seconds, multiple, state, reasons, attempts, created_at, state_changed_at, "
+                "post_id, withdrawal_state, withdrawal_reason, withdrawal_requested_by_id, "
+                "withdrawal_requested_at, withdrawn_at) VALUES (1, 1, 1, 'Tea?', "
+                f"'[\"Tea\", \"Coffee\"]', 3600, false, 'withdrawn', '[]', 1, {T0}, {T0}, "
+                f"'p1', 'withdrawn', 'wrong account', 1, {T0}, {T0})"
+            )
+        )
+    downgrade(engine, "0034-1")
+    assert not {c["name"] for c in inspect(engine).get_columns("polls")} & WITHDRAWAL_COLUMNS
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT state, post_id FROM polls")).one() == ("closed", "p1")
+    downgrade(engine, "base")
+    upgrade(engine)
+    engine.dispose()

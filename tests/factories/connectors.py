@@ -135,3 +135,20 @@ class WithdrawingConnector(RecordingConnector):
         if self.withdraw_failures:
             raise self.withdraw_failures.pop(0)
         self.withdrawn.append(native_id)
+
+
+@dataclass
+class WithdrawingPollConnector(PollingConnector):
+    """Pretends to be the Mastodon connector, which posts polls and can also take a post back:
+    remembers each withdrawal and can be told to fail it."""
+
+    capabilities: ClassVar[Capabilities] = Capabilities(
+        max_length=500, length_counting=LengthCounting.MASTODON, idempotent_sends=True, deletes=True
+    )
+    withdrawn: list[str] = field(default_factory=list)
+    withdraw_failures: list[Exception] = field(default_factory=list)
+
+    def withdraw(self, account: AccountContext, native_id: str) -> None:
+        if self.withdraw_failures:
+            raise self.withdraw_failures.pop(0)
+        self.withdrawn.append(native_id)

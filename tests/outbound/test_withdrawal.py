@@ -26,6 +26,7 @@ from socialdesk.common.clock import FrozenClock
 from socialdesk.common.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from socialdesk.connectors import registry
 from socialdesk.connectors.base import Visibility
+from socialdesk.contacts.models import Contact
 from socialdesk.conversations import service as conversations_service
 from socialdesk.conversations.models import (
     Activity,
@@ -36,8 +37,9 @@ from socialdesk.conversations.models import (
     WithdrawalState,
 )
 from socialdesk.events.models import EventRecord
+from socialdesk.notifications.models import Notification
 from socialdesk.outbound import service as outbound
-from socialdesk.outbound import withdrawal
+from socialdesk.outbound import withdrawal, withdrawing
 
 
 @pytest.fixture
@@ -191,6 +193,48 @@ def test_a_final_failure_keeps_the_reason_and_a_person_tries_again(
     assert fake_x.withdrawn == [reply.native_id]
 
 
+def _told(session: Session, member: Member) -> list[Notification]:
+    session.expire_all()
+    return list(
+        session.scalars(
+            select(Notification)
+            .where(Notification.member_id == member.id, Notification.kind.startswith("reply."))
+            .order_by(Notification.id)
+        )
+    )
+
+
+def test_a_final_failure_tells_who_asked_which_reply_where_and_why(
+    session: Session, jobs: JobRunner, fake_x: WithdrawingConnector
+) -> None:
+    reply, author, org = _sent_reply(session, jobs)
+    admin = accounts.member(session, org, role=Role.ADMIN)
+    fake_x.withdraw_failures = [
+        transient("X answered 503"),
+        permanent("X refused the request (403): not allowed"),
+    ]
+    withdrawal.request(session, message=reply, actor=admin, reason="Wrong customer")
+    session.commit()
+    jobs.run_pending()
+    assert _told(session, admin) == []  # a temporary failure tells nobody yet
+    jobs.run_pending(include_scheduled=True)
+    assert _reload(session, reply.id).withdrawal_state == WithdrawalState.FAILED.value
+
+    conversation = session.get_one(Conversation, reply.conversation_id)
+    customer = session.get_one(Contact, conversation.contact_id)
+    account = session.get_one(BrandAccount, reply.brand_account_id)
+    (told,) = _told(session, admin)
+    assert told.kind == "reply.withdrawal_failed"
+    assert told.title == (
+        f"A reply to {customer.name} could not be withdrawn from the X account {account.handle}"
+    )
+    assert told.body.startswith("X refused the request (403): not allowed\n\n“Refund of 500 EUR")
+    assert told.conversation_id == conversation.id
+    assert told.link == f"/conversations/{conversation.id}#message-{reply.id}"
+    assert told.data == {"message_id": reply.id, "brand_account_id": account.id}
+    assert _told(session, author) == []  # the one who asked is told, not the author
+
+
 def test_repeated_temporary_failures_give_up_with_the_reason(
     session: Session, jobs: JobRunner, fake_x: WithdrawingConnector
 ) -> None:
@@ -205,6 +249,9 @@ def test_repeated_temporary_failures_give_up_with_the_reason(
     assert failed.withdrawal_state == WithdrawalState.FAILED.value
     assert failed.withdrawal_error == "gave up after repeated failures: X answered 503"
     assert fake_x.withdrawn == []
+    (told,) = _told(session, author)
+    assert told.kind == "reply.withdrawal_failed"
+    assert told.body.startswith("gave up after repeated failures: X answered 503")
 
 
 def test_a_refused_token_fails_it_and_marks_the_account(
@@ -322,12 +369,12 @@ def test_channels_that_cannot_withdraw_say_so(session: Session, kind: str, says:
         delivery_state=DeliveryState.SENT.value,
     )
     assert withdrawal.why_not(message, account) == says
-    assert not withdrawal.withdraws(kind)
+    assert not withdrawing.withdraws(kind)
 
 
 def test_a_connector_without_withdraw_cannot(session: Session) -> None:
     with registry.override(RecordingConnector()):
-        assert not withdrawal.withdraws("x")
+        assert not withdrawing.withdraws("x")
         org = accounts.organization(session)
         account = channels.brand_account(session, org, kind="x")
         message = Message(

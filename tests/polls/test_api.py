@@ -11,15 +11,16 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
-from socialdesk.accounts.models import Organization
+from socialdesk.accounts import service as accounts_service
+from socialdesk.accounts.models import Organization, Role
 from socialdesk.channels.models import BrandAccount
 from socialdesk.common.clock import FrozenClock
 from socialdesk.connectors import registry
 from socialdesk.policy import service as policy_service
 from socialdesk.polls import service as polls
 from tests.conftest import JobRunner
-from tests.factories import channels
-from tests.factories.connectors import PollingConnector, tally
+from tests.factories import accounts, channels
+from tests.factories.connectors import PollingConnector, WithdrawingPollConnector, tally
 from tests.factories.conversations import inbound, ingest
 from tests.factories.polls import RULES
 from tests.polls.conftest import Desk, bearer
@@ -270,3 +271,94 @@ def test_a_polls_replies_are_read_page_by_page_with_their_mood(
     # Another organization's member does not see them.
     other = client.get(f"/api/polls/{poll_id}/replies", headers=bearer(desk.b.agent_token))
     assert other.status_code == 404
+
+
+def test_a_posted_poll_is_withdrawn_with_a_reason(
+    client: TestClient,
+    desk: Desk,
+    session: Session,
+    jobs: JobRunner,
+    mastodon_id: int,
+) -> None:
+    network = WithdrawingPollConnector()
+    agent = bearer(desk.a.agent_token)
+    with registry.override(network):
+        poll = client.post("/api/polls", headers=agent, json=_ask(mastodon_id)).json()
+        url = f"/api/polls/{poll['id']}/withdraw"
+        early = client.post(url, headers=agent, json={"reason": "Wrong account"})
+        assert early.status_code == 409  # queued: not posted yet
+        assert "not posted yet" in early.json()["error"]["message"]
+        jobs.run_pending()
+        assert poll["withdrawal"] is None
+        for body in ({}, {"reason": "   "}, {"reason": "x" * 501}):
+            refused = client.post(url, headers=agent, json=body)
+            assert refused.status_code == 422, body
+            assert refused.json()["error"]["field"] == "reason"
+        viewer = client.post(url, headers=bearer(desk.a.viewer_token), json={"reason": "No"})
+        assert viewer.status_code == 403
+        stranger = client.post(url, headers=bearer(desk.b.owner_token), json={"reason": "No"})
+        assert stranger.status_code == 404
+
+        asked = client.post(url, headers=agent, json={"reason": " Wrong account "})
+        assert asked.status_code == 202, asked.text
+        pending = asked.json()
+        assert pending["state"] == "open"
+        assert pending["withdrawal"] == {
+            "state": "pending",
+            "reason": "Wrong account",
+            "error": None,
+            "requested_by": {
+                "id": desk.a.agent.id,
+                "name": desk.a.agent.name,
+                "initials": desk.a.agent.initials,
+            },
+            "requested_at": "2026-01-05T09:00:00+00:00",
+            "withdrawn_at": None,
+        }
+        jobs.run_pending()
+        done = client.get(f"/api/polls/{poll['id']}", headers=agent).json()
+        assert done["state"] == "withdrawn"
+        assert done["withdrawal"]["state"] == "withdrawn"
+        assert done["withdrawal"]["withdrawn_at"] is not None
+        assert network.withdrawn == [done["post_id"]]
+        listed = client.get("/api/polls", headers=agent).json()["items"]
+        assert [p["withdrawal"]["state"] for p in listed] == ["withdrawn"]
+        again = client.post(url, headers=agent, json={"reason": "Again"})
+        assert again.status_code == 202
+        assert again.json()["withdrawal"]["reason"] == "Wrong account"
+        assert len(network.withdrawn) == 1
+
+
+def test_a_colleague_may_not_withdraw_a_poll_and_an_owner_may(
+    client: TestClient, session: Session, desk: Desk, jobs: JobRunner, mastodon_id: int
+) -> None:
+    network = WithdrawingPollConnector()
+    with registry.override(network):
+        poll = client.post(
+            "/api/polls", headers=bearer(desk.a.agent_token), json=_ask(mastodon_id)
+        ).json()
+        jobs.run_pending()
+        org = session.get_one(Organization, desk.a.organization_id)
+        colleague = accounts.member(session, org, role=Role.AGENT)
+        token = accounts_service.create_api_token(session, member=colleague, name="t").token
+        session.commit()
+        url = f"/api/polls/{poll['id']}/withdraw"
+        refused = client.post(url, headers=bearer(token), json={"reason": "Typo"})
+        assert refused.status_code == 403
+        assert "only the poll's author, or an owner or admin" in refused.json()["error"]["message"]
+        allowed = client.post(url, headers=bearer(desk.a.owner_token), json={"reason": "Typo"})
+        assert allowed.status_code == 202, allowed.text
+        assert allowed.json()["withdrawal"]["requested_by"]["id"] == desk.a.owner.id
+
+
+def test_a_network_that_cannot_delete_refuses_to_withdraw(
+    client: TestClient, desk: Desk, jobs: JobRunner, network: PollingConnector, mastodon_id: int
+) -> None:
+    agent = bearer(desk.a.agent_token)
+    poll = client.post("/api/polls", headers=agent, json=_ask(mastodon_id)).json()
+    jobs.run_pending()
+    refused = client.post(f"/api/polls/{poll['id']}/withdraw", headers=agent, json={"reason": "x"})
+    assert refused.status_code == 409
+    assert refused.json()["error"]["message"] == (
+        "Mastodon polls cannot be taken back from the desk once posted"
+    )

@@ -59,6 +59,7 @@ def test_the_report_as_json(client: TestClient, desk: Desk, session: Session) ->
         "replies_negative": 1,
         "negative_share": 0.5,
         "complaints": 1,
+        "withdrawn": 0,
     }
     assert body["not_posted"] == {"held": 1, "queued": 0, "failed": 0, "rejected": 0}
     assert [p["poll_id"] for p in body["polls"]] == [fresh_id, closed_id]

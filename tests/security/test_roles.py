@@ -94,13 +94,18 @@ AREA_RULES: list[tuple[str, re.Pattern[str], frozenset[Permission]]] = [
     ("unsafe", re.compile(r"^/inbox/(?!views)"), frozenset({Permission.MANAGE})),
     ("unsafe", re.compile(r"^/api/brand-accounts"), frozenset({Permission.CHANNELS_MANAGE})),
     ("unsafe", re.compile(r"^/api/saved-replies"), frozenset({Permission.ROUTING_MANAGE})),
-    # Polls: asked and tried again by those who reply; held ones decided by approvers.
+    # Polls: asked, tried again and withdrawn by those who reply; held ones decided by
+    # approvers.
     (
         "*",
         re.compile(r"^(/api)?/polls/\{poll_id\}/(approve|reject)"),
         frozenset({Permission.APPROVE}),
     ),
-    ("unsafe", re.compile(r"^(/api)?/polls(/\{poll_id\}/retry)?$"), frozenset({Permission.REPLY})),
+    (
+        "unsafe",
+        re.compile(r"^(/api)?/polls(/\{poll_id\}/(retry|withdraw))?$"),
+        frozenset({Permission.REPLY}),
+    ),
     # A reply is sent again or taken back off its network by those who reply.
     (
         "unsafe",

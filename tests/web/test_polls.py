@@ -34,7 +34,12 @@ from socialdesk.web import polls as web_polls
 from tests.conftest import JobRunner
 from tests.factories import accounts, channels
 from tests.factories import polls as poll_factories
-from tests.factories.connectors import PollingConnector, permanent, tally
+from tests.factories.connectors import (
+    PollingConnector,
+    WithdrawingPollConnector,
+    permanent,
+    tally,
+)
 from tests.factories.conversations import inbound, ingest
 from tests.factories.polls import RULES
 from tests.web.conftest import HX, Desk, login, new_conversation
@@ -866,3 +871,85 @@ def test_the_list_counts_replies_in_one_query_for_the_page(
         poll_with_reply(post_id)
     assert queries_on_messages() == one
     assert agent.page().count('class="poll-replies-link">1 reply</a>') == 4
+
+
+@pytest.fixture
+def deleting() -> Iterator[WithdrawingPollConnector]:
+    """A Mastodon that posts polls and takes posts back."""
+    connector = WithdrawingPollConnector()
+    with registry.override(connector):
+        yield connector
+
+
+def test_a_posted_poll_is_withdrawn_from_its_card_with_a_reason(
+    desk: Desk,
+    mastodon: BrandAccount,
+    deleting: WithdrawingPollConnector,
+    signed_in: SignIn,
+    session: Session,
+    jobs: JobRunner,
+) -> None:
+    agent = signed_in(desk.agent)
+    poll_id = _asked_id(agent.ask(mastodon, "Tea or coffee?", ("Tea", "Coffee", "", "")))
+    form = f'action="/polls/{poll_id}/withdraw"'
+    assert form not in _card(agent.page(), poll_id)  # queued: nothing to take back yet
+    jobs.run_pending()
+    card = _card(agent.page(), poll_id)
+    assert form in card
+    assert f'<label for="withdraw-reason-poll-{poll_id}">Why take it back?</label>' in card
+    assert "Withdraw from Mastodon</button>" in card
+    # Its author and the owners and admins are offered it; a colleague and a viewer are not.
+    colleague = accounts.member(session, desk.org, role=Role.AGENT, name="Sam Other")
+    session.commit()
+    assert form in _card(signed_in(desk.owner).page(), poll_id)
+    assert form not in _card(signed_in(colleague).page(), poll_id)
+    assert form not in _card(signed_in(desk.viewer).page(), poll_id)
+
+    refused = agent.post(f"/polls/{poll_id}/withdraw", reason="  ")
+    assert refused.status_code == 422
+    card = _card(refused.text, poll_id)
+    assert "say why the poll is withdrawn" in card
+    assert '<details class="withdraw" open>' in card
+    assert [p.withdrawal_state for p in _stored()] == [None]
+
+    asked = agent.post(f"/polls/{poll_id}/withdraw", reason="Asked from the wrong account")
+    assert asked.status_code == 303
+    assert asked.headers["location"] == f"/polls?done=withdrawing&poll={poll_id}#poll-{poll_id}"
+    card = _card(agent.page(f"?done=withdrawing&poll={poll_id}"), poll_id)
+    assert "Being withdrawn: its post is deleted from the network in a moment." in card
+    assert "<strong>Being withdrawn</strong> from Mastodon (asked by Alex Agent" in card
+    assert form not in card
+    jobs.run_pending()
+    card = _card(agent.page(), poll_id)
+    assert "Withdrawn</span>" in card
+    assert "<strong>Withdrawn</strong> from Mastodon by Alex Agent" in card
+    assert ": Asked from the wrong account" in card
+    assert form not in card
+    (stored,) = _stored()
+    assert (stored.state, stored.withdrawal_state) == ("withdrawn", "withdrawn")
+    assert deleting.withdrawn == [stored.post_id]
+
+
+def test_a_failed_withdrawal_shows_the_reason_and_try_again(
+    desk: Desk,
+    mastodon: BrandAccount,
+    deleting: WithdrawingPollConnector,
+    signed_in: SignIn,
+    jobs: JobRunner,
+) -> None:
+    agent = signed_in(desk.agent)
+    poll_id = _asked_id(agent.ask(mastodon, "Tea or coffee?", ("Tea", "Coffee", "", "")))
+    jobs.run_pending()
+    deleting.withdraw_failures = [permanent("the instance refused the request (403): forbidden")]
+    own = f"/polls/{poll_id}"
+    asked = agent.post(f"/polls/{poll_id}/withdraw", reason="Wrong question", back=own)
+    assert asked.headers["location"] == f"{own}?done=withdrawing&poll={poll_id}#poll-{poll_id}"
+    jobs.run_pending()
+    card = _card(agent.client.get(own).text, poll_id)
+    assert "Could not be withdrawn:</strong> the instance refused the request (403)" in card
+    assert "Open</span>" in card  # still up, and counted
+    assert '<input type="hidden" name="reason" value="Wrong question">' in card
+    again = agent.post(f"/polls/{poll_id}/withdraw", reason="Wrong question", back=own)
+    assert again.status_code == 303
+    jobs.run_pending()
+    assert [p.state for p in _stored()] == ["withdrawn"]

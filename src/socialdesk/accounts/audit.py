@@ -50,6 +50,7 @@ ACTIONS = (
     "approval_decided",
     "poll_created",
     "poll_decided",
+    "poll_withdrawn",
     "settings_changed",
     "contact_merged",
     "contact_unmerged",

@@ -104,7 +104,7 @@ class MessageAuthor(BaseModel):
 
 
 class WithdrawalRead(BaseModel):
-    """A sent public reply being taken back off its network, or taken back."""
+    """A sent public post (a reply, a poll) being taken back off its network, or taken back."""
 
     state: str = Field(
         description="pending (the network is being asked), withdrawn, or failed (see error; "

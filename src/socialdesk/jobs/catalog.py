@@ -17,6 +17,7 @@ from socialdesk.notifications import jobs as notifications_jobs
 from socialdesk.outbound import service as outbound_service
 from socialdesk.outbound import withdrawal as outbound_withdrawal
 from socialdesk.polls import service as polls_service
+from socialdesk.polls import withdrawal as polls_withdrawal
 from socialdesk.ratelimit import jobs as ratelimit_jobs
 from socialdesk.routing import jobs as routing_jobs
 from socialdesk.sla import jobs as sla_jobs
@@ -36,6 +37,7 @@ __all__ = [
     "outbound_service",
     "outbound_withdrawal",
     "polls_service",
+    "polls_withdrawal",
     "ratelimit_jobs",
     "routing_jobs",
     "sla_jobs",

@@ -62,14 +62,15 @@ TOPICS: tuple[Topic, ...] = (
     Topic(
         "replies",
         "Replies and approvals",
-        "a reply you wrote or own could not be sent, a draft waits for your approval, or an "
-        "approver decided on yours",
+        "a reply you wrote or own could not be sent, one you withdrew could not be taken back, "
+        "a draft waits for your approval, or an approver decided on yours",
         ("reply.", "approval."),
     ),
     Topic(
         "polls",
         "Polls",
-        "a poll you asked was approved or refused, could not be posted, or closed with its result",
+        "a poll you asked was approved or refused, could not be posted, or closed with its "
+        "result; one you withdrew could not be taken back",
         ("poll.",),
     ),
     Topic(

@@ -1,6 +1,7 @@
 """Telling people what became of replies: one that could not be sent, a draft waiting for an
-approver, and the approver's decision. Each is a notification in the desk (and by email, unless
-the member turned the "Replies and approvals" topic off), linked to the conversation."""
+approver, the approver's decision, and a withdrawal that failed. Each is a notification in the
+desk (and by email, unless the member turned the "Replies and approvals" topic off), linked to
+the conversation."""
 
 from __future__ import annotations
 
@@ -10,12 +11,14 @@ from sqlalchemy.orm import Session
 from socialdesk.accounts.models import Member, Team
 from socialdesk.accounts.permissions import ROLE_PERMISSIONS, Permission
 from socialdesk.channels import service as channels_service
+from socialdesk.channels.models import BrandAccount
 from socialdesk.contacts.models import Contact
 from socialdesk.conversations.models import Conversation, Message
 from socialdesk.notifications import service as notifications_service
 from socialdesk.policy.models import Approval, ApprovalStatus
 
 REPLY_FAILED = "reply.failed"
+REPLY_WITHDRAWAL_FAILED = "reply.withdrawal_failed"
 APPROVAL_REQUESTED = "approval.requested"
 APPROVAL_DECIDED = "approval.decided"
 # The roles that may approve a held draft.
@@ -33,6 +36,11 @@ def _customer(session: Session, conversation: Conversation) -> str:
 
 def _link(conversation: Conversation) -> str:
     return f"/conversations/{conversation.id}"
+
+
+def account_named(account: BrandAccount) -> str:
+    """A brand account as a notification names it: "the X account @acme"."""
+    return f"the {channels_service.channel_name(account.kind)} account {account.handle}"
 
 
 def _stand_ins(session: Session, conversation: Conversation) -> list[int]:
@@ -75,6 +83,30 @@ def reply_failed(session: Session, *, message: Message) -> None:
     told = [m for m in (message.author_member_id, conversation.assignee_id) if m is not None]
     if not tell(told):
         tell(_stand_ins(session, conversation))
+
+
+def withdrawal_failed(session: Session, *, message: Message) -> None:
+    """Taking a reply back failed for good: whoever asked is told which reply, on which
+    account, and the network's reason, since the post is still up (they may try again from
+    the conversation, or delete it on the network)."""
+    conversation = session.get(Conversation, message.conversation_id)
+    if conversation is None or message.withdrawal_requested_by_id is None:
+        return
+    account = session.get_one(BrandAccount, message.brand_account_id)
+    where = account_named(account)
+    quoted = notifications_service.excerpt(message.text)
+    notifications_service.notify(
+        session,
+        organization_id=message.organization_id,
+        member_ids=[message.withdrawal_requested_by_id],
+        kind=REPLY_WITHDRAWAL_FAILED,
+        title=f"A reply to {_customer(session, conversation)} could not be withdrawn from {where}",
+        body=f"{message.withdrawal_error or 'no reason given'}\n\n“{quoted}”\n\n"
+        "It is still up: try again from the conversation, or delete it on the network.",
+        conversation_id=conversation.id,
+        link=f"{_link(conversation)}#message-{message.id}",
+        data={"message_id": message.id, "brand_account_id": account.id},
+    )
 
 
 def approval_requested(session: Session, *, approval: Approval, message: Message) -> None:

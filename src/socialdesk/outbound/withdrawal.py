@@ -2,16 +2,11 @@
 customer, a wrong refund amount).
 
 A person asks (``request``) with a reason: the reply is marked ``pending``, the trail says who
-withdrew it and why, and the ``outbound.withdraw`` job asks the brand account's connector
-(``connectors.base.Withdrawer``) to delete the post. The job runs through the same
-claim-call-record runner as every post (``sending.run``): no database lock is held during the
-network call, a temporary failure is retried with backoff and keeps its reason on the message
-meanwhile, a final one marks the withdrawal ``failed`` with the network's reason (a person may
-ask again), and a refused token also marks the account for attention.
-
-Deleting is idempotent on every network that withdraws (a post already gone counts as
-withdrawn), so two runs of the job are harmless; a withdrawal that is pending or done is never
-asked of the network again.
+withdrew it and why, and the ``outbound.withdraw`` job asks the brand account's connector to
+delete the post, as ``outbound/withdrawing.py`` does for every post the desk takes back (a
+poll too): retried with backoff, a final failure kept with the network's reason and in the
+trail, and whoever asked told of it. Each change emits ``message.withdrawal_changed``, which
+the open thread follows. The reply stays in the conversation, shown as withdrawn.
 """
 
 from __future__ import annotations
@@ -19,31 +14,22 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 
 from socialdesk.accounts.models import Member
-from socialdesk.accounts.permissions import ADMIN_ROLES
 from socialdesk.channels import service as channels_service
 from socialdesk.channels.models import BrandAccount
-from socialdesk.common import clock
-from socialdesk.common.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
-from socialdesk.config import get_settings
-from socialdesk.connectors import registry as connectors
-from socialdesk.connectors.base import ChannelKind, Visibility, Withdrawer
+from socialdesk.common.errors import NotFound
+from socialdesk.connectors.base import ChannelKind, Visibility
 from socialdesk.conversations import service as conversations_service
 from socialdesk.conversations.models import (
     Conversation,
     DeliveryState,
     Direction,
     Message,
-    WithdrawalState,
 )
-from socialdesk.db.session import session_scope
 from socialdesk.events import bus
 from socialdesk.events.types import MessageWithdrawalChanged
-from socialdesk.jobs import queue as jobs
-from socialdesk.jobs.registry import Payload, job
-from socialdesk.outbound import sending
+from socialdesk.outbound import notices, withdrawing
 
 WITHDRAW_JOB = "outbound.withdraw"
-MAX_REASON = 500
 # The trail's entries (web/viewmodels.py says them in words).
 WITHDRAWN_ACTIVITY = "reply_withdrawn"
 FAILED_ACTIVITY = "reply_withdrawal_failed"
@@ -53,16 +39,6 @@ _KEPT_ONCE_SENT = {
     ChannelKind.EMAIL.value: "email cannot be taken back once sent",
     ChannelKind.WEB.value: "a website chat message cannot be taken back once sent",
 }
-
-
-def withdraws(kind: str) -> bool:
-    """Whether the channel's connector can take a sent post back (``capabilities.deletes``)."""
-    try:
-        connector = connectors.get(kind)
-    except NotFound:
-        return False
-    return connector.capabilities.deletes and isinstance(connector, Withdrawer)
-
 
 # Why a reply that has not (or not certainly) reached its network cannot be withdrawn.
 _NOT_SENT = {
@@ -88,7 +64,7 @@ def why_not(message: Message, account: BrandAccount) -> str | None:
             else "only the desk's own replies can be withdrawn; this message is the customer's"
         )
     channel = channels_service.channel_name(account.kind)
-    if not withdraws(account.kind):
+    if not withdrawing.withdraws(account.kind):
         return _KEPT_ONCE_SENT.get(
             account.kind, f"{channel} replies cannot be taken back from the desk once sent"
         )
@@ -104,32 +80,64 @@ def why_not(message: Message, account: BrandAccount) -> str | None:
     return None
 
 
-def may_withdraw(member: Member, message: Message) -> bool:
-    """The reply's author, or an owner or admin, may withdraw it."""
-    return member.id == message.author_member_id or member.role in ADMIN_ROLES
+class _Replies:
+    """Replies as ``withdrawing`` takes them back: the conversation's trail keeps each request
+    and each final failure, and every change is an event the open thread follows."""
+
+    what = "reply"
+    job = WITHDRAW_JOB
+    key = "message_id"
+
+    def load(self, session: Session, item_id: int) -> Message | None:
+        return session.get(Message, item_id)
+
+    def author_id(self, item: Message) -> int | None:
+        return item.author_member_id
+
+    def native_id(self, item: Message) -> str | None:
+        return item.native_id
+
+    def why_not(self, item: Message, account: BrandAccount) -> str | None:
+        return why_not(item, account)
+
+    def asked(self, session: Session, item: Message, actor: Member) -> None:
+        conversations_service.record(
+            session,
+            conversation=_conversation(session, item),
+            kind=WITHDRAWN_ACTIVITY,
+            actor=actor,
+            data={"message_id": item.id, "reason": item.withdrawal_reason},
+        )
+
+    def changed(self, session: Session, item: Message) -> None:
+        bus.emit(
+            session,
+            MessageWithdrawalChanged(
+                organization_id=item.organization_id,
+                conversation_id=item.conversation_id,
+                message_id=item.id,
+                state=item.withdrawal_state or "",
+                error=item.withdrawal_error,
+            ),
+        )
+
+    def failed(self, session: Session, item: Message) -> None:
+        conversations_service.record(
+            session,
+            conversation=_conversation(session, item),
+            kind=FAILED_ACTIVITY,
+            actor=None,
+            data={"message_id": item.id, "reason": item.withdrawal_error},
+        )
+        notices.withdrawal_failed(session, message=item)
+
+
+REPLIES = _Replies()
 
 
 def offered(member: Member, message: Message, account: BrandAccount) -> bool:
     """Whether the thread offers ``member`` to withdraw ``message`` (or to try again)."""
-    return (
-        message.withdrawal_state in (None, WithdrawalState.FAILED.value)
-        and may_withdraw(member, message)
-        and why_not(message, account) is None
-    )
-
-
-def clean_reason(reason: str) -> str:
-    text = reason.strip()
-    if not text:
-        raise ValidationFailed(
-            "say why the reply is withdrawn (the trail keeps it)", field="reason"
-        )
-    if len(text) > MAX_REASON:
-        raise ValidationFailed(
-            f"a reason is at most {MAX_REASON} characters; this one has {len(text)}",
-            field="reason",
-        )
-    return text
+    return withdrawing.offered(REPLIES, member, message, account)
 
 
 def request(session: Session, *, message: Message, actor: Member, reason: str) -> Message:
@@ -139,143 +147,14 @@ def request(session: Session, *, message: Message, actor: Member, reason: str) -
     if message.organization_id != actor.organization_id:
         raise NotFound(f"message {message.id} does not exist")
     account = session.get_one(BrandAccount, message.brand_account_id)
-    problem = why_not(message, account)
-    if problem is not None:
-        raise Conflict(problem)
-    if not may_withdraw(actor, message):
-        raise PermissionDenied(
-            "only the reply's author, or an owner or admin, may withdraw it: ask one of them"
-        )
-    if not channels_service.may_act_for(session, account=account, member_id=actor.id):
-        raise PermissionDenied(
-            f"you may not act for {account.display_name}, so you may not withdraw its replies: "
-            "ask an admin for access to this account"
-        )
-    if message.withdrawal_state in (WithdrawalState.PENDING.value, WithdrawalState.WITHDRAWN.value):
-        return message
-    text = clean_reason(reason)
-    message.withdrawal_state = WithdrawalState.PENDING.value
-    message.withdrawal_reason = text
-    message.withdrawal_error = None
-    message.withdrawal_requested_by_id = actor.id
-    message.withdrawal_requested_at = clock.now()
-    message.withdrawn_at = None
-    conversations_service.record(
-        session,
-        conversation=_conversation(session, message),
-        kind=WITHDRAWN_ACTIVITY,
-        actor=actor,
-        data={"message_id": message.id, "reason": text},
+    return withdrawing.request(
+        session, REPLIES, item=message, account=account, actor=actor, reason=reason
     )
-    _emit(session, message)
-    jobs.enqueue(session, WITHDRAW_JOB, {"message_id": message.id})
-    return message
 
 
 def _conversation(session: Session, message: Message) -> Conversation:
     return session.get_one(Conversation, message.conversation_id)
 
 
-def _emit(session: Session, message: Message) -> None:
-    bus.emit(
-        session,
-        MessageWithdrawalChanged(
-            organization_id=message.organization_id,
-            conversation_id=message.conversation_id,
-            message_id=message.id,
-            state=message.withdrawal_state or "",
-            error=message.withdrawal_error,
-        ),
-    )
-
-
-def _pending(session: Session, message_id: int) -> Message | None:
-    message = session.get(Message, message_id)
-    if message is None or message.withdrawal_state != WithdrawalState.PENDING.value:
-        return None  # done, failed, or the message was erased since
-    return message
-
-
-def _fail(session: Session, message: Message, reason: str) -> None:
-    message.withdrawal_state = WithdrawalState.FAILED.value
-    message.withdrawal_error = reason[:1000]
-    conversations_service.record(
-        session,
-        conversation=_conversation(session, message),
-        kind=FAILED_ACTIVITY,
-        actor=None,
-        data={"message_id": message.id, "reason": message.withdrawal_error},
-    )
-    _emit(session, message)
-
-
-class _Withdrawals:
-    """Withdrawals as the runner (``sending.run``) claims and records them."""
-
-    def claim(self, session: Session, item_id: int) -> sending.Claim[None] | None:
-        message = _pending(session, item_id)
-        if message is None:
-            return None
-        account = session.get_one(BrandAccount, message.brand_account_id)
-        try:
-            connector = connectors.get(account.kind)
-        except NotFound as exc:
-            _fail(session, message, exc.message)
-            return None
-        native_id = message.native_id
-        if not isinstance(connector, Withdrawer) or native_id is None:
-            _fail(session, message, why_not(message, account) or "it cannot be withdrawn")
-            return None
-        context = channels_service.context_for(account)
-        return sending.Claim(
-            item_id=message.id,
-            context=context,
-            connector=connector,
-            send=lambda: connector.withdraw(context, native_id),
-        )
-
-    def waiting(self, session: Session, item_id: int, reason: str) -> None:
-        # A withdrawal keeps no posting rate (the claim never raises Later); kept for the
-        # runner's protocol.
-        self.queued_again(session, item_id, reason)
-
-    def failed(self, session: Session, item_id: int, reason: str) -> None:
-        message = _pending(session, item_id)
-        if message is not None:
-            _fail(session, message, reason)
-
-    def queued_again(self, session: Session, item_id: int, reason: str) -> None:
-        message = _pending(session, item_id)
-        if message is not None:
-            message.withdrawal_error = reason[:1000]
-            _emit(session, message)
-
-    def sent(self, session: Session, claim: sending.Claim[None], result: None) -> None:
-        # A session the connector renewed on the way (Bluesky) is stored either way.
-        account = session.get_one(BrandAccount, claim.context.brand_account_id)
-        channels_service.store_pending_credentials(account, claim.connector)
-        message = _pending(session, claim.item_id)
-        if message is None:
-            return
-        message.withdrawal_state = WithdrawalState.WITHDRAWN.value
-        message.withdrawal_error = None
-        message.withdrawn_at = clock.now()
-        _emit(session, message)
-
-
-def _give_up(payload: Payload, reason: str) -> None:
-    with session_scope() as session:
-        message = _pending(session, int(payload["message_id"]))
-        if message is not None:
-            _fail(session, message, f"gave up after repeated failures: {reason}")
-
-
-@job(
-    WITHDRAW_JOB,
-    max_attempts=lambda: get_settings().delivery_max_attempts,
-    backoff_seconds=15,
-    on_give_up=_give_up,
-)
-def withdraw(payload: Payload) -> None:
-    """Ask the network to delete one reply whose withdrawal is pending."""
-    sending.run(_Withdrawals(), int(payload["message_id"]))
+# The job: ask the network to delete one reply whose withdrawal is pending.
+withdraw = withdrawing.register(REPLIES)

@@ -1,31 +1,37 @@
 """REST API of public polls (mounted under /api).
 
 Any member reads the organization's polls and the polls report; those who may reply ask them,
-from an account they may act for; approvers let held ones out or refuse them. Refusals by the
-code of conduct answer as a reply's do: a 422 with the rules, or a 409 with warnings to confirm.
+from an account they may act for; approvers let held ones out or refuse them; a posted one is
+withdrawn as a reply is (its author, or an owner or admin). Refusals by the code of conduct
+answer as a reply's do: a 422 with the rules, or a 409 with warnings to confirm.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from datetime import date
+from http import HTTPStatus
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, status
 from fastapi.responses import Response
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from socialdesk.accounts.models import Member
 from socialdesk.accounts.permissions import Permission
+from socialdesk.accounts.schemas import MemberSummary
 from socialdesk.common import clock, spreadsheet
-from socialdesk.common.deps import DB, Actor, Reader, Replier, require
+from socialdesk.common.deps import DB, Actor, PageCursor, Reader, Replier, require
 from socialdesk.common.schemas import (
     CheckReason,
-    Cursor,
     Limit,
     RowId,
     api_token_scheme,
     error_responses,
 )
-from socialdesk.polls import replies, report, service
+from socialdesk.conversations.schemas import WithdrawalRead
+from socialdesk.polls import replies, report, service, withdrawal
 from socialdesk.polls.models import Poll
 from socialdesk.polls.results import choices, to_csv
 from socialdesk.polls.schemas import (
@@ -40,6 +46,7 @@ from socialdesk.polls.schemas import (
     PollsReportRead,
     PollsReportTotalsRead,
     PollWrite,
+    WithdrawWrite,
 )
 
 router = APIRouter(
@@ -51,7 +58,29 @@ router = APIRouter(
 Approver = Annotated[Actor, Depends(require(Permission.APPROVE))]
 
 
-def read(poll: Poll, *, replies_count: int) -> PollRead:
+def askers(db: Session, polls: Iterable[Poll]) -> dict[int, Member]:
+    """The members who asked to withdraw ``polls``, in one query for a page."""
+    wanted = {p.withdrawal_requested_by_id for p in polls} - {None}
+    if not wanted:
+        return {}
+    return {m.id: m for m in db.scalars(select(Member).where(Member.id.in_(wanted)))}
+
+
+def _withdrawal(poll: Poll, members: Mapping[int, Member]) -> WithdrawalRead | None:
+    if poll.withdrawal_state is None:
+        return None
+    asker = members.get(poll.withdrawal_requested_by_id or 0)
+    return WithdrawalRead(
+        state=poll.withdrawal_state,
+        reason=poll.withdrawal_reason,
+        error=poll.withdrawal_error,
+        requested_by=MemberSummary.model_validate(asker) if asker is not None else None,
+        requested_at=poll.withdrawal_requested_at,
+        withdrawn_at=poll.withdrawn_at,
+    )
+
+
+def read(poll: Poll, *, replies_count: int, members: Mapping[int, Member]) -> PollRead:
     return PollRead(
         id=poll.id,
         brand_account_id=poll.brand_account_id,
@@ -78,12 +107,17 @@ def read(poll: Poll, *, replies_count: int) -> PollRead:
         voters_count=poll.voters_count,
         counted_at=poll.counted_at,
         replies_count=replies_count,
+        withdrawal=_withdrawal(poll, members),
     )
 
 
 def read_one(db: Session, poll: Poll) -> PollRead:
     """One poll with its number of replies (none is read before it is posted)."""
-    return read(poll, replies_count=replies.counts(db, polls=[poll]).get(poll.id, 0))
+    return read(
+        poll,
+        replies_count=replies.counts(db, polls=[poll]).get(poll.id, 0),
+        members=askers(db, [poll]),
+    )
 
 
 def _poll(poll_id: RowId, db: DB, actor: Reader) -> Poll:
@@ -94,15 +128,17 @@ PollDep = Annotated[Poll, Depends(_poll)]
 
 
 @router.get("/polls", summary="The organization's polls, newest first, with their counts")
-def list_polls(db: DB, actor: Reader, cursor: Cursor = None, limit: Limit = 50) -> PollPage:
+def list_polls(db: DB, actor: Reader, cursor: PageCursor, limit: Limit = 50) -> PollPage:
     page = service.page(
-        db, organization_id=actor.member.organization_id, cursor=cursor, limit=limit
+        db, organization_id=actor.member.organization_id, cursor=cursor.value, limit=limit
     )
-    # One query for the replies of the whole page, not one per poll.
+    # One query for the replies of the whole page, not one per poll (and one for who asked
+    # to withdraw them).
     replied = replies.counts(db, polls=page.items)
+    members = askers(db, page.items)
     return PollPage(
-        items=[read(p, replies_count=replied.get(p.id, 0)) for p in page.items],
-        next_cursor=page.next_cursor,
+        items=[read(p, replies_count=replied.get(p.id, 0), members=members) for p in page.items],
+        next_cursor=cursor.next(page.next_cursor),
     )
 
 
@@ -140,10 +176,8 @@ def get_poll(poll: PollDep, db: DB) -> PollRead:
     "sound and what they are (triage's labels)",
     responses=error_responses(404),
 )
-def poll_replies(
-    poll: PollDep, db: DB, cursor: Cursor = None, limit: Limit = 50
-) -> PollRepliesRead:
-    found = replies.page(db, poll=poll, cursor=cursor, limit=limit)
+def poll_replies(poll: PollDep, db: DB, cursor: PageCursor, limit: Limit = 50) -> PollRepliesRead:
+    found = replies.page(db, poll=poll, cursor=cursor.value, limit=limit)
     mood = replies.mood(db, poll=poll)
     return PollRepliesRead(
         items=[
@@ -160,7 +194,7 @@ def poll_replies(
             )
             for r in found.items
         ],
-        next_cursor=found.next_cursor,
+        next_cursor=cursor.next(found.next_cursor),
         count=replies.counts(db, polls=[poll]).get(poll.id, 0),
         triaged=mood.triaged,
         sentiments=mood.sentiments,
@@ -212,6 +246,17 @@ def retry_poll(poll: PollDep, db: DB, actor: Replier) -> PollRead:
     return read_one(db, service.retry(db, poll=poll, actor=actor.member))
 
 
+@router.post(
+    "/polls/{poll_id}/withdraw",
+    status_code=HTTPStatus.ACCEPTED,
+    summary="Take a posted poll back off its network, saying why (its author, or an owner or "
+    "admin)",
+    responses=error_responses(403, 404, 409),
+)
+def withdraw_poll(poll: PollDep, body: WithdrawWrite, db: DB, actor: Replier) -> PollRead:
+    return read_one(db, withdrawal.request(db, poll=poll, actor=actor.member, reason=body.reason))
+
+
 # -- the polls report --------------------------------------------------------------------------
 
 StartDay = Annotated[
@@ -238,6 +283,7 @@ def report_out(found: report.Report) -> PollsReportRead:
             replies_negative=totals.negative,
             negative_share=totals.negative_share,
             complaints=totals.complaints,
+            withdrawn=totals.withdrawn,
         ),
         polls=[
             PollsReportLineRead(

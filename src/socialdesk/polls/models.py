@@ -21,6 +21,7 @@ class PollState(enum.StrEnum):
     CLOSED = "closed"  # the network closed it; the counts are final
     FAILED = "failed"  # not posted, with the reason; can be tried again
     REJECTED = "rejected"  # an approver refused it; never posted
+    WITHDRAWN = "withdrawn"  # posted, then taken back off the network; no longer counted
 
 
 class Poll(IdMixin, Base):
@@ -65,3 +66,12 @@ class Poll(IdMixin, Base):
     votes_count: Mapped[int | None] = mapped_column(Integer, default=None)
     voters_count: Mapped[int | None] = mapped_column(Integer, default=None)
     counted_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    # Taking the posted poll back off its network (polls/withdrawal.py), as a reply's
+    # withdrawal is kept: pending, withdrawn or failed (conversations.models.WithdrawalState),
+    # who asked, when and why, and the network's reason for a failure.
+    withdrawal_state: Mapped[str | None] = mapped_column(String(10), default=None)
+    withdrawal_reason: Mapped[str | None] = mapped_column(String(500), default=None)
+    withdrawal_error: Mapped[str | None] = mapped_column(String(1000), default=None)
+    withdrawal_requested_by_id: Mapped[int | None] = mapped_column(BigId, default=None)
+    withdrawal_requested_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)

@@ -1,5 +1,6 @@
 """Who is told what about a poll: approvers when one waits for them, its author when an
-approver decided, when it could not be posted, and when it closed with its result."""
+approver decided, when it could not be posted, and when it closed with its result; whoever
+asked to withdraw it when that failed."""
 
 from __future__ import annotations
 
@@ -8,8 +9,9 @@ from sqlalchemy.orm import Session
 
 from socialdesk.accounts.models import Member
 from socialdesk.channels import service as channels_service
+from socialdesk.channels.models import BrandAccount
 from socialdesk.notifications import service as notifications_service
-from socialdesk.outbound.notices import APPROVER_ROLES
+from socialdesk.outbound.notices import APPROVER_ROLES, account_named
 from socialdesk.polls.models import Poll, PollState
 from socialdesk.polls.results import choices
 
@@ -17,6 +19,7 @@ POLL_HELD = "approval.poll"
 POLL_DECIDED = "poll.decided"
 POLL_FAILED = "poll.failed"
 POLL_CLOSED = "poll.closed"
+POLL_WITHDRAWAL_FAILED = "poll.withdrawal_failed"
 
 
 def _link(poll: Poll) -> str:
@@ -109,4 +112,23 @@ def closed(session: Session, *, poll: Poll) -> None:
         body=f"{_quote(poll)}{voters}",
         link=_link(poll),
         data={"poll_id": poll.id},
+    )
+
+
+def withdrawal_failed(session: Session, *, poll: Poll) -> None:
+    """Taking the poll back failed for good: whoever asked is told which poll, on which
+    account, and the network's reason, since the post is still up."""
+    if poll.withdrawal_requested_by_id is None:
+        return
+    account = session.get_one(BrandAccount, poll.brand_account_id)
+    notifications_service.notify(
+        session,
+        organization_id=poll.organization_id,
+        member_ids=[poll.withdrawal_requested_by_id],
+        kind=POLL_WITHDRAWAL_FAILED,
+        title=f"A poll could not be withdrawn from {account_named(account)}",
+        body=f"{poll.withdrawal_error or 'no reason given'}\n\n{_quote(poll)}\n\n"
+        "It is still up: try again from the poll's page, or delete it on the network.",
+        link=_link(poll),
+        data={"poll_id": poll.id, "brand_account_id": account.id},
     )

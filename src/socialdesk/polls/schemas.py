@@ -7,6 +7,8 @@ from datetime import date
 from pydantic import BaseModel, ConfigDict, Field
 
 from socialdesk.common.schemas import CheckReason, Number, PageOut, RowId, UTCTimestamp
+from socialdesk.conversations.schemas import MAX_TEXT, WithdrawalRead
+from socialdesk.outbound.withdrawing import MAX_REASON
 
 
 class PollWrite(BaseModel):
@@ -43,6 +45,19 @@ class DecisionWrite(BaseModel):
     comment: str = Field(default="", max_length=1000, description="Why; required to reject a poll")
 
 
+class WithdrawWrite(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(
+        min_length=1,
+        # The service names the limit of a reason (once trimmed) when it is over.
+        max_length=MAX_TEXT,
+        description=f"Why the poll is withdrawn (1 to {MAX_REASON} characters once trimmed); "
+        "the poll keeps it",
+        examples=["Asked from the wrong account"],
+    )
+
+
 class ChoiceRead(BaseModel):
     title: str
     votes: int | None = Field(description="Votes so far; null while the network hides them")
@@ -58,8 +73,8 @@ class PollRead(BaseModel):
     seconds: int
     multiple: bool
     state: str = Field(
-        description="held (waits for an approver), queued, sending, open, closed, failed or "
-        "rejected"
+        description="held (waits for an approver), queued, sending, open, closed, failed, "
+        "rejected or withdrawn (posted, then taken back off the network: no longer counted)"
     )
     error: str | None = Field(
         description="Why it failed or was rejected; on an open poll, why the latest counts "
@@ -83,6 +98,10 @@ class PollRead(BaseModel):
     replies_count: int = Field(
         description="Replies to the poll's post that reached the inbox (inbound messages on its "
         "account answering it); 0 until it is posted"
+    )
+    withdrawal: WithdrawalRead | None = Field(
+        description="Taking the posted poll back off its network (POST "
+        "/api/polls/{id}/withdraw); null when nobody asked"
     )
 
 
@@ -152,6 +171,10 @@ class PollsReportTotalsRead(BaseModel):
     replies_negative: int
     negative_share: float | None
     complaints: int
+    withdrawn: int = Field(
+        description="Polls posted in the range and withdrawn since: not in the list, and in "
+        "none of the other figures"
+    )
 
 
 class PollsNotPostedRead(BaseModel):

@@ -41,6 +41,7 @@ from socialdesk.connectors.base import (
     Visibility,
     waiting_person,
 )
+from socialdesk.conversations.models import WithdrawalState
 from socialdesk.db.session import session_scope
 from socialdesk.jobs import queue as jobs
 from socialdesk.jobs.registry import Payload, job, periodic
@@ -570,14 +571,29 @@ def _counted(session: Session, poll: Poll, tally: PollTally) -> None:
 # -- counting ---------------------------------------------------------------------------------
 
 
+def collecting(poll: Poll) -> bool:
+    """Whether the counts of an open poll are read: not while it is being taken back off its
+    network (``polls/withdrawal.py``), where they would only fail; a failed withdrawal leaves
+    it up and counted again. A withdrawn poll is no longer open."""
+    return poll.state == PollState.OPEN.value and poll.withdrawal_state in (
+        None,
+        WithdrawalState.FAILED.value,
+    )
+
+
 def due_for_count(session: Session, *, now: datetime) -> list[int]:
     """Open polls whose counts were last read longer ago than ``COUNT_EVERY``, or whose time
-    is up since their last read (for the final counts)."""
+    is up since their last read (for the final counts); none being withdrawn
+    (``collecting``)."""
     return list(
         session.scalars(
             select(Poll.id)
             .where(
                 Poll.state == PollState.OPEN.value,
+                or_(
+                    Poll.withdrawal_state.is_(None),
+                    Poll.withdrawal_state == WithdrawalState.FAILED.value,
+                ),
                 Poll.native_poll_id.is_not(None),
                 or_(
                     Poll.counted_at.is_(None),
@@ -595,7 +611,7 @@ def count(poll_id: int) -> None:
     """Read one open poll's counts (no transaction held during the network call)."""
     with session_scope() as session:
         poll = _poll(session, poll_id)
-        if poll.state != PollState.OPEN.value or poll.native_poll_id is None:
+        if not collecting(poll) or poll.native_poll_id is None:
             return
         account = session.get_one(BrandAccount, poll.brand_account_id)
         publisher = publisher_of(account)
@@ -608,6 +624,8 @@ def count(poll_id: int) -> None:
     except ConnectorError as exc:
         with session_scope() as session:
             poll = _poll(session, poll_id, locked=True)
+            if not collecting(poll):  # withdrawn (or being withdrawn) during the call
+                return
             now = clock.now()
             # counted_at stays the time of the last counts read: they are the ones shown.
             poll.error = f"the counts could not be read: {exc.reason}"[:1000]
@@ -622,7 +640,7 @@ def count(poll_id: int) -> None:
         return
     with session_scope() as session:
         poll = _poll(session, poll_id, locked=True)
-        if poll.state != PollState.OPEN.value:
+        if not collecting(poll):
             return
         _counted(session, poll, tally)
         overdue = poll.closes_at is not None and poll.closes_at + GIVE_UP_COUNTING <= clock.now()

@@ -1,5 +1,6 @@
 """The desk's Polls page: the organization's public polls with their counts, the form that
-asks a new one, and the approvers' and authors' actions on each (approve, reject, try again).
+asks a new one, and the approvers' and authors' actions on each (approve, reject, try again,
+withdraw a posted one).
 
 Thin, like the other pages: the form is read into a ``polls.service.Draft`` and the service
 checks, holds or queues it. A refusal comes back beside the form with what was typed and
@@ -33,7 +34,7 @@ from socialdesk.common.pagination import MAX_ROW_ID, Page
 from socialdesk.outbound import service as outbound
 from socialdesk.outbound.checks import Reason
 from socialdesk.polls import api as polls_api
-from socialdesk.polls import replies, service
+from socialdesk.polls import replies, service, withdrawal
 from socialdesk.polls.models import Poll, PollState
 from socialdesk.polls.results import Choice, choices
 from socialdesk.web import forms
@@ -59,6 +60,7 @@ DONE = {
     "approved": "Approved: it will be posted in a moment.",
     "rejected": "Rejected: its author is told why.",
     "retried": "Queued again: it is checked once more, then posted.",
+    "withdrawing": "Being withdrawn: its post is deleted from the network in a moment.",
 }
 STATE_WORDS = {
     PollState.HELD.value: "Held for approval",
@@ -68,6 +70,7 @@ STATE_WORDS = {
     PollState.CLOSED.value: "Closed",
     PollState.FAILED.value: "Not posted",
     PollState.REJECTED.value: "Rejected",
+    PollState.WITHDRAWN.value: "Withdrawn",
 }
 
 
@@ -154,6 +157,10 @@ class PollCard:
     may_retry: bool
     own: bool
     replies_count: int = 0
+    # Whether the reader may take the posted poll back off its network (or try again).
+    may_withdraw: bool = False
+    # Who asked to withdraw it, once someone did.
+    withdrawal_asker: str | None = None
 
     @property
     def has_counts(self) -> bool:
@@ -199,11 +206,19 @@ def cards(
     scopes = list(actor.scopes) or None
     may_approve = permissions.has(actor.member, Permission.APPROVE, scopes)
     may_reply = permissions.has(actor.member, Permission.REPLY, scopes)
+    withdrawable = {
+        p.id
+        for p in polls
+        if may_reply
+        and (account := directory.accounts.get(p.brand_account_id)) is not None
+        and withdrawal.offered(actor.member, p, account)
+    }
     actionable = [
         p
         for p in polls
         if (p.state == PollState.HELD.value and may_approve)
         or (p.state == PollState.FAILED.value and may_reply)
+        or p.id in withdrawable
     ]
     acting_for = _acting_for(db, actor, actionable)
     replied = replies.counts(db, polls=polls)
@@ -238,6 +253,10 @@ def cards(
                 and poll.brand_account_id in acting_for,
                 own=own,
                 replies_count=replied.get(poll.id, 0),
+                may_withdraw=poll.id in withdrawable and poll.brand_account_id in acting_for,
+                withdrawal_asker=directory.member_name(poll.withdrawal_requested_by_id)
+                if poll.withdrawal_requested_by_id is not None
+                else None,
             )
         )
     return found
@@ -245,8 +264,8 @@ def cards(
 
 @dataclass(frozen=True)
 class Problem:
-    """A refusal of one card's action (approve, reject, retry), shown on that card with the
-    comment as typed."""
+    """A refusal of one card's action (approve, reject, retry, withdraw), shown on that card
+    with the comment (a withdrawal's reason) as typed."""
 
     error: FormError
     poll_id: int
@@ -438,9 +457,11 @@ def _act(
     name: str,
     done: str,
     action: Callable[[Poll, Mapping[str, Any]], object],
+    typed: str = "comment",
 ) -> Response:
     """One card's action. Another organization's poll is not found (404); a refusal is
-    shown on the card, on the page the form came from (the poll's own, or the list's)."""
+    shown on the card, on the page the form came from (the poll's own, or the list's), with
+    the ``typed`` field as it was written."""
     poll = service.get(db, member=actor.member, poll_id=poll_id)
     own_page = _from_own_page(form, poll_id)
     cursor = forms.text(form, "cursor") or None
@@ -448,9 +469,7 @@ def _act(
     if error is None:
         target = _back(poll_id, done=done, cursor=cursor, own_page=own_page)
         return RedirectResponse(target, status_code=303)
-    problem = Problem(
-        error=error, poll_id=poll_id, action=name, comment=forms.text(form, "comment")
-    )
+    problem = Problem(error=error, poll_id=poll_id, action=name, comment=forms.text(form, typed))
     if own_page:
         return _single(request, db, actor, poll, state=PageState(problem=problem))
     try:
@@ -487,3 +506,26 @@ def retry(
         service.retry(db, poll=poll, actor=actor.member)
 
     return _act(request, db, actor, poll_id, form, name="retry", done="retried", action=act)
+
+
+@router.post("/polls/{poll_id}/withdraw")
+def withdraw(
+    request: Request, poll_id: PathId, actor: Replier, form: forms.PostedForm, db: DB
+) -> Response:
+    """Take a posted poll back off its network, with the reason the form asks for (also "Try
+    again" after a failure, with the reason given before)."""
+
+    def act(poll: Poll, form: Mapping[str, Any]) -> None:
+        withdrawal.request(db, poll=poll, actor=actor.member, reason=forms.text(form, "reason"))
+
+    return _act(
+        request,
+        db,
+        actor,
+        poll_id,
+        form,
+        name="withdraw",
+        done="withdrawing",
+        action=act,
+        typed="reason",
+    )
