@@ -68,6 +68,23 @@ def test_a_view_keeps_its_order_and_pages(client: TestClient, desk: Desk) -> Non
     everything = client.get("/api/conversations", headers=agent, params={"status": "all"}).json()
     assert _ids(page) + _ids(second) == _ids(everything)
     assert len(set(_ids(everything))) == 2
+    # The view's cursor continues the view, not the inbox's list (nor the reverse).
+    elsewhere = client.get(
+        "/api/conversations",
+        headers=agent,
+        params={"status": "all", "limit": 1, "cursor": page["next_cursor"]},
+    )
+    assert elsewhere.status_code == 422
+    assert elsewhere.json()["error"]["field"] == "cursor"
+    inbox_cursor = client.get(
+        "/api/conversations", headers=agent, params={"status": "all", "limit": 1}
+    ).json()["next_cursor"]
+    taken = client.get(
+        f"/api/views/{made['id']}/conversations",
+        headers=agent,
+        params={"limit": 1, "cursor": inbox_cursor},
+    )
+    assert taken.status_code == 422
 
 
 def test_shared_views_are_for_admins_to_make(client: TestClient, desk: Desk) -> None:

@@ -13,9 +13,9 @@ from urllib.parse import parse_qsl, urlencode
 
 from fastapi import APIRouter, Depends, Response, status
 
-from socialdesk.common.deps import DB, Reader
+from socialdesk.common.deps import DB, PageCursor, Reader
 from socialdesk.common.errors import ValidationFailed
-from socialdesk.common.schemas import Cursor, Limit, RowId, api_token_scheme, error_responses
+from socialdesk.common.schemas import Limit, RowId, api_token_scheme, error_responses
 from socialdesk.conversations import inbox_query
 from socialdesk.conversations.api import conversation_reads
 from socialdesk.conversations.schemas import ConversationPage
@@ -111,17 +111,19 @@ def update_view(view: ViewDep, body: SavedViewUpdate, db: DB, actor: Reader) -> 
     responses=error_responses(403, 404),
 )
 def view_conversations(
-    view: ViewDep, db: DB, actor: Reader, cursor: Cursor = None, limit: Limit = 50
+    view: ViewDep, db: DB, actor: Reader, cursor: PageCursor, limit: Limit = 50
 ) -> ConversationPage:
     page = inbox_query.page(
         db,
         service.filters_of(view),
         organization_id=actor.organization_id,
         me_id=actor.member.id,
-        cursor=cursor,
+        cursor=cursor.value,
         limit=limit,
     )
-    return ConversationPage(items=conversation_reads(db, page.items), next_cursor=page.next_cursor)
+    return ConversationPage(
+        items=conversation_reads(db, page.items), next_cursor=cursor.next(page.next_cursor)
+    )
 
 
 @router.delete(
