@@ -271,7 +271,7 @@ def test_a_blocked_poll_is_refused_with_the_rule_and_nothing_is_stored(
     assert "<code>no-alcohol</code>" in answer.text
     assert ">What goes with pizza?</textarea>" in answer.text
     assert 'value="Beer"' in answer.text
-    assert 'name="confirm"' not in answer.text
+    assert 'name="confirmed_wording"' not in answer.text
     assert _stored() == []
 
 
@@ -284,7 +284,7 @@ def test_a_warning_asks_for_confirmation_then_posts(
     assert first.status_code == 422
     assert "The code of conduct warns about this poll:" in first.text
     assert "Naming a competitor in public needs a second thought." in first.text
-    assert '<input type="hidden" name="confirm" value="1">' in first.text
+    assert 'name="confirmed_wording"' in first.text
     assert "Post anyway" in first.text
     assert _stored() == []
     # With HTMX the form alone comes back, swapped in place.
@@ -299,7 +299,15 @@ def test_a_warning_asks_for_confirmation_then_posts(
     assert htmx.status_code == 422
     assert htmx.text.lstrip().startswith('<section class="card poll-form-card" id="new-poll"')
     assert "<html" not in htmx.text
-    posted = agent.ask(mastodon, question, ("Yes", "No", "", ""), confirm="1")
+    wording = f"{mastodon.id}\n{question}\nYes\nNo"
+    # A choice changed after reading the warning: the poll is checked again, not waved through.
+    changed = agent.ask(
+        mastodon, question, ("Yes", "No", "AcmeCorp", ""), confirmed_wording=wording
+    )
+    assert changed.status_code == 422
+    assert "Naming a competitor in public needs a second thought." in changed.text
+    assert _stored() == []
+    posted = agent.ask(mastodon, question, ("Yes", "No", "", ""), confirmed_wording=wording)
     poll_id = _asked_id(posted)
     assert [(p.id, p.state) for p in _stored()] == [(poll_id, "queued")]
     redirected = agent.post(

@@ -101,6 +101,13 @@ class Typed:
             multiple=forms.text(form, "multiple") == "1",
         )
 
+    @property
+    def wording(self) -> str:
+        """Everything the code of conduct reads of the poll, in one text: a warning confirmed
+        for it (the form sends it back) confirms exactly this poll, and a poll changed after
+        its warnings were read is checked again."""
+        return "\n".join([self.brand_account_id, self.question, *(o for o in self.options if o)])
+
     def draft(self) -> service.Draft:
         """What the service takes; an account or duration that is not a number is refused
         here, beside its field."""
@@ -425,7 +432,7 @@ def ask(request: Request, actor: Replier, form: forms.PostedForm, db: DB) -> Res
                     db,
                     author=actor.member,
                     draft=typed.draft(),
-                    confirmed=forms.text(form, "confirm") == "1",
+                    confirmed=forms.same_text(forms.text(form, "confirmed_wording"), typed.wording),
                 )
             )
         except (outbound.Blocked, outbound.NeedsConfirmation) as exc:
