@@ -1,7 +1,7 @@
 """The Bluesky connector: mentions, replies and quotes in, threaded replies out.
 
 Plain XRPC over the shared HTTP client rather than the ``atproto`` SDK: the connector needs
-seven endpoints, and going through :class:`HttpClient` gives it the same timeouts, backoff,
+nine endpoints, and going through :class:`HttpClient` gives it the same timeouts, backoff,
 retry rules (no blind repeat of a write) and error wording as every other connector, plus
 ``httpx.MockTransport`` in tests; the SDK brings its own client, pydantic models for the whole
 lexicon and a native CBOR dependency for features the desk does not use.
