@@ -238,7 +238,7 @@ def test_a_refused_reply_keeps_no_promise_and_keeps_the_choices(
     assert stored(page.id) == []
     # The author's choice comes back with the draft, so sending anyway keeps it.
     assert re.search(r'name="promise-0-choice" value="drop" checked', warned.text)
-    sent = page.post("reply", htmx=True, text=text, confirmed="1", **choices)
+    sent = page.post("reply", htmx=True, text=text, confirmed_text=text, **choices)
     assert sent.status_code == 200
     assert stored(page.id) == []
 
