@@ -181,6 +181,12 @@ def test_approval_edit_and_delivery_all_in_the_trail(
             session, approval=approval, approver=approver, edited_text="A refund and a free beer"
         )
     session.rollback()
+    # The blocked edit's decision outlives the rollback, as an agent's blocked reply's does.
+    blocked = session.scalars(
+        select(PolicyDecision).where(PolicyDecision.stage == "approval")
+    ).one()
+    assert (blocked.decision, blocked.member_id, blocked.message_id) == ("block", approver.id, None)
+    assert {r["rule"]: r["decision"] for r in blocked.reasons}["no-alcohol"] == "block"
     approval = approvals.pending(session, approver=approver)[0]
     approvals.approve(
         session,
@@ -198,7 +204,7 @@ def test_approval_edit_and_delivery_all_in_the_trail(
     audit = session.scalars(select(AuditEvent).where(AuditEvent.action == "approval_decided")).one()
     assert audit.before == {"text": "We will refund you today"}
     stages = [d.stage for d in session.scalars(select(PolicyDecision).order_by(PolicyDecision.id))]
-    assert stages[-3:] == ["queue", "approval", "deliver"]
+    assert stages[-4:] == ["queue", "approval", "approval", "deliver"]
 
 
 def test_an_edit_that_brings_a_warning_is_confirmed_by_the_approver(

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from socialdesk.accounts.models import Member, Role
-from socialdesk.conversations.models import DeliveryState, Message
+from socialdesk.conversations.models import Activity, DeliveryState, Message
 from socialdesk.db.session import get_sessionmaker
 from socialdesk.policy import service as policy_service
 from socialdesk.policy.models import ORG_SCOPE, Approval, PolicyDecision
@@ -347,6 +347,57 @@ def test_an_edit_that_brings_a_warning_is_shown_and_confirmed(
         ).one()
         assert decision.member_id == approver.id
         assert "careful-fault" in {r["rule"] for r in decision.reasons}
+
+
+def test_a_multi_line_draft_sent_back_with_crlf_is_not_an_edit(
+    client: TestClient, desk: Desk, session: Session, jobs: JobRunner
+) -> None:
+    _save(session, desk)
+    approver = accounts.member(session, desk.org, role=Role.APPROVER, name="Pat Approver")
+    session.commit()
+    conversation_id = new_conversation(session, desk)
+    draft = "We will refund you today.\nKind regards, the team"
+    edit = "We will refund you within 5 days.\nKind regards, the team"
+    agent = Page(client, login(client, desk.agent), conversation_id)
+    agent.post("reply", text=draft)
+    agent.post("reply", text=draft)
+    csrf = _switch(client, approver)
+    queue = client.get("/approvals").text
+    assert draft in unescape(queue)  # the textarea shows the draft as it is
+    unchanged_id, edited_id = sorted(int(i) for i in re.findall(r'id="approval-(\d+)"', queue))
+
+    def approve(approval_id: int, text: str) -> None:
+        # A browser sends a textarea's lines with CRLF, and may end them with one.
+        data = {"text": text.replace("\n", "\r\n") + "\r\n", "comment": "", "csrf_token": csrf}
+        response = client.post(f"/approvals/{approval_id}/approve", data=data)
+        assert response.status_code == 303
+
+    approve(unchanged_id, draft)
+    approve(edited_id, edit)
+    jobs.run_pending()
+    with get_sessionmaker(write=False)() as reader:
+        edits = {
+            a.data["approval_id"]: a.data["edited"]
+            for a in reader.scalars(
+                select(Activity).where(
+                    Activity.conversation_id == conversation_id,
+                    Activity.kind == "approval_approved",
+                )
+            )
+        }
+        texts = {}
+        for approval_id in (unchanged_id, edited_id):
+            approval = reader.get_one(Approval, approval_id)
+            message = reader.get_one(Message, approval.message_id)
+            assert message.delivery_state == DeliveryState.SENT.value
+            assert approval.approved_text == message.text
+            texts[approval_id] = message.text
+    # Unchanged, line endings aside: approved as written, not recorded as an edit.
+    assert (texts[unchanged_id], edits[unchanged_id]) == (draft, False)
+    # Edited: kept with the desk's line endings.
+    assert (texts[edited_id], edits[edited_id]) == (edit, True)
+    trail = Page(client, csrf, conversation_id).html()
+    assert trail.count("approved the held reply with edits") == 1
 
 
 def test_rejecting_needs_a_comment_and_the_author_sees_it(

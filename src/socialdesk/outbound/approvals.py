@@ -160,7 +160,8 @@ def approve(
     the approver's decision covers the clauses the draft was held for, never a block. Clauses
     that ask a person (a warning, an approval) which the edit brings and the draft was not held
     for have not been seen by anyone: like an agent who sends, the approver confirms them first
-    (``NeedsConfirmation`` until ``confirmed``). A refusal changes nothing."""
+    (``NeedsConfirmation`` until ``confirmed``). A refusal changes nothing; its decision is
+    kept, even though the caller rolls the request back."""
     from socialdesk.jobs import queue as jobs
     from socialdesk.outbound import service as outbound_service
     from socialdesk.policy.models import DecisionStage
@@ -178,10 +179,10 @@ def approve(
         outbound_service.compose(text, message.signature),
         Visibility(message.visibility),
     )
-    if checked.outcome.decision is Decision.BLOCK:
-        raise outbound_service.Blocked(checked.outcome)
-    unseen = _not_held_for(checked.outcome, approval) if edited_text is not None else None
-    if unseen is not None and not confirmed:
+
+    def keep_refusal() -> None:
+        # A refusal rolls the request back; its decision is kept all the same, as an agent's
+        # refused reply's is.
         outbound_service.keep_decision(
             session,
             account=account,
@@ -190,6 +191,13 @@ def approve(
             member_id=approver.id,
             message_id=None,
         )
+
+    if checked.outcome.decision is Decision.BLOCK:
+        keep_refusal()
+        raise outbound_service.Blocked(checked.outcome)
+    unseen = _not_held_for(checked.outcome, approval) if edited_text is not None else None
+    if unseen is not None and not confirmed:
+        keep_refusal()
         raise outbound_service.NeedsConfirmation(unseen)
     # Only now that the edit may go out: a refused approval leaves the draft as it was.
     message.text = text

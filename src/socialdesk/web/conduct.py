@@ -422,30 +422,22 @@ def approve(
 ) -> Response:
     def act(approval: Approval, form: Mapping[str, Any]) -> None:
         message = db.get_one(Message, approval.message_id)
-        edited = str(form.get("text") or "").strip()
+        # As the reply box takes it: the draft shown comes back with CRLF line endings.
+        edited = forms.plain_text(str(form.get("text") or ""))
         approvals_service.approve(
             db,
             approval=approval,
             approver=actor.member,
-            # Unchanged text is not an edit: the trail says "edited" only when it was.
-            edited_text=edited if edited and edited != message.text else None,
+            # Unchanged text is not an edit: the trail says "edited" only when it was, and
+            # only an edit is checked again.
+            edited_text=edited if edited and edited != forms.plain_text(message.text) else None,
             comment=forms.text(form, "comment"),
             # The warnings shown were about one text: an approver who changes it again after
             # reading them confirms nothing, and the new text is checked afresh.
-            confirmed=_same_text(str(form.get("confirmed_text") or ""), edited),
+            confirmed=forms.same_text(forms.text(form, "confirmed_text"), edited),
         )
 
     return _decide(request, db, actor, approval_id, form, act=act)
-
-
-def _same_text(confirmed: str, edited: str) -> bool:
-    """Whether the text confirmed is the one sent, line endings aside (a browser sends a
-    textarea's lines with CRLF)."""
-
-    def plain(text: str) -> str:
-        return text.replace("\r\n", "\n").strip()
-
-    return bool(confirmed.strip()) and plain(confirmed) == plain(edited)
 
 
 @router.post("/approvals/{approval_id}/reject")

@@ -39,15 +39,17 @@ def text(form: Mapping[str, object], name: str, *, default: str = "") -> str:
     return value.strip() if isinstance(value, str) else default
 
 
+def plain_text(value: str) -> str:
+    """A text box's text as the desk keeps it: a browser sends a textarea's lines with CRLF,
+    and surrounding space means nothing."""
+    return value.replace("\r\n", "\n").strip()
+
+
 def same_text(confirmed: str, text: str) -> bool:
     """Whether ``text`` is the text whose warnings were confirmed (``confirmed``, sent back by
     the form that showed them), line endings and surrounding space aside. A draft changed after
     its warnings were read is checked again, so no new wording goes out unseen."""
-
-    def plain(value: str) -> str:
-        return value.replace("\r\n", "\n").strip()
-
-    return bool(confirmed) and plain(confirmed) == plain(text)
+    return bool(confirmed) and plain_text(confirmed) == plain_text(text)
 
 
 def optional_id(form: Mapping[str, object], name: str) -> int | None:
