@@ -16,6 +16,7 @@ from socialdesk.common.clock import FrozenClock
 from socialdesk.common.errors import Conflict, PermissionDenied, ValidationFailed
 from socialdesk.connectors import registry
 from socialdesk.connectors.base import ConnectorError
+from socialdesk.events.models import EventRecord
 from socialdesk.notifications.models import Notification
 from socialdesk.outbound import service as outbound
 from socialdesk.policy import service as policy_service
@@ -118,6 +119,67 @@ def test_a_poll_is_posted_by_a_job_and_counted_until_it_closes(
     assert told.link == f"/polls/{poll.id}"
     _sweep(session)  # closed polls are not read again
     assert polls.due_for_count(session, now=clock.now()) == []
+
+
+def _events(session: Session, poll_id: int) -> list[tuple[str, str | None]]:
+    """The ``poll.changed`` events of one poll: the state each said, and its error."""
+    session.expire_all()
+    rows = session.scalars(
+        select(EventRecord).where(EventRecord.kind == "poll.changed").order_by(EventRecord.id)
+    )
+    return [
+        (r.payload["state"], r.payload["error"]) for r in rows if r.payload["poll_id"] == poll_id
+    ]
+
+
+def test_every_change_of_a_poll_is_an_event_of_its_organization(
+    session: Session, jobs: JobRunner, network: PollingConnector, clock: FrozenClock
+) -> None:
+    org, account, agent = _desk(session)
+    poll = polls.create(session, author=agent, draft=_draft(account))
+    session.commit()
+    jobs.run_pending()
+    assert _events(session, poll.id) == [("queued", None), ("open", None)]
+    network.tallies["p1"] = [
+        tally("p1", (3, 5)),
+        tally("p1", (3, 5)),  # nothing new: no page is told
+        tally("p1", (4, 9), closed=True),
+    ]
+    clock.advance(polls.COUNT_EVERY)
+    _sweep(session)
+    clock.advance(polls.COUNT_EVERY)
+    _sweep(session)
+    assert network.tallies["p1"] == [tally("p1", (4, 9), closed=True)]
+    clock.advance(timedelta(days=1))
+    _sweep(session)
+    assert _events(session, poll.id)[2:] == [("open", None), ("closed", None)]
+    record = session.scalars(
+        select(EventRecord).where(EventRecord.kind == "poll.changed").order_by(EventRecord.id)
+    ).first()
+    assert record is not None
+    assert record.organization_id == org.id
+    assert record.payload == {
+        "poll_id": poll.id,
+        "state": "queued",
+        "withdrawal_state": None,
+        "error": None,
+        "withdrawal_error": None,
+    }
+
+    # Failed, tried again, posted.
+    network.failures = [permanent("422: the poll options are invalid")]
+    second = polls.create(session, author=agent, draft=_draft(account, question="Which day?"))
+    session.commit()
+    jobs.run_pending()
+    polls.retry(session, poll=_reload(session, second.id), actor=agent)
+    session.commit()
+    jobs.run_pending()
+    assert _events(session, second.id) == [
+        ("queued", None),
+        ("failed", "422: the poll options are invalid"),
+        ("queued", None),
+        ("open", None),
+    ]
 
 
 @pytest.mark.parametrize(

@@ -18,6 +18,7 @@ from socialdesk.common.clock import FrozenClock
 from socialdesk.common.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from socialdesk.connectors import registry
 from socialdesk.conversations.models import WithdrawalState
+from socialdesk.events.models import EventRecord
 from socialdesk.notifications.models import Notification
 from socialdesk.polls import report, withdrawal
 from socialdesk.polls import service as polls
@@ -206,6 +207,36 @@ def test_a_final_failure_keeps_the_reason_tells_who_asked_and_may_be_tried_again
     jobs.run_pending()
     assert _reload(session, poll.id).state == PollState.WITHDRAWN.value
     assert network.withdrawn == ["1000"]
+
+
+def test_each_change_of_a_withdrawal_is_an_event_the_polls_page_follows(
+    session: Session, jobs: JobRunner, network: WithdrawingPollConnector
+) -> None:
+    poll, author, org = _posted(session, jobs)
+    network.withdraw_failures = [permanent("the instance refused the request (403): forbidden")]
+    withdrawal.request(session, poll=poll, actor=author, reason="Wrong account")
+    session.commit()
+    jobs.run_pending()
+    withdrawal.request(session, poll=_reload(session, poll.id), actor=author, reason="Again")
+    session.commit()
+    jobs.run_pending()
+    session.expire_all()
+    rows = session.scalars(
+        select(EventRecord).where(EventRecord.kind == "poll.changed").order_by(EventRecord.id)
+    ).all()
+    assert {r.organization_id for r in rows} == {org.id}
+    said = [
+        (r.payload["state"], r.payload["withdrawal_state"], r.payload["withdrawal_error"])
+        for r in rows
+        if r.payload["poll_id"] == poll.id
+    ]
+    refused = "the instance refused the request (403): forbidden"
+    assert said[-4:] == [
+        ("open", "pending", None),
+        ("open", "failed", refused),
+        ("open", "pending", None),
+        ("withdrawn", "withdrawn", None),
+    ]
 
 
 def test_repeated_temporary_failures_give_up_and_tell_who_asked(

@@ -187,6 +187,44 @@ def test_the_page_lists_polls_with_their_results(
     assert "counts as of" not in card
 
 
+def _live(html: str) -> dict[str, str]:
+    """The attributes of the polls list that keeps it live (empty when it is not)."""
+    section = re.search(r'<section [^>]*id="polls-live"[^>]*>', html)
+    assert section is not None, "no live list on the page"
+    return dict(re.findall(r'(hx-[\w-]+)="([^"]*)"', section.group(0)))
+
+
+def test_the_list_reads_itself_again_when_a_poll_changes(
+    desk: Desk,
+    mastodon: BrandAccount,
+    network: PollingConnector,
+    signed_in: SignIn,
+    jobs: JobRunner,
+) -> None:
+    agent = signed_in(desk.agent)
+    poll_id = _asked_id(agent.ask(mastodon, "Which opening hours suit you?"))
+    page = agent.page()
+    # The page listens to the organization's live stream, and its list to poll.changed
+    # (desk.js's sdIdle keeps a card being typed in as it is).
+    assert 'hx-ext="sse" sse-connect="/events/stream"' in page
+    live = _live(page)
+    assert live["hx-trigger"] == "sse:poll.changed[sdIdle(this)] delay:250ms"
+    assert (live["hx-get"], live["hx-select"], live["hx-swap"]) == (
+        "/polls",
+        "#polls-live",
+        "outerHTML",
+    )
+    desk_js = agent.client.get("/static/desk.js").text
+    assert "window.sdIdle = function" in desk_js
+    # What the refresh reads: the list as it is now, the poll posted since.
+    jobs.run_pending()
+    fresh = agent.client.get(live["hx-get"], headers=HX).text
+    assert "Open</span>" in _card(fresh, poll_id)
+    assert _live(fresh)["hx-get"] == "/polls"
+    # A poll's own page reads itself (an older page of the list, that page: below).
+    assert _live(agent.page(f"/{poll_id}"))["hx-get"] == f"/polls/{poll_id}"
+
+
 def test_asking_needs_the_forms_token_and_stores_what_was_asked(
     desk: Desk, mastodon: BrandAccount, network: PollingConnector, signed_in: SignIn
 ) -> None:
@@ -395,6 +433,7 @@ def test_rejecting_needs_a_comment_for_the_author(
     card = _card(silent.text, poll_id)
     assert f'id="error-poll-{poll_id}">say why, so the author can ask it better</p>' in card
     assert 'aria-invalid="true"' in card
+    assert _live(silent.text) == {}  # no live refresh wipes the refusal before it is read
     assert [p.state for p in _stored()] == ["held"]
     rejected = boss.post(f"/polls/{poll_id}/reject", comment="Not this month")
     assert rejected.status_code == 303
@@ -550,6 +589,7 @@ def test_older_polls_are_a_page_away(
     assert second.status_code == 200
     assert "Question 0?" in second.text
     assert "Question 1?" not in second.text
+    assert _live(second.text)["hx-get"] == older.group(1)  # live, on its own page
 
 
 def test_a_post_address_that_is_not_a_web_address_is_no_link(

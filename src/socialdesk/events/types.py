@@ -85,6 +85,19 @@ class MessageWithdrawalChanged(DomainEvent):
 
 
 @dataclass(frozen=True, kw_only=True)
+class PollChanged(DomainEvent):
+    """A poll was asked, decided, posted, counted, closed or failed, or its withdrawal changed
+    (``polls/``): an open Polls page shows it."""
+
+    kind: ClassVar[str] = "poll.changed"
+    poll_id: int
+    state: str
+    withdrawal_state: str | None = None
+    error: str | None = None
+    withdrawal_error: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
 class MemberDeactivated(DomainEvent):
     """Listeners holding work for the member (commitments, escalations) hand it over."""
 
@@ -127,6 +140,7 @@ ALL_EVENTS: tuple[type[DomainEvent], ...] = (
     MessageCreated,
     MessageDeliveryChanged,
     MessageWithdrawalChanged,
+    PollChanged,
     MemberDeactivated,
     ApprovalRequested,
     ApprovalDecided,

@@ -43,6 +43,8 @@ from socialdesk.connectors.base import (
 )
 from socialdesk.conversations.models import WithdrawalState
 from socialdesk.db.session import session_scope
+from socialdesk.events import bus
+from socialdesk.events.types import PollChanged
 from socialdesk.jobs import queue as jobs
 from socialdesk.jobs.registry import Payload, job, periodic
 from socialdesk.outbound import approvals, checks, sending
@@ -89,6 +91,23 @@ def _set_state(poll: Poll, state: PollState, *, error: str | None = None) -> Non
     poll.state = state.value
     poll.error = error[:1000] if error else None
     poll.state_changed_at = clock.now()
+
+
+def changed(session: Session, poll: Poll) -> None:
+    """``poll`` changed as people see it (its state, its counts, its withdrawal): the event
+    lets every open Polls page of its organization show it. Called once a write is done, so
+    its event says where the poll ended up."""
+    bus.emit(
+        session,
+        PollChanged(
+            organization_id=poll.organization_id,
+            poll_id=poll.id,
+            state=poll.state,
+            withdrawal_state=poll.withdrawal_state,
+            error=poll.error,
+            withdrawal_error=poll.withdrawal_error,
+        ),
+    )
 
 
 # -- which accounts can ask -------------------------------------------------------------------
@@ -329,6 +348,7 @@ def create(session: Session, *, author: Member, draft: Draft, confirmed: bool = 
         notices.approval_requested(session, poll=poll, author=author)
     else:
         jobs.enqueue(session, PUBLISH_JOB, {"poll_id": poll.id})
+    changed(session, poll)
     return poll
 
 
@@ -399,6 +419,7 @@ def approve(session: Session, *, poll: Poll, approver: Member, comment: str = ""
     )
     _decided(session, poll=poll, approver=approver, comment=comment, state=PollState.QUEUED)
     jobs.enqueue(session, PUBLISH_JOB, {"poll_id": poll.id})
+    changed(session, poll)
     return poll
 
 
@@ -408,6 +429,7 @@ def reject(session: Session, *, poll: Poll, approver: Member, comment: str) -> P
     _decide(session, poll=poll, approver=approver)
     _decided(session, poll=poll, approver=approver, comment=comment, state=PollState.REJECTED)
     poll.error = f"rejected by {approver.name}: {poll.decision_comment}"[:1000]
+    changed(session, poll)
     return poll
 
 
@@ -443,6 +465,7 @@ def retry(session: Session, *, poll: Poll, actor: Member) -> Poll:
         )
     _set_state(poll, PollState.QUEUED)
     jobs.enqueue(session, PUBLISH_JOB, {"poll_id": poll.id})
+    changed(session, poll)
     return poll
 
 
@@ -458,6 +481,7 @@ def _poll(session: Session, poll_id: int, *, locked: bool = False) -> Poll:
 def _fail(session: Session, poll: Poll, reason: str) -> None:
     _set_state(poll, PollState.FAILED, error=reason)
     notices.failed(session, poll=poll)
+    changed(session, poll)
 
 
 def _claim(session: Session, poll_id: int) -> sending.Claim[PollTally] | None:
@@ -537,12 +561,15 @@ class _Polls:
         poll = _poll(session, item_id)
         if poll.state == PollState.QUEUED.value:
             poll.error = reason
+            changed(session, poll)
 
     def failed(self, session: Session, item_id: int, reason: str) -> None:
         _fail(session, _poll(session, item_id), reason)
 
     def queued_again(self, session: Session, item_id: int, reason: str) -> None:
-        _set_state(_poll(session, item_id), PollState.QUEUED, error=reason)
+        poll = _poll(session, item_id)
+        _set_state(poll, PollState.QUEUED, error=reason)
+        changed(session, poll)
 
     def sent(self, session: Session, claim: sending.Claim[PollTally], result: PollTally) -> None:
         poll = _poll(session, claim.item_id)
@@ -552,6 +579,7 @@ class _Polls:
         _counted(session, poll, result)
         if poll.state != PollState.CLOSED.value:
             _set_state(poll, PollState.OPEN)
+        changed(session, poll)
 
 
 def _counted(session: Session, poll: Poll, tally: PollTally) -> None:
@@ -626,6 +654,7 @@ def count(poll_id: int) -> None:
             poll = _poll(session, poll_id, locked=True)
             if not collecting(poll):  # withdrawn (or being withdrawn) during the call
                 return
+            before = _as_seen(poll)
             now = clock.now()
             # counted_at stays the time of the last counts read: they are the ones shown.
             poll.error = f"the counts could not be read: {exc.reason}"[:1000]
@@ -636,12 +665,15 @@ def count(poll_id: int) -> None:
                     error=f"closed; the final counts could not be read: {exc.reason}",
                 )
                 notices.closed(session, poll=poll)
+            if _as_seen(poll) != before:
+                changed(session, poll)
         log.info("poll %s: counts not read: %s", poll_id, exc.reason)
         return
     with session_scope() as session:
         poll = _poll(session, poll_id, locked=True)
         if not collecting(poll):
             return
+        before = _as_seen(poll)
         _counted(session, poll, tally)
         overdue = poll.closes_at is not None and poll.closes_at + GIVE_UP_COUNTING <= clock.now()
         if overdue and poll.state == PollState.OPEN.value:
@@ -652,6 +684,21 @@ def count(poll_id: int) -> None:
                 error="closed a day after its end; the network still called it open",
             )
             notices.closed(session, poll=poll)
+        if _as_seen(poll) != before:
+            changed(session, poll)
+
+
+def _as_seen(poll: Poll) -> tuple[object, ...]:
+    """What a Polls page shows of a poll being counted: a count that changes none of it tells
+    no page (every open poll is counted every few minutes)."""
+    return (
+        poll.state,
+        tuple(poll.votes or ()),
+        poll.votes_count,
+        poll.voters_count,
+        poll.error,
+        poll.closes_at,
+    )
 
 
 @periodic("polls.count", every_minutes=5)
@@ -686,6 +733,7 @@ def recover_stale(session: Session) -> int:
         if sending.resends_safely(account):
             _set_state(poll, PollState.QUEUED)
             jobs.enqueue(session, PUBLISH_JOB, {"poll_id": poll.id})
+            changed(session, poll)
         else:
             _fail(
                 session,

@@ -23,6 +23,7 @@ from socialdesk.common.errors import NotFound
 from socialdesk.conversations.models import WithdrawalState
 from socialdesk.outbound import withdrawing
 from socialdesk.polls import notices
+from socialdesk.polls import service as polls_service
 from socialdesk.polls.models import Poll, PollState
 
 WITHDRAW_JOB = "polls.withdraw"
@@ -56,7 +57,8 @@ def why_not(poll: Poll, account: BrandAccount) -> str | None:
 
 class _Polls:
     """Polls as ``withdrawing`` takes them back: the audit trail keeps each request, its
-    author is told of a final failure, and a withdrawn poll is no longer open."""
+    author is told of a final failure, a withdrawn poll is no longer open, and every change
+    is a ``poll.changed`` event the open Polls pages follow."""
 
     what = "poll"
     job = WITHDRAW_JOB
@@ -89,6 +91,7 @@ class _Polls:
             item.state = PollState.WITHDRAWN.value
             item.error = None
             item.state_changed_at = clock.now()
+        polls_service.changed(session, item)
 
     def failed(self, session: Session, item: Poll) -> None:
         notices.withdrawal_failed(session, poll=item)

@@ -70,9 +70,12 @@
   function refreshIfStale(panel) {
     if (!panel.hasAttribute("data-stale") || editing(panel)) return;
     panel.removeAttribute("data-stale");
-    if (window.htmx && panel.getAttribute("hx-get")) {
-      htmx.ajax("GET", panel.getAttribute("hx-get"), { target: panel, swap: "innerHTML" });
-    }
+    if (!window.htmx || !panel.getAttribute("hx-get")) return;
+    // A live part that reads a whole page (the Polls list) takes only itself from it.
+    var select = panel.getAttribute("hx-select");
+    htmx.ajax("GET", panel.getAttribute("hx-get"), select
+      ? { target: panel, swap: panel.getAttribute("hx-swap") || "innerHTML", select: select }
+      : { target: panel, swap: "innerHTML" });
   }
 
   document.addEventListener("htmx:afterSwap", function (e) {
@@ -111,7 +114,8 @@
     var target = e.detail.target;
     var verb = e.detail.requestConfig && e.detail.requestConfig.verb;
     if (!target || verb !== "get") return;
-    if (target.id === "side" ? !window.sdIdle(target) : target.classList.contains("side-panel") && editing(target)) {
+    var live = target.classList.contains("side-panel") || target.id === "polls-live";
+    if (target.id === "side" ? !window.sdIdle(target) : live && editing(target)) {
       e.detail.shouldSwap = false;
     }
   });
