@@ -450,6 +450,33 @@ def test_polls_belong_to_their_organization_and_its_accounts(
         polls.create(session, author=viewer, draft=_draft(other_account))
 
 
+def test_a_block_added_while_a_poll_waits_stops_its_approval_and_is_kept(
+    session: Session, jobs: JobRunner, network: PollingConnector
+) -> None:
+    org, account, agent = _desk(session)
+    approver = accounts.member(session, org, role=Role.APPROVER)
+    admin = accounts.member(session, org, role=Role.ADMIN)
+    poll = polls.create(
+        session,
+        author=agent,
+        draft=_draft(account, "Which price plan should we add?", options=("Family", "Student")),
+    )
+    session.commit()
+    stricter = RULES.replace("terms: [beer, wine]", "terms: [beer, wine, family]")
+    policy_service.save(session, organization_id=org.id, yaml_text=stricter, author=admin)
+    session.commit()
+    with pytest.raises(outbound.Blocked, match="We do not talk about drinking"):
+        polls.approve(session, poll=poll, approver=approver)
+    session.rollback()  # as the request that asked would
+    assert _reload(session, poll.id).state == PollState.HELD.value
+    kept = session.scalars(
+        select(PolicyDecision).where(PolicyDecision.member_id == approver.id)
+    ).all()
+    assert [(d.stage, d.decision) for d in kept] == [("approval", "block")]
+    jobs.run_pending()
+    assert network.polls == []
+
+
 def test_approvers_count_only_the_polls_of_accounts_they_may_act_for(
     session: Session, network: PollingConnector
 ) -> None:

@@ -408,6 +408,15 @@ def approve(session: Session, *, poll: Poll, approver: Member, comment: str = ""
     with waiting_person():
         checked = check(session, account, poll.question, tuple(poll.options))
     if checked.outcome.decision is Decision.BLOCK:
+        # Kept past the rollback of the refused request, as every refused decision is.
+        outbound.keep_decision(
+            session,
+            account=account,
+            checked=checked,
+            stage=DecisionStage.APPROVAL,
+            member_id=approver.id,
+            message_id=None,
+        )
         raise _refusal(checked.outcome, outbound.Blocked)
     outbound.record_decision_of(
         session,
