@@ -27,6 +27,9 @@ PUBLIC: dict[tuple[str, str], str] = {
     ("GET", "/chat/{public_key}/messages"): "a visitor's own messages (visitor cookie)",
     ("POST", "/chat/{public_key}/messages"): "a visitor writes (visitor cookie + token)",
     ("GET", "/chat/{public_key}/stream"): "live replies for a visitor (visitor cookie)",
+    ("GET", "/chat/{public_key}/attachments/{attachment_id}"): (
+        "a file sent to a visitor, only from their own chat's replies (visitor cookie)"
+    ),
     ("GET", "/chat/{public_key}/widget.js"): "the widget script brand websites embed",
     ("GET", "/webhooks/facebook/{public_key}"): "Facebook's webhook handshake",
     ("POST", "/webhooks/facebook/{public_key}"): "Facebook's events (signature checked)",

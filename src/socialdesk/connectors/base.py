@@ -62,6 +62,9 @@ class Capabilities:
     rate_window_seconds: int = 900
     # The provider accepts a client key that makes a retried send a no-op.
     idempotent_sends: bool = False
+    # Replies may carry files (``OutboundRequest.attachments``); the desk refuses a file for a
+    # channel that cannot send one before anything is stored.
+    files: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,6 +160,9 @@ class OutboundRequest:
     reply_to_native_id: str | None = None
     thread_key: str | None = None
     subject: str | None = None
+    # The files the author attached, with their ``content``, in the author's order. Only sent
+    # to a connector whose capabilities say ``files``.
+    attachments: tuple[Attachment, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,6 +8,9 @@ schema, a service does the work, and the result is returned as a schema.
 
 from __future__ import annotations
 
+import base64
+import binascii
+import mimetypes
 from collections.abc import Iterable, Sequence
 from datetime import UTC
 from http import HTTPStatus
@@ -36,7 +39,7 @@ from socialdesk.common.schemas import (
     api_token_scheme,
     error_responses,
 )
-from socialdesk.connectors.base import ChannelKind, Visibility
+from socialdesk.connectors.base import Attachment, AttachmentKind, ChannelKind, Visibility
 from socialdesk.contacts import service as contacts_service
 from socialdesk.contacts.models import Contact
 from socialdesk.contacts.schemas import ContactSummary
@@ -64,6 +67,7 @@ from socialdesk.conversations.schemas import (
     PriorityBody,
     PromiseChoice,
     ReplyCreate,
+    ReplyFile,
     TagCreate,
     TeamBody,
     TriageCorrection,
@@ -454,6 +458,7 @@ def create_reply(
         text=body.text,
         visibility=Visibility(body.visibility) if body.visibility else None,
         confirmed=body.confirm,
+        files=_reply_files(body.files),
     )
     kept = _keep_promises(
         db,
@@ -464,6 +469,30 @@ def create_reply(
         choices=body.promises,
     )
     return _message_created(db, message, kept)
+
+
+def _reply_files(posted: Sequence[ReplyFile]) -> list[Attachment]:
+    """The files of a reply's body, decoded; a content that is not base64 is refused by its
+    place in the list."""
+    found = []
+    for index, item in enumerate(posted):
+        try:
+            content = base64.b64decode(item.content, validate=True)
+        except (binascii.Error, ValueError) as exc:
+            raise ValidationFailed(
+                f"files[{index}].content ({item.name}) is not base64: {exc}",
+                field=f"files[{index}].content",
+            ) from exc
+        found.append(
+            Attachment(
+                kind=AttachmentKind.FILE,  # the service decides the kind by the type
+                name=item.name,
+                mime_type=item.mime_type or mimetypes.guess_type(item.name)[0],
+                size=len(content),
+                content=content,
+            )
+        )
+    return found
 
 
 @router.post(

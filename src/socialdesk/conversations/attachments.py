@@ -18,7 +18,7 @@ only :func:`download` reads.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -134,6 +134,52 @@ def rows(
     return out
 
 
+def kind_of(mime_type: str | None) -> AttachmentKind:
+    """A file's kind by its type: a photo, a video, audio, or any other file."""
+    major = (mime_type or "").partition("/")[0]
+    return {
+        "image": AttachmentKind.IMAGE,
+        "video": AttachmentKind.VIDEO,
+        "audio": AttachmentKind.AUDIO,
+    }.get(major, AttachmentKind.FILE)
+
+
+def outgoing(item: Attachment) -> Attachment:
+    """A file an agent attached to a reply, as the desk keeps it: its kind from its type, and
+    no address (the desk holds the file itself)."""
+    mime_type = _mime(item.mime_type)
+    return Attachment(
+        kind=kind_of(mime_type),
+        name=_trimmed(item.name, MAX_NAME),
+        mime_type=mime_type,
+        size=len(item.content) if item.content is not None else None,
+        content=item.content,
+    )
+
+
+def to_send(session: Session, *, message_id: int) -> tuple[Attachment, ...]:
+    """The files kept with an outgoing message, with their content, in the author's order:
+    what its delivery hands to the connector."""
+    found = session.execute(
+        select(MessageAttachment.name, MessageAttachment.mime_type, MessageAttachment.content)
+        .where(
+            MessageAttachment.message_id == message_id,
+            MessageAttachment.content.isnot(None),
+        )
+        .order_by(MessageAttachment.position)
+    )
+    return tuple(
+        Attachment(
+            kind=kind_of(row.mime_type),
+            name=row.name,
+            mime_type=row.mime_type,
+            size=len(row.content),
+            content=bytes(row.content),
+        )
+        for row in found
+    )
+
+
 def keep(
     session: Session,
     *,
@@ -196,18 +242,26 @@ def of_messages(session: Session, message_ids: Iterable[int]) -> dict[int, list[
     return found
 
 
-def download(session: Session, *, organization_id: int, attachment_id: int) -> Download:
-    """A kept file, for a member of its organization. Anything else (another organization's,
-    one kept only as an address, one that does not exist) is not found."""
-    row = session.execute(
-        select(
-            MessageAttachment.name, MessageAttachment.mime_type, MessageAttachment.content
-        ).where(
-            MessageAttachment.id == attachment_id,
-            MessageAttachment.organization_id == organization_id,
-            MessageAttachment.content.isnot(None),
-        )
-    ).one_or_none()
+def download(
+    session: Session,
+    *,
+    organization_id: int,
+    attachment_id: int,
+    message_ids: Collection[int] | None = None,
+) -> Download:
+    """A kept file, for a member of its organization, or (``message_ids``) for someone who may
+    read only those messages (a chat visitor). Anything else (another organization's, another
+    message's, one kept only as an address, one that does not exist) is not found."""
+    query = select(
+        MessageAttachment.name, MessageAttachment.mime_type, MessageAttachment.content
+    ).where(
+        MessageAttachment.id == attachment_id,
+        MessageAttachment.organization_id == organization_id,
+        MessageAttachment.content.isnot(None),
+    )
+    if message_ids is not None:
+        query = query.where(MessageAttachment.message_id.in_(sorted(set(message_ids))))
+    row = session.execute(query).one_or_none()
     if row is None:
         raise NotFound(f"attachment {attachment_id} does not exist or is not kept in the desk")
     return Download(name=row.name, mime_type=row.mime_type, content=bytes(row.content))

@@ -225,8 +225,29 @@ PROMISES_HELP = (
 )
 
 
+class ReplyFile(_Body):
+    """A file sent with a reply (on a channel that can send files: email, the website chat)."""
+
+    name: str = Field(min_length=1, max_length=255, description="The file's name, as it is sent")
+    mime_type: str | None = Field(
+        default=None,
+        max_length=255,
+        description="Its type (e.g. application/pdf); leave out to have it guessed from the name",
+    )
+    content: str = Field(
+        min_length=1,
+        description="The file, base64-encoded (standard alphabet, padded); at most "
+        "SOCIALDESK_ATTACHMENT_MAX_BYTES once decoded",
+    )
+
+
 class ReplyCreate(_Body):
     text: str = Field(min_length=1, max_length=MAX_TEXT)
+    files: list[ReplyFile] = Field(
+        default_factory=list,
+        description="Files sent with the reply, in order (at most 10); refused with a 422 on a "
+        "channel that cannot send files",
+    )
     visibility: Literal["public", "direct"] | None = Field(
         default=None, description="Leave out to answer in kind (a direct message gets a direct one)"
     )

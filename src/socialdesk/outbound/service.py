@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -24,6 +25,7 @@ from socialdesk.config import get_settings
 from socialdesk.connectors import registry as connectors
 from socialdesk.connectors.base import (
     AccountCapabilities,
+    Attachment,
     AuthError,
     Capabilities,
     Identity,
@@ -32,6 +34,7 @@ from socialdesk.connectors.base import (
     Visibility,
 )
 from socialdesk.contacts import service as contacts_service
+from socialdesk.conversations import attachments
 from socialdesk.conversations import service as conversations_service
 from socialdesk.conversations.models import Conversation, DeliveryState, Direction, Message
 from socialdesk.db.hooks import on_rollback
@@ -219,6 +222,39 @@ def signature_for(account: BrandAccount, author: Member) -> str | None:
 # The longest reply the desk stores, on channels with no limit of their own (email), as the
 # API's own limit on a message's text (conversations.schemas.MAX_TEXT).
 MAX_REPLY = 20_000
+# The most files one reply carries, each up to ``attachment_max_bytes``.
+MAX_REPLY_FILES = 10
+
+
+def check_files(account: BrandAccount, files: Sequence[Attachment]) -> None:
+    """Refuse files a reply cannot carry: on a channel that cannot send files, more than
+    ``MAX_REPLY_FILES``, an empty one or one larger than the desk keeps. Runs before anything
+    is stored, so a refused reply leaves nothing behind."""
+    if not files:
+        return
+    if not connectors.get(account.kind).capabilities.files:
+        raise ValidationFailed(
+            f"{channels_service.channel_name(account.kind)} replies cannot carry files yet: "
+            "send the reply without them, or share a link in the text",
+            field="files",
+        )
+    if len(files) > MAX_REPLY_FILES:
+        raise ValidationFailed(
+            f"a reply carries at most {MAX_REPLY_FILES} files; this one has {len(files)}",
+            field="files",
+        )
+    limit = get_settings().attachment_max_bytes
+    for item in files:
+        name = item.name or "a file"
+        size = len(item.content or b"")
+        if not size:
+            raise ValidationFailed(f"{name} is empty: choose the file again", field="files")
+        if size > limit:
+            raise ValidationFailed(
+                f"{name} is {size:,} bytes; a file is at most {limit:,} bytes "
+                "(SOCIALDESK_ATTACHMENT_MAX_BYTES)",
+                field="files",
+            )
 
 
 def queue_reply(
@@ -229,9 +265,11 @@ def queue_reply(
     text: str,
     visibility: Visibility | None = None,
     confirmed: bool = False,
+    files: Sequence[Attachment] = (),
 ) -> Message:
-    """Queue a reply for delivery. Raises Blocked, or NeedsConfirmation for warnings that the
-    author has not confirmed yet."""
+    """Queue a reply for delivery, with the files the author attached (stored with the
+    message, read again by the delivery job). Raises Blocked, or NeedsConfirmation for warnings
+    that the author has not confirmed yet."""
     body = text.strip()
     if not body:
         raise ValidationFailed("a reply must not be empty", field="text")
@@ -248,6 +286,7 @@ def queue_reply(
         raise PermissionDenied(
             f"you may not reply as {account.display_name}: ask an admin for access to this account"
         )
+    check_files(account, files)
     last_inbound = session.scalar(
         select(Message)
         .where(
@@ -298,6 +337,12 @@ def queue_reply(
     )
     session.add(message)
     session.flush()
+    attachments.keep(
+        session,
+        organization_id=message.organization_id,
+        message_id=message.id,
+        attachments=[attachments.outgoing(item) for item in files],
+    )
     keep_decision(
         session,
         account=account,
@@ -491,6 +536,8 @@ def _claim(session: Session, message_id: int) -> sending.Claim[SendResult] | Non
         reply_to_native_id=message.native_reply_to_id,
         thread_key=message.thread_key,
         subject=conversation.subject or None,
+        # Read now, at each attempt, not when the reply was queued: a retry sends them again.
+        attachments=attachments.to_send(session, message_id=message.id),
     )
     context = channels_service.context_for(account)
     return sending.Claim(

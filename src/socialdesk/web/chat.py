@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 
 from socialdesk.channels import service as channels_service
 from socialdesk.channels.models import BrandAccount
-from socialdesk.common import clock
+from socialdesk.common import clock, files
 from socialdesk.common.crypto import new_token, sign, unsign
 from socialdesk.common.deps import CSRF_FIELD, CSRF_HEADER, DB
 from socialdesk.common.errors import DomainError, NotFound, PermissionDenied, ValidationFailed
@@ -36,7 +36,7 @@ from socialdesk.config import get_settings
 from socialdesk.connectors.base import ChannelKind, RawEvent, Visibility
 from socialdesk.connectors.web.connector import MAX_LENGTH, MESSAGE_EVENT, thread_key_for
 from socialdesk.contacts.models import ContactIdentity
-from socialdesk.conversations import flows
+from socialdesk.conversations import attachments, flows
 from socialdesk.conversations.models import Conversation, DeliveryState, Direction, Message
 from socialdesk.db.session import get_sessionmaker
 from socialdesk.events.api import stream_events
@@ -200,10 +200,12 @@ def _page_context(
     draft: str = "",
 ) -> dict[str, object]:
     name, email = _known_profile(session, account, visitor_id)
+    messages = visitor_messages(session, account=account, visitor_id=visitor_id)
     return {
         "account": account,
         "public_key": account.public_key,
-        "messages": visitor_messages(session, account=account, visitor_id=visitor_id),
+        "messages": messages,
+        "files": attachments.of_messages(session, (m.id for m in messages)),
         "csrf_token": visitor_csrf(visitor_id),
         "visitor_name": name,
         "visitor_email": email,
@@ -240,7 +242,37 @@ def chat_messages(request: Request, public_key: str, db: DB) -> Response:
     account = _account(db, public_key)
     visitor_id = visitor_from(request)
     messages = visitor_messages(db, account=account, visitor_id=visitor_id) if visitor_id else []
-    return render(request, "_chat_messages.html", {"messages": messages}, framable=True)
+    return render(
+        request,
+        "_chat_messages.html",
+        {
+            "messages": messages,
+            "files": attachments.of_messages(db, (m.id for m in messages)),
+            "public_key": account.public_key,
+        },
+        framable=True,
+    )
+
+
+@router.get("/chat/{public_key}/attachments/{attachment_id}")
+def chat_attachment(
+    request: Request, public_key: str, attachment_id: forms.PathId, db: DB
+) -> Response:
+    """A file the desk sent with a reply, for the visitor it was sent to: only the files of
+    the messages their chat shows (``visitor_messages``); anyone else gets "not found". Saved,
+    never opened as a page, as the desk's own downloads are."""
+    account = _account(db, public_key)
+    visitor_id = visitor_from(request)
+    if visitor_id is None:
+        raise NotFound(f"attachment {attachment_id} does not exist or is not in your chat")
+    shown = visitor_messages(db, account=account, visitor_id=visitor_id)
+    found = attachments.download(
+        db,
+        organization_id=account.organization_id,
+        attachment_id=attachment_id,
+        message_ids=[m.id for m in shown],
+    )
+    return files.download(found.content, name=found.name, mime_type=found.mime_type)
 
 
 def _check_visitor_csrf(request: Request, visitor_id: str, form_value: str) -> None:

@@ -5,6 +5,7 @@ Every error names the field and what was expected, so the page can show it besid
 
 from __future__ import annotations
 
+import mimetypes
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, tzinfo
@@ -13,11 +14,13 @@ from urllib.parse import urlsplit
 
 from fastapi import Depends, Path, Request
 from sqlalchemy.orm import Session
-from starlette.datastructures import FormData
+from starlette.datastructures import FormData, UploadFile
 
 from socialdesk.common import clock
 from socialdesk.common.errors import DomainError, NotAuthenticated, ValidationFailed
 from socialdesk.common.pagination import MAX_ROW_ID, parse_row_id
+from socialdesk.config import get_settings
+from socialdesk.connectors.base import Attachment, AttachmentKind
 from socialdesk.conversations.models import Priority, Status
 from socialdesk.outbound.service import NeedsConfirmation
 from socialdesk.web.render import UNPROCESSABLE
@@ -43,6 +46,36 @@ def plain_text(value: str) -> str:
     """A text box's text as the desk keeps it: a browser sends a textarea's lines with CRLF,
     and surrounding space means nothing."""
     return value.replace("\r\n", "\n").strip()
+
+
+def uploads(form: FormData, name: str) -> list[Attachment]:
+    """The files posted in ``name``, in the order chosen. A file input left empty (the browser
+    posts a part with no file name) is no file; one larger than the desk keeps is refused, by
+    its name, before it is read."""
+    limit = get_settings().attachment_max_bytes
+    found: list[Attachment] = []
+    for value in form.getlist(name):
+        if not isinstance(value, UploadFile) or not value.filename:
+            continue
+        if value.size is not None and value.size > limit:
+            raise ValidationFailed(
+                f"{value.filename} is {value.size:,} bytes; a file is at most {limit:,} bytes "
+                "(SOCIALDESK_ATTACHMENT_MAX_BYTES)",
+                field=name,
+            )
+        value.file.seek(0)
+        content = value.file.read(limit + 1)
+        mime_type = value.content_type or mimetypes.guess_type(value.filename)[0]
+        found.append(
+            Attachment(
+                kind=AttachmentKind.FILE,  # the service decides the kind by the type
+                name=value.filename,
+                mime_type=mime_type,
+                size=len(content),
+                content=content,
+            )
+        )
+    return found
 
 
 def same_text(confirmed: str, text: str) -> bool:

@@ -21,6 +21,7 @@ from socialdesk.channels.models import BrandAccount
 from socialdesk.commitments import service as commitments_service
 from socialdesk.common.deps import Actor
 from socialdesk.common.errors import NotFound
+from socialdesk.config import get_settings
 from socialdesk.connectors import registry as connectors
 from socialdesk.connectors.base import Capabilities
 from socialdesk.contacts import duplicates
@@ -242,6 +243,7 @@ class ConversationView:
     length_counting: str
     can_send: bool  # a connector for this channel is installed
     may_act: bool  # this member may answer as the brand account
+    can_send_files: bool  # replies on this channel may carry files
 
     @cached_property
     def not_ready(self) -> str | None:
@@ -253,6 +255,14 @@ class ConversationView:
     @property
     def channel(self) -> str:
         return self.account.kind
+
+    @property
+    def max_files(self) -> int:
+        return outbound_service.MAX_REPLY_FILES
+
+    @property
+    def max_file_bytes(self) -> int:
+        return get_settings().attachment_max_bytes
 
     @property
     def contact_name(self) -> str:
@@ -315,6 +325,7 @@ def conversation_view(
         length_counting=capabilities.length_counting.value if capabilities else "",
         can_send=capabilities is not None,
         may_act=channels_service.may_act_for(session, account=account, member_id=me.id),
+        can_send_files=capabilities.files if capabilities else False,
     )
 
 

@@ -719,13 +719,15 @@ def _compose(
 def reply(
     request: Request, conversation_id: PathId, actor: Replier, form: forms.PostedForm, db: DB
 ) -> Response:
-    def send(conversation: Conversation, text: str, form: Mapping[str, Any]) -> Message:
+    def send(conversation: Conversation, text: str, fields: Mapping[str, Any]) -> Message:
         return outbound_service.queue_reply(
             db,
             conversation=conversation,
             author=actor.member,
             text=text,
-            confirmed=forms.same_text(forms.text(form, "confirmed_text"), text),
+            confirmed=forms.same_text(forms.text(fields, "confirmed_text"), text),
+            # Read in the same attempt, so a file refused by its size shows beside the form.
+            files=forms.uploads(form, "files"),
         )
 
     return _compose(request, db, actor, conversation_id, form, composer="reply", send=send)

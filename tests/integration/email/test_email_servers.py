@@ -32,6 +32,7 @@ from socialdesk.channels import service as channels_service
 from socialdesk.channels.models import BrandAccount, EventStatus, Health, InboundEvent
 from socialdesk.common.clock import Clock, FrozenClock, use_clock
 from socialdesk.connectors import registry
+from socialdesk.connectors.base import Attachment, AttachmentKind
 from socialdesk.connectors.email.connector import EmailConnector
 from socialdesk.contacts.models import ContactIdentity
 from socialdesk.conversations import jobs as conversation_jobs
@@ -460,3 +461,47 @@ def test_a_refused_password_marks_the_account_unhealthy(
         account.health_reason
     )
     assert account.poll_cursor == cursor
+
+
+def test_a_reply_with_a_file_reaches_the_customer_as_an_attachment(
+    session: Session, jobs: JobRunner, desk: Desk
+) -> None:
+    servers, support, customer = desk.servers, desk.support, desk.customer
+    first = new_mail(
+        sender=email.utils.formataddr(("Ana Costa", customer.address)),
+        to=support.address,
+        subject="Refund form?",
+        body="Where do I find the refund form?",
+        domain="example.test",
+    )
+    submit(servers, first, login=customer)
+    poll(session, desk)
+    jobs.run_pending()
+    conversation = session.scalars(select(Conversation)).one()
+    form = b"%PDF-1.4\n\x00\xff refund form\n%%EOF\n"
+    reply = outbound.queue_reply(
+        session,
+        conversation=conversation,
+        author=desk.agent,
+        text="Here it is.",
+        files=[
+            Attachment(
+                AttachmentKind.FILE,
+                name="Rückerstattung.pdf",
+                mime_type="application/pdf",
+                content=form,
+            )
+        ],
+    )
+    jobs.run_pending()
+    session.expire_all()
+    assert session.get_one(Message, reply.id).delivery_state == DeliveryState.SENT.value
+    _, in_customer = mailbox_contents(servers, customer)
+    [received] = [m.message for m in in_customer]
+    body = received.get_body(preferencelist=("plain",))
+    assert body is not None
+    assert body.get_content().strip() == "Here it is."
+    [attached] = list(received.iter_attachments())
+    assert attached.get_filename() == "Rückerstattung.pdf"
+    assert attached.get_content_type() == "application/pdf"
+    assert attached.get_payload(decode=True) == form

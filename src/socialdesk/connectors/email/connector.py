@@ -65,6 +65,8 @@ class EmailConnector:
         # SMTP has no idempotency key; the Message-ID derived from the key lets the recipient's
         # client recognise a repeat, but a second copy is still delivered.
         idempotent_sends=False,
+        # Sent as MIME attachments (send.build_message).
+        files=True,
     )
     supported_events: ClassVar[frozenset[str]] = SUPPORTED_EVENTS
     ignored_events: ClassVar[frozenset[str]] = IGNORED_EVENTS

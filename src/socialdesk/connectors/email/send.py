@@ -14,7 +14,13 @@ from datetime import datetime
 from email.message import EmailMessage
 from typing import Protocol
 
-from socialdesk.connectors.base import OutboundRequest, SendError, SendResult, Visibility
+from socialdesk.connectors.base import (
+    Attachment,
+    OutboundRequest,
+    SendError,
+    SendResult,
+    Visibility,
+)
 from socialdesk.connectors.email.config import EmailAccount, ServerConfig
 from socialdesk.connectors.email.smtp import smtp_error, smtp_session
 
@@ -84,7 +90,29 @@ def build_message(
     if references:
         message["References"] = " ".join(f"<{i}>" for i in dict.fromkeys(references))
     message.set_content(request.text)
+    for attachment in request.attachments:
+        _attach(message, attachment)
     return message
+
+
+def _attach(message: EmailMessage, attachment: Attachment) -> None:
+    """One file as a MIME attachment: base64, its type (else ``application/octet-stream``),
+    and its name, which the ``email`` package encodes by RFC 2231 when it is not ASCII."""
+    if attachment.content is None:
+        raise SendError(
+            f"the file {attachment.name or '(unnamed)'} has no content to send", retryable=False
+        )
+    maintype, _, subtype = (attachment.mime_type or "").partition("/")
+    if not maintype or not subtype or maintype in {"multipart", "message"}:
+        # Sent as plain bytes: a multipart or message type would be read as structure by the
+        # recipient's client.
+        maintype, subtype = "application", "octet-stream"
+    message.add_attachment(
+        attachment.content,
+        maintype=maintype,
+        subtype=subtype,
+        filename=attachment.name or "attachment",
+    )
 
 
 def send_message(

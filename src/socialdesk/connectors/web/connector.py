@@ -39,6 +39,7 @@ class WebConnector:
         direct_messages=True,
         public_replies=False,
         idempotent_sends=True,
+        files=True,
     )
     supported_events: ClassVar[frozenset[str]] = frozenset({MESSAGE_EVENT})
     ignored_events: ClassVar[frozenset[str]] = frozenset()
