@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from socialdesk.channels import service as channels_service
@@ -92,6 +93,21 @@ def test_blocked_reply_names_the_limit_and_keeps_the_draft(page: Page, session: 
     assert "web allows 5000 characters; this is 5001" in response.text
     assert f">{text}</textarea>" in response.text
     assert fresh_conversation(page.id).message_count == 1
+
+
+def test_a_reply_typed_on_several_lines_is_kept_with_plain_line_endings(
+    page: Page, session: Session
+) -> None:
+    """Browsers send a text box's lines with CRLF; the desk keeps (and sends) LF."""
+    assert (
+        page.post("reply", text="Hello Ana,\r\n\r\nYour refund is on its way.\r\n").status_code
+        == 303
+    )
+    session.expire_all()
+    sent = session.scalars(
+        select(Message).where(Message.conversation_id == page.id, Message.direction == "outbound")
+    ).one()
+    assert sent.text == "Hello Ana,\n\nYour refund is on its way."
 
 
 def test_a_warning_asks_for_confirmation_then_sends(

@@ -674,7 +674,7 @@ def _compose(
     """Send a reply or add a note, and in the same transaction keep the promises it makes
     (as the author chose in the composer's preview: keep, edit or drop each)."""
     conversation = _conversation(db, actor, conversation_id)
-    text = str(form.get("text") or "")
+    text = forms.plain_text(str(form.get("text") or ""))  # as typed, with LF line endings
     tz = zone(vm.organization(db, actor.organization_id).timezone)
     kept: list[object] = []
 
