@@ -15,6 +15,9 @@ keep-alive, each endpoint warmed up first:
 
 * inbox: ``GET /api/conversations`` (open conversations, newest activity first, 50 a page);
 * inbox_counts: ``GET /api/conversations/counts`` (the numbers beside the filters);
+* inbox_counts_search: ``GET /api/conversations/counts?q=WORD``, the numbers beside the filters
+  with a search, over the words of ``search``;
+* inbox_counts_search_customer: the same with the customers' names of ``search_customer``;
 * inbox_tag: ``GET /api/conversations?tag=billing``;
 * inbox_mine: ``GET /api/conversations?assignee=me``;
 * inbox_awaiting: ``GET /api/conversations?awaiting=customer`` (open conversations the brand
@@ -27,6 +30,8 @@ keep-alive, each endpoint warmed up first:
 * html_inbox: ``GET /`` (the desk's inbox page) with a login session cookie;
 * html_conversation: ``GET /conversations/{id}``, the conversation's page with its side panels;
 * html_customers: ``GET /contacts``, the Customers page (recently active first);
+* html_customers_search: ``GET /contacts?q=NAME``, the Customers page's search, with the names
+  of ``search_customer``;
 * html_customer: ``GET /contacts/{id}``, a customer's own page.
 
 The last line printed is one JSON object with p50 and p95 milliseconds per endpoint.
@@ -46,6 +51,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from _common import ROOT, migrate_fresh, percentile, skip_unless_corpus, use_database, write_corpus
 
@@ -299,9 +305,21 @@ def main() -> None:
             def search_customer(i: int) -> None:
                 get("/api/conversations", q=customer_names[i % len(customer_names)])
 
+            def counts_search(i: int) -> None:
+                get("/api/conversations/counts", q=SEARCH_WORDS[i % len(SEARCH_WORDS)])
+
+            def counts_search_customer(i: int) -> None:
+                get("/api/conversations/counts", q=customer_names[i % len(customer_names)])
+
+            def html_customers_search(i: int) -> None:
+                name = customer_names[i % len(customer_names)]
+                page(f"/contacts?q={quote(name)}")
+
             endpoints: dict[str, Callable[[int], None]] = {
                 "inbox": fetch("/api/conversations"),
                 "inbox_counts": fetch("/api/conversations/counts"),
+                "inbox_counts_search": counts_search,
+                "inbox_counts_search_customer": counts_search_customer,
                 "inbox_tag": fetch("/api/conversations", tag=TAG),
                 "inbox_mine": fetch("/api/conversations", assignee="me"),
                 "inbox_awaiting": fetch("/api/conversations", awaiting="customer"),
@@ -312,6 +330,7 @@ def main() -> None:
                 "html_inbox": html_inbox,
                 "html_conversation": html_conversation,
                 "html_customers": lambda _i: page("/contacts"),
+                "html_customers_search": html_customers_search,
                 "html_customer": html_customer,
             }
             figures: dict[str, Any] = {
@@ -324,7 +343,7 @@ def main() -> None:
                 p50, p95 = percentile(times, 50), percentile(times, 95)
                 figures[f"{name}_p50_ms"] = round(p50, 1)
                 figures[f"{name}_p95_ms"] = round(p95, 1)
-                print(f"{name:18s} p50 {p50:7.1f} ms   p95 {p95:7.1f} ms")
+                print(f"{name:28s} p50 {p50:7.1f} ms   p95 {p95:7.1f} ms")
         finally:
             server.terminate()
             server.wait(timeout=30)

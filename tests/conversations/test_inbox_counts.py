@@ -4,15 +4,19 @@ and always the size of the list the same filter shows (on SQLite and PostgreSQL)
 from __future__ import annotations
 
 import random
+import re
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
+from sqlalchemy import event
 from sqlalchemy.orm import Session
 from tests.factories import accounts, channels
 from tests.factories.conversations import inbound, ingest
 
 from socialdesk.accounts.models import Member
 from socialdesk.common.errors import ValidationFailed
+from socialdesk.conversations import search as search_index
 from socialdesk.conversations import service as conversations_service
 from socialdesk.conversations.models import Conversation, Status
 from socialdesk.conversations.service import (
@@ -110,6 +114,13 @@ FILTERS = [
     InboxFilter(channel="web", status="resolved"),
     InboxFilter(awaiting="customer"),
     InboxFilter(status=STATUS_ALL, awaiting="reply", assignee=AssigneeFilter.ME),
+    # Searches: message words, a customer's name or handle, with the other filters.
+    InboxFilter(query="hello"),
+    InboxFilter(status=STATUS_ALL, query="cust"),
+    InboxFilter(status="pending", query="@cust-3"),
+    InboxFilter(query="number 1", assignee=AssigneeFilter.UNASSIGNED, awaiting="customer"),
+    InboxFilter(status=STATUS_ALL, query="delivery", awaiting="reply"),
+    InboxFilter(query="nothing like this"),
 ]
 
 
@@ -125,18 +136,88 @@ def test_counts_are_exact_below_the_cap(session: Session, seed: int) -> None:
 
 
 @pytest.mark.parametrize("cap", [0, 2, 3, 5])
+@pytest.mark.parametrize("matches", [0, 4, 50_000])
 def test_counts_above_the_cap_report_cap_plus_one(
-    session: Session, monkeypatch: pytest.MonkeyPatch, cap: int
+    session: Session, monkeypatch: pytest.MonkeyPatch, cap: int, matches: int
 ) -> None:
     desk = _desk(session)
     _shuffle(desk, 7)
     session.flush()
     monkeypatch.setattr(conversations_service, "COUNT_CAP", cap)
+    # A search's numbers from all of its matches, or from the first few and then one by one.
+    monkeypatch.setattr(conversations_service, "COUNT_MATCHES", matches)
     for flt in FILTERS:
         got = _counts(session, desk, flt)
         assert got == _expected(session, desk, flt, cap), flt
         assert all(0 <= n <= cap + 1 for n in got.values())
     assert _counts(session, desk, InboxFilter())["all"] == cap + 1
+
+
+@pytest.mark.parametrize(
+    ("matches", "walk"), [(0, 0), (0, 10_000_000), (4, 0), (50_000, 10_000_000)]
+)
+def test_a_search_counts_what_its_list_shows(
+    session: Session, monkeypatch: pytest.MonkeyPatch, matches: int, walk: int
+) -> None:
+    """From all of the matches, or from the first few and then each remaining number by its
+    own count, in either plan of the listing (``walk`` 0: test each conversation in turn)."""
+    desk = _desk(session, n=30)
+    _shuffle(desk, 11)
+    session.flush()
+    monkeypatch.setattr(conversations_service, "COUNT_MATCHES", matches)
+    monkeypatch.setattr(search_index, "WALK_THRESHOLD", walk)
+    for cap in (conversations_service.COUNT_CAP, 4):
+        monkeypatch.setattr(conversations_service, "COUNT_CAP", cap)
+        for flt in FILTERS:
+            if flt.query is None:
+                continue
+            for who in (AssigneeFilter.ME, desk.other.id):
+                view = InboxFilter(**{**vars(flt), "assignee": who})
+                assert _counts(session, desk, view) == _expected(session, desk, view, cap), view
+
+
+def test_a_search_is_counted_from_its_matches(session: Session) -> None:
+    """One statement over the matches gives every number: each conversation is read by its
+    key, never by walking a view of the inbox testing every conversation for a match."""
+    desk = _desk(session)
+    _shuffle(desk, 3)
+    session.flush()
+    if session.get_bind().dialect.name != "sqlite":
+        pytest.skip("the plans are SQLite's to show here")
+    connection = session.connection()
+    statements: list[tuple[str, Any]] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
+        statements.append((statement, parameters))
+
+    for flt in (
+        InboxFilter(query="parcel"),
+        InboxFilter(status=STATUS_ALL, query="cust-3", assignee=AssigneeFilter.ME),
+    ):
+        statements.clear()
+        event.listen(connection, "before_cursor_execute", record)
+        try:
+            _counts(session, desk, flt)
+        finally:
+            event.remove(connection, "before_cursor_execute", record)
+        # How many matches there are (the full-text index's count, the conversations of the
+        # customers named), then every number at once.
+        assert len(statements) <= 3, statements
+        assert "GROUP BY" in statements[-1][0], statements
+        plans = [
+            " / ".join(
+                row[-1]
+                for row in connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}", parameters)
+            )
+            for sql, parameters in statements
+        ]
+        assert "SEARCH conversations USING INTEGER PRIMARY KEY (rowid=?)" in plans[-1], plans
+        for plan in plans:
+            assert "SCAN conversations" not in plan, plan
+            # A customer's conversations are read by the customer; none by walking the
+            # organization's (an index that starts with organization_id).
+            walk = re.search(r"conversations USING (COVERING )?INDEX \w+ \(organization_id", plan)
+            assert walk is None, plan
 
 
 @pytest.mark.parametrize("seed", [4, 5])

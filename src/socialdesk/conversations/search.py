@@ -224,3 +224,24 @@ def conversation_matches(
             session, organization_id=organization_id, query=query, customers=customers
         )
     )
+
+
+def at_most(session: Session, *, organization_id: int, query: str, most: int) -> bool:
+    """Whether ``matching_conversation_ids`` certainly yields no more than ``most`` rows, told
+    without reading them: on SQLite from the full-text index alone (every organization's
+    messages, so an upper bound) and the named customers' conversations along their index.
+    False when it may yield more, and on PostgreSQL, where the caller counts them."""
+    if session.get_bind().dialect.name != "sqlite":
+        return False
+    fts = fts5_query(query)
+    found = _fts_count(session, fts, most + 1) if fts is not None else 0
+    customers = matching_customers(session, organization_id=organization_id, query=query)
+    if found <= most and customers is not None:
+        theirs = (
+            select(Conversation.id)
+            .where(Conversation.contact_id.in_(customers))
+            .limit(most + 1 - found)
+            .subquery()
+        )
+        found += int(session.scalar(select(func.count()).select_from(theirs)) or 0)
+    return found <= most

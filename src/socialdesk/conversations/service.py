@@ -907,29 +907,135 @@ def counts(
     other filters applied: the numbers beside the inbox's filters. A number above COUNT_CAP is
     reported as COUNT_CAP + 1 ("more than COUNT_CAP"); below it every number is exact."""
     flt = _checked(session, organization_id, flt)
+    if flt.query and flt.query.strip():
+        return _search_counts(session, organization_id, me_id, flt)
+    return _counted(session, organization_id, me_id, flt, known={})
+
+
+def _counted(
+    session: Session,
+    organization_id: int,
+    me_id: int | None,
+    flt: InboxFilter,
+    *,
+    known: dict[str, int],
+    walking: bool = False,
+) -> dict[str, int]:
+    """The numbers of ``counts``, each but those ``known`` counted by its own statement.
+    ``walking``: a search with many matches, which each count then tests conversation by
+    conversation along its view's index (as a listing does), stopping past the cap."""
     by_status = _filtered(
-        session, organization_id=organization_id, me_id=me_id, flt=flt, skip=frozenset({"status"})
+        session,
+        organization_id=organization_id,
+        me_id=me_id,
+        flt=flt,
+        skip=frozenset({"status"}),
+        ordered=walking,
     )
-    # One bounded count per number, each an index range of at most COUNT_CAP + 1 entries,
-    # rather than one grouped count over every conversation of the organization.
-    result: dict[str, int] = {
-        s.value: _capped_count(session, by_status.where(Conversation.status == s.value))
-        for s in Status
-    }
-    result[STATUS_ALL] = _capped_count(session, by_status)
     by_assignee = _filtered(
         session,
         organization_id=organization_id,
         me_id=me_id,
         flt=flt,
         skip=frozenset({"assignee"}),
+        ordered=walking,
     )
-    result["mine"] = _capped_count(session, by_assignee.where(Conversation.assignee_id == me_id))
-    result["unassigned"] = _capped_count(
-        session, by_assignee.where(Conversation.assignee_id.is_(None))
+    # One bounded count per number, each an index range of at most COUNT_CAP + 1 entries,
+    # rather than one grouped count over every conversation of the organization.
+    views = {
+        **{s.value: by_status.where(Conversation.status == s.value) for s in Status},
+        STATUS_ALL: by_status,
+        "mine": by_assignee.where(Conversation.assignee_id == me_id),
+        "unassigned": by_assignee.where(Conversation.assignee_id.is_(None)),
+    }
+    result = {
+        key: known[key] if key in known else _capped_count(session, view)
+        for key, view in views.items()
+    }
+    result.update(
+        _awaiting_counts(session, organization_id, me_id, flt, result, known=known, walking=walking)
     )
-    result.update(_awaiting_counts(session, organization_id, me_id, flt, result))
     return result
+
+
+# A search's numbers are counted from its matches (a matching message, or a conversation of a
+# customer it names), read once, when there are at most this many: one statement that starts
+# from them, where a count per number had each walk its view of the inbox testing every
+# conversation for a match (measured at 757,000 messages: 56 ms instead of 450 ms for a common
+# word, 4 ms instead of 110 ms for a customer's name, which matches a conversation or two).
+# With more, the numbers those first matches already put above COUNT_CAP are reported so, and
+# only the others are counted one by one. Tests patch it.
+COUNT_MATCHES = 50_000
+
+
+def _search_counts(
+    session: Session, organization_id: int, me_id: int | None, flt: InboxFilter
+) -> dict[str, int]:
+    """The numbers of ``counts`` with a search: every view's from one grouped count over the
+    first COUNT_MATCHES + 1 matches (by status, assignee and who had the last word), exact when
+    that was all of them."""
+    assert flt.query is not None
+    matches = search_index.matching_conversation_ids(
+        session, organization_id=organization_id, query=flt.query
+    )
+    first = matches.limit(COUNT_MATCHES + 1).subquery()
+    # How many were read, unless the indexes alone tell that they are few (a pass over the
+    # matches spared).
+    few = search_index.at_most(
+        session, organization_id=organization_id, query=flt.query, most=COUNT_MATCHES
+    )
+    read = 0 if few else session.scalar(select(func.count()).select_from(first)) or 0
+    # DISTINCT over the matches read, joined: the database starts from them (as the listing
+    # does with few matches) rather than walk the inbox probing each conversation.
+    matched = select(first.c.id).distinct().subquery()
+    rest = _filtered(
+        session,
+        organization_id=organization_id,
+        me_id=me_id,
+        flt=replace(flt, query=None, awaiting=None),
+        skip=frozenset({"status", "assignee"}),
+    ).where(Conversation.id == matched.c.id)
+    kinds = (Conversation.status, Conversation.assignee_id, Conversation.last_preview_outbound)
+    groups = [
+        (status, assignee_id, replied, int(n))
+        for status, assignee_id, replied, n in session.execute(
+            rest.with_only_columns(*kinds, func.count()).group_by(*kinds)
+        )
+    ]
+
+    def tally(*, status: str, assignee: AssigneeFilter | int, awaiting: str | None) -> int:
+        member_id = _assignee_member(assignee)
+        return sum(
+            n
+            for st, assignee_id, replied, n in groups
+            if status in {STATUS_ALL, st}
+            and (
+                assignee == AssigneeFilter.ANYONE
+                or (assignee == AssigneeFilter.ME and assignee_id == me_id)
+                or (assignee == AssigneeFilter.UNASSIGNED and assignee_id is None)
+                or (member_id is not None and assignee_id == member_id)
+            )
+            and (awaiting is None or replied is (awaiting == "customer"))
+        )
+
+    views: dict[str, dict[str, Any]] = {
+        **{s: {"status": s} for s in [*(s.value for s in Status), STATUS_ALL]},
+        "mine": {"assignee": AssigneeFilter.ME},
+        "unassigned": {"assignee": AssigneeFilter.UNASSIGNED},
+        **{f"awaiting_{value}": {"awaiting": value} for value in AWAITING},
+    }
+    asked: dict[str, Any] = {
+        "status": flt.status,
+        "assignee": flt.assignee,
+        "awaiting": flt.awaiting,
+    }
+    found = {key: tally(**{**asked, **view}) for key, view in views.items()}
+    if read <= COUNT_MATCHES:
+        # Every match was read: every number is exact.
+        return {key: min(n, COUNT_CAP + 1) for key, n in found.items()}
+    # Only the first matches were read: a number is at least what they give.
+    above = {key: COUNT_CAP + 1 for key, n in found.items() if n > COUNT_CAP}
+    return _counted(session, organization_id, me_id, flt, known=above, walking=True)
 
 
 def _awaiting_counts(
@@ -938,21 +1044,29 @@ def _awaiting_counts(
     me_id: int | None,
     flt: InboxFilter,
     so_far: dict[str, int],
+    *,
+    known: dict[str, int],
+    walking: bool,
 ) -> dict[str, int]:
-    """The numbers of the waiting-for choices. Those waiting for the customer are read from
-    their partial index; those waiting for a reply are the rest of the view (every
-    conversation waits for one or the other), which spares reading every row of it. Only a
-    view above COUNT_CAP counts them one by one."""
+    """The numbers of the waiting-for choices, but those ``known``. Those waiting for the
+    customer are read from their partial index; those waiting for a reply are the rest of the
+    view (every conversation waits for one or the other), which spares reading every row of it.
+    Only a view above COUNT_CAP counts them one by one."""
 
     def count(awaiting: str | None) -> int:
+        if awaiting is not None and f"awaiting_{awaiting}" in known:
+            return known[f"awaiting_{awaiting}"]
         view = replace(flt, awaiting=awaiting)
         return _capped_count(
-            session, _filtered(session, organization_id=organization_id, me_id=me_id, flt=view)
+            session,
+            _filtered(
+                session, organization_id=organization_id, me_id=me_id, flt=view, ordered=walking
+            ),
         )
 
     everyone = so_far[flt.status] if flt.awaiting is None else count(None)
     customer = count("customer")
-    reply = count("reply") if everyone > COUNT_CAP else everyone - customer
+    reply = count("reply") if everyone > COUNT_CAP or customer > COUNT_CAP else everyone - customer
     return {"awaiting_reply": reply, "awaiting_customer": customer}
 
 
