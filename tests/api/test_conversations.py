@@ -322,9 +322,14 @@ def test_a_merge_is_listed_and_undone(client: TestClient, desk: Desk) -> None:
 
 def test_contact_search(client: TestClient, desk: Desk) -> None:
     agent = bearer(desk.a.agent_token)
-    found = client.get("/api/contacts", params={"q": "other"}, headers=agent).json()["items"]
+    found = client.get("/api/contacts", params={"q": "@A-Oth"}, headers=agent).json()["items"]
     assert [c["id"] for c in found] == [desk.a.other_contact_id]
     assert found[0]["identities"][0]["handle"] == "@a-other"
+    # Any part of a name, handle or address, when nothing starts with it.
+    part = client.get("/api/contacts", params={"q": "other"}, headers=agent).json()["items"]
+    assert [c["id"] for c in part] == [desk.a.other_contact_id]
+    none = client.get("/api/contacts", params={"q": "nobody"}, headers=agent).json()
+    assert none == {"items": [], "next_cursor": None}
     walked = _walk(client, "/api/contacts", desk.a.agent_token, limit=1)
     assert [c["id"] for c in walked] == [desk.a.other_contact_id, desk.a.contact_id]
     assert client.get("/api/contacts", params={"vip": "true"}, headers=agent).json() == {

@@ -64,7 +64,7 @@ def test_customers_are_found_by_name_or_handle(
     assert f'data-contact-id="{amara}"' in found.text
     assert "Bodil" not in found.text
     none = client.get("/contacts", params={"q": "nobody-like-this"})
-    assert "Nobody has a name or handle that holds “nobody-like-this”." in none.text
+    assert "Nobody has a name, handle or address that starts with “nobody-like-this”." in none.text
 
     assert client.get("/contacts", params={"cursor": "garbage"}).status_code == 422
 
@@ -296,7 +296,7 @@ def test_the_list_orders_by_activity_or_newest_and_filters_vips(
     assert 'name="vip" value="1" checked' in page
     assert rows(q="early", vip="1") == []
     assert (
-        "Nobody among the VIPs has a name or handle that holds “early”."
+        "Nobody among the VIPs has a name, handle or address that starts with “early”."
         in client.get("/contacts", params={"q": "early", "vip": "1"}).text
     )
 

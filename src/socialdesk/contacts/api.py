@@ -64,8 +64,9 @@ def _read_one(db: Session, contact: Contact) -> ContactRead:
 
 @router.get(
     "",
-    summary="Contacts, newest first or (order=active) by their latest conversation; q searches "
-    "names, handles and display names; vip=true lists VIPs only",
+    summary="Contacts, newest first or (order=active) by their latest conversation; q finds "
+    "those whose name, or a handle, display name or email address, starts with it (any case, "
+    "a handle with or without its @); vip=true lists VIPs only",
 )
 def list_contacts(
     db: DB,

@@ -16,6 +16,7 @@ from socialdesk.common import clock
 from socialdesk.common.errors import NotFound, ValidationFailed
 from socialdesk.common.pagination import Page, keyset_page
 from socialdesk.connectors.base import Identity
+from socialdesk.contacts import search as contacts_search
 from socialdesk.contacts.models import Contact, ContactIdentity, ContactMerge
 from socialdesk.events import bus
 from socialdesk.events.types import ConversationChanged
@@ -475,6 +476,18 @@ def update_details(
     return contact
 
 
+def query_words(typed: str) -> str:
+    """The typed words of a search for a LIKE pattern: single-spaced, its wildcards taken
+    literally."""
+    words = " ".join(typed.split()).lstrip("@")
+    return words.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+# Up to this many customers named by a search, the Customers page starts from them and sorts
+# them; above it, it walks the customers in the page's order and tests each.
+FEW_NAMED = 2_000
+
+
 class ContactOrder(enum.StrEnum):
     NEWEST = "newest"  # the customers who wrote first most recently
     ACTIVE = "active"  # the customers whose latest conversation moved most recently
@@ -491,19 +504,46 @@ def list_page(
     limit: int = 50,
 ) -> Page[Contact]:
     """Contacts one page at a time, newest first or (``ACTIVE``) by their latest conversation's
-    activity, most recent first; with ``query``, those whose name or an identity's handle or
-    display name contains it; with ``vip_only``, VIPs. Merged-away contacts are left out, and in
-    the ``ACTIVE`` order so are those without a conversation of their own."""
+    activity, most recent first; with ``query``, those whose name or an identity's handle,
+    display name or email address starts with it, in any case (``contacts.search``, read along
+    its indexes), or, when none does, contains it; with ``vip_only``, VIPs. Merged-away
+    contacts are left out, and in the ``ACTIVE`` order so are those without a conversation of
+    their own."""
     stmt = select(Contact).where(
         Contact.organization_id == organization_id, Contact.merged_into_id.is_(None)
     )
-    if query and query.strip():
-        like = f"%{query.strip()}%"
-        ids = select(ContactIdentity.contact_id).where(
-            ContactIdentity.organization_id == organization_id,
-            or_(ContactIdentity.handle.ilike(like), ContactIdentity.display_name.ilike(like)),
-        )
-        stmt = stmt.where(or_(Contact.name.ilike(like), Contact.id.in_(ids)))
+    # None when nothing is left to look for (blank, or only "@"): then everyone is listed.
+    found = contacts_search.matching_ids(
+        session, organization_id=organization_id, typed=query or ""
+    )
+    few = False
+    if found is not None:
+        named = select(func.count()).select_from(found.limit(FEW_NAMED + 1).subquery())
+        how_many = session.scalar(named) or 0
+        few = 0 < how_many <= FEW_NAMED
+        if not how_many:
+            # Nobody's name, handle or address starts with it: look inside them ("Demir" for
+            # Elif Demir, "example.com"), reading every customer, which only a search that
+            # found nothing the fast way pays for.
+            like = f"%{query_words(query or '')}%"
+            inside = select(ContactIdentity.contact_id).where(
+                ContactIdentity.organization_id == organization_id,
+                or_(
+                    ContactIdentity.handle.ilike(like, escape="\\"),
+                    ContactIdentity.display_name.ilike(like, escape="\\"),
+                ),
+            )
+            stmt = stmt.where(or_(Contact.name.ilike(like, escape="\\"), Contact.id.in_(inside)))
+        elif few:
+            # A join with the customers named brings them into the statement's FROM clause, so
+            # the database starts from them; with a membership test it walks every customer
+            # of the organization (in the page's order) probing each.
+            matched = select(found.subquery().c.id).distinct().subquery()
+            stmt = stmt.where(Contact.id == matched.c.id)
+        else:
+            # Many (a letter or two typed): walking in the page's order finds a page of them
+            # after a few probes.
+            stmt = stmt.where(Contact.id.in_(found))
     if vip_only:
         stmt = stmt.where(Contact.is_vip.is_(True))
     if order is ContactOrder.ACTIVE:
@@ -513,7 +553,7 @@ def list_page(
             session,
             organization_id,
             criteria,
-            narrowed=vip_only or bool(query and query.strip()),
+            narrowed=vip_only or few,
             cursor=cursor,
             limit=limit,
         )
