@@ -281,7 +281,7 @@ def _messages(db: Session, rows: list[Message]) -> list[MessageRead]:
                 delivery_error=m.delivery_error,
                 delivery_attempts=m.delivery_attempts,
                 attachments=[_attachment(f) for f in files.get(m.id, [])],
-                withdrawal=_withdrawal(m, members),
+                withdrawal=WithdrawalRead.of(m, members),
             )
         )
     return out
@@ -298,20 +298,6 @@ def _attachment(shown: attachments.Shown) -> AttachmentRead:
         size=shown.size,
         description=shown.description,
         download=f"/api/attachments/{shown.id}" if shown.kept else None,
-    )
-
-
-def _withdrawal(message: Message, members: dict[int, Member]) -> WithdrawalRead | None:
-    if message.withdrawal_state is None:
-        return None
-    asker = members.get(message.withdrawal_requested_by_id or 0)
-    return WithdrawalRead(
-        state=message.withdrawal_state,
-        reason=message.withdrawal_reason,
-        error=message.withdrawal_error,
-        requested_by=MemberSummary.model_validate(asker) if asker is not None else None,
-        requested_at=message.withdrawal_requested_at,
-        withdrawn_at=message.withdrawn_at,
     )
 
 

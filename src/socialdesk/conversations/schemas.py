@@ -3,7 +3,8 @@ actions people take on them."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
@@ -19,6 +20,10 @@ from socialdesk.common.schemas import (
 )
 from socialdesk.contacts.schemas import ContactSummary
 from socialdesk.conversations.models import Priority, Status
+
+if TYPE_CHECKING:
+    from socialdesk.accounts.models import Member
+    from socialdesk.outbound.withdrawing import Record
 
 MAX_TEXT = 20_000
 
@@ -117,6 +122,22 @@ class WithdrawalRead(BaseModel):
     requested_by: MemberSummary | None = Field(description="Who asked for it last")
     requested_at: UTCTimestamp | None
     withdrawn_at: UTCTimestamp | None = Field(description="When the network confirmed it")
+
+    @classmethod
+    def of(cls, post: Record, askers: Mapping[int, Member]) -> WithdrawalRead | None:
+        """The withdrawal of a reply or a poll, if one was ever asked for; ``askers`` holds the
+        members who asked, read once for a page."""
+        if post.withdrawal_state is None:
+            return None
+        asker = askers.get(post.withdrawal_requested_by_id or 0)
+        return cls(
+            state=post.withdrawal_state,
+            reason=post.withdrawal_reason,
+            error=post.withdrawal_error,
+            requested_by=MemberSummary.model_validate(asker) if asker is not None else None,
+            requested_at=post.withdrawal_requested_at,
+            withdrawn_at=post.withdrawn_at,
+        )
 
 
 class AttachmentRead(BaseModel):

@@ -20,7 +20,6 @@ from sqlalchemy.orm import Session
 
 from socialdesk.accounts.models import Member
 from socialdesk.accounts.permissions import Permission
-from socialdesk.accounts.schemas import MemberSummary
 from socialdesk.common import clock, spreadsheet
 from socialdesk.common.deps import DB, Actor, PageCursor, Reader, Replier, require
 from socialdesk.common.schemas import (
@@ -66,20 +65,6 @@ def askers(db: Session, polls: Iterable[Poll]) -> dict[int, Member]:
     return {m.id: m for m in db.scalars(select(Member).where(Member.id.in_(wanted)))}
 
 
-def _withdrawal(poll: Poll, members: Mapping[int, Member]) -> WithdrawalRead | None:
-    if poll.withdrawal_state is None:
-        return None
-    asker = members.get(poll.withdrawal_requested_by_id or 0)
-    return WithdrawalRead(
-        state=poll.withdrawal_state,
-        reason=poll.withdrawal_reason,
-        error=poll.withdrawal_error,
-        requested_by=MemberSummary.model_validate(asker) if asker is not None else None,
-        requested_at=poll.withdrawal_requested_at,
-        withdrawn_at=poll.withdrawn_at,
-    )
-
-
 def read(poll: Poll, *, replies_count: int, members: Mapping[int, Member]) -> PollRead:
     return PollRead(
         id=poll.id,
@@ -107,7 +92,7 @@ def read(poll: Poll, *, replies_count: int, members: Mapping[int, Member]) -> Po
         voters_count=poll.voters_count,
         counted_at=poll.counted_at,
         replies_count=replies_count,
-        withdrawal=_withdrawal(poll, members),
+        withdrawal=WithdrawalRead.of(poll, members),
     )
 
 
