@@ -38,6 +38,9 @@ class TemplateConnector:
         rate_limit=100,
         rate_window_seconds=60,
         idempotent_sends=True,
+        # True once ``send`` uploads ``request.attachments`` (the network's media API): until
+        # then the desk refuses files on this channel, by name, before anything is stored.
+        files=False,
     )
     supported_events: ClassVar[frozenset[str]] = SUPPORTED_EVENTS
     ignored_events: ClassVar[frozenset[str]] = IGNORED_EVENTS
