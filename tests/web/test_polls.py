@@ -216,10 +216,13 @@ def test_the_list_reads_itself_again_when_a_poll_changes(
     )
     desk_js = agent.client.get("/static/desk.js").text
     assert "window.sdIdle = function" in desk_js
+    # The header's "N polls wait for an approver" comes along with the list.
+    assert live["hx-select-oob"] == "#polls-held-wrap"
     # What the refresh reads: the list as it is now, the poll posted since.
     jobs.run_pending()
     fresh = agent.client.get(live["hx-get"], headers=HX).text
     assert "Open</span>" in _card(fresh, poll_id)
+    assert '<div id="polls-held-wrap">' in fresh
     assert _live(fresh)["hx-get"] == "/polls"
     # A poll's own page reads itself (an older page of the list, that page: below).
     assert _live(agent.page(f"/{poll_id}"))["hx-get"] == f"/polls/{poll_id}"
