@@ -323,3 +323,34 @@ def test_a_detail_that_only_repeats_the_status_is_said_once() -> None:
     assert default_error("P", told).reason == (
         "P answered 403 Forbidden: Your app lacks tweet.write"
     )
+
+
+def test_a_file_goes_up_as_a_multipart_form_or_as_raw_bytes() -> None:
+    provider = (
+        FakeProvider()
+        .on("POST", "/media", response(200, {"id": "m1"}))
+        .on("POST", "/blob", response(200, {"blob": {}}))
+    )
+    http = client(provider, Sleeps())
+    png = b"\x89PNG\r\n\x1a\n" + bytes(range(16))
+    http.request(
+        "POST",
+        "https://p.example/media",
+        idempotent=False,
+        data={"description": "The network map"},
+        files={"file": ("map.png", png, "image/png")},
+    )
+    (form,) = provider.sent("POST", "/media")
+    assert form.headers["content-type"].startswith("multipart/form-data; boundary=")
+    body = form.read()
+    assert b'name="description"\r\n\r\nThe network map' in body
+    assert b'name="file"; filename="map.png"\r\nContent-Type: image/png\r\n\r\n' + png in body
+    http.request(
+        "POST",
+        "https://p.example/blob",
+        idempotent=True,
+        headers={"Content-Type": "image/png"},
+        content=png,
+    )
+    (raw,) = provider.sent("POST", "/blob")
+    assert (raw.headers["content-type"], raw.read()) == ("image/png", png)

@@ -186,6 +186,40 @@ def test_too_many_files_are_refused_with_the_count(session: Session, chat: Recor
     assert refused.value.field == "files"
 
 
+@dataclass
+class FewFilesChat(RecordingChat):
+    """A channel whose posts carry at most two files (as a Mastodon instance says its own)."""
+
+    capabilities: ClassVar[Capabilities] = Capabilities(
+        max_length=5000, length_counting=LengthCounting.CHARACTERS, files=True, max_files=2
+    )
+
+
+def test_the_channels_own_file_limit_is_refused_before_anything_is_stored(
+    session: Session,
+) -> None:
+    conversation, agent = _setup(session)
+    with registry.override(FewFilesChat()):
+        with pytest.raises(ValidationFailed, match="at most 2 files; this one has 3") as refused:
+            outbound.queue_reply(
+                session,
+                conversation=conversation,
+                author=agent,
+                text="Hi",
+                files=[_file(f"page-{i}.pdf") for i in range(3)],
+            )
+        assert refused.value.field == "files"
+        session.rollback()
+        assert session.scalars(select(MessageAttachment)).all() == []
+        two = outbound.queue_reply(
+            session, conversation=conversation, author=agent, text="Hi", files=[_file(), _file()]
+        )
+        stored = session.scalars(
+            select(MessageAttachment).where(MessageAttachment.message_id == two.id)
+        ).all()
+        assert len(stored) == 2
+
+
 def test_a_file_over_the_size_limit_is_refused_by_name(
     session: Session, chat: RecordingChat, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -65,6 +65,9 @@ class Capabilities:
     # Replies may carry files (``OutboundRequest.attachments``); the desk refuses a file for a
     # channel that cannot send one before anything is stored.
     files: bool = False
+    # The most files one post carries on this channel or account (a Mastodon instance's
+    # ``max_media_attachments``); None: only the desk's own limit.
+    max_files: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -80,6 +80,8 @@ class _Buckets:
 
 
 ErrorMapper = Callable[[httpx.Response], ConnectorError | None]
+# One file of a multipart upload: its name, its bytes and its media type.
+UploadedFile = tuple[str, bytes, str]
 # Whether an error answer means that what the request names is not on the network (any more).
 GoneTest = Callable[[httpx.Response], bool]
 
@@ -171,6 +173,8 @@ class HttpClient:
         params: Mapping[str, Any] | list[tuple[str, Any]] | None = None,
         json: Any = None,
         data: Mapping[str, str] | None = None,
+        files: Mapping[str, UploadedFile] | None = None,
+        content: bytes | None = None,
         error_mapper: ErrorMapper | None = None,
         gone: GoneTest | None = None,
     ) -> httpx.Response:
@@ -183,7 +187,9 @@ class HttpClient:
         into errors; it returns None to fall back to the generic mapping. ``gone`` (usually
         :func:`not_found`) picks the error answers that mean what the request names is not
         there (any more): they raise :class:`Gone`, before ``error_mapper`` is asked and never
-        retried. ``data`` sends a form body (OAuth token endpoints), ``json`` a JSON one.
+        retried. ``data`` sends a form body (OAuth token endpoints), ``json`` a JSON one,
+        ``files`` a multipart form (with ``data`` as its other fields: a media upload), and
+        ``content`` raw bytes (with the Content-Type given in ``headers``: a blob upload).
         """
         attempt = 0
         while True:
@@ -198,6 +204,8 @@ class HttpClient:
                     params=params,
                     json=json,
                     data=dict(data) if data is not None else None,
+                    files=dict(files) if files is not None else None,
+                    content=content,
                     timeout=self.timeout(),
                 )
             except httpx.TransportError as exc:
@@ -444,6 +452,7 @@ __all__ = [
     "HttpClient",
     "RateLimit",
     "RetryPolicy",
+    "UploadedFile",
     "default_error",
     "error_detail",
     "not_found",

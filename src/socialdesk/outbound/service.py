@@ -232,15 +232,23 @@ def check_files(account: BrandAccount, files: Sequence[Attachment]) -> None:
     is stored, so a refused reply leaves nothing behind."""
     if not files:
         return
+    channel = channels_service.channel_name(account.kind)
     if not connectors.get(account.kind).capabilities.files:
         raise ValidationFailed(
-            f"{channels_service.channel_name(account.kind)} replies cannot carry files yet: "
+            f"{channel} replies cannot carry files yet: "
             "send the reply without them, or share a link in the text",
             field="files",
         )
     if len(files) > MAX_REPLY_FILES:
         raise ValidationFailed(
             f"a reply carries at most {MAX_REPLY_FILES} files; this one has {len(files)}",
+            field="files",
+        )
+    most = capabilities_of(account).max_files
+    if most is not None and len(files) > most:
+        raise ValidationFailed(
+            f"a {channel} reply from {account.display_name} carries at most {most} files; "
+            f"this one has {len(files)}",
             field="files",
         )
     limit = get_settings().attachment_max_bytes
