@@ -13,6 +13,7 @@ from tests.factories.conversations import inbound, ingest
 from socialdesk.accounts.models import Organization
 from socialdesk.channels.models import BrandAccount
 from socialdesk.connectors.base import Attachment, AttachmentKind
+from socialdesk.conversations import attachments
 
 PDF = b"%PDF-1.4\n%%EOF\n"
 
@@ -85,6 +86,7 @@ def test_a_reply_carries_base64_files_and_lists_them(
                     "name": "map",
                     "mime_type": "image/png",
                     "content": base64.b64encode(b"\x89PNG map").decode(),
+                    "description": "  The tram network, with line 4 closed  ",
                 },
             ],
         },
@@ -100,6 +102,11 @@ def test_a_reply_carries_base64_files_and_lists_them(
         len(PDF),
     )
     assert (second["name"], second["kind"], second["mime_type"]) == ("map", "image", "image/png")
+    assert second["description"] == "The tram network, with line 4 closed"
+    # The delivery hands the network the description, as the image's alt text.
+    (_, kept) = attachments.to_send(session, message_id=message_id)
+    session.rollback()  # the test's read ends before the app's next request
+    assert kept.description == "The tram network, with line 4 closed"
     file = client.get(first["download"], headers=headers)
     assert file.content == PDF
     # Another organization's token cannot download it.

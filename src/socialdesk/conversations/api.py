@@ -476,6 +476,7 @@ def _reply_files(posted: Sequence[ReplyFile]) -> list[Attachment]:
                 mime_type=item.mime_type or mimetypes.guess_type(item.name)[0],
                 size=len(content),
                 content=content,
+                description=item.description,
             )
         )
     return found

@@ -154,6 +154,7 @@ def outgoing(item: Attachment) -> Attachment:
         mime_type=mime_type,
         size=len(item.content) if item.content is not None else None,
         content=item.content,
+        description=_trimmed(item.description, MAX_DESCRIPTION),
     )
 
 
@@ -161,7 +162,12 @@ def to_send(session: Session, *, message_id: int) -> tuple[Attachment, ...]:
     """The files kept with an outgoing message, with their content, in the author's order:
     what its delivery hands to the connector."""
     found = session.execute(
-        select(MessageAttachment.name, MessageAttachment.mime_type, MessageAttachment.content)
+        select(
+            MessageAttachment.name,
+            MessageAttachment.mime_type,
+            MessageAttachment.content,
+            MessageAttachment.description,
+        )
         .where(
             MessageAttachment.message_id == message_id,
             MessageAttachment.content.isnot(None),
@@ -175,6 +181,7 @@ def to_send(session: Session, *, message_id: int) -> tuple[Attachment, ...]:
             mime_type=row.mime_type,
             size=len(row.content),
             content=bytes(row.content),
+            description=row.description,
         )
         for row in found
     )

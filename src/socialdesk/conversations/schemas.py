@@ -247,7 +247,7 @@ PROMISES_HELP = (
 
 
 class ReplyFile(_Body):
-    """A file sent with a reply (on a channel that can send files: email, the website chat)."""
+    """A file sent with a reply, on a channel that can send files."""
 
     name: str = Field(min_length=1, max_length=255, description="The file's name, as it is sent")
     mime_type: str | None = Field(
@@ -259,6 +259,12 @@ class ReplyFile(_Body):
         min_length=1,
         description="The file, base64-encoded (standard alphabet, padded); at most "
         "SOCIALDESK_ATTACHMENT_MAX_BYTES once decoded",
+    )
+    description: str | None = Field(
+        default=None,
+        max_length=1500,
+        description="What the image shows, for people who cannot see it: sent as its alt text "
+        "where the network has one (Mastodon, Bluesky)",
     )
 
 
