@@ -68,6 +68,10 @@ class Capabilities:
     # The most files one post carries on this channel or account (a Mastodon instance's
     # ``max_media_attachments``); None: only the desk's own limit.
     max_files: int | None = None
+    # The media types a post may carry, as exact types or prefixes ending in "/" ("image/");
+    # empty: any. And the largest file, in bytes; None: only the desk's own limit.
+    file_types: tuple[str, ...] = ()
+    max_file_bytes: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -244,14 +244,27 @@ def check_files(account: BrandAccount, files: Sequence[Attachment]) -> None:
             f"a reply carries at most {MAX_REPLY_FILES} files; this one has {len(files)}",
             field="files",
         )
-    most = capabilities_of(account).max_files
-    if most is not None and len(files) > most:
+    can = capabilities_of(account)
+    if can.max_files is not None and len(files) > can.max_files:
         raise ValidationFailed(
-            f"a {channel} reply from {account.display_name} carries at most {most} files; "
-            f"this one has {len(files)}",
+            f"a {channel} reply from {account.display_name} carries at most {can.max_files} "
+            f"files; this one has {len(files)}",
             field="files",
         )
     limit = get_settings().attachment_max_bytes
+    whose = "(SOCIALDESK_ATTACHMENT_MAX_BYTES)"
+    if can.max_file_bytes is not None and can.max_file_bytes < limit:
+        limit, whose = can.max_file_bytes, f"on {channel}"
+    for item in files:
+        kind = (item.mime_type or "").lower()
+        if can.file_types and not any(
+            kind.startswith(t) if t.endswith("/") else kind == t for t in can.file_types
+        ):
+            raise ValidationFailed(
+                f"{item.name or 'a file'} ({kind or 'of no known type'}) cannot go on "
+                f"{channel}, which takes {', '.join(_type_names(can.file_types))}",
+                field="files",
+            )
     for item in files:
         name = item.name or "a file"
         size = len(item.content or b"")
@@ -259,10 +272,14 @@ def check_files(account: BrandAccount, files: Sequence[Attachment]) -> None:
             raise ValidationFailed(f"{name} is empty: choose the file again", field="files")
         if size > limit:
             raise ValidationFailed(
-                f"{name} is {size:,} bytes; a file is at most {limit:,} bytes "
-                "(SOCIALDESK_ATTACHMENT_MAX_BYTES)",
+                f"{name} is {size:,} bytes; a file is at most {limit:,} bytes {whose}",
                 field="files",
             )
+
+
+def _type_names(types: Sequence[str]) -> list[str]:
+    """Media types as people read them: "image/" is "images"."""
+    return [f"{t[:-1]}s" if t.endswith("/") else t for t in types]
 
 
 def queue_reply(

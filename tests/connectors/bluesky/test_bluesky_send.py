@@ -10,14 +10,17 @@ import httpx
 import pytest
 
 from socialdesk.connectors.base import (
+    Attachment,
+    AttachmentKind,
     AuthError,
     Identity,
     OutboundRequest,
     SendError,
     Visibility,
 )
+from socialdesk.connectors.bluesky import BlueskyConnector
 from socialdesk.connectors.bluesky.richtext import LINK_FEATURE, MENTION_FEATURE, tid_for
-from socialdesk.connectors.bluesky.send import MAX_GRAPHEMES, check_text
+from socialdesk.connectors.bluesky.send import MAX_GRAPHEMES, MAX_IMAGE_BYTES, check_text
 from socialdesk.connectors.bluesky.xrpc import RateLimited
 from tests.connectors.bluesky.support import (
     BRAND_DID,
@@ -355,3 +358,195 @@ def test_the_grapheme_limit_is_checked_before_anything_is_sent() -> None:
     with pytest.raises(SendError, match=r"at most 300 characters and this reply has 301"):
         connector(provider).send(context(stored_session()), request("x" * 301))
     assert provider.requests == []
+
+
+# Images: the blob answers below have the shape the reference PDS gives to uploadBlob.
+MAP = b"\x89PNG\r\n\x1a\n the network map"
+ROUTER = b"\xff\xd8\xff\xe0 the router's lights"
+
+
+def image(
+    name: str = "map.png",
+    content: bytes = MAP,
+    mime_type: str = "image/png",
+    description: str | None = None,
+) -> Attachment:
+    return Attachment(
+        kind=AttachmentKind.IMAGE,
+        name=name,
+        mime_type=mime_type,
+        size=len(content),
+        content=content,
+        description=description,
+    )
+
+
+def blob(link: str, content: bytes, mime_type: str) -> dict[str, Any]:
+    return {"$type": "blob", "ref": {"$link": link}, "mimeType": mime_type, "size": len(content)}
+
+
+MAP_BLOB = blob("bafkreifnakljqdiykk3b2eu5sbitw2krymiyrvx2wodwx2izhiukfnu6he", MAP, "image/png")
+ROUTER_BLOB = blob(
+    "bafkreiddh2yuwlxmtr4gbnpjqlc3ppx27olqfjg7w4fk27hf2hxqvguhfe", ROUTER, "image/jpeg"
+)
+UPLOAD = xrpc("com.atproto.repo.uploadBlob")
+
+
+def uploaded(*blobs: dict[str, Any]) -> FakeProvider:
+    provider = provider_for_reply()
+    provider.on("POST", UPLOAD, *(httpx.Response(200, json={"blob": b}) for b in blobs))
+    return provider
+
+
+def test_the_capabilities_say_replies_carry_files() -> None:
+    assert BlueskyConnector.capabilities.files is True
+
+
+def test_images_are_uploaded_then_named_in_the_posts_embed() -> None:
+    provider = uploaded(MAP_BLOB, ROUTER_BLOB)
+    files = (
+        image(description="The network map"),
+        image("router.JPG", ROUTER, "image/jpeg"),
+    )
+    result = connector(provider).send(context(stored_session()), request(attachments=files))
+
+    assert calls(provider) == [
+        "com.atproto.repo.getRecord",
+        "app.bsky.feed.getPosts",
+        "com.atproto.identity.resolveHandle",
+        "com.atproto.repo.uploadBlob",
+        "com.atproto.repo.uploadBlob",
+        "com.atproto.repo.createRecord",
+    ]
+    first, second = provider.sent("POST", UPLOAD)
+    assert first.content == MAP
+    assert first.headers["Content-Type"] == "image/png"
+    assert first.headers["Authorization"] == f"Bearer {SESSION['accessJwt']}"
+    assert second.content == ROUTER
+    assert second.headers["Content-Type"] == "image/jpeg"
+    [create] = provider.sent("POST", xrpc("com.atproto.repo.createRecord"))
+    record = body_of(create)["record"]
+    assert record["embed"] == {
+        "$type": "app.bsky.embed.images",
+        # The lexicon requires alt text: empty where the author wrote none.
+        "images": [
+            {"image": MAP_BLOB, "alt": "The network map"},
+            {"image": ROUTER_BLOB, "alt": ""},
+        ],
+    }
+    assert record["text"] == TEXT
+    assert result.raw["images"] == 2
+
+
+def test_a_reply_without_files_has_no_embed_and_uploads_nothing() -> None:
+    provider = uploaded(MAP_BLOB)
+    result = connector(provider).send(context(stored_session()), request())
+    [create] = provider.sent("POST", xrpc("com.atproto.repo.createRecord"))
+    assert "embed" not in body_of(create)["record"]
+    assert provider.sent("POST", UPLOAD) == []
+    assert result.raw["images"] == 0
+
+
+@pytest.mark.parametrize(
+    ("files", "reason"),
+    [
+        (
+            (image("refund-form.pdf", b"%PDF-1.4", "application/pdf"),),
+            r"refund-form\.pdf \(application/pdf\) is not an image, and a post carries images "
+            "only",
+        ),
+        (
+            (image("notes", b"plain", ""),),
+            r"notes \(no type\) is not an image, and a post carries images only",
+        ),
+        (
+            tuple(image(f"photo-{i}.png") for i in range(5)),
+            r"a post carries at most 4 images and this reply has 5",
+        ),
+        (
+            (image("big.png", b"x" * (MAX_IMAGE_BYTES + 1)),),
+            r"big\.png is 1,000,001 bytes; an image in a post is at most 1,000,000 bytes",
+        ),
+        ((image("blank.png", b""),), r"blank\.png is empty"),
+    ],
+    ids=["pdf", "no-type", "five", "too-large", "empty"],
+)
+def test_files_a_post_cannot_carry_are_refused_before_anything_is_sent(
+    files: Any, reason: str
+) -> None:
+    provider = uploaded(MAP_BLOB)
+    with pytest.raises(
+        SendError, match=rf"^Bluesky \(pds\.example\): {reason}; nothing was sent"
+    ) as refused:
+        connector(provider).send(context(stored_session()), request(attachments=tuple(files)))
+    assert not refused.value.retryable
+    assert provider.requests == []
+
+
+def test_four_images_of_the_largest_size_are_sent() -> None:
+    provider = uploaded(MAP_BLOB)
+    largest = b"\x89PNG" + b"x" * (MAX_IMAGE_BYTES - 4)
+    files = tuple(image(f"photo-{i}.png", largest) for i in range(4))
+    connector(provider).send(context(stored_session()), request(attachments=files))
+    assert [len(r.content) for r in provider.sent("POST", UPLOAD)] == [MAX_IMAGE_BYTES] * 4
+    [create] = provider.sent("POST", xrpc("com.atproto.repo.createRecord"))
+    assert len(body_of(create)["record"]["embed"]["images"]) == 4
+
+
+def test_a_retry_after_an_unknown_outcome_uploads_again_but_never_posts_twice() -> None:
+    provider = provider_for_reply(
+        getRecord=[
+            response("get_record_missing"),  # first attempt, before writing
+            response("get_record_missing"),  # after the lost answer: nothing written yet
+            response("get_record_existing"),  # the job's retry: it was written after all
+        ],
+        createRecord=[httpx.ReadTimeout("no answer")],
+    )
+    provider.on("POST", UPLOAD, httpx.Response(200, json={"blob": MAP_BLOB}))
+    sender = connector(provider)
+    with pytest.raises(SendError) as caught:
+        sender.send(context(stored_session()), request(attachments=(image(),)))
+    assert caught.value.retryable
+    assert "nothing was published" in caught.value.reason
+
+    result = sender.send(context(stored_session()), request(attachments=(image(),)))
+    assert result.raw["found_existing"] is True
+    assert len(provider.sent("POST", xrpc("com.atproto.repo.createRecord"))) == 1
+    assert len(provider.sent("POST", UPLOAD)) == 1  # the post was found: nothing uploaded
+
+
+def test_a_failed_upload_is_retried_and_the_post_written_once() -> None:
+    provider = provider_for_reply()
+    provider.on(
+        "POST",
+        UPLOAD,
+        httpx.Response(502, text="bad gateway"),
+        httpx.Response(200, json={"blob": MAP_BLOB}),
+    )
+    result = connector(provider).send(context(stored_session()), request(attachments=(image(),)))
+    assert len(provider.sent("POST", UPLOAD)) == 2
+    [create] = provider.sent("POST", xrpc("com.atproto.repo.createRecord"))
+    assert body_of(create)["record"]["embed"]["images"] == [{"image": MAP_BLOB, "alt": ""}]
+    assert result.raw["images"] == 1
+
+
+def test_an_upload_the_server_refuses_publishes_nothing() -> None:
+    provider = provider_for_reply()
+    provider.on(
+        "POST",
+        UPLOAD,
+        httpx.Response(400, json={"error": "InvalidRequest", "message": "unsupported image"}),
+    )
+    with pytest.raises(SendError, match="rejected the request: InvalidRequest") as refused:
+        connector(provider).send(context(stored_session()), request(attachments=(image(),)))
+    assert not refused.value.retryable
+    assert provider.sent("POST", xrpc("com.atproto.repo.createRecord")) == []
+
+
+def test_an_upload_answer_without_a_blob_publishes_nothing() -> None:
+    provider = provider_for_reply()
+    provider.on("POST", UPLOAD, httpx.Response(200, json={"blob": None}))
+    with pytest.raises(SendError, match=r"took map\.png but its answer names no blob") as caught:
+        connector(provider).send(context(stored_session()), request(attachments=(image(),)))
+    assert caught.value.retryable
+    assert provider.sent("POST", xrpc("com.atproto.repo.createRecord")) == []

@@ -35,7 +35,7 @@ def test_register_app() -> None:
     assert dict(parse_qsl(sent.content.decode())) == {
         "client_name": "socialdesk",
         "redirect_uris": CALLBACK,
-        "scopes": "read:notifications read:statuses read:accounts write:statuses",
+        "scopes": "read:notifications read:statuses read:accounts write:statuses write:media",
     }
     assert app == App(INSTANCE, "cid", "cs")
 

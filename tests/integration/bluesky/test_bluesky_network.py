@@ -3,12 +3,15 @@
 A customer posts a mention of the brand on a real PDS; the desk polls it through the AppView,
 threads it into a conversation; an agent's reply goes through the send gateway and appears in
 the thread on the server with the right root and parent references and facets. Then the
-customer answers the reply, and the desk keeps it in the same conversation.
+customer answers the reply, and the desk keeps it in the same conversation. A reply with an
+image lands with an images embed whose blob the server stores.
 """
 
 from __future__ import annotations
 
+import struct
 import uuid
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -28,6 +31,8 @@ from socialdesk.channels.models import BrandAccount, Health, InboundEvent
 from socialdesk.connectors import registry
 from socialdesk.connectors.base import (
     AccountContext,
+    Attachment,
+    AttachmentKind,
     AuthError,
     OutboundRequest,
     Visibility,
@@ -381,6 +386,152 @@ def test_mention_becomes_a_conversation_and_the_reply_lands_in_the_thread(
     save_response(
         "resolve_handle", transport.find("com.atproto.identity.resolveHandle", status=200)[0]
     )
+
+
+def png(width: int, height: int) -> bytes:
+    """A valid PNG of red pixels, made with the standard library (signature, IHDR, IDAT,
+    IEND; each chunk with its CRC)."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        crc = zlib.crc32(kind + data) & 0xFFFFFFFF
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", crc)
+
+    rows = b"".join(b"\x00" + b"\xff\x00\x00" * width for _ in range(height))
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)  # 8-bit RGB
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(rows))
+        + chunk(b"IEND", b"")
+    )
+
+
+def test_a_reply_with_an_image_lands_with_an_images_embed(
+    atproto_network: Network,
+    pds: Pds,
+    connector: tuple[BlueskyConnector, RecordingTransport],
+    session: Session,
+    jobs: JobRunner,
+) -> None:
+    bluesky, transport = connector
+    brand = pds.account("brand")
+    customer = pds.account("cust")
+    org = accounts.organization(session)
+    agent = accounts.member(session, org)
+    account = channels_service.create(
+        session,
+        organization_id=org.id,
+        kind="bluesky",
+        handle=brand.handle,
+        settings={"service_url": pds.url},
+        credentials={"identifier": brand.handle, "app_password": pds.app_password(brand)},
+    )
+    session.commit()
+    # A mention notifies only with its facet naming the brand's DID.
+    text = f"@{brand.handle} which light is blinking?"
+    mention = pds.post(
+        customer,
+        {
+            "text": text,
+            "facets": [
+                {
+                    "index": byte_range(text, f"@{brand.handle}"),
+                    "features": [{"$type": "app.bsky.richtext.facet#mention", "did": brand.did}],
+                }
+            ],
+        },
+    )
+    atproto_network.sync()
+    poll(session, jobs, account)
+    conversation = session.scalars(
+        select(Conversation).where(Conversation.brand_account_id == account.id)
+    ).one()
+
+    image = png(3, 2)
+    photo = Attachment(
+        kind=AttachmentKind.IMAGE,
+        name="router.png",
+        mime_type="image/png",
+        size=len(image),
+        content=image,
+        description="The router's front: the third light blinks",
+    )
+    queued = outbound.queue_reply(
+        session, conversation=conversation, author=agent, text="This one:", files=[photo]
+    )
+    jobs.run_pending()
+    session.expire_all()
+    sent = session.get_one(Message, queued.id)
+    assert sent.delivery_state == DeliveryState.SENT.value, sent.delivery_error
+    assert sent.native_id is not None
+    [upload] = transport.find("com.atproto.repo.uploadBlob", status=200)
+    assert upload.body["blob"]["mimeType"] == "image/png"
+
+    # The record as the brand's server stores it.
+    rkey = sent.native_id.rsplit("/", 1)[1]
+    stored = pds.http.get(
+        "com.atproto.repo.getRecord",
+        params={"repo": brand.did, "collection": "app.bsky.feed.post", "rkey": rkey},
+    )
+    assert stored.status_code == 200, stored.text
+    record = stored.json()["value"]
+    assert record["text"] == "This one:"
+    assert record["reply"]["parent"] == {"uri": mention["uri"], "cid": mention["cid"]}
+    [embedded] = record["embed"]["images"]
+    assert record["embed"]["$type"] == "app.bsky.embed.images"
+    # The desk keeps no alt text with a reply's file (conversations.attachments.outgoing), so
+    # the lexicon's required alt is empty; a description given to the connector is the alt.
+    assert embedded["alt"] == ""
+    blob = embedded["image"]
+    assert (blob["mimeType"], blob["size"]) == ("image/png", len(image))
+    # The server keeps the blob the post names, byte for byte.
+    kept = pds.http.get(
+        "com.atproto.sync.getBlob", params={"did": brand.did, "cid": blob["ref"]["$link"]}
+    )
+    assert kept.status_code == 200, kept.text
+    assert kept.content == image
+
+    # A retry after a crash finds the post: no second post, nothing uploaded again.
+    again = bluesky.send(
+        channels_service.context_for(account),
+        OutboundRequest(
+            idempotency_key=f"socialdesk-{outbound.install_tag()}-{sent.id}",
+            text="This one:",
+            visibility=Visibility.PUBLIC,
+            recipient=None,
+            reply_to_native_id=mention["uri"],
+            attachments=(photo,),
+        ),
+    )
+    assert again.native_id == sent.native_id
+    assert again.raw["found_existing"] is True
+    assert again.raw["images"] == 1
+    assert len(transport.find("com.atproto.repo.uploadBlob")) == 1
+    assert len(transport.find("com.atproto.repo.createRecord")) == 1
+
+    described = bluesky.send(
+        channels_service.context_for(account),
+        OutboundRequest(
+            idempotency_key=f"socialdesk-{outbound.install_tag()}-{sent.id}-described",
+            text="The same, described",
+            visibility=Visibility.PUBLIC,
+            recipient=None,
+            reply_to_native_id=mention["uri"],
+            attachments=(photo,),
+        ),
+    )
+    stored = pds.http.get(
+        "com.atproto.repo.getRecord",
+        params={
+            "repo": brand.did,
+            "collection": "app.bsky.feed.post",
+            "rkey": described.raw["rkey"],
+        },
+    )
+    assert stored.status_code == 200, stored.text
+    [embedded] = stored.json()["value"]["embed"]["images"]
+    assert embedded["alt"] == "The router's front: the third light blinks"
+    assert embedded["image"]["ref"] == blob["ref"]  # the same bytes, the same blob
 
 
 def context(pds: Pds, person: Person, credentials: dict[str, str]) -> AccountContext:

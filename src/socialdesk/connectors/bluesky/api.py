@@ -41,12 +41,15 @@ class Xrpc:
         idempotent: bool,
         params: Mapping[str, Any] | list[tuple[str, Any]] | None = None,
         json: Any = None,
+        content: bytes | None = None,
+        content_type: str | None = None,
         mapper: ErrorMapper | None = None,
         gone: GoneTest | None = None,
     ) -> tuple[httpx.Response, Session]:
         """One call with the account's session; returns the response and the session used.
         ``mapper`` and ``gone`` are the shared client's ``error_mapper`` and ``gone``, asked
-        before the general XRPC error mapping."""
+        before the general XRPC error mapping. ``content`` is a raw body (a blob upload) of
+        type ``content_type``."""
         session = self.sessions.current(account)
         try:
             return self._send(
@@ -57,6 +60,8 @@ class Xrpc:
                 idempotent=idempotent,
                 params=params,
                 json=json,
+                content=content,
+                content_type=content_type,
                 mapper=mapper,
                 gone=gone,
             )
@@ -71,6 +76,8 @@ class Xrpc:
                 idempotent=idempotent,
                 params=params,
                 json=json,
+                content=content,
+                content_type=content_type,
                 mapper=mapper,
                 gone=gone,
             )
@@ -90,6 +97,8 @@ class Xrpc:
         idempotent: bool,
         params: Mapping[str, Any] | list[tuple[str, Any]] | None,
         json: Any,
+        content: bytes | None,
+        content_type: str | None,
         mapper: ErrorMapper | None,
         gone: GoneTest | None,
     ) -> tuple[httpx.Response, Session]:
@@ -99,13 +108,17 @@ class Xrpc:
             specific = mapper(response) if mapper is not None else None
             return specific if specific is not None else general(response)
 
+        headers = session.headers()
+        if content_type is not None:
+            headers["Content-Type"] = content_type
         response = self.client.request(
             method,
             account.xrpc(nsid),
             idempotent=idempotent,
-            headers=session.headers(),
+            headers=headers,
             params=params,
             json=json,
+            content=content,
             error_mapper=combined,
             gone=gone,
         )

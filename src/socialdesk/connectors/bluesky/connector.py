@@ -1,7 +1,7 @@
 """The Bluesky connector: mentions, replies and quotes in, threaded replies out.
 
 Plain XRPC over the shared HTTP client rather than the ``atproto`` SDK: the connector needs
-nine endpoints, and going through :class:`HttpClient` gives it the same timeouts, backoff,
+ten endpoints, and going through :class:`HttpClient` gives it the same timeouts, backoff,
 retry rules (no blind repeat of a write) and error wording as every other connector, plus
 ``httpx.MockTransport`` in tests; the SDK brings its own client, pydantic models for the whole
 lexicon and a native CBOR dependency for features the desk does not use.
@@ -40,7 +40,14 @@ from socialdesk.connectors.bluesky.parse import (
     parse_event,
 )
 from socialdesk.connectors.bluesky.poll import poll_notifications
-from socialdesk.connectors.bluesky.send import MAX_GRAPHEMES, WriteBudget, delete_post, send_post
+from socialdesk.connectors.bluesky.send import (
+    MAX_GRAPHEMES,
+    MAX_IMAGE_BYTES,
+    MAX_IMAGES,
+    WriteBudget,
+    delete_post,
+    send_post,
+)
 from socialdesk.connectors.bluesky.session import Sessions
 from socialdesk.connectors.http import HttpClient, RetryPolicy
 
@@ -64,6 +71,12 @@ class BlueskyConnector:
         idempotent_sends=True,
         # com.atproto.repo.deleteRecord (withdraw).
         deletes=True,
+        # Images only, each up to 1,000,000 bytes: the desk refuses anything else before it
+        # stores the reply (send.py checks again, by name, for a direct call).
+        files=True,
+        max_files=MAX_IMAGES,
+        file_types=("image/",),
+        max_file_bytes=MAX_IMAGE_BYTES,
     )
     supported_events: ClassVar[frozenset[str]] = SUPPORTED_EVENTS
     ignored_events: ClassVar[frozenset[str]] = IGNORED_EVENTS

@@ -13,12 +13,18 @@ record under that key is looked up; if it exists the reply was published and its
 returned. (The reference server answers a second write under the same key with a 500, not a
 conflict, so the lookup is what makes a retry safe.)
 https://docs.bsky.app/docs/advanced-guides/posts#replies
+
+Images: each file is uploaded first (``com.atproto.repo.uploadBlob``, the raw bytes with their
+type), then named in the post's ``app.bsky.embed.images`` embed. An upload is safe to repeat:
+the same bytes give the same blob, and a blob no record names is dropped by the server after a
+while. Only the post itself is guarded by the record key, so a retry never posts twice.
+https://atproto.com/guides/images-and-video
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -27,6 +33,7 @@ import httpx
 
 from socialdesk.connectors.base import (
     JSON,
+    Attachment,
     LengthCounting,
     OutboundRequest,
     SendError,
@@ -43,6 +50,13 @@ from socialdesk.policy.length import count
 
 MAX_GRAPHEMES = 300
 MAX_BYTES = 3000  # the lexicon's other limit on a post's text
+# app.bsky.embed.images: at most 4 images, each a blob of type image/* of at most 1,000,000
+# bytes (the limit servers enforce when the post is written; newer lexicons allow 2 MB, which
+# older servers refuse).
+# https://github.com/bluesky-social/atproto/blob/main/lexicons/app/bsky/embed/images.json
+MAX_IMAGES = 4
+MAX_IMAGE_BYTES = 1_000_000
+IMAGES_EMBED = "app.bsky.embed.images"
 
 
 @dataclass(slots=True)
@@ -103,6 +117,69 @@ def check_text(text: str, provider: str) -> None:
         )
     if not text.strip():
         raise SendError(f"{provider}: an empty reply cannot be posted", retryable=False)
+
+
+def images_problem(files: Sequence[Attachment]) -> str | None:
+    """Why a Bluesky post cannot carry ``files``, naming the file and the rule; None when it
+    can. Checked before anything is uploaded: the server would take a file it later refuses
+    to put in a post (a PDF even fails its upload with a 500, which looks temporary)."""
+    if len(files) > MAX_IMAGES:
+        return f"a post carries at most {MAX_IMAGES} images and this reply has {len(files)}"
+    for item in files:
+        name = item.name or "a file"
+        mime_type = (item.mime_type or "").lower()
+        if not mime_type.startswith("image/"):
+            return (
+                f"{name} ({mime_type or 'no type'}) is not an image, and a post carries images only"
+            )
+        size = len(item.content or b"")
+        if not size:
+            return f"{name} is empty"
+        if size > MAX_IMAGE_BYTES:
+            return (
+                f"{name} is {size:,} bytes; an image in a post is at most {MAX_IMAGE_BYTES:,} bytes"
+            )
+    return None
+
+
+def check_images(files: tuple[Attachment, ...], provider: str) -> None:
+    problem = images_problem(files)
+    if problem is not None:
+        raise SendError(
+            f"{provider}: {problem}; nothing was sent: remove or replace the file and send again",
+            retryable=False,
+        )
+
+
+def upload_image(xrpc: Xrpc, account: BlueskyAccount, item: Attachment) -> JSON:
+    """Upload one image; returns its blob reference for the embed."""
+    response, _ = xrpc.call(
+        account,
+        "POST",
+        "com.atproto.repo.uploadBlob",
+        # The same bytes give the same blob, and an unused blob is dropped: safe to repeat.
+        idempotent=True,
+        content=item.content,
+        content_type=(item.mime_type or "").lower(),
+    )
+    blob = response.json().get("blob")
+    if not isinstance(blob, dict) or not as_dict(blob.get("ref")).get("$link"):
+        raise SendError(
+            f"{account.provider} took {item.name or 'an image'} but its answer names no blob; "
+            "nothing was published",
+            retryable=True,
+        )
+    return blob
+
+
+def images_embed(xrpc: Xrpc, account: BlueskyAccount, files: tuple[Attachment, ...]) -> JSON:
+    """The ``app.bsky.embed.images`` embed of ``files``, uploaded in the author's order. The
+    lexicon requires an alt text: the author's description, else an empty one."""
+    images = [
+        {"image": upload_image(xrpc, account, item), "alt": item.description or ""}
+        for item in files
+    ]
+    return {"$type": IMAGES_EMBED, "images": images}
 
 
 def iso_z(when: datetime) -> str:
@@ -177,6 +254,7 @@ def send_post(
         )
     text = request.text
     check_text(text, account.provider)
+    check_images(request.attachments, account.provider)
     budget.check(account.brand_account_id, now(), account.provider)
     session = xrpc.sessions.current(account)
     did = session.did
@@ -193,6 +271,8 @@ def send_post(
         record["facets"] = facets
     if account.langs:
         record["langs"] = list(account.langs)
+    if request.attachments:
+        record["embed"] = images_embed(xrpc, account, request.attachments)
     body = {"repo": did, "collection": POST_TYPE, "rkey": rkey, "record": record}
     try:
         response, _ = xrpc.call(
@@ -289,6 +369,7 @@ def _result(
         "root_uri": as_dict(reply.get("root")).get("uri"),
         "parent_uri": as_dict(reply.get("parent")).get("uri"),
         "facets": len(record.get("facets") or []),
+        "images": len(as_dict(record.get("embed")).get("images") or []),
     }
     if already:
         raw["found_existing"] = True

@@ -41,6 +41,7 @@ from socialdesk.connectors.mastodon.poll import poll_mentions
 from socialdesk.connectors.mastodon.polls import poll_limits_from, post_poll, read_poll
 from socialdesk.connectors.mastodon.send import (
     DEFAULT_MAX_CHARACTERS,
+    DEFAULT_MAX_MEDIA_ATTACHMENTS,
     InstanceLimits,
     delete_status,
     error_mapper,
@@ -64,6 +65,10 @@ class MastodonConnector:
         idempotent_sends=True,
         # DELETE /api/v1/statuses/:id (withdraw).
         deletes=True,
+        # POST /api/v2/media, then media_ids on the status; an instance may allow more files
+        # per post than Mastodon's 4: see capabilities_for().
+        files=True,
+        max_files=DEFAULT_MAX_MEDIA_ATTACHMENTS,
     )
     supported_events: ClassVar[frozenset[str]] = SUPPORTED_EVENTS
     ignored_events: ClassVar[frozenset[str]] = IGNORED_EVENTS
@@ -78,6 +83,7 @@ class MastodonConnector:
         limits_ttl: timedelta = timedelta(hours=6),
     ) -> None:
         self._now = now or clock.now
+        self._sleep = sleep
         self._client = HttpClient(
             provider="Mastodon",
             transport=transport,
@@ -103,7 +109,11 @@ class MastodonConnector:
             account=config,
             request=request,
             bucket=f"{account.brand_account_id}:POST /api/v1/statuses",
+            # Mastodon throttles uploads apart from posting (30 per 30 minutes).
+            media_bucket=f"{account.brand_account_id}:POST /api/v2/media",
+            api_bucket=f"{account.brand_account_id}:api",
             now=self._now,
+            sleep=self._sleep,
         )
 
     def withdraw(self, account: AccountContext, native_id: str) -> None:
@@ -141,9 +151,14 @@ class MastodonConnector:
         return limits
 
     def capabilities_for(self, account: AccountContext) -> Capabilities:
-        """The capabilities with this account's instance limit in place of the default."""
+        """The capabilities with this account's instance limits (post length, files per post)
+        in place of the defaults."""
         limits = self.instance_limits(account)
-        return dataclasses.replace(self.capabilities, max_length=limits.max_characters)
+        return dataclasses.replace(
+            self.capabilities,
+            max_length=limits.max_characters,
+            max_files=limits.max_media_attachments,
+        )
 
     def poll_limits(self, account: AccountContext) -> PollLimits:
         """The instance's poll limits, from the same cached instance document as its post

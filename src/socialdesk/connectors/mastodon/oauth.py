@@ -28,8 +28,16 @@ from socialdesk.connectors.base import AuthError, ConnectorError
 from socialdesk.connectors.http import ErrorMapper, HttpClient, error_detail
 from socialdesk.connectors.mastodon.send import DEFAULT_MAX_CHARACTERS, limits_from_instance
 
-# Granular scopes (Mastodon 3.1+): mentions, thread context, the brand's own profile, replies.
-SCOPES = ("read:notifications", "read:statuses", "read:accounts", "write:statuses")
+# Granular scopes (Mastodon 3.1+): mentions, thread context, the brand's own profile, replies,
+# and the files of replies. Accounts connected before write:media was asked for must connect
+# again to send files (an upload answers 403 until they do).
+SCOPES = (
+    "read:notifications",
+    "read:statuses",
+    "read:accounts",
+    "write:statuses",
+    "write:media",
+)
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,6 +1,8 @@
-"""Posting a reply on Mastodon: ``POST /api/v1/statuses``; withdrawing one:
-``DELETE /api/v1/statuses/:id``; and what the instance allows.
+"""Posting a reply on Mastodon: its files with ``POST /api/v2/media``, then the reply with
+``POST /api/v1/statuses``; withdrawing one: ``DELETE /api/v1/statuses/:id``; and what the
+instance allows.
 
+https://docs.joinmastodon.org/methods/media/#v2,
 https://docs.joinmastodon.org/methods/statuses/#create,
 https://docs.joinmastodon.org/methods/statuses/#delete
 """
@@ -17,6 +19,7 @@ import httpx
 
 from socialdesk.connectors.base import (
     JSON,
+    Attachment,
     AuthError,
     ConnectorError,
     OutboundRequest,
@@ -36,6 +39,14 @@ DEFAULT_POLL_MAX_OPTIONS = 4
 DEFAULT_POLL_MAX_CHARACTERS_PER_OPTION = 50
 DEFAULT_POLL_MIN_EXPIRATION = 300  # five minutes
 DEFAULT_POLL_MAX_EXPIRATION = 2_629_746  # a month (an average Gregorian one, in seconds)
+# Mastodon's built-in limit of files per status (configuration.statuses.max_media_attachments).
+DEFAULT_MAX_MEDIA_ATTACHMENTS = 4
+# An upload the instance still processes (202, ``url: null``) is asked after again this many
+# times, pausing 1 s, 2 s, 4 s... (at most MEDIA_MAX_PAUSE) in between: about a minute in all.
+# This runs in the delivery job; when the tries run out, the job retries the send later.
+MEDIA_POLL_TRIES = 7
+MEDIA_FIRST_PAUSE = 1.0
+MEDIA_MAX_PAUSE = 16.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +69,7 @@ class InstanceLimits:
     max_characters: int = DEFAULT_MAX_CHARACTERS
     characters_per_url: int = DEFAULT_CHARACTERS_PER_URL
     polls: InstancePollLimits = InstancePollLimits()
+    max_media_attachments: int = DEFAULT_MAX_MEDIA_ATTACHMENTS
 
 
 def limits_from_instance(document: Any) -> InstanceLimits:
@@ -73,6 +85,9 @@ def limits_from_instance(document: Any) -> InstanceLimits:
         max_characters=_positive(max_chars, DEFAULT_MAX_CHARACTERS),
         characters_per_url=_positive(per_url, DEFAULT_CHARACTERS_PER_URL),
         polls=_poll_limits(_section(configuration, "polls"), _section(document, "poll_limits")),
+        max_media_attachments=_positive(
+            statuses.get("max_media_attachments"), DEFAULT_MAX_MEDIA_ATTACHMENTS
+        ),
     )
 
 
@@ -138,8 +153,11 @@ def with_mention(text: str, acct: str) -> str:
     return f"@{acct} {text.lstrip()}"
 
 
-def status_body(request: OutboundRequest, account: MastodonAccount) -> JSON:
-    """The JSON body for ``POST /api/v1/statuses``."""
+def status_body(
+    request: OutboundRequest, account: MastodonAccount, media_ids: list[str] | None = None
+) -> JSON:
+    """The JSON body for ``POST /api/v1/statuses``; ``media_ids`` are the reply's uploaded
+    files, in the author's order."""
     if request.visibility is Visibility.NOTE:
         raise SendError("internal notes are never sent to Mastodon", retryable=False)
     direct = request.visibility is Visibility.DIRECT
@@ -157,6 +175,8 @@ def status_body(request: OutboundRequest, account: MastodonAccount) -> JSON:
     }
     if request.reply_to_native_id:
         body["in_reply_to_id"] = request.reply_to_native_id
+    if media_ids:
+        body["media_ids"] = list(media_ids)
     return body
 
 
@@ -193,17 +213,157 @@ def error_mapper(account: MastodonAccount) -> Callable[[httpx.Response], Connect
     return mapped
 
 
+def upload_error_mapper(
+    account: MastodonAccount, name: str
+) -> Callable[[httpx.Response], ConnectorError | None]:
+    """What Mastodon's error statuses mean for the upload of the file ``name``."""
+    general = error_mapper(account)
+
+    def mapped(response: httpx.Response) -> ConnectorError | None:
+        detail = error_detail(response)
+        status = response.status_code
+        if status == 403:
+            # write:media was added to the scopes the desk asks for after accounts were first
+            # connected; their tokens post replies but cannot upload.
+            return AuthError(
+                f"{account.provider} refused to take the file {name!r} "
+                f"({detail or 'forbidden'}): the account's token lacks the write:media scope; "
+                "connect the account again to send files"
+            )
+        if status == 413:
+            # Often the web server's own page rather than Mastodon's JSON: no detail worth showing.
+            return SendError(
+                f"{account.provider} refused the file {name!r}: it is larger than the instance "
+                "accepts (413 Payload Too Large)",
+                retryable=False,
+            )
+        if status in {415, 422}:
+            return SendError(
+                f"{account.provider} refused the file {name!r}: "
+                f"{detail or response.reason_phrase or 'not accepted'}",
+                retryable=False,
+            )
+        if status == 404 and response.request.method == "GET":
+            # The upload vanished while the instance processed it: a new send uploads again.
+            return SendError(
+                f"{account.provider} lost the upload of the file {name!r}; will try again later",
+                retryable=True,
+            )
+        if status == 404:
+            return SendError(
+                f"{account.provider} does not take media uploads (POST /api/v2/media answered "
+                f"404 for {name!r}); send the reply without files",
+                retryable=False,
+            )
+        return general(response)
+
+    return mapped
+
+
+def upload_media(
+    client: HttpClient,
+    *,
+    account: MastodonAccount,
+    attachment: Attachment,
+    bucket: str,
+    poll_bucket: str,
+    sleep: Callable[[float], None],
+) -> str:
+    """Upload one file and return its media id once the instance has processed it.
+
+    An upload carries no idempotency key, so repeating it after an unknown outcome leaves at
+    worst an unused upload, which the instance removes on its own: the request is idempotent
+    for the client. A large file answers 202 with ``url: null`` while the instance processes
+    it; ``GET /api/v1/media/:id`` then answers 206 until it is ready (200).
+    https://docs.joinmastodon.org/methods/media/#get
+    """
+    name = attachment.name or "file"
+    if attachment.content is None:
+        raise SendError(
+            f"the file {name!r} has no content to upload to {account.provider}", retryable=False
+        )
+    form = {"description": attachment.description} if attachment.description else {}
+    mapper = upload_error_mapper(account, name)
+    response = client.request(
+        "POST",
+        account.instance_url + "/api/v2/media",
+        idempotent=True,
+        bucket=bucket,
+        headers=account.headers(),
+        data=form,
+        files={
+            "file": (name, attachment.content, attachment.mime_type or "application/octet-stream")
+        },
+        error_mapper=mapper,
+    )
+    media = _media(response, account, name)
+    pause = MEDIA_FIRST_PAUSE
+    for _ in range(MEDIA_POLL_TRIES):
+        if media.get("url") is not None:
+            return str(media["id"])
+        sleep(pause)
+        pause = min(pause * 2, MEDIA_MAX_PAUSE)
+        response = client.request(
+            "GET",
+            f"{account.instance_url}/api/v1/media/{media['id']}",
+            idempotent=True,
+            bucket=poll_bucket,
+            headers=account.headers(),
+            error_mapper=mapper,
+        )
+        media = _media(response, account, name)
+    if media.get("url") is not None:
+        return str(media["id"])
+    raise SendError(
+        f"{account.provider} is still processing the file {name!r}; will try again later",
+        retryable=True,
+        retry_after_seconds=MEDIA_MAX_PAUSE,
+    )
+
+
+def _media(response: httpx.Response, account: MastodonAccount, name: str) -> dict[str, Any]:
+    # A MediaAttachment: https://docs.joinmastodon.org/entities/MediaAttachment/
+    try:
+        media = response.json()
+    except ValueError:
+        media = None
+    if not isinstance(media, dict) or not media.get("id"):
+        raise SendError(
+            f"{account.provider} took the file {name!r} but its answer has no media id; "
+            "will try again later",
+            retryable=True,
+        )
+    return media
+
+
 def send_status(
     client: HttpClient,
     *,
     account: MastodonAccount,
     request: OutboundRequest,
     bucket: str,
+    media_bucket: str,
+    api_bucket: str,
     now: Callable[[], datetime],
+    sleep: Callable[[float], None],
 ) -> SendResult:
-    """Post the reply. The Idempotency-Key makes a retried request return the status the first
-    attempt created (Mastodon keeps keys for an hour), so the retry is safe."""
-    body = status_body(request, account)
+    """Upload the reply's files, then post the reply with them. The Idempotency-Key makes a
+    retried request return the status the first attempt created (Mastodon keeps keys for an
+    hour), so the retry is safe; a retried send uploads its files again, which only leaves the
+    first uploads unused."""
+    status_body(request, account)  # refuses a note or an unknown recipient before any upload
+    media_ids = [
+        upload_media(
+            client,
+            account=account,
+            attachment=attachment,
+            bucket=media_bucket,
+            poll_bucket=api_bucket,
+            sleep=sleep,
+        )
+        for attachment in request.attachments
+    ]
+    body = status_body(request, account, media_ids)
     response = client.request(
         "POST",
         account.instance_url + "/api/v1/statuses",
