@@ -479,9 +479,8 @@ def test_a_reply_with_an_image_lands_with_an_images_embed(
     assert record["reply"]["parent"] == {"uri": mention["uri"], "cid": mention["cid"]}
     [embedded] = record["embed"]["images"]
     assert record["embed"]["$type"] == "app.bsky.embed.images"
-    # The desk keeps no alt text with a reply's file (conversations.attachments.outgoing), so
-    # the lexicon's required alt is empty; a description given to the connector is the alt.
-    assert embedded["alt"] == ""
+    # The file's description, kept with the reply, is the image's alt text.
+    assert embedded["alt"] == "The router's front: the third light blinks"
     blob = embedded["image"]
     assert (blob["mimeType"], blob["size"]) == ("image/png", len(image))
     # The server keeps the blob the post names, byte for byte.
