@@ -476,13 +476,6 @@ def update_details(
     return contact
 
 
-def query_words(typed: str) -> str:
-    """The typed words of a search for a LIKE pattern: single-spaced, its wildcards taken
-    literally."""
-    words = " ".join(typed.split()).lstrip("@")
-    return words.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
 # Up to this many customers named by a search, the Customers page starts from them and sorts
 # them; above it, it walks the customers in the page's order and tests each.
 FEW_NAMED = 2_000
@@ -525,15 +518,18 @@ def list_page(
             # Nobody's name, handle or address starts with it: look inside them ("Demir" for
             # Elif Demir, "example.com"), reading every customer, which only a search that
             # found nothing the fast way pays for.
-            like = f"%{query_words(query or '')}%"
+            # The typed words as the fast search reads them, their wildcards taken literally.
+            words = contacts_search.key_of(query or "")
             inside = select(ContactIdentity.contact_id).where(
                 ContactIdentity.organization_id == organization_id,
                 or_(
-                    ContactIdentity.handle.ilike(like, escape="\\"),
-                    ContactIdentity.display_name.ilike(like, escape="\\"),
+                    ContactIdentity.handle.icontains(words, autoescape=True),
+                    ContactIdentity.display_name.icontains(words, autoescape=True),
                 ),
             )
-            stmt = stmt.where(or_(Contact.name.ilike(like, escape="\\"), Contact.id.in_(inside)))
+            stmt = stmt.where(
+                or_(Contact.name.icontains(words, autoescape=True), Contact.id.in_(inside))
+            )
         elif few:
             # A join with the customers named brings them into the statement's FROM clause, so
             # the database starts from them; with a membership test it walks every customer
