@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import mimetypes
 from collections.abc import Iterable, Sequence
 from datetime import UTC
 from http import HTTPStatus
@@ -39,7 +38,7 @@ from socialdesk.common.schemas import (
     api_token_scheme,
     error_responses,
 )
-from socialdesk.connectors.base import Attachment, AttachmentKind, ChannelKind, Visibility
+from socialdesk.connectors.base import Attachment, ChannelKind, Visibility
 from socialdesk.contacts import service as contacts_service
 from socialdesk.contacts.models import Contact
 from socialdesk.contacts.schemas import ContactSummary
@@ -470,13 +469,8 @@ def _reply_files(posted: Sequence[ReplyFile]) -> list[Attachment]:
                 field=f"files[{index}].content",
             ) from exc
         found.append(
-            Attachment(
-                kind=AttachmentKind.FILE,  # the service decides the kind by the type
-                name=item.name,
-                mime_type=item.mime_type or mimetypes.guess_type(item.name)[0],
-                size=len(content),
-                content=content,
-                description=item.description,
+            attachments.posted(
+                item.name, content, mime_type=item.mime_type, description=item.description
             )
         )
     return found

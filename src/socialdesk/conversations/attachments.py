@@ -17,6 +17,7 @@ only :func:`download` reads.
 
 from __future__ import annotations
 
+import mimetypes
 import re
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
@@ -28,7 +29,7 @@ from sqlalchemy.orm import Session
 from socialdesk.common.errors import NotFound
 from socialdesk.common.files import INLINE_IMAGES
 from socialdesk.config import get_settings
-from socialdesk.connectors.attachments import https_url
+from socialdesk.connectors.attachments import https_url, kind_of_mime
 from socialdesk.connectors.base import Attachment, AttachmentKind
 from socialdesk.conversations.models import MessageAttachment
 
@@ -134,14 +135,19 @@ def rows(
     return out
 
 
-def kind_of(mime_type: str | None) -> AttachmentKind:
-    """A file's kind by its type: a photo, a video, audio, or any other file."""
-    major = (mime_type or "").partition("/")[0]
-    return {
-        "image": AttachmentKind.IMAGE,
-        "video": AttachmentKind.VIDEO,
-        "audio": AttachmentKind.AUDIO,
-    }.get(major, AttachmentKind.FILE)
+def posted(
+    name: str, content: bytes, *, mime_type: str | None, description: str | None = None
+) -> Attachment:
+    """A file a person attached to a reply (the reply box, the API), as they sent it: its type
+    as given, else guessed from its name. Its kind is decided when it is kept (``outgoing``)."""
+    return Attachment(
+        kind=AttachmentKind.FILE,
+        name=name,
+        mime_type=mime_type or mimetypes.guess_type(name)[0],
+        size=len(content),
+        content=content,
+        description=description,
+    )
 
 
 def outgoing(item: Attachment) -> Attachment:
@@ -149,7 +155,7 @@ def outgoing(item: Attachment) -> Attachment:
     no address (the desk holds the file itself)."""
     mime_type = _mime(item.mime_type)
     return Attachment(
-        kind=kind_of(mime_type),
+        kind=kind_of_mime(mime_type),
         name=_trimmed(item.name, MAX_NAME),
         mime_type=mime_type,
         size=len(item.content) if item.content is not None else None,
@@ -176,7 +182,7 @@ def to_send(session: Session, *, message_id: int) -> tuple[Attachment, ...]:
     )
     return tuple(
         Attachment(
-            kind=kind_of(row.mime_type),
+            kind=kind_of_mime(row.mime_type),
             name=row.name,
             mime_type=row.mime_type,
             size=len(row.content),

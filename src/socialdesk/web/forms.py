@@ -5,7 +5,6 @@ Every error names the field and what was expected, so the page can show it besid
 
 from __future__ import annotations
 
-import mimetypes
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, tzinfo
@@ -20,7 +19,8 @@ from socialdesk.common import clock
 from socialdesk.common.errors import DomainError, NotAuthenticated, ValidationFailed
 from socialdesk.common.pagination import MAX_ROW_ID, parse_row_id
 from socialdesk.config import get_settings
-from socialdesk.connectors.base import Attachment, AttachmentKind
+from socialdesk.connectors.base import Attachment
+from socialdesk.conversations import attachments
 from socialdesk.conversations.models import Priority, Status
 from socialdesk.outbound.service import NeedsConfirmation
 from socialdesk.web.render import UNPROCESSABLE
@@ -65,16 +65,7 @@ def uploads(form: FormData, name: str) -> list[Attachment]:
             )
         value.file.seek(0)
         content = value.file.read(limit + 1)
-        mime_type = value.content_type or mimetypes.guess_type(value.filename)[0]
-        found.append(
-            Attachment(
-                kind=AttachmentKind.FILE,  # the service decides the kind by the type
-                name=value.filename,
-                mime_type=mime_type,
-                size=len(content),
-                content=content,
-            )
-        )
+        found.append(attachments.posted(value.filename, content, mime_type=value.content_type))
     return found
 
 
