@@ -56,6 +56,21 @@ def test_the_reply_box_offers_files_where_the_channel_can_send_them(page: Page) 
     assert 'hx-encoding="multipart/form-data"' in html
     assert 'enctype="multipart/form-data"' in html
     assert '<input id="reply-files" name="files" type="file" multiple' in html
+    # The website chat: the desk's own limits, any type.
+    assert "Up to 10 files of 10.0 MiB each" in html
+    assert 'aria-describedby="reply-files-hint">' in html  # no accept=: any type
+
+
+def test_the_hint_and_the_file_picker_follow_the_channels_own_limits(
+    client: TestClient, desk: Desk, session: Session
+) -> None:
+    # Bluesky takes four images of 1,000,000 bytes at most: the box says so, and picks images.
+    account = channels.brand_account(session, desk.org, kind="bluesky")
+    conversation = ingest(session, account, inbound(text="Which light?")).conversation
+    session.commit()
+    html = Page(client, login(client, desk.owner), conversation.id).html()
+    assert "Up to 4 files (images) of 976.6 KiB each" in html
+    assert 'type="file" multiple aria-describedby="reply-files-hint" accept="image/*">' in html
 
 
 def test_a_reply_with_files_is_stored_and_shown_in_the_thread(page: Page, jobs: JobRunner) -> None:

@@ -262,7 +262,7 @@ def check_files(account: BrandAccount, files: Sequence[Attachment]) -> None:
         ):
             raise ValidationFailed(
                 f"{item.name or 'a file'} ({kind or 'of no known type'}) cannot go on "
-                f"{channel}, which takes {', '.join(_type_names(can.file_types))}",
+                f"{channel}, which takes {', '.join(type_names(can.file_types))}",
                 field="files",
             )
     for item in files:
@@ -277,7 +277,7 @@ def check_files(account: BrandAccount, files: Sequence[Attachment]) -> None:
             )
 
 
-def _type_names(types: Sequence[str]) -> list[str]:
+def type_names(types: Sequence[str]) -> list[str]:
     """Media types as people read them: "image/" is "images"."""
     return [f"{t[:-1]}s" if t.endswith("/") else t for t in types]
 

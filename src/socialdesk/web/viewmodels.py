@@ -243,7 +243,8 @@ class ConversationView:
     length_counting: str
     can_send: bool  # a connector for this channel is installed
     may_act: bool  # this member may answer as the brand account
-    can_send_files: bool  # replies on this channel may carry files
+    # What replies on this channel may carry: files, how many, which and how large.
+    files: Capabilities | None
 
     @cached_property
     def not_ready(self) -> str | None:
@@ -257,12 +258,33 @@ class ConversationView:
         return self.account.kind
 
     @property
+    def can_send_files(self) -> bool:
+        return self.files is not None and self.files.files
+
+    @property
     def max_files(self) -> int:
-        return outbound_service.MAX_REPLY_FILES
+        """The most files a reply carries here: the desk's limit, or the channel's if lower
+        (``outbound.check_files`` refuses more)."""
+        own = self.files.max_files if self.files else None
+        return min(outbound_service.MAX_REPLY_FILES, own or outbound_service.MAX_REPLY_FILES)
 
     @property
     def max_file_bytes(self) -> int:
-        return get_settings().attachment_max_bytes
+        limit = get_settings().attachment_max_bytes
+        own = self.files.max_file_bytes if self.files else None
+        return min(limit, own or limit)
+
+    @property
+    def file_types(self) -> tuple[str, ...]:
+        """The types the channel takes, as a file input's ``accept`` reads them ("image/*");
+        empty: any."""
+        found = self.files.file_types if self.files else ()
+        return tuple(f"{t}*" if t.endswith("/") else t for t in found)
+
+    @property
+    def file_types_named(self) -> str:
+        """The same, as people read them ("images"); empty: any."""
+        return ", ".join(outbound_service.type_names(self.files.file_types if self.files else ()))
 
     @property
     def contact_name(self) -> str:
@@ -325,7 +347,7 @@ def conversation_view(
         length_counting=capabilities.length_counting.value if capabilities else "",
         can_send=capabilities is not None,
         may_act=channels_service.may_act_for(session, account=account, member_id=me.id),
-        can_send_files=capabilities.files if capabilities else False,
+        files=capabilities,
     )
 
 
